@@ -1,0 +1,213 @@
+"""Connection to the NATS bus: connect with reconnect, provision streams and KV, publish.
+
+One :class:`Bus` per process. Publishing goes through JetStream with asynchronous acks
+(``publish_async``): the caller does not wait a round trip per message, yet every message
+is acknowledged by the stream, and failures are counted, not silently dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import nats
+import nats.js.api as js_api
+import nats.js.errors as js_errors
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.kv import KeyValue
+
+from kit import subjects
+from kit.codec import MalformedMessage
+from kit.errors import BusError
+from kit.settings import RetentionSettings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: KV buckets of the bus contract.
+KV_DEPLOYMENTS = "KIT_DEPLOYMENTS"
+KV_LAST = "KIT_LAST"
+KV_CONFIG = "KIT_CONFIG"
+KV_STATE = "KIT_STATE"
+
+
+@dataclass
+class MalformedCounter:
+    """Counts malformed messages per source subject and logs the first one of each source.
+
+    Logging once per source keeps a misbehaving publisher at 1 kHz from flooding the log,
+    while the count (exposed in health and ``kit status``) shows it is still happening.
+    """
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def record(self, source: str, error: Exception) -> None:
+        """Count one malformed message from ``source``; log it if it is the first."""
+        n = self.counts.get(source, 0) + 1
+        self.counts[source] = n
+        if n == 1:
+            log.warning("skipping malformed message on %s: %s (further ones are counted, not logged)", source, error)
+
+    @property
+    def total(self) -> int:
+        """All malformed messages seen so far."""
+        return sum(self.counts.values())
+
+
+def stream_configs(r: RetentionSettings) -> list[js_api.StreamConfig]:
+    """The three streams of the bus contract with the site's retention limits."""
+
+    def cfg(name: str, subj: str, max_age_h: float, max_bytes: int) -> js_api.StreamConfig:
+        return js_api.StreamConfig(
+            name=name,
+            subjects=[subj],
+            retention=js_api.RetentionPolicy.LIMITS,
+            storage=js_api.StorageType.FILE,
+            discard=js_api.DiscardPolicy.OLD,
+            max_age=max_age_h * 3600,
+            max_bytes=max_bytes,
+            # Duplicate window lets a producer retry after a reconnect without doubling data.
+            duplicate_window=120,
+        )
+
+    return [
+        cfg(subjects.STREAM_DATA, f"{subjects.DATA_PREFIX}.>", r.data_max_age_hours, r.data_max_bytes),
+        cfg(subjects.STREAM_KPI, f"{subjects.KPI_PREFIX}.>", r.kpi_max_age_hours, r.kpi_max_bytes),
+        cfg(subjects.STREAM_EVENTS, f"{subjects.EVENT_PREFIX}.>", r.events_max_age_hours, r.events_max_bytes),
+    ]
+
+
+def kv_configs() -> list[js_api.KeyValueConfig]:
+    """The KV buckets of the bus contract."""
+    return [
+        js_api.KeyValueConfig(bucket=KV_DEPLOYMENTS, history=10, description="installed recipes and their state"),
+        js_api.KeyValueConfig(bucket=KV_LAST, history=1, description="last value of every point, one key per asset"),
+        js_api.KeyValueConfig(bucket=KV_CONFIG, history=5, description="site configuration"),
+        js_api.KeyValueConfig(bucket=KV_STATE, history=3, description="persistent state of component instances"),
+    ]
+
+
+class Bus:
+    """A connected NATS client with JetStream, the kit's streams and its KV buckets."""
+
+    def __init__(self, nc: NATS, js: JetStreamContext, url: str) -> None:
+        self.nc = nc
+        self.js = js
+        self.url = url
+        self.malformed = MalformedCounter()
+        self.publish_failures = 0
+        self._kv: dict[str, KeyValue] = {}
+        self._ack_tasks: set[asyncio.Future] = set()
+
+    @classmethod
+    async def connect(cls, url: str, name: str = "kit", *, connect_timeout: float = 5.0,
+                      max_pending_acks: int = 4000, **options: Any) -> "Bus":
+        """Connect to ``url`` (a comma-separated list for a cluster) with endless reconnect.
+
+        Reconnects back off with jitter so a fleet of gateways does not hammer a restarting
+        server at the same instant.
+
+        Raises:
+            BusError: if no server answers within ``connect_timeout``.
+        """
+        servers = [u.strip() for u in url.split(",") if u.strip()]
+
+        async def _err(e: Exception) -> None:
+            log.debug("nats: %s", e)
+
+        try:
+            nc = await nats.connect(
+                servers=servers, name=name, connect_timeout=connect_timeout,
+                allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=1,
+                error_cb=_err, **options,
+            )
+        except Exception as exc:  # nats raises several unrelated types for "nobody there"
+            raise BusError(f"cannot reach NATS at {url}: {exc or type(exc).__name__}. "
+                           "Is the runtime running (`kit up`), or is `nats_url` in the site config right?") from None
+        js = nc.jetstream(publish_async_max_pending=max_pending_acks)
+        return cls(nc, js, url)
+
+    async def provision(self, retention: RetentionSettings) -> None:
+        """Create or update the streams and KV buckets. Idempotent: safe on every start."""
+        for cfg in stream_configs(retention):
+            try:
+                await self.js.add_stream(cfg)
+            except js_errors.BadRequestError:
+                # Exists with other limits (site changed retention): update in place.
+                await self.js.update_stream(cfg)
+        for kv in kv_configs():
+            try:
+                self._kv[kv.bucket] = await self.js.create_key_value(kv)
+            except js_errors.BadRequestError:
+                self._kv[kv.bucket] = await self.js.key_value(kv.bucket)
+
+    async def kv(self, bucket: str) -> KeyValue:
+        """The KV bucket ``bucket`` (looked up once, then cached)."""
+        if bucket not in self._kv:
+            self._kv[bucket] = await self.js.key_value(bucket)
+        return self._kv[bucket]
+
+    async def publish(self, subject: str, data: bytes, *, msg_id: str | None = None) -> None:
+        """Publish to a stream subject with an asynchronous ack; failures are counted.
+
+        Waits only when more than ``max_pending_acks`` are unacknowledged (back-pressure),
+        never for the round trip of this message.
+        """
+        headers = {"Nats-Msg-Id": msg_id} if msg_id else None
+        fut = await self.js.publish_async(subject, data, headers=headers)
+        fut.add_done_callback(self._ack_done)
+
+    def _ack_done(self, fut: asyncio.Future) -> None:
+        if fut.cancelled() or fut.exception() is not None:
+            self.publish_failures += 1
+            if self.publish_failures == 1:
+                log.warning("a JetStream publish was not acknowledged: %s", fut.exception() if not fut.cancelled() else "cancelled")
+
+    async def publish_core(self, subject: str, data: bytes) -> None:
+        """Plain NATS publish, for subjects no stream captures (health, heartbeat)."""
+        await self.nc.publish(subject, data)
+
+    async def subscribe(self, subject: str, decode: Callable[[bytes], T],
+                        handler: Callable[[T, Msg], Awaitable[None]], *, queue: str = "") -> Any:
+        """Subscribe to a core subject, decoding each message; malformed ones are counted and skipped."""
+
+        async def _cb(msg: Msg) -> None:
+            try:
+                item = decode(msg.data)
+            except MalformedMessage as exc:
+                self.malformed.record(msg.subject, exc)
+                return
+            await handler(item, msg)
+
+        return await self.nc.subscribe(subject, queue=queue, cb=_cb)
+
+    async def flush(self, timeout: float = 5.0) -> None:
+        """Wait until every pending publish is acknowledged (bounded by ``timeout``)."""
+        try:
+            if self.js.publish_async_pending():
+                await asyncio.wait_for(self.js.publish_async_completed(), timeout)
+            await self.nc.flush(timeout=max(0.1, timeout))
+        except (asyncio.TimeoutError, nats.errors.TimeoutError, nats.errors.ConnectionClosedError):
+            log.warning("flush timed out with %d publishes unacknowledged", self.js.publish_async_pending())
+
+    async def request_json(self, subject: str, body: Any = None, timeout: float = 5.0) -> Any:
+        """JSON request/reply helper used by the control API client."""
+        msg = await self.nc.request(subject, json.dumps(body).encode() if body is not None else b"", timeout=timeout)
+        return json.loads(msg.data) if msg.data else None
+
+    async def close(self) -> None:
+        """Flush, then drain and close the connection."""
+        if self.nc.is_closed:
+            return
+        if self.nc.is_connected:
+            await self.flush(timeout=2.0)
+        try:
+            await asyncio.wait_for(self.nc.drain(), 3.0)
+        except Exception:  # drain can fail if the server went away; closing is what matters
+            await self.nc.close()

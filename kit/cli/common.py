@@ -1,0 +1,100 @@
+"""Shared CLI plumbing: error handling, running coroutines, finding the runtime's bus."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Coroutine
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, TypeVar
+
+import click
+
+from kit.bus import Bus
+from kit.control import ControlClient
+from kit.errors import KitError, RuntimeNotRunning
+from kit.settings import Settings, load_settings
+
+T = TypeVar("T")
+
+
+class KitGroup(click.Group):
+    """Click group that turns KitError into a clean message and its exit code, and lets
+    plugins add commands (``register_commands`` hook) the first time commands are listed."""
+
+    _plugins_loaded = False
+
+    def _load_plugin_commands(self) -> None:
+        if KitGroup._plugins_loaded:
+            return
+        KitGroup._plugins_loaded = True
+        from kit.plugins import get_plugin_manager
+
+        get_plugin_manager().register_commands(self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        cmd = super().get_command(ctx, name)
+        if cmd is None:
+            self._load_plugin_commands()
+            cmd = super().get_command(ctx, name)
+        return cmd
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KitError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine from a click command."""
+    return asyncio.run(coro)
+
+
+def settings_from(ctx: click.Context) -> Settings:
+    """Site settings for this invocation (``--config`` / ``KIT_CONFIG`` / environment)."""
+    return load_settings((ctx.obj or {}).get("config"))
+
+
+def bus_url(settings: Settings, url: str | None = None) -> str:
+    """URL of the bus to talk to: explicit, configured, or the local runtime's.
+
+    Raises:
+        RuntimeNotRunning: nothing configured and no runtime advertised in the data dir.
+    """
+    if url:
+        return url
+    if settings.nats_url:
+        return settings.nats_url
+    from kit.runtime import read_runtime_file
+
+    info = read_runtime_file(settings.data_dir)
+    if info is None:
+        raise RuntimeNotRunning(f"no kit runtime is running for data directory {settings.data_dir}; "
+                                "start one with `kit up` (or pass --url)")
+    return info["url"]
+
+
+@asynccontextmanager
+async def connected(settings: Settings, url: str | None = None) -> AsyncIterator[Bus]:
+    """A bus connection for the duration of a CLI command."""
+    bus = await Bus.connect(bus_url(settings, url), name="kit-cli", connect_timeout=3)
+    try:
+        yield bus
+    finally:
+        await bus.close()
+
+
+async def control_call(settings: Settings, endpoint: str, body: Any = None, url: str | None = None,
+                       timeout: float = 10.0) -> Any:
+    """Call one control API endpoint of the runtime."""
+    async with connected(settings, url) as bus:
+        return await ControlClient(bus, timeout).call(endpoint, body)

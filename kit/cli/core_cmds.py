@@ -1,0 +1,84 @@
+"""``kit up``, ``kit status``, ``kit plugins``, ``kit version``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from kit import API_VERSION, __version__
+from kit.cli.common import control_call, run, settings_from
+
+
+@click.command()
+@click.pass_context
+def up(ctx: click.Context) -> None:
+    """Run the runtime in the foreground until Ctrl-C (or SIGTERM)."""
+    from kit.runtime import Runtime
+
+    settings = settings_from(ctx)
+    runtime = Runtime(settings)
+
+    def _started() -> None:
+        click.echo(f"kit runtime up — site {settings.site}, bus {runtime.url}, "
+                   f"{len(runtime.supervisor.instances)} component(s). Ctrl-C to stop.")
+
+    run(runtime.run_forever(on_started=_started))
+    click.echo("stopped")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--url", help="NATS URL of the runtime's bus (default: the local runtime).")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool, url: str | None) -> None:
+    """Show the running runtime: bus, components and their health."""
+    st = run(control_call(settings_from(ctx), "status", url=url))
+    if as_json:
+        click.echo(json.dumps(st, indent=2))
+        return
+    bus = st["bus"]
+    click.echo(f"runtime  {st['version']}  site {st['site']}  pid {st['pid']}  since {st['started']}")
+    click.echo(f"bus      {bus['url']} ({'embedded' if bus['embedded'] else 'external'}, "
+               f"{'connected' if bus['connected'] else 'DISCONNECTED'}, server {bus['server']})"
+               + (f", MQTT on port {bus['mqtt_port']}" if bus.get("mqtt_port") else ""))
+    if bus["malformed"]:
+        click.echo(f"malformed messages skipped: {sum(bus['malformed'].values())}")
+    comps = st["components"]
+    click.echo(f"components ({len(comps)}):")
+    for c in comps:
+        extra = f"  last error: {c['last_error']}" if c["last_error"] and c["status"] != "running" else ""
+        click.echo(f"  {c['name']:<24} {c['type']:<12} {c['status']:<9} restarts {c['restarts']}{extra}")
+    for b in st.get("broken_plugins", []):
+        click.echo(f"broken plugin skipped: {b['name']} ({b['distribution']}): {b['error']}")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins(as_json: bool) -> None:
+    """List installed plugins (name, distribution, version, hooks, component types)."""
+    from kit.plugins import get_plugin_manager
+
+    host = get_plugin_manager()
+    infos = host.info()
+    if as_json:
+        click.echo(json.dumps({"plugins": [i.__dict__ for i in infos], "broken": [b.__dict__ for b in host.broken]},
+                              indent=2))
+        return
+    for i in infos:
+        comps = f"  components: {', '.join(i.components)}" if i.components else ""
+        click.echo(f"{i.name:<18} {i.distribution} {i.version}  hooks: {', '.join(i.hooks)}{comps}")
+    for b in host.broken:
+        click.echo(f"{b.name:<18} BROKEN ({b.distribution}): {b.error}")
+
+
+@click.command()
+def version() -> None:
+    """Print the kit version and its plugin API version."""
+    click.echo(f"kit {__version__} (plugin API {API_VERSION})")
+
+
+def register(cli: click.Group) -> None:
+    """Add these commands to the top-level group."""
+    for cmd in (up, status, plugins, version):
+        cli.add_command(cmd)

@@ -1,0 +1,191 @@
+"""Building the plugin manager: entry points, operator switches, broken-plugin reporting.
+
+``get_plugin_manager()`` is a function (never an import-time global) so tests build their
+own. Every plugin — the kit's own adapters and analytics included — arrives through the
+``kit`` entry-point group. Operator switches:
+
+* ``KIT_LOAD_PLUGINS=a,b`` — load only these entry-point names.
+* ``KIT_DISABLE_PLUGINS=a,b`` — block these names.
+* ``KIT_TRACE_PLUGINS=1`` — log every hook call.
+
+A third-party plugin that fails to import, or implements a hook that does not exist, is
+reported (name, distribution, error) and skipped; the rest keep working.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from kit import hookspecs
+from kit.errors import PluginError
+from kit.registry import ComponentRegistry, RegisteredComponent, ResourceRegistry
+
+log = logging.getLogger(__name__)
+GROUP = "kit"
+
+
+@dataclass
+class PluginInfo:
+    """What ``kit plugins`` shows about one loaded plugin."""
+
+    name: str
+    distribution: str
+    version: str
+    hooks: list[str]
+    components: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BrokenPlugin:
+    """A plugin that could not be loaded, and why."""
+
+    name: str
+    distribution: str
+    error: str
+
+
+def _csv_env(var: str) -> set[str]:
+    return {p.strip() for p in os.environ.get(var, "").split(",") if p.strip()}
+
+
+class PluginHost:
+    """Typed facade over the pluggy manager, so core code never calls ``pm.hook.*`` untyped."""
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self.pm = pm
+        self.broken: list[BrokenPlugin] = []
+        self.dists: dict[str, tuple[str, str]] = {}
+        self.components = ComponentRegistry()
+        self.resources = ResourceRegistry()
+
+    def collect(self) -> None:
+        """Run the collection hooks plugin by plugin, so one bad plugin is named and skipped."""
+        for name, plugin in list(self.pm.list_name_plugin()):
+            self.components.current_plugin = name
+            try:
+                impl = getattr(plugin, "register_components", None)
+                if impl is not None:
+                    impl(self.components) if _takes_args(impl) else impl()
+                res = getattr(plugin, "register_resources", None)
+                if res is not None:
+                    res(self.resources)
+            except Exception as exc:
+                self._mark_broken(name, exc)
+
+    def _mark_broken(self, name: str, exc: Exception) -> None:
+        dist = self.dists.get(name, ("?", "?"))[0]
+        self.broken.append(BrokenPlugin(name, dist, f"{type(exc).__name__}: {exc}"))
+        print(f"kit: plugin {name!r} (distribution {dist}) is broken and was skipped: {exc}", file=sys.stderr)
+        # Drop whatever it managed to register before failing.
+        self.components.items = {k: v for k, v in self.components.items.items() if v.plugin != name}
+        plugin = self.pm.get_plugin(name)
+        if plugin is not None:
+            self.pm.unregister(plugin)
+
+    def component(self, type_name: str) -> RegisteredComponent:
+        """The registered component type (PluginError with suggestions if unknown)."""
+        return self.components.get(type_name)
+
+    def register_commands(self, cli: Any) -> None:
+        """Let plugins add CLI commands; a failing plugin is reported, not fatal."""
+        for name, plugin in list(self.pm.list_name_plugin()):
+            impl = getattr(plugin, "register_commands", None)
+            if impl is None:
+                continue
+            try:
+                impl(cli)
+            except Exception as exc:
+                self._mark_broken(name, exc)
+
+    def runtime_started(self, runtime: Any) -> None:
+        """Call the ``runtime_started`` hook."""
+        self.pm.hook.runtime_started(runtime=runtime)
+
+    def runtime_stopping(self, runtime: Any) -> None:
+        """Call the ``runtime_stopping`` hook."""
+        self.pm.hook.runtime_stopping(runtime=runtime)
+
+    def info(self) -> list[PluginInfo]:
+        """Name, distribution, version, hooks and component types of each loaded plugin."""
+        out = []
+        for name, plugin in self.pm.list_name_plugin():
+            dist, version = self.dists.get(name, ("(registered in-process)", ""))
+            hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
+            comps = sorted(c.name for c in self.components.items.values() if c.plugin == name)
+            out.append(PluginInfo(name, dist, version, hooks, comps))
+        return sorted(out, key=lambda p: p.name)
+
+    def profile_dirs(self) -> list[Path]:
+        """Directories of hardware profiles contributed by plugins."""
+        return list(self.resources.profile_dirs)
+
+    def recipe_dirs(self) -> list[Path]:
+        """Directories of recipes contributed by plugins."""
+        return list(self.resources.recipe_dirs)
+
+
+def _takes_args(fn: Any) -> bool:
+    import inspect
+
+    try:
+        return len(inspect.signature(fn).parameters) > 0
+    except (TypeError, ValueError):
+        return True
+
+
+def get_plugin_manager(load_entrypoints: bool = True, extra: list[tuple[str, ModuleType | object]] | None = None,
+                       ) -> PluginHost:
+    """Build a plugin host: hookspecs, entry points of group ``kit``, extra plugins.
+
+    Args:
+        load_entrypoints: load installed plugins (tests may build an empty host).
+        extra: ``(name, plugin)`` pairs registered in-process (tests, embedding).
+
+    Returns:
+        A :class:`PluginHost` whose registries are filled.
+    """
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    host = PluginHost(pm)
+    allow, block = _csv_env("KIT_LOAD_PLUGINS"), _csv_env("KIT_DISABLE_PLUGINS")
+    for name in block:
+        pm.set_blocked(name)
+    if load_entrypoints:
+        for ep in sorted(metadata.entry_points(group=GROUP), key=lambda e: e.name):
+            if (allow and ep.name not in allow) or ep.name in block or pm.has_plugin(ep.name):
+                continue
+            dist = ep.dist.name if ep.dist else "?"
+            version = ep.dist.version if ep.dist else "?"
+            host.dists[ep.name] = (dist, version)
+            try:
+                plugin = ep.load()
+                pm.register(plugin, name=ep.name)
+                pm.check_pending()
+            except Exception as exc:  # a vendor's broken package must not take the kit down
+                if pm.has_plugin(ep.name):
+                    pm.unregister(name=ep.name)
+                host.broken.append(BrokenPlugin(ep.name, dist, f"{type(exc).__name__}: {exc}"))
+                print(f"kit: plugin {ep.name!r} (distribution {dist} {version}) is broken and was skipped: {exc}",
+                      file=sys.stderr)
+    for name, plugin in extra or []:
+        try:
+            pm.register(plugin, name=name)
+            pm.check_pending()
+        except Exception as exc:
+            if pm.has_plugin(name):
+                pm.unregister(name=name)
+            raise PluginError(f"plugin {name!r}: {exc}") from None
+    if os.environ.get("KIT_TRACE_PLUGINS"):
+        pm.trace.root.setwriter(lambda msg: log.info("hook: %s", msg.rstrip()))
+        pm.enable_tracing()
+    host.collect()
+    return host

@@ -1,0 +1,228 @@
+"""The runtime: embedded or external NATS, bus provisioning, plugins, supervisor, control API.
+
+``kit up`` builds one :class:`Runtime` and runs it until SIGINT/SIGTERM. Shutdown is
+bounded: components get ``stop_timeout_s`` to stop, pending publishes are flushed, the
+embedded server is stopped last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+from kit import __version__, codec, subjects
+from kit.bus import Bus
+from kit.components import Clock, ComponentContext
+from kit.control import ControlAPI
+from kit.errors import ConfigError
+from kit.natsserver import EmbeddedNats
+from kit.payloads import Health, HealthStatus, utcnow
+from kit.plugins import PluginHost, get_plugin_manager
+from kit.settings import ComponentSpec, Settings
+from kit.supervisor import Instance, Supervisor
+from kit.yamlfiles import validation_problems
+
+log = logging.getLogger(__name__)
+RUNTIME_FILE = "runtime.json"
+
+
+def runtime_file(data_dir: Path) -> Path:
+    """Where a running runtime advertises its bus URL and pid (read by the CLI)."""
+    return Path(data_dir) / RUNTIME_FILE
+
+
+def read_runtime_file(data_dir: Path) -> dict[str, Any] | None:
+    """The advertised runtime of ``data_dir`` if its process is alive, else None."""
+    try:
+        info = json.loads(runtime_file(data_dir).read_text())
+        os.kill(int(info["pid"]), 0)
+    except (OSError, ValueError, KeyError, ProcessLookupError):
+        return None
+    return info
+
+
+class Runtime:
+    """One running kit instance."""
+
+    def __init__(self, settings: Settings, host: PluginHost | None = None, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.host = host or get_plugin_manager()
+        self.clock = clock or Clock()
+        self.embedded: EmbeddedNats | None = None
+        self.bus: Bus | None = None
+        self.supervisor = Supervisor(settings.supervisor, self._publish_core)
+        self.control: ControlAPI | None = None
+        self.url: str | None = None
+        self.started_at = None
+        self._heartbeat: asyncio.Task | None = None
+        self._stop_event = asyncio.Event()
+
+    async def _publish_core(self, subject: str, data: bytes) -> None:
+        if self.bus is not None:
+            await self.bus.publish_core(subject, data)
+
+    # -- life cycle -----------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start (or connect to) NATS, provision the bus, start the control API and components.
+
+        Raises:
+            BusError: NATS cannot be started or reached.
+            ConfigError: a configured component's config is invalid (nothing is started).
+        """
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        specs = [self.validate_spec(c) for c in s.components]  # fail before starting anything
+        if s.nats_url:
+            self.url = s.nats_url
+        else:
+            self.embedded = EmbeddedNats(s.nats, s.data_dir)
+            self.url = await self.embedded.start()
+        try:
+            self.bus = await Bus.connect(self.url, name=f"kit-runtime-{s.site}")
+            await self.bus.provision(s.retention)
+            self.control = ControlAPI(self.bus, __version__)
+            self._add_endpoints(self.control)
+            await self.control.start()
+        except BaseException:
+            await self._stop_server()
+            raise
+        self.started_at = utcnow()
+        runtime_file(s.data_dir).write_text(json.dumps({"url": self.url, "pid": os.getpid(), "site": s.site,
+                                                        "started": self.started_at.isoformat()}))
+        self.host.runtime_started(self)
+        for spec, cfg in specs:
+            self._add(spec, cfg)
+        self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
+        log.info("runtime up: bus %s, %d component(s)", self.url, len(specs))
+
+    def validate_spec(self, spec: ComponentSpec, filename: str = "site config", root: Any = None,
+                      prefix: tuple = ()) -> tuple[ComponentSpec, Any]:
+        """Check a component spec against its type's Config model (second validation pass).
+
+        Raises:
+            PluginError: unknown component type (with installed types and a suggestion).
+            ConfigError: the config does not match the type's model.
+        """
+        reg = self.host.component(spec.type)
+        from pydantic import ValidationError
+
+        try:
+            return spec, reg.cls.Config.model_validate(spec.config)
+        except ValidationError as exc:
+            problems = validation_problems(filename, root if root is not None else spec.config, exc,
+                                           prefix, reg.cls.Config)
+            raise ConfigError(f"component {spec.name!r} ({spec.type}): invalid config", problems) from None
+
+    def _add(self, spec: ComponentSpec, cfg: Any, owner: str | None = None) -> Instance:
+        reg = self.host.component(spec.type)
+
+        def make_context() -> ComponentContext:
+            assert self.bus is not None
+            return ComponentContext(spec.name, self.bus, asset=spec.asset, site=self.settings.site, clock=self.clock)
+
+        inst = Instance(name=spec.name, type=spec.type, cls=reg.cls, config=cfg, make_context=make_context,
+                        asset=spec.asset, owner=owner)
+        self.supervisor.add(inst)
+        return inst
+
+    async def add_component(self, spec: ComponentSpec, owner: str | None = None) -> Instance:
+        """Validate and start one component instance."""
+        spec, cfg = self.validate_spec(spec)
+        return self._add(spec, cfg, owner)
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.supervisor.heartbeat_s)  # heartbeat schedule
+            await self.supervisor.heartbeat()
+            if self.bus is not None:
+                h = Health(component="runtime", kind="runtime", status=HealthStatus.running, ts=utcnow(),
+                           metrics={"malformed": self.bus.malformed.total, "publish_failures": self.bus.publish_failures})
+                with contextlib.suppress(Exception):
+                    await self.bus.publish_core(subjects.health_subject("runtime"), codec.encode(h))
+
+    async def stop(self) -> None:
+        """Bounded graceful shutdown (components, flush, control API, bus, embedded server)."""
+        if self._heartbeat:
+            self._heartbeat.cancel()
+        with contextlib.suppress(Exception):
+            self.host.runtime_stopping(self)
+        await self.supervisor.stop_all()
+        if self.control:
+            await self.control.stop()
+        if self.bus:
+            await self.bus.close()
+        await self._stop_server()
+        with contextlib.suppress(OSError):
+            info = json.loads(runtime_file(self.settings.data_dir).read_text())
+            if info.get("pid") == os.getpid():
+                runtime_file(self.settings.data_dir).unlink()
+
+    async def _stop_server(self) -> None:
+        if self.embedded:
+            await self.embedded.stop()
+
+    def request_stop(self) -> None:
+        """Ask :meth:`run_forever` to shut down (signal handlers call this)."""
+        self._stop_event.set()
+
+    async def run_forever(self, on_started: Any = None) -> None:
+        """Start, wait for SIGINT/SIGTERM (or :meth:`request_stop`), stop.
+
+        Args:
+            on_started: optional callable (sync or async) run once the runtime is up.
+        """
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.request_stop)
+        await self.start()
+        try:
+            if on_started is not None:
+                result = on_started()
+                if asyncio.iscoroutine(result):
+                    await result
+            await self._stop_event.wait()
+        finally:
+            await self.stop()
+
+    # -- control API ----------------------------------------------------------------------
+    def _add_endpoints(self, api: ControlAPI) -> None:
+        api.add("status", self._ep_status)
+        api.add("components", self._ep_components)
+        api.add("plugins", self._ep_plugins)
+        api.add("components.restart", self._ep_restart)
+
+    async def _ep_status(self, _body: Any) -> dict[str, Any]:
+        assert self.bus is not None
+        comps = [i.summary() for i in self.supervisor.instances.values()]
+        return {
+            "version": __version__, "site": self.settings.site, "pid": os.getpid(),
+            "started": self.started_at.isoformat() if self.started_at else None,
+            "bus": {"url": self.url, "embedded": self.embedded is not None, "connected": self.bus.nc.is_connected,
+                    "server": self.bus.nc.connected_server_version.__str__() if self.bus.nc.is_connected else None,
+                    "malformed": dict(self.bus.malformed.counts), "publish_failures": self.bus.publish_failures,
+                    "mqtt_port": self.settings.nats.mqtt_port},
+            "components": comps,
+            "broken_plugins": [b.__dict__ for b in self.host.broken],
+        }
+
+    async def _ep_components(self, _body: Any) -> list[dict[str, Any]]:
+        return [i.summary() for i in self.supervisor.instances.values()]
+
+    async def _ep_plugins(self, _body: Any) -> dict[str, Any]:
+        return {"plugins": [p.__dict__ for p in self.host.info()], "broken": [b.__dict__ for b in self.host.broken]}
+
+    async def _ep_restart(self, body: Any) -> dict[str, Any]:
+        name = (body or {}).get("name")
+        if name not in self.supervisor.instances:
+            from kit.errors import KitError
+
+            raise KitError(f"no component named {name!r}")
+        await self.supervisor.restart(name)
+        return {"restarted": name}

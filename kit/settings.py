@@ -1,0 +1,156 @@
+"""Site settings: one YAML file plus ``KIT_…`` environment overrides, validated.
+
+Precedence (highest first): environment (``KIT_NATS_URL``, ``KIT_RETENTION__DATA_MAX_AGE_HOURS``
+with ``__`` for nesting), the file given by ``--config`` or ``KIT_CONFIG``, defaults.
+Errors name the file, line and field (or the environment variable).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from kit.errors import ConfigError
+from kit.yamlfiles import load_yaml, validation_problems
+
+#: Environment variables that are operator switches, not settings.
+_NOT_SETTINGS = {"KIT_CONFIG", "KIT_LOAD_PLUGINS", "KIT_DISABLE_PLUGINS", "KIT_TRACE_PLUGINS"}
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/fast-track-kit`` (``~/.local/share/fast-track-kit``)."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "fast-track-kit"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RetentionSettings(_Strict):
+    """Limits of the JetStream streams, sized for an SD card or small SSD by default."""
+
+    data_max_age_hours: float = Field(72, gt=0)
+    """How long raw sample batches are kept (KIT_DATA)."""
+    data_max_bytes: int = Field(2 * 1024**3, gt=0)
+    """Maximum size of KIT_DATA on disk; oldest data is discarded first."""
+    kpi_max_age_hours: float = Field(24 * 90, gt=0)
+    """How long KPI values are kept (KIT_KPI)."""
+    kpi_max_bytes: int = Field(512 * 1024**2, gt=0)
+    events_max_age_hours: float = Field(24 * 365, gt=0)
+    """How long alarms, state changes and audit events are kept (KIT_EVENTS)."""
+    events_max_bytes: int = Field(256 * 1024**2, gt=0)
+
+
+class NatsSettings(_Strict):
+    """The embedded NATS server (used when ``nats_url`` is not set)."""
+
+    host: str = "127.0.0.1"
+    """Listen address. Loopback by default: nothing is exposed to the plant network."""
+    port: int = Field(4222, ge=0, le=65535)
+    """Client port; 0 picks a free one."""
+    mqtt_port: int | None = Field(None, ge=0, le=65535)
+    """Open NATS's MQTT listener on this port (e.g. 1883) so MQTT tools read ``kit/data/#``."""
+    max_store_bytes: int = Field(8 * 1024**3, gt=0)
+    """JetStream file-store ceiling for the whole server."""
+
+
+class SupervisorSettings(_Strict):
+    """How failed components are restarted."""
+
+    backoff_initial_s: float = Field(1.0, gt=0)
+    backoff_max_s: float = Field(60.0, gt=0)
+    backoff_factor: float = Field(2.0, ge=1)
+    jitter: float = Field(0.2, ge=0, le=1)
+    """Random spread of each delay (0.2 = ±20 %), so restarts do not synchronise."""
+    crash_loop_failures: int = Field(5, ge=1)
+    """This many failures within ``crash_loop_window_s`` mark a component failed."""
+    crash_loop_window_s: float = Field(300.0, gt=0)
+    stop_timeout_s: float = Field(3.0, gt=0)
+    """How long a component may take to stop before it is cancelled."""
+    heartbeat_s: float = Field(5.0, gt=0)
+
+
+class ComponentSpec(_Strict):
+    """A component instance named directly in the site config (recipes create these too)."""
+
+    name: str = Field(min_length=1)
+    """Instance id, unique in the site (used in health subjects and logs)."""
+    type: str = Field(min_length=1)
+    """Registered component type, e.g. ``synthetic``, ``modbus``, ``oee``."""
+    asset: str | None = None
+    """Asset path ``site/area/line/asset`` the component reads or writes."""
+    config: dict[str, Any] = Field(default_factory=dict)
+    """Checked against the component type's own config model before anything starts."""
+
+
+class Settings(_Strict):
+    """Everything a site configures in one file (``kit.yaml``)."""
+
+    site: str = "site"
+    """Site name, the first token of every asset path."""
+    data_dir: Path = Field(default_factory=default_data_dir)
+    """Where JetStream data, certificates and state live."""
+    nats_url: str | None = None
+    """Use this NATS server or cluster (comma-separated URLs) instead of the embedded one."""
+    nats: NatsSettings = Field(default_factory=NatsSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
+    plugin_policy: Literal["allow-unsigned", "warn", "require-certified"] = "warn"
+    """What loads: anything, anything with a warning for unsigned, or only certified plugins."""
+    components: list[ComponentSpec] = Field(default_factory=list)
+
+
+def _env_overrides(env: dict[str, str]) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
+    data: dict[str, Any] = {}
+    origin: dict[tuple[str, ...], str] = {}
+    for key, value in env.items():
+        if not key.startswith("KIT_") or key in _NOT_SETTINGS:
+            continue
+        path = tuple(p.lower() for p in key[4:].split("__"))
+        node = data
+        for p in path[:-1]:
+            node = node.setdefault(p, {})
+        node[path[-1]] = value
+        origin[path] = key
+    return data, origin
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_settings(path: Path | str | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Load site settings from ``path`` (or ``$KIT_CONFIG``), then apply ``KIT_…`` overrides.
+
+    Raises:
+        ConfigError: listing every problem as ``file:line: field: message``.
+    """
+    env = dict(os.environ if env is None else env)
+    path = path or env.get("KIT_CONFIG")
+    root: Any = {}
+    filename = "(defaults)"
+    if path:
+        filename = str(path)
+        root = load_yaml(path) or {}
+        if not isinstance(root, dict):
+            raise ConfigError(f"{filename}:1: (top level): expected a mapping of settings")
+    overrides, origin = _env_overrides(env)
+    try:
+        return Settings.model_validate(_merge(dict(root), overrides))
+    except ValidationError as exc:
+        problems = []
+        for line in validation_problems(filename, root, exc, model=Settings):
+            problems.append(line)
+        # Re-attribute errors on overridden fields to the variable that set them.
+        for i, err in enumerate(exc.errors()):
+            key = tuple(str(p) for p in err["loc"])
+            if key in origin:
+                problems[i] = f"environment {origin[key]}: {'.'.join(key)}: {err['msg']}"
+        raise ConfigError(f"{filename}: {len(problems)} problem(s) in site settings", problems) from None

@@ -1,0 +1,188 @@
+"""The supervisor: one task per component instance, restarts with backoff, health.
+
+Each instance runs ``Component.run()`` in its own asyncio task. When it raises, the
+supervisor waits ``initial × factor^n`` seconds (capped, ±jitter) and starts a fresh
+instance; ``crash_loop_failures`` failures within ``crash_loop_window_s`` mark it
+``failed`` and it stays down until restarted through the control API. A failing instance
+never touches its siblings: exceptions stay inside its task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from kit import codec, subjects
+from kit.components import Component, ComponentContext
+from kit.payloads import Health, HealthStatus, utcnow
+from kit.settings import SupervisorSettings
+
+log = logging.getLogger(__name__)
+
+
+def backoff_delay(failures: int, s: SupervisorSettings, rng: random.Random | None = None) -> float:
+    """Delay before restart number ``failures`` (1-based): exponential, capped, jittered."""
+    base = min(s.backoff_max_s, s.backoff_initial_s * (s.backoff_factor ** max(0, failures - 1)))
+    spread = base * s.jitter
+    return max(0.0, base + (rng or random).uniform(-spread, spread))
+
+
+@dataclass
+class Instance:
+    """A supervised component instance and its life-cycle bookkeeping."""
+
+    name: str
+    type: str
+    cls: type[Component]
+    config: BaseModel
+    make_context: Callable[[], ComponentContext]
+    asset: str | None = None
+    owner: str | None = None
+    """Deployment that created it (None for components from the site config)."""
+    status: HealthStatus = HealthStatus.starting
+    restarts: int = 0
+    last_error: str | None = None
+    next_restart_in: float | None = None
+    started_at: float | None = None
+    failures: deque = field(default_factory=lambda: deque(maxlen=64))
+    delays: list[float] = field(default_factory=list)
+    """Every restart delay used so far (shown in status; tests read it)."""
+    task: asyncio.Task | None = None
+    component: Component | None = None
+    context: ComponentContext | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able status for the control API."""
+        return {
+            "name": self.name, "type": self.type, "kind": self.cls.kind, "asset": self.asset,
+            "owner": self.owner, "status": self.status.value, "restarts": self.restarts,
+            "last_error": self.last_error, "next_restart_in": self.next_restart_in,
+            "metrics": _safe_metrics(self.component),
+        }
+
+
+def _safe_metrics(component: Component | None) -> dict[str, Any]:
+    if component is None:
+        return {}
+    try:
+        return component.metrics()
+    except Exception as exc:  # a buggy metrics() must not break `kit status`
+        return {"metrics_error": str(exc)}
+
+
+class Supervisor:
+    """Runs component instances, restarts them, and publishes their health."""
+
+    def __init__(self, settings: SupervisorSettings, publish: Callable[[str, bytes], Any],
+                 rng: random.Random | None = None) -> None:
+        self.settings = settings
+        self._publish = publish
+        self.instances: dict[str, Instance] = {}
+        self._rng = rng or random.Random()
+        self._stopping = False
+
+    def add(self, inst: Instance) -> None:
+        """Start supervising ``inst`` (its task starts immediately)."""
+        if inst.name in self.instances:
+            raise ValueError(f"component {inst.name!r} is already running")
+        self.instances[inst.name] = inst
+        inst.task = asyncio.get_running_loop().create_task(self._run(inst), name=f"component:{inst.name}")
+
+    async def _run(self, inst: Instance) -> None:
+        s = self.settings
+        while not self._stopping:
+            inst.context = inst.make_context()
+            inst.component = inst.cls(inst.config, inst.context)
+            inst.started_at = time.monotonic()
+            await self._set(inst, HealthStatus.running)
+            try:
+                await inst.component.run()
+                await self._set(inst, HealthStatus.stopped, detail="finished")
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                inst.last_error = f"{type(exc).__name__}: {exc}"
+                now = time.monotonic()
+                inst.failures.append(now)
+                recent = [t for t in inst.failures if now - t <= s.crash_loop_window_s]
+                if inst.restarts == 0 or len(recent) == 1:
+                    log.error("component %s crashed: %s", inst.name, inst.last_error, exc_info=exc)
+                else:
+                    log.warning("component %s crashed again (%d in %.0f s): %s", inst.name, len(recent),
+                                s.crash_loop_window_s, inst.last_error)
+                if len(recent) >= s.crash_loop_failures:
+                    inst.next_restart_in = None
+                    await self._set(inst, HealthStatus.failed,
+                                    detail=f"crash loop: {len(recent)} failures in {s.crash_loop_window_s:.0f} s")
+                    log.error("component %s marked failed after a crash loop; restart it with the control API "
+                              "once the cause is fixed", inst.name)
+                    return
+                delay = backoff_delay(len(recent), s, self._rng)
+                inst.delays.append(delay)
+                inst.next_restart_in = delay
+                await self._set(inst, HealthStatus.backoff, detail=f"restarting in {delay:.1f} s")
+                await asyncio.sleep(delay)  # the backoff schedule itself
+                inst.restarts += 1
+                inst.next_restart_in = None
+            finally:
+                if inst.context is not None:
+                    await inst.context.unsubscribe_all()
+
+    async def _set(self, inst: Instance, status: HealthStatus, detail: str = "") -> None:
+        inst.status = status
+        await self.publish_health(inst, detail)
+
+    async def publish_health(self, inst: Instance, detail: str = "") -> None:
+        """Publish the instance's health on ``kit.health.<name>``."""
+        h = Health(component=inst.name, kind="component", status=inst.status, ts=utcnow(), detail=detail,
+                   restarts=inst.restarts, last_error=inst.last_error, metrics=_safe_metrics(inst.component))
+        try:
+            await self._publish(subjects.health_subject(inst.name), codec.encode(h))
+        except Exception as exc:  # health is best effort; the bus may be reconnecting
+            log.debug("health publish failed: %s", exc)
+
+    async def heartbeat(self) -> None:
+        """Publish every instance's health (called periodically by the runtime)."""
+        for inst in list(self.instances.values()):
+            await self.publish_health(inst)
+
+    async def restart(self, name: str) -> None:
+        """Restart one instance now (also revives a ``failed`` one)."""
+        inst = self.instances[name]
+        await self._cancel(inst)
+        inst.failures.clear()
+        inst.status = HealthStatus.starting
+        inst.task = asyncio.get_running_loop().create_task(self._run(inst), name=f"component:{inst.name}")
+
+    async def remove(self, name: str) -> None:
+        """Stop and forget one instance."""
+        inst = self.instances.pop(name, None)
+        if inst is not None:
+            await self._cancel(inst)
+
+    async def _cancel(self, inst: Instance) -> None:
+        if inst.task is None or inst.task.done():
+            return
+        inst.task.cancel()
+        try:
+            await asyncio.wait_for(asyncio.shield(inst.task), self.settings.stop_timeout_s)
+        except (asyncio.CancelledError, asyncio.TimeoutError):
+            pass
+        except Exception:
+            pass
+        inst.status = HealthStatus.stopped
+        await self.publish_health(inst, "stopped")
+
+    async def stop_all(self) -> None:
+        """Cancel every instance, in parallel, bounded by ``stop_timeout_s``."""
+        self._stopping = True
+        await asyncio.gather(*(self._cancel(i) for i in list(self.instances.values())), return_exceptions=True)

@@ -1,0 +1,121 @@
+"""``kit.testing``: pytest fixtures for the kit's tests and for plugin vendors.
+
+Registered as a ``pytest11`` plugin, so installing fast-track-kit makes these fixtures
+available to any test suite:
+
+* ``nats_server`` — a real nats-server with JetStream on a free loopback port and a
+  temporary store (one per test).
+* ``bus`` — a connected :class:`kit.bus.Bus` on that server, streams and KV provisioned.
+* ``kit_settings`` — :class:`kit.settings.Settings` pointing at a temp data dir and the
+  test server, with fast supervisor backoff.
+* ``make_runtime`` — start a :class:`kit.runtime.Runtime` (stopped at teardown).
+* ``temp_plugin`` — register a plugin object in a plugin host for one test.
+* ``wait_for`` — await a condition with a timeout (never sleep to synchronise).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from kit.bus import Bus
+from kit.natsserver import EmbeddedNats
+from kit.plugins import PluginHost, get_plugin_manager
+from kit.settings import NatsSettings, Settings, SupervisorSettings
+
+
+async def wait_for(predicate: Callable[[], Any | Awaitable[Any]], timeout: float = 10.0,
+                   interval: float = 0.02, message: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns a truthy value; fail the test after ``timeout``.
+
+    This waits for an *observable event*; it is not a fixed sleep.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = predicate()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        await asyncio.sleep(interval)
+
+
+@pytest.fixture
+def wait():
+    """The :func:`wait_for` helper as a fixture."""
+    return wait_for
+
+
+@pytest_asyncio.fixture
+async def nats_server(tmp_path: Path) -> AsyncIterator[EmbeddedNats]:
+    """A real nats-server with JetStream on 127.0.0.1 and a free port; stopped after the test."""
+    server = EmbeddedNats(NatsSettings(port=0), tmp_path / "nats-data", server_name="kit-test")
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest_asyncio.fixture
+async def bus(nats_server: EmbeddedNats, kit_settings: Settings) -> AsyncIterator[Bus]:
+    """A connected bus with the kit's streams and KV buckets provisioned."""
+    b = await Bus.connect(nats_server.url, name="kit-test")
+    await b.provision(kit_settings.retention)
+    try:
+        yield b
+    finally:
+        await b.close()
+
+
+@pytest.fixture
+def kit_settings(tmp_path: Path, nats_server: EmbeddedNats) -> Settings:
+    """Settings using the test's nats-server, a temp data dir and fast restarts."""
+    return Settings(
+        site="test", data_dir=tmp_path / "data", nats_url=nats_server.url,
+        supervisor=SupervisorSettings(backoff_initial_s=0.05, backoff_max_s=0.5, crash_loop_failures=4,
+                                      crash_loop_window_s=30, stop_timeout_s=2, heartbeat_s=0.5),
+    )
+
+
+@pytest_asyncio.fixture
+async def make_runtime() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+    """Factory ``await make_runtime(settings, host=None)`` → started Runtime (stopped at teardown)."""
+    from kit.runtime import Runtime
+
+    started: list[Runtime] = []
+
+    async def _make(settings: Settings, host: PluginHost | None = None, **kw: Any) -> Runtime:
+        rt = Runtime(settings, host=host, **kw)
+        await rt.start()
+        started.append(rt)
+        return rt
+
+    try:
+        yield _make
+    finally:
+        for rt in reversed(started):
+            await rt.stop()
+
+
+@pytest.fixture
+def temp_plugin() -> Callable[..., PluginHost]:
+    """``temp_plugin(obj, name="x", load_entrypoints=True)`` → a PluginHost with ``obj`` registered.
+
+    The host is built for this test only, so nothing leaks into other tests.
+    """
+
+    def _make(*plugins: Any, name: str = "test-plugin", load_entrypoints: bool = True) -> PluginHost:
+        extra = [(f"{name}-{i}" if len(plugins) > 1 else name, p) for i, p in enumerate(plugins)]
+        return get_plugin_manager(load_entrypoints=load_entrypoints, extra=extra)
+
+    return _make

@@ -1,0 +1,1 @@
+"""Synthetic machine signals for Fast-Track Kit (a plugin like any other)."""
