@@ -17,6 +17,7 @@ import pluggy
 if TYPE_CHECKING:  # imported for annotations only, so loading hookspecs stays cheap
     import click
 
+    from kit.control import ControlAPI
     from kit.registry import ComponentRegistry, ResourceRegistry
     from kit.runtime import Runtime
 
@@ -69,6 +70,28 @@ def register_commands(cli: "click.Group") -> None:
 
     Args:
         cli: the top-level ``kit`` click group.
+
+    Returns:
+        Nothing.
+
+    .. versionadded:: 0.1
+    """
+
+
+@_hookspec
+def register_endpoints(api: "ControlAPI", runtime: "Runtime") -> None:
+    """Add control API endpoints (``kit.control.<name>``) served by the runtime.
+
+    Called once per ``kit up``, before the control service starts. Call
+    ``api.add(name, handler)`` where ``handler`` is ``async (body) -> result`` taking and
+    returning JSON-able values; raise :class:`kit.errors.KitError` for user errors. Use
+    ``runtime.supervisor.instances`` to reach running component instances (e.g. an alarm
+    component serving ``alarms.ack``). Names are dotted, lower case, prefixed by the
+    plugin's area (``alarms.ack``, ``opcua.certs.trust``).
+
+    Args:
+        api: the control API being built.
+        runtime: the starting runtime.
 
     Returns:
         Nothing.

@@ -106,6 +106,17 @@ class PluginHost:
             except Exception as exc:
                 self._mark_broken(name, exc)
 
+    def register_endpoints(self, api: Any, runtime: Any) -> None:
+        """Let plugins add control API endpoints; a failing plugin is reported, not fatal."""
+        for name, plugin in list(self.pm.list_name_plugin()):
+            impl = getattr(plugin, "register_endpoints", None)
+            if impl is None:
+                continue
+            try:
+                impl(api, runtime)
+            except Exception as exc:
+                self._mark_broken(name, exc)
+
     def runtime_started(self, runtime: Any) -> None:
         """Call the ``runtime_started`` hook."""
         self.pm.hook.runtime_started(runtime=runtime)

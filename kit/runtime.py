@@ -88,6 +88,7 @@ class Runtime:
             await self.bus.provision(s.retention)
             self.control = ControlAPI(self.bus, __version__)
             self._add_endpoints(self.control)
+            self.host.register_endpoints(self.control, self)
             await self.control.start()
         except BaseException:
             await self._stop_server()
