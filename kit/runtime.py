@@ -47,6 +47,13 @@ def read_runtime_file(data_dir: Path) -> dict[str, Any] | None:
     return info
 
 
+def _version_text(v: Any) -> str:
+    try:
+        return f"nats-server {v.major}.{v.minor}.{v.patch}"
+    except AttributeError:
+        return str(v)
+
+
 class Runtime:
     """One running kit instance."""
 
@@ -226,7 +233,7 @@ class Runtime:
             "version": __version__, "site": self.settings.site, "pid": os.getpid(),
             "started": self.started_at.isoformat() if self.started_at else None,
             "bus": {"url": self.url, "embedded": self.embedded is not None, "connected": self.bus.nc.is_connected,
-                    "server": self.bus.nc.connected_server_version.__str__() if self.bus.nc.is_connected else None,
+                    "server": _version_text(self.bus.nc.connected_server_version) if self.bus.nc.is_connected else None,
                     "malformed": dict(self.bus.malformed.counts), "publish_failures": self.bus.publish_failures,
                     "mqtt_port": self.embedded.mqtt_port if self.embedded else None},
             "components": comps,
