@@ -113,6 +113,8 @@ class Identification(BaseModel):
     """Object 0x05 (regular)."""
     user_application_name: str | None = None
     """Object 0x06 (regular)."""
+    unverified: bool = False
+    """True when the expected texts come from documentation, not from a real device's answer."""
 
     #: Object id of each field (Modbus Application Protocol V1.1b3, 6.21).
     OBJECT_IDS: ClassVar[dict[str, int]] = {
