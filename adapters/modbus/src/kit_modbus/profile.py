@@ -260,6 +260,8 @@ class ModbusProfile(Profile):
         errors = self._normalise(self._defaults())
         errors += self._check_simulation()
         if errors:
+            # In file order: problems of points[2] before those of points[5], the rest after.
+            errors.sort(key=lambda e: (e[0][1] if len(e[0]) > 1 and isinstance(e[0][1], int) else 1 << 30))
             raise ValidationError.from_exception_data(type(self).__name__, [
                 InitErrorDetails(type=PydanticCustomError("modbus_profile", "{msg}", {"msg": m}), loc=loc,
                                  input=None) for loc, m in errors])
