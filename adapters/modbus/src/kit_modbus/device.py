@@ -59,24 +59,11 @@ class PointSpec:
 
 
 def spec_from_profile_point(p: Any) -> PointSpec:
-    """Build a :class:`PointSpec` from a (normalised) profile point of kit_modbus.profile."""
-    rng = getattr(p, "range", None)
-    if rng is not None and not isinstance(rng, tuple):
-        lo, hi = (getattr(rng, "min", None), getattr(rng, "max", None)) if not isinstance(rng, (list,)) else rng
-        rng = (lo, hi)
-    access = str(getattr(p, "access", "read") or "read")
-    type_ = str(getattr(p, "type", "uint16"))
-    table = str(getattr(p, "table"))
+    """Build a :class:`PointSpec` from a validated ``kit_modbus.profile.ModbusPoint``."""
     return PointSpec(
-        name=str(getattr(p, "semantic", None) or getattr(p, "name")),
-        table=table, address=int(getattr(p, "pdu_address")), type=type_,
-        byte_order=str(getattr(p, "byte_order", None) or "ABCD"),
-        count=int(getattr(p, "count", None) or codec.register_count(type_, getattr(p, "count", None) or 1)),
-        scale=float(getattr(p, "scale", 1.0) if getattr(p, "scale", None) is not None else 1.0),
-        offset=float(getattr(p, "offset", 0.0) or 0.0),
-        bit=getattr(p, "bit", None), unit=getattr(p, "unit", None),
-        poll=str(getattr(p, "poll", "fast") or "fast"), range=rng,
-        writable=("write" in access) or ("w" == access) or access == "rw")
+        name=p.semantic, table=p.table, address=p.pdu_address, type=p.type or "uint16",
+        byte_order=p.byte_order or "ABCD", count=p.count, scale=p.scale, offset=p.offset, bit=p.bit,
+        unit=p.unit, poll=p.poll, range=tuple(p.range) if p.range else None, writable=p.access == "rw")
 
 
 def _json_value(v: Any) -> str:
