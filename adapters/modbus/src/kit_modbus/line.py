@@ -101,7 +101,8 @@ class _Conn:
             self.client.set_max_no_responses(1 << 30)
         self.line.connect_attempts += 1
         try:
-            ok = await asyncio.wait_for(self.client.connect(), timeout)
+            # Connecting gets at least 1 s: a loaded host must not look like a dead device.
+            ok = await asyncio.wait_for(self.client.connect(), max(timeout, 1.0))
         except (asyncio.TimeoutError, OSError, ModbusException):
             ok = False
         if not ok:
