@@ -65,7 +65,7 @@ class ComponentContext:
         self._last: dict[subjects.AssetPath, dict[str, Any]] = {}
         # Latest unmerged publication per (asset, producer); merged into _last only when the
         # last-value KV is written (once per interval), so the hot path does O(1) work.
-        self._last_pending: dict[subjects.AssetPath, dict[int, Any]] = {}
+        self._last_pending: dict[subjects.AssetPath, dict[Any, Any]] = {}
         self._last_flushed: dict[subjects.AssetPath, float] = {}
         self._last_interval = last_value_interval_s
         self._subs: list[Any] = []
@@ -102,6 +102,32 @@ class ComponentContext:
                       asset: str | subjects.AssetPath | None = None) -> "SampleWriter":
         """A fast publisher for a fixed list of ``(semantic name, unit)`` points (adapters' hot path)."""
         return SampleWriter(self, self.asset_path(asset), points)
+
+    async def publish_samples_json(self, points_json: str, *, asset: str | subjects.AssetPath | None = None,
+                                   ts: datetime | None = None) -> int:
+        """Publish a sample batch whose ``points`` array is already JSON text; returns its seq.
+
+        The hot path of adapters polling thousands of points: building one pydantic
+        :class:`Point` per value costs several µs, more than the whole poll. The caller
+        guarantees the Point rules (a ``bad`` point carries no value, a non-good one a
+        reason); the wire form, sequence numbers and de-duplication id are those of
+        :meth:`publish_samples`.
+        """
+        path = self.asset_path(asset)
+        key = path.tokens
+        seq = self._seq.get(key, 0)
+        self._seq[key] = seq + 1
+        ts = ts or self.clock.now()
+        head = json.dumps({"schema": "kit.samples/1", "asset": str(path), "ts": ts.isoformat(), "seq": seq,
+                           "source": self.name})
+        data = f'{head[:-1]},"points":{points_json}}}'.encode()
+        await self.bus.publish(subjects.data_subject(path), data, msg_id=f"{self.name}:{key}:{seq}")
+        now = self.clock.monotonic()
+        if now - self._last_flushed.get(path, -1e9) >= self._last_interval:
+            # Parsed once per interval, not per batch, so last values stay cheap.
+            self._remember_last(path, "json", SampleBatch(asset=str(path), ts=ts, seq=seq, source=self.name,
+                                                          points=json.loads(points_json)))
+        return seq
 
     async def publish_kpi(self, kpi: str, value: float | int | None, *, unit: str | None = None,
                           asset: str | subjects.AssetPath | None = None, **fields: Any) -> KpiValue:
@@ -169,7 +195,7 @@ class ComponentContext:
         await kv.put(self._state_key(key), json.dumps(value, default=str).encode())
 
     # -- last values --------------------------------------------------------------------
-    def _remember_last(self, path: subjects.AssetPath, producer: int, item: Any) -> None:
+    def _remember_last(self, path: subjects.AssetPath, producer: Any, item: Any) -> None:
         self._last_pending.setdefault(path, {})[producer] = item
         now = self.clock.monotonic()
         if now - self._last_flushed.get(path, -1e9) >= self._last_interval:
