@@ -72,6 +72,8 @@ class OeeComponent(Analytics):
         self.counts = {"batches": 0, "used": 0, "excluded_quality": 0, "invalid_values": 0,
                        "unknown_state_codes": 0, "kpis": 0, "downtimes": 0}
         self._dirty = asyncio.Event()
+        self.ready = False
+        """True once subscribed (tests and status wait for it)."""
 
     # -- life cycle -----------------------------------------------------------------------
     async def run(self) -> None:
@@ -82,6 +84,7 @@ class OeeComponent(Analytics):
             self.seq = SeqFilter(saved.get("seq"))
         for tokens in self.routes:
             await self.ctx.subscribe_samples(f"{subjects.DATA_PREFIX}.{tokens}", self.handle)
+        self.ready = True
         try:
             while True:
                 await self._dirty.wait()
