@@ -103,6 +103,7 @@ def query(root: Path, asset: str, points: list[str], start: datetime, end: datet
     return (lf.sort("ts")
             .group_by_dynamic("ts", every=interval, group_by="point", start_by="window")
             .agg(agg_expr.alias("value"), good.sum().alias("samples"), (~good).sum().alias("excluded"))
+            .select("ts", "point", "value", "samples", "excluded")
             .sort("point", "ts").collect())
 
 
