@@ -94,3 +94,20 @@ def test_docs_page_is_generated_from_the_module():
     text = DOCS.read_text(encoding="utf-8")
     for name in REQUIRED:
         assert f"`{name}`" in text
+
+
+def test_library_finds_profiles_by_semantic_points():
+    """ProfileLibrary.providing: recipes bind to meanings, so any meter with the points fits."""
+    from kit.plugins import get_plugin_manager
+    from kit.profiles import ProfileLibrary
+
+    lib = ProfileLibrary(get_plugin_manager()).load()
+    wanted = {"power_active_total_w", "energy_active_import_total_kwh"}
+    found = {p.id for p in lib.providing(wanted)}
+    expected = {pid for pid, p in lib.profiles.items() if wanted <= {pt.semantic for pt in p.points}}
+    assert found == expected
+    assert {"eastron-sdm630", "siemens-pac3200", "abb-b23"} <= found
+    assert "siemens-s7-mb-server" not in found
+    plc = {p.id for p in lib.providing(["machine_running", "count_good", "count_reject"])}
+    assert plc == {"siemens-s7-mb-server", "schneider-modicon-mw"}
+    assert all(p.protocol == "modbus" for p in lib.by_protocol("modbus"))
