@@ -354,3 +354,17 @@ def test_cli_profiles_and_show():
     res = runner.invoke(cli, ["profile", "show", "eastron-sdm63"])
     assert res.exit_code == 2
     assert "did you mean 'eastron-sdm630'" in res.output
+
+
+def test_unquoted_leading_zeros_keep_their_meaning(tmp_path, host):
+    """YAML reads ``010001`` as the int 10001 (a 5-digit *discrete input* reference); the digits
+    as written — a 6-digit coil reference — are what the manual meant. Hex stays hex."""
+    path, _ = write(tmp_path, """\
+      - {semantic: digital_output_0, address: 010001}
+      - {semantic: digital_output_1, address: 00017}
+      - {semantic: digital_input_0, address: 10001}
+      - {semantic: x_word, address: 0x0042, addressing: pdu, table: holding, type: uint16}
+    """)
+    prof = load_profile(path, host)
+    got = [(p.table, p.pdu_address) for p in prof.points]
+    assert got == [("coil", 10000), ("coil", 16), ("discrete", 0), ("holding", 0x42)]
