@@ -368,3 +368,29 @@ def test_unquoted_leading_zeros_keep_their_meaning(tmp_path, host):
     prof = load_profile(path, host)
     got = [(p.table, p.pdu_address) for p in prof.points]
     assert got == [("coil", 10000), ("coil", 16), ("discrete", 0), ("holding", 0x42)]
+
+
+def test_shape_and_cross_field_problems_in_one_pass(tmp_path, host):
+    """A typo in one point does not hide the cross-field problems of the others."""
+    path, lines = write(tmp_path, """\
+      - {semantic: x_a, address: 40001, type: float, scal: 2}
+      - {semantic: x_b, address: 40003, type: float32, bit: 1}
+      - {semantic: x_c, address: 40004, type: uint16}
+    """, tail="""\
+    simulation:
+      points:
+        x_a: {generator: constant, value: 1}
+        zz_unknown: {generator: constant, value: 1}
+    """)
+    probs = problems(path, host)
+    f = str(path)
+    assert probs[0].startswith(f"{f}:{line_of(lines, 'x_a,')}: points[0].type: Input should be")
+    assert probs[1] == f"{f}:{line_of(lines, 'x_a,')}: points[0].scal: unknown field (did you mean 'scale'?)"
+    # Indices are those of the file, not of the reduced list the check ran on.
+    assert probs[2] == f"{f}:{line_of(lines, 'x_b,')}: points[1].bit: point 'x_b': bit is only allowed with type bit, not float32"
+    assert probs[3].startswith(f"{f}:{line_of(lines, 'x_c,')}: points[2].address: point 'x_c': overlaps points[1] (x_b) "
+                               "at holding PDU 3")
+    # x_a has its own error, so the generator naming it is not reported; zz_unknown names nothing.
+    assert probs[4] == (f"{f}:{line_of(lines, 'zz_unknown:')}: simulation.points.zz_unknown: no point named "
+                        "'zz_unknown' in this profile")
+    assert len(probs) == 5

@@ -15,6 +15,7 @@ After validation each point exposes the normalised attributes the adapter uses:
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
@@ -154,6 +155,24 @@ class ModbusProfile(Profile):
     simulation: Simulation = Field(default_factory=Simulation)
 
     _params: dict[str, int] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _every_problem(cls, data: Any, handler: Any) -> "ModbusProfile":
+        """Report shape errors *and* the cross-field problems of the points that are fine.
+
+        Pydantic stops before the cross-field checks when any field is wrong; a technician
+        would then fix one typo only to meet the next batch. So the well-formed points are
+        checked again on their own and their problems added (indices mapped back).
+        """
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            extra = _cross_problems_of_valid_points(data, exc, handler)
+            if not extra:
+                raise
+            details = [_detail(e) for e in exc.errors()] + extra
+            raise ValidationError.from_exception_data(cls.__name__, details) from None
 
     @model_validator(mode="after")
     def _check(self) -> "ModbusProfile":
@@ -415,3 +434,61 @@ def _raw_fit(value_range: tuple[float, float], scale: float, offset: float, raw_
         return (f"range {list(value_range)} needs raw values {raws[0]:g}…{raws[1]:g} but {data_type} holds "
                 f"{raw_min:g}…{raw_max:g}; check scale ({scale:g}) and offset ({offset:g})")
     return None
+
+
+def _detail(err: Any) -> InitErrorDetails:
+    """A pydantic error dict back as InitErrorDetails (keeping its type, e.g. extra_forbidden)."""
+    ctx = err.get("ctx")
+    try:
+        # Probe that pydantic-core knows the type with this context.
+        ValidationError.from_exception_data("probe", [InitErrorDetails(type=err["type"], loc=(), input=None,
+                                                                       **({"ctx": ctx} if ctx else {}))])
+        return InitErrorDetails(type=err["type"], loc=err["loc"], input=err.get("input"),
+                                **({"ctx": ctx} if ctx else {}))
+    except (KeyError, TypeError, ValueError):
+        return InitErrorDetails(type=PydanticCustomError(str(err["type"]), "{msg}", {"msg": err["msg"]}),
+                                loc=err["loc"], input=err.get("input"))
+
+
+def _cross_problems_of_valid_points(data: Any, exc: ValidationError, handler: Any) -> list[InitErrorDetails]:
+    """Cross-field problems among the points that passed field validation (see ``_every_problem``)."""
+    if not isinstance(data, dict) or not isinstance(data.get("points"), list):
+        return []
+    bad: set[int] = set()
+    for err in exc.errors():
+        loc = err["loc"]
+        if loc and loc[0] == "points" and len(loc) > 1 and isinstance(loc[1], int):
+            bad.add(loc[1])
+        elif loc and loc[0] not in ("simulation",):
+            return []  # connection or envelope broken: cross checks would only mislead
+    kept = [i for i in range(len(data["points"])) if i not in bad]
+    if not kept:
+        return []
+    dropped = {str(p.get("semantic")) for i, p in enumerate(data["points"]) if i in bad and isinstance(p, dict)}
+    reduced = {k: v for k, v in data.items() if k != "points"}
+    reduced["points"] = [data["points"][i] for i in kept]
+    if any(err["loc"][:1] == ("simulation",) for err in exc.errors()):
+        reduced.pop("simulation", None)
+    try:
+        # Depending on how pydantic nests the validators, the handler may or may not run the
+        # after-validator; run the cross checks explicitly when it returns a model.
+        model = handler(reduced)
+    except ValidationError as again:
+        errors = again.errors()
+    else:
+        errors = [{"type": "modbus_profile", "loc": loc, "msg": msg}
+                  for loc, msg in model._normalise(model._defaults()) + model._check_simulation()]
+    out = []
+    if errors:
+        for err in errors:
+            loc = list(err["loc"])
+            if err["type"] != "modbus_profile":
+                continue
+            if loc[:2] and loc[0] == "simulation" and len(loc) > 2 and loc[2] in dropped:
+                continue  # names a point that has its own (shape) error
+            if loc[0] == "points" and len(loc) > 1 and isinstance(loc[1], int):
+                loc[1] = kept[loc[1]]
+            msg = re.sub(r"points\[(\d+)\]", lambda m: f"points[{kept[int(m.group(1))]}]", err["msg"])
+            out.append(InitErrorDetails(type=PydanticCustomError("modbus_profile", "{msg}", {"msg": msg}),
+                                        loc=tuple(loc), input=None))
+    return out
