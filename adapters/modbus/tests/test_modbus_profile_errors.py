@@ -394,3 +394,15 @@ def test_shape_and_cross_field_problems_in_one_pass(tmp_path, host):
     assert probs[4] == (f"{f}:{line_of(lines, 'zz_unknown:')}: simulation.points.zz_unknown: no point named "
                         "'zz_unknown' in this profile")
     assert len(probs) == 5
+
+
+def test_cli_show_prints_wire_addresses_and_doubts():
+    res = CliRunner().invoke(cli, ["profile", "show", "carlo-gavazzi-em24"])
+    assert res.exit_code == 0, res.output
+    assert "NOT verified on a real device" in res.output
+    row = next(line for line in res.output.splitlines() if line.strip().startswith("energy_active_import_total_kwh"))
+    cols = row.split()
+    assert cols[1:6] == ["input", str(0x0042), "2", "int32", "CDAB"]
+    assert row.rstrip().endswith("UNVERIFIED")
+    pf = next(line for line in res.output.splitlines() if line.strip().startswith("power_factor_total"))
+    assert pf.split()[5] == "ABCD", "a 16-bit value has no word order on a CDAB device"
