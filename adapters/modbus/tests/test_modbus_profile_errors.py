@@ -267,6 +267,10 @@ def test_resolve_moves_points_and_names_the_parameter(tmp_path, host):
     moved = prof.resolve({"start_address": str(start)})
     assert [p.pdu_address for p in moved.points] == [start - 40001, start - 40001 + 2]
     assert moved.resolved_params == {"start_address": start}
+    assert prof.resolve({"start_address": f"{start}.0"}).resolved_params == {"start_address": start}
+    with pytest.raises(ConfigError) as exc:
+        prof.resolve({"start_address": 40010.5})
+    assert exc.value.problems == ["profile_params.start_address: 40010.5 is not a whole number"]
     assert [p.pdu_address for p in prof.points] == [0, 2], "resolve must not change the library's copy"
 
     with pytest.raises(ConfigError) as exc:

@@ -229,8 +229,10 @@ class ModbusProfile(Profile):
                 problems.append(f"profile_params.{key}: required — {spec.prompt} ({spec.min}…{spec.max})")
                 continue
             try:
-                value = int(raw) if not isinstance(raw, bool) and float(raw) == int(float(raw)) else None
-            except (TypeError, ValueError):
+                # Values arrive as text from the CLI and from recipe parameters ("40011").
+                number = float(raw)
+                value = int(number) if not isinstance(raw, bool) and number.is_integer() else None
+            except (TypeError, ValueError, OverflowError):
                 value = None
             if value is None:
                 problems.append(f"profile_params.{key}: {raw!r} is not a whole number")
