@@ -410,3 +410,26 @@ def test_cli_show_prints_wire_addresses_and_doubts():
     assert row.rstrip().endswith("UNVERIFIED")
     pf = next(line for line in res.output.splitlines() if line.strip().startswith("power_factor_total"))
     assert pf.split()[5] == "ABCD", "a 16-bit value has no word order on a CDAB device"
+
+
+def test_simulation_values_must_fit_the_point(tmp_path, host):
+    path, lines = write(tmp_path, """\
+      - {semantic: machine_running, address: 40001, type: bit, bit: 0}
+      - {semantic: x_raw, address: 40002, type: uint16}
+      - {semantic: x_name, address: 40003, type: string, length: 8}
+    """, tail="""\
+    simulation:
+      points:
+        machine_running: {generator: constant, value: 5}
+        x_raw: {generator: sine, mean: 60000, amplitude: 10000}
+        x_name: {generator: constant, value: 3}
+    """)
+    probs = problems(path, host)
+    f = str(path)
+    assert probs == [
+        f"{f}:{line_of(lines, 'machine_running: {')}: simulation.points.machine_running: produces 5…5, outside the "
+        "expected range 0…1 of point 'machine_running'",
+        f"{f}:{line_of(lines, 'x_raw: {')}: simulation.points.x_raw: point 'x_raw': generator output [50000, 70000] "
+        "needs raw values 50000…70000 but uint16 holds 0…65535; check scale (1) and offset (0)",
+        f"{f}:{line_of(lines, 'x_name: {')}: simulation.points.x_name: point 'x_name' is string: give a text value",
+    ]

@@ -382,6 +382,7 @@ class ModbusProfile(Profile):
         return errors
 
     def _check_simulation(self) -> list[tuple[Loc, str]]:
+        """Generators name existing points and produce values their points can carry."""
         errors: list[tuple[Loc, str]] = []
         by_name = {p.semantic: p for p in self.points}
         for name, gen in self.simulation.points.items():
@@ -390,14 +391,30 @@ class ModbusProfile(Profile):
             if point is None:
                 errors.append((at, f"no point named {name!r} in this profile{suggest(name, by_name)}"))
                 continue
+            is_text = isinstance(getattr(gen, "value", None), str)
+            if (point.type == "string") != is_text and getattr(gen, "generator", "") == "constant":
+                errors.append((at, f"point {name!r} is {point.type}: give a {'text' if point.type == 'string' else 'number'}"
+                               " value"))
+                continue
+            if point.type == "string" or point.type is None:
+                continue
             lo, hi = gen.bounds()
-            rng = point.range or (None, None)
-            if point.range is None:
+            if point.type in ("bool", "bit"):
+                rng: tuple[float, float] | None = (0.0, 1.0)
+            else:
+                rng = point.range
+            if rng is None:
+                # No expected range: the values must at least fit the type at its scale.
+                spec = TYPES[point.type]
+                fit = None if math.isinf(hi) else _raw_fit((lo, hi), point.scale, point.offset, spec.raw_min,
+                                                            spec.raw_max, point.type)
+                if fit:
+                    errors.append((at, f"point {name!r}: generator {fit.replace('range', 'output', 1)}"))
                 continue
             if getattr(gen, "generator", "") == "counter" and hi == math.inf:
                 secs = gen.seconds_to(rng[1])  # type: ignore[attr-defined]
                 if lo < rng[0] or secs < 7 * 86400:
-                    errors.append((at, f"counter leaves the expected range {list(point.range)} after "
+                    errors.append((at, f"counter leaves the expected range {list(rng)} after "
                                    f"{secs / 3600:.1f} h; lower rate_per_s, set wrap, or widen the range"))
             elif lo < rng[0] or hi > rng[1]:
                 errors.append((at, f"produces {lo:g}…{hi:g}, outside the expected range "
@@ -433,7 +450,7 @@ def _raw_fit(value_range: tuple[float, float], scale: float, offset: float, raw_
         return None
     # Allow half a count of rounding at either end.
     if raws[0] < raw_min - 0.5 or raws[1] > raw_max + 0.5:
-        return (f"range {list(value_range)} needs raw values {raws[0]:g}…{raws[1]:g} but {data_type} holds "
+        return (f"range [{value_range[0]:g}, {value_range[1]:g}] needs raw values {raws[0]:g}…{raws[1]:g} but {data_type} holds "
                 f"{raw_min:g}…{raw_max:g}; check scale ({scale:g}) and offset ({offset:g})")
     return None
 
