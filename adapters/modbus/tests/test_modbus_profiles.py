@@ -42,6 +42,8 @@ def test_library_has_no_problems_and_enough_profiles(library):
 
 @pytest.mark.parametrize("path", FILES, ids=[f.stem for f in FILES])
 def test_profile_loads_and_is_consistent(path: Path, host):
+    assert path.read_text(encoding="utf-8").startswith(
+        "# yaml-language-server: $schema=schema/modbus-profile.schema.json\n"), "editor completion line"
     prof = load_profile(path, host)
     assert isinstance(prof, ModbusProfile)
     assert prof.id == path.stem, "file name must equal the profile id"
