@@ -56,3 +56,19 @@ def test_worked_address_examples():
     wire = struct.pack(">i", 2305)
     wrong = struct.unpack(">i", wire[2:] + wire[:2])[0] * 0.1
     assert f"{round(wrong):,}" in DOC.read_text(encoding="utf-8")
+
+
+def test_every_shipped_profile_is_listed_with_its_facts():
+    from kit.profiles import ProfileLibrary
+
+    lib = ProfileLibrary(get_plugin_manager()).load()
+    text = DOC.read_text(encoding="utf-8")
+    for pid, prof in lib.profiles.items():
+        row = next((line for line in text.splitlines() if line.startswith(f"| `{pid}` |")), None)
+        assert row, f"{pid} missing from the shipped-profiles table of docs/profiles.md"
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        unverified = sum(1 for p in prof.points if p.unverified)
+        assert cells[5] == f"{len(prof.points)} ({unverified})", (pid, cells[5])
+        assert cells[4] == prof.connection.byte_order, pid
+        assert cells[2] == prof.connection.transport.upper(), pid
+        assert cells[3].startswith(prof.connection.addressing), pid
