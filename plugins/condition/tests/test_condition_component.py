@@ -1,0 +1,85 @@
+"""The condition component on a real bus: learning, alarms, zones, feedback, relearn, restart."""
+
+from __future__ import annotations
+
+import statistics
+from datetime import timedelta
+
+import pytest
+
+from kit import codec
+from kit.components import ComponentContext
+from kit.control import ControlClient
+from kit.payloads import Point, utcnow
+from kit.settings import ComponentSpec
+from kit.testing import wait_for
+
+ASSET = "test/util/pumps/p1"
+VIB = [1.0 + 0.05 * ((i * 7) % 11 - 5) for i in range(21)]
+TEMP = [40.0 + 0.2 * ((i * 5) % 9 - 4) for i in range(21)]
+
+
+async def test_condition_over_the_bus(bus, kit_settings, make_runtime) -> None:
+    kit_settings.components = [ComponentSpec(name="p1-cm", type="condition", asset=ASSET, config={
+        "inputs": {"vib": "vibration_velocity_rms_mm_s", "temp": "temperature_c"},
+        "baseline_s": 20, "min_baseline_samples": 10, "on_delay_s": 0, "kpi_interval_s": 1,
+        "vibration": {"vib": {"machine_class": "II"}}})]
+    events, kpis = [], []
+
+    async def on_ev(ev, _m):
+        events.append(ev)
+
+    async def on_kpi(k, _m):
+        kpis.append(k)
+
+    await bus.subscribe("kit.event.>", codec.decode_event, on_ev)
+    await bus.subscribe("kit.kpi.>", codec.decode_kpi, on_kpi)
+    rt = await make_runtime(kit_settings)
+    comp = await wait_for(lambda: rt.supervisor.instances["p1-cm"].component, message="component")
+    await wait_for(lambda: comp.ctx._subs, message="subscribed")
+    dev = ComponentContext("dev", bus, asset=ASSET)
+    t0 = utcnow() - timedelta(hours=2)
+    for i in range(21):
+        await dev.publish_samples([Point(name="vibration_velocity_rms_mm_s", value=VIB[i], unit="mm/s"),
+                                   Point(name="temperature_c", value=TEMP[i]),
+                                   Point(name="temperature_c_2", quality="uncertain", reason="x")], ts=t0 + timedelta(seconds=i))
+    learned = await wait_for(lambda: (lambda ls: ls if len(ls) == 2 else None)([e for e in events if e.type == "baseline_learned"]),
+                             message="two baselines")
+    vib_model = next(e.data for e in learned if e.data["signal"] == "vib")
+    assert vib_model["median"] == pytest.approx(statistics.median(VIB))
+    assert vib_model["mad"] == pytest.approx(statistics.median(abs(v - statistics.median(VIB)) for v in VIB))
+
+    # A vibration jump to 8 mm/s: deviation alarm (kind alarm) and zone D for class II.
+    await dev.publish_samples([Point(name="vibration_velocity_rms_mm_s", value=8.0),
+                               Point(name="temperature_c", quality="bad", reason="timeout")], ts=t0 + timedelta(seconds=21))
+    raised = (await wait_for(lambda: [e for e in events if e.type == "condition_alarm_raised"], message="alarm"))[0]
+    assert raised.kind == "alarm" and raised.data["signal"] == "vib"
+    assert raised.data["z"] == pytest.approx((8.0 - vib_model["median"]) / vib_model["scale"])
+    zones = await wait_for(lambda: [e.data["zone"] for e in events if e.type == "vibration_zone_changed"][-1:] == ["D"], message="zone D")
+    assert zones and comp.metrics()["excluded_bad"] == 1
+    assert any(k.kpi == "vib_drift_z" for k in kpis) and any(k.kpi == "vib_zone" and k.value == 4 for k in kpis)
+
+    api = ControlClient(bus)
+    rec = await api.call("condition.feedback", {"alarm_id": raised.data["alarm_id"], "verdict": "false", "who": "ali"})
+    assert rec["feedback"]["verdict"] == "false_alarm" and rec["feedback"]["who"] == "ali"
+    ratio = await wait_for(lambda: [k for k in kpis if k.kpi == "false_alarm_ratio"], message="ratio")
+    assert ratio[0].value == 1.0
+    res = await api.call("condition.relearn", {"component": "p1-cm", "signals": ["temp"]})
+    assert res["relearning"] == ["temp"]
+    with pytest.raises(Exception, match="no condition component"):
+        await api.call("condition.relearn", {"component": "nope"})
+
+    # Restart: models, the open alarm (with its feedback) and the re-learn in progress survive.
+    await rt.stop()
+    rt2 = await make_runtime(kit_settings)
+    comp2 = await wait_for(lambda: rt2.supervisor.instances["p1-cm"].component, message="component after restart")
+    await wait_for(lambda: comp2.ctx._subs, message="subscribed")
+    mon = comp2.monitor
+    assert mon.version == 2 and mon.signals["vib"].alarm_id == raised.data["alarm_id"]
+    assert mon.find_alarm(raised.data["alarm_id"])["feedback"]["who"] == "ali"
+    assert mon.signals["temp"].learner is not None and mon.signals["temp"].model is not None
+    dev2 = ComponentContext("dev", bus, asset=ASSET)
+    dev2._seq["test.util.pumps.p1"] = 50
+    await dev2.publish_samples([Point(name="vibration_velocity_rms_mm_s", value=1.0)], ts=t0 + timedelta(seconds=22))
+    cleared = (await wait_for(lambda: [e for e in events if e.type == "condition_alarm_cleared"], message="cleared"))[0]
+    assert cleared.data["alarm_id"] == raised.data["alarm_id"]
