@@ -69,6 +69,8 @@ def bench_condition(scale: float = 1.0) -> dict[str, Any]:
     from kit_condition.intake import Intake
     from kit_condition.monitor import ConditionMonitor, Params
 
+    import polars  # noqa: F401  -- imported once per process; keep its import time out of the figure
+
     n_b, n_p = max(400, int(3000 * scale)), 100
     batches = _batches(n_b, n_p, lambda b, p: _wave(b, p) + (8.0 if b > n_b * 0.9 and p % 10 == 0 else 0.0))
     names = [f"ch{p}" for p in range(n_p)]

@@ -52,6 +52,9 @@ SPAN = {"nelson1": 1, "we1": 1, "nelson2": 9, "nelson3": 6, "nelson4": 14, "nels
         "nelson6": 5, "we3": 5, "nelson7": 15, "nelson8": 8, "we4": 8}
 
 _POP = [bin(i).count("1") for i in range(32)]
+#: Rule -> position in the pattern flags computed by RuleState.add.
+_FLAG = {"nelson1": 0, "we1": 0, "nelson2": 1, "nelson3": 2, "nelson4": 3, "nelson5": 4, "we2": 4,
+         "nelson6": 5, "we3": 5, "nelson7": 6, "nelson8": 7, "we4": 8}
 
 
 def _sign(v: float) -> int:
@@ -100,6 +103,7 @@ class RuleState:
         if unknown:
             raise ValueError(f"unknown rule(s) {unknown}; choose from {ALL_RULES}")
         self.recent = deque(self.recent, maxlen=15)
+        self._selected = [(r, _FLAG[r]) for r in self.rules]
 
     def add(self, ts: float, value: float, z: float) -> list[Violation]:
         """Score one chart point; return the violations it completes."""
@@ -132,45 +136,31 @@ class RuleState:
         self.a1 = ((self.a1 << 1) | (z > 1)) & 0b11111
         self.b1 = ((self.b1 << 1) | (z < -1)) & 0b11111
 
+        # All distinct patterns at once (integer ops), then pick the selected rules' flags.
+        p5 = bool((self.a2 & 1 and _POP[self.a2] >= 2) or (self.b2 & 1 and _POP[self.b2] >= 2))
+        p6 = bool((self.a1 & 1 and _POP[self.a1] >= 4) or (self.b1 & 1 and _POP[self.b1] >= 4))
+        flags = (az > 3, self.side_run >= 9, self.trend_run >= 6, self.alt_run >= 14, p5, p6,
+                 self.in1_run >= 15,
+                 self.out1_run >= 8 and i - self.last_above1 < 8 and i - self.last_below1 < 8,
+                 self.side_run >= 8)
         out: list[Violation] = []
-        for rule in self.rules:
-            hit = self._pattern(rule, az)
-            if rule in ("nelson1", "we1"):
+        active = self.active
+        for rule, k in self._selected:
+            hit = flags[k]
+            if k == 0:
                 fire = hit  # every point beyond 3 sigma is its own violation
             else:
-                fire = hit and not self.active.get(rule, False)
-                self.active[rule] = hit
+                fire = hit and not active.get(rule, False)
+                active[rule] = hit
             if fire:
                 span = SPAN[rule]
                 pts = list(self.recent)[-span:]
                 out.append(Violation(rule, i, [(int(a), float(b), float(c)) for a, b, c in pts]))
         return out
 
-    def _pattern(self, rule: str, az: float) -> bool:
-        if rule in ("nelson1", "we1"):
-            return az > 3
-        if rule == "nelson2":
-            return self.side_run >= 9
-        if rule == "we4":
-            return self.side_run >= 8
-        if rule == "nelson3":
-            return self.trend_run >= 6
-        if rule == "nelson4":
-            return self.alt_run >= 14
-        if rule in ("nelson5", "we2"):
-            return (self.a2 & 1 and _POP[self.a2] >= 2) or (self.b2 & 1 and _POP[self.b2] >= 2)
-        if rule in ("nelson6", "we3"):
-            return (self.a1 & 1 and _POP[self.a1] >= 4) or (self.b1 & 1 and _POP[self.b1] >= 4)
-        if rule == "nelson7":
-            return self.in1_run >= 15
-        if rule == "nelson8":
-            i = self.index
-            return self.out1_run >= 8 and i - self.last_above1 < 8 and i - self.last_below1 < 8
-        raise AssertionError(rule)
-
     def to_dict(self) -> dict[str, Any]:
         """JSON-able state."""
-        d = {k: v for k, v in self.__dict__.items() if k not in ("recent", "rules")}
+        d = {k: v for k, v in self.__dict__.items() if k not in ("recent", "rules", "_selected")}
         d["recent"] = [list(p) for p in self.recent]
         return d
 
