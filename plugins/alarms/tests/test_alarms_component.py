@@ -115,3 +115,19 @@ async def test_shelving_expires_by_itself(bus, kit_settings, make_runtime) -> No
         raise AssertionError("unknown id accepted")
     except Exception as exc:
         assert "no alarm with id" in str(exc)
+
+
+def test_config_errors_name_the_field(tmp_path) -> None:
+    from kit.errors import ConfigError
+    from kit.runtime import Runtime
+    from kit.settings import Settings
+
+    rt = Runtime(Settings(data_dir=tmp_path))
+    bad = {"rules": [{"type": "hi", "input": "t", "limti": 3}, {"type": "hot", "input": "t"}]}
+    try:
+        rt.validate_spec(ComponentSpec(name="a", type="alarms", asset=ASSET, config=bad))
+        raise AssertionError("invalid config accepted")
+    except ConfigError as exc:
+        assert exc.problems == ["site config:1: rules[0].limit: Field required",
+                                "site config:1: rules[0].limti: unknown field",
+                                "site config:1: rules[1]: type must be one of hihi, hi, lo, lolo, rate, deviation, stale, bad_quality"]

@@ -32,7 +32,7 @@ def feed(e: AlarmEngine, rule_id: str, series, quality=G) -> list[State]:
 def test_rule_model_is_discriminated_and_strict() -> None:
     r = RULE.validate_python({"type": "hi", "input": "temperature_c", "limit": 80})
     assert r.rule_id == "hi_temperature_c" and r.priority == "medium"
-    with pytest.raises(ValidationError, match="tag"):
+    with pytest.raises(ValidationError, match="type must be one of"):
         RULE.validate_python({"type": "hot", "input": "t", "limit": 1})
     with pytest.raises(ValidationError, match="extra"):
         RULE.validate_python({"type": "hi", "input": "t", "limit": 1, "colour": "red"})

@@ -83,3 +83,22 @@ async def test_condition_over_the_bus(bus, kit_settings, make_runtime) -> None:
     await dev2.publish_samples([Point(name="vibration_velocity_rms_mm_s", value=1.0)], ts=t0 + timedelta(seconds=22))
     cleared = (await wait_for(lambda: [e for e in events if e.type == "condition_alarm_cleared"], message="cleared"))[0]
     assert cleared.data["alarm_id"] == raised.data["alarm_id"]
+
+
+def test_config_errors_name_the_field(tmp_path) -> None:
+    from kit.errors import ConfigError
+    from kit.runtime import Runtime
+    from kit.settings import Settings
+
+    rt = Runtime(Settings(data_dir=tmp_path))
+    bad = {"inputs": {"vib": "v"}, "raise_z": 3, "clear_z": 4, "vibration": {"vib": {"machine_class": "V"}}}
+    try:
+        rt.validate_spec(ComponentSpec(name="c", type="condition", asset=ASSET, config=bad))
+        raise AssertionError("invalid config accepted")
+    except ConfigError as exc:
+        assert "site config:1: vibration.vib.machine_class: Input should be 'I', 'II', 'III' or 'IV'" in exc.problems
+    try:
+        rt.validate_spec(ComponentSpec(name="c", type="condition", asset=ASSET, config={"inputs": {"vib": "v"}, "raise_z": 3, "clear_z": 4}))
+        raise AssertionError("clear_z above raise_z accepted")
+    except ConfigError as exc:
+        assert "clear_z must be below raise_z" in str(exc)

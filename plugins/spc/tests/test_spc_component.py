@@ -67,3 +67,19 @@ async def test_spc_over_the_bus_and_restart(bus, kit_settings, make_runtime) -> 
     await gauge2.publish_samples([Point(name="diameter_mm", value=24.5)], ts=t0 + timedelta(seconds=12))
     ev2 = (await wait_for(lambda: events[n_before:], message="violation after restart"))[0]
     assert ev2.data["rule"] == "nelson1" and ev2.data["index"] == 11
+
+
+def test_config_errors_name_the_field(tmp_path) -> None:
+    from kit.errors import ConfigError
+    from kit.runtime import Runtime
+    from kit.settings import Settings
+
+    rt = Runtime(Settings(data_dir=tmp_path))
+    bad = {"inputs": {"value": "d"}, "rules": ["nelson9"], "spec": {"lsl": 3, "usl": 2}, "subgroup_size": 11}
+    try:
+        rt.validate_spec(ComponentSpec(name="s", type="spc", asset=ASSET, config=bad))
+        raise AssertionError("invalid config accepted")
+    except ConfigError as exc:
+        text = "\n".join(exc.problems)
+        assert "subgroup_size: Input should be less than or equal to 10" in text
+        assert "rules[0]: Input should be 'nelson1'" in text and "spec: Value error, lsl must be below usl" in text
