@@ -71,7 +71,7 @@ def bench_condition(scale: float = 1.0) -> dict[str, Any]:
 
     import polars  # noqa: F401  -- imported once per process; keep its import time out of the figure
 
-    n_b, n_p = max(400, int(3000 * scale)), 100
+    n_b, n_p = max(400, int(1500 * scale)), 100
     batches = _batches(n_b, n_p, lambda b, p: _wave(b, p) + (8.0 if b > n_b * 0.9 and p % 10 == 0 else 0.0))
     names = [f"ch{p}" for p in range(n_p)]
     intake = Intake({n: Binding(point=n) for n in names}, ASSET)
@@ -99,7 +99,7 @@ def bench_spc(scale: float = 1.0) -> dict[str, Any]:
     from kit_spc.intake import Intake
     from kit_spc.rules import ALL_RULES
 
-    n_b, n_p = max(1000, int(20000 * scale)), 10
+    n_b, n_p = max(1000, int(10000 * scale)), 10
     batches = _batches(n_b, n_p, _wave, prefix="dim")
     names = [f"dim{p}" for p in range(n_p)]
     intake = Intake({n: Binding(point=n) for n in names}, ASSET)
@@ -133,7 +133,7 @@ def bench_alarms(scale: float = 1.0) -> dict[str, Any]:
     from kit_alarms.intake import Intake
     from kit_alarms.rules import AlarmRule
 
-    n_b, n_p = max(400, int(3000 * scale)), 100
+    n_b, n_p = max(400, int(1500 * scale)), 100
     batches = _batches(n_b, n_p, lambda b, p: _wave(b, p) + (5.0 if (b // 50) % 4 == 3 and p % 7 == 0 else 0.0))
     ta = TypeAdapter(AlarmRule)
     rules = []
