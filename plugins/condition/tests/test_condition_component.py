@@ -102,3 +102,17 @@ def test_config_errors_name_the_field(tmp_path) -> None:
         raise AssertionError("clear_z above raise_z accepted")
     except ConfigError as exc:
         assert "clear_z must be below raise_z" in str(exc)
+
+
+async def test_learns_from_the_synthetic_machine(bus, kit_settings, make_runtime) -> None:
+    """End to end with the synthetic source: its batches reach the component and a model is learned."""
+    asset = "test/demo/line/m1"
+    kit_settings.components = [
+        ComponentSpec(name="m1", type="synthetic", asset=asset, config={"interval_s": 0.02, "max_batches": 2000}),
+        ComponentSpec(name="m1-cm", type="condition", asset=asset, config={
+            "inputs": {"vib": "vibration_velocity_rms_mm_s", "temp": "temperature_c"},
+            "baseline_s": 1, "min_baseline_samples": 10, "vibration": {"vib": {"machine_class": "I"}}})]
+    rt = await make_runtime(kit_settings)
+    comp = await wait_for(lambda: rt.supervisor.instances["m1-cm"].component, message="component")
+    await wait_for(lambda: comp.monitor.version == 2, timeout=30, message="both baselines learned")
+    assert comp.intake.counters.batches >= 10 and comp.monitor.signals["vib"].zone in ("A", "B", "C", "D")

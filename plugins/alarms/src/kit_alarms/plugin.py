@@ -64,6 +64,14 @@ def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, timezone.utc)
 
 
+_TIME_KEYS = ("raised_at", "returned_at", "acked_at", "shelved_at", "shelved_until")
+
+
+def public(d: dict[str, Any]) -> dict[str, Any]:
+    """An alarm dict for the control API: times as ISO 8601 UTC strings."""
+    return {k: (_dt(v).isoformat() if k in _TIME_KEYS and isinstance(v, (int, float)) else v) for k, v in d.items()}
+
+
 class AlarmsComponent(Analytics):
     """ISA-18.2 alarms of one asset: thresholds, rate, deviation, stale, bad quality."""
 
@@ -178,7 +186,7 @@ class AlarmsComponent(Analytics):
             await self._publish(self.engine.drain())
             await self.save()
             _, st = self.engine._status_of(alarm_id)
-            return st.to_dict()
+            return public(st.to_dict())
 
     def owns(self, alarm_id: str) -> bool:
         """Whether ``alarm_id`` belongs to this component."""
@@ -234,7 +242,7 @@ def register_endpoints(api, runtime) -> None:
         for c in _components(runtime):
             for d in c.engine.listing(active_only):
                 d["component"], d["asset"] = c.ctx.name, str(c.ctx.asset) if c.ctx.asset else None
-                out.append(d)
+                out.append(public(d))
         return out
 
     async def ack(body: Any) -> dict[str, Any]:
