@@ -10,7 +10,7 @@ Each ``bench_*`` function builds sample batches, measures
 * ``decode_points_per_s``: the kit's own pydantic decode of those bytes (paid by the bus
   before a component sees a batch), for context;
 
-and returns them with ``ratio_to_json`` (> 1 means the plugin path is faster than merely
+each as the best of ``REPEAT`` runs, and returns them with ``ratio_to_json`` (> 1 means the plugin path is faster than merely
 parsing the JSON). Run alone: ``uv run python bench/analytics_b.py [--scale 0.2]``; prints
 the figures and ends with one line of JSON. Target: ≥ 50,000 points/s per plugin.
 """
@@ -39,16 +39,32 @@ def _batches(n_batches: int, n_points: int, value: Callable[[int, int], float], 
             for b in range(n_batches)]
 
 
+REPEAT = 3
+"""Each figure is the best of this many runs (fresh state each time): on a shared machine the
+best run is the one least disturbed by other processes, for the plugin and the baseline alike."""
+
+
 def _timed(fn: Callable[[], Any]) -> float:
     t = time.perf_counter()
     fn()
     return time.perf_counter() - t
 
 
+def _best(make: Callable[[], Callable[[], Any]]) -> tuple[float, Any]:
+    """Best time of ``REPEAT`` runs of ``make()()`` (state built outside the timing)."""
+    best, info = float("inf"), None
+    for _ in range(REPEAT):
+        run = make()
+        t = time.perf_counter()
+        info = run()
+        best = min(best, time.perf_counter() - t)
+    return best, info
+
+
 def _baselines(batches: list[SampleBatch], points: int) -> dict[str, float]:
     wire = [codec.encode(b) for b in batches]
-    t_json = _timed(lambda: [json.loads(w) for w in wire])
-    t_decode = _timed(lambda: [codec.decode_batch(w) for w in wire])
+    t_json = min(_timed(lambda: [json.loads(w) for w in wire]) for _ in range(REPEAT))
+    t_decode = min(_timed(lambda: [codec.decode_batch(w) for w in wire]) for _ in range(REPEAT))
     return {"json_points_per_s": points / t_json, "decode_points_per_s": points / t_decode}
 
 
@@ -71,26 +87,31 @@ def bench_condition(scale: float = 1.0) -> dict[str, Any]:
 
     import polars  # noqa: F401  -- imported once per process; keep its import time out of the figure
 
-    n_b, n_p = max(400, int(1500 * scale)), 100
+    n_b, n_p = max(400, int(800 * scale)), 100
     batches = _batches(n_b, n_p, lambda b, p: _wave(b, p) + (8.0 if b > n_b * 0.9 and p % 10 == 0 else 0.0))
     names = [f"ch{p}" for p in range(n_p)]
-    intake = Intake({n: Binding(point=n) for n in names}, ASSET)
-    mon = ConditionMonitor(names, Params(baseline_s=300, min_samples=30, on_delay_s=5, zones={"ch0": (0.71, 1.8, 4.5)}))
 
-    def run() -> None:
-        on_value, accept, readings = mon.on_value, intake.accept, intake.readings
-        for b in batches:
-            if accept(b):
-                for r in readings(b):
-                    if r.value is not None:
-                        for n in r.inputs:
-                            on_value(n, r.ts, r.value)
-            mon.drain()
+    def make() -> Callable[[], Any]:
+        intake = Intake({n: Binding(point=n) for n in names}, ASSET)
+        mon = ConditionMonitor(names, Params(baseline_s=300, min_samples=30, on_delay_s=5,
+                                             zones={"ch0": (0.71, 1.8, 4.5)}))
 
-    seconds = _timed(run)
+        def run() -> dict[str, Any]:
+            on_value, accept, readings = mon.on_value, intake.accept, intake.readings
+            for b in batches:
+                if accept(b):
+                    for r in readings(b):
+                        if r.value is not None:
+                            for n in r.inputs:
+                                on_value(n, r.ts, r.value)
+                mon.drain()
+            return {"model_version": mon.version, "alarms": len(mon.alarms)}
+
+        return run
+
+    seconds, info = _best(make)
     pts = n_b * n_p
-    return _result("condition", pts, seconds, _baselines(batches, pts), model_version=mon.version,
-                   alarms=len(mon.alarms))
+    return _result("condition", pts, seconds, _baselines(batches, pts), **info)
 
 
 def bench_spc(scale: float = 1.0) -> dict[str, Any]:
@@ -99,30 +120,33 @@ def bench_spc(scale: float = 1.0) -> dict[str, Any]:
     from kit_spc.intake import Intake
     from kit_spc.rules import ALL_RULES
 
-    n_b, n_p = max(1000, int(10000 * scale)), 10
+    n_b, n_p = max(1000, int(6000 * scale)), 10
     batches = _batches(n_b, n_p, _wave, prefix="dim")
     names = [f"dim{p}" for p in range(n_p)]
-    intake = Intake({n: Binding(point=n) for n in names}, ASSET)
-    charts = {n: ControlChart(subgroup_size=1 if i % 2 else 5, phase1_points=25, rules=tuple(ALL_RULES),
-                              lsl=9.0, usl=12.0, capability_window=125) for i, n in enumerate(names)}
-    chart_points = 0
 
-    def run() -> None:
-        nonlocal chart_points
-        accept, readings = intake.accept, intake.readings
-        for b in batches:
-            if accept(b):
-                for r in readings(b):
-                    if r.value is not None:
-                        for n in r.inputs:
-                            chart_points += len(charts[n].add(r.ts, r.value))
-        for c in charts.values():  # capability as it would be published (every 10 points)
-            c.capability.result()
+    def make() -> Callable[[], Any]:
+        intake = Intake({n: Binding(point=n) for n in names}, ASSET)
+        charts = {n: ControlChart(subgroup_size=1 if i % 2 else 5, phase1_points=25, rules=tuple(ALL_RULES),
+                                  lsl=9.0, usl=12.0, capability_window=125) for i, n in enumerate(names)}
 
-    seconds = _timed(run)
+        def run() -> dict[str, Any]:
+            chart_points = 0
+            accept, readings = intake.accept, intake.readings
+            for b in batches:
+                if accept(b):
+                    for r in readings(b):
+                        if r.value is not None:
+                            for n in r.inputs:
+                                chart_points += len(charts[n].add(r.ts, r.value))
+            for c in charts.values():  # capability as it would be published
+                c.capability.result()
+            return {"chart_points": chart_points, "rules": len(ALL_RULES)}
+
+        return run
+
+    seconds, info = _best(make)
     pts = n_b * n_p
-    return _result("spc", pts, seconds, _baselines(batches, pts), chart_points=chart_points,
-                   violations_rules=len(ALL_RULES))
+    return _result("spc", pts, seconds, _baselines(batches, pts), **info)
 
 
 def bench_alarms(scale: float = 1.0) -> dict[str, Any]:
@@ -133,32 +157,35 @@ def bench_alarms(scale: float = 1.0) -> dict[str, Any]:
     from kit_alarms.intake import Intake
     from kit_alarms.rules import AlarmRule
 
-    n_b, n_p = max(400, int(1500 * scale)), 100
+    n_b, n_p = max(400, int(800 * scale)), 100
     batches = _batches(n_b, n_p, lambda b, p: _wave(b, p) + (5.0 if (b // 50) % 4 == 3 and p % 7 == 0 else 0.0))
     ta = TypeAdapter(AlarmRule)
     rules = []
     for p in range(n_p):
         rules.append(ta.validate_python({"type": "hi", "input": f"ch{p}", "limit": 14.0, "deadband": 0.5, "on_delay_s": 2}))
         rules.append(ta.validate_python({"type": "rate", "input": f"ch{p}", "limit_per_s": 3.0}))
-    eng = AlarmEngine("bench", rules)
-    intake = Intake(eng.bindings(), ASSET)
-    transitions = 0
 
-    def run() -> None:
-        nonlocal transitions
-        on_reading, accept, readings, advance = eng.on_reading, intake.accept, intake.readings, eng.advance
-        for b in batches:
-            if accept(b):
-                for r in readings(b):
-                    for n in r.inputs:
-                        on_reading(n, r.ts, r.value, r.quality)
-                advance(b.ts.timestamp())
-            transitions += len(eng.drain())
+    def make() -> Callable[[], Any]:
+        eng = AlarmEngine("bench", rules)
+        intake = Intake(eng.bindings(), ASSET)
 
-    seconds = _timed(run)
+        def run() -> dict[str, Any]:
+            notices = 0
+            on_reading, accept, readings, advance = eng.on_reading, intake.accept, intake.readings, eng.advance
+            for b in batches:
+                if accept(b):
+                    for r in readings(b):
+                        for n in r.inputs:
+                            on_reading(n, r.ts, r.value, r.quality)
+                    advance(b.ts.timestamp())
+                notices += len(eng.drain())
+            return {"rules": len(rules), "notices": notices, "floods": eng.flood.floods}
+
+        return run
+
+    seconds, info = _best(make)
     pts = n_b * n_p
-    return _result("alarms", pts, seconds, _baselines(batches, pts), rules=len(rules), notices=transitions,
-                   floods=eng.flood.floods)
+    return _result("alarms", pts, seconds, _baselines(batches, pts), **info)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
