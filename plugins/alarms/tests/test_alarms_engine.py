@@ -48,15 +48,18 @@ def test_duplicate_rule_ids_rejected() -> None:
 def test_hi_deadband_clears_only_below_limit_minus_deadband() -> None:
     limit, db = 80.0, 2.0
     e = engine({"type": "hi", "input": "t", "limit": limit, "deadband": db})
-    values = [79.0, 80.0, 80.5, 79.0, 78.5, 78.0, 77.9, 80.1]
-    states = feed(e, "hi_t", list(enumerate(values)))
-    # Independent expectation: raise when v > limit; once raised, clear when v <= limit - db.
+    values = [79.0, 80.0, 80.5, 79.0, 78.5, 78.0, 77.9, 80.1, 81.0]
+    actives = []
+    for ts, v in enumerate(values):
+        e.on_reading("hi_t", float(ts), v, G)
+        actives.append(e.status["hi_t"].active)
+    # Independent reference: raise when v > limit; once raised, clear only when v <= limit - db.
     active, expected = False, []
     for v in values:
-        active = v > (limit - db if active else limit)
-        expected.append(State.unacknowledged if active else (State.returned_unacknowledged if expected and expected[-1] != State.normal else State.normal))
-    assert [s is State.unacknowledged for s in states] == [s is State.unacknowledged for s in expected]
-    assert states[6] is State.returned_unacknowledged  # 77.9 < 78 cleared (not acknowledged)
+        active = v > limit - db if active else v > limit
+        expected.append(active)
+    assert actives == expected == [False, False, True, True, True, False, False, True, True]
+    assert e.status["hi_t"].occurrences == 2
 
 
 def test_lo_and_lolo() -> None:
