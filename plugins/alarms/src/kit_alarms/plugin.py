@@ -35,8 +35,9 @@ class AlarmsConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    rules: list[AlarmRule] = Field(min_length=1, max_length=10_000)
-    """The alarm rules of this asset (see docs/plugins/alarms.md)."""
+    rules: list[AlarmRule] = Field(min_length=1, max_length=500)
+    """The alarm rules of this asset (see docs/plugins/alarms.md). At most 500: the whole
+    alarm state is one KV value, which must stay well under the 1 MB NATS message limit."""
     flood_window_s: float = Field(600.0, gt=0)
     """Flood window (ISA-18.2: 10 minutes)."""
     flood_start_above: int = Field(10, ge=1)

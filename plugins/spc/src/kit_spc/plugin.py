@@ -91,7 +91,7 @@ class SpcConfig(BaseModel):
     """``imr`` individuals/moving range, or ``xbar_r`` with ``subgroup_size`` 2–10."""
     subgroup_size: int = Field(5, ge=2, le=10)
     """Consecutive values per subgroup (``xbar_r`` only)."""
-    phase1_points: int = Field(25, ge=5, le=10_000)
+    phase1_points: int = Field(25, ge=5, le=1000)
     """Chart points (individuals or subgroups) from which limits are learned."""
     limits: GivenLimits | None = None
     """Known limits; when set there is no phase I."""
@@ -99,8 +99,9 @@ class SpcConfig(BaseModel):
     """Rules to apply: ``nelson1``..``nelson8`` and/or ``we1``..``we4``."""
     spec: SpecLimits | None = None
     """Specification limits for rolling Cp/Cpk/Pp/Ppk."""
-    capability_window: int = Field(125, ge=5, le=100_000)
-    """Chart points in the rolling capability window."""
+    capability_window: int = Field(125, ge=5, le=2000)
+    """Chart points in the rolling capability window (bounded: the window is part of the
+    saved state, one KV value)."""
     capability_every: int = Field(10, ge=1)
     """Publish capability every this many chart points."""
     limits_every: int = Field(60, ge=1)
