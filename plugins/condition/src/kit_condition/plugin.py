@@ -65,7 +65,7 @@ class ConditionConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    inputs: dict[str, Binding] = Field(min_length=1, max_length=1000)
+    inputs: dict[str, Binding] = Field(min_length=1, max_length=200)
     """Signal name → bound point, e.g. ``{vibration: vibration_velocity_rms_mm_s, temperature: temperature_c}``."""
     baseline_s: float = Field(3600.0, ge=1, le=90 * 86_400)
     """Learning period per signal, in sample time (run the machine normally meanwhile)."""
