@@ -116,3 +116,30 @@ async def test_learns_from_the_synthetic_machine(bus, kit_settings, make_runtime
     comp = await wait_for(lambda: rt.supervisor.instances["m1-cm"].component, message="component")
     await wait_for(lambda: comp.monitor.version == 2, timeout=30, message="both baselines learned")
     assert comp.intake.counters.batches >= 10 and comp.monitor.signals["vib"].zone in ("A", "B", "C", "D")
+
+
+async def test_running_gate_learns_and_scores_only_while_running(bus) -> None:
+    from kit.payloads import SampleBatch
+    from kit_condition.plugin import ConditionComponent, ConditionConfig
+
+    cfg = ConditionConfig.model_validate({"inputs": {"vib": "vibration_velocity_rms_mm_s"}, "baseline_s": 5,
+                                          "min_baseline_samples": 5, "running_when": "machine_running"})
+    comp = ConditionComponent(cfg, ComponentContext("gate-cm", bus, asset=ASSET))
+    t0 = utcnow()
+
+    async def send(seq: int, running, vib: float) -> None:
+        pts = [Point(name="vibration_velocity_rms_mm_s", value=vib)]
+        if running is not None:
+            pts.append(Point(name="machine_running", value=running))
+        await comp.on_batch(SampleBatch(asset=ASSET, ts=t0 + timedelta(seconds=seq), seq=seq, source="dev", points=pts))
+
+    await send(0, None, 0.1)          # gate unknown yet: nothing learned
+    for i in range(1, 4):
+        await send(i, False, 0.0)     # stopped: not normal, not learned
+    vib = comp.monitor.signals["vib"]
+    assert vib.learner.seen == 0 and comp.skipped_not_running == 4
+    for i in range(4, 12):
+        await send(i, True, 1.0 + 0.01 * (i % 3))
+    assert vib.model is not None and vib.model.median == pytest.approx(statistics.median(1.0 + 0.01 * (i % 3) for i in range(4, 10)))
+    await send(12, False, 0.0)        # stopping is not a deviation
+    assert vib.alarm_id is None and comp.metrics()["running"] is False

@@ -32,6 +32,8 @@ from kit_condition.intake import Intake
 from kit_condition.iso20816 import BOUNDARIES, MEANING, ZONES
 from kit_condition.monitor import ConditionMonitor, Notice, Params
 
+GATE = "running:gate"
+"""Intake name of the ``running_when`` binding (not a valid signal name, so no clash)."""
 ZONE_SEVERITY = {"A": "info", "B": "info", "C": "medium", "D": "high"}
 
 
@@ -90,6 +92,10 @@ class ConditionConfig(BaseModel):
     make every tiny change an alarm."""
     vibration: dict[str, VibrationZones] = Field(default_factory=dict)
     """Signal → vibration zones (only for signals that are velocity RMS in mm/s)."""
+    running_when: Binding | None = None
+    """Learn and score only while this point is truthy (e.g. ``machine_running``): a stopped
+    machine's vibration is not its normal, and must not raise deviation alarms either. Until
+    the point's first good value nothing is learned or scored."""
     severity: Literal["low", "medium", "high", "critical"] = "medium"
     """Severity of deviation alarms."""
     kpi_interval_s: float = Field(10.0, gt=0)
@@ -137,7 +143,13 @@ class ConditionComponent(Analytics):
     def __init__(self, config: ConditionConfig, ctx) -> None:
         super().__init__(config, ctx)
         self.monitor = ConditionMonitor(list(config.inputs), config.params())
-        self.intake = Intake(dict(config.inputs), str(ctx.asset) if ctx.asset else None)
+        bindings = dict(config.inputs)
+        if config.running_when is not None:
+            bindings[GATE] = config.running_when
+        self.intake = Intake(bindings, str(ctx.asset) if ctx.asset else None)
+        self.running: bool | None = None
+        """Last good value of ``running_when`` (None: not known yet)."""
+        self.skipped_not_running = 0
         self._kpi_at: dict[str, float] = {}
         self._dirty = False
         self._lock = asyncio.Lock()
@@ -148,6 +160,7 @@ class ConditionComponent(Analytics):
         learners = {s: await self.ctx.load_state(f"learn-{s}") for s in self.config.inputs}
         self.monitor.restore(saved.get("monitor"), learners)
         self.intake.restore(saved.get("intake"))
+        self.running = saved.get("running")
         for subject in self.intake.subjects():
             await self.ctx.subscribe_samples(subject, self.on_batch)
         try:
@@ -163,7 +176,8 @@ class ConditionComponent(Analytics):
     async def save(self) -> None:
         """Persist monitor state, intake positions and learner buffers."""
         self._dirty = False
-        await self.ctx.save_state({"monitor": self.monitor.to_dict(), "intake": self.intake.state()})
+        await self.ctx.save_state({"monitor": self.monitor.to_dict(), "intake": self.intake.state(),
+                                   "running": self.running})
         for s, lr in self.monitor.learners().items():
             if lr is not None:
                 await self.ctx.save_state(lr, f"learn-{s}")
@@ -175,10 +189,22 @@ class ConditionComponent(Analytics):
                 return
             mon = self.monitor
             touched: set[str] = set()
-            for r in self.intake.readings(batch):
+            readings = list(self.intake.readings(batch))
+            gated = self.config.running_when is not None
+            if gated:
+                # The gate is read first: a batch carrying "stopped" and a value is not scored.
+                for r in readings:
+                    if GATE in r.inputs and r.value is not None:
+                        self.running = bool(r.value)
+            for r in readings:
                 if r.value is None:
                     continue
                 for name in r.inputs:
+                    if name == GATE:
+                        continue
+                    if gated and not self.running:
+                        self.skipped_not_running += 1
+                        continue
                     mon.on_value(name, r.ts, r.value)
                     touched.add(name)
             self._dirty = True
@@ -261,6 +287,7 @@ class ConditionComponent(Analytics):
         """Intake counters, model version, signals learning and in alarm."""
         sig = self.monitor.signals
         return {**self.intake.counters.as_dict(), "model_version": self.monitor.version,
+                "running": self.running, "skipped_not_running": self.skipped_not_running,
                 "learning": sorted(s for s, st in sig.items() if st.learner is not None),
                 "in_alarm": sorted(s for s, st in sig.items() if st.alarm_id is not None),
                 "alarms_recorded": len(self.monitor.alarms)}
