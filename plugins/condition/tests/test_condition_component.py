@@ -143,3 +143,34 @@ async def test_running_gate_learns_and_scores_only_while_running(bus) -> None:
     assert vib.model is not None and vib.model.median == pytest.approx(statistics.median(1.0 + 0.01 * (i % 3) for i in range(4, 10)))
     await send(12, False, 0.0)        # stopping is not a deviation
     assert vib.alarm_id is None and comp.metrics()["running"] is False
+
+
+async def test_rebound_signal_learns_afresh_others_keep_their_model(bus) -> None:
+    import asyncio
+    import contextlib
+
+    from kit.payloads import SampleBatch
+    from kit_condition.plugin import ConditionComponent, ConditionConfig
+
+    def make(temp_point: str) -> ConditionComponent:
+        cfg = ConditionConfig.model_validate({"inputs": {"vib": "v", "temp": temp_point}, "baseline_s": 5,
+                                              "min_baseline_samples": 5, "save_interval_s": 60})
+        return ConditionComponent(cfg, ComponentContext("rb-cm", bus, asset=ASSET))
+
+    a = make("t1")
+    t0 = utcnow()
+    for i in range(7):
+        await a.on_batch(SampleBatch(asset=ASSET, ts=t0 + timedelta(seconds=i), seq=i, source="d",
+                                     points=[Point(name="v", value=1.0 + i % 2), Point(name="t1", value=20.0 + i % 2)]))
+    assert a.monitor.signals["vib"].model and a.monitor.signals["temp"].model
+    await a.save()
+    b = make("t2")  # temp now reads another point
+    task = asyncio.get_running_loop().create_task(b.run())
+    try:
+        await wait_for(lambda: b.ctx._subs, message="restored")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert b.monitor.signals["vib"].model == a.monitor.signals["vib"].model
+    assert b.monitor.signals["temp"].model is None

@@ -158,7 +158,16 @@ class ConditionComponent(Analytics):
         """Restore model and state, subscribe, save periodically until cancelled."""
         saved = await self.ctx.load_state() or {}
         learners = {s: await self.ctx.load_state(f"learn-{s}") for s in self.config.inputs}
-        self.monitor.restore(saved.get("monitor"), learners)
+        monitor = saved.get("monitor")
+        if monitor:
+            # A signal now bound to a different point has a model of something else: forget it.
+            before = saved.get("bindings", {})
+            changed = [s for s, b in self._bindings().items() if s in before and before[s] != b]
+            for s in changed:
+                monitor.get("signals", {}).pop(s, None)
+                learners.pop(s, None)
+                self.ctx.log.warning("%s: signal %s is bound to a new point; learning it afresh", self.ctx.name, s)
+        self.monitor.restore(monitor, learners)
         self.intake.restore(saved.get("intake"))
         self.running = saved.get("running")
         for subject in self.intake.subjects():
@@ -177,10 +186,15 @@ class ConditionComponent(Analytics):
         """Persist monitor state, intake positions and learner buffers."""
         self._dirty = False
         await self.ctx.save_state({"monitor": self.monitor.to_dict(), "intake": self.intake.state(),
-                                   "running": self.running})
+                                   "running": self.running, "bindings": self._bindings()})
         for s, lr in self.monitor.learners().items():
             if lr is not None:
                 await self.ctx.save_state(lr, f"learn-{s}")
+
+    def _bindings(self) -> dict[str, dict[str, Any]]:
+        """Signal → the point it reads (resolved), saved to detect re-bound signals."""
+        own = str(self.ctx.asset) if self.ctx.asset else None
+        return {s: b.resolve(own).model_dump() for s, b in self.config.inputs.items()}
 
     async def on_batch(self, batch: SampleBatch) -> None:
         """Score the good values of one accepted batch and publish what changed."""
