@@ -113,6 +113,8 @@ class Identification(BaseModel):
     """Object 0x05 (regular)."""
     user_application_name: str | None = None
     """Object 0x06 (regular)."""
+    unverified: bool = False
+    """True when the expected texts come from documentation, not from a real device's answer."""
 
     #: Object id of each field (Modbus Application Protocol V1.1b3, 6.21).
     OBJECT_IDS: ClassVar[dict[str, int]] = {
@@ -258,6 +260,8 @@ class ModbusProfile(Profile):
         errors = self._normalise(self._defaults())
         errors += self._check_simulation()
         if errors:
+            # In file order: problems of points[2] before those of points[5], the rest after.
+            errors.sort(key=lambda e: (e[0][1] if len(e[0]) > 1 and isinstance(e[0][1], int) else 1 << 30))
             raise ValidationError.from_exception_data(type(self).__name__, [
                 InitErrorDetails(type=PydanticCustomError("modbus_profile", "{msg}", {"msg": m}), loc=loc,
                                  input=None) for loc, m in errors])
