@@ -9,7 +9,9 @@ from typing import Any
 
 from kit.errors import ConfigError
 from kit.recipes.model import Recipe
-from kit.yamlfiles import parse_yaml, suggest, validate_data
+from pydantic import ValidationError
+
+from kit.yamlfiles import parse_yaml, suggest, validation_problems
 
 
 @dataclass
@@ -37,8 +39,36 @@ def parse_recipe(text: str, filename: str) -> LoadedRecipe:
     if not isinstance(root, dict):
         raise ConfigError(f"{filename}: 1 problem(s)",
                           [f"{filename}:1: (top level): a recipe is a mapping with id, version, title, assets …"])
-    recipe = validate_data(Recipe, root, filename)
+    try:
+        recipe = Recipe.model_validate(root)
+    except ValidationError as exc:
+        problems = validation_problems(filename, root, _Cleaned(exc, root), model=Recipe)
+        raise ConfigError(f"{filename}: {len(problems)} problem(s)", problems) from None
     return LoadedRecipe(recipe, root, filename, text)
+
+
+class _Cleaned:
+    """A ValidationError's errors without union tags (``number``, ``range``) in locations,
+    and without pydantic's "Value error, " prefix: the file has no such key."""
+
+    def __init__(self, exc: ValidationError, root: Any) -> None:
+        self.exc, self.root = exc, root
+
+    def errors(self) -> list[dict[str, Any]]:
+        out = []
+        for err in self.exc.errors():
+            node, loc = self.root, []
+            for part in err["loc"]:
+                if isinstance(node, dict) and part not in node and part in (node.get("type"), node.get("check")):
+                    continue  # the discriminator tag pydantic inserts
+                loc.append(part)
+                try:
+                    node = node[part]
+                except (KeyError, IndexError, TypeError):
+                    node = None
+            msg = err["msg"].removeprefix("Value error, ")
+            out.append({**err, "loc": tuple(loc), "msg": msg})
+        return out
 
 
 def load_recipe(path: Path | str) -> LoadedRecipe:
