@@ -103,7 +103,8 @@ class _Ctx:
 
     def __init__(self, lr: LoadedRecipe, undecided: set[str]) -> None:
         self.lr = lr
-        self.undecided = undecided
+        self.undecided = set(undecided)
+        self.unknown: set[str] = set()
         self.problems: list[str] = []
 
     def add(self, loc: list[Any], message: str) -> None:
@@ -158,6 +159,8 @@ def build_plan(lr: LoadedRecipe, host: Any, given: dict[str, Any] | None = None,
     known = set(r.parameters) | set(BUILTINS)
     for section in ("assets", "analytics", "alarms", "checks"):
         _check_placeholders(ctx, [section], lr.root.get(section), known)
+    # A misspelt ${name} is reported once, at its placeholder, not again by every model.
+    ctx.undecided |= set(ctx.unknown)
     dep = deployment or default_deployment(lr, _safe_values(values, known))
     plan = Plan(lr, dep, {k: v for k, v in values.items() if k in r.parameters})
     safe = _safe_values(values, known)
@@ -167,8 +170,15 @@ def build_plan(lr: LoadedRecipe, host: Any, given: dict[str, Any] | None = None,
         _plan_analytics(ctx, plan, host, i, a, safe)
     _plan_alarms(ctx, plan, host, safe)
     _plan_checks(ctx, plan, safe)
-    plan.problems = ctx.problems
+    plan.problems = sorted(ctx.problems, key=_line_key)
     return plan
+
+
+def _line_key(text: str) -> int:
+    try:
+        return int(text.split(":")[1])
+    except (IndexError, ValueError):
+        return 0
 
 
 def _safe_values(values: dict[str, Any], known: set[str]) -> dict[str, Any]:
@@ -187,6 +197,7 @@ def _check_placeholders(ctx: _Ctx, loc: list[Any], node: Any, known: set[str]) -
             if name not in known:
                 ctx.add(loc, f"unknown parameter ${{{name}}}{suggest(name, known)} "
                              "(only ${parameter} substitution is supported; no expressions)")
+                ctx.unknown.add(name)
     elif isinstance(node, dict):
         for k, v in node.items():
             _check_placeholders(ctx, [*loc, k], v, known)
