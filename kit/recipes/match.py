@@ -26,7 +26,13 @@ def _needed(lr: LoadedRecipe, role: str) -> set[str]:
             need |= set(getattr(c, "points", []) or [])
     for al in r.alarms:
         if al.asset == role:
-            need |= {rule["point"] for rule in al.rules if isinstance(rule.get("point"), str)}
+            for rule in al.rules:
+                for key in ("input", "point", "suppress_when"):
+                    ref = rule.get(key)
+                    if isinstance(ref, str) and "${" not in ref:
+                        need.add(ref)
+                    elif isinstance(ref, dict) and ref.get("asset", role) == role and "point" in ref:
+                        need.add(ref["point"])
     return need
 
 

@@ -24,6 +24,8 @@ from kit.settings import ComponentSpec
 from kit.yamlfiles import problem, suggest
 
 ALARMS = "alarms"
+#: Fields of an alarm rule that bind a point (``"temperature_c"`` or ``{point, asset}``).
+BINDING_KEYS = ("input", "point", "suppress_when", "setpoint")
 
 
 @dataclass
@@ -292,6 +294,14 @@ def _plan_asset(ctx: _Ctx, plan: Plan, host: Any, profiles: ProfileLibrary, role
     plan.components.append(ComponentSpec(name=name, type=spec.adapter, asset=path, config=config))
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _is_param(text: str, params: dict[str, Any]) -> bool:
     names = placeholders(text)
     return bool(names) and any(isinstance(params.get(n), ProfileParam) or n in params for n in names)
@@ -355,10 +365,21 @@ def _plan_alarms(ctx: _Ctx, plan: Plan, host: Any, values: dict[str, Any]) -> No
         return
     cls = _component(ctx, host, ["alarms", 0], ALARMS, "plugin")
     for role, rules in by_asset.items():
+        compiled = []
         for loc, rule in rules:
-            if isinstance(rule.get("point"), str):
-                _check_point(ctx, plan, [*loc, "point"], role, rule["point"])
-        config = {"rules": [substitute(dict(r), values) for _, r in rules]}
+            rule = substitute(dict(rule), values)
+            for key in BINDING_KEYS:
+                ref = rule.get(key)
+                if isinstance(ref, str) and not _is_number(ref):
+                    _check_point(ctx, plan, [*loc, key], role, ref)
+                elif isinstance(ref, dict) and isinstance(ref.get("point"), str):
+                    other = ref.get("asset", role)
+                    if _role(ctx, plan, [*loc, key, "asset"], other):
+                        _check_point(ctx, plan, [*loc, key, "point"], other, ref["point"])
+                        # Recipes name assets by role; the plugin wants the asset path.
+                        rule[key] = {**ref, "asset": plan.assets[other].path}
+            compiled.append(rule)
+        config = {"rules": compiled}
         if cls is not None:
             def locate(loc: list[Any], rules: list = rules) -> list[Any]:
                 if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int) and loc[1] < len(rules):
@@ -375,15 +396,15 @@ def _plan_checks(ctx: _Ctx, plan: Plan, values: dict[str, Any]) -> None:
         base = ["checks", i]
         if not _role(ctx, plan, [*base, "asset"], c.asset):
             continue
-        item = c.model_dump(exclude_none=True)
+        item = substitute(c.model_dump(exclude_none=True), values)
         for key in ("point", "while_point"):
-            if getattr(c, key, None):
-                _check_point(ctx, plan, [*base, key], c.asset, getattr(c, key))
-        for j, pt in enumerate(getattr(c, "points", []) or []):
+            if item.get(key):
+                _check_point(ctx, plan, [*base, key], c.asset, item[key])
+        for j, pt in enumerate(item.get("points") or []):
             _check_point(ctx, plan, [*base, "points", j], c.asset, pt)
         for key in ("min", "max", "every_s"):
             if isinstance(c, (RangeCheck, UpdatesCheck)) and getattr(c, key, None) is not None:
-                v = substitute(getattr(c, key), values)
+                v = item[key]
                 try:
                     item[key] = float(v)
                 except (TypeError, ValueError):
