@@ -197,3 +197,21 @@ async def test_synthetic_recipe_installs_from_library(kit_settings, make_runtime
     assert by["updates"]["passed"] and by["quality_good"]["passed"] and by["increases"]["passed"], report
     assert report["batches_seen"]["test/demo/line1/press_7"] >= 5
     assert json.loads(json.dumps(report)) == report
+
+
+async def test_match_lists_fitting_profiles_and_running_assets(kit_settings, make_runtime, probe_host, device,
+                                                               recipe_file, wait):
+    from kit.recipes.match import match_recipe
+
+    rt = await make_runtime(kit_settings, host=probe_host)
+    lr = load_recipe(recipe_file)
+    before = await match_recipe(lr, probe_host, rt)
+    meter = before["assets"]["meter"]
+    assert meter["needs"] == ["energy_active_import_total_kwh", "power_active_total_w"]
+    assert [p["id"] for p in meter["profiles"]] == ["probe-meter"] and meter["running_assets"] == []
+    await rt.recipe_engine.install(lr, {"meter_host": "127.0.0.1", "meter_port": device}, check_duration_s=0.2)
+
+    async def running() -> list:
+        return (await match_recipe(lr, probe_host, rt))["assets"]["meter"]["running_assets"]
+
+    assert await wait(running, message="the meter's last values in KIT_LAST") == ["test/hall/line1/meter1"]
