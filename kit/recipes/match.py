@@ -60,8 +60,10 @@ async def match_recipe(lr: LoadedRecipe, host: Any, runtime: Any | None = None) 
         profiles = [{"id": pid, "vendor": p.vendor, "model": p.model, "verified": p.verified}
                     for pid, p in sorted(lib.profiles.items())
                     if (proto is None or p.protocol == proto) and need <= p.semantic_points()]
+        # "Almost": provides some of what is needed and lacks at most two points.
         near = [{"id": pid, "missing": sorted(need - p.semantic_points())} for pid, p in sorted(lib.profiles.items())
-                if (proto is None or p.protocol == proto) and 0 < len(need - p.semantic_points()) <= 2]
+                if (proto is None or p.protocol == proto) and need & p.semantic_points()
+                and 0 < len(need - p.semantic_points()) <= 2]
         assets = [path for path, pts in sorted(live.items()) if need <= pts]
         out[role] = {"adapter": spec.adapter, "needs": sorted(need), "profiles": profiles, "nearly": near,
                      "running_assets": assets}

@@ -109,23 +109,24 @@ class _Ctx:
         self.unknown: set[str] = set()
         self.problems: list[str] = []
 
-    def add(self, loc: list[Any], message: str) -> None:
-        if self._made_up(loc):
+    def add(self, loc: list[Any], message: str, *, always: bool = False) -> None:
+        if not always and self._made_up(loc):
             return
         line = problem(self.lr.filename, self.lr.root, loc, message)
         if line not in self.problems:
             self.problems.append(line)
 
     def _made_up(self, loc: list[Any]) -> bool:
+        """True if the value at ``loc`` (or what it contains) came from a made-up value."""
         node = self.lr.root
         for part in loc:
             try:
                 node = node[part]
             except (KeyError, IndexError, TypeError):
-                break
+                return False
             if isinstance(node, str) and set(placeholders(node)) & self.undecided:
                 return True
-        return False
+        return bool(set(placeholders(node)) & self.undecided)
 
 
 def build_plan(lr: LoadedRecipe, host: Any, given: dict[str, Any] | None = None, *, site: str = "site",
@@ -167,7 +168,7 @@ def build_plan(lr: LoadedRecipe, host: Any, given: dict[str, Any] | None = None,
     plan = Plan(lr, dep, {k: v for k, v in values.items() if k in r.parameters})
     safe = _safe_values(values, known)
     for role, spec in r.assets.items():
-        _plan_asset(ctx, plan, host, profiles, role, spec, safe)
+        _plan_asset(ctx, plan, host, profiles, role, spec, safe, sample)
     for i, a in enumerate(r.analytics):
         _plan_analytics(ctx, plan, host, i, a, safe)
     _plan_alarms(ctx, plan, host, safe)
@@ -225,17 +226,19 @@ def _validate_config(ctx: _Ctx, cls: Any, config: dict[str, Any], locate: Any) -
     except ValidationError as exc:
         for err in exc.errors():
             loc = [p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))]
-            msg = err["msg"]
-            if err["type"] == "extra_forbidden":
+            msg = err["msg"].removeprefix("Value error, ")
+            # An unknown key is wrong whatever the values are: never blamed on a made-up value.
+            always = err["type"] == "extra_forbidden"
+            if always:
                 allowed = list(getattr(cls.Config, "model_fields", {}))
-                msg = f"unknown setting {loc[-1]!r}{suggest(str(loc[-1]), allowed)}" if len(loc) == 1 else \
-                    f"unknown setting {loc[-1]!r}"
-            ctx.add(locate(loc), msg)
+                hint = suggest(str(loc[-1]), allowed) or f" (allowed: {', '.join(allowed)})"
+                msg = f"unknown setting {loc[-1]!r}{hint}" if len(loc) == 1 else f"unknown setting {loc[-1]!r}"
+            ctx.add(locate(loc), msg, always=always)
         return None
 
 
 def _plan_asset(ctx: _Ctx, plan: Plan, host: Any, profiles: ProfileLibrary, role: str, spec: Any,
-                values: dict[str, Any]) -> None:
+                values: dict[str, Any], sample: bool) -> None:
     base = ["assets", role]
     path = str(substitute(spec.path, values))
     try:
@@ -244,6 +247,7 @@ def _plan_asset(ctx: _Ctx, plan: Plan, host: Any, profiles: ProfileLibrary, role
         ctx.add([*base, "path"], str(exc))
     cls = _component(ctx, host, [*base, "adapter"], spec.adapter, "adapter")
     points: set[str] | None = None
+    unknown_profile = False
     config = substitute(dict(spec.connection), values)
     profile_id = substitute(spec.profile, values) if spec.profile else config.get("profile")
     uses_profiles = cls is not None and getattr(cls, "protocol", None) and getattr(cls, "Profile", None)
@@ -253,6 +257,7 @@ def _plan_asset(ctx: _Ctx, plan: Plan, host: Any, profiles: ProfileLibrary, role
         if profile_id is None:
             ctx.add(base, f"adapter {spec.adapter!r} needs a `profile` (an id, or ${{param}} of type profile)")
         elif profile_id not in profiles.profiles:
+            unknown_profile = True  # bound points cannot be checked; no cascade of errors
             if not ctx._made_up([*base, "profile"]):
                 same = [p for p, prof in profiles.profiles.items() if prof.protocol == cls.protocol]
                 ctx.add([*base, "profile"], f"unknown profile {profile_id!r}{suggest(str(profile_id), same)}; "
@@ -266,12 +271,14 @@ def _plan_asset(ctx: _Ctx, plan: Plan, host: Any, profiles: ProfileLibrary, role
             for i, pt in enumerate(spec.requires):
                 if pt not in points:
                     ctx.add([*base, "requires", i], f"profile {profile_id!r} does not provide point {pt!r}"
-                                                    f"{suggest(pt, points)}")
+                                                    f"{suggest(pt, points)}; `kit recipe match "
+                                                    f"{plan.recipe.recipe.id}` lists profiles that do")
         if profile_id is not None:
             config["profile"] = profile_id
-        # A profile chosen by a parameter may be any that fits: only `requires` is certain.
-        if spec.profile and _is_param(spec.profile, plan.recipe.recipe.parameters):
-            points = set(spec.requires)
+        # Validating without values, a profile chosen by a parameter may be any that fits:
+        # only `requires` is certain (nothing, if the recipe requires nothing).
+        if sample and spec.profile and _is_param(spec.profile, plan.recipe.recipe.parameters):
+            points = set(spec.requires) or None
     elif cls is not None:
         provided = getattr(cls, "provides", None)
         if provided:
@@ -280,8 +287,10 @@ def _plan_asset(ctx: _Ctx, plan: Plan, host: Any, profiles: ProfileLibrary, role
                 if pt not in points:
                     ctx.add([*base, "requires", i], f"{spec.adapter!r} does not provide point {pt!r}"
                                                     f"{suggest(pt, points)}")
-    if points is None and spec.requires:
+    if points is None and spec.requires and not unknown_profile:
         points = set(spec.requires)
+    if ctx._made_up([*base, "profile"]):
+        profile_id = None  # a made-up id must not appear in messages
     name = component_name(plan.deployment, role)
     if cls is not None:
         def locate(loc: list[Any]) -> list[Any]:
