@@ -216,7 +216,7 @@ def _component(ctx: _Ctx, host: Any, loc: list[Any], type_name: str, what: str) 
         installed = sorted(n for n, c in host.components.items.items()
                            if (c.cls.kind in ("adapter", "source")) == (what == "adapter"))
         ctx.add(loc, f"unknown {what} {type_name!r}{suggest(type_name, host.components.items)}; "
-                     f"installed: {', '.join(installed) or 'none'} (is its plugin installed?)")
+                     f"installed: {', '.join(installed) or 'none'} (is its plugin installed?)", always=True)
         return None
 
 
