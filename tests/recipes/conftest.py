@@ -45,6 +45,7 @@ class ProbeConfig(BaseModel):
     host: str
     port: int = Field(ge=1, le=65535)
     interval_s: float = Field(0.1, gt=0)
+    password: str | None = None
 
 
 class ProbeAdapter(Adapter):

@@ -30,6 +30,13 @@ async def test_install_end_to_end_publishes_kpi_and_report(kit_settings, make_ru
 
     await rt.bus.nc.subscribe("kit.kpi.test.hall.line1.meter1.doubled", cb=on_kpi)
     client = ControlClient(rt.bus, timeout=30)
+    body = {"recipe": from_file(recipe_file), "params": {"meter_host": "127.0.0.1", "meter_port": device}}
+    plan = await client.call("recipes.plan", body)
+    assert plan["subjects"]["data"] == ["kit.data.test.hall.line1.meter1"]
+    assert [c["type"] for c in plan["components"]] == ["probe", "doubler"]
+    ident = await client.call("recipes.test_connection", body)
+    assert ident == {"identification": {"meter": f"probe device probe-meter at 127.0.0.1:{device}"}}
+    assert rt.supervisor.instances == {}  # planning and testing create nothing
     res = await client.call("recipes.install", {"recipe": from_file(recipe_file),
                                                 "params": {"meter_host": "127.0.0.1", "meter_port": device,
                                                            "factor": "3"}, "wait_report": True})

@@ -96,3 +96,26 @@ def test_substitution_is_plain_and_typed() -> None:
         {"port": 502, "url": "tcp://10.0.0.1:502", "l": ["s"]}
     with pytest.raises(KeyError):
         substitute("${port + 1}", values)  # no expressions: this is just an unknown name
+
+
+def test_secrets_never_appear_in_a_plan(probe_host) -> None:
+    text = """\
+id: secretive
+version: 1.0.0
+title: t
+summary: s
+kpi: {name: k, moves: m, evidence: e}
+parameters:
+  meter_host: {type: host, prompt: "IP"}
+  password: {type: secret, prompt: "Password"}
+assets:
+  meter:
+    adapter: probe
+    profile: probe-meter
+    path: "${site}/a/l/m"
+    connection: {host: "${meter_host}", port: 502, password: "${password}"}
+"""
+    plan = build_plan(parse_recipe(text, "s.yaml"), probe_host, {"meter_host": "127.0.0.1", "password": "hunter2-x"})
+    assert plan.problems == []
+    assert plan.components[0].config["password"] == "hunter2-x"  # the runtime needs it …
+    assert "hunter2-x" not in repr(plan.describe())  # … nobody is shown it
