@@ -198,6 +198,16 @@ class RecipeEngine:
                     if not missing:
                         return {"deployment": plan.deployment, "changed": False, "status": old["status"],
                                 "message": "already installed with the same recipe and values; nothing to do"}
+                    # Same deployment, some components gone (e.g. restore failed while a plugin
+                    # was missing): put back exactly the recorded ones.
+                    ident = await self.test_connections(plan)
+                    await self._apply([ComponentSpec(**c) for c in old["components"] if c["name"] in missing],
+                                      plan.deployment)
+                    old["status"] = "running"
+                    await self.store.put(old)
+                    return {"deployment": plan.deployment, "changed": True, "repaired": missing,
+                            "components": [c["name"] for c in old["components"]], "identification": ident,
+                            "status": "running", "message": f"re-created {len(missing)} missing component(s)"}
                 raise ConfigError(f"deployment {plan.deployment!r} already exists (recipe {old['recipe_id']} "
                                   f"{old['version']}); use upgrade to change it, or choose another deployment name")
             conflicts = self._conflicts(plan)

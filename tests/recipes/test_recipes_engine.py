@@ -222,3 +222,34 @@ async def test_match_lists_fitting_profiles_and_running_assets(kit_settings, mak
         return (await match_recipe(lr, probe_host, rt))["assets"]["meter"]["running_assets"]
 
     assert await wait(running, message="the meter's last values in KIT_LAST") == ["test/hall/line1/meter1"]
+
+
+async def test_restore_with_a_missing_plugin_is_reported_then_repaired(kit_settings, make_runtime, probe_host,
+                                                                      device, recipe_file, temp_plugin):
+    from kit.runtime import Runtime
+
+    rt = Runtime(kit_settings, host=probe_host)
+    await rt.start()
+    try:
+        dep = (await rt.recipe_engine.install(load_recipe(recipe_file), {"meter_host": "127.0.0.1",
+                                                                         "meter_port": device},
+                                              check_duration_s=0.2))["deployment"]
+        await rt.recipe_engine._tasks[dep]
+    finally:
+        await rt.stop()
+    # The site restarts without the probe plugin: the runtime still starts, the deployment says why.
+    bare = await make_runtime(kit_settings, host=temp_plugin(load_entrypoints=True))
+    rec = await bare.recipe_engine.store.get(dep)
+    assert rec["status"].startswith("restore_failed: unknown component type 'probe'")
+    assert bare.supervisor.instances == {}
+    await bare.stop()
+    # Plugin back: the record is restored at start; installing again is then a no-op.
+    again = await make_runtime(kit_settings, host=probe_host)
+    assert owned(again, dep) == {"probe-energy-meter1-meter", "probe-energy-meter1-doubler-meter"}
+    assert (await again.recipe_engine.store.get(dep))["status"] == "running"
+    # A component removed behind the deployment's back is put back by installing again.
+    await again.supervisor.remove("probe-energy-meter1-doubler-meter")
+    out = await again.recipe_engine.install(load_recipe(recipe_file), {"meter_host": "127.0.0.1",
+                                                                       "meter_port": device})
+    assert out["repaired"] == ["probe-energy-meter1-doubler-meter"]
+    assert owned(again, dep) == {"probe-energy-meter1-meter", "probe-energy-meter1-doubler-meter"}
