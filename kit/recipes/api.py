@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from kit.errors import ConfigError, KitError
-from kit.profiles import ProfileLibrary
+from kit.recipes import cache
 from kit.recipes import bundle as bundles
 from kit.recipes.checks import report_markdown
 from kit.recipes.engine import RecipeEngine
-from kit.recipes.loader import RecipeLibrary, parse_recipe, resolve_recipe
+from kit.recipes.loader import parse_recipe, resolve_recipe
 from kit.recipes.match import match_recipe
 from kit.recipes.plan import build_plan
 
@@ -48,11 +48,11 @@ def add_endpoints(api: Any, runtime: Any) -> None:
     host = runtime.host
 
     async def recipes_list(_b: Any) -> dict[str, Any]:
-        lib = RecipeLibrary(host).load()
+        lib = cache.recipes(host)
         return {"recipes": [recipe_summary(lr) for lr in lib.recipes.values()], "problems": lib.problems}
 
     async def recipes_show(b: Any) -> dict[str, Any]:
-        lr = RecipeLibrary(host).load().get(_body(b, "id")["id"])
+        lr = cache.recipes(host).get(_body(b, "id")["id"])
         return {**recipe_summary(lr), "text": lr.text, "recipe": lr.recipe.model_dump(mode="json")}
 
     async def recipes_match(b: Any) -> dict[str, Any]:
@@ -66,7 +66,7 @@ def add_endpoints(api: Any, runtime: Any) -> None:
         except ConfigError as exc:
             return {"ok": False, "problems": exc.problems or [str(exc)], "pass": "shape"}
         plan = build_plan(lr, host, b.get("params") or {}, site=runtime.settings.site,
-                          profiles=ProfileLibrary(host).load(), sample=not b.get("params"))
+                          profiles=cache.profiles(host), sample=not b.get("params"))
         return {"ok": not plan.problems, "problems": plan.problems, "pass": "plugins", "id": lr.recipe.id}
 
     async def recipes_plan(b: Any) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from typing import Any
 from kit import __version__
 from kit.errors import ConfigError, KitError, PluginError
 from kit.payloads import utcnow
-from kit.profiles import ProfileLibrary
+from kit.recipes import cache
 from kit.recipes.checks import report_markdown
 from kit.recipes.loader import parse_recipe
 from kit.recipes.params import is_site_specific
@@ -80,7 +80,7 @@ async def export_bundle(engine: Any, deployments: list[str]) -> bytes:
     """
     files: dict[str, bytes] = {}
     deps, plugins, profiles = [], {}, {}
-    library = ProfileLibrary(engine.host).load()
+    library = cache.profiles(engine.host)
     for dep_id in deployments:
         rec = await engine.store.get(dep_id)
         if rec is None:
@@ -191,7 +191,7 @@ def inspect_bundle(data: bytes, host: Any, site_records: list[dict[str, Any]] | 
         if state == "missing" or state.startswith("version"):
             missing.append(f"{p['distribution']}=={p['version']} ({state}; provides {', '.join(p['types'])})")
         plugin_rows.append({**p, "installed": have, "state": state})
-    library = ProfileLibrary(host).load()
+    library = cache.profiles(host)
     profile_rows = []
     for prof in body["profiles"]:
         here = library.files.get(prof["id"])

@@ -18,7 +18,7 @@ from typing import Any
 from kit import __version__, subjects
 from kit.errors import AdapterError, ConfigError, KitError
 from kit.payloads import HealthStatus, utcnow
-from kit.profiles import ProfileLibrary
+from kit.recipes import cache
 from kit.recipes.checks import commission
 from kit.recipes.loader import LoadedRecipe, parse_recipe, resolve_recipe
 from kit.recipes.plan import Plan, build_plan
@@ -65,7 +65,7 @@ class RecipeEngine:
         lr = recipe if isinstance(recipe, LoadedRecipe) else resolve_recipe(recipe, self.host)
         dep = subjects.sanitize_token(deployment) if deployment else None
         plan = build_plan(lr, self.host, params or {}, site=self.runtime.settings.site, deployment=dep,
-                          profiles=ProfileLibrary(self.host).load())
+                          profiles=cache.profiles(self.host))
         plan.deployment = subjects.sanitize_token(plan.deployment)
         if plan.problems:
             raise ConfigError(f"{lr.filename}: {len(plan.problems)} problem(s); nothing was installed", plan.problems)

@@ -122,5 +122,7 @@ def resolve_recipe(ref: Any, host: Any) -> LoadedRecipe:
     if isinstance(ref, dict) and "text" in ref:
         return parse_recipe(ref["text"], ref.get("filename") or "recipe.yaml")
     if isinstance(ref, str):
-        return RecipeLibrary(host).load().get(ref)
+        from kit.recipes import cache  # here: cache imports this module
+
+        return cache.recipes(host).get(ref)
     raise ConfigError("recipe must be a recipe id or {text, filename}")

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from kit.bus import KV_LAST
-from kit.profiles import ProfileLibrary
+from kit.recipes import cache
 from kit.recipes.loader import LoadedRecipe
 
 
@@ -39,7 +39,7 @@ def _needed(lr: LoadedRecipe, role: str) -> set[str]:
 async def match_recipe(lr: LoadedRecipe, host: Any, runtime: Any | None = None) -> dict[str, Any]:
     """For each asset of the recipe: fitting profiles, and running assets whose last values
     (``KIT_LAST``) include every needed point."""
-    lib = ProfileLibrary(host).load()
+    lib = cache.profiles(host)
     live: dict[str, set[str]] = {}
     if runtime is not None and runtime.bus is not None:
         kv = await runtime.bus.kv(KV_LAST)

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from kit import subjects
 from kit.errors import PluginError
 from kit.profiles import ProfileLibrary
+from kit.recipes import cache
 from kit.recipes.loader import LoadedRecipe
 from kit.recipes.model import InputRef, ProfileParam, RangeCheck, UpdatesCheck
 from kit.recipes.params import BUILTINS, placeholders, resolve, sample_values, substitute
@@ -148,7 +149,7 @@ def build_plan(lr: LoadedRecipe, host: Any, given: dict[str, Any] | None = None,
         The plan; ``plan.problems`` lists every problem (empty when installable).
     """
     r = lr.recipe
-    profiles = profiles or ProfileLibrary(host).load()
+    profiles = profiles or cache.profiles(host)
     if sample:
         values = sample_values(r, site)
         undecided = {n for n, p in r.parameters.items() if getattr(p, "default", None) is None}
