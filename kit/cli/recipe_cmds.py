@@ -266,7 +266,8 @@ def deployments_group(ctx: click.Context, as_json: bool, url: str | None) -> Non
 def deployments_show(ctx: click.Context, deployment: str, fmt: str, url: str | None) -> None:
     """Print a deployment and its commissioning report (Markdown or JSON)."""
     res = _call(ctx, "deployments.show", {"deployment": deployment}, url=url)
-    click.echo(res["markdown"] if fmt == "md" else json.dumps(res["deployment"], indent=2))
+    body = {k: v for k, v in res.items() if k != "markdown"}
+    click.echo(res["markdown"] if fmt == "md" else json.dumps(body, indent=2))
 
 
 def register(cli: click.Group) -> None:

@@ -16,11 +16,15 @@ from kit.recipes.plan import build_plan
 
 
 def recipe_summary(lr: Any) -> dict[str, Any]:
-    """One line of ``kit recipes``."""
+    """One line of ``kit recipes`` (plus what each asset needs, for catalogues)."""
+    from kit.recipes.match import needed_points
+
     r = lr.recipe
-    return {"id": r.id, "version": r.version, "title": r.title, "kpi": r.kpi.name,
+    return {"id": r.id, "version": r.version, "title": r.title, "summary": r.summary, "kpi": r.kpi.name,
             "plugins": sorted({a.plugin for a in r.analytics} | ({"alarms"} if r.alarms else set())),
-            "adapters": sorted({a.adapter for a in r.assets.values()}), "file": lr.filename}
+            "adapters": sorted({a.adapter for a in r.assets.values()}), "file": lr.filename,
+            "needs": [{"name": role, "adapter": spec.adapter, "points": sorted(needed_points(lr, role))}
+                      for role, spec in r.assets.items()]}
 
 
 def _public(rec: dict[str, Any]) -> dict[str, Any]:
@@ -53,7 +57,9 @@ def add_endpoints(api: Any, runtime: Any) -> None:
 
     async def recipes_show(b: Any) -> dict[str, Any]:
         lr = cache.recipes(host).get(_body(b, "id")["id"])
-        return {**recipe_summary(lr), "text": lr.text, "recipe": lr.recipe.model_dump(mode="json")}
+        dumped = lr.recipe.model_dump(mode="json")
+        params = [{"name": n, **p} for n, p in dumped["parameters"].items()]
+        return {**recipe_summary(lr), "text": lr.text, "recipe": dumped, "parameters": params}
 
     async def recipes_match(b: Any) -> dict[str, Any]:
         lr = resolve_recipe(_body(b, "id")["id"], host)
@@ -76,7 +82,8 @@ def add_endpoints(api: Any, runtime: Any) -> None:
     async def recipes_test_connection(b: Any) -> dict[str, Any]:
         b = _body(b, "recipe")
         plan = engine.plan(b["recipe"], b.get("params"), b.get("deployment"))
-        return {"identification": await engine.test_connections(plan)}
+        ident = await engine.test_connections(plan)
+        return {"identification": ident, "devices": [{"name": k, "detail": v} for k, v in ident.items()]}
 
     async def recipes_install(b: Any) -> dict[str, Any]:
         b = _body(b, "recipe")
@@ -95,7 +102,8 @@ def add_endpoints(api: Any, runtime: Any) -> None:
         out = []
         for rec in await engine.store.all():
             comps = [runtime.supervisor.instances.get(c["name"]) for c in rec["components"]]
-            out.append({"id": rec["id"], "recipe": rec["recipe_id"], "version": rec["version"],
+            out.append({"id": rec["id"], "deployment": rec["id"], "recipe": rec["recipe_id"], "version": rec["version"],
+                        "assets": sorted({a["path"] for a in rec["assets"].values()}),
                         "title": rec.get("title"), "status": rec["status"], "installed_at": rec["installed_at"],
                         "result": (rec.get("report") or {}).get("result"),
                         "components": {c["name"]: (i.status.value if i else "absent")
@@ -107,7 +115,7 @@ def add_endpoints(api: Any, runtime: Any) -> None:
         rec = await engine.store.get(dep)
         if rec is None:
             raise KitError(f"no deployment {dep!r}; `kit deployments` lists them")
-        return {"deployment": _public(rec), "markdown": report_markdown(rec)}
+        return {**_public(rec), "deployment": rec["id"], "markdown": report_markdown(rec)}
 
     async def bundles_export(b: Any) -> dict[str, Any]:
         deps = _body(b, "deployments")["deployments"]

@@ -76,6 +76,13 @@ def evaluate(check: dict[str, Any], o: Observation, start: float, end: float) ->
     """Evaluate one acceptance check on an observation; returns the report entry."""
     kind = check["check"]
     out: dict[str, Any] = {"title": check["title"], "check": kind, "asset": check["asset"], "passed": False}
+    _evaluate(kind, check, o, start, end, out)
+    out["result"] = "pass" if out["passed"] else "fail"
+    return out
+
+
+def _evaluate(kind: str, check: dict[str, Any], o: Observation, start: float, end: float,
+              out: dict[str, Any]) -> None:
     if kind == "range":
         vals, bad = _values(o, check["point"])
         nums = [n for _, v in vals if (n := _num(v)) is not None]
@@ -131,7 +138,6 @@ def evaluate(check: dict[str, Any], o: Observation, start: float, end: float) ->
         out["passed"] = good > 0 and other == 0
         out["detail"] = "no samples seen" if not good + other else (
             "all samples good" if not other else f"{other} sample(s) not good: {reasons}")
-    return out
 
 
 async def commission(bus: Any, record: dict[str, Any], duration_s: float) -> dict[str, Any]:

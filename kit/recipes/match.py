@@ -10,7 +10,7 @@ from kit.recipes import cache
 from kit.recipes.loader import LoadedRecipe
 
 
-def _needed(lr: LoadedRecipe, role: str) -> set[str]:
+def needed_points(lr: LoadedRecipe, role: str) -> set[str]:
     """Points the recipe reads from asset ``role``: its ``requires`` plus every bound point."""
     r = lr.recipe
     need = set(r.assets[role].requires)
@@ -52,9 +52,10 @@ async def match_recipe(lr: LoadedRecipe, host: Any, runtime: Any | None = None) 
                 live[k.replace(".", "/")] = set(json.loads((await kv.get(k)).value))
             except Exception:  # a key deleted meanwhile
                 continue
-    out = {}
+    out: dict[str, Any] = {}
+    candidates: list[dict[str, Any]] = []
     for role, spec in lr.recipe.assets.items():
-        need = _needed(lr, role)
+        need = needed_points(lr, role)
         proto = getattr(host.components.items.get(spec.adapter, None) and host.components.items[spec.adapter].cls,
                         "protocol", None)
         profiles = [{"id": pid, "vendor": p.vendor, "model": p.model, "verified": p.verified}
@@ -67,4 +68,7 @@ async def match_recipe(lr: LoadedRecipe, host: Any, runtime: Any | None = None) 
         assets = [path for path, pts in sorted(live.items()) if need <= pts]
         out[role] = {"adapter": spec.adapter, "needs": sorted(need), "profiles": profiles, "nearly": near,
                      "running_assets": assets}
-    return {"recipe": lr.recipe.id, "assets": out}
+        candidates += [{"role": role, "asset": path, "ok": need <= pts, "missing": sorted(need - pts)}
+                       for path, pts in sorted(live.items()) if need & pts]
+    satisfied = all(m["profiles"] or m["running_assets"] for m in out.values())
+    return {"recipe": lr.recipe.id, "assets": out, "satisfied": satisfied, "candidates": candidates}

@@ -35,7 +35,7 @@ async def test_install_end_to_end_publishes_kpi_and_report(kit_settings, make_ru
     assert plan["subjects"]["data"] == ["kit.data.test.hall.line1.meter1"]
     assert [c["type"] for c in plan["components"]] == ["probe", "doubler"]
     ident = await client.call("recipes.test_connection", body)
-    assert ident == {"identification": {"meter": f"probe device probe-meter at 127.0.0.1:{device}"}}
+    assert ident["identification"] == {"meter": f"probe device probe-meter at 127.0.0.1:{device}"}
     assert rt.supervisor.instances == {}  # planning and testing create nothing
     res = await client.call("recipes.install", {"recipe": from_file(recipe_file),
                                                 "params": {"meter_host": "127.0.0.1", "meter_port": device,
@@ -52,10 +52,11 @@ async def test_install_end_to_end_publishes_kpi_and_report(kit_settings, make_ru
     assert [c["passed"] for c in report["checks"]] == [True] * 4
     assert "probe device probe-meter" in report["devices"]["meter"]["identification"]
     shown = await client.call("deployments.show", {"deployment": dep})
-    assert shown["deployment"]["report"]["result"] == "pass"
+    assert shown["deployment"] == dep and shown["report"]["result"] == "pass"
+    assert shown["params"]["meter_port"] == device and "recipe_text" not in shown
     assert "| ✅ pass |" in shown["markdown"] and "Result: PASS" in shown["markdown"]
     listed = await client.call("deployments.list")
-    assert [d["id"] for d in listed["deployments"]] == [dep]
+    assert [(d["id"], d["assets"]) for d in listed["deployments"]] == [(dep, ["test/hall/line1/meter1"])]
 
 
 async def test_reinstall_is_a_noop(kit_settings, make_runtime, probe_host, device, recipe_file):
@@ -222,6 +223,9 @@ async def test_match_lists_fitting_profiles_and_running_assets(kit_settings, mak
         return (await match_recipe(lr, probe_host, rt))["assets"]["meter"]["running_assets"]
 
     assert await wait(running, message="the meter's last values in KIT_LAST") == ["test/hall/line1/meter1"]
+    final = await match_recipe(lr, probe_host, rt)
+    assert final["satisfied"] and final["candidates"] == [{"role": "meter", "asset": "test/hall/line1/meter1",
+                                                           "ok": True, "missing": []}]
 
 
 async def test_restore_with_a_missing_plugin_is_reported_then_repaired(kit_settings, make_runtime, probe_host,
