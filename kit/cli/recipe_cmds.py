@@ -50,16 +50,34 @@ def _interactive(yes: bool) -> bool:
     return not yes and sys.stdin.isatty()
 
 
-def _prompt_missing(defs: dict[str, Any], given: dict[str, Any], yes: bool) -> dict[str, Any]:
-    """Ask for parameters that have no value and no default (only when interactive)."""
+def _prompt_missing(defs: dict[str, Any], given: dict[str, Any], yes: bool,
+                    profiles: Any = None) -> dict[str, Any]:
+    """Ask for parameters that have no value and no default (only when interactive).
+
+    ``profiles()`` returns the fitting profile ids, offered as choices for ``profile`` parameters.
+    """
     if not _interactive(yes):
         return given
     for name, d in defs.items():
         if name in given or d.get("default") is not None:
             continue
         unit = f" [{d['unit']}]" if d.get("unit") else ""
-        given[name] = click.prompt(f"{d['prompt']}{unit}", hide_input=d["type"] == "secret")
+        kind: Any = None
+        if d["type"] == "choice":
+            kind = click.Choice([str(c) for c in d["choices"]])
+        elif d["type"] == "profile" and profiles is not None:
+            fitting = profiles()
+            kind = click.Choice(fitting) if fitting else None
+        given[name] = click.prompt(f"{d['prompt']}{unit}", hide_input=d["type"] == "secret", type=kind)
     return given
+
+
+def _fitting_profiles(ctx: click.Context, recipe: Any, url: str | None) -> list[str]:
+    try:
+        res = _call(ctx, "recipes.match", {"id": recipe}, url=url)
+    except KitError:
+        return []
+    return sorted({p["id"] for m in res["assets"].values() for p in m["profiles"]})
 
 
 def _print_plan(plan: dict[str, Any]) -> None:
@@ -186,7 +204,7 @@ def install_cmd(ctx: click.Context, recipe: str, sets: tuple[str, ...], deployme
     ref, defs = _recipe_ref(recipe)
     if not defs:
         defs = _call(ctx, "recipes.show", {"id": recipe}, url=url)["recipe"]["parameters"]
-    params = _prompt_missing(defs, _parse_sets(sets), yes)
+    params = _prompt_missing(defs, _parse_sets(sets), yes, lambda: _fitting_profiles(ctx, ref, url))
     body = {"recipe": ref, "params": params, "deployment": deployment}
     plan = _call(ctx, "recipes.plan", body, url=url)
     _print_plan(plan)
