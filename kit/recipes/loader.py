@@ -9,7 +9,10 @@ from typing import Any
 
 from kit.errors import ConfigError
 from kit.recipes.model import Recipe
-from pydantic import ValidationError
+import types
+import typing
+
+from pydantic import BaseModel, ValidationError
 
 from kit.yamlfiles import parse_yaml, suggest, validation_problems
 
@@ -67,8 +70,57 @@ class _Cleaned:
                 except (KeyError, IndexError, TypeError):
                     node = None
             msg = err["msg"].removeprefix("Value error, ")
-            out.append({**err, "loc": tuple(loc), "msg": msg})
+            kind = err["type"]
+            if kind == "extra_forbidden":
+                allowed = _fields_at(self.root, loc[:-1])
+                hint = suggest(str(loc[-1]), allowed) or (f" (allowed: {', '.join(sorted(allowed))})" if allowed else "")
+                msg, kind = f"unknown field{hint}", "extra_forbidden_explained"
+            out.append({**err, "loc": tuple(loc), "msg": msg, "type": kind})
         return out
+
+
+def _fields_at(root: Any, loc: list[Any]) -> list[str]:
+    """Field names allowed at ``loc`` of a recipe, resolving unions by the node's own tag."""
+    current: Any = Recipe
+    node = root
+    for part in loc:
+        node = node[part] if isinstance(node, (dict, list)) else None
+        current = _resolve(current, node)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = None if isinstance(part, int) else current.model_fields.get(str(part))
+            if field is None:
+                return []
+            current = field.annotation
+        elif typing.get_origin(current) in (list, dict):
+            current = typing.get_args(current)[-1]  # ``part`` is an index or a key
+        else:
+            return []
+        current = _resolve(current, node)
+    return sorted(current.model_fields) if isinstance(current, type) and issubclass(current, BaseModel) else []
+
+
+def _resolve(tp: Any, node: Any) -> Any:
+    """Strip ``Annotated``/``Optional``; pick the member of a tagged union that ``node`` carries."""
+    for _ in range(4):
+        if typing.get_origin(tp) is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif typing.get_origin(tp) in (typing.Union, types.UnionType):
+            members = [a for a in typing.get_args(tp) if a is not type(None)]
+            models = [a for a in members if isinstance(a, type) and issubclass(a, BaseModel)]
+            if len(members) == 1:
+                tp = members[0]
+            elif isinstance(node, dict) and len(models) > 1:
+                for m in models:
+                    for tag in ("type", "check"):
+                        f = m.model_fields.get(tag)
+                        if f is not None and node.get(tag) in typing.get_args(f.annotation):
+                            return m
+                return tp
+            else:
+                return tp
+        else:
+            return tp
+    return tp
 
 
 def load_recipe(path: Path | str) -> LoadedRecipe:

@@ -196,6 +196,13 @@ async def test_synthetic_recipe_installs_from_library(kit_settings, make_runtime
     client = ControlClient(rt.bus, timeout=30)
     listed = await client.call("recipes.list")
     assert "synthetic-machine-watch" in [r["id"] for r in listed["recipes"]]
+    shown = await client.call("recipes.show", {"id": "synthetic-machine-watch"})
+    text = shown["text"].replace("every_s: 5", "every_s: 5\n    evry_s: 2")
+    checked = await client.call("recipes.validate", {"text": text, "filename": "mine.yaml"})
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "evry_s" in t)
+    assert checked == {"ok": False, "pass": "shape",
+                       "problems": [f"mine.yaml:{line}: checks[1].evry_s: unknown field (did you mean 'every_s'?)"]}
+    assert (await client.call("recipes.validate", {"text": shown["text"]}))["ok"] is True
     res = await client.call("recipes.install", {"recipe": "synthetic-machine-watch",
                                                 "params": {"interval": "100ms", "machine": "Press 7"},
                                                 "wait_report": True, "check_duration_s": 1.0})
