@@ -55,6 +55,12 @@ async def test_install_show_export_uninstall_through_the_cli(kit_settings, make_
     assert [(d["id"], d["result"]) for d in listed] == [(dep, "pass")]
     code, out, _ = await kit("deployments", "show", dep, "--format", "md", env=env)
     assert code == 0 and out.startswith(f"# Commissioning report: {dep}")
+    v2 = tmp_path / "watch-v2.yaml"
+    v2.write_text((shipped_dir("recipes") / "synthetic-machine-watch.yaml").read_text()
+                  .replace("version: 1.0.0", "version: 1.1.0"))
+    code, out, err = await kit("upgrade", dep, str(v2), "--set", "seed=7", "--check-duration", "0.5", env=env)
+    assert code == 0 and f"upgraded {dep} 1.0.0 → 1.1.0" in out, err
+    assert rt.supervisor.instances[f"{dep}-machine"].config.seed == 7
     bundle = tmp_path / "site.kitbundle"
     code, out, err = await kit("bundle", "export", dep, "-o", str(bundle), env=env)
     assert code == 0 and bundle.stat().st_size > 0, err
