@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from textual import work
-from textual.app import App
+from textual.app import App, ScreenStackError
 from textual.binding import Binding
 from textual.reactive import reactive
 
@@ -79,7 +79,11 @@ class KitApp(App):
         self.link = message.link
 
     def on_live_data_changed(self, _message: LiveDataChanged) -> None:
-        update = getattr(self.screen, "live_update", None)
+        try:
+            screen = self.screen
+        except ScreenStackError:  # a notice queued while the app is shutting down
+            return
+        update = getattr(screen, "live_update", None)
         if update is not None:
             update()
 

@@ -21,6 +21,7 @@ from kit_tui.widgets.banner import Unavailable
 FLOOD_COUNT = 10
 FLOOD_WINDOW_S = 600
 PRIORITY_ORDER = {p: i for i, p in enumerate(PRIORITY)}
+SHORT = {"critical": "crit", "medium": "med"}
 
 
 def alarm_id(a: dict[str, Any]) -> str:
@@ -97,8 +98,9 @@ class AlarmsScreen(KitScreen):
             mark, style = PRIORITY.get(prio, ("?  ", "yellow"))
             state = str(a.get("state", "active"))
             shelved = f" until {a['shelved_until'][11:16]}" if a.get("shelved_until") else ""
-            table.add_row(Text(f"{mark}{prio}", style=style), Text(state + shelved, style="bold" if "unack" in state else ""),
-                          short(a.get("asset", ""), 22), short(first(a, "message", "rule", "name", default=""), 40),
+            table.add_row(Text(f"{mark}{SHORT.get(prio, prio)}", style=style), Text(state + shelved, style="bold" if "unack" in state else ""),
+                          short("/".join(str(a.get("asset", "")).split("/")[-2:]), 16),
+                          short(first(a, "message", "rule", "name", default=""), 30),
                           str(first(a, "ts", "raised", default=""))[11:19], key=alarm_id(a))
         if self.alarms:
             table.move_cursor(row=min(max(cursor, 0), len(self.alarms) - 1))

@@ -86,8 +86,8 @@ class AssetScreen(KitScreen):
             head.update(f"[b]{self.asset}[/b]  (no data yet)")
             return
         q = store.quality_summary(a)
-        head.update(f"[b]{self.asset}[/b]  {len(a.points)} points  ● {q['good']} ok  ? {q['uncertain']} uncertain  "
-                    f"✗ {q['bad']} bad  ◌ {q['stale']} stale   last batch {age_text(store.age(a.last_ts))} ago")
+        head.update(f"[b]{self.asset}[/b]  {len(a.points)} pts  ● {q['good']} ok  ? {q['uncertain']}  "
+                    f"✗ {q['bad']}  ◌ {q['stale']} stale  last {age_text(store.age(a.last_ts))} ago")
         table = self.query_one("#points", DataTable)
         names = sorted(a.points)
         if names != self._names:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 class KitScreen(Screen):
     """Header + connection banner + ``compose_body()`` + footer."""
 
-    BINDINGS = [Binding("r", "reload", "Refresh")]
+    BINDINGS = [Binding("r", "reload", "Refresh", show=False)]
     #: Title shown in the header.
     TITLE_TEXT = "Fast-Track Kit"
 
@@ -38,7 +38,7 @@ class KitScreen(Screen):
         yield Header(show_clock=False)
         yield ConnectionBanner()
         yield from self.compose_body()
-        yield Footer()
+        yield Footer(compact=True)
 
     def compose_body(self) -> ComposeResult:
         """The screen's own widgets."""

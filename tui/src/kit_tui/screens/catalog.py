@@ -56,6 +56,14 @@ def match_text(m: Any) -> tuple[str, bool | None]:
     return "\n".join([head, *lines]), ok
 
 
+def fits_text(m: Any) -> Text:
+    """The "Fits" cell: yes / no / unknown, with a symbol."""
+    if m is None:
+        return Text("…")
+    _, ok = match_text(m)
+    return Text("✓ yes", style="green") if ok else Text("✗ no", style="red") if ok is False else Text("? —")
+
+
 class CatalogScreen(KitScreen):
     """Searchable recipe list with details."""
 
@@ -95,6 +103,17 @@ class CatalogScreen(KitScreen):
             self.recipes = []
             self.query_one("#catalog-unavailable", Unavailable).show(self.explain(exc))
         self._fill()
+        # Then whether the devices present satisfy each recipe (one call per recipe).
+        table = self.query_one("#recipes", DataTable)
+        for r in list(self.recipes):
+            rid = recipe_id(r)
+            try:
+                self.matches[rid] = await self.call("recipes.match", {"id": rid})
+            except Exception as exc:
+                self.matches[rid] = {"ok": None, "candidates": [], "error": self.explain(exc)}
+            if rid in table.rows:
+                table.update_cell(rid, "fits", fits_text(self.matches[rid]), update_width=True)
+            self._show_detail()
 
     def _visible(self) -> list[dict[str, Any]]:
         q = self.query_one("#catalog-search", Input).value.strip().lower()
@@ -108,9 +127,7 @@ class CatalogScreen(KitScreen):
         table.clear()
         for r in self._visible():
             rid = recipe_id(r)
-            _, ok = match_text(self.matches.get(rid))
-            fits = Text("✓ yes", style="green") if ok else Text("✗ no", style="red") if ok is False else Text("…")
-            table.add_row(short(rid, 28), fits, short(r.get("kpi", ""), 12), key=rid)
+            table.add_row(short(rid, 28), fits_text(self.matches.get(rid)), short(r.get("kpi", ""), 12), key=rid)
         self._show_detail()
 
     def _current(self) -> dict[str, Any] | None:
@@ -135,22 +152,7 @@ class CatalogScreen(KitScreen):
             lines += ["[b]Devices present[/b]", match_text(self.matches[rid])[0]]
         else:
             lines.append("checking devices…")
-            self.fetch_match(rid)
         detail.update("\n".join(str(x) for x in lines))
-
-    @work(exclusive=True, group="catalog-match")
-    async def fetch_match(self, rid: str) -> None:
-        """Ask the runtime whether present devices satisfy ``rid``."""
-        try:
-            self.matches[rid] = await self.call("recipes.match", {"id": rid})
-        except Exception as exc:
-            self.matches[rid] = {"ok": None, "candidates": [], "error": self.explain(exc)}
-        table = self.query_one("#recipes", DataTable)
-        if rid in table.rows:
-            _, ok = match_text(self.matches[rid])
-            table.update_cell(rid, "fits", Text("✓ yes", style="green") if ok else
-                              Text("✗ no", style="red") if ok is False else Text("?"))
-        self._show_detail()
 
     def on_data_table_row_highlighted(self, _e: DataTable.RowHighlighted) -> None:
         self._show_detail()

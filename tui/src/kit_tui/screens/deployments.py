@@ -22,6 +22,12 @@ def dep_name(d: dict[str, Any]) -> str:
     return str(first(d, "deployment", "name", "id", default="?"))
 
 
+def describe(d: dict[str, Any]) -> str:
+    """``key: value`` lines of a deployment or bundle (nested values as compact JSON)."""
+    return "\n".join(f"[b]{k}[/b]: {v if isinstance(v, (str, int, float)) else json.dumps(v, default=str)}"
+                     for k, v in d.items())[:1500]
+
+
 class DeploymentsScreen(KitScreen):
     """Installed deployments and what can be done with them."""
 
@@ -75,7 +81,7 @@ class DeploymentsScreen(KitScreen):
         name = self._current()
         d = next((x for x in self.deployments if dep_name(x) == name), None)
         if d is not None:
-            self.query_one("#detail", Static).update(json.dumps(d, indent=1, default=str)[:1500])
+            self.query_one("#detail", Static).update(describe(d))
 
     @work(group="deployment-actions")
     async def _act(self, endpoint: str, body: Any, done: str, timeout: float = 120) -> None:
@@ -145,6 +151,6 @@ class DeploymentsScreen(KitScreen):
         except Exception as exc:
             self.notify(self.explain(exc), severity="error", timeout=8)
             return
-        self.query_one("#detail", Static).update("[b]Bundle[/b]\n" + json.dumps(info, indent=1, default=str)[:1500])
+        self.query_one("#detail", Static).update("[b]Bundle[/b]\n" + (describe(info) if isinstance(info, dict) else str(info)))
         if await self.app.push_screen_wait(ConfirmDialog(f"Install bundle {path}? (details below the table)")):
             self._act("bundles.install", {"path": path}, "bundle installed")

@@ -16,12 +16,11 @@ HELP = """\
   Ctrl+P command palette   ? or F1 this help   r refresh   q quit
   Tab / Shift+Tab move between fields   ↑ ↓ PgUp PgDn move in tables
   Enter open / choose   Esc back / close
-
 [b]Overview[/b]       Enter on an asset opens its points
 [b]Asset[/b]          x show/hide "explain this value"   Esc back
 [b]Catalog[/b]        / search   Enter install the highlighted recipe
 [b]Install wizard[/b] Ctrl+T test connection   Ctrl+N next step   Esc cancel
-[b]Deployments[/b]    u uninstall   g upgrade   e export bundle   b install bundle
+[b]Deployments[/b]    u uninstall  g upgrade  e export bundle  b install bundle
 [b]KPIs[/b]           ← → switch tab   a assign a reason to a downtime
 [b]Alarms[/b]         a acknowledge   s shelve (asks for minutes)   u unshelve
 [b]Plugins[/b]        t trust certificate   x reject certificate

@@ -55,8 +55,8 @@ class KpiScreen(KitScreen):
     """Tabs: OEE, Energy, Condition, SPC."""
 
     TITLE_TEXT = "KPIs"
-    BINDINGS = [Binding("a", "assign_reason", "Assign reason"), Binding("left", "tab(-1)", "Prev tab", show=False),
-                Binding("right", "tab(1)", "Next tab", show=False)]
+    BINDINGS = [Binding("a", "assign_reason", "Assign reason"), Binding("left", "tab(-1)", "◀ tab", priority=True),
+                Binding("right", "tab(1)", "tab ▶", priority=True)]
 
     def __init__(self) -> None:
         super().__init__()

@@ -130,7 +130,7 @@ class OverviewScreen(KitScreen):
         else:
             for key, cells in rows:
                 for (col, _), cell in zip(COLUMNS, cells):
-                    table.update_cell(key, col, cell)
+                    table.update_cell(key, col, cell, update_width=True)
         self._update_deployments(store)
 
     def _asset_row(self, a: AssetState, store: LiveStore) -> list[Any]:

@@ -113,9 +113,9 @@ class WizardScreen(KitScreen):
             yield VerticalScroll(Static("", id="wizard-view"), id="wizard-view-box")
         yield Static("", id="wizard-status")
         with Horizontal(id="wizard-buttons"):
-            yield Button("Test connection ^T", id="btn-test")
-            yield Button("Next ^N", id="btn-next", variant="primary")
-            yield Button("Cancel Esc", id="btn-close")
+            yield Button("Test connection ^T", id="btn-test", compact=True)
+            yield Button("Next ^N", id="btn-next", variant="primary", compact=True)
+            yield Button("Cancel Esc", id="btn-close", compact=True)
 
     def on_mount(self) -> None:
         super().on_mount()

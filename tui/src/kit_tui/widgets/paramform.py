@@ -100,8 +100,9 @@ class ParamForm(VerticalScroll):
 
     DEFAULT_CSS = """
     ParamForm { height: 1fr; }
-    ParamForm .param-error { color: $error; height: auto; }
-    ParamForm Input.-invalid { border: tall $error; }
+    ParamForm .param-error { color: $error; height: auto; display: none; }
+    ParamForm Input, ParamForm Select { margin: 0 0 0 2; width: 60; max-width: 100%; }
+    ParamForm Input.-invalid { text-style: underline; }
     """
 
     def __init__(self, params: list[dict[str, Any]], values: dict[str, Any] | None = None, **kw: Any) -> None:
@@ -113,7 +114,7 @@ class ParamForm(VerticalScroll):
         for p in self.params:
             name = param_name(p)
             unit = f" [{p['unit']}]" if p.get("unit") else ""
-            req = "" if p.get("required", True) and p.get("default") is None else " (optional)"
+            req = " (optional)" if p.get("required") is False else ""
             yield Label(f"{p.get('prompt') or p.get('label') or name}{unit}{req}", classes="param-label")
             if p.get("help") or p.get("description"):
                 yield Static(str(p.get("help") or p.get("description")), classes="param-help")
@@ -123,13 +124,14 @@ class ParamForm(VerticalScroll):
                 opts = [(str(c.get("label", c.get("value"))) if isinstance(c, dict) else str(c),
                          str(c.get("value")) if isinstance(c, dict) else str(c)) for c in choices]
                 yield Select(opts, value=str(default) if default is not None else opts[0][1], allow_blank=False,
-                             id=f"param-{name}")
+                             id=f"param-{name}", compact=True)
             else:
                 kind = p.get("type", "text")
                 itype = "integer" if kind in ("integer", "int", "port") else "number" if kind in ("number", "float") else "text"
                 yield Input("" if default is None else str(default), type=itype, id=f"param-{name}",
                             validators=[ParamValidator(p)], validate_on=["changed", "submitted", "blur"],
-                            placeholder=str(p.get("placeholder") or p.get("example") or ""))
+                            placeholder=str(p.get("placeholder") or p.get("example") or f"‹{kind}{' in ' + p['unit'] if p.get('unit') else ''}›"),
+                            compact=True)
             yield Label("", id=f"error-{name}", classes="param-error")
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -143,12 +145,15 @@ class ParamForm(VerticalScroll):
         errors = self.query(f"#error-{name}")
         if errors:
             bad = result is not None and not result.is_valid
-            errors.first(Label).update("✗ " + "; ".join(result.failure_descriptions) if bad and result else "")
+            label = errors.first(Label)
+            label.update("✗ " + "; ".join(result.failure_descriptions) if bad and result else "")
+            label.display = bad
 
     def set_error(self, name: str, message: str) -> None:
         """Show a server-side error under field ``name`` (e.g. from ``recipes.plan``)."""
         for lbl in self.query(f"#error-{name}"):
             lbl.update(f"✗ {message}")  # type: ignore[attr-defined]
+            lbl.display = True
 
     def values(self) -> tuple[dict[str, Any], dict[str, str]]:
         """``(values, errors)``: typed values of valid fields and a message per invalid one."""
