@@ -60,7 +60,7 @@ class AlarmsScreen(KitScreen):
         for key, label in (("prio", "Prio"), ("state", "State"), ("asset", "Asset"), ("message", "Alarm"), ("ts", "Since")):
             table.add_column(label, key=key)
         yield table
-        yield Static("", id="detail")
+        yield Static("", id="detail", markup=False)
 
     def reload(self) -> None:
         self.fetch()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -32,7 +33,7 @@ def point_quality(a: AssetState, p: PointState, store: LiveStore) -> tuple[str, 
 
 def explain_point(p: PointState) -> str:
     """Multi-line explanation of where the value came from (protocol details if sent)."""
-    lines = [f"[b]{p.name}[/b] = {value_text(p.value, p.unit)}   quality {quality_text(p.quality, p.reason)[0]}"]
+    lines = [f"[b]{escape(p.name)}[/b] = {escape(value_text(p.value, p.unit))}   quality {escape(quality_text(p.quality, p.reason)[0])}"]
     x = p.extra
     mb = x.get("modbus") if isinstance(x.get("modbus"), dict) else {}
     raw = x.get("raw", mb.get("raw"))
@@ -54,6 +55,7 @@ def explain_point(p: PointState) -> str:
         lines.append(f"source timestamp {p.device_ts or '—'}")
     elif p.device_ts:
         lines.append(f"device timestamp {p.device_ts}")
+    lines = [lines[0], *(escape(x) for x in lines[1:])]
     if len(lines) == 1:
         lines.append("[dim]no protocol details in the data for this point[/dim]")
     return "\n".join(lines)
@@ -71,7 +73,7 @@ class AssetScreen(KitScreen):
         self._names: list[str] = []
 
     def compose_body(self) -> ComposeResult:
-        yield Static(f"[b]{self.asset}[/b]", id="asset-head")
+        yield Static(f"[b]{escape(self.asset)}[/b]", id="asset-head")
         table = DataTable(id="points", cursor_type="row")
         for key, label in COLUMNS:
             table.add_column(label, key=key)
@@ -83,10 +85,10 @@ class AssetScreen(KitScreen):
         a = store.assets.get(self.asset)
         head = self.query_one("#asset-head", Static)
         if a is None:
-            head.update(f"[b]{self.asset}[/b]  (no data yet)")
+            head.update(f"[b]{escape(self.asset)}[/b]  (no data yet)")
             return
         q = store.quality_summary(a)
-        head.update(f"[b]{self.asset}[/b]  {len(a.points)} pts  ● {q['good']} ok  ? {q['uncertain']}  "
+        head.update(f"[b]{escape(self.asset)}[/b]  {len(a.points)} pts  ● {q['good']} ok  ? {q['uncertain']}  "
                     f"✗ {q['bad']}  ◌ {q['stale']} stale  last {age_text(store.age(a.last_ts))} ago")
         table = self.query_one("#points", DataTable)
         names = sorted(a.points)

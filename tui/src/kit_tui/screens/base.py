@@ -71,6 +71,11 @@ class KitScreen(Screen):
         """Call a control endpoint through the app's data source."""
         return await self.kit.source.call(endpoint, body, timeout)
 
+    def notify(self, message: str, *, title: str = "", severity: str = "information",  # type: ignore[override]
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Toast without markup by default: runtime messages may contain ``[`` (``[Errno 111]``)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)  # type: ignore[arg-type]
+
     @staticmethod
     def explain(exc: Exception) -> str:
         """The text a screen shows for a failed control call."""

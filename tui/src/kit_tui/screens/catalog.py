@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -144,12 +145,13 @@ class CatalogScreen(KitScreen):
             detail.update("" if self.recipes else "No recipes.")
             return
         rid = recipe_id(r)
-        lines = [f"[b]{r.get('title', rid)}[/b]  {rid} {r.get('version', '')}", r.get("summary", ""), ""]
+        lines = [f"[b]{escape(str(r.get('title', rid)))}[/b]  {escape(rid)} {escape(str(r.get('version', '')))}",
+                 escape(str(r.get("summary", ""))), ""]
         needs = needs_text(r)
         if needs:
-            lines += ["[b]Needs[/b]", *(f"  • {n}" for n in needs), ""]
+            lines += ["[b]Needs[/b]", *(f"  • {escape(n)}" for n in needs), ""]
         if rid in self.matches:
-            lines += ["[b]Devices present[/b]", match_text(self.matches[rid])[0]]
+            lines += ["[b]Devices present[/b]", escape(match_text(self.matches[rid])[0])]
         else:
             lines.append("checking devices…")
         detail.update("\n".join(str(x) for x in lines))

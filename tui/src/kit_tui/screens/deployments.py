@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from rich.markup import escape
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -24,8 +25,8 @@ def dep_name(d: dict[str, Any]) -> str:
 
 def describe(d: dict[str, Any]) -> str:
     """``key: value`` lines of a deployment or bundle (nested values as compact JSON)."""
-    return "\n".join(f"[b]{k}[/b]: {v if isinstance(v, (str, int, float)) else json.dumps(v, default=str)}"
-                     for k, v in d.items())[:1500]
+    return "\n".join(f"[b]{escape(str(k))}[/b]: {escape(str(v) if isinstance(v, (str, int, float)) else json.dumps(v, default=str))}"
+                     for k, v in list(d.items())[:30])
 
 
 class DeploymentsScreen(KitScreen):
@@ -104,7 +105,7 @@ class DeploymentsScreen(KitScreen):
             if yes:
                 self._act("recipes.uninstall", {"deployment": name}, f"uninstalled {name}")
 
-        self.app.push_screen(ConfirmDialog(f"Uninstall deployment [b]{name}[/b]? Its components stop and are removed."),
+        self.app.push_screen(ConfirmDialog(f"Uninstall deployment {name}? Its components stop and are removed."),
                              answer)
 
     def action_upgrade(self) -> None:

@@ -75,7 +75,7 @@ class OverviewScreen(KitScreen):
         for key, label in COLUMNS:
             table.add_column(label, key=key)
         yield table
-        yield Static("", id="deployments-summary")
+        yield Static("", id="deployments-summary", markup=False)
 
     def reload(self) -> None:
         self.fetch()

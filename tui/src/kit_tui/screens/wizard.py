@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any
 
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -31,7 +32,7 @@ REPORT_WAIT_S = 60.0
 def plan_lines(plan: Any) -> list[str]:
     """A readable outline of a ``recipes.plan`` reply (any JSON shape)."""
     if isinstance(plan, str):
-        return plan.splitlines()
+        return [escape(x) for x in plan.splitlines()]
     lines: list[str] = []
 
     def walk(node: Any, indent: int) -> None:
@@ -39,20 +40,20 @@ def plan_lines(plan: Any) -> list[str]:
         if isinstance(node, dict):
             for k, v in node.items():
                 if isinstance(v, (dict, list)) and v:
-                    lines.append(f"{pad}[b]{k}[/b]")
+                    lines.append(f"{pad}[b]{escape(str(k))}[/b]")
                     walk(v, indent + 1)
                 else:
-                    lines.append(f"{pad}{k}: {v}")
+                    lines.append(f"{pad}{escape(str(k))}: {escape(str(v))}")
         elif isinstance(node, list):
             for v in node:
                 if isinstance(v, dict):
                     label = first(v, "name", "component", "subject", "id", default=None)
                     rest = {k: x for k, x in v.items() if k not in ("name", "component", "subject", "id")}
-                    lines.append(f"{pad}• {label or ''} " + (json.dumps(rest, default=str) if rest else ""))
+                    lines.append(escape(f"{pad}• {label or ''} " + (json.dumps(rest, default=str) if rest else "")))
                 else:
-                    lines.append(f"{pad}• {v}")
+                    lines.append(escape(f"{pad}• {v}"))
         else:
-            lines.append(f"{pad}{node}")
+            lines.append(escape(f"{pad}{node}"))
 
     walk(plan, 0)
     return lines
@@ -62,7 +63,7 @@ def report_lines(dep: Any) -> tuple[list[str], bool | None, bool]:
     """``(lines, passed, finished)`` for a deployment's commissioning report."""
     rep = dep.get("report") or dep.get("commissioning") or {} if isinstance(dep, dict) else {}
     if not isinstance(rep, dict):
-        return [str(rep)], None, True
+        return [escape(str(rep))], None, True
     checks = items(rep, "checks", "results")
     status = str(first(rep, "status", "result", default="")).lower()
     passed = first(rep, "passed", "ok", default=None)
@@ -76,13 +77,13 @@ def report_lines(dep: Any) -> tuple[list[str], bool | None, bool]:
             ok = str(c["result"]).lower().startswith("pass")
         mark = "✓ PASS" if ok else "✗ FAIL" if ok is False else "… running"
         seen = first(c, "value", "seen", "observed", default="")
-        lines.append(f"  {mark}  {first(c, 'name', 'check', 'description', default='?')}"
-                     + (f"  (seen {seen})" if seen != "" else "") + (f" — {c['detail']}" if c.get("detail") else ""))
+        lines.append(escape(f"  {mark}  {first(c, 'name', 'check', 'description', default='?')}"
+                            + (f"  (seen {seen})" if seen != "" else "") + (f" — {c['detail']}" if c.get("detail") else "")))
     ident = rep.get("devices") or rep.get("identification")
     if ident:
         lines.append("[b]Devices[/b]")
         for d in ident if isinstance(ident, list) else [ident]:
-            lines.append(f"  {json.dumps(d, default=str) if not isinstance(d, str) else d}")
+            lines.append(escape(f"  {json.dumps(d, default=str) if not isinstance(d, str) else d}"))
     return lines, passed, finished
 
 
@@ -111,7 +112,7 @@ class WizardScreen(KitScreen):
         with Vertical(id="wizard-body"):
             yield Static("loading recipe…", id="wizard-intro")
             yield VerticalScroll(Static("", id="wizard-view"), id="wizard-view-box")
-        yield Static("", id="wizard-status")
+        yield Static("", id="wizard-status", markup=False)
         with Horizontal(id="wizard-buttons"):
             yield Button("Test connection ^T", id="btn-test", compact=True)
             yield Button("Next ^N", id="btn-next", variant="primary", compact=True)
@@ -139,11 +140,11 @@ class WizardScreen(KitScreen):
         try:
             self.recipe = await self.call("recipes.show", {"id": self.recipe_id})
         except Exception as exc:
-            self.query_one("#wizard-intro", Static).update(self.explain(exc))
+            self.query_one("#wizard-intro", Static).update(escape(self.explain(exc)))
             return
         r = self.recipe or {}
         params = items(r, "parameters", "params")
-        self.query_one("#wizard-intro", Static).update(f"[b]{r.get('title', self.recipe_id)}[/b]  {r.get('summary', '')}")
+        self.query_one("#wizard-intro", Static).update(f"[b]{escape(str(r.get('title', self.recipe_id)))}[/b]  {escape(str(r.get('summary', '')))}")
         form = ParamForm(params, id="param-form")
         await self.query_one("#wizard-body").mount(form, before="#wizard-view-box")
         if params:
@@ -264,7 +265,7 @@ class WizardScreen(KitScreen):
         log: list[str] = []
 
         def say(line: str) -> None:
-            log.append(line)
+            log.append(escape(line))
             view.update("\n".join(log))
 
         body = {"recipe": self.recipe_id, "params": self.params}
@@ -277,7 +278,7 @@ class WizardScreen(KitScreen):
             result = await self.call("recipes.install", body, timeout=120)
             self.deployment = str(first(result, "deployment", "name", "id", default=self.recipe_id)
                                   if isinstance(result, dict) else result)
-            log[-1] = f"✓ installed as deployment {self.deployment}"
+            log[-1] = escape(f"✓ installed as deployment {self.deployment}")
             say("… commissioning: acceptance checks on live data")
             view.update("\n".join(log))
         except Exception as exc:
@@ -294,7 +295,7 @@ class WizardScreen(KitScreen):
                 dep = await self.call("deployments.show", {"deployment": self.deployment})
                 lines, passed, finished = report_lines(dep)
             except Exception as exc:
-                lines, finished = [self.explain(exc)], True
+                lines, finished = [escape(self.explain(exc))], True
             view.update("\n".join([*log, "", "[b]Commissioning report[/b]", *lines]))
             if finished or loop.time() > deadline:
                 break

@@ -10,6 +10,9 @@ from kit_tui.data.link import LinkState
 class ConnectionBanner(Static):
     """One line at the top of every screen; hidden while connected."""
 
+    def __init__(self, **kw) -> None:
+        super().__init__("", markup=False, **kw)
+
     DEFAULT_CSS = """
     ConnectionBanner { height: 1; width: 1fr; padding: 0 1; display: none; }
     ConnectionBanner.-down { display: block; background: $error; color: $text; text-style: bold; }
@@ -35,6 +38,9 @@ class Unavailable(Static):
     Unavailable { padding: 1 2; color: $text-muted; display: none; }
     Unavailable.-shown { display: block; }
     """
+
+    def __init__(self, **kw) -> None:
+        super().__init__("", markup=False, **kw)
 
     def show(self, text: str | None) -> None:
         """Show ``text`` (e.g. "recipes.list is not available on this runtime"); hide on None."""

@@ -113,11 +113,11 @@ class ParamForm(VerticalScroll):
     def compose(self) -> ComposeResult:
         for p in self.params:
             name = param_name(p)
-            unit = f" [{p['unit']}]" if p.get("unit") else ""
+            unit = f" ({p['unit']})" if p.get("unit") else ""
             req = " (optional)" if p.get("required") is False else ""
-            yield Label(f"{p.get('prompt') or p.get('label') or name}{unit}{req}", classes="param-label")
+            yield Label(f"{p.get('prompt') or p.get('label') or name}{unit}{req}", classes="param-label", markup=False)
             if p.get("help") or p.get("description"):
-                yield Static(str(p.get("help") or p.get("description")), classes="param-help")
+                yield Static(str(p.get("help") or p.get("description")), classes="param-help", markup=False)
             default = self.initial.get(name, p.get("default"))
             choices = p.get("choices") or p.get("options")
             if p.get("type") == "choice" and choices:
@@ -132,7 +132,7 @@ class ParamForm(VerticalScroll):
                             validators=[ParamValidator(p)], validate_on=["changed", "submitted", "blur"],
                             placeholder=str(p.get("placeholder") or p.get("example") or f"‹{kind}{' in ' + p['unit'] if p.get('unit') else ''}›"),
                             compact=True)
-            yield Label("", id=f"error-{name}", classes="param-error")
+            yield Label("", id=f"error-{name}", classes="param-error", markup=False)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self._show(event.input, event.validation_result)
