@@ -27,6 +27,7 @@ STALE_INTERVALS = 3.0
 STALE_MIN_S = 5.0
 #: Events kept for the alarm and event views.
 EVENTS_KEPT = 500
+_BASE_KEYS = frozenset(("name", "value", "unit", "quality", "reason", "ts", "gw_ts"))
 
 
 def parse_ts(text: Any) -> float | None:
@@ -137,11 +138,12 @@ class LiveStore:
         st.unit = p.get("unit", st.unit)
         st.quality = quality
         st.reason = p.get("reason")
-        st.ts = parse_ts(p.get("gw_ts")) or ts
+        gw = p.get("gw_ts")
+        st.ts = (parse_ts(gw) or ts) if gw else ts
         st.device_ts = p.get("ts")
-        extra = {k: v for k, v in p.items() if k not in ("name", "value", "unit", "quality", "reason", "ts", "gw_ts")}
-        if extra:
-            st.extra = extra
+        # Hot path at 10k points/s: build the extras dict only when there are extras.
+        if not _BASE_KEYS.issuperset(p):
+            st.extra = {k: v for k, v in p.items() if k not in _BASE_KEYS}
         if quality == "good" and isinstance(value, (int, float)):
             st.history.append(float(value))
 

@@ -71,6 +71,7 @@ class AssetScreen(KitScreen):
         self.asset = asset
         self.TITLE_TEXT = f"Asset {asset}"
         self._names: list[str] = []
+        self._shown: dict[str, list[Any]] = {}
 
     def compose_body(self) -> ComposeResult:
         yield Static(f"[b]{escape(self.asset)}[/b]", id="asset-head")
@@ -94,14 +95,20 @@ class AssetScreen(KitScreen):
         names = sorted(a.points)
         if names != self._names:
             table.clear()
+            self._shown = {}
             for n in names:
-                table.add_row(*self._row(a, a.points[n], store), key=n)
+                self._shown[n] = row = self._row(a, a.points[n], store)
+                table.add_row(*row, key=n)
             self._names = names
         else:
             top = int(table.scroll_offset.y)
             for n in names[top: top + table.size.height + 1]:
-                for (col, _), cell in zip(COLUMNS, self._row(a, a.points[n], store)):
-                    table.update_cell(n, col, cell)
+                row = self._row(a, a.points[n], store)
+                old = self._shown.get(n)
+                for i, ((col, _), cell) in enumerate(zip(COLUMNS, row)):
+                    if old is None or str(old[i]) != str(cell):
+                        table.update_cell(n, col, cell)
+                self._shown[n] = row
         self._explain()
 
     def _row(self, a: AssetState, p: PointState, store: LiveStore) -> list[Any]:

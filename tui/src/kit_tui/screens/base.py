@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
 from kit_tui.data.link import LinkDown, LinkState, NotAvailable
 from kit_tui.widgets.banner import ConnectionBanner
+from kit_tui.widgets.keyhints import KeyHints
 
 if TYPE_CHECKING:
     from kit_tui.app import KitApp
@@ -38,7 +39,7 @@ class KitScreen(Screen):
         yield Header(show_clock=False)
         yield ConnectionBanner()
         yield from self.compose_body()
-        yield Footer(compact=True)
+        yield KeyHints()
 
     def compose_body(self) -> ComposeResult:
         """The screen's own widgets."""

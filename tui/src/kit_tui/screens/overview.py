@@ -69,6 +69,7 @@ class OverviewScreen(KitScreen):
         self.alarms: list[dict[str, Any]] | None = None
         self.deployments: list[dict[str, Any]] | None = None
         self._layout: tuple[str, ...] = ()
+        self._shown: dict[str, list[Any]] = {}
 
     def compose_body(self) -> ComposeResult:
         table = DataTable(id="assets", cursor_type="row", zebra_stripes=False)
@@ -129,8 +130,12 @@ class OverviewScreen(KitScreen):
                 table.move_cursor(row=min(max(cursor, 0), len(rows) - 1))
         else:
             for key, cells in rows:
-                for (col, _), cell in zip(COLUMNS, cells):
-                    table.update_cell(key, col, cell, update_width=True)
+                old = self._shown.get(key)
+                for i, ((col, _), cell) in enumerate(zip(COLUMNS, cells)):
+                    # Touch only cells whose text changed: each update re-measures the column.
+                    if old is None or str(old[i]) != str(cell) or getattr(old[i], "style", None) != getattr(cell, "style", None):
+                        table.update_cell(key, col, cell, update_width=True)
+        self._shown = dict(rows)
         self._update_deployments(store)
 
     def _asset_row(self, a: AssetState, store: LiveStore) -> list[Any]:
