@@ -48,6 +48,25 @@ def capture() -> str:
     return tmux("capture-pane", "-p", "-t", SESSION)
 
 
+def tui_pid() -> int:
+    """Pid of the ``kit tui`` process in the pane (the pane's shell may have forked it)."""
+    pid = int(tmux("display-message", "-p", "-t", SESSION, "#{pane_pid}").strip())
+    for _ in range(3):
+        if b"tui" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return pid
+        kids = " ".join(Path(t, "children").read_text() for t in Path(f"/proc/{pid}/task").iterdir()).split()
+        if not kids:
+            break
+        pid = int(kids[0])
+    return pid
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds used so far by ``pid``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_screen(marker: str, timeout: float) -> float:
     """Poll the pane until ``marker`` is visible; return when it appeared (perf_counter)."""
     deadline = time.perf_counter() + timeout
@@ -114,13 +133,18 @@ def measure(kit: str, per_asset_points: int, presses: int, cols: int, rows: int)
             tmux("new-session", "-d", "-s", SESSION, "-x", str(cols), "-y", str(rows),
                  f"TERM=xterm-256color {kit} tui --url {url}")
             wait_screen(f"m{ASSETS - 1}", 30)  # the overview lists the last asset
+            pid = tui_pid()
+            c0, t0 = cpu_s(pid), time.perf_counter()
             rate = asyncio.run(count_points(url, 3.0))
+            background = (cpu_s(pid) - c0) / (time.perf_counter() - t0)  # TUI CPU share with no key presses
             samples = []
+            c1, t1 = cpu_s(pid), time.perf_counter()
             for i in range(presses):
                 key, marker = ("6", "Installed plugins") if i % 2 == 0 else ("1", "Deployments:")
                 t0 = time.perf_counter()
                 tmux("send-keys", "-t", SESSION, key)
                 samples.append((wait_screen(marker, 10) - t0) * 1000)
+            press_cpu_ms = ((cpu_s(pid) - c1) - background * (time.perf_counter() - t1)) / presses * 1000
             # tmux's own cost: a capture round trip, measured in the same run.
             t0 = time.perf_counter()
             for _ in range(20):
@@ -137,7 +161,8 @@ def measure(kit: str, per_asset_points: int, presses: int, cols: int, rows: int)
     samples.sort()
     return {"points_per_s": round(rate), "p50_ms": round(statistics.median(samples), 1),
             "p95_ms": round(samples[int(0.95 * (len(samples) - 1))], 1), "max_ms": round(samples[-1], 1),
-            "capture_ms": round(capture_ms, 2), "presses": len(samples), "last_screen": screen}
+            "capture_ms": round(capture_ms, 2), "presses": len(samples), "tui_cpu_share": round(background, 3),
+            "cpu_ms_per_press": round(press_cpu_ms, 1), "last_screen": screen}
 
 
 def main() -> None:
@@ -157,7 +182,11 @@ def main() -> None:
     base.pop("last_screen")
     for name, r in (("baseline (idle bus)", base), (f"loaded ({args.points} points/s)", loaded)):
         print(f"{name:<28} {r['points_per_s']:>7} points/s seen   key→redraw p50 {r['p50_ms']:6.1f} ms  "
-              f"p95 {r['p95_ms']:6.1f} ms  max {r['max_ms']:6.1f} ms   (tmux capture {r['capture_ms']:.2f} ms)")
+              f"p95 {r['p95_ms']:6.1f} ms  max {r['max_ms']:6.1f} ms   (tmux capture {r['capture_ms']:.2f} ms)\n"
+              f"{'':<28} TUI CPU while idle-watching {r['tui_cpu_share'] * 100:.1f} % of a core, "
+              f"CPU per key press ≈ {r['cpu_ms_per_press']:.1f} ms")
+    print(f"machine load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+          "(wall-clock latency includes waiting for a CPU)")
     ratio = loaded["p50_ms"] / base["p50_ms"] if base["p50_ms"] else float("nan")
     print(f"p50 ratio loaded/baseline: {ratio:.2f}")
     print(json.dumps({"bench": "tui_tmux", "cols": args.cols, "rows": args.rows, "baseline": base, "loaded": loaded,
