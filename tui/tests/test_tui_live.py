@@ -10,6 +10,7 @@ from kit.settings import ComponentSpec, NatsSettings
 from kit.testing import wait_for
 from kit_tui.app import KitApp
 from kit_tui.data.link import RuntimeLink
+from kit_tui.messages import LiveDataChanged
 from kit_tui.screens.asset import AssetScreen
 from kit_tui.screens.overview import OverviewScreen
 from kit_tui.screens.plugins import PluginsScreen
@@ -112,3 +113,32 @@ async def test_disconnected_banner_while_the_bus_is_down_then_recovery(settings,
             await rt.stop()
         finally:
             await again.stop()
+
+
+async def test_command_palette_reaches_a_screen(settings, make_runtime):
+    rt = await make_runtime(settings)
+    app = KitApp(RuntimeLink(rt.url), refresh_s=0.05)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+p")
+        await wait_for(lambda: app.screen.__class__.__name__ == "CommandPalette", message="palette open")
+        await pilot.press(*list("alarms"))
+        await wait_for(lambda: app.screen.query("CommandList") and app.screen.query_one("CommandList").option_count > 0,
+                       message="palette hits")
+        await pilot.press("enter")
+        await wait_for(lambda: app.current_mode == "alarms", message="alarms via the palette")
+
+
+async def test_live_data_notices_are_coalesced_not_one_per_message(kit_settings, make_runtime):
+    # A fast source: many bus messages per refresh tick.
+    comps = [ComponentSpec(name=f"f{i}", type="synthetic", asset=f"test/a/l/f{i}", config={"interval_s": 0.01})
+             for i in range(4)]
+    rt = await make_runtime(kit_settings.model_copy(update={"components": comps}))
+    notices: list[LiveDataChanged] = []
+    app = KitApp(RuntimeLink(rt.url), refresh_s=0.1)
+    async with app.run_test(size=(80, 24), message_hook=lambda m: notices.append(m)
+                            if isinstance(m, LiveDataChanged) else None):
+        store = app.source.store
+        await wait_for(lambda: store.messages >= 400, timeout=30, message="400 bus messages")
+        assert len(notices) * 5 < store.messages, (len(notices), store.messages)
+        versions = [n.version for n in notices]
+        assert versions == sorted(versions) and len(set(versions)) == len(versions), "each notice carries news"

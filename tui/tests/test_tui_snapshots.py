@@ -67,3 +67,17 @@ def test_screen_snapshot(snap_compare, screen, size):
     keys, ready = SCREENS[screen]
     app = KitApp(FixedSource.from_file(SAMPLE))
     assert snap_compare(app, terminal_size=size, run_before=prepare(keys, ready))
+
+
+DOC_IMAGES = Path(__file__).parents[2] / "docs" / "img" / "tui"
+SNAPSHOTS = Path(__file__).parent / "__snapshots__" / "test_tui_snapshots"
+
+
+def test_doc_screenshots_are_the_current_snapshots():
+    """docs/tui.md shows copies of the snapshot SVGs; they must not drift from the real UI."""
+    shots = sorted(DOC_IMAGES.glob("*.svg"))
+    assert len(shots) >= 8
+    stale = [p.name for p in shots
+             if p.read_bytes() != (SNAPSHOTS / f"test_screen_snapshot[{p.stem}].svg").read_bytes()]
+    assert not stale, (f"stale screenshots in docs/img/tui: {stale}; copy them again from {SNAPSHOTS} "
+                       "after checking the snapshot diff")
