@@ -20,6 +20,12 @@ SAMPLE = Path(__file__).parent / "sample-configs" / "site.json"
 SIZES = [(80, 24), (120, 40)]
 
 
+@pytest.fixture(autouse=True)
+def fixed_theme(monkeypatch):
+    """The theme would follow $TERM's colour depth; pin it so pictures do not depend on the shell."""
+    monkeypatch.setenv("KIT_TUI_THEME", "textual-dark")
+
+
 def rows(app, selector: str) -> int:
     """Row count of a table on the current screen (0 while it is not there yet)."""
     found = app.screen.query(selector)
@@ -67,6 +73,13 @@ def test_screen_snapshot(snap_compare, screen, size):
     keys, ready = SCREENS[screen]
     app = KitApp(FixedSource.from_file(SAMPLE))
     assert snap_compare(app, terminal_size=size, run_before=prepare(keys, ready))
+
+
+def test_overview_snapshot_in_16_colours(snap_compare, monkeypatch):
+    """The ANSI theme a 16-colour terminal gets: states stay readable by symbol and word."""
+    monkeypatch.setenv("KIT_TUI_THEME", "ansi-dark")
+    keys, ready = SCREENS["overview"]
+    assert snap_compare(KitApp(FixedSource.from_file(SAMPLE)), terminal_size=(80, 24), run_before=prepare(keys, ready))
 
 
 DOC_IMAGES = Path(__file__).parents[2] / "docs" / "img" / "tui"

@@ -1,6 +1,7 @@
 """The Textual app: composition and routing only (screens do the work).
 
-``run_app(url, data_dir)`` is the entry point used by ``kit tui`` and ``kit demo``.
+``run_app(url, data_dir)`` runs it in its own event loop; ``run_app_async(url)`` runs it in
+one that is already running (``kit demo`` has its runtime in the same process).
 The bus link runs in one exclusive worker; live data reaches screens through a throttled
 refresh (at most ``REFRESH_S`` apart) so a flood of telemetry never starves key presses.
 """
@@ -60,6 +61,13 @@ class KitApp(App):
         self.operator = os.environ.get("KIT_OPERATOR") or _login()
 
     def on_mount(self) -> None:
+        # On a 16-colour terminal (serial console, old PuTTY, `TERM=xterm`), use the theme
+        # made of the terminal's own ANSI colours instead of approximating true colours.
+        theme = os.environ.get("KIT_TUI_THEME")
+        if theme in self.available_themes:
+            self.theme = theme
+        elif self.console.color_system in ("standard", "windows"):
+            self.theme = "ansi-dark"
         self.switch_mode("overview")
         self.run_link()
         self.set_interval(self.refresh_s, self._tick)
@@ -133,3 +141,9 @@ def run_app(url: str | None, data_dir: Path | None = None) -> None:
             settings = settings.model_copy(update={"data_dir": Path(data_dir)})
         url = bus_url(settings)
     KitApp(RuntimeLink(url)).run()
+
+
+async def run_app_async(url: str) -> None:
+    """Run the TUI inside an already running event loop (e.g. beside an in-process runtime,
+    as ``kit demo`` does: ``await run_app_async(runtime.url)`` then stop the runtime)."""
+    await KitApp(RuntimeLink(url)).run_async()
