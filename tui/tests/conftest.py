@@ -11,6 +11,8 @@ land, these tests switch to them by dropping the plugin.
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -75,6 +77,7 @@ class FakeEndpoints:
                                        "not_before": "2026-01-01T00:00:00Z", "not_after": "2031-01-01T00:00:00Z",
                                        "status": "pending"}}
         self.calls: list[tuple[str, Any]] = []
+        self.downtimes = [{"id": "dt-1", "start": "2026-11-22T07:05:00+00:00", "duration_s": 300, "reason": None}]
 
     @kit.hookimpl
     def register_components(self, register: Any) -> None:
@@ -159,6 +162,41 @@ class FakeEndpoints:
                 await runtime.supervisor.remove(inst.name)
             self.deployments.pop(name, None)
             return {"uninstalled": name}
+
+        @ep("recipes.upgrade")
+        async def _upgrade(body):
+            d = self.deployments[body["deployment"]]
+            d.update(recipe=body["recipe"], version="1.1.0")
+            return {"deployment": body["deployment"], "version": "1.1.0"}
+
+        @ep("bundles.export")
+        async def _export(body):
+            deps = [self.deployments[n] for n in body["deployments"]]
+            Path(body["path"]).write_text(json.dumps({"deployments": deps}))
+            return {"path": body["path"]}
+
+        @ep("bundles.inspect")
+        async def _inspect(body):
+            data = json.loads(Path(body["path"]).read_text())
+            return {"path": body["path"], "deployments": [d["deployment"] for d in data["deployments"]]}
+
+        @ep("bundles.install")
+        async def _bundle_install(body):
+            for d in json.loads(Path(body["path"]).read_text())["deployments"]:
+                name = d["deployment"] + "-copy"
+                self.deployments[name] = {**d, "deployment": name}
+            return {"installed": True}
+
+        @ep("oee.downtimes")
+        async def _downtimes(body):
+            return {"downtimes": self.downtimes}
+
+        @ep("oee.assign_reason")
+        async def _reason(body):
+            for d in self.downtimes:
+                if d["id"] == body["downtime_id"]:
+                    d.update(reason=body["reason"], who=body["who"], component=body["component"])
+            return {"ok": True}
 
         @ep("alarms.list")
         async def _alarms(body):

@@ -184,3 +184,59 @@ async def test_screens_say_not_available_without_the_endpoints(kit_settings, mak
         await pilot.press("1")
         await wait_for(lambda: "not available" in text(app.screen.query_one("#deployments-summary")),
                        message="overview deployments not available")
+
+
+async def test_downtime_reason_upgrade_and_bundles(kit_settings, make_runtime, temp_plugin, fake_endpoints, device,
+                                                   monkeypatch, tmp_path):
+    from kit.control import ControlClient
+    from kit_tui.screens import kpis
+
+    monkeypatch.setattr(kpis, "OEE_COMPONENT_TYPES", {"oee", "fake_oee"})
+    rt = await make_runtime(kit_settings, host=temp_plugin(fake_endpoints, name="fake-endpoints"))
+    await ControlClient(rt.bus).call("recipes.install", {"recipe": "oee-basic", "params": {
+        "host": "127.0.0.1", "port": device, "asset": NEW_ASSET, "ideal_cycle_s": 2.0}})
+    app = KitApp(RuntimeLink(rt.url), refresh_s=0.05)
+    async with app.run_test(size=(100, 36)) as pilot:
+        # Assign a reason code to a downtime of the OEE component.
+        await pilot.press("4")
+        await wait_for(lambda: app.current_mode == "kpis", message="kpis")
+        downtimes = app.screen.query_one("#downtimes", DataTable)
+        await wait_for(lambda: any(k.value == "oee-basic-1-oee|dt-1" for k in downtimes.rows), message="downtime listed")
+        assert "unassigned" in str(downtimes.get_cell("oee-basic-1-oee|dt-1", "reason"))
+        downtimes.focus()
+        await pilot.press("a")
+        await wait_for(lambda: isinstance(app.screen, PromptDialog), message="reason prompt")
+        await replace_text(pilot, app.screen.query_one(Input), "changeover")
+        await pilot.press("enter")
+        await wait_for(lambda: fake_endpoints.downtimes[0]["reason"] == "changeover", message="reason recorded")
+        assert fake_endpoints.downtimes[0]["component"] == "oee-basic-1-oee"
+        assert fake_endpoints.downtimes[0]["who"] == app.operator
+        await wait_for(lambda: str(downtimes.get_cell("oee-basic-1-oee|dt-1", "reason")) == "changeover",
+                       message="reason shown")
+
+        # Upgrade, export a bundle, install it again under another name.
+        await pilot.press("3")
+        await wait_for(lambda: app.current_mode == "deployments", message="deployments")
+        deps = app.screen.query_one("#deployments", DataTable)
+        await wait_for(lambda: "oee-basic-1" in deps.rows, message="deployment listed")
+        deps.focus()
+        await pilot.press("g")
+        await wait_for(lambda: isinstance(app.screen, PromptDialog), message="upgrade prompt")
+        assert app.screen.query_one(Input).value == "oee-basic"
+        await pilot.press("enter")
+        await wait_for(lambda: "1.1.0" in str(deps.get_cell("oee-basic-1", "recipe")), message="upgraded version shown")
+
+        bundle = tmp_path / "line9.kitbundle"
+        await pilot.press("e")
+        await wait_for(lambda: isinstance(app.screen, PromptDialog), message="export prompt")
+        await replace_text(pilot, app.screen.query_one(Input), str(bundle))
+        await pilot.press("enter")
+        await wait_for(bundle.exists, message="bundle written")
+        await pilot.press("b")
+        await wait_for(lambda: isinstance(app.screen, PromptDialog), message="bundle path prompt")
+        await replace_text(pilot, app.screen.query_one(Input), str(bundle))
+        await pilot.press("enter")
+        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), message="confirm bundle install")
+        await wait_for(lambda: "oee-basic-1" in text(app.screen_stack[-2].query_one("#detail")), message="bundle shown")
+        await pilot.press("y")
+        await wait_for(lambda: "oee-basic-1-copy" in deps.rows, message="bundle installed and listed")

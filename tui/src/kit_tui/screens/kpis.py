@@ -51,6 +51,10 @@ def spc_chart(store: LiveStore, key: tuple[str, str]) -> ChartData:
                      cl=attrs.get("cl", attrs.get("center")), ucl=attrs.get("ucl"), lcl=attrs.get("lcl"))
 
 
+#: Component types whose instances serve ``oee.downtimes`` (a vendor's OEE plugin can be added).
+OEE_COMPONENT_TYPES = {"oee"}
+
+
 class KpiScreen(KitScreen):
     """Tabs: OEE, Energy, Condition, SPC."""
 
@@ -101,7 +105,7 @@ class KpiScreen(KitScreen):
         table = self.query_one("#downtimes", DataTable)
         try:
             comps = await self.call("components")
-            self.oee_components = [c for c in comps if c.get("type") == "oee"]
+            self.oee_components = [c for c in comps if c.get("type") in OEE_COMPONENT_TYPES]
         except Exception:
             self.oee_components = []
         rows: list[dict[str, Any]] = []
