@@ -43,6 +43,8 @@ SCREENS = {
     "wizard": (("2", "enter"), lambda app: bool(app.screen.query("#param-ideal_cycle_s"))),
     "deployments": (("3",), lambda app: rows(app, "#deployments") == 2),
     "kpis_oee": (("4",), lambda app: rows(app, "#downtimes") == 3 and rows(app, "#oee-table") == 2),
+    "kpis_energy": (("4", "right"), lambda app: rows(app, "#energy-table") == 5),
+    "kpis_condition": (("4", "right", "right"), lambda app: rows(app, "#condition-table") == 2),
     "kpis_spc": (("4", "right", "right", "right"), lambda app: app.screen.query_one("#kpi-tabs").active == "tab-spc"),
     "alarms": (("5",), lambda app: rows(app, "#alarms") == 4),
     "plugins": (("6",), lambda app: rows(app, "#plugins-table") == 6 and rows(app, "#certs") == 2),
