@@ -142,3 +142,44 @@ async def test_live_data_notices_are_coalesced_not_one_per_message(kit_settings,
         assert len(notices) * 5 < store.messages, (len(notices), store.messages)
         versions = [n.version for n in notices]
         assert versions == sorted(versions) and len(set(versions)) == len(versions), "each notice carries news"
+
+
+async def test_last_values_from_kv_are_shown_and_marked_stale(kit_settings, make_runtime, bus):
+    import json
+    import time
+
+    from kit.bus import KV_LAST
+    from kit_tui.data.store import LiveStore
+
+    asset = "test/assembly/line1/old1"
+    spec = ComponentSpec(name="old", type="synthetic", asset=asset, config={"interval_s": 0.05, "max_batches": 3})
+    rt = await make_runtime(kit_settings.model_copy(update={"components": [spec]}))
+    kv = await bus.kv(KV_LAST)
+
+    async def last():
+        try:
+            entry = await kv.get("test.assembly.line1.old1")
+        except Exception:
+            return None
+        return json.loads(entry.value)
+
+    saved = await wait_for(last, message="last values in KIT_LAST")
+    await wait_for(lambda: rt.supervisor.instances["old"].component.batches == 3, message="source finished")
+    # The TUI starts after the data stopped: only KIT_LAST can tell it anything. Its clock
+    # runs an hour ahead, so those values must read as stale, not as live.
+    store = LiveStore(clock=lambda: time.time() + 3600)
+    app = KitApp(RuntimeLink(rt.url, store=store), refresh_s=0.05)
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.screen.query_one("#assets", DataTable)
+        await wait_for(lambda: asset in table.rows, message="asset from KIT_LAST")
+        assert store.assets[asset].points["count_good"].value == saved["count_good"]["value"]
+        await wait_for(lambda: "STALE" in cell(table, asset, "quality"), message="stale marker")
+        assert cell(table, asset, "quality").startswith("◌"), "a symbol, not only a colour"
+        table.focus()
+        table.move_cursor(row=table.get_row_index(asset))
+        await pilot.press("enter")
+        await wait_for(lambda: isinstance(app.screen, AssetScreen), message="asset screen")
+        points = app.screen.query_one("#points", DataTable)
+        await wait_for(lambda: "temperature_c" in points.rows, message="points listed")
+        assert "STALE" in cell(points, "temperature_c", "quality")
+        assert cell(points, "temperature_c", "value") == f"{saved['temperature_c']['value']:,.4g} °C"

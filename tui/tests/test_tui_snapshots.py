@@ -39,7 +39,8 @@ SCREENS = {
     "asset": (("down", "enter", "down", "down", "down"),
               lambda app: rows(app, "#points") == 6 and "30053" in str(app.screen.query_one("#explain").render())),
     "catalog": (("2",), lambda app: rows(app, "#recipes") == 3 and "Devices present" in str(
-        app.screen.query_one("#recipe-detail").render())),
+        app.screen.query_one("#recipe-detail").render()) and "…" not in "".join(
+        str(c) for c in app.screen.query_one("#recipes", DataTable).get_column("fits"))),
     "wizard": (("2", "enter"), lambda app: bool(app.screen.query("#param-ideal_cycle_s"))),
     "deployments": (("3",), lambda app: rows(app, "#deployments") == 2),
     "kpis_oee": (("4",), lambda app: rows(app, "#downtimes") == 3 and rows(app, "#oee-table") == 2),
