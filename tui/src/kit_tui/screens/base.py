@@ -8,6 +8,7 @@ in the screen's group, so a slow runtime delays a table, never a key press.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
@@ -21,6 +22,9 @@ from kit_tui.widgets.keyhints import KeyHints
 
 if TYPE_CHECKING:
     from kit_tui.app import KitApp
+
+#: A screen shown again refetches its control API data only if the last fetch is older.
+RELOAD_ON_RESUME_S = 3.0
 
 
 class KitScreen(Screen):
@@ -45,17 +49,24 @@ class KitScreen(Screen):
         """The screen's own widgets."""
         return iter(())
 
+    _reloaded_at: float = -1e9
+
     def on_mount(self) -> None:
         self.sub_title = self.TITLE_TEXT
         self.watch(self.kit, "link", self._link_changed)
 
     def on_screen_resume(self) -> None:
         self.live_update()
-        self.reload()
+        # Flipping between screens should not refetch every time; `r` always does.
+        now = time.monotonic()
+        if now - self._reloaded_at >= RELOAD_ON_RESUME_S:
+            self._reloaded_at = now
+            self.reload()
 
     def _link_changed(self, link: LinkState) -> None:
         self.query_one(ConnectionBanner).show_state(link)
         if link.connected:
+            self._reloaded_at = time.monotonic()
             self.reload()
 
     def action_reload(self) -> None:

@@ -51,8 +51,7 @@ class PluginsScreen(KitScreen):
     """Plugins table and the certificate trust list."""
 
     TITLE_TEXT = "Plugins and trust"
-    BINDINGS = [Binding("t", "trust", "Trust cert"), Binding("x", "reject", "Reject cert"),
-                Binding("tab", "app.focus_next", "Next table", show=False)]
+    BINDINGS = [Binding("t", "trust", "Trust cert"), Binding("x", "reject", "Reject cert")]
 
     def __init__(self) -> None:
         super().__init__()

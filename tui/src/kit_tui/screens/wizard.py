@@ -174,6 +174,10 @@ class WizardScreen(KitScreen):
 
     def action_close(self) -> None:
         """Leave the wizard (nothing is installed unless the plan was confirmed)."""
+        if self.busy and self.step == 2:
+            # Leaving would cancel the worker that follows the install, not the install.
+            self.status("… the install is running; wait for its result before leaving")
+            return
         self.app.pop_screen()
 
     def action_test(self) -> None:
