@@ -79,7 +79,7 @@ async def test_number_keys_navigate_every_screen(settings, make_runtime):
     async with app.run_test(size=(80, 24)) as pilot:
         for key, mode, _ in KitApp.NAV:
             await pilot.press(key)
-            await wait_for(lambda: app.current_mode == mode, message=f"mode {mode}")
+            await wait_for(lambda m=mode: app.current_mode == m, message=f"mode {mode}")
         await pilot.press("question_mark")
         await wait_for(lambda: app.screen.__class__.__name__ == "HelpScreen", message="help")
         await pilot.press("escape")

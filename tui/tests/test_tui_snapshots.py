@@ -97,3 +97,17 @@ def test_doc_screenshots_are_the_current_snapshots():
              if p.read_bytes() != (SNAPSHOTS / f"test_screen_snapshot[{p.stem}].svg").read_bytes()]
     assert not stale, (f"stale screenshots in docs/img/tui: {stale}; copy them again from {SNAPSHOTS} "
                        "after checking the snapshot diff")
+
+
+async def test_flood_banner_when_the_runtime_reports_a_flood():
+    src = FixedSource.from_file(SAMPLE)
+    src.replies["alarms.list"]["flood"] = True
+    app = KitApp(src)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("5")
+        await wait_for(lambda: app.current_mode == "alarms" and rows(app, "#alarms") == 4, message="alarms")
+        banner = app.screen.query_one("#flood-banner")
+        assert banner.has_class("-flood") and "ALARM FLOOD" in str(banner.render())
+        src.replies["alarms.list"]["flood"] = False
+        await pilot.press("r")
+        await wait_for(lambda: not banner.has_class("-flood"), message="flood over")

@@ -178,8 +178,8 @@ async def test_screens_say_not_available_without_the_endpoints(kit_settings, mak
         for key, widget in (("2", "#catalog-unavailable"), ("3", "#deployments-unavailable"), ("5", "#alarms-unavailable"),
                             ("6", "#certs-unavailable")):
             await pilot.press(key)
-            await wait_for(lambda: app.screen.query(widget)
-                           and "not available on this runtime" in text(app.screen.query_one(widget)),
+            await wait_for(lambda w=widget: app.screen.query(w)
+                           and "not available on this runtime" in text(app.screen.query_one(w)),
                            message=f"{widget} says not available")
         await pilot.press("1")
         await wait_for(lambda: "not available" in text(app.screen.query_one("#deployments-summary")),

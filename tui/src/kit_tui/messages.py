@@ -44,11 +44,3 @@ class OpenRecipe(Message):
     """The user chose a recipe in the catalog to install it."""
 
     recipe_id: str
-
-
-@dataclass
-class Notice(Message):
-    """Something the user should read (an action's result or error)."""
-
-    text: str
-    error: bool = False

@@ -105,7 +105,7 @@ class AssetScreen(KitScreen):
             for n in names[top: top + table.size.height + 1]:
                 row = self._row(a, a.points[n], store)
                 old = self._shown.get(n)
-                for i, ((col, _), cell) in enumerate(zip(COLUMNS, row)):
+                for i, ((col, _), cell) in enumerate(zip(COLUMNS, row, strict=True)):
                     if old is None or str(old[i]) != str(cell):
                         table.update_cell(n, col, cell)
                 self._shown[n] = row

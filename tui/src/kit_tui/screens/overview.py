@@ -131,7 +131,7 @@ class OverviewScreen(KitScreen):
         else:
             for key, cells in rows:
                 old = self._shown.get(key)
-                for i, ((col, _), cell) in enumerate(zip(COLUMNS, cells)):
+                for i, ((col, _), cell) in enumerate(zip(COLUMNS, cells, strict=True)):
                     # Touch only cells whose text changed: each update re-measures the column.
                     if old is None or str(old[i]) != str(cell) or getattr(old[i], "style", None) != getattr(cell, "style", None):
                         table.update_cell(key, col, cell, update_width=True)

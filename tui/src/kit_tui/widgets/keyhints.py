@@ -24,7 +24,7 @@ class KeyHints(Widget):
     def render(self) -> Text:
         out = Text(no_wrap=True, overflow="ellipsis")
         seen: set[str] = set()
-        for key, active in self.screen.active_bindings.items():
+        for active in self.screen.active_bindings.values():
             b = active.binding
             if not b.show or not b.description or b.action in seen:
                 continue
