@@ -122,3 +122,13 @@ def test_chart_marks_violations_and_limits():
     ucl_row = next(i for i, r in enumerate(rows) if "UCL" in r)
     bad_row = next(i for i, r in enumerate(rows) if "✗" in r and "violation" not in r)
     assert bad_row < ucl_row, "the out-of-limit point is drawn above the upper limit"
+
+
+def test_runtime_errors_are_mapped_to_their_fields():
+    from kit_tui.screens.wizard import field_errors
+
+    names = {"host", "ideal_cycle_s"}
+    msg = ("invalid parameters\n  ideal_cycle_s: must be > 0\n"
+           "recipes/oee.yaml:12: params.host: not an address\nsomething: unrelated")
+    assert field_errors(msg, names) == {"ideal_cycle_s": "must be > 0", "host": "not an address"}
+    assert field_errors("no parameters here", names) == {}

@@ -59,6 +59,22 @@ def plan_lines(plan: Any) -> list[str]:
     return lines
 
 
+def field_errors(message: str, names: set[str]) -> dict[str, str]:
+    """Parameter errors in a runtime message, by parameter name.
+
+    Understands ``name: message``, ``params.name: message`` and the kit's
+    ``file:line: params.name: message`` lines; lines naming no parameter are ignored.
+    """
+    out: dict[str, str] = {}
+    for line in message.splitlines():
+        # Zero-width lookahead so every "word:" position is tried, not only the first.
+        for m in re.finditer(r"(?:^|(?<=[\s.:]))(?=([A-Za-z_][\w-]*)\s*:\s*(.+)$)", line):
+            if m.group(1) in names:
+                out.setdefault(m.group(1), m.group(2).strip())
+                break
+    return out
+
+
 def report_lines(dep: Any) -> tuple[list[str], bool | None, bool]:
     """``(lines, passed, finished)`` for a deployment's commissioning report."""
     rep = dep.get("report") or dep.get("commissioning") or {} if isinstance(dep, dict) else {}
@@ -224,14 +240,12 @@ class WizardScreen(KitScreen):
     def _server_field_errors(self, message: str) -> bool:
         """Put ``param: message`` lines from the runtime under their fields."""
         form = self._form()
-        found = False
-        names = {param_name(p) for p in (form.params if form else [])}
-        for line in message.splitlines():
-            m = re.search(r"(?:params?\.)?([A-Za-z_][\w-]*)\s*:\s*(.+)$", line)
-            if m and m.group(1) in names and form is not None:
-                form.set_error(m.group(1), m.group(2))
-                found = True
-        return found
+        if form is None:
+            return False
+        errors = field_errors(message, {param_name(p) for p in form.params})
+        for name, text in errors.items():
+            form.set_error(name, text)
+        return bool(errors)
 
     @work(exclusive=True, group="wizard")
     async def make_plan(self) -> None:
