@@ -102,10 +102,7 @@ class EnergyEngine:
         self.parts = CounterTracker(params.count_max)
         self.last_ts: float | None = None
         self.last_power: tuple[float, float] | None = None
-        self.running: bool | None = None
-        self.running_ts: float | None = None
-        self.running_since: float | None = None
-        self.prev_running: tuple[bool, float] | None = None  # (value, last seen) before the latest change
+        self.states: list[list] = []  # [since, running, last seen], oldest first
         self.wins: dict[str, Window] = {}
         self.pending: dict[str, list[tuple[float, float]]] = {}
         self.next_publish: float | None = None
@@ -145,16 +142,23 @@ class EnergyEngine:
         return self._tick(ts, out)
 
     def feed_running(self, ts: float, running: bool) -> None:
-        """Machine running (True) or not (False), seen at ``ts``."""
-        if self.running_ts is not None and ts < self.running_ts:
+        """Machine running (True) or not (False), seen at ``ts``.
+
+        Kept as a short history of changes, because the machine's batches may be processed
+        ahead of the meter's (separate subscriptions): energy of an interval is attributed
+        to the state the machine was in at the interval's start.
+        """
+        hist = self.states
+        if hist and ts < hist[-1][2]:
             return  # older than what we know: cannot rewrite the past
-        if running != self.running:
-            if self.running is not None and self.running_ts is not None:
-                # Kept so energy of an interval that began before this change is attributed
-                # to the state the machine was in at its start, whatever order batches arrive in.
-                self.prev_running = (bool(self.running), self.running_ts)
-            self.running_since = ts
-        self.running, self.running_ts = running, ts
+        if hist and hist[-1][1] == running:
+            hist[-1][2] = ts
+        else:
+            hist.append([ts, running, ts])
+            # Entries the meter has moved past are not needed (except the one in force).
+            while len(hist) > 2 and self.last_ts is not None and hist[1][0] <= self.last_ts:
+                hist.pop(0)
+            del hist[:-256]
 
     def feed_count(self, ts: float, count: float) -> None:
         """A cumulative good-parts counter reading at ``ts``."""
@@ -162,7 +166,7 @@ class EnergyEngine:
         if delta:
             for kind in KINDS:
                 w = self.wins.get(kind)
-                if w is not None and ts >= w.end:
+                if w is None or ts >= w.end:
                     # Parts counted after a boundary the meter has not reached yet belong to
                     # the next window: held until that window opens.
                     self.pending.setdefault(kind, []).append((ts, delta))
@@ -189,15 +193,12 @@ class EnergyEngine:
 
     def _state_at(self, t: float) -> bool | None:
         """The machine state at ``t``: the value whose period contains it, if seen recently enough."""
-        if not self.has_state or self.running_ts is None or self.running_since is None:
+        if not self.has_state:
             return None
-        if self.running_since <= t:
-            value, seen = self.running, self.running_ts
-        elif self.prev_running is not None:
-            value, seen = self.prev_running
-        else:
-            return None
-        return value if t - seen <= self.p.max_gap_s else None
+        for since, value, seen in reversed(self.states):
+            if since <= t:
+                return value if t - seen <= self.p.max_gap_s else None
+        return None
 
     def _in_baseline(self, t: float) -> bool:
         s, e = self.p.baseline_start, self.p.baseline_end
@@ -310,8 +311,7 @@ class EnergyEngine:
     def to_state(self) -> dict[str, Any]:
         """JSON-able state; ``EnergyEngine(..., state=...)`` continues exactly from it."""
         return {"v": 1, "meter": self.meter.to_state(), "parts": self.parts.to_state(), "last_ts": self.last_ts,
-                "last_power": self.last_power, "running": self.running, "running_ts": self.running_ts,
-                "prev_running": self.prev_running, "running_since": self.running_since,
+                "last_power": self.last_power, "states": self.states,
                 "wins": {k: w.__dict__ for k, w in self.wins.items()},
                 "pending": self.pending, "next_publish": self.next_publish,
                 "base": self.base, "gap_s": self.gap_s, "samples": self.samples}
@@ -321,9 +321,7 @@ class EnergyEngine:
         self.parts = CounterTracker.from_state(self.p.count_max, s["parts"])
         self.last_ts = s["last_ts"]
         self.last_power = tuple(s["last_power"]) if s["last_power"] else None
-        self.running, self.running_ts = s["running"], s["running_ts"]
-        self.prev_running = tuple(s["prev_running"]) if s.get("prev_running") else None
-        self.running_since = s.get("running_since")
+        self.states = [list(x) for x in s["states"]]
         self.wins = {k: Window(**w) for k, w in s["wins"].items()}
         self.pending = {k: [tuple(x) for x in v] for k, v in s.get("pending", {}).items()}
         self.next_publish = s["next_publish"]
