@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -26,6 +27,13 @@ from kit.components import Sink
 from kit.errors import KitError
 from kit.settings import default_data_dir
 from kit_historian.storage import KINDS, RowBuffer, Store, utc_today
+
+def _loads(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise MalformedMessage(f"not JSON: {exc}") from None
+
 
 _STREAMS = {"data": (subjects.STREAM_DATA, f"{subjects.DATA_PREFIX}.>"),
             "kpi": (subjects.STREAM_KPI, f"{subjects.KPI_PREFIX}.>")}
@@ -118,7 +126,7 @@ class Historian(Sink):
                         started = clock.monotonic()
                     try:
                         if kind == "data":
-                            self.counts["rows"] += buf.add_batch(codec.decode_batch(m.data), seq)
+                            self.counts["rows"] += buf.add_raw(_loads(m.data), seq)
                         else:
                             self.counts["rows"] += buf.add_kpi(codec.decode_kpi(m.data), seq)
                     except MalformedMessage as exc:
