@@ -115,7 +115,7 @@ class EnergyComponent(Analytics):
         """Feed one batch's bound points to the engine and publish what it reports."""
         self.counts["batches"] += 1
         ts = batch.ts.timestamp()
-        if not self.seq.accept(batch.source, batch.seq, ts):
+        if not self.seq.accept(f"{batch.source}|{batch.asset}", batch.seq, ts):
             return
         roles = self.routes.get(subjects.AssetPath.parse(batch.asset).tokens, {})
         found: dict[str, float] = {}

@@ -142,7 +142,7 @@ class OeeComponent(Analytics):
         """Feed one batch to the engine and publish what it reports."""
         self.counts["batches"] += 1
         ts = batch.ts.timestamp()
-        if not self.seq.accept(batch.source, batch.seq, ts):
+        if not self.seq.accept(f"{batch.source}|{batch.asset}", batch.seq, ts):
             return
         found = self.extract(batch)
         if not found:
