@@ -94,6 +94,7 @@ def test_compaction_keeps_every_row_once(tmp_path):
     assert [f.name for f in files] == ["part-000000000001-000000000020.parquet"]
     after = pl.read_parquet(files[0]).sort("stream_seq", "point")
     assert after.equals(before)
+    assert query(tmp_path, ASSET, ["temp"], T0, T0 + timedelta(minutes=1)).height == 20
 
 
 def test_retention_drops_old_days(tmp_path):

@@ -161,3 +161,20 @@ def test_rolling_window_forgets_old_buckets():
     assert rolling.totals["down_s"] == pytest.approx(0, abs=1e-6)
     assert rolling.totals["apt_s"] == pytest.approx(600, abs=60)
     assert math.isclose(rolling.factors.availability, 1.0, rel_tol=0.11)
+
+
+def test_config_errors_name_the_problem():
+    from pydantic import ValidationError
+
+    from kit_oee.config import OeeConfig
+
+    with pytest.raises(ValidationError, match="exactly one of 'running' or 'state_code'"):
+        OeeConfig.model_validate({"inputs": {"running": "r", "state_code": "s", "good": "g"}, "ideal_cycle_s": 1})
+    with pytest.raises(ValidationError, match="mapped to both"):
+        OeeConfig.model_validate({"inputs": {"running": "r", "good": "g"}, "ideal_cycle_s": 1,
+                                  "state_codes": {"run": [1], "down": [1]}})
+    with pytest.raises(ValidationError, match="unknown time zone"):
+        OeeConfig.model_validate({"inputs": {"running": "r", "good": "g"}, "ideal_cycle_s": 1,
+                                  "calendar": {"timezone": "Mars/Olympus"}})
+    with pytest.raises(ValidationError, match="ideal_cycle_s"):
+        OeeConfig.model_validate({"inputs": {"running": "r", "good": "g"}, "ideal_cycle_s": 0})
