@@ -23,6 +23,7 @@ from kit_energy.engine import EnergyEngine, EnergyParams, EnergyReport
 from kit_oee.plugin import route_table
 from kit_oee.seqfilter import SeqFilter
 
+SAVE_INTERVAL_S = 1.0
 STATE_KEY = "energy"
 
 
@@ -85,6 +86,9 @@ class EnergyComponent(Analytics):
                 await self._dirty.wait()
                 self._dirty.clear()
                 await self.save()
+                # At most one save per interval: at high sample rates the state is written
+                # about once a second, not once per batch (the stop path saves the latest).
+                await self.ctx.clock.sleep(SAVE_INTERVAL_S)
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.save())

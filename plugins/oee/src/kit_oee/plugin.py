@@ -23,6 +23,7 @@ from kit_oee.config import OeeConfig
 from kit_oee.engine import Downtime, EngineParams, OeeEngine, Report
 from kit_oee.seqfilter import SeqFilter
 
+SAVE_INTERVAL_S = 1.0
 STATE_KEY = "oee"
 
 
@@ -90,6 +91,9 @@ class OeeComponent(Analytics):
                 await self._dirty.wait()
                 self._dirty.clear()
                 await self.save()
+                # At most one save per interval: at high sample rates the state is written
+                # about once a second, not once per batch (the stop path saves the latest).
+                await self.ctx.clock.sleep(SAVE_INTERVAL_S)
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.save())
