@@ -21,12 +21,12 @@ ASSET = "test/hall/l1/press1"
 def spec(**extra) -> ComponentSpec:
     cfg = {"inputs": {"state_code": "machine_state_code", "produced": "count_total", "reject": "count_reject"},
            "ideal_cycle_s": sc.PRU, "calendar": sc.CALENDAR, "counter_max": 255, "publish_interval_s": 3600,
-           "max_gap_s": 120, "state_codes": {"run": [1], "idle": [0], "down": [2], "setup": [3]}}
+           "max_gap_s": 120}
     cfg.update(extra)
     return ComponentSpec(name="oee-press1", type="oee", asset=ASSET, config=cfg)
 
 
-CODE = {"run": 1, "idle": 0, "down": 2}
+CODE = {"run": 1, "idle": 2, "down": 3}  # docs/vocabulary.md machine state codes
 
 
 def points(state: str, produced: int, reject: int) -> list[Point]:

@@ -72,6 +72,7 @@ class OeeComponent(Analytics):
         self.codes = config.state_codes.lookup()
         self.counts = {"batches": 0, "used": 0, "excluded_quality": 0, "invalid_values": 0,
                        "unknown_state_codes": 0, "kpis": 0, "downtimes": 0}
+        self.unknown_codes = {str(c) for c in config.state_codes.unknown}
         self._dirty = asyncio.Event()
         self.ready = False
         """True once subscribed (tests and status wait for it)."""
@@ -131,9 +132,9 @@ class OeeComponent(Analytics):
         if role == "state_code":
             key = str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
             state = self.codes.get(key)
-            if state is None:
-                self.counts["unknown_state_codes"] += 1
-                return self.config.unknown_state
+            if state is None or key in self.unknown_codes:
+                self.counts["unknown_state_codes"] += 1  # never guessed silently
+                return self.config.unknown_state if state is None else state
             return state
         if isinstance(v, bool) or isinstance(v, str):
             try:
