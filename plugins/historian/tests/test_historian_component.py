@@ -6,11 +6,13 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 
 import polars as pl
+import pytest
 from click.testing import CliRunner
 
 from kit.cli import cli as kit_cli
 from kit.components import ComponentContext
 from kit.control import ControlClient
+from kit.errors import KitError
 from kit.payloads import Point
 from kit.settings import ComponentSpec
 from kit.testing import wait_for
@@ -93,6 +95,11 @@ async def test_kpis_endpoint_and_cli(bus, kit_settings, make_runtime, tmp_path):
     rows = {(r[res["columns"].index("point")], r[0][11:16]): r[res["columns"].index("value")] for r in res["rows"]}
     assert rows[("temp", "06:00")] == 59.0 and rows[("temp", "06:01")] == 119.0
     assert rows[("oee", "06:00")] == 0.5 and rows[("oee", "06:01")] == 0.6
+
+    with pytest.raises(KitError, match="needs to"):
+        await client.call("history.query", {"asset": ASSET, "points": ["temp"], "from": "-1h"})
+    with pytest.raises(KitError, match="4 parts"):
+        await client.call("history.query", {"asset": "nope", "points": ["temp"], "from": "-1h", "to": "now"})
 
     runner = CliRunner()  # the CLI runs its own event loop: invoke it from a thread
     args = ["history", "query", "--asset", ASSET, "--points", "temp", "--from", T0.isoformat(),
