@@ -9,11 +9,12 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
+from kit import codec
 from kit.cli import cli as kit_cli
 from kit.components import ComponentContext
 from kit.control import ControlClient
 from kit.errors import KitError
-from kit.payloads import Point
+from kit.payloads import Point, SampleBatch
 from kit.settings import ComponentSpec
 from kit.testing import wait_for
 
@@ -83,10 +84,15 @@ async def test_kpis_endpoint_and_cli(bus, kit_settings, make_runtime, tmp_path):
     await publish(producer, 0, 120)
     for k in range(3):
         await producer.publish_kpi("oee", 0.5 + k / 10, window="rolling", ts=T0 + timedelta(minutes=k))
+    # The same batch published again outside JetStream's duplicate window (no msg id here).
+    again = SampleBatch(asset=ASSET, ts=T0 + timedelta(seconds=119), seq=119, source="plc",
+                        points=[Point(name="temp", value=119.0, unit="°C"), Point(name="power", value=1190.0)])
+    await bus.nc.publish("kit.data.test.hall.l1.m1", codec.encode(again))
     await bus.nc.publish("kit.data.test.hall.l1.m1", b"garbage")  # core publish: captured by the stream
     hist = rt.supervisor.instances["hist"]
     await wait_for(lambda: hist.component is not None and hist.component.counts["malformed"] == 1
-                   and hist.component.metrics()["hwm"] == {"data": 121, "kpi": 3}, message="stored")
+                   and hist.component.metrics()["hwm"] == {"data": 122, "kpi": 3}, message="stored")
+    assert hist.component.counts["duplicate_batches"] == 1
 
     client = ControlClient(bus)
     res = await client.call("history.query", {"asset": ASSET, "points": ["temp", "oee"], "from": T0.isoformat(),

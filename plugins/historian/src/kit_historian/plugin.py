@@ -79,7 +79,9 @@ class Historian(Sink):
         super().__init__(config, ctx)
         self.root = config.root()
         self.stores: dict[str, Store] = {}
-        self.counts = {"messages": 0, "rows": 0, "duplicates_skipped": 0, "malformed": 0, "flushes": 0,
+        self._last_batch: dict[str, tuple] = {}
+        self.counts = {"messages": 0, "rows": 0, "duplicates_skipped": 0, "duplicate_batches": 0,
+                       "malformed": 0, "flushes": 0,
                        "compacted_files": 0, "retention_removed_days": 0}
         self.ready: set[str] = set()
         """Streams whose consumer is attached (tests and status wait for it)."""
@@ -126,7 +128,10 @@ class Historian(Sink):
                         started = clock.monotonic()
                     try:
                         if kind == "data":
-                            self.counts["rows"] += buf.add_raw(_loads(m.data), seq)
+                            obj = _loads(m.data)
+                            if self._republished(obj):
+                                continue
+                            self.counts["rows"] += buf.add_raw(obj, seq)
                         else:
                             self.counts["rows"] += buf.add_kpi(codec.decode_kpi(m.data), seq)
                     except MalformedMessage as exc:
@@ -144,6 +149,20 @@ class Historian(Sink):
                     await asyncio.shield(self._flush(store, buf, last_seq, last_msg))
             with contextlib.suppress(Exception):
                 await psub.unsubscribe()
+
+    def _republished(self, obj: Any) -> bool:
+        """True for a batch already stored under another stream sequence (same source, asset,
+        seq and time: a producer's retry after the stream's 2-minute duplicate window).
+        Late or out-of-order batches are kept: history accepts them in any order."""
+        try:
+            key, mark = f"{obj['source']}|{obj['asset']}", (obj["seq"], obj["ts"])
+        except (KeyError, TypeError):
+            return False  # malformed: add_raw reports it
+        if self._last_batch.get(key) == mark:
+            self.counts["duplicate_batches"] += 1
+            return True
+        self._last_batch[key] = mark
+        return False
 
     async def _flush(self, store: Store, buf: RowBuffer, last_seq: int, last_msg: Any) -> None:
         if last_seq > store.hwm:
