@@ -16,7 +16,7 @@ POWER_UNITS = {"W": 0.001, "kW": 1.0, "MW": 1000.0}
 class EnergyInputs(BaseModel):
     """Bound points: ``energy`` (a meter counter) or ``power``; optionally the machine's state and parts."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     energy: Binding | None = None
     """Cumulative energy counter, e.g. ``energy_active_import_total_kwh``. Preferred when present."""
@@ -41,7 +41,7 @@ class EnergyInputs(BaseModel):
 class Baseline(BaseModel):
     """The reference that savings are measured against: a measured period or fixed figures."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     start: AwareDatetime | None = None
     """Start of the measured baseline period (e.g. the week before an improvement)."""
@@ -66,7 +66,7 @@ class Baseline(BaseModel):
 class EnergyConfig(BaseModel):
     """Energy of one meter: per hour, shift and day, per part, 15-minute demand, idle energy, savings."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     inputs: EnergyInputs
     energy_unit: Literal["Wh", "kWh", "MWh"] = "kWh"

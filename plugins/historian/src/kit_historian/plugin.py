@@ -44,7 +44,7 @@ _runtime_data_dir: Path | None = None
 class HistorianConfig(BaseModel):
     """Where and how the historian writes."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     directory: Path | None = None
     """Root of the Parquet tree; default ``<data_dir>/history``."""

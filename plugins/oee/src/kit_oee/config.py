@@ -16,7 +16,7 @@ from kit_oee.shifts import ShiftCalendar
 class OeeInputs(BaseModel):
     """Bound points. Give ``running`` or ``state_code``, and ``produced`` and/or ``good``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     running: Binding | None = None
     """Boolean "machine is producing" signal, e.g. ``machine_running``."""
@@ -52,7 +52,7 @@ class OeeInputs(BaseModel):
 class StateCodes(BaseModel):
     """Which values of ``state_code`` mean which state (defaults: docs/vocabulary.md codes)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     run: list[int | str] = Field(default_factory=lambda: [1])
     idle: list[int | str] = Field(default_factory=lambda: [2])
@@ -84,7 +84,7 @@ class StateCodes(BaseModel):
 class OeeConfig(BaseModel):
     """OEE of one machine per ISO 22400-2, per shift and over a rolling window."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     inputs: OeeInputs
     ideal_cycle_s: float = Field(gt=0, le=86400)
