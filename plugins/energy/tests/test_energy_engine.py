@@ -81,9 +81,30 @@ def test_state_from_another_asset_arriving_first_is_attributed_by_interval_start
     eng.feed_energy(DAY, 0.0)
     eng.feed_running(DAY + 5, False)        # machine stops between two meter readings
     eng.feed_energy(DAY + 10, 1.0)          # the interval [0, 10) began while running
-    eng.feed_energy(DAY + 20, 2.0)          # [10, 20) is standby
+    eng.feed_energy(DAY + 20, 2.0)          # [10, 20): state at 10 not reported yet …
+    assert eng.wins["hour"].kwh == 1.0      # … so the reading waits
+    eng.feed_running(DAY + 20, False)       # the machine catches up: [10, 20) was standby
     w = eng.wins["hour"]
     assert (w.kwh, w.idle_kwh) == (2.0, 1.0)
+
+
+def test_meter_ahead_of_machine_waits_for_its_state_then_gives_up_after_max_gap():
+    eng = EnergyEngine(EnergyParams(max_gap_s=60), has_state=True, has_count=False)
+    eng.feed_running(DAY, True)
+    for k in range(4):                      # meter runs ahead: readings at 0, 10, 20, 30
+        eng.feed_energy(DAY + 10 * k, float(k))
+    assert eng.wins["hour"].kwh == 1.0      # only [0, 10): the state after 0 is not known
+    eng.feed_running(DAY + 15, False)       # stopped at 15 (arrives late)
+    eng.feed_running(DAY + 30, False)
+    w = eng.wins["hour"]
+    assert (w.kwh, w.idle_kwh) == (3.0, 1.0)  # [10, 20) began running; [20, 30) standby
+    for k in range(4, 20):                  # the machine goes silent after 30
+        eng.feed_energy(DAY + 10 * k, float(k))
+    w = eng.wins["hour"]
+    # Readings wait at most 60 s of meter time, so intervals up to [120, 130) are applied:
+    # those starting by 90 use the held "stopped" state, later ones count as unknown.
+    assert w.kwh == 13.0
+    assert (w.idle_kwh, w.unknown_kwh) == (1.0 + 7.0, 3.0)
 
 
 def test_peak_demand_over_15_minute_windows():

@@ -14,6 +14,7 @@ energy while the state is unknown is reported separately, never as idle or produ
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -103,6 +104,7 @@ class EnergyEngine:
         self.last_ts: float | None = None
         self.last_power: tuple[float, float] | None = None
         self.states: list[list] = []  # [since, running, last seen], oldest first
+        self.queue: deque[list] = deque()  # meter readings waiting for the machine state
         self.wins: dict[str, Window] = {}
         self.pending: dict[str, list[tuple[float, float]]] = {}
         self.next_publish: float | None = None
@@ -121,16 +123,45 @@ class EnergyEngine:
 
     # -- inputs ----------------------------------------------------------------------------
     def feed_energy(self, ts: float, kwh: float) -> list:
-        """A cumulative meter reading (kWh) at ``ts``."""
+        """A cumulative meter reading (kWh) at ``ts``; returns reports now due."""
+        self.queue.append([ts, "energy", kwh])
+        return self._drain()
+
+    def feed_power(self, ts: float, kw: float) -> list:
+        """An active-power reading (kW) at ``ts``, integrated with the trapezoidal rule."""
+        self.queue.append([ts, "power", kw])
+        return self._drain()
+
+    def _drain(self) -> list:
+        # Meter readings wait until the machine's state at the start of their interval is
+        # known: the machine's batches come on another subscription and may lag behind.
         out: list = []
+        q = self.queue
+        while q and self._state_known():
+            ts, kind, value = q.popleft()
+            if kind == "energy":
+                self._apply_energy(ts, value, out)
+            else:
+                self._apply_power(ts, value, out)
+        return out
+
+    def _state_known(self) -> bool:
+        start = self.last_ts
+        if not self.has_state or start is None:
+            return True
+        if self.states and self.states[-1][2] >= start:
+            return True
+        # The machine is silent: wait at most max_gap_s of meter time, then go on with what
+        # is known (its state then counts as unknown, never guessed).
+        return self.queue[-1][0] - start > self.p.max_gap_s
+
+    def _apply_energy(self, ts: float, kwh: float, out: list) -> None:
         delta = self.meter.update(kwh)
         if self.last_ts is not None and ts > self.last_ts and delta:
             self._spread(self.last_ts, ts, delta, out)
-        return self._tick(ts, out)
+        self._tick(ts, out)
 
-    def feed_power(self, ts: float, kw: float) -> list:
-        """An active-power reading (kW) at ``ts``; integrated with the trapezoidal rule."""
-        out: list = []
+    def _apply_power(self, ts: float, kw: float, out: list) -> None:
         prev = self.last_power
         self.last_power = (ts, kw)
         if prev is not None and ts > prev[0]:
@@ -139,10 +170,10 @@ class EnergyEngine:
                 self._spread(prev[0], ts, (prev[1] + kw) / 2 * dt / 3600.0, out)
             else:
                 self.gap_s += dt  # no honest way to bridge it: reported, not guessed
-        return self._tick(ts, out)
+        self._tick(ts, out)
 
-    def feed_running(self, ts: float, running: bool) -> None:
-        """Machine running (True) or not (False), seen at ``ts``.
+    def feed_running(self, ts: float, running: bool) -> list:
+        """Machine running (True) or not (False), seen at ``ts``; returns reports now due.
 
         Kept as a short history of changes, because the machine's batches may be processed
         ahead of the meter's (separate subscriptions): energy of an interval is attributed
@@ -150,7 +181,7 @@ class EnergyEngine:
         """
         hist = self.states
         if hist and ts < hist[-1][2]:
-            return  # older than what we know: cannot rewrite the past
+            return []  # older than what we know: cannot rewrite the past
         if hist and hist[-1][1] == running:
             hist[-1][2] = ts
         else:
@@ -159,6 +190,7 @@ class EnergyEngine:
             while len(hist) > 2 and self.last_ts is not None and hist[1][0] <= self.last_ts:
                 hist.pop(0)
             del hist[:-256]
+        return self._drain()
 
     def feed_count(self, ts: float, count: float) -> None:
         """A cumulative good-parts counter reading at ``ts``."""
@@ -177,6 +209,7 @@ class EnergyEngine:
 
     # -- accounting ------------------------------------------------------------------------
     def _tick(self, ts: float, out: list) -> list:
+        """Advance windows to ``ts`` and add periodic reports to ``out``."""
         self.samples += 1
         if self.last_ts is None or ts > self.last_ts:
             self.last_ts = ts
@@ -313,7 +346,7 @@ class EnergyEngine:
         return {"v": 1, "meter": self.meter.to_state(), "parts": self.parts.to_state(), "last_ts": self.last_ts,
                 "last_power": self.last_power, "states": self.states,
                 "wins": {k: w.__dict__ for k, w in self.wins.items()},
-                "pending": self.pending, "next_publish": self.next_publish,
+                "pending": self.pending, "queue": list(self.queue), "next_publish": self.next_publish,
                 "base": self.base, "gap_s": self.gap_s, "samples": self.samples}
 
     def _restore(self, s: dict[str, Any]) -> None:
@@ -322,6 +355,7 @@ class EnergyEngine:
         self.last_ts = s["last_ts"]
         self.last_power = tuple(s["last_power"]) if s["last_power"] else None
         self.states = [list(x) for x in s["states"]]
+        self.queue = deque(list(x) for x in s.get("queue", []))
         self.wins = {k: Window(**w) for k, w in s["wins"].items()}
         self.pending = {k: [tuple(x) for x in v] for k, v in s.get("pending", {}).items()}
         self.next_publish = s["next_publish"]

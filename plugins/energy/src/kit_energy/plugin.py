@@ -140,15 +140,15 @@ class EnergyComponent(Analytics):
         self.counts["used"] += 1
         eng = self.engine
         # State and parts first: energy over the next interval is attributed with them.
+        out: list = []
         if "running" in found or "state_code" in found:
-            eng.feed_running(ts, bool(found.get("running", found.get("state_code"))))
+            out += eng.feed_running(ts, bool(found.get("running", found.get("state_code"))))
         if "count" in found:
             eng.feed_count(ts, found["count"])
-        out: list = []
         if "energy" in found:
-            out = eng.feed_energy(ts, found["energy"])
+            out += eng.feed_energy(ts, found["energy"])
         elif "power" in found and self.use_power:
-            out = eng.feed_power(ts, found["power"])
+            out += eng.feed_power(ts, found["power"])
         for r in out:
             await self.publish_report(r)
         self._dirty.set()
