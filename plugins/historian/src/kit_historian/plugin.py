@@ -16,7 +16,6 @@ import json
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-import nats.errors
 import nats.js.api as js_api
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -94,7 +93,11 @@ class Historian(Sink):
             await asyncio.to_thread(store.recover)
             self.stores[kind] = store
         await self._housekeeping()
-        await asyncio.gather(*(self._consume(kind) for kind in self.config.streams))
+        # A TaskGroup: if one stream's consumer fails, the other is cancelled and the
+        # supervisor restarts the component as a whole.
+        async with asyncio.TaskGroup() as tg:
+            for kind in self.config.streams:
+                tg.create_task(self._consume(kind))
 
     async def _consume(self, kind: str) -> None:
         cfg: HistorianConfig = self.config
@@ -114,7 +117,7 @@ class Historian(Sink):
                 wait = cfg.flush_interval_s - (clock.monotonic() - started) if len(buf) else 1.0
                 try:
                     msgs = await psub.fetch(cfg.fetch_batch, timeout=min(1.0, max(0.05, wait)))
-                except nats.errors.TimeoutError:
+                except TimeoutError:  # nats.errors.TimeoutError or asyncio's, by code path
                     msgs = []
                 for m in msgs:
                     seq = m.metadata.sequence.stream

@@ -183,6 +183,8 @@ class OeeComponent(Analytics):
             ("mttr_s", r.mttr_s, "s", {"final": r.final, "failures": t["failures"]}),
         ]
         for kpi, value, unit, attrs in values:
+            if value is None:
+                continue  # undefined (no planned time, no failure yet): absent, not 0
             await self.ctx.publish_kpi(kpi, value, unit=unit, attrs=attrs, **common)
             self.counts["kpis"] += 1
 
