@@ -20,7 +20,7 @@ from kit.components import Analytics
 from kit.payloads import Quality, SampleBatch
 from kit_energy.config import ENERGY_UNITS, POWER_UNITS, EnergyConfig
 from kit_energy.engine import EnergyEngine, EnergyParams, EnergyReport
-from kit_oee.plugin import route_table
+from kit_oee.routing import route_table
 from kit_oee.seqfilter import SeqFilter
 
 SAVE_INTERVAL_S = 1.0

@@ -25,7 +25,7 @@ from kit.codec import MalformedMessage
 from kit.components import Sink
 from kit.errors import KitError
 from kit.settings import default_data_dir
-from kit_historian.storage import KINDS, RowBuffer, Store, utc_today
+from kit_historian.storage import RowBuffer, Store, utc_today
 
 def _loads(data: bytes) -> Any:
     try:
@@ -250,4 +250,4 @@ def register_commands(cli) -> None:
     cli.add_command(history)
 
 
-__all__ = ["Historian", "HistorianConfig", "KINDS"]
+__all__ = ["Historian", "HistorianConfig"]

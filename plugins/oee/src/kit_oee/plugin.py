@@ -21,6 +21,7 @@ from kit.errors import KitError
 from kit.payloads import Quality, SampleBatch
 from kit_oee.config import OeeConfig
 from kit_oee.engine import Downtime, EngineParams, OeeEngine, Report
+from kit_oee.routing import route_table
 from kit_oee.seqfilter import SeqFilter
 
 SAVE_INTERVAL_S = 1.0
@@ -36,19 +37,6 @@ def downtime_json(d: Downtime) -> dict[str, Any]:
     return {"id": d.id, "start": _dt(d.start).isoformat(), "end": _dt(d.end).isoformat() if d.end else None,
             "duration_s": d.duration_s, "planned_s": round(d.planned_s, 3), "state": d.state,
             "reason": d.reason, "who": d.who, "assigned_at": _dt(d.assigned_at).isoformat() if d.assigned_at else None}
-
-
-def route_table(bindings: dict[str, Any], default_asset: str | None) -> dict[str, dict[str, str]]:
-    """``{asset tokens: {point name: role}}`` for the bound inputs (what to pick from which batch)."""
-    table: dict[str, dict[str, str]] = {}
-    for role, b in bindings.items():
-        if b is None:
-            continue
-        r = b.resolve(default_asset)
-        if r.asset is None:
-            raise KitError(f"input {role!r} names no asset and the component has none")
-        table.setdefault(subjects.AssetPath.parse(r.asset).tokens, {})[r.point] = role
-    return table
 
 
 class OeeComponent(Analytics):
