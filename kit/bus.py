@@ -190,10 +190,14 @@ class Bus:
         async def _err(e: Exception) -> None:
             log.debug("nats: %s", e)
 
+        user_reconnected = options.pop("reconnected_cb", None)
+
         async def _reconnected() -> None:
             log.info("reconnected to NATS at %s", holder[0].nc.connected_url.netloc if holder else url)
             if holder:
                 await holder[0].acks.resend()
+            if user_reconnected is not None:  # callers (e.g. the TUI) may watch reconnects too
+                await user_reconnected()
 
         try:
             nc = await nats.connect(
