@@ -1,73 +1,135 @@
-"""``kit demo``: an embedded bus, simulated machines, live values — nothing to configure."""
+"""``kit demo``: embedded bus, simulated devices over real Modbus TCP, recipes, live KPIs.
+
+Nothing to configure: three device simulators start on free loopback ports (a machine PLC
+with an S7 MB_SERVER block, an Eastron SDM630 energy meter, a Banner QM30VT2 vibration and
+temperature sensor), then three shipped recipes are installed against them exactly as a
+technician would (OEE of the machine, energy per shift of the meter, condition monitoring
+of the motor). The terminal UI opens; ``--headless`` prints live values and KPIs instead.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from typing import Any
 
 import click
 
 from kit.cli.common import run, settings_from
-from kit.settings import ComponentSpec
+
+#: (simulator profile, recipe, recipe parameters without host/port) of the demo.
+DEMO_DEVICES: list[tuple[str, str, dict[str, Any]]] = [
+    ("siemens-s7-mb-server", "oee-machine",
+     {"area": "assembly", "line": "line1", "machine": "press1", "machine_profile": "siemens-s7-mb-server",
+      "ideal_cycle_s": 2.0}),
+    ("eastron-sdm630", "energy-per-shift",
+     {"area": "assembly", "line": "line1", "meter": "press1 feed", "meter_profile": "eastron-sdm630"}),
+    ("banner-qm30vt2", "condition-motor",
+     {"area": "utilities", "line": "cooling", "motor": "pump2", "sensor_profile": "banner-qm30vt2",
+      "baseline": 3600}),
+]
+_HOST_PARAM = {"oee-machine": ("machine_host", "machine_port"), "energy-per-shift": ("meter_host", "meter_port"),
+               "condition-motor": ("sensor_host", "sensor_port")}
 
 
-def demo_components(site: str) -> list[ComponentSpec]:
-    """The demo's component instances (synthetic machines until device simulators exist)."""
-    return [
-        ComponentSpec(name="press-1", type="synthetic", asset=f"{site}/assembly/line1/press1",
-                      config={"interval_s": 1.0, "seed": 1, "speedup": 30, "fault_onset_s": 300}),
-        ComponentSpec(name="cnc-2", type="synthetic", asset=f"{site}/machining/line2/cnc2",
-                      config={"interval_s": 1.0, "seed": 2, "speedup": 30, "ideal_cycle_s": 20}),
-    ]
+async def start_demo_devices(runtime: Any, echo: Any = click.echo) -> list[Any]:
+    """Start the simulators and install the demo recipes; returns the simulators (to stop)."""
+    from kit.cli.sim_cmd import start_simulator
+
+    sims = []
+    for profile, recipe, params in DEMO_DEVICES:
+        sim = await start_simulator(profile, host="127.0.0.1", port=0)
+        sims.append(sim)
+        host_key, port_key = _HOST_PARAM[recipe]
+        result = await runtime.recipe_engine.install(
+            recipe, {**params, host_key: "127.0.0.1", port_key: sim.port}, check_duration_s=20)
+        echo(f"simulated {profile} on {sim.url} — installed {recipe} as {result['deployment']}")
+    return sims
+
+
+def _print_kpi(obj: dict) -> None:
+    value = obj.get("value")
+    text = f"{value:.3f}" if isinstance(value, float) else str(value)
+    click.echo(f"{obj['ts'][11:19]} KPI   {obj['asset']:<38} {obj['kpi']:<26} {text} {obj.get('unit') or ''}"
+               f" ({obj.get('window') or ''})")
 
 
 @click.command()
-@click.option("--headless", is_flag=True, help="Print live values instead of opening the terminal UI.")
+@click.option("--headless", is_flag=True, help="Print live values and KPIs instead of opening the terminal UI.")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds.")
 @click.pass_context
 def demo(ctx: click.Context, headless: bool, duration: float | None) -> None:
-    """Run the demo: embedded NATS, simulated machines, live values.
+    """Run the demo: embedded NATS, simulated devices over Modbus TCP, recipes, live KPIs.
 
-    Uses its own data directory (<data_dir>/demo) and a free port, so it never disturbs a
-    real installation on the same machine.
+    Uses its own data directory (<data_dir>/demo, wiped at start) and free ports, so it never
+    disturbs a real installation on the same machine.
     """
+    import shutil
+
     from kit.runtime import Runtime
 
     settings = settings_from(ctx)
+    demo_dir = settings.data_dir / "demo"
+    shutil.rmtree(demo_dir, ignore_errors=True)  # a fresh demo every time, not last run's deployments
     settings = settings.model_copy(update={
-        "site": "demo", "data_dir": settings.data_dir / "demo",
+        "site": "demo", "data_dir": demo_dir,
         "nats": settings.nats.model_copy(update={"port": 0, "mqtt_port": None}),
-        "components": demo_components("demo"),
+        "nats_url": None, "components": [],
     })
     runtime = Runtime(settings)
+    ui = None
+    if not headless:
+        try:
+            from kit_tui.app import run_app_async  # optional distribution; kit never needs it
+        except ImportError:
+            click.echo("(the terminal UI, kit-tui, is not installed: showing live values instead)", err=True)
+            headless = True
+        else:
+            ui = run_app_async
+    sims: list[Any] = []
 
-    async def _show() -> None:
+    async def _started() -> None:
+        nonlocal sims
         assert runtime.bus is not None
-        click.echo(f"demo running — bus {runtime.url} (try: kit bus tail 'kit.data.>' --url {runtime.url})")
-        lines = 0
-
-        async def on_batch(msg) -> None:
-            nonlocal lines
-            b = json.loads(msg.data)
-            vals = {p["name"]: p.get("value") for p in b["points"]}
-            click.echo(f"{b['ts'][11:19]} {b['asset']:<32} "
-                       f"{'RUN ' if vals.get('machine_running') else 'STOP'} "
-                       f"good {vals.get('count_good'):>5}  reject {vals.get('count_reject'):>3}  "
-                       f"power {vals.get('power_active_total_w', 0) / 1000:6.2f} kW  "
-                       f"energy {vals.get('energy_active_import_total_kwh', 0):8.3f} kWh  "
-                       f"vib {vals.get('vibration_velocity_rms_mm_s'):5.2f} mm/s  "
-                       f"temp {vals.get('temperature_c'):5.1f} °C")
-            lines += 1
-
-        await runtime.bus.nc.subscribe("kit.data.>", cb=on_batch)
+        echo = click.echo if headless else (lambda *_a, **_k: None)
+        sims = await start_demo_devices(runtime, echo)
         if duration is not None:
             asyncio.get_running_loop().call_later(duration, runtime.request_stop)
+        if headless:
+            click.echo(f"demo running — bus {runtime.url} (try: kit bus tail 'kit.>' --url {runtime.url})")
+            async def on_kpi(msg) -> None:
+                _print_kpi(json.loads(msg.data))
 
-    if not headless:
-        click.echo("(the terminal UI is not installed yet; showing live values — use --headless to silence this)",
-                   err=True)
-    run(runtime.run_forever(on_started=_show))
+            await runtime.bus.nc.subscribe("kit.kpi.>", cb=on_kpi)
+
+            async def on_batch(msg) -> None:
+                b = json.loads(msg.data)
+                pts = ", ".join(f"{p['name']}={p.get('value')}{(' ' + p['unit']) if p.get('unit') else ''}"
+                                for p in b["points"][:4])
+                click.echo(f"{b['ts'][11:19]} DATA  {b['asset']:<38} {pts}")
+
+            await runtime.bus.nc.subscribe("kit.data.>", cb=on_batch)
+        else:
+            async def _ui() -> None:
+                try:
+                    await ui(runtime.url)
+                finally:
+                    runtime.request_stop()
+
+            asyncio.get_running_loop().create_task(_ui())
+
+    run(_with_cleanup(runtime, _started, lambda: sims))
     click.echo("demo stopped")
+
+
+async def _with_cleanup(runtime: Any, started: Any, sims: Any) -> None:
+    try:
+        await runtime.run_forever(on_started=started)
+    finally:
+        for sim in sims():
+            with contextlib.suppress(Exception):
+                await sim.stop()
 
 
 def register(cli: click.Group) -> None:
