@@ -1,0 +1,1 @@
+"""Hook implementations of the OPC UA plugin (placeholder, filled below)."""
