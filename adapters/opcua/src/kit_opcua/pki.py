@@ -299,10 +299,14 @@ class ServerCertificateValidator:
         self.last_failure = None
         # Trusted directly (thumbprint in trusted/, the usual self-signed case) or through a CA chain.
         store = TrustStore([self.pki.path("trusted"), self.pki.path("issuers")], [self.pki.path("crl")])
-        await store.load()
+        await store.load_crl()
         direct = thumbprint(cert) in self.pki.trusted_thumbprints()
-        # Chain validation only when a CA is present (it logs a traceback for every miss).
-        if not direct and not (self.pki.has_ca() and store.is_trusted(cert)):
+        # Chain validation only when a CA is present (an empty store cannot be built, and a
+        # miss logs a traceback).
+        has_ca = self.pki.has_ca()
+        if has_ca and not direct:
+            await store.load_trust()
+        if not direct and not (has_ca and store.is_trusted(cert)):
             path = self.pki.store_rejected(cert)
             self._fail(ua.StatusCodes.BadCertificateUntrusted,
                        f"unknown certificate {thumbprint(cert)} stored at {path}; trust it with `kit opcua trust`")
