@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -122,6 +121,7 @@ class OpcuaAdapter(Adapter):
         self.bad_points = 0
         self.last_error: str | None = None
         self.certificate_problem: dict[str, Any] | None = None
+        self._in_outage = False
 
     # -- component life ---------------------------------------------------------------------
     async def run(self) -> None:
@@ -177,6 +177,7 @@ class OpcuaAdapter(Adapter):
         self._resolved = await conn.resolve(self.client, self.profile, points)
         await self._setup_monitoring()
         self.state = "connected"
+        self._in_outage = False
         if self.last_error:
             log.info("opcua %s: connected again to %s (%s)", self.ctx.name, self.cfg.endpoint, self.identity.describe())
         self.last_error = None
@@ -213,8 +214,9 @@ class OpcuaAdapter(Adapter):
 
     async def _publish_outage(self, points: list[OpcuaPoint]) -> None:
         """Every point bad/comm_lost, once per outage: never a stale value shown as current."""
-        if self.state == "outage":
+        if self._in_outage:
             return
+        self._in_outage = True
         self.outages += 1
         self._buffer.clear()  # notifications of the dead session are not published after the outage mark
         units = {r.point.name: r.unit for r in self._resolved}
@@ -223,7 +225,8 @@ class OpcuaAdapter(Adapter):
         self.bad_points += len(pts)
         await self.ctx.publish_samples(pts)
         self.batches += 1
-        self.state = "outage"
+        if self.state != "backoff":
+            self.state = "outage"
 
     # -- monitoring setup ------------------------------------------------------------------------
     async def _setup_monitoring(self) -> None:
@@ -332,7 +335,7 @@ class OpcuaAdapter(Adapter):
                     self._signal_lost(f"subscription status {notif.Status.name}")
 
     def _emit(self, points: list[Point]) -> None:
-        if points and self.state != "outage" or (points and self.client is not None):
+        if points:
             self._buffer.extend(points)
             self._wake.set()
 
@@ -449,6 +452,3 @@ def _read_params(targets: list[conn.ResolvedPoint]) -> ua.ReadParameters:
         params.NodesToRead.append(rv)
     return params
 
-
-def _now() -> float:
-    return time.monotonic()

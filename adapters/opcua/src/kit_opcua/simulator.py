@@ -215,6 +215,7 @@ class OpcuaSimulator:
         self._relay: _Relay | None = None
         self._nodes: dict[str, ua.NodeId] = {}
         self._task: asyncio.Task | None = None
+        self._inner = 0
         self._t0: float | None = None
         self._frozen = False
         self.restarts = 0
@@ -234,10 +235,11 @@ class OpcuaSimulator:
         """Build the address space and listen (same port after a restart)."""
         if not self.port:
             self.port = free_port(self.host)
-        inner = free_port("127.0.0.1")
-        self.server = await self._build(inner)
+        if self.server is None:
+            self._inner = free_port("127.0.0.1")
+            self.server = await self._build(self._inner)
         await self.server.start()
-        self._relay = _Relay(self.host, self.port, ("127.0.0.1", inner))
+        self._relay = _Relay(self.host, self.port, ("127.0.0.1", self._inner))
         await self._relay.start()
         loop = asyncio.get_running_loop()
         if self._t0 is None:
@@ -247,6 +249,10 @@ class OpcuaSimulator:
 
     async def stop(self) -> None:
         """Stop listening and close every connection (values keep their state for a restart)."""
+        await self._halt()
+        self.server = None
+
+    async def _halt(self) -> None:
         if self._task:
             self._task.cancel()
             with contextlib.suppress(BaseException):
@@ -258,11 +264,12 @@ class OpcuaSimulator:
         if self.server:
             with contextlib.suppress(Exception):
                 await self.server.stop()
-            self.server = None
 
     async def restart(self) -> None:
-        """Stop, then start again on the same port (all sessions and subscriptions are gone)."""
-        await self.stop()
+        """Stop, then start again on the same port: every connection, session and
+        subscription is gone, as after a PLC power cycle. (The address space object is
+        reused because building asyncua's standard address space takes seconds.)"""
+        await self._halt()
         self.restarts += 1
         await self.start()
 
