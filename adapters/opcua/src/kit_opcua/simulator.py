@@ -333,7 +333,7 @@ class OpcuaSimulator:
 
             class _Users(UserManager):
                 def get_user(self, iserver, username=None, password=None, certificate=None):  # noqa: ANN001
-                    from asyncua.server.users import User, UserRole
+                    from asyncua.crypto.permission_rules import User, UserRole
 
                     if username is not None and users.get(username) == password:
                         return User(role=UserRole.User, name=username)
