@@ -100,3 +100,83 @@ def start_adapter(bus, make_runtime, kit_settings):
         return rt, inst.component
 
     return _start
+
+
+REPO = Path(__file__).resolve().parents[3]
+NODE_SERVER = Path(__file__).with_name("node_opcua_server.js")
+
+
+def start_node_opcua(pki_dir: Path, bench: int = 0, interval_ms: int = 100, timeout: float = 120.0):
+    """Start the node-opcua interop server; returns (process, url). Installed by `npm ci` in tests/interop.
+
+    Raises:
+        RuntimeError: node or node-opcua missing, or the server did not report READY.
+    """
+    import os
+    import select
+    import shutil
+    import subprocess
+    import time
+
+    from kit_opcua.simulator import free_port
+
+    node = shutil.which("node")
+    modules = REPO / "tests" / "interop" / "node_modules"
+    if node is None or not (modules / "node-opcua").is_dir():
+        raise RuntimeError("node-opcua is not installed: run `npm ci` in tests/interop (see .ci/run)")
+    port = free_port("127.0.0.1")
+    proc = subprocess.Popen([node, str(NODE_SERVER), "--port", str(port), "--pki", str(pki_dir), "--bench", str(bench),
+                             "--interval", str(interval_ms)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "NODE_PATH": str(modules)}, text=True)
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        # Wait for the server's own READY line (an event), not for a fixed time.
+        ready, _, _ = select.select([proc.stdout], [], [], 1.0)
+        if ready:
+            line = proc.stdout.readline()
+            if line.startswith("READY"):
+                return proc, f"opc.tcp://127.0.0.1:{port}"
+            if not line and proc.poll() is not None:
+                break
+    proc.kill()
+    raise RuntimeError(f"node-opcua server did not start (exit {proc.poll()})")
+
+
+@pytest.fixture(scope="module")
+def node_opcua(tmp_path_factory):
+    """A node-opcua server with known variables, shared by a test module."""
+    proc, url = start_node_opcua(tmp_path_factory.mktemp("node-pki"))
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except Exception:
+        proc.kill()
+
+
+INTEROP_PROFILE = """
+id: node-opcua-interop
+vendor: node-opcua
+model: interop server
+protocol: opcua
+source: {title: adapters/opcua/tests/node_opcua_server.js}
+namespaces:
+  n: urn:kit-interop:node-opcua
+defaults: {publishing_interval_ms: 100, sampling_interval_ms: 50}
+points:
+  - {name: constant_value, node: 'n;s=Constant', type: Double, unit: W}
+  - {name: device_name, node: 'nsu=urn:kit-interop:node-opcua;s=Name', type: String}
+  - {name: machine_running, browse_path: ['n:Interop', 'n:Flag'], type: Boolean}
+  - {name: count_good, node: 'n;s=Counter', type: UInt32}
+  - {name: stamped_value, node: 'n;s=Stamped', type: Double}
+  - {name: broken_value, node: 'n;s=Broken', type: Double}
+"""
+
+
+@pytest.fixture
+def interop_profile(tmp_path) -> Path:
+    """The profile file describing the node-opcua server's variables."""
+    f = tmp_path / "node-opcua-interop.yaml"
+    f.write_text(INTEROP_PROFILE)
+    return f
