@@ -93,17 +93,85 @@ def kv_configs() -> list[js_api.KeyValueConfig]:
     ]
 
 
+class AckWindow:
+    """JetStream publishing with asynchronous acks and a bounded window of unacked messages.
+
+    Lighter than nats-py's ``publish_async`` (no future and no wait_for task per message):
+    each message carries a reply subject ``<inbox>.<n>``; one wildcard subscription counts
+    the acks. Unacknowledged messages are kept (up to ``max_pending``) and published again
+    after a reconnect; their ``Nats-Msg-Id`` lets the stream drop the ones it already had.
+    When the window is full, ``publish`` waits — back-pressure instead of unbounded memory.
+    """
+
+    def __init__(self, nc: NATS, max_pending: int) -> None:
+        self.nc = nc
+        self.max_pending = max_pending
+        self.inbox = nc.new_inbox()
+        self.unacked: dict[bytes, tuple[str, bytes, dict[str, str] | None]] = {}
+        self.failures = 0
+        self.resent = 0
+        self._n = 0
+        self._space = asyncio.Event()
+        self._space.set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._sub: Any = None
+
+    async def start(self) -> None:
+        """Subscribe to the ack inbox."""
+        self._sub = await self.nc.subscribe(f"{self.inbox}.*", cb=self._on_ack)
+
+    async def _on_ack(self, msg: Msg) -> None:
+        token = msg.subject.rpartition(".")[2].encode()
+        entry = self.unacked.pop(token, None)
+        if entry is None:
+            return
+        if not msg.data.startswith(b'{"stream"'):
+            self.failures += 1
+            if self.failures == 1:
+                log.warning("JetStream refused a message on %s: %s", entry[0], msg.data[:200])
+        if len(self.unacked) < self.max_pending:
+            self._space.set()
+        if not self.unacked:
+            self._idle.set()
+
+    async def publish(self, subject: str, data: bytes, headers: dict[str, str] | None) -> None:
+        """Publish with a reply inbox; waits only while the window is full."""
+        while len(self.unacked) >= self.max_pending:
+            self._space.clear()
+            await self._space.wait()
+        self._n += 1
+        token = str(self._n).encode()
+        self.unacked[token] = (subject, data, headers)
+        self._idle.clear()
+        await self.nc.publish(subject, data, reply=f"{self.inbox}.{self._n}", headers=headers)
+
+    async def resend(self) -> None:
+        """Publish every unacknowledged message again (after a reconnect)."""
+        for token, (subject, data, headers) in list(self.unacked.items()):
+            self.resent += 1
+            await self.nc.publish(subject, data, reply=f"{self.inbox}.{token.decode()}", headers=headers)
+
+    async def wait_idle(self) -> None:
+        """Wait until every published message is acknowledged."""
+        await self._idle.wait()
+
+
 class Bus:
     """A connected NATS client with JetStream, the kit's streams and its KV buckets."""
 
-    def __init__(self, nc: NATS, js: JetStreamContext, url: str) -> None:
+    def __init__(self, nc: NATS, js: JetStreamContext, url: str, max_pending_acks: int = 4000) -> None:
         self.nc = nc
         self.js = js
         self.url = url
         self.malformed = MalformedCounter()
-        self.publish_failures = 0
         self._kv: dict[str, KeyValue] = {}
-        self._ack_tasks: set[asyncio.Future] = set()
+        self.acks = AckWindow(nc, max_pending_acks)
+
+    @property
+    def publish_failures(self) -> int:
+        """Messages the stream refused (e.g. no stream for the subject)."""
+        return self.acks.failures
 
     @classmethod
     async def connect(cls, url: str, name: str = "kit", *, connect_timeout: float = 5.0,
@@ -117,21 +185,30 @@ class Bus:
             BusError: if no server answers within ``connect_timeout``.
         """
         servers = [u.strip() for u in url.split(",") if u.strip()]
+        holder: list[Bus] = []
 
         async def _err(e: Exception) -> None:
             log.debug("nats: %s", e)
+
+        async def _reconnected() -> None:
+            log.info("reconnected to NATS at %s", holder[0].nc.connected_url.netloc if holder else url)
+            if holder:
+                await holder[0].acks.resend()
 
         try:
             nc = await nats.connect(
                 servers=servers, name=name, connect_timeout=connect_timeout,
                 allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=1,
-                error_cb=_err, **options,
+                error_cb=_err, reconnected_cb=_reconnected, **options,
             )
         except Exception as exc:  # nats raises several unrelated types for "nobody there"
             raise BusError(f"cannot reach NATS at {url}: {exc or type(exc).__name__}. "
                            "Is the runtime running (`kit up`), or is `nats_url` in the site config right?") from None
         js = nc.jetstream(publish_async_max_pending=max_pending_acks)
-        return cls(nc, js, url)
+        bus = cls(nc, js, url, max_pending_acks)
+        await bus.acks.start()
+        holder.append(bus)
+        return bus
 
     async def provision(self, retention: RetentionSettings) -> None:
         """Create or update the streams and KV buckets. Idempotent: safe on every start."""
@@ -159,15 +236,7 @@ class Bus:
         Waits only when more than ``max_pending_acks`` are unacknowledged (back-pressure),
         never for the round trip of this message.
         """
-        headers = {"Nats-Msg-Id": msg_id} if msg_id else None
-        fut = await self.js.publish_async(subject, data, headers=headers)
-        fut.add_done_callback(self._ack_done)
-
-    def _ack_done(self, fut: asyncio.Future) -> None:
-        if fut.cancelled() or fut.exception() is not None:
-            self.publish_failures += 1
-            if self.publish_failures == 1:
-                log.warning("a JetStream publish was not acknowledged: %s", fut.exception() if not fut.cancelled() else "cancelled")
+        await self.acks.publish(subject, data, {"Nats-Msg-Id": msg_id} if msg_id else None)
 
     async def publish_core(self, subject: str, data: bytes) -> None:
         """Plain NATS publish, for subjects no stream captures (health, heartbeat)."""
@@ -190,11 +259,10 @@ class Bus:
     async def flush(self, timeout: float = 5.0) -> None:
         """Wait until every pending publish is acknowledged (bounded by ``timeout``)."""
         try:
-            if self.js.publish_async_pending():
-                await asyncio.wait_for(self.js.publish_async_completed(), timeout)
             await self.nc.flush(timeout=max(0.1, timeout))
+            await asyncio.wait_for(self.acks.wait_idle(), timeout)
         except (asyncio.TimeoutError, nats.errors.TimeoutError, nats.errors.ConnectionClosedError):
-            log.warning("flush timed out with %d publishes unacknowledged", self.js.publish_async_pending())
+            log.warning("flush timed out with %d publishes unacknowledged", len(self.acks.unacked))
 
     async def request_json(self, subject: str, body: Any = None, timeout: float = 5.0) -> Any:
         """JSON request/reply helper used by the control API client."""

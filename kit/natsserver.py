@@ -23,6 +23,7 @@ from kit.errors import BusError
 from kit.settings import NatsSettings
 
 _LISTEN = re.compile(r"Listening for client connections on (\S+):(\d+)")
+_MQTT_LISTEN = re.compile(r"Listening for MQTT clients on \S*?:(\d+)")
 _READY = "Server is ready"
 
 
@@ -84,6 +85,7 @@ class EmbeddedNats:
     server_name: str = "kit"
     process: asyncio.subprocess.Process | None = None
     port: int | None = None
+    mqtt_port: int | None = None
     _log_task: asyncio.Task | None = None
 
     @property
@@ -192,6 +194,9 @@ class EmbeddedNats:
             m = _LISTEN.search(line)
             if m:
                 self.port = int(m.group(2))
+            mm = _MQTT_LISTEN.search(line)
+            if mm:
+                self.mqtt_port = int(mm.group(1))
             if _READY in line:
                 return
 

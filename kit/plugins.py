@@ -67,9 +67,13 @@ class PluginHost:
         self.components = ComponentRegistry()
         self.resources = ResourceRegistry()
 
+    def loaded(self) -> list[tuple[str, Any]]:
+        """``(name, plugin)`` of every registered plugin (blocked names excluded)."""
+        return [(n, p) for n, p in self.pm.list_name_plugin() if p is not None]
+
     def collect(self) -> None:
         """Run the collection hooks plugin by plugin, so one bad plugin is named and skipped."""
-        for name, plugin in list(self.pm.list_name_plugin()):
+        for name, plugin in self.loaded():
             self.components.current_plugin = name
             try:
                 impl = getattr(plugin, "register_components", None)
@@ -97,7 +101,7 @@ class PluginHost:
 
     def register_commands(self, cli: Any) -> None:
         """Let plugins add CLI commands; a failing plugin is reported, not fatal."""
-        for name, plugin in list(self.pm.list_name_plugin()):
+        for name, plugin in self.loaded():
             impl = getattr(plugin, "register_commands", None)
             if impl is None:
                 continue
@@ -108,7 +112,7 @@ class PluginHost:
 
     def register_endpoints(self, api: Any, runtime: Any) -> None:
         """Let plugins add control API endpoints; a failing plugin is reported, not fatal."""
-        for name, plugin in list(self.pm.list_name_plugin()):
+        for name, plugin in self.loaded():
             impl = getattr(plugin, "register_endpoints", None)
             if impl is None:
                 continue
@@ -128,7 +132,7 @@ class PluginHost:
     def info(self) -> list[PluginInfo]:
         """Name, distribution, version, hooks and component types of each loaded plugin."""
         out = []
-        for name, plugin in self.pm.list_name_plugin():
+        for name, plugin in self.loaded():
             dist, version = self.dists.get(name, ("(registered in-process)", ""))
             hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
             comps = sorted(c.name for c in self.components.items.values() if c.plugin == name)

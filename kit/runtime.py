@@ -20,13 +20,13 @@ from kit import __version__, codec, subjects
 from kit.bus import Bus
 from kit.components import Clock, ComponentContext
 from kit.control import ControlAPI
-from kit.errors import ConfigError
+from kit.errors import ConfigError, PluginError
 from kit.natsserver import EmbeddedNats
 from kit.payloads import Health, HealthStatus, utcnow
 from kit.plugins import PluginHost, get_plugin_manager
 from kit.settings import ComponentSpec, Settings
 from kit.supervisor import Instance, Supervisor
-from kit.yamlfiles import validation_problems
+from kit.yamlfiles import problem, validation_problems
 
 log = logging.getLogger(__name__)
 RUNTIME_FILE = "runtime.json"
@@ -45,6 +45,13 @@ def read_runtime_file(data_dir: Path) -> dict[str, Any] | None:
     except (OSError, ValueError, KeyError, ProcessLookupError):
         return None
     return info
+
+
+def _version_text(v: Any) -> str:
+    try:
+        return f"nats-server {v.major}.{v.minor}.{v.patch}"
+    except AttributeError:
+        return str(v)
 
 
 class Runtime:
@@ -77,7 +84,7 @@ class Runtime:
         """
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
-        specs = [self.validate_spec(c) for c in s.components]  # fail before starting anything
+        specs = self.validate_specs(s.components)  # fail before starting anything
         if s.nats_url:
             self.url = s.nats_url
         else:
@@ -101,6 +108,26 @@ class Runtime:
             self._add(spec, cfg)
         self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
         log.info("runtime up: bus %s, %d component(s)", self.url, len(specs))
+
+    def validate_specs(self, specs: list[ComponentSpec]) -> list[tuple[ComponentSpec, Any]]:
+        """Validate every configured component; raise one ConfigError listing all problems."""
+        filename, root = self.settings.origin()
+        out, problems = [], []
+        names: set[str] = set()
+        for i, spec in enumerate(specs):
+            if spec.name in names:
+                problems.append(f"{filename}: components[{i}].name: duplicate component name {spec.name!r}")
+            names.add(spec.name)
+            try:
+                out.append(self.validate_spec(spec, filename, root, ("components", i, "config")))
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+            except PluginError as exc:
+                problems.append(problem(filename, root, ("components", i, "type"), str(exc)) if root is not None
+                                else f"{filename}: components[{i}].type: {exc}")
+        if problems:
+            raise ConfigError(f"{filename}: {len(problems)} problem(s) in components", problems)
+        return out
 
     def validate_spec(self, spec: ComponentSpec, filename: str = "site config", root: Any = None,
                       prefix: tuple = ()) -> tuple[ComponentSpec, Any]:
@@ -206,9 +233,9 @@ class Runtime:
             "version": __version__, "site": self.settings.site, "pid": os.getpid(),
             "started": self.started_at.isoformat() if self.started_at else None,
             "bus": {"url": self.url, "embedded": self.embedded is not None, "connected": self.bus.nc.is_connected,
-                    "server": self.bus.nc.connected_server_version.__str__() if self.bus.nc.is_connected else None,
+                    "server": _version_text(self.bus.nc.connected_server_version) if self.bus.nc.is_connected else None,
                     "malformed": dict(self.bus.malformed.counts), "publish_failures": self.bus.publish_failures,
-                    "mqtt_port": self.settings.nats.mqtt_port},
+                    "mqtt_port": self.embedded.mqtt_port if self.embedded else None},
             "components": comps,
             "broken_plugins": [b.__dict__ for b in self.host.broken],
         }

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from kit.errors import ConfigError
 from kit.yamlfiles import load_yaml, validation_problems
@@ -103,6 +103,13 @@ class Settings(_Strict):
     """What loads: anything, anything with a warning for unsigned, or only certified plugins."""
     components: list[ComponentSpec] = Field(default_factory=list)
 
+    _file: str = PrivateAttr("site config")
+    _root: Any = PrivateAttr(None)
+
+    def origin(self) -> tuple[str, Any]:
+        """``(filename, parsed YAML root)`` the settings came from, for file:line messages."""
+        return self._file, self._root
+
 
 def _env_overrides(env: dict[str, str]) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
     data: dict[str, Any] = {}
@@ -143,7 +150,9 @@ def load_settings(path: Path | str | None = None, env: dict[str, str] | None = N
             raise ConfigError(f"{filename}:1: (top level): expected a mapping of settings")
     overrides, origin = _env_overrides(env)
     try:
-        return Settings.model_validate(_merge(dict(root), overrides))
+        settings = Settings.model_validate(_merge(dict(root), overrides))
+        settings._file, settings._root = filename, root
+        return settings
     except ValidationError as exc:
         problems = []
         for line in validation_problems(filename, root, exc, model=Settings):

@@ -22,7 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
+
+try:
+    import pytest_asyncio
+
+    _async_fixture = pytest_asyncio.fixture
+except ImportError:  # pragma: no cover
+    # This module is auto-loaded by every pytest run where the kit is installed, so it must
+    # not break suites without pytest-asyncio; its async fixtures then need the `testing` extra.
+    _async_fixture = pytest.fixture
 
 from kit.bus import Bus
 from kit.natsserver import EmbeddedNats
@@ -55,7 +63,7 @@ def wait():
     return wait_for
 
 
-@pytest_asyncio.fixture
+@_async_fixture
 async def nats_server(tmp_path: Path) -> AsyncIterator[EmbeddedNats]:
     """A real nats-server with JetStream on 127.0.0.1 and a free port; stopped after the test."""
     server = EmbeddedNats(NatsSettings(port=0), tmp_path / "nats-data", server_name="kit-test")
@@ -66,7 +74,7 @@ async def nats_server(tmp_path: Path) -> AsyncIterator[EmbeddedNats]:
         await server.stop()
 
 
-@pytest_asyncio.fixture
+@_async_fixture
 async def bus(nats_server: EmbeddedNats, kit_settings: Settings) -> AsyncIterator[Bus]:
     """A connected bus with the kit's streams and KV buckets provisioned."""
     b = await Bus.connect(nats_server.url, name="kit-test")
@@ -87,7 +95,7 @@ def kit_settings(tmp_path: Path, nats_server: EmbeddedNats) -> Settings:
     )
 
 
-@pytest_asyncio.fixture
+@_async_fixture
 async def make_runtime() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
     """Factory ``await make_runtime(settings, host=None)`` → started Runtime (stopped at teardown)."""
     from kit.runtime import Runtime

@@ -1,0 +1,1 @@
+"""Modbus adapter, profiles, simulator and probe for Fast-Track Kit."""

@@ -1,0 +1,336 @@
+"""The ``modbus`` adapter component and its hook implementations.
+
+One component instance = one Modbus device (profile + where it is). Instances whose devices
+share a TCP endpoint, gateway or serial port share one :class:`kit_modbus.line.Line`, so
+requests on a serial line never overlap and a dead device only costs its own probes.
+See docs/adapters/modbus.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+import kit
+from kit.components import Adapter, ComponentContext
+from kit.errors import AdapterError, ConfigError, DeviceRejected, DeviceTimeout
+from kit.payloads import HealthStatus
+from kit_modbus.device import DevicePoller, PointSpec, spec_from_profile_point
+from kit_modbus.line import LINES, CommLost, Line, LineKey, SerialSettings
+from kit_modbus.profile import ModbusProfile
+
+
+class ModbusConfig(BaseModel):
+    """One Modbus device: which profile, where it is, and how to poll it.
+
+    Connection settings left empty take the profile's defaults.
+    """
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    profile: str
+    """Hardware profile id (``kit profiles``), or the path of a profile YAML file."""
+    profile_params: dict[str, Any] = Field(default_factory=dict)
+    """Values for a parameterised profile (e.g. ``start_address`` of a PLC data block)."""
+    host: str | None = None
+    """IP address or host name of the device or gateway (TCP transports)."""
+    port: int | None = Field(None, ge=1, le=65535)
+    """TCP port; default from the profile (502)."""
+    unit_id: int | None = Field(None, ge=0, le=255)
+    """Unit id / slave address; default from the profile."""
+    transport: Literal["tcp", "rtu", "rtu_over_tcp"] | None = None
+    """tcp (device or Modbus TCP gateway), rtu (local serial port), rtu_over_tcp
+    (transparent serial server). Default: rtu when ``serial_port`` is set, else tcp."""
+    serial_port: str | None = None
+    """Serial device for rtu, e.g. ``/dev/ttyUSB0``."""
+    baudrate: int | None = Field(None, ge=300, le=921600)
+    parity: Literal["N", "E", "O"] | None = None
+    bytesize: Literal[7, 8] | None = None
+    stopbits: Literal[1, 2] | None = None
+    poll_interval_s: float | None = Field(None, ge=0, le=86400)
+    """Interval of fast points (default: the profile's); 0 polls flat out (benchmarks)."""
+    slow_poll_interval_s: float | None = Field(None, ge=0, le=86400)
+    timeout_s: float | None = Field(None, gt=0, le=60)
+    """Per-request timeout (default: the profile's)."""
+    points: list[str] | None = None
+    """Subset of the profile's semantic points to poll (default: all)."""
+    max_tcp_connections: int = Field(1, ge=1, le=8)
+    """TCP connections to one endpoint (requests in flight); many devices allow only 1."""
+    max_gap: int | None = Field(None, ge=0, le=124)
+    breaker_failures: int = Field(2, ge=1, le=100)
+    """Consecutive failed cycles before the circuit breaker stops polling the device."""
+    backoff_initial_s: float = Field(1.0, gt=0, le=3600)
+    """First probe delay once the breaker is open (doubles up to backoff_max_s, with jitter)."""
+    backoff_max_s: float = Field(30.0, gt=0, le=3600)
+    health_interval_s: float = Field(5.0, gt=0, le=3600)
+    """Seconds between device health messages (state changes publish at once)."""
+
+
+_LIBRARY: Any = None
+
+
+def find_profile(ref: str, params: dict[str, Any] | None = None) -> ModbusProfile:
+    """The Modbus profile ``ref`` (library id or YAML path), resolved with ``params``.
+
+    Raises:
+        ConfigError: unknown id (with suggestion), invalid file, bad parameters, other protocol.
+    """
+    global _LIBRARY
+    from kit.plugins import get_plugin_manager
+    from kit.profiles import ProfileLibrary, load_profile
+
+    if ref.endswith((".yaml", ".yml")) or Path(ref).is_file():
+        prof = load_profile(ref, get_plugin_manager())
+    else:
+        if _LIBRARY is None or ref not in _LIBRARY.profiles:
+            _LIBRARY = ProfileLibrary(get_plugin_manager()).load()
+        prof = _LIBRARY.get(ref)
+    if not isinstance(prof, ModbusProfile):
+        raise ConfigError(f"profile {ref!r} is a {prof.protocol} profile, not a Modbus one")
+    if prof.is_parameterised or params:
+        prof = prof.resolve(params or {})
+    return prof
+
+
+def _as_profile(profile: Any) -> ModbusProfile:
+    if isinstance(profile, ModbusProfile):
+        return profile
+    return find_profile(str(profile))
+
+
+class ModbusAdapter(Adapter):
+    """Polls a Modbus device described by a hardware profile and publishes its points."""
+
+    name: ClassVar[str] = "modbus"
+    protocol: ClassVar[str] = "modbus"
+    Profile: ClassVar[type] = ModbusProfile
+    Config: ClassVar[type[BaseModel]] = ModbusConfig
+    summary: ClassVar[str] = "Modbus TCP/RTU device described by a hardware profile"
+    can_write: ClassVar[bool] = True
+
+    def __init__(self, config: ModbusConfig, ctx: ComponentContext) -> None:
+        super().__init__(config, ctx)
+        self.profile: ModbusProfile | None = None
+        self.line: Line | None = None
+        self.poller: DevicePoller | None = None
+        self.batches = 0
+
+    # -- setup ----------------------------------------------------------------------------
+    @staticmethod
+    def _line_for(cfg: ModbusConfig, prof: ModbusProfile) -> tuple[LineKey, dict[str, Any]]:
+        conn = prof.connection
+        transport = cfg.transport or ("rtu" if cfg.serial_port else "tcp")
+        timeout = cfg.timeout_s or conn.timeout_s
+        if transport == "rtu":
+            if not cfg.serial_port:
+                raise ConfigError("transport rtu needs serial_port (e.g. /dev/ttyUSB0)")
+            ser = conn.serial
+            serial = SerialSettings(cfg.serial_port, baudrate=cfg.baudrate or (ser.baudrate if ser else 19200),
+                                    bytesize=cfg.bytesize or (ser.bytesize if ser else 8),
+                                    parity=cfg.parity or (ser.parity if ser else "E"),
+                                    stopbits=cfg.stopbits or (ser.stopbits if ser else 1))
+            return LineKey("rtu", cfg.serial_port), {"serial": serial, "timeout_s": timeout}
+        if not cfg.host:
+            raise ConfigError(f"transport {transport} needs host (the device's or gateway's IP address)")
+        port = cfg.port or conn.port
+        return LineKey(transport, f"{cfg.host}:{port}"), {
+            "host": cfg.host, "port": port, "timeout_s": timeout, "max_connections": cfg.max_tcp_connections,
+            "backoff_initial_s": cfg.backoff_initial_s, "backoff_max_s": cfg.backoff_max_s}
+
+    @staticmethod
+    def _specs(cfg: ModbusConfig, prof: ModbusProfile) -> list[PointSpec]:
+        points = list(prof.points)
+        if cfg.points is not None:
+            wanted = set(cfg.points)
+            missing = wanted - {p.semantic for p in points}
+            if missing:
+                raise ConfigError(f"profile {prof.id!r} has no point(s) {', '.join(sorted(missing))}; "
+                                  f"it has: {', '.join(p.semantic for p in points)}")
+            points = [p for p in points if p.semantic in wanted]
+        return [spec_from_profile_point(p) for p in points]
+
+    @classmethod
+    def build_poller(cls, cfg: ModbusConfig, prof: ModbusProfile, line: Line, name: str = "modbus",
+                     log: Any = None) -> DevicePoller:
+        """A :class:`DevicePoller` for ``cfg`` on ``line`` (shared with probe and bench)."""
+        conn = prof.connection
+        return DevicePoller(
+            cls._specs(cfg, prof), line, cfg.unit_id if cfg.unit_id is not None else conn.unit_id,
+            timeout_s=cfg.timeout_s or conn.timeout_s, max_registers=conn.max_registers_per_read,
+            max_bits=conn.max_bits_per_read, max_gap=cfg.max_gap if cfg.max_gap is not None else conn.max_gap,
+            breaker_failures=cfg.breaker_failures, backoff_initial_s=cfg.backoff_initial_s,
+            backoff_max_s=cfg.backoff_max_s, name=name, log=log)
+
+    def _setup(self) -> DevicePoller:
+        cfg: ModbusConfig = self.config  # type: ignore[assignment]
+        if self.poller is None:
+            self.profile = find_profile(cfg.profile, cfg.profile_params)
+            key, kwargs = self._line_for(cfg, self.profile)
+            self.line = LINES.acquire(key, **kwargs)
+            self.poller = self.build_poller(cfg, self.profile, self.line, name=f"{self.ctx.name} ({key.endpoint} "
+                                            f"unit {cfg.unit_id if cfg.unit_id is not None else self.profile.connection.unit_id})",
+                                            log=self.ctx.log)
+        return self.poller
+
+    # -- running --------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Poll each poll class at its interval; publish a batch per cycle and device health."""
+        cfg: ModbusConfig = self.config  # type: ignore[assignment]
+        poller = self._setup()
+        assert self.profile is not None
+        conn = self.profile.connection
+        intervals = {"fast": cfg.poll_interval_s if cfg.poll_interval_s is not None else conn.poll_interval_s,
+                     "slow": cfg.slow_poll_interval_s if cfg.slow_poll_interval_s is not None
+                     else conn.slow_poll_interval_s}
+        clock = self.ctx.clock
+        due = {p: clock.monotonic() for p in poller.polls}
+        next_health = 0.0
+        was_down: bool | None = None
+        try:
+            while True:
+                now = clock.monotonic()
+                polls = [p for p, t in due.items() if t <= now]
+                if polls:
+                    await poller.poll(polls)
+                    await self.ctx.publish_samples_json(poller.points_json(poller.keys_for(polls)))
+                    self.batches += 1
+                    done = clock.monotonic()
+                    for p in polls:
+                        # Skip missed slots instead of bursting to catch up after an outage.
+                        due[p] = max(due[p] + intervals.get(p, intervals["fast"]), done)
+                    if poller.down != was_down or done >= next_health:
+                        was_down = poller.down
+                        next_health = done + cfg.health_interval_s
+                        await self._publish_health(poller)
+                wait = min(due.values()) - clock.monotonic()
+                if wait > 0:
+                    await clock.sleep(wait)
+                else:
+                    await asyncio.sleep(0)  # flat out: still let other tasks run
+        finally:
+            if self.line is not None:
+                LINES.release(self.line)
+                self.line = None
+
+    async def _publish_health(self, poller: DevicePoller) -> None:
+        status = HealthStatus.running if not poller.down else (
+            HealthStatus.backoff if poller.breaker_open else HealthStatus.degraded)
+        detail = "" if not poller.down else f"device down: {poller.down_reason}"
+        try:
+            await self.ctx.publish_health(status, kind="device", detail=detail, **poller.health())
+        except Exception as exc:  # health is best effort; polling must go on
+            self.ctx.log.debug("device health not published: %s", exc)
+
+    def metrics(self) -> dict[str, Any]:
+        """Device health figures plus batches published."""
+        out: dict[str, Any] = {"batches": self.batches}
+        if self.poller is not None:
+            out.update(self.poller.health())
+        return out
+
+    # -- writes ---------------------------------------------------------------------------
+    async def write(self, point: str, value: Any) -> None:
+        """Write ``value`` (engineering units) to ``point`` with FC5/6/15/16 and the point's codec.
+
+        Raises:
+            ConfigError: unknown or read-only point, value not encodable.
+            AdapterError: the device refused or did not answer.
+        """
+        from kit_modbus.codec import CodecError, PointCodec
+
+        poller = self._setup()
+        assert self.profile is not None and self.line is not None
+        try:
+            p = self.profile.point(point)
+        except KeyError as exc:
+            raise ConfigError(str(exc.args[0])) from None
+        if p.access != "rw":
+            raise ConfigError(f"point {point!r} of profile {self.profile.id!r} is read-only")
+        unit, line, t = poller.unit_id, self.line, poller.timeout_s
+        if p.table == "coil":
+            if not isinstance(value, (bool, int)) or value not in (0, 1):
+                raise ConfigError(f"point {point!r} is a coil: write true or false, not {value!r}")
+            await line.request(unit, 5, p.pdu_address, values=[bool(value)], timeout=t)
+            return
+        pc = PointCodec(p.type, p.byte_order or "ABCD", scale=p.scale, offset=p.offset, bit=p.bit, count=p.count)
+        try:
+            if p.type == "bit":
+                # Read-modify-write: the other 15 bits of the register must survive.
+                current = (await line.request(unit, 3, p.pdu_address, 1, timeout=t))[0]
+                regs = pc.encode(value, int(current))
+            else:
+                regs = pc.encode(value)
+        except CodecError as exc:
+            raise ConfigError(f"point {point!r}: {exc}") from None
+        if len(regs) == 1 and self.profile.connection.write_single_register:
+            await line.request(unit, 6, p.pdu_address, values=regs, timeout=t)
+        else:
+            await line.request(unit, 16, p.pdu_address, values=regs, timeout=t)
+
+    # -- contract classmethods ------------------------------------------------------------
+    @classmethod
+    async def test_connection(cls, config: BaseModel) -> str:
+        """Connect, read the identification (FC43/14) or the first planned read.
+
+        Raises:
+            AdapterError: with what to check (address, port, unit id, serial settings, profile).
+        """
+        cfg = config if isinstance(config, ModbusConfig) else ModbusConfig.model_validate(config)
+        prof = find_profile(cfg.profile, cfg.profile_params)
+        key, kwargs = cls._line_for(cfg, prof)
+        line = Line(key, **kwargs)
+        unit = cfg.unit_id if cfg.unit_id is not None else prof.connection.unit_id
+        where = f"{key.endpoint} unit {unit}"
+        try:
+            ident = ""
+            if prof.identification is None or prof.identification.supported:
+                try:
+                    info = await line.read_device_information(unit)
+                    ident = " ".join(v.decode("latin-1", "replace") for _, v in sorted(info.items()) if v)
+                except DeviceRejected:
+                    ident = ""  # identification is optional; the register read below decides
+            poller = cls.build_poller(cfg, prof, line)
+            first = poller.planner.reads[0]
+            await line.request(unit, first.function_code, first.start, first.count, timeout=poller.timeout_s)
+            return f"{prof.vendor} {prof.model} answered at {where}" + (f" ({ident})" if ident else "")
+        except CommLost as exc:
+            raise AdapterError(f"cannot connect to {key.endpoint}: {exc}. Check the IP address and port, that the "
+                               "device is powered and on this network, and that no firewall blocks it.") from None
+        except DeviceTimeout:
+            raise AdapterError(f"{where} did not answer within {kwargs['timeout_s']} s. Check the unit id "
+                               f"(profile default {prof.connection.unit_id}); behind a gateway also its serial "
+                               "settings (baud rate, parity) and the RS-485 wiring (A/B, termination).") from None
+        except DeviceRejected as exc:
+            hint = {1: "the device does not support this function — is it the right profile?",
+                    2: "the register map does not match — wrong profile, model variant or addressing?",
+                    10: "the gateway has no route to this unit id — check the gateway configuration",
+                    11: "the gateway got no answer from the device — check unit id, wiring and serial settings",
+                    }.get(int(exc.code), "see docs/adapters/modbus.md#quality-reasons")
+            raise AdapterError(f"{where} refused the test read with Modbus exception {int(exc.code):02d}: {hint}") from None
+        finally:
+            line.close()
+
+    @classmethod
+    def simulator(cls, profile: Any, host: str = "127.0.0.1", port: int = 0, **options: Any):
+        """A :class:`kit_modbus.simulator.ModbusSimulator` serving ``profile`` (object or id)."""
+        from kit_modbus.simulator import ModbusSimulator
+
+        return ModbusSimulator(_as_profile(profile), host, port, **options)
+
+
+@kit.hookimpl
+def register_components(register) -> None:
+    """Register the Modbus adapter."""
+    register.add(ModbusAdapter)
+
+
+@kit.hookimpl
+def register_commands(cli) -> None:
+    """Add ``kit probe``."""
+    from kit_modbus.probe import probe
+
+    cli.add_command(probe)
+

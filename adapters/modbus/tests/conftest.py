@@ -1,0 +1,100 @@
+"""Fixtures of the Modbus adapter tests: profiles, simulators and a running adapter on a real bus."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from kit.codec import decode_batch
+from kit.components import ComponentContext
+from kit.plugins import get_plugin_manager
+from kit.profiles import load_profile
+from kit_modbus.plugin import ModbusAdapter, ModbusConfig
+from kit_modbus.simulator import ModbusSimulator
+
+HERE = Path(__file__).parent
+TEST_PROFILE = HERE / "profiles" / "kit-test-device.yaml"
+
+
+@pytest.fixture(scope="session")
+def plugin_host():
+    return get_plugin_manager()
+
+
+@pytest.fixture
+def test_profile(plugin_host):
+    return load_profile(TEST_PROFILE, plugin_host)
+
+
+class Running:
+    """An adapter instance running as a task, with the batches it published (decoded)."""
+
+    def __init__(self, adapter: ModbusAdapter, task: asyncio.Task, batches: list, health: list) -> None:
+        self.adapter, self.task, self.batches, self.health = adapter, task, batches, health
+
+    def values(self, index: int = -1) -> dict[str, Any]:
+        return {p.name: p for p in self.batches[index].points}
+
+    def latest(self) -> dict[str, Any]:
+        """Latest point of each name over all batches (fast and slow batches differ)."""
+        out: dict[str, Any] = {}
+        for b in self.batches:
+            for p in b.points:
+                out[p.name] = p
+        return out
+
+
+@pytest_asyncio.fixture
+async def run_adapter(bus):
+    """``await run_adapter(config_dict, name=…, asset=…)`` → :class:`Running` (stopped at teardown)."""
+    started: list[Running] = []
+
+    async def _run(config: dict[str, Any], *, name: str = "dev1", asset: str = "test/area/line/dev1") -> Running:
+        batches: list = []
+        health: list = []
+        subject = "kit.data." + asset.replace("/", ".")
+
+        async def on_batch(msg):
+            batches.append(decode_batch(msg.data))  # the contract's own decoder validates our JSON
+
+        async def on_health(msg):
+            import json
+            health.append(json.loads(msg.data))
+
+        await bus.nc.subscribe(subject, cb=on_batch)
+        await bus.nc.subscribe(f"kit.health.{name}", cb=on_health)
+        ctx = ComponentContext(name, bus, asset=asset, site="test", logger=logging.getLogger(f"test.{name}"))
+        adapter = ModbusAdapter(ModbusConfig.model_validate(config), ctx)
+        task = asyncio.create_task(adapter.run())
+        r = Running(adapter, task, batches, health)
+        started.append(r)
+        return r
+
+    yield _run
+    for r in started:
+        r.task.cancel()
+        try:
+            await r.task
+        except (asyncio.CancelledError, Exception):
+            pass
+
+
+@pytest_asyncio.fixture
+async def sim_factory():
+    """``await sim_factory(profile, **options)`` → started ModbusSimulator (stopped at teardown)."""
+    sims: list[ModbusSimulator] = []
+
+    async def _make(profile, **options) -> ModbusSimulator:
+        s = ModbusAdapter.simulator(profile, "127.0.0.1", 0, **options)
+        await s.start()
+        sims.append(s)
+        return s
+
+    yield _make
+    for s in sims:
+        await s.stop()

@@ -1,0 +1,1 @@
+"""Fast-Track Kit alarms plugin."""

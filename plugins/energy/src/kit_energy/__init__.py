@@ -1,0 +1,1 @@
+"""kit-energy: energy monitoring for Fast-Track Kit (component ``energy``)."""

@@ -1,0 +1,223 @@
+"""The ``historian`` sink: KIT_DATA and KIT_KPI into Parquet, plus its endpoint and command.
+
+Each stream is read by a JetStream *durable pull consumer* (it survives restarts: the
+server remembers what was acknowledged). Messages are buffered, written as one commit
+(:class:`kit_historian.storage.Store`) and only then acknowledged — with ack policy
+"all", one acknowledgement covers the whole batch. A crash before the ack makes
+JetStream deliver the batch again; rows at or below the store's high-water mark are
+skipped, so nothing is lost and nothing is written twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import nats.errors
+import nats.js.api as js_api
+from pydantic import BaseModel, ConfigDict, Field
+
+import kit
+from kit import codec, subjects
+from kit.codec import MalformedMessage
+from kit.components import Sink
+from kit.errors import KitError
+from kit.settings import default_data_dir
+from kit_historian.storage import KINDS, RowBuffer, Store, utc_today
+
+_STREAMS = {"data": (subjects.STREAM_DATA, f"{subjects.DATA_PREFIX}.>"),
+            "kpi": (subjects.STREAM_KPI, f"{subjects.KPI_PREFIX}.>")}
+#: Data directory of the runtime in this process (set by ``runtime_started``).
+_runtime_data_dir: Path | None = None
+
+
+class HistorianConfig(BaseModel):
+    """Where and how the historian writes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    directory: Path | None = None
+    """Root of the Parquet tree; default ``<data_dir>/history``."""
+    streams: list[Literal["data", "kpi"]] = Field(default_factory=lambda: ["data", "kpi"], min_length=1)
+    """Which streams to keep: raw samples (``data``), KPIs (``kpi``) or both."""
+    flush_rows: int = Field(50_000, ge=1, le=10_000_000)
+    """Write as soon as this many rows are buffered."""
+    flush_interval_s: float = Field(10.0, gt=0, le=3600)
+    """…or when the oldest buffered row is this old. Bounds what a power cut can delay (never loses)."""
+    fetch_batch: int = Field(1000, ge=1, le=100_000)
+    """Messages pulled per request."""
+    retention_days: int = Field(365, ge=1)
+    """Day partitions older than this are deleted."""
+    compact: bool = True
+    """Merge each finished day's part files into one file per asset (faster queries)."""
+
+    def root(self) -> Path:
+        """The resolved Parquet root."""
+        if self.directory is not None:
+            return Path(self.directory)
+        return (_runtime_data_dir or default_data_dir()) / "history"
+
+
+class Historian(Sink):
+    """Writes bus data and KPIs to Parquet partitioned by day and asset."""
+
+    name: ClassVar[str] = "historian"
+    summary: ClassVar[str] = "history of samples and KPIs in Parquet (day/asset partitions), with queries"
+    Config: ClassVar[type[BaseModel]] = HistorianConfig
+
+    def __init__(self, config: HistorianConfig, ctx) -> None:
+        super().__init__(config, ctx)
+        self.root = config.root()
+        self.stores: dict[str, Store] = {}
+        self.counts = {"messages": 0, "rows": 0, "duplicates_skipped": 0, "malformed": 0, "flushes": 0,
+                       "compacted_files": 0, "retention_removed_days": 0}
+        self.ready: set[str] = set()
+        """Streams whose consumer is attached (tests and status wait for it)."""
+        self._day = None
+
+    async def run(self) -> None:
+        """Recover the stores, then consume each configured stream until cancelled."""
+        for kind in self.config.streams:
+            store = Store(self.root, kind)
+            await asyncio.to_thread(store.recover)
+            self.stores[kind] = store
+        await self._housekeeping()
+        await asyncio.gather(*(self._consume(kind) for kind in self.config.streams))
+
+    async def _consume(self, kind: str) -> None:
+        cfg: HistorianConfig = self.config
+        stream, subject = _STREAMS[kind]
+        durable = f"historian-{subjects.sanitize_token(self.ctx.name)}-{kind}"
+        consumer = js_api.ConsumerConfig(
+            durable_name=durable, ack_policy=js_api.AckPolicy.ALL, deliver_policy=js_api.DeliverPolicy.ALL,
+            # Nothing is acked until written, so the ack wait must cover a whole flush interval.
+            ack_wait=max(30.0, cfg.flush_interval_s * 3), max_ack_pending=-1, filter_subject=subject)
+        psub = await self.ctx.bus.js.pull_subscribe(subject, durable=durable, stream=stream, config=consumer)
+        store = self.stores[kind]
+        buf, last_msg, last_seq, started = RowBuffer(), None, store.hwm, 0.0
+        clock = self.ctx.clock
+        self.ready.add(kind)
+        try:
+            while True:
+                wait = cfg.flush_interval_s - (clock.monotonic() - started) if len(buf) else 1.0
+                try:
+                    msgs = await psub.fetch(cfg.fetch_batch, timeout=min(1.0, max(0.05, wait)))
+                except nats.errors.TimeoutError:
+                    msgs = []
+                for m in msgs:
+                    seq = m.metadata.sequence.stream
+                    last_msg = m
+                    if seq <= last_seq:
+                        self.counts["duplicates_skipped"] += 1  # redelivery of what is on disk
+                        continue
+                    last_seq = seq
+                    self.counts["messages"] += 1
+                    if not len(buf):
+                        started = clock.monotonic()
+                    try:
+                        if kind == "data":
+                            self.counts["rows"] += buf.add_batch(codec.decode_batch(m.data), seq)
+                        else:
+                            self.counts["rows"] += buf.add_kpi(codec.decode_kpi(m.data), seq)
+                    except MalformedMessage as exc:
+                        self.counts["malformed"] += 1
+                        self.ctx.bus.malformed.record(m.subject, exc)
+                due = len(buf) >= cfg.flush_rows or (len(buf) and clock.monotonic() - started >= cfg.flush_interval_s)
+                # Flush when due; with an empty buffer (only duplicates or malformed messages
+                # seen) just move the mark and acknowledge, so they are not delivered again.
+                if last_msg is not None and (due or not len(buf)):
+                    await self._flush(store, buf, last_seq, last_msg)
+                    buf, last_msg = RowBuffer(), None
+        finally:
+            if last_msg is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._flush(store, buf, last_seq, last_msg))
+            with contextlib.suppress(Exception):
+                await psub.unsubscribe()
+
+    async def _flush(self, store: Store, buf: RowBuffer, last_seq: int, last_msg: Any) -> None:
+        if last_seq > store.hwm:
+            first = buf.first_seq if buf.first_seq is not None else last_seq
+            await asyncio.to_thread(store.write, buf.frame(), first, last_seq)
+            self.counts["flushes"] += 1
+        await last_msg.ack()  # after the commit: a crash before this line means redelivery, not loss
+        await self._housekeeping()
+
+    async def _housekeeping(self) -> None:
+        today = utc_today(self.ctx.clock.now())
+        if today == self._day:
+            return
+        self._day = today
+        for store in self.stores.values():
+            gone = await asyncio.to_thread(store.apply_retention, today, self.config.retention_days)
+            self.counts["retention_removed_days"] += len(gone)
+            if self.config.compact:
+                for day in store.days():
+                    if day < today:
+                        self.counts["compacted_files"] += await asyncio.to_thread(store.compact, day)
+
+    def metrics(self) -> dict[str, Any]:
+        """Messages, rows and files written; duplicates and malformed messages skipped."""
+        return {**self.counts, "directory": str(self.root),
+                "hwm": {k: s.hwm for k, s in self.stores.items()},
+                "files": sum(s.files_written for s in self.stores.values())}
+
+
+def find_historian(runtime: Any, name: str | None = None) -> Any:
+    """The supervisor instance of the named (or the first) historian of ``runtime``.
+
+    Raises:
+        KitError: none is configured or running.
+    """
+    insts = [i for n, i in runtime.supervisor.instances.items()
+             if i.type == Historian.name and (name is None or n == name)]
+    if not insts:
+        raise KitError(f"no historian component {'named ' + repr(name) + ' ' if name else ''}is configured; "
+                       "add one (type: historian) to the site config or a recipe")
+    return insts[0]  # its config is usable even while the component restarts
+
+
+@kit.hookimpl
+def register_components(register) -> None:
+    """Register the historian sink."""
+    register.add(Historian)
+
+
+@kit.hookimpl
+def runtime_started(runtime) -> None:
+    """Remember the runtime's data directory (default home of the Parquet tree)."""
+    global _runtime_data_dir
+    _runtime_data_dir = Path(runtime.settings.data_dir)
+
+
+@kit.hookimpl
+def register_endpoints(api, runtime) -> None:
+    """``history.query {asset, points, from, to, every?, agg?, component?, limit?}``."""
+    from kit_historian.query import parse_time, query, to_json
+
+    async def history_query(body: Any) -> dict[str, Any]:
+        body = body or {}
+        missing = [k for k in ("asset", "points", "from", "to") if not body.get(k)]
+        if missing:
+            raise KitError(f"history.query needs {', '.join(missing)}")
+        inst = find_historian(runtime, body.get("component"))
+        points = body["points"] if isinstance(body["points"], list) else str(body["points"]).split(",")
+        df = await asyncio.to_thread(query, inst.config.root(), body["asset"], [p.strip() for p in points],
+                                     parse_time(body["from"]), parse_time(body["to"]),
+                                     every=body.get("every"), agg=body.get("agg") or "mean")
+        return to_json(df, int(body.get("limit") or 100_000))
+
+    api.add("history.query", history_query)
+
+
+@kit.hookimpl
+def register_commands(cli) -> None:
+    """Add ``kit history``."""
+    from kit_historian.cli import history
+
+    cli.add_command(history)
+
+
+__all__ = ["Historian", "HistorianConfig", "KINDS"]

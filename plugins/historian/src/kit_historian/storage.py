@@ -1,0 +1,218 @@
+"""Parquet storage of the historian: rows, day/asset partitions, crash-safe commits.
+
+Layout (one tree per stream kind, ``data`` or ``kpi``)::
+
+    <root>/<kind>/date=2026-11-23/asset=site.area.line.press1/part-<first>-<last>.parquet
+    <root>/<kind>/_hwm.json        highest stream sequence written ("high-water mark")
+    <root>/<kind>/_journal.json    present only while a commit is in progress
+
+A flush is a *commit*: every partition file is first written under a temporary name, then
+a journal lists the renames (and, for compaction, the files to delete) and the new
+high-water mark, then the renames happen, the mark is written and the journal removed.
+After a crash at any point, :meth:`Store.recover` either rolls the commit forward (journal
+present) or discards temporary files (no journal: nothing was committed, and the messages
+were not acknowledged, so JetStream delivers them again). Messages at or below the mark
+are skipped on redelivery, so nothing is written twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from kit.payloads import KpiValue, SampleBatch
+
+#: Column order and types of every Parquet file (data and KPI share one schema).
+SCHEMA: dict[str, Any] = {
+    "ts": pl.Datetime("us", "UTC"), "asset": pl.String, "point": pl.String, "value": pl.Float64,
+    "text": pl.String, "unit": pl.String, "quality": pl.String, "window": pl.String,
+    "source": pl.String, "stream_seq": pl.Int64,
+}
+KINDS = ("data", "kpi")
+
+
+def _us(dt: datetime) -> int:
+    return int(dt.timestamp() * 1_000_000)
+
+
+@dataclass
+class RowBuffer:
+    """Column lists of rows not yet written; appending is a few list appends per point."""
+
+    cols: dict[str, list] = field(default_factory=lambda: {k: [] for k in SCHEMA})
+    first_seq: int | None = None
+    last_seq: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.cols["ts"])
+
+    def _seq(self, stream_seq: int) -> None:
+        if self.first_seq is None:
+            self.first_seq = stream_seq
+        self.last_seq = stream_seq
+
+    def add_batch(self, batch: SampleBatch, stream_seq: int) -> int:
+        """Append every point of a sample batch; returns the number of rows added."""
+        c = self.cols
+        asset = batch.asset.replace("/", ".")
+        bts = _us(batch.ts)
+        for p in batch.points:
+            v = p.value
+            c["ts"].append(_us(p.ts) if p.ts is not None else bts)
+            c["asset"].append(asset)
+            c["point"].append(p.name)
+            if isinstance(v, (int, float)):  # bool is an int: stored as 1.0 / 0.0
+                c["value"].append(float(v))
+                c["text"].append(None)
+            else:
+                c["value"].append(None)
+                c["text"].append(v)
+            c["unit"].append(p.unit)
+            c["quality"].append(p.quality.value)
+            c["window"].append(None)
+            c["source"].append(batch.source)
+            c["stream_seq"].append(stream_seq)
+        self._seq(stream_seq)
+        return len(batch.points)
+
+    def add_kpi(self, k: KpiValue, stream_seq: int) -> int:
+        """Append one KPI value as a row (``point`` = KPI name, ``window`` kept)."""
+        c = self.cols
+        c["ts"].append(_us(k.ts))
+        c["asset"].append(k.asset.replace("/", "."))
+        c["point"].append(k.kpi)
+        c["value"].append(None if k.value is None else float(k.value))
+        c["text"].append(None)
+        c["unit"].append(k.unit)
+        c["quality"].append(k.quality.value)
+        c["window"].append(k.window)
+        c["source"].append(k.source)
+        c["stream_seq"].append(stream_seq)
+        self._seq(stream_seq)
+        return 1
+
+    def frame(self) -> pl.DataFrame:
+        """The buffered rows as a DataFrame of :data:`SCHEMA`."""
+        c = dict(self.cols)
+        ts = pl.Series("ts", c.pop("ts"), dtype=pl.Int64).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+        df = pl.DataFrame({k: pl.Series(k, v, dtype=SCHEMA[k]) for k, v in c.items()})
+        return df.insert_column(0, ts)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
+class Store:
+    """One kind's partition tree (see module docstring)."""
+
+    def __init__(self, root: Path, kind: str) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}")
+        self.root = Path(root)
+        self.kind = kind
+        self.dir = self.root / kind
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.hwm = 0
+        self.files_written = 0
+        self.rows_written = 0
+
+    @property
+    def _journal(self) -> Path:
+        return self.dir / "_journal.json"
+
+    @property
+    def _hwm_file(self) -> Path:
+        return self.dir / "_hwm.json"
+
+    def recover(self) -> None:
+        """Finish or discard an interrupted commit and load the high-water mark."""
+        if self._journal.exists():
+            j = json.loads(self._journal.read_text())
+            self._apply(j)
+        for tmp in self.dir.glob("date=*/asset=*/.tmp-*"):
+            tmp.unlink()  # written before a journal existed: never committed
+        self.hwm = json.loads(self._hwm_file.read_text())["hwm"] if self._hwm_file.exists() else 0
+
+    def _apply(self, j: dict[str, Any]) -> None:
+        for tmp, final in j["renames"]:
+            if (self.dir / tmp).exists():
+                os.replace(self.dir / tmp, self.dir / final)
+        for gone in j.get("deletes", []):
+            (self.dir / gone).unlink(missing_ok=True)
+        if j.get("hwm") is not None:
+            _write_json(self._hwm_file, {"hwm": j["hwm"]})
+            self.hwm = j["hwm"]
+        self._journal.unlink(missing_ok=True)
+
+    def write(self, df: pl.DataFrame, first: int, last: int) -> list[Path]:
+        """Commit rows with stream sequences ``first..last`` into their day/asset partitions."""
+        if df.is_empty():
+            self._apply({"renames": [], "hwm": last})
+            return []
+        df = df.with_columns(pl.col("ts").dt.date().alias("_date"))
+        renames = []
+        for (day, asset), part in df.partition_by(["_date", "asset"], as_dict=True, maintain_order=True).items():
+            rel = Path(f"date={day.isoformat()}") / f"asset={asset}"
+            (self.dir / rel).mkdir(parents=True, exist_ok=True)
+            tmp = rel / f".tmp-{first}-{last}.parquet"
+            part.drop("_date").sort("point", "ts").write_parquet(self.dir / tmp, compression="zstd", statistics=True)
+            renames.append((str(tmp), str(rel / f"part-{first:012d}-{last:012d}.parquet")))
+            self.rows_written += part.height
+        _write_json(self._journal, {"renames": renames, "hwm": last})
+        self._apply({"renames": renames, "hwm": last})
+        self.files_written += len(renames)
+        return [self.dir / f for _, f in renames]
+
+    def compact(self, day: date) -> int:
+        """Merge each asset's part files of ``day`` into one file; returns files removed."""
+        removed = 0
+        for adir in sorted((self.dir / f"date={day.isoformat()}").glob("asset=*")):
+            parts = sorted(adir.glob("part-*.parquet"))
+            if len(parts) < 2:
+                continue
+            seqs = [tuple(int(x) for x in p.stem.split("-")[1:3]) for p in parts]
+            lo, hi = min(s[0] for s in seqs), max(s[1] for s in seqs)
+            rel = adir.relative_to(self.dir)
+            tmp = rel / f".tmp-{lo}-{hi}.parquet"
+            pl.read_parquet(parts).sort("point", "ts").write_parquet(self.dir / tmp, compression="zstd",
+                                                                     statistics=True)
+            final = rel / f"part-{lo:012d}-{hi:012d}.parquet"
+            deletes = [str(p.relative_to(self.dir)) for p in parts if p.relative_to(self.dir) != final]
+            j = {"renames": [(str(tmp), str(final))], "deletes": deletes, "hwm": None}
+            _write_json(self._journal, j)
+            self._apply(j)
+            removed += len(deletes)
+        return removed
+
+    def days(self) -> list[date]:
+        """Days that have a partition, oldest first."""
+        out = []
+        for d in self.dir.glob("date=*"):
+            try:
+                out.append(date.fromisoformat(d.name[5:]))
+            except ValueError:
+                continue
+        return sorted(out)
+
+    def apply_retention(self, today: date, keep_days: int) -> list[date]:
+        """Delete day partitions older than ``keep_days`` before ``today``; returns the days removed."""
+        cutoff = today - timedelta(days=keep_days)
+        gone = [d for d in self.days() if d < cutoff]
+        for d in gone:
+            shutil.rmtree(self.dir / f"date={d.isoformat()}", ignore_errors=True)
+        return gone
+
+
+def utc_today(now: datetime) -> date:
+    """The UTC date of ``now`` (partitions are UTC days)."""
+    return now.astimezone(timezone.utc).date()

@@ -1,0 +1,333 @@
+"""Incremental OEE engine: feed it timestamped states and counter readings, get reports.
+
+Pure (no bus, no clock): time comes only from the samples, so a replay gives the same
+result, and tests drive it with explicit timestamps. Cost per sample is constant: the
+shift lookup is cached, the rolling window is a ring of fixed-size buckets with running
+sums, and nothing iterates over history.
+
+Time accounting: the state seen at a sample holds until the next sample (zero-order hold),
+but at most ``max_gap_s``; beyond that the time is "no data" (planned time passes, the
+machine is not credited with running). Each interval is split at shift boundaries.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from kit_oee.calc import CounterTracker, Factors, oee_factors, reliability
+from kit_oee.shifts import ShiftCalendar, ShiftInstance, ShiftResolver
+
+State = Literal["run", "idle", "down", "setup"]
+RUN, IDLE, DOWN, SETUP = "run", "idle", "down", "setup"
+
+#: Additive totals of a window; kept as a flat list so adding and subtracting is cheap.
+FIELDS = ("pot_s", "pbt_s", "apt_s", "setup_s", "idle_s", "down_s", "no_data_s", "unplanned_run_s",
+          "produced_in", "good_in", "reject_in", "failures", "failure_s", "operating_s", "stops")
+I = {name: i for i, name in enumerate(FIELDS)}
+_STATE_FIELD = {RUN: I["apt_s"], SETUP: I["setup_s"], IDLE: I["idle_s"], DOWN: I["down_s"], None: I["no_data_s"]}
+CountMode = Literal["produced_reject", "produced_good", "good_reject", "produced", "good"]
+
+
+def _zero() -> list[float]:
+    return [0.0] * len(FIELDS)
+
+
+@dataclass
+class EngineParams:
+    """What the engine needs from the component config."""
+
+    pru_s: float
+    count_mode: CountMode
+    calendar: ShiftCalendar = field(default_factory=ShiftCalendar)
+    counter_max: float | None = None
+    rolling_window_s: float = 3600.0
+    rolling_bucket_s: float = 60.0
+    publish_interval_s: float = 60.0
+    max_gap_s: float = 60.0
+    min_downtime_s: float = 0.0
+    max_downtimes: int = 500
+
+
+@dataclass
+class Report:
+    """Figures of one window (a shift, or the rolling window) at time ``ts``."""
+
+    window: str
+    start: float
+    end: float
+    ts: float
+    final: bool
+    totals: dict[str, float]
+    produced: float
+    good: float
+    reject: float
+    factors: Factors
+    mtbf_s: float | None
+    mttr_s: float | None
+
+
+@dataclass
+class Downtime:
+    """A stop during planned time; ``reason`` may be assigned afterwards."""
+
+    id: str
+    start: float
+    state: str
+    end: float | None = None
+    planned_s: float = 0.0
+    reason: str | None = None
+    who: str | None = None
+    assigned_at: float | None = None
+
+    @property
+    def duration_s(self) -> float | None:
+        """Seconds from start to end, None while it lasts."""
+        return None if self.end is None else self.end - self.start
+
+
+class OeeEngine:
+    """Stateful, incremental OEE for one asset (see module docstring)."""
+
+    def __init__(self, params: EngineParams, state: dict[str, Any] | None = None) -> None:
+        self.p = params
+        self.resolver = ShiftResolver(params.calendar)
+        self.nbuckets = max(1, int(round(params.rolling_window_s / params.rolling_bucket_s)))
+        self.last_ts: float | None = None
+        self.state: str | None = None
+        self.state_ts: float | None = None
+        self.counters = {k: CounterTracker(params.counter_max) for k in ("produced", "good", "reject")}
+        self.shift_id: str | None = None
+        self.shift_totals = _zero()
+        self.buckets: deque[tuple[int, list[float]]] = deque()
+        self.rolling = _zero()
+        self.next_publish: float | None = None
+        self.open_downtime: Downtime | None = None
+        self.downtimes: deque[Downtime] = deque(maxlen=params.max_downtimes)
+        self.downtime_seq = 0
+        self.samples = 0
+        if state:
+            self._restore(state)
+
+    # -- feeding ------------------------------------------------------------------------
+    def feed(self, ts: float, state: str | None = None, produced: float | None = None,
+             good: float | None = None, reject: float | None = None) -> list[Report | Downtime]:
+        """Process one sample at epoch seconds ``ts``. Arguments left ``None`` were not in it.
+
+        Returns reports due at this sample (closed shifts, periodic updates) and downtimes
+        that ended at it, in time order.
+        """
+        out: list[Report | Downtime] = []
+        self.samples += 1
+        if self.last_ts is None:
+            self.last_ts = ts
+            self.next_publish = self._next_publish(ts)
+        elif ts > self.last_ts:
+            self._advance(self.last_ts, ts, out)
+            self.last_ts = ts
+        # An older sample cannot rewrite accounted time; its counters still count below.
+        now = max(ts, self.last_ts)
+        if state is not None:
+            self._set_state(state, now, out)
+        if produced is not None or good is not None or reject is not None:
+            self._count(now, produced, good, reject)
+        if self.next_publish is not None and now >= self.next_publish:
+            self.next_publish = self._next_publish(now)
+            out.extend(self.current_reports(now))
+        return out
+
+    def _next_publish(self, ts: float) -> float:
+        iv = self.p.publish_interval_s
+        return (ts // iv + 1) * iv
+
+    def _set_state(self, state: str, ts: float, out: list) -> None:
+        prev = self.state if self._state_valid(ts) else None
+        self.state, self.state_ts = state, ts
+        if state == prev:
+            return
+        inst = self.resolver.shift_at(ts)
+        if state == DOWN:
+            # Failure events count where they begin (MTBF/MTTR of that shift and window).
+            self._add(ts, inst, I["failures"], 1.0)
+        if state == RUN:
+            self._close_downtime(ts, out)
+        elif self.open_downtime is None:
+            self.downtime_seq += 1
+            self.open_downtime = Downtime(id=f"{int(ts)}-{self.downtime_seq}", start=ts, state=state)
+            self._add(ts, inst, I["stops"], 1.0)
+
+    def _close_downtime(self, ts: float, out: list) -> None:
+        d = self.open_downtime
+        if d is None:
+            return
+        self.open_downtime = None
+        d.end = ts
+        # A stop entirely outside planned time (machine off during a break) is no loss.
+        if d.planned_s > 0 and (d.end - d.start) >= self.p.min_downtime_s:
+            self.downtimes.append(d)
+            out.append(d)
+
+    def _state_valid(self, t: float) -> bool:
+        return self.state_ts is not None and t - self.state_ts <= self.p.max_gap_s
+
+    def _count(self, ts: float, produced: float | None, good: float | None, reject: float | None) -> None:
+        inst = self.resolver.shift_at(ts)
+        for key, value in (("produced", produced), ("good", good), ("reject", reject)):
+            if value is not None:
+                delta = self.counters[key].update(float(value))
+                if delta:
+                    self._add(ts, inst, I[f"{key}_in"], delta)
+
+    # -- time accounting -------------------------------------------------------------------
+    def _advance(self, t0: float, t1: float, out: list) -> None:
+        # Split [t0, t1) where the held state expires and at shift boundaries.
+        expiry = (self.state_ts + self.p.max_gap_s) if self.state_ts is not None else t0
+        a = t0
+        while a < t1:
+            inst = self.resolver.shift_at(a)
+            b = min(t1, self.resolver.boundary_after(a))
+            state = self.state if a < expiry else None
+            if state is not None and expiry < b:
+                b = expiry
+            if state is None and self.open_downtime is not None:
+                self._close_downtime(a, out)  # no data: we no longer know it is stopped
+            self._account(a, b, inst, state)
+            if inst is not None and b >= inst.end:
+                out.append(self._shift_report(inst, inst.end, final=True))
+                self.shift_id, self.shift_totals = None, _zero()
+            a = b
+
+    def _account(self, a: float, b: float, inst: ShiftInstance | None, state: str | None) -> None:
+        span = b - a
+        pot = inst.pot_s(a, b) if inst else 0.0
+        pbt = inst.pbt_s(a, b) if inst else 0.0
+        vec = _zero()
+        vec[0], vec[1] = pot, pbt
+        vec[_STATE_FIELD[state]] = pbt
+        if state == RUN:
+            vec[I["unplanned_run_s"]] = span - pbt
+        if state in (RUN, SETUP):
+            vec[I["operating_s"]] = span
+        elif state == DOWN:
+            vec[I["failure_s"]] = span
+        if self.open_downtime is not None and state not in (RUN, None):
+            self.open_downtime.planned_s += pbt
+        self._add_vec(a, inst, vec)
+
+    def _shift_vec(self, inst: ShiftInstance | None) -> list[float] | None:
+        if inst is None:
+            return None
+        if self.shift_id != inst.id:
+            self.shift_id, self.shift_totals = inst.id, _zero()
+        return self.shift_totals
+
+    def _bucket(self, t: float) -> list[float]:
+        key = int(t // self.p.rolling_bucket_s)
+        b = self.buckets
+        if not b or key > b[-1][0]:
+            b.append((key, _zero()))
+            while b and b[0][0] <= key - self.nbuckets:  # expire: subtract from the running sum
+                _, old = b.popleft()
+                r = self.rolling
+                for i, v in enumerate(old):
+                    if v:
+                        r[i] -= v
+        return b[-1][1]
+
+    def _add(self, t: float, inst: ShiftInstance | None, idx: int, value: float) -> None:
+        sv = self._shift_vec(inst)
+        if sv is not None:
+            sv[idx] += value
+        self._bucket(t)[idx] += value
+        self.rolling[idx] += value
+
+    def _add_vec(self, t: float, inst: ShiftInstance | None, vec: list[float]) -> None:
+        sv = self._shift_vec(inst)
+        bk = self._bucket(t)
+        r = self.rolling
+        for i, v in enumerate(vec):
+            if v:
+                if sv is not None:
+                    sv[i] += v
+                bk[i] += v
+                r[i] += v
+
+    # -- reports ---------------------------------------------------------------------------
+    def _counts(self, t: list[float]) -> tuple[float, float, float]:
+        p, g, r = t[I["produced_in"]], t[I["good_in"]], t[I["reject_in"]]
+        mode = self.p.count_mode
+        if mode == "produced_reject":
+            return p, p - r, r
+        if mode == "produced_good":
+            return p, g, p - g
+        if mode == "good_reject":
+            return g + r, g, r
+        if mode == "produced":
+            return p, p, 0.0
+        return g, g, 0.0
+
+    def _report(self, window: str, start: float, end: float, ts: float, t: list[float], final: bool) -> Report:
+        produced, good, reject = self._counts(t)
+        f = oee_factors(t[I["pbt_s"]], t[I["apt_s"]], self.p.pru_s, produced, good)
+        mtbf, mttr = reliability(t[I["operating_s"]], t[I["failure_s"]], int(round(t[I["failures"]])))
+        totals = {name: round(v, 6) for name, v in zip(FIELDS, t)}
+        return Report(window, start, end, ts, final, totals, produced, good, reject, f, mtbf, mttr)
+
+    def _shift_report(self, inst: ShiftInstance, ts: float, final: bool) -> Report:
+        t = self.shift_totals if self.shift_id == inst.id else _zero()
+        return self._report(f"shift:{inst.id}", inst.start, inst.end, ts, list(t), final)
+
+    def current_reports(self, ts: float) -> list[Report]:
+        """Reports of the current shift (if any) and of the rolling window at ``ts``."""
+        out = []
+        inst = self.resolver.shift_at(ts)
+        if inst is not None:
+            out.append(self._shift_report(inst, ts, final=False))
+        out.append(self._report("rolling", ts - self.p.rolling_window_s, ts, ts,
+                                [max(0.0, v) for v in self.rolling], final=False))
+        return out
+
+    # -- reasons ---------------------------------------------------------------------------
+    def assign_reason(self, downtime_id: str, reason: str, who: str, at: float) -> Downtime:
+        """Attach a reason code to a recorded (or the ongoing) downtime.
+
+        Raises:
+            KeyError: no downtime with that id is kept.
+        """
+        for d in [*self.downtimes, *( [self.open_downtime] if self.open_downtime else [])]:
+            if d.id == downtime_id:
+                d.reason, d.who, d.assigned_at = reason, who, at
+                return d
+        raise KeyError(downtime_id)
+
+    def downtime_list(self) -> list[Downtime]:
+        """Recorded downtimes (oldest first), plus the ongoing one at the end."""
+        return [*self.downtimes, *([self.open_downtime] if self.open_downtime else [])]
+
+    # -- persistence -------------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        """JSON-able state; :class:`OeeEngine(params, state)` continues exactly from it."""
+        return {
+            "v": 1, "last_ts": self.last_ts, "state": self.state, "state_ts": self.state_ts,
+            "counters": {k: c.to_state() for k, c in self.counters.items()},
+            "shift_id": self.shift_id, "shift_totals": self.shift_totals,
+            "buckets": [[k, v] for k, v in self.buckets], "rolling": self.rolling,
+            "next_publish": self.next_publish,
+            "open_downtime": self.open_downtime.__dict__ if self.open_downtime else None,
+            "downtimes": [d.__dict__ for d in self.downtimes], "downtime_seq": self.downtime_seq,
+            "samples": self.samples,
+        }
+
+    def _restore(self, s: dict[str, Any]) -> None:
+        self.last_ts, self.state, self.state_ts = s["last_ts"], s["state"], s["state_ts"]
+        self.counters = {k: CounterTracker.from_state(self.p.counter_max, s["counters"].get(k))
+                         for k in ("produced", "good", "reject")}
+        self.shift_id, self.shift_totals = s["shift_id"], list(s["shift_totals"])
+        self.buckets = deque((int(k), list(v)) for k, v in s["buckets"])
+        self.rolling = list(s["rolling"])
+        self.next_publish = s["next_publish"]
+        self.open_downtime = Downtime(**s["open_downtime"]) if s["open_downtime"] else None
+        self.downtimes = deque((Downtime(**d) for d in s["downtimes"]), maxlen=self.p.max_downtimes)
+        self.downtime_seq = s["downtime_seq"]
+        self.samples = s.get("samples", 0)

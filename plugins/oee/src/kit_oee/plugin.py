@@ -1,0 +1,247 @@
+"""The ``oee`` analytics component, its control endpoints and hook implementations.
+
+The component is a thin wrapper: it routes bound points of incoming sample batches into
+:class:`kit_oee.engine.OeeEngine` (pure, tested alone), publishes what the engine reports
+and keeps the engine's state in KV so a restart continues the shift.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+import kit
+from kit import subjects
+from kit.components import Analytics
+from kit.errors import KitError
+from kit.payloads import Quality, SampleBatch
+from kit_oee.config import OeeConfig
+from kit_oee.engine import Downtime, EngineParams, OeeEngine, Report
+from kit_oee.seqfilter import SeqFilter
+
+STATE_KEY = "oee"
+
+
+def _dt(t: float) -> datetime:
+    return datetime.fromtimestamp(t, timezone.utc)
+
+
+def downtime_json(d: Downtime) -> dict[str, Any]:
+    """A downtime as JSON (control API, events)."""
+    return {"id": d.id, "start": _dt(d.start).isoformat(), "end": _dt(d.end).isoformat() if d.end else None,
+            "duration_s": d.duration_s, "planned_s": round(d.planned_s, 3), "state": d.state,
+            "reason": d.reason, "who": d.who, "assigned_at": _dt(d.assigned_at).isoformat() if d.assigned_at else None}
+
+
+def route_table(bindings: dict[str, Any], default_asset: str | None) -> dict[str, dict[str, str]]:
+    """``{asset tokens: {point name: role}}`` for the bound inputs (what to pick from which batch)."""
+    table: dict[str, dict[str, str]] = {}
+    for role, b in bindings.items():
+        if b is None:
+            continue
+        r = b.resolve(default_asset)
+        if r.asset is None:
+            raise KitError(f"input {role!r} names no asset and the component has none")
+        table.setdefault(subjects.AssetPath.parse(r.asset).tokens, {})[r.point] = role
+    return table
+
+
+class OeeComponent(Analytics):
+    """OEE (ISO 22400-2): availability, effectiveness, quality, OEE, downtime, MTBF/MTTR."""
+
+    name: ClassVar[str] = "oee"
+    summary: ClassVar[str] = "OEE per ISO 22400-2 per shift and rolling, downtime events, MTBF/MTTR"
+    Config: ClassVar[type[BaseModel]] = OeeConfig
+
+    def __init__(self, config: OeeConfig, ctx) -> None:
+        super().__init__(config, ctx)
+        self.params = EngineParams(
+            pru_s=config.ideal_cycle_s, count_mode=config.inputs.count_mode, calendar=config.calendar,
+            counter_max=config.counter_max, rolling_window_s=config.rolling_window_s,
+            rolling_bucket_s=config.rolling_bucket_s, publish_interval_s=config.publish_interval_s,
+            max_gap_s=config.max_gap_s, min_downtime_s=config.min_downtime_s)
+        self.engine = OeeEngine(self.params)
+        self.seq = SeqFilter()
+        default_asset = str(ctx.asset) if ctx.asset else None
+        self.routes = route_table(dict(config.inputs), default_asset)
+        self.codes = config.state_codes.lookup()
+        self.counts = {"batches": 0, "used": 0, "excluded_quality": 0, "invalid_values": 0,
+                       "unknown_state_codes": 0, "kpis": 0, "downtimes": 0}
+        self._dirty = asyncio.Event()
+        self.ready = False
+        """True once subscribed (tests and status wait for it)."""
+
+    # -- life cycle -----------------------------------------------------------------------
+    async def run(self) -> None:
+        """Restore state, subscribe to every bound asset, save state as it changes."""
+        saved = await self.ctx.load_state(STATE_KEY)
+        if saved and saved.get("engine"):
+            self.engine = OeeEngine(self.params, saved["engine"])
+            self.seq = SeqFilter(saved.get("seq"))
+        for tokens in self.routes:
+            await self.ctx.subscribe_samples(f"{subjects.DATA_PREFIX}.{tokens}", self.handle)
+        self.ready = True
+        try:
+            while True:
+                await self._dirty.wait()
+                self._dirty.clear()
+                await self.save()
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.save())
+
+    async def save(self) -> None:
+        """Write the engine and sequence state to KV."""
+        await self.ctx.save_state({"engine": self.engine.to_state(), "seq": self.seq.to_state()}, STATE_KEY)
+
+    # -- samples --------------------------------------------------------------------------
+    def extract(self, batch: SampleBatch) -> dict[str, Any]:
+        """Bound inputs found in ``batch`` with good quality, converted for the engine."""
+        roles = self.routes.get(subjects.AssetPath.parse(batch.asset).tokens)
+        found: dict[str, Any] = {}
+        if not roles:
+            return found
+        for p in batch.points:
+            role = roles.get(p.name)
+            if role is None:
+                continue
+            if p.quality is not Quality.good or p.value is None:
+                self.counts["excluded_quality"] += 1
+                continue
+            value = self._convert(role, p.value)
+            if value is None:
+                self.counts["invalid_values"] += 1
+                continue
+            found[role] = value
+        return found
+
+    def _convert(self, role: str, v: Any) -> Any:
+        if role == "running":
+            if isinstance(v, str):
+                v = v.strip().lower() in ("1", "true", "on", "yes", "run", "running")
+            return "run" if v else self.config.stopped_state
+        if role == "state_code":
+            key = str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+            state = self.codes.get(key)
+            if state is None:
+                self.counts["unknown_state_codes"] += 1
+                return self.config.unknown_state
+            return state
+        if isinstance(v, bool) or isinstance(v, str):
+            try:
+                return float(v)
+            except ValueError:
+                return None
+        return float(v)
+
+    async def handle(self, batch: SampleBatch) -> None:
+        """Feed one batch to the engine and publish what it reports."""
+        self.counts["batches"] += 1
+        ts = batch.ts.timestamp()
+        if not self.seq.accept(batch.source, batch.seq, ts):
+            return
+        found = self.extract(batch)
+        if not found:
+            return
+        self.counts["used"] += 1
+        state = found.get("running", found.get("state_code"))
+        outputs = self.engine.feed(ts, state=state, produced=found.get("produced"), good=found.get("good"),
+                                   reject=found.get("reject"))
+        for item in outputs:
+            if isinstance(item, Report):
+                await self.publish_report(item)
+            else:
+                await self.publish_downtime(item)
+        self._dirty.set()
+
+    # -- publishing -----------------------------------------------------------------------
+    async def publish_report(self, r: Report) -> None:
+        """Publish the KPIs of one report (window ``shift:<id>`` or ``rolling``)."""
+        f = r.factors
+        t = r.totals
+        common = {"window": r.window, "window_start": _dt(r.start), "window_end": _dt(r.end), "ts": _dt(r.ts)}
+        flags = {"final": r.final, "effectiveness_over_100": f.effectiveness_over_100}
+        values: list[tuple[str, Any, str | None, dict]] = [
+            ("oee", f.oee, None, {**flags, **t}),
+            ("availability", f.availability, None, {"final": r.final, "apt_s": t["apt_s"], "pbt_s": t["pbt_s"]}),
+            ("effectiveness", f.effectiveness, None, flags),
+            ("quality", f.quality, None, {"final": r.final}),
+            ("produced", r.produced, None, {"final": r.final}),
+            ("good", r.good, None, {"final": r.final}),
+            ("reject", r.reject, None, {"final": r.final}),
+            ("downtime_s", max(0.0, t["pbt_s"] - t["apt_s"]), "s", {"final": r.final, "stops": t["stops"]}),
+            ("mtbf_s", r.mtbf_s, "s", {"final": r.final, "failures": t["failures"]}),
+            ("mttr_s", r.mttr_s, "s", {"final": r.final, "failures": t["failures"]}),
+        ]
+        for kpi, value, unit, attrs in values:
+            await self.ctx.publish_kpi(kpi, value, unit=unit, attrs=attrs, **common)
+            self.counts["kpis"] += 1
+
+    async def publish_downtime(self, d: Downtime) -> None:
+        """Publish a finished downtime as a ``downtime`` event."""
+        self.counts["downtimes"] += 1
+        data = downtime_json(d)
+        await self.ctx.publish_event("downtime", "downtime_ended", ts=_dt(d.end or d.start), data=data,
+                                     message=f"{d.state} for {d.duration_s:.0f} s from {data['start']}")
+
+    async def assign_reason(self, downtime_id: str, reason: str, who: str) -> dict[str, Any]:
+        """Attach a reason code to a downtime, announce it and persist it."""
+        try:
+            d = self.engine.assign_reason(downtime_id, reason, who, self.ctx.clock.now().timestamp())
+        except KeyError:
+            raise KitError(f"no downtime {downtime_id!r} in component {self.ctx.name!r} "
+                           "(see `oee.downtimes`; only the latest are kept)") from None
+        data = downtime_json(d)
+        await self.ctx.publish_event("downtime", "downtime_reason_assigned", data=data,
+                                     message=f"reason {reason!r} assigned by {who}")
+        await self.save()
+        return data
+
+    def metrics(self) -> dict[str, Any]:
+        """Counts of batches used and skipped, KPIs and downtimes published."""
+        return {**self.counts, "duplicates": self.seq.duplicates, "out_of_order": self.seq.out_of_order,
+                "counter_rollovers": sum(c.rollovers for c in self.engine.counters.values()),
+                "counter_resets": sum(c.resets for c in self.engine.counters.values()),
+                "shift": self.engine.shift_id}
+
+
+# -- control endpoints ------------------------------------------------------------------------
+def _instance(runtime: Any, body: Any) -> OeeComponent:
+    name = (body or {}).get("component")
+    inst = runtime.supervisor.instances.get(name)
+    if inst is None or inst.type != OeeComponent.name:
+        names = sorted(n for n, i in runtime.supervisor.instances.items() if i.type == OeeComponent.name)
+        raise KitError(f"no oee component named {name!r}; running: {', '.join(names) or 'none'}")
+    if inst.component is None:
+        raise KitError(f"oee component {name!r} is not running ({inst.status.value})")
+    return inst.component  # type: ignore[return-value]
+
+
+@kit.hookimpl
+def register_components(register) -> None:
+    """Register the oee component."""
+    register.add(OeeComponent)
+
+
+@kit.hookimpl
+def register_endpoints(api, runtime) -> None:
+    """``oee.downtimes {component}`` and ``oee.assign_reason {component, downtime_id, reason, who}``."""
+
+    async def downtimes(body: Any) -> list[dict[str, Any]]:
+        comp = _instance(runtime, body)
+        return [downtime_json(d) for d in comp.engine.downtime_list()]
+
+    async def assign_reason(body: Any) -> dict[str, Any]:
+        body = body or {}
+        comp = _instance(runtime, body)
+        missing = [k for k in ("downtime_id", "reason", "who") if not body.get(k)]
+        if missing:
+            raise KitError(f"oee.assign_reason needs {', '.join(missing)}")
+        return await comp.assign_reason(str(body["downtime_id"]), str(body["reason"]), str(body["who"]))
+
+    api.add("oee.downtimes", downtimes)
+    api.add("oee.assign_reason", assign_reason)
