@@ -165,12 +165,12 @@ namespaces:
   n: urn:kit-interop:node-opcua
 defaults: {publishing_interval_ms: 100, sampling_interval_ms: 50}
 points:
-  - {name: constant_value, node: 'n;s=Constant', type: Double, unit: W}
-  - {name: device_name, node: 'nsu=urn:kit-interop:node-opcua;s=Name', type: String}
+  - {name: x_constant_value, node: 'n;s=Constant', type: Double, unit: W}
+  - {name: x_device_name, node: 'nsu=urn:kit-interop:node-opcua;s=Name', type: String}
   - {name: machine_running, browse_path: ['n:Interop', 'n:Flag'], type: Boolean}
   - {name: count_good, node: 'n;s=Counter', type: UInt32}
-  - {name: stamped_value, node: 'n;s=Stamped', type: Double}
-  - {name: broken_value, node: 'n;s=Broken', type: Double}
+  - {name: x_stamped_value, node: 'n;s=Stamped', type: Double}
+  - {name: x_broken_value, node: 'n;s=Broken', type: Double}
 """
 
 

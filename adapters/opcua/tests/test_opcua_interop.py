@@ -32,16 +32,16 @@ async def test_values_quality_timestamps_from_node_opcua(node_opcua, interop_pro
     await wait_for(lambda: comp.state == "connected", 20, message="connected")
     assert "node-opcua" in comp.metrics()["server"]
 
-    await wait_for(lambda: all(collector.points(n) for n in ("constant_value", "device_name", "machine_running",
-                                                              "stamped_value", "broken_value")), 15, message="all points")
-    assert collector.good("constant_value")[0].value == 42.5
-    assert collector.good("constant_value")[0].unit == "W"
-    assert collector.good("device_name")[0].value == "node-opcua"
+    await wait_for(lambda: all(collector.points(n) for n in ("x_constant_value", "x_device_name", "machine_running",
+                                                              "x_stamped_value", "x_broken_value")), 15, message="all points")
+    assert collector.good("x_constant_value")[0].value == 42.5
+    assert collector.good("x_constant_value")[0].unit == "W"
+    assert collector.good("x_device_name")[0].value == "node-opcua"
     assert collector.good("machine_running")[0].value is True  # found by browse path
-    stamped = collector.good("stamped_value")[0]
+    stamped = collector.good("x_stamped_value")[0]
     assert stamped.value == 7.25
     assert stamped.ts == datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)  # the server's SourceTimestamp
-    broken = [p for p, _ in collector.points("broken_value")]
+    broken = [p for p, _ in collector.points("x_broken_value")]
     assert all(p.quality.value == "bad" and p.value is None for p in broken)
     assert broken[0].reason == "BadSensorFailure"
     # The counter moves on the server every 100 ms: several increasing values arrive.
@@ -51,8 +51,8 @@ async def test_values_quality_timestamps_from_node_opcua(node_opcua, interop_pro
     for p, batch in collector.points("count_good"):
         assert p.ts is not None and p.ts <= batch.ts
     assert comp.metrics()["revised_publishing_interval_ms"] >= 50
-    assert set(comp.revised) == {"constant_value", "device_name", "machine_running", "count_good", "stamped_value",
-                                 "broken_value"}
+    assert set(comp.revised) == {"x_constant_value", "x_device_name", "machine_running", "count_good", "x_stamped_value",
+                                 "x_broken_value"}
 
 
 async def test_aes128_sha256_rsaoaep_sign_and_encrypt_with_node_opcua(node_opcua, interop_profile, tmp_path):
@@ -63,7 +63,7 @@ async def test_aes128_sha256_rsaoaep_sign_and_encrypt_with_node_opcua(node_opcua
     pki = Pki(tmp_path)
     pki.trust(pki.list()[0].thumbprint)
     text = await OpcuaAdapter.test_connection(cfg)
-    assert "node-opcua" in text and "5/6 points readable" in text and "broken_value (BadSensorFailure)" in text
+    assert "node-opcua" in text and "5/6 points readable" in text and "x_broken_value (BadSensorFailure)" in text
 
 
 async def test_browse_node_opcua_writes_a_valid_draft(node_opcua, tmp_path):
@@ -89,6 +89,6 @@ async def test_browse_node_opcua_writes_a_valid_draft(node_opcua, tmp_path):
     alias = next(a for a, uri in prof.namespaces.items() if uri == "urn:kit-interop:node-opcua")
     assert by_node[f"{alias};s=Counter"].type == "UInt32"
     assert by_node[f"{alias};s=Name"].type == "String"
-    assert by_node[f"{alias};s=Constant"].name == "constant"
+    assert by_node[f"{alias};s=Constant"].name == "x_constant"
     assert prof.vendor == "node-opcua"
     assert not any(p.node and p.node.startswith("ns=") for p in prof.points)  # never a namespace index

@@ -47,24 +47,24 @@ def test_node_address_forms():
 
 def test_profile_errors_name_the_point():
     with pytest.raises(ValidationError, match="namespace alias 'other' is not declared"):
-        prof(points=[{"name": "a", "node": "other;s=x"}])
+        prof(points=[{"name": "x_a", "node": "other;s=x"}])
     with pytest.raises(ValidationError, match="exactly one of `node` and `browse_path`"):
-        prof(points=[{"name": "a"}])
+        prof(points=[{"name": "x_a"}])
     with pytest.raises(ValidationError, match="use a namespace alias, not an index"):
-        prof(points=[{"name": "a", "browse_path": ["3:Foo"]}])
+        prof(points=[{"name": "x_a", "browse_path": ["3:Foo"]}])
     with pytest.raises(ValidationError, match="defined twice"):
-        prof(points=[{"name": "a", "node": "plc;s=x"}, {"name": "a", "node": "plc;s=y"}])
+        prof(points=[{"name": "x_a", "node": "plc;s=x"}, {"name": "x_a", "node": "plc;s=y"}])
     with pytest.raises(ValidationError, match="no such point"):
-        prof(points=[{"name": "a", "node": "plc;s=x"}], simulation={"points": {"b": {"kind": "sine"}}})
-    p = prof(points=[{"name": "a", "node": "plc;s=x", "deadband": {"type": "percent", "value": 2}}])
+        prof(points=[{"name": "x_a", "node": "plc;s=x"}], simulation={"points": {"x_b": {"kind": "sine"}}})
+    p = prof(points=[{"name": "x_a", "node": "plc;s=x", "deadband": {"type": "percent", "value": 2}}])
     assert p.address(p.points[0]) == NodeAddress(namespace="urn:test:plc", id_type="s", identifier="x")
-    assert p.semantic_points() == {"a"}
+    assert p.semantic_points() == {"x_a"}
 
 
 def test_profile_file_errors_have_file_and_line(tmp_path):
     f = tmp_path / "bad.yaml"
     f.write_text("id: bad\nvendor: v\nmodel: m\nprotocol: opcua\nsource: {title: t}\npoints:\n"
-                 "  - name: a\n    node: 'ns=4;s=x'\n")
+                 "  - name: x_a\n    node: 'ns=4;s=x'\n")
     from kit.errors import ConfigError
 
     with pytest.raises(ConfigError) as exc:
@@ -101,9 +101,18 @@ def test_browse_render_is_a_valid_profile(tmp_path):
     f = tmp_path / "d.yaml"
     f.write_text(text)
     p = OpcuaProfile.model_validate(load_yaml(f))
-    assert [pt.name for pt in p.points] == ["motor_speed", "motor_speed_2", "x", "it_s"]
+    assert [pt.name for pt in p.points] == ["x_motor_speed", "x_motor_speed_2", "x_x", "x_it_s"]
     assert p.points[0].unit == "rpm" and p.points[0].type == "Double"
     assert p.address(p.points[0]).namespace == "urn:acme:plc"
     assert p.points[2].node == "i=2258"
-    assert snake("DB1.Value[3]") == "db1_value_3" and snake("9lives") == "p_9lives"
+    assert snake("DB1.Value[3]") == "db1_value_3" and snake("9lives") == "9lives"
     assert alias_for("urn:acme:plc", {"plc"}) == "plc2"
+
+
+def test_semantic_names_and_units_checked_against_the_vocabulary():
+    with pytest.raises(ValidationError, match="unknown semantic name 'temprature_c'.*did you mean 'temperature_c'"):
+        prof(points=[{"name": "temprature_c", "node": "plc;s=x"}])
+    with pytest.raises(ValidationError, match="unit 'kW' does not match 'power_active_total_w'"):
+        prof(points=[{"name": "power_active_total_w", "node": "plc;s=x", "unit": "kW"}])
+    p = prof(points=[{"name": "power_active_total_w", "node": "plc;s=x"}, {"name": "x_anything", "node": "plc;s=y"}])
+    assert p.points[0].unit == "W"  # filled from the vocabulary

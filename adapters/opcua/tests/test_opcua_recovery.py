@@ -46,7 +46,7 @@ async def test_simulator_restart_fault_recreates_subscriptions(start_adapter, si
     await sim.restart()
     await wait_for(lambda: comp.connects >= 2 and comp.state == "connected", 20, message="reconnected")
     n = len(collector.batches)
-    await wait_for(lambda: any(p.name == "power_on_duration_s" and p.quality.value == "good"
+    await wait_for(lambda: any(p.name == "x_power_on_duration_s" and p.quality.value == "good"
                                for b in collector.batches[n:] for p in b.points), 10, message="data resumed")
     assert any(p.reason == "comm_lost" for b in collector.batches for p in b.points)
 

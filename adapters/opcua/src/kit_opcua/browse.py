@@ -40,9 +40,7 @@ def snake(text: str) -> str:
     """A point-name-shaped version of a browse name (``"Motor Speed"`` → ``motor_speed``)."""
     s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", text)
     s = re.sub(r"[^A-Za-z0-9]+", "_", s).strip("_").lower()
-    if not s or not s[0].isalpha():
-        s = f"p_{s}"
-    return s
+    return s or "point"
 
 
 def alias_for(uri: str, taken: set[str]) -> str:
@@ -74,7 +72,8 @@ def render_profile(found: list[FoundVariable], *, url: str, profile_id: str, ven
     names: set[str] = set()
     lines = [
         f"# Draft written by `kit browse {url}` on {dt.date.today().isoformat()}.",
-        "# Give each point a semantic name from docs/vocabulary.md, delete points you do not need,",
+        "# Rename each x_ point to its standard semantic name from docs/vocabulary.md (count_good,",
+        "# temperature_c …) where one fits, delete points you do not need,",
         "# then check it with `kit profiles` and copy it to hardware_profiles/opcua/.",
         f"id: {profile_id}",
         f"vendor: {_q(vendor or 'unknown')}",
@@ -93,7 +92,8 @@ def render_profile(found: list[FoundVariable], *, url: str, profile_id: str, ven
     lines += [f"  {a}: {_q(uri)}" for uri, a in aliases.items()]
     lines.append("points:" if found else "points: []")
     for v in found:
-        name = snake(v.path[-1])
+        # x_ (vendor-specific) keeps the draft valid until the technician picks standard names.
+        name = "x_" + snake(v.path[-1])
         base, n = name, 2
         while name in names:
             name, n = f"{base}_{n}", n + 1

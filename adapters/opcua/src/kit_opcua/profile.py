@@ -97,9 +97,8 @@ class OpcuaPoint(_Strict):
     """One variable of the device."""
 
     name: str = Field(pattern=_NAME)
-    """Point name published on the bus (a semantic name from docs/vocabulary.md)."""
-    semantic: str | None = Field(None, pattern=_NAME)
-    """Semantic name if different from ``name`` (defaults to ``name``)."""
+    """Semantic name from docs/vocabulary.md (``count_good``, ``temperature_c``; vendor-specific
+    extras start with ``x_``). It is the name published on the bus."""
     node: str | None = None
     """``nsu=<uri>;s=<id>``, ``<alias>;s=<id>`` or ``i=<n>`` (namespace 0). Exactly one of
     ``node`` and ``browse_path``."""
@@ -133,9 +132,12 @@ class OpcuaPoint(_Strict):
             if ns.isdigit() and ns != "0":
                 raise ValueError(f"point {self.name!r}: browse_path element {el!r}: use a namespace alias, "
                                  "not an index (indices change between servers)")
-        if self.semantic is None:
-            self.semantic = self.name
         return self
+
+    @property
+    def semantic(self) -> str:
+        """The semantic name (the point's name): what recipes bind to."""
+        return self.name
 
 
 class Defaults(_Strict):
@@ -209,11 +211,18 @@ class OpcuaProfile(Profile):
 
     @model_validator(mode="after")
     def _check_points(self) -> "OpcuaProfile":
+        from kit import vocabulary
+
         seen: set[str] = set()
         for p in self.points:
             if p.name in seen:
                 raise ValueError(f"point {p.name!r} is defined twice")
             seen.add(p.name)
+            msg = vocabulary.check_name(p.name) or vocabulary.check_unit(p.name, p.unit)
+            if msg:
+                raise ValueError(f"point {p.name!r}: {msg}")
+            if p.unit is None and not p.unit_from_server and (meaning := vocabulary.lookup(p.name)):
+                p.unit = meaning.unit  # the vocabulary fixes the unit of a standard name
             for ns in self._namespaces_of(p):
                 if isinstance(ns, str) and ns not in self.namespaces:
                     raise ValueError(f"point {p.name!r}: namespace alias {ns!r} is not declared under `namespaces` "

@@ -202,11 +202,7 @@ class OpcuaSimulator:
         self.application_uri = application_uri or f"urn:fast-track-kit:sim:{profile.id}"
         self.interval = (update_interval_ms or profile.simulation.update_interval_ms) / 1000
         self.users = users
-        if certificate is None:
-            key = new_key()
-            certificate = (make_certificate(key, self.application_uri, common_name=f"kit sim {profile.id}",
-                                            hostnames=["localhost", "127.0.0.1", socket.gethostname()], server=True), key)
-        self.certificate, self.key = certificate
+        self.certificate, self.key = certificate or self._stored_certificate()
         self.points = [SimPoint(p, profile.simulation.points.get(p.name), seed + i) for i, p in enumerate(profile.points)]
         self.status: dict[str, int] = {}
         self.values: dict[str, Any] = {}
@@ -229,6 +225,39 @@ class OpcuaSimulator:
     def thumbprint(self) -> str:
         """SHA-1 thumbprint of the server certificate."""
         return thumbprint(self.certificate)
+
+    def _stored_certificate(self) -> tuple[x509.Certificate, Any]:
+        """The simulator's certificate for this ApplicationUri, kept in the user's cache so
+        `kit sim` keeps the same thumbprint between runs (trust it once)."""
+        import hashlib
+        import os
+        from pathlib import Path
+
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fast-track-kit" / "opcua-sim"
+        stem = base / hashlib.sha1(self.application_uri.encode()).hexdigest()[:16]
+        cert_f, key_f = stem.with_suffix(".der"), stem.with_suffix(".key.pem")
+        try:
+            cert = x509.load_der_x509_certificate(cert_f.read_bytes())
+            key = serialization.load_pem_private_key(key_f.read_bytes(), None)
+            fresh = cert.not_valid_after_utc > dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=7)
+            if fresh and cert.public_key().public_numbers() == key.public_key().public_numbers():
+                return cert, key
+        except (OSError, ValueError):
+            pass  # missing or unreadable: make a new one
+        key = new_key()
+        cert = make_certificate(key, self.application_uri, common_name=f"kit sim {self.profile.id}",
+                                hostnames=["localhost", "127.0.0.1", socket.gethostname()], server=True)
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+            for f, data in ((key_f, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption())),
+                            (cert_f, cert.public_bytes(serialization.Encoding.DER))):
+                tmp = f.with_name(f"{f.name}.{os.getpid()}.tmp")
+                tmp.write_bytes(data)
+                tmp.replace(f)  # atomic: concurrent simulators never read half a file
+        except OSError:
+            pass  # read-only home: the certificate just is not reused
+        return cert, key
 
     # -- life cycle -----------------------------------------------------------------------------
     async def start(self) -> None:
