@@ -116,3 +116,20 @@ def test_semantic_names_and_units_checked_against_the_vocabulary():
         prof(points=[{"name": "power_active_total_w", "node": "plc;s=x", "unit": "kW"}])
     p = prof(points=[{"name": "power_active_total_w", "node": "plc;s=x"}, {"name": "x_anything", "node": "plc;s=y"}])
     assert p.points[0].unit == "W"  # filled from the vocabulary
+
+
+def test_identification_against_build_info_and_deadband_filters():
+    from kit_opcua.adapter import build_filter
+    from kit_opcua.profile import Identification
+
+    ident = Identification(manufacturer_name="siemens", product_name="S7-1500|S7-1200")
+    assert ident.mismatches("Siemens AG", "SIMATIC S7-1500 CPU 1511", "V3.1") == []
+    assert ident.mismatches("Beckhoff", "TwinCAT", "4") == ["manufacturer_name 'Beckhoff' does not match 'siemens'",
+                                                             "product_name 'TwinCAT' does not match 'S7-1500|S7-1200'"]
+    p = prof(points=[{"name": "x_a", "node": "plc;s=a", "deadband": {"type": "percent", "value": 2.5}},
+                     {"name": "x_b", "node": "plc;s=b", "deadband": {"type": "absolute", "value": 0.5}},
+                     {"name": "x_c", "node": "plc;s=c"}])
+    pct, ab, none = (build_filter(pt) for pt in p.points)
+    assert (pct.DeadbandType, pct.DeadbandValue) == (2, 2.5)
+    assert (ab.DeadbandType, ab.DeadbandValue) == (1, 0.5)
+    assert pct.Trigger == ua.DataChangeTrigger.StatusValue and none is None

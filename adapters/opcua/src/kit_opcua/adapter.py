@@ -57,6 +57,8 @@ def load_profile_for(cfg: OpcuaConfig) -> OpcuaProfile:
     prof = load_profile(Path(cfg.profile_file), host) if cfg.profile_file else ProfileLibrary(host).load().get(cfg.profile)
     if not isinstance(prof, OpcuaProfile):
         raise ConfigError(f"profile {cfg.profile!r} is a {prof.protocol} profile, not opcua")
+    if cfg.profile_params:
+        raise ConfigError(f"profile {prof.id!r} takes no parameters (got {', '.join(sorted(cfg.profile_params))})")
     if cfg.profile_file and prof.id != cfg.profile:
         raise ConfigError(f"{cfg.profile_file}: id is {prof.id!r} but the config names profile {cfg.profile!r}")
     return prof
@@ -71,6 +73,13 @@ def select_points(profile: OpcuaProfile, names: list[str] | None) -> list[OpcuaP
     if unknown:
         raise ConfigError(f"profile {profile.id}: no point(s) {', '.join(unknown)}; it has {', '.join(sorted(known))}")
     return [p for p in profile.points if p.name in names]
+
+
+def identification_mismatch(profile: OpcuaProfile, ident: conn.Identity) -> list[str]:
+    """How the server's BuildInfo differs from the profile's identification (empty = matches)."""
+    if profile.identification is None:
+        return []
+    return profile.identification.mismatches(ident.manufacturer_name, ident.product_name, ident.software_version)
 
 
 def build_filter(point: OpcuaPoint) -> ua.DataChangeFilter | None:
@@ -122,6 +131,7 @@ class OpcuaAdapter(Adapter):
         self.last_error: str | None = None
         self.certificate_problem: dict[str, Any] | None = None
         self._in_outage = False
+        self.identification_mismatch: list[str] = []
 
     # -- component life ---------------------------------------------------------------------
     async def run(self) -> None:
@@ -174,6 +184,11 @@ class OpcuaAdapter(Adapter):
         self.connects += 1
         self.certificate_problem = None
         self.identity = await conn.read_identity(self.client)
+        self.identification_mismatch = identification_mismatch(self.profile, self.identity)
+        if self.identification_mismatch:
+            # Warn, do not refuse: a firmware or product-name variant may still have the same layout.
+            log.warning("opcua %s: server %s may not be a %s %s: %s", self.ctx.name, self.identity.describe(),
+                        self.profile.vendor, self.profile.model, "; ".join(self.identification_mismatch))
         self._resolved = await conn.resolve(self.client, self.profile, points)
         await self._setup_monitoring()
         self.state = "connected"
@@ -397,6 +412,7 @@ class OpcuaAdapter(Adapter):
             "revised_publishing_interval_ms": self.revised_publishing_interval_ms,
             "revised_sampling_interval_ms": {"min": min(intervals), "max": max(intervals)} if intervals else None,
             "last_error": self.last_error, "certificate_problem": self.certificate_problem,
+            "identification_mismatch": self.identification_mismatch or None,
         }
 
     def revised_for(self, point: str) -> dict[str, float] | None:
@@ -431,8 +447,10 @@ class OpcuaAdapter(Adapter):
             raise AdapterError(f"{cfg.endpoint} ({ident.describe()}): none of the profile's points exist: "
                                f"{', '.join(missing[:5])}; check the profile with `kit browse {cfg.endpoint}`")
         problems = missing + bad
+        mism = identification_mismatch(profile, ident)
         return f"{ident.describe()} at {cfg.endpoint}: {len(resolved) - len(problems)}/{len(resolved)} points readable" \
-            + (f"; problems: {', '.join(problems[:5])}" if problems else "")
+            + (f"; problems: {', '.join(problems[:5])}" if problems else "") \
+            + (f"; identification differs from profile {profile.id}: {'; '.join(mism)}" if mism else "")
 
     @classmethod
     def simulator(cls, profile: OpcuaProfile, host: str = "127.0.0.1", port: int = 0, **options: Any):

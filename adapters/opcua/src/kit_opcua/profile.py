@@ -155,6 +155,16 @@ class Identification(_Strict):
     product_name: str | None = None
     software_version: str | None = None
 
+    def mismatches(self, manufacturer_name: str, product_name: str, software_version: str) -> list[str]:
+        """Fields of the server's BuildInfo that do not match (empty list = this device)."""
+        out = []
+        for field, actual in (("manufacturer_name", manufacturer_name), ("product_name", product_name),
+                              ("software_version", software_version)):
+            pattern = getattr(self, field)
+            if pattern and not re.search(pattern, actual or "", re.I):
+                out.append(f"{field} {actual!r} does not match {pattern!r}")
+        return out
+
 
 class SimValue(_Strict):
     """How the simulator changes one point."""
