@@ -90,3 +90,33 @@ async def test_absolute_deadband_filters_small_changes(start_adapter, sim_factor
     await wait_for(lambda: any(abs(p.value - 45.0) < 1e-4 for p in collector.good("temperature_c")), 10,
                    message="45.0 reported")
     assert not any(abs(p.value - (40.0 + deadband / 2)) < 1e-4 for p in collector.good("temperature_c"))
+
+
+async def test_server_monitored_item_limit_falls_back_to_reading(start_adapter, sim_factory, collector):
+    sim = await sim_factory("siemens-s7-1500-db", update_interval_ms=100, max_monitored_items=4)
+    rt, comp = await start_adapter(sim, poll_interval_ms=200)
+    assert comp.metrics()["monitored"] == 4 and comp.metrics()["polled"] == 2
+    polled = [p.name for p in sim.profile.points][4:]
+    await wait_for(lambda: all(collector.good(n) for n in polled) and comp.polls >= 2, 10, message="polled points")
+    assert not any(p.quality.value == "bad" for n in polled for p, _ in collector.points(n))
+
+
+async def test_server_without_subscriptions_is_read_by_polling(start_adapter, sim_factory, collector):
+    sim = await sim_factory("siemens-s7-1500-db", update_interval_ms=100, subscriptions=False)
+    rt, comp = await start_adapter(sim, poll_interval_ms=200)
+    assert comp.metrics()["monitored"] == 0 and comp.metrics()["polled"] == 6
+    sim.freeze()
+    await wait_for(lambda: collector.good("count_good") and collector.good("count_good")[-1].value
+                   == sim.values["count_good"], 10, message="polled value equals the served value")
+
+
+async def test_hung_server_detected_by_keepalive(start_adapter, sim_factory, collector):
+    sim = await sim_factory("siemens-s7-1500-db", update_interval_ms=100)
+    rt, comp = await start_adapter(sim, keepalive_s=0.3, timeout_s=1, reconnect_initial_s=0.2, reconnect_max_s=0.5,
+                                   publishing_interval_ms=100)
+    await wait_for(lambda: collector.good("count_good"), 10, message="data")
+    sim.set_silent(True)  # connection stays open, nothing answers
+    await wait_for(lambda: any(p.reason == "comm_lost" for b in collector.batches for p in b.points), 15,
+                   message="outage detected")
+    sim.set_silent(False)
+    await wait_for(lambda: comp.connects >= 2 and comp.state == "connected", 20, message="reconnected")

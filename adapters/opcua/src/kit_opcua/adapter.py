@@ -389,14 +389,7 @@ class OpcuaAdapter(Adapter):
         assert self.client is not None
         for start in range(0, len(targets), _CHUNK):
             chunk = targets[start:start + _CHUNK]
-            params = ua.ReadParameters()
-            params.TimestampsToReturn = ua.TimestampsToReturn.Both
-            for r in chunk:
-                rv = ua.ReadValueId()
-                rv.NodeId = r.nodeid
-                rv.AttributeId = ua.AttributeIds.Value
-                params.NodesToRead.append(rv)
-            values = await self.client.uaclient.read(params)
+            values = await self.client.uaclient.read(_read_params(chunk))
             self._emit([to_point(r.point.name, dv, r.unit) for r, dv in zip(chunk, values)])
 
     # -- reporting ----------------------------------------------------------------------------------

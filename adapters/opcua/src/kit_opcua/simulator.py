@@ -181,7 +181,8 @@ class OpcuaSimulator:
                  trusted_clients: list[x509.Certificate] | None = None,
                  certificate: tuple[x509.Certificate, Any] | None = None,
                  application_uri: str | None = None, update_interval_ms: float | None = None,
-                 seed: int = 1, users: dict[str, str] | None = None, **_ignored: Any) -> None:
+                 seed: int = 1, users: dict[str, str] | None = None, max_monitored_items: int | None = None,
+                 subscriptions: bool = True, **_ignored: Any) -> None:
         """Args:
             profile: the OPC UA profile to serve.
             host, port: listen address (port 0 picks a free port, kept across restarts).
@@ -192,6 +193,9 @@ class OpcuaSimulator:
             application_uri: the server's ApplicationUri (default ``urn:fast-track-kit:sim:<id>``).
             update_interval_ms: how often values change (default: the profile's simulation).
             users: user name → password; when given, anonymous login is refused.
+            max_monitored_items: monitored items per subscription before the server answers
+                BadTooManyMonitoredItems (like an S7-1200 at about 1,000).
+            subscriptions: False = the server refuses subscriptions (BadTooManySubscriptions).
         """
         self.profile = profile
         self.host = host
@@ -202,6 +206,8 @@ class OpcuaSimulator:
         self.application_uri = application_uri or f"urn:fast-track-kit:sim:{profile.id}"
         self.interval = (update_interval_ms or profile.simulation.update_interval_ms) / 1000
         self.users = users
+        self.max_monitored_items = max_monitored_items
+        self.subscriptions = subscriptions
         self.certificate, self.key = certificate or self._stored_certificate()
         self.points = [SimPoint(p, profile.simulation.points.get(p.name), seed + i) for i, p in enumerate(profile.points)]
         self.status: dict[str, int] = {}
@@ -369,6 +375,10 @@ class OpcuaSimulator:
                     return None
 
             server.iserver.user_manager = _Users()
+        if not self.subscriptions:
+            server.iserver.max_subscriptions = 0
+        if self.max_monitored_items is not None:
+            self._limit_monitored_items(server, self.max_monitored_items)
         bi = self.profile.simulation.build_info
         await server.set_build_info("urn:fast-track-kit:sim", (bi.manufacturer_name if bi else None) or self.profile.vendor,
                                     (bi.product_name if bi else None) or self.profile.model,
@@ -376,6 +386,26 @@ class OpcuaSimulator:
                                     dt.datetime.now(dt.timezone.utc))
         await self._address_space(server)
         return server
+
+    @staticmethod
+    def _limit_monitored_items(server: Server, limit: int) -> None:
+        svc = server.iserver.subscription_service
+        original = svc.create_monitored_items
+
+        async def create(params: ua.CreateMonitoredItemsParameters) -> list[ua.MonitoredItemCreateResult]:
+            sub = svc.subscriptions.get(params.SubscriptionId)
+            have = len(sub.monitored_item_srv._monitored_items) if sub is not None else 0
+            room = max(0, limit - have)
+            items = list(params.ItemsToCreate)
+            params.ItemsToCreate = items[:room]
+            results = await original(params) if params.ItemsToCreate else []
+            for _ in items[room:]:
+                r = ua.MonitoredItemCreateResult()
+                r.StatusCode = ua.StatusCode(ua.StatusCodes.BadTooManyMonitoredItems)
+                results.append(r)
+            return results
+
+        svc.create_monitored_items = create  # instance attribute: only this simulator is limited
 
     async def _validate_client(self, cert: x509.Certificate, app: ua.ApplicationDescription) -> None:
         await CertificateValidator(CertificateValidatorOptions.TIME_RANGE | CertificateValidatorOptions.URI
