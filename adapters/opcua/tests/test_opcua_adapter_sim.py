@@ -120,3 +120,25 @@ async def test_hung_server_detected_by_keepalive(start_adapter, sim_factory, col
                    message="outage detected")
     sim.set_silent(False)
     await wait_for(lambda: comp.connects >= 2 and comp.state == "connected", 20, message="reconnected")
+
+
+async def test_health_reports_revised_values_and_server(start_adapter, sim_factory, bus):
+    from kit import codec
+
+    healths = []
+
+    async def on_health(h, _msg):
+        healths.append(h)
+
+    await bus.subscribe("kit.health.plc1", codec.decode_health, on_health)
+    sim = await sim_factory("siemens-s7-1500-db")
+    rt, comp = await start_adapter(sim, publishing_interval_ms=250)
+    h = await wait_for(lambda: [x for x in healths if x.kind == "device" and x.status.value == "running"], 15,
+                       message="device health")
+    m = h[0].metrics
+    assert m["revised_publishing_interval_ms"] == comp.revised_publishing_interval_ms > 0
+    assert m["revised_sampling_interval_ms"]["min"] >= 0 and m["monitored"] == 6
+    assert "Siemens" in m["server"] and m["security"] == "Basic256Sha256/SignAndEncrypt"
+    # `kit status` shows the same through the supervisor.
+    summary = rt.supervisor.instances["plc1"].summary()
+    assert summary["metrics"]["revised_publishing_interval_ms"] == comp.revised_publishing_interval_ms

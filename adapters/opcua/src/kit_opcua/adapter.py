@@ -152,8 +152,7 @@ class OpcuaAdapter(Adapter):
                     self._note_failure(exc)
                 await self._publish_outage(points)
                 delay = self._backoff(failures)
-                await self.ctx.publish_health(HealthStatus.backoff, detail=f"{self.last_error}; retry in {delay:.1f} s",
-                                              **self.metrics())
+                await self._health(HealthStatus.backoff, f"{self.last_error}; retry in {delay:.1f} s")
                 await self.ctx.clock.sleep(delay)  # reconnect schedule (backoff), not synchronisation
         finally:
             flusher.cancel()
@@ -200,8 +199,8 @@ class OpcuaAdapter(Adapter):
         if unresolved:
             self._emit([Point(name=r.point.name, quality=Quality.bad, reason=r.error or "unresolved", unit=r.unit)
                         for r in unresolved])
-        await self.ctx.publish_health(HealthStatus.running if not unresolved else HealthStatus.degraded,
-                                      detail=f"{self.cfg.endpoint} {self.identity.describe()}", **self.metrics())
+        await self._health(HealthStatus.running if not unresolved else HealthStatus.degraded,
+                           f"{self.cfg.endpoint} {self.identity.describe()}")
         poller = asyncio.create_task(self._poll_loop()) if self._poll else None
         try:
             await self._lost.wait()
@@ -212,6 +211,13 @@ class OpcuaAdapter(Adapter):
                 with contextlib.suppress(BaseException):
                     await poller
             await self._drop_client()
+
+    async def _health(self, status: HealthStatus, detail: str) -> None:
+        # Bus trouble must not take the device side down: health is best effort.
+        try:
+            await self.ctx.publish_health(status, detail=detail, **self.metrics())
+        except Exception as exc:
+            log.debug("opcua %s: health publish failed: %s", self.ctx.name, exc)
 
     async def _on_connection_lost(self, exc: Exception) -> None:
         self._signal_lost(f"keep-alive failed: {exc!r}")
@@ -238,7 +244,12 @@ class OpcuaAdapter(Adapter):
         pts = [Point(name=p.name, quality=Quality.bad, reason="comm_lost", unit=units.get(p.name, p.unit))
                for p in points]
         self.bad_points += len(pts)
-        await self.ctx.publish_samples(pts)
+        try:
+            await self.ctx.publish_samples(pts)
+        except Exception as exc:  # the bus is down too: retried before the next reconnect attempt
+            self._in_outage = False
+            log.warning("opcua %s: publishing the outage mark failed: %s", self.ctx.name, exc)
+            return
         self.batches += 1
         if self.state != "backoff":
             self.state = "outage"
