@@ -269,6 +269,25 @@ class OpcuaProfile(Profile):
             out.append((0 if ns == "0" else self.namespace_uri(ns), name))
         return out
 
+    def render_points(self) -> list[str]:
+        """Text lines for `kit profile show`: namespaces, defaults and every point."""
+        d = self.defaults
+        lines = [f"connect:  opc.tcp://<host>:{self.port}, publishing {d.publishing_interval_ms:g} ms, "
+                 f"sampling {d.sampling_interval_ms:g} ms, queue {d.queue_size}"]
+        lines += [f"ns:       {alias} = {uri}" for alias, uri in self.namespaces.items()]
+        if self.identification:
+            ident = self.identification.model_dump(exclude_none=True)
+            lines.append("expects:  " + ", ".join(f"{k} ~ {v!r}" for k, v in ident.items()))
+        lines.append(f"points ({len(self.points)}):")
+        lines.append(f"  {'SEMANTIC':<32} {'TYPE':<8} {'UNIT':<6} {'SAMPLE':>7} {'DEADBAND':<12} NODE")
+        for p in self.points:
+            db = f"{p.deadband.value:g}{'%' if p.deadband.type == 'percent' else ''}" if p.deadband else "-"
+            where = p.node if p.node is not None else "/".join(p.browse_path or [])
+            sample = p.sampling_interval_ms if p.sampling_interval_ms is not None else d.sampling_interval_ms
+            lines.append(f"  {p.name:<32} {p.type or '-':<8} {p.unit or '-':<6} {sample:>7g} {db:<12} {where}")
+        lines += [f"note:     {n}" for n in self.notes]
+        return lines
+
     def point(self, name: str) -> OpcuaPoint:
         """The point called ``name`` (KeyError if absent)."""
         for p in self.points:
