@@ -72,7 +72,7 @@ def profile_yaml(items: int, publishing_ms: float) -> str:
              "source: {title: bench/opcua_subscribe.py}", f"namespaces: {{n: '{NS}'}}",
              f"defaults: {{publishing_interval_ms: {publishing_ms}, sampling_interval_ms: 100, queue_size: 1}}",
              "points:"]
-    lines += [f"  - {{name: v{i:04d}, node: 'n;s=Bench.v{i:04d}', type: Double}}" for i in range(items)]
+    lines += [f"  - {{name: x_v{i:04d}, node: 'n;s=Bench.v{i:04d}', type: Double}}" for i in range(items)]
     return "\n".join(lines) + "\n"
 
 
