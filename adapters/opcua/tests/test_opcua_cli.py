@@ -42,3 +42,11 @@ async def test_browse_then_trust_then_draft_profile(sim_factory, tmp_path):
     assert {"x_prod_processed_count", "x_prod_defective_count", "x_number"} <= {p.name for p in prof.points}
     code, out, err = await kit("opcua", "trust", "FFFF", "--yes", "--data-dir", str(data))
     assert code == 1 and "no rejected certificate" in err
+
+
+async def test_kit_profile_show_renders_opcua_points():
+    # Through the real script: invoking the click group in-process would change its cached help options.
+    code, out, err = await kit("profile", "show", "siemens-s7-1500-db")
+    assert code == 0, err
+    assert 'plc;s="Kit_Machine"."Temperature"' in out
+    assert "plc = http://www.siemens.com/simatic-s7-opcua" in out

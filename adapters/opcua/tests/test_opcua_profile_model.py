@@ -134,13 +134,3 @@ def test_identification_against_build_info_and_deadband_filters():
     assert (ab.DeadbandType, ab.DeadbandValue) == (1, 0.5)
     assert pct.Trigger == ua.DataChangeTrigger.StatusValue and none is None
 
-
-def test_kit_profile_show_renders_opcua_points():
-    from click.testing import CliRunner
-
-    from kit.cli import cli
-
-    res = CliRunner().invoke(cli, ["profile", "show", "siemens-s7-1500-db"])
-    assert res.exit_code == 0, res.output
-    assert 'plc;s="Kit_Machine"."Temperature"' in res.output
-    assert "plc = http://www.siemens.com/simatic-s7-opcua" in res.output
