@@ -70,5 +70,6 @@ EXIT_CODES = {
     4: "bus unavailable (port taken, server unreachable)",
     5: "no runtime answered on the control API",
     6: "device error (unreachable, timeout, rejected)",
+    7: "install or upgrade failed to start and was rolled back (kit.recipes.engine.InstallError)",
     130: "interrupted (Ctrl-C)",
 }

@@ -24,6 +24,7 @@ from kit.errors import ConfigError, PluginError
 from kit.natsserver import EmbeddedNats
 from kit.payloads import Health, HealthStatus, utcnow
 from kit.plugins import PluginHost, get_plugin_manager
+from kit.recipes import api as recipes_api, engine as recipes_engine
 from kit.settings import ComponentSpec, Settings
 from kit.supervisor import Instance, Supervisor
 from kit.yamlfiles import problem, validation_problems
@@ -106,6 +107,7 @@ class Runtime:
         self.host.runtime_started(self)
         for spec, cfg in specs:
             self._add(spec, cfg)
+        await recipes_engine.restore_deployments(self)  # re-create recorded deployments
         self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
         log.info("runtime up: bus %s, %d component(s)", self.url, len(specs))
 
@@ -225,6 +227,7 @@ class Runtime:
         api.add("components", self._ep_components)
         api.add("plugins", self._ep_plugins)
         api.add("components.restart", self._ep_restart)
+        recipes_api.add_endpoints(api, self)  # recipes.*, deployments.*, bundles.*
 
     async def _ep_status(self, _body: Any) -> dict[str, Any]:
         assert self.bus is not None

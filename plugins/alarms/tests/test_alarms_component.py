@@ -3,7 +3,7 @@ duplicates and bad quality, shelving expiry and state across a runtime restart."
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from kit import codec
 from kit.components import ComponentContext
@@ -61,8 +61,11 @@ async def test_alarm_lifecycle_over_the_bus(bus, kit_settings, make_runtime) -> 
     assert {a["id"]: a["state"] for a in listed} == {"press-alarms/hi_temperature_c": "unacknowledged",
                                                      "press-alarms/bad_quality_pressure_bar": "unacknowledged"}
 
+    before = utcnow()
     res = await api.call("alarms.ack", {"id": "press-alarms/hi_temperature_c", "who": "maria"})
-    assert res["state"] == "acknowledged" and res["acked_by"] == "maria" and res["acked_at"]
+    after = utcnow()
+    assert res["state"] == "acknowledged" and res["acked_by"] == "maria"
+    assert before <= datetime.fromisoformat(res["acked_at"]) <= after  # recorded when it happened
     acked = await wait_for(lambda: [e for e in events if e.type == "alarm_acknowledged"], message="ack event")
     assert acked[0].data["who"] == "maria"
 
@@ -115,3 +118,19 @@ async def test_shelving_expires_by_itself(bus, kit_settings, make_runtime) -> No
         raise AssertionError("unknown id accepted")
     except Exception as exc:
         assert "no alarm with id" in str(exc)
+
+
+def test_config_errors_name_the_field(tmp_path) -> None:
+    from kit.errors import ConfigError
+    from kit.runtime import Runtime
+    from kit.settings import Settings
+
+    rt = Runtime(Settings(data_dir=tmp_path))
+    bad = {"rules": [{"type": "hi", "input": "t", "limti": 3}, {"type": "hot", "input": "t"}]}
+    try:
+        rt.validate_spec(ComponentSpec(name="a", type="alarms", asset=ASSET, config=bad))
+        raise AssertionError("invalid config accepted")
+    except ConfigError as exc:
+        assert exc.problems == ["site config:1: rules[0].limit: Field required",
+                                "site config:1: rules[0].limti: unknown field",
+                                "site config:1: rules[1]: type must be one of hihi, hi, lo, lolo, rate, deviation, stale, bad_quality"]

@@ -78,6 +78,7 @@ def test_hidden_alarm_keeps_evaluating_and_reannunciates() -> None:
     a = make("F")  # shelved while normal
     tr = a.set_condition(True, 5.0)
     assert a.state is State.shelved and a.active and tr.from_state == tr.to_state  # recorded, not annunciated
+    assert tr.cause == "hidden_raised"
     occ = a.occurrences
     a.unshelve(6.0, "op")
     assert a.state is State.unacknowledged and a.occurrences == occ + 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import timedelta
 
 from kit import codec
@@ -67,3 +69,50 @@ async def test_spc_over_the_bus_and_restart(bus, kit_settings, make_runtime) -> 
     await gauge2.publish_samples([Point(name="diameter_mm", value=24.5)], ts=t0 + timedelta(seconds=12))
     ev2 = (await wait_for(lambda: events[n_before:], message="violation after restart"))[0]
     assert ev2.data["rule"] == "nelson1" and ev2.data["index"] == 11
+
+
+def test_config_errors_name_the_field(tmp_path) -> None:
+    from kit.errors import ConfigError
+    from kit.runtime import Runtime
+    from kit.settings import Settings
+
+    rt = Runtime(Settings(data_dir=tmp_path))
+    bad = {"inputs": {"value": "d"}, "rules": ["nelson9"], "spec": {"lsl": 3, "usl": 2}, "subgroup_size": 11}
+    try:
+        rt.validate_spec(ComponentSpec(name="s", type="spc", asset=ASSET, config=bad))
+        raise AssertionError("invalid config accepted")
+    except ConfigError as exc:
+        text = "\n".join(exc.problems)
+        assert "subgroup_size: Input should be less than or equal to 10" in text
+        assert "rules[0]: Input should be 'nelson1'" in text and "spec: Value error, lsl must be below usl" in text
+
+
+async def test_changed_chart_definition_starts_a_new_chart(bus) -> None:
+    from kit_spc.plugin import SpcComponent, SpcConfig
+
+    def make(chart: str) -> SpcComponent:
+        cfg = SpcConfig.model_validate({"inputs": {"value": "d"}, "chart": chart, "phase1_points": 5, "save_interval_s": 60})
+        return SpcComponent(cfg, ComponentContext("chg-spc", bus, asset=ASSET))
+
+    a = make("imr")
+    t0 = utcnow()
+    for i in range(6):
+        await a.on_batch(SampleBatch(asset=ASSET, ts=t0 + timedelta(seconds=i), seq=i, source="g",
+                                     points=[Point(name="d", value=1.0 + 0.1 * (i % 2))]))
+    assert a.chart.limits is not None
+    await a.save()
+
+    async def restored(comp: SpcComponent) -> SpcComponent:
+        task = asyncio.get_running_loop().create_task(comp.run())
+        try:
+            await wait_for(lambda: comp.ctx._subs, message="restored and subscribed")
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        return comp
+
+    same = await restored(make("imr"))
+    assert same.chart.limits == a.chart.limits  # same chart: limits restored
+    other = await restored(make("xbar_r"))
+    assert other.chart.limits is None and other.chart.phase1 == []  # another chart: fresh phase I

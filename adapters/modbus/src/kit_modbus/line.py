@@ -219,21 +219,34 @@ class Line:
         return []
 
     async def read_device_information(self, unit_id: int, timeout: float | None = None) -> dict[int, bytes]:
-        """FC43/14 objects (basic then regular stream); raises like :meth:`request`."""
+        """FC43/14 objects: the basic stream (0x00–0x02), then the regular one (0x03–0x06) when
+        the device has it (servers differ on whether code 02 repeats the basic objects).
+
+        Raises:
+            like :meth:`request` (for the basic stream; the regular one is optional).
+        """
         t = timeout or self.timeout_s
-        conn = self._pick()
-        async with conn.lock:
-            client = await conn.ensure(t)
-            client.ctx.comm_params.timeout_connect = t
-            try:
-                rr = await asyncio.wait_for(client.read_device_information(read_code=2, object_id=0,
-                                                                           device_id=unit_id), t + 0.5)
-            except (asyncio.TimeoutError, TimeoutError, ModbusException):
-                raise DeviceTimeout(f"{self.describe()} unit {unit_id}: no identification answer within {t} s") from None
-        if rr.isError():
-            code = int(getattr(rr, "exception_code", 0) or 0)
-            raise DeviceRejected(f"{self.describe()} unit {unit_id}: FC43/14 answered exception {code:02d}", code)
-        return dict(rr.information)
+        info: dict[int, bytes] = {}
+        for read_code in (1, 2):
+            conn = self._pick()
+            async with conn.lock:
+                client = await conn.ensure(t)
+                client.ctx.comm_params.timeout_connect = t
+                try:
+                    rr = await asyncio.wait_for(client.read_device_information(read_code=read_code, object_id=0,
+                                                                               device_id=unit_id), t + 0.5)
+                except (asyncio.TimeoutError, TimeoutError, ModbusException):
+                    if read_code == 2:
+                        break
+                    raise DeviceTimeout(f"{self.describe()} unit {unit_id}: no identification answer "
+                                        f"within {t} s") from None
+            if rr.isError():
+                if read_code == 2:
+                    break
+                code = int(getattr(rr, "exception_code", 0) or 0)
+                raise DeviceRejected(f"{self.describe()} unit {unit_id}: FC43/14 answered exception {code:02d}", code)
+            info.update({k: v for k, v in rr.information.items() if v})
+        return info
 
     def close(self) -> None:
         """Close every connection of the line."""

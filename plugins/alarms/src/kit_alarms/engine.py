@@ -24,6 +24,10 @@ from kit_alarms.rules import BadQualityRule, DeviationRule, RateRule, StaleRule,
 from kit_alarms.states import AlarmStatus, State, Transition
 
 
+_THRESHOLD, _RATE, _DEVIATION, _STALE, _BAD = range(5)
+_KIND = {ThresholdRule: _THRESHOLD, RateRule: _RATE, DeviationRule: _DEVIATION, StaleRule: _STALE, BadQualityRule: _BAD}
+
+
 @dataclass
 class RuleRuntime:
     """Evaluation state of one rule (between samples)."""
@@ -61,13 +65,22 @@ class AlarmEngine:
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"duplicate alarm rule id(s) {', '.join(dupes)}: give each rule a unique id")
-        self.by_id = {r.rule_id: r for r in self.rules}
+        self.by_id = dict(zip(ids, self.rules))
         self.status: dict[str, AlarmStatus] = {}
         self.runtime: dict[str, RuleRuntime] = {}
-        for r in self.rules:
-            st = AlarmStatus(id=self.alarm_id(r.rule_id), out_of_service=r.out_of_service)
-            self.status[r.rule_id] = st
-            self.runtime[r.rule_id] = RuleRuntime()
+        # Per-reading dispatch is a dict lookup: input name -> (rule id, rule, role, kind).
+        self._route: dict[str, tuple[str, Any, str, int]] = {}
+        for rid, r in self.by_id.items():
+            self.status[rid] = AlarmStatus(id=self.alarm_id(rid), out_of_service=r.out_of_service)
+            self.runtime[rid] = RuleRuntime()
+            kind = _KIND[type(r)]
+            self._route[rid] = (rid, r, "", kind)
+            self._route[f"{rid}.setpoint"] = (rid, r, "setpoint", kind)
+            self._route[f"{rid}.suppress"] = (rid, r, "suppress", kind)
+        self._stale = [rid for rid, r in self.by_id.items() if isinstance(r, StaleRule)]
+        self._pending: set[str] = set()
+        self._shelved: set[str] = set()
+        """Rules whose on/off delay is running (advance() must look at them)."""
         self.now: float | None = None
         self.started: float | None = None
         self.notices: list[Notice] = []
@@ -97,16 +110,20 @@ class AlarmEngine:
             if fc is not None:
                 self.notices.append(Notice(flood=fc))
 
-    def _settle(self, rule: Any, rt: RuleRuntime, ts: float) -> None:
-        st = self.status[rule.rule_id]
+    def _settle(self, rid: str, rule: Any, rt: RuleRuntime, ts: float) -> None:
+        st = self.status[rid]
         if rt.cond == st.active:
-            rt.pending_since = None
+            if rt.pending_since is not None:
+                rt.pending_since = None
+                self._pending.discard(rid)
             return
         if rt.pending_since is None:
             rt.pending_since = ts
+            self._pending.add(rid)
         delay = rule.on_delay_s if rt.cond else rule.off_delay_s
         if ts - rt.pending_since >= delay:
             rt.pending_since = None
+            self._pending.discard(rid)
             self._emit(st.set_condition(rt.cond, ts, rt.value), rule)
 
     def on_reading(self, name: str, ts: float, value: float | None, quality: Quality) -> None:
@@ -115,60 +132,63 @@ class AlarmEngine:
             self.started = ts
         if self.now is None or ts > self.now:
             self.now = ts
-        rule_id, _, role = name.partition(".")
-        rule = self.by_id.get(rule_id)
-        if rule is None:
+        route = self._route.get(name)
+        if route is None:
             return
-        rt = self.runtime[rule_id]
-        if role == "setpoint":
+        rid, rule, role, kind = route
+        rt = self.runtime[rid]
+        if role:
             if value is not None:
-                rt.setpoint = value
+                if role == "setpoint":
+                    rt.setpoint = value
+                else:
+                    self._emit(self.status[rid].set_suppressed(bool(value), ts), rule)
             return
-        if role == "suppress":
-            if value is not None:
-                self._emit(self.status[rule_id].set_suppressed(bool(value), ts), rule)
-            return
-        if isinstance(rule, BadQualityRule):
+        if kind == _BAD:
             rt.cond = quality is Quality.bad or (rule.include_uncertain and quality is Quality.uncertain)
             rt.value = value
         elif value is None:
             # A bad value says nothing about the process: keep the condition as it was.
             return
         else:
-            active = self.status[rule_id].active
             rt.last_good_ts = ts
             rt.value = value
-            if isinstance(rule, ThresholdRule):
-                rt.cond = rule.condition(value, active)
-            elif isinstance(rule, RateRule):
+            if kind == _THRESHOLD:
+                rt.cond = rule.condition(value, self.status[rid].active)
+            elif kind == _RATE:
                 if rt.prev_ts is not None and ts > rt.prev_ts:
-                    rt.cond = rule.condition((value - rt.prev_value) / (ts - rt.prev_ts), active)
+                    rt.cond = rule.condition((value - rt.prev_value) / (ts - rt.prev_ts), self.status[rid].active)
                 rt.prev_value, rt.prev_ts = value, ts
-            elif isinstance(rule, DeviationRule):
+            elif kind == _DEVIATION:
                 sp = rule.setpoint if isinstance(rule.setpoint, (int, float)) else rt.setpoint
                 if sp is None:
                     return
-                rt.cond = rule.condition(value, float(sp), active)
-            elif isinstance(rule, StaleRule):
+                rt.cond = rule.condition(value, float(sp), self.status[rid].active)
+            else:  # stale: a good value is fresh data
                 rt.cond = False
-        self._settle(rule, rt, ts)
+        if rt.cond != self.status[rid].active or rt.pending_since is not None:
+            self._settle(rid, rule, rt, ts)
 
     def advance(self, now: float) -> None:
-        """Time moved to ``now`` (a batch arrived or the periodic tick): stale data, delays,
-        shelving expiry, flood window."""
+        """Time moved to ``now`` (a batch arrived or the periodic tick): stale data, running
+        delays, shelving expiry, flood window. Only rules that need time are visited."""
         if self.started is None:
             self.started = now
         if self.now is not None and now < self.now:
             return  # never move backwards (a late tick after newer batches)
         self.now = now
-        for rule in self.rules:
-            rt = self.runtime[rule.rule_id]
-            st = self.status[rule.rule_id]
-            self._emit(st.expire_shelve(now), rule)
-            if isinstance(rule, StaleRule):
-                since = rt.last_good_ts if rt.last_good_ts is not None else self.started
-                rt.cond = now - since > rule.timeout_s
-            self._settle(rule, rt, now)
+        for rid in list(self._shelved):
+            st = self.status[rid]
+            if st.shelved_until is None or now >= st.shelved_until:
+                self._shelved.discard(rid)
+                self._emit(st.expire_shelve(now), self.by_id[rid])
+        for rid in self._stale:
+            rt = self.runtime[rid]
+            since = rt.last_good_ts if rt.last_good_ts is not None else self.started
+            rt.cond = now - since > self.by_id[rid].timeout_s
+            self._settle(rid, self.by_id[rid], rt, now)
+        for rid in list(self._pending):
+            self._settle(rid, self.by_id[rid], self.runtime[rid], now)
         fc = self.flood.advance(now)
         if fc is not None:
             self.notices.append(Notice(flood=fc))
@@ -191,6 +211,7 @@ class AlarmEngine:
         """Shelve for ``duration_s`` (raises KeyError / AlarmOperationError)."""
         rule, st = self._status_of(alarm_id)
         tr = st.shelve(ts, who, duration_s)
+        self._shelved.add(rule.rule_id)
         self._emit(tr, rule)
         return tr
 
@@ -250,4 +271,6 @@ class AlarmEngine:
         for k, rd in d.get("runtime", {}).items():
             if k in self.runtime:
                 self.runtime[k] = RuleRuntime(**{f: v for f, v in rd.items() if f in RuleRuntime.__dataclass_fields__})
+        self._pending = {k for k, rt in self.runtime.items() if rt.pending_since is not None}
+        self._shelved = {k for k, st in self.status.items() if st.shelved_until is not None}
         self.flood.restore(d.get("flood"))

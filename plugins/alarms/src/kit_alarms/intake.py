@@ -27,6 +27,9 @@ from kit.payloads import Quality, SampleBatch
 from kit.subjects import AssetPath, data_subject
 
 
+_GOOD, _BAD = Quality.good, Quality.bad  # enum attribute lookups are not free per point
+
+
 def norm_asset(asset: str) -> str:
     """Canonical ``site/area/line/asset`` form of an asset path (sanitised tokens)."""
     return str(AssetPath.parse(asset))
@@ -132,13 +135,13 @@ class Intake:
             c.points += 1
             q = p.quality
             value: float | None = None
-            if q is Quality.good:
+            if q is _GOOD:
                 v = p.value
                 if isinstance(v, (int, float)):  # bool is an int: a running flag counts as 0/1
                     value = float(v)
                 else:
                     c.non_numeric += 1
-            elif q is Quality.bad:
+            elif q is _BAD:
                 c.excluded_bad += 1
             else:
                 c.excluded_uncertain += 1

@@ -35,8 +35,9 @@ class AlarmsConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    rules: list[AlarmRule] = Field(min_length=1, max_length=10_000)
-    """The alarm rules of this asset (see docs/plugins/alarms.md)."""
+    rules: list[AlarmRule] = Field(min_length=1, max_length=500)
+    """The alarm rules of this asset (see docs/plugins/alarms.md). At most 500: the whole
+    alarm state is one KV value, which must stay well under the 1 MB NATS message limit."""
     flood_window_s: float = Field(600.0, gt=0)
     """Flood window (ISA-18.2: 10 minutes)."""
     flood_start_above: int = Field(10, ge=1)
@@ -62,6 +63,14 @@ class AlarmsConfig(BaseModel):
 
 def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, timezone.utc)
+
+
+_TIME_KEYS = ("raised_at", "returned_at", "acked_at", "shelved_at", "shelved_until")
+
+
+def public(d: dict[str, Any]) -> dict[str, Any]:
+    """An alarm dict for the control API: times as ISO 8601 UTC strings."""
+    return {k: (_dt(v).isoformat() if k in _TIME_KEYS and isinstance(v, (int, float)) else v) for k, v in d.items()}
 
 
 class AlarmsComponent(Analytics):
@@ -178,7 +187,7 @@ class AlarmsComponent(Analytics):
             await self._publish(self.engine.drain())
             await self.save()
             _, st = self.engine._status_of(alarm_id)
-            return st.to_dict()
+            return public(st.to_dict())
 
     def owns(self, alarm_id: str) -> bool:
         """Whether ``alarm_id`` belongs to this component."""
@@ -234,7 +243,7 @@ def register_endpoints(api, runtime) -> None:
         for c in _components(runtime):
             for d in c.engine.listing(active_only):
                 d["component"], d["asset"] = c.ctx.name, str(c.ctx.asset) if c.ctx.asset else None
-                out.append(d)
+                out.append(public(d))
         return out
 
     async def ack(body: Any) -> dict[str, Any]:

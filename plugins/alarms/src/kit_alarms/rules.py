@@ -21,9 +21,9 @@ or its return to normal, must persist ``on_delay_s``/``off_delay_s``).
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from kit.bindings import Binding
 
@@ -153,6 +153,24 @@ class BadQualityRule(_RuleBase):
         return self.message or f"{self.input.point} has bad quality"
 
 
-AlarmRule = Annotated[ThresholdRule | RateRule | DeviationRule | StaleRule | BadQualityRule,
-                      Field(discriminator="type")]
-"""One alarm rule; ``type`` selects the model."""
+_TAG = {"hihi": "rule[threshold]", "hi": "rule[threshold]", "lo": "rule[threshold]", "lolo": "rule[threshold]",
+        "rate": "rule[rate]", "deviation": "rule[deviation]", "stale": "rule[stale]", "bad_quality": "rule[bad_quality]"}
+RULE_TYPES = tuple(_TAG)
+
+
+def _rule_tag(value: Any) -> str | None:
+    # Discriminate on `type`. The tags are bracketed so that error locations read
+    # ``rules[0].limit`` (kit.yamlfiles skips bracketed union tags) instead of naming a tag
+    # that does not appear in the user's file.
+    t = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return _TAG.get(t) if isinstance(t, str) else None
+
+
+AlarmRule = Annotated[
+    Annotated[ThresholdRule, Tag("rule[threshold]")] | Annotated[RateRule, Tag("rule[rate]")]
+    | Annotated[DeviationRule, Tag("rule[deviation]")] | Annotated[StaleRule, Tag("rule[stale]")]
+    | Annotated[BadQualityRule, Tag("rule[bad_quality]")],
+    Discriminator(_rule_tag, custom_error_type="alarm_rule_type",
+                  custom_error_message=f"type must be one of {', '.join(RULE_TYPES)}"),
+]
+"""One alarm rule; its ``type`` selects the model."""

@@ -58,7 +58,9 @@ class Transition:
     alarm_id: str
     cause: str
     """``raised``, ``returned``, ``cleared``, ``acknowledged``, ``shelved``, ``unshelved``,
-    ``shelve_expired``, ``suppressed``, ``unsuppressed``, ``out_of_service``, ``in_service``."""
+    ``shelve_expired``, ``suppressed``, ``unsuppressed``, ``out_of_service``, ``in_service``,
+    and ``hidden_raised``/``hidden_cleared`` for condition changes while shelved, suppressed
+    or out of service (recorded, not annunciated)."""
     from_state: State
     to_state: State
     ts: float
@@ -134,7 +136,7 @@ class AlarmStatus:
         tr = self._apply("raised" if active else ("returned" if not self.acked else "cleared"), ts, None, change)
         if tr is None and hidden:
             # Condition changes inside F/G/H are not annunciated, but report them for the record.
-            return Transition(self.id, "raised" if active else "cleared", self.state, self.state, ts)
+            return Transition(self.id, "hidden_raised" if active else "hidden_cleared", self.state, self.state, ts)
         if tr is not None and tr.to_state is State.normal:
             tr.cause = "cleared"
         return tr

@@ -60,29 +60,34 @@ class RollingCapability:
         self.spreads: deque[float] = deque()
         """Ranges of subgroups, or moving ranges of individuals."""
         self._s = self._ss = self._r = 0.0
+        self._max_values = window * subgroup_size
+        # Individuals: the window of w values holds w - 1 moving ranges.
+        self._max_spreads = max(1, window if subgroup_size > 1 else window - 1)
         self._ref: float | None = None
         self._updates = 0
 
     def add(self, values: list[float], spread: float | None) -> None:
         """Add one subgroup's values (or one individual value) and its range / moving range."""
-        if self._ref is None:
-            self._ref = values[0]  # shift by a reference value: sums of squares stay well-conditioned
+        ref = self._ref
+        if ref is None:
+            ref = self._ref = values[0]  # shift by a reference value: sums of squares stay well-conditioned
+        vals = self.values
         for v in values:
-            self.values.append(v)
-            d = v - self._ref
+            vals.append(v)
+            d = v - ref
             self._s += d
             self._ss += d * d
+        if len(vals) > self._max_values:
+            for _ in range(len(vals) - self._max_values):
+                d = vals.popleft() - ref
+                self._s -= d
+                self._ss -= d * d
         if spread is not None:
-            self.spreads.append(spread)
+            sp = self.spreads
+            sp.append(spread)
             self._r += spread
-        limit_values = self.window * self.n
-        while len(self.values) > limit_values:
-            d = self.values.popleft() - self._ref
-            self._s -= d
-            self._ss -= d * d
-        limit_spreads = self.window if self.n > 1 else self.window - 1
-        while len(self.spreads) > max(1, limit_spreads):
-            self._r -= self.spreads.popleft()
+            if len(sp) > self._max_spreads:
+                self._r -= sp.popleft()
         self._updates += 1
         if self._updates >= self.window:
             self._recompute()

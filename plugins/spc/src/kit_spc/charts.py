@@ -66,7 +66,7 @@ def limits_given(subgroup_size: int, cl: float, ucl: float, lcl: float) -> Limit
     return full
 
 
-@dataclass
+@dataclass(slots=True)
 class ChartPoint:
     """One point of the location chart (I or X̄) and its spread (MR or R)."""
 

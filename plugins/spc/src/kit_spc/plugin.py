@@ -91,7 +91,7 @@ class SpcConfig(BaseModel):
     """``imr`` individuals/moving range, or ``xbar_r`` with ``subgroup_size`` 2–10."""
     subgroup_size: int = Field(5, ge=2, le=10)
     """Consecutive values per subgroup (``xbar_r`` only)."""
-    phase1_points: int = Field(25, ge=5, le=10_000)
+    phase1_points: int = Field(25, ge=5, le=1000)
     """Chart points (individuals or subgroups) from which limits are learned."""
     limits: GivenLimits | None = None
     """Known limits; when set there is no phase I."""
@@ -99,8 +99,9 @@ class SpcConfig(BaseModel):
     """Rules to apply: ``nelson1``..``nelson8`` and/or ``we1``..``we4``."""
     spec: SpecLimits | None = None
     """Specification limits for rolling Cp/Cpk/Pp/Ppk."""
-    capability_window: int = Field(125, ge=5, le=100_000)
-    """Chart points in the rolling capability window."""
+    capability_window: int = Field(125, ge=5, le=2000)
+    """Chart points in the rolling capability window (bounded: the window is part of the
+    saved state, one KV value)."""
     capability_every: int = Field(10, ge=1)
     """Publish capability every this many chart points."""
     limits_every: int = Field(60, ge=1)
@@ -151,7 +152,12 @@ class SpcComponent(Analytics):
     async def run(self) -> None:
         """Restore the chart, subscribe, and save state periodically until cancelled."""
         saved = await self.ctx.load_state() or {}
-        self.chart.restore(saved.get("chart"), keep_given_limits=self.config.limits is not None)
+        if saved.get("chart_key", self._chart_key()) == self._chart_key():
+            self.chart.restore(saved.get("chart"), keep_given_limits=self.config.limits is not None)
+        else:
+            # The chart definition changed (type, subgroup size, input, given limits): the saved
+            # limits and runs belong to another chart, so this one starts a fresh phase I.
+            self.ctx.log.warning("%s: chart definition changed; starting a new chart", self.ctx.name)
         self.intake.restore(saved.get("intake"))
         self.violations = int(saved.get("violations", 0))
         for subject in self.intake.subjects():
@@ -169,7 +175,12 @@ class SpcComponent(Analytics):
         """Persist chart, intake and counters."""
         self._dirty = False
         await self.ctx.save_state({"chart": self.chart.to_dict(), "intake": self.intake.state(),
-                                   "violations": self.violations})
+                                   "violations": self.violations, "chart_key": self._chart_key()})
+
+    def _chart_key(self) -> str:
+        """What the saved chart depends on; a change means the saved state is for another chart."""
+        c = self.config
+        return repr((c.chart, self.chart.n, c.inputs.value.model_dump(), c.limits.model_dump() if c.limits else None))
 
     async def on_batch(self, batch: SampleBatch) -> None:
         """Add the good values of one accepted batch to the chart and publish the results."""

@@ -43,6 +43,8 @@ class SyntheticMachine(Source):
     name: ClassVar[str] = "synthetic"
     summary: ClassVar[str] = "simulated machine signals (state, counts, power, energy, temperature, vibration)"
     Config: ClassVar[type[BaseModel]] = SyntheticConfig
+    #: Semantic points every batch carries (recipes check their bindings against this).
+    provides: ClassVar[frozenset[str]] = frozenset(UNITS)
 
     def __init__(self, config: SyntheticConfig, ctx) -> None:
         super().__init__(config, ctx)

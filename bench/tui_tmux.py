@@ -1,0 +1,201 @@
+"""Drive ``kit tui`` inside tmux and measure key press → redraw latency under load.
+
+What it does, twice in one run:
+
+1. starts a runtime (``kit up``, embedded NATS on a free port) whose synthetic sources
+   publish ``--points`` points per second in total (baseline run: the same assets with no
+   extra points, i.e. a few dozen points/s);
+2. opens ``kit tui --url …`` in a detached tmux session (a real terminal, ``--cols`` ×
+   ``--rows``), waits until the overview shows the assets;
+3. presses ``6`` / ``1`` alternately (Plugins ↔ Overview) with ``tmux send-keys`` and polls
+   ``tmux capture-pane`` until the new screen's marker is on screen; the time between the
+   two is one key press → redraw latency sample (it includes tmux's own round trips, so it
+   is an upper bound of what the TUI itself needs);
+4. counts the points actually flowing on ``kit.data.>`` with a separate NATS subscriber.
+
+Prints p50/p95/max latency for the baseline and the loaded run, their ratio, the points/s
+observed, and ends with ONE line of JSON. Needs tmux (``apt-get install -y tmux``); CI does
+not run this script.
+
+Usage: ``uv run python bench/tui_tmux.py [--points 10000] [--presses 40]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SESSION = "kit-tui-bench"
+ASSETS = 10
+
+
+def tmux(*args: str) -> str:
+    """Run one tmux command; return its stdout."""
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
+
+
+def capture() -> str:
+    """The visible screen of the bench session as text."""
+    return tmux("capture-pane", "-p", "-t", SESSION)
+
+
+def tui_pid() -> int:
+    """Pid of the ``kit tui`` process in the pane (the pane's shell may have forked it)."""
+    pid = int(tmux("display-message", "-p", "-t", SESSION, "#{pane_pid}").strip())
+    for _ in range(3):
+        if b"tui" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return pid
+        kids = " ".join(Path(t, "children").read_text() for t in Path(f"/proc/{pid}/task").iterdir()).split()
+        if not kids:
+            break
+        pid = int(kids[0])
+    return pid
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds used so far by ``pid``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_screen(marker: str, timeout: float) -> float:
+    """Poll the pane until ``marker`` is visible; return when it appeared (perf_counter)."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if marker in capture():
+            return time.perf_counter()
+        time.sleep(0.002)  # poll interval: leave the CPU to the TUI being measured
+    raise TimeoutError(f"{marker!r} not on screen after {timeout} s:\n{capture()}")
+
+
+def write_config(tmp: Path, per_asset_points: int) -> Path:
+    """Site config: ``ASSETS`` synthetic machines, each with ``per_asset_points`` extra channels at 1 Hz."""
+    comps = "\n".join(
+        f"  - name: m{i}\n    type: synthetic\n    asset: bench/hall/line{i % 3}/m{i}\n"
+        f"    config: {{interval_s: 1.0, seed: {i + 1}, extra_points: {per_asset_points}}}" for i in range(ASSETS))
+    cfg = tmp / "kit.yaml"
+    cfg.write_text(f"site: bench\ndata_dir: {tmp / 'data'}\nnats:\n  port: 0\ncomponents:\n{comps}\n")
+    return cfg
+
+
+def start_runtime(kit: str, cfg: Path, data_dir: Path) -> tuple[subprocess.Popen, str]:
+    """``kit up`` in the background; returns the process and its bus URL."""
+    proc = subprocess.Popen([kit, "--config", str(cfg), "up"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    info = data_dir / "runtime.json"
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if info.exists():
+            try:
+                return proc, json.loads(info.read_text())["url"]
+            except (ValueError, KeyError):
+                pass
+        if proc.poll() is not None:
+            raise RuntimeError(f"kit up exited: {proc.stderr.read().decode()[-2000:]}")
+        time.sleep(0.05)  # waiting for another process to advertise itself
+    raise TimeoutError("runtime did not start")
+
+
+async def count_points(url: str, seconds: float) -> float:
+    """Points per second seen on ``kit.data.>`` by an independent subscriber."""
+    import nats
+
+    nc = await nats.connect(url)
+    total = 0
+
+    async def cb(msg) -> None:
+        nonlocal total
+        total += len(json.loads(msg.data)["points"])
+
+    await nc.subscribe("kit.data.>", cb=cb)
+    t0 = time.perf_counter()
+    await asyncio.sleep(seconds)  # measurement window
+    rate = total / (time.perf_counter() - t0)
+    await nc.close()
+    return rate
+
+
+def measure(kit: str, per_asset_points: int, presses: int, cols: int, rows: int, nice: int = 0) -> dict:
+    """One run: runtime + TUI in tmux; returns latency figures and the observed point rate."""
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        cfg = write_config(tmp, per_asset_points)
+        proc, url = start_runtime(kit, cfg, tmp / "data")
+        try:
+            tmux("new-session", "-d", "-s", SESSION, "-x", str(cols), "-y", str(rows),
+                 f"TERM=xterm-256color {'nice -n %d ' % nice if nice else ''}{kit} tui --url {url}")
+            wait_screen(f"m{ASSETS - 1}", 30)  # the overview lists the last asset
+            pid = tui_pid()
+            c0, t0 = cpu_s(pid), time.perf_counter()
+            rate = asyncio.run(count_points(url, 3.0))
+            background = (cpu_s(pid) - c0) / (time.perf_counter() - t0)  # TUI CPU share with no key presses
+            samples = []
+            c1, t1 = cpu_s(pid), time.perf_counter()
+            for i in range(presses):
+                key, marker = ("6", "Installed plugins") if i % 2 == 0 else ("1", "Deployments:")
+                t0 = time.perf_counter()
+                tmux("send-keys", "-t", SESSION, key)
+                samples.append((wait_screen(marker, 10) - t0) * 1000)
+            press_cpu_ms = ((cpu_s(pid) - c1) - background * (time.perf_counter() - t1)) / presses * 1000
+            # tmux's own cost: a capture round trip, measured in the same run.
+            t0 = time.perf_counter()
+            for _ in range(20):
+                capture()
+            capture_ms = (time.perf_counter() - t0) / 20 * 1000
+            screen = capture()
+        finally:
+            subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    samples.sort()
+    return {"points_per_s": round(rate), "p50_ms": round(statistics.median(samples), 1),
+            "p95_ms": round(samples[int(0.95 * (len(samples) - 1))], 1), "max_ms": round(samples[-1], 1),
+            "capture_ms": round(capture_ms, 2), "presses": len(samples), "tui_cpu_share": round(background, 3),
+            "cpu_ms_per_press": round(press_cpu_ms, 1), "last_screen": screen}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--points", type=int, default=10_000, help="points per second in the loaded run")
+    ap.add_argument("--presses", type=int, default=40)
+    ap.add_argument("--cols", type=int, default=120)
+    ap.add_argument("--rows", type=int, default=40)
+    ap.add_argument("--tui-nice", type=int, default=0,
+                    help="run the TUI at this nice level (e.g. -10 as root) to see its latency on a busy machine "
+                         "when it gets a CPU first")
+    args = ap.parse_args()
+    if shutil.which("tmux") is None:
+        sys.exit("tmux is not installed (apt-get install -y tmux)")
+    kit = str(Path(sys.executable).parent / "kit")
+    os.environ.pop("TMUX", None)
+    base = measure(kit, 0, args.presses, args.cols, args.rows, args.tui_nice)
+    loaded = measure(kit, max(0, args.points // ASSETS - 8), args.presses, args.cols, args.rows, args.tui_nice)
+    print("screen at the end of the loaded run:\n" + loaded.pop("last_screen"))
+    base.pop("last_screen")
+    for name, r in (("baseline (idle bus)", base), (f"loaded ({args.points} points/s)", loaded)):
+        print(f"{name:<28} {r['points_per_s']:>7} points/s seen   key→redraw p50 {r['p50_ms']:6.1f} ms  "
+              f"p95 {r['p95_ms']:6.1f} ms  max {r['max_ms']:6.1f} ms   (tmux capture {r['capture_ms']:.2f} ms)\n"
+              f"{'':<28} TUI CPU while idle-watching {r['tui_cpu_share'] * 100:.1f} % of a core, "
+              f"CPU per key press ≈ {r['cpu_ms_per_press']:.1f} ms")
+    print(f"machine load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+          "(wall-clock latency includes waiting for a CPU)")
+    ratio = loaded["p50_ms"] / base["p50_ms"] if base["p50_ms"] else float("nan")
+    print(f"p50 ratio loaded/baseline: {ratio:.2f}")
+    print(json.dumps({"bench": "tui_tmux", "cols": args.cols, "rows": args.rows, "tui_nice": args.tui_nice,
+                      "load_avg": round(os.getloadavg()[0], 1), "baseline": base, "loaded": loaded,
+                      "p50_ratio": round(ratio, 2)}))
+
+
+if __name__ == "__main__":
+    main()

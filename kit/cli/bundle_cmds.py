@@ -1,0 +1,133 @@
+"""``kit bundle export|show|diff|install`` — lighthouse bundles through the control API."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kit.cli.common import control_call, run, settings_from
+from kit.errors import ConfigError, KitError
+from kit.recipes import bundle as bundles
+
+
+def _call(ctx: click.Context, endpoint: str, body: Any, url: str | None, timeout: float = 60.0) -> Any:
+    return run(control_call(settings_from(ctx), endpoint, body, url=url, timeout=timeout))
+
+
+def _inspect(ctx: click.Context, file: str, url: str | None) -> dict[str, Any]:
+    data = Path(file).read_bytes()
+    return _call(ctx, "bundles.inspect", {"bundle": bundles.encode(data), "name": file}, url)
+
+
+def _show(info: dict[str, Any]) -> None:
+    m = info["manifest"]
+    click.echo(f"bundle from site {m['site']} (kit {m['kit_version']}, {m['created']}), signature: {info['signature']}")
+    for d in info["deployments"]:
+        blank = {b["name"] for b in d["blanked"]}
+        vals = ", ".join(f"{k}={'<site-specific>' if k in blank else v}" for k, v in d["params"].items())
+        click.echo(f"  deployment {d['id']}: {d['recipe']} {d['version']}  {vals}")
+    for p in info["plugins"]:
+        click.echo(f"  plugin     {p['distribution']} {p['version']} ({', '.join(p['types'])}): {p['state']}")
+    for p in info["profiles"]:
+        click.echo(f"  profile    {p['id']}: {p['state']}")
+
+
+@click.group("bundle")
+def bundle_group() -> None:
+    """Export deployments to one file, and install such a file at another site."""
+
+
+@bundle_group.command("export")
+@click.argument("deployments", nargs=-1, required=True)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Bundle file to write.")
+@click.option("--url", help="NATS URL of the runtime's bus.")
+@click.pass_context
+def bundle_export(ctx: click.Context, deployments: tuple[str, ...], output: str, url: str | None) -> None:
+    """Write DEPLOYMENTS (recipes, profiles, values, plugin versions, reports) to one file."""
+    res = _call(ctx, "bundles.export", {"deployments": list(deployments)}, url)
+    data = bundles.decode(res["bundle"])
+    Path(output).write_bytes(data)
+    click.echo(f"wrote {output} ({len(data)} bytes, {len(deployments)} deployment(s)); "
+               "site-specific values are blanked")
+
+
+@bundle_group.command("show")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--url", help="NATS URL of the runtime's bus.")
+@click.pass_context
+def bundle_show(ctx: click.Context, file: str, url: str | None) -> None:
+    """Show what a bundle contains and what this site lacks."""
+    info = _inspect(ctx, file, url)
+    _show(info)
+    for m in info["missing"]:
+        click.echo(f"  MISSING    {m}")
+
+
+@bundle_group.command("diff")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--url", help="NATS URL of the runtime's bus.")
+@click.pass_context
+def bundle_diff(ctx: click.Context, file: str, url: str | None) -> None:
+    """Compare a bundle with what this site runs (exit code 1 if anything differs)."""
+    info = _inspect(ctx, file, url)
+    differs = False
+    for d in info["diff"]:
+        click.echo(f"{d['deployment']}: {d['state']}")
+        for c in d.get("changes", []):
+            click.echo(f"  {c}")
+        differs |= d["state"] != "same"
+    for p in info["plugins"]:
+        if p["state"] != "ok":
+            differs = True
+            click.echo(f"plugin {p['distribution']}: bundle has {p['version']}, here: {p['state']}")
+    for m in info["missing"]:
+        click.echo(f"missing here: {m}")
+    sys.exit(1 if differs or info["missing"] else 0)
+
+
+@bundle_group.command("install")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--set", "sets", multiple=True, metavar="DEPLOYMENT.KEY=VALUE",
+              help="A blanked value (repeatable); missing ones are asked for.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (blanked values must be given with --set).")
+@click.option("--check-duration", type=click.FloatRange(min=0.1), help="Seconds of live data for the checks.")
+@click.option("--url", help="NATS URL of the runtime's bus.")
+@click.pass_context
+def bundle_install(ctx: click.Context, file: str, sets: tuple[str, ...], yes: bool, check_duration: float | None,
+                   url: str | None) -> None:
+    """Install a bundle: shows its contents, asks only for the blanked values."""
+    info = _inspect(ctx, file, url)
+    _show(info)
+    if info["missing"]:
+        raise KitError("this site lacks what the bundle needs; nothing was installed:\n"
+                       + "\n".join(f"  {m}" for m in info["missing"]))
+    values: dict[str, dict[str, str]] = {}
+    for pair in sets:
+        key, _, value = pair.partition("=")
+        dep, _, name = key.partition(".")
+        if not _ or not name:
+            raise ConfigError(f"--set {pair!r}: write DEPLOYMENT.KEY=VALUE")
+        values.setdefault(dep, {})[name] = value
+    interactive = not yes and sys.stdin.isatty()
+    for d in info["deployments"]:
+        for b in d["blanked"]:
+            if b["name"] in values.get(d["id"], {}):
+                continue
+            if not interactive:
+                raise ConfigError(f"{d['id']}: value for {b['name']} ({b['prompt']}) is site-specific; "
+                                  f"give it with --set {d['id']}.{b['name']}=…")
+            values.setdefault(d["id"], {})[b["name"]] = click.prompt(f"{d['id']}: {b['prompt']}",
+                                                                     hide_input=b["type"] == "secret")
+    if interactive and not click.confirm("Install?", default=True):
+        raise KitError("cancelled; nothing was installed")
+    data = Path(file).read_bytes()
+    res = _call(ctx, "bundles.install", {"bundle": bundles.encode(data), "name": file, "values": values,
+                                         "wait_report": True, "check_duration_s": check_duration}, url,
+                timeout=(check_duration or 3600) * max(1, len(info["deployments"])) + 60)
+    for r in res["installed"]:
+        state = "installed" if r["changed"] else "already installed"
+        rep = r.get("report")
+        click.echo(f"{r['deployment']}: {state}" + (f", checks {rep['result'].upper()}" if rep else ""))

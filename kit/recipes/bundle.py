@@ -1,0 +1,275 @@
+"""Lighthouse bundles: one file that re-creates a site's deployments elsewhere.
+
+A bundle is a zip file (``*.kitbundle``) holding::
+
+    manifest.json            format, creation time, kit version, SHA-256 of every other file
+    bundle.json              deployments (recipe, values, blanked values), plugins, profiles
+    recipes/<id>-<ver>.yaml  the exact recipe texts that were installed
+    profiles/<id>.yaml       the hardware profiles they use
+    reports/<deployment>.{json,md}   the commissioning reports
+    manifest.sig             (reserved) detached signature of manifest.json — see below
+
+Site-specific values (``host`` and ``secret`` parameters and any marked
+``site_specific: true``) are blanked and listed, so the receiving site is asked for exactly
+those. A file whose hash does not match the manifest, a missing file or an unlisted extra
+file makes the whole bundle refused.
+
+Signatures: ``manifest.json`` is the signed content. :data:`SIGNATURE_FILE` is the only
+file allowed outside the manifest; :func:`verify_signature` is where the trust module
+plugs its verifier in. Until then a signature file is reported as "present, not verified".
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import zipfile
+from importlib import metadata
+from typing import Any
+
+from kit import __version__
+from kit.errors import ConfigError, KitError, PluginError
+from kit.payloads import utcnow
+from kit.recipes import cache
+from kit.recipes.checks import report_markdown
+from kit.recipes.loader import parse_recipe
+from kit.recipes.params import is_site_specific
+
+FORMAT = "kit-bundle/1"
+MANIFEST = "manifest.json"
+SIGNATURE_FILE = "manifest.sig"
+BLANK = None
+"""Value written in place of a blanked site-specific parameter."""
+
+
+class BundleError(ConfigError):
+    """The bundle is not a valid kit bundle, or was changed after export."""
+
+
+def dist_fingerprint(distribution: str) -> str | None:
+    """SHA-256 of an installed distribution's RECORD (which lists the hash of every file).
+
+    Two installs with the same fingerprint have byte-identical files.
+    """
+    try:
+        text = metadata.distribution(distribution).read_text("RECORD")
+    except (metadata.PackageNotFoundError, ValueError):
+        return None
+    return hashlib.sha256(text.encode()).hexdigest() if text else None
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def verify_signature(manifest: bytes, signature: bytes | None) -> str:
+    """Signature status of a bundle: ``unsigned`` or ``present (not verified)``.
+
+    The trust module replaces this with real verification (see docs/bundles.md).
+    """
+    return "unsigned" if signature is None else "present (not verified)"
+
+
+async def export_bundle(engine: Any, deployments: list[str]) -> bytes:
+    """Build a bundle of the given deployments of ``engine``'s runtime.
+
+    Raises:
+        KitError: an unknown deployment.
+    """
+    files: dict[str, bytes] = {}
+    deps, plugins, profiles = [], {}, {}
+    library = cache.profiles(engine.host)
+    for dep_id in deployments:
+        rec = await engine.store.get(dep_id)
+        if rec is None:
+            raise KitError(f"no deployment {dep_id!r}; `kit deployments` lists them")
+        lr = parse_recipe(rec["recipe_text"], rec["recipe_filename"])
+        recipe_file = f"recipes/{lr.recipe.id}-{lr.recipe.version}.yaml"
+        files[recipe_file] = lr.text.encode()
+        params, blanked = {}, []
+        for name, value in rec["params"].items():
+            p = lr.recipe.parameters.get(name)
+            if p is not None and is_site_specific(p):
+                params[name] = BLANK
+                blanked.append({"name": name, "type": p.type, "prompt": p.prompt})
+            else:
+                params[name] = value
+        if rec.get("report"):
+            files[f"reports/{rec['id']}.json"] = json.dumps(rec["report"], indent=2).encode()
+            files[f"reports/{rec['id']}.md"] = report_markdown(rec).encode()
+        deps.append({"id": rec["id"], "recipe": lr.recipe.id, "version": lr.recipe.version,
+                     "recipe_file": recipe_file, "digest": rec["digest"], "params": params, "blanked": blanked,
+                     "components": [c["name"] for c in rec["components"]],
+                     "report": f"reports/{rec['id']}.json" if rec.get("report") else None})
+        for p in rec.get("plugins", []):
+            plugins[p["distribution"]] = {k: p[k] for k in ("distribution", "version", "sha256")} | {
+                "types": sorted(set(plugins.get(p["distribution"], {}).get("types", [])) | {p["type"]})}
+        for a in rec["assets"].values():
+            pid = a.get("profile")
+            if pid and pid in library.files:
+                files[f"profiles/{pid}.yaml"] = library.files[pid].read_bytes()
+                profiles[pid] = f"profiles/{pid}.yaml"
+    body = {"format": FORMAT, "deployments": deps, "plugins": sorted(plugins.values(), key=lambda p: p["distribution"]),
+            "profiles": [{"id": k, "file": v} for k, v in sorted(profiles.items())]}
+    files["bundle.json"] = json.dumps(body, indent=2).encode()
+    manifest = {"format": FORMAT, "created": utcnow().isoformat(), "kit_version": __version__,
+                "site": engine.runtime.settings.site, "files": {n: _sha(d) for n, d in sorted(files.items())}}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(MANIFEST, json.dumps(manifest, indent=2))
+        for name, data in sorted(files.items()):
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def open_bundle(data: bytes, name: str = "bundle") -> tuple[dict[str, Any], dict[str, bytes], str]:
+    """Read and verify a bundle.
+
+    Returns:
+        ``(manifest, files, signature status)``.
+
+    Raises:
+        BundleError: not a bundle, or any file added, missing or changed since export.
+    """
+    try:
+        z = zipfile.ZipFile(io.BytesIO(data))
+        contents = {i.filename: z.read(i) for i in z.infolist() if not i.is_dir()}
+    except (zipfile.BadZipFile, OSError, KeyError) as exc:
+        raise BundleError(f"{name}: not a kit bundle ({exc})") from None
+    if MANIFEST not in contents:
+        raise BundleError(f"{name}: not a kit bundle (no {MANIFEST})")
+    try:
+        manifest = json.loads(contents.pop(MANIFEST))
+        listed = dict(manifest["files"])
+    except (ValueError, KeyError, TypeError):
+        raise BundleError(f"{name}: {MANIFEST} is unreadable") from None
+    if manifest.get("format") != FORMAT:
+        raise BundleError(f"{name}: unsupported bundle format {manifest.get('format')!r} (this kit reads {FORMAT})")
+    signature = contents.pop(SIGNATURE_FILE, None)
+    problems = []
+    for fname, digest in listed.items():
+        if fname not in contents:
+            problems.append(f"{fname}: listed in the manifest but missing")
+        elif _sha(contents[fname]) != digest:
+            problems.append(f"{fname}: SHA-256 does not match the manifest (changed after export)")
+    for fname in contents:
+        if fname not in listed:
+            problems.append(f"{fname}: not listed in the manifest (added after export)")
+    if problems:
+        raise BundleError(f"{name}: refused — the bundle was modified after export", problems)
+    status = verify_signature(json.dumps(manifest).encode(), signature)
+    return manifest, contents, status
+
+
+def inspect_bundle(data: bytes, host: Any, site_records: list[dict[str, Any]] | None = None,
+                   name: str = "bundle") -> dict[str, Any]:
+    """What a bundle contains, what this site lacks, and how it differs from what runs here."""
+    manifest, files, sig = open_bundle(data, name)
+    body = json.loads(files["bundle.json"])
+    installed = {}
+    for dist in {p["distribution"] for p in body["plugins"]}:
+        try:
+            installed[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            installed[dist] = None
+    plugin_rows, missing = [], []
+    for p in body["plugins"]:
+        have = installed.get(p["distribution"])
+        fp = dist_fingerprint(p["distribution"]) if have else None
+        if p["distribution"].startswith("("):  # registered in-process: cannot be checked
+            state = "not a distribution"
+        elif have is None:
+            state = "missing"
+        elif have != p["version"]:
+            state = f"version {have} installed"
+        elif p.get("sha256") and fp and fp != p["sha256"]:
+            state = "same version, different files"
+        else:
+            state = "ok"
+        if state == "missing" or state.startswith("version"):
+            missing.append(f"{p['distribution']}=={p['version']} ({state}; provides {', '.join(p['types'])})")
+        plugin_rows.append({**p, "installed": have, "state": state})
+    library = cache.profiles(host)
+    profile_rows = []
+    for prof in body["profiles"]:
+        here = library.files.get(prof["id"])
+        state = "missing" if here is None else (
+            "ok" if _sha(here.read_bytes()) == _sha(files[prof["file"]]) else "differs from this site's copy")
+        profile_rows.append({**prof, "state": state})
+        if state == "missing":
+            missing.append(f"hardware profile {prof['id']} (not installed here)")
+    records = {r["id"]: r for r in site_records or []}
+    diff = []
+    for d in body["deployments"]:
+        rec = records.get(d["id"])
+        if rec is None:
+            diff.append({"deployment": d["id"], "state": "not installed here"})
+            continue
+        blanked = {b["name"] for b in d["blanked"]}
+        changes = []
+        if rec["version"] != d["version"]:
+            changes.append(f"recipe version {rec['version']} here, {d['version']} in bundle")
+        elif rec["digest"] != d["digest"]:
+            changes.append("recipe text differs (same version)")
+        for k in sorted(set(d["params"]) | set(rec["params"])):
+            if k in blanked:
+                continue
+            if d["params"].get(k) != rec["params"].get(k):
+                changes.append(f"{k}: {rec['params'].get(k)!r} here, {d['params'].get(k)!r} in bundle")
+        diff.append({"deployment": d["id"], "state": "differs" if changes else "same", "changes": changes})
+    return {"manifest": {k: v for k, v in manifest.items() if k != "files"}, "files": sorted(manifest["files"]),
+            "signature": sig, "deployments": body["deployments"], "plugins": plugin_rows, "profiles": profile_rows,
+            "missing": missing, "diff": diff}
+
+
+async def install_bundle(engine: Any, data: bytes, values: dict[str, dict[str, Any]] | None = None,
+                         *, check_duration_s: float | None = None, wait_report: bool = False,
+                         name: str = "bundle") -> dict[str, Any]:
+    """Install every deployment of a bundle, asking only for its blanked values.
+
+    Args:
+        values: ``{deployment: {param: value}}`` for the blanked parameters.
+
+    Raises:
+        BundleError: tampered or invalid bundle.
+        PluginError: a required plugin version or profile is missing here (each named).
+        ConfigError: blanked values not given (each named), or validation problems.
+    """
+    info = inspect_bundle(data, engine.host, await engine.store.all(), name)
+    if info["missing"]:
+        raise _missing_error(info["missing"])
+    _, files, _ = open_bundle(data, name)
+    body = json.loads(files["bundle.json"])
+    values = values or {}
+    lacking = [f"{d['id']}: {b['name']} ({b['prompt']})" for d in body["deployments"] for b in d["blanked"]
+               if values.get(d["id"], {}).get(b["name"]) in (None, "")]
+    if lacking:
+        raise ConfigError("site-specific values are needed; nothing was installed", lacking)
+    results = []
+    for d in body["deployments"]:
+        lr = parse_recipe(files[d["recipe_file"]].decode(), d["recipe_file"])
+        params = {k: v for k, v in d["params"].items() if v is not None}
+        params.update(values.get(d["id"], {}))
+        results.append(await engine.install(lr, params, d["id"], check_duration_s=check_duration_s,
+                                            wait_report=wait_report))
+    return {"installed": results}
+
+
+def _missing_error(missing: list[str]) -> PluginError:
+    return PluginError("this site lacks what the bundle needs; nothing was installed:\n"
+                       + "\n".join(f"  {m}" for m in missing))
+
+
+def encode(data: bytes) -> str:
+    """Bundle bytes → text for the JSON control API."""
+    return base64.b64encode(data).decode()
+
+
+def decode(text: str) -> bytes:
+    """Text from the control API → bundle bytes."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError:
+        raise BundleError("bundle data is not valid base64") from None

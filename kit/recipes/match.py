@@ -1,0 +1,74 @@
+"""``kit recipe match``: which hardware profiles and running assets satisfy a recipe."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kit.bus import KV_LAST
+from kit.recipes import cache
+from kit.recipes.loader import LoadedRecipe
+
+
+def needed_points(lr: LoadedRecipe, role: str) -> set[str]:
+    """Points the recipe reads from asset ``role``: its ``requires`` plus every bound point."""
+    r = lr.recipe
+    need = set(r.assets[role].requires)
+    for a in r.analytics:
+        for ref in a.inputs.values():
+            if isinstance(ref, str) and a.asset == role:
+                need.add(ref)
+            elif not isinstance(ref, str) and ref.asset == role:
+                need.add(ref.point)
+    for c in r.checks:
+        if c.asset == role:
+            need |= {p for p in (getattr(c, "point", None), getattr(c, "while_point", None)) if p}
+            need |= set(getattr(c, "points", []) or [])
+    for al in r.alarms:
+        if al.asset == role:
+            for rule in al.rules:
+                for key in ("input", "point", "suppress_when"):
+                    ref = rule.get(key)
+                    if isinstance(ref, str) and "${" not in ref:
+                        need.add(ref)
+                    elif isinstance(ref, dict) and ref.get("asset", role) == role and "point" in ref:
+                        need.add(ref["point"])
+    return need
+
+
+async def match_recipe(lr: LoadedRecipe, host: Any, runtime: Any | None = None) -> dict[str, Any]:
+    """For each asset of the recipe: fitting profiles, and running assets whose last values
+    (``KIT_LAST``) include every needed point."""
+    lib = cache.profiles(host)
+    live: dict[str, set[str]] = {}
+    if runtime is not None and runtime.bus is not None:
+        kv = await runtime.bus.kv(KV_LAST)
+        try:
+            keys = await kv.keys()
+        except Exception:  # empty bucket
+            keys = []
+        for k in keys:
+            try:
+                live[k.replace(".", "/")] = set(json.loads((await kv.get(k)).value))
+            except Exception:  # a key deleted meanwhile
+                continue
+    out: dict[str, Any] = {}
+    candidates: list[dict[str, Any]] = []
+    for role, spec in lr.recipe.assets.items():
+        need = needed_points(lr, role)
+        proto = getattr(host.components.items.get(spec.adapter, None) and host.components.items[spec.adapter].cls,
+                        "protocol", None)
+        profiles = [{"id": pid, "vendor": p.vendor, "model": p.model, "verified": p.verified}
+                    for pid, p in sorted(lib.profiles.items())
+                    if (proto is None or p.protocol == proto) and need <= p.semantic_points()]
+        # "Almost": provides some of what is needed and lacks at most two points.
+        near = [{"id": pid, "missing": sorted(need - p.semantic_points())} for pid, p in sorted(lib.profiles.items())
+                if (proto is None or p.protocol == proto) and need & p.semantic_points()
+                and 0 < len(need - p.semantic_points()) <= 2]
+        assets = [path for path, pts in sorted(live.items()) if need <= pts]
+        out[role] = {"adapter": spec.adapter, "needs": sorted(need), "profiles": profiles, "nearly": near,
+                     "running_assets": assets}
+        candidates += [{"role": role, "asset": path, "ok": need <= pts, "missing": sorted(need - pts)}
+                       for path, pts in sorted(live.items()) if need & pts]
+    satisfied = all(m["profiles"] or m["running_assets"] for m in out.values())
+    return {"recipe": lr.recipe.id, "assets": out, "satisfied": satisfied, "candidates": candidates}

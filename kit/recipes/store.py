@@ -1,0 +1,66 @@
+"""Deployment records in the ``KIT_DEPLOYMENTS`` KV bucket (one key per deployment).
+
+A record holds everything needed to re-create the deployment without the recipe library:
+the recipe text and digest, the parameter values, the exact component specs, the device
+identification and the commissioning report. Secrets are kept because the runtime needs
+them to restart the deployment; bundles blank them (docs/bundles.md).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kit import subjects
+from kit.bus import KV_DEPLOYMENTS, Bus
+
+
+def key_of(deployment: str) -> str:
+    """KV key of a deployment id (a sanitised token)."""
+    return subjects.sanitize_token(deployment)
+
+
+class DeploymentStore:
+    """Read and write deployment records."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+
+    async def _kv(self) -> Any:
+        return await self.bus.kv(KV_DEPLOYMENTS)
+
+    async def get(self, deployment: str) -> dict[str, Any] | None:
+        """The record of ``deployment`` or None."""
+        kv = await self._kv()
+        try:
+            entry = await kv.get(key_of(deployment))
+        except Exception:  # KeyNotFoundError / KeyDeletedError
+            return None
+        return json.loads(entry.value) if entry and entry.value else None
+
+    async def put(self, record: dict[str, Any]) -> None:
+        """Create or replace a record (keyed by ``record["id"]``)."""
+        kv = await self._kv()
+        await kv.put(key_of(record["id"]), json.dumps(record, default=str).encode())
+
+    async def delete(self, deployment: str) -> None:
+        """Forget a deployment (history of the key is purged too)."""
+        kv = await self._kv()
+        try:
+            await kv.purge(key_of(deployment))
+        except Exception:  # already gone
+            pass
+
+    async def all(self) -> list[dict[str, Any]]:
+        """Every record, sorted by id."""
+        kv = await self._kv()
+        try:
+            keys = await kv.keys()
+        except Exception:  # nats raises NoKeysError on an empty bucket
+            return []
+        out = []
+        for k in keys:
+            rec = await self.get(k)
+            if rec is not None:
+                out.append(rec)
+        return sorted(out, key=lambda r: r["id"])

@@ -1,0 +1,1 @@
+"""Fast-Track Kit terminal UI."""

@@ -1,0 +1,149 @@
+"""The Textual app: composition and routing only (screens do the work).
+
+``run_app(url, data_dir)`` runs it in its own event loop; ``run_app_async(url)`` runs it in
+one that is already running (``kit demo`` has its runtime in the same process).
+The bus link runs in one exclusive worker; live data reaches screens through a throttled
+refresh (at most ``REFRESH_S`` apart) so a flood of telemetry never starves key presses.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from textual import work
+from textual.app import App, ScreenStackError
+from textual.binding import Binding
+from textual.reactive import reactive
+
+from kit_tui.commands import KitCommands
+from kit_tui.data.link import DataSource, LinkState, RuntimeLink
+from kit_tui.messages import LinkStateChanged, LiveDataChanged, OpenAsset, OpenRecipe
+from kit_tui.screens.alarms import AlarmsScreen
+from kit_tui.screens.catalog import CatalogScreen
+from kit_tui.screens.deployments import DeploymentsScreen
+from kit_tui.screens.kpis import KpiScreen
+from kit_tui.screens.overview import OverviewScreen
+from kit_tui.screens.plugins import PluginsScreen
+
+#: Seconds between live redraws (coalesced; 4 per second reads as "live" to a person).
+REFRESH_S = 0.25
+
+
+class KitApp(App):
+    """Fast-Track Kit terminal UI."""
+
+    TITLE = "Fast-Track Kit"
+    CSS_PATH = ["global.tcss", "app.tcss"]
+    COMMANDS = App.COMMANDS | {KitCommands}
+    ENABLE_COMMAND_PALETTE = True
+    MODES = {
+        "overview": OverviewScreen, "catalog": CatalogScreen, "deployments": DeploymentsScreen,
+        "kpis": KpiScreen, "alarms": AlarmsScreen, "plugins": PluginsScreen,
+    }
+    #: Mode per number key, in the order shown in the footer and help.
+    NAV = [("1", "overview", "Overview"), ("2", "catalog", "Catalog"), ("3", "deployments", "Deploy"),
+           ("4", "kpis", "KPIs"), ("5", "alarms", "Alarms"), ("6", "plugins", "Plugins")]
+    BINDINGS = [
+        *(Binding(k, f"go('{m}')", label, show=True) for k, m, label in NAV),
+        Binding("question_mark,f1", "help", "Help", show=True, key_display="?"),
+        Binding("q", "quit", "Quit", show=True),
+    ]
+
+    link: reactive[LinkState] = reactive(LinkState("connecting"), always_update=True)
+
+    def __init__(self, source: DataSource, *, refresh_s: float = REFRESH_S) -> None:
+        super().__init__()
+        self.source = source
+        self.refresh_s = refresh_s
+        self._seen_version = -1
+        #: Who acknowledges alarms and assigns reasons (recorded by the runtime).
+        self.operator = os.environ.get("KIT_OPERATOR") or _login()
+
+    def on_mount(self) -> None:
+        # On a 16-colour terminal (serial console, old PuTTY, `TERM=xterm`), use the theme
+        # made of the terminal's own ANSI colours instead of approximating true colours.
+        theme = os.environ.get("KIT_TUI_THEME")
+        if theme in self.available_themes:
+            self.theme = theme
+        elif self.console.color_system in ("standard", "windows"):
+            self.theme = "ansi-dark"
+        self.switch_mode("overview")
+        self.run_link()
+        self.set_interval(self.refresh_s, self._tick)
+
+    @work(exclusive=True, group="bus")
+    async def run_link(self) -> None:
+        """Keep the bus link alive for the app's lifetime (reconnects are the link's job)."""
+        await self.source.run(lambda s: self.post_message(LinkStateChanged(s)))
+
+    def _tick(self) -> None:
+        v = self.source.store.version
+        if v != self._seen_version:
+            self._seen_version = v
+            self.post_message(LiveDataChanged(v))
+
+    def on_link_state_changed(self, message: LinkStateChanged) -> None:
+        self.link = message.link
+
+    def on_live_data_changed(self, _message: LiveDataChanged) -> None:
+        try:
+            screen = self.screen
+        except ScreenStackError:  # a notice queued while the app is shutting down
+            return
+        update = getattr(screen, "live_update", None)
+        if update is not None:
+            update()
+
+    def on_open_asset(self, message: OpenAsset) -> None:
+        from kit_tui.screens.asset import AssetScreen
+
+        self.push_screen(AssetScreen(message.asset))
+
+    def on_open_recipe(self, message: OpenRecipe) -> None:
+        from kit_tui.screens.wizard import WizardScreen
+
+        self.push_screen(WizardScreen(message.recipe_id))
+
+    def action_go(self, mode: str) -> None:
+        """Switch to a top-level screen."""
+        self.switch_mode(mode)
+
+    def action_help(self) -> None:
+        """Show the key reference."""
+        from kit_tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+
+def _login() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry in some containers
+        return "operator"
+
+
+def run_app(url: str | None, data_dir: Path | None = None) -> None:
+    """Run the TUI against the runtime at ``url`` (or the local one advertised in ``data_dir``).
+
+    Raises:
+        RuntimeNotRunning: no URL given and no runtime advertised in the data directory.
+    """
+    if url is None:
+        from kit.cli.common import bus_url
+        from kit.settings import load_settings
+
+        settings = load_settings()
+        if data_dir is not None:
+            settings = settings.model_copy(update={"data_dir": Path(data_dir)})
+        url = bus_url(settings)
+    KitApp(RuntimeLink(url)).run()
+
+
+async def run_app_async(url: str) -> None:
+    """Run the TUI inside an already running event loop (e.g. beside an in-process runtime,
+    as ``kit demo`` does: ``await run_app_async(runtime.url)`` then stop the runtime)."""
+    await KitApp(RuntimeLink(url)).run_async()

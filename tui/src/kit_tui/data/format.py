@@ -1,0 +1,116 @@
+"""Formatting for the screens: quality labels that do not rely on colour, ages, values,
+sparklines and tolerant unpacking of control API replies.
+
+Every quality state has a symbol *and* a word, so it reads the same on a 16-colour
+terminal, a monochrome console over a serial line, or for a colour-blind technician.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+#: (symbol, word, style) per display state; styles are 16-colour ANSI names.
+QUALITY = {
+    "good": ("●", "ok", "green"),
+    "uncertain": ("?", "UNCERTAIN", "yellow"),
+    "bad": ("✗", "BAD", "bold red"),
+    "stale": ("◌", "STALE", "magenta"),
+    "none": ("·", "no data", "bright_black"),
+}
+#: Health status → (symbol, style).
+HEALTH = {
+    "running": ("●", "green"), "starting": ("◐", "yellow"), "degraded": ("▲", "yellow"),
+    "backoff": ("↻", "yellow"), "failed": ("✗", "bold red"), "stopped": ("■", "bright_black"),
+}
+#: Alarm priority order (highest first) and its marker.
+PRIORITY = {"critical": ("!!!", "bold red"), "high": ("!! ", "red"), "medium": ("!  ", "yellow"),
+            "low": ("·  ", "cyan"), "info": ("   ", "bright_black")}
+_BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def quality_text(state: str, reason: str | None = None) -> tuple[str, str]:
+    """``(label, style)`` for a quality state, the reason appended when there is one."""
+    sym, word, style = QUALITY.get(state, QUALITY["none"])
+    label = f"{sym} {word}"
+    if reason and state != "good":
+        label += f" ({reason})"
+    return label, style
+
+
+def age_text(age: float | None) -> str:
+    """``3s``, ``4m``, ``2h``, ``5d`` or ``—``."""
+    if age is None:
+        return "—"
+    for limit, div, unit in ((120, 1, "s"), (7200, 60, "m"), (172800, 3600, "h")):
+        if age < limit:
+            return f"{int(age // div)}{unit}"
+    return f"{int(age // 86400)}d"
+
+
+def value_text(value: Any, unit: str | None = None) -> str:
+    """A value as a technician reads it: booleans as on/off, floats to 4 significant digits."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        text = "on" if value else "off"
+    elif isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            text = str(value)
+        elif value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
+            text = f"{value:.3e}"
+        else:
+            text = f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.1f}"
+    else:
+        text = str(value)
+    return f"{text} {unit}" if unit else text
+
+
+def percent_text(value: Any) -> str:
+    """A ratio (0..1) or percentage (1..100) as ``87.3 %``."""
+    if not isinstance(value, (int, float)):
+        return "—"
+    pct = value * 100 if abs(value) <= 1.5 else value
+    return f"{pct:.1f} %"
+
+
+def sparkline(values: Iterable[float], width: int = 20) -> str:
+    """A one-line chart of the last ``width`` values with block characters."""
+    vals = list(values)[-width:]
+    if not vals:
+        return ""
+    lo, hi = min(vals), max(vals)
+    if hi == lo:
+        return _BLOCKS[3] * len(vals)
+    scale = (len(_BLOCKS) - 1) / (hi - lo)
+    return "".join(_BLOCKS[int((v - lo) * scale)] for v in vals)
+
+
+def items(reply: Any, *keys: str) -> list[dict[str, Any]]:
+    """The list inside a control API reply: the reply itself or its first matching key.
+
+    Endpoints may answer ``[…]`` or ``{"recipes": […]}``; the TUI accepts both so it keeps
+    working while their shapes settle.
+    """
+    if isinstance(reply, list):
+        return [r for r in reply if isinstance(r, dict)]
+    if isinstance(reply, dict):
+        for k in (*keys, "items", "results"):
+            if isinstance(reply.get(k), list):
+                return [r for r in reply[k] if isinstance(r, dict)]
+    return []
+
+
+def first(d: dict[str, Any], *keys: str, default: Any = None) -> Any:
+    """The first present, non-None value of ``keys`` in ``d``."""
+    for k in keys:
+        if d.get(k) is not None:
+            return d[k]
+    return default
+
+
+def short(text: Any, width: int) -> str:
+    """``text`` cut to ``width`` characters with an ellipsis."""
+    s = "" if text is None else str(text)
+    return s if len(s) <= width else s[: max(0, width - 1)] + "…"

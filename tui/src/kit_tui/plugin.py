@@ -1,0 +1,29 @@
+"""Hook implementations of the TUI plugin: adds ``kit tui`` to the command line.
+
+Textual is imported only inside the command, so ``kit`` and every other command stay
+free of it (``kit/`` never imports textual; this keeps ``kit status`` fast on a Pi too).
+"""
+
+from __future__ import annotations
+
+import click
+
+import kit
+
+
+@click.command()
+@click.option("--url", help="NATS URL of the runtime's bus, e.g. nats://10.0.0.5:4222 (default: the local runtime).")
+@click.pass_context
+def tui(ctx: click.Context, url: str | None) -> None:
+    """Open the terminal UI: overview, recipe catalog and install wizard, KPIs, alarms, plugins."""
+    from kit.cli.common import bus_url, settings_from
+    from kit_tui.app import KitApp
+    from kit_tui.data.link import RuntimeLink
+
+    KitApp(RuntimeLink(bus_url(settings_from(ctx), url))).run()
+
+
+@kit.hookimpl
+def register_commands(cli: click.Group) -> None:
+    """Add ``kit tui``."""
+    cli.add_command(tui)

@@ -1,0 +1,98 @@
+"""The base of every top-level screen: header, connection banner, body, key hints.
+
+Screens get data two ways: live bus data from the app's store (``live_update`` is called
+at most a few times per second), and control API replies fetched in workers
+(``reload``). A control call never runs on the UI's own path: each is an exclusive worker
+in the screen's group, so a slow runtime delays a table, never a key press.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Header
+
+from kit_tui.data.link import LinkDown, LinkState, NotAvailable
+from kit_tui.widgets.banner import ConnectionBanner
+from kit_tui.widgets.keyhints import KeyHints
+
+if TYPE_CHECKING:
+    from kit_tui.app import KitApp
+
+#: A screen shown again refetches its control API data only if the last fetch is older.
+RELOAD_ON_RESUME_S = 3.0
+
+
+class KitScreen(Screen):
+    """Header + connection banner + ``compose_body()`` + footer."""
+
+    BINDINGS = [Binding("r", "reload", "Refresh", show=False)]
+    #: Title shown in the header.
+    TITLE_TEXT = "Fast-Track Kit"
+
+    @property
+    def kit(self) -> "KitApp":
+        """The app, typed."""
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        yield ConnectionBanner()
+        yield from self.compose_body()
+        yield KeyHints()
+
+    def compose_body(self) -> ComposeResult:
+        """The screen's own widgets."""
+        return iter(())
+
+    _reloaded_at: float = -1e9
+
+    def on_mount(self) -> None:
+        self.sub_title = self.TITLE_TEXT
+        self.watch(self.kit, "link", self._link_changed)
+
+    def on_screen_resume(self) -> None:
+        self.live_update()
+        # Flipping between screens should not refetch every time; `r` always does.
+        now = time.monotonic()
+        if now - self._reloaded_at >= RELOAD_ON_RESUME_S:
+            self._reloaded_at = now
+            self.reload()
+
+    def _link_changed(self, link: LinkState) -> None:
+        self.query_one(ConnectionBanner).show_state(link)
+        if link.connected:
+            self._reloaded_at = time.monotonic()
+            self.reload()
+
+    def action_reload(self) -> None:
+        """Fetch control API data again."""
+        self.reload()
+
+    def reload(self) -> None:
+        """Start this screen's control API workers (override)."""
+
+    def live_update(self) -> None:
+        """Redraw from the live store (override)."""
+
+    async def call(self, endpoint: str, body: Any = None, timeout: float = 10.0) -> Any:
+        """Call a control endpoint through the app's data source."""
+        return await self.kit.source.call(endpoint, body, timeout)
+
+    def notify(self, message: str, *, title: str = "", severity: str = "information",  # type: ignore[override]
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Toast without markup by default: runtime messages may contain ``[`` (``[Errno 111]``)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)  # type: ignore[arg-type]
+
+    @staticmethod
+    def explain(exc: Exception) -> str:
+        """The text a screen shows for a failed control call."""
+        if isinstance(exc, NotAvailable):
+            return f"{exc} (the plugin that provides it is not installed or the runtime is older)."
+        if isinstance(exc, LinkDown):
+            return f"Not connected: {exc}. The TUI retries by itself."
+        return f"Error: {exc}"

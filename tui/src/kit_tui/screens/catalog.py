@@ -1,0 +1,179 @@
+"""Recipe catalog: browse and search recipes, see what each needs and whether the devices
+present satisfy it (``recipes.match``); Enter starts the install wizard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.markup import escape
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Input, Static
+
+from kit_tui.data.format import first, items, short
+from kit_tui.messages import OpenRecipe
+from kit_tui.screens.base import KitScreen
+from kit_tui.widgets.banner import Unavailable
+
+
+def recipe_id(r: dict[str, Any]) -> str:
+    """The id of a recipe entry (``id`` or ``name``)."""
+    return str(first(r, "id", "name", default="?"))
+
+
+def needs_text(r: dict[str, Any]) -> list[str]:
+    """What a recipe needs, as lines: profiles, semantic points, plugins."""
+    out = []
+    needs = r.get("needs") or r.get("requires") or r.get("assets") or []
+    if isinstance(needs, dict):
+        needs = [f"{k}: {v}" for k, v in needs.items()]
+    for n in needs:
+        if isinstance(n, dict):
+            what = first(n, "profile", default=None) or ", ".join(n.get("points", []) or []) or n.get("name", "")
+            out.append(f"{n.get('name', n.get('role', 'device'))}: {what}")
+        else:
+            out.append(str(n))
+    return out
+
+
+def match_text(m: Any) -> tuple[str, bool | None]:
+    """``(text, satisfied)`` from a ``recipes.match`` reply."""
+    if m is None:
+        return "", None
+    ok = first(m, "satisfied", "ok", "match", default=None) if isinstance(m, dict) else None
+    cands = items(m, "candidates", "matches", "assets", "profiles")
+    lines = []
+    for c in cands[:6]:
+        good = first(c, "ok", "satisfied", "match", default=not c.get("missing"))
+        name = first(c, "asset", "profile", "name", "id", default="?")
+        missing = c.get("missing") or []
+        lines.append(f"  {'✓' if good else '✗'} {name}" + (f" — missing {', '.join(map(str, missing))}" if missing else ""))
+    if ok is None and cands:
+        ok = any(first(c, "ok", "satisfied", "match", default=not c.get("missing")) for c in cands)
+    head = "✓ devices present satisfy it" if ok else ("✗ no present device satisfies it" if ok is not None else "? unknown")
+    return "\n".join([head, *lines]), ok
+
+
+def fits_text(m: Any) -> Text:
+    """The "Fits" cell: yes / no / unknown, with a symbol."""
+    if m is None:
+        return Text("…")
+    _, ok = match_text(m)
+    return Text("✓ yes", style="green") if ok else Text("✗ no", style="red") if ok is False else Text("? —")
+
+
+class CatalogScreen(KitScreen):
+    """Searchable recipe list with details."""
+
+    TITLE_TEXT = "Recipe catalog"
+    BINDINGS = [Binding("slash", "search", "Search"), Binding("enter", "install", "Install", show=True)]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.recipes: list[dict[str, Any]] = []
+        self.matches: dict[str, Any] = {}
+
+    def compose_body(self) -> ComposeResult:
+        yield Input(placeholder="/ search recipes (title, KPI, device)…", id="catalog-search")
+        yield Unavailable(id="catalog-unavailable")
+        with Horizontal(id="catalog-body"):
+            table = DataTable(id="recipes", cursor_type="row")
+            table.add_column("Recipe", key="id")
+            table.add_column("Fits", key="fits")
+            table.add_column("KPI", key="kpi")
+            yield table
+            yield Static("", id="recipe-detail")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#recipes", DataTable).focus()
+
+    def reload(self) -> None:
+        self.fetch()
+
+    @work(exclusive=True, group="catalog")
+    async def fetch(self) -> None:
+        """Load the recipe list."""
+        try:
+            self.recipes = items(await self.call("recipes.list"), "recipes")
+            self.query_one("#catalog-unavailable", Unavailable).show(None)
+        except Exception as exc:
+            self.recipes = []
+            self.query_one("#catalog-unavailable", Unavailable).show(self.explain(exc))
+        self._fill()
+        # Then whether the devices present satisfy each recipe (one call per recipe).
+        table = self.query_one("#recipes", DataTable)
+        for r in list(self.recipes):
+            rid = recipe_id(r)
+            try:
+                self.matches[rid] = await self.call("recipes.match", {"id": rid})
+            except Exception as exc:
+                self.matches[rid] = {"ok": None, "candidates": [], "error": self.explain(exc)}
+            if rid in table.rows:
+                table.update_cell(rid, "fits", fits_text(self.matches[rid]), update_width=True)
+            self._show_detail()
+
+    def _visible(self) -> list[dict[str, Any]]:
+        q = self.query_one("#catalog-search", Input).value.strip().lower()
+        if not q:
+            return self.recipes
+        return [r for r in self.recipes if q in " ".join(str(v) for v in (
+            recipe_id(r), r.get("title"), r.get("summary"), r.get("kpi"), *needs_text(r))).lower()]
+
+    def _fill(self) -> None:
+        table = self.query_one("#recipes", DataTable)
+        table.clear()
+        for r in self._visible():
+            rid = recipe_id(r)
+            table.add_row(short(rid, 28), fits_text(self.matches.get(rid)), short(r.get("kpi", ""), 12), key=rid)
+        self._show_detail()
+
+    def _current(self) -> dict[str, Any] | None:
+        table = self.query_one("#recipes", DataTable)
+        if table.row_count == 0:
+            return None
+        rid = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return next((r for r in self.recipes if recipe_id(r) == rid), None)
+
+    def _show_detail(self) -> None:
+        r = self._current()
+        detail = self.query_one("#recipe-detail", Static)
+        if r is None:
+            detail.update("" if self.recipes else "No recipes.")
+            return
+        rid = recipe_id(r)
+        lines = [f"[b]{escape(str(r.get('title', rid)))}[/b]  {escape(rid)} {escape(str(r.get('version', '')))}",
+                 escape(str(r.get("summary", ""))), ""]
+        needs = needs_text(r)
+        if needs:
+            lines += ["[b]Needs[/b]", *(f"  • {escape(n)}" for n in needs), ""]
+        if rid in self.matches:
+            lines += ["[b]Devices present[/b]", escape(match_text(self.matches[rid])[0])]
+        else:
+            lines.append("checking devices…")
+        detail.update("\n".join(str(x) for x in lines))
+
+    def on_data_table_row_highlighted(self, _e: DataTable.RowHighlighted) -> None:
+        self._show_detail()
+
+    def on_data_table_row_selected(self, _e: DataTable.RowSelected) -> None:
+        self.action_install()
+
+    def on_input_changed(self, _e: Input.Changed) -> None:
+        self._fill()
+
+    def on_input_submitted(self, _e: Input.Submitted) -> None:
+        self.query_one("#recipes", DataTable).focus()
+
+    def action_search(self) -> None:
+        """Focus the search field."""
+        self.query_one("#catalog-search", Input).focus()
+
+    def action_install(self) -> None:
+        """Open the install wizard for the highlighted recipe."""
+        r = self._current()
+        if r is not None:
+            self.post_message(OpenRecipe(recipe_id(r)))

@@ -1,0 +1,157 @@
+"""Deployments: installed recipes with status; uninstall, upgrade, bundle export/install."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.markup import escape
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Static
+
+from kit_tui.data.format import first, items, short
+from kit_tui.screens.base import KitScreen
+from kit_tui.screens.dialogs import ConfirmDialog, PromptDialog
+from kit_tui.widgets.banner import Unavailable
+
+
+def dep_name(d: dict[str, Any]) -> str:
+    """Name of a deployment entry."""
+    return str(first(d, "deployment", "name", "id", default="?"))
+
+
+def describe(d: dict[str, Any]) -> str:
+    """``key: value`` lines of a deployment or bundle (nested values as compact JSON)."""
+    return "\n".join(f"[b]{escape(str(k))}[/b]: {escape(str(v) if isinstance(v, (str, int, float)) else json.dumps(v, default=str))}"
+                     for k, v in list(d.items())[:30])
+
+
+class DeploymentsScreen(KitScreen):
+    """Installed deployments and what can be done with them."""
+
+    TITLE_TEXT = "Deployments"
+    BINDINGS = [Binding("u", "uninstall", "Uninstall"), Binding("g", "upgrade", "Upgrade"),
+                Binding("e", "export", "Export bundle"), Binding("b", "bundle_install", "Install bundle")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deployments: list[dict[str, Any]] = []
+
+    def compose_body(self) -> ComposeResult:
+        yield Unavailable(id="deployments-unavailable")
+        table = DataTable(id="deployments", cursor_type="row")
+        for key, label in (("name", "Deployment"), ("recipe", "Recipe"), ("status", "Status"), ("assets", "Assets")):
+            table.add_column(label, key=key)
+        yield table
+        yield Static("", id="detail")
+
+    def reload(self) -> None:
+        self.fetch()
+
+    @work(exclusive=True, group="deployments")
+    async def fetch(self) -> None:
+        """Load ``deployments.list``."""
+        table = self.query_one("#deployments", DataTable)
+        try:
+            self.deployments = items(await self.call("deployments.list"), "deployments")
+            self.query_one("#deployments-unavailable", Unavailable).show(None)
+        except Exception as exc:
+            self.deployments = []
+            self.query_one("#deployments-unavailable", Unavailable).show(self.explain(exc))
+        table.clear()
+        for d in self.deployments:
+            status = str(d.get("status", "?"))
+            mark = "●" if status in ("running", "installed", "ok", "passed") else "✗" if status in ("failed", "error") else "◐"
+            assets = d.get("assets") or ([d["asset"]] if d.get("asset") else [])
+            recipe = f"{first(d, 'recipe', 'recipe_id', default='?')} {d.get('version', '')}".strip()
+            table.add_row(dep_name(d), short(recipe, 24), Text(f"{mark} {status}"), short(", ".join(map(str, assets)), 30),
+                          key=dep_name(d))
+        if not self.deployments:
+            self.query_one("#detail", Static).update("No deployments. Install one from the catalog (2).")
+
+    def _current(self) -> str | None:
+        table = self.query_one("#deployments", DataTable)
+        if table.row_count == 0:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def on_data_table_row_highlighted(self, _e: DataTable.RowHighlighted) -> None:
+        name = self._current()
+        d = next((x for x in self.deployments if dep_name(x) == name), None)
+        if d is not None:
+            self.query_one("#detail", Static).update(describe(d))
+
+    @work(group="deployment-actions")
+    async def _act(self, endpoint: str, body: Any, done: str, timeout: float = 120) -> None:
+        try:
+            result = await self.call(endpoint, body, timeout=timeout)
+        except Exception as exc:
+            self.notify(self.explain(exc), severity="error", timeout=8)
+            return
+        extra = f": {first(result, 'path', 'file', 'deployment', default='')}" if isinstance(result, dict) else ""
+        self.notify(done + extra)
+        self.fetch()
+
+    def action_uninstall(self) -> None:
+        """Uninstall the highlighted deployment after confirmation."""
+        name = self._current()
+        if name is None:
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._act("recipes.uninstall", {"deployment": name}, f"uninstalled {name}")
+
+        self.app.push_screen(ConfirmDialog(f"Uninstall deployment {name}? Its components stop and are removed."),
+                             answer)
+
+    def action_upgrade(self) -> None:
+        """Upgrade the highlighted deployment to a recipe (id or id@version)."""
+        name = self._current()
+        d = next((x for x in self.deployments if dep_name(x) == name), None)
+        if d is None:
+            return
+
+        def answer(recipe: str | None) -> None:
+            if recipe:
+                self._act("recipes.upgrade", {"deployment": name, "recipe": recipe}, f"upgraded {name}")
+
+        self.app.push_screen(PromptDialog(f"Upgrade {name} to recipe (rolls back on failure):",
+                                          value=str(first(d, "recipe", "recipe_id", default=""))), answer)
+
+    def action_export(self) -> None:
+        """Export the highlighted deployment as a bundle file on the runtime's machine."""
+        name = self._current()
+        if name is None:
+            return
+
+        def answer(path: str | None) -> None:
+            if path:
+                self._act("bundles.export", {"deployments": [name], "path": path}, "bundle written")
+
+        self.app.push_screen(PromptDialog("Write bundle to (path on the runtime's machine):", value=f"{name}.kitbundle"),
+                             answer)
+
+    def action_bundle_install(self) -> None:
+        """Inspect a bundle file, show what it holds, then install it after confirmation."""
+
+        def answer(path: str | None) -> None:
+            if path:
+                self._inspect_then_install(path)
+
+        self.app.push_screen(PromptDialog("Bundle to install (path on the runtime's machine):",
+                                          placeholder="site.kitbundle"), answer)
+
+    @work(group="deployment-actions")
+    async def _inspect_then_install(self, path: str) -> None:
+        try:
+            info = await self.call("bundles.inspect", {"path": path})
+        except Exception as exc:
+            self.notify(self.explain(exc), severity="error", timeout=8)
+            return
+        self.query_one("#detail", Static).update("[b]Bundle[/b]\n" + (describe(info) if isinstance(info, dict) else str(info)))
+        if await self.app.push_screen_wait(ConfirmDialog(f"Install bundle {path}? (details below the table)")):
+            self._act("bundles.install", {"path": path}, "bundle installed")

@@ -1,0 +1,205 @@
+"""KPI views: OEE with its three factors and the downtime list (assign a reason code),
+energy per shift and per part, condition scores against baselines, SPC chart with rule
+violations marked. Values come live from ``kit.kpi.>``; downtimes from ``oee.downtimes``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Static, TabbedContent, TabPane
+
+from kit_tui.data.format import first, items, percent_text, short, value_text
+from kit_tui.data.store import LiveStore
+from kit_tui.screens.base import KitScreen
+from kit_tui.screens.dialogs import PromptDialog
+from kit_tui.widgets.chart import ChartData, ControlChart
+
+#: KPI names of the OEE plugin (ISO 22400-2 factors); ``performance`` is accepted as an alias.
+OEE_FACTORS = (("availability", ("availability",)), ("effectiveness", ("effectiveness", "performance")),
+               ("quality", ("quality", "quality_rate")), ("oee", ("oee",)))
+
+
+def is_energy(name: str) -> bool:
+    """Energy KPIs: energy totals, per-part figures, idle energy, peak demand."""
+    return any(w in name for w in ("energy", "kwh", "per_part", "demand", "idle"))
+
+
+def is_condition(name: str, k: dict[str, Any]) -> bool:
+    """Condition-monitoring KPIs: scores, zones, anything carrying a baseline."""
+    attrs = k.get("attrs") or {}
+    return any(w in name for w in ("score", "condition", "zone", "deviation")) or "baseline" in attrs
+
+
+def is_spc(name: str, k: dict[str, Any]) -> bool:
+    """SPC KPIs: chart statistics or anything carrying control limits."""
+    attrs = k.get("attrs") or {}
+    return name.startswith("spc") or any(x in attrs for x in ("ucl", "lcl"))
+
+
+def spc_chart(store: LiveStore, key: tuple[str, str]) -> ChartData:
+    """Chart data for one SPC KPI: history, limits from the latest attrs, violations from events."""
+    hist = list(store.kpi_history.get(key, []))
+    attrs = (hist[-1][2].get("attrs") or {}) if hist else {}
+    viol_ts = {e.get("data", {}).get("ts") or e.get("ts") for e in store.events
+               if e.get("kind") == "spc" and e.get("asset") == key[0]}
+    violations = {i for i, (ts, _v, k) in enumerate(hist) if ts in viol_ts or (k.get("attrs") or {}).get("violations")}
+    return ChartData(title=f"{key[0]} · {key[1]}", values=[v for _, v, _ in hist], violations=violations,
+                     cl=attrs.get("cl", attrs.get("center")), ucl=attrs.get("ucl"), lcl=attrs.get("lcl"))
+
+
+#: Component types whose instances serve ``oee.downtimes`` (a vendor's OEE plugin can be added).
+OEE_COMPONENT_TYPES = {"oee"}
+
+
+class KpiScreen(KitScreen):
+    """Tabs: OEE, Energy, Condition, SPC."""
+
+    TITLE_TEXT = "KPIs"
+    BINDINGS = [Binding("a", "assign_reason", "Assign reason"), Binding("left", "tab(-1)", "◀ tab", priority=True),
+                Binding("right", "tab(1)", "tab ▶", priority=True)]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.oee_components: list[dict[str, Any]] = []
+        self.downtimes: list[dict[str, Any]] = []
+        self.downtime_component: str | None = None
+
+    def compose_body(self) -> ComposeResult:
+        with TabbedContent(id="kpi-tabs"):
+            with TabPane("OEE", id="tab-oee"):
+                t = DataTable(id="oee-table", cursor_type="row")
+                for key, label in (("asset", "Asset"), ("availability", "Avail"), ("effectiveness", "Perf"),
+                                   ("quality", "Quality"), ("oee", "OEE"), ("window", "Window")):
+                    t.add_column(label, key=key)
+                yield t
+                yield Static("Downtimes", classes="section-title")
+                d = DataTable(id="downtimes", cursor_type="row")
+                for key, label in (("start", "Start"), ("dur", "Duration"), ("reason", "Reason"), ("asset", "Asset")):
+                    d.add_column(label, key=key)
+                yield d
+            with TabPane("Energy", id="tab-energy"):
+                yield self._kv_table("energy-table", (("asset", "Asset"), ("kpi", "KPI"), ("value", "Value"), ("window", "Window")))
+            with TabPane("Condition", id="tab-condition"):
+                yield self._kv_table("condition-table", (("asset", "Asset"), ("kpi", "Signal"), ("value", "Score"),
+                                                         ("baseline", "Baseline"), ("state", "State")))
+            with TabPane("SPC", id="tab-spc"):
+                yield ControlChart(id="spc-chart")
+
+    @staticmethod
+    def _kv_table(table_id: str, cols: tuple[tuple[str, str], ...]) -> DataTable:
+        t = DataTable(id=table_id, cursor_type="row")
+        for key, label in cols:
+            t.add_column(label, key=key)
+        return t
+
+    def reload(self) -> None:
+        self.fetch_downtimes()
+
+    @work(exclusive=True, group="kpi-downtimes")
+    async def fetch_downtimes(self) -> None:
+        """Downtimes of every OEE component (``oee.downtimes``)."""
+        table = self.query_one("#downtimes", DataTable)
+        try:
+            comps = await self.call("components")
+            self.oee_components = [c for c in comps if c.get("type") in OEE_COMPONENT_TYPES]
+        except Exception:
+            self.oee_components = []
+        rows: list[dict[str, Any]] = []
+        note = None
+        for c in self.oee_components:
+            try:
+                for d in items(await self.call("oee.downtimes", {"component": c["name"]}), "downtimes"):
+                    rows.append({**d, "_component": c["name"], "_asset": c.get("asset")})
+            except Exception as exc:
+                note = self.explain(exc)
+        self.downtimes = rows
+        table.clear()
+        for d in rows:
+            dur = first(d, "duration_s", "duration", default=None)
+            dur_text = f"{float(dur) / 60:.1f} min" if isinstance(dur, (int, float)) else str(dur or "ongoing")
+            table.add_row(str(first(d, "start", "ts", default=""))[:19], dur_text,
+                          Text(str(d.get("reason") or "— unassigned"), style="" if d.get("reason") else "yellow"),
+                          short(d.get("_asset") or "", 28), key=f"{d['_component']}|{first(d, 'id', 'downtime_id')}")
+        if note and not rows:
+            table.add_row(note, "", "", "")
+        elif not self.oee_components:
+            table.add_row("no OEE component installed", "", "", "")
+
+    def live_update(self) -> None:
+        store = self.kit.source.store
+        self._oee(store)
+        energy, cond = [], []
+        for k in store.kpis_of():
+            name = k.get("kpi", "")
+            if is_energy(name):
+                energy.append(k)
+            elif is_condition(name, k):
+                cond.append(k)
+        self._fill("#energy-table", [[short(k["asset"], 28), k["kpi"], value_text(k.get("value"), k.get("unit")),
+                                      str(k.get("window") or "")] for k in energy])
+        self._fill("#condition-table", [[short(k["asset"], 28), k["kpi"], value_text(k.get("value"), k.get("unit")),
+                                         value_text((k.get("attrs") or {}).get("baseline")),
+                                         str((k.get("attrs") or {}).get("state") or (k.get("attrs") or {}).get("zone") or "")]
+                                        for k in cond])
+        spc = [key for key, k in store.kpis.items() if is_spc(key[1], k)]
+        if spc:
+            self.query_one("#spc-chart", ControlChart).show(spc_chart(store, spc[0]))
+
+    def _oee(self, store: LiveStore) -> None:
+        rows = []
+        for asset in sorted({a for a, _ in store.kpis}):
+            vals = {col: store.kpi(asset, *names) for col, names in OEE_FACTORS}
+            if not any(vals.values()):
+                continue
+            flag = " ⚠>100%" if (vals["effectiveness"] or {}).get("attrs", {}).get("effectiveness_over_100") else ""
+            window = str((vals["oee"] or next(v for v in vals.values() if v)).get("window") or "")
+            rows.append([short(asset, 28), *(percent_text((vals[c] or {}).get("value")) for c, _ in OEE_FACTORS[:2]),
+                         percent_text((vals["quality"] or {}).get("value")),
+                         Text(percent_text((vals["oee"] or {}).get("value")) + flag, style="bold"), window])
+        self._fill("#oee-table", rows)
+
+    def _fill(self, selector: str, rows: list[list[Any]]) -> None:
+        table = self.query_one(selector, DataTable)
+        cursor = table.cursor_row
+        table.clear()
+        for r in rows:
+            table.add_row(*r)
+        if rows:
+            table.move_cursor(row=min(max(cursor, 0), len(rows) - 1))
+
+    def action_tab(self, step: int) -> None:
+        """Switch tab left/right."""
+        tabs = self.query_one("#kpi-tabs", TabbedContent)
+        ids = ["tab-oee", "tab-energy", "tab-condition", "tab-spc"]
+        tabs.active = ids[(ids.index(tabs.active) + step) % len(ids)] if tabs.active in ids else ids[0]
+
+    def action_assign_reason(self) -> None:
+        """Assign a reason code to the highlighted downtime."""
+        table = self.query_one("#downtimes", DataTable)
+        if not self.downtimes or table.row_count == 0:
+            self.notify("no downtime selected")
+            return
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value or ""
+        component, _, downtime_id = key.partition("|")
+
+        def answer(reason: str | None) -> None:
+            if reason:
+                self._assign(component, downtime_id, reason)
+
+        self.app.push_screen(PromptDialog("Reason code for this downtime (e.g. changeover, no_material, breakdown):"),
+                             answer)
+
+    @work(group="kpi-actions")
+    async def _assign(self, component: str, downtime_id: str, reason: str) -> None:
+        try:
+            await self.call("oee.assign_reason", {"component": component, "downtime_id": downtime_id,
+                                                  "reason": reason, "who": self.kit.operator})
+        except Exception as exc:
+            self.notify(self.explain(exc), severity="error", timeout=8)
+            return
+        self.notify(f"reason '{reason}' recorded")
+        self.fetch_downtimes()

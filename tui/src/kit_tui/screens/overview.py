@@ -1,0 +1,184 @@
+"""Overview: every site, line and asset with connection health, data quality and the
+headline KPIs (OEE, kWh today, active alarms), plus the installed deployments.
+
+Stale or bad data is marked with a symbol and a word, not colour alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Static
+
+from kit_tui.data.format import HEALTH, age_text, first, items, percent_text, quality_text, value_text
+from kit_tui.data.store import AssetState, LiveStore
+from kit_tui.messages import OpenAsset
+from kit_tui.screens.base import KitScreen
+
+#: KPI names tried, in order, for each headline column (analytics plugins publish these).
+OEE_KPIS = ("oee",)
+ENERGY_TODAY_KPIS = ("energy_today_kwh", "energy_day_kwh", "energy_kwh_day", "energy_kwh")
+COLUMNS = (("asset", "Asset"), ("health", "Health"), ("quality", "Quality"), ("age", "Age"),
+           ("oee", "OEE"), ("kwh", "kWh today"), ("alarms", "Alarms"))
+
+
+def asset_health(path: str, components: list[dict[str, Any]], store: LiveStore) -> tuple[str, str]:
+    """Worst health of the components feeding ``path`` (live health messages win)."""
+    order = ["failed", "backoff", "degraded", "starting", "stopped", "running"]
+    statuses = []
+    for c in components:
+        if c.get("asset") == path:
+            live = store.health.get(c.get("name", ""), {})
+            statuses.append(live.get("status") or c.get("status") or "stopped")
+    if not statuses:
+        return "—", "bright_black"
+    worst = min(statuses, key=lambda s: order.index(s) if s in order else 0)
+    sym, style = HEALTH.get(worst, ("?", "yellow"))
+    return f"{sym} {worst}", style
+
+
+def asset_quality(a: AssetState, store: LiveStore) -> tuple[str, str]:
+    """One label for the asset: stale beats bad beats uncertain beats ok."""
+    if not a.points:
+        return quality_text("none")
+    if store.is_stale(a):
+        return quality_text("stale")
+    q = store.quality_summary(a)
+    if q["bad"]:
+        label, style = quality_text("bad")
+        return f"{label} {q['bad']}/{len(a.points)}", style
+    if q["uncertain"] or q["stale"]:
+        label, style = quality_text("uncertain" if q["uncertain"] else "stale")
+        return f"{label} {q['uncertain'] + q['stale']}", style
+    return quality_text("good")
+
+
+class OverviewScreen(KitScreen):
+    """Sites → lines → assets, live."""
+
+    TITLE_TEXT = "Overview"
+    BINDINGS = [Binding("enter", "open_asset", "Open asset", show=True)]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.components: list[dict[str, Any]] = []
+        self.alarms: list[dict[str, Any]] | None = None
+        self.deployments: list[dict[str, Any]] | None = None
+        self._layout: tuple[str, ...] = ()
+        self._shown: dict[str, list[Any]] = {}
+
+    def compose_body(self) -> ComposeResult:
+        table = DataTable(id="assets", cursor_type="row", zebra_stripes=False)
+        for key, label in COLUMNS:
+            table.add_column(label, key=key)
+        yield table
+        yield Static("", id="deployments-summary", markup=False)
+
+    def reload(self) -> None:
+        self.fetch()
+
+    @work(exclusive=True, group="overview")
+    async def fetch(self) -> None:
+        """Components, alarms and deployments from the control API (each optional)."""
+        try:
+            self.components = await self.call("components")
+        except Exception as exc:
+            self.notify(self.explain(exc), severity="warning")
+        for name, attr, keys in (("alarms.list", "alarms", ("alarms",)),
+                                 ("deployments.list", "deployments", ("deployments",))):
+            try:
+                setattr(self, attr, items(await self.call(name, {"active_only": True} if name == "alarms.list"
+                                                         else None), *keys))
+            except Exception:  # optional endpoints: the columns show "—"
+                setattr(self, attr, None)
+        self.live_update()
+
+    def alarm_count(self, path: str) -> str:
+        """Active alarms of ``path``, or ``—`` when the runtime has no alarms endpoint."""
+        if self.alarms is None:
+            return "—"
+        n = sum(1 for a in self.alarms if a.get("asset") == path and a.get("state", "active") not in ("normal", "cleared"))
+        return str(n)
+
+    def live_update(self) -> None:
+        store = self.kit.source.store
+        table = self.query_one("#assets", DataTable)
+        assets = sorted(store.assets.values(), key=lambda a: a.parts)
+        layout: list[str] = []
+        rows: list[tuple[str, list[Any]]] = []
+        group = None
+        for a in assets:
+            site, area, line, name = a.parts
+            if (site, area, line) != group:
+                group = (site, area, line)
+                key = f"hdr:{site}/{area}/{line}"
+                layout.append(key)
+                rows.append((key, [Text(f"{site} › {area} › {line}", style="bold"), "", "", "", "", "", ""]))
+            layout.append(a.path)
+            rows.append((a.path, self._asset_row(a, store)))
+        if tuple(layout) != self._layout:
+            cursor = table.cursor_row
+            table.clear()
+            for key, cells in rows:
+                table.add_row(*cells, key=key)
+            self._layout = tuple(layout)
+            if rows:
+                table.move_cursor(row=min(max(cursor, 0), len(rows) - 1))
+        else:
+            for key, cells in rows:
+                old = self._shown.get(key)
+                for i, ((col, _), cell) in enumerate(zip(COLUMNS, cells, strict=True)):
+                    # Touch only cells whose text changed: each update re-measures the column.
+                    if old is None or str(old[i]) != str(cell) or getattr(old[i], "style", None) != getattr(cell, "style", None):
+                        table.update_cell(key, col, cell, update_width=True)
+        self._shown = dict(rows)
+        self._update_deployments(store)
+
+    def _asset_row(self, a: AssetState, store: LiveStore) -> list[Any]:
+        health, hstyle = asset_health(a.path, self.components, store)
+        qual, qstyle = asset_quality(a, store)
+        oee = store.kpi(a.path, *OEE_KPIS)
+        kwh = store.kpi(a.path, *ENERGY_TODAY_KPIS)
+        return [
+            Text("  " + a.parts[3]), Text(health, style=hstyle), Text(qual, style=qstyle),
+            age_text(store.age(a.last_ts)), percent_text(oee.get("value")) if oee else "—",
+            value_text(kwh.get("value")) if kwh else "—", self.alarm_count(a.path),
+        ]
+
+    def _update_deployments(self, store: LiveStore) -> None:
+        summary = self.query_one("#deployments-summary", Static)
+        if self.deployments is None:
+            summary.update("Deployments: not available on this runtime")
+            return
+        if not self.deployments:
+            summary.update("Deployments: none installed — press 2 for the recipe catalog")
+            return
+        parts = []
+        for d in self.deployments[:4]:
+            name = first(d, "deployment", "name", "id", default="?")
+            asset = first(d, "asset", default=None) or next(iter(d.get("assets") or []), None)
+            head = ""
+            if asset:
+                k = store.kpi(asset, *OEE_KPIS) or store.kpi(asset, *ENERGY_TODAY_KPIS)
+                if k:
+                    head = f" {k['kpi']} {percent_text(k['value']) if k['kpi'] in OEE_KPIS else value_text(k['value'], k.get('unit'))}"
+            parts.append(f"{name} [{d.get('status', '?')}]{head}")
+        more = f" (+{len(self.deployments) - 4})" if len(self.deployments) > 4 else ""
+        summary.update("Deployments: " + " · ".join(parts) + more)
+
+    def action_open_asset(self) -> None:
+        """Open the asset under the cursor."""
+        table = self.query_one("#assets", DataTable)
+        if table.row_count == 0:
+            return
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        if key and not key.startswith("hdr:"):
+            self.post_message(OpenAsset(key))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value and not event.row_key.value.startswith("hdr:"):
+            self.post_message(OpenAsset(event.row_key.value))

@@ -1,0 +1,327 @@
+"""Install wizard: parameters (generated form, inline validation) → connection test →
+plan → install progress → commissioning report.
+
+Every step calls the recipes endpoints of the control API (``recipes.show``,
+``recipes.test_connection``, ``recipes.plan``, ``recipes.install``, ``deployments.show``);
+nothing is created until the user confirms the plan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import Any
+
+from rich.markup import escape
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, Static
+
+from kit_tui.data.format import first, items
+from kit_tui.screens.base import KitScreen
+from kit_tui.widgets.paramform import ParamForm, param_name
+
+STEPS = ("Parameters", "Plan", "Install", "Report")
+#: How long the wizard waits for the commissioning checks to finish (a bounded UI poll).
+REPORT_WAIT_S = 60.0
+
+
+def plan_lines(plan: Any) -> list[str]:
+    """A readable outline of a ``recipes.plan`` reply (any JSON shape)."""
+    if isinstance(plan, str):
+        return [escape(x) for x in plan.splitlines()]
+    lines: list[str] = []
+
+    def walk(node: Any, indent: int) -> None:
+        pad = "  " * indent
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if isinstance(v, (dict, list)) and v:
+                    lines.append(f"{pad}[b]{escape(str(k))}[/b]")
+                    walk(v, indent + 1)
+                else:
+                    lines.append(f"{pad}{escape(str(k))}: {escape(str(v))}")
+        elif isinstance(node, list):
+            for v in node:
+                if isinstance(v, dict):
+                    label = first(v, "name", "component", "subject", "id", default=None)
+                    rest = {k: x for k, x in v.items() if k not in ("name", "component", "subject", "id")}
+                    lines.append(escape(f"{pad}• {label or ''} " + (json.dumps(rest, default=str) if rest else "")))
+                else:
+                    lines.append(escape(f"{pad}• {v}"))
+        else:
+            lines.append(escape(f"{pad}{node}"))
+
+    walk(plan, 0)
+    return lines
+
+
+def field_errors(message: str, names: set[str]) -> dict[str, str]:
+    """Parameter errors in a runtime message, by parameter name.
+
+    Understands ``name: message``, ``params.name: message`` and the kit's
+    ``file:line: params.name: message`` lines; lines naming no parameter are ignored.
+    """
+    out: dict[str, str] = {}
+    for line in message.splitlines():
+        # Zero-width lookahead so every "word:" position is tried, not only the first.
+        for m in re.finditer(r"(?:^|(?<=[\s.:]))(?=([A-Za-z_][\w-]*)\s*:\s*(.+)$)", line):
+            if m.group(1) in names:
+                out.setdefault(m.group(1), m.group(2).strip())
+                break
+    return out
+
+
+def report_lines(dep: Any) -> tuple[list[str], bool | None, bool]:
+    """``(lines, passed, finished)`` for a deployment's commissioning report."""
+    rep = dep.get("report") or dep.get("commissioning") or {} if isinstance(dep, dict) else {}
+    if not isinstance(rep, dict):
+        return [escape(str(rep))], None, True
+    checks = items(rep, "checks", "results")
+    status = str(first(rep, "status", "result", default="")).lower()
+    passed = first(rep, "passed", "ok", default=None)
+    if passed is None and status in ("pass", "passed", "fail", "failed"):
+        passed = status.startswith("pass")
+    finished = passed is not None or status in ("done", "finished", "complete")
+    lines = []
+    for c in checks:
+        ok = first(c, "passed", "ok", default=None)
+        if ok is None and "result" in c:
+            ok = str(c["result"]).lower().startswith("pass")
+        mark = "✓ PASS" if ok else "✗ FAIL" if ok is False else "… running"
+        seen = first(c, "value", "seen", "observed", default="")
+        lines.append(escape(f"  {mark}  {first(c, 'name', 'check', 'description', default='?')}"
+                            + (f"  (seen {seen})" if seen != "" else "") + (f" — {c['detail']}" if c.get("detail") else "")))
+    ident = rep.get("devices") or rep.get("identification")
+    if ident:
+        lines.append("[b]Devices[/b]")
+        for d in ident if isinstance(ident, list) else [ident]:
+            lines.append(escape(f"  {json.dumps(d, default=str) if not isinstance(d, str) else d}"))
+    return lines, passed, finished
+
+
+class WizardScreen(KitScreen):
+    """Install one recipe step by step."""
+
+    BINDINGS = [
+        Binding("ctrl+t", "test", "Test connection", show=True, priority=True),
+        Binding("ctrl+n", "next", "Next", show=True, priority=True),
+        Binding("escape", "close", "Cancel", show=True),
+    ]
+
+    def __init__(self, recipe_id: str) -> None:
+        super().__init__()
+        self.recipe_id = recipe_id
+        self.TITLE_TEXT = f"Install {recipe_id}"
+        self.recipe: dict[str, Any] | None = None
+        self.step = 0
+        self.params: dict[str, Any] = {}
+        self.tested: dict[str, Any] | None = None
+        self.deployment: str | None = None
+        self.busy = False
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="wizard-steps", classes="section-title")
+        with Vertical(id="wizard-body"):
+            yield Static("loading recipe…", id="wizard-intro")
+            yield VerticalScroll(Static("", id="wizard-view"), id="wizard-view-box")
+        yield Static("", id="wizard-status", markup=False)
+        with Horizontal(id="wizard-buttons"):
+            yield Button("Test connection ^T", id="btn-test", compact=True)
+            yield Button("Next ^N", id="btn-next", variant="primary", compact=True)
+            yield Button("Cancel Esc", id="btn-close", compact=True)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._render_steps()
+        self.query_one("#wizard-view-box").display = False
+        self.load()
+
+    def _render_steps(self) -> None:
+        parts = [f"[reverse] {i + 1} {s} [/reverse]" if i == self.step else f" {i + 1} {s} " for i, s in enumerate(STEPS)]
+        self.query_one("#wizard-steps", Static).update(f"{self.recipe_id}: " + "›".join(parts))
+
+    def status(self, text: str, error: bool = False) -> None:
+        """Show one status line under the form."""
+        w = self.query_one("#wizard-status", Static)
+        w.update(text)
+        w.set_class(error, "fail")
+
+    @work(exclusive=True, group="wizard")
+    async def load(self) -> None:
+        """Fetch the recipe and build its form."""
+        try:
+            self.recipe = await self.call("recipes.show", {"id": self.recipe_id})
+        except Exception as exc:
+            self.query_one("#wizard-intro", Static).update(escape(self.explain(exc)))
+            return
+        r = self.recipe or {}
+        params = items(r, "parameters", "params")
+        self.query_one("#wizard-intro", Static).update(f"[b]{escape(str(r.get('title', self.recipe_id)))}[/b]  {escape(str(r.get('summary', '')))}")
+        form = ParamForm(params, id="param-form")
+        await self.query_one("#wizard-body").mount(form, before="#wizard-view-box")
+        if params:
+            form.focus_field(param_name(params[0]))
+        self.status("Fill in the parameters; Ctrl+T tests the device connection, Ctrl+N shows the plan.")
+
+    def _form(self) -> ParamForm | None:
+        forms = self.query(ParamForm)
+        return forms.first() if forms else None
+
+    def _collect(self) -> dict[str, Any] | None:
+        form = self._form()
+        if form is None:
+            return None
+        values, errors = form.values()
+        if errors:
+            name = next(iter(errors))
+            form.focus_field(name)
+            self.status(f"✗ {len(errors)} field(s) need attention: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),
+                        error=True)
+            return None
+        return values
+
+    # -- actions -----------------------------------------------------------------------
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        {"btn-test": self.action_test, "btn-next": self.action_next, "btn-close": self.action_close}[event.button.id]()
+
+    def action_close(self) -> None:
+        """Leave the wizard (nothing is installed unless the plan was confirmed)."""
+        if self.busy and self.step == 2:
+            # Leaving would cancel the worker that follows the install, not the install.
+            self.status("… the install is running; wait for its result before leaving")
+            return
+        self.app.pop_screen()
+
+    def action_test(self) -> None:
+        """Test the device connection with the current parameters."""
+        if self.step != 0 or self.busy:
+            return
+        values = self._collect()
+        if values is not None:
+            self.run_test(values)
+
+    @work(exclusive=True, group="wizard")
+    async def run_test(self, values: dict[str, Any]) -> None:
+        """Call ``recipes.test_connection``."""
+        self.busy = True
+        self.status("… testing the device connection")
+        try:
+            result = await self.call("recipes.test_connection", {"recipe": self.recipe_id, "params": values}, timeout=30)
+        except Exception as exc:
+            self.tested = None
+            self.status(f"✗ connection test failed: {self.explain(exc).removeprefix('Error: ')}", error=True)
+        else:
+            self.tested = values
+            detail = result if isinstance(result, str) else "; ".join(
+                f"{first(d, 'name', 'device', default='device')}: {first(d, 'detail', 'result', 'identification', default='ok')}"
+                for d in items(result, "devices", "results")) or "ok"
+            self.status(f"✓ connection test passed — {detail}")
+        finally:
+            self.busy = False
+
+    def action_next(self) -> None:
+        """Go to the next step."""
+        if self.busy:
+            return
+        if self.step == 0:
+            values = self._collect()
+            if values is not None:
+                self.params = values
+                self.make_plan()
+        elif self.step == 1:
+            self.install()
+        elif self.step == 3:
+            self.app.pop_screen()
+
+    def _server_field_errors(self, message: str) -> bool:
+        """Put ``param: message`` lines from the runtime under their fields."""
+        form = self._form()
+        if form is None:
+            return False
+        errors = field_errors(message, {param_name(p) for p in form.params})
+        for name, text in errors.items():
+            form.set_error(name, text)
+        return bool(errors)
+
+    @work(exclusive=True, group="wizard")
+    async def make_plan(self) -> None:
+        """Call ``recipes.plan`` and show what would be created."""
+        self.busy = True
+        self.status("… planning")
+        try:
+            plan = await self.call("recipes.plan", {"recipe": self.recipe_id, "params": self.params})
+        except Exception as exc:
+            self._server_field_errors(str(exc))
+            self.status(f"✗ {self.explain(exc)}", error=True)
+            return
+        finally:
+            self.busy = False
+        self.step = 1
+        self._render_steps()
+        form = self._form()
+        if form is not None:
+            form.display = False
+        self.query_one("#wizard-view-box").display = True
+        tested = "✓ connection tested" if self.tested == self.params else "connection will be tested before install"
+        self.query_one("#wizard-view", Static).update("\n".join(["[b]Plan[/b] (nothing is created until you press Next)",
+                                                                *plan_lines(plan), "", tested]))
+        self.query_one("#btn-next", Button).label = "Install ^N"
+        self.query_one("#btn-next", Button).focus()
+        self.status("Ctrl+N installs; Esc cancels.")
+
+    @work(exclusive=True, group="wizard")
+    async def install(self) -> None:
+        """Test (if not yet), install, then follow the commissioning report."""
+        self.busy = True
+        self.step = 2
+        self._render_steps()
+        view = self.query_one("#wizard-view", Static)
+        log: list[str] = []
+
+        def say(line: str) -> None:
+            log.append(escape(line))
+            view.update("\n".join(log))
+
+        body = {"recipe": self.recipe_id, "params": self.params}
+        try:
+            if self.tested != self.params:
+                say("… testing the device connection")
+                await self.call("recipes.test_connection", body, timeout=30)
+                log[-1] = "✓ connection test passed"
+            say("… installing (every component starts, or none stays)")
+            result = await self.call("recipes.install", body, timeout=120)
+            self.deployment = str(first(result, "deployment", "name", "id", default=self.recipe_id)
+                                  if isinstance(result, dict) else result)
+            log[-1] = escape(f"✓ installed as deployment {self.deployment}")
+            say("… commissioning: acceptance checks on live data")
+            view.update("\n".join(log))
+        except Exception as exc:
+            say(f"✗ {self.explain(exc)}")
+            say("Nothing was left installed. Esc goes back.")
+            self.status("✗ install failed", error=True)
+            self.busy = False
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + REPORT_WAIT_S
+        lines, passed, finished = [], None, False
+        while True:
+            try:
+                dep = await self.call("deployments.show", {"deployment": self.deployment})
+                lines, passed, finished = report_lines(dep)
+            except Exception as exc:
+                lines, finished = [escape(self.explain(exc))], True
+            view.update("\n".join([*log, "", "[b]Commissioning report[/b]", *lines]))
+            if finished or loop.time() > deadline:
+                break
+            await asyncio.sleep(1.0)  # polling schedule for a report still running
+        self.step = 3
+        self._render_steps()
+        verdict = "✓ commissioning PASSED" if passed else "✗ commissioning FAILED" if passed is False else "report incomplete"
+        self.status(f"{verdict} — Ctrl+N or Esc closes; the deployment is on the Deployments screen (3).",
+                    error=passed is False)
+        self.query_one("#btn-next", Button).label = "Done ^N"
+        self.busy = False

@@ -1,0 +1,1 @@
+"""Reusable widgets of the TUI (each with its own DEFAULT_CSS)."""

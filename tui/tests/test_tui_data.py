@@ -1,0 +1,134 @@
+"""Unit tests of the Textual-free data layer: store, formatting, form conversion, chart."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from kit_tui.data.format import age_text, items, percent_text, quality_text, sparkline, value_text
+from kit_tui.data.store import STALE_MIN_S, LiveStore
+from kit_tui.widgets.chart import ChartData, render_chart
+from kit_tui.widgets.paramform import convert
+
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
+
+
+def batch(ts: datetime, seq: int, **points) -> dict:
+    return {"schema": "kit.samples/1", "asset": "s/a/l/m", "ts": ts.isoformat(), "seq": seq, "source": "x",
+            "points": [{"name": k, **v} for k, v in points.items()]}
+
+
+def test_store_merges_batches_keeps_history_and_never_keeps_a_bad_value():
+    now = [T0.timestamp()]
+    store = LiveStore(clock=lambda: now[0])
+    values = [1.0, 2.5, 4.0]
+    for i, v in enumerate(values):
+        store.apply_batch(batch(T0 + timedelta(seconds=i), i, p={"value": v, "unit": "W"}))
+    p = store.assets["s/a/l/m"].points["p"]
+    assert list(p.history) == values and p.value == values[-1] and p.unit == "W"
+    store.apply_batch(batch(T0 + timedelta(seconds=3), 3, p={"value": 99.0, "quality": "bad", "reason": "timeout"}))
+    assert p.value is None and p.quality == "bad" and p.reason == "timeout"
+    assert list(p.history) == values, "a bad value never enters the sparkline"
+    assert store.quality_summary(store.assets["s/a/l/m"])["bad"] == 1
+
+
+def test_staleness_follows_the_assets_own_interval():
+    now = [T0.timestamp()]
+    store = LiveStore(clock=lambda: now[0])
+    for i in range(5):
+        store.apply_batch(batch(T0 + timedelta(seconds=10 * i), i, p={"value": i}))
+    a = store.assets["s/a/l/m"]
+    assert a.interval_s == pytest.approx(10.0)
+    last = a.last_ts
+    now[0] = last + 3 * 10.0 - 0.1
+    assert not store.is_stale(a)
+    now[0] = last + 3 * 10.0 + 0.1
+    assert store.is_stale(a)
+    assert store.quality_summary(a)["stale"] == 1
+    fast = LiveStore(clock=lambda: now[0])
+    fast.apply_batch(batch(T0, 0, p={"value": 1}))
+    now[0] = T0.timestamp() + STALE_MIN_S - 0.1
+    assert not fast.is_stale(fast.assets["s/a/l/m"]), "never stale before the minimum"
+
+
+def test_malformed_messages_are_counted_and_skipped():
+    store = LiveStore()
+    for bad in (None, [], {"asset": "x"}, {"points": []}):
+        store.apply_batch(bad)
+    store.apply_kpi({"value": 1})
+    store.apply_event("nope")
+    store.apply_health({})
+    assert store.malformed == 7 and not store.assets and not store.kpis
+
+
+def test_last_values_do_not_overwrite_live_data():
+    store = LiveStore()
+    store.apply_batch(batch(T0, 0, p={"value": 5}))
+    store.load_last("s.a.l.m", {"p": {"value": 1, "gw_ts": T0.isoformat()}, "q": {"value": 2, "unit": "V"}})
+    pts = store.assets["s/a/l/m"].points
+    assert pts["p"].value == 5 and pts["q"].value == 2 and pts["q"].unit == "V"
+
+
+def test_quality_labels_carry_a_symbol_and_a_word():
+    for state in ("good", "uncertain", "bad", "stale", "none"):
+        label, _ = quality_text(state)
+        sym, word = label.split(" ", 1)
+        assert sym and word and not sym.isalnum()
+    assert quality_text("bad", "timeout")[0].endswith("(timeout)")
+
+
+def test_formatting_helpers():
+    assert [age_text(a) for a in (None, 5, 130, 7300, 200000)] == ["—", "5s", "2m", "2h", "2d"]
+    assert value_text(True) == "on" and value_text(None) == "—" and value_text(12.34567, "W") == "12.35 W"
+    assert percent_text(0.772) == "77.2 %" and percent_text(77.2) == "77.2 %" and percent_text(None) == "—"
+    line = sparkline([0, 1, 2, 3, 4, 5, 6, 7])
+    assert line == "▁▂▃▄▅▆▇█"
+    assert items({"recipes": [{"id": 1}, "junk"]}, "recipes") == [{"id": 1}] and items([{"a": 1}]) == [{"a": 1}]
+
+
+@pytest.mark.parametrize("param,text,expected", [
+    ({"type": "port"}, "502", 502),
+    ({"type": "number", "min": 0.1}, "2.5", 2.5),
+    ({"type": "host"}, "10.0.0.5", "10.0.0.5"),
+    ({"type": "host"}, "plc-17.local", "plc-17.local"),
+    ({"type": "duration"}, "30s", "30s"),
+    ({"type": "text", "default": "x"}, "", "x"),
+])
+def test_parameter_conversion_accepts_valid_values(param, text, expected):
+    assert convert(param, text) == expected
+
+
+@pytest.mark.parametrize("param,text,message", [
+    ({"type": "port"}, "70000", "at most 65535"),
+    ({"type": "number", "min": 0.1, "unit": "s"}, "-1", "at least 0.1 s"),
+    ({"type": "integer"}, "1.5", "whole number"),
+    ({"type": "host"}, "not a host!", "IP address or host name"),
+    ({"type": "duration"}, "soon", "duration"),
+    ({"type": "text"}, "", "required"),
+])
+def test_parameter_conversion_rejects_with_a_message(param, text, message):
+    with pytest.raises(ValueError, match=message):
+        convert(param, text)
+
+
+def test_chart_marks_violations_and_limits():
+    vals = [10.0, 10.02, 9.98, 10.3, 10.01]
+    out = render_chart(ChartData("d", vals, violations={3}, cl=10.0, ucl=10.1, lcl=9.9), width=30, height=12).plain
+    assert out.count("✗") == 2  # the marked point and the legend
+    assert out.count("●") == len(vals) - 1
+    assert "UCL 10.1" in out and "LCL 9.9" in out and "1 ✗ rule violation" in out
+    rows = out.splitlines()
+    ucl_row = next(i for i, r in enumerate(rows) if "UCL" in r)
+    bad_row = next(i for i, r in enumerate(rows) if "✗" in r and "violation" not in r)
+    assert bad_row < ucl_row, "the out-of-limit point is drawn above the upper limit"
+
+
+def test_runtime_errors_are_mapped_to_their_fields():
+    from kit_tui.screens.wizard import field_errors
+
+    names = {"host", "ideal_cycle_s"}
+    msg = ("invalid parameters\n  ideal_cycle_s: must be > 0\n"
+           "recipes/oee.yaml:12: params.host: not an address\nsomething: unrelated")
+    assert field_errors(msg, names) == {"ideal_cycle_s": "must be > 0", "host": "not an address"}
+    assert field_errors("no parameters here", names) == {}
