@@ -85,7 +85,8 @@ class KpiValue(_Model):
     asset: str
     kpi: str
     """KPI name, e.g. ``oee``, ``availability``, ``energy_per_part_kwh``."""
-    value: float | int | None
+    value: float | int | None = None
+    """``null`` (absent on the wire) when the KPI cannot be computed yet."""
     unit: str | None = None
     ts: AwareDatetime
     window_start: AwareDatetime | None = None

@@ -6,12 +6,15 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 
 import polars as pl
+import pytest
 from click.testing import CliRunner
 
+from kit import codec
 from kit.cli import cli as kit_cli
 from kit.components import ComponentContext
 from kit.control import ControlClient
-from kit.payloads import Point
+from kit.errors import KitError
+from kit.payloads import Point, SampleBatch
 from kit.settings import ComponentSpec
 from kit.testing import wait_for
 
@@ -81,10 +84,15 @@ async def test_kpis_endpoint_and_cli(bus, kit_settings, make_runtime, tmp_path):
     await publish(producer, 0, 120)
     for k in range(3):
         await producer.publish_kpi("oee", 0.5 + k / 10, window="rolling", ts=T0 + timedelta(minutes=k))
+    # The same batch published again outside JetStream's duplicate window (no msg id here).
+    again = SampleBatch(asset=ASSET, ts=T0 + timedelta(seconds=119), seq=119, source="plc",
+                        points=[Point(name="temp", value=119.0, unit="°C"), Point(name="power", value=1190.0)])
+    await bus.nc.publish("kit.data.test.hall.l1.m1", codec.encode(again))
     await bus.nc.publish("kit.data.test.hall.l1.m1", b"garbage")  # core publish: captured by the stream
     hist = rt.supervisor.instances["hist"]
     await wait_for(lambda: hist.component is not None and hist.component.counts["malformed"] == 1
-                   and hist.component.metrics()["hwm"] == {"data": 121, "kpi": 3}, message="stored")
+                   and hist.component.metrics()["hwm"] == {"data": 122, "kpi": 3}, message="stored")
+    assert hist.component.counts["duplicate_batches"] == 1
 
     client = ControlClient(bus)
     res = await client.call("history.query", {"asset": ASSET, "points": ["temp", "oee"], "from": T0.isoformat(),
@@ -93,6 +101,11 @@ async def test_kpis_endpoint_and_cli(bus, kit_settings, make_runtime, tmp_path):
     rows = {(r[res["columns"].index("point")], r[0][11:16]): r[res["columns"].index("value")] for r in res["rows"]}
     assert rows[("temp", "06:00")] == 59.0 and rows[("temp", "06:01")] == 119.0
     assert rows[("oee", "06:00")] == 0.5 and rows[("oee", "06:01")] == 0.6
+
+    with pytest.raises(KitError, match="needs to"):
+        await client.call("history.query", {"asset": ASSET, "points": ["temp"], "from": "-1h"})
+    with pytest.raises(KitError, match="4 parts"):
+        await client.call("history.query", {"asset": "nope", "points": ["temp"], "from": "-1h", "to": "now"})
 
     runner = CliRunner()  # the CLI runs its own event loop: invoke it from a thread
     args = ["history", "query", "--asset", ASSET, "--points", "temp", "--from", T0.isoformat(),

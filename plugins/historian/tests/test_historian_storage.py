@@ -34,6 +34,24 @@ def fill(store: Store, n: int, start_seq: int = 1, step_s: float = 10.0) -> RowB
     return buf
 
 
+def test_fast_json_path_equals_model_path_and_rejects_malformed():
+    from kit import codec
+    from kit.codec import MalformedMessage
+
+    b = batch(3, T0)
+    b.points.append(Point(name="late", value=1, ts=T0 - timedelta(seconds=5)))
+    b.points.append(Point(name="lost", quality="bad", reason="timeout"))
+    via_model, via_json = RowBuffer(), RowBuffer()
+    via_model.add_batch(b, 7)
+    via_json.add_raw(json.loads(codec.encode(b)), 7)
+    assert via_json.frame().equals(via_model.frame())
+    for broken in ({"asset": "a"}, {**json.loads(codec.encode(b)), "points": [{"name": "x", "quality": "maybe"}]},
+                   {**json.loads(codec.encode(b)), "ts": "2026-11-23T00:00:00"}, [1, 2]):
+        with pytest.raises(MalformedMessage):
+            via_json.add_raw(broken, 8)
+    assert len(via_json) == len(via_model)  # nothing half-appended
+
+
 def test_write_partitions_by_day_and_asset(tmp_path):
     store = Store(tmp_path, "data")
     fill(store, 30)  # 23:58 + 300 s crosses midnight
@@ -76,6 +94,7 @@ def test_compaction_keeps_every_row_once(tmp_path):
     assert [f.name for f in files] == ["part-000000000001-000000000020.parquet"]
     after = pl.read_parquet(files[0]).sort("stream_seq", "point")
     assert after.equals(before)
+    assert query(tmp_path, ASSET, ["temp"], T0, T0 + timedelta(minutes=1)).height == 20
 
 
 def test_retention_drops_old_days(tmp_path):

@@ -161,3 +161,35 @@ def test_rolling_window_forgets_old_buckets():
     assert rolling.totals["down_s"] == pytest.approx(0, abs=1e-6)
     assert rolling.totals["apt_s"] == pytest.approx(600, abs=60)
     assert math.isclose(rolling.factors.availability, 1.0, rel_tol=0.11)
+
+
+def test_config_errors_name_the_problem():
+    from pydantic import ValidationError
+
+    from kit_oee.config import OeeConfig
+
+    with pytest.raises(ValidationError, match="exactly one of 'running' or 'state_code'"):
+        OeeConfig.model_validate({"inputs": {"running": "r", "state_code": "s", "good": "g"}, "ideal_cycle_s": 1})
+    with pytest.raises(ValidationError, match="mapped to both"):
+        OeeConfig.model_validate({"inputs": {"running": "r", "good": "g"}, "ideal_cycle_s": 1,
+                                  "state_codes": {"run": [1], "down": [1]}})
+    with pytest.raises(ValidationError, match="unknown time zone"):
+        OeeConfig.model_validate({"inputs": {"running": "r", "good": "g"}, "ideal_cycle_s": 1,
+                                  "calendar": {"timezone": "Mars/Olympus"}})
+    with pytest.raises(ValidationError, match="ideal_cycle_s"):
+        OeeConfig.model_validate({"inputs": {"running": "r", "good": "g"}, "ideal_cycle_s": 0})
+
+
+def test_planned_stop_and_unknown_states():
+    eng = OeeEngine(params(max_gap_s=3600))  # states change on sparse samples here
+    t = sc.T0 + 3600  # 07:00, planned time
+    eng.feed(t, state="run", produced=0, reject=0)
+    eng.feed(t + 600, state="planned_stop")   # 10 min run
+    eng.feed(t + 1200, state="unknown")       # 10 min planned stop signalled by the machine
+    eng.feed(t + 1500, state="down")          # 5 min no information
+    eng.feed(t + 1800, state="run")           # 5 min failure
+    r = eng.current_reports(t + 1800)[0]
+    assert r.totals["apt_s"] == 600 and r.totals["planned_stop_s"] == 600
+    assert r.totals["no_data_s"] == 300 and r.totals["down_s"] == 300
+    assert r.totals["pbt_s"] == 1800 - 600  # the planned stop is not planned busy time
+    assert [d.duration_s for d in eng.downtime_list()] == [300]  # only the failure is a downtime

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-import nats.errors
 import nats.js.api as js_api
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,7 +25,14 @@ from kit.codec import MalformedMessage
 from kit.components import Sink
 from kit.errors import KitError
 from kit.settings import default_data_dir
-from kit_historian.storage import KINDS, RowBuffer, Store, utc_today
+from kit_historian.storage import RowBuffer, Store, utc_today
+
+def _loads(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise MalformedMessage(f"not JSON: {exc}") from None
+
 
 _STREAMS = {"data": (subjects.STREAM_DATA, f"{subjects.DATA_PREFIX}.>"),
             "kpi": (subjects.STREAM_KPI, f"{subjects.KPI_PREFIX}.>")}
@@ -36,7 +43,7 @@ _runtime_data_dir: Path | None = None
 class HistorianConfig(BaseModel):
     """Where and how the historian writes."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     directory: Path | None = None
     """Root of the Parquet tree; default ``<data_dir>/history``."""
@@ -71,7 +78,9 @@ class Historian(Sink):
         super().__init__(config, ctx)
         self.root = config.root()
         self.stores: dict[str, Store] = {}
-        self.counts = {"messages": 0, "rows": 0, "duplicates_skipped": 0, "malformed": 0, "flushes": 0,
+        self._last_batch: dict[str, tuple] = {}
+        self.counts = {"messages": 0, "rows": 0, "duplicates_skipped": 0, "duplicate_batches": 0,
+                       "malformed": 0, "flushes": 0,
                        "compacted_files": 0, "retention_removed_days": 0}
         self.ready: set[str] = set()
         """Streams whose consumer is attached (tests and status wait for it)."""
@@ -84,7 +93,11 @@ class Historian(Sink):
             await asyncio.to_thread(store.recover)
             self.stores[kind] = store
         await self._housekeeping()
-        await asyncio.gather(*(self._consume(kind) for kind in self.config.streams))
+        # A TaskGroup: if one stream's consumer fails, the other is cancelled and the
+        # supervisor restarts the component as a whole.
+        async with asyncio.TaskGroup() as tg:
+            for kind in self.config.streams:
+                tg.create_task(self._consume(kind))
 
     async def _consume(self, kind: str) -> None:
         cfg: HistorianConfig = self.config
@@ -104,7 +117,7 @@ class Historian(Sink):
                 wait = cfg.flush_interval_s - (clock.monotonic() - started) if len(buf) else 1.0
                 try:
                     msgs = await psub.fetch(cfg.fetch_batch, timeout=min(1.0, max(0.05, wait)))
-                except nats.errors.TimeoutError:
+                except TimeoutError:  # nats.errors.TimeoutError or asyncio's, by code path
                     msgs = []
                 for m in msgs:
                     seq = m.metadata.sequence.stream
@@ -118,7 +131,10 @@ class Historian(Sink):
                         started = clock.monotonic()
                     try:
                         if kind == "data":
-                            self.counts["rows"] += buf.add_batch(codec.decode_batch(m.data), seq)
+                            obj = _loads(m.data)
+                            if self._republished(obj):
+                                continue
+                            self.counts["rows"] += buf.add_raw(obj, seq)
                         else:
                             self.counts["rows"] += buf.add_kpi(codec.decode_kpi(m.data), seq)
                     except MalformedMessage as exc:
@@ -136,6 +152,20 @@ class Historian(Sink):
                     await asyncio.shield(self._flush(store, buf, last_seq, last_msg))
             with contextlib.suppress(Exception):
                 await psub.unsubscribe()
+
+    def _republished(self, obj: Any) -> bool:
+        """True for a batch already stored under another stream sequence (same source, asset,
+        seq and time: a producer's retry after the stream's 2-minute duplicate window).
+        Late or out-of-order batches are kept: history accepts them in any order."""
+        try:
+            key, mark = f"{obj['source']}|{obj['asset']}", (obj["seq"], obj["ts"])
+        except (KeyError, TypeError):
+            return False  # malformed: add_raw reports it
+        if self._last_batch.get(key) == mark:
+            self.counts["duplicate_batches"] += 1
+            return True
+        self._last_batch[key] = mark
+        return False
 
     async def _flush(self, store: Store, buf: RowBuffer, last_seq: int, last_msg: Any) -> None:
         if last_seq > store.hwm:
@@ -220,4 +250,4 @@ def register_commands(cli) -> None:
     cli.add_command(history)
 
 
-__all__ = ["Historian", "HistorianConfig", "KINDS"]
+__all__ = ["Historian", "HistorianConfig"]

@@ -27,6 +27,7 @@ from typing import Any
 
 import polars as pl
 
+from kit.codec import MalformedMessage
 from kit.payloads import KpiValue, SampleBatch
 
 #: Column order and types of every Parquet file (data and KPI share one schema).
@@ -38,8 +39,22 @@ SCHEMA: dict[str, Any] = {
 KINDS = ("data", "kpi")
 
 
+_QUALITIES = frozenset(("good", "uncertain", "bad"))
+
+
 def _us(dt: datetime) -> int:
-    return int(dt.timestamp() * 1_000_000)
+    return (dt - _EPOCH) // timedelta(microseconds=1)
+
+
+def _parse_us(text: str) -> int:
+    dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        raise ValueError(f"timestamp {text!r} has no time zone")
+    # Integer arithmetic: float timestamps lose microseconds far from 1970.
+    return (dt - _EPOCH) // timedelta(microseconds=1)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass
@@ -81,6 +96,55 @@ class RowBuffer:
             c["stream_seq"].append(stream_seq)
         self._seq(stream_seq)
         return len(batch.points)
+
+    def add_raw(self, obj: Any, stream_seq: int) -> int:
+        """Append a sample batch given as parsed JSON (the fast path of the sink).
+
+        Checks what storage relies on — the same rules as :class:`SampleBatch` for the fields
+        kept — at a fraction of the cost of building pydantic models for 1,000-point batches.
+
+        Raises:
+            MalformedMessage: not a sample batch; nothing is appended.
+        """
+        try:
+            if obj.get("schema", "kit.samples/1") != "kit.samples/1":
+                raise ValueError(f"schema {obj.get('schema')!r}")
+            asset, source, pts = obj["asset"], obj["source"], obj["points"]
+            if not (isinstance(asset, str) and isinstance(source, str) and isinstance(pts, list)):
+                raise ValueError("asset, source and points must be text, text and a list")
+            bts = _parse_us(obj["ts"])
+            rows = []
+            for p in pts:
+                name, v, q = p["name"], p.get("value"), p.get("quality", "good")
+                if not isinstance(name, str) or not name or q not in _QUALITIES:
+                    raise ValueError(f"point {name!r}: bad name or quality {q!r}")
+                if q == "bad":
+                    v = None  # a bad value is never stored as if usable
+                if isinstance(v, bool) or isinstance(v, (int, float)):
+                    num, text = float(v), None
+                elif v is None or isinstance(v, str):
+                    num, text = None, v
+                else:
+                    raise ValueError(f"point {name!r}: value must be a number, bool, text or null")
+                pts_ts = p.get("ts")
+                rows.append((_parse_us(pts_ts) if pts_ts else bts, name, num, text, p.get("unit"), q))
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise MalformedMessage(f"SampleBatch: {exc}") from None
+        c = self.cols
+        asset = asset.replace("/", ".")
+        for ts, name, num, text, unit, q in rows:
+            c["ts"].append(ts)
+            c["asset"].append(asset)
+            c["point"].append(name)
+            c["value"].append(num)
+            c["text"].append(text)
+            c["unit"].append(unit)
+            c["quality"].append(q)
+            c["window"].append(None)
+            c["source"].append(source)
+            c["stream_seq"].append(stream_seq)
+        self._seq(stream_seq)
+        return len(rows)
 
     def add_kpi(self, k: KpiValue, stream_seq: int) -> int:
         """Append one KPI value as a row (``point`` = KPI name, ``window`` kept)."""
@@ -184,8 +248,10 @@ class Store:
             lo, hi = min(s[0] for s in seqs), max(s[1] for s in seqs)
             rel = adir.relative_to(self.dir)
             tmp = rel / f".tmp-{lo}-{hi}.parquet"
-            pl.read_parquet(parts).sort("point", "ts").write_parquet(self.dir / tmp, compression="zstd",
-                                                                     statistics=True)
+            # Streamed, not loaded: a day of 1 Hz × 1,000 points is ~86 M rows, more than a
+            # small gateway's memory. Each part is sorted by point and time already, so row
+            # groups keep tight point ranges for query pruning without a global sort.
+            pl.scan_parquet(parts).sink_parquet(self.dir / tmp, compression="zstd", statistics=True)
             final = rel / f"part-{lo:012d}-{hi:012d}.parquet"
             deletes = [str(p.relative_to(self.dir)) for p in parts if p.relative_to(self.dir) != final]
             j = {"renames": [(str(tmp), str(final))], "deletes": deletes, "hwm": None}

@@ -8,13 +8,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kit.bindings import Binding
 from kit_oee.engine import CountMode
+
+STATES = ("run", "idle", "down", "setup", "planned_stop", "unknown")
 from kit_oee.shifts import ShiftCalendar
 
 
 class OeeInputs(BaseModel):
     """Bound points. Give ``running`` or ``state_code``, and ``produced`` and/or ``good``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     running: Binding | None = None
     """Boolean "machine is producing" signal, e.g. ``machine_running``."""
@@ -48,20 +50,25 @@ class OeeInputs(BaseModel):
 
 
 class StateCodes(BaseModel):
-    """Which values of ``state_code`` mean run, idle, down and setup."""
+    """Which values of ``state_code`` mean which state (defaults: docs/vocabulary.md codes)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     run: list[int | str] = Field(default_factory=lambda: [1])
-    idle: list[int | str] = Field(default_factory=lambda: [0])
-    down: list[int | str] = Field(default_factory=lambda: [2])
+    idle: list[int | str] = Field(default_factory=lambda: [2])
+    """Ready but not producing (starved, blocked, no order): lowers availability, no failure."""
+    down: list[int | str] = Field(default_factory=lambda: [3])
     """Down = failure: starts a failure event for MTBF/MTTR."""
-    setup: list[int | str] = Field(default_factory=lambda: [3])
+    setup: list[int | str] = Field(default_factory=lambda: [4])
+    planned_stop: list[int | str] = Field(default_factory=lambda: [5])
+    """Planned stop signalled by the machine: removed from planned busy time, like calendar downtime."""
+    unknown: list[int | str] = Field(default_factory=lambda: [0])
+    """No information: the time is "no data", neither running nor stopped."""
 
     @model_validator(mode="after")
     def _disjoint(self) -> "StateCodes":
         seen: dict[str, str] = {}
-        for state in ("run", "idle", "down", "setup"):
+        for state in STATES:
             for code in getattr(self, state):
                 key = str(code)
                 if key in seen:
@@ -71,13 +78,13 @@ class StateCodes(BaseModel):
 
     def lookup(self) -> dict[str, str]:
         """Code (as text) → state."""
-        return {str(c): s for s in ("run", "idle", "down", "setup") for c in getattr(self, s)}
+        return {str(c): s for s in STATES for c in getattr(self, s)}
 
 
 class OeeConfig(BaseModel):
     """OEE of one machine per ISO 22400-2, per shift and over a rolling window."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     inputs: OeeInputs
     ideal_cycle_s: float = Field(gt=0, le=86400)
@@ -85,8 +92,9 @@ class OeeConfig(BaseModel):
     calendar: ShiftCalendar = Field(default_factory=ShiftCalendar)
     """Shifts, breaks and planned downtime (default: one 24-hour shift every day)."""
     state_codes: StateCodes = Field(default_factory=StateCodes)
-    unknown_state: Literal["idle", "down"] = "down"
-    """How a state code not listed in ``state_codes`` is treated (and counted in metrics)."""
+    unknown_state: Literal["unknown", "idle", "down"] = "unknown"
+    """How a state code not listed in ``state_codes`` is treated (always counted in metrics);
+    ``unknown`` books the time as "no data" rather than guessing."""
     stopped_state: Literal["idle", "down"] = "down"
     """What ``running = false`` means: a failure (``down``) or a stop without failure (``idle``)."""
     counter_max: int | None = Field(None, ge=1)

@@ -19,14 +19,18 @@ from typing import Any, Literal
 from kit_oee.calc import CounterTracker, Factors, oee_factors, reliability
 from kit_oee.shifts import ShiftCalendar, ShiftInstance, ShiftResolver
 
-State = Literal["run", "idle", "down", "setup"]
-RUN, IDLE, DOWN, SETUP = "run", "idle", "down", "setup"
+State = Literal["run", "idle", "down", "setup", "planned_stop", "unknown"]
+RUN, IDLE, DOWN, SETUP, PLANNED, UNKNOWN = "run", "idle", "down", "setup", "planned_stop", "unknown"
 
 #: Additive totals of a window; kept as a flat list so adding and subtracting is cheap.
 FIELDS = ("pot_s", "pbt_s", "apt_s", "setup_s", "idle_s", "down_s", "no_data_s", "unplanned_run_s",
-          "produced_in", "good_in", "reject_in", "failures", "failure_s", "operating_s", "stops")
+          "produced_in", "good_in", "reject_in", "failures", "failure_s", "operating_s", "stops",
+          "planned_stop_s")
 I = {name: i for i, name in enumerate(FIELDS)}
-_STATE_FIELD = {RUN: I["apt_s"], SETUP: I["setup_s"], IDLE: I["idle_s"], DOWN: I["down_s"], None: I["no_data_s"]}
+_STATE_FIELD = {RUN: I["apt_s"], SETUP: I["setup_s"], IDLE: I["idle_s"], DOWN: I["down_s"], None: I["no_data_s"],
+                UNKNOWN: I["no_data_s"], PLANNED: I["planned_stop_s"]}
+#: States that end a stop: production resumed, a planned stop began, or we no longer know.
+_ENDS_STOP = (RUN, PLANNED, UNKNOWN)
 CountMode = Literal["produced_reject", "produced_good", "good_reject", "produced", "good"]
 
 
@@ -150,7 +154,7 @@ class OeeEngine:
         if state == DOWN:
             # Failure events count where they begin (MTBF/MTTR of that shift and window).
             self._add(ts, inst, I["failures"], 1.0)
-        if state == RUN:
+        if state in _ENDS_STOP:
             self._close_downtime(ts, out)
         elif self.open_downtime is None:
             self.downtime_seq += 1
@@ -203,15 +207,20 @@ class OeeEngine:
         pot = inst.pot_s(a, b) if inst else 0.0
         pbt = inst.pbt_s(a, b) if inst else 0.0
         vec = _zero()
+        if state == PLANNED:
+            # A stop the machine signals as planned is planned downtime: out of PBT.
+            vec[I["planned_stop_s"]] = pbt
+            pbt = 0.0
+        else:
+            vec[_STATE_FIELD[state]] = pbt
         vec[0], vec[1] = pot, pbt
-        vec[_STATE_FIELD[state]] = pbt
         if state == RUN:
             vec[I["unplanned_run_s"]] = span - pbt
         if state in (RUN, SETUP):
             vec[I["operating_s"]] = span
         elif state == DOWN:
             vec[I["failure_s"]] = span
-        if self.open_downtime is not None and state not in (RUN, None):
+        if self.open_downtime is not None and state not in (RUN, PLANNED, UNKNOWN, None):
             self.open_downtime.planned_s += pbt
         self._add_vec(a, inst, vec)
 

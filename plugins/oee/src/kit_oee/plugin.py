@@ -21,8 +21,10 @@ from kit.errors import KitError
 from kit.payloads import Quality, SampleBatch
 from kit_oee.config import OeeConfig
 from kit_oee.engine import Downtime, EngineParams, OeeEngine, Report
+from kit_oee.routing import route_table
 from kit_oee.seqfilter import SeqFilter
 
+SAVE_INTERVAL_S = 1.0
 STATE_KEY = "oee"
 
 
@@ -35,19 +37,6 @@ def downtime_json(d: Downtime) -> dict[str, Any]:
     return {"id": d.id, "start": _dt(d.start).isoformat(), "end": _dt(d.end).isoformat() if d.end else None,
             "duration_s": d.duration_s, "planned_s": round(d.planned_s, 3), "state": d.state,
             "reason": d.reason, "who": d.who, "assigned_at": _dt(d.assigned_at).isoformat() if d.assigned_at else None}
-
-
-def route_table(bindings: dict[str, Any], default_asset: str | None) -> dict[str, dict[str, str]]:
-    """``{asset tokens: {point name: role}}`` for the bound inputs (what to pick from which batch)."""
-    table: dict[str, dict[str, str]] = {}
-    for role, b in bindings.items():
-        if b is None:
-            continue
-        r = b.resolve(default_asset)
-        if r.asset is None:
-            raise KitError(f"input {role!r} names no asset and the component has none")
-        table.setdefault(subjects.AssetPath.parse(r.asset).tokens, {})[r.point] = role
-    return table
 
 
 class OeeComponent(Analytics):
@@ -71,6 +60,7 @@ class OeeComponent(Analytics):
         self.codes = config.state_codes.lookup()
         self.counts = {"batches": 0, "used": 0, "excluded_quality": 0, "invalid_values": 0,
                        "unknown_state_codes": 0, "kpis": 0, "downtimes": 0}
+        self.unknown_codes = {str(c) for c in config.state_codes.unknown}
         self._dirty = asyncio.Event()
         self.ready = False
         """True once subscribed (tests and status wait for it)."""
@@ -90,6 +80,9 @@ class OeeComponent(Analytics):
                 await self._dirty.wait()
                 self._dirty.clear()
                 await self.save()
+                # At most one save per interval: at high sample rates the state is written
+                # about once a second, not once per batch (the stop path saves the latest).
+                await self.ctx.clock.sleep(SAVE_INTERVAL_S)
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.save())
@@ -127,9 +120,9 @@ class OeeComponent(Analytics):
         if role == "state_code":
             key = str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
             state = self.codes.get(key)
-            if state is None:
-                self.counts["unknown_state_codes"] += 1
-                return self.config.unknown_state
+            if state is None or key in self.unknown_codes:
+                self.counts["unknown_state_codes"] += 1  # never guessed silently
+                return self.config.unknown_state if state is None else state
             return state
         if isinstance(v, bool) or isinstance(v, str):
             try:
@@ -142,7 +135,7 @@ class OeeComponent(Analytics):
         """Feed one batch to the engine and publish what it reports."""
         self.counts["batches"] += 1
         ts = batch.ts.timestamp()
-        if not self.seq.accept(batch.source, batch.seq, ts):
+        if not self.seq.accept(f"{batch.source}|{batch.asset}", batch.seq, ts):
             return
         found = self.extract(batch)
         if not found:
@@ -178,6 +171,8 @@ class OeeComponent(Analytics):
             ("mttr_s", r.mttr_s, "s", {"final": r.final, "failures": t["failures"]}),
         ]
         for kpi, value, unit, attrs in values:
+            if value is None:
+                continue  # undefined (no planned time, no failure yet): absent, not 0
             await self.ctx.publish_kpi(kpi, value, unit=unit, attrs=attrs, **common)
             self.counts["kpis"] += 1
 

@@ -1,6 +1,7 @@
 """Drop duplicate and out-of-order sample batches by (source, seq), and count them.
 
-Every producer numbers its batches per source (+1 each). A batch whose sequence number is
+Every producer numbers its batches per source and asset (+1 each); callers key the filter
+by ``"<source>|<asset>"``. A batch whose sequence number is
 not above the last one seen from that source is a duplicate (redelivery, a second
 subscription) or arrived out of order; applying it would count parts or energy twice.
 A producer that restarts begins again at 0: a lower sequence number with a *newer*

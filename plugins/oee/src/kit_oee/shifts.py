@@ -26,7 +26,7 @@ WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun"
 class TimeRange(BaseModel):
     """A time-of-day range inside a shift; ``end`` before ``start`` means it crosses midnight."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     start: time
     """Local time of day, e.g. ``"10:00"``."""
@@ -39,7 +39,7 @@ class TimeRange(BaseModel):
 class ShiftDef(BaseModel):
     """One recurring shift, e.g. ``early`` 06:00–14:00 Monday to Friday."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
     """Short id used in window labels (``shift:2026-11-22/early``)."""
@@ -57,7 +57,7 @@ class ShiftDef(BaseModel):
 class PlannedStop(BaseModel):
     """A dated planned stop (e.g. a maintenance day), removed from planned busy time."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     start: AwareDatetime
     end: AwareDatetime
@@ -73,7 +73,7 @@ class PlannedStop(BaseModel):
 class ShiftCalendar(BaseModel):
     """The shift calendar of an asset: recurring shifts plus dated planned stops."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     timezone: str = "UTC"
     """IANA time zone of the plant, e.g. ``Europe/Berlin``."""

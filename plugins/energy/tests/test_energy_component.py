@@ -1,0 +1,93 @@
+"""The energy component on a real bus: meter and machine on different assets, KPIs, bad input, restart."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from kit import codec
+from kit.components import ComponentContext
+from kit.payloads import Point
+from kit.settings import ComponentSpec
+from kit.testing import wait_for
+
+METER = "test/hall/l1/meter1"
+MACHINE = "test/hall/l1/press1"
+DAY = datetime(2026, 11, 23, tzinfo=timezone.utc).timestamp()
+H = 3600.0
+
+
+def spec() -> ComponentSpec:
+    return ComponentSpec(name="energy-press1", type="energy", asset=METER, config={
+        "inputs": {"power": "power_active_total_w",
+                   "running": {"point": "machine_running", "asset": MACHINE},
+                   "count": {"point": "count_good", "asset": MACHINE}},
+        "publish_interval_s": 3600, "max_gap_s": 120})
+
+
+def at(t: float) -> datetime:
+    return datetime.fromtimestamp(t, timezone.utc)
+
+
+async def started(rt, name="energy-press1"):
+    inst = rt.supervisor.instances[name]
+    await wait_for(lambda: inst.component is not None and inst.component.ready, message="subscribed")
+    return inst.component
+
+
+async def test_idle_energy_and_energy_per_part_across_assets_with_restart(bus, kit_settings, make_runtime):
+    kpis: list = []
+
+    async def cb(msg):
+        kpis.append(codec.decode_kpi(msg.data))
+    await bus.nc.subscribe("kit.kpi.>", cb=cb)
+    meter = ComponentContext("meter-adapter", bus, asset=METER)
+    plc = ComponentContext("plc-adapter", bus, asset=MACHINE)
+    settings = kit_settings.model_copy(update={"components": [spec()]})
+
+    # One hour at 30 s: machine runs 45 min at 12 kW making a part a minute, then 15 min at 3 kW standby.
+    steps = [DAY + 30 * i for i in range(121)] + [DAY + H + 30]
+    parts = 0
+    rt = await make_runtime(settings)
+    comp = await started(rt)
+    for n, t in enumerate(steps):
+        running = t < DAY + 45 * 60
+        if running and n % 2 == 0 and n:
+            parts += 1
+        if n == 60:  # restart mid-hour
+            await wait_for(lambda: comp.counts["batches"] == 2 * n, message="first half consumed")
+            assert comp.counts["excluded_quality"] == 1  # the bad power reading: skipped and counted
+            await rt.stop()
+            rt = await make_runtime(settings)
+            comp = await started(rt)
+        await plc.publish_samples([Point(name="machine_running", value=running), Point(name="count_good", value=parts)],
+                                  ts=at(t))
+        watts = 12000.0 if running else 3000.0
+        pts = [Point(name="power_active_total_w", value=watts, unit="W")]
+        if n == 30:
+            pts = [Point(name="power_active_total_w", quality="bad", reason="timeout")]  # excluded, counted
+        await meter.publish_samples(pts, ts=at(t))
+
+    def final(kpi):
+        return next((k for k in kpis if k.kpi == kpi and k.window == "hour:2026-11-23T00" and k.attrs["final"]), None)
+    await wait_for(lambda: final("energy_per_part_kwh") is not None, message="final hour KPIs")
+    # Trapezoidal rule: between the last 12 kW reading (00:44:30) and the first 3 kW one
+    # (00:45:00) power is taken to change linearly, 7.5 kW on average, while still running.
+    total = 12.0 * (44.5 / 60) + 7.5 * (0.5 / 60) + 3.0 * 0.25
+    assert final("energy_kwh").value == pytest.approx(total)
+    assert final("idle_energy_kwh").value == pytest.approx(3.0 * 0.25)
+    assert final("parts").value == parts
+    assert final("energy_per_part_kwh").value == pytest.approx(total / parts)
+    assert final("peak_demand_kw").value == pytest.approx(12.0)
+
+
+async def test_config_errors_are_clear(kit_settings, make_runtime):
+    from kit.errors import ConfigError
+    from kit.runtime import Runtime
+
+    rt = Runtime(kit_settings)
+    bad = ComponentSpec(name="e", type="energy", asset=METER, config={"inputs": {"running": "machine_running"}})
+    with pytest.raises(ConfigError) as exc:
+        rt.validate_spec(bad)
+    assert "energy" in " ".join(exc.value.problems) or "power" in " ".join(exc.value.problems)
