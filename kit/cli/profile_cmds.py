@@ -113,6 +113,11 @@ def _print_profile(prof: Any, path: Any) -> None:
     for name, spec in (getattr(prof, "parameters", None) or {}).items():
         value = prof.resolved_params.get(name)
         click.echo(f"param:    {name} = {value}  ({spec.prompt}; {spec.min}…{spec.max})")
+    render = getattr(prof, "render_points", None)
+    if render is not None:  # other protocols (OPC UA) describe their own points
+        for line in render():
+            click.echo(line)
+        return
     points = prof.points
     click.echo(f"points ({len(points)}):")
     click.echo(f"  {'SEMANTIC':<36} {'TABLE':<8} {'PDU':>6} {'N':>2} {'TYPE':<8} {'ORDER':<5} {'SCALE':>8} "
