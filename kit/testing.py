@@ -96,8 +96,11 @@ def kit_settings(tmp_path: Path, nats_server: EmbeddedNats) -> Settings:
 
 
 @_async_fixture
-async def make_runtime() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
-    """Factory ``await make_runtime(settings, host=None)`` → started Runtime (stopped at teardown)."""
+async def make_runtime(nats_server: EmbeddedNats) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+    """Factory ``await make_runtime(settings, host=None)`` → started Runtime (stopped at teardown).
+
+    Depends on ``nats_server`` so runtimes always stop before their server does.
+    """
     from kit.runtime import Runtime
 
     started: list[Runtime] = []
