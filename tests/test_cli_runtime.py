@@ -166,12 +166,16 @@ async def test_port_taken_names_port_and_setting(tmp_path):
 
 def test_demo_headless_prints_values_and_cleans_up(tmp_path):
     env = env_for(tmp_path / "d")
-    r = subprocess.run(KIT + ["demo", "--headless", "--duration", "3"], env=env, capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run(KIT + ["demo", "--headless", "--duration", "12"], env=env, capture_output=True, text=True,
+                       timeout=180)
     assert r.returncode == 0, r.stderr
-    rows = [line for line in r.stdout.splitlines() if "kW" in line]
-    assert len(rows) >= 2
-    assert any("demo/assembly/line1/press1" in x for x in rows)
+    out = r.stdout
+    for recipe in ("oee-machine", "energy-per-shift", "condition-motor"):
+        assert f"installed {recipe}" in out
+    data_assets = {line.split()[2] for line in out.splitlines() if " DATA " in line}
+    assert {"demo/assembly/line1/press1", "demo/assembly/line1/press1_feed", "demo/utilities/cooling/pump2"} <= data_assets
+    kpis = {line.split()[3] for line in out.splitlines() if " KPI " in line}
+    assert "oee" in kpis and "availability" in kpis
     assert nats_children(tmp_path / "d") == []
 
 

@@ -22,7 +22,7 @@ from kit.cli.common import run, settings_from
 DEMO_DEVICES: list[tuple[str, str, dict[str, Any]]] = [
     ("siemens-s7-mb-server", "oee-machine",
      {"area": "assembly", "line": "line1", "machine": "press1", "machine_profile": "siemens-s7-mb-server",
-      "ideal_cycle_s": 2.0}),
+      "ideal_cycle_s": 2.0, "update_every_s": 5}),
     ("eastron-sdm630", "energy-per-shift",
      {"area": "assembly", "line": "line1", "meter": "press1 feed", "meter_profile": "eastron-sdm630"}),
     ("banner-qm30vt2", "condition-motor",
