@@ -95,7 +95,7 @@ class ComponentBuses:
 
         async def on_error(e: Exception) -> None:
             text = str(e)
-            if "Permissions Violation" in text:
+            if "permissions violation" in text.lower():  # nats-py lower-cases server errors
                 self.violations[name] += 1
                 self.violation_subjects.setdefault(name, set()).add(_subject_of(text))
                 if self.violations[name] == 1:
@@ -128,5 +128,5 @@ class ComponentBuses:
 def _subject_of(text: str) -> str:
     import re
 
-    m = re.search(r'(?:Publish|Subscription) to "([^"]+)"', text)
+    m = re.search(r'(?:publish|subscription) to "([^"]+)"', text, re.IGNORECASE)
     return m.group(1) if m else text
