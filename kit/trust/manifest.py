@@ -87,6 +87,12 @@ class PluginManifest(BaseModel):
             raise ValueError(f"{v!r} is not a valid distribution name")
         return v
 
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, v: object) -> object:
+        # YAML reads `version: 1.0` as a float; a version is text.
+        return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+
     @field_validator("version")
     @classmethod
     def _version(cls, v: str) -> str:
