@@ -68,7 +68,7 @@ class FaultProxy:
             finally:
                 w.close()
 
-        await asyncio.gather(pump(reader, uw), pump(uw, writer), return_exceptions=True)
+        await asyncio.gather(pump(reader, uw), pump(ur, writer), return_exceptions=True)
         self._writers -= {writer, uw}
 
     def cut(self) -> None:
@@ -160,7 +160,12 @@ def make_fault_runner(quality: QualityFile, comps: dict[str, Any], specs: list[C
             first = await watch.wait("good", t0, RECOVER_TIMEOUT_S)
             phases["baseline"] = {"ok": first is not None, "good_after_s": first}
             if first is None:
-                return {"passed": False, "summary": "no good data from the simulator", "phases": phases}
+                inst = rt.supervisor.instances.get(filled.name)
+                info = inst.summary() if inst is not None else {}
+                return {"passed": False, "phases": phases, "instance": info,
+                        "summary": f"no good data from the simulator within {RECOVER_TIMEOUT_S:.0f} s "
+                                   f"(status {info.get('status')}, last error {info.get('last_error')}, "
+                                   f"batches seen {len(watch.events)})"}
 
             # 1. disconnect: cut and refuse for OUTAGE_S, count reconnect attempts
             t = time.monotonic()

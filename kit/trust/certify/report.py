@@ -41,6 +41,7 @@ class Report:
                         "max_any_callback_ms": round(run.max_callback_s * 1000, 2),
                         "memory_growth_kib": round(run.memory_growth_bytes / 1024, 1),
                         "slowest_callbacks_ms": [round(d * 1000, 1) for d in run.durations[:10]],
+                        "slowest_callbacks": run.slowest,
                         "observed_subjects": run.observed, "violations": run.violations,
                         "faults": run.faults},
             "results": [{"id": r.rule.id, "tier": r.rule.tier, "title": r.rule.title, "outcome": r.outcome,

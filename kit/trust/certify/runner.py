@@ -240,19 +240,19 @@ def _dynamic_rules(run: RunResult, problems: list[str], comps: dict[str, Any], r
     # tasks, so the budget applies to every callback after start-up (only this plugin runs).
     # On a loaded machine one callback can be pre-empted by the OS; a plugin that blocks does
     # so repeatedly. Fail on two or more callbacks over budget, or on one over 4x the budget.
-    mx = max(run.max_plugin_callback_s, run.max_callback_s)
+    mx = run.max_plugin_callback_s
     for rid, budget in (("loop-blocking", BUDGET_BRONZE_S), ("loop-blocking-strict", BUDGET_GOLD_S)):
         over = [d for d in run.durations if d > budget]
         ok = len(over) <= 1 and mx <= 4 * budget
-        r.set(rid, ok, f"max callback {mx * 1000:.1f} ms, {len(over)} over the {budget * 1000:.0f} ms budget "
-              f"(component tasks max {run.max_plugin_callback_s * 1000:.1f} ms)", slowest=run.slowest)
+        r.set(rid, ok, f"max plugin callback {mx * 1000:.1f} ms, {len(over)} over the {budget * 1000:.0f} ms budget "
+              f"(any callback incl. harness: {run.max_callback_s * 1000:.1f} ms)", slowest=run.slowest)
     r.set("memory-flat", run.memory_growth_bytes <= MEMORY_BUDGET,
           f"growth {run.memory_growth_bytes / 1024:.1f} KiB over the soak (budget 512 KiB)", top=run.memory_top)
     kinds = {c.cls.kind for c in comps.values()}
     if "analytics" in kinds:
         bad = [f"{n}: {v}" for n, v in run.bad_input.items() if not v["still_running"] or v["malformed_counted"] < 2]
         r.set("analytics-bad-input", not bad and bool(run.bad_input), "; ".join(bad) or
-              f"{len(run.bad_input)} analytics instance(s) skipped and counted bad input", detail=run.bad_input)
+              f"{len(run.bad_input)} analytics instance(s) skipped and counted bad input", bad_input=run.bad_input)
     else:
         r.set("analytics-bad-input", None, "no analytics components")
     if "adapter" in kinds:
