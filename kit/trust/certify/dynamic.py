@@ -105,8 +105,14 @@ async def run_components(host: Any, specs: list[ComponentSpec], settings: Certif
     The harness runs in its own task (named :data:`HARNESS`) so that its own steps are not
     counted as blocking callbacks.
     """
-    return await asyncio.get_running_loop().create_task(
-        _run_components(host, specs, settings, markers, pkg_dir, fault_runner), name=HARNESS)
+    alog = logging.getLogger("asyncio")
+    propagate, alog.propagate = alog.propagate, False  # debug-mode warnings are evidence, not console noise
+    try:
+        return await asyncio.get_running_loop().create_task(
+            _run_components(host, specs, settings, markers, pkg_dir, fault_runner), name=HARNESS)
+    finally:
+        asyncio.get_running_loop().set_debug(False)
+        alog.propagate = propagate
 
 
 async def _run_components(host: Any, specs: list[ComponentSpec], settings: CertifySettings, markers: list[str],
@@ -120,7 +126,6 @@ async def _run_components(host: Any, specs: list[ComponentSpec], settings: Certi
     slow = _SlowCallbacks(markers + ["name='component:", "_wait_for_msgs"])
     alog = logging.getLogger("asyncio")
     alog.addHandler(slow)
-    propagate, alog.propagate = alog.propagate, False  # debug-mode warnings are evidence, not console noise
     was_tracing = tracemalloc.is_tracing()
     tmp = tempfile.TemporaryDirectory(prefix="kit-certify-")
     rt = None
@@ -177,8 +182,6 @@ async def _run_components(host: Any, specs: list[ComponentSpec], settings: Certi
         if rt is not None and res.started:
             await rt.stop()
         alog.removeHandler(slow)
-        alog.propagate = propagate
-        loop.set_debug(False)
         if not was_tracing:
             tracemalloc.stop()
         tmp.cleanup()
