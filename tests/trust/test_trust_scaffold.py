@@ -58,6 +58,11 @@ def test_scaffolded_plugins_install_test_green_and_certify_bronze(tmp_path):
         assert report["tier"] in ("bronze", "silver", "gold")
         bronze = [r for r in report["results"] if r["tier"] == "bronze"]
         assert all(r["outcome"] in ("pass", "n/a") for r in bronze), bronze  # no exemption needed
+        if k == "adapter":  # the fault-injection run against the scaffold's own simulator
+            faults = {r["id"]: r for r in report["results"]}["adapter-faults"]
+            assert faults["outcome"] == "pass", faults
+            assert set(report["figures"]["faults"]["phases"]) == {"baseline", "disconnect", "slow", "restart",
+                                                                 "exception"}
 
 
 def test_scaffold_rejects_bad_names_and_existing_dirs(tmp_path):
@@ -66,3 +71,23 @@ def test_scaffold_rejects_bad_names_and_existing_dirs(tmp_path):
     scaffold("acme", "sink", tmp_path)
     with pytest.raises(KitError, match="exists"):
         scaffold("acme", "sink", tmp_path)
+
+
+async def test_adapter_without_backoff_is_flagged_as_reconnect_storm(tmp_path):
+    from kit.trust.certify import certify
+
+    root = scaffold("stormy", "adapter", tmp_path)
+    plugin = root / "src" / "kit_stormy" / "plugin.py"
+    src = plugin.read_text()
+    backoff = "await self.ctx.clock.sleep(delay * random.uniform(0.8, 1.2))  # backoff with jitter"
+    assert backoff in src
+    plugin.write_text(src.replace(backoff, "await asyncio.sleep(0.01)  # no backoff: hammers the device"))
+    try:
+        report = await certify(str(root), run_s=0.5, soak_s=0.5)
+    finally:
+        for m in [m for m in sys.modules if m.startswith("kit_stormy")]:
+            del sys.modules[m]
+    res = {r["id"]: r for r in report.data["results"]}
+    assert res["adapter-faults"]["outcome"] == "fail"
+    phase = report.data["figures"]["faults"]["phases"]["disconnect"]
+    assert phase["reconnect_attempts_per_s"] > 2 and phase["ok"] is False

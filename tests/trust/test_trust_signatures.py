@@ -86,6 +86,8 @@ def test_modified_file_turns_status_modified_and_require_certified_refuses(env, 
     st = host.trust["tinyplug"]
     assert (st.status, st.certified, st.tier) == ("Signed", True, "bronze")
     assert "tiny-kit_tinyplug" in host.components.items and not host.broken
+    info = {p.name: p for p in host.info()}  # what the `plugins` control endpoint returns
+    assert info["tinyplug"].trust["status"] == "Signed" and info["tinyplug"].trust["tier"] == "bronze"
 
     # Tamper with an installed file: the next load sees it.
     (pkg / "plugin.py").write_text((pkg / "plugin.py").read_text() + "\nimport socket  # injected\n")
