@@ -85,10 +85,11 @@ class Runtime:
         s.data_dir.mkdir(parents=True, exist_ok=True)
         specs = [self.validate_spec(c) for c in s.components]  # fail before starting anything
         if s.nats_url:
-            from kit.trust.natsclient import external_options
+            from kit.trust.natsclient import external_options, tls_preflight
 
             self.url = s.nats_url
             opts = external_options(s.nats_client)
+            await tls_preflight(self.url, opts)
         else:
             # Least privilege (kit.trust): the embedded server requires authentication and
             # each component gets its own user with its manifest's subjects.

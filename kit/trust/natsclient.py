@@ -55,3 +55,41 @@ def cli_options(settings: Settings, url: str, role: str | None = None) -> dict[s
     if "@" in url.split("//", 1)[-1]:
         return {}  # credentials in the URL
     return client_options(settings.data_dir, role or os.environ.get("KIT_ROLE", "admin"), url)
+
+
+async def tls_preflight(url: str, opts: dict[str, Any], timeout: float = 5.0) -> None:
+    """Check the TLS handshake with the first server of ``url`` before the NATS client connects.
+
+    The NATS client retries a failing TLS handshake forever; an untrusted or mismatching
+    server certificate would look like a hang. This check turns it into a clear error.
+
+    Raises:
+        BusError: the server's certificate is not trusted, or TLS fails otherwise.
+    """
+    import asyncio
+    from urllib.parse import urlparse
+
+    from kit.errors import BusError
+
+    ctx = opts.get("tls")
+    if ctx is None:
+        if url.strip().startswith("tls://"):
+            ctx = ssl.create_default_context()
+        else:
+            return
+    first = urlparse(url.split(",")[0].strip())
+    host, port = first.hostname or "127.0.0.1", first.port or 4222
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    except (OSError, asyncio.TimeoutError):
+        return  # unreachable: the client reports that itself
+    try:
+        await asyncio.wait_for(reader.readline(), timeout)  # NATS sends INFO before the TLS upgrade
+        await asyncio.wait_for(writer.start_tls(ctx, server_hostname=opts.get("tls_hostname") or host), timeout)
+    except ssl.SSLError as exc:
+        raise BusError(f"TLS with {host}:{port} failed: {exc.reason or exc}. Check nats_client.tls_ca "
+                       "(the CA that signed the server certificate) and nats_client.tls_hostname") from None
+    except (OSError, asyncio.TimeoutError):
+        pass  # the client's own error handling reports other failures
+    finally:
+        writer.close()
