@@ -95,3 +95,40 @@ async def test_roles_limit_control_api(tmp_path, make_runtime, temp_plugin):
     # Without credentials nobody gets in.
     with pytest.raises(Exception):
         await nats.connect(rt.url, connect_timeout=1, max_reconnect_attempts=0, allow_reconnect=False)
+
+
+class Good(Source):
+    """Publishes only what it declares."""
+
+    name: ClassVar[str] = "good-src"
+
+    async def run(self) -> None:
+        while True:
+            await self.ctx.publish_samples([Point(name="x", value=2.0)])
+            await self.ctx.save_state({"n": 1})  # its own KV keys are allowed
+            await self.ctx.clock.sleep(0.05)
+
+
+class GoodPlugin:
+    kit_manifest = {**MANIFEST, "name": "kit-good", "components": ["good-src"]}
+
+    @kit.hookimpl
+    def register_components(self, register) -> None:
+        register.add(Good)
+
+
+async def test_component_added_later_gets_its_own_user_by_reload(tmp_path, make_runtime, temp_plugin):
+    settings = Settings(site="t", data_dir=tmp_path / "data", nats=NatsSettings(port=0))
+    rt = await make_runtime(settings, host=temp_plugin(GoodPlugin(), name="good", load_entrypoints=False))
+    await rt.add_component(ComponentSpec(name="late-1", type="good-src", asset="t/a/l/m2"))
+    bus = rt.component_buses.buses["late-1"]
+    assert bus is not rt.bus and bus.nc.is_connected
+    await wait_for(lambda: rt.supervisor.instances["late-1"].component is not None)
+
+    async def stored() -> bool:
+        return (await rt.bus.js.stream_info("KIT_DATA")).state.messages >= 3
+
+    await wait_for(stored, message="three batches stored")
+    state = await rt.supervisor.instances["late-1"].context.load_state()
+    assert state == {"n": 1}
+    assert rt.component_buses.violations["late-1"] == 0
