@@ -106,13 +106,21 @@ async def run_components(host: Any, specs: list[ComponentSpec], settings: Certif
     counted as blocking callbacks.
     """
     alog = logging.getLogger("asyncio")
-    propagate, alog.propagate = alog.propagate, False  # debug-mode warnings are evidence, not console noise
+    loop = asyncio.get_running_loop()
+    # Debug-mode warnings are evidence, not console noise; the NullHandler keeps logging's
+    # last-resort handler from printing them while propagation is off.
+    quiet = logging.NullHandler()
+    alog.addHandler(quiet)
+    propagate, alog.propagate = alog.propagate, False
+    slow_default = loop.slow_callback_duration
     try:
-        return await asyncio.get_running_loop().create_task(
+        return await loop.create_task(
             _run_components(host, specs, settings, markers, pkg_dir, fault_runner), name=HARNESS)
     finally:
-        asyncio.get_running_loop().set_debug(False)
+        loop.set_debug(False)
+        loop.slow_callback_duration = slow_default
         alog.propagate = propagate
+        alog.removeHandler(quiet)
 
 
 async def _run_components(host: Any, specs: list[ComponentSpec], settings: CertifySettings, markers: list[str],

@@ -36,7 +36,7 @@ class Report:
             "kit": {"version": __version__, "api": KIT_API_VERSION},
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "tier": tier,
-            "quality_file": str(quality) if quality else None,
+            "quality_file": quality.name if quality else None,
             "figures": {"max_plugin_callback_ms": round(run.max_plugin_callback_s * 1000, 2),
                         "max_any_callback_ms": round(run.max_callback_s * 1000, 2),
                         "memory_growth_kib": round(run.memory_growth_bytes / 1024, 1),

@@ -145,7 +145,10 @@ async def certify(target: str, *, run_s: float | None = None, soak_s: float | No
     man: PluginManifest | None = None
     try:
         man = load_manifest(t.pkg_dir / MANIFEST_FILE)
-        r.set("manifest-valid", True, str(t.pkg_dir / MANIFEST_FILE))
+        shown = t.pkg_dir / MANIFEST_FILE
+        if t.project_dir is not None and shown.is_relative_to(t.project_dir):
+            shown = shown.relative_to(t.project_dir)  # reports are committed: no machine paths
+        r.set("manifest-valid", True, str(shown))
     except ConfigError as exc:
         r.set("manifest-valid", False, "; ".join(exc.problems) if getattr(exc, "problems", None) else str(exc))
     if man is not None:
@@ -200,7 +203,7 @@ async def certify(target: str, *, run_s: float | None = None, soak_s: float | No
     tests_dir = (t.project_dir / "tests") if t.project_dir else None
     uses = tests_dir is not None and tests_dir.is_dir() and any(
         any(m in p.read_text(errors="replace") for m in _TEST_MARKERS) for p in tests_dir.rglob("*.py"))
-    r.set("tests-present", uses, str(tests_dir) if uses else "no tests using kit.testing found")
+    r.set("tests-present", uses, "tests/ uses kit.testing" if uses else "no tests using kit.testing found")
 
     run = RunResult()
     if host is not None and comps:
