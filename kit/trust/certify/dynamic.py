@@ -53,9 +53,17 @@ class _SlowCallbacks(logging.Handler):
             return
         took = float(m.group(1))
         self.all_max = max(self.all_max, took)
-        self.all.append((took, msg[:300]))
+        short = _short(msg, took)
+        self.all.append((took, short))
         if any(mark in msg for mark in self.markers):
-            self.plugin.append((took, msg[:300]))
+            self.plugin.append((took, short))
+
+
+def _short(msg: str, took: float) -> str:
+    """``<task name> <coroutine> <ms>`` — no machine paths in committed reports."""
+    m = re.search(r"name='([^']+)' coro=<([^\s>]+)", msg)
+    what = f"{m.group(1)} {m.group(2)}" if m else msg.split(" created at")[0][:120]
+    return f"{what} took {took * 1000:.0f} ms"
 
 
 @dataclass
