@@ -114,7 +114,9 @@ class WriteGuard:
                 record = json.loads(entry.value) if entry and entry.value else {}
             except Exception:
                 continue
-            raw = record.get("writes") or (record.get("recipe") or {}).get("writes") or []
+            recipe = record.get("recipe") if isinstance(record, dict) else None
+            raw = (record.get("writes") if isinstance(record, dict) else None) or \
+                (recipe.get("writes") if isinstance(recipe, dict) else None) or []
             for r in raw if isinstance(raw, list) else []:
                 try:
                     out.append((key, WriteRule.model_validate(r)))

@@ -74,6 +74,8 @@ async def setup(kit_settings, make_runtime):
     rt = await make_runtime(settings, host=host)
     kv = await rt.bus.kv(KV_DEPLOYMENTS)
     await kv.put("press1-speed", json.dumps({"recipe": "speed-control", "writes": [RULE]}).encode())
+    await kv.put("other", json.dumps({"recipe": "oee", "params": {}}).encode())  # declares no writes
+    await kv.put("junk", b"not json")  # a broken record allows nothing and breaks nothing
     audits: list[dict] = []
 
     async def on_audit(msg) -> None:
