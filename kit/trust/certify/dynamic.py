@@ -167,6 +167,10 @@ async def _run_components(host: Any, specs: list[ComponentSpec], settings: Certi
         for spec in specs:
             inst = rt.supervisor.instances.get(spec.name)
             if inst is not None and inst.cls.kind == "analytics":
+                # Feed only once the component has subscribed (it may load state first).
+                deadline = loop.time() + 10
+                while loop.time() < deadline and not (inst.context is not None and inst.context._subs):
+                    await asyncio.sleep(0.05)  # polling an observable condition, bounded
                 await _feed_bad_input(rt, spec, inst.config)
         if fault_runner is not None:
             res.faults = await fault_runner(rt)
