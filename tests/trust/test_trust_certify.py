@@ -111,3 +111,61 @@ async def test_exemption_needs_a_reason_and_is_reported(tmp_path):
     finally:
         for m in [m for m in sys.modules if m.startswith("kit_roguecert")]:
             del sys.modules[m]
+
+
+FRAGILE = '''
+"""An analytics component that trusts its input order."""
+import asyncio
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+import kit
+from kit.components import Analytics
+
+
+class FragileConfig(BaseModel):
+    """Nothing to set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Fragile(Analytics):
+    name: ClassVar[str] = "fragile"
+    Config: ClassVar[type[BaseModel]] = FragileConfig
+
+    async def run(self) -> None:
+        self.last = -1
+        self.failed = asyncio.get_running_loop().create_future()
+        await self.ctx.subscribe_samples("kit.data.cert.area.line.fragile", self.on_batch)
+        await self.failed  # re-raises what the handler found
+
+    async def on_batch(self, batch) -> None:
+        if batch.seq <= self.last and not self.failed.done():
+            self.failed.set_exception(RuntimeError(f"sequence went back from {self.last} to {batch.seq}"))
+        self.last = batch.seq
+
+
+@kit.hookimpl
+def register_components(register):
+    register.add(Fragile)
+'''
+
+
+async def test_certify_flags_analytics_that_breaks_on_out_of_order_input(tmp_path):
+    proj = make_project(tmp_path)
+    pkg = proj / "src" / "kit_roguecert"
+    (pkg / "plugin.py").write_text(FRAGILE)
+    man = (pkg / "kit_manifest.yaml").read_text()
+    (pkg / "kit_manifest.yaml").write_text(man.replace("kinds: [source]", "kinds: [analytics]")
+                                           .replace("[rogue-cert]", "[fragile]")
+                                           .replace('publishes: ["kit.data.>"]', 'subscribes: ["kit.data.>"]'))
+    try:
+        report = await certify(str(proj), run_s=1.0, soak_s=0.5)
+    finally:
+        for m in [m for m in sys.modules if m.startswith("kit_roguecert")]:
+            del sys.modules[m]
+    res = {r["id"]: r for r in report.data["results"]}
+    assert res["analytics-bad-input"]["outcome"] == "fail"
+    assert res["runs-cleanly"]["outcome"] == "fail" and "sequence went back" in res["runs-cleanly"]["detail"]
+    assert res["subjects-truthful"]["outcome"] == "pass"  # it only read what it declared

@@ -29,11 +29,31 @@ class Target:
     licence: str | None = None
 
     def load_modules(self) -> list[tuple[str, ModuleType]]:
-        """Import the entry-point modules (the package's parent directory goes on sys.path if needed)."""
-        parent = str(self.pkg_dir.parent)
-        if importlib.util.find_spec(self.pkg_dir.name) is None and parent not in sys.path:
+        """Import the entry-point modules *from* :attr:`pkg_dir`.
+
+        If another copy of the package is importable (an installed older version, or a
+        module of the same name imported earlier), the certified directory must win: its
+        parent goes first on ``sys.path`` and stale modules are dropped.
+        """
+        import importlib.util
+
+        spec = importlib.util.find_spec(self.pkg_dir.name)
+        here = spec is not None and spec.submodule_search_locations and \
+            Path(list(spec.submodule_search_locations)[0]).resolve() == self.pkg_dir.resolve()
+        if not here:
+            parent = str(self.pkg_dir.parent)
+            if parent in sys.path:
+                sys.path.remove(parent)
             sys.path.insert(0, parent)
-        return [(n, importlib.import_module(m)) for n, m in self.entry_points]
+            for name in [m for m in sys.modules if m == self.pkg_dir.name or m.startswith(self.pkg_dir.name + ".")]:
+                del sys.modules[name]
+            importlib.invalidate_caches()
+        mods = [(n, importlib.import_module(m)) for n, m in self.entry_points]
+        for _, mod in mods:
+            origin = Path(getattr(mod, "__file__", "") or "").resolve()
+            if not origin.is_relative_to(self.pkg_dir.resolve()):
+                raise PluginError(f"{mod.__name__} was imported from {origin}, not from {self.pkg_dir}")
+        return mods
 
 
 def _project_of(start: Path) -> Path | None:
