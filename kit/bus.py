@@ -124,6 +124,11 @@ class Bus:
             if on_error is not None:  # e.g. permission violations, counted per component (kit.trust)
                 await on_error(e)
 
+        from kit.trust.busauth import default_client_options
+
+        # A kit embedded server requires credentials: tools that bring none (TUI, benches)
+        # get the local ones, and only for that server (kit.trust.busauth).
+        options = {**default_client_options(url, options), **options}
         try:
             nc = await nats.connect(
                 servers=servers, name=name, connect_timeout=connect_timeout,

@@ -104,6 +104,9 @@ class Runtime:
             self.url = await self.embedded.start()
             self.component_buses.url = self.url
             auth.save(self.url)
+            from kit.trust.busauth import register_local
+
+            register_local(self.url, auth.passwords)
             opts = auth.connect_options("runtime")
         try:
             self.bus = await Bus.connect(self.url, name=f"kit-runtime-{s.site}", **opts)
@@ -199,6 +202,10 @@ class Runtime:
     async def _stop_server(self) -> None:
         if self.embedded:
             await self.embedded.stop()
+            if self.url:
+                from kit.trust.busauth import unregister_local
+
+                unregister_local(self.url)
 
     def request_stop(self) -> None:
         """Ask :meth:`run_forever` to shut down (signal handlers call this)."""

@@ -226,3 +226,61 @@ def _same_server(a: str, b: str) -> bool:
 
     pa, pb = urlparse(a.split(",")[0].strip()), urlparse(b.split(",")[0].strip())
     return (pa.hostname, pa.port) == (pb.hostname, pb.port)
+
+
+#: Embedded servers started by this process: "host:port" → role passwords (see default_client_options).
+_LOCAL: dict[str, dict[str, str]] = {}
+_AUTH_KEYS = ("user", "password", "token", "user_credentials", "nkeys_seed", "signature_cb", "user_jwt_cb")
+
+
+def _hostport(url: str) -> str:
+    from urllib.parse import urlparse
+
+    u = urlparse(url.split(",")[0].strip())
+    return f"{u.hostname}:{u.port}"
+
+
+def register_local(url: str, passwords: dict[str, str]) -> None:
+    """Remember the credentials of an embedded server this process started (runtime start)."""
+    _LOCAL[_hostport(url)] = dict(passwords)
+
+
+def unregister_local(url: str) -> None:
+    """Forget them again (runtime stop)."""
+    _LOCAL.pop(_hostport(url), None)
+
+
+def default_client_options(url: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Credentials for a connection that brings none, so existing tools work unchanged.
+
+    Only for a server known to be a kit embedded server: one this process started (the
+    ``admin`` user: the same process could read the runtime's credentials anyway), or one
+    recorded in the data directory's ``auth.json`` for exactly that host and port (role
+    ``KIT_ROLE``, default ``admin``; the file is readable by its owner only). Credentials
+    are never sent to any other server.
+    """
+    if any(k in options for k in _AUTH_KEYS) or "@" in url.split(",")[0].split("//", 1)[-1]:
+        return {}
+    try:
+        hp = _hostport(url)
+    except ValueError:
+        return {}
+    role = os.environ.get("KIT_ROLE", "admin")
+    if hp in _LOCAL:
+        return {"user": "admin", "password": _LOCAL[hp]["admin"]}
+    try:
+        from kit.settings import load_settings
+
+        data_dir = load_settings().data_dir
+    except Exception:  # broken settings: no guessing
+        return {}
+    opts = client_options(data_dir, role, url)
+    found = [Path(data_dir) / "nats" / AUTH_FILE, Path(data_dir) / "demo" / "nats" / AUTH_FILE]
+    for p in found:
+        try:
+            rec = json.loads(p.read_text())
+        except (OSError, ValueError):
+            continue
+        if rec.get("url") and _same_server(rec["url"], url):
+            return opts
+    return {}

@@ -132,3 +132,21 @@ async def test_component_added_later_gets_its_own_user_by_reload(tmp_path, make_
     state = await rt.supervisor.instances["late-1"].context.load_state()
     assert state == {"n": 1}
     assert rt.component_buses.violations["late-1"] == 0
+
+
+async def test_tools_without_credentials_get_the_local_ones_only_for_that_server(tmp_path, make_runtime,
+                                                                                 temp_plugin, nats_server):
+    from kit.bus import Bus
+    from kit.trust.busauth import default_client_options
+
+    settings = Settings(site="t", data_dir=tmp_path / "data", nats=NatsSettings(port=0))
+    rt = await make_runtime(settings, host=temp_plugin(load_entrypoints=False))
+    tool = await Bus.connect(rt.url, name="a-tool")  # e.g. the TUI: no credentials passed
+    try:
+        reply = await tool.request_json("kit.control.status")
+        assert reply["ok"] and reply["result"]["site"] == "t"
+    finally:
+        await tool.close()
+    # Nothing is offered to another server, nor when the caller brings its own credentials.
+    assert default_client_options(nats_server.url, {}) == {}
+    assert default_client_options(rt.url, {"user": "viewer", "password": "x"}) == {}
