@@ -197,8 +197,15 @@ def write(ctx: click.Context, asset: str, point: str, value: str, yes: bool, who
     s = settings_from(ctx)
     operator = who or os.environ.get("USER") or "unknown"
     v = _parse_value(value)
-    req = run(control_call(s, "writes.request", {"asset": asset, "point": point, "value": v, "who": f"cli:{operator}"},
-                           url=url))
+    from kit.errors import RuntimeNotRunning
+
+    try:
+        req = run(control_call(s, "writes.request", {"asset": asset, "point": point, "value": v,
+                                                     "who": f"cli:{operator}"}, url=url))
+    except RuntimeNotRunning as exc:
+        # A role without write rights is refused by the bus itself, which looks like silence.
+        raise RuntimeNotRunning(f"{exc} (or the role {os.environ.get('KIT_ROLE', 'admin')!r} may not request "
+                                "writes: technician or admin is needed)") from None
     b = req.get("bounds", {})
     click.echo(f"write {point} = {v!r} on {req['asset']} (recipe {req['deployment']}; "
                f"allowed {b.get('min')}..{b.get('max')}{' values ' + str(b['values']) if b.get('values') else ''})")
