@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from kit.bindings import Binding, assets_of
 from kit.bus import Bus
-from kit.errors import BusError, ConfigError, PluginError
+from kit.errors import BusError, ConfigError
 from kit.settings import ComponentSpec
 from kit.trust.busauth import BusAuth, component_permissions, narrow_subscriptions
 from kit.trust.manifest import PluginManifest, load_manifest, manifest_path_for_module

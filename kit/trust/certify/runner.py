@@ -16,7 +16,7 @@ from kit.settings import ComponentSpec
 from kit.trust.certify import deps, static
 from kit.trust.certify.dynamic import RunResult, run_components
 from kit.trust.certify.report import Report
-from kit.trust.certify.rules import RULES, QualityFile, Result, Rule, load_quality, reached_tier
+from kit.trust.certify.rules import RULES, QualityFile, Result, load_quality, reached_tier
 from kit.trust.certify.target import Target, resolve
 from kit.trust.manifest import MANIFEST_FILE, PluginManifest, load_manifest, version_in_range
 
