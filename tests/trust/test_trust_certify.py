@@ -169,3 +169,20 @@ async def test_certify_flags_analytics_that_breaks_on_out_of_order_input(tmp_pat
     assert res["analytics-bad-input"]["outcome"] == "fail"
     assert res["runs-cleanly"]["outcome"] == "fail" and "sequence went back" in res["runs-cleanly"]["detail"]
     assert res["subjects-truthful"]["outcome"] == "pass"  # it only read what it declared
+
+
+async def test_certify_flags_a_misspelt_hook_and_manifest_mismatch(tmp_path):
+    proj = make_project(tmp_path)
+    pkg = proj / "src" / "kit_roguecert"
+    (pkg / "plugin.py").write_text(ROGUE.replace("def register_components(register)",
+                                                 "def register_component(register)"))
+    (pkg / "kit_manifest.yaml").write_text((pkg / "kit_manifest.yaml").read_text().replace("0.1.0", "0.2.0"))
+    try:
+        report = await certify(str(proj), run_s=0.5, soak_s=0.5)
+    finally:
+        for m in [m for m in sys.modules if m.startswith("kit_roguecert")]:
+            del sys.modules[m]
+    res = {r["id"]: r for r in report.data["results"]}
+    assert res["hook-contract"]["outcome"] == "fail" and "register_component" in res["hook-contract"]["detail"]
+    assert res["manifest-matches-dist"]["outcome"] == "fail" and "0.2.0" in res["manifest-matches-dist"]["detail"]
+    assert report.tier is None
