@@ -181,7 +181,8 @@ class WriteGuard:
         inst = self._adapter(asset, p.rule)
         if inst is None:
             raise await self._refuse(asset, p.rule.point, p.value, who,
-                                     f"no running adapter for {asset} can write (can_write and write())")
+                                     f"no running adapter for {asset} can write (can_write, write() and "
+                                     "device_writes: true in its plugin's manifest)")
         # The accepted record is stored before the device is touched (audit failure = no write).
         await self._audit(asset, who, "write_confirmed", "accepted", f"{p.rule.point}={p.value!r} via {inst.name}",
                           point=p.rule.point, value=p.value, request_id=rid, component=inst.name,
@@ -215,9 +216,21 @@ class WriteGuard:
             if inst.asset is None or not _same_asset(inst.asset, asset):
                 continue
             comp = inst.component
-            if comp is not None and getattr(inst.cls, "can_write", False) and callable(getattr(comp, "write", None)):
+            if comp is not None and getattr(inst.cls, "can_write", False) and callable(getattr(comp, "write", None)) \
+                    and self._declares_writes(inst.type):
                 return inst
         return None
+
+    def _declares_writes(self, type_name: str) -> bool:
+        """Only plugins whose manifest declares ``device_writes: true`` may be used to write."""
+        from kit.trust.permissions import plugin_manifest
+
+        try:
+            reg = self.runtime.host.component(type_name)
+        except KitError:
+            return False
+        man = plugin_manifest(self.runtime.host, reg.plugin)
+        return bool(man is not None and man.device_writes)
 
     async def serve_cmd(self) -> Any:
         """Serve ``kit.cmd.>`` request/reply on the runtime's connection."""

@@ -56,6 +56,10 @@ class RecordingAdapter(Adapter):
 
 
 class RecPlugin:
+    kit_manifest = {"name": "kit-rec", "version": "1.0.0", "vendor": "test", "contact": "t@example.org",
+                    "kinds": ["adapter"], "components": ["rec-adapter"], "publishes": ["kit.data.>"],
+                    "device_writes": True}
+
     @kit.hookimpl
     def register_components(self, register) -> None:
         register.add(RecordingAdapter)
@@ -148,3 +152,22 @@ async def test_rate_limit_and_cmd_subject(setup):
     assert not r["ok"] and "rate limit" in r["error"]
     await wait_for(lambda: any(a["type"] == "write_refused" and "rate limit" in a["message"] for a in audits),
                    message="rate-limit refusal audited")
+
+
+class NoWritePlugin(RecPlugin):
+    kit_manifest = {**RecPlugin.kit_manifest, "device_writes": False}
+
+
+async def test_adapter_whose_manifest_declares_no_writes_is_never_used(kit_settings, make_runtime):
+    REGISTERS.clear()
+    settings = kit_settings.model_copy(update={"components": [
+        ComponentSpec(name="plc-1", type="rec-adapter", asset=ASSET, config={"device": "plc"})]})
+    host = get_plugin_manager(load_entrypoints=False, extra=[("kit-trust", kit.trust.plugin), ("rec", NoWritePlugin())])
+    rt = await make_runtime(settings, host=host)
+    await (await rt.bus.kv(KV_DEPLOYMENTS)).put("d", json.dumps({"writes": [RULE]}).encode())
+    await wait_for(lambda: rt.supervisor.instances["plc-1"].component is not None)
+    api = ControlClient(rt.bus)
+    req = await api.call("writes.request", {"asset": ASSET, "point": "speed_setpoint", "value": 5, "who": "op"})
+    with pytest.raises(KitError, match="device_writes"):
+        await api.call("writes.confirm", {"request_id": req["request_id"], "who": "op"})
+    assert REGISTERS == {}

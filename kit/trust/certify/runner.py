@@ -176,9 +176,10 @@ async def certify(target: str, *, run_s: float | None = None, soak_s: float | No
         r.set("hook-contract", False, f"{type(exc).__name__}: {exc}")
     if man is not None and host is not None:
         kinds = {c.cls.kind for c in comps.values()}
-        ok = set(comps) == set(man.components) and kinds <= set(man.kinds)
-        r.set("manifest-components", ok, f"registered {sorted(comps)} kinds {sorted(kinds)}; "
-                                         f"declared {man.components} kinds {man.kinds}")
+        writes = any(getattr(c.cls, "can_write", False) for c in comps.values())
+        ok = set(comps) == set(man.components) and kinds <= set(man.kinds) and writes == man.device_writes
+        r.set("manifest-components", ok, f"registered {sorted(comps)} kinds {sorted(kinds)} can_write {writes}; "
+                                         f"declared {man.components} kinds {man.kinds} device_writes {man.device_writes}")
     else:
         r.set("manifest-components", False, "no manifest or plugin did not load")
     cfg_bad, undoc = [], []
