@@ -93,9 +93,28 @@ def component_permissions(component: str, publishes: list[str], subscribes: list
             pubs.append("$KV.KIT_LAST." + (p[len("kit.data."):] if p != ">" else ">"))
         elif p == "kit.>" or p == "kit.data":
             pubs.append("$KV.KIT_LAST.>")
+    # Reading a stream through a JetStream consumer (e.g. a historian catching up) is
+    # allowed for the streams whose subjects the component may subscribe to. The grant is
+    # per stream, not per subject: see the threat model (T7).
+    for stream in sorted({st for sub in subscribes for st in streams_of(sub)}):
+        pubs += [f"$JS.API.STREAM.INFO.{stream}", f"$JS.API.CONSUMER.CREATE.{stream}.>",
+                 f"$JS.API.CONSUMER.CREATE.{stream}", f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.>",
+                 f"$JS.API.CONSUMER.INFO.{stream}.>", f"$JS.API.CONSUMER.MSG.NEXT.{stream}.>",
+                 f"$JS.API.CONSUMER.DELETE.{stream}.>", f"$JS.ACK.{stream}.>", f"$JS.FC.{stream}.>"]
     subs = list(subscribes) + [f"{inbox_prefix(component)}.>"]
     return {"publish": {"allow": _dedupe(pubs)}, "subscribe": {"allow": _dedupe(subs)}}
 
+
+def streams_of(subject: str) -> set[str]:
+    """JetStream streams holding messages that ``subject`` (a pattern) can match."""
+    every = {subjects.STREAM_DATA, subjects.STREAM_KPI, subjects.STREAM_EVENTS}
+    toks = subject.split(".")
+    if subject == ">" or (toks[0] == "kit" and len(toks) >= 2 and toks[1] in ("*", ">")):
+        return every
+    if toks[0] != "kit" or len(toks) < 2:
+        return set()
+    by_token = {"data": subjects.STREAM_DATA, "kpi": subjects.STREAM_KPI, "event": subjects.STREAM_EVENTS}
+    return {by_token[toks[1]]} if toks[1] in by_token else set()
 
 def narrow_subscriptions(declared: list[str], bound_assets: set[str]) -> list[str]:
     """Replace a broad ``kit.data`` subscription by the data subjects of the bound assets.

@@ -150,3 +150,42 @@ async def test_tools_without_credentials_get_the_local_ones_only_for_that_server
     # Nothing is offered to another server, nor when the caller brings its own credentials.
     assert default_client_options(nats_server.url, {}) == {}
     assert default_client_options(rt.url, {"user": "viewer", "password": "x"}) == {}
+
+
+class Reader(Source):
+    """Catches up on the KIT_DATA stream with a durable pull consumer (like a historian)."""
+
+    name: ClassVar[str] = "reader"
+    got: ClassVar[list] = []
+
+    async def run(self) -> None:
+        psub = await self.ctx.bus.js.pull_subscribe("kit.data.>", durable=f"rd-{self.ctx.name}", stream="KIT_DATA")
+        while True:
+            try:
+                msgs = await psub.fetch(10, timeout=0.5)
+            except Exception:  # nats TimeoutError: nothing new yet
+                continue
+            for m in msgs:
+                Reader.got.append(m.subject)
+                await m.ack()
+
+
+class ReaderPlugin:
+    kit_manifest = {**MANIFEST, "name": "kit-reader", "kinds": ["source"], "components": ["reader"],
+                    "publishes": [], "subscribes": ["kit.data.>"]}
+
+    @kit.hookimpl
+    def register_components(self, register) -> None:
+        register.add(Reader)
+
+
+async def test_stream_consumer_allowed_for_declared_subscriptions(tmp_path, make_runtime, temp_plugin):
+    Reader.got = []
+    settings = Settings(site="t", data_dir=tmp_path / "data", nats=NatsSettings(port=0),
+                        components=[ComponentSpec(name="rd", type="reader")])
+    rt = await make_runtime(settings, host=temp_plugin(ReaderPlugin(), name="reader", load_entrypoints=False))
+    for i in range(3):
+        await rt.bus.js.publish(f"kit.data.t.a.l.m{i}", b"{}")
+    await wait_for(lambda: len(Reader.got) == 3, message="three stream messages read")
+    assert rt.component_buses.violations["rd"] == 0
+    assert not rt.supervisor.instances["rd"].last_error
