@@ -17,9 +17,9 @@ OUT = ROOT / "docs" / "certification" / "reports"
 
 
 def packages() -> list[Path]:
-    """Every workspace member with a kit_manifest.yaml (adapters/*, plugins/*)."""
-    return sorted(p.parents[2] for p in ROOT.glob("*/*/src/*/kit_manifest.yaml")
-                  if p.parents[3].name in ("adapters", "plugins"))
+    """Every workspace member with a kit_manifest.yaml (adapters/*, plugins/*, tui)."""
+    found = list(ROOT.glob("*/*/src/*/kit_manifest.yaml")) + list(ROOT.glob("*/src/*/kit_manifest.yaml"))
+    return sorted({p.parents[2] for p in found if (p.parents[2] / "pyproject.toml").is_file() and p.parents[2] != ROOT})
 
 
 async def main() -> int:

@@ -65,7 +65,8 @@ class PluginManifest(BaseModel):
     """Where to report problems (URL or e-mail)."""
     kit_api: str = ">=1.0,<2"
     """Range of the kit plugin API this plugin works with (e.g. ``>=1.0,<2``)."""
-    kinds: list[Literal["adapter", "analytics", "sink", "source"]] = Field(min_length=1)
+    kinds: list[Literal["adapter", "analytics", "sink", "source"]] = Field(default_factory=list)
+    """Kinds of the components it registers (empty for a plugin that only adds commands or endpoints)."""
     components: list[str] = Field(default_factory=list)
     """Component type names the plugin registers."""
     publishes: list[str] = Field(default_factory=list)

@@ -192,8 +192,12 @@ async def certify(target: str, *, run_s: float | None = None, soak_s: float | No
         except Exception as exc:
             cfg_bad.append(f"{n}: {exc}")
         undoc += [f"{n}.{f}" for f in _field_docs(cfg)]
-    r.set("config-model", bool(comps) and not cfg_bad, "; ".join(cfg_bad) or "ok")
-    r.set("config-documented", bool(comps) and not undoc, ("undocumented: " + ", ".join(undoc)) if undoc else "ok")
+    if comps:
+        r.set("config-model", not cfg_bad, "; ".join(cfg_bad) or "ok")
+        r.set("config-documented", not undoc, ("undocumented: " + ", ".join(undoc)) if undoc else "ok")
+    else:
+        r.set("config-model", None if host is not None else False, "no components")
+        r.set("config-documented", None if host is not None else False, "no components")
     if man is not None:
         missing = [s.evidence for s in man.standards
                    if not re.match(r"https?://", s.evidence) and _find_upwards(t.project_dir or t.pkg_dir, s.evidence) is None]
@@ -216,9 +220,10 @@ async def certify(target: str, *, run_s: float | None = None, soak_s: float | No
         run = await run_components(host, specs, quality.certify, markers, t.pkg_dir, fault_runner)
         _dynamic_rules(run, problems, comps, r)
     else:
+        loaded = host is not None  # a plugin without components (commands, endpoints): nothing to run
         for rid in ("runs-cleanly", "subjects-truthful", "loop-blocking", "loop-blocking-strict", "memory-flat",
                     "analytics-bad-input", "adapter-faults"):
-            r.set(rid, False, "the plugin did not load")
+            r.set(rid, None if loaded else False, "no components to run" if loaded else "the plugin did not load")
     results = []
     for rule in RULES:
         res = r.items.get(rule.id) or Result(rule, "fail", "not evaluated")
