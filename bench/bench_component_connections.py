@@ -46,6 +46,25 @@ async def load(buses: list[Bus], n: int, k: int) -> float:
     return time.perf_counter() - t0
 
 
+async def add_component_cost(count: int) -> list[float]:
+    """Milliseconds per ``Runtime.add_component`` on the embedded server (sorted)."""
+    from kit.runtime import Runtime
+    from kit.settings import ComponentSpec, Settings
+
+    with tempfile.TemporaryDirectory() as d:
+        rt = Runtime(Settings(site="b", data_dir=Path(d), nats=NatsSettings(port=0)))
+        await rt.start()
+        out = []
+        try:
+            for i in range(count):
+                t = time.perf_counter()
+                await rt.add_component(ComponentSpec(name=f"s{i}", type="synthetic", asset=f"b/a/l/m{i}"))
+                out.append((time.perf_counter() - t) * 1000)
+        finally:
+            await rt.stop()
+    return sorted(out)
+
+
 async def main(n: int, k: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         auth = BusAuth.load_or_create(Path(tmp))
@@ -71,15 +90,19 @@ async def main(n: int, k: int) -> dict:
             await runtime.close()
         finally:
             await server.stop()
+    add_ms = await add_component_cost(10)
     msgs = n * k
     fig = {"components": n, "batches_each": k, "shared_conn_msgs_per_s": round(msgs / base_s),
            "own_conn_msgs_per_s": round(msgs / own_s), "ratio_own_to_shared": round(base_s / own_s, 3),
-           "connect_ms_per_component": round(connect_s / n * 1000, 2), "python_kib_per_connection": round(per_conn_kib, 1)}
+           "connect_ms_per_component": round(connect_s / n * 1000, 2), "python_kib_per_connection": round(per_conn_kib, 1),
+           "add_component_median_ms": round(add_ms[len(add_ms) // 2], 1), "add_component_max_ms": round(add_ms[-1], 1)}
     print(f"{n} components × {k} batches of 20 points (JetStream, async acks)")
     print(f"  shared connection : {fig['shared_conn_msgs_per_s']:>8} msg/s (baseline)")
     print(f"  own connections   : {fig['own_conn_msgs_per_s']:>8} msg/s (ratio {fig['ratio_own_to_shared']} of baseline)")
     print(f"  connect           : {fig['connect_ms_per_component']} ms per component, "
           f"{fig['python_kib_per_connection']} KiB Python memory per connection")
+    print(f"  add_component     : median {fig['add_component_median_ms']} ms, max {fig['add_component_max_ms']} ms "
+          "(new user: server config reload + own connection)")
     return fig
 
 

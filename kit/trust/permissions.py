@@ -101,6 +101,7 @@ class ComponentBuses:
                 if self.violations[name] == 1:
                     log.warning("component %s was denied by the bus: %s", name, text)
 
+        await self._await_user(name, attempts)
         last: Exception | None = None
         for _ in range(attempts):
             try:
@@ -113,6 +114,24 @@ class ComponentBuses:
                 await asyncio.sleep(0.1)  # bounded retry schedule while the server reloads
         raise BusError(f"component {name}: cannot connect with its own credentials: {last}")
 
+    async def _await_user(self, name: str, attempts: int) -> None:
+        """Wait until the server knows the user (after a config reload) with a fast-failing probe.
+
+        The bus client retries a refused login with a one-second wait; a bare probe
+        without reconnects fails at once, so a fresh component is up in milliseconds.
+        """
+        import nats
+
+        opts = {k: v for k, v in self.auth.connect_options(f"c-{name}").items() if k != "inbox_prefix"}
+        for _ in range(attempts):
+            try:
+                nc = await nats.connect(self.url, allow_reconnect=False, max_reconnect_attempts=0,
+                                        connect_timeout=2, error_cb=_quiet, **opts)
+                await nc.close()
+                return
+            except Exception:  # authorization not reloaded yet
+                await asyncio.sleep(0.02)  # bounded retry schedule while the server reloads
+
     async def close(self, name: str) -> None:
         """Close the connection of one component."""
         bus = self.buses.pop(name, None)
@@ -123,6 +142,10 @@ class ComponentBuses:
         """Close every component connection (runtime shutdown)."""
         for name in list(self.buses):
             await self.close(name)
+
+
+async def _quiet(_e: Exception) -> None:
+    """Probe errors are expected while the server reloads."""
 
 
 def _subject_of(text: str) -> str:
