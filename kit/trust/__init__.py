@@ -14,5 +14,7 @@ Small modules by concern:
 * :mod:`kit.trust.scaffold` — ``kit plugin new``.
 """
 
-#: Version of the plugin API the kit offers; manifests declare a range (``kit_api``).
-KIT_API_VERSION = "1.0"
+from kit import API_VERSION
+
+#: Version of the plugin API the kit offers (``kit.API_VERSION``); manifests declare a range (``kit_api``).
+KIT_API_VERSION = API_VERSION
