@@ -92,6 +92,7 @@ class ComponentBuses:
         """Open the component's own connection (retried while a config reload takes effect)."""
         assert self.url is not None
         name = spec.name
+        await self.close(name)  # re-added (e.g. recipe upgrade): never leak the old connection
 
         async def on_error(e: Exception) -> None:
             text = str(e)
