@@ -175,7 +175,8 @@ class Bus:
 
     @classmethod
     async def connect(cls, url: str, name: str = "kit", *, connect_timeout: float = 5.0,
-                      max_pending_acks: int = 4000, **options: Any) -> "Bus":
+                      max_pending_acks: int = 4000, on_error: Callable[[Exception], Awaitable[None]] | None = None,
+                      **options: Any) -> "Bus":
         """Connect to ``url`` (a comma-separated list for a cluster) with endless reconnect.
 
         Reconnects back off with jitter so a fleet of gateways does not hammer a restarting
@@ -189,7 +190,14 @@ class Bus:
 
         async def _err(e: Exception) -> None:
             log.debug("nats: %s", e)
+            if on_error is not None:  # e.g. permission violations, counted per component (kit.trust)
+                await on_error(e)
 
+        from kit.trust.busauth import default_client_options
+
+        # A kit embedded server requires credentials: tools that bring none (TUI, benches)
+        # get the local ones, and only for that server (kit.trust.busauth).
+        options = {**default_client_options(url, options), **options}
         user_reconnected = options.pop("reconnected_cb", None)
 
         async def _reconnected() -> None:

@@ -16,7 +16,7 @@ import re
 import signal
 import sys
 import sysconfig
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kit.errors import BusError
@@ -87,6 +87,8 @@ class EmbeddedNats:
     port: int | None = None
     mqtt_port: int | None = None
     _log_task: asyncio.Task | None = None
+    auth_lines: list[str] = field(default_factory=list)
+    """Extra config lines (the ``authorization`` block from :mod:`kit.trust.busauth`)."""
 
     @property
     def url(self) -> str:
@@ -105,7 +107,8 @@ class EmbeddedNats:
         lines = [
             f"server_name: {_conf_string(self.server_name)}",
             f"host: {_conf_string(s.host)}",
-            f"port: {s.port if s.port else -1}",
+            # On a reload keep the port actually bound: nats-server cannot change it live.
+            f"port: {self.port or (s.port if s.port else -1)}",
             f"pid_file: {_conf_string(str(self.pid_file))}",
             "max_payload: 8MB",
             "jetstream {",
@@ -116,9 +119,20 @@ class EmbeddedNats:
         ]
         if s.mqtt_port is not None:
             lines += ["mqtt {", f"  host: {_conf_string(s.host)}", f"  port: {s.mqtt_port if s.mqtt_port else -1}", "}"]
+        lines += self.auth_lines
         conf = base / "nats.conf"
-        conf.write_text("\n".join(lines) + "\n")
+        # 0600 before writing: the file may hold the generated user passwords.
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("\n".join(lines) + "\n")
         return conf
+
+    def reload(self) -> None:
+        """Rewrite ``nats.conf`` and signal the server to reload it (new component users)."""
+        self.write_config()
+        if self.process is not None and self.process.returncode is None:
+            self.process.send_signal(signal.SIGHUP)
 
     def stop_leftover(self) -> bool:
         """Stop a nats-server left running on this data directory by a crashed runtime.

@@ -42,6 +42,8 @@ class PluginInfo:
     version: str
     hooks: list[str]
     components: list[str] = field(default_factory=list)
+    trust: dict[str, Any] = field(default_factory=dict)
+    """Signature status (kit.trust.verify.TrustStatus as a dict; empty if not verified)."""
 
 
 @dataclass
@@ -64,6 +66,7 @@ class PluginHost:
         self.pm = pm
         self.broken: list[BrokenPlugin] = []
         self.dists: dict[str, tuple[str, str]] = {}
+        self.trust: dict[str, Any] = {}
         self.components = ComponentRegistry()
         self.resources = ResourceRegistry()
 
@@ -136,7 +139,8 @@ class PluginHost:
             dist, version = self.dists.get(name, ("(registered in-process)", ""))
             hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
             comps = sorted(c.name for c in self.components.items.values() if c.plugin == name)
-            out.append(PluginInfo(name, dist, version, hooks, comps))
+            st = self.trust.get(name)
+            out.append(PluginInfo(name, dist, version, hooks, comps, st.as_dict() if st is not None else {}))
         return sorted(out, key=lambda p: p.name)
 
     def profile_dirs(self) -> list[Path]:
@@ -158,12 +162,15 @@ def _takes_args(fn: Any) -> bool:
 
 
 def get_plugin_manager(load_entrypoints: bool = True, extra: list[tuple[str, ModuleType | object]] | None = None,
-                       ) -> PluginHost:
+                       verify: Any = None) -> PluginHost:
     """Build a plugin host: hookspecs, entry points of group ``kit``, extra plugins.
 
     Args:
         load_entrypoints: load installed plugins (tests may build an empty host).
         extra: ``(name, plugin)`` pairs registered in-process (tests, embedding).
+        verify: ``verify(entry_point) -> (load, status, message)`` called before each entry
+            point is imported (signature check and site policy, ``kit.trust.verify``); default:
+            the verifier of the environment's site settings.
 
     Returns:
         A :class:`PluginHost` whose registries are filled.
@@ -174,6 +181,10 @@ def get_plugin_manager(load_entrypoints: bool = True, extra: list[tuple[str, Mod
     allow, block = _csv_env("KIT_LOAD_PLUGINS"), _csv_env("KIT_DISABLE_PLUGINS")
     for name in block:
         pm.set_blocked(name)
+    if load_entrypoints and verify is None:
+        from kit.trust.verify import default_verifier
+
+        verify = default_verifier()
     if load_entrypoints:
         for ep in sorted(metadata.entry_points(group=GROUP), key=lambda e: e.name):
             if (allow and ep.name not in allow) or ep.name in block or pm.has_plugin(ep.name):
@@ -181,6 +192,15 @@ def get_plugin_manager(load_entrypoints: bool = True, extra: list[tuple[str, Mod
             dist = ep.dist.name if ep.dist else "?"
             version = ep.dist.version if ep.dist else "?"
             host.dists[ep.name] = (dist, version)
+            if verify is not None:  # at every load: signature status + plugin_policy
+                ok, status, msg = verify(ep)
+                host.trust[ep.name] = status
+                if msg and ok:
+                    log.info("plugin %r (distribution %s %s): %s", ep.name, dist, version, msg)
+                if not ok:
+                    print(f"kit: plugin {ep.name!r} (distribution {dist} {version}): {msg}", file=sys.stderr)
+                    host.broken.append(BrokenPlugin(ep.name, dist, msg))
+                    continue
             try:
                 plugin = ep.load()
                 pm.register(plugin, name=ep.name)

@@ -60,7 +60,13 @@ class Runtime:
 
     def __init__(self, settings: Settings, host: PluginHost | None = None, clock: Clock | None = None) -> None:
         self.settings = settings
-        self.host = host or get_plugin_manager()
+        if host is None:  # verify signatures against this site's trust store and plugin_policy
+            from kit.trust.verify import make_verifier
+
+            host = get_plugin_manager(verify=make_verifier(settings.data_dir, settings.plugin_policy))
+        self.host = host
+        self.component_buses: Any = None
+        """kit.trust.permissions.ComponentBuses when the embedded server runs (one user per component)."""
         self.clock = clock or Clock()
         self.embedded: EmbeddedNats | None = None
         self.bus: Bus | None = None
@@ -87,12 +93,31 @@ class Runtime:
         s.data_dir.mkdir(parents=True, exist_ok=True)
         specs = self.validate_specs(s.components)  # fail before starting anything
         if s.nats_url:
+            from kit.trust.natsclient import external_options, tls_preflight
+
             self.url = s.nats_url
+            opts = external_options(s.nats_client)
+            await tls_preflight(self.url, opts)
         else:
-            self.embedded = EmbeddedNats(s.nats, s.data_dir)
+            # Least privilege (kit.trust): the embedded server requires authentication and
+            # each component gets its own user with its manifest's subjects.
+            from kit.trust.busauth import BusAuth
+            from kit.trust.permissions import ComponentBuses
+
+            auth = BusAuth.load_or_create(s.data_dir)
+            self.component_buses = ComponentBuses(auth, self.host)
+            for spec, cfg in specs:
+                self.component_buses.declare(spec, cfg)
+            self.embedded = EmbeddedNats(s.nats, s.data_dir, auth_lines=auth.conf_lines())
             self.url = await self.embedded.start()
+            self.component_buses.url = self.url
+            auth.save(self.url)
+            from kit.trust.busauth import register_local
+
+            register_local(self.url, auth.passwords)
+            opts = auth.connect_options("runtime")
         try:
-            self.bus = await Bus.connect(self.url, name=f"kit-runtime-{s.site}")
+            self.bus = await Bus.connect(self.url, name=f"kit-runtime-{s.site}", **opts)
             await self.bus.provision(s.retention)
             self.control = ControlAPI(self.bus, __version__)
             self._add_endpoints(self.control)
@@ -106,7 +131,8 @@ class Runtime:
                                                         "started": self.started_at.isoformat()}))
         self.host.runtime_started(self)
         for spec, cfg in specs:
-            self._add(spec, cfg)
+            bus = await self.component_buses.connect(spec) if self.component_buses else None
+            self._add(spec, cfg, bus=bus)
         await recipes_engine.restore_deployments(self)  # re-create recorded deployments
         self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
         log.info("runtime up: bus %s, %d component(s)", self.url, len(specs))
@@ -149,12 +175,13 @@ class Runtime:
                                            prefix, reg.cls.Config)
             raise ConfigError(f"component {spec.name!r} ({spec.type}): invalid config", problems) from None
 
-    def _add(self, spec: ComponentSpec, cfg: Any, owner: str | None = None) -> Instance:
+    def _add(self, spec: ComponentSpec, cfg: Any, owner: str | None = None, bus: Bus | None = None) -> Instance:
         reg = self.host.component(spec.type)
 
         def make_context() -> ComponentContext:
             assert self.bus is not None
-            return ComponentContext(spec.name, self.bus, asset=spec.asset, site=self.settings.site, clock=self.clock)
+            return ComponentContext(spec.name, bus or self.bus, asset=spec.asset, site=self.settings.site,
+                                    clock=self.clock)
 
         inst = Instance(name=spec.name, type=spec.type, cls=reg.cls, config=cfg, make_context=make_context,
                         asset=spec.asset, owner=owner)
@@ -164,7 +191,13 @@ class Runtime:
     async def add_component(self, spec: ComponentSpec, owner: str | None = None) -> Instance:
         """Validate and start one component instance."""
         spec, cfg = self.validate_spec(spec)
-        return self._add(spec, cfg, owner)
+        bus = None
+        if self.component_buses is not None and self.embedded is not None:
+            self.component_buses.declare(spec, cfg)  # new user: reload the server's authorization
+            self.embedded.auth_lines = self.component_buses.auth.conf_lines()
+            self.embedded.reload()
+            bus = await self.component_buses.connect(spec)
+        return self._add(spec, cfg, owner, bus=bus)
 
     async def _beat(self) -> None:
         while True:
@@ -183,6 +216,8 @@ class Runtime:
         with contextlib.suppress(Exception):
             self.host.runtime_stopping(self)
         await self.supervisor.stop_all()
+        if self.component_buses is not None:
+            await self.component_buses.close_all()
         if self.control:
             await self.control.stop()
         if self.bus:
@@ -196,6 +231,10 @@ class Runtime:
     async def _stop_server(self) -> None:
         if self.embedded:
             await self.embedded.stop()
+            if self.url:
+                from kit.trust.busauth import unregister_local
+
+                unregister_local(self.url)
 
     def request_stop(self) -> None:
         """Ask :meth:`run_forever` to shut down (signal handlers call this)."""

@@ -17,7 +17,7 @@ from kit.errors import ConfigError
 from kit.yamlfiles import load_yaml, validation_problems
 
 #: Environment variables that are operator switches, not settings.
-_NOT_SETTINGS = {"KIT_CONFIG", "KIT_LOAD_PLUGINS", "KIT_DISABLE_PLUGINS", "KIT_TRACE_PLUGINS"}
+_NOT_SETTINGS = {"KIT_CONFIG", "KIT_LOAD_PLUGINS", "KIT_DISABLE_PLUGINS", "KIT_TRACE_PLUGINS", "KIT_ROLE"}
 
 
 def default_data_dir() -> Path:
@@ -56,6 +56,25 @@ class NatsSettings(_Strict):
     """Open NATS's MQTT listener on this port (e.g. 1883) so MQTT tools read ``kit/data/#``."""
     max_store_bytes: int = Field(8 * 1024**3, gt=0)
     """JetStream file-store ceiling for the whole server."""
+
+
+class NatsClientSettings(_Strict):
+    """How to authenticate to an external NATS server given by ``nats_url`` (TLS, user or creds).
+
+    The embedded server needs none of this: it generates its users in the data directory.
+    """
+
+    tls_ca: Path | None = None
+    """CA bundle that signed the server certificate (enables TLS)."""
+    tls_cert: Path | None = None
+    """Client certificate for mutual TLS (with ``tls_key``)."""
+    tls_key: Path | None = None
+    tls_hostname: str | None = None
+    """Expected server name if it differs from the URL's host."""
+    user: str | None = None
+    password: str | None = None
+    creds_file: Path | None = None
+    """NATS ``.creds`` file (JWT + nkey seed) for servers using decentralised auth."""
 
 
 class SupervisorSettings(_Strict):
@@ -97,6 +116,8 @@ class Settings(_Strict):
     nats_url: str | None = None
     """Use this NATS server or cluster (comma-separated URLs) instead of the embedded one."""
     nats: NatsSettings = Field(default_factory=NatsSettings)
+    nats_client: NatsClientSettings = Field(default_factory=NatsClientSettings)
+    """TLS and credentials for an external server (``nats_url``)."""
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
     plugin_policy: Literal["allow-unsigned", "warn", "require-certified"] = "warn"

@@ -29,9 +29,9 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
 
 
 def _register_builtin_commands() -> None:
-    from kit.cli import bus_cmds, core_cmds, demo_cmd, profile_cmds, recipe_cmds, sim_cmd
+    from kit.cli import bus_cmds, core_cmds, demo_cmd, profile_cmds, recipe_cmds, sim_cmd, trust_cmds
 
-    for mod in (core_cmds, bus_cmds, demo_cmd, profile_cmds, sim_cmd, recipe_cmds):
+    for mod in (core_cmds, bus_cmds, demo_cmd, profile_cmds, sim_cmd, recipe_cmds, trust_cmds):
         mod.register(cli)
 
 

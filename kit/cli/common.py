@@ -86,7 +86,10 @@ def bus_url(settings: Settings, url: str | None = None) -> str:
 @asynccontextmanager
 async def connected(settings: Settings, url: str | None = None) -> AsyncIterator[Bus]:
     """A bus connection for the duration of a CLI command."""
-    bus = await Bus.connect(bus_url(settings, url), name="kit-cli", connect_timeout=3)
+    from kit.trust.natsclient import cli_options  # generated credentials / TLS (least privilege)
+
+    target = bus_url(settings, url)
+    bus = await Bus.connect(target, name="kit-cli", connect_timeout=3, **cli_options(settings, target))
     try:
         yield bus
     finally:

@@ -29,7 +29,9 @@ class SyntheticConfig(BaseModel):
     speedup: float = Field(1.0, gt=0)
     """Simulated seconds per real second (e.g. 60 to see a shift's pattern in minutes)."""
     ideal_cycle_s: float = Field(2.0, gt=0)
+    """Ideal cycle time of the simulated machine (seconds per part)."""
     fault_onset_s: float = Field(600.0, ge=0)
+    """Simulated seconds until the developing vibration fault starts."""
     extra_points: int = Field(0, ge=0, le=100_000)
     """Additional analog channels ``channel_<n>`` (for load tests and benchmarks)."""
     max_batches: int | None = Field(None, ge=1)

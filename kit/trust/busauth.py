@@ -1,0 +1,305 @@
+"""Least privilege on the bus: NATS users and permissions for the embedded server.
+
+The embedded ``nats-server`` always runs with authentication. Users:
+
+* ``runtime`` — the runtime's own connection (streams, KV, control API service): everything.
+* ``admin``, ``technician``, ``viewer`` — people and tools (CLI, TUI, MQTT clients). The
+  control API endpoints each role may call are listed in :data:`ROLE_ENDPOINTS`.
+* ``c-<component>`` — one user *per component instance*, created when the component is added.
+  Its publish/subscribe permissions come from its plugin's manifest (``publishes``,
+  ``subscribes``), narrowed by its bindings (an analytics component may subscribe only to the
+  assets it is bound to), plus the plumbing it needs (its own KV state keys, its own reply
+  inbox). Components share the runtime process, so each gets its **own NATS connection**.
+
+Role passwords are generated once into ``<data_dir>/nats/auth.json`` (mode 0600); the CLI
+and the TUI read them from there, so nothing needs configuring. Component passwords are new
+on every start and live only in memory and in ``nats.conf`` (also 0600).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kit import subjects
+
+AUTH_FILE = "auth.json"
+ROLES = ("viewer", "technician", "admin")
+
+#: Control API endpoints (``kit.control.<name>``) by role; each role includes the ones before it.
+ROLE_ENDPOINTS: dict[str, list[str]] = {
+    "viewer": ["status", "components", "plugins", "recipes.list", "recipes.show", "recipes.match",
+               "recipes.validate", "deployments.list", "deployments.show", "bundles.inspect", "history.query",
+               "oee.downtimes", "alarms.list", "opcua.certs.list"],
+    "technician": ["components.restart", "alarms.ack", "alarms.shelve", "alarms.unshelve", "oee.assign_reason",
+                   "condition.feedback", "condition.relearn", "recipes.plan", "recipes.test_connection",
+                   "writes.request", "writes.confirm"],
+    "admin": [">"],
+}
+
+#: Read-only JetStream API a viewer needs to read history and last values.
+_JS_READ = ["$JS.API.INFO", "$JS.API.STREAM.INFO.>", "$JS.API.STREAM.NAMES", "$JS.API.STREAM.LIST",
+            "$JS.API.CONSUMER.CREATE.>", "$JS.API.CONSUMER.DELETE.>", "$JS.API.CONSUMER.INFO.>",
+            "$JS.API.CONSUMER.MSG.NEXT.>", "$JS.API.DIRECT.GET.>", "$JS.API.STREAM.MSG.GET.>", "$JS.ACK.>",
+            "$JS.FC.>", "$SRV.>"]
+_READ_SUBS = ["kit.data.>", "kit.kpi.>", "kit.event.>", "kit.health.>", "_INBOX.>", "$SRV.>"]
+
+
+def endpoints_for(role: str) -> list[str]:
+    """Control API endpoint names (or ``>``) ``role`` may call (cumulative)."""
+    out: list[str] = []
+    for r in ROLES:
+        out += ROLE_ENDPOINTS[r]
+        if r == role:
+            return out
+    raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+
+
+def role_permissions(role: str) -> dict[str, Any]:
+    """NATS permissions of a human/tool role."""
+    if role == "admin":
+        return {"publish": {"allow": [">"]}, "subscribe": {"allow": [">"]}}
+    pubs = [f"kit.control.{e}" for e in endpoints_for(role)] + _JS_READ
+    return {"publish": {"allow": pubs}, "subscribe": {"allow": list(_READ_SUBS)}}
+
+
+def inbox_prefix(component: str) -> str:
+    """Private reply-inbox prefix of a component's connection (others cannot read its replies)."""
+    return f"_INBOX_c_{subjects.sanitize_token(component).replace('-', '_')}"
+
+
+def component_permissions(component: str, publishes: list[str], subscribes: list[str]) -> dict[str, Any]:
+    """NATS permissions of one component instance.
+
+    Args:
+        component: instance name.
+        publishes: subjects from the manifest (already narrowed by the caller if wanted).
+        subscribes: subjects from the manifest, narrowed by the component's bindings.
+    """
+    tok = subjects.sanitize_token(component)
+    pubs = list(publishes) + [subjects.health_subject(component),
+                              "$JS.API.STREAM.INFO.KV_KIT_STATE", "$JS.API.STREAM.INFO.KV_KIT_LAST",
+                              f"$KV.KIT_STATE.{tok}.>",
+                              f"$JS.API.DIRECT.GET.KV_KIT_STATE.$KV.KIT_STATE.{tok}.>",
+                              # Needed when the bucket has no direct get; see threat model (T7).
+                              "$JS.API.STREAM.MSG.GET.KV_KIT_STATE"]
+    # Last values mirror the data subjects the component may publish.
+    for p in publishes:
+        if p == ">" or p.startswith("kit.data."):
+            pubs.append("$KV.KIT_LAST." + (p[len("kit.data."):] if p != ">" else ">"))
+        elif p == "kit.>" or p == "kit.data":
+            pubs.append("$KV.KIT_LAST.>")
+    # Reading a stream through a JetStream consumer (e.g. a historian catching up) is
+    # allowed for the streams whose subjects the component may subscribe to. The grant is
+    # per stream, not per subject: see the threat model (T7).
+    for stream in sorted({st for sub in subscribes for st in streams_of(sub)}):
+        pubs += [f"$JS.API.STREAM.INFO.{stream}", f"$JS.API.CONSUMER.CREATE.{stream}.>",
+                 f"$JS.API.CONSUMER.CREATE.{stream}", f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.>",
+                 f"$JS.API.CONSUMER.INFO.{stream}.>", f"$JS.API.CONSUMER.MSG.NEXT.{stream}.>",
+                 f"$JS.API.CONSUMER.DELETE.{stream}.>", f"$JS.ACK.{stream}.>", f"$JS.FC.{stream}.>"]
+    subs = list(subscribes) + [f"{inbox_prefix(component)}.>"]
+    return {"publish": {"allow": _dedupe(pubs)}, "subscribe": {"allow": _dedupe(subs)}}
+
+
+def streams_of(subject: str) -> set[str]:
+    """JetStream streams holding messages that ``subject`` (a pattern) can match."""
+    every = {subjects.STREAM_DATA, subjects.STREAM_KPI, subjects.STREAM_EVENTS}
+    toks = subject.split(".")
+    if subject == ">" or (toks[0] == "kit" and len(toks) >= 2 and toks[1] in ("*", ">")):
+        return every
+    if toks[0] != "kit" or len(toks) < 2:
+        return set()
+    by_token = {"data": subjects.STREAM_DATA, "kpi": subjects.STREAM_KPI, "event": subjects.STREAM_EVENTS}
+    return {by_token[toks[1]]} if toks[1] in by_token else set()
+
+def narrow_subscriptions(declared: list[str], bound_assets: set[str]) -> list[str]:
+    """Replace a broad ``kit.data`` subscription by the data subjects of the bound assets.
+
+    A manifest says "analytics read ``kit.data.>``"; the recipe says *which* assets this
+    instance reads. The instance gets only those (CR 2.1 least privilege). Subjects other
+    than ``kit.data.*`` stay as declared.
+    """
+    if not bound_assets:
+        return list(declared)
+    out: list[str] = []
+    for s in declared:
+        if s in ("kit.data.>", "kit.>", ">"):
+            out += [subjects.data_subject(subjects.AssetPath.parse(a)) for a in sorted(bound_assets)]
+            if s != "kit.data.>":
+                out.append(s)  # a wider declaration keeps its other subjects
+        else:
+            out.append(s)
+    return _dedupe(out)
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for i in items:
+        seen.setdefault(i, None)
+    return list(seen)
+
+
+def _q(s: str) -> str:
+    return json.dumps(s)
+
+
+@dataclass
+class BusAuth:
+    """Users of the embedded server: persistent role users plus per-component users."""
+
+    data_dir: Path
+    passwords: dict[str, str] = field(default_factory=dict)
+    components: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    """Component instance → (password, permissions)."""
+
+    @property
+    def auth_file(self) -> Path:
+        """``<data_dir>/nats/auth.json``."""
+        return self.data_dir / "nats" / AUTH_FILE
+
+    @classmethod
+    def load_or_create(cls, data_dir: Path) -> "BusAuth":
+        """Read the role passwords, creating them (0600) on first use."""
+        ba = cls(Path(data_dir))
+        try:
+            ba.passwords = dict(json.loads(ba.auth_file.read_text())["users"])
+        except (OSError, ValueError, KeyError):
+            ba.passwords = {}
+        missing = [u for u in ("runtime", *ROLES) if u not in ba.passwords]
+        if missing:
+            for u in missing:
+                ba.passwords[u] = secrets.token_urlsafe(24)
+            ba.save()
+        return ba
+
+    def save(self, url: str | None = None) -> None:
+        """Write ``auth.json`` (mode 0600); ``url`` records which server the passwords are for."""
+        self.auth_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.auth_file.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump({"users": self.passwords, "url": url}, f, indent=2)
+        os.replace(tmp, self.auth_file)
+
+    def add_component(self, name: str, permissions: dict[str, Any]) -> dict[str, Any]:
+        """Create (or replace) the user of component ``name``; return its connect options."""
+        pw = self.components.get(name, (secrets.token_urlsafe(24), {}))[0]
+        self.components[name] = (pw, permissions)
+        return self.connect_options(f"c-{name}")
+
+    def remove_component(self, name: str) -> None:
+        """Forget the user of component ``name`` (takes effect at the next reload)."""
+        self.components.pop(name, None)
+
+    def connect_options(self, user: str) -> dict[str, Any]:
+        """``nats.connect`` keyword arguments for ``user`` (``runtime``, a role, or ``c-<component>``)."""
+        if user.startswith("c-"):
+            name = user[2:]
+            opts: dict[str, Any] = {"user": user, "password": self.components[name][0],
+                                    "inbox_prefix": inbox_prefix(name).encode()}
+            return opts
+        return {"user": user, "password": self.passwords[user]}
+
+    def conf_lines(self) -> list[str]:
+        """The ``authorization`` block of ``nats.conf``."""
+        users = [("runtime", self.passwords["runtime"], None)]
+        users += [(r, self.passwords[r], role_permissions(r)) for r in ROLES]
+        users += [(f"c-{n}", pw, perms) for n, (pw, perms) in sorted(self.components.items())]
+        lines = ["authorization {", "  users = ["]
+        for user, pw, perms in users:
+            entry = f"    {{user: {_q(user)}, password: {_q(pw)}"
+            if perms is not None:
+                entry += f", permissions: {json.dumps(perms)}"
+            lines.append(entry + "}")
+        lines += ["  ]", "}"]
+        return lines
+
+
+def client_options(data_dir: Path, role: str = "admin", url: str | None = None) -> dict[str, Any]:
+    """Connect options a CLI/TUI process uses for ``role``, read from the data directory.
+
+    Looks in ``data_dir`` and ``data_dir/demo`` (``kit demo`` keeps its own); when ``url``
+    is given, the file recorded for that server wins. Empty if there are no credentials
+    (an external server configured without them, or an old data directory).
+    """
+    candidates = [Path(data_dir) / "nats" / AUTH_FILE, Path(data_dir) / "demo" / "nats" / AUTH_FILE]
+    found: list[dict[str, Any]] = []
+    for p in candidates:
+        try:
+            found.append(json.loads(p.read_text()))
+        except (OSError, ValueError):
+            continue
+    if not found:
+        return {}
+    chosen = next((f for f in found if url and f.get("url") and _same_server(f["url"], url)), found[0])
+    pw = chosen.get("users", {}).get(role)
+    return {"user": role, "password": pw} if pw else {}
+
+
+def _same_server(a: str, b: str) -> bool:
+    from urllib.parse import urlparse
+
+    pa, pb = urlparse(a.split(",")[0].strip()), urlparse(b.split(",")[0].strip())
+    return (pa.hostname, pa.port) == (pb.hostname, pb.port)
+
+
+#: Embedded servers started by this process: "host:port" → role passwords (see default_client_options).
+_LOCAL: dict[str, dict[str, str]] = {}
+_AUTH_KEYS = ("user", "password", "token", "user_credentials", "nkeys_seed", "signature_cb", "user_jwt_cb")
+
+
+def _hostport(url: str) -> str:
+    from urllib.parse import urlparse
+
+    u = urlparse(url.split(",")[0].strip())
+    return f"{u.hostname}:{u.port}"
+
+
+def register_local(url: str, passwords: dict[str, str]) -> None:
+    """Remember the credentials of an embedded server this process started (runtime start)."""
+    _LOCAL[_hostport(url)] = dict(passwords)
+
+
+def unregister_local(url: str) -> None:
+    """Forget them again (runtime stop)."""
+    _LOCAL.pop(_hostport(url), None)
+
+
+def default_client_options(url: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Credentials for a connection that brings none, so existing tools work unchanged.
+
+    Only for a server known to be a kit embedded server: one this process started (the
+    ``admin`` user: the same process could read the runtime's credentials anyway), or one
+    recorded in the data directory's ``auth.json`` for exactly that host and port (role
+    ``KIT_ROLE``, default ``admin``; the file is readable by its owner only). Credentials
+    are never sent to any other server.
+    """
+    if any(k in options for k in _AUTH_KEYS) or "@" in url.split(",")[0].split("//", 1)[-1]:
+        return {}
+    try:
+        hp = _hostport(url)
+    except ValueError:
+        return {}
+    role = os.environ.get("KIT_ROLE", "admin")
+    if hp in _LOCAL:
+        return {"user": "admin", "password": _LOCAL[hp]["admin"]}
+    try:
+        from kit.settings import load_settings
+
+        data_dir = load_settings().data_dir
+    except Exception:  # broken settings: no guessing
+        return {}
+    opts = client_options(data_dir, role, url)
+    found = [Path(data_dir) / "nats" / AUTH_FILE, Path(data_dir) / "demo" / "nats" / AUTH_FILE]
+    for p in found:
+        try:
+            rec = json.loads(p.read_text())
+        except (OSError, ValueError):
+            continue
+        if rec.get("url") and _same_server(rec["url"], url):
+            return opts
+    return {}

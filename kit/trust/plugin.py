@@ -1,0 +1,42 @@
+"""The trust layer's hook implementations (entry point ``kit-trust`` of fast-track-kit).
+
+Adds the control API endpoints ``writes.request`` and ``writes.confirm`` and serves guarded
+writes on ``kit.cmd.<asset>`` once the runtime is up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import kit
+from kit.trust.writes import WriteGuard
+
+
+@kit.hookimpl
+def register_endpoints(api: Any, runtime: Any) -> None:
+    """Guarded writes on the control API (technician role and above, see kit.trust.busauth)."""
+    guard = WriteGuard(runtime)
+    runtime.write_guard = guard
+    api.add("writes.request", guard.request)
+    api.add("writes.confirm", guard.confirm)
+
+
+@kit.hookimpl
+def runtime_started(runtime: Any) -> None:
+    """Start serving ``kit.cmd.>`` (in the background: the hook must return quickly)."""
+    guard = getattr(runtime, "write_guard", None)
+    if guard is None:
+        return
+    task = asyncio.get_running_loop().create_task(guard.serve_cmd())
+    runtime._trust_cmd_task = task
+
+
+@kit.hookimpl
+def runtime_stopping(runtime: Any) -> None:
+    """Nothing to flush: the subscription closes with the runtime's connection."""
+    task = getattr(runtime, "_trust_cmd_task", None)
+    if task is not None and not task.done():
+        with contextlib.suppress(Exception):
+            task.cancel()
