@@ -111,9 +111,11 @@ class ModbusAdapter(Adapter):
     summary: ClassVar[str] = "Modbus TCP/RTU device described by a hardware profile"
     can_write: ClassVar[bool] = True
 
-    def __init__(self, config: ModbusConfig, ctx: ComponentContext) -> None:
+    def __init__(self, config: ModbusConfig, ctx: ComponentContext, *, profile: ModbusProfile | None = None) -> None:
+        """``profile``: an already loaded profile (programmatic use: demo, bench); default: load
+        ``config.profile`` from the library when the component starts."""
         super().__init__(config, ctx)
-        self.profile: ModbusProfile | None = None
+        self.profile: ModbusProfile | None = profile
         self.line: Line | None = None
         self.poller: DevicePoller | None = None
         self.batches = 0
@@ -167,7 +169,8 @@ class ModbusAdapter(Adapter):
     def _setup(self) -> DevicePoller:
         cfg: ModbusConfig = self.config  # type: ignore[assignment]
         if self.poller is None:
-            self.profile = find_profile(cfg.profile, cfg.profile_params)
+            if self.profile is None:
+                self.profile = find_profile(cfg.profile, cfg.profile_params)
             key, kwargs = self._line_for(cfg, self.profile)
             self.line = LINES.acquire(key, **kwargs)
             self.poller = self.build_poller(cfg, self.profile, self.line, name=f"{self.ctx.name} ({key.endpoint} "

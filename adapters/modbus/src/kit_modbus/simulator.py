@@ -21,6 +21,7 @@ objects (vendor/model when absent), or exception 01 when the profile says unsupp
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import time
 from collections.abc import Iterable
@@ -78,8 +79,9 @@ class _Store:
         exc = self._check(device_id, func_code, address, count)
         if exc is not None:
             return exc
-        self.sim._refresh()
-        data = self.tables[_FC_TABLE[func_code]][address:address + count]
+        table = _FC_TABLE[func_code]
+        self.sim._refresh_range(table, address, count)
+        data = self.tables[table][address:address + count]
         return [bool(v) for v in data] if func_code in (1, 2, 5, 15) else data
 
     async def async_setValues(self, device_id: int, func_code: int, address: int, values: Any):
@@ -157,13 +159,19 @@ class ModbusSimulator:
         self._pinned: dict[str, Any] = {}
         self._frozen_at: float | None = None
         self._t0 = time.monotonic()
-        self._last_refresh = -1e9
         self._points = []
         seed = getattr(getattr(profile, "simulation", None), "seed", 1)
         for i, p in enumerate(profile.points):
             pc = None if p.table in _BITS else codec.PointCodec(
                 p.type, p.byte_order or "ABCD", scale=p.scale, offset=p.offset, bit=p.bit, count=p.count)
             self._points.append((p, pc, profile.generator(p).sampler(seed + i)))
+        # Per table, points sorted by address: a read refreshes only the points it covers,
+        # so a 10,000-point profile costs the simulator per request, not per point.
+        self._index: dict[str, tuple[list[int], list[int]]] = {}
+        for t in ("coil", "discrete", "holding", "input"):
+            order = sorted((p.pdu_address, i) for i, (p, _, _) in enumerate(self._points) if p.table == t)
+            self._index[t] = ([a for a, _ in order], [i for _, i in order])
+        self._stamp = [-1e9] * len(self._points)
         self._refresh(force=True)
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -263,13 +271,28 @@ class ModbusSimulator:
         raise KeyError(semantic)
 
     def _refresh(self, force: bool = False) -> None:
+        """Recompute every point (start, set_value)."""
+        self._refresh_points(range(len(self._points)), force)
+
+    def _refresh_range(self, table: str, address: int, count: int) -> None:
+        """Recompute the points a read of ``table[address:address+count]`` covers, if stale."""
+        addrs, idxs = self._index[table]
+        lo = bisect.bisect_left(addrs, address - 125)  # a point spans at most 125 registers
+        hi = bisect.bisect_left(addrs, address + count)
+        self._refresh_points(idxs[lo:hi], False)
+
+    def _refresh_points(self, which: Iterable[int], force: bool) -> None:
         now = time.monotonic()
-        if not force and (self._frozen_at is not None or now - self._last_refresh < self.update_interval_s):
+        if not force and self._frozen_at is not None:
             return
-        self._last_refresh = now
         t = self.sim_time()
         tables = self.store.tables
-        for p, pc, sample in self._points:
+        stamp, limit = self._stamp, self.update_interval_s
+        for i in which:
+            if not force and now - stamp[i] < limit:
+                continue
+            stamp[i] = now
+            p, pc, sample = self._points[i]
             value = self._pinned.get(p.semantic)
             if value is None:
                 value = sample(t)
