@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 SPEC_MAX_REGISTERS = 125
 SPEC_MAX_BITS = 2000
@@ -51,6 +52,8 @@ class Read:
     poll: str
     members: list[tuple[int, int]] = field(default_factory=list)
     """(point key, offset of the point inside the read) pairs."""
+    decoder: Any = None
+    """Slot for the adapter's compiled decoder of this read (built once per plan)."""
 
     @property
     def end(self) -> int:
