@@ -192,8 +192,13 @@ class ModbusAdapter(Adapter):
         due = {p: clock.monotonic() for p in poller.polls}
         next_health = 0.0
         was_down: bool | None = None
+        me = asyncio.current_task()
         try:
             while True:
+                if me is not None and me.cancelling():
+                    # Python 3.11's wait_for (used inside pymodbus) can swallow a cancellation
+                    # when the answer arrives at the same moment; honour the stop request here.
+                    raise asyncio.CancelledError()
                 now = clock.monotonic()
                 polls = [p for p, t in due.items() if t <= now]
                 if polls:
