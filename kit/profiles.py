@@ -130,3 +130,13 @@ class ProfileLibrary:
             raise ConfigError(f"unknown profile {profile_id!r}{suggest(profile_id, self.profiles)}; "
                               "`kit profiles` lists them")
         return self.profiles[profile_id]
+
+    def by_protocol(self, protocol: str) -> list[Profile]:
+        """Profiles of one protocol (``modbus``, ``opcua`` …), sorted by id."""
+        return [p for _, p in sorted(self.profiles.items()) if p.protocol == protocol]
+
+    def providing(self, points: set[str] | list[str]) -> list[Profile]:
+        """Profiles that provide every semantic point in ``points`` (recipes match assets by
+        meaning, so one recipe fits every device with those points), sorted by id."""
+        wanted = set(points)
+        return [p for _, p in sorted(self.profiles.items()) if wanted <= p.semantic_points()]

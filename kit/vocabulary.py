@@ -123,6 +123,10 @@ _MACHINE = _t("machine", [
     ("count_total", None, "All parts produced, good + reject (monotonic counter)", "counter"),
     ("cycle_time_s", "s", "Duration of the last machine cycle"),
     ("fault_code", None, "Active machine fault / alarm number (0 = none)", "code"),
+    ("machine_operation_mode", None, "Operation mode as OPC 40001 MachineryOperationMode: 0 none, "
+     "1 maintenance, 2 setup, 3 processing", "code"),
+    ("operation_cycle_count", None, "Machine operation cycles (OPC 40001 OperationCycleCounter)", "counter"),
+    ("power_on_duration_s", "s", "Time the machine has been powered (OPC 40001 PowerOnDuration)", "counter"),
     ("dimension_mm", "mm", "A measured part dimension (SPC input)"),
     ("pressure_bar", "bar", "Process pressure (gauge)"),
     ("flow_m3_h", "m³/h", "Volume flow"),

@@ -15,138 +15,28 @@ After validation each point exposes the normalised attributes the adapter uses:
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Literal
+import re
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
+from ruamel.yaml.scalarint import BinaryInt, HexCapsInt, HexInt, OctalInt, ScalarInt
 
 from kit import vocabulary
 from kit.errors import ConfigError
 from kit.profiles import Profile
 from kit.yamlfiles import suggest
+from kit_modbus.profile_sections import Connection, Identification, Parameter, SerialSettings
 from kit_modbus.profile_sim import Generator, _Gen, default_generator
 from kit_modbus.profile_types import (
-    BIT_TABLES, MAX_ADDRESS, REGISTER_TABLES, TYPES, WRITABLE_TABLES, Addressing, ByteOrder, DataType, Table,
+    BIT_TABLES, MAX_ADDRESS, TYPES, WRITABLE_TABLES, Addressing, ByteOrder, DataType, Table,
     register_count, single_word_order, to_pdu,
 )
 
 Loc = tuple[str | int, ...]
 
-
-class SerialSettings(BaseModel):
-    """RS-485 line settings of the device's factory default (Modbus RTU)."""
-
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
-
-    baudrate: int = Field(9600, ge=300, le=921600)
-    bytesize: Literal[7, 8] = 8
-    parity: Literal["N", "E", "O"] = "N"
-    """N none, E even, O odd."""
-    stopbits: Literal[1, 2] = 1
-    unverified: bool = False
-    """True when the sources disagree on or do not state these defaults."""
-    note: str = ""
-
-
-class Connection(BaseModel):
-    """How to talk to the device, and its limits. All are defaults a site config may override."""
-
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
-
-    transport: Literal["tcp", "rtu", "rtu_over_tcp"] = "tcp"
-    """What the device speaks natively: Modbus TCP, or RTU on RS-485 (reached through a serial
-    port, or a gateway: ``rtu_over_tcp`` for a transparent one, ``tcp`` for a Modbus TCP↔RTU
-    gateway such as Moxa MGate)."""
-    port: int = Field(502, ge=1, le=65535)
-    """TCP port (also the gateway's port for serial devices)."""
-    unit_id: int = Field(1, ge=0, le=255)
-    """Unit identifier / slave address (1…247 on a serial line; 0 or 255 for some TCP devices)."""
-    serial: SerialSettings | None = None
-    byte_order: ByteOrder = "ABCD"
-    """Order of the bytes of a 32/64-bit value on the wire (ABCD = Modbus big-endian; CDAB =
-    low word first). 16-bit values only use the byte order inside the word."""
-    addressing: Addressing
-    """Convention of the addresses in ``points`` — required, never guessed: ``pdu`` (0-based
-    wire address), ``modicon`` (30001/40001, 5 or 6 digits) or ``one_based`` (register numbers
-    starting at 1, e.g. Schneider)."""
-    max_registers_per_read: int = Field(125, ge=1, le=125)
-    """Largest FC03/FC04 read the device accepts (spec limit 125)."""
-    max_bits_per_read: int = Field(2000, ge=1, le=2000)
-    """Largest FC01/FC02 read the device accepts (spec limit 2000)."""
-    max_gap: int = Field(8, ge=0, le=124)
-    """Unused registers (or bits) a coalesced read may span between two points."""
-    timeout_s: float = Field(1.0, gt=0, le=60)
-    poll_interval_s: float = Field(1.0, gt=0, le=86400)
-    """Interval of ``poll: fast`` points."""
-    slow_poll_interval_s: float = Field(10.0, gt=0, le=86400)
-    """Interval of ``poll: slow`` points (energy counters, configuration, identification)."""
-    write_single_register: bool = True
-    """False when the device lacks FC06 (Yaskawa V1000): writes then use FC16."""
-
-    @model_validator(mode="after")
-    def _slow_not_faster(self) -> "Connection":
-        if self.slow_poll_interval_s < self.poll_interval_s:
-            raise ValueError(f"slow_poll_interval_s ({self.slow_poll_interval_s}) is shorter than "
-                             f"poll_interval_s ({self.poll_interval_s})")
-        return self
-
-
-class Identification(BaseModel):
-    """Expected FC43/14 (Read Device Identification) objects; a device matches when each given
-    object contains the expected text (case-insensitive)."""
-
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
-
-    supported: bool = True
-    """False when the device does not implement FC43/14 (most meters and drives on RTU)."""
-    vendor_name: str | None = None
-    """Object 0x00 (basic)."""
-    product_code: str | None = None
-    """Object 0x01 (basic)."""
-    revision: str | None = None
-    """Object 0x02 MajorMinorRevision (basic)."""
-    vendor_url: str | None = None
-    """Object 0x03 (regular)."""
-    product_name: str | None = None
-    """Object 0x04 (regular)."""
-    model_name: str | None = None
-    """Object 0x05 (regular)."""
-    user_application_name: str | None = None
-    """Object 0x06 (regular)."""
-    unverified: bool = False
-    """True when the expected texts come from documentation, not from a real device's answer."""
-
-    #: Object id of each field (Modbus Application Protocol V1.1b3, 6.21).
-    OBJECT_IDS: ClassVar[dict[str, int]] = {
-        "vendor_name": 0, "product_code": 1, "revision": 2, "vendor_url": 3, "product_name": 4,
-        "model_name": 5, "user_application_name": 6,
-    }
-
-    def expected(self) -> dict[int, str]:
-        """``object id → expected text`` for the objects given."""
-        return {oid: getattr(self, name) for name, oid in self.OBJECT_IDS.items() if getattr(self, name)}
-
-
-class Parameter(BaseModel):
-    """A value the technician supplies when using a parameterised profile (a PLC template)."""
-
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
-
-    type: Literal["int"] = "int"
-    prompt: str
-    """Question shown to the technician, e.g. "First holding register of the machine block"."""
-    default: int | None = None
-    min: int = 0
-    max: int = 465536
-    help: str = ""
-
-    @model_validator(mode="after")
-    def _bounds(self) -> "Parameter":
-        if self.min > self.max:
-            raise ValueError(f"min ({self.min}) is above max ({self.max})")
-        if self.default is not None and not self.min <= self.default <= self.max:
-            raise ValueError(f"default {self.default} is outside {self.min}…{self.max}")
-        return self
+__all__ = ["Connection", "Identification", "ModbusPoint", "ModbusProfile", "Parameter", "SerialSettings",
+           "Simulation"]
 
 
 class ModbusPoint(BaseModel):
@@ -216,6 +106,17 @@ class ModbusPoint(BaseModel):
         """Read function code of the point's table."""
         return {"coil": 1, "discrete": 2, "holding": 3, "input": 4}[self.table or "holding"]
 
+    @field_validator("address", mode="before")
+    @classmethod
+    def _keep_leading_zeros(cls, value: Any) -> Any:
+        # YAML turns ``address: 010001`` into the int 10001, which as a Modicon reference is a
+        # *discrete input*; the digits as written (a 6-digit coil reference) are kept instead.
+        if isinstance(value, ScalarInt) and not isinstance(value, (HexInt, HexCapsInt, OctalInt, BinaryInt)):
+            width = getattr(value, "_width", None) or 0
+            if width > len(str(int(value))) and int(value) >= 0:
+                return f"{int(value):0{width}d}"
+        return value
+
     @field_validator("range")
     @classmethod
     def _ordered_range(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
@@ -254,6 +155,24 @@ class ModbusProfile(Profile):
     simulation: Simulation = Field(default_factory=Simulation)
 
     _params: dict[str, int] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _every_problem(cls, data: Any, handler: Any) -> "ModbusProfile":
+        """Report shape errors *and* the cross-field problems of the points that are fine.
+
+        Pydantic stops before the cross-field checks when any field is wrong; a technician
+        would then fix one typo only to meet the next batch. So the well-formed points are
+        checked again on their own and their problems added (indices mapped back).
+        """
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            extra = _cross_problems_of_valid_points(data, exc, handler)
+            if not extra:
+                raise
+            details = [_detail(e) for e in exc.errors()] + extra
+            raise ValidationError.from_exception_data(cls.__name__, details) from None
 
     @model_validator(mode="after")
     def _check(self) -> "ModbusProfile":
@@ -310,8 +229,10 @@ class ModbusProfile(Profile):
                 problems.append(f"profile_params.{key}: required — {spec.prompt} ({spec.min}…{spec.max})")
                 continue
             try:
-                value = int(raw) if not isinstance(raw, bool) and float(raw) == int(float(raw)) else None
-            except (TypeError, ValueError):
+                # Values arrive as text from the CLI and from recipe parameters ("40011").
+                number = float(raw)
+                value = int(number) if not isinstance(raw, bool) and number.is_integer() else None
+            except (TypeError, ValueError, OverflowError):
                 value = None
             if value is None:
                 problems.append(f"profile_params.{key}: {raw!r} is not a whole number")
@@ -461,6 +382,7 @@ class ModbusProfile(Profile):
         return errors
 
     def _check_simulation(self) -> list[tuple[Loc, str]]:
+        """Generators name existing points and produce values their points can carry."""
         errors: list[tuple[Loc, str]] = []
         by_name = {p.semantic: p for p in self.points}
         for name, gen in self.simulation.points.items():
@@ -469,14 +391,30 @@ class ModbusProfile(Profile):
             if point is None:
                 errors.append((at, f"no point named {name!r} in this profile{suggest(name, by_name)}"))
                 continue
+            is_text = isinstance(getattr(gen, "value", None), str)
+            if (point.type == "string") != is_text and getattr(gen, "generator", "") == "constant":
+                errors.append((at, f"point {name!r} is {point.type}: give a {'text' if point.type == 'string' else 'number'}"
+                               " value"))
+                continue
+            if point.type == "string" or point.type is None:
+                continue
             lo, hi = gen.bounds()
-            rng = point.range or (None, None)
-            if point.range is None:
+            if point.type in ("bool", "bit"):
+                rng: tuple[float, float] | None = (0.0, 1.0)
+            else:
+                rng = point.range
+            if rng is None:
+                # No expected range: the values must at least fit the type at its scale.
+                spec = TYPES[point.type]
+                fit = None if math.isinf(hi) else _raw_fit((lo, hi), point.scale, point.offset, spec.raw_min,
+                                                            spec.raw_max, point.type)
+                if fit:
+                    errors.append((at, f"point {name!r}: generator {fit.replace('range', 'output', 1)}"))
                 continue
             if getattr(gen, "generator", "") == "counter" and hi == math.inf:
                 secs = gen.seconds_to(rng[1])  # type: ignore[attr-defined]
                 if lo < rng[0] or secs < 7 * 86400:
-                    errors.append((at, f"counter leaves the expected range {list(point.range)} after "
+                    errors.append((at, f"counter leaves the expected range {list(rng)} after "
                                    f"{secs / 3600:.1f} h; lower rate_per_s, set wrap, or widen the range"))
             elif lo < rng[0] or hi > rng[1]:
                 errors.append((at, f"produces {lo:g}…{hi:g}, outside the expected range "
@@ -512,6 +450,64 @@ def _raw_fit(value_range: tuple[float, float], scale: float, offset: float, raw_
         return None
     # Allow half a count of rounding at either end.
     if raws[0] < raw_min - 0.5 or raws[1] > raw_max + 0.5:
-        return (f"range {list(value_range)} needs raw values {raws[0]:g}…{raws[1]:g} but {data_type} holds "
+        return (f"range [{value_range[0]:g}, {value_range[1]:g}] needs raw values {raws[0]:g}…{raws[1]:g} but {data_type} holds "
                 f"{raw_min:g}…{raw_max:g}; check scale ({scale:g}) and offset ({offset:g})")
     return None
+
+
+def _detail(err: Any) -> InitErrorDetails:
+    """A pydantic error dict back as InitErrorDetails (keeping its type, e.g. extra_forbidden)."""
+    ctx = err.get("ctx")
+    try:
+        # Probe that pydantic-core knows the type with this context.
+        ValidationError.from_exception_data("probe", [InitErrorDetails(type=err["type"], loc=(), input=None,
+                                                                       **({"ctx": ctx} if ctx else {}))])
+        return InitErrorDetails(type=err["type"], loc=err["loc"], input=err.get("input"),
+                                **({"ctx": ctx} if ctx else {}))
+    except (KeyError, TypeError, ValueError):
+        return InitErrorDetails(type=PydanticCustomError(str(err["type"]), "{msg}", {"msg": err["msg"]}),
+                                loc=err["loc"], input=err.get("input"))
+
+
+def _cross_problems_of_valid_points(data: Any, exc: ValidationError, handler: Any) -> list[InitErrorDetails]:
+    """Cross-field problems among the points that passed field validation (see ``_every_problem``)."""
+    if not isinstance(data, dict) or not isinstance(data.get("points"), list):
+        return []
+    bad: set[int] = set()
+    for err in exc.errors():
+        loc = err["loc"]
+        if loc and loc[0] == "points" and len(loc) > 1 and isinstance(loc[1], int):
+            bad.add(loc[1])
+        elif loc and loc[0] not in ("simulation",):
+            return []  # connection or envelope broken: cross checks would only mislead
+    kept = [i for i in range(len(data["points"])) if i not in bad]
+    if not kept:
+        return []
+    dropped = {str(p.get("semantic")) for i, p in enumerate(data["points"]) if i in bad and isinstance(p, dict)}
+    reduced = {k: v for k, v in data.items() if k != "points"}
+    reduced["points"] = [data["points"][i] for i in kept]
+    if any(err["loc"][:1] == ("simulation",) for err in exc.errors()):
+        reduced.pop("simulation", None)
+    try:
+        # Depending on how pydantic nests the validators, the handler may or may not run the
+        # after-validator; run the cross checks explicitly when it returns a model.
+        model = handler(reduced)
+    except ValidationError as again:
+        errors = again.errors()
+    else:
+        errors = [{"type": "modbus_profile", "loc": loc, "msg": msg}
+                  for loc, msg in model._normalise(model._defaults()) + model._check_simulation()]
+    out = []
+    if errors:
+        for err in errors:
+            loc = list(err["loc"])
+            if err["type"] != "modbus_profile":
+                continue
+            if loc[:2] and loc[0] == "simulation" and len(loc) > 2 and loc[2] in dropped:
+                continue  # names a point that has its own (shape) error
+            if loc[0] == "points" and len(loc) > 1 and isinstance(loc[1], int):
+                loc[1] = kept[loc[1]]
+            msg = re.sub(r"points\[(\d+)\]", lambda m: f"points[{kept[int(m.group(1))]}]", err["msg"])
+            out.append(InitErrorDetails(type=PydanticCustomError("modbus_profile", "{msg}", {"msg": msg}),
+                                        loc=tuple(loc), input=None))
+    return out

@@ -15,7 +15,7 @@ from pathlib import Path
 from kit.builtin import shipped_dir
 from kit_modbus.profile import ModbusProfile
 
-SCHEMA_ID = "https://fast-track-kit.org/schema/modbus-profile.schema.json"
+SCHEMA_ID = "urn:fast-track-kit:schema:modbus-profile"
 
 
 def schema_path() -> Path:

@@ -99,8 +99,9 @@ def to_pdu(address: int | str, convention: str, table: str | None) -> tuple[str,
         ``one_based``: a 1-based register number (Schneider iEM); PDU = number − 1.
         ``modicon``: a 5-digit (``40001``) or 6-digit (``400001``) reference; the first digit
         names the table (0 coil, 1 discrete input, 3 input register, 4 holding register) and
-        PDU = reference − (table base + 1). An int below 100000 is read as 5 digits; a 6-digit
-        coil reference (``0xxxxx``) must be written as a quoted string to keep its zero.
+        PDU = reference − (table base + 1). A string keeps its digits (``"010001"`` is a 6-digit
+        coil reference); an int below 100000 is read as 5 digits. (Profile loading turns YAML
+        ints written with leading zeros back into strings, see ``ModbusPoint``.)
 
     Raises:
         ValueError: with a message saying what is wrong and how to write it.
