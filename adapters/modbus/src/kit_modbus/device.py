@@ -20,6 +20,7 @@ Failure handling, per device:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -121,6 +122,10 @@ class DevicePoller:
         self.probe_times: list[float] = []
         """Monotonic times of requests sent while the breaker was open (tests check spacing)."""
         self.stats = DeviceStats()
+        # Known to the line as up: the line drops its connection only when ALL its devices are down.
+        line.down.setdefault(unit_id, False)
+        self.cycle_json: str | None = None
+        """JSON array of the points of the last successful :meth:`poll` (rendered read by read)."""
         self.polls = sorted({s.poll for s in self.specs}) or ["fast"]
         # JSON prefixes per point, rendered once (hot path: one join per batch).
         self._good_prefix = []
@@ -216,30 +221,56 @@ class DevicePoller:
             self.probe_times.append(now)
         reads = self.planner.reads_for(polls)
         t0 = time.perf_counter()
+        frags: list[str] = []
+        pending: asyncio.Future | None = None
+        self.cycle_json = None
         try:
-            for r in reads:
+            if reads:
+                pending = asyncio.ensure_future(self._read(reads[0]))
+            for i, r in enumerate(reads):
+                fut, pending = pending, None
+                assert fut is not None
+                illegal: list[int] = []
                 try:
+                    ok = [(r, await fut)]
+                except IllegalAddress:
                     ok, illegal = await read_bisecting(self.planner, r, self._read)
                 except DeviceRejected as exc:
                     if exc.code in GATEWAY_CODES:
                         raise
+                    ok = []
                     self._count(f"modbus_exception_{exc.code}")
                     self._mark((k for k, _ in r.members), f"modbus_exception_{exc.code}")
-                    continue
+                    frags.append(self._render([k for k, _ in r.members]))
+                if i + 1 < len(reads):
+                    # Pipelining: the next request goes out now (one sleep(0) lets its task send
+                    # it), and this read is decoded and rendered while the device answers.
+                    pending = asyncio.ensure_future(self._read(reads[i + 1]))
+                    await asyncio.sleep(0)
                 for rr, data in ok:
                     self._store(rr, data)
+                    frags.append(self._render([k for k, _ in rr.members]))
                 if illegal:
                     self._count("modbus_exception_2", len(illegal))
                     self.log.warning("%s: device refuses %s with exception 02 (illegal data address); "
                                      "marked bad, check the profile's addresses",
                                      self.name, ", ".join(self.specs[k].name for k in illegal))
             # Points learned illegal earlier are no longer in any read but still reported.
-            for k in self.planner.illegal:
+            wanted = set(polls)
+            gone = [k for k in self.planner.illegal if self.specs[k].poll in wanted]
+            for k in gone:
                 self.values[k] = None
                 self.reasons[k] = "modbus_exception_2"
+            if gone:
+                self._any_bad = True
+                frags.append(self._render(gone))
         except AdapterError as exc:
             self._failed(exc, keys)
             return False
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
+        self.cycle_json = "[" + ",".join(f for f in frags if f) + "]"
         self._any_bad = self.reasons.count(None) != len(self.reasons)  # C-speed scan
         self.stats.latency_ms = (time.perf_counter() - t0) * 1000
         self.stats.good_cycles += 1
@@ -269,6 +300,12 @@ class DevicePoller:
 
     def points_json(self, keys: Sequence[int]) -> str:
         """The points ``keys`` as the JSON array of a sample batch (bad → reason, no value)."""
+        return "[" + self._render(keys) + "]"
+
+    def _render(self, keys: Sequence[int]) -> str:
+        """The points ``keys`` as JSON objects separated by commas (no brackets)."""
+        if not keys:
+            return ""
         values, reasons, good, bad = self.values, self.reasons, self._good_prefix, self._bad_prefix
         # One C-level json.dumps for all values, split back per value: several times faster
         # than formatting each value in Python. Strings (which may contain commas) are
@@ -286,7 +323,7 @@ class DevicePoller:
                      for k, v in zip(keys, parts)]
         else:
             items = [good[k] + v + "}" for k, v in zip(keys, parts)]
-        return "[" + ",".join(items) + "]"
+        return ",".join(items)
 
     def health(self) -> dict[str, Any]:
         """Device health metrics (connected, last good read, latency, error counts)."""

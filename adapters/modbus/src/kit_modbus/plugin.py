@@ -202,8 +202,10 @@ class ModbusAdapter(Adapter):
                 now = clock.monotonic()
                 polls = [p for p, t in due.items() if t <= now]
                 if polls:
-                    await poller.poll(polls)
-                    await self.ctx.publish_samples_json(poller.points_json(poller.keys_for(polls)))
+                    answered = await poller.poll(polls)
+                    payload = poller.cycle_json if answered and poller.cycle_json else \
+                        poller.points_json(poller.keys_for(polls))
+                    await self.ctx.publish_samples_json(payload)
                     self.batches += 1
                     done = clock.monotonic()
                     for p in polls:
