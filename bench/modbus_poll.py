@@ -85,7 +85,7 @@ async def start_sim(profile: Path) -> tuple[asyncio.subprocess.Process, int]:
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", SIM_CODE, str(profile), str(port),
-        stdout=asyncio.subprocess.PIPE, stderr=None)
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
     assert proc.stdout is not None
     await asyncio.wait_for(proc.stdout.readline(), 120)  # "ready"
     return proc, port
@@ -113,7 +113,8 @@ async def run_adapter(bus: Bus, prof: ModbusProfile, port: int, seconds: float) 
     n = len(adapter.poller.specs)
     pts = (b1 - b0) * n
     bad = sum(1 for r in adapter.poller.reasons if r is not None)
-    return {"points_per_s": pts / (w1 - w0), "cpu_us_per_point": (c1 - c0) / pts * 1e6,
+    return {"points_per_s": pts / (w1 - w0), "cpu_us_per_point": (c1 - c0) / pts * 1e6, "points": pts,
+            "wall_s": w1 - w0, "cpu_s": c1 - c0,
             "requests_per_cycle": len(adapter.poller.planner.reads), "cycles": b1 - b0, "bad_points": bad}
 
 
@@ -142,14 +143,25 @@ async def run_bare(bus: Bus, prof: ModbusProfile, port: int, seconds: float) -> 
     client.close()
     await bus.flush()
     pts = cycles * len(prof.points)
-    return {"points_per_s": pts / (w1 - w0), "cpu_us_per_point": (c1 - c0) / pts * 1e6,
-            "requests_per_cycle": len(reads), "cycles": cycles}
+    return {"points_per_s": pts / (w1 - w0), "cpu_us_per_point": (c1 - c0) / pts * 1e6, "points": pts,
+            "wall_s": w1 - w0, "cpu_s": c1 - c0, "requests_per_cycle": len(reads), "cycles": cycles}
+
+
+def pool(runs: list[dict]) -> dict:
+    """Combine alternating runs: total points over total time and CPU (not a mean of rates)."""
+    out = dict(runs[-1])
+    pts = sum(r["points"] for r in runs)
+    out["points_per_s"] = pts / sum(r["wall_s"] for r in runs)
+    out["cpu_us_per_point"] = sum(r["cpu_s"] for r in runs) / pts * 1e6
+    out["cycles"] = sum(r["cycles"] for r in runs)
+    return out
 
 
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,10000")
-    ap.add_argument("--seconds", type=float, default=5.0, help="measuring time per run")
+    ap.add_argument("--seconds", type=float, default=10.0, help="measuring time per size and side")
+    ap.add_argument("--repeats", type=int, default=2, help="alternating runs per size and side")
     args = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
@@ -168,10 +180,15 @@ async def main() -> None:
                 proc, port = await start_sim(path)
                 prof = ModbusProfile.model_validate(data)
                 try:
-                    print(f"{n} points: bare pymodbus client …", file=sys.stderr, flush=True)
-                    bare = await run_bare(bus, prof, port, args.seconds)
-                    print(f"{n} points: kit adapter …", file=sys.stderr, flush=True)
-                    ours = await run_adapter(bus, prof, port, args.seconds)
+                    # Alternate bare/adapter runs and pool them: the machine's load drifts, and
+                    # both sides should see the same drift.
+                    bares, ourss = [], []
+                    for rep in range(args.repeats):
+                        print(f"{n} points: bare pymodbus client ({rep + 1}/{args.repeats}) …", file=sys.stderr, flush=True)
+                        bares.append(await run_bare(bus, prof, port, args.seconds / args.repeats))
+                        print(f"{n} points: kit adapter ({rep + 1}/{args.repeats}) …", file=sys.stderr, flush=True)
+                        ourss.append(await run_adapter(bus, prof, port, args.seconds / args.repeats))
+                    bare, ours = pool(bares), pool(ourss)
                 finally:
                     proc.terminate()
                     await proc.wait()
