@@ -167,7 +167,8 @@ class DevicePoller:
             values[k] = None
             reasons[k] = reason
 
-    def _store(self, r: Read, data: Sequence[int] | Sequence[bool]) -> None:
+    def _store(self, r: Read, data: Sequence[int] | Sequence[bool]) -> str | None:
+        """Decode a read into values/reasons; returns its JSON fragment when rendered on the fly."""
         values, reasons = self.values, self.reasons
         if r.table in BIT_TABLES:
             for key, off in r.members:
@@ -188,12 +189,18 @@ class DevicePoller:
             if self._any_bad:
                 for k in keys:
                     reasons[k] = None
+            if not nan:
+                # All good and numeric: ONE C-level %-format renders the read's JSON (repr of
+                # an int or a finite float is its JSON form).
+                if r.template is None:
+                    r.template = ",".join(self._good_prefix[k].replace("%", "%%") + "%r}" for k in keys)
+                return r.template % tuple(vals)
             for i in nan:
                 # NaN/inf registers mean "not available" on most meters: never a good value.
                 values[keys[i]] = None
                 reasons[keys[i]] = "not_a_number"
                 self._any_bad = True
-            return
+            return None
         be_buf, le_buf = codec.buffers(data)
         codecs = self.codecs
         isfinite = math.isfinite
@@ -248,8 +255,8 @@ class DevicePoller:
                     pending = asyncio.ensure_future(self._read(reads[i + 1]))
                     await asyncio.sleep(0)
                 for rr, data in ok:
-                    self._store(rr, data)
-                    frags.append(self._render([k for k, _ in rr.members]))
+                    frag = self._store(rr, data)
+                    frags.append(frag if frag is not None else self._render([k for k, _ in rr.members]))
                 if illegal:
                     self._count("modbus_exception_2", len(illegal))
                     self.log.warning("%s: device refuses %s with exception 02 (illegal data address); "

@@ -54,6 +54,8 @@ class Read:
     """(point key, offset of the point inside the read) pairs."""
     decoder: Any = None
     """Slot for the adapter's compiled decoder of this read (built once per plan)."""
+    template: str | None = None
+    """Slot for the adapter's JSON template of this read (built once per plan)."""
 
     @property
     def end(self) -> int:
