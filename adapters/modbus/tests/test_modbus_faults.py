@@ -102,3 +102,17 @@ async def test_exception_02_holes_are_learned(test_profile, sim_factory, run_ada
     await wait_for(lambda: poller.stats.cycles >= cycles + 10, message="ten more cycles")
     assert poller.stats.errors == errors
     assert all(p.reason == "modbus_exception_2" for b in r.batches[-5:] for p in b.points if p.name == "machine_running")
+
+
+async def test_rtu_over_tcp_line_has_one_request_in_flight(test_profile, sim_factory, run_adapter):
+    """Two RS-485 devices behind a transparent serial server: RTU framing, requests never overlap."""
+    line = await sim_factory(test_profile, unit_ids=[1, 2], framer="rtu")
+    line.set_delay(0.01)  # a slow line makes overlapping requests visible if they happen
+    cfg = dict(transport="rtu_over_tcp", timeout_s=0.5, max_tcp_connections=4)
+    a = await run_adapter(_cfg(line, unit_id=1, **cfg), name="rtu1", asset="test/a/l/rtu1")
+    b = await run_adapter(_cfg(line, unit_id=2, **cfg), name="rtu2", asset="test/a/l/rtu2")
+    await wait_for(lambda: len(a.batches) >= 10 and len(b.batches) >= 10, timeout=30, message="both polled")
+    assert a.adapter.line is b.adapter.line and len(a.adapter.line.conns) == 1
+    assert line.max_in_flight == 1
+    assert all(_all_good(x) for x in a.batches + b.batches)
+    assert line.connections == 1

@@ -29,6 +29,7 @@ from typing import Any
 
 from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import NoSuchIdException
+from pymodbus.framer import FramerType
 from pymodbus.pdu import ExceptionResponse
 from pymodbus.pdu.mei_message import ReadDeviceInformationResponse
 from pymodbus.server import ModbusTcpServer
@@ -107,21 +108,27 @@ class _Handler(ServerRequestHandler):
         sim: ModbusSimulator = self.server.sim
         if sim.silent or pdu.dev_id in sim.silent_units:
             return
-        if sim.delay_s > 0:
-            await asyncio.sleep(sim.delay_s)
-            if sim.silent:
+        sim.in_flight += 1
+        sim.max_in_flight = max(sim.max_in_flight, sim.in_flight)
+        try:
+            if sim.delay_s > 0:
+                await asyncio.sleep(sim.delay_s)
+                if sim.silent:
+                    return
+            if pdu.function_code == 0x2B:
+                self.server_send(sim._identification(pdu), addr)
                 return
-        if pdu.function_code == 0x2B:
-            self.server_send(sim._identification(pdu), addr)
-            return
-        self.last_pdu, self.last_addr = pdu, addr
-        await super().handle_request()
+            self.last_pdu, self.last_addr = pdu, addr
+            await super().handle_request()
+        finally:
+            sim.in_flight -= 1
 
 
 class _Server(ModbusTcpServer):
     def __init__(self, sim: "ModbusSimulator", **kw: Any) -> None:
         self.sim = sim
-        super().__init__(SimDevice(0, simdata=[SimData(0, values=0)]), ignore_missing_devices=True, **kw)
+        super().__init__(SimDevice(0, simdata=[SimData(0, values=0)]), ignore_missing_devices=True,
+                         framer=FramerType.RTU if sim.framer == "rtu" else FramerType.SOCKET, **kw)
         self.context = sim.store  # type: ignore[assignment]
 
     def callback_new_connection(self):
@@ -138,10 +145,16 @@ class ModbusSimulator:
         unit_ids: unit ids answered (default: any — a single device).
         update_interval_s: how often simulated values are recomputed (lazily, on reads).
         speed: simulated seconds per real second.
+        framer: ``socket`` (Modbus TCP) or ``rtu`` (RTU frames over TCP, like a transparent
+            serial device server with RS-485 devices behind it).
     """
 
     def __init__(self, profile: Any, host: str = "127.0.0.1", port: int = 0, *,
-                 unit_ids: Iterable[int] | None = None, update_interval_s: float = 0.1, speed: float = 1.0) -> None:
+                 unit_ids: Iterable[int] | None = None, update_interval_s: float = 0.1, speed: float = 1.0,
+                 framer: str = "socket") -> None:
+        if framer not in ("socket", "rtu"):
+            raise ValueError(f"framer must be socket or rtu, not {framer!r}")
+        self.framer = framer
         self.profile = profile
         self.host, self.port = host, port
         self.unit_ids = set(unit_ids or [])
@@ -151,6 +164,9 @@ class ModbusSimulator:
         self.connections = 0
         """Client connections accepted since creation (tests count reconnects)."""
         self.requests = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        """Most requests being answered at the same time (a serial line must never exceed 1)."""
         self.writes: list[tuple[str, int, list[int]]] = []
         self.silent = False
         self.silent_units: set[int] = set()
