@@ -27,7 +27,7 @@ def _all_good(batch) -> bool:
 async def test_device_dies_and_returns_without_reconnect_storm(test_profile, sim_factory, run_adapter, caplog):
     caplog.set_level(logging.WARNING)
     sim = await sim_factory(test_profile)
-    r = await run_adapter(_cfg(sim, timeout_s=0.2, backoff_initial_s=0.05, backoff_max_s=0.3))
+    r = await run_adapter(_cfg(sim, timeout_s=0.2, backoff_initial_s=0.1, backoff_max_s=0.8))
     await wait_for(lambda: r.batches and _all_good(r.batches[-1]), message="good data")
     poller = r.adapter.poller
     line = r.adapter.line
