@@ -102,3 +102,18 @@ async def test_test_connection_reports_identification_and_actionable_errors(test
     await sim.stop()
     with pytest.raises(AdapterError, match="cannot connect"):
         await ModbusAdapter.test_connection(ModbusConfig(profile=str(TEST_PROFILE), host="127.0.0.1", port=port))
+
+
+async def test_multi_register_and_bit_writes(test_profile, sim_factory, run_adapter):
+    sim = await sim_factory(test_profile)
+    sim.freeze()
+    r = await run_adapter(_cfg(sim))
+    await wait_for(lambda: r.batches, message="first batch")
+    await r.adapter.write("x_float_cdab", -12.5)
+    a, b, c, d = struct.pack(">f", -12.5)
+    assert ("holding", 2, [c << 8 | d, a << 8 | b]) in sim.writes  # FC16, low word first
+    sim.store.tables["holding"][41] = 0b1010_0000_0000_0001  # other bits that must survive
+    await r.adapter.write("machine_running", True)
+    assert sim.store.tables["holding"][41] == 0b1010_0000_0000_1001
+    await r.adapter.write("machine_running", False)
+    assert sim.store.tables["holding"][41] == 0b1010_0000_0000_0001
