@@ -179,11 +179,13 @@ class DevicePoller:
         if dec is None:
             members = sorted(r.members, key=lambda m: m[1])
             r.members = members
+            r.keys = [k for k, _ in members]
             r.decoder = dec = codec.BlockDecoder.build(
                 r.count, [(off, self.codecs[k]) for k, off in members]) or False  # type: ignore[misc]
         if dec:
             vals, nan = dec.decode(data)
-            keys = [k for k, _ in r.members]
+            keys = r.keys
+            assert keys is not None
             for k, v in zip(keys, vals):
                 values[k] = v
             if self._any_bad:

@@ -56,6 +56,8 @@ class Read:
     """Slot for the adapter's compiled decoder of this read (built once per plan)."""
     template: str | None = None
     """Slot for the adapter's JSON template of this read (built once per plan)."""
+    keys: list[int] | None = None
+    """Slot for the member keys in decoding order (built once per plan)."""
 
     @property
     def end(self) -> int:
@@ -127,12 +129,17 @@ class Planner:
                 cur = Read(table, it.address, it.count, poll, [(it.key, 0)])
                 reads.append(cur)
         self.reads = reads
+        self._for: dict[tuple[str, ...], list[Read]] = {}
         return reads
 
     def reads_for(self, polls: Iterable[str]) -> list[Read]:
         """The planned reads of the given poll classes."""
-        wanted = set(polls)
-        return [r for r in self.reads if r.poll in wanted]
+        key = tuple(polls)
+        got = self._for.get(key)
+        if got is None:
+            wanted = set(key)
+            got = self._for[key] = [r for r in self.reads if r.poll in wanted]
+        return got
 
     def naive_request_count(self) -> int:
         """Requests one-read-per-point would need (the planner's baseline)."""
