@@ -117,3 +117,30 @@ async def test_multi_register_and_bit_writes(test_profile, sim_factory, run_adap
     assert sim.store.tables["holding"][41] == 0b1010_0000_0000_1001
     await r.adapter.write("machine_running", False)
     assert sim.store.tables["holding"][41] == 0b1010_0000_0000_0001
+
+
+@pytest.mark.parametrize("pipeline", [False, True])
+async def test_poller_with_and_without_pipelining(test_profile, sim_factory, pipeline):
+    from kit_modbus.device import DevicePoller, spec_from_profile_point
+    from kit_modbus.line import Line, LineKey
+
+    sim = await sim_factory(test_profile)
+    sim.freeze()
+    sim.set_illegal("holding", [41])
+    line = Line(LineKey("tcp", f"{sim.host}:{sim.port}"), host=sim.host, port=sim.port, timeout_s=0.5)
+    try:
+        poller = DevicePoller([spec_from_profile_point(p) for p in test_profile.points], line, 1,
+                              max_gap=8, pipeline=pipeline)
+        for _ in range(2):
+            assert await poller.poll()
+        import json
+        points = {p["name"]: p for p in json.loads(poller.cycle_json)}
+        assert set(points) == {p.semantic for p in test_profile.points}
+        for p in test_profile.points:
+            if p.semantic == "machine_running":
+                assert points[p.semantic] == {"name": "machine_running", "quality": "bad",
+                                              "reason": "modbus_exception_2"}
+            else:
+                assert points[p.semantic]["value"] == pytest.approx(sim.expected(p.semantic)), p.semantic
+    finally:
+        line.close()

@@ -93,12 +93,15 @@ class DevicePoller:
         breaker_failures: failed cycles before the breaker opens.
         backoff_initial_s, backoff_max_s: probe spacing while the breaker is open.
         name: device name for log lines.
+        pipeline: send the next read before decoding the current one. Off by default: on
+            loopback it measured neutral (±noise) and it costs a task per request; it may help
+            devices with long answer times and many reads per cycle.
     """
 
     def __init__(self, specs: Sequence[PointSpec], line: Line, unit_id: int = 1, *, timeout_s: float = 1.0,
                  max_registers: int = 125, max_bits: int = 2000, max_gap: int = 10, breaker_failures: int = 2,
                  backoff_initial_s: float = 1.0, backoff_max_s: float = 30.0, name: str = "device",
-                 log: logging.Logger | None = None) -> None:
+                 log: logging.Logger | None = None, pipeline: bool = False) -> None:
         self.specs = list(specs)
         self.line, self.unit_id, self.timeout_s = line, unit_id, timeout_s
         self.name = name
@@ -124,6 +127,7 @@ class DevicePoller:
         self.stats = DeviceStats()
         # Known to the line as up: the line drops its connection only when ALL its devices are down.
         line.down.setdefault(unit_id, False)
+        self.pipeline = pipeline
         self.cycle_json: str | None = None
         """JSON array of the points of the last successful :meth:`poll` (rendered read by read)."""
         self.polls = sorted({s.poll for s in self.specs}) or ["fast"]
@@ -234,14 +238,13 @@ class DevicePoller:
         pending: asyncio.Future | None = None
         self.cycle_json = None
         try:
-            if reads:
+            if reads and self.pipeline:
                 pending = asyncio.ensure_future(self._read(reads[0]))
             for i, r in enumerate(reads):
                 fut, pending = pending, None
-                assert fut is not None
                 illegal: list[int] = []
                 try:
-                    ok = [(r, await fut)]
+                    ok = [(r, await (fut if fut is not None else self._read(r)))]
                 except IllegalAddress:
                     ok, illegal = await read_bisecting(self.planner, r, self._read)
                 except DeviceRejected as exc:
@@ -251,7 +254,7 @@ class DevicePoller:
                     self._count(f"modbus_exception_{exc.code}")
                     self._mark((k for k, _ in r.members), f"modbus_exception_{exc.code}")
                     frags.append(self._render([k for k, _ in r.members]))
-                if i + 1 < len(reads):
+                if self.pipeline and i + 1 < len(reads):
                     # Pipelining: the next request goes out now (one sleep(0) lets its task send
                     # it), and this read is decoded and rendered while the device answers.
                     pending = asyncio.ensure_future(self._read(reads[i + 1]))
