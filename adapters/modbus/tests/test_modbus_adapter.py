@@ -102,3 +102,45 @@ async def test_test_connection_reports_identification_and_actionable_errors(test
     await sim.stop()
     with pytest.raises(AdapterError, match="cannot connect"):
         await ModbusAdapter.test_connection(ModbusConfig(profile=str(TEST_PROFILE), host="127.0.0.1", port=port))
+
+
+async def test_multi_register_and_bit_writes(test_profile, sim_factory, run_adapter):
+    sim = await sim_factory(test_profile)
+    sim.freeze()
+    r = await run_adapter(_cfg(sim))
+    await wait_for(lambda: r.batches, message="first batch")
+    await r.adapter.write("x_float_cdab", -12.5)
+    a, b, c, d = struct.pack(">f", -12.5)
+    assert ("holding", 2, [c << 8 | d, a << 8 | b]) in sim.writes  # FC16, low word first
+    sim.store.tables["holding"][41] = 0b1010_0000_0000_0001  # other bits that must survive
+    await r.adapter.write("machine_running", True)
+    assert sim.store.tables["holding"][41] == 0b1010_0000_0000_1001
+    await r.adapter.write("machine_running", False)
+    assert sim.store.tables["holding"][41] == 0b1010_0000_0000_0001
+
+
+@pytest.mark.parametrize("pipeline", [False, True])
+async def test_poller_with_and_without_pipelining(test_profile, sim_factory, pipeline):
+    from kit_modbus.device import DevicePoller, spec_from_profile_point
+    from kit_modbus.line import Line, LineKey
+
+    sim = await sim_factory(test_profile)
+    sim.freeze()
+    sim.set_illegal("holding", [41])
+    line = Line(LineKey("tcp", f"{sim.host}:{sim.port}"), host=sim.host, port=sim.port, timeout_s=0.5)
+    try:
+        poller = DevicePoller([spec_from_profile_point(p) for p in test_profile.points], line, 1,
+                              max_gap=8, pipeline=pipeline)
+        for _ in range(2):
+            assert await poller.poll()
+        import json
+        points = {p["name"]: p for p in json.loads(poller.cycle_json)}
+        assert set(points) == {p.semantic for p in test_profile.points}
+        for p in test_profile.points:
+            if p.semantic == "machine_running":
+                assert points[p.semantic] == {"name": "machine_running", "quality": "bad",
+                                              "reason": "modbus_exception_2"}
+            else:
+                assert points[p.semantic]["value"] == pytest.approx(sim.expected(p.semantic)), p.semantic
+    finally:
+        line.close()

@@ -221,3 +221,54 @@ def encode(value: Any, type_: str, byte_order: str = "ABCD", *, scale: float = 1
 def all_orders(registers: Sequence[int], type_: str, *, scale: float = 1.0, offset: float = 0.0) -> dict[str, Any]:
     """The value decoded in each of the four orders (``kit probe``: which one is plausible?)."""
     return {o: decode(registers, type_, o, scale=scale, offset=offset) for o in BYTE_ORDERS}
+
+
+class BlockDecoder:
+    """Decodes all points of one read with ONE ``struct.unpack_from`` (the hot path).
+
+    Built with :meth:`build` for reads whose points are numeric, do not overlap and share a
+    buffer and prefix (the usual case: one device, one byte order); ``build`` returns None
+    otherwise and the caller decodes point by point.
+    """
+
+    __slots__ = ("_struct", "_le", "_count", "_linear", "_floats")
+
+    def __init__(self, st: struct.Struct, le: bool, count: int, linear: list[tuple[int, float, float]],
+                 floats: list[int]) -> None:
+        self._struct, self._le, self._count, self._linear, self._floats = st, le, count, linear, floats
+
+    @classmethod
+    def build(cls, count: int, members: Sequence[tuple[int, PointCodec]]) -> "BlockDecoder | None":
+        """``members``: (register offset, codec) in offset order, for a read of ``count`` registers."""
+        if not members:
+            return None
+        plans = set()
+        fmt, pos = [], 0
+        linear: list[tuple[int, float, float]] = []
+        floats: list[int] = []
+        for i, (off, pc) in enumerate(members):
+            if pc._struct is None or off < pos:
+                return None
+            plans.add((pc._le, pc._struct.format[0]))
+            if off > pos:
+                fmt.append(f"{(off - pos) * 2}x")
+            fmt.append(pc._struct.format[1:])
+            pos = off + pc.count
+            if pc._linear:
+                linear.append((i, pc.scale, pc.offset))
+            if pc.type.startswith("float"):
+                floats.append(i)
+        if len(plans) != 1 or pos > count:
+            return None
+        le, prefix = plans.pop()
+        return cls(struct.Struct(prefix + "".join(fmt)), le, count, linear, floats)
+
+    def decode(self, registers: Sequence[int]) -> tuple[list[Any], list[int]]:
+        """(values in member order, indexes of non-finite floats — "not available")."""
+        n = len(registers)
+        buf = struct.pack(f"{'<' if self._le else '>'}{n}H", *registers)
+        values = list(self._struct.unpack_from(buf, 0))
+        for i, scale, offset in self._linear:
+            values[i] = values[i] * scale + offset
+        bad = [i for i in self._floats if not math.isfinite(values[i])] if self._floats else []
+        return values, bad

@@ -194,7 +194,9 @@ class Line:
             client.ctx.comm_params.timeout_connect = t
             self.requests += 1
             try:
-                rr = await asyncio.wait_for(_call(client, unit_id, function_code, address, count, values), t + 0.5)
+                # pymodbus enforces the timeout itself (set above); no extra wait_for task per
+                # request on the hot path.
+                rr = await _call(client, unit_id, function_code, address, count, values)
             except (asyncio.TimeoutError, TimeoutError):
                 raise DeviceTimeout(f"{self.describe()} unit {unit_id}: no answer within {t} s") from None
             except ConnectionException as exc:

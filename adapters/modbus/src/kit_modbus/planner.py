@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 SPEC_MAX_REGISTERS = 125
 SPEC_MAX_BITS = 2000
@@ -51,6 +52,12 @@ class Read:
     poll: str
     members: list[tuple[int, int]] = field(default_factory=list)
     """(point key, offset of the point inside the read) pairs."""
+    decoder: Any = None
+    """Slot for the adapter's compiled decoder of this read (built once per plan)."""
+    template: str | None = None
+    """Slot for the adapter's JSON template of this read (built once per plan)."""
+    keys: list[int] | None = None
+    """Slot for the member keys in decoding order (built once per plan)."""
 
     @property
     def end(self) -> int:
@@ -122,12 +129,17 @@ class Planner:
                 cur = Read(table, it.address, it.count, poll, [(it.key, 0)])
                 reads.append(cur)
         self.reads = reads
+        self._for: dict[tuple[str, ...], list[Read]] = {}
         return reads
 
     def reads_for(self, polls: Iterable[str]) -> list[Read]:
         """The planned reads of the given poll classes."""
-        wanted = set(polls)
-        return [r for r in self.reads if r.poll in wanted]
+        key = tuple(polls)
+        got = self._for.get(key)
+        if got is None:
+            wanted = set(key)
+            got = self._for[key] = [r for r in self.reads if r.poll in wanted]
+        return got
 
     def naive_request_count(self) -> int:
         """Requests one-read-per-point would need (the planner's baseline)."""

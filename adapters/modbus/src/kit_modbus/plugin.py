@@ -111,9 +111,11 @@ class ModbusAdapter(Adapter):
     summary: ClassVar[str] = "Modbus TCP/RTU device described by a hardware profile"
     can_write: ClassVar[bool] = True
 
-    def __init__(self, config: ModbusConfig, ctx: ComponentContext) -> None:
+    def __init__(self, config: ModbusConfig, ctx: ComponentContext, *, profile: ModbusProfile | None = None) -> None:
+        """``profile``: an already loaded profile (programmatic use: demo, bench); default: load
+        ``config.profile`` from the library when the component starts."""
         super().__init__(config, ctx)
-        self.profile: ModbusProfile | None = None
+        self.profile: ModbusProfile | None = profile
         self.line: Line | None = None
         self.poller: DevicePoller | None = None
         self.batches = 0
@@ -167,7 +169,8 @@ class ModbusAdapter(Adapter):
     def _setup(self) -> DevicePoller:
         cfg: ModbusConfig = self.config  # type: ignore[assignment]
         if self.poller is None:
-            self.profile = find_profile(cfg.profile, cfg.profile_params)
+            if self.profile is None:
+                self.profile = find_profile(cfg.profile, cfg.profile_params)
             key, kwargs = self._line_for(cfg, self.profile)
             self.line = LINES.acquire(key, **kwargs)
             self.poller = self.build_poller(cfg, self.profile, self.line, name=f"{self.ctx.name} ({key.endpoint} "
@@ -189,13 +192,20 @@ class ModbusAdapter(Adapter):
         due = {p: clock.monotonic() for p in poller.polls}
         next_health = 0.0
         was_down: bool | None = None
+        me = asyncio.current_task()
         try:
             while True:
+                if me is not None and me.cancelling():
+                    # Python 3.11's wait_for (used inside pymodbus) can swallow a cancellation
+                    # when the answer arrives at the same moment; honour the stop request here.
+                    raise asyncio.CancelledError()
                 now = clock.monotonic()
                 polls = [p for p, t in due.items() if t <= now]
                 if polls:
-                    await poller.poll(polls)
-                    await self.ctx.publish_samples_json(poller.points_json(poller.keys_for(polls)))
+                    answered = await poller.poll(polls)
+                    payload = poller.cycle_json if answered and poller.cycle_json else \
+                        poller.points_json(poller.keys_for(polls))
+                    await self.ctx.publish_samples_json(payload)
                     self.batches += 1
                     done = clock.monotonic()
                     for p in polls:

@@ -21,6 +21,7 @@ objects (vendor/model when absent), or exception 01 when the profile says unsupp
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import time
 from collections.abc import Iterable
@@ -28,6 +29,7 @@ from typing import Any
 
 from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import NoSuchIdException
+from pymodbus.framer import FramerType
 from pymodbus.pdu import ExceptionResponse
 from pymodbus.pdu.mei_message import ReadDeviceInformationResponse
 from pymodbus.server import ModbusTcpServer
@@ -78,8 +80,9 @@ class _Store:
         exc = self._check(device_id, func_code, address, count)
         if exc is not None:
             return exc
-        self.sim._refresh()
-        data = self.tables[_FC_TABLE[func_code]][address:address + count]
+        table = _FC_TABLE[func_code]
+        self.sim._refresh_range(table, address, count)
+        data = self.tables[table][address:address + count]
         return [bool(v) for v in data] if func_code in (1, 2, 5, 15) else data
 
     async def async_setValues(self, device_id: int, func_code: int, address: int, values: Any):
@@ -105,21 +108,27 @@ class _Handler(ServerRequestHandler):
         sim: ModbusSimulator = self.server.sim
         if sim.silent or pdu.dev_id in sim.silent_units:
             return
-        if sim.delay_s > 0:
-            await asyncio.sleep(sim.delay_s)
-            if sim.silent:
+        sim.in_flight += 1
+        sim.max_in_flight = max(sim.max_in_flight, sim.in_flight)
+        try:
+            if sim.delay_s > 0:
+                await asyncio.sleep(sim.delay_s)
+                if sim.silent:
+                    return
+            if pdu.function_code == 0x2B:
+                self.server_send(sim._identification(pdu), addr)
                 return
-        if pdu.function_code == 0x2B:
-            self.server_send(sim._identification(pdu), addr)
-            return
-        self.last_pdu, self.last_addr = pdu, addr
-        await super().handle_request()
+            self.last_pdu, self.last_addr = pdu, addr
+            await super().handle_request()
+        finally:
+            sim.in_flight -= 1
 
 
 class _Server(ModbusTcpServer):
     def __init__(self, sim: "ModbusSimulator", **kw: Any) -> None:
         self.sim = sim
-        super().__init__(SimDevice(0, simdata=[SimData(0, values=0)]), ignore_missing_devices=True, **kw)
+        super().__init__(SimDevice(0, simdata=[SimData(0, values=0)]), ignore_missing_devices=True,
+                         framer=FramerType.RTU if sim.framer == "rtu" else FramerType.SOCKET, **kw)
         self.context = sim.store  # type: ignore[assignment]
 
     def callback_new_connection(self):
@@ -136,10 +145,16 @@ class ModbusSimulator:
         unit_ids: unit ids answered (default: any — a single device).
         update_interval_s: how often simulated values are recomputed (lazily, on reads).
         speed: simulated seconds per real second.
+        framer: ``socket`` (Modbus TCP) or ``rtu`` (RTU frames over TCP, like a transparent
+            serial device server with RS-485 devices behind it).
     """
 
     def __init__(self, profile: Any, host: str = "127.0.0.1", port: int = 0, *,
-                 unit_ids: Iterable[int] | None = None, update_interval_s: float = 0.1, speed: float = 1.0) -> None:
+                 unit_ids: Iterable[int] | None = None, update_interval_s: float = 0.1, speed: float = 1.0,
+                 framer: str = "socket") -> None:
+        if framer not in ("socket", "rtu"):
+            raise ValueError(f"framer must be socket or rtu, not {framer!r}")
+        self.framer = framer
         self.profile = profile
         self.host, self.port = host, port
         self.unit_ids = set(unit_ids or [])
@@ -149,6 +164,9 @@ class ModbusSimulator:
         self.connections = 0
         """Client connections accepted since creation (tests count reconnects)."""
         self.requests = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        """Most requests being answered at the same time (a serial line must never exceed 1)."""
         self.writes: list[tuple[str, int, list[int]]] = []
         self.silent = False
         self.silent_units: set[int] = set()
@@ -157,13 +175,19 @@ class ModbusSimulator:
         self._pinned: dict[str, Any] = {}
         self._frozen_at: float | None = None
         self._t0 = time.monotonic()
-        self._last_refresh = -1e9
         self._points = []
         seed = getattr(getattr(profile, "simulation", None), "seed", 1)
         for i, p in enumerate(profile.points):
             pc = None if p.table in _BITS else codec.PointCodec(
                 p.type, p.byte_order or "ABCD", scale=p.scale, offset=p.offset, bit=p.bit, count=p.count)
             self._points.append((p, pc, profile.generator(p).sampler(seed + i)))
+        # Per table, points sorted by address: a read refreshes only the points it covers,
+        # so a 10,000-point profile costs the simulator per request, not per point.
+        self._index: dict[str, tuple[list[int], list[int]]] = {}
+        for t in ("coil", "discrete", "holding", "input"):
+            order = sorted((p.pdu_address, i) for i, (p, _, _) in enumerate(self._points) if p.table == t)
+            self._index[t] = ([a for a, _ in order], [i for _, i in order])
+        self._stamp = [-1e9] * len(self._points)
         self._refresh(force=True)
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -263,13 +287,28 @@ class ModbusSimulator:
         raise KeyError(semantic)
 
     def _refresh(self, force: bool = False) -> None:
+        """Recompute every point (start, set_value)."""
+        self._refresh_points(range(len(self._points)), force)
+
+    def _refresh_range(self, table: str, address: int, count: int) -> None:
+        """Recompute the points a read of ``table[address:address+count]`` covers, if stale."""
+        addrs, idxs = self._index[table]
+        lo = bisect.bisect_left(addrs, address - 125)  # a point spans at most 125 registers
+        hi = bisect.bisect_left(addrs, address + count)
+        self._refresh_points(idxs[lo:hi], False)
+
+    def _refresh_points(self, which: Iterable[int], force: bool) -> None:
         now = time.monotonic()
-        if not force and (self._frozen_at is not None or now - self._last_refresh < self.update_interval_s):
+        if not force and self._frozen_at is not None:
             return
-        self._last_refresh = now
         t = self.sim_time()
         tables = self.store.tables
-        for p, pc, sample in self._points:
+        stamp, limit = self._stamp, self.update_interval_s
+        for i in which:
+            if not force and now - stamp[i] < limit:
+                continue
+            stamp[i] = now
+            p, pc, sample = self._points[i]
             value = self._pinned.get(p.semantic)
             if value is None:
                 value = sample(t)
