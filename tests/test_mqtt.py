@@ -42,8 +42,11 @@ async def test_mqtt_client_reads_kit_data(kit_settings, make_runtime, tmp_path):
     assert port
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        # MQTT 3.1.1 CONNECT (clean session, keepalive 30 s) and SUBSCRIBE kit/data/# at QoS 0.
-        writer.write(_packet(0x10, _str("MQTT") + bytes([4, 0x02]) + struct.pack("!H", 30) + _str("kit-test")))
+        # MQTT 3.1.1 CONNECT (clean session, user+password, keepalive 30 s) as the read-only
+        # viewer whose password the runtime generated, then SUBSCRIBE kit/data/# at QoS 0.
+        pw = json.loads((settings.data_dir / "nats" / "auth.json").read_text())["users"]["viewer"]
+        writer.write(_packet(0x10, _str("MQTT") + bytes([4, 0xC2]) + struct.pack("!H", 30) + _str("kit-test")
+                             + _str("viewer") + _str(pw)))
         kind, body = await asyncio.wait_for(_read_packet(reader), 10)
         assert kind == 0x20 and body[1] == 0, "CONNACK accepted"
         writer.write(_packet(0x82, struct.pack("!H", 1) + _str("kit/data/#") + bytes([0])))

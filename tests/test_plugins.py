@@ -15,7 +15,8 @@ from kit.plugins import get_plugin_manager
 
 def make_dist(root: Path, dist: str, ep_name: str, module: str, code: str) -> None:
     """Write a minimal installed distribution (dist-info + module) into ``root``."""
-    (root / f"{module}.py").write_text(textwrap.dedent(code))
+    (root / module).mkdir()
+    (root / module / "__init__.py").write_text(textwrap.dedent(code))
     info = root / f"{dist.replace('-', '_')}-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")

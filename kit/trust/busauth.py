@@ -45,8 +45,12 @@ ROLE_ENDPOINTS: dict[str, list[str]] = {
 _JS_READ = ["$JS.API.INFO", "$JS.API.STREAM.INFO.>", "$JS.API.STREAM.NAMES", "$JS.API.STREAM.LIST",
             "$JS.API.CONSUMER.CREATE.>", "$JS.API.CONSUMER.DELETE.>", "$JS.API.CONSUMER.INFO.>",
             "$JS.API.CONSUMER.MSG.NEXT.>", "$JS.API.DIRECT.GET.>", "$JS.API.STREAM.MSG.GET.>", "$JS.ACK.>",
-            "$JS.FC.>", "$SRV.>"]
-_READ_SUBS = ["kit.data.>", "kit.kpi.>", "kit.event.>", "kit.health.>", "_INBOX.>", "$SRV.>"]
+            "$JS.FC.>", "$SRV.>", "$MQTT.>"]
+# MQTT tools (mosquitto_sub, Node-RED) log in as viewer: NATS maps the filter kit/data/# to
+# both kit.data.> and kit.data (MQTT's # also matches the parent level), and checks the
+# client's session subjects ($MQTT.>) against the user's permissions too.
+_READ_SUBS = ["kit.data.>", "kit.kpi.>", "kit.event.>", "kit.health.>", "kit.data", "kit.kpi", "kit.event",
+              "kit.health", "_INBOX.>", "$SRV.>", "$MQTT.>"]
 
 
 def endpoints_for(role: str) -> list[str]:
