@@ -122,8 +122,12 @@ def start_node_opcua(pki_dir: Path, bench: int = 0, interval_ms: int = 100, time
 
     node = shutil.which("node")
     modules = REPO / "tests" / "interop" / "node_modules"
+    if node is not None and not (modules / "node-opcua").is_dir() and shutil.which("npm"):
+        # `uv run pytest` on a fresh clone: install the pinned interop server from the lock file.
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=modules.parent,
+                       check=False, timeout=600)
     if node is None or not (modules / "node-opcua").is_dir():
-        raise RuntimeError("node-opcua is not installed: run `npm ci` in tests/interop (see .ci/run)")
+        raise RuntimeError("node-opcua is not installed: install Node.js 18+ and run `npm ci` in tests/interop")
     port = free_port("127.0.0.1")
     proc = subprocess.Popen([node, str(NODE_SERVER), "--port", str(port), "--pki", str(pki_dir), "--bench", str(bench),
                              "--interval", str(interval_ms)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
