@@ -88,6 +88,24 @@ def bundle_diff(ctx: click.Context, file: str, url: str | None) -> None:
     sys.exit(1 if differs or info["missing"] else 0)
 
 
+@bundle_group.command("sign")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--key", "key_file", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Private key (.key) from `kit keys new`.")
+@click.option("--signer", default="", help="Who signs (shown to the receiving site).")
+def bundle_sign(file: str, key_file: str, signer: str) -> None:
+    """Sign FILE in place (Ed25519 over its manifest, which lists every file's SHA-256).
+
+    The receiving site checks the signature against its trust store (`kit keys trust`)
+    and refuses a bundle whose signature does not verify.
+    """
+    from kit.trust.signing import key_id, load_private_key
+
+    key = load_private_key(key_file)
+    Path(file).write_bytes(bundles.sign_bundle(Path(file).read_bytes(), key, signer))
+    click.echo(f"{file}: signed with key {key_id(key.public_key())}")
+
+
 @bundle_group.command("install")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--set", "sets", multiple=True, metavar="DEPLOYMENT.KEY=VALUE",

@@ -49,6 +49,13 @@ def add_endpoints(api: Any, runtime: Any) -> None:
     """Create the runtime's :class:`RecipeEngine` (``runtime.recipe_engine``) and its endpoints."""
     engine = RecipeEngine(runtime)
     runtime.recipe_engine = engine
+
+    def _trusted_keys() -> dict:
+        from kit.trust.truststore import TrustStore
+
+        return TrustStore.load(runtime.settings.data_dir).keys
+
+    bundles.trusted_keys = _trusted_keys  # bundle signatures are checked against this site's keys
     host = runtime.host
 
     async def recipes_list(_b: Any) -> dict[str, Any]:

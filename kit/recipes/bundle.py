@@ -64,12 +64,52 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def verify_signature(manifest: bytes, signature: bytes | None) -> str:
-    """Signature status of a bundle: ``unsigned`` or ``present (not verified)``.
+#: Returns the site's trusted public keys (kit.trust trust store); set by the runtime.
+trusted_keys: Any = None
 
-    The trust module replaces this with real verification (see docs/bundles.md).
+
+def verify_signature(manifest: bytes, signature: bytes | None) -> str:
+    """Signature status of a bundle's ``manifest.json`` bytes.
+
+    Returns:
+        ``unsigned``, or ``signed by <key id> (<role>)`` for a valid signature by a key in
+        the site's trust store (``kit keys trust``).
+
+    Raises:
+        BundleError: a signature that does not verify, or by a key this site does not trust —
+            a signed bundle is only worth something if its signature is checked.
     """
-    return "unsigned" if signature is None else "present (not verified)"
+    if signature is None:
+        return "unsigned"
+    from kit.trust.signing import SignatureError, verify_bytes
+
+    keys = trusted_keys() if callable(trusted_keys) else {}
+    try:
+        doc = json.loads(signature)
+        st = verify_bytes(manifest, doc, keys, expect={"purpose": "kit-bundle"})
+    except (ValueError, SignatureError) as exc:
+        raise BundleError(f"bundle signature refused: {exc}") from None
+    return f"signed by {st['key_id']}"
+
+
+def sign_bundle(data: bytes, key: Any, signer: str = "") -> bytes:
+    """Return the bundle with ``manifest.sig``: an Ed25519 signature of its manifest.
+
+    Every file's SHA-256 is in the manifest, so the signature covers the whole bundle.
+    """
+    from kit.trust.signing import sign_bytes
+
+    z = zipfile.ZipFile(io.BytesIO(data))
+    contents = {i.filename: z.read(i) for i in z.infolist() if not i.is_dir() and i.filename != SIGNATURE_FILE}
+    if MANIFEST not in contents:
+        raise BundleError("not a kit bundle (no manifest.json)")
+    doc = sign_bytes(contents[MANIFEST], key, {"purpose": "kit-bundle", "signer": signer})
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as w:
+        for fname, blob in contents.items():
+            w.writestr(fname, blob)
+        w.writestr(SIGNATURE_FILE, json.dumps(doc, indent=2))
+    return out.getvalue()
 
 
 async def export_bundle(engine: Any, deployments: list[str]) -> bytes:
@@ -140,8 +180,9 @@ def open_bundle(data: bytes, name: str = "bundle") -> tuple[dict[str, Any], dict
         raise BundleError(f"{name}: not a kit bundle ({exc})") from None
     if MANIFEST not in contents:
         raise BundleError(f"{name}: not a kit bundle (no {MANIFEST})")
+    raw_manifest = contents.pop(MANIFEST)
     try:
-        manifest = json.loads(contents.pop(MANIFEST))
+        manifest = json.loads(raw_manifest)
         listed = dict(manifest["files"])
     except (ValueError, KeyError, TypeError):
         raise BundleError(f"{name}: {MANIFEST} is unreadable") from None
@@ -159,7 +200,7 @@ def open_bundle(data: bytes, name: str = "bundle") -> tuple[dict[str, Any], dict
             problems.append(f"{fname}: not listed in the manifest (added after export)")
     if problems:
         raise BundleError(f"{name}: refused — the bundle was modified after export", problems)
-    status = verify_signature(json.dumps(manifest).encode(), signature)
+    status = verify_signature(raw_manifest, signature)
     return manifest, contents, status
 
 
