@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from kit.bindings import Binding
 from kit.payloads import Point, Quality, SampleBatch
-from kit_alarms.intake import Intake
+from kit.intake import Intake
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -51,16 +51,3 @@ def test_state_roundtrip() -> None:
     it2 = Intake({"t": Binding(point="t")}, "s/a/l/m")
     it2.restore(it.state())
     assert not it2.accept(batch(5, 5, [])) and it2.counters.duplicates == 1 and it2.counters.batches == 1
-
-
-def test_intake_copies_are_identical() -> None:
-    # The module is duplicated so each distribution installs alone; the copies must not drift.
-    import inspect
-
-    import kit_alarms.intake
-    import kit_condition.intake
-    import kit_spc.intake
-
-    src = inspect.getsource(kit_alarms.intake)
-    assert inspect.getsource(kit_spc.intake) == src
-    assert inspect.getsource(kit_condition.intake) == src

@@ -23,7 +23,7 @@ from kit.payloads import SampleBatch
 
 from kit_alarms.engine import AlarmEngine, Notice
 from kit_alarms.flood import FloodDetector
-from kit_alarms.intake import Intake
+from kit.intake import Intake
 from kit_alarms.rules import AlarmRule
 from kit_alarms.states import LETTER, AlarmOperationError, State
 

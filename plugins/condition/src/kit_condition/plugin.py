@@ -28,7 +28,7 @@ from kit.components import Analytics
 from kit.errors import KitError
 from kit.payloads import SampleBatch
 
-from kit_condition.intake import Intake
+from kit.intake import Intake
 from kit_condition.iso20816 import BOUNDARIES, MEANING, ZONES
 from kit_condition.monitor import ConditionMonitor, Notice, Params
 

@@ -25,7 +25,7 @@ from kit.payloads import SampleBatch
 from kit.subjects import sanitize_token
 
 from kit_spc.charts import ChartPoint, ControlChart, limits_given
-from kit_spc.intake import Intake
+from kit.intake import Intake
 from kit_spc.rules import ALL_RULES, NELSON
 
 RuleName = Literal["nelson1", "nelson2", "nelson3", "nelson4", "nelson5", "nelson6", "nelson7", "nelson8",

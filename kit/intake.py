@@ -1,6 +1,6 @@
 """Intake of sample batches for an analytics component: bindings, de-duplication, quality.
 
-Every analytics plugin of this family (alarms, condition, spc) reads its inputs the same
+Analytics plugins (alarms, condition, spc — and any vendor's) read their inputs the same
 way, as the analytics contract in the brief requires:
 
 * a batch is identified by ``(source, seq)``; a batch whose ``seq`` is not newer than the
