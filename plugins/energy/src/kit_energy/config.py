@@ -46,9 +46,11 @@ class Baseline(BaseModel):
     start: AwareDatetime | None = None
     """Start of the measured baseline period (e.g. the week before an improvement)."""
     end: AwareDatetime | None = None
+    """End of the measured baseline period."""
     kwh_per_hour: float | None = Field(None, ge=0)
     """Fixed baseline consumption instead of a measured period."""
     kwh_per_part: float | None = Field(None, ge=0)
+    """Fixed baseline energy per good part instead of a measured period."""
     basis: Literal["time", "parts"] = "time"
     """Compare per covered hour (``time``) or per good part produced (``parts``)."""
 
@@ -69,6 +71,7 @@ class EnergyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     inputs: EnergyInputs
+    """Bound points: the energy counter and/or power, optionally the parts counter and machine state."""
     energy_unit: Literal["Wh", "kWh", "MWh"] = "kWh"
     """Unit of the ``energy`` counter (if the point carries no unit)."""
     power_unit: Literal["W", "kW", "MW"] = "W"
@@ -89,3 +92,4 @@ class EnergyConfig(BaseModel):
     publish_interval_s: float = Field(60.0, ge=1, le=86400)
     """Publish the open hour, shift and day every this many seconds of sample time."""
     baseline: Baseline | None = None
+    """Reference consumption for savings figures; None: no savings are computed."""

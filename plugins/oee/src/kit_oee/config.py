@@ -55,11 +55,13 @@ class StateCodes(BaseModel):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     run: list[int | str] = Field(default_factory=lambda: [1])
+    """Producing: counts towards actual production time."""
     idle: list[int | str] = Field(default_factory=lambda: [2])
     """Ready but not producing (starved, blocked, no order): lowers availability, no failure."""
     down: list[int | str] = Field(default_factory=lambda: [3])
     """Down = failure: starts a failure event for MTBF/MTTR."""
     setup: list[int | str] = Field(default_factory=lambda: [4])
+    """Setup/changeover: lowers availability, no failure."""
     planned_stop: list[int | str] = Field(default_factory=lambda: [5])
     """Planned stop signalled by the machine: removed from planned busy time, like calendar downtime."""
     unknown: list[int | str] = Field(default_factory=lambda: [0])
@@ -87,11 +89,13 @@ class OeeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     inputs: OeeInputs
+    """Bound points: the machine state (``running`` or ``state_code``) and the part counters."""
     ideal_cycle_s: float = Field(gt=0, le=86400)
     """Planned run time per unit (PRU) in seconds: the ideal cycle time of one part."""
     calendar: ShiftCalendar = Field(default_factory=ShiftCalendar)
     """Shifts, breaks and planned downtime (default: one 24-hour shift every day)."""
     state_codes: StateCodes = Field(default_factory=StateCodes)
+    """Which ``state_code`` values mean run, idle, down, setup, planned stop and unknown."""
     unknown_state: Literal["unknown", "idle", "down"] = "unknown"
     """How a state code not listed in ``state_codes`` is treated (always counted in metrics);
     ``unknown`` books the time as "no data" rather than guessing."""

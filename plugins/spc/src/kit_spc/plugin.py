@@ -85,6 +85,7 @@ class SpcConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     inputs: SpcInputs
+    """Bound point: the measured characteristic (one value per part or sample)."""
     characteristic: str | None = Field(None, max_length=64)
     """Name used in KPI names and events; defaults to the bound point."""
     chart: Literal["imr", "xbar_r"] = "imr"
