@@ -458,8 +458,13 @@ class OpcuaAdapter(Adapter):
 
     @classmethod
     def simulator(cls, profile: OpcuaProfile, host: str = "127.0.0.1", port: int = 0, **options: Any):
-        """An asyncua server serving ``profile`` with changing values (see :mod:`kit_opcua.simulator`)."""
+        """An asyncua server serving ``profile`` (object or library id) with changing values
+        (see :mod:`kit_opcua.simulator`)."""
         from kit_opcua.simulator import OpcuaSimulator
+
+        if not isinstance(profile, OpcuaProfile):
+            # an id, as `kit certify` and `kit sim` pass it: the same lookup as the adapter's config
+            profile = load_profile_for(OpcuaConfig(profile=str(profile), endpoint="opc.tcp://127.0.0.1:4840"))
 
         return OpcuaSimulator(profile, host=host, port=port, **options)
 
