@@ -47,12 +47,17 @@ class ModbusConfig(BaseModel):
     serial_port: str | None = None
     """Serial device for rtu, e.g. ``/dev/ttyUSB0``."""
     baudrate: int | None = Field(None, ge=300, le=921600)
+    """Serial speed in bit/s (rtu); default from the profile."""
     parity: Literal["N", "E", "O"] | None = None
+    """Serial parity: N (none), E (even) or O (odd); default from the profile."""
     bytesize: Literal[7, 8] | None = None
+    """Serial data bits; default from the profile (Modbus RTU uses 8)."""
     stopbits: Literal[1, 2] | None = None
+    """Serial stop bits; default from the profile."""
     poll_interval_s: float | None = Field(None, ge=0, le=86400)
     """Interval of fast points (default: the profile's); 0 polls flat out (benchmarks)."""
     slow_poll_interval_s: float | None = Field(None, ge=0, le=86400)
+    """Interval of points marked ``poll: slow`` in the profile (default: the profile's)."""
     timeout_s: float | None = Field(None, gt=0, le=60)
     """Per-request timeout (default: the profile's)."""
     points: list[str] | None = None
@@ -60,11 +65,13 @@ class ModbusConfig(BaseModel):
     max_tcp_connections: int = Field(1, ge=1, le=8)
     """TCP connections to one endpoint (requests in flight); many devices allow only 1."""
     max_gap: int | None = Field(None, ge=0, le=124)
+    """Largest run of unused registers/bits read to join two points into one request (default: the profile's)."""
     breaker_failures: int = Field(2, ge=1, le=100)
     """Consecutive failed cycles before the circuit breaker stops polling the device."""
     backoff_initial_s: float = Field(1.0, gt=0, le=3600)
     """First probe delay once the breaker is open (doubles up to backoff_max_s, with jitter)."""
     backoff_max_s: float = Field(30.0, gt=0, le=3600)
+    """Longest probe delay while the device is down, so a dead device is not hammered."""
     health_interval_s: float = Field(5.0, gt=0, le=3600)
     """Seconds between device health messages (state changes publish at once)."""
 

@@ -136,7 +136,9 @@ class OpcuaAdapter(Adapter):
     # -- component life ---------------------------------------------------------------------
     async def run(self) -> None:
         """Connect, subscribe, publish; on any loss publish bad quality and reconnect forever."""
-        self.profile = load_profile_for(self.cfg)
+        # Loading the library validates every installed profile: up to a second of CPU, so it
+        # runs in a worker thread instead of stalling the event loop (and every other component).
+        self.profile = await asyncio.to_thread(load_profile_for, self.cfg)
         points = select_points(self.profile, self.cfg.points)
         failures = 0
         flusher = asyncio.create_task(self._flush_loop())
@@ -433,7 +435,7 @@ class OpcuaAdapter(Adapter):
                 login refused, or none of the profile's points exist on the server.
         """
         cfg = config if isinstance(config, OpcuaConfig) else OpcuaConfig.model_validate(config)
-        profile = load_profile_for(cfg)
+        profile = await asyncio.to_thread(load_profile_for, cfg)  # off the loop: see run()
         client = await conn.open_client(cfg)
         try:
             ident = await conn.read_identity(client)
@@ -458,8 +460,13 @@ class OpcuaAdapter(Adapter):
 
     @classmethod
     def simulator(cls, profile: OpcuaProfile, host: str = "127.0.0.1", port: int = 0, **options: Any):
-        """An asyncua server serving ``profile`` with changing values (see :mod:`kit_opcua.simulator`)."""
+        """An asyncua server serving ``profile`` (object or library id) with changing values
+        (see :mod:`kit_opcua.simulator`)."""
         from kit_opcua.simulator import OpcuaSimulator
+
+        if not isinstance(profile, OpcuaProfile):
+            # an id, as `kit certify` and `kit sim` pass it: the same lookup as the adapter's config
+            profile = load_profile_for(OpcuaConfig(profile=str(profile), endpoint="opc.tcp://127.0.0.1:4840"))
 
         return OpcuaSimulator(profile, host=host, port=port, **options)
 

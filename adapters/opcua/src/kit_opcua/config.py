@@ -31,11 +31,15 @@ class OpcuaConfig(BaseModel):
     security_policy: Policy = "Basic256Sha256"
     """SecurityPolicy. ``None`` and the deprecated SHA-1 policies need ``allow_insecure``."""
     security_mode: Literal["Sign", "SignAndEncrypt", "None"] = "SignAndEncrypt"
+    """Message security: ``SignAndEncrypt`` (default), ``Sign``, or ``None`` (only with policy None)."""
     allow_insecure: bool = False
     """Explicit site decision to accept policy None or a deprecated policy (logged as a warning)."""
     identity: Literal["anonymous", "username"] = "anonymous"
+    """User identity token: ``anonymous`` or ``username`` (needs ``username`` and ``password``)."""
     username: str | None = None
+    """User name for ``identity: username``."""
     password: str | None = Field(None, repr=False)
+    """Password for ``identity: username`` (never logged or shown)."""
     application_uri: str | None = None
     """The kit's ApplicationUri (default ``urn:fast-track-kit:<hostname>``); it is also the URI
     in the SAN of the kit's certificate."""
@@ -56,8 +60,11 @@ class OpcuaConfig(BaseModel):
     keepalive_s: float = Field(1.0, gt=0)
     """How often the connection is probed (server state read) when nothing else arrives."""
     reconnect_initial_s: float = Field(0.5, gt=0)
+    """First reconnect delay after a lost connection (doubles per failure up to ``reconnect_max_s``)."""
     reconnect_max_s: float = Field(30.0, gt=0)
+    """Longest reconnect delay, so a dead server is not hammered."""
     reconnect_jitter: float = Field(0.2, ge=0, le=1)
+    """Random spread of each reconnect delay (0.2 = ±20 %), so many adapters do not retry in step."""
 
     @model_validator(mode="after")
     def _check(self) -> "OpcuaConfig":

@@ -338,6 +338,17 @@ class OpcuaSimulator:
         if self._t0 is not None and self.server is not None:
             await self._update(asyncio.get_running_loop().time() - self._t0, advance=False)
 
+    def inject_status(self, point: str, status: str | int = "BadDeviceFailure") -> None:
+        """Synchronous :meth:`set_status`: serve ``point`` with a bad StatusCode from the next
+        value update on (for callers without an event loop of their own, e.g. ``kit certify``'s
+        fault run, which calls exception-injection methods without awaiting them)."""
+        self.profile.point(point)  # KeyError for unknown points
+        self.status[point] = status if isinstance(status, int) else getattr(ua.StatusCodes, status)
+
+    def clear_statuses(self) -> None:
+        """Serve every point with status Good again from the next value update on."""
+        self.status.clear()
+
     async def set_value(self, point: str, value: Any) -> None:
         """Force a point's value now (it keeps changing per its model afterwards unless frozen)."""
         sp = next(s for s in self.points if s.point.name == point)
