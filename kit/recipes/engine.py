@@ -174,7 +174,7 @@ class RecipeEngine:
             "components": [c.model_dump() for c in plan.components],
             "assets": {r: {"path": a.path, "adapter": a.adapter, "profile": a.profile,
                            "identification": ident.get(r)} for r, a in plan.assets.items()},
-            "checks": plan.checks, "plugins": self._plugins(plan), "kit_version": __version__,
+            "checks": plan.checks, "writes": plan.writes, "plugins": self._plugins(plan), "kit_version": __version__,
             "installed_at": (old or {}).get("installed_at", now), "updated_at": now,
             "status": "commissioning" if plan.checks else "running", "report": None, "history": history[-10:],
         }

@@ -264,6 +264,25 @@ class QualityCheck(_Check):
 Check = Annotated[Union[RangeCheck, UpdatesCheck, IncreasesCheck, QualityCheck], Field(discriminator="check")]
 
 
+class WriteSpec(_Strict):
+    """A device write the recipe allows. Writes stay off unless a recipe declares them, and
+    each one still needs an operator's confirmation, stays within these bounds and this rate,
+    and is audited (docs/security/operations.md)."""
+
+    asset: str
+    """Name of one of the recipe's assets."""
+    point: str
+    """Semantic point to write (the profile must mark it ``access: rw``)."""
+    min: float | str | None = None
+    """Lowest allowed value (a number or ``${param}``)."""
+    max: float | str | None = None
+    """Highest allowed value (a number or ``${param}``)."""
+    values: list[float | int | bool | str] | None = None
+    """Allowed discrete values instead of or besides min/max (e.g. ``[0, 1]``)."""
+    max_per_minute: int | str = 6
+    """Rate limit: executed writes of this point in any 60 s."""
+
+
 class Commissioning(_Strict):
     """How long the acceptance checks watch live data after install."""
 
@@ -294,4 +313,6 @@ class Recipe(_Strict):
     alarms: list[AlarmSpec] = Field(default_factory=list)
     checks: list[Check] = Field(default_factory=list)
     """Acceptance checks run against live data after install (the commissioning report)."""
+    writes: list[WriteSpec] = Field(default_factory=list)
+    """Device writes the deployment allows (none by default)."""
     commissioning: Commissioning = Field(default_factory=Commissioning)

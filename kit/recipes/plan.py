@@ -53,6 +53,8 @@ class Plan:
     assets: dict[str, AssetPlan] = field(default_factory=dict)
     components: list[ComponentSpec] = field(default_factory=list)
     checks: list[dict[str, Any]] = field(default_factory=list)
+    writes: list[dict[str, Any]] = field(default_factory=list)
+    """Guarded-write rules (kit.trust.writes.WriteRule) with asset paths resolved."""
     problems: list[str] = field(default_factory=list)
 
     def subjects(self) -> dict[str, list[str]]:
@@ -161,7 +163,7 @@ def build_plan(lr: LoadedRecipe, host: Any, given: dict[str, Any] | None = None,
     for name, msg in param_problems.items():
         ctx.add(["parameters", name] if name in r.parameters else ["parameters"], msg)
     known = set(r.parameters) | set(BUILTINS)
-    for section in ("assets", "analytics", "alarms", "checks"):
+    for section in ("assets", "analytics", "alarms", "checks", "writes"):
         _check_placeholders(ctx, [section], lr.root.get(section), known)
     # A misspelt ${name} is reported once, at its placeholder, not again by every model.
     ctx.undecided |= set(ctx.unknown)
@@ -174,6 +176,7 @@ def build_plan(lr: LoadedRecipe, host: Any, given: dict[str, Any] | None = None,
         _plan_analytics(ctx, plan, host, i, a, safe)
     _plan_alarms(ctx, plan, host, safe)
     _plan_checks(ctx, plan, safe)
+    _plan_writes(ctx, plan, safe)
     plan.problems = sorted(ctx.problems, key=_line_key)
     return plan
 
@@ -362,6 +365,31 @@ def _plan_analytics(ctx: _Ctx, plan: Plan, host: Any, i: int, a: Any, values: di
 
         _validate_config(ctx, cls, config, locate)
     plan.components.append(ComponentSpec(name=name, type=a.plugin, asset=asset.path, config=config))
+
+
+def _plan_writes(ctx: _Ctx, plan: Plan, values: dict[str, Any]) -> None:
+    from pydantic import ValidationError
+
+    from kit.trust.writes import WriteRule
+
+    for i, spec in enumerate(plan.recipe.recipe.writes):
+        if not _role(ctx, plan, ["writes", i, "asset"], spec.asset) or spec.asset not in plan.assets:
+            continue
+        _check_point(ctx, plan, ["writes", i, "point"], spec.asset, spec.point)
+        raw = substitute(spec.model_dump(exclude_none=True), values)
+        raw["asset"] = plan.assets[spec.asset].path
+        try:
+            rule = WriteRule.model_validate(raw)
+        except ValidationError as exc:
+            for err in exc.errors():
+                ctx.add(["writes", i, *err["loc"]], err["msg"])
+            continue
+        reason = None if (rule.values or rule.min is not None or rule.max is not None) else \
+            "declare min/max or values: unbounded writes are not allowed"
+        if reason:
+            ctx.add(["writes", i], reason)
+            continue
+        plan.writes.append(rule.model_dump(exclude_none=True))
 
 
 def _plan_alarms(ctx: _Ctx, plan: Plan, host: Any, values: dict[str, Any]) -> None:
