@@ -6,11 +6,13 @@ plugin): the recipe engine (``recipes.*``, ``deployments.*``), the alarms plugin
 Covers the issue's "done when": install the shipped ``oee-machine`` recipe through the
 wizard (a validation error corrected by the user, a failed connection test), see its OEE KPI
 appear, acknowledge an alarm of ``basic-alarms``, trust an OPC UA server certificate,
-uninstall from the deployments screen.
+export it as a bundle file and uninstall from the deployments screen.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import socket
 
 import pytest
@@ -26,7 +28,7 @@ from kit_tui.app import KitApp
 from kit_tui.data.format import percent_text
 from kit_tui.data.link import RuntimeLink
 from kit_tui.screens import wizard as wizard_mod
-from kit_tui.screens.dialogs import ConfirmDialog
+from kit_tui.screens.dialogs import ConfirmDialog, PromptDialog
 from kit_tui.screens.wizard import WizardScreen
 from kit_tui.widgets.paramform import ParamForm
 
@@ -61,7 +63,8 @@ async def modbus_sim():
         await sim.stop()
 
 
-async def test_wizard_installs_oee_machine_kpi_appears_uninstall(kit_settings, make_runtime, modbus_sim, monkeypatch):
+async def test_wizard_installs_oee_machine_kpi_appears_uninstall(kit_settings, make_runtime, modbus_sim, monkeypatch,
+                                                                  tmp_path):
     # The recipe's own commissioning runs 60 s; the checks still run on live data, just shorter.
     monkeypatch.setattr(wizard_mod, "CHECK_DURATION_S", 6.0)
     rt = await make_runtime(kit_settings)
@@ -142,13 +145,23 @@ async def test_wizard_installs_oee_machine_kpi_appears_uninstall(kit_settings, m
         oee = app.screen.query_one("#oee-table", DataTable)
         await wait_for(lambda: oee.row_count >= 1 and "%" in str(oee.get_row_at(0)[-2]), message="OEE shown")
 
-        # Uninstall from the deployments screen: every component of the deployment goes.
+        # Export the deployment as a bundle file: the engine's bundle, written by the TUI.
         await pilot.press("3")
         await wait_for(lambda: app.current_mode == "deployments", message="deployments")
         deps = app.screen.query_one("#deployments", DataTable)
         await wait_for(lambda: dep_name in deps.rows, message="deployment listed")
         deps.focus()
         deps.move_cursor(row=deps.get_row_index(dep_name))
+        bundle = tmp_path / "press7.kitbundle"
+        await pilot.press("e")
+        await wait_for(lambda: isinstance(app.screen, PromptDialog), message="export prompt")
+        await replace_text(pilot, app.screen.query_one(Input), str(bundle))
+        await pilot.press("enter")
+        await wait_for(bundle.exists, timeout=15, message="bundle written")
+        info = await ControlClient(rt.bus).call("bundles.inspect", {"bundle": base64.b64encode(bundle.read_bytes()).decode()})
+        assert dep_name in json.dumps(info)
+
+        # Uninstall from the deployments screen: every component of the deployment goes.
         await pilot.press("u")
         await wait_for(lambda: isinstance(app.screen, ConfirmDialog), message="confirm uninstall")
         await pilot.press("y")
