@@ -6,7 +6,7 @@ plugin): the recipe engine (``recipes.*``, ``deployments.*``), the alarms plugin
 Covers the issue's "done when": install the shipped ``oee-machine`` recipe through the
 wizard (a validation error corrected by the user, a failed connection test), see its OEE KPI
 appear, acknowledge an alarm of ``basic-alarms``, trust an OPC UA server certificate,
-export it as a bundle file and uninstall from the deployments screen.
+export it as a bundle file, uninstall from the deployments screen and install the bundle again.
 """
 
 from __future__ import annotations
@@ -169,6 +169,24 @@ async def test_wizard_installs_oee_machine_kpi_appears_uninstall(kit_settings, m
                        message="components removed")
         await wait_for(lambda: dep_name not in deps.rows, message="deployment gone from the table")
         assert (await ControlClient(rt.bus).call("deployments.list"))["deployments"] == []
+
+        # Install the bundle again: the TUI asks for each blanked site-specific value.
+        blanked = [b["name"] for d in info["deployments"] for b in d["blanked"]]
+        assert blanked, "the bundle blanks the site-specific values (the controller address)"
+        await pilot.press("b")
+        await wait_for(lambda: isinstance(app.screen, PromptDialog), message="bundle path prompt")
+        await replace_text(pilot, app.screen.query_one(Input), str(bundle))
+        await pilot.press("enter")
+        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), timeout=15, message="confirm bundle install")
+        await pilot.press("y")
+        for name in blanked:
+            await wait_for(lambda n=name: isinstance(app.screen, PromptDialog)
+                           and f"({n})" in text(app.screen.query_one(".dialog-question")), message=f"asked for {name}")
+            await replace_text(pilot, app.screen.query_one(Input), str(dep["params"][name]))
+            await pilot.press("enter")
+        await wait_for(lambda: dep_name in deps.rows, timeout=30, message="bundle installed and listed")
+        again = await ControlClient(rt.bus).call("deployments.show", {"deployment": dep_name})
+        assert {k: again["params"][k] for k in blanked} == {k: dep["params"][k] for k in blanked}
 
 
 async def test_ack_real_alarm_and_trust_real_opcua_certificate(kit_settings, make_runtime, modbus_sim):

@@ -18,6 +18,7 @@ from kit_tui.data.format import first, items, short
 from kit_tui.screens.base import KitScreen
 from kit_tui.screens.dialogs import ConfirmDialog, PromptDialog
 from kit_tui.widgets.banner import Unavailable
+from kit_tui.widgets.paramform import convert
 
 
 def dep_name(d: dict[str, Any]) -> str:
@@ -172,5 +173,22 @@ class DeploymentsScreen(KitScreen):
             self.notify(self.explain(exc), severity="error", timeout=8)
             return
         self.query_one("#detail", Static).update("[b]Bundle[/b]\n" + (describe(info) if isinstance(info, dict) else str(info)))
-        if await self.app.push_screen_wait(ConfirmDialog(f"Install bundle {path}? (details below the table)")):
-            self._act("bundles.install", body, "bundle installed")
+        if not await self.app.push_screen_wait(ConfirmDialog(f"Install bundle {path}? (details below the table)")):
+            return
+        # Site-specific values (IP addresses, secrets) travel blanked: ask for each one here.
+        values: dict[str, dict[str, Any]] = {}
+        for d in items(info, "deployments"):
+            for b in d.get("blanked") or []:
+                answer = await self.app.push_screen_wait(PromptDialog(
+                    f"{d.get('id')}: {b.get('prompt') or b.get('name')} ({b.get('name')})", placeholder=str(b.get("type", ""))))
+                if not answer:
+                    self.notify("bundle install cancelled; nothing was installed")
+                    return
+                try:
+                    values.setdefault(str(d.get("id")), {})[str(b["name"])] = convert(b, answer)
+                except ValueError as exc:
+                    self.notify(f"{b.get('name')}: {exc}; nothing was installed", severity="error", timeout=8)
+                    return
+        if values:
+            body["values"] = values
+        self._act("bundles.install", body, "bundle installed")
