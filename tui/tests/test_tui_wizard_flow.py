@@ -2,8 +2,10 @@
 corrected, failed connection test, install, commissioning report), see its KPI, acknowledge
 and shelve an alarm, trust an OPC UA certificate, uninstall — against a real runtime.
 
-The recipes/alarms/certs endpoints come from the test plugin in ``conftest.py`` until the
-real ones land; the "not available" path is tested against a runtime without them.
+The recipes/alarms/certs endpoints come from the test plugin in ``conftest.py`` (it pins the
+TUI's tolerance of other reply shapes and covers shelve, downtime reasons and upgrade);
+``test_tui_real_flow.py`` drives the same flow against the real endpoints. The "not
+available" path is tested against a runtime without them.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ def sort_alarms(alarms: list[dict[str, Any]]) -> list[dict[str, Any]]:
         acked = str(a.get("state", "")).startswith("ack") or bool(a.get("acked"))
         prio = PRIORITY_ORDER.get(str(first(a, "priority", "severity", default="low")), 9)
         return (acked, prio)
-    out = sorted(alarms, key=lambda a: str(first(a, "ts", "raised", default="")), reverse=True)
+    out = sorted(alarms, key=lambda a: str(first(a, "ts", "raised", "raised_at", default="")), reverse=True)
     return sorted(out, key=key)
 
 
@@ -101,7 +101,7 @@ class AlarmsScreen(KitScreen):
             table.add_row(Text(f"{mark}{SHORT.get(prio, prio)}", style=style), Text(state + shelved, style="bold" if "unack" in state else ""),
                           short("/".join(str(a.get("asset", "")).split("/")[-2:]), 16),
                           short(first(a, "message", "rule", "name", default=""), 30),
-                          str(first(a, "ts", "raised", default=""))[11:19], key=alarm_id(a))
+                          str(first(a, "ts", "raised", "raised_at", default=""))[11:19], key=alarm_id(a))
         if self.alarms:
             table.move_cursor(row=min(max(cursor, 0), len(self.alarms) - 1))
 

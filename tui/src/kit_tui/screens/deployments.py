@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
@@ -16,6 +18,7 @@ from kit_tui.data.format import first, items, short
 from kit_tui.screens.base import KitScreen
 from kit_tui.screens.dialogs import ConfirmDialog, PromptDialog
 from kit_tui.widgets.banner import Unavailable
+from kit_tui.widgets.paramform import convert
 
 
 def dep_name(d: dict[str, Any]) -> str:
@@ -130,10 +133,23 @@ class DeploymentsScreen(KitScreen):
 
         def answer(path: str | None) -> None:
             if path:
-                self._act("bundles.export", {"deployments": [name], "path": path}, "bundle written")
+                self._export(name, path)
 
-        self.app.push_screen(PromptDialog("Write bundle to (path on the runtime's machine):", value=f"{name}.kitbundle"),
-                             answer)
+        self.app.push_screen(PromptDialog("Write bundle to (file path):", value=f"{name}.kitbundle"), answer)
+
+    @work(group="deployment-actions")
+    async def _export(self, name: str, path: str) -> None:
+        # The recipe engine answers the bundle itself (base64 in ``bundle``); the TUI writes
+        # it where the technician asked. A runtime that writes ``path`` itself answers no data.
+        try:
+            result = await self.call("bundles.export", {"deployments": [name], "path": path}, timeout=120)
+            data = result.get("bundle") if isinstance(result, dict) else None
+            if isinstance(data, str):
+                Path(path).write_bytes(base64.b64decode(data))
+        except Exception as exc:
+            self.notify(self.explain(exc), severity="error", timeout=8)
+            return
+        self.notify(f"bundle written: {path}")
 
     def action_bundle_install(self) -> None:
         """Inspect a bundle file, show what it holds, then install it after confirmation."""
@@ -142,16 +158,37 @@ class DeploymentsScreen(KitScreen):
             if path:
                 self._inspect_then_install(path)
 
-        self.app.push_screen(PromptDialog("Bundle to install (path on the runtime's machine):",
+        self.app.push_screen(PromptDialog("Bundle to install (file path):",
                                           placeholder="site.kitbundle"), answer)
 
     @work(group="deployment-actions")
     async def _inspect_then_install(self, path: str) -> None:
+        body: dict[str, Any] = {"path": path}
         try:
-            info = await self.call("bundles.inspect", {"path": path})
+            # The recipe engine takes the bundle's bytes (base64 in ``bundle``), read here.
+            if Path(path).is_file():
+                body["bundle"] = base64.b64encode(Path(path).read_bytes()).decode()
+            info = await self.call("bundles.inspect", body)
         except Exception as exc:
             self.notify(self.explain(exc), severity="error", timeout=8)
             return
         self.query_one("#detail", Static).update("[b]Bundle[/b]\n" + (describe(info) if isinstance(info, dict) else str(info)))
-        if await self.app.push_screen_wait(ConfirmDialog(f"Install bundle {path}? (details below the table)")):
-            self._act("bundles.install", {"path": path}, "bundle installed")
+        if not await self.app.push_screen_wait(ConfirmDialog(f"Install bundle {path}? (details below the table)")):
+            return
+        # Site-specific values (IP addresses, secrets) travel blanked: ask for each one here.
+        values: dict[str, dict[str, Any]] = {}
+        for d in items(info, "deployments"):
+            for b in d.get("blanked") or []:
+                answer = await self.app.push_screen_wait(PromptDialog(
+                    f"{d.get('id')}: {b.get('prompt') or b.get('name')} ({b.get('name')})", placeholder=str(b.get("type", ""))))
+                if not answer:
+                    self.notify("bundle install cancelled; nothing was installed")
+                    return
+                try:
+                    values.setdefault(str(d.get("id")), {})[str(b["name"])] = convert(b, answer)
+                except ValueError as exc:
+                    self.notify(f"{b.get('name')}: {exc}; nothing was installed", severity="error", timeout=8)
+                    return
+        if values:
+            body["values"] = values
+        self._act("bundles.install", body, "bundle installed")
