@@ -104,11 +104,12 @@ def start_runtime(kit: str, cfg: Path, data_dir: Path) -> tuple[subprocess.Popen
     raise TimeoutError("runtime did not start")
 
 
-async def count_points(url: str, seconds: float) -> float:
+async def count_points(url: str, seconds: float, data_dir: Path) -> float:
     """Points per second seen on ``kit.data.>`` by an independent subscriber."""
     import nats
 
-    nc = await nats.connect(url)
+    users = json.loads((data_dir / "nats" / "auth.json").read_text())["users"]
+    nc = await nats.connect(url, user="viewer", password=users["viewer"])  # the bus requires a login
     total = 0
 
     async def cb(msg) -> None:
@@ -131,11 +132,12 @@ def measure(kit: str, per_asset_points: int, presses: int, cols: int, rows: int,
         proc, url = start_runtime(kit, cfg, tmp / "data")
         try:
             tmux("new-session", "-d", "-s", SESSION, "-x", str(cols), "-y", str(rows),
-                 f"TERM=xterm-256color {'nice -n %d ' % nice if nice else ''}{kit} tui --url {url}")
+                 # --config: the TUI finds the runtime's generated bus credentials in its data dir.
+                 f"TERM=xterm-256color {'nice -n %d ' % nice if nice else ''}{kit} --config {cfg} tui --url {url}")
             wait_screen(f"m{ASSETS - 1}", 30)  # the overview lists the last asset
             pid = tui_pid()
             c0, t0 = cpu_s(pid), time.perf_counter()
-            rate = asyncio.run(count_points(url, 3.0))
+            rate = asyncio.run(count_points(url, 3.0, tmp / "data"))
             background = (cpu_s(pid) - c0) / (time.perf_counter() - t0)  # TUI CPU share with no key presses
             samples = []
             c1, t1 = cpu_s(pid), time.perf_counter()
