@@ -11,6 +11,7 @@ testable (``kit.testing``) and lets the runtime enforce what a manifest declares
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -224,6 +225,25 @@ class ComponentContext:
             await kv.put(path.tokens, json.dumps(self._last.get(path, {})).encode())
         except Exception as exc:
             self.log.debug("last-value update failed: %s", exc)
+
+
+async def save_when_dirty(save: Callable[[], Awaitable[None]], dirty: asyncio.Event, clock: Clock,
+                          interval_s: float) -> None:
+    """Run until cancelled: call ``save()`` after ``dirty`` is set, at most once per ``interval_s``,
+    and once more on the way out (so a stop keeps the latest state).
+
+    Components with state that changes per batch use this so the KV bucket is written about
+    once a second at high sample rates, not once per batch.
+    """
+    try:
+        while True:
+            await dirty.wait()
+            dirty.clear()
+            await save()
+            await clock.sleep(interval_s)  # the save schedule, not synchronisation
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(save())
 
 
 class SampleWriter:

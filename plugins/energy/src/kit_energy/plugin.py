@@ -8,7 +8,6 @@ KPIs and keeps its state in KV so a restart continues the hour, shift and day.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
@@ -16,7 +15,7 @@ from pydantic import BaseModel
 
 import kit
 from kit import subjects
-from kit.components import Analytics
+from kit.components import Analytics, save_when_dirty
 from kit.payloads import Quality, SampleBatch
 from kit_energy.config import ENERGY_UNITS, POWER_UNITS, EnergyConfig
 from kit_energy.engine import EnergyEngine, EnergyParams, EnergyReport
@@ -81,17 +80,7 @@ class EnergyComponent(Analytics):
         for tokens in self.routes:
             await self.ctx.subscribe_samples(f"{subjects.DATA_PREFIX}.{tokens}", self.handle)
         self.ready = True
-        try:
-            while True:
-                await self._dirty.wait()
-                self._dirty.clear()
-                await self.save()
-                # At most one save per interval: at high sample rates the state is written
-                # about once a second, not once per batch (the stop path saves the latest).
-                await self.ctx.clock.sleep(SAVE_INTERVAL_S)
-        finally:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self.save())
+        await save_when_dirty(self.save, self._dirty, self.ctx.clock, SAVE_INTERVAL_S)
 
     async def save(self) -> None:
         """Write the engine and sequence state to KV."""
