@@ -134,12 +134,12 @@ async def test_leftover_server_is_detected_and_replaced(tmp_path):
     port = free_port()
     first = EmbeddedNats(NatsSettings(port=port), tmp_path)
     conf = first.write_config()
-    orphan = subprocess.Popen([str(server_binary()), "-c", str(conf)], stderr=subprocess.DEVNULL)
+    orphan = subprocess.Popen([str(server_binary()), "-c", str(conf)], stderr=subprocess.PIPE, text=True)
     try:
-        # Wait for the orphan to own the port and write its pid file (its own readiness signals).
-        deadline = time.monotonic() + 20
-        while not first.pid_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        # The orphan owns the port and has written its pid file once it logs "Server is ready".
+        for line in orphan.stderr:
+            if "Server is ready" in line:
+                break
         assert first.pid_file.read_text().strip() == str(orphan.pid)
         second = EmbeddedNats(NatsSettings(port=port), tmp_path)
         url = await second.start()
