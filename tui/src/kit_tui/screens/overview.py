@@ -106,7 +106,10 @@ class OverviewScreen(KitScreen):
 
     def live_update(self) -> None:
         store = self.kit.source.store
-        table = self.query_one("#assets", DataTable)
+        found = self.query("#assets")
+        if not found:  # a refresh tick can land while the screen is mounting or being torn down
+            return
+        table = found.first(DataTable)
         assets = sorted(store.assets.values(), key=lambda a: a.parts)
         layout: list[str] = []
         rows: list[tuple[str, list[Any]]] = []
