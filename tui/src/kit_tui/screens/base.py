@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.events import ScreenResume
 from textual.screen import Screen
 from textual.widgets import Header
 
@@ -55,7 +56,14 @@ class KitScreen(Screen):
         self.sub_title = self.TITLE_TEXT
         self.watch(self.kit, "link", self._link_changed)
 
-    def on_screen_resume(self) -> None:
+    def on_screen_resume(self, event: ScreenResume) -> None:
+        # Textual re-applies the whole stylesheet to every widget when a mode's screen comes
+        # back; each DataTable then drops all its render caches and re-renders every cell
+        # (~70 % of a screen switch's CPU). Styles of a suspended screen are kept current
+        # by Textual itself (class changes apply at once; a theme change while away is caught
+        # by switch_mode's CSS update count), so the re-application changes nothing here —
+        # the same choice Textual makes when a pushed screen is popped.
+        event.refresh_styles = False
         self.live_update()
         # Flipping between screens should not refetch every time; `r` always does.
         now = time.monotonic()

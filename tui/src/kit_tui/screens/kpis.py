@@ -67,6 +67,8 @@ class KpiScreen(KitScreen):
         self.oee_components: list[dict[str, Any]] = []
         self.downtimes: list[dict[str, Any]] = []
         self.downtime_component: str | None = None
+        #: selector → the (text, style) of each cell last put in that table.
+        self._filled: dict[str, list[list[tuple[str, Any]]]] = {}
 
     def compose_body(self) -> ComposeResult:
         with TabbedContent(id="kpi-tabs"):
@@ -163,6 +165,12 @@ class KpiScreen(KitScreen):
         self._fill("#oee-table", rows)
 
     def _fill(self, selector: str, rows: list[list[Any]]) -> None:
+        # Rebuilding a table re-renders every cell; live ticks come 4× a second while KPIs
+        # change every few seconds, so an unchanged table is left alone.
+        shown = [[(str(c), getattr(c, "style", None)) for c in r] for r in rows]
+        if self._filled.get(selector) == shown:
+            return
+        self._filled[selector] = shown
         table = self.query_one(selector, DataTable)
         cursor = table.cursor_row
         table.clear()

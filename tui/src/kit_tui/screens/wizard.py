@@ -25,11 +25,23 @@ from kit_tui.screens.base import KitScreen
 from kit_tui.widgets.paramform import ParamForm, param_name
 
 STEPS = ("Parameters", "Plan", "Install", "Report")
-#: How long the wizard waits for the commissioning checks to finish (a bounded UI poll).
-REPORT_WAIT_S = 60.0
-#: Commissioning duration asked of ``recipes.install`` (None: the recipe's own, e.g. 60 s).
-#: Tests and demos shorten it; the checks still run on live data.
+#: How long the wizard waits for the report beyond the commissioning time (a bounded UI poll).
+REPORT_MARGIN_S = 30.0
+#: Pre-filled commissioning duration (None: the recipe's own, e.g. 60 s). The technician can
+#: change it in the form; tests and demos shorten it. The checks always run on live data.
 CHECK_DURATION_S: float | None = None
+#: The form's own field for the commissioning time (recipe parameter names cannot start with ``_``).
+COMMISSIONING_FIELD = "_commissioning_s"
+
+
+def commissioning_param(recipe: dict[str, Any]) -> dict[str, Any]:
+    """The wizard's extra form field: how long the acceptance checks watch live data."""
+    own = float(((recipe.get("recipe") or {}).get("commissioning") or {}).get("duration_s") or 30.0)
+    default = CHECK_DURATION_S if CHECK_DURATION_S is not None else own
+    return {"name": COMMISSIONING_FIELD, "prompt": "Commissioning: acceptance checks watch live data for",
+            "type": "number", "unit": "s", "min": 1, "max": 3600, "default": default,
+            "help": f"The recipe's own time is {own:g} s; a shorter watch proves less. "
+                    "You may leave the wizard while it runs: the report appears on the Deployments screen."}
 
 
 def plan_lines(plan: Any) -> list[str]:
@@ -124,6 +136,7 @@ class WizardScreen(KitScreen):
         self.params: dict[str, Any] = {}
         self.tested: dict[str, Any] | None = None
         self.deployment: str | None = None
+        self.check_duration_s: float | None = None
         self.busy = False
 
     def compose_body(self) -> ComposeResult:
@@ -164,7 +177,7 @@ class WizardScreen(KitScreen):
         r = self.recipe or {}
         params = items(r, "parameters", "params")
         self.query_one("#wizard-intro", Static).update(f"[b]{escape(str(r.get('title', self.recipe_id)))}[/b]  {escape(str(r.get('summary', '')))}")
-        form = ParamForm(params, id="param-form")
+        form = ParamForm([*params, commissioning_param(r)], id="param-form")
         await self.query_one("#wizard-body").mount(form, before="#wizard-view-box")
         if params:
             form.focus_field(param_name(params[0]))
@@ -185,6 +198,7 @@ class WizardScreen(KitScreen):
             self.status(f"✗ {len(errors)} field(s) need attention: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),
                         error=True)
             return None
+        self.check_duration_s = values.pop(COMMISSIONING_FIELD, None)
         return values
 
     # -- actions -----------------------------------------------------------------------
@@ -194,9 +208,12 @@ class WizardScreen(KitScreen):
     def action_close(self) -> None:
         """Leave the wizard (nothing is installed unless the plan was confirmed)."""
         if self.busy and self.step == 2:
-            # Leaving would cancel the worker that follows the install, not the install.
-            self.status("… the install is running; wait for its result before leaving")
-            return
+            if self.deployment is None:
+                # Leaving now would hide whether the install worked (it goes on regardless).
+                self.status("… the install is running; wait for its result before leaving")
+                return
+            self.notify(f"{self.deployment} is installed; its commissioning checks keep running — "
+                        "the report will be on the Deployments screen (3).")
         self.app.pop_screen()
 
     def action_test(self) -> None:
@@ -296,13 +313,12 @@ class WizardScreen(KitScreen):
                 await self.call("recipes.test_connection", body, timeout=30)
                 log[-1] = "✓ connection test passed"
             say("… installing (every component starts, or none stays)")
-            install = body if CHECK_DURATION_S is None else {**body, "check_duration_s": CHECK_DURATION_S}
+            install = body if self.check_duration_s is None else {**body, "check_duration_s": self.check_duration_s}
             result = await self.call("recipes.install", install, timeout=120)
             self.deployment = str(first(result, "deployment", "name", "id", default=self.recipe_id)
                                   if isinstance(result, dict) else result)
             log[-1] = escape(f"✓ installed as deployment {self.deployment}")
-            say("… commissioning: acceptance checks on live data")
-            view.update("\n".join(log))
+            say("… commissioning: acceptance checks on live data (Esc leaves; they keep running)")
         except Exception as exc:
             say(f"✗ {self.explain(exc)}")
             say("Nothing was left installed. Esc goes back.")
@@ -310,7 +326,9 @@ class WizardScreen(KitScreen):
             self.busy = False
             return
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + REPORT_WAIT_S
+        started = loop.time()
+        watch = self.check_duration_s or 30.0
+        deadline = started + watch + REPORT_MARGIN_S
         lines, passed, finished = [], None, False
         while True:
             try:
@@ -318,9 +336,15 @@ class WizardScreen(KitScreen):
                 lines, passed, finished = report_lines(dep)
             except Exception as exc:
                 lines, finished = [escape(self.explain(exc))], True
-            view.update("\n".join([*log, "", "[b]Commissioning report[/b]", *lines]))
             if finished or loop.time() > deadline:
+                log[-1] = "✓ commissioning finished" if finished else escape(
+                    f"… no report after {loop.time() - started:.0f} s; it will be on the Deployments screen (3)")
+                view.update("\n".join([*log, "", "[b]Commissioning report[/b]", *lines]))
                 break
+            left = max(0.0, watch - (loop.time() - started))
+            log[-1] = escape(f"… commissioning: acceptance checks on live data, {left:.0f} s of {watch:g} s left "
+                             "(Esc leaves; they keep running)")
+            view.update("\n".join([*log, "", "[b]Commissioning report[/b]", *lines]))
             await asyncio.sleep(1.0)  # polling schedule for a report still running
         self.step = 3
         self._render_steps()
