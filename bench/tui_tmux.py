@@ -167,7 +167,67 @@ def measure(kit: str, per_asset_points: int, presses: int, cols: int, rows: int,
             "cpu_ms_per_press": round(press_cpu_ms, 1), "last_screen": screen}
 
 
+def floor_app() -> None:
+    """The smallest Textual app with the same two markers and keys: what Textual, the pty
+    and tmux cost on this machine before the kit's TUI adds anything (the baseline)."""
+    from textual.app import App
+    from textual.screen import Screen
+    from textual.widgets import Static
+
+    class One(Screen):
+        def compose(self):
+            yield Static("Deployments: the overview stand-in")
+
+    class Six(Screen):
+        def compose(self):
+            yield Static("Installed plugins: the plugins stand-in")
+
+    class Floor(App):
+        MODES = {"one": One, "six": Six}
+        BINDINGS = [("1", "switch_mode('one')", ""), ("6", "switch_mode('six')", "")]
+
+        seen: set[str] = set()
+
+        def switch_mode(self, mode: str):  # type: ignore[override]
+            # The same unmasked switch back to a mounted screen as the kit's TUI
+            # (KitApp.delay_update), so the floor compares like with like.
+            self.unmasked = mode in self.seen
+            self.seen.add(mode)
+            return super().switch_mode(mode)
+
+        def delay_update(self, delay: float = 0.05) -> None:
+            if not getattr(self, "unmasked", False):
+                super().delay_update(delay)
+
+        def on_mount(self) -> None:
+            self.switch_mode("one")
+
+    Floor().run()
+
+
+def measure_floor(presses: int, cols: int, rows: int) -> dict:
+    """Key press → redraw of :func:`floor_app` in the same tmux harness."""
+    tmux("new-session", "-d", "-s", SESSION, "-x", str(cols), "-y", str(rows),
+         f"TERM=xterm-256color {sys.executable} {Path(__file__).resolve()} --floor-app")
+    try:
+        wait_screen("Deployments:", 30)
+        samples = []
+        for i in range(presses):
+            key, marker = ("6", "Installed plugins") if i % 2 == 0 else ("1", "Deployments:")
+            t0 = time.perf_counter()
+            tmux("send-keys", "-t", SESSION, key)
+            samples.append((wait_screen(marker, 10) - t0) * 1000)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
+    samples.sort()
+    return {"p50_ms": round(statistics.median(samples), 1),
+            "p95_ms": round(samples[int(0.95 * (len(samples) - 1))], 1), "max_ms": round(samples[-1], 1)}
+
+
 def main() -> None:
+    if "--floor-app" in sys.argv:
+        floor_app()
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points", type=int, default=10_000, help="points per second in the loaded run")
     ap.add_argument("--presses", type=int, default=40)
@@ -181,6 +241,7 @@ def main() -> None:
         sys.exit("tmux is not installed (apt-get install -y tmux)")
     kit = str(Path(sys.executable).parent / "kit")
     os.environ.pop("TMUX", None)
+    floor = measure_floor(args.presses, args.cols, args.rows)
     base = measure(kit, 0, args.presses, args.cols, args.rows, args.tui_nice)
     loaded = measure(kit, max(0, args.points // ASSETS - 8), args.presses, args.cols, args.rows, args.tui_nice)
     print("screen at the end of the loaded run:\n" + loaded.pop("last_screen"))
@@ -190,13 +251,16 @@ def main() -> None:
               f"p95 {r['p95_ms']:6.1f} ms  max {r['max_ms']:6.1f} ms   (tmux capture {r['capture_ms']:.2f} ms)\n"
               f"{'':<28} TUI CPU while idle-watching {r['tui_cpu_share'] * 100:.1f} % of a core, "
               f"CPU per key press ≈ {r['cpu_ms_per_press']:.1f} ms")
+    print(f"{'bare Textual app (floor)':<28} {'':>7}                  key→redraw p50 {floor['p50_ms']:6.1f} ms  "
+          f"p95 {floor['p95_ms']:6.1f} ms  max {floor['max_ms']:6.1f} ms")
     print(f"machine load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
           "(wall-clock latency includes waiting for a CPU)")
     ratio = loaded["p50_ms"] / base["p50_ms"] if base["p50_ms"] else float("nan")
-    print(f"p50 ratio loaded/baseline: {ratio:.2f}")
+    floor_ratio = loaded["p50_ms"] / floor["p50_ms"] if floor["p50_ms"] else float("nan")
+    print(f"p50 ratio loaded/baseline: {ratio:.2f}   loaded kit TUI / bare Textual app: {floor_ratio:.2f}")
     print(json.dumps({"bench": "tui_tmux", "cols": args.cols, "rows": args.rows, "tui_nice": args.tui_nice,
-                      "load_avg": round(os.getloadavg()[0], 1), "baseline": base, "loaded": loaded,
-                      "p50_ratio": round(ratio, 2)}))
+                      "load_avg": round(os.getloadavg()[0], 1), "floor": floor, "baseline": base, "loaded": loaded,
+                      "p50_ratio": round(ratio, 2), "p50_ratio_to_floor": round(floor_ratio, 2)}))
 
 
 if __name__ == "__main__":

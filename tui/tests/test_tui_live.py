@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from textual.widgets import DataTable
 
@@ -183,3 +185,18 @@ async def test_last_values_from_kv_are_shown_and_marked_stale(kit_settings, make
         await wait_for(lambda: "temperature_c" in points.rows, message="points listed")
         assert "STALE" in cell(points, "temperature_c", "quality")
         assert cell(points, "temperature_c", "value") == f"{saved['temperature_c']['value']:,.4g} °C"
+
+
+async def test_switching_back_to_a_shown_screen_is_drawn_without_textuals_mask():
+    """Textual holds the display 50 ms on a mode switch; a screen already mounted needs no mask
+    (that hold was most of a key press's latency in a real terminal)."""
+    from kit_tui.data.fixed import FixedSource
+
+    app = KitApp(FixedSource.from_file(Path(__file__).parent / "sample-configs" / "site.json"))
+    async with app.run_test(size=(80, 24)):
+        await wait_for(lambda: app.current_mode == "overview", message="overview")
+        app.action_go("plugins")  # first visit: the screen is built, masked as Textual does
+        assert app._batch_count == 1
+        await wait_for(lambda: app._batch_count == 0, message="mask lifted")
+        app.action_go("overview")  # shown before: drawn by the next frame
+        assert app.current_mode == "overview" and app._batch_count == 0

@@ -57,6 +57,8 @@ class KitApp(App):
         self.source = source
         self.refresh_s = refresh_s
         self._seen_version = -1
+        self._visited_modes: set[str] = set()
+        self._unmasked_switch = False
         #: Who acknowledges alarms and assigns reasons (recorded by the runtime).
         self.operator = os.environ.get("KIT_OPERATOR") or _login()
 
@@ -108,6 +110,23 @@ class KitApp(App):
     def action_go(self, mode: str) -> None:
         """Switch to a top-level screen."""
         self.switch_mode(mode)
+
+    def switch_mode(self, mode: str):  # type: ignore[override]
+        """Switch mode; a screen shown before is switched to without Textual's 50 ms mask."""
+        self._unmasked_switch = mode in self._visited_modes
+        self._visited_modes.add(mode)
+        try:
+            return super().switch_mode(mode)
+        finally:
+            self._unmasked_switch = False
+
+    def delay_update(self, delay: float = 0.05) -> None:
+        """Textual holds the display for 50 ms on every mode switch, to hide a new screen being
+        built. Our top-level screens stay mounted after their first visit, so switching back
+        needs no mask: the switch happens within one message handler and is drawn by the next
+        frame (50 ms was most of a key press's latency in a real terminal — bench/tui_tmux.py)."""
+        if not self._unmasked_switch:
+            super().delay_update(delay)
 
     def action_help(self) -> None:
         """Show the key reference."""
