@@ -120,6 +120,8 @@ class KitApp(App):
             screen = self.screen
         except ScreenStackError:  # a notice queued while the app is shutting down
             return
+        if not screen.is_mounted:  # just pushed: its widgets are not composed yet; it draws on mount
+            return
         update = getattr(screen, "live_update", None)
         if update is not None:
             update()
