@@ -6,12 +6,16 @@ The plugin is real in every way that matters to the TUI: it is registered throug
 supervisor (a synthetic source and a small OEE-like analytics component publishing KPIs on
 the bus), and its connection test opens a real TCP connection. When the real endpoints
 land, these tests switch to them by dropping the plugin.
+
+Also shared by every TUI test: the ``modbus_sim`` fixture (a simulated machine controller)
+and, on ``sys.path``, the ``tui_helpers`` module.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,6 +27,9 @@ from kit.components import Analytics
 from kit.errors import AdapterError, ConfigError, KitError
 from kit.payloads import SampleBatch
 from kit.settings import ComponentSpec
+
+sys.path.insert(0, str(Path(__file__).parent))
+from tui_helpers import PROFILE  # noqa: E402  (importable only from here on)
 
 RECIPE = {
     "id": "oee-basic", "version": "1.0.0", "title": "OEE for one machine", "kpi": "oee",
@@ -233,3 +240,15 @@ class FakeEndpoints:
 def fake_endpoints() -> FakeEndpoints:
     """A fresh instance of the endpoint plugin (register it with ``temp_plugin``)."""
     return FakeEndpoints()
+
+
+@pytest.fixture
+async def modbus_sim():
+    """The Modbus simulator of the machine's controller (stopped at teardown)."""
+    from kit.cli.sim_cmd import start_simulator
+
+    sim = await start_simulator(PROFILE)
+    try:
+        yield sim
+    finally:
+        await sim.stop()

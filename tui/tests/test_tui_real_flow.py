@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 
 import pytest
 from textual.widgets import DataTable, Input, Label, Static
 
-from kit.cli.sim_cmd import start_simulator
 from kit.control import ControlClient
 from kit.errors import AdapterError
 from kit.plugins import get_plugin_manager
@@ -31,36 +29,7 @@ from kit_tui.screens import wizard as wizard_mod
 from kit_tui.screens.dialogs import ConfirmDialog, PromptDialog
 from kit_tui.screens.wizard import WizardScreen
 from kit_tui.widgets.paramform import ParamForm
-
-PROFILE = "siemens-s7-mb-server"
-
-
-def text(widget) -> str:
-    """Rendered plain text of a Static/Label."""
-    return str(widget.render())
-
-
-def closed_port() -> int:
-    """A loopback port nobody listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def replace_text(pilot, field: Input, value: str) -> None:
-    """Clear an input and type ``value`` with key presses, as a user does."""
-    field.focus()
-    await pilot.press("end", *["backspace"] * len(field.value), *list(value))
-
-
-@pytest.fixture
-async def modbus_sim():
-    """The Modbus simulator of the machine's controller (stopped at teardown)."""
-    sim = await start_simulator(PROFILE)
-    try:
-        yield sim
-    finally:
-        await sim.stop()
+from tui_helpers import PROFILE, closed_port, replace_text, text
 
 
 async def test_wizard_installs_oee_machine_kpi_appears_uninstall(kit_settings, make_runtime, modbus_sim, monkeypatch,

@@ -11,7 +11,6 @@ available" path is tested against a runtime without them.
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import pytest
 from textual.widgets import DataTable, Input, Label, Static
@@ -24,26 +23,9 @@ from kit_tui.data.link import RuntimeLink
 from kit_tui.screens.dialogs import ConfirmDialog, PromptDialog
 from kit_tui.screens.wizard import WizardScreen
 from kit_tui.widgets.paramform import ParamForm
+from tui_helpers import closed_port, replace_text, text
 
 NEW_ASSET = "test/assembly/line9/press9"
-
-
-def text(widget) -> str:
-    """Rendered plain text of a Static/Label."""
-    return str(widget.render())
-
-
-def closed_port() -> int:
-    """A loopback port nobody listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def replace_text(pilot, field: Input, value: str) -> None:
-    """Clear an input and type ``value`` with key presses, as a user does."""
-    field.focus()
-    await pilot.press("end", *["backspace"] * len(field.value), *list(value))
 
 
 @pytest.fixture

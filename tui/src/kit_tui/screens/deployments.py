@@ -112,7 +112,8 @@ class DeploymentsScreen(KitScreen):
                              answer)
 
     def action_upgrade(self) -> None:
-        """Upgrade the highlighted deployment to a recipe (id or id@version)."""
+        """Upgrade the highlighted deployment to a recipe: an id of the runtime's recipe library
+        (its current version), or the path of a recipe file (a newer version delivered as a file)."""
         name = self._current()
         d = next((x for x in self.deployments if dep_name(x) == name), None)
         if d is None:
@@ -120,10 +121,41 @@ class DeploymentsScreen(KitScreen):
 
         def answer(recipe: str | None) -> None:
             if recipe:
-                self._act("recipes.upgrade", {"deployment": name, "recipe": recipe}, f"upgraded {name}")
+                self._upgrade(name, recipe)
 
-        self.app.push_screen(PromptDialog(f"Upgrade {name} to recipe (rolls back on failure):",
+        self.app.push_screen(PromptDialog(f"Upgrade {name} to recipe (id, or path of a recipe .yaml file; "
+                                          "rolls back on failure):",
                                           value=str(first(d, "recipe", "recipe_id", default=""))), answer)
+
+    @work(group="deployment-actions")
+    async def _upgrade(self, name: str, recipe: str) -> None:
+        # The recipe engine resolves an id in its own library, or takes the recipe's text: a
+        # file is read here (the TUI may run on another machine than the runtime).
+        from kit_tui.screens import wizard
+
+        ref: Any = recipe
+        if recipe.endswith((".yaml", ".yml")) or "/" in recipe:
+            try:
+                ref = {"text": Path(recipe).expanduser().read_text(encoding="utf-8"), "filename": recipe}
+            except OSError as exc:
+                self.notify(f"cannot read recipe file {recipe}: {exc.strerror or exc}", severity="error", timeout=8)
+                return
+        body: dict[str, Any] = {"deployment": name, "recipe": ref}
+        if wizard.CHECK_DURATION_S is not None:
+            body["check_duration_s"] = wizard.CHECK_DURATION_S
+        try:
+            result = await self.call("recipes.upgrade", body, timeout=120)
+        except Exception as exc:
+            self.notify(self.explain(exc), severity="error", timeout=8)
+            return
+        result = result if isinstance(result, dict) else {}
+        if result.get("changed") is False:
+            self.notify(f"{name} not changed: {result.get('message') or 'same recipe and values'}")
+        else:
+            to = first(result, "to", "version", default="")
+            self.notify(f"upgraded {name}" + (f" from {result['from']}" if result.get("from") else "")
+                        + (f" to {to}" if to else ""))
+        self.fetch()
 
     def action_export(self) -> None:
         """Export the highlighted deployment as a bundle file on the runtime's machine."""

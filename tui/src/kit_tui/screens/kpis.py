@@ -122,7 +122,9 @@ class KpiScreen(KitScreen):
         table.clear()
         for d in rows:
             dur = first(d, "duration_s", "duration", default=None)
-            dur_text = f"{float(dur) / 60:.1f} min" if isinstance(dur, (int, float)) else str(dur or "ongoing")
+            # Seconds from ``oee.downtimes``; a short stop reads "4 s", not "0.1 min".
+            dur_text = (str(dur or "ongoing") if not isinstance(dur, (int, float)) else
+                        f"{float(dur):.0f} s" if dur < 60 else f"{float(dur) / 60:.1f} min")
             table.add_row(str(first(d, "start", "ts", default=""))[:19], dur_text,
                           Text(str(d.get("reason") or "— unassigned"), style="" if d.get("reason") else "yellow"),
                           short(d.get("_asset") or "", 28), key=f"{d['_component']}|{first(d, 'id', 'downtime_id')}")
