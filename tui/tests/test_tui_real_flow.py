@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 import pytest
+from ruamel.yaml import YAML
 from textual.widgets import DataTable, Input, Label, Static
 
 from kit.control import ControlClient
@@ -29,33 +31,47 @@ from kit_tui.screens import wizard as wizard_mod
 from kit_tui.screens.dialogs import ConfirmDialog, PromptDialog
 from kit_tui.screens.wizard import WizardScreen
 from kit_tui.widgets.paramform import ParamForm
-from tui_helpers import PROFILE, closed_port, replace_text, text
+from tui_helpers import PROFILE, closed_port, replace_text, text, toasts
+
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
 
-async def test_wizard_installs_oee_machine_kpi_appears_uninstall(kit_settings, make_runtime, modbus_sim, monkeypatch,
-                                                                  tmp_path):
-    # The recipe's own commissioning runs 60 s; the checks still run on live data, just shorter.
-    monkeypatch.setattr(wizard_mod, "CHECK_DURATION_S", 6.0)
+async def open_wizard(app: KitApp, pilot, recipe: str) -> WizardScreen:
+    """From the catalog, open the install wizard of a shipped recipe (its form shown)."""
+    await pilot.press("2")
+    await wait_for(lambda: app.current_mode == "catalog", message="catalog")
+    recipes = app.screen.query_one("#recipes", DataTable)
+    await wait_for(lambda: recipe in recipes.rows, timeout=15, message="recipe listed")
+    recipes.focus()
+    recipes.move_cursor(row=recipes.get_row_index(recipe))
+    await wait_for(lambda: "count_good" in text(app.screen.query_one("#recipe-detail")), message="needs shown")
+    await pilot.press("enter")
+    await wait_for(lambda: isinstance(app.screen, WizardScreen) and app.screen.query(ParamForm), message="wizard form")
+    wiz = app.screen
+    assert isinstance(wiz, WizardScreen) and wiz.recipe_id == recipe
+    return wiz
+
+
+async def fill(pilot, wiz: WizardScreen, **values: str) -> None:
+    """Type each value into its form field."""
+    for name, value in values.items():
+        await replace_text(pilot, wiz.query_one(f"#param-{name}", Input), value)
+
+
+async def test_wizard_installs_oee_machine_kpi_appears_uninstall(kit_settings, make_runtime, modbus_sim, tmp_path):
     rt = await make_runtime(kit_settings)
     asset = f"{kit_settings.site}/production/line1/press7"
     app = KitApp(RuntimeLink(rt.url), refresh_s=0.05)
     async with app.run_test(size=(100, 36)) as pilot:
         # Catalog: the shipped recipe is listed with what it needs.
-        await pilot.press("2")
-        await wait_for(lambda: app.current_mode == "catalog", message="catalog")
-        recipes = app.screen.query_one("#recipes", DataTable)
-        await wait_for(lambda: "oee-machine" in recipes.rows, timeout=15, message="recipe listed")
-        recipes.focus()
-        recipes.move_cursor(row=recipes.get_row_index("oee-machine"))
-        await wait_for(lambda: "count_good" in text(app.screen.query_one("#recipe-detail")), message="needs shown")
-        await pilot.press("enter")
-        await wait_for(lambda: isinstance(app.screen, WizardScreen) and app.screen.query(ParamForm), message="wizard form")
-        wiz = app.screen
-        assert wiz.recipe_id == "oee-machine"
-
-        for name, value in (("machine", "press7"), ("machine_profile", PROFILE), ("machine_host", "127.0.0.1"),
-                            ("update_every_s", "2")):
-            await replace_text(pilot, wiz.query_one(f"#param-{name}", Input), value)
+        wiz = await open_wizard(app, pilot, "oee-machine")
+        # The commissioning time is pre-filled with the recipe's own (60 s); the technician
+        # may shorten it; the checks still run on live data.
+        own = YAML(typ="safe").load(RECIPES / "oee-machine.yaml")["commissioning"]["duration_s"]
+        commissioning = wiz.query_one(f"#param-{wizard_mod.COMMISSIONING_FIELD}", Input)
+        assert float(commissioning.value) == own
+        await fill(pilot, wiz, machine="press7", machine_profile=PROFILE, machine_host="127.0.0.1", update_every_s="2",
+                   **{wizard_mod.COMMISSIONING_FIELD: "6"})
 
         # A bad value is flagged inline (the recipe's own bound) and blocks the next step …
         cycle = wiz.query_one("#param-ideal_cycle_s", Input)
@@ -156,6 +172,36 @@ async def test_wizard_installs_oee_machine_kpi_appears_uninstall(kit_settings, m
         await wait_for(lambda: dep_name in deps.rows, timeout=30, message="bundle installed and listed")
         again = await ControlClient(rt.bus).call("deployments.show", {"deployment": dep_name})
         assert {k: again["params"][k] for k in blanked} == {k: dep["params"][k] for k in blanked}
+
+
+async def test_esc_during_commissioning_leaves_the_wizard_and_the_deployment_keeps_running(
+        kit_settings, make_runtime, modbus_sim):
+    rt = await make_runtime(kit_settings)
+    client = ControlClient(rt.bus)
+    app = KitApp(RuntimeLink(rt.url), refresh_s=0.05)
+    async with app.run_test(size=(100, 36), notifications=True) as pilot:
+        wiz = await open_wizard(app, pilot, "oee-machine")
+        await fill(pilot, wiz, machine="press9", machine_profile=PROFILE, machine_host="127.0.0.1",
+                   machine_port=str(modbus_sim.port), ideal_cycle_s="2.5", **{wizard_mod.COMMISSIONING_FIELD: "600"})
+        await pilot.press("ctrl+n")
+        await wait_for(lambda: wiz.step == 1, timeout=15, message="plan step")
+        await pilot.press("ctrl+n")
+        view = wiz.query_one("#wizard-view", Static)
+        await wait_for(lambda: "s of 600 s left" in text(view), timeout=60, message="commissioning counting down")
+        dep_name = wiz.deployment
+        await pilot.press("escape")
+        await wait_for(lambda: not isinstance(app.screen, WizardScreen), message="wizard left")
+        await wait_for(lambda: any("Deployments screen" in t for t in toasts(app)), message="told where the report goes")
+
+        # The deployment stays installed, its commissioning still running on the runtime.
+        dep = await client.call("deployments.show", {"deployment": dep_name})
+        assert dep["status"] == "commissioning" and dep["report"] is None
+        assert {i.owner for i in rt.supervisor.instances.values() if i.owner} == {dep_name}
+        await pilot.press("3")
+        await wait_for(lambda: app.current_mode == "deployments", message="deployments")
+        deps = app.screen.query_one("#deployments", DataTable)
+        await wait_for(lambda: dep_name in deps.rows, timeout=15, message="deployment listed")
+        assert "commissioning" in str(deps.get_cell(dep_name, "status"))
 
 
 async def test_ack_real_alarm_and_trust_real_opcua_certificate(kit_settings, make_runtime, modbus_sim):
