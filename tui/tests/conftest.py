@@ -1,11 +1,11 @@
-"""Fixtures for the TUI tests: a test-only plugin serving the control API endpoints that
-other parts of the kit are still building (recipes, deployments, alarms, OPC UA certs).
+"""Fixtures for the TUI tests: a test-only plugin serving the control API endpoints the TUI
+uses (recipes, deployments, alarms, OPC UA certs) with the alternative reply shapes the
+screens accept; the real endpoints are exercised by ``test_tui_real_*.py``.
 
 The plugin is real in every way that matters to the TUI: it is registered through the
 ``register_endpoints`` hook of a real runtime, its install starts real components in the
 supervisor (a synthetic source and a small OEE-like analytics component publishing KPIs on
-the bus), and its connection test opens a real TCP connection. When the real endpoints
-land, these tests switch to them by dropping the plugin.
+the bus), and its connection test opens a real TCP connection.
 
 Also shared by every TUI test: the ``modbus_sim`` fixture (a simulated machine controller)
 and, on ``sys.path``, the ``tui_helpers`` module.

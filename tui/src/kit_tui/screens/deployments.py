@@ -158,7 +158,7 @@ class DeploymentsScreen(KitScreen):
         self.fetch()
 
     def action_export(self) -> None:
-        """Export the highlighted deployment as a bundle file on the runtime's machine."""
+        """Export the highlighted deployment as a bundle file on the machine the TUI runs on."""
         name = self._current()
         if name is None:
             return
