@@ -120,7 +120,9 @@ class KitApp(App):
             screen = self.screen
         except ScreenStackError:  # a notice queued while the app is shutting down
             return
-        if not screen.is_mounted:  # just pushed: its widgets are not composed yet; it draws on mount
+        # A notice can be handled while a just-pushed screen is not composed yet (it draws on
+        # mount) or while the app shuts down and removes every widget (a CI failure).
+        if not self.is_running or not screen.is_mounted:
             return
         update = getattr(screen, "live_update", None)
         if update is not None:
