@@ -67,7 +67,7 @@ class FakeOee(Analytics):
             if good is None or rej is None or good + rej == 0:
                 return
             q = good / (good + rej)
-            await self.ctx.publish_kpi("quality", q)
+            await self.ctx.publish_kpi("quality", q, window="rolling")
             await self.ctx.publish_kpi("oee", q * 0.9, window="rolling")
 
         await self.ctx.subscribe_samples(f"kit.data.{self.ctx.asset_path().tokens}", on_batch)

@@ -70,6 +70,37 @@ def test_last_values_do_not_overwrite_live_data():
     assert pts["p"].value == 5 and pts["q"].value == 2 and pts["q"].unit == "V"
 
 
+def kpi(name: str, value: float, window: str | None = None, asset: str = "s/a/l/m") -> dict:
+    k = {"schema": "kit.kpi/1", "asset": asset, "kpi": name, "value": value, "ts": T0.isoformat(), "source": "x"}
+    return k if window is None else {**k, "window": window}
+
+
+def test_kpis_of_several_windows_are_kept_apart_and_headlines_pick_their_window():
+    from kit_tui.screens.overview import energy_today, headline_oee
+
+    store = LiveStore()
+    # The energy plugin publishes energy_kwh for the shift, the day and the hour; the day's
+    # value is not the last one published.
+    published = {"shift:2026-11-22/early": 236.1, "day:2026-11-22": 412.6, "hour:2026-11-22T10": 31.0}
+    for window, value in published.items():
+        store.apply_kpi(kpi("energy_kwh", value, window))
+    assert energy_today(store, "s/a/l/m")["value"] == published["day:2026-11-22"]
+    assert store.kpi("s/a/l/m", "energy_kwh")["value"] == 31.0, "without windows: the latest"
+    assert [k["window"] for k in store.kpis_of("s/a/l/m")] == ["shift:2026-11-22/early", "day:2026-11-22",
+                                                                "hour:2026-11-22T10"]
+    # An hour's energy alone is not "today".
+    other = LiveStore()
+    other.apply_kpi(kpi("energy_kwh", 5.0, "hour:2026-11-22T10"))
+    assert energy_today(other, "s/a/l/m") is None
+    # OEE: the current shift's, even when a rolling window was published after it.
+    store.apply_kpi(kpi("oee", 0.7, "shift:2026-11-22/early"))
+    store.apply_kpi(kpi("oee", 0.9, "rolling"))
+    assert headline_oee(store, "s/a/l/m")["value"] == 0.7
+    assert store.kpi_windows("s/a/l/m", "oee") == ["shift", "rolling"]
+    store.apply_kpi({"asset": "s/a/l/m", "kpi": "oee", "value": 1, "window": 3})  # a bad window is no window
+    assert store.kpi("s/a/l/m", "oee", windows=("",))["value"] == 1
+
+
 def test_quality_labels_carry_a_symbol_and_a_word():
     for state in ("good", "uncertain", "bad", "stale", "none"):
         label, _ = quality_text(state)

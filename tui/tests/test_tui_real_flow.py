@@ -27,6 +27,7 @@ from kit.testing import wait_for
 from kit_tui.app import KitApp
 from kit_tui.data.format import percent_text
 from kit_tui.data.link import RuntimeLink
+from kit_tui.screens.overview import headline_oee
 from kit_tui.screens import wizard as wizard_mod
 from kit_tui.screens.dialogs import ConfirmDialog, PromptDialog
 from kit_tui.screens.wizard import WizardScreen
@@ -122,8 +123,8 @@ async def test_wizard_installs_oee_machine_kpi_appears_uninstall(kit_settings, m
         await wait_for(lambda: app.current_mode == "overview", message="overview")
         assets = app.screen.query_one("#assets", DataTable)
         store = app.source.store
-        await wait_for(lambda: asset in assets.rows and store.kpi(asset, "oee"), timeout=30, message="asset with OEE")
-        await wait_for(lambda: str(assets.get_cell(asset, "oee")) == percent_text(store.kpi(asset, "oee")["value"]),
+        await wait_for(lambda: asset in assets.rows and headline_oee(store, asset), timeout=30, message="asset with OEE")
+        await wait_for(lambda: str(assets.get_cell(asset, "oee")) == percent_text(headline_oee(store, asset)["value"]),
                        message="OEE cell shows the published KPI")
         await pilot.press("4")
         await wait_for(lambda: app.current_mode == "kpis", message="kpi screen")

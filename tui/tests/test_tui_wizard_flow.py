@@ -20,6 +20,7 @@ from kit.testing import wait_for
 from kit_tui.app import KitApp
 from kit_tui.data.format import percent_text
 from kit_tui.data.link import RuntimeLink
+from kit_tui.screens.overview import headline_oee
 from kit_tui.screens.dialogs import ConfirmDialog, PromptDialog
 from kit_tui.screens.wizard import WizardScreen
 from kit_tui.widgets.paramform import ParamForm
@@ -103,8 +104,8 @@ async def test_install_wizard_end_to_end(kit_settings, make_runtime, temp_plugin
         await wait_for(lambda: app.current_mode == "overview", message="overview")
         assets = app.screen.query_one("#assets", DataTable)
         store = app.source.store
-        await wait_for(lambda: NEW_ASSET in assets.rows and store.kpi(NEW_ASSET, "oee"), message="new asset with OEE")
-        await wait_for(lambda: str(assets.get_cell(NEW_ASSET, "oee")) == percent_text(store.kpi(NEW_ASSET, "oee")["value"]),
+        await wait_for(lambda: NEW_ASSET in assets.rows and headline_oee(store, NEW_ASSET), message="new asset with OEE")
+        await wait_for(lambda: str(assets.get_cell(NEW_ASSET, "oee")) == percent_text(headline_oee(store, NEW_ASSET)["value"]),
                        message="OEE cell shows the published KPI")
         # … and on the KPI screen with its quality factor.
         await pilot.press("4")

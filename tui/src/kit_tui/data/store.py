@@ -30,6 +30,24 @@ EVENTS_KEPT = 500
 _BASE_KEYS = frozenset(("name", "value", "unit", "quality", "reason", "ts", "gw_ts"))
 
 
+#: Window kinds in display order (``shift:…`` before ``day:…`` …); others sort after them.
+WINDOW_ORDER = ("shift", "rolling", "day", "hour", "demand", "")
+
+
+def window_kind(k: dict[str, Any]) -> str:
+    """Kind of a KPI's window: its label's prefix (``day:2026-11-22`` → ``day``), ``""`` if none.
+
+    An analytics plugin publishes the same KPI for several windows at once (the energy
+    plugin's ``energy_kwh`` for the hour, the day and the shift); they are kept apart.
+    """
+    w = k.get("window")
+    return w.split(":", 1)[0] if isinstance(w, str) else ""
+
+
+def _window_rank(kind: str) -> tuple[int, str]:
+    return (WINDOW_ORDER.index(kind) if kind in WINDOW_ORDER else len(WINDOW_ORDER), kind)
+
+
 def parse_ts(text: Any) -> float | None:
     """ISO-8601 text → POSIX seconds, or None when absent or unreadable."""
     if not isinstance(text, str):
@@ -86,8 +104,11 @@ class LiveStore:
 
     clock: Callable[[], float] = time.time
     assets: dict[str, AssetState] = field(default_factory=dict)
-    kpis: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    kpi_history: dict[tuple[str, str], deque] = field(default_factory=dict)
+    #: Latest value of each KPI per window kind: ``(asset, kpi, window kind)`` → ``kit.kpi/1`` dict.
+    kpis: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    #: Latest value of each KPI whatever its window: ``(asset, kpi)`` → dict.
+    latest_kpis: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    kpi_history: dict[tuple[str, str, str], deque] = field(default_factory=dict)
     health: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: deque = field(default_factory=lambda: deque(maxlen=EVENTS_KEPT))
     malformed: int = 0
@@ -170,11 +191,11 @@ class LiveStore:
     def apply_kpi(self, k: Any) -> None:
         """Store one KPI value (``kit.kpi/1`` dict)."""
         try:
-            key = (k["asset"], k["kpi"])
-        except (TypeError, KeyError):
+            key = (k["asset"], k["kpi"], window_kind(k))
+        except (TypeError, KeyError, AttributeError):
             self.malformed += 1
             return
-        self.kpis[key] = k
+        self.kpis[key] = self.latest_kpis[key[:2]] = k
         if isinstance(k.get("value"), (int, float)):
             self.kpi_history.setdefault(key, deque(maxlen=HISTORY * 3)).append((k.get("ts"), float(k["value"]), k))
         self.messages += 1
@@ -225,13 +246,30 @@ class LiveStore:
                 out["good"] += 1
         return out
 
-    def kpi(self, asset: str, *names: str) -> dict[str, Any] | None:
-        """The first of ``names`` that this asset has a KPI for."""
+    def kpi(self, asset: str, *names: str, windows: tuple[str, ...] | None = None) -> dict[str, Any] | None:
+        """The first of ``names`` that this asset has a KPI for.
+
+        ``windows``: only values of these window kinds, the first kind found wins (a headline
+        wants the day's energy, not whichever window was published last); None: the latest
+        value of any window.
+        """
         for n in names:
-            if (asset, n) in self.kpis:
-                return self.kpis[(asset, n)]
+            if windows is None:
+                if (asset, n) in self.latest_kpis:
+                    return self.latest_kpis[(asset, n)]
+                continue
+            for w in windows:
+                if (asset, n, w) in self.kpis:
+                    return self.kpis[(asset, n, w)]
         return None
 
+    def kpi_windows(self, asset: str, *names: str) -> list[str]:
+        """Window kinds this asset has any of ``names`` for, in display order."""
+        return sorted({w for (a, n, w) in self.kpis if a == asset and n in names}, key=_window_rank)
+
     def kpis_of(self, asset: str | None = None) -> list[dict[str, Any]]:
-        """All KPI values, optionally of one asset, sorted by asset then name."""
-        return [v for (a, _), v in sorted(self.kpis.items()) if asset is None or a == asset]
+        """All KPI values (one per window kind), optionally of one asset, sorted by asset,
+        window kind, then name."""
+        keys = sorted((k for k in self.kpis if asset is None or k[0] == asset),
+                      key=lambda k: (k[0], _window_rank(k[2]), k[1]))
+        return [self.kpis[k] for k in keys]

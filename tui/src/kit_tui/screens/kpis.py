@@ -155,10 +155,12 @@ class KpiScreen(KitScreen):
 
     def _oee(self, store: LiveStore) -> None:
         rows = []
-        for asset in sorted({a for a, _ in store.kpis}):
-            vals = {col: store.kpi(asset, *names) for col, names in OEE_FACTORS}
-            if not any(vals.values()):
-                continue
+        every = [n for _, names in OEE_FACTORS for n in names]
+        # One row per asset and window kind: the OEE plugin publishes the current shift and
+        # a rolling window side by side; mixing their factors in one row would be wrong.
+        for asset, window_kind in ((a, w) for a in sorted({key[0] for key in store.kpis})
+                                   for w in store.kpi_windows(a, *every)):
+            vals = {col: store.kpi(asset, *names, windows=(window_kind,)) for col, names in OEE_FACTORS}
             flag = " ⚠>100%" if (vals["effectiveness"] or {}).get("attrs", {}).get("effectiveness_over_100") else ""
             window = str((vals["oee"] or next(v for v in vals.values() if v)).get("window") or "")
             rows.append([short(asset, 28), *(percent_text((vals[c] or {}).get("value")) for c, _ in OEE_FACTORS[:2]),

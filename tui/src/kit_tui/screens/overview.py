@@ -19,9 +19,23 @@ from kit_tui.data.store import AssetState, LiveStore
 from kit_tui.messages import OpenAsset
 from kit_tui.screens.base import KitScreen
 
-#: KPI names tried, in order, for each headline column (analytics plugins publish these).
+#: Headline OEE: the OEE plugin's ``oee`` of the current shift, else of its rolling window.
 OEE_KPIS = ("oee",)
-ENERGY_TODAY_KPIS = ("energy_today_kwh", "energy_day_kwh", "energy_kwh_day", "energy_kwh")
+OEE_WINDOWS = ("shift", "rolling", "")
+#: Headline energy today: the energy plugin's ``energy_kwh`` of its ``day:`` window (the
+#: same KPI is also published per hour and per shift, which must not be shown as "today").
+ENERGY_TODAY_KPIS = ("energy_kwh",)
+ENERGY_TODAY_WINDOWS = ("day",)
+
+
+def headline_oee(store: LiveStore, asset: str) -> dict[str, Any] | None:
+    """The OEE shown on the overview for ``asset`` (None: no OEE published)."""
+    return store.kpi(asset, *OEE_KPIS, windows=OEE_WINDOWS)
+
+
+def energy_today(store: LiveStore, asset: str) -> dict[str, Any] | None:
+    """Today's energy of ``asset`` (None: no day window published yet)."""
+    return store.kpi(asset, *ENERGY_TODAY_KPIS, windows=ENERGY_TODAY_WINDOWS)
 COLUMNS = (("asset", "Asset"), ("health", "Health"), ("quality", "Quality"), ("age", "Age"),
            ("oee", "OEE"), ("kwh", "kWh today"), ("alarms", "Alarms"))
 
@@ -144,8 +158,8 @@ class OverviewScreen(KitScreen):
     def _asset_row(self, a: AssetState, store: LiveStore) -> list[Any]:
         health, hstyle = asset_health(a.path, self.components, store)
         qual, qstyle = asset_quality(a, store)
-        oee = store.kpi(a.path, *OEE_KPIS)
-        kwh = store.kpi(a.path, *ENERGY_TODAY_KPIS)
+        oee = headline_oee(store, a.path)
+        kwh = energy_today(store, a.path)
         return [
             Text("  " + a.parts[3]), Text(health, style=hstyle), Text(qual, style=qstyle),
             age_text(store.age(a.last_ts)), percent_text(oee.get("value")) if oee else "—",
@@ -166,9 +180,10 @@ class OverviewScreen(KitScreen):
             asset = first(d, "asset", default=None) or next(iter(d.get("assets") or []), None)
             head = ""
             if asset:
-                k = store.kpi(asset, *OEE_KPIS) or store.kpi(asset, *ENERGY_TODAY_KPIS)
-                if k:
-                    head = f" {k['kpi']} {percent_text(k['value']) if k['kpi'] in OEE_KPIS else value_text(k['value'], k.get('unit'))}"
+                if k := headline_oee(store, asset):
+                    head = f" {k['kpi']} {percent_text(k['value'])}"
+                elif k := energy_today(store, asset):
+                    head = f" today {value_text(k['value'], k.get('unit'))}"
             parts.append(f"{name} [{d.get('status', '?')}]{head}")
         more = f" (+{len(self.deployments) - 4})" if len(self.deployments) > 4 else ""
         summary.update("Deployments: " + " · ".join(parts) + more)
