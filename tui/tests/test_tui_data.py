@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from kit_tui.data.format import age_text, items, percent_text, quality_text, sparkline, value_text
-from kit_tui.data.store import STALE_MIN_S, LiveStore
+from kit_tui.data.store import STALE_FIRST_S, STALE_MIN_S, LiveStore
 from kit_tui.widgets.chart import ChartData, render_chart
 from kit_tui.widgets.paramform import convert
 
@@ -50,6 +50,32 @@ def test_staleness_follows_the_assets_own_interval():
     fast.apply_batch(batch(T0, 0, p={"value": 1}))
     now[0] = T0.timestamp() + STALE_MIN_S - 0.1
     assert not fast.is_stale(fast.assets["s/a/l/m"]), "never stale before the minimum"
+
+
+def test_staleness_of_a_point_follows_its_own_poll_rate():
+    # A meter: power every second, the energy counter every 30 s (a slower poll group).
+    now = [T0.timestamp()]
+    store = LiveStore(clock=lambda: now[0])
+    for i in range(91):
+        points = {"power": {"value": float(i)}}
+        if i % 30 == 0:
+            points["energy"] = {"value": 100.0 + i}
+        store.apply_batch(batch(T0 + timedelta(seconds=i), i, **points))
+    a = store.assets["s/a/l/m"]
+    power, energy = a.points["power"], a.points["energy"]
+    assert energy.interval_s == pytest.approx(30.0) and power.interval_s == pytest.approx(1.0)
+    now[0] = T0.timestamp() + 90 + 20  # 20 s after the last batch
+    assert store.point_is_stale(a, power), "the 1 s point missed many polls"
+    assert not store.point_is_stale(a, energy), "the 30 s point is not due for long"
+    now[0] = T0.timestamp() + 90 + 3 * 30.0 + 0.1
+    assert store.point_is_stale(a, energy)
+    # Seen once: no interval of its own yet; the first-seen grace applies, then it is stale.
+    store.apply_batch(batch(T0 + timedelta(seconds=91), 91, power={"value": 1.0}, counter={"value": 5}))
+    counter = a.points["counter"]
+    now[0] = T0.timestamp() + 91 + 60
+    assert counter.interval_s is None and not store.point_is_stale(a, counter)
+    now[0] = T0.timestamp() + 91 + STALE_FIRST_S + 0.1
+    assert store.point_is_stale(a, counter)
 
 
 def test_malformed_messages_are_counted_and_skipped():

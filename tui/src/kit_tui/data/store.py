@@ -25,6 +25,10 @@ HISTORY = 40
 STALE_INTERVALS = 3.0
 #: … but never before this many seconds (a 1 s poller is not stale after 3.1 s of jitter).
 STALE_MIN_S = 5.0
+#: A point seen once has no interval of its own yet: it may belong to a slower poll group
+#: than the rest of its asset (a meter's energy counters every 30 s, its power every second),
+#: so it is not called stale before this many seconds.
+STALE_FIRST_S = 120.0
 #: Events kept for the alarm and event views.
 EVENTS_KEPT = 500
 _BASE_KEYS = frozenset(("name", "value", "unit", "quality", "reason", "ts", "gw_ts"))
@@ -77,6 +81,9 @@ class PointState:
     extra: dict[str, Any] = field(default_factory=dict)
     """Protocol details the adapter chose to send (``raw``, ``modbus``, ``opcua`` …)."""
     history: deque = field(default_factory=lambda: deque(maxlen=HISTORY))
+    interval_s: float | None = None
+    """How often this point updates (smoothed): points of one asset may be polled at
+    different rates, so staleness is judged per point."""
 
 
 @dataclass
@@ -160,7 +167,11 @@ class LiveStore:
         st.quality = quality
         st.reason = p.get("reason")
         gw = p.get("gw_ts")
-        st.ts = (parse_ts(gw) or ts) if gw else ts
+        new_ts = (parse_ts(gw) or ts) if gw else ts
+        if new_ts is not None and st.ts is not None and new_ts > st.ts:
+            gap = new_ts - st.ts
+            st.interval_s = gap if st.interval_s is None else 0.8 * st.interval_s + 0.2 * gap
+        st.ts = new_ts
         st.device_ts = p.get("ts")
         # Hot path at 10k points/s: build the extras dict only when there are extras.
         if not _BASE_KEYS.issuperset(p):
@@ -234,13 +245,25 @@ class LiveStore:
         limit = max(STALE_MIN_S, STALE_INTERVALS * (asset.interval_s or 0.0))
         return age > limit
 
+    def point_is_stale(self, asset: AssetState, p: PointState) -> bool:
+        """True when the point stopped updating, judged by its own update interval (the
+        asset's while it has none yet, and never within :data:`STALE_FIRST_S` then)."""
+        age = self.age(p.ts)
+        if age is None:
+            return True
+        own = p.interval_s
+        limit = max(STALE_MIN_S, STALE_INTERVALS * (own if own is not None else asset.interval_s or 0.0))
+        if own is None:
+            limit = max(limit, STALE_FIRST_S)
+        return age > limit
+
     def quality_summary(self, asset: AssetState) -> dict[str, int]:
         """Counts of good, uncertain, bad and stale points of ``asset``."""
         out = {"good": 0, "uncertain": 0, "bad": 0, "stale": 0}
         for p in asset.points.values():
             if p.quality in ("bad", "uncertain"):
                 out[p.quality] += 1
-            elif self.is_stale(asset, p.ts):
+            elif self.point_is_stale(asset, p):
                 out["stale"] += 1
             else:
                 out["good"] += 1

@@ -26,7 +26,7 @@ COLUMNS = (("point", "Point"), ("value", "Value"), ("quality", "Quality"), ("age
 
 def point_quality(a: AssetState, p: PointState, store: LiveStore) -> tuple[str, str]:
     """Quality label of one point, stale when it stopped updating while marked good."""
-    if p.quality == "good" and store.is_stale(a, p.ts):
+    if p.quality == "good" and store.point_is_stale(a, p):
         return quality_text("stale")
     return quality_text(p.quality, p.reason)
 
