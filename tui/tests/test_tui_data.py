@@ -127,6 +127,28 @@ def test_kpis_of_several_windows_are_kept_apart_and_headlines_pick_their_window(
     assert store.kpi("s/a/l/m", "oee", windows=("",))["value"] == 1
 
 
+def test_condition_rows_show_zone_meaning_and_signals_still_learning():
+    from kit_tui.screens.kpis import condition_state, is_condition, learning_rows
+
+    store = LiveStore()
+    # As the condition plugin publishes them: a z-score with its model, a zone with its meaning.
+    z = {**kpi("vibration_z", 2.5), "attrs": {"model_version": 1, "learning": False}}
+    zone = {**kpi("vibration_zone", 2), "attrs": {"zone": "B", "meaning": "acceptable for long-term operation"}}
+    for k in (z, zone):
+        store.apply_kpi(k)
+        assert is_condition(k["kpi"], k)
+    assert condition_state(zone) == "B — acceptable for long-term operation"
+    assert condition_state({**z, "attrs": {"model_version": 1, "learning": True}}) == "learning baseline"
+    # Signals without a baseline yet publish no score: their health metrics say so.
+    store.apply_health({"component": "pump2-condition", "status": "running", "metrics": {"learning": ["vibration",
+                                                                                                      "temperature"]}})
+    comps = [{"name": "pump2-condition", "type": "condition", "asset": "s/a/l/m"}]
+    shown = {(k["asset"], k["kpi"]) for k in (z, zone)}
+    rows = learning_rows(store, comps, shown)
+    assert [r[1] for r in rows] == ["temperature"], "vibration already has KPIs"
+    assert rows[0][-1] == "learning baseline"
+
+
 def test_quality_labels_carry_a_symbol_and_a_word():
     for state in ("good", "uncertain", "bad", "stale", "none"):
         label, _ = quality_text(state)

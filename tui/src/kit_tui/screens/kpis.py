@@ -29,9 +29,33 @@ def is_energy(name: str) -> bool:
 
 
 def is_condition(name: str, k: dict[str, Any]) -> bool:
-    """Condition-monitoring KPIs: scores, zones, anything carrying a baseline."""
+    """Condition-monitoring KPIs: scores, zones, anything carrying a baseline or a baseline
+    model (the condition plugin's ``<signal>_z``/``_ewma``/``_drift_z`` carry ``model_version``)."""
     attrs = k.get("attrs") or {}
-    return any(w in name for w in ("score", "condition", "zone", "deviation")) or "baseline" in attrs
+    return (any(w in name for w in ("score", "condition", "zone", "deviation"))
+            or "baseline" in attrs or "model_version" in attrs)
+
+
+def condition_state(k: dict[str, Any]) -> str:
+    """State column of a condition KPI: its zone and what it means, or that it is learning."""
+    attrs = k.get("attrs") or {}
+    if attrs.get("learning"):
+        return "learning baseline"
+    state = str(attrs.get("state") or attrs.get("zone") or "")
+    return f"{state} — {attrs['meaning']}" if state and attrs.get("meaning") else state
+
+
+def learning_rows(store: LiveStore, components: list[dict[str, Any]], shown: set[tuple[str, str]]) -> list[list[Any]]:
+    """Rows for signals still learning their baseline, from the components' health metrics
+    (the condition plugin publishes no score until a baseline exists, which can take an hour)."""
+    rows = []
+    for c in components:
+        asset = str(c.get("asset") or c.get("name", "?"))
+        learning = ((store.health.get(c.get("name", "")) or {}).get("metrics") or {}).get("learning") or []
+        for signal in learning if isinstance(learning, list) else []:
+            if not any(a == asset and kpi.startswith(f"{signal}_") for a, kpi in shown):
+                rows.append([short(asset, 28), str(signal), "—", "—", "learning baseline"])
+    return rows
 
 
 def is_spc(name: str, k: dict[str, Any]) -> bool:
@@ -53,6 +77,8 @@ def spc_chart(store: LiveStore, key: tuple[str, str]) -> ChartData:
 
 #: Component types whose instances serve ``oee.downtimes`` (a vendor's OEE plugin can be added).
 OEE_COMPONENT_TYPES = {"oee"}
+#: Component types whose health metrics list the signals still learning (``learning``).
+CONDITION_COMPONENT_TYPES = {"condition"}
 
 
 class KpiScreen(KitScreen):
@@ -65,6 +91,7 @@ class KpiScreen(KitScreen):
     def __init__(self) -> None:
         super().__init__()
         self.oee_components: list[dict[str, Any]] = []
+        self.condition_components: list[dict[str, Any]] = []
         self.downtimes: list[dict[str, Any]] = []
         self.downtime_component: str | None = None
         #: selector → the (text, style) of each cell last put in that table.
@@ -108,6 +135,7 @@ class KpiScreen(KitScreen):
         try:
             comps = await self.call("components")
             self.oee_components = [c for c in comps if c.get("type") in OEE_COMPONENT_TYPES]
+            self.condition_components = [c for c in comps if c.get("type") in CONDITION_COMPONENT_TYPES]
         except Exception:
             self.oee_components = []
         rows: list[dict[str, Any]] = []
@@ -146,9 +174,9 @@ class KpiScreen(KitScreen):
         self._fill("#energy-table", [[short(k["asset"], 28), k["kpi"], value_text(k.get("value"), k.get("unit")),
                                       str(k.get("window") or "")] for k in energy])
         self._fill("#condition-table", [[short(k["asset"], 28), k["kpi"], value_text(k.get("value"), k.get("unit")),
-                                         value_text((k.get("attrs") or {}).get("baseline")),
-                                         str((k.get("attrs") or {}).get("state") or (k.get("attrs") or {}).get("zone") or "")]
-                                        for k in cond])
+                                         value_text((k.get("attrs") or {}).get("baseline")), condition_state(k)]
+                                        for k in cond]
+                   + learning_rows(store, self.condition_components, {(k["asset"], k["kpi"]) for k in cond}))
         spc = [key for key, k in store.kpis.items() if is_spc(key[1], k)]
         if spc:
             self.query_one("#spc-chart", ControlChart).show(spc_chart(store, spc[0]))
