@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from kit import codec
-from kit.components import ComponentContext
+from kit.components import Clock, ComponentContext
 from kit.payloads import Point
 from kit.settings import ComponentSpec
 from kit.testing import wait_for
@@ -71,7 +71,9 @@ async def test_idle_energy_and_energy_per_part_across_assets_with_restart(bus, k
 
     def final(kpi):
         return next((k for k in kpis if k.kpi == kpi and k.window == "hour:2026-11-23T00" and k.attrs["final"]), None)
-    await wait_for(lambda: final("energy_per_part_kwh") is not None, message="final hour KPIs")
+    # A window's KPIs are separate messages: wait for every one asserted, not just one of them.
+    asserted = ("energy_kwh", "idle_energy_kwh", "parts", "energy_per_part_kwh", "peak_demand_kw")
+    await wait_for(lambda: all(final(k) is not None for k in asserted), message="final hour KPIs")
     # Trapezoidal rule: between the last 12 kW reading (00:44:30) and the first 3 kW one
     # (00:45:00) power is taken to change linearly, 7.5 kW on average, while still running.
     total = 12.0 * (44.5 / 60) + 7.5 * (0.5 / 60) + 3.0 * 0.25
@@ -80,6 +82,44 @@ async def test_idle_energy_and_energy_per_part_across_assets_with_restart(bus, k
     assert final("parts").value == parts
     assert final("energy_per_part_kwh").value == pytest.approx(total / parts)
     assert final("peak_demand_kw").value == pytest.approx(12.0)
+
+
+class StoppedArrivalClock(Clock):
+    """Real wall time and sleeps, but arrival time (monotonic) stands still: however slow the
+    host, no batch counts as having waited, so the outcome depends only on processing order."""
+
+    def monotonic(self) -> float:
+        return 0.0
+
+
+async def test_machine_batches_processed_after_the_meters_are_still_attributed(bus, kit_settings, make_runtime):
+    # Under load each subscription drains its backlog in one go: the meter's batches of many
+    # minutes can be handled before the machine's. Here that order is forced: one idle hour.
+    kpis: list = []
+
+    async def cb(msg):
+        kpis.append(codec.decode_kpi(msg.data))
+    await bus.nc.subscribe("kit.kpi.>", cb=cb)
+    meter = ComponentContext("meter-adapter", bus, asset=METER)
+    plc = ComponentContext("plc-adapter", bus, asset=MACHINE)
+    settings = kit_settings.model_copy(update={"components": [spec()]})
+    rt = await make_runtime(settings, clock=StoppedArrivalClock())
+    comp = await started(rt)
+    steps = [DAY + 30 * i for i in range(121)] + [DAY + H + 30]
+    for t in steps:
+        await meter.publish_samples([Point(name="power_active_total_w", value=3000.0, unit="W")], ts=at(t))
+    await wait_for(lambda: comp.counts["batches"] == len(steps), message="meter's batches consumed")
+    for t in steps:
+        await plc.publish_samples([Point(name="machine_running", value=False), Point(name="count_good", value=0)],
+                                  ts=at(t))
+
+    def final(kpi):
+        return next((k for k in kpis if k.kpi == kpi and k.window == "hour:2026-11-23T00" and k.attrs["final"]), None)
+    asserted = ("energy_kwh", "idle_energy_kwh", "unknown_state_energy_kwh")
+    await wait_for(lambda: all(final(k) is not None for k in asserted), message="final hour KPIs")
+    assert final("energy_kwh").value == pytest.approx(3.0)
+    assert final("idle_energy_kwh").value == pytest.approx(3.0)
+    assert final("unknown_state_energy_kwh").value == pytest.approx(0.0)
 
 
 async def test_config_errors_are_clear(kit_settings, make_runtime):

@@ -107,6 +107,35 @@ def test_meter_ahead_of_machine_waits_for_its_state_then_gives_up_after_max_gap(
     assert (w.idle_kwh, w.unknown_kwh) == (1.0 + 7.0, 3.0)
 
 
+def test_meter_burst_ahead_of_machine_waits_by_arrival_time_not_only_by_meter_time():
+    # A backlog (reconnect, loaded host): ten minutes of meter readings arrive within the
+    # same second, before the machine's batches for those minutes are processed.
+    eng = EnergyEngine(EnergyParams(max_gap_s=60), has_state=True, has_count=False)
+    eng.feed_running(DAY, False, now=0.0)
+    for k in range(61):
+        eng.feed_energy(DAY + 10 * k, float(k), now=0.5)
+    assert eng.wins["hour"].kwh == 1.0      # only [0, 10): the machine is not silent, just behind
+    for k in range(1, 61):
+        eng.feed_running(DAY + 10 * k, False, now=0.6)
+    w = eng.wins["hour"]
+    assert (w.kwh, w.idle_kwh, w.unknown_kwh) == (60.0, 60.0, 0.0)
+
+
+def test_silent_machine_is_given_up_once_readings_waited_max_gap_of_arrival_time():
+    eng = EnergyEngine(EnergyParams(max_gap_s=60), has_state=True, has_count=False)
+    eng.feed_running(DAY, False, now=0.0)
+    for k in range(20):                     # a burst: the machine says nothing more
+        eng.feed_energy(DAY + 10 * k, float(k), now=1.0)
+    assert eng.wins["hour"].kwh == 1.0
+    eng.feed_energy(DAY + 200, 20.0, now=60.5)  # 59.5 s later: still waiting for the machine
+    assert eng.wins["hour"].kwh == 1.0
+    eng.feed_energy(DAY + 210, 21.0, now=62.0)  # waited more than max_gap_s: go on with what is known
+    w = eng.wins["hour"]
+    # Applied up to 60 s of meter time behind the newest reading: [0, 150). Intervals starting
+    # within 60 s of the last state (0..60) use the held "stopped", later ones are unknown.
+    assert (w.kwh, w.idle_kwh, w.unknown_kwh) == (15.0, 7.0, 8.0)
+
+
 def test_peak_demand_over_15_minute_windows():
     def p(t):  # 10 kW, with a 50 kW burst 06:20:10–06:25:00 (10-s ramps either side)
         s = t - (DAY + 6 * H + 20 * 60)

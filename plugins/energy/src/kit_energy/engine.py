@@ -9,6 +9,14 @@ window's total does not depend on where the samples happen to fall.
 Idle (standby) energy is energy consumed while the bound machine is not running: the
 state seen at ``a`` holds for the interval (zero-order hold), for at most ``max_gap_s``;
 energy while the state is unknown is reported separately, never as idle or productive.
+
+The machine's batches may be processed behind the meter's (another asset, another
+subscription), so a meter reading waits until the machine's state at the start of its
+interval is known. The machine is taken as silent only when the meter is ``max_gap_s`` of
+sample time ahead *and* the reading has waited ``max_gap_s`` of arrival time (``now``, a
+monotonic clock of the caller): live, the two are the same; in a burst (a backlog after a
+reconnect, a replay, a loaded host) minutes of sample time arrive within milliseconds and
+sample time alone would give up on a machine whose batches are merely queued.
 """
 
 from __future__ import annotations
@@ -24,6 +32,9 @@ from kit_oee.shifts import ShiftCalendar, ShiftResolver
 
 #: Demand windows roll first, so a closing hour/day/shift already holds its last demand peak.
 KINDS = ("demand", "hour", "day", "shift")
+
+MAX_WAITING = 2000
+"""Most meter readings held for the machine's state (bounds memory and the saved state)."""
 
 
 @dataclass
@@ -105,6 +116,7 @@ class EnergyEngine:
         self.last_power: tuple[float, float] | None = None
         self.states: list[list] = []  # [since, running, last seen], oldest first
         self.queue: deque[list] = deque()  # meter readings waiting for the machine state
+        self.waiting_since: float | None = None  # arrival time the queue began waiting (not saved)
         self.wins: dict[str, Window] = {}
         self.pending: dict[str, list[tuple[float, float]]] = {}
         self.next_publish: float | None = None
@@ -122,22 +134,26 @@ class EnergyEngine:
         return p.counter_max_kwh - 1 if p.counter_max_kwh is not None else None
 
     # -- inputs ----------------------------------------------------------------------------
-    def feed_energy(self, ts: float, kwh: float) -> list:
-        """A cumulative meter reading (kWh) at ``ts``; returns reports now due."""
-        self.queue.append([ts, "energy", kwh])
-        return self._drain()
+    def feed_energy(self, ts: float, kwh: float, now: float | None = None) -> list:
+        """A cumulative meter reading (kWh) at ``ts``, arrived at ``now``; returns reports now due.
 
-    def feed_power(self, ts: float, kw: float) -> list:
+        ``now`` is the caller's monotonic clock (seconds); None: readings arrive live, sample
+        time stands in for arrival time.
+        """
+        self.queue.append([ts, "energy", kwh])
+        return self._drain(now)
+
+    def feed_power(self, ts: float, kw: float, now: float | None = None) -> list:
         """An active-power reading (kW) at ``ts``, integrated with the trapezoidal rule."""
         self.queue.append([ts, "power", kw])
-        return self._drain()
+        return self._drain(now)
 
-    def _drain(self) -> list:
+    def _drain(self, now: float | None) -> list:
         # Meter readings wait until the machine's state at the start of their interval is
         # known: the machine's batches come on another subscription and may lag behind.
         out: list = []
         q = self.queue
-        while q and self._state_known():
+        while q and self._state_known(now):
             ts, kind, value = q.popleft()
             if kind == "energy":
                 self._apply_energy(ts, value, out)
@@ -145,15 +161,24 @@ class EnergyEngine:
                 self._apply_power(ts, value, out)
         return out
 
-    def _state_known(self) -> bool:
+    def _state_known(self, now: float | None) -> bool:
         start = self.last_ts
         if not self.has_state or start is None:
             return True
         if self.states and self.states[-1][2] >= start:
+            self.waiting_since = None
             return True
-        # The machine is silent: wait at most max_gap_s of meter time, then go on with what
-        # is known (its state then counts as unknown, never guessed).
-        return self.queue[-1][0] - start > self.p.max_gap_s
+        if now is not None and self.waiting_since is None:
+            self.waiting_since = now
+        if self.queue[-1][0] - start <= self.p.max_gap_s:
+            return False
+        # The meter is max_gap_s of sample time ahead. The machine is silent only if the
+        # readings have also waited max_gap_s of arrival time (else its batches are just
+        # queued behind a burst of the meter's); then go on with what is known (its state
+        # counts as unknown, never guessed).
+        if self.waiting_since is None or len(self.queue) > MAX_WAITING:
+            return True
+        return now is not None and now - self.waiting_since > self.p.max_gap_s
 
     def _apply_energy(self, ts: float, kwh: float, out: list) -> None:
         delta = self.meter.update(kwh)
@@ -172,8 +197,8 @@ class EnergyEngine:
                 self.gap_s += dt  # no honest way to bridge it: reported, not guessed
         self._tick(ts, out)
 
-    def feed_running(self, ts: float, running: bool) -> list:
-        """Machine running (True) or not (False), seen at ``ts``; returns reports now due.
+    def feed_running(self, ts: float, running: bool, now: float | None = None) -> list:
+        """Machine running (True) or not (False), seen at ``ts``, arrived at ``now``; returns reports due.
 
         Kept as a short history of changes, because the machine's batches may be processed
         ahead of the meter's (separate subscriptions): energy of an interval is attributed
@@ -190,7 +215,7 @@ class EnergyEngine:
             while len(hist) > 2 and self.last_ts is not None and hist[1][0] <= self.last_ts:
                 hist.pop(0)
             del hist[:-256]
-        return self._drain()
+        return self._drain(now)
 
     def feed_count(self, ts: float, count: float) -> None:
         """A cumulative good-parts counter reading at ``ts``."""

@@ -79,8 +79,24 @@ class EnergyComponent(Analytics):
             self.seq = SeqFilter(saved.get("seq"))
         for tokens in self.routes:
             await self.ctx.subscribe_samples(f"{subjects.DATA_PREFIX}.{tokens}", self.handle)
+        await self._subscriptions_registered()
         self.ready = True
         await save_when_dirty(self.save, self._dirty, self.ctx.clock, SAVE_INTERVAL_S)
+
+    async def _subscriptions_registered(self) -> None:
+        """Return once the server holds our subscriptions, so ``ready`` means batches reach us.
+
+        A core subscription gets nothing published before the server has its SUB, so a batch
+        sent right after ``ready`` (from another connection) could be lost. A PING/PONG round trip is
+        the barrier, but nats-py's ``flush()`` writes its PING straight to the socket, ahead of
+        commands still buffered for its flusher task (the SUBs just made): the first round
+        trip lets the flusher write them, the second is ordered after them.
+        """
+        try:
+            for _ in range(2):
+                await self.ctx.bus.nc.flush()
+        except Exception as exc:  # reconnecting: the client re-subscribes by itself
+            self.ctx.log.warning("could not confirm subscriptions with the server: %s", exc)
 
     async def save(self) -> None:
         """Write the engine and sequence state to KV."""
@@ -128,16 +144,19 @@ class EnergyComponent(Analytics):
             return
         self.counts["used"] += 1
         eng = self.engine
+        # Arrival time: the engine tells a silent machine from one whose batches are merely
+        # queued behind a burst of the meter's (they come on another subscription).
+        now = self.ctx.clock.monotonic()
         # State and parts first: energy over the next interval is attributed with them.
         out: list = []
         if "running" in found or "state_code" in found:
-            out += eng.feed_running(ts, bool(found.get("running", found.get("state_code"))))
+            out += eng.feed_running(ts, bool(found.get("running", found.get("state_code"))), now)
         if "count" in found:
             eng.feed_count(ts, found["count"])
         if "energy" in found:
-            out += eng.feed_energy(ts, found["energy"])
+            out += eng.feed_energy(ts, found["energy"], now)
         elif "power" in found and self.use_power:
-            out += eng.feed_power(ts, found["power"])
+            out += eng.feed_power(ts, found["power"], now)
         for r in out:
             await self.publish_report(r)
         self._dirty.set()
