@@ -266,7 +266,28 @@ class Bus:
                 return
             await handler(item, msg)
 
-        return await self.nc.subscribe(subject, queue=queue, cb=_cb)
+        sub = await self.nc.subscribe(subject, queue=queue, cb=_cb)
+        await self.sync_subscriptions()
+        return sub
+
+    async def sync_subscriptions(self, timeout: float = 2.0) -> None:
+        """Return once the server holds every subscription made so far on this connection.
+
+        A core subscription gets nothing published before the server has its SUB, so a
+        component that says "ready" (or a test or the certifier that then publishes from
+        another connection) could lose the first messages. A PING/PONG round trip is the
+        barrier, but nats-py's ``flush()`` writes its PING straight to the socket, ahead of
+        commands still buffered for its flusher task (the SUBs just made): the first round
+        trip lets the flusher write them, the second is ordered after them. While
+        disconnected there is nothing to wait for: nats-py re-sends every SUB on reconnect.
+        """
+        if not self.nc.is_connected:
+            return
+        try:
+            for _ in range(2):
+                await self.nc.flush(timeout=max(0.1, timeout))
+        except (asyncio.TimeoutError, nats.errors.Error) as exc:
+            log.debug("subscriptions not confirmed by the server: %s", exc)
 
     async def flush(self, timeout: float = 5.0) -> None:
         """Wait until every pending publish is acknowledged (bounded by ``timeout``)."""

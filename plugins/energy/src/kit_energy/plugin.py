@@ -79,24 +79,10 @@ class EnergyComponent(Analytics):
             self.seq = SeqFilter(saved.get("seq"))
         for tokens in self.routes:
             await self.ctx.subscribe_samples(f"{subjects.DATA_PREFIX}.{tokens}", self.handle)
-        await self._subscriptions_registered()
+        # ``subscribe_samples`` returns once the server holds the SUB (Bus.sync_subscriptions),
+        # so ``ready`` means batches published from now on reach this component.
         self.ready = True
         await save_when_dirty(self.save, self._dirty, self.ctx.clock, SAVE_INTERVAL_S)
-
-    async def _subscriptions_registered(self) -> None:
-        """Return once the server holds our subscriptions, so ``ready`` means batches reach us.
-
-        A core subscription gets nothing published before the server has its SUB, so a batch
-        sent right after ``ready`` (from another connection) could be lost. A PING/PONG round trip is
-        the barrier, but nats-py's ``flush()`` writes its PING straight to the socket, ahead of
-        commands still buffered for its flusher task (the SUBs just made): the first round
-        trip lets the flusher write them, the second is ordered after them.
-        """
-        try:
-            for _ in range(2):
-                await self.ctx.bus.nc.flush()
-        except Exception as exc:  # reconnecting: the client re-subscribes by itself
-            self.ctx.log.warning("could not confirm subscriptions with the server: %s", exc)
 
     async def save(self) -> None:
         """Write the engine and sequence state to KV."""
