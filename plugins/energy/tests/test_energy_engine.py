@@ -56,6 +56,8 @@ def test_counter_and_integrated_power_agree_with_exact_integral():
         hours = finals(out, "hour")
         assert {k: hours[k].kwh for k in expected} == pytest.approx(expected)
     assert by_counter.meter.rollovers == 1
+    # No machine state bound: idle and unknown-state energy do not apply (not "all unknown").
+    assert all(r.idle_kwh is None and r.unknown_state_kwh is None for r in out_c + out_p)
 
 
 def test_idle_energy_is_consumed_while_not_running():

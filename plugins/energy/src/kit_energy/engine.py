@@ -87,7 +87,8 @@ class EnergyReport:
     final: bool
     kwh: float
     idle_kwh: float | None
-    unknown_state_kwh: float
+    unknown_state_kwh: float | None
+    """Energy while the machine state was unknown; None without a state binding (not applicable)."""
     parts: float | None
     kwh_per_part: float | None
     idle_share: float | None
@@ -353,7 +354,7 @@ class EnergyEngine:
         demand = w.kwh / (self.p.demand_window_s / 3600.0) if w.kind == "demand" else None
         return EnergyReport(
             window=w.label or "", kind=w.kind, start=w.start, end=w.end, ts=ts, final=final, kwh=w.kwh,
-            idle_kwh=w.idle_kwh if self.has_state else None, unknown_state_kwh=w.unknown_kwh,
+            idle_kwh=w.idle_kwh if self.has_state else None, unknown_state_kwh=w.unknown_kwh if self.has_state else None,
             parts=w.parts if self.has_count else None,
             kwh_per_part=(w.kwh / w.parts) if self.has_count and w.parts > 0 else None,
             idle_share=(w.idle_kwh / known) if self.has_state and known > 0 else None,
