@@ -30,6 +30,26 @@ def at(t: float) -> datetime:
     return datetime.fromtimestamp(t, timezone.utc)
 
 
+async def collect_kpis(bus) -> list:
+    """Every KPI published from now on, appended as it arrives."""
+    kpis: list = []
+
+    async def on_kpi(k, _msg) -> None:
+        kpis.append(k)
+    await bus.subscribe("kit.kpi.>", codec.decode_kpi, on_kpi)
+    return kpis
+
+
+def sources(bus) -> tuple[ComponentContext, ComponentContext]:
+    """Publishing contexts of the meter's and the machine's adapters."""
+    return ComponentContext("meter-adapter", bus, asset=METER), ComponentContext("plc-adapter", bus, asset=MACHINE)
+
+
+def final_of_hour(kpis: list, kpi: str):
+    """The final value of ``kpi`` for the first hour of the test day (None until published)."""
+    return next((k for k in kpis if k.kpi == kpi and k.window == "hour:2026-11-23T00" and k.attrs["final"]), None)
+
+
 async def started(rt, name="energy-press1"):
     inst = rt.supervisor.instances[name]
     await wait_for(lambda: inst.component is not None and inst.component.ready, message="subscribed")
@@ -37,13 +57,8 @@ async def started(rt, name="energy-press1"):
 
 
 async def test_idle_energy_and_energy_per_part_across_assets_with_restart(bus, kit_settings, make_runtime):
-    kpis: list = []
-
-    async def cb(msg):
-        kpis.append(codec.decode_kpi(msg.data))
-    await bus.nc.subscribe("kit.kpi.>", cb=cb)
-    meter = ComponentContext("meter-adapter", bus, asset=METER)
-    plc = ComponentContext("plc-adapter", bus, asset=MACHINE)
+    kpis = await collect_kpis(bus)
+    meter, plc = sources(bus)
     settings = kit_settings.model_copy(update={"components": [spec()]})
 
     # One hour at 30 s: machine runs 45 min at 12 kW making a part a minute, then 15 min at 3 kW standby.
@@ -70,7 +85,7 @@ async def test_idle_energy_and_energy_per_part_across_assets_with_restart(bus, k
         await meter.publish_samples(pts, ts=at(t))
 
     def final(kpi):
-        return next((k for k in kpis if k.kpi == kpi and k.window == "hour:2026-11-23T00" and k.attrs["final"]), None)
+        return final_of_hour(kpis, kpi)
     # A window's KPIs are separate messages: wait for every one asserted, not just one of them.
     asserted = ("energy_kwh", "idle_energy_kwh", "parts", "energy_per_part_kwh", "peak_demand_kw")
     await wait_for(lambda: all(final(k) is not None for k in asserted), message="final hour KPIs")
@@ -95,13 +110,8 @@ class StoppedArrivalClock(Clock):
 async def test_machine_batches_processed_after_the_meters_are_still_attributed(bus, kit_settings, make_runtime):
     # Under load each subscription drains its backlog in one go: the meter's batches of many
     # minutes can be handled before the machine's. Here that order is forced: one idle hour.
-    kpis: list = []
-
-    async def cb(msg):
-        kpis.append(codec.decode_kpi(msg.data))
-    await bus.nc.subscribe("kit.kpi.>", cb=cb)
-    meter = ComponentContext("meter-adapter", bus, asset=METER)
-    plc = ComponentContext("plc-adapter", bus, asset=MACHINE)
+    kpis = await collect_kpis(bus)
+    meter, plc = sources(bus)
     settings = kit_settings.model_copy(update={"components": [spec()]})
     rt = await make_runtime(settings, clock=StoppedArrivalClock())
     comp = await started(rt)
@@ -114,7 +124,7 @@ async def test_machine_batches_processed_after_the_meters_are_still_attributed(b
                                   ts=at(t))
 
     def final(kpi):
-        return next((k for k in kpis if k.kpi == kpi and k.window == "hour:2026-11-23T00" and k.attrs["final"]), None)
+        return final_of_hour(kpis, kpi)
     asserted = ("energy_kwh", "idle_energy_kwh", "unknown_state_energy_kwh")
     await wait_for(lambda: all(final(k) is not None for k in asserted), message="final hour KPIs")
     assert final("energy_kwh").value == pytest.approx(3.0)

@@ -236,10 +236,9 @@ class LiveStore:
         """Seconds since ``ts`` (None when unknown)."""
         return None if ts is None else max(0.0, self.clock() - ts)
 
-    def is_stale(self, asset: AssetState, ts: float | None = None) -> bool:
-        """True when the asset (or one of its points, given ``ts``) stopped updating."""
-        ts = asset.last_ts if ts is None else ts
-        age = self.age(ts)
+    def is_stale(self, asset: AssetState) -> bool:
+        """True when the asset stopped updating (its points: :meth:`point_is_stale`)."""
+        age = self.age(asset.last_ts)
         if age is None:
             return True
         limit = max(STALE_MIN_S, STALE_INTERVALS * (asset.interval_s or 0.0))
