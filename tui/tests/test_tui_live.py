@@ -88,6 +88,13 @@ async def test_number_keys_navigate_every_screen(settings, make_runtime):
         await wait_for(lambda: app.screen.__class__.__name__ != "HelpScreen", message="help closed")
         await pilot.press("1")
         await wait_for(lambda: app.current_mode == "overview", message="overview again")
+        # The catalog opens with its list focused (not the search field), so the next number
+        # key still switches screens.
+        await pilot.press("2")
+        await wait_for(lambda: app.current_mode == "catalog" and app.focused is not None
+                       and app.focused.id == "recipes", message="catalog list focused")
+        await pilot.press("3")
+        await wait_for(lambda: app.current_mode == "deployments", message="number key from the catalog")
 
 
 async def test_disconnected_banner_while_the_bus_is_down_then_recovery(settings, make_runtime, nats_server, tmp_path):

@@ -69,6 +69,10 @@ class CatalogScreen(KitScreen):
     """Searchable recipe list with details."""
 
     TITLE_TEXT = "Recipe catalog"
+    #: The list, not the search field, has focus when the screen opens (number keys keep
+    #: working). Textual applies it on activation: no query in on_mount, which can run
+    #: while a background-built screen is torn down at exit (a CI failure).
+    AUTO_FOCUS = "#recipes"
     BINDINGS = [Binding("slash", "search", "Search"), Binding("enter", "install", "Install", show=True)]
 
     def __init__(self) -> None:
@@ -86,10 +90,6 @@ class CatalogScreen(KitScreen):
             table.add_column("KPI", key="kpi")
             yield table
             yield Static("", id="recipe-detail")
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.query_one("#recipes", DataTable).focus()
 
     def reload(self) -> None:
         self.fetch()
