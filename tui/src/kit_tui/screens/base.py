@@ -64,6 +64,8 @@ class KitScreen(Screen):
         # by switch_mode's CSS update count), so the re-application changes nothing here —
         # the same choice Textual makes when a pushed screen is popped.
         event.refresh_styles = False
+        if not self.app.is_running:  # a background-built screen resumed while the app exits
+            return
         self.live_update()
         # Flipping between screens should not refetch every time; `r` always does.
         now = time.monotonic()
@@ -72,6 +74,8 @@ class KitScreen(Screen):
             self.reload()
 
     def _link_changed(self, link: LinkState) -> None:
+        if not self.app.is_running:  # widgets are being removed at exit
+            return
         self.query_one(ConnectionBanner).show_state(link)
         if link.connected:
             self._reloaded_at = time.monotonic()
