@@ -111,7 +111,7 @@ def test_kpis_of_several_windows_are_kept_apart_and_headlines_pick_their_window(
     for window, value in published.items():
         store.apply_kpi(kpi("energy_kwh", value, window))
     assert energy_today(store, "s/a/l/m")["value"] == published["day:2026-11-22"]
-    assert store.kpi("s/a/l/m", "energy_kwh")["value"] == 31.0, "without windows: the latest"
+    assert store.kpi("s/a/l/m", "energy_kwh", windows=("hour", "day"))["value"] == 31.0, "first window kind wins"
     assert [k["window"] for k in store.kpis_of("s/a/l/m")] == ["shift:2026-11-22/early", "day:2026-11-22",
                                                                 "hour:2026-11-22T10"]
     # An hour's energy alone is not "today".

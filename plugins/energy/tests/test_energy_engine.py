@@ -138,6 +138,27 @@ def test_silent_machine_is_given_up_once_readings_waited_max_gap_of_arrival_time
     assert (w.kwh, w.idle_kwh, w.unknown_kwh) == (15.0, 7.0, 8.0)
 
 
+def test_a_later_burst_waits_afresh_after_a_silent_machine_was_given_up():
+    eng = EnergyEngine(EnergyParams(max_gap_s=60), has_state=True, has_count=False)
+    eng.feed_running(DAY, False, now=0.0)
+    for k in range(8):                       # live, 10 s apart: the machine says nothing
+        eng.feed_energy(DAY + 10 * k, float(k), now=10.0 * k)
+    eng.feed_energy(DAY + 200, 20.0, now=200.0)  # waited > 60 s both ways: given up, all applied
+    assert not eng.queue
+    applied, idle = eng.wins["hour"].kwh, eng.wins["hour"].idle_kwh
+    # Much later a burst: ten minutes of readings at once, the machine's batches for those
+    # minutes queued behind them. The readings wait on their own arrival clock, not on the
+    # one of the wait that ended long ago.
+    for k in range(1, 61):
+        eng.feed_energy(DAY + 200 + 10 * k, 20.0 + k, now=5000.0)
+    assert eng.wins["hour"].kwh == applied
+    for k in range(0, 61):
+        eng.feed_running(DAY + 200 + 10 * k, False, now=5000.1)
+    w = eng.wins["hour"]
+    assert (w.kwh, w.idle_kwh) == (applied + 60.0, idle + 60.0), "attributed with the machine's late state"
+    assert not eng.queue
+
+
 def test_peak_demand_over_15_minute_windows():
     def p(t):  # 10 kW, with a 50 kW burst 06:20:10–06:25:00 (10-s ramps either side)
         s = t - (DAY + 6 * H + 20 * 60)

@@ -160,6 +160,8 @@ class EnergyEngine:
                 self._apply_energy(ts, value, out)
             else:
                 self._apply_power(ts, value, out)
+        if not q:  # nothing waits any more: the next wait starts its own arrival clock
+            self.waiting_since = None
         return out
 
     def _state_known(self, now: float | None) -> bool:

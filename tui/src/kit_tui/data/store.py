@@ -113,8 +113,6 @@ class LiveStore:
     assets: dict[str, AssetState] = field(default_factory=dict)
     #: Latest value of each KPI per window kind: ``(asset, kpi, window kind)`` → ``kit.kpi/1`` dict.
     kpis: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
-    #: Latest value of each KPI whatever its window: ``(asset, kpi)`` → dict.
-    latest_kpis: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     kpi_history: dict[tuple[str, str, str], deque] = field(default_factory=dict)
     health: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: deque = field(default_factory=lambda: deque(maxlen=EVENTS_KEPT))
@@ -206,7 +204,7 @@ class LiveStore:
         except (TypeError, KeyError, AttributeError):
             self.malformed += 1
             return
-        self.kpis[key] = self.latest_kpis[key[:2]] = k
+        self.kpis[key] = k
         if isinstance(k.get("value"), (int, float)):
             self.kpi_history.setdefault(key, deque(maxlen=HISTORY * 3)).append((k.get("ts"), float(k["value"]), k))
         self.messages += 1
@@ -250,10 +248,10 @@ class LiveStore:
         age = self.age(p.ts)
         if age is None:
             return True
-        own = p.interval_s
-        limit = max(STALE_MIN_S, STALE_INTERVALS * (own if own is not None else asset.interval_s or 0.0))
-        if own is None:
-            limit = max(limit, STALE_FIRST_S)
+        if p.interval_s is None:  # seen once: maybe a slower poll group than the asset's
+            limit = max(STALE_FIRST_S, STALE_INTERVALS * (asset.interval_s or 0.0))
+        else:
+            limit = max(STALE_MIN_S, STALE_INTERVALS * p.interval_s)
         return age > limit
 
     def quality_summary(self, asset: AssetState) -> dict[str, int]:
@@ -268,18 +266,12 @@ class LiveStore:
                 out["good"] += 1
         return out
 
-    def kpi(self, asset: str, *names: str, windows: tuple[str, ...] | None = None) -> dict[str, Any] | None:
-        """The first of ``names`` that this asset has a KPI for.
-
-        ``windows``: only values of these window kinds, the first kind found wins (a headline
-        wants the day's energy, not whichever window was published last); None: the latest
-        value of any window.
+    def kpi(self, asset: str, *names: str, windows: tuple[str, ...]) -> dict[str, Any] | None:
+        """The first of ``names`` that this asset has a KPI for, of the first of ``windows``
+        (window kinds; ``""``: no window) it has one for. There is deliberately no "any
+        window": a headline wants the day's energy, not whichever window came last.
         """
         for n in names:
-            if windows is None:
-                if (asset, n) in self.latest_kpis:
-                    return self.latest_kpis[(asset, n)]
-                continue
             for w in windows:
                 if (asset, n, w) in self.kpis:
                     return self.kpis[(asset, n, w)]

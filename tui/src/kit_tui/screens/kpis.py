@@ -64,7 +64,7 @@ def is_spc(name: str, k: dict[str, Any]) -> bool:
     return name.startswith("spc") or any(x in attrs for x in ("ucl", "lcl"))
 
 
-def spc_chart(store: LiveStore, key: tuple[str, str]) -> ChartData:
+def spc_chart(store: LiveStore, key: tuple[str, str, str]) -> ChartData:
     """Chart data for one SPC KPI: history, limits from the latest attrs, violations from events."""
     hist = list(store.kpi_history.get(key, []))
     attrs = (hist[-1][2].get("attrs") or {}) if hist else {}
@@ -137,7 +137,7 @@ class KpiScreen(KitScreen):
             self.oee_components = [c for c in comps if c.get("type") in OEE_COMPONENT_TYPES]
             self.condition_components = [c for c in comps if c.get("type") in CONDITION_COMPONENT_TYPES]
         except Exception:
-            self.oee_components = []
+            self.oee_components, self.condition_components = [], []
         rows: list[dict[str, Any]] = []
         note = None
         for c in self.oee_components:

@@ -36,6 +36,8 @@ def headline_oee(store: LiveStore, asset: str) -> dict[str, Any] | None:
 def energy_today(store: LiveStore, asset: str) -> dict[str, Any] | None:
     """Today's energy of ``asset`` (None: no day window published yet)."""
     return store.kpi(asset, *ENERGY_TODAY_KPIS, windows=ENERGY_TODAY_WINDOWS)
+
+
 COLUMNS = (("asset", "Asset"), ("health", "Health"), ("quality", "Quality"), ("age", "Age"),
            ("oee", "OEE"), ("kwh", "kWh today"), ("alarms", "Alarms"))
 
