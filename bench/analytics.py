@@ -32,14 +32,14 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from kit import codec
 from kit.payloads import Point, SampleBatch
 
-DAY0 = datetime(2026, 11, 23, tzinfo=timezone.utc)
+DAY0 = datetime(2026, 11, 23, tzinfo=UTC)
 OTHER_POINTS = 17  # a typical adapter batch: the 3–4 bound points plus others
 
 
@@ -87,13 +87,26 @@ def machine_batches(n: int, asset: str, source: str = "plc", step_s: float = 1.0
         state = 1 if (i // 600) % 5 else 2  # down one tenth of the time, in 10-min blocks
         if state == 1 and i % 3 == 0:
             produced += 1
-        pts = [Point(name="machine_state_code", value=state), Point(name="count_total", value=produced % 65536),
-               Point(name="count_reject", value=(produced // 50) % 65536),
-               Point(name="power_active_total_w", value=12000.0 if state == 1 else 2500.0, unit="W"),
-               Point(name="machine_running", value=state == 1), Point(name="count_good", value=produced)]
+        pts = [
+            Point(name="machine_state_code", value=state),
+            Point(name="count_total", value=produced % 65536),
+            Point(name="count_reject", value=(produced // 50) % 65536),
+            Point(name="power_active_total_w", value=12000.0 if state == 1 else 2500.0, unit="W"),
+            Point(name="machine_running", value=state == 1),
+            Point(name="count_good", value=produced),
+        ]
         pts += [Point(name=f"channel_{k}", value=float(k)) for k in range(OTHER_POINTS - 3)]
-        out.append(codec.encode(SampleBatch(asset=asset, ts=DAY0 + timedelta(seconds=i * step_s), seq=i,
-                                            source=source, points=pts)))
+        out.append(
+            codec.encode(
+                SampleBatch(
+                    asset=asset,
+                    ts=DAY0 + timedelta(seconds=i * step_s),
+                    seq=i,
+                    source=source,
+                    points=pts,
+                )
+            )
+        )
     return out
 
 
@@ -114,7 +127,9 @@ def report(name: str, figures: dict[str, float], base: float) -> None:
             print(f"  {name:10s} {k:28s} {v:14,.0f}")
 
 
-async def component_rate(cls: type, config: dict, asset: str, batches: list[bytes], bus: Any) -> float:
+async def component_rate(
+    cls: type, config: dict, asset: str, batches: list[bytes], bus: Any
+) -> float:
     """Seconds for a component instance to decode and handle ``batches`` (real bus for publishing)."""
     from kit.components import ComponentContext
 
@@ -138,8 +153,15 @@ async def bench_oee(bc: BenchContext) -> dict[str, float]:
     batches = bc.machine
     n = len(batches)
     decoded = [codec.decode_batch(b) for b in batches]
-    rows = [(b.ts.timestamp(), "run" if b.points[0].value == 1 else "down", b.points[1].value, b.points[2].value)
-            for b in decoded]
+    rows = [
+        (
+            b.ts.timestamp(),
+            "run" if b.points[0].value == 1 else "down",
+            b.points[1].value,
+            b.points[2].value,
+        )
+        for b in decoded
+    ]
     eng = OeeEngine(EngineParams(pru_s=2.0, count_mode="produced_reject", counter_max=65535))
 
     def core() -> None:
@@ -147,11 +169,22 @@ async def bench_oee(bc: BenchContext) -> dict[str, float]:
             eng.feed(t, state=s, produced=p, reject=r)
 
     core_s = timed(core)
-    cfg = {"inputs": {"state_code": "machine_state_code", "produced": "count_total", "reject": "count_reject"},
-           "ideal_cycle_s": 2.0, "counter_max": 65535}
+    cfg = {
+        "inputs": {
+            "state_code": "machine_state_code",
+            "produced": "count_total",
+            "reject": "count_reject",
+        },
+        "ideal_cycle_s": 2.0,
+        "counter_max": 65535,
+    }
     comp_s = await component_rate(OeeComponent, cfg, "bench/a/l/m1", batches, bc.bus)
     pts = n * (OTHER_POINTS + 3)
-    return {"core_bound_pts_s": rate(3 * n, core_s), "component_pts_s": rate(pts, comp_s), "samples": n}
+    return {
+        "core_bound_pts_s": rate(3 * n, core_s),
+        "component_pts_s": rate(pts, comp_s),
+        "samples": n,
+    }
 
 
 async def bench_energy(bc: BenchContext) -> dict[str, float]:
@@ -162,7 +195,10 @@ async def bench_energy(bc: BenchContext) -> dict[str, float]:
     batches = bc.machine
     n = len(batches)
     decoded = [codec.decode_batch(b) for b in batches]
-    rows = [(b.ts.timestamp(), b.points[3].value / 1000, bool(b.points[4].value), b.points[5].value) for b in decoded]
+    rows = [
+        (b.ts.timestamp(), b.points[3].value / 1000, bool(b.points[4].value), b.points[5].value)
+        for b in decoded
+    ]
     eng = EnergyEngine(EnergyParams(), has_state=True, has_count=True)
 
     def core() -> None:
@@ -172,16 +208,25 @@ async def bench_energy(bc: BenchContext) -> dict[str, float]:
             eng.feed_power(t, kw)
 
     core_s = timed(core)
-    cfg = {"inputs": {"power": "power_active_total_w", "running": "machine_running", "count": "count_good"}}
+    cfg = {
+        "inputs": {
+            "power": "power_active_total_w",
+            "running": "machine_running",
+            "count": "count_good",
+        }
+    }
     comp_s = await component_rate(EnergyComponent, cfg, "bench/a/l/m1", batches, bc.bus)
     pts = n * (OTHER_POINTS + 3)
-    return {"core_bound_pts_s": rate(3 * n, core_s), "component_pts_s": rate(pts, comp_s), "samples": n}
+    return {
+        "core_bound_pts_s": rate(3 * n, core_s),
+        "component_pts_s": rate(pts, comp_s),
+        "samples": n,
+    }
 
 
 async def bench_historian(bc: BenchContext) -> dict[str, float]:
     """Historian: write path for 1,000-point batches, then a day of 1 Hz × 1,000 points and queries."""
     import polars as pl
-
     from kit_historian.query import query
     from kit_historian.storage import RowBuffer, Store
 
@@ -189,9 +234,18 @@ async def bench_historian(bc: BenchContext) -> dict[str, float]:
     names = [f"p{k:04d}" for k in range(n_points)]
     # 1) The sink's own path: JSON decode + checks → row buffer → Parquet commit every 50k rows.
     n_batches = bc.n(300)
-    enc = [codec.encode(SampleBatch(asset="bench/a/l/m1", ts=DAY0 + timedelta(seconds=i), seq=i, source="plc",
-                                    points=[Point(name=nm, value=float(i + k)) for k, nm in enumerate(names)]))
-           for i in range(n_batches)]
+    enc = [
+        codec.encode(
+            SampleBatch(
+                asset="bench/a/l/m1",
+                ts=DAY0 + timedelta(seconds=i),
+                seq=i,
+                source="plc",
+                points=[Point(name=nm, value=float(i + k)) for k, nm in enumerate(names)],
+            )
+        )
+        for i in range(n_batches)
+    ]
     base = baseline(enc, n_batches * n_points)
     store = Store(bc.tmp / "write", "data")
     store.recover()
@@ -218,29 +272,65 @@ async def bench_historian(bc: BenchContext) -> dict[str, float]:
     chunk = 3600 if secs >= 3600 else secs
     for h0 in range(0, secs, chunk):
         span = min(chunk, secs - h0)
-        ts = pl.int_range(h0, h0 + span, eager=True).cast(pl.Int64) * 1_000_000 + int(DAY0.timestamp() * 1_000_000)
-        df = (pl.DataFrame({"ts": ts}).join(pl.DataFrame({"point": names}), how="cross")
-              .with_columns(pl.col("ts").cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
-                            pl.lit("bench.a.l.m1").alias("asset"),
-                            ((pl.col("ts") // 1_000_000) % 3600).cast(pl.Float64).alias("value"),
-                            pl.lit(None, pl.String).alias("text"), pl.lit(None, pl.String).alias("unit"),
-                            pl.lit("good").alias("quality"), pl.lit(None, pl.String).alias("window"),
-                            pl.lit("plc").alias("source"),
-                            (pl.int_range(0, pl.len()) // n_points + seq + 1).cast(pl.Int64).alias("stream_seq"))
-              .select("ts", "asset", "point", "value", "text", "unit", "quality", "window", "source", "stream_seq"))
-        day_write_s += timed(lambda: day.write(df, seq + 1, seq + span))
+        ts = pl.int_range(h0, h0 + span, eager=True).cast(pl.Int64) * 1_000_000 + int(
+            DAY0.timestamp() * 1_000_000
+        )
+        df = (
+            pl.DataFrame({"ts": ts})
+            .join(pl.DataFrame({"point": names}), how="cross")
+            .with_columns(
+                pl.col("ts").cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+                pl.lit("bench.a.l.m1").alias("asset"),
+                ((pl.col("ts") // 1_000_000) % 3600).cast(pl.Float64).alias("value"),
+                pl.lit(None, pl.String).alias("text"),
+                pl.lit(None, pl.String).alias("unit"),
+                pl.lit("good").alias("quality"),
+                pl.lit(None, pl.String).alias("window"),
+                pl.lit("plc").alias("source"),
+                (pl.int_range(0, pl.len()) // n_points + seq + 1)
+                .cast(pl.Int64)
+                .alias("stream_seq"),
+            )
+            .select(
+                "ts",
+                "asset",
+                "point",
+                "value",
+                "text",
+                "unit",
+                "quality",
+                "window",
+                "source",
+                "stream_seq",
+            )
+        )
+        day_write_s += timed(lambda df=df, seq=seq, span=span: day.write(df, seq + 1, seq + span))
         seq += span
     rows_day = secs * n_points
     end = DAY0 + timedelta(seconds=secs)
     root = bc.tmp / "day"
     q_raw = timed(lambda: query(root, "bench/a/l/m1", ["p0500"], DAY0, end, kinds=("data",)))
-    q_1m = timed(lambda: query(root, "bench/a/l/m1", ["p0500"], DAY0, end, every="1m", kinds=("data",)))
-    q_10 = timed(lambda: query(root, "bench/a/l/m1", names[:10], DAY0, end, every="15m", agg="max", kinds=("data",)))
+    q_1m = timed(
+        lambda: query(root, "bench/a/l/m1", ["p0500"], DAY0, end, every="1m", kinds=("data",))
+    )
+    q_10 = timed(
+        lambda: query(
+            root, "bench/a/l/m1", names[:10], DAY0, end, every="15m", agg="max", kinds=("data",)
+        )
+    )
     size = sum(f.stat().st_size for f in root.rglob("*.parquet"))
-    return {"write_path_pts_s": rate(n_batches * n_points, write_s), "day_rows": rows_day, "day_hours": hours,
-            "day_write_pts_s": rate(rows_day, day_write_s), "day_write_s": day_write_s,
-            "query_1pt_raw_day_s": q_raw, "query_1pt_1m_mean_day_s": q_1m, "query_10pt_15m_max_day_s": q_10,
-            "day_bytes_on_disk": size, "baseline_json_loads_pts_s": base}
+    return {
+        "write_path_pts_s": rate(n_batches * n_points, write_s),
+        "day_rows": rows_day,
+        "day_hours": hours,
+        "day_write_pts_s": rate(rows_day, day_write_s),
+        "day_write_s": day_write_s,
+        "query_1pt_raw_day_s": q_raw,
+        "query_1pt_1m_mean_day_s": q_1m,
+        "query_10pt_15m_max_day_s": q_10,
+        "day_bytes_on_disk": size,
+        "baseline_json_loads_pts_s": base,
+    }
 
 
 def _analytics_b(fn_name: str) -> Callable[[BenchContext], Awaitable[dict[str, float]]]:
@@ -252,12 +342,18 @@ def _analytics_b(fn_name: str) -> Callable[[BenchContext], Awaitable[dict[str, f
     """
 
     async def run(bc: BenchContext) -> dict[str, float]:
-        spec = importlib.util.spec_from_file_location("analytics_b", Path(__file__).with_name("analytics_b.py"))
+        spec = importlib.util.spec_from_file_location(
+            "analytics_b", Path(__file__).with_name("analytics_b.py")
+        )
         mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
         spec.loader.exec_module(mod)  # type: ignore[union-attr]
         r = getattr(mod, fn_name)(0.1 if bc.quick else 0.5)
-        return {"core_pts_s": r["points_per_s"], "component_pts_s": r["with_decode_points_per_s"],
-                "baseline_json_loads_pts_s": r["json_points_per_s"], "points": r["points"]}
+        return {
+            "core_pts_s": r["points_per_s"],
+            "component_pts_s": r["with_decode_points_per_s"],
+            "baseline_json_loads_pts_s": r["json_points_per_s"],
+            "points": r["points"],
+        }
 
     return run
 
@@ -269,7 +365,12 @@ BENCHES: dict[str, tuple[str, Callable[[BenchContext], Awaitable[dict[str, float
     "historian": ("kit_historian", bench_historian),
 }
 if Path(__file__).with_name("analytics_b.py").exists():
-    BENCHES.update({name: (f"kit_{name}", _analytics_b(f"bench_{name}")) for name in ("condition", "spc", "alarms")})
+    BENCHES.update(
+        {
+            name: (f"kit_{name}", _analytics_b(f"bench_{name}"))
+            for name in ("condition", "spc", "alarms")
+        }
+    )
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -303,7 +404,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             report(name, figures, base)
             results[name] = figures
             results[name]["ratio_component_to_baseline"] = (
-                figures.get("component_pts_s", figures.get("write_path_pts_s", 0)) / base)
+                figures.get("component_pts_s", figures.get("write_path_pts_s", 0)) / base
+            )
     finally:
         await bc.bus.close()
         await server.stop()
@@ -313,10 +415,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments, run, print the figures and one JSON line."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="a tenth of the samples, one hour of history")
+    ap.add_argument(
+        "--quick", action="store_true", help="a tenth of the samples, one hour of history"
+    )
     ap.add_argument("--only", help="comma-separated plugins: " + ",".join(BENCHES))
-    ap.add_argument("--hours", type=float, default=2.0,
-                    help="hours of 1 Hz × 1,000 points for the historian (24 = the full day, ~5 min)")
+    ap.add_argument(
+        "--hours",
+        type=float,
+        default=2.0,
+        help="hours of 1 Hz × 1,000 points for the historian (24 = the full day, ~5 min)",
+    )
     args = ap.parse_args(argv)
     t = time.perf_counter()
     results = asyncio.run(run(args))

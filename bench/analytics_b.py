@@ -24,21 +24,30 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kit import codec
 from kit.bindings import Binding
 from kit.payloads import Point, SampleBatch
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 ASSET = "site/area/line/m1"
 
 
-def _batches(n_batches: int, n_points: int, value: Callable[[int, int], float], prefix: str = "ch") -> list[SampleBatch]:
-    return [SampleBatch(asset=ASSET, ts=T0 + timedelta(seconds=b), seq=b, source="bench",
-                        points=[Point(name=f"{prefix}{p}", value=value(b, p)) for p in range(n_points)])
-            for b in range(n_batches)]
+def _batches(
+    n_batches: int, n_points: int, value: Callable[[int, int], float], prefix: str = "ch"
+) -> list[SampleBatch]:
+    return [
+        SampleBatch(
+            asset=ASSET,
+            ts=T0 + timedelta(seconds=b),
+            seq=b,
+            source="bench",
+            points=[Point(name=f"{prefix}{p}", value=value(b, p)) for p in range(n_points)],
+        )
+        for b in range(n_batches)
+    ]
 
 
 REPEAT = 5
@@ -52,8 +61,10 @@ def _timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - t
 
 
-def _best(make: Callable[[], Callable[[Iterable[SampleBatch]], Any]],
-          feed: Callable[[], Iterable[SampleBatch]]) -> tuple[float, Any]:
+def _best(
+    make: Callable[[], Callable[[Iterable[SampleBatch]], Any]],
+    feed: Callable[[], Iterable[SampleBatch]],
+) -> tuple[float, Any]:
     """Best time of ``REPEAT`` runs of ``make()(feed())`` (state built outside the timing)."""
     best, info = float("inf"), None
     for _ in range(REPEAT):
@@ -65,8 +76,12 @@ def _best(make: Callable[[], Callable[[Iterable[SampleBatch]], Any]],
     return best, info
 
 
-def _measure(name: str, batches: list[SampleBatch], points: int,
-             make: Callable[[], Callable[[Iterable[SampleBatch]], Any]]) -> dict[str, Any]:
+def _measure(
+    name: str,
+    batches: list[SampleBatch],
+    points: int,
+    make: Callable[[], Callable[[Iterable[SampleBatch]], Any]],
+) -> dict[str, Any]:
     """Core path on decoded batches, the same with the kit's decode of the wire bytes
     (what a component on the bus pays in total), and the baselines."""
     wire = [codec.encode(b) for b in batches]
@@ -82,7 +97,9 @@ def _baselines(batches: list[SampleBatch], points: int) -> dict[str, float]:
     loads, decode = json.loads, codec.decode_batch
 
     def parse_all() -> None:
-        for w in wire:  # results dropped at once, as in the plugin runs (no GC pressure from a list)
+        for (
+            w
+        ) in wire:  # results dropped at once, as in the plugin runs (no GC pressure from a list)
             loads(w)
 
     def decode_all() -> None:
@@ -94,12 +111,20 @@ def _baselines(batches: list[SampleBatch], points: int) -> dict[str, float]:
     return {"json_points_per_s": points / t_json, "decode_points_per_s": points / t_decode}
 
 
-def _result(name: str, points: int, seconds: float, base: dict[str, float], **extra: Any) -> dict[str, Any]:
+def _result(
+    name: str, points: int, seconds: float, base: dict[str, float], **extra: Any
+) -> dict[str, Any]:
     pps = points / seconds
-    return {"plugin": name, "points": points, "seconds": round(seconds, 4), "points_per_s": round(pps),
-            "json_points_per_s": round(base["json_points_per_s"]),
-            "decode_points_per_s": round(base["decode_points_per_s"]),
-            "ratio_to_json": round(pps / base["json_points_per_s"], 2), **extra}
+    return {
+        "plugin": name,
+        "points": points,
+        "seconds": round(seconds, 4),
+        "points_per_s": round(pps),
+        "json_points_per_s": round(base["json_points_per_s"]),
+        "decode_points_per_s": round(base["decode_points_per_s"]),
+        "ratio_to_json": round(pps / base["json_points_per_s"], 2),
+        **extra,
+    }
 
 
 def _wave(b: int, p: int) -> float:
@@ -108,19 +133,22 @@ def _wave(b: int, p: int) -> float:
 
 def bench_condition(scale: float = 1.0) -> dict[str, Any]:
     """100 signals per batch; the first 300 s learn the baseline, then scoring with alarms."""
+    import polars  # noqa: F401  -- imported once per process; keep its import time out of the figure
     from kit_condition.intake import Intake
     from kit_condition.monitor import ConditionMonitor, Params
 
-    import polars  # noqa: F401  -- imported once per process; keep its import time out of the figure
-
     n_b, n_p = max(400, int(800 * scale)), 100
-    batches = _batches(n_b, n_p, lambda b, p: _wave(b, p) + (8.0 if b > n_b * 0.9 and p % 10 == 0 else 0.0))
+    batches = _batches(
+        n_b, n_p, lambda b, p: _wave(b, p) + (8.0 if b > n_b * 0.9 and p % 10 == 0 else 0.0)
+    )
     names = [f"ch{p}" for p in range(n_p)]
 
     def make() -> Callable[[], Any]:
         intake = Intake({n: Binding(point=n) for n in names}, ASSET)
-        mon = ConditionMonitor(names, Params(baseline_s=300, min_samples=30, on_delay_s=5,
-                                             zones={"ch0": (0.71, 1.8, 4.5)}))
+        mon = ConditionMonitor(
+            names,
+            Params(baseline_s=300, min_samples=30, on_delay_s=5, zones={"ch0": (0.71, 1.8, 4.5)}),
+        )
 
         def run(source: Iterable[SampleBatch]) -> dict[str, Any]:
             on_value, accept, readings = mon.on_value, intake.accept, intake.readings
@@ -150,8 +178,17 @@ def bench_spc(scale: float = 1.0) -> dict[str, Any]:
 
     def make() -> Callable[[], Any]:
         intake = Intake({n: Binding(point=n) for n in names}, ASSET)
-        charts = {n: ControlChart(subgroup_size=1 if i % 2 else 5, phase1_points=25, rules=tuple(ALL_RULES),
-                                  lsl=9.0, usl=12.0, capability_window=125) for i, n in enumerate(names)}
+        charts = {
+            n: ControlChart(
+                subgroup_size=1 if i % 2 else 5,
+                phase1_points=25,
+                rules=tuple(ALL_RULES),
+                lsl=9.0,
+                usl=12.0,
+                capability_window=125,
+            )
+            for i, n in enumerate(names)
+        }
 
         def run(source: Iterable[SampleBatch]) -> dict[str, Any]:
             chart_points = 0
@@ -173,18 +210,23 @@ def bench_spc(scale: float = 1.0) -> dict[str, Any]:
 
 def bench_alarms(scale: float = 1.0) -> dict[str, Any]:
     """100 points per batch, 200 rules (hi + rate per point, deadband, delays), flood on."""
-    from pydantic import TypeAdapter
-
     from kit_alarms.engine import AlarmEngine
     from kit_alarms.intake import Intake
     from kit_alarms.rules import AlarmRule
+    from pydantic import TypeAdapter
 
     n_b, n_p = max(400, int(800 * scale)), 100
-    batches = _batches(n_b, n_p, lambda b, p: _wave(b, p) + (5.0 if (b // 50) % 4 == 3 and p % 7 == 0 else 0.0))
+    batches = _batches(
+        n_b, n_p, lambda b, p: _wave(b, p) + (5.0 if (b // 50) % 4 == 3 and p % 7 == 0 else 0.0)
+    )
     ta = TypeAdapter(AlarmRule)
     rules = []
     for p in range(n_p):
-        rules.append(ta.validate_python({"type": "hi", "input": f"ch{p}", "limit": 14.0, "deadband": 0.5, "on_delay_s": 2}))
+        rules.append(
+            ta.validate_python(
+                {"type": "hi", "input": f"ch{p}", "limit": 14.0, "deadband": 0.5, "on_delay_s": 2}
+            )
+        )
         rules.append(ta.validate_python({"type": "rate", "input": f"ch{p}", "limit_per_s": 3.0}))
 
     def make() -> Callable[[], Any]:
@@ -193,7 +235,12 @@ def bench_alarms(scale: float = 1.0) -> dict[str, Any]:
 
         def run(source: Iterable[SampleBatch]) -> dict[str, Any]:
             notices = 0
-            on_reading, accept, readings, advance = eng.on_reading, intake.accept, intake.readings, eng.advance
+            on_reading, accept, readings, advance = (
+                eng.on_reading,
+                intake.accept,
+                intake.readings,
+                eng.advance,
+            )
             for b in source:
                 if accept(b):
                     for r in readings(b):
@@ -211,16 +258,24 @@ def bench_alarms(scale: float = 1.0) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the three benchmarks, print a table and one JSON line."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scale", type=float, default=1.0, help="fraction of the default workload (e.g. 0.1 for a smoke run)")
+    ap.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="fraction of the default workload (e.g. 0.1 for a smoke run)",
+    )
     args = ap.parse_args(argv)
     out: dict[str, Any] = {}
     for fn in (bench_condition, bench_spc, bench_alarms):
         r = fn(args.scale)
         out[r["plugin"]] = r
-        print(f"{r['plugin']:<10} {r['points_per_s']:>10,} points/s core  "
-              f"(json.loads {r['json_points_per_s']:,}/s, ratio {r['ratio_to_json']}; "
-              f"kit decode alone {r['decode_points_per_s']:,}/s; decode + core {r['with_decode_points_per_s']:,}/s)  "
-              f"{r['points']:,} points", file=sys.stderr)
+        print(
+            f"{r['plugin']:<10} {r['points_per_s']:>10,} points/s core  "
+            f"(json.loads {r['json_points_per_s']:,}/s, ratio {r['ratio_to_json']}; "
+            f"kit decode alone {r['decode_points_per_s']:,}/s; decode + core {r['with_decode_points_per_s']:,}/s)  "
+            f"{r['points']:,} points",
+            file=sys.stderr,
+        )
     print(json.dumps(out))
     return out
 

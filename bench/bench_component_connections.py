@@ -29,7 +29,9 @@ from kit.trust.busauth import BusAuth, component_permissions
 
 def payload(i: int, seq: int) -> bytes:
     pts = [Point(name=f"p{j}", value=float(j + seq)) for j in range(20)]
-    return codec.encode(SampleBatch(asset=f"b/a/l/m{i}", ts=utcnow(), seq=seq, source=f"c{i}", points=pts))
+    return codec.encode(
+        SampleBatch(asset=f"b/a/l/m{i}", ts=utcnow(), seq=seq, source=f"c{i}", points=pts)
+    )
 
 
 async def load(buses: list[Bus], n: int, k: int) -> float:
@@ -58,7 +60,9 @@ async def add_component_cost(count: int) -> list[float]:
         try:
             for i in range(count):
                 t = time.perf_counter()
-                await rt.add_component(ComponentSpec(name=f"s{i}", type="synthetic", asset=f"b/a/l/m{i}"))
+                await rt.add_component(
+                    ComponentSpec(name=f"s{i}", type="synthetic", asset=f"b/a/l/m{i}")
+                )
                 out.append((time.perf_counter() - t) * 1000)
         finally:
             await rt.stop()
@@ -80,7 +84,10 @@ async def main(n: int, k: int) -> dict:
             tracemalloc.start()
             m0 = tracemalloc.get_traced_memory()[0]
             t0 = time.perf_counter()
-            comps = [await Bus.connect(url, name=f"c{i}", **auth.connect_options(f"c-c{i}")) for i in range(n)]
+            comps = [
+                await Bus.connect(url, name=f"c{i}", **auth.connect_options(f"c-c{i}"))
+                for i in range(n)
+            ]
             connect_s = time.perf_counter() - t0
             per_conn_kib = (tracemalloc.get_traced_memory()[0] - m0) / n / 1024
             tracemalloc.stop()
@@ -92,17 +99,30 @@ async def main(n: int, k: int) -> dict:
             await server.stop()
     add_ms = await add_component_cost(10)
     msgs = n * k
-    fig = {"components": n, "batches_each": k, "shared_conn_msgs_per_s": round(msgs / base_s),
-           "own_conn_msgs_per_s": round(msgs / own_s), "ratio_own_to_shared": round(base_s / own_s, 3),
-           "connect_ms_per_component": round(connect_s / n * 1000, 2), "python_kib_per_connection": round(per_conn_kib, 1),
-           "add_component_median_ms": round(add_ms[len(add_ms) // 2], 1), "add_component_max_ms": round(add_ms[-1], 1)}
+    fig = {
+        "components": n,
+        "batches_each": k,
+        "shared_conn_msgs_per_s": round(msgs / base_s),
+        "own_conn_msgs_per_s": round(msgs / own_s),
+        "ratio_own_to_shared": round(base_s / own_s, 3),
+        "connect_ms_per_component": round(connect_s / n * 1000, 2),
+        "python_kib_per_connection": round(per_conn_kib, 1),
+        "add_component_median_ms": round(add_ms[len(add_ms) // 2], 1),
+        "add_component_max_ms": round(add_ms[-1], 1),
+    }
     print(f"{n} components × {k} batches of 20 points (JetStream, async acks)")
     print(f"  shared connection : {fig['shared_conn_msgs_per_s']:>8} msg/s (baseline)")
-    print(f"  own connections   : {fig['own_conn_msgs_per_s']:>8} msg/s (ratio {fig['ratio_own_to_shared']} of baseline)")
-    print(f"  connect           : {fig['connect_ms_per_component']} ms per component, "
-          f"{fig['python_kib_per_connection']} KiB Python memory per connection")
-    print(f"  add_component     : median {fig['add_component_median_ms']} ms, max {fig['add_component_max_ms']} ms "
-          "(new user: server config reload + own connection)")
+    print(
+        f"  own connections   : {fig['own_conn_msgs_per_s']:>8} msg/s (ratio {fig['ratio_own_to_shared']} of baseline)"
+    )
+    print(
+        f"  connect           : {fig['connect_ms_per_component']} ms per component, "
+        f"{fig['python_kib_per_connection']} KiB Python memory per connection"
+    )
+    print(
+        f"  add_component     : median {fig['add_component_median_ms']} ms, max {fig['add_component_max_ms']} ms "
+        "(new user: server config reload + own connection)"
+    )
     return fig
 
 

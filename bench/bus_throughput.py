@@ -62,8 +62,14 @@ async def run_raw(bus: Bus, payload: bytes, batches: int) -> float:
     return elapsed
 
 
-async def run_kit(bus: Bus, npoints: int, batches: int, rate: float | None = None,
-                  generic: bool = False, decode: bool = False) -> tuple[float, list[float]]:
+async def run_kit(
+    bus: Bus,
+    npoints: int,
+    batches: int,
+    rate: float | None = None,
+    generic: bool = False,
+    decode: bool = False,
+) -> tuple[float, list[float]]:
     """Kit path (hot or generic) with a counting or decoding consumer. Returns (elapsed, latencies)."""
     ctx = ComponentContext("bench", bus, asset="bench/area/line/asset", last_value_interval_s=1.0)
     writer = ctx.sample_writer([(f"channel_{i}", "W") for i in range(npoints)])
@@ -85,6 +91,7 @@ async def run_kit(bus: Bus, npoints: int, batches: int, rate: float | None = Non
     if decode:
         sub = await bus.subscribe(SUBJECT, codec.decode_batch, handler)
     else:
+
         async def count(msg) -> None:
             await handler(None, msg)
 
@@ -121,13 +128,22 @@ async def main(args: argparse.Namespace) -> dict:
         bus = await Bus.connect(server.url, name="bench", max_pending_acks=4000)
         await bus.provision(RetentionSettings(data_max_bytes=4 * 1024**3))
         try:
-            payload = codec.encode(SampleBatch(asset="bench/area/line/asset", ts=utcnow(), seq=0, source="bench",
-                                               points=make_points(args.points, 0)))
+            payload = codec.encode(
+                SampleBatch(
+                    asset="bench/area/line/asset",
+                    ts=utcnow(),
+                    seq=0,
+                    source="bench",
+                    points=make_points(args.points, 0),
+                )
+            )
             raw_best, kit_best, gen_best = [], [], []
             for _ in range(args.rounds):  # alternate to share the machine's noise fairly
                 raw_best.append(await run_raw(bus, payload, args.batches))
                 kit_best.append((await run_kit(bus, args.points, args.batches))[0])
-                gen_best.append((await run_kit(bus, args.points, args.batches // 4, generic=True))[0])
+                gen_best.append(
+                    (await run_kit(bus, args.points, args.batches // 4, generic=True))[0]
+                )
             raw_pps = args.batches * args.points / min(raw_best)
             kit_pps = args.batches * args.points / min(kit_best)
             # Paired rounds ran back to back, so their ratio is the least noise-sensitive figure.
@@ -148,22 +164,38 @@ async def main(args: argparse.Namespace) -> dict:
         codec.decode_batch(payload)
     t_dec = time.process_time() - t0
     res = {
-        "bench": "bus_throughput", "points_per_batch": args.points, "batches": args.batches,
+        "bench": "bus_throughput",
+        "points_per_batch": args.points,
+        "batches": args.batches,
         "payload_bytes": len(payload),
-        "raw_points_per_s": round(raw_pps), "kit_points_per_s": round(kit_pps),
-        "ratio_kit_to_raw": round(kit_pps / raw_pps, 3), "ratio_kit_to_raw_paired_median": round(paired, 3),
-        "kit_generic_points_per_s": round(gen_pps), "ratio_generic_to_raw": round(gen_pps / raw_pps, 3),
-        "decode_points_per_s": round(n * args.points / t_dec), "json_loads_points_per_s": round(n * args.points / t_json),
-        "latency_rate_points_per_s": args.rate, "latency_samples": len(lat),
-        "latency_p50_ms": round(statistics.median(lat) * 1000, 3), "latency_p99_ms": round(pct(lat, 0.99) * 1000, 3),
+        "raw_points_per_s": round(raw_pps),
+        "kit_points_per_s": round(kit_pps),
+        "ratio_kit_to_raw": round(kit_pps / raw_pps, 3),
+        "ratio_kit_to_raw_paired_median": round(paired, 3),
+        "kit_generic_points_per_s": round(gen_pps),
+        "ratio_generic_to_raw": round(gen_pps / raw_pps, 3),
+        "decode_points_per_s": round(n * args.points / t_dec),
+        "json_loads_points_per_s": round(n * args.points / t_json),
+        "latency_rate_points_per_s": args.rate,
+        "latency_samples": len(lat),
+        "latency_p50_ms": round(statistics.median(lat) * 1000, 3),
+        "latency_p99_ms": round(pct(lat, 0.99) * 1000, 3),
     }
     print(f"payload {len(payload)} B per batch of {args.points} points")
     print(f"raw nats-py publish_async : {raw_pps:12,.0f} points/s")
-    print(f"kit sample_writer (hot)   : {kit_pps:12,.0f} points/s  ({res['ratio_kit_to_raw']:.0%} of raw best-vs-best, "
-          f"{res['ratio_kit_to_raw_paired_median']:.0%} median of paired rounds)")
-    print(f"kit publish_samples       : {gen_pps:12,.0f} points/s  ({res['ratio_generic_to_raw']:.0%} of raw)")
-    print(f"decode: kit.codec {res['decode_points_per_s']:,} points/s, json.loads {res['json_loads_points_per_s']:,} points/s")
-    print(f"kit latency at {args.rate:,.0f} points/s: p50 {res['latency_p50_ms']} ms, p99 {res['latency_p99_ms']} ms")
+    print(
+        f"kit sample_writer (hot)   : {kit_pps:12,.0f} points/s  ({res['ratio_kit_to_raw']:.0%} of raw best-vs-best, "
+        f"{res['ratio_kit_to_raw_paired_median']:.0%} median of paired rounds)"
+    )
+    print(
+        f"kit publish_samples       : {gen_pps:12,.0f} points/s  ({res['ratio_generic_to_raw']:.0%} of raw)"
+    )
+    print(
+        f"decode: kit.codec {res['decode_points_per_s']:,} points/s, json.loads {res['json_loads_points_per_s']:,} points/s"
+    )
+    print(
+        f"kit latency at {args.rate:,.0f} points/s: p50 {res['latency_p50_ms']} ms, p99 {res['latency_p99_ms']} ms"
+    )
     return res
 
 

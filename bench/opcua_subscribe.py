@@ -31,14 +31,14 @@ from pathlib import Path
 
 from asyncua import Client, ua
 from asyncua.crypto import security_policies as sp
+from kit_opcua.pki import Pki
+from kit_opcua.simulator import free_port
 
 from kit import codec
 from kit.bus import Bus
 from kit.natsserver import EmbeddedNats
 from kit.runtime import Runtime
 from kit.settings import ComponentSpec, NatsSettings, Settings, SupervisorSettings
-from kit_opcua.pki import Pki
-from kit_opcua.simulator import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "adapters" / "opcua" / "tests" / "node_opcua_server.js"
@@ -51,9 +51,24 @@ def start_server(items: int, interval_ms: int, pki: Path) -> tuple[subprocess.Po
     if node is None or not (modules / "node-opcua").is_dir():
         raise SystemExit("node-opcua missing: run `npm ci` in tests/interop")
     port = free_port("127.0.0.1")
-    proc = subprocess.Popen([node, str(SCRIPT), "--port", str(port), "--pki", str(pki), "--bench", str(items),
-                             "--interval", str(interval_ms)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True, env={**os.environ, "NODE_PATH": str(modules)})
+    proc = subprocess.Popen(
+        [
+            node,
+            str(SCRIPT),
+            "--port",
+            str(port),
+            "--pki",
+            str(pki),
+            "--bench",
+            str(items),
+            "--interval",
+            str(interval_ms),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "NODE_PATH": str(modules)},
+    )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if select.select([proc.stdout], [], [], 1.0)[0]:
@@ -68,18 +83,26 @@ def start_server(items: int, interval_ms: int, pki: Path) -> tuple[subprocess.Po
 
 def profile_yaml(items: int, publishing_ms: float) -> str:
     """A profile with the N bench variables."""
-    lines = ["id: bench-node-opcua", "vendor: node-opcua", "model: bench", "protocol: opcua",
-             "source: {title: bench/opcua_subscribe.py}", f"namespaces: {{n: '{NS}'}}",
-             f"defaults: {{publishing_interval_ms: {publishing_ms}, sampling_interval_ms: 100, queue_size: 1}}",
-             "points:"]
-    lines += [f"  - {{name: x_v{i:04d}, node: 'n;s=Bench.v{i:04d}', type: Double}}" for i in range(items)]
+    lines = [
+        "id: bench-node-opcua",
+        "vendor: node-opcua",
+        "model: bench",
+        "protocol: opcua",
+        "source: {title: bench/opcua_subscribe.py}",
+        f"namespaces: {{n: '{NS}'}}",
+        f"defaults: {{publishing_interval_ms: {publishing_ms}, sampling_interval_ms: 100, queue_size: 1}}",
+        "points:",
+    ]
+    lines += [
+        f"  - {{name: x_v{i:04d}, node: 'n;s=Bench.v{i:04d}', type: Double}}" for i in range(items)
+    ]
     return "\n".join(lines) + "\n"
 
 
 async def trust_server(url: str, pki: Pki) -> None:
     """Fetch the server certificate and trust it (the operator's `kit opcua trust`, automated)."""
-    from kit_opcua.pki import thumbprint
     from cryptography import x509
+    from kit_opcua.pki import thumbprint
 
     c = Client(url)
     eps = await c.connect_and_get_server_endpoints()
@@ -87,14 +110,20 @@ async def trust_server(url: str, pki: Pki) -> None:
     _ = thumbprint
 
 
-async def baseline(url: str, items: int, seconds: float, policy: str, pki: Pki, publishing_ms: float) -> dict:
+async def baseline(
+    url: str, items: int, seconds: float, policy: str, pki: Pki, publishing_ms: float
+) -> dict:
     """A bare asyncua subscription counting notifications."""
     cert, key = pki.ensure_own()
     client = Client(url, timeout=10)
     client.application_uri = pki.application_uri
     if policy != "None":
-        await client.set_security(getattr(sp, f"SecurityPolicy{policy.replace('_', '')}"), str(cert), str(key),
-                                  mode=ua.MessageSecurityMode.SignAndEncrypt)
+        await client.set_security(
+            getattr(sp, f"SecurityPolicy{policy.replace('_', '')}"),
+            str(cert),
+            str(key),
+            mode=ua.MessageSecurityMode.SignAndEncrypt,
+        )
     await client.connect()
     idx = await client.get_namespace_index(NS)
     counted = {"n": 0, "on": False}
@@ -107,26 +136,40 @@ async def baseline(url: str, items: int, seconds: float, policy: str, pki: Pki, 
     sub = await client.create_subscription(publishing_ms, Handler())
     nodes = [client.get_node(ua.NodeId(f"Bench.v{i:04d}", idx)) for i in range(items)]
     for start in range(0, items, 500):
-        await sub.subscribe_data_change(nodes[start:start + 500], sampling_interval=100, queuesize=1)
-    await asyncio.sleep(2.0)  # warm-up: initial values and the publish pipeline settle (measurement window)
+        await sub.subscribe_data_change(
+            nodes[start : start + 500], sampling_interval=100, queuesize=1
+        )
+    await asyncio.sleep(
+        2.0
+    )  # warm-up: initial values and the publish pipeline settle (measurement window)
     cpu0, t0 = time.process_time(), time.monotonic()
     counted["on"] = True
     await asyncio.sleep(seconds)  # the measurement window
     counted["on"] = False
     cpu, dt = time.process_time() - cpu0, time.monotonic() - t0
     await client.disconnect()
-    return {"notifications": counted["n"], "seconds": dt, "rate": counted["n"] / dt,
-            "cpu_us_per_notification": cpu / max(1, counted["n"]) * 1e6}
+    return {
+        "notifications": counted["n"],
+        "seconds": dt,
+        "rate": counted["n"] / dt,
+        "cpu_us_per_notification": cpu / max(1, counted["n"]) * 1e6,
+    }
 
 
-async def kit_run(url: str, items: int, seconds: float, policy: str, data_dir: Path, publishing_ms: float) -> dict:
+async def kit_run(
+    url: str, items: int, seconds: float, policy: str, data_dir: Path, publishing_ms: float
+) -> dict:
     """The kit adapter in a runtime; count good bench points arriving on the bus."""
     nats = EmbeddedNats(NatsSettings(port=0), data_dir / "nats")
     nats_url = await nats.start()
     prof = data_dir / "bench-profile.yaml"
     prof.write_text(profile_yaml(items, publishing_ms))
-    settings = Settings(site="bench", data_dir=data_dir, nats_url=nats_url,
-                        supervisor=SupervisorSettings(backoff_initial_s=0.2, heartbeat_s=5))
+    settings = Settings(
+        site="bench",
+        data_dir=data_dir,
+        nats_url=nats_url,
+        supervisor=SupervisorSettings(backoff_initial_s=0.2, heartbeat_s=5),
+    )
     rt = Runtime(settings)
     await rt.start()
     bus = await Bus.connect(nats_url, name="bench")
@@ -137,15 +180,25 @@ async def kit_run(url: str, items: int, seconds: float, policy: str, data_dir: P
             counted["n"] += sum(1 for p in batch.points if p.quality.value == "good")
 
     await bus.subscribe("kit.data.>", codec.decode_batch, on_batch)
-    cfg = {"profile": "bench-node-opcua", "profile_file": str(prof), "endpoint": url, "data_dir": str(data_dir),
-           "security_policy": policy, "security_mode": "None" if policy == "None" else "SignAndEncrypt",
-           "allow_insecure": policy == "None"}
-    await rt.add_component(ComponentSpec(name="bench", type="opcua", asset="bench/a/l/m", config=cfg))
+    cfg = {
+        "profile": "bench-node-opcua",
+        "profile_file": str(prof),
+        "endpoint": url,
+        "data_dir": str(data_dir),
+        "security_policy": policy,
+        "security_mode": "None" if policy == "None" else "SignAndEncrypt",
+        "allow_insecure": policy == "None",
+    }
+    await rt.add_component(
+        ComponentSpec(name="bench", type="opcua", asset="bench/a/l/m", config=cfg)
+    )
     inst = rt.supervisor.instances["bench"]
     deadline = time.monotonic() + 60
     while not (inst.component and inst.component.state == "connected"):
         if time.monotonic() > deadline:
-            raise SystemExit(f"adapter did not connect: {inst.last_error or inst.component and inst.component.last_error}")
+            raise SystemExit(
+                f"adapter did not connect: {inst.last_error or inst.component and inst.component.last_error}"
+            )
         await asyncio.sleep(0.1)  # waiting for the connection in a benchmark, not a test
     await asyncio.sleep(2.0)  # warm-up, as for the baseline
     comp = inst.component
@@ -159,10 +212,17 @@ async def kit_run(url: str, items: int, seconds: float, policy: str, data_dir: P
     await bus.close()
     await rt.stop()
     await nats.stop()
-    return {"notifications": counted["n"], "adapter_notifications": adapter_n, "seconds": dt,
-            "rate": counted["n"] / dt, "cpu_us_per_notification": cpu / max(1, counted["n"]) * 1e6,
-            "batches": metrics["batches"], "revised_publishing_interval_ms": metrics["revised_publishing_interval_ms"],
-            "monitored": metrics["monitored"], "polled": metrics["polled"]}
+    return {
+        "notifications": counted["n"],
+        "adapter_notifications": adapter_n,
+        "seconds": dt,
+        "rate": counted["n"] / dt,
+        "cpu_us_per_notification": cpu / max(1, counted["n"]) * 1e6,
+        "batches": metrics["batches"],
+        "revised_publishing_interval_ms": metrics["revised_publishing_interval_ms"],
+        "monitored": metrics["monitored"],
+        "polled": metrics["polled"],
+    }
 
 
 async def main() -> None:
@@ -171,38 +231,68 @@ async def main() -> None:
     ap.add_argument("--seconds", type=float, default=12.0)
     ap.add_argument("--interval-ms", type=int, default=100)
     ap.add_argument("--publishing-ms", type=float, default=100.0)
-    ap.add_argument("--policy", default="Basic256Sha256",
-                    choices=["Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss", "None"])
+    ap.add_argument(
+        "--policy",
+        default="Basic256Sha256",
+        choices=["Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss", "None"],
+    )
     args = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "fast-track-kit" / "bench-node-pki"
+    cache = (
+        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+        / "fast-track-kit"
+        / "bench-node-pki"
+    )
     proc, url = start_server(args.items, args.interval_ms, cache)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             data = Path(tmp)
             pki = Pki(data)
             await trust_server(url, pki)
-            base = await baseline(url, args.items, args.seconds, args.policy, pki, args.publishing_ms)
-            kit = await kit_run(url, args.items, args.seconds, args.policy, data, args.publishing_ms)
+            base = await baseline(
+                url, args.items, args.seconds, args.policy, pki, args.publishing_ms
+            )
+            kit = await kit_run(
+                url, args.items, args.seconds, args.policy, data, args.publishing_ms
+            )
     finally:
         proc.terminate()
         proc.wait(10)
     offered = args.items * 1000 / args.interval_ms
     ratio = kit["rate"] / base["rate"] if base["rate"] else 0.0
-    print(f"server changes offered     {offered:10.0f} /s ({args.items} items every {args.interval_ms} ms, "
-          f"{args.policy})")
-    print(f"bare asyncua subscription  {base['rate']:10.0f} notifications/s   "
-          f"{base['cpu_us_per_notification']:6.1f} µs CPU per notification")
-    print(f"kit opcua adapter (bus)    {kit['rate']:10.0f} notifications/s   "
-          f"{kit['cpu_us_per_notification']:6.1f} µs CPU per notification   ({kit['batches']} batches)")
+    print(
+        f"server changes offered     {offered:10.0f} /s ({args.items} items every {args.interval_ms} ms, "
+        f"{args.policy})"
+    )
+    print(
+        f"bare asyncua subscription  {base['rate']:10.0f} notifications/s   "
+        f"{base['cpu_us_per_notification']:6.1f} µs CPU per notification"
+    )
+    print(
+        f"kit opcua adapter (bus)    {kit['rate']:10.0f} notifications/s   "
+        f"{kit['cpu_us_per_notification']:6.1f} µs CPU per notification   ({kit['batches']} batches)"
+    )
     print(f"kit / baseline             {ratio * 100:10.1f} %   (target >= 95 %)")
-    print(json.dumps({"bench": "opcua_subscribe", "items": args.items, "interval_ms": args.interval_ms,
-                      "policy": args.policy, "seconds": args.seconds, "offered_per_s": offered,
-                      "baseline_per_s": round(base["rate"], 1), "kit_per_s": round(kit["rate"], 1),
-                      "ratio": round(ratio, 4), "baseline_cpu_us_per_notification": round(base["cpu_us_per_notification"], 2),
-                      "kit_cpu_us_per_notification": round(kit["cpu_us_per_notification"], 2),
-                      "kit_revised_publishing_interval_ms": kit["revised_publishing_interval_ms"],
-                      "kit_monitored": kit["monitored"], "kit_polled": kit["polled"]}))
+    print(
+        json.dumps(
+            {
+                "bench": "opcua_subscribe",
+                "items": args.items,
+                "interval_ms": args.interval_ms,
+                "policy": args.policy,
+                "seconds": args.seconds,
+                "offered_per_s": offered,
+                "baseline_per_s": round(base["rate"], 1),
+                "kit_per_s": round(kit["rate"], 1),
+                "ratio": round(ratio, 4),
+                "baseline_cpu_us_per_notification": round(base["cpu_us_per_notification"], 2),
+                "kit_cpu_us_per_notification": round(kit["cpu_us_per_notification"], 2),
+                "kit_revised_publishing_interval_ms": kit["revised_publishing_interval_ms"],
+                "kit_monitored": kit["monitored"],
+                "kit_polled": kit["polled"],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -51,14 +51,22 @@ async def latencies(rounds: int) -> dict[str, float]:
             base, inst, uninst = [], [], []
             for i in range(rounds):
                 t = time.perf_counter()
-                await rt.add_component(ComponentSpec(name=f"direct-{i}", type="synthetic",
-                                                     asset=f"bench/a/l/direct{i}", config={"interval_s": 1}))
+                await rt.add_component(
+                    ComponentSpec(
+                        name=f"direct-{i}",
+                        type="synthetic",
+                        asset=f"bench/a/l/direct{i}",
+                        config={"interval_s": 1},
+                    )
+                )
                 while rt.supervisor.instances[f"direct-{i}"].status.value != "running":
                     await asyncio.sleep(0.001)
                 base.append(time.perf_counter() - t)
                 await rt.supervisor.remove(f"direct-{i}")
                 t = time.perf_counter()
-                res = await rt.recipe_engine.install("synthetic-machine-watch", {"machine": f"m{i}"})
+                res = await rt.recipe_engine.install(
+                    "synthetic-machine-watch", {"machine": f"m{i}"}
+                )
                 inst.append(time.perf_counter() - t)
                 rt.recipe_engine._tasks[res["deployment"]].cancel()  # commissioning is not measured
                 t = time.perf_counter()
@@ -67,8 +75,12 @@ async def latencies(rounds: int) -> dict[str, float]:
         finally:
             await rt.stop()
             await server.stop()
-    return {"direct_add_s": statistics.median(base), "install_s": statistics.median(inst),
-            "uninstall_s": statistics.median(uninst), "settle_s": 0.5}
+    return {
+        "direct_add_s": statistics.median(base),
+        "install_s": statistics.median(inst),
+        "uninstall_s": statistics.median(uninst),
+        "settle_s": 0.5,
+    }
 
 
 def main() -> None:
@@ -81,13 +93,25 @@ def main() -> None:
     print(f"validation pass 2 (plugin configs, profiles, points): {rate:.0f} files/s")
     lat = asyncio.run(latencies(args.rounds))
     ratio = lat["install_s"] / lat["direct_add_s"]
-    print(f"direct add_component until running (baseline): {lat['direct_add_s'] * 1000:.1f} ms (median)")
-    print(f"recipe install (plan, test, apply, settle {lat['settle_s']} s, record): "
-          f"{lat['install_s'] * 1000:.1f} ms (median) = {ratio:.0f}x baseline; "
-          f"without the settle time {(lat['install_s'] - lat['settle_s']) * 1000:.1f} ms")
+    print(
+        f"direct add_component until running (baseline): {lat['direct_add_s'] * 1000:.1f} ms (median)"
+    )
+    print(
+        f"recipe install (plan, test, apply, settle {lat['settle_s']} s, record): "
+        f"{lat['install_s'] * 1000:.1f} ms (median) = {ratio:.0f}x baseline; "
+        f"without the settle time {(lat['install_s'] - lat['settle_s']) * 1000:.1f} ms"
+    )
     print(f"uninstall: {lat['uninstall_s'] * 1000:.1f} ms (median)")
-    print(json.dumps({"pass1_files_per_s": round(parse, 1), "pass2_files_per_s": round(rate, 1), **{k: round(v, 4) for k, v in lat.items()},
-                      "install_over_direct": round(ratio, 1)}))
+    print(
+        json.dumps(
+            {
+                "pass1_files_per_s": round(parse, 1),
+                "pass2_files_per_s": round(rate, 1),
+                **{k: round(v, 4) for k, v in lat.items()},
+                "install_over_direct": round(ratio, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -57,7 +57,9 @@ def tui_pid() -> int:
     for _ in range(3):
         if b"tui" in Path(f"/proc/{pid}/cmdline").read_bytes():
             return pid
-        kids = " ".join(Path(t, "children").read_text() for t in Path(f"/proc/{pid}/task").iterdir()).split()
+        kids = " ".join(
+            Path(t, "children").read_text() for t in Path(f"/proc/{pid}/task").iterdir()
+        ).split()
         if not kids:
             break
         pid = int(kids[0])
@@ -83,8 +85,14 @@ def wait_screen(marker: str, timeout: float) -> float:
 #: Seconds the TUI is left alone after its overview appears, before anything is measured.
 SETTLE_S = 6.0
 #: Number key → text only that screen shows (its header title), in the order pressed.
-SCREENS = [("1", "Kit — Overview"), ("2", "Kit — Recipe catalog"), ("3", "Kit — Deployments"),
-           ("4", "Kit — KPIs"), ("5", "Kit — Alarms"), ("6", "Kit — Plugins and trust")]
+SCREENS = [
+    ("1", "Kit — Overview"),
+    ("2", "Kit — Recipe catalog"),
+    ("3", "Kit — Deployments"),
+    ("4", "Kit — KPIs"),
+    ("5", "Kit — Alarms"),
+    ("6", "Kit — Plugins and trust"),
+]
 
 
 def press(key: str, marker: str) -> float:
@@ -98,15 +106,21 @@ def write_config(tmp: Path, per_asset_points: int) -> Path:
     """Site config: ``ASSETS`` synthetic machines, each with ``per_asset_points`` extra channels at 1 Hz."""
     comps = "\n".join(
         f"  - name: m{i}\n    type: synthetic\n    asset: bench/hall/line{i % 3}/m{i}\n"
-        f"    config: {{interval_s: 1.0, seed: {i + 1}, extra_points: {per_asset_points}}}" for i in range(ASSETS))
+        f"    config: {{interval_s: 1.0, seed: {i + 1}, extra_points: {per_asset_points}}}"
+        for i in range(ASSETS)
+    )
     cfg = tmp / "kit.yaml"
-    cfg.write_text(f"site: bench\ndata_dir: {tmp / 'data'}\nnats:\n  port: 0\ncomponents:\n{comps}\n")
+    cfg.write_text(
+        f"site: bench\ndata_dir: {tmp / 'data'}\nnats:\n  port: 0\ncomponents:\n{comps}\n"
+    )
     return cfg
 
 
 def start_runtime(kit: str, cfg: Path, data_dir: Path) -> tuple[subprocess.Popen, str]:
     """``kit up`` in the background; returns the process and its bus URL."""
-    proc = subprocess.Popen([kit, "--config", str(cfg), "up"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [kit, "--config", str(cfg), "up"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     info = data_dir / "runtime.json"
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -126,7 +140,9 @@ async def count_points(url: str, seconds: float, data_dir: Path) -> float:
     import nats
 
     users = json.loads((data_dir / "nats" / "auth.json").read_text())["users"]
-    nc = await nats.connect(url, user="viewer", password=users["viewer"])  # the bus requires a login
+    nc = await nats.connect(
+        url, user="viewer", password=users["viewer"]
+    )  # the bus requires a login
     total = 0
 
     async def cb(msg) -> None:
@@ -141,16 +157,27 @@ async def count_points(url: str, seconds: float, data_dir: Path) -> float:
     return rate
 
 
-def measure(kit: str, per_asset_points: int, presses: int, cols: int, rows: int, nice: int = 0) -> dict:
+def measure(
+    kit: str, per_asset_points: int, presses: int, cols: int, rows: int, nice: int = 0
+) -> dict:
     """One run: runtime + TUI in tmux; returns latency figures and the observed point rate."""
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         cfg = write_config(tmp, per_asset_points)
         proc, url = start_runtime(kit, cfg, tmp / "data")
         try:
-            tmux("new-session", "-d", "-s", SESSION, "-x", str(cols), "-y", str(rows),
-                 # --config: the TUI finds the runtime's generated bus credentials in its data dir.
-                 f"TERM=xterm-256color {'nice -n %d ' % nice if nice else ''}{kit} --config {cfg} tui --url {url}")
+            tmux(
+                "new-session",
+                "-d",
+                "-s",
+                SESSION,
+                "-x",
+                str(cols),
+                "-y",
+                str(rows),
+                # --config: the TUI finds the runtime's generated bus credentials in its data dir.
+                f"TERM=xterm-256color {f'nice -n {nice} ' if nice else ''}{kit} --config {cfg} tui --url {url}",
+            )
             wait_screen(f"m{ASSETS - 1}", 30)  # the overview lists the last asset
             wait_screen(SCREENS[0][1], 5)
             # The TUI builds its other screens in the background for a few seconds after
@@ -159,14 +186,18 @@ def measure(kit: str, per_asset_points: int, presses: int, cols: int, rows: int,
             pid = tui_pid()
             c0, t0 = cpu_s(pid), time.perf_counter()
             rate = asyncio.run(count_points(url, 3.0, tmp / "data"))
-            background = (cpu_s(pid) - c0) / (time.perf_counter() - t0)  # TUI CPU share with no key presses
+            background = (cpu_s(pid) - c0) / (
+                time.perf_counter() - t0
+            )  # TUI CPU share with no key presses
             # First visit of each screen (built on demand, behind Textual's 50 ms mask).
             first_visit = [press(key, marker) for key, marker in SCREENS[1:] + SCREENS[:1]]
             samples = []
             c1, t1 = cpu_s(pid), time.perf_counter()
             for i in range(presses):
                 samples.append(press(*SCREENS[(i + 1) % len(SCREENS)]))
-            press_cpu_ms = ((cpu_s(pid) - c1) - background * (time.perf_counter() - t1)) / presses * 1000
+            press_cpu_ms = (
+                ((cpu_s(pid) - c1) - background * (time.perf_counter() - t1)) / presses * 1000
+            )
             # tmux's own cost: a capture round trip, measured in the same run.
             t0 = time.perf_counter()
             for _ in range(20):
@@ -181,11 +212,18 @@ def measure(kit: str, per_asset_points: int, presses: int, cols: int, rows: int,
             except subprocess.TimeoutExpired:
                 proc.kill()
     samples.sort()
-    return {"points_per_s": round(rate), "p50_ms": round(statistics.median(samples), 1),
-            "p95_ms": round(samples[int(0.95 * (len(samples) - 1))], 1), "max_ms": round(samples[-1], 1),
-            "capture_ms": round(capture_ms, 2), "presses": len(samples), "tui_cpu_share": round(background, 3),
-            "cpu_ms_per_press": round(press_cpu_ms, 1), "first_visit_max_ms": round(max(first_visit), 1),
-            "last_screen": screen}
+    return {
+        "points_per_s": round(rate),
+        "p50_ms": round(statistics.median(samples), 1),
+        "p95_ms": round(samples[int(0.95 * (len(samples) - 1))], 1),
+        "max_ms": round(samples[-1], 1),
+        "capture_ms": round(capture_ms, 2),
+        "presses": len(samples),
+        "tui_cpu_share": round(background, 3),
+        "cpu_ms_per_press": round(press_cpu_ms, 1),
+        "first_visit_max_ms": round(max(first_visit), 1),
+        "last_screen": screen,
+    }
 
 
 def floor_app() -> None:
@@ -228,8 +266,17 @@ def floor_app() -> None:
 
 def measure_floor(presses: int, cols: int, rows: int) -> dict:
     """Key press → redraw of :func:`floor_app` in the same tmux harness."""
-    tmux("new-session", "-d", "-s", SESSION, "-x", str(cols), "-y", str(rows),
-         f"TERM=xterm-256color {sys.executable} {Path(__file__).resolve()} --floor-app")
+    tmux(
+        "new-session",
+        "-d",
+        "-s",
+        SESSION,
+        "-x",
+        str(cols),
+        "-y",
+        str(rows),
+        f"TERM=xterm-256color {sys.executable} {Path(__file__).resolve()} --floor-app",
+    )
     try:
         wait_screen("Deployments:", 30)
         samples = []
@@ -241,8 +288,11 @@ def measure_floor(presses: int, cols: int, rows: int) -> dict:
     finally:
         subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
     samples.sort()
-    return {"p50_ms": round(statistics.median(samples), 1),
-            "p95_ms": round(samples[int(0.95 * (len(samples) - 1))], 1), "max_ms": round(samples[-1], 1)}
+    return {
+        "p50_ms": round(statistics.median(samples), 1),
+        "p95_ms": round(samples[int(0.95 * (len(samples) - 1))], 1),
+        "max_ms": round(samples[-1], 1),
+    }
 
 
 def main() -> None:
@@ -250,13 +300,19 @@ def main() -> None:
         floor_app()
         return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--points", type=int, default=10_000, help="points per second in the loaded run")
+    ap.add_argument(
+        "--points", type=int, default=10_000, help="points per second in the loaded run"
+    )
     ap.add_argument("--presses", type=int, default=40)
     ap.add_argument("--cols", type=int, default=120)
     ap.add_argument("--rows", type=int, default=40)
-    ap.add_argument("--tui-nice", type=int, default=0,
-                    help="run the TUI at this nice level (e.g. -10 as root) to see its latency on a busy machine "
-                         "when it gets a CPU first")
+    ap.add_argument(
+        "--tui-nice",
+        type=int,
+        default=0,
+        help="run the TUI at this nice level (e.g. -10 as root) to see its latency on a busy machine "
+        "when it gets a CPU first",
+    )
     args = ap.parse_args()
     if shutil.which("tmux") is None:
         sys.exit("tmux is not installed (apt-get install -y tmux)")
@@ -264,24 +320,47 @@ def main() -> None:
     os.environ.pop("TMUX", None)
     floor = measure_floor(args.presses, args.cols, args.rows)
     base = measure(kit, 0, args.presses, args.cols, args.rows, args.tui_nice)
-    loaded = measure(kit, max(0, args.points // ASSETS - 8), args.presses, args.cols, args.rows, args.tui_nice)
+    loaded = measure(
+        kit, max(0, args.points // ASSETS - 8), args.presses, args.cols, args.rows, args.tui_nice
+    )
     print("screen at the end of the loaded run:\n" + loaded.pop("last_screen"))
     base.pop("last_screen")
     for name, r in (("baseline (idle bus)", base), (f"loaded ({args.points} points/s)", loaded)):
-        print(f"{name:<28} {r['points_per_s']:>7} points/s seen   key→redraw p50 {r['p50_ms']:6.1f} ms  "
-              f"p95 {r['p95_ms']:6.1f} ms  max {r['max_ms']:6.1f} ms   (tmux capture {r['capture_ms']:.2f} ms)\n"
-              f"{'':<28} TUI CPU while idle-watching {r['tui_cpu_share'] * 100:.1f} % of a core, "
-              f"CPU per key press ≈ {r['cpu_ms_per_press']:.1f} ms; first visit of a screen ≤ {r['first_visit_max_ms']:.0f} ms")
-    print(f"{'bare Textual app (floor)':<28} {'':>7}                  key→redraw p50 {floor['p50_ms']:6.1f} ms  "
-          f"p95 {floor['p95_ms']:6.1f} ms  max {floor['max_ms']:6.1f} ms")
-    print(f"machine load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
-          "(wall-clock latency includes waiting for a CPU)")
+        print(
+            f"{name:<28} {r['points_per_s']:>7} points/s seen   key→redraw p50 {r['p50_ms']:6.1f} ms  "
+            f"p95 {r['p95_ms']:6.1f} ms  max {r['max_ms']:6.1f} ms   (tmux capture {r['capture_ms']:.2f} ms)\n"
+            f"{'':<28} TUI CPU while idle-watching {r['tui_cpu_share'] * 100:.1f} % of a core, "
+            f"CPU per key press ≈ {r['cpu_ms_per_press']:.1f} ms; first visit of a screen ≤ {r['first_visit_max_ms']:.0f} ms"
+        )
+    print(
+        f"{'bare Textual app (floor)':<28} {'':>7}                  key→redraw p50 {floor['p50_ms']:6.1f} ms  "
+        f"p95 {floor['p95_ms']:6.1f} ms  max {floor['max_ms']:6.1f} ms"
+    )
+    print(
+        f"machine load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+        "(wall-clock latency includes waiting for a CPU)"
+    )
     ratio = loaded["p50_ms"] / base["p50_ms"] if base["p50_ms"] else float("nan")
     floor_ratio = loaded["p50_ms"] / floor["p50_ms"] if floor["p50_ms"] else float("nan")
-    print(f"p50 ratio loaded/baseline: {ratio:.2f}   loaded kit TUI / bare Textual app: {floor_ratio:.2f}")
-    print(json.dumps({"bench": "tui_tmux", "cols": args.cols, "rows": args.rows, "tui_nice": args.tui_nice,
-                      "load_avg": round(os.getloadavg()[0], 1), "floor": floor, "baseline": base, "loaded": loaded,
-                      "p50_ratio": round(ratio, 2), "p50_ratio_to_floor": round(floor_ratio, 2)}))
+    print(
+        f"p50 ratio loaded/baseline: {ratio:.2f}   loaded kit TUI / bare Textual app: {floor_ratio:.2f}"
+    )
+    print(
+        json.dumps(
+            {
+                "bench": "tui_tmux",
+                "cols": args.cols,
+                "rows": args.rows,
+                "tui_nice": args.tui_nice,
+                "load_avg": round(os.getloadavg()[0], 1),
+                "floor": floor,
+                "baseline": base,
+                "loaded": loaded,
+                "p50_ratio": round(ratio, 2),
+                "p50_ratio_to_floor": round(floor_ratio, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

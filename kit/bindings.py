@@ -31,11 +31,15 @@ class Binding(BaseModel):
             return {"point": data}
         return data
 
-    def resolve(self, default_asset: str | None) -> "Binding":
+    def resolve(self, default_asset: str | None) -> Binding:
         """The same binding with ``asset`` filled in from the component's asset."""
         return self if self.asset else Binding(point=self.point, asset=default_asset)
 
 
 def assets_of(bindings: dict[str, Binding | None], default_asset: str | None) -> set[str]:
     """Every asset path the given bindings read from (to know what to subscribe to)."""
-    return {b.resolve(default_asset).asset for b in bindings.values() if b is not None and (b.asset or default_asset)}
+    return {
+        b.resolve(default_asset).asset
+        for b in bindings.values()
+        if b is not None and (b.asset or default_asset)
+    }

@@ -52,7 +52,11 @@ class MalformedCounter:
         n = self.counts.get(source, 0) + 1
         self.counts[source] = n
         if n == 1:
-            log.warning("skipping malformed message on %s: %s (further ones are counted, not logged)", source, error)
+            log.warning(
+                "skipping malformed message on %s: %s (further ones are counted, not logged)",
+                source,
+                error,
+            )
 
     @property
     def total(self) -> int:
@@ -77,19 +81,35 @@ def stream_configs(r: RetentionSettings) -> list[js_api.StreamConfig]:
         )
 
     return [
-        cfg(subjects.STREAM_DATA, f"{subjects.DATA_PREFIX}.>", r.data_max_age_hours, r.data_max_bytes),
+        cfg(
+            subjects.STREAM_DATA,
+            f"{subjects.DATA_PREFIX}.>",
+            r.data_max_age_hours,
+            r.data_max_bytes,
+        ),
         cfg(subjects.STREAM_KPI, f"{subjects.KPI_PREFIX}.>", r.kpi_max_age_hours, r.kpi_max_bytes),
-        cfg(subjects.STREAM_EVENTS, f"{subjects.EVENT_PREFIX}.>", r.events_max_age_hours, r.events_max_bytes),
+        cfg(
+            subjects.STREAM_EVENTS,
+            f"{subjects.EVENT_PREFIX}.>",
+            r.events_max_age_hours,
+            r.events_max_bytes,
+        ),
     ]
 
 
 def kv_configs() -> list[js_api.KeyValueConfig]:
     """The KV buckets of the bus contract."""
     return [
-        js_api.KeyValueConfig(bucket=KV_DEPLOYMENTS, history=10, description="installed recipes and their state"),
-        js_api.KeyValueConfig(bucket=KV_LAST, history=1, description="last value of every point, one key per asset"),
+        js_api.KeyValueConfig(
+            bucket=KV_DEPLOYMENTS, history=10, description="installed recipes and their state"
+        ),
+        js_api.KeyValueConfig(
+            bucket=KV_LAST, history=1, description="last value of every point, one key per asset"
+        ),
         js_api.KeyValueConfig(bucket=KV_CONFIG, history=5, description="site configuration"),
-        js_api.KeyValueConfig(bucket=KV_STATE, history=3, description="persistent state of component instances"),
+        js_api.KeyValueConfig(
+            bucket=KV_STATE, history=3, description="persistent state of component instances"
+        ),
     ]
 
 
@@ -150,7 +170,9 @@ class AckWindow:
         """Publish every unacknowledged message again (after a reconnect)."""
         for token, (subject, data, headers) in list(self.unacked.items()):
             self.resent += 1
-            await self.nc.publish(subject, data, reply=f"{self.inbox}.{token.decode()}", headers=headers)
+            await self.nc.publish(
+                subject, data, reply=f"{self.inbox}.{token.decode()}", headers=headers
+            )
 
     async def wait_idle(self) -> None:
         """Wait until every published message is acknowledged."""
@@ -160,7 +182,9 @@ class AckWindow:
 class Bus:
     """A connected NATS client with JetStream, the kit's streams and its KV buckets."""
 
-    def __init__(self, nc: NATS, js: JetStreamContext, url: str, max_pending_acks: int = 4000) -> None:
+    def __init__(
+        self, nc: NATS, js: JetStreamContext, url: str, max_pending_acks: int = 4000
+    ) -> None:
         self.nc = nc
         self.js = js
         self.url = url
@@ -174,9 +198,16 @@ class Bus:
         return self.acks.failures
 
     @classmethod
-    async def connect(cls, url: str, name: str = "kit", *, connect_timeout: float = 5.0,
-                      max_pending_acks: int = 4000, on_error: Callable[[Exception], Awaitable[None]] | None = None,
-                      **options: Any) -> "Bus":
+    async def connect(
+        cls,
+        url: str,
+        name: str = "kit",
+        *,
+        connect_timeout: float = 5.0,
+        max_pending_acks: int = 4000,
+        on_error: Callable[[Exception], Awaitable[None]] | None = None,
+        **options: Any,
+    ) -> Bus:
         """Connect to ``url`` (a comma-separated list for a cluster) with endless reconnect.
 
         Reconnects back off with jitter so a fleet of gateways does not hammer a restarting
@@ -190,7 +221,9 @@ class Bus:
 
         async def _err(e: Exception) -> None:
             log.debug("nats: %s", e)
-            if on_error is not None:  # e.g. permission violations, counted per component (kit.trust)
+            if (
+                on_error is not None
+            ):  # e.g. permission violations, counted per component (kit.trust)
                 await on_error(e)
 
         from kit.trust.busauth import default_client_options
@@ -201,7 +234,9 @@ class Bus:
         user_reconnected = options.pop("reconnected_cb", None)
 
         async def _reconnected() -> None:
-            log.info("reconnected to NATS at %s", holder[0].nc.connected_url.netloc if holder else url)
+            log.info(
+                "reconnected to NATS at %s", holder[0].nc.connected_url.netloc if holder else url
+            )
             if holder:
                 await holder[0].acks.resend()
             if user_reconnected is not None:  # callers (e.g. the TUI) may watch reconnects too
@@ -209,13 +244,21 @@ class Bus:
 
         try:
             nc = await nats.connect(
-                servers=servers, name=name, connect_timeout=connect_timeout,
-                allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=1,
-                error_cb=_err, reconnected_cb=_reconnected, **options,
+                servers=servers,
+                name=name,
+                connect_timeout=connect_timeout,
+                allow_reconnect=True,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=1,
+                error_cb=_err,
+                reconnected_cb=_reconnected,
+                **options,
             )
         except Exception as exc:  # nats raises several unrelated types for "nobody there"
-            raise BusError(f"cannot reach NATS at {url}: {exc or type(exc).__name__}. "
-                           "Is the runtime running (`kit up`), or is `nats_url` in the site config right?") from None
+            raise BusError(
+                f"cannot reach NATS at {url}: {exc or type(exc).__name__}. "
+                "Is the runtime running (`kit up`), or is `nats_url` in the site config right?"
+            ) from None
         js = nc.jetstream(publish_async_max_pending=max_pending_acks)
         bus = cls(nc, js, url, max_pending_acks)
         await bus.acks.start()
@@ -254,8 +297,14 @@ class Bus:
         """Plain NATS publish, for subjects no stream captures (health, heartbeat)."""
         await self.nc.publish(subject, data)
 
-    async def subscribe(self, subject: str, decode: Callable[[bytes], T],
-                        handler: Callable[[T, Msg], Awaitable[None]], *, queue: str = "") -> Any:
+    async def subscribe(
+        self,
+        subject: str,
+        decode: Callable[[bytes], T],
+        handler: Callable[[T, Msg], Awaitable[None]],
+        *,
+        queue: str = "",
+    ) -> Any:
         """Subscribe to a core subject, decoding each message; malformed ones are counted and skipped."""
 
         async def _cb(msg: Msg) -> None:
@@ -286,7 +335,7 @@ class Bus:
         try:
             for _ in range(2):
                 await self.nc.flush(timeout=max(0.1, timeout))
-        except (asyncio.TimeoutError, nats.errors.Error) as exc:
+        except (TimeoutError, nats.errors.Error) as exc:
             log.debug("subscriptions not confirmed by the server: %s", exc)
 
     async def flush(self, timeout: float = 5.0) -> None:
@@ -294,12 +343,14 @@ class Bus:
         try:
             await self.nc.flush(timeout=max(0.1, timeout))
             await asyncio.wait_for(self.acks.wait_idle(), timeout)
-        except (asyncio.TimeoutError, nats.errors.TimeoutError, nats.errors.ConnectionClosedError):
+        except (TimeoutError, nats.errors.TimeoutError, nats.errors.ConnectionClosedError):
             log.warning("flush timed out with %d publishes unacknowledged", len(self.acks.unacked))
 
     async def request_json(self, subject: str, body: Any = None, timeout: float = 5.0) -> Any:
         """JSON request/reply helper used by the control API client."""
-        msg = await self.nc.request(subject, json.dumps(body).encode() if body is not None else b"", timeout=timeout)
+        msg = await self.nc.request(
+            subject, json.dumps(body).encode() if body is not None else b"", timeout=timeout
+        )
         return json.loads(msg.data) if msg.data else None
 
     async def close(self) -> None:

@@ -30,7 +30,9 @@ def _decode(kind: type[M], data: bytes) -> M:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(message)"
-        raise MalformedMessage(f"{kind.__name__}: {where}: {first['msg']} ({exc.error_count()} problem(s))") from None
+        raise MalformedMessage(
+            f"{kind.__name__}: {where}: {first['msg']} ({exc.error_count()} problem(s))"
+        ) from None
 
 
 def decode_batch(data: bytes) -> SampleBatch:

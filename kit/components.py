@@ -53,9 +53,17 @@ class Clock:
 class ComponentContext:
     """What a running component may use: its name, asset, bus access, state, log and clock."""
 
-    def __init__(self, name: str, bus: Bus, *, asset: str | None = None, site: str = "site",
-                 clock: Clock | None = None, logger: logging.Logger | None = None,
-                 last_value_interval_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        name: str,
+        bus: Bus,
+        *,
+        asset: str | None = None,
+        site: str = "site",
+        clock: Clock | None = None,
+        logger: logging.Logger | None = None,
+        last_value_interval_s: float = 1.0,
+    ) -> None:
         self.name = name
         self.bus = bus
         self.site = site
@@ -82,15 +90,24 @@ class ComponentContext:
             raise ValueError(f"component {self.name!r} has no asset; pass one explicitly")
         return self.asset
 
-    async def publish_samples(self, points: list[Point], *, asset: str | subjects.AssetPath | None = None,
-                              ts: datetime | None = None) -> SampleBatch:
+    async def publish_samples(
+        self,
+        points: list[Point],
+        *,
+        asset: str | subjects.AssetPath | None = None,
+        ts: datetime | None = None,
+    ) -> SampleBatch:
         """Publish one sample batch for ``asset`` with the next sequence number of this source."""
         path = self.asset_path(asset)
         key = path.tokens
         seq = self._next_seq(path)
-        batch = SampleBatch(asset=str(path), ts=ts or self.clock.now(), seq=seq, source=self.name, points=points)
+        batch = SampleBatch(
+            asset=str(path), ts=ts or self.clock.now(), seq=seq, source=self.name, points=points
+        )
         # Msg id = source+asset+seq: a retry after reconnect is de-duplicated by the stream.
-        await self.bus.publish(subjects.data_subject(path), codec.encode(batch), msg_id=f"{self.name}:{key}:{seq}")
+        await self.bus.publish(
+            subjects.data_subject(path), codec.encode(batch), msg_id=f"{self.name}:{key}:{seq}"
+        )
         self._remember_last(path, id(points), batch)
         return batch
 
@@ -99,13 +116,19 @@ class ComponentContext:
         self._seq[path.tokens] = seq + 1
         return seq
 
-    def sample_writer(self, points: list[tuple[str, str | None]],
-                      asset: str | subjects.AssetPath | None = None) -> "SampleWriter":
+    def sample_writer(
+        self, points: list[tuple[str, str | None]], asset: str | subjects.AssetPath | None = None
+    ) -> SampleWriter:
         """A fast publisher for a fixed list of ``(semantic name, unit)`` points (adapters' hot path)."""
         return SampleWriter(self, self.asset_path(asset), points)
 
-    async def publish_samples_json(self, points_json: str, *, asset: str | subjects.AssetPath | None = None,
-                                   ts: datetime | None = None) -> int:
+    async def publish_samples_json(
+        self,
+        points_json: str,
+        *,
+        asset: str | subjects.AssetPath | None = None,
+        ts: datetime | None = None,
+    ) -> int:
         """Publish a sample batch whose ``points`` array is already JSON text; returns its seq.
 
         The hot path of adapters polling thousands of points: building one pydantic
@@ -119,8 +142,15 @@ class ComponentContext:
         seq = self._seq.get(key, 0)
         self._seq[key] = seq + 1
         ts = ts or self.clock.now()
-        head = json.dumps({"schema": "kit.samples/1", "asset": str(path), "ts": ts.isoformat(), "seq": seq,
-                           "source": self.name})
+        head = json.dumps(
+            {
+                "schema": "kit.samples/1",
+                "asset": str(path),
+                "ts": ts.isoformat(),
+                "seq": seq,
+                "source": self.name,
+            }
+        )
         data = f'{head[:-1]},"points":{points_json}}}'.encode()
         await self.bus.publish(subjects.data_subject(path), data, msg_id=f"{self.name}:{key}:{seq}")
         now = self.clock.monotonic()
@@ -135,33 +165,69 @@ class ComponentContext:
             asyncio.get_running_loop().create_task(self._flush_last(path))
         return seq
 
-    async def publish_kpi(self, kpi: str, value: float | int | None, *, unit: str | None = None,
-                          asset: str | subjects.AssetPath | None = None, **fields: Any) -> KpiValue:
+    async def publish_kpi(
+        self,
+        kpi: str,
+        value: float | int | None,
+        *,
+        unit: str | None = None,
+        asset: str | subjects.AssetPath | None = None,
+        **fields: Any,
+    ) -> KpiValue:
         """Publish a KPI value on ``kit.kpi.<asset>.<kpi>``."""
         path = self.asset_path(asset)
-        item = KpiValue(asset=str(path), kpi=subjects.sanitize_token(kpi), value=value, unit=unit,
-                        ts=fields.pop("ts", None) or self.clock.now(), source=self.name, **fields)
+        item = KpiValue(
+            asset=str(path),
+            kpi=subjects.sanitize_token(kpi),
+            value=value,
+            unit=unit,
+            ts=fields.pop("ts", None) or self.clock.now(),
+            source=self.name,
+            **fields,
+        )
         await self.bus.publish(subjects.kpi_subject(path, kpi), codec.encode(item))
         return item
 
-    async def publish_event(self, kind: str, type: str, *, asset: str | subjects.AssetPath | None = None,
-                            **fields: Any) -> Event:
+    async def publish_event(
+        self, kind: str, type: str, *, asset: str | subjects.AssetPath | None = None, **fields: Any
+    ) -> Event:
         """Publish an event on ``kit.event.<kind>.<asset>``."""
         path = self.asset_path(asset)
-        ev = Event(kind=subjects.sanitize_token(kind), type=type, asset=str(path),
-                   ts=fields.pop("ts", None) or self.clock.now(), source=self.name, **fields)
+        ev = Event(
+            kind=subjects.sanitize_token(kind),
+            type=type,
+            asset=str(path),
+            ts=fields.pop("ts", None) or self.clock.now(),
+            source=self.name,
+            **fields,
+        )
         await self.bus.publish(subjects.event_subject(kind, path), codec.encode(ev))
         return ev
 
-    async def publish_health(self, status: HealthStatus, *, component: str | None = None,
-                             kind: Literal["component", "device"] = "device", detail: str = "", **metrics: Any) -> None:
+    async def publish_health(
+        self,
+        status: HealthStatus,
+        *,
+        component: str | None = None,
+        kind: Literal["component", "device"] = "device",
+        detail: str = "",
+        **metrics: Any,
+    ) -> None:
         """Publish health of a device this component talks to (``kit.health.<component>``)."""
-        h = Health(component=component or self.name, kind=kind, status=status, ts=self.clock.now(),
-                   detail=detail, metrics=metrics)
+        h = Health(
+            component=component or self.name,
+            kind=kind,
+            status=status,
+            ts=self.clock.now(),
+            detail=detail,
+            metrics=metrics,
+        )
         await self.bus.publish_core(subjects.health_subject(h.component), codec.encode(h))
 
     # -- subscribing ----------------------------------------------------------------
-    async def subscribe_samples(self, pattern: str, handler: Callable[[SampleBatch], Awaitable[None]]) -> None:
+    async def subscribe_samples(
+        self, pattern: str, handler: Callable[[SampleBatch], Awaitable[None]]
+    ) -> None:
         """Receive sample batches on ``pattern`` (e.g. ``kit.data.site.*.*.press1``).
 
         Malformed messages are counted on the bus and skipped; ``handler`` sees only valid
@@ -227,8 +293,9 @@ class ComponentContext:
             self.log.debug("last-value update failed: %s", exc)
 
 
-async def save_when_dirty(save: Callable[[], Awaitable[None]], dirty: asyncio.Event, clock: Clock,
-                          interval_s: float) -> None:
+async def save_when_dirty(
+    save: Callable[[], Awaitable[None]], dirty: asyncio.Event, clock: Clock, interval_s: float
+) -> None:
     """Run until cancelled: call ``save()`` after ``dirty`` is set, at most once per ``interval_s``,
     and once more on the way out (so a stop keeps the latest state).
 
@@ -253,7 +320,9 @@ class SampleWriter:
     batch with any non-good point (pass ``qualities``) takes the fully validated path.
     """
 
-    def __init__(self, ctx: ComponentContext, path: subjects.AssetPath, points: list[tuple[str, str | None]]) -> None:
+    def __init__(
+        self, ctx: ComponentContext, path: subjects.AssetPath, points: list[tuple[str, str | None]]
+    ) -> None:
         from kit.fastpath import BatchEncoder
 
         self.ctx = ctx
@@ -263,8 +332,12 @@ class SampleWriter:
         self._asset = str(path)
         self._prefix = f"{ctx.name}:{path.tokens}:"
 
-    async def publish(self, values: list[Any], qualities: list[tuple[Any, str | None]] | None = None,
-                      ts: datetime | None = None) -> int:
+    async def publish(
+        self,
+        values: list[Any],
+        qualities: list[tuple[Any, str | None]] | None = None,
+        ts: datetime | None = None,
+    ) -> int:
         """Publish one batch; returns its sequence number."""
         ctx = self.ctx
         ts = ts or ctx.clock.now()
@@ -272,8 +345,11 @@ class SampleWriter:
         data = self.encoder.encode(self._asset, ts, seq, ctx.name, values, qualities)
         await ctx.bus.publish(self.subject, data, msg_id=self._prefix + str(seq))
         vals, quals = list(values), (list(qualities) if qualities else None)
-        ctx._remember_last(self.path, id(self),
-                           lambda: self.encoder.batch(self._asset, ts, seq, ctx.name, vals, quals))
+        ctx._remember_last(
+            self.path,
+            id(self),
+            lambda: self.encoder.batch(self._asset, ts, seq, ctx.name, vals, quals),
+        )
         return seq
 
 

@@ -42,11 +42,16 @@ class ControlAPI:
 
     async def start(self) -> None:
         """Register the service and its endpoints on the bus."""
-        self._service = await micro.add_service(self.bus.nc, name=SERVICE, version=self.version,
-                                                description="Fast-Track Kit runtime control API")
+        self._service = await micro.add_service(
+            self.bus.nc,
+            name=SERVICE,
+            version=self.version,
+            description="Fast-Track Kit runtime control API",
+        )
         for name, handler in self.handlers.items():
-            await self._service.add_endpoint(name=name.replace(".", "_"), subject=f"{PREFIX}.{name}",
-                                             handler=self._wrap(handler))
+            await self._service.add_endpoint(
+                name=name.replace(".", "_"), subject=f"{PREFIX}.{name}", handler=self._wrap(handler)
+            )
 
     def _wrap(self, handler: Handler) -> Callable[[Request], Awaitable[None]]:
         async def _h(req: Request) -> None:
@@ -87,9 +92,13 @@ class ControlClient:
             KitError: the runtime reported an error (exit code preserved).
         """
         try:
-            reply = await self.bus.request_json(f"{PREFIX}.{endpoint}", body, timeout or self.timeout)
+            reply = await self.bus.request_json(
+                f"{PREFIX}.{endpoint}", body, timeout or self.timeout
+            )
         except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
-            raise RuntimeNotRunning(f"no kit runtime answered at {self.bus.url}; start one with `kit up`") from None
+            raise RuntimeNotRunning(
+                f"no kit runtime answered at {self.bus.url}; start one with `kit up`"
+            ) from None
         if not reply.get("ok"):
             err = KitError(reply.get("error", "unknown error"))
             err.exit_code = int(reply.get("code", 1))

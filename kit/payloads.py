@@ -8,7 +8,7 @@ Change only by adding optional fields; a breaking change bumps ``schema``.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -19,7 +19,7 @@ Value = float | int | bool | str | None
 
 def utcnow() -> datetime:
     """The current time as an aware UTC datetime (what every payload timestamp uses)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Quality(StrEnum):
@@ -52,7 +52,7 @@ class Point(_Model):
     """The device's own timestamp (OPC UA SourceTimestamp), when it has one."""
 
     @model_validator(mode="after")
-    def _quality_rules(self) -> "Point":
+    def _quality_rules(self) -> Point:
         # A bad value is never published as if it were usable: strip it at the source.
         if self.quality is Quality.bad and self.value is not None:
             self.value = None

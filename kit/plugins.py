@@ -91,7 +91,10 @@ class PluginHost:
     def _mark_broken(self, name: str, exc: Exception) -> None:
         dist = self.dists.get(name, ("?", "?"))[0]
         self.broken.append(BrokenPlugin(name, dist, f"{type(exc).__name__}: {exc}"))
-        print(f"kit: plugin {name!r} (distribution {dist}) is broken and was skipped: {exc}", file=sys.stderr)
+        print(
+            f"kit: plugin {name!r} (distribution {dist}) is broken and was skipped: {exc}",
+            file=sys.stderr,
+        )
         # Drop whatever it managed to register before failing.
         self.components.items = {k: v for k, v in self.components.items.items() if v.plugin != name}
         plugin = self.pm.get_plugin(name)
@@ -140,7 +143,11 @@ class PluginHost:
             hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
             comps = sorted(c.name for c in self.components.items.values() if c.plugin == name)
             st = self.trust.get(name)
-            out.append(PluginInfo(name, dist, version, hooks, comps, st.as_dict() if st is not None else {}))
+            out.append(
+                PluginInfo(
+                    name, dist, version, hooks, comps, st.as_dict() if st is not None else {}
+                )
+            )
         return sorted(out, key=lambda p: p.name)
 
     def profile_dirs(self) -> list[Path]:
@@ -161,8 +168,11 @@ def _takes_args(fn: Any) -> bool:
         return True
 
 
-def get_plugin_manager(load_entrypoints: bool = True, extra: list[tuple[str, ModuleType | object]] | None = None,
-                       verify: Any = None) -> PluginHost:
+def get_plugin_manager(
+    load_entrypoints: bool = True,
+    extra: list[tuple[str, ModuleType | object]] | None = None,
+    verify: Any = None,
+) -> PluginHost:
     """Build a plugin host: hookspecs, entry points of group ``kit``, extra plugins.
 
     Args:
@@ -198,7 +208,10 @@ def get_plugin_manager(load_entrypoints: bool = True, extra: list[tuple[str, Mod
                 if msg and ok:
                     log.info("plugin %r (distribution %s %s): %s", ep.name, dist, version, msg)
                 if not ok:
-                    print(f"kit: plugin {ep.name!r} (distribution {dist} {version}): {msg}", file=sys.stderr)
+                    print(
+                        f"kit: plugin {ep.name!r} (distribution {dist} {version}): {msg}",
+                        file=sys.stderr,
+                    )
                     host.broken.append(BrokenPlugin(ep.name, dist, msg))
                     continue
             try:
@@ -209,8 +222,10 @@ def get_plugin_manager(load_entrypoints: bool = True, extra: list[tuple[str, Mod
                 if pm.has_plugin(ep.name):
                     pm.unregister(name=ep.name)
                 host.broken.append(BrokenPlugin(ep.name, dist, f"{type(exc).__name__}: {exc}"))
-                print(f"kit: plugin {ep.name!r} (distribution {dist} {version}) is broken and was skipped: {exc}",
-                      file=sys.stderr)
+                print(
+                    f"kit: plugin {ep.name!r} (distribution {dist} {version}) is broken and was skipped: {exc}",
+                    file=sys.stderr,
+                )
     for name, plugin in extra or []:
         try:
             pm.register(plugin, name=name)

@@ -85,13 +85,24 @@ def load_profile(path: Path | str, host: Any) -> Profile:
     root = load_yaml(path)
     name = str(path)
     if not isinstance(root, dict):
-        raise ConfigError(f"{name}:1: (top level): a profile is a mapping with id, vendor, model, protocol, points")
+        raise ConfigError(
+            f"{name}:1: (top level): a profile is a mapping with id, vendor, model, protocol, points"
+        )
     models = protocol_models(host)
     proto = root.get("protocol")
     if proto not in models:
-        raise ConfigError(f"{name}: 1 problem(s)", [problem(name, root, ["protocol"],
-                          f"unknown protocol {proto!r}{suggest(str(proto), models)}; "
-                          f"installed adapters speak: {', '.join(sorted(models)) or 'none'}")])
+        raise ConfigError(
+            f"{name}: 1 problem(s)",
+            [
+                problem(
+                    name,
+                    root,
+                    ["protocol"],
+                    f"unknown protocol {proto!r}{suggest(str(proto), models)}; "
+                    f"installed adapters speak: {', '.join(sorted(models)) or 'none'}",
+                )
+            ],
+        )
     return validate_data(models[proto], root, name)
 
 
@@ -104,7 +115,7 @@ class ProfileLibrary:
         self.files: dict[str, Path] = {}
         self.problems: list[str] = []
 
-    def load(self) -> "ProfileLibrary":
+    def load(self) -> ProfileLibrary:
         """Load every ``*.yaml`` profile; invalid files are collected in ``problems``."""
         for d in self.host.profile_dirs():
             for f in sorted(Path(d).rglob("*.yaml")):
@@ -114,7 +125,9 @@ class ProfileLibrary:
                     self.problems.extend(exc.problems or [str(exc)])
                     continue
                 if prof.id in self.profiles:
-                    self.problems.append(f"{f}:1: id: duplicate profile id {prof.id!r} (also in {self.files[prof.id]})")
+                    self.problems.append(
+                        f"{f}:1: id: duplicate profile id {prof.id!r} (also in {self.files[prof.id]})"
+                    )
                     continue
                 self.profiles[prof.id] = prof
                 self.files[prof.id] = f
@@ -127,8 +140,10 @@ class ProfileLibrary:
             ConfigError: unknown id, with the closest match.
         """
         if profile_id not in self.profiles:
-            raise ConfigError(f"unknown profile {profile_id!r}{suggest(profile_id, self.profiles)}; "
-                              "`kit profiles` lists them")
+            raise ConfigError(
+                f"unknown profile {profile_id!r}{suggest(profile_id, self.profiles)}; "
+                "`kit profiles` lists them"
+            )
         return self.profiles[profile_id]
 
     def by_protocol(self, protocol: str) -> list[Profile]:

@@ -43,17 +43,23 @@ class ComponentRegistry:
                 model, or if another plugin already registered the same name.
         """
         if not (isinstance(cls, type) and issubclass(cls, Component)):
-            raise PluginError(f"plugin {self.current_plugin}: {cls!r} is not a kit.components.Component subclass")
+            raise PluginError(
+                f"plugin {self.current_plugin}: {cls!r} is not a kit.components.Component subclass"
+            )
         name = getattr(cls, "name", None)
         if not isinstance(name, str) or not name:
             raise PluginError(f"plugin {self.current_plugin}: {cls.__name__} has no `name`")
         if getattr(cls, "kind", None) not in ("adapter", "analytics", "sink", "source"):
             raise PluginError(f"plugin {self.current_plugin}: {cls.__name__} has no valid `kind`")
         if not (isinstance(cls.Config, type) and issubclass(cls.Config, BaseModel)):
-            raise PluginError(f"plugin {self.current_plugin}: {cls.__name__}.Config is not a pydantic model")
+            raise PluginError(
+                f"plugin {self.current_plugin}: {cls.__name__}.Config is not a pydantic model"
+            )
         if name in self.items and self.items[name].cls is not cls:
             other = self.items[name].plugin
-            raise PluginError(f"component type {name!r} is registered by both {other} and {self.current_plugin}")
+            raise PluginError(
+                f"component type {name!r} is registered by both {other} and {self.current_plugin}"
+            )
         self.items[name] = RegisteredComponent(cls, self.current_plugin)
 
     def get(self, name: str) -> RegisteredComponent:
@@ -66,7 +72,9 @@ class ComponentRegistry:
             from kit.yamlfiles import suggest
 
             installed = ", ".join(sorted(self.items)) or "none"
-            raise PluginError(f"unknown component type {name!r}{suggest(name, self.items)}; installed: {installed}")
+            raise PluginError(
+                f"unknown component type {name!r}{suggest(name, self.items)}; installed: {installed}"
+            )
         return self.items[name]
 
 

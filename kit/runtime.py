@@ -24,7 +24,8 @@ from kit.errors import ConfigError, PluginError
 from kit.natsserver import EmbeddedNats
 from kit.payloads import Health, HealthStatus, utcnow
 from kit.plugins import PluginHost, get_plugin_manager
-from kit.recipes import api as recipes_api, engine as recipes_engine
+from kit.recipes import api as recipes_api
+from kit.recipes import engine as recipes_engine
 from kit.settings import ComponentSpec, Settings
 from kit.supervisor import Instance, Supervisor
 from kit.yamlfiles import problem, validation_problems
@@ -58,12 +59,16 @@ def _version_text(v: Any) -> str:
 class Runtime:
     """One running kit instance."""
 
-    def __init__(self, settings: Settings, host: PluginHost | None = None, clock: Clock | None = None) -> None:
+    def __init__(
+        self, settings: Settings, host: PluginHost | None = None, clock: Clock | None = None
+    ) -> None:
         self.settings = settings
         if host is None:  # verify signatures against this site's trust store and plugin_policy
             from kit.trust.verify import make_verifier
 
-            host = get_plugin_manager(verify=make_verifier(settings.data_dir, settings.plugin_policy))
+            host = get_plugin_manager(
+                verify=make_verifier(settings.data_dir, settings.plugin_policy)
+            )
         self.host = host
         self.component_buses: Any = None
         """kit.trust.permissions.ComponentBuses when the embedded server runs (one user per component)."""
@@ -127,8 +132,16 @@ class Runtime:
             await self._stop_server()
             raise
         self.started_at = utcnow()
-        runtime_file(s.data_dir).write_text(json.dumps({"url": self.url, "pid": os.getpid(), "site": s.site,
-                                                        "started": self.started_at.isoformat()}))
+        runtime_file(s.data_dir).write_text(
+            json.dumps(
+                {
+                    "url": self.url,
+                    "pid": os.getpid(),
+                    "site": s.site,
+                    "started": self.started_at.isoformat(),
+                }
+            )
+        )
         self.host.runtime_started(self)
         for spec, cfg in specs:
             bus = await self.component_buses.connect(spec) if self.component_buses else None
@@ -144,21 +157,31 @@ class Runtime:
         names: set[str] = set()
         for i, spec in enumerate(specs):
             if spec.name in names:
-                problems.append(f"{filename}: components[{i}].name: duplicate component name {spec.name!r}")
+                problems.append(
+                    f"{filename}: components[{i}].name: duplicate component name {spec.name!r}"
+                )
             names.add(spec.name)
             try:
                 out.append(self.validate_spec(spec, filename, root, ("components", i, "config")))
             except ConfigError as exc:
                 problems.extend(exc.problems)
             except PluginError as exc:
-                problems.append(problem(filename, root, ("components", i, "type"), str(exc)) if root is not None
-                                else f"{filename}: components[{i}].type: {exc}")
+                problems.append(
+                    problem(filename, root, ("components", i, "type"), str(exc))
+                    if root is not None
+                    else f"{filename}: components[{i}].type: {exc}"
+                )
         if problems:
             raise ConfigError(f"{filename}: {len(problems)} problem(s) in components", problems)
         return out
 
-    def validate_spec(self, spec: ComponentSpec, filename: str = "site config", root: Any = None,
-                      prefix: tuple = ()) -> tuple[ComponentSpec, Any]:
+    def validate_spec(
+        self,
+        spec: ComponentSpec,
+        filename: str = "site config",
+        root: Any = None,
+        prefix: tuple = (),
+    ) -> tuple[ComponentSpec, Any]:
         """Check a component spec against its type's Config model (second validation pass).
 
         Raises:
@@ -171,20 +194,37 @@ class Runtime:
         try:
             return spec, reg.cls.Config.model_validate(spec.config)
         except ValidationError as exc:
-            problems = validation_problems(filename, root if root is not None else spec.config, exc,
-                                           prefix, reg.cls.Config)
-            raise ConfigError(f"component {spec.name!r} ({spec.type}): invalid config", problems) from None
+            problems = validation_problems(
+                filename, root if root is not None else spec.config, exc, prefix, reg.cls.Config
+            )
+            raise ConfigError(
+                f"component {spec.name!r} ({spec.type}): invalid config", problems
+            ) from None
 
-    def _add(self, spec: ComponentSpec, cfg: Any, owner: str | None = None, bus: Bus | None = None) -> Instance:
+    def _add(
+        self, spec: ComponentSpec, cfg: Any, owner: str | None = None, bus: Bus | None = None
+    ) -> Instance:
         reg = self.host.component(spec.type)
 
         def make_context() -> ComponentContext:
             assert self.bus is not None
-            return ComponentContext(spec.name, bus or self.bus, asset=spec.asset, site=self.settings.site,
-                                    clock=self.clock)
+            return ComponentContext(
+                spec.name,
+                bus or self.bus,
+                asset=spec.asset,
+                site=self.settings.site,
+                clock=self.clock,
+            )
 
-        inst = Instance(name=spec.name, type=spec.type, cls=reg.cls, config=cfg, make_context=make_context,
-                        asset=spec.asset, owner=owner)
+        inst = Instance(
+            name=spec.name,
+            type=spec.type,
+            cls=reg.cls,
+            config=cfg,
+            make_context=make_context,
+            asset=spec.asset,
+            owner=owner,
+        )
         self.supervisor.add(inst)
         return inst
 
@@ -204,8 +244,16 @@ class Runtime:
             await asyncio.sleep(self.settings.supervisor.heartbeat_s)  # heartbeat schedule
             await self.supervisor.heartbeat()
             if self.bus is not None:
-                h = Health(component="runtime", kind="runtime", status=HealthStatus.running, ts=utcnow(),
-                           metrics={"malformed": self.bus.malformed.total, "publish_failures": self.bus.publish_failures})
+                h = Health(
+                    component="runtime",
+                    kind="runtime",
+                    status=HealthStatus.running,
+                    ts=utcnow(),
+                    metrics={
+                        "malformed": self.bus.malformed.total,
+                        "publish_failures": self.bus.publish_failures,
+                    },
+                )
                 with contextlib.suppress(Exception):
                     await self.bus.publish_core(subjects.health_subject("runtime"), codec.encode(h))
 
@@ -272,12 +320,21 @@ class Runtime:
         assert self.bus is not None
         comps = [i.summary() for i in self.supervisor.instances.values()]
         return {
-            "version": __version__, "site": self.settings.site, "pid": os.getpid(),
+            "version": __version__,
+            "site": self.settings.site,
+            "pid": os.getpid(),
             "started": self.started_at.isoformat() if self.started_at else None,
-            "bus": {"url": self.url, "embedded": self.embedded is not None, "connected": self.bus.nc.is_connected,
-                    "server": _version_text(self.bus.nc.connected_server_version) if self.bus.nc.is_connected else None,
-                    "malformed": dict(self.bus.malformed.counts), "publish_failures": self.bus.publish_failures,
-                    "mqtt_port": self.embedded.mqtt_port if self.embedded else None},
+            "bus": {
+                "url": self.url,
+                "embedded": self.embedded is not None,
+                "connected": self.bus.nc.is_connected,
+                "server": _version_text(self.bus.nc.connected_server_version)
+                if self.bus.nc.is_connected
+                else None,
+                "malformed": dict(self.bus.malformed.counts),
+                "publish_failures": self.bus.publish_failures,
+                "mqtt_port": self.embedded.mqtt_port if self.embedded else None,
+            },
             "components": comps,
             "broken_plugins": [b.__dict__ for b in self.host.broken],
         }
@@ -286,7 +343,10 @@ class Runtime:
         return [i.summary() for i in self.supervisor.instances.values()]
 
     async def _ep_plugins(self, _body: Any) -> dict[str, Any]:
-        return {"plugins": [p.__dict__ for p in self.host.info()], "broken": [b.__dict__ for b in self.host.broken]}
+        return {
+            "plugins": [p.__dict__ for p in self.host.info()],
+            "broken": [b.__dict__ for b in self.host.broken],
+        }
 
     async def _ep_restart(self, body: Any) -> dict[str, Any]:
         name = (body or {}).get("name")

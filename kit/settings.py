@@ -17,7 +17,13 @@ from kit.errors import ConfigError
 from kit.yamlfiles import load_yaml, validation_problems
 
 #: Environment variables that are operator switches, not settings.
-_NOT_SETTINGS = {"KIT_CONFIG", "KIT_LOAD_PLUGINS", "KIT_DISABLE_PLUGINS", "KIT_TRACE_PLUGINS", "KIT_ROLE"}
+_NOT_SETTINGS = {
+    "KIT_CONFIG",
+    "KIT_LOAD_PLUGINS",
+    "KIT_DISABLE_PLUGINS",
+    "KIT_TRACE_PLUGINS",
+    "KIT_ROLE",
+}
 
 
 def default_data_dir() -> Path:
@@ -183,4 +189,6 @@ def load_settings(path: Path | str | None = None, env: dict[str, str] | None = N
             key = tuple(str(p) for p in err["loc"])
             if key in origin:
                 problems[i] = f"environment {origin[key]}: {'.'.join(key)}: {err['msg']}"
-        raise ConfigError(f"{filename}: {len(problems)} problem(s) in site settings", problems) from None
+        raise ConfigError(
+            f"{filename}: {len(problems)} problem(s) in site settings", problems
+        ) from None

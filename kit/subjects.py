@@ -56,12 +56,12 @@ class AssetPath(NamedTuple):
     asset: str
 
     @classmethod
-    def of(cls, site: str, area: str, line: str, asset: str) -> "AssetPath":
+    def of(cls, site: str, area: str, line: str, asset: str) -> AssetPath:
         """Build a path from free-form names, sanitising each."""
         return cls(*(sanitize_token(p) for p in (site, area, line, asset)))
 
     @classmethod
-    def parse(cls, text: str) -> "AssetPath":
+    def parse(cls, text: str) -> AssetPath:
         """Parse ``site/area/line/asset`` or ``site.area.line.asset`` (each part sanitised).
 
         Raises:

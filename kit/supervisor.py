@@ -62,9 +62,15 @@ class Instance:
     def summary(self) -> dict[str, Any]:
         """JSON-able status for the control API."""
         return {
-            "name": self.name, "type": self.type, "kind": self.cls.kind, "asset": self.asset,
-            "owner": self.owner, "status": self.status.value, "restarts": self.restarts,
-            "last_error": self.last_error, "next_restart_in": self.next_restart_in,
+            "name": self.name,
+            "type": self.type,
+            "kind": self.cls.kind,
+            "asset": self.asset,
+            "owner": self.owner,
+            "status": self.status.value,
+            "restarts": self.restarts,
+            "last_error": self.last_error,
+            "next_restart_in": self.next_restart_in,
             "metrics": _safe_metrics(self.component),
         }
 
@@ -81,8 +87,12 @@ def _safe_metrics(component: Component | None) -> dict[str, Any]:
 class Supervisor:
     """Runs component instances, restarts them, and publishes their health."""
 
-    def __init__(self, settings: SupervisorSettings, publish: Callable[[str, bytes], Any],
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        settings: SupervisorSettings,
+        publish: Callable[[str, bytes], Any],
+        rng: random.Random | None = None,
+    ) -> None:
         self.settings = settings
         self._publish = publish
         self.instances: dict[str, Instance] = {}
@@ -94,7 +104,9 @@ class Supervisor:
         if inst.name in self.instances:
             raise ValueError(f"component {inst.name!r} is already running")
         self.instances[inst.name] = inst
-        inst.task = asyncio.get_running_loop().create_task(self._run(inst), name=f"component:{inst.name}")
+        inst.task = asyncio.get_running_loop().create_task(
+            self._run(inst), name=f"component:{inst.name}"
+        )
 
     async def _run(self, inst: Instance) -> None:
         s = self.settings
@@ -117,14 +129,25 @@ class Supervisor:
                 if inst.restarts == 0 or len(recent) == 1:
                     log.error("component %s crashed: %s", inst.name, inst.last_error, exc_info=exc)
                 else:
-                    log.warning("component %s crashed again (%d in %.0f s): %s", inst.name, len(recent),
-                                s.crash_loop_window_s, inst.last_error)
+                    log.warning(
+                        "component %s crashed again (%d in %.0f s): %s",
+                        inst.name,
+                        len(recent),
+                        s.crash_loop_window_s,
+                        inst.last_error,
+                    )
                 if len(recent) >= s.crash_loop_failures:
                     inst.next_restart_in = None
-                    await self._set(inst, HealthStatus.failed,
-                                    detail=f"crash loop: {len(recent)} failures in {s.crash_loop_window_s:.0f} s")
-                    log.error("component %s marked failed after a crash loop; restart it with the control API "
-                              "once the cause is fixed", inst.name)
+                    await self._set(
+                        inst,
+                        HealthStatus.failed,
+                        detail=f"crash loop: {len(recent)} failures in {s.crash_loop_window_s:.0f} s",
+                    )
+                    log.error(
+                        "component %s marked failed after a crash loop; restart it with the control API "
+                        "once the cause is fixed",
+                        inst.name,
+                    )
                     return
                 delay = backoff_delay(len(recent), s, self._rng)
                 inst.delays.append(delay)
@@ -143,8 +166,16 @@ class Supervisor:
 
     async def publish_health(self, inst: Instance, detail: str = "") -> None:
         """Publish the instance's health on ``kit.health.<name>``."""
-        h = Health(component=inst.name, kind="component", status=inst.status, ts=utcnow(), detail=detail,
-                   restarts=inst.restarts, last_error=inst.last_error, metrics=_safe_metrics(inst.component))
+        h = Health(
+            component=inst.name,
+            kind="component",
+            status=inst.status,
+            ts=utcnow(),
+            detail=detail,
+            restarts=inst.restarts,
+            last_error=inst.last_error,
+            metrics=_safe_metrics(inst.component),
+        )
         try:
             await self._publish(subjects.health_subject(inst.name), codec.encode(h))
         except Exception as exc:  # health is best effort; the bus may be reconnecting
@@ -161,7 +192,9 @@ class Supervisor:
         await self._cancel(inst)
         inst.failures.clear()
         inst.status = HealthStatus.starting
-        inst.task = asyncio.get_running_loop().create_task(self._run(inst), name=f"component:{inst.name}")
+        inst.task = asyncio.get_running_loop().create_task(
+            self._run(inst), name=f"component:{inst.name}"
+        )
 
     async def remove(self, name: str) -> None:
         """Stop and forget one instance."""
@@ -175,7 +208,7 @@ class Supervisor:
         inst.task.cancel()
         try:
             await asyncio.wait_for(asyncio.shield(inst.task), self.settings.stop_timeout_s)
-        except (asyncio.CancelledError, asyncio.TimeoutError):
+        except (TimeoutError, asyncio.CancelledError):
             pass
         except Exception:
             pass
@@ -185,4 +218,6 @@ class Supervisor:
     async def stop_all(self) -> None:
         """Cancel every instance, in parallel, bounded by ``stop_timeout_s``."""
         self._stopping = True
-        await asyncio.gather(*(self._cancel(i) for i in list(self.instances.values())), return_exceptions=True)
+        await asyncio.gather(
+            *(self._cancel(i) for i in list(self.instances.values())), return_exceptions=True
+        )

@@ -38,8 +38,12 @@ from kit.plugins import PluginHost, get_plugin_manager
 from kit.settings import NatsSettings, Settings, SupervisorSettings
 
 
-async def wait_for(predicate: Callable[[], Any | Awaitable[Any]], timeout: float = 10.0,
-                   interval: float = 0.02, message: str = "condition") -> Any:
+async def wait_for(
+    predicate: Callable[[], Any | Awaitable[Any]],
+    timeout: float = 10.0,
+    interval: float = 0.02,
+    message: str = "condition",
+) -> Any:
     """Poll ``predicate`` until it returns a truthy value; fail the test after ``timeout``.
 
     This waits for an *observable event*; it is not a fixed sleep.
@@ -89,9 +93,17 @@ async def bus(nats_server: EmbeddedNats, kit_settings: Settings) -> AsyncIterato
 def kit_settings(tmp_path: Path, nats_server: EmbeddedNats) -> Settings:
     """Settings using the test's nats-server, a temp data dir and fast restarts."""
     return Settings(
-        site="test", data_dir=tmp_path / "data", nats_url=nats_server.url,
-        supervisor=SupervisorSettings(backoff_initial_s=0.05, backoff_max_s=0.5, crash_loop_failures=4,
-                                      crash_loop_window_s=30, stop_timeout_s=2, heartbeat_s=0.5),
+        site="test",
+        data_dir=tmp_path / "data",
+        nats_url=nats_server.url,
+        supervisor=SupervisorSettings(
+            backoff_initial_s=0.05,
+            backoff_max_s=0.5,
+            crash_loop_failures=4,
+            crash_loop_window_s=30,
+            stop_timeout_s=2,
+            heartbeat_s=0.5,
+        ),
     )
 
 
@@ -125,7 +137,9 @@ def temp_plugin() -> Callable[..., PluginHost]:
     The host is built for this test only, so nothing leaks into other tests.
     """
 
-    def _make(*plugins: Any, name: str = "test-plugin", load_entrypoints: bool = True) -> PluginHost:
+    def _make(
+        *plugins: Any, name: str = "test-plugin", load_entrypoints: bool = True
+    ) -> PluginHost:
         extra = [(f"{name}-{i}" if len(plugins) > 1 else name, p) for i, p in enumerate(plugins)]
         return get_plugin_manager(load_entrypoints=load_entrypoints, extra=extra)
 

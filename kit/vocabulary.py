@@ -67,119 +67,276 @@ class Pattern:
 
 
 def _t(group: str, rows: list[tuple]) -> list[Term]:
-    return [Term(name=r[0], unit=r[1], description=r[2], kind=r[3] if len(r) > 3 else "gauge", group=group)
-            for r in rows]
+    return [
+        Term(
+            name=r[0],
+            unit=r[1],
+            description=r[2],
+            kind=r[3] if len(r) > 3 else "gauge",
+            group=group,
+        )
+        for r in rows
+    ]
 
 
 _PHASES = ("l1", "l2", "l3")
 
-_ELECTRICAL = _t("electrical", [
-    ("power_active_total_w", "W", "Total active power (sum of phases); positive = import"),
-    *[(f"power_active_{p}_w", "W", f"Active power of phase {p.upper()}") for p in _PHASES],
-    ("power_reactive_total_var", "var", "Total reactive power"),
-    *[(f"power_reactive_{p}_var", "var", f"Reactive power of phase {p.upper()}") for p in _PHASES],
-    ("power_apparent_total_va", "VA", "Total apparent power"),
-    *[(f"power_apparent_{p}_va", "VA", f"Apparent power of phase {p.upper()}") for p in _PHASES],
-    ("power_factor_total", None, "Total power factor (−1…1; sign convention per device)"),
-    *[(f"power_factor_{p}", None, f"Power factor of phase {p.upper()}") for p in _PHASES],
-    *[(f"cos_phi_{p}", None, f"Displacement power factor (fundamental) of phase {p.upper()}") for p in _PHASES],
-    ("phase_angle_total_deg", "°", "Total system phase angle"),
-    *[(f"voltage_{p}_n_v", "V", f"Voltage {p.upper()} to neutral") for p in _PHASES],
-    ("voltage_l1_l2_v", "V", "Line voltage L1–L2"),
-    ("voltage_l2_l3_v", "V", "Line voltage L2–L3"),
-    ("voltage_l3_l1_v", "V", "Line voltage L3–L1"),
-    ("voltage_ln_avg_v", "V", "Average line-to-neutral voltage"),
-    ("voltage_ll_avg_v", "V", "Average line-to-line voltage"),
-    *[(f"current_{p}_a", "A", f"Current of phase {p.upper()}") for p in _PHASES],
-    ("current_n_a", "A", "Neutral current (measured or vector sum)"),
-    ("current_avg_a", "A", "Average phase current"),
-    ("current_sum_a", "A", "Sum of the phase currents"),
-    ("frequency_hz", "Hz", "Supply frequency"),
-    *[(f"thd_voltage_{p}_pct", "%", f"Total harmonic distortion of voltage {p.upper()}") for p in _PHASES],
-    *[(f"thd_current_{p}_pct", "%", f"Total harmonic distortion of current {p.upper()}") for p in _PHASES],
-    ("demand_active_power_w", "W", "Active power demand (average over the device's demand period)"),
-    ("phase_rotation", None, "Rotation field: 1 clockwise, 0 none, −1 anticlockwise", "code"),
-])
+_ELECTRICAL = _t(
+    "electrical",
+    [
+        ("power_active_total_w", "W", "Total active power (sum of phases); positive = import"),
+        *[(f"power_active_{p}_w", "W", f"Active power of phase {p.upper()}") for p in _PHASES],
+        ("power_reactive_total_var", "var", "Total reactive power"),
+        *[
+            (f"power_reactive_{p}_var", "var", f"Reactive power of phase {p.upper()}")
+            for p in _PHASES
+        ],
+        ("power_apparent_total_va", "VA", "Total apparent power"),
+        *[
+            (f"power_apparent_{p}_va", "VA", f"Apparent power of phase {p.upper()}")
+            for p in _PHASES
+        ],
+        ("power_factor_total", None, "Total power factor (−1…1; sign convention per device)"),
+        *[(f"power_factor_{p}", None, f"Power factor of phase {p.upper()}") for p in _PHASES],
+        *[
+            (f"cos_phi_{p}", None, f"Displacement power factor (fundamental) of phase {p.upper()}")
+            for p in _PHASES
+        ],
+        ("phase_angle_total_deg", "°", "Total system phase angle"),
+        *[(f"voltage_{p}_n_v", "V", f"Voltage {p.upper()} to neutral") for p in _PHASES],
+        ("voltage_l1_l2_v", "V", "Line voltage L1–L2"),
+        ("voltage_l2_l3_v", "V", "Line voltage L2–L3"),
+        ("voltage_l3_l1_v", "V", "Line voltage L3–L1"),
+        ("voltage_ln_avg_v", "V", "Average line-to-neutral voltage"),
+        ("voltage_ll_avg_v", "V", "Average line-to-line voltage"),
+        *[(f"current_{p}_a", "A", f"Current of phase {p.upper()}") for p in _PHASES],
+        ("current_n_a", "A", "Neutral current (measured or vector sum)"),
+        ("current_avg_a", "A", "Average phase current"),
+        ("current_sum_a", "A", "Sum of the phase currents"),
+        ("frequency_hz", "Hz", "Supply frequency"),
+        *[
+            (f"thd_voltage_{p}_pct", "%", f"Total harmonic distortion of voltage {p.upper()}")
+            for p in _PHASES
+        ],
+        *[
+            (f"thd_current_{p}_pct", "%", f"Total harmonic distortion of current {p.upper()}")
+            for p in _PHASES
+        ],
+        (
+            "demand_active_power_w",
+            "W",
+            "Active power demand (average over the device's demand period)",
+        ),
+        ("phase_rotation", None, "Rotation field: 1 clockwise, 0 none, −1 anticlockwise", "code"),
+    ],
+)
 
-_ENERGY = _t("energy", [
-    ("energy_active_import_total_kwh", "kWh", "Active energy imported (consumed), all phases", "counter"),
-    ("energy_active_export_total_kwh", "kWh", "Active energy exported (delivered), all phases", "counter"),
-    ("energy_active_total_kwh", "kWh", "Active energy, import + export (or net, per device)", "counter"),
-    *[(f"energy_active_import_{p}_kwh", "kWh", f"Active energy imported on phase {p.upper()}", "counter")
-      for p in _PHASES],
-    *[(f"energy_active_export_{p}_kwh", "kWh", f"Active energy exported on phase {p.upper()}", "counter")
-      for p in _PHASES],
-    ("energy_reactive_import_total_kvarh", "kvarh", "Reactive energy imported", "counter"),
-    ("energy_reactive_export_total_kvarh", "kvarh", "Reactive energy exported", "counter"),
-    ("energy_reactive_total_kvarh", "kvarh", "Reactive energy, import + export", "counter"),
-    ("energy_apparent_total_kvah", "kVAh", "Apparent energy", "counter"),
-])
+_ENERGY = _t(
+    "energy",
+    [
+        (
+            "energy_active_import_total_kwh",
+            "kWh",
+            "Active energy imported (consumed), all phases",
+            "counter",
+        ),
+        (
+            "energy_active_export_total_kwh",
+            "kWh",
+            "Active energy exported (delivered), all phases",
+            "counter",
+        ),
+        (
+            "energy_active_total_kwh",
+            "kWh",
+            "Active energy, import + export (or net, per device)",
+            "counter",
+        ),
+        *[
+            (
+                f"energy_active_import_{p}_kwh",
+                "kWh",
+                f"Active energy imported on phase {p.upper()}",
+                "counter",
+            )
+            for p in _PHASES
+        ],
+        *[
+            (
+                f"energy_active_export_{p}_kwh",
+                "kWh",
+                f"Active energy exported on phase {p.upper()}",
+                "counter",
+            )
+            for p in _PHASES
+        ],
+        ("energy_reactive_import_total_kvarh", "kvarh", "Reactive energy imported", "counter"),
+        ("energy_reactive_export_total_kvarh", "kvarh", "Reactive energy exported", "counter"),
+        ("energy_reactive_total_kvarh", "kvarh", "Reactive energy, import + export", "counter"),
+        ("energy_apparent_total_kvah", "kVAh", "Apparent energy", "counter"),
+    ],
+)
 
-_MACHINE = _t("machine", [
-    ("machine_running", None, "True while the machine produces (the PLC's running bit)", "bool"),
-    ("machine_state_code", None, "Machine state code; see the state table below", "code"),
-    ("count_good", None, "Good parts produced (monotonic counter; may wrap or be reset by the PLC)", "counter"),
-    ("count_reject", None, "Rejected (scrap) parts (monotonic counter)", "counter"),
-    ("count_total", None, "All parts produced, good + reject (monotonic counter)", "counter"),
-    ("cycle_time_s", "s", "Duration of the last machine cycle"),
-    ("fault_code", None, "Active machine fault / alarm number (0 = none)", "code"),
-    ("machine_operation_mode", None, "Operation mode as OPC 40001 MachineryOperationMode: 0 none, "
-     "1 maintenance, 2 setup, 3 processing", "code"),
-    ("operation_cycle_count", None, "Machine operation cycles (OPC 40001 OperationCycleCounter)", "counter"),
-    ("power_on_duration_s", "s", "Time the machine has been powered (OPC 40001 PowerOnDuration)", "counter"),
-    ("dimension_mm", "mm", "A measured part dimension (SPC input)"),
-    ("pressure_bar", "bar", "Process pressure (gauge)"),
-    ("flow_m3_h", "m³/h", "Volume flow"),
-    ("speed_rpm", "rpm", "Rotational speed of the motor or spindle"),
-])
+_MACHINE = _t(
+    "machine",
+    [
+        (
+            "machine_running",
+            None,
+            "True while the machine produces (the PLC's running bit)",
+            "bool",
+        ),
+        ("machine_state_code", None, "Machine state code; see the state table below", "code"),
+        (
+            "count_good",
+            None,
+            "Good parts produced (monotonic counter; may wrap or be reset by the PLC)",
+            "counter",
+        ),
+        ("count_reject", None, "Rejected (scrap) parts (monotonic counter)", "counter"),
+        ("count_total", None, "All parts produced, good + reject (monotonic counter)", "counter"),
+        ("cycle_time_s", "s", "Duration of the last machine cycle"),
+        ("fault_code", None, "Active machine fault / alarm number (0 = none)", "code"),
+        (
+            "machine_operation_mode",
+            None,
+            "Operation mode as OPC 40001 MachineryOperationMode: 0 none, "
+            "1 maintenance, 2 setup, 3 processing",
+            "code",
+        ),
+        (
+            "operation_cycle_count",
+            None,
+            "Machine operation cycles (OPC 40001 OperationCycleCounter)",
+            "counter",
+        ),
+        (
+            "power_on_duration_s",
+            "s",
+            "Time the machine has been powered (OPC 40001 PowerOnDuration)",
+            "counter",
+        ),
+        ("dimension_mm", "mm", "A measured part dimension (SPC input)"),
+        ("pressure_bar", "bar", "Process pressure (gauge)"),
+        ("flow_m3_h", "m³/h", "Volume flow"),
+        ("speed_rpm", "rpm", "Rotational speed of the motor or spindle"),
+    ],
+)
 
-_DRIVE = _t("drive", [
-    ("output_frequency_hz", "Hz", "Drive output frequency"),
-    ("frequency_setpoint_hz", "Hz", "Frequency setpoint written to the drive"),
-    ("frequency_reference_hz", "Hz", "Frequency reference the drive is following"),
-    ("motor_current_a", "A", "Motor (output) current"),
-    ("motor_torque_pct", "%", "Motor torque in % of nominal"),
-    ("motor_power_w", "W", "Motor (output) power"),
-    ("output_voltage_v", "V", "Drive output voltage"),
-    ("dc_bus_voltage_v", "V", "DC-link voltage"),
-    ("drive_thermal_state_pct", "%", "Drive thermal state in % of the trip level"),
-    ("drive_fault_code", None, "Active drive fault code (0 = none)", "code"),
-    ("drive_status_word", None, "Drive status word (bit field, profile-specific)", "bitfield"),
-    ("drive_control_word", None, "Drive control word (bit field, profile-specific)", "bitfield"),
-    ("drive_run_time_h", "h", "Accumulated run time", "counter"),
-])
+_DRIVE = _t(
+    "drive",
+    [
+        ("output_frequency_hz", "Hz", "Drive output frequency"),
+        ("frequency_setpoint_hz", "Hz", "Frequency setpoint written to the drive"),
+        ("frequency_reference_hz", "Hz", "Frequency reference the drive is following"),
+        ("motor_current_a", "A", "Motor (output) current"),
+        ("motor_torque_pct", "%", "Motor torque in % of nominal"),
+        ("motor_power_w", "W", "Motor (output) power"),
+        ("output_voltage_v", "V", "Drive output voltage"),
+        ("dc_bus_voltage_v", "V", "DC-link voltage"),
+        ("drive_thermal_state_pct", "%", "Drive thermal state in % of the trip level"),
+        ("drive_fault_code", None, "Active drive fault code (0 = none)", "code"),
+        ("drive_status_word", None, "Drive status word (bit field, profile-specific)", "bitfield"),
+        (
+            "drive_control_word",
+            None,
+            "Drive control word (bit field, profile-specific)",
+            "bitfield",
+        ),
+        ("drive_run_time_h", "h", "Accumulated run time", "counter"),
+    ],
+)
 
-_CONDITION = _t("condition", [
-    ("temperature_c", "°C", "Temperature (process value of a controller, or sensor housing)"),
-    ("temperature_setpoint_c", "°C", "Temperature setpoint"),
-    ("heater_current_a", "A", "Heater current"),
-    ("output_heating_pct", "%", "Controller heating output (manipulated variable)"),
-    ("controller_status_word", None, "Controller status bit field", "bitfield"),
-    ("vibration_velocity_rms_mm_s", "mm/s", "Vibration velocity RMS (ISO 10816 / 20816 quantity), main axis"),
-    *[(f"vibration_velocity_rms_{a}_mm_s", "mm/s", f"Vibration velocity RMS, {a.upper()} axis") for a in "xyz"],
-    *[(f"vibration_velocity_peak_{a}_mm_s", "mm/s", f"Vibration velocity peak, {a.upper()} axis") for a in "xz"],
-    ("vibration_acceleration_rms_g", "g", "Vibration acceleration RMS, main axis"),
-    *[(f"vibration_acceleration_rms_{a}_g", "g", f"Vibration acceleration RMS, {a.upper()} axis") for a in "xyz"],
-    *[(f"vibration_acceleration_peak_{a}_g", "g", f"Vibration acceleration peak, {a.upper()} axis") for a in "xz"],
-    *[(f"vibration_acceleration_rms_hf_{a}_g", "g", f"High-frequency acceleration RMS, {a.upper()} axis")
-      for a in "xz"],
-    *[(f"vibration_peak_frequency_{a}_hz", "Hz", f"Frequency of the velocity peak, {a.upper()} axis")
-      for a in "xz"],
-    *[(f"vibration_kurtosis_{a}", None, f"Acceleration kurtosis, {a.upper()} axis") for a in "xz"],
-    *[(f"vibration_crest_factor_{a}", None, f"Acceleration crest factor, {a.upper()} axis") for a in "xz"],
-    ("humidity_pct", "%", "Relative humidity"),
-])
+_CONDITION = _t(
+    "condition",
+    [
+        ("temperature_c", "°C", "Temperature (process value of a controller, or sensor housing)"),
+        ("temperature_setpoint_c", "°C", "Temperature setpoint"),
+        ("heater_current_a", "A", "Heater current"),
+        ("output_heating_pct", "%", "Controller heating output (manipulated variable)"),
+        ("controller_status_word", None, "Controller status bit field", "bitfield"),
+        (
+            "vibration_velocity_rms_mm_s",
+            "mm/s",
+            "Vibration velocity RMS (ISO 10816 / 20816 quantity), main axis",
+        ),
+        *[
+            (
+                f"vibration_velocity_rms_{a}_mm_s",
+                "mm/s",
+                f"Vibration velocity RMS, {a.upper()} axis",
+            )
+            for a in "xyz"
+        ],
+        *[
+            (
+                f"vibration_velocity_peak_{a}_mm_s",
+                "mm/s",
+                f"Vibration velocity peak, {a.upper()} axis",
+            )
+            for a in "xz"
+        ],
+        ("vibration_acceleration_rms_g", "g", "Vibration acceleration RMS, main axis"),
+        *[
+            (
+                f"vibration_acceleration_rms_{a}_g",
+                "g",
+                f"Vibration acceleration RMS, {a.upper()} axis",
+            )
+            for a in "xyz"
+        ],
+        *[
+            (
+                f"vibration_acceleration_peak_{a}_g",
+                "g",
+                f"Vibration acceleration peak, {a.upper()} axis",
+            )
+            for a in "xz"
+        ],
+        *[
+            (
+                f"vibration_acceleration_rms_hf_{a}_g",
+                "g",
+                f"High-frequency acceleration RMS, {a.upper()} axis",
+            )
+            for a in "xz"
+        ],
+        *[
+            (
+                f"vibration_peak_frequency_{a}_hz",
+                "Hz",
+                f"Frequency of the velocity peak, {a.upper()} axis",
+            )
+            for a in "xz"
+        ],
+        *[
+            (f"vibration_kurtosis_{a}", None, f"Acceleration kurtosis, {a.upper()} axis")
+            for a in "xz"
+        ],
+        *[
+            (f"vibration_crest_factor_{a}", None, f"Acceleration crest factor, {a.upper()} axis")
+            for a in "xz"
+        ],
+        ("humidity_pct", "%", "Relative humidity"),
+    ],
+)
 
 PATTERNS: tuple[Pattern, ...] = (
     Pattern("digital_input_N", None, "Digital input channel N (true = energised)", "bool"),
     Pattern("digital_output_N", None, "Digital output channel N (true = energised)", "bool"),
-    Pattern("analog_input_N", None, "Analog input channel N in the unit of what is wired "
-            "(raw counts when unscaled)", free_unit=True),
+    Pattern(
+        "analog_input_N",
+        None,
+        "Analog input channel N in the unit of what is wired (raw counts when unscaled)",
+        free_unit=True,
+    ),
     Pattern("analog_output_N", None, "Analog output channel N", free_unit=True),
     Pattern("counter_input_N", None, "Pulse counter of input channel N", "counter"),
 )
 
-TERMS: dict[str, Term] = {t.name: t for t in (*_ELECTRICAL, *_ENERGY, *_MACHINE, *_DRIVE, *_CONDITION)}
+TERMS: dict[str, Term] = {
+    t.name: t for t in (*_ELECTRICAL, *_ENERGY, *_MACHINE, *_DRIVE, *_CONDITION)
+}
 
 
 @dataclass(frozen=True)
@@ -212,7 +369,11 @@ _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 def is_vendor(name: str) -> bool:
     """True for a well-formed vendor-specific name (``x_`` + lowercase letters, digits, ``_``)."""
-    return name.startswith(VENDOR_PREFIX) and len(name) > len(VENDOR_PREFIX) and bool(_NAME_RE.match(name))
+    return (
+        name.startswith(VENDOR_PREFIX)
+        and len(name) > len(VENDOR_PREFIX)
+        and bool(_NAME_RE.match(name))
+    )
 
 
 def check_name(name: str) -> str | None:
@@ -224,13 +385,17 @@ def check_name(name: str) -> str | None:
     if lookup(name) is not None:
         return None
     if name.startswith(VENDOR_PREFIX):
-        return (f"vendor-specific name {name!r} must be x_ followed by lowercase letters, digits and "
-                "underscores")
+        return (
+            f"vendor-specific name {name!r} must be x_ followed by lowercase letters, digits and "
+            "underscores"
+        )
     choices = [*TERMS, *(p.template.replace("N", "0") for p in PATTERNS)]
     close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return (f"unknown semantic name {name!r}{hint}; standard names are listed in docs/vocabulary.md, "
-            f"prefix vendor-specific points with {VENDOR_PREFIX!r}")
+    return (
+        f"unknown semantic name {name!r}{hint}; standard names are listed in docs/vocabulary.md, "
+        f"prefix vendor-specific points with {VENDOR_PREFIX!r}"
+    )
 
 
 def check_unit(name: str, unit: str | None) -> str | None:
@@ -240,8 +405,10 @@ def check_unit(name: str, unit: str | None) -> str | None:
         return None
     if meaning.unit != unit:
         expected = repr(meaning.unit) if meaning.unit else "no unit"
-        return (f"unit {unit!r} does not match {name!r}, which is published in {expected}; "
-                "convert with scale (e.g. kW → W is scale 1000) instead of changing the unit")
+        return (
+            f"unit {unit!r} does not match {name!r}, which is published in {expected}; "
+            "convert with scale (e.g. kW → W is scale 1000) instead of changing the unit"
+        )
     return None
 
 
@@ -274,7 +441,7 @@ def render_markdown() -> str:
         "* Vendor-specific values that have no standard name start with `x_` (e.g.",
         "  `x_drive_thermal_model_pct`). They are published like any point; shipped recipes never",
         "  bind to them.",
-        "* An unknown name is an error with a \"did you mean\" suggestion.",
+        '* An unknown name is an error with a "did you mean" suggestion.',
         "* Kinds: *gauge* (instantaneous value), *counter* (monotonic total; analytics take",
         "  differences and handle resets), *bool*, *code* (enumeration), *bitfield* (status/control",
         "  word, device-specific bits).",
@@ -286,14 +453,25 @@ def render_markdown() -> str:
             if t.group == group:
                 lines.append(f"| `{t.name}` | {t.unit or '–'} | {t.kind} | {t.description} |")
         lines.append("")
-    lines += ["## Numbered channels", "", "| pattern | unit | kind | meaning |", "|---|---|---|---|"]
+    lines += [
+        "## Numbered channels",
+        "",
+        "| pattern | unit | kind | meaning |",
+        "|---|---|---|---|",
+    ]
     for p in PATTERNS:
         unit = "as wired (profile sets it)" if p.free_unit else (p.unit or "–")
         lines.append(f"| `{p.template}` | {unit} | {p.kind} | {p.description} |")
-    lines += ["", "## Machine state codes (`machine_state_code`)", "",
-              "PLC programs map their own state machine onto these codes; OEE uses them to split",
-              "time into running, idle, down (unplanned) and setup/planned stops.", "",
-              "| code | state | meaning |", "|---|---|---|"]
+    lines += [
+        "",
+        "## Machine state codes (`machine_state_code`)",
+        "",
+        "PLC programs map their own state machine onto these codes; OEE uses them to split",
+        "time into running, idle, down (unplanned) and setup/planned stops.",
+        "",
+        "| code | state | meaning |",
+        "|---|---|---|",
+    ]
     for code, (state, meaning) in MACHINE_STATES.items():
         lines.append(f"| {code} | {state} | {meaning} |")
     lines += ["", "Any other code is treated as `unknown` and counted, never guessed.", ""]

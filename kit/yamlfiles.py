@@ -87,8 +87,13 @@ def problem(filename: str, root: Any, loc: Sequence[str | int], message: str) ->
     return f"{filename}:{line or 1}: {dotted(loc)}: {message}"
 
 
-def validation_problems(filename: str, root: Any, exc: ValidationError,
-                        prefix: Sequence[str | int] = (), model: type[BaseModel] | None = None) -> list[str]:
+def validation_problems(
+    filename: str,
+    root: Any,
+    exc: ValidationError,
+    prefix: Sequence[str | int] = (),
+    model: type[BaseModel] | None = None,
+) -> list[str]:
     """Turn every error of a pydantic ValidationError into ``file:line: field: message``.
 
     Unknown fields get a "did you mean" from the field names the model allows there.
@@ -121,7 +126,9 @@ def _existing_loc(root: Any, loc: Sequence[str | int]) -> list[str | int]:
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             out.append(part)
             node = node[part]
-        elif isinstance(part, str) and (part.startswith(("function-", "tagged-union")) or "[" in part):
+        elif isinstance(part, str) and (
+            part.startswith(("function-", "tagged-union")) or "[" in part
+        ):
             continue
         elif isinstance(node, dict):
             out.append(part)
@@ -159,8 +166,13 @@ def suggest(name: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def validate_data(model: type[M], data: Any, filename: str, root: Any | None = None,
-                  prefix: Sequence[str | int] = ()) -> M:
+def validate_data(
+    model: type[M],
+    data: Any,
+    filename: str,
+    root: Any | None = None,
+    prefix: Sequence[str | int] = (),
+) -> M:
     """Validate ``data`` against ``model``; raise ConfigError listing every problem.
 
     Args:
@@ -173,7 +185,9 @@ def validate_data(model: type[M], data: Any, filename: str, root: Any | None = N
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = validation_problems(filename, root if root is not None else data, exc, prefix, model)
+        problems = validation_problems(
+            filename, root if root is not None else data, exc, prefix, model
+        )
         raise ConfigError(f"{filename}: {len(problems)} problem(s)", problems) from None
 
 

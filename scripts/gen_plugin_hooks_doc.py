@@ -33,8 +33,16 @@ def render() -> str:
         if not hasattr(fn, "kit_spec"):
             continue
         sig = str(inspect.signature(fn)).replace("'", "")
-        out += [f"## {name}", "", "```python", f"@kit.hookimpl\ndef {name}{sig}: ...", "```", "",
-                inspect.cleandoc(fn.__doc__ or ""), ""]
+        out += [
+            f"## {name}",
+            "",
+            "```python",
+            f"@kit.hookimpl\ndef {name}{sig}: ...",
+            "```",
+            "",
+            inspect.cleandoc(fn.__doc__ or ""),
+            "",
+        ]
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -1,7 +1,5 @@
 """Bus provisioning and malformed-message handling against a real nats-server."""
 
-import asyncio
-
 from kit import codec
 from kit.bus import KV_DEPLOYMENTS, KV_LAST, KV_STATE, Bus
 from kit.payloads import Point, SampleBatch, utcnow
@@ -40,7 +38,9 @@ async def test_malformed_messages_are_counted_and_skipped(bus):
         got.append(batch)
 
     await bus.subscribe("kit.data.>", codec.decode_batch, handler)
-    good = SampleBatch(asset="s/a/l/m", ts=utcnow(), seq=0, source="t", points=[Point(name="p", value=1)])
+    good = SampleBatch(
+        asset="s/a/l/m", ts=utcnow(), seq=0, source="t", points=[Point(name="p", value=1)]
+    )
     await bus.nc.publish("kit.data.s.a.l.m", b"garbage")
     await bus.nc.publish("kit.data.s.a.l.m", b'{"schema":"kit.samples/1"}')
     await bus.nc.publish("kit.data.s.a.l.x", b"\xff\xfe")

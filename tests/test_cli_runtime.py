@@ -32,7 +32,9 @@ def env_for(data_dir: Path, **extra) -> dict:
 
 def start_up(env: dict, config: Path | None = None) -> subprocess.Popen:
     args = KIT + (["--config", str(config)] if config else []) + ["up"]
-    return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def wait_line(proc: subprocess.Popen, needle: str, timeout: float = 60) -> str:
@@ -42,7 +44,9 @@ def wait_line(proc: subprocess.Popen, needle: str, timeout: float = 60) -> str:
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
         if not line:
-            raise AssertionError(f"process exited ({proc.wait()}) before {needle!r}: {lines} {proc.stderr.read()}")
+            raise AssertionError(
+                f"process exited ({proc.wait()}) before {needle!r}: {lines} {proc.stderr.read()}"
+            )
         lines.append(line)
         if needle in line:
             return line
@@ -85,17 +89,28 @@ def test_up_status_ctrl_c(site):
     proc = start_up(env, cfg)
     try:
         wait_line(proc, "kit runtime up")
-        r = subprocess.run(KIT + ["status", "--json"], env=env, capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            KIT + ["status", "--json"], env=env, capture_output=True, text=True, timeout=60
+        )
         assert r.returncode == 0, r.stderr
         st = json.loads(r.stdout)
         assert st["site"] == "plant" and st["bus"]["embedded"] and st["bus"]["connected"]
         assert [(c["name"], c["status"]) for c in st["components"]] == [("press-1", "running")]
-        human = subprocess.run(KIT + ["status"], env=env, capture_output=True, text=True, timeout=60)
+        human = subprocess.run(
+            KIT + ["status"], env=env, capture_output=True, text=True, timeout=60
+        )
         assert "press-1" in human.stdout and "running" in human.stdout
-        tail = subprocess.run(KIT + ["bus", "tail", "kit.data.>", "--count", "2", "--json"], env=env,
-                              capture_output=True, text=True, timeout=60)
+        tail = subprocess.run(
+            KIT + ["bus", "tail", "kit.data.>", "--count", "2", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         msgs = [json.loads(line) for line in tail.stdout.splitlines()]
-        assert len(msgs) == 2 and all(m["subject"] == "kit.data.plant.assembly.line1.press1" for m in msgs)
+        assert len(msgs) == 2 and all(
+            m["subject"] == "kit.data.plant.assembly.line1.press1" for m in msgs
+        )
     finally:
         proc.send_signal(signal.SIGINT)
         rc = proc.wait(timeout=30)
@@ -105,7 +120,13 @@ def test_up_status_ctrl_c(site):
 
 
 def test_status_without_runtime_exits_5(tmp_path):
-    r = subprocess.run(KIT + ["status"], env=env_for(tmp_path / "empty"), capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        KIT + ["status"],
+        env=env_for(tmp_path / "empty"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 5
     assert "no kit runtime is running" in r.stderr and "kit up" in r.stderr
     assert "Traceback" not in r.stderr
@@ -121,7 +142,9 @@ def test_next_start_is_clean_after_kill_9(site):
     proc2 = start_up(env, cfg)
     try:
         wait_line(proc2, "kit runtime up")
-        r = subprocess.run(KIT + ["status", "--json"], env=env, capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            KIT + ["status", "--json"], env=env, capture_output=True, text=True, timeout=60
+        )
         assert r.returncode == 0 and json.loads(r.stdout)["pid"] == proc2.pid
     finally:
         proc2.send_signal(signal.SIGTERM)
@@ -134,7 +157,9 @@ async def test_leftover_server_is_detected_and_replaced(tmp_path):
     port = free_port()
     first = EmbeddedNats(NatsSettings(port=port), tmp_path)
     conf = first.write_config()
-    orphan = subprocess.Popen([str(server_binary()), "-c", str(conf)], stderr=subprocess.PIPE, text=True)
+    orphan = subprocess.Popen(
+        [str(server_binary()), "-c", str(conf)], stderr=subprocess.PIPE, text=True
+    )
     try:
         # The orphan owns the port and has written its pid file once it logs "Server is ready".
         for line in orphan.stderr:
@@ -161,19 +186,32 @@ async def test_port_taken_names_port_and_setting(tmp_path):
         server = EmbeddedNats(NatsSettings(port=port), tmp_path)
         with pytest.raises(BusError) as e:
             await server.start()
-    assert f"port {port}" in str(e.value) and "nats.port" in str(e.value) and "KIT_NATS__PORT" in str(e.value)
+    assert (
+        f"port {port}" in str(e.value)
+        and "nats.port" in str(e.value)
+        and "KIT_NATS__PORT" in str(e.value)
+    )
 
 
 def test_demo_headless_prints_values_and_cleans_up(tmp_path):
     env = env_for(tmp_path / "d")
-    r = subprocess.run(KIT + ["demo", "--headless", "--duration", "12"], env=env, capture_output=True, text=True,
-                       timeout=180)
+    r = subprocess.run(
+        KIT + ["demo", "--headless", "--duration", "12"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert r.returncode == 0, r.stderr
     out = r.stdout
     for recipe in ("oee-machine", "energy-per-shift", "condition-motor"):
         assert f"installed {recipe}" in out
     data_assets = {line.split()[2] for line in out.splitlines() if " DATA " in line}
-    assert {"demo/assembly/line1/press1", "demo/assembly/line1/press1_feed", "demo/utilities/cooling/pump2"} <= data_assets
+    assert {
+        "demo/assembly/line1/press1",
+        "demo/assembly/line1/press1_feed",
+        "demo/utilities/cooling/pump2",
+    } <= data_assets
     kpis = {line.split()[3] for line in out.splitlines() if " KPI " in line}
     assert "oee" in kpis and "availability" in kpis
     assert nats_children(tmp_path / "d") == []
@@ -182,8 +220,13 @@ def test_demo_headless_prints_values_and_cleans_up(tmp_path):
 def test_config_error_exit_code_2(tmp_path):
     cfg = tmp_path / "kit.yaml"
     cfg.write_text("components:\n  - name: x\n    type: synthetic\n    config: {interval_s: -1}\n")
-    r = subprocess.run(KIT + ["--config", str(cfg), "up"], env=env_for(tmp_path / "d"), capture_output=True,
-                       text=True, timeout=60)
+    r = subprocess.run(
+        KIT + ["--config", str(cfg), "up"],
+        env=env_for(tmp_path / "d"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2
     assert "interval_s: Input should be greater than 0" in r.stderr
     assert f"{cfg}:4" in r.stderr

@@ -25,13 +25,15 @@ def test_every_hook_has_a_heading_with_its_signature():
 
 
 def test_plugin_hooks_page_is_fresh():
-    assert (ROOT / "docs" / "plugin_hooks.md").read_text() == _load("gen_plugin_hooks_doc").render(), \
-        "run: uv run python scripts/gen_plugin_hooks_doc.py"
+    assert (ROOT / "docs" / "plugin_hooks.md").read_text() == _load(
+        "gen_plugin_hooks_doc"
+    ).render(), "run: uv run python scripts/gen_plugin_hooks_doc.py"
 
 
 def test_cli_reference_is_fresh():
-    assert (ROOT / "docs" / "cli.md").read_text() == _load("gen_cli_doc").render(), \
+    assert (ROOT / "docs" / "cli.md").read_text() == _load("gen_cli_doc").render(), (
         "run: uv run python scripts/gen_cli_doc.py"
+    )
 
 
 def test_docs_index_links_resolve():

@@ -1,25 +1,41 @@
 """The hot-path encoder decodes to exactly what the pydantic path produces."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kit import codec
 from kit.fastpath import BatchEncoder
 from kit.payloads import Quality
 
-TS = datetime(2026, 11, 22, 8, 30, 15, 123456, tzinfo=timezone.utc)
+TS = datetime(2026, 11, 22, 8, 30, 15, 123456, tzinfo=UTC)
 
-names = st.lists(st.from_regex(r'[a-z%"\\ü][a-z0-9_%"]{0,12}', fullmatch=True), min_size=1, max_size=30, unique=True)
-value = st.one_of(st.floats(allow_subnormal=True), st.integers(-2**70, 2**70), st.booleans(), st.none(),
-                  st.text(max_size=8))
+names = st.lists(
+    st.from_regex(r'[a-z%"\\ü][a-z0-9_%"]{0,12}', fullmatch=True),
+    min_size=1,
+    max_size=30,
+    unique=True,
+)
+value = st.one_of(
+    st.floats(allow_subnormal=True),
+    st.integers(-(2**70), 2**70),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=8),
+)
 
 
 @given(st.data())
 def test_fast_encoding_equals_validated_batch(data):
     pts = data.draw(names)
-    units = data.draw(st.lists(st.one_of(st.none(), st.sampled_from(["W", "°C", "m³/h", "%"])),
-                               min_size=len(pts), max_size=len(pts)))
+    units = data.draw(
+        st.lists(
+            st.one_of(st.none(), st.sampled_from(["W", "°C", "m³/h", "%"])),
+            min_size=len(pts),
+            max_size=len(pts),
+        )
+    )
     values = data.draw(st.lists(value, min_size=len(pts), max_size=len(pts)))
     enc = BatchEncoder(list(zip(pts, units)))
     decoded = codec.decode_batch(enc.encode("s/a/l/m", TS, 42, "src-1", values))
@@ -40,6 +56,12 @@ def test_numbers_take_the_template_and_stay_exact():
 
 def test_not_good_points_take_the_validated_path():
     enc = BatchEncoder([("a", "W"), ("b", None)])
-    raw = enc.encode("s/a/l/m", TS, 0, "x", [1.0, 5], qualities=[(Quality.good, None), (Quality.bad, "timeout")])
+    raw = enc.encode(
+        "s/a/l/m", TS, 0, "x", [1.0, 5], qualities=[(Quality.good, None), (Quality.bad, "timeout")]
+    )
     b = codec.decode_batch(raw)
-    assert b.points[1].quality is Quality.bad and b.points[1].value is None and b.points[1].reason == "timeout"
+    assert (
+        b.points[1].quality is Quality.bad
+        and b.points[1].value is None
+        and b.points[1].reason == "timeout"
+    )

@@ -35,8 +35,13 @@ async def _read_packet(reader: asyncio.StreamReader) -> tuple[int, bytes]:
 
 
 async def test_mqtt_client_reads_kit_data(kit_settings, make_runtime, tmp_path):
-    settings = kit_settings.model_copy(update={"nats_url": None, "data_dir": tmp_path / "mq",
-                                               "nats": NatsSettings(port=0, mqtt_port=0)})
+    settings = kit_settings.model_copy(
+        update={
+            "nats_url": None,
+            "data_dir": tmp_path / "mq",
+            "nats": NatsSettings(port=0, mqtt_port=0),
+        }
+    )
     rt = await make_runtime(settings)
     port = rt.embedded.mqtt_port
     assert port
@@ -45,8 +50,17 @@ async def test_mqtt_client_reads_kit_data(kit_settings, make_runtime, tmp_path):
         # MQTT 3.1.1 CONNECT (clean session, user+password, keepalive 30 s) as the read-only
         # viewer whose password the runtime generated, then SUBSCRIBE kit/data/# at QoS 0.
         pw = json.loads((settings.data_dir / "nats" / "auth.json").read_text())["users"]["viewer"]
-        writer.write(_packet(0x10, _str("MQTT") + bytes([4, 0xC2]) + struct.pack("!H", 30) + _str("kit-test")
-                             + _str("viewer") + _str(pw)))
+        writer.write(
+            _packet(
+                0x10,
+                _str("MQTT")
+                + bytes([4, 0xC2])
+                + struct.pack("!H", 30)
+                + _str("kit-test")
+                + _str("viewer")
+                + _str(pw),
+            )
+        )
         kind, body = await asyncio.wait_for(_read_packet(reader), 10)
         assert kind == 0x20 and body[1] == 0, "CONNACK accepted"
         writer.write(_packet(0x82, struct.pack("!H", 1) + _str("kit/data/#") + bytes([0])))
@@ -58,7 +72,9 @@ async def test_mqtt_client_reads_kit_data(kit_settings, make_runtime, tmp_path):
 
         async def publish_until_received():
             while True:  # NATS attaches the MQTT subscription asynchronously; repeat until seen
-                await ctx.publish_samples([Point(name="power_active_total_w", value=1234.5, unit="W")])
+                await ctx.publish_samples(
+                    [Point(name="power_active_total_w", value=1234.5, unit="W")]
+                )
                 await asyncio.sleep(0.1)
 
         pub = asyncio.create_task(publish_until_received())
@@ -68,9 +84,14 @@ async def test_mqtt_client_reads_kit_data(kit_settings, make_runtime, tmp_path):
             pub.cancel()
         assert kind >> 4 == 3  # PUBLISH
         tlen = struct.unpack("!H", body[:2])[0]
-        topic, payload = body[2:2 + tlen].decode(), body[2 + tlen:]
+        topic, payload = body[2 : 2 + tlen].decode(), body[2 + tlen :]
         assert topic == "kit/data/test/area/line/m1"
         obj = json.loads(payload)
-        assert obj["points"][0] == {"name": "power_active_total_w", "value": 1234.5, "unit": "W", "quality": "good"}
+        assert obj["points"][0] == {
+            "name": "power_active_total_w",
+            "value": 1234.5,
+            "unit": "W",
+            "quality": "good",
+        }
     finally:
         writer.close()

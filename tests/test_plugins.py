@@ -40,7 +40,13 @@ def test_builtin_plugins_load_through_entry_points():
 
 
 def test_broken_import_is_reported_and_skipped(vendor_path, capsys):
-    make_dist(vendor_path, "acme-broken", "acme", "acme_broken_mod", "raise RuntimeError('boom at import')\n")
+    make_dist(
+        vendor_path,
+        "acme-broken",
+        "acme",
+        "acme_broken_mod",
+        "raise RuntimeError('boom at import')\n",
+    )
     host = get_plugin_manager()
     assert [(b.name, b.distribution) for b in host.broken] == [("acme", "acme-broken")]
     assert "boom at import" in host.broken[0].error
@@ -49,12 +55,18 @@ def test_broken_import_is_reported_and_skipped(vendor_path, capsys):
 
 
 def test_unknown_hook_is_reported_and_skipped(vendor_path):
-    make_dist(vendor_path, "acme-typo", "acme-typo", "acme_typo_mod", """
+    make_dist(
+        vendor_path,
+        "acme-typo",
+        "acme-typo",
+        "acme_typo_mod",
+        """
         import kit
         @kit.hookimpl
         def register_componentz(register):
             pass
-    """)
+    """,
+    )
     host = get_plugin_manager()
     assert [b.name for b in host.broken] == ["acme-typo"]
     assert "register_componentz" in host.broken[0].error
@@ -62,7 +74,12 @@ def test_unknown_hook_is_reported_and_skipped(vendor_path):
 
 
 def test_failing_registration_is_reported_and_cleaned(vendor_path):
-    make_dist(vendor_path, "acme-fail", "acme-fail", "acme_fail_mod", """
+    make_dist(
+        vendor_path,
+        "acme-fail",
+        "acme-fail",
+        "acme_fail_mod",
+        """
         import kit
         from kit.components import Source
         class Half(Source):
@@ -72,7 +89,8 @@ def test_failing_registration_is_reported_and_cleaned(vendor_path):
         def register_components(register):
             register.add(Half)
             raise ValueError("second registration failed")
-    """)
+    """,
+    )
     host = get_plugin_manager()
     assert [b.name for b in host.broken] == ["acme-fail"]
     with pytest.raises(PluginError, match="unknown component type 'half'"):
@@ -110,9 +128,17 @@ def test_operator_switches(monkeypatch):
 
 
 def test_kit_plugins_cli_reports_broken_vendor(tmp_path):
-    make_dist(tmp_path, "acme-broken", "acme", "acme_broken_mod", "raise ImportError('missing dep xyz')\n")
+    make_dist(
+        tmp_path, "acme-broken", "acme", "acme_broken_mod", "raise ImportError('missing dep xyz')\n"
+    )
     env = {"PYTHONPATH": str(tmp_path), "PATH": str(Path(sys.executable).parent)}
-    r = subprocess.run([sys.executable, "-m", "kit", "plugins"], capture_output=True, text=True, env=env, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "kit", "plugins"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     assert "synthetic" in r.stdout
     assert "acme" in r.stdout and "BROKEN" in r.stdout and "missing dep xyz" in r.stdout

@@ -36,12 +36,23 @@ def test_backoff_grows_exponentially_with_bounded_jitter():
         assert base * 0.8 <= d <= base * 1.2
 
 
-async def test_crash_loop_is_marked_failed_while_sibling_keeps_publishing(kit_settings, make_runtime, temp_plugin):
+async def test_crash_loop_is_marked_failed_while_sibling_keeps_publishing(
+    kit_settings, make_runtime, temp_plugin
+):
     AlwaysCrashes.starts = 0
-    settings = kit_settings.model_copy(update={"components": [
-        ComponentSpec(name="bad", type="always-crashes", asset="test/a/l/bad"),
-        ComponentSpec(name="good", type="synthetic", asset="test/a/l/good", config={"interval_s": 0.05}),
-    ]})
+    settings = kit_settings.model_copy(
+        update={
+            "components": [
+                ComponentSpec(name="bad", type="always-crashes", asset="test/a/l/bad"),
+                ComponentSpec(
+                    name="good",
+                    type="synthetic",
+                    asset="test/a/l/good",
+                    config={"interval_s": 0.05},
+                ),
+            ]
+        }
+    )
     rt = await make_runtime(settings, host=temp_plugin(CrashPlugin()))
     health = []
 
@@ -56,28 +67,40 @@ async def test_crash_loop_is_marked_failed_while_sibling_keeps_publishing(kit_se
 
     await rt.bus.nc.subscribe("kit.data.test.a.l.good", cb=on_data)
     bad = rt.supervisor.instances["bad"]
-    await wait_for(lambda: bad.status == HealthStatus.failed, timeout=20, message="crash loop detection")
+    await wait_for(
+        lambda: bad.status == HealthStatus.failed, timeout=20, message="crash loop detection"
+    )
     n_fail = kit_settings.supervisor.crash_loop_failures
     assert AlwaysCrashes.starts == n_fail
     assert len(bad.delays) == n_fail - 1
     # Each delay is longer than the previous one (factor 2 outruns ±20 % jitter).
     assert all(b > a for a, b in zip(bad.delays, bad.delays[1:])), bad.delays
     assert "cannot start" in bad.last_error
-    await wait_for(lambda: any(h.status == HealthStatus.failed for h in health), message="failed health message")
+    await wait_for(
+        lambda: any(h.status == HealthStatus.failed for h in health),
+        message="failed health message",
+    )
     assert any(h.status == HealthStatus.backoff for h in health)
     # The sibling kept publishing throughout and after the failure.
     seen_at_failure = len(seqs)
-    await wait_for(lambda: len(seqs) >= seen_at_failure + 5, message="sibling batches after failure")
+    await wait_for(
+        lambda: len(seqs) >= seen_at_failure + 5, message="sibling batches after failure"
+    )
     assert rt.supervisor.instances["good"].status == HealthStatus.running
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
 
 
-async def test_failed_component_can_be_restarted_via_control_api(kit_settings, make_runtime, temp_plugin):
+async def test_failed_component_can_be_restarted_via_control_api(
+    kit_settings, make_runtime, temp_plugin
+):
     from kit.control import ControlClient
 
     AlwaysCrashes.starts = 0
-    settings = kit_settings.model_copy(update={"components": [
-        ComponentSpec(name="bad", type="always-crashes", asset="test/a/l/bad")]})
+    settings = kit_settings.model_copy(
+        update={
+            "components": [ComponentSpec(name="bad", type="always-crashes", asset="test/a/l/bad")]
+        }
+    )
     rt = await make_runtime(settings, host=temp_plugin(CrashPlugin()))
     bad = rt.supervisor.instances["bad"]
     await wait_for(lambda: bad.status == HealthStatus.failed, timeout=20)

@@ -13,9 +13,16 @@ from kit import __version__
 from kit.cli.common import KitGroup
 
 
-@click.group(cls=KitGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="KIT_CONFIG",
-              help="Site settings file (YAML). Default: none; KIT_… environment variables still apply.")
+@click.group(
+    cls=KitGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="KIT_CONFIG",
+    help="Site settings file (YAML). Default: none; KIT_… environment variables still apply.",
+)
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.version_option(__version__, "--version", prog_name="kit")
 @click.pass_context
@@ -24,7 +31,9 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
     import logging
 
     level = logging.WARNING - 10 * verbose
-    logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     ctx.obj = {"config": config_path}
     if config_path:
         import os
@@ -35,7 +44,15 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
 
 
 def _register_builtin_commands() -> None:
-    from kit.cli import bus_cmds, core_cmds, demo_cmd, profile_cmds, recipe_cmds, sim_cmd, trust_cmds
+    from kit.cli import (
+        bus_cmds,
+        core_cmds,
+        demo_cmd,
+        profile_cmds,
+        recipe_cmds,
+        sim_cmd,
+        trust_cmds,
+    )
 
     for mod in (core_cmds, bus_cmds, demo_cmd, profile_cmds, sim_cmd, recipe_cmds, trust_cmds):
         mod.register(cli)

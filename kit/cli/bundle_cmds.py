@@ -13,7 +13,9 @@ from kit.errors import ConfigError, KitError
 from kit.recipes import bundle as bundles
 
 
-def _call(ctx: click.Context, endpoint: str, body: Any, url: str | None, timeout: float = 60.0) -> Any:
+def _call(
+    ctx: click.Context, endpoint: str, body: Any, url: str | None, timeout: float = 60.0
+) -> Any:
     return run(control_call(settings_from(ctx), endpoint, body, url=url, timeout=timeout))
 
 
@@ -24,13 +26,19 @@ def _inspect(ctx: click.Context, file: str, url: str | None) -> dict[str, Any]:
 
 def _show(info: dict[str, Any]) -> None:
     m = info["manifest"]
-    click.echo(f"bundle from site {m['site']} (kit {m['kit_version']}, {m['created']}), signature: {info['signature']}")
+    click.echo(
+        f"bundle from site {m['site']} (kit {m['kit_version']}, {m['created']}), signature: {info['signature']}"
+    )
     for d in info["deployments"]:
         blank = {b["name"] for b in d["blanked"]}
-        vals = ", ".join(f"{k}={'<site-specific>' if k in blank else v}" for k, v in d["params"].items())
+        vals = ", ".join(
+            f"{k}={'<site-specific>' if k in blank else v}" for k, v in d["params"].items()
+        )
         click.echo(f"  deployment {d['id']}: {d['recipe']} {d['version']}  {vals}")
     for p in info["plugins"]:
-        click.echo(f"  plugin     {p['distribution']} {p['version']} ({', '.join(p['types'])}): {p['state']}")
+        click.echo(
+            f"  plugin     {p['distribution']} {p['version']} ({', '.join(p['types'])}): {p['state']}"
+        )
     for p in info["profiles"]:
         click.echo(f"  profile    {p['id']}: {p['state']}")
 
@@ -42,16 +50,22 @@ def bundle_group() -> None:
 
 @bundle_group.command("export")
 @click.argument("deployments", nargs=-1, required=True)
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Bundle file to write.")
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False), help="Bundle file to write."
+)
 @click.option("--url", help="NATS URL of the runtime's bus.")
 @click.pass_context
-def bundle_export(ctx: click.Context, deployments: tuple[str, ...], output: str, url: str | None) -> None:
+def bundle_export(
+    ctx: click.Context, deployments: tuple[str, ...], output: str, url: str | None
+) -> None:
     """Write DEPLOYMENTS (recipes, profiles, values, plugin versions, reports) to one file."""
     res = _call(ctx, "bundles.export", {"deployments": list(deployments)}, url)
     data = bundles.decode(res["bundle"])
     Path(output).write_bytes(data)
-    click.echo(f"wrote {output} ({len(data)} bytes, {len(deployments)} deployment(s)); "
-               "site-specific values are blanked")
+    click.echo(
+        f"wrote {output} ({len(data)} bytes, {len(deployments)} deployment(s)); "
+        "site-specific values are blanked"
+    )
 
 
 @bundle_group.command("show")
@@ -90,8 +104,13 @@ def bundle_diff(ctx: click.Context, file: str, url: str | None) -> None:
 
 @bundle_group.command("sign")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--key", "key_file", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="Private key (.key) from `kit keys new`.")
+@click.option(
+    "--key",
+    "key_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Private key (.key) from `kit keys new`.",
+)
 @click.option("--signer", default="", help="Who signs (shown to the receiving site).")
 def bundle_sign(file: str, key_file: str, signer: str) -> None:
     """Sign FILE in place (Ed25519 over its manifest, which lists every file's SHA-256).
@@ -108,20 +127,39 @@ def bundle_sign(file: str, key_file: str, signer: str) -> None:
 
 @bundle_group.command("install")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--set", "sets", multiple=True, metavar="DEPLOYMENT.KEY=VALUE",
-              help="A blanked value (repeatable); missing ones are asked for.")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation (blanked values must be given with --set).")
-@click.option("--check-duration", type=click.FloatRange(min=0.1), help="Seconds of live data for the checks.")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="DEPLOYMENT.KEY=VALUE",
+    help="A blanked value (repeatable); missing ones are asked for.",
+)
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Do not ask for confirmation (blanked values must be given with --set).",
+)
+@click.option(
+    "--check-duration", type=click.FloatRange(min=0.1), help="Seconds of live data for the checks."
+)
 @click.option("--url", help="NATS URL of the runtime's bus.")
 @click.pass_context
-def bundle_install(ctx: click.Context, file: str, sets: tuple[str, ...], yes: bool, check_duration: float | None,
-                   url: str | None) -> None:
+def bundle_install(
+    ctx: click.Context,
+    file: str,
+    sets: tuple[str, ...],
+    yes: bool,
+    check_duration: float | None,
+    url: str | None,
+) -> None:
     """Install a bundle: shows its contents, asks only for the blanked values."""
     info = _inspect(ctx, file, url)
     _show(info)
     if info["missing"]:
-        raise KitError("this site lacks what the bundle needs; nothing was installed:\n"
-                       + "\n".join(f"  {m}" for m in info["missing"]))
+        raise KitError(
+            "this site lacks what the bundle needs; nothing was installed:\n"
+            + "\n".join(f"  {m}" for m in info["missing"])
+        )
     values: dict[str, dict[str, str]] = {}
     for pair in sets:
         key, _, value = pair.partition("=")
@@ -135,17 +173,32 @@ def bundle_install(ctx: click.Context, file: str, sets: tuple[str, ...], yes: bo
             if b["name"] in values.get(d["id"], {}):
                 continue
             if not interactive:
-                raise ConfigError(f"{d['id']}: value for {b['name']} ({b['prompt']}) is site-specific; "
-                                  f"give it with --set {d['id']}.{b['name']}=…")
-            values.setdefault(d["id"], {})[b["name"]] = click.prompt(f"{d['id']}: {b['prompt']}",
-                                                                     hide_input=b["type"] == "secret")
+                raise ConfigError(
+                    f"{d['id']}: value for {b['name']} ({b['prompt']}) is site-specific; "
+                    f"give it with --set {d['id']}.{b['name']}=…"
+                )
+            values.setdefault(d["id"], {})[b["name"]] = click.prompt(
+                f"{d['id']}: {b['prompt']}", hide_input=b["type"] == "secret"
+            )
     if interactive and not click.confirm("Install?", default=True):
         raise KitError("cancelled; nothing was installed")
     data = Path(file).read_bytes()
-    res = _call(ctx, "bundles.install", {"bundle": bundles.encode(data), "name": file, "values": values,
-                                         "wait_report": True, "check_duration_s": check_duration}, url,
-                timeout=(check_duration or 3600) * max(1, len(info["deployments"])) + 60)
+    res = _call(
+        ctx,
+        "bundles.install",
+        {
+            "bundle": bundles.encode(data),
+            "name": file,
+            "values": values,
+            "wait_report": True,
+            "check_duration_s": check_duration,
+        },
+        url,
+        timeout=(check_duration or 3600) * max(1, len(info["deployments"])) + 60,
+    )
     for r in res["installed"]:
         state = "installed" if r["changed"] else "already installed"
         rep = r.get("report")
-        click.echo(f"{r['deployment']}: {state}" + (f", checks {rep['result'].upper()}" if rep else ""))
+        click.echo(
+            f"{r['deployment']}: {state}" + (f", checks {rep['result'].upper()}" if rep else "")
+        )

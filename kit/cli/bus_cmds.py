@@ -21,9 +21,12 @@ def format_message(subject: str, data: bytes) -> str:
         pts = ", ".join(
             f"{p['name']}={p.get('value')}{(' ' + p['unit']) if p.get('unit') else ''}"
             + ("" if p.get("quality", "good") == "good" else f" [{p['quality']}:{p.get('reason')}]")
-            for p in obj.get("points", [])[:12])
+            for p in obj.get("points", [])[:12]
+        )
         more = len(obj.get("points", [])) - 12
-        return f"{obj.get('asset')} #{obj.get('seq')}: {pts}{f' (+{more} more)' if more > 0 else ''}"
+        return (
+            f"{obj.get('asset')} #{obj.get('seq')}: {pts}{f' (+{more} more)' if more > 0 else ''}"
+        )
     if schema.startswith("kit.kpi/"):
         return f"{obj.get('asset')} {obj.get('kpi')} = {obj.get('value')} {obj.get('unit') or ''} ({obj.get('window') or ''})"
     if schema.startswith("kit.health/"):
@@ -40,11 +43,15 @@ def bus() -> None:
 
 @bus.command()
 @click.argument("subject", default="kit.>")
-@click.option("--json", "as_json", is_flag=True, help="Print each message as one JSON line {subject, data}.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print each message as one JSON line {subject, data}."
+)
 @click.option("--count", type=click.IntRange(min=1), help="Exit after this many messages.")
 @click.option("--url", help="NATS URL (default: the local runtime's bus).")
 @click.pass_context
-def tail(ctx: click.Context, subject: str, as_json: bool, count: int | None, url: str | None) -> None:
+def tail(
+    ctx: click.Context, subject: str, as_json: bool, count: int | None, url: str | None
+) -> None:
     """Print messages on SUBJECT as they arrive (wildcards allowed, e.g. 'kit.data.>')."""
     settings = settings_from(ctx)
 

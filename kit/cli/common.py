@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -78,8 +78,10 @@ def bus_url(settings: Settings, url: str | None = None) -> str:
 
     info = read_runtime_file(settings.data_dir)
     if info is None:
-        raise RuntimeNotRunning(f"no kit runtime is running for data directory {settings.data_dir}; "
-                                "start one with `kit up` (or pass --url)")
+        raise RuntimeNotRunning(
+            f"no kit runtime is running for data directory {settings.data_dir}; "
+            "start one with `kit up` (or pass --url)"
+        )
     return info["url"]
 
 
@@ -89,15 +91,22 @@ async def connected(settings: Settings, url: str | None = None) -> AsyncIterator
     from kit.trust.natsclient import cli_options  # generated credentials / TLS (least privilege)
 
     target = bus_url(settings, url)
-    bus = await Bus.connect(target, name="kit-cli", connect_timeout=3, **cli_options(settings, target))
+    bus = await Bus.connect(
+        target, name="kit-cli", connect_timeout=3, **cli_options(settings, target)
+    )
     try:
         yield bus
     finally:
         await bus.close()
 
 
-async def control_call(settings: Settings, endpoint: str, body: Any = None, url: str | None = None,
-                       timeout: float = 10.0) -> Any:
+async def control_call(
+    settings: Settings,
+    endpoint: str,
+    body: Any = None,
+    url: str | None = None,
+    timeout: float = 10.0,
+) -> Any:
     """Call one control API endpoint of the runtime."""
     async with connected(settings, url) as bus:
         return await ControlClient(bus, timeout).call(endpoint, body)

@@ -20,8 +20,10 @@ def up(ctx: click.Context) -> None:
     runtime = Runtime(settings)
 
     def _started() -> None:
-        click.echo(f"kit runtime up — site {settings.site}, bus {runtime.url}, "
-                   f"{len(runtime.supervisor.instances)} component(s). Ctrl-C to stop.")
+        click.echo(
+            f"kit runtime up — site {settings.site}, bus {runtime.url}, "
+            f"{len(runtime.supervisor.instances)} component(s). Ctrl-C to stop."
+        )
 
     run(runtime.run_forever(on_started=_started))
     click.echo("stopped")
@@ -38,17 +40,27 @@ def status(ctx: click.Context, as_json: bool, url: str | None) -> None:
         click.echo(json.dumps(st, indent=2))
         return
     bus = st["bus"]
-    click.echo(f"runtime  {st['version']}  site {st['site']}  pid {st['pid']}  since {st['started']}")
-    click.echo(f"bus      {bus['url']} ({'embedded' if bus['embedded'] else 'external'}, "
-               f"{'connected' if bus['connected'] else 'DISCONNECTED'}, server {bus['server']})"
-               + (f", MQTT on port {bus['mqtt_port']}" if bus.get("mqtt_port") else ""))
+    click.echo(
+        f"runtime  {st['version']}  site {st['site']}  pid {st['pid']}  since {st['started']}"
+    )
+    click.echo(
+        f"bus      {bus['url']} ({'embedded' if bus['embedded'] else 'external'}, "
+        f"{'connected' if bus['connected'] else 'DISCONNECTED'}, server {bus['server']})"
+        + (f", MQTT on port {bus['mqtt_port']}" if bus.get("mqtt_port") else "")
+    )
     if bus["malformed"]:
         click.echo(f"malformed messages skipped: {sum(bus['malformed'].values())}")
     comps = st["components"]
     click.echo(f"components ({len(comps)}):")
     for c in comps:
-        extra = f"  last error: {c['last_error']}" if c["last_error"] and c["status"] != "running" else ""
-        click.echo(f"  {c['name']:<24} {c['type']:<12} {c['status']:<9} restarts {c['restarts']}{extra}")
+        extra = (
+            f"  last error: {c['last_error']}"
+            if c["last_error"] and c["status"] != "running"
+            else ""
+        )
+        click.echo(
+            f"  {c['name']:<24} {c['type']:<12} {c['status']:<9} restarts {c['restarts']}{extra}"
+        )
     for b in st.get("broken_plugins", []):
         click.echo(f"broken plugin skipped: {b['name']} ({b['distribution']}): {b['error']}")
 
@@ -62,8 +74,15 @@ def plugins(as_json: bool) -> None:
     host = get_plugin_manager()
     infos = host.info()
     if as_json:
-        click.echo(json.dumps({"plugins": [i.__dict__ for i in infos], "broken": [b.__dict__ for b in host.broken]},
-                              indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "plugins": [i.__dict__ for i in infos],
+                    "broken": [b.__dict__ for b in host.broken],
+                },
+                indent=2,
+            )
+        )
         return
     for i in infos:
         comps = f"  components: {', '.join(i.components)}" if i.components else ""

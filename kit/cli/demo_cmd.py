@@ -20,17 +20,45 @@ from kit.cli.common import run, settings_from
 
 #: (simulator profile, recipe, recipe parameters without host/port) of the demo.
 DEMO_DEVICES: list[tuple[str, str, dict[str, Any]]] = [
-    ("siemens-s7-mb-server", "oee-machine",
-     {"area": "assembly", "line": "line1", "machine": "press1", "machine_profile": "siemens-s7-mb-server",
-      "ideal_cycle_s": 2.0, "update_every_s": 5}),
-    ("eastron-sdm630", "energy-per-shift",
-     {"area": "assembly", "line": "line1", "meter": "press1 feed", "meter_profile": "eastron-sdm630"}),
-    ("banner-qm30vt2", "condition-motor",
-     {"area": "utilities", "line": "cooling", "motor": "pump2", "sensor_profile": "banner-qm30vt2",
-      "baseline": 3600}),
+    (
+        "siemens-s7-mb-server",
+        "oee-machine",
+        {
+            "area": "assembly",
+            "line": "line1",
+            "machine": "press1",
+            "machine_profile": "siemens-s7-mb-server",
+            "ideal_cycle_s": 2.0,
+            "update_every_s": 5,
+        },
+    ),
+    (
+        "eastron-sdm630",
+        "energy-per-shift",
+        {
+            "area": "assembly",
+            "line": "line1",
+            "meter": "press1 feed",
+            "meter_profile": "eastron-sdm630",
+        },
+    ),
+    (
+        "banner-qm30vt2",
+        "condition-motor",
+        {
+            "area": "utilities",
+            "line": "cooling",
+            "motor": "pump2",
+            "sensor_profile": "banner-qm30vt2",
+            "baseline": 3600,
+        },
+    ),
 ]
-_HOST_PARAM = {"oee-machine": ("machine_host", "machine_port"), "energy-per-shift": ("meter_host", "meter_port"),
-               "condition-motor": ("sensor_host", "sensor_port")}
+_HOST_PARAM = {
+    "oee-machine": ("machine_host", "machine_port"),
+    "energy-per-shift": ("meter_host", "meter_port"),
+    "condition-motor": ("sensor_host", "sensor_port"),
+}
 
 
 async def start_demo_devices(runtime: Any, echo: Any = click.echo) -> list[Any]:
@@ -43,7 +71,8 @@ async def start_demo_devices(runtime: Any, echo: Any = click.echo) -> list[Any]:
         sims.append(sim)
         host_key, port_key = _HOST_PARAM[recipe]
         result = await runtime.recipe_engine.install(
-            recipe, {**params, host_key: "127.0.0.1", port_key: sim.port}, check_duration_s=20)
+            recipe, {**params, host_key: "127.0.0.1", port_key: sim.port}, check_duration_s=20
+        )
         echo(f"simulated {profile} on {sim.url} — installed {recipe} as {result['deployment']}")
     return sims
 
@@ -51,13 +80,21 @@ async def start_demo_devices(runtime: Any, echo: Any = click.echo) -> list[Any]:
 def _print_kpi(obj: dict) -> None:
     value = obj.get("value")
     text = f"{value:.3f}" if isinstance(value, float) else str(value)
-    click.echo(f"{obj['ts'][11:19]} KPI   {obj['asset']:<38} {obj['kpi']:<26} {text} {obj.get('unit') or ''}"
-               f" ({obj.get('window') or ''})")
+    click.echo(
+        f"{obj['ts'][11:19]} KPI   {obj['asset']:<38} {obj['kpi']:<26} {text} {obj.get('unit') or ''}"
+        f" ({obj.get('window') or ''})"
+    )
 
 
 @click.command()
-@click.option("--headless", is_flag=True, help="Print live values and KPIs instead of opening the terminal UI.")
-@click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds.")
+@click.option(
+    "--headless",
+    is_flag=True,
+    help="Print live values and KPIs instead of opening the terminal UI.",
+)
+@click.option(
+    "--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds."
+)
 @click.pass_context
 def demo(ctx: click.Context, headless: bool, duration: float | None) -> None:
     """Run the demo: embedded NATS, simulated devices over Modbus TCP, recipes, live KPIs.
@@ -71,19 +108,28 @@ def demo(ctx: click.Context, headless: bool, duration: float | None) -> None:
 
     settings = settings_from(ctx)
     demo_dir = settings.data_dir / "demo"
-    shutil.rmtree(demo_dir, ignore_errors=True)  # a fresh demo every time, not last run's deployments
-    settings = settings.model_copy(update={
-        "site": "demo", "data_dir": demo_dir,
-        "nats": settings.nats.model_copy(update={"port": 0, "mqtt_port": None}),
-        "nats_url": None, "components": [],
-    })
+    shutil.rmtree(
+        demo_dir, ignore_errors=True
+    )  # a fresh demo every time, not last run's deployments
+    settings = settings.model_copy(
+        update={
+            "site": "demo",
+            "data_dir": demo_dir,
+            "nats": settings.nats.model_copy(update={"port": 0, "mqtt_port": None}),
+            "nats_url": None,
+            "components": [],
+        }
+    )
     runtime = Runtime(settings)
     ui = None
     if not headless:
         try:
             from kit_tui.app import run_app_async  # optional distribution; kit never needs it
         except ImportError:
-            click.echo("(the terminal UI, kit-tui, is not installed: showing live values instead)", err=True)
+            click.echo(
+                "(the terminal UI, kit-tui, is not installed: showing live values instead)",
+                err=True,
+            )
             headless = True
         else:
             ui = run_app_async
@@ -97,7 +143,10 @@ def demo(ctx: click.Context, headless: bool, duration: float | None) -> None:
         if duration is not None:
             asyncio.get_running_loop().call_later(duration, runtime.request_stop)
         if headless:
-            click.echo(f"demo running — bus {runtime.url} (try: kit bus tail 'kit.>' --url {runtime.url})")
+            click.echo(
+                f"demo running — bus {runtime.url} (try: kit bus tail 'kit.>' --url {runtime.url})"
+            )
+
             async def on_kpi(msg) -> None:
                 _print_kpi(json.loads(msg.data))
 
@@ -105,12 +154,15 @@ def demo(ctx: click.Context, headless: bool, duration: float | None) -> None:
 
             async def on_batch(msg) -> None:
                 b = json.loads(msg.data)
-                pts = ", ".join(f"{p['name']}={p.get('value')}{(' ' + p['unit']) if p.get('unit') else ''}"
-                                for p in b["points"][:4])
+                pts = ", ".join(
+                    f"{p['name']}={p.get('value')}{(' ' + p['unit']) if p.get('unit') else ''}"
+                    for p in b["points"][:4]
+                )
                 click.echo(f"{b['ts'][11:19]} DATA  {b['asset']:<38} {pts}")
 
             await runtime.bus.nc.subscribe("kit.data.>", cb=on_batch)
         else:
+
             async def _ui() -> None:
                 try:
                     await ui(runtime.url)

@@ -25,10 +25,16 @@ def _library() -> Any:
 def _summary(prof: Any, path: Any) -> dict[str, Any]:
     points = getattr(prof, "points", [])
     return {
-        "id": prof.id, "vendor": prof.vendor, "model": prof.model, "protocol": prof.protocol,
-        "category": prof.category, "verified": prof.verified, "points": len(points),
+        "id": prof.id,
+        "vendor": prof.vendor,
+        "model": prof.model,
+        "protocol": prof.protocol,
+        "category": prof.category,
+        "verified": prof.verified,
+        "points": len(points),
         "unverified_points": sum(1 for p in points if getattr(p, "unverified", False)),
-        "parameters": sorted(getattr(prof, "parameters", {}) or {}), "file": str(path),
+        "parameters": sorted(getattr(prof, "parameters", {}) or {}),
+        "file": str(path),
         "source": prof.source.title,
     }
 
@@ -42,12 +48,16 @@ def profiles_cmd(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"profiles": rows, "problems": lib.problems}, indent=2))
         return
-    click.echo(f"{'ID':<26} {'CATEGORY':<13} {'PROTO':<7} {'PTS':>4}  {'STATUS':<11} VENDOR / MODEL")
+    click.echo(
+        f"{'ID':<26} {'CATEGORY':<13} {'PROTO':<7} {'PTS':>4}  {'STATUS':<11} VENDOR / MODEL"
+    )
     for r in rows:
         status = "verified" if r["verified"] else "unverified"
         params = f"  [parameters: {', '.join(r['parameters'])}]" if r["parameters"] else ""
-        click.echo(f"{r['id']:<26} {r['category']:<13} {r['protocol']:<7} {r['points']:>4}  {status:<11} "
-                   f"{r['vendor']} {r['model']}{params}")
+        click.echo(
+            f"{r['id']:<26} {r['category']:<13} {r['protocol']:<7} {r['points']:>4}  {status:<11} "
+            f"{r['vendor']} {r['model']}{params}"
+        )
     for prob in lib.problems:
         click.echo(f"invalid profile skipped: {prob}", err=True)
 
@@ -69,9 +79,16 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, Any]:
 
 @profile_group.command("show")
 @click.argument("profile_id")
-@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
-              help="Value for a parameterised profile (repeatable), e.g. start_address=40011.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (normalised points).")
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Value for a parameterised profile (repeatable), e.g. start_address=40011.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Machine-readable output (normalised points)."
+)
 def show_cmd(profile_id: str, params: tuple[str, ...], as_json: bool) -> None:
     """Show one profile: source, connection defaults and every point with its wire address."""
     lib = _library()
@@ -82,8 +99,10 @@ def show_cmd(profile_id: str, params: tuple[str, ...], as_json: bool) -> None:
             prof = resolve(_parse_params(params))
     if as_json:
         data = prof.model_dump(mode="json", exclude={"points"})
-        data["points"] = [p.normalised() if hasattr(p, "normalised") else p.model_dump(mode="json")
-                          for p in prof.points]
+        data["points"] = [
+            p.normalised() if hasattr(p, "normalised") else p.model_dump(mode="json")
+            for p in prof.points
+        ]
         data["file"] = str(lib.files[profile_id])
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
@@ -95,18 +114,27 @@ def _print_profile(prof: Any, path: Any) -> None:
     click.echo(f"file:     {path}")
     src = prof.source
     click.echo(f"source:   {src.title}" + (f" — {src.section}" if src.section else ""))
-    click.echo("status:   " + ("verified on a real device" if prof.verified else
-                               "NOT verified on a real device (check values with `kit probe`)"))
+    click.echo(
+        "status:   "
+        + (
+            "verified on a real device"
+            if prof.verified
+            else "NOT verified on a real device (check values with `kit probe`)"
+        )
+    )
     if prof.description:
         click.echo(f"about:    {prof.description.strip()}")
     conn = getattr(prof, "connection", None)
     if conn is not None:
-        line = (f"{conn.transport}, port {conn.port}, unit id {conn.unit_id}, byte order {conn.byte_order}, "
-                f"addresses as {conn.addressing}, max {conn.max_registers_per_read} registers/read")
+        line = (
+            f"{conn.transport}, port {conn.port}, unit id {conn.unit_id}, byte order {conn.byte_order}, "
+            f"addresses as {conn.addressing}, max {conn.max_registers_per_read} registers/read"
+        )
         if conn.serial is not None:
             s = conn.serial
-            line += (f"; serial {s.baudrate} {s.bytesize}{s.parity}{s.stopbits}"
-                     + (" (UNVERIFIED)" if s.unverified else ""))
+            line += f"; serial {s.baudrate} {s.bytesize}{s.parity}{s.stopbits}" + (
+                " (UNVERIFIED)" if s.unverified else ""
+            )
         click.echo(f"connect:  {line}")
         if conn.serial is not None and conn.serial.note:
             click.echo(f"          {conn.serial.note}")
@@ -120,15 +148,19 @@ def _print_profile(prof: Any, path: Any) -> None:
         return
     points = prof.points
     click.echo(f"points ({len(points)}):")
-    click.echo(f"  {'SEMANTIC':<36} {'TABLE':<8} {'PDU':>6} {'N':>2} {'TYPE':<8} {'ORDER':<5} {'SCALE':>8} "
-               f"{'UNIT':<6} {'RANGE':<22} POLL")
+    click.echo(
+        f"  {'SEMANTIC':<36} {'TABLE':<8} {'PDU':>6} {'N':>2} {'TYPE':<8} {'ORDER':<5} {'SCALE':>8} "
+        f"{'UNIT':<6} {'RANGE':<22} POLL"
+    )
     for p in points:
         rng = f"{_num(p.range[0])}…{_num(p.range[1])}" if p.range else "-"
         typ = f"{p.type}.{p.bit}" if p.type == "bit" else p.type
         flag = "  UNVERIFIED" if p.unverified else ""
         rw = " rw" if p.access == "rw" else ""
-        click.echo(f"  {p.semantic:<36} {p.table:<8} {p.pdu_address:>6} {p.count:>2} {typ:<8} "
-                   f"{p.byte_order or '-':<5} {p.scale:>8g} {p.unit or '-':<6} {rng:<22} {p.poll}{rw}{flag}")
+        click.echo(
+            f"  {p.semantic:<36} {p.table:<8} {p.pdu_address:>6} {p.count:>2} {typ:<8} "
+            f"{p.byte_order or '-':<5} {p.scale:>8g} {p.unit or '-':<6} {rng:<22} {p.poll}{rw}{flag}"
+        )
 
 
 def _num(x: float) -> str:

@@ -21,7 +21,13 @@ from kit.errors import ConfigError, KitError, RuntimeNotRunning
 _INSTALL_MARGIN_S = 60.0
 
 
-def _call(ctx: click.Context, endpoint: str, body: Any = None, url: str | None = None, timeout: float = 30.0) -> Any:
+def _call(
+    ctx: click.Context,
+    endpoint: str,
+    body: Any = None,
+    url: str | None = None,
+    timeout: float = 30.0,
+) -> Any:
     return run(control_call(settings_from(ctx), endpoint, body, url=url, timeout=timeout))
 
 
@@ -42,7 +48,9 @@ def _recipe_ref(recipe: str) -> tuple[Any, dict[str, Any]]:
         from kit.recipes.loader import load_recipe
 
         lr = load_recipe(p)
-        return {"text": lr.text, "filename": str(p)}, lr.recipe.model_dump(mode="json")["parameters"]
+        return {"text": lr.text, "filename": str(p)}, lr.recipe.model_dump(mode="json")[
+            "parameters"
+        ]
     return recipe, {}
 
 
@@ -50,8 +58,9 @@ def _interactive(yes: bool) -> bool:
     return not yes and sys.stdin.isatty()
 
 
-def _prompt_missing(defs: dict[str, Any], given: dict[str, Any], yes: bool,
-                    profiles: Any = None) -> dict[str, Any]:
+def _prompt_missing(
+    defs: dict[str, Any], given: dict[str, Any], yes: bool, profiles: Any = None
+) -> dict[str, Any]:
     """Ask for parameters that have no value and no default (only when interactive).
 
     ``profiles()`` returns the fitting profile ids, offered as choices for ``profile`` parameters.
@@ -68,7 +77,9 @@ def _prompt_missing(defs: dict[str, Any], given: dict[str, Any], yes: bool,
         elif d["type"] == "profile" and profiles is not None:
             fitting = profiles()
             kind = click.Choice(fitting) if fitting else None
-        given[name] = click.prompt(f"{d['prompt']}{unit}", hide_input=d["type"] == "secret", type=kind)
+        given[name] = click.prompt(
+            f"{d['prompt']}{unit}", hide_input=d["type"] == "secret", type=kind
+        )
     return given
 
 
@@ -81,10 +92,14 @@ def _fitting_profiles(ctx: click.Context, recipe: Any, url: str | None) -> list[
 
 
 def _print_plan(plan: dict[str, Any]) -> None:
-    click.echo(f"Plan: install {plan['recipe']} {plan['version']} as deployment {plan['deployment']}")
+    click.echo(
+        f"Plan: install {plan['recipe']} {plan['version']} as deployment {plan['deployment']}"
+    )
     for c in plan["connections"]:
         prof = f" profile {c['profile']}" if c.get("profile") else ""
-        click.echo(f"  device   {c['asset']:<10} {c['adapter']}{prof} → {c['path']}  {json.dumps(c['settings'])}")
+        click.echo(
+            f"  device   {c['asset']:<10} {c['adapter']}{prof} → {c['path']}  {json.dumps(c['settings'])}"
+        )
     for comp in plan["components"]:
         click.echo(f"  create   {comp['name']} ({comp['type']}) on {comp['asset']}")
     for kind, subs in plan["subjects"].items():
@@ -111,7 +126,9 @@ def recipes_cmd(ctx: click.Context, as_json: bool, url: str | None) -> None:
         click.echo(json.dumps(res, indent=2))
         return
     for r in res["recipes"]:
-        click.echo(f"{r['id']:<32} {r['version']:<8} {r['title']}  [{', '.join(r['plugins'] + r['adapters'])}]")
+        click.echo(
+            f"{r['id']:<32} {r['version']:<8} {r['title']}  [{', '.join(r['plugins'] + r['adapters'])}]"
+        )
     for p in res["problems"]:
         click.echo(f"invalid recipe skipped: {p}", err=True)
 
@@ -134,8 +151,12 @@ def recipe_show(ctx: click.Context, recipe_id: str, url: str | None) -> None:
 
 @recipe_group.command("validate")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Also check these parameter values.")
-@click.option("--url", help="NATS URL of the runtime's bus (default: the local runtime, else local plugins).")
+@click.option(
+    "--set", "sets", multiple=True, metavar="KEY=VALUE", help="Also check these parameter values."
+)
+@click.option(
+    "--url", help="NATS URL of the runtime's bus (default: the local runtime, else local plugins)."
+)
 @click.pass_context
 def recipe_validate(ctx: click.Context, file: str, sets: tuple[str, ...], url: str | None) -> None:
     """Check a recipe file; every problem as file:line: field: message (exit code 2)."""
@@ -163,7 +184,9 @@ def _validate_locally(body: dict[str, Any], site: str) -> dict[str, Any]:
         lr = parse_recipe(body["text"], body["filename"])
     except ConfigError as exc:
         return {"ok": False, "problems": exc.problems or [str(exc)]}
-    plan = build_plan(lr, get_plugin_manager(), body["params"], site=site, sample=not body["params"])
+    plan = build_plan(
+        lr, get_plugin_manager(), body["params"], site=site, sample=not body["params"]
+    )
     return {"ok": not plan.problems, "problems": plan.problems, "id": lr.recipe.id}
 
 
@@ -181,7 +204,9 @@ def recipe_match(ctx: click.Context, recipe_id: str, as_json: bool, url: str | N
     for role, m in res["assets"].items():
         click.echo(f"{role} ({m['adapter']}) needs: {', '.join(m['needs']) or 'nothing specific'}")
         for p in m["profiles"]:
-            click.echo(f"  profile  {p['id']:<28} {p['vendor']} {p['model']}{'' if p['verified'] else ' (unverified)'}")
+            click.echo(
+                f"  profile  {p['id']:<28} {p['vendor']} {p['model']}{'' if p['verified'] else ' (unverified)'}"
+            )
         for n in m["nearly"]:
             click.echo(f"  almost   {n['id']:<28} lacks {', '.join(n['missing'])}")
         for a in m["running_assets"]:
@@ -192,14 +217,27 @@ def recipe_match(ctx: click.Context, recipe_id: str, as_json: bool, url: str | N
 
 @click.command("install")
 @click.argument("recipe")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Parameter value (repeatable).")
+@click.option(
+    "--set", "sets", multiple=True, metavar="KEY=VALUE", help="Parameter value (repeatable)."
+)
 @click.option("--deployment", help="Deployment name (default: recipe id + first asset name).")
 @click.option("--yes", is_flag=True, help="Do not prompt or ask for confirmation.")
-@click.option("--check-duration", type=click.FloatRange(min=0.1), help="Seconds of live data for the acceptance checks.")
+@click.option(
+    "--check-duration",
+    type=click.FloatRange(min=0.1),
+    help="Seconds of live data for the acceptance checks.",
+)
 @click.option("--url", help="NATS URL of the runtime's bus.")
 @click.pass_context
-def install_cmd(ctx: click.Context, recipe: str, sets: tuple[str, ...], deployment: str | None, yes: bool,
-                check_duration: float | None, url: str | None) -> None:
+def install_cmd(
+    ctx: click.Context,
+    recipe: str,
+    sets: tuple[str, ...],
+    deployment: str | None,
+    yes: bool,
+    check_duration: float | None,
+    url: str | None,
+) -> None:
     """Install RECIPE (an id from `kit recipes` or a YAML file): plan, test, apply, commission."""
     ref, defs = _recipe_ref(recipe)
     if not defs:
@@ -211,8 +249,13 @@ def install_cmd(ctx: click.Context, recipe: str, sets: tuple[str, ...], deployme
     if _interactive(yes) and not click.confirm("Install?", default=True):
         raise KitError("cancelled; nothing was installed")
     dur = check_duration or 30.0
-    res = _call(ctx, "recipes.install", {**body, "wait_report": True, "check_duration_s": check_duration}, url=url,
-                timeout=dur + _INSTALL_MARGIN_S + (3600 if check_duration is None else 0))
+    res = _call(
+        ctx,
+        "recipes.install",
+        {**body, "wait_report": True, "check_duration_s": check_duration},
+        url=url,
+        timeout=dur + _INSTALL_MARGIN_S + (3600 if check_duration is None else 0),
+    )
     if not res["changed"]:
         click.echo(res["message"])
         return
@@ -237,17 +280,41 @@ def uninstall_cmd(ctx: click.Context, deployment: str, url: str | None) -> None:
 @click.command("upgrade")
 @click.argument("deployment")
 @click.argument("recipe")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Changed parameter value (repeatable).")
-@click.option("--check-duration", type=click.FloatRange(min=0.1), help="Seconds of live data for the checks.")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Changed parameter value (repeatable).",
+)
+@click.option(
+    "--check-duration", type=click.FloatRange(min=0.1), help="Seconds of live data for the checks."
+)
 @click.option("--url", help="NATS URL of the runtime's bus.")
 @click.pass_context
-def upgrade_cmd(ctx: click.Context, deployment: str, recipe: str, sets: tuple[str, ...],
-                check_duration: float | None, url: str | None) -> None:
+def upgrade_cmd(
+    ctx: click.Context,
+    deployment: str,
+    recipe: str,
+    sets: tuple[str, ...],
+    check_duration: float | None,
+    url: str | None,
+) -> None:
     """Move DEPLOYMENT to RECIPE (new version or values); the old one comes back on failure."""
     ref, _ = _recipe_ref(recipe)
-    res = _call(ctx, "recipes.upgrade", {"deployment": deployment, "recipe": ref, "params": _parse_sets(sets),
-                                         "wait_report": True, "check_duration_s": check_duration},
-                url=url, timeout=(check_duration or 3600) + _INSTALL_MARGIN_S)
+    res = _call(
+        ctx,
+        "recipes.upgrade",
+        {
+            "deployment": deployment,
+            "recipe": ref,
+            "params": _parse_sets(sets),
+            "wait_report": True,
+            "check_duration_s": check_duration,
+        },
+        url=url,
+        timeout=(check_duration or 3600) + _INSTALL_MARGIN_S,
+    )
     if not res["changed"]:
         click.echo(res["message"])
         return
@@ -272,8 +339,10 @@ def deployments_group(ctx: click.Context, as_json: bool, url: str | None) -> Non
         click.echo("no deployments; install one with `kit install RECIPE`")
     for d in res["deployments"]:
         running = sum(1 for s in d["components"].values() if s == "running")
-        click.echo(f"{d['id']:<36} {d['recipe']} {d['version']:<8} {d['status']:<14} "
-                   f"checks {d['result'] or '-':<5} components {running}/{len(d['components'])} running")
+        click.echo(
+            f"{d['id']:<36} {d['recipe']} {d['version']:<8} {d['status']:<14} "
+            f"checks {d['result'] or '-':<5} components {running}/{len(d['components'])} running"
+        )
 
 
 @deployments_group.command("show")
@@ -292,5 +361,13 @@ def register(cli: click.Group) -> None:
     """Add the recipe, deployment and bundle commands."""
     from kit.cli.bundle_cmds import bundle_group
 
-    for cmd in (recipes_cmd, recipe_group, install_cmd, uninstall_cmd, upgrade_cmd, deployments_group, bundle_group):
+    for cmd in (
+        recipes_cmd,
+        recipe_group,
+        install_cmd,
+        uninstall_cmd,
+        upgrade_cmd,
+        deployments_group,
+        bundle_group,
+    ):
         cli.add_command(cmd)

@@ -53,11 +53,18 @@ def adapter_for(protocol: str, host: Any = None) -> type:
             if not hasattr(reg.cls, "simulator"):
                 raise PluginError(f"the {protocol} adapter ({reg.cls.__name__}) has no simulator")
             return reg.cls
-    raise PluginError(f"no installed adapter speaks {protocol!r}; `kit plugins` lists what is installed")
+    raise PluginError(
+        f"no installed adapter speaks {protocol!r}; `kit plugins` lists what is installed"
+    )
 
 
-async def start_simulator(profile: str | Any, host: str = "127.0.0.1", port: int = 0,
-                          params: dict[str, Any] | None = None, **options: Any) -> Any:
+async def start_simulator(
+    profile: str | Any,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    params: dict[str, Any] | None = None,
+    **options: Any,
+) -> Any:
     """Start a simulator for ``profile`` (id, path or profile object); returns it started.
 
     The object has ``host``, ``port``, ``url``, ``stop()`` and fault-injection methods. Used by
@@ -82,12 +89,25 @@ def _params(items: tuple[str, ...]) -> dict[str, Any]:
 @click.command("sim")
 @click.argument("profile")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=0,
-              help="Port to listen on (default: a free port, printed at start).")
-@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
-              help="Parameter of a parameterised profile (repeatable).")
-@click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds.")
-def sim(profile: str, host: str, port: int, params: tuple[str, ...], duration: float | None) -> None:
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    help="Port to listen on (default: a free port, printed at start).",
+)
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Parameter of a parameterised profile (repeatable).",
+)
+@click.option(
+    "--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds."
+)
+def sim(
+    profile: str, host: str, port: int, params: tuple[str, ...], duration: float | None
+) -> None:
     """Serve PROFILE (id or YAML file) from a simulated device until Ctrl-C."""
 
     async def _run() -> None:

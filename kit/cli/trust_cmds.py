@@ -23,13 +23,29 @@ class CertificationFailed(KitError):
 
 @click.command()
 @click.argument("target")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="certification",
-              show_default=True, help="Directory for the JSON and Markdown report.")
-@click.option("--require", "require", type=click.Choice(TIERS), default="bronze", show_default=True,
-              help="Exit with code 4 unless this tier is reached.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default="certification",
+    show_default=True,
+    help="Directory for the JSON and Markdown report.",
+)
+@click.option(
+    "--require",
+    "require",
+    type=click.Choice(TIERS),
+    default="bronze",
+    show_default=True,
+    help="Exit with code 4 unless this tier is reached.",
+)
 @click.option("--run-s", type=float, help="Run duration (default from kit_quality.yaml, 4 s).")
-@click.option("--soak-s", type=float, help="Memory soak duration (default from kit_quality.yaml, 6 s).")
-def certify(target: str, out_dir: str, require: str, run_s: float | None, soak_s: float | None) -> None:
+@click.option(
+    "--soak-s", type=float, help="Memory soak duration (default from kit_quality.yaml, 6 s)."
+)
+def certify(
+    target: str, out_dir: str, require: str, run_s: float | None, soak_s: float | None
+) -> None:
     """Run the conformance suite on TARGET (a plugin project directory or an installed distribution).
 
     Writes <name>.json and <name>.md. Rules and tiers: docs/certification.md.
@@ -53,8 +69,12 @@ def keys() -> None:
 
 @keys.command("new")
 @click.argument("name")
-@click.option("--dir", "directory", type=click.Path(file_okay=False), help="Where to write NAME.key and NAME.pub "
-              "(default: <data_dir>/keys).")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False),
+    help="Where to write NAME.key and NAME.pub (default: <data_dir>/keys).",
+)
 @click.pass_context
 def keys_new(ctx: click.Context, name: str, directory: str | None) -> None:
     """Create a key pair NAME.key (private, mode 0600) and NAME.pub."""
@@ -62,8 +82,10 @@ def keys_new(ctx: click.Context, name: str, directory: str | None) -> None:
 
     d = Path(directory) if directory else settings_from(ctx).data_dir / "keys"
     priv, pub = new_keypair(d, name)
-    click.echo(f"private key {priv} (keep it secret, back it up)\npublic key  {pub} "
-               f"(id {key_id(load_public_key(pub))}; give it to the sites that trust you)")
+    click.echo(
+        f"private key {priv} (keep it secret, back it up)\npublic key  {pub} "
+        f"(id {key_id(load_public_key(pub))}; give it to the sites that trust you)"
+    )
 
 
 @keys.command("trust")
@@ -106,15 +128,22 @@ def keys_remove(ctx: click.Context, key_id: str) -> None:
 @click.command()
 @click.argument("path", type=click.Path(exists=True, file_okay=False))
 @click.option("--key", "key_file", type=click.Path(exists=True, dir_okay=False), required=True)
-@click.option("--role", type=click.Choice(["vendor", "certifier"]), default="vendor", show_default=True)
-@click.option("--report", type=click.Path(exists=True, dir_okay=False),
-              help="kit certify JSON report to ship and sign with the plugin (required for certifier).")
+@click.option(
+    "--role", type=click.Choice(["vendor", "certifier"]), default="vendor", show_default=True
+)
+@click.option(
+    "--report",
+    type=click.Path(exists=True, dir_okay=False),
+    help="kit certify JSON report to ship and sign with the plugin (required for certifier).",
+)
 def sign(path: str, key_file: str, role: str, report: str | None) -> None:
     """Sign the plugin package at PATH (project directory or package directory)."""
     from kit.trust.sign_plugin import sign_plugin
     from kit.trust.signing import load_private_key
 
-    out = sign_plugin(Path(path), load_private_key(key_file), role, Path(report) if report else None)
+    out = sign_plugin(
+        Path(path), load_private_key(key_file), role, Path(report) if report else None
+    )
     click.echo(f"signed ({role}): {out}")
 
 
@@ -126,8 +155,14 @@ def plugin() -> None:
 @plugin.command("new")
 @click.argument("name")
 @click.option("--kind", type=click.Choice(["adapter", "analytics", "sink"]), required=True)
-@click.option("--dir", "directory", type=click.Path(file_okay=False), default=".", show_default=True,
-              help="Parent directory; the project is created in DIR/kit-NAME.")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False),
+    default=".",
+    show_default=True,
+    help="Parent directory; the project is created in DIR/kit-NAME.",
+)
 @click.option("--vendor", default="Example Vendor", show_default=True)
 @click.option("--contact", default="support@example.com", show_default=True)
 def plugin_new(name: str, kind: str, directory: str, vendor: str, contact: str) -> None:
@@ -158,7 +193,9 @@ def plugin_verify(ctx: click.Context, names: tuple[str, ...]) -> None:
         ok, msg = decide(st, s.plugin_policy)
         refused += not ok
         cert = f" certified {st.tier}" if st.certified else ""
-        click.echo(f"{ep.name:<18} {st.status:<9}{cert:<16} {'loads' if ok else 'REFUSED'}  {st.detail or msg}")
+        click.echo(
+            f"{ep.name:<18} {st.status:<9}{cert:<16} {'loads' if ok else 'REFUSED'}  {st.detail or msg}"
+        )
     click.echo(f"plugin_policy: {s.plugin_policy}")
     if refused:
         sys.exit(3)
@@ -188,10 +225,20 @@ def _parse_value(text: str) -> object:
 @click.argument("point")
 @click.argument("value")
 @click.option("--yes", is_flag=True, help="Confirm without asking (scripts).")
-@click.option("--who", default=None, help="Operator name for the audit trail (default: login name).")
+@click.option(
+    "--who", default=None, help="Operator name for the audit trail (default: login name)."
+)
 @click.option("--url", help="NATS URL of the runtime (default: the local one).")
 @click.pass_context
-def write(ctx: click.Context, asset: str, point: str, value: str, yes: bool, who: str | None, url: str | None) -> None:
+def write(
+    ctx: click.Context,
+    asset: str,
+    point: str,
+    value: str,
+    yes: bool,
+    who: str | None,
+    url: str | None,
+) -> None:
     """Write VALUE to POINT of ASSET through the guarded-write layer (recipe allow-list, bounds,
     rate limit, confirmation, audit)."""
     s = settings_from(ctx)
@@ -200,19 +247,36 @@ def write(ctx: click.Context, asset: str, point: str, value: str, yes: bool, who
     from kit.errors import RuntimeNotRunning
 
     try:
-        req = run(control_call(s, "writes.request", {"asset": asset, "point": point, "value": v,
-                                                     "who": f"cli:{operator}"}, url=url))
+        req = run(
+            control_call(
+                s,
+                "writes.request",
+                {"asset": asset, "point": point, "value": v, "who": f"cli:{operator}"},
+                url=url,
+            )
+        )
     except RuntimeNotRunning as exc:
         # A role without write rights is refused by the bus itself, which looks like silence.
-        raise RuntimeNotRunning(f"{exc} (or the role {os.environ.get('KIT_ROLE', 'admin')!r} may not request "
-                                "writes: technician or admin is needed)") from None
+        raise RuntimeNotRunning(
+            f"{exc} (or the role {os.environ.get('KIT_ROLE', 'admin')!r} may not request "
+            "writes: technician or admin is needed)"
+        ) from None
     b = req.get("bounds", {})
-    click.echo(f"write {point} = {v!r} on {req['asset']} (recipe {req['deployment']}; "
-               f"allowed {b.get('min')}..{b.get('max')}{' values ' + str(b['values']) if b.get('values') else ''})")
+    click.echo(
+        f"write {point} = {v!r} on {req['asset']} (recipe {req['deployment']}; "
+        f"allowed {b.get('min')}..{b.get('max')}{' values ' + str(b['values']) if b.get('values') else ''})"
+    )
     if not yes and not click.confirm("Send this value to the device?", default=False):
         click.echo("not confirmed; nothing was written (the request expires)")
         sys.exit(1)
-    res = run(control_call(s, "writes.confirm", {"request_id": req["request_id"], "who": f"cli:{operator}"}, url=url))
+    res = run(
+        control_call(
+            s,
+            "writes.confirm",
+            {"request_id": req["request_id"], "who": f"cli:{operator}"},
+            url=url,
+        )
+    )
     click.echo(f"written by {res['component']}")
 
 

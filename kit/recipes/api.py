@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from kit.errors import ConfigError, KitError
-from kit.recipes import cache
 from kit.recipes import bundle as bundles
+from kit.recipes import cache
 from kit.recipes.checks import report_markdown
 from kit.recipes.engine import RecipeEngine
 from kit.recipes.loader import parse_recipe, resolve_recipe
@@ -20,16 +20,30 @@ def recipe_summary(lr: Any) -> dict[str, Any]:
     from kit.recipes.match import needed_points
 
     r = lr.recipe
-    return {"id": r.id, "version": r.version, "title": r.title, "summary": r.summary, "kpi": r.kpi.name,
-            "plugins": sorted({a.plugin for a in r.analytics} | ({"alarms"} if r.alarms else set())),
-            "adapters": sorted({a.adapter for a in r.assets.values()}), "file": lr.filename,
-            "needs": [{"name": role, "adapter": spec.adapter, "points": sorted(needed_points(lr, role))}
-                      for role, spec in r.assets.items()]}
+    return {
+        "id": r.id,
+        "version": r.version,
+        "title": r.title,
+        "summary": r.summary,
+        "kpi": r.kpi.name,
+        "plugins": sorted({a.plugin for a in r.analytics} | ({"alarms"} if r.alarms else set())),
+        "adapters": sorted({a.adapter for a in r.assets.values()}),
+        "file": lr.filename,
+        "needs": [
+            {"name": role, "adapter": spec.adapter, "points": sorted(needed_points(lr, role))}
+            for role, spec in r.assets.items()
+        ],
+    }
 
 
 def _public(rec: dict[str, Any]) -> dict[str, Any]:
-    secret = {n for n, p in parse_recipe(rec["recipe_text"], rec["recipe_filename"]).recipe.parameters.items()
-              if p.type == "secret"}
+    secret = {
+        n
+        for n, p in parse_recipe(
+            rec["recipe_text"], rec["recipe_filename"]
+        ).recipe.parameters.items()
+        if p.type == "secret"
+    }
     out = {k: v for k, v in rec.items() if k != "recipe_text"}
     out["params"] = {k: ("***" if k in secret else v) for k, v in rec["params"].items()}
     return out
@@ -60,7 +74,10 @@ def add_endpoints(api: Any, runtime: Any) -> None:
 
     async def recipes_list(_b: Any) -> dict[str, Any]:
         lib = cache.recipes(host)
-        return {"recipes": [recipe_summary(lr) for lr in lib.recipes.values()], "problems": lib.problems}
+        return {
+            "recipes": [recipe_summary(lr) for lr in lib.recipes.values()],
+            "problems": lib.problems,
+        }
 
     async def recipes_show(b: Any) -> dict[str, Any]:
         lr = cache.recipes(host).get(_body(b, "id")["id"])
@@ -78,9 +95,20 @@ def add_endpoints(api: Any, runtime: Any) -> None:
             lr = parse_recipe(b["text"], b.get("filename") or "recipe.yaml")
         except ConfigError as exc:
             return {"ok": False, "problems": exc.problems or [str(exc)], "pass": "shape"}
-        plan = build_plan(lr, host, b.get("params") or {}, site=runtime.settings.site,
-                          profiles=cache.profiles(host), sample=not b.get("params"))
-        return {"ok": not plan.problems, "problems": plan.problems, "pass": "plugins", "id": lr.recipe.id}
+        plan = build_plan(
+            lr,
+            host,
+            b.get("params") or {},
+            site=runtime.settings.site,
+            profiles=cache.profiles(host),
+            sample=not b.get("params"),
+        )
+        return {
+            "ok": not plan.problems,
+            "problems": plan.problems,
+            "pass": "plugins",
+            "id": lr.recipe.id,
+        }
 
     async def recipes_plan(b: Any) -> dict[str, Any]:
         b = _body(b, "recipe")
@@ -90,31 +118,55 @@ def add_endpoints(api: Any, runtime: Any) -> None:
         b = _body(b, "recipe")
         plan = engine.plan(b["recipe"], b.get("params"), b.get("deployment"))
         ident = await engine.test_connections(plan)
-        return {"identification": ident, "devices": [{"name": k, "detail": v} for k, v in ident.items()]}
+        return {
+            "identification": ident,
+            "devices": [{"name": k, "detail": v} for k, v in ident.items()],
+        }
 
     async def recipes_install(b: Any) -> dict[str, Any]:
         b = _body(b, "recipe")
-        return await engine.install(b["recipe"], b.get("params"), b.get("deployment"),
-                                    wait_report=bool(b.get("wait_report")), check_duration_s=b.get("check_duration_s"))
+        return await engine.install(
+            b["recipe"],
+            b.get("params"),
+            b.get("deployment"),
+            wait_report=bool(b.get("wait_report")),
+            check_duration_s=b.get("check_duration_s"),
+        )
 
     async def recipes_uninstall(b: Any) -> dict[str, Any]:
         return await engine.uninstall(_body(b, "deployment")["deployment"])
 
     async def recipes_upgrade(b: Any) -> dict[str, Any]:
         b = _body(b, "deployment", "recipe")
-        return await engine.upgrade(b["deployment"], b["recipe"], b.get("params"),
-                                    wait_report=bool(b.get("wait_report")), check_duration_s=b.get("check_duration_s"))
+        return await engine.upgrade(
+            b["deployment"],
+            b["recipe"],
+            b.get("params"),
+            wait_report=bool(b.get("wait_report")),
+            check_duration_s=b.get("check_duration_s"),
+        )
 
     async def deployments_list(_b: Any) -> dict[str, Any]:
         out = []
         for rec in await engine.store.all():
             comps = [runtime.supervisor.instances.get(c["name"]) for c in rec["components"]]
-            out.append({"id": rec["id"], "deployment": rec["id"], "recipe": rec["recipe_id"], "version": rec["version"],
-                        "assets": sorted({a["path"] for a in rec["assets"].values()}),
-                        "title": rec.get("title"), "status": rec["status"], "installed_at": rec["installed_at"],
-                        "result": (rec.get("report") or {}).get("result"),
-                        "components": {c["name"]: (i.status.value if i else "absent")
-                                       for c, i in zip(rec["components"], comps)}})
+            out.append(
+                {
+                    "id": rec["id"],
+                    "deployment": rec["id"],
+                    "recipe": rec["recipe_id"],
+                    "version": rec["version"],
+                    "assets": sorted({a["path"] for a in rec["assets"].values()}),
+                    "title": rec.get("title"),
+                    "status": rec["status"],
+                    "installed_at": rec["installed_at"],
+                    "result": (rec.get("report") or {}).get("result"),
+                    "components": {
+                        c["name"]: (i.status.value if i else "absent")
+                        for c, i in zip(rec["components"], comps)
+                    },
+                }
+            )
         return {"deployments": out}
 
     async def deployments_show(b: Any) -> dict[str, Any]:
@@ -130,21 +182,35 @@ def add_endpoints(api: Any, runtime: Any) -> None:
 
     async def bundles_inspect(b: Any) -> dict[str, Any]:
         b = _body(b, "bundle")
-        return bundles.inspect_bundle(bundles.decode(b["bundle"]), host, await engine.store.all(),
-                                      b.get("name") or "bundle")
+        return bundles.inspect_bundle(
+            bundles.decode(b["bundle"]), host, await engine.store.all(), b.get("name") or "bundle"
+        )
 
     async def bundles_install(b: Any) -> dict[str, Any]:
         b = _body(b, "bundle")
-        return await bundles.install_bundle(engine, bundles.decode(b["bundle"]), b.get("values"),
-                                            check_duration_s=b.get("check_duration_s"),
-                                            wait_report=bool(b.get("wait_report")), name=b.get("name") or "bundle")
+        return await bundles.install_bundle(
+            engine,
+            bundles.decode(b["bundle"]),
+            b.get("values"),
+            check_duration_s=b.get("check_duration_s"),
+            wait_report=bool(b.get("wait_report")),
+            name=b.get("name") or "bundle",
+        )
 
     for name, fn in {
-        "recipes.list": recipes_list, "recipes.show": recipes_show, "recipes.match": recipes_match,
-        "recipes.validate": recipes_validate, "recipes.plan": recipes_plan,
-        "recipes.test_connection": recipes_test_connection, "recipes.install": recipes_install,
-        "recipes.uninstall": recipes_uninstall, "recipes.upgrade": recipes_upgrade,
-        "deployments.list": deployments_list, "deployments.show": deployments_show,
-        "bundles.export": bundles_export, "bundles.inspect": bundles_inspect, "bundles.install": bundles_install,
+        "recipes.list": recipes_list,
+        "recipes.show": recipes_show,
+        "recipes.match": recipes_match,
+        "recipes.validate": recipes_validate,
+        "recipes.plan": recipes_plan,
+        "recipes.test_connection": recipes_test_connection,
+        "recipes.install": recipes_install,
+        "recipes.uninstall": recipes_uninstall,
+        "recipes.upgrade": recipes_upgrade,
+        "deployments.list": deployments_list,
+        "deployments.show": deployments_show,
+        "bundles.export": bundles_export,
+        "bundles.inspect": bundles_inspect,
+        "bundles.install": bundles_install,
     }.items():
         api.add(name, fn)

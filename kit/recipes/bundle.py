@@ -100,7 +100,11 @@ def sign_bundle(data: bytes, key: Any, signer: str = "") -> bytes:
     from kit.trust.signing import sign_bytes
 
     z = zipfile.ZipFile(io.BytesIO(data))
-    contents = {i.filename: z.read(i) for i in z.infolist() if not i.is_dir() and i.filename != SIGNATURE_FILE}
+    contents = {
+        i.filename: z.read(i)
+        for i in z.infolist()
+        if not i.is_dir() and i.filename != SIGNATURE_FILE
+    }
     if MANIFEST not in contents:
         raise BundleError("not a kit bundle (no manifest.json)")
     doc = sign_bytes(contents[MANIFEST], key, {"purpose": "kit-bundle", "signer": signer})
@@ -139,23 +143,46 @@ async def export_bundle(engine: Any, deployments: list[str]) -> bytes:
         if rec.get("report"):
             files[f"reports/{rec['id']}.json"] = json.dumps(rec["report"], indent=2).encode()
             files[f"reports/{rec['id']}.md"] = report_markdown(rec).encode()
-        deps.append({"id": rec["id"], "recipe": lr.recipe.id, "version": lr.recipe.version,
-                     "recipe_file": recipe_file, "digest": rec["digest"], "params": params, "blanked": blanked,
-                     "components": [c["name"] for c in rec["components"]],
-                     "report": f"reports/{rec['id']}.json" if rec.get("report") else None})
+        deps.append(
+            {
+                "id": rec["id"],
+                "recipe": lr.recipe.id,
+                "version": lr.recipe.version,
+                "recipe_file": recipe_file,
+                "digest": rec["digest"],
+                "params": params,
+                "blanked": blanked,
+                "components": [c["name"] for c in rec["components"]],
+                "report": f"reports/{rec['id']}.json" if rec.get("report") else None,
+            }
+        )
         for p in rec.get("plugins", []):
-            plugins[p["distribution"]] = {k: p[k] for k in ("distribution", "version", "sha256")} | {
-                "types": sorted(set(plugins.get(p["distribution"], {}).get("types", [])) | {p["type"]})}
+            plugins[p["distribution"]] = {
+                k: p[k] for k in ("distribution", "version", "sha256")
+            } | {
+                "types": sorted(
+                    set(plugins.get(p["distribution"], {}).get("types", [])) | {p["type"]}
+                )
+            }
         for a in rec["assets"].values():
             pid = a.get("profile")
             if pid and pid in library.files:
                 files[f"profiles/{pid}.yaml"] = library.files[pid].read_bytes()
                 profiles[pid] = f"profiles/{pid}.yaml"
-    body = {"format": FORMAT, "deployments": deps, "plugins": sorted(plugins.values(), key=lambda p: p["distribution"]),
-            "profiles": [{"id": k, "file": v} for k, v in sorted(profiles.items())]}
+    body = {
+        "format": FORMAT,
+        "deployments": deps,
+        "plugins": sorted(plugins.values(), key=lambda p: p["distribution"]),
+        "profiles": [{"id": k, "file": v} for k, v in sorted(profiles.items())],
+    }
     files["bundle.json"] = json.dumps(body, indent=2).encode()
-    manifest = {"format": FORMAT, "created": utcnow().isoformat(), "kit_version": __version__,
-                "site": engine.runtime.settings.site, "files": {n: _sha(d) for n, d in sorted(files.items())}}
+    manifest = {
+        "format": FORMAT,
+        "created": utcnow().isoformat(),
+        "kit_version": __version__,
+        "site": engine.runtime.settings.site,
+        "files": {n: _sha(d) for n, d in sorted(files.items())},
+    }
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr(MANIFEST, json.dumps(manifest, indent=2))
@@ -187,7 +214,9 @@ def open_bundle(data: bytes, name: str = "bundle") -> tuple[dict[str, Any], dict
     except (ValueError, KeyError, TypeError):
         raise BundleError(f"{name}: {MANIFEST} is unreadable") from None
     if manifest.get("format") != FORMAT:
-        raise BundleError(f"{name}: unsupported bundle format {manifest.get('format')!r} (this kit reads {FORMAT})")
+        raise BundleError(
+            f"{name}: unsupported bundle format {manifest.get('format')!r} (this kit reads {FORMAT})"
+        )
     signature = contents.pop(SIGNATURE_FILE, None)
     problems = []
     for fname, digest in listed.items():
@@ -204,8 +233,9 @@ def open_bundle(data: bytes, name: str = "bundle") -> tuple[dict[str, Any], dict
     return manifest, contents, status
 
 
-def inspect_bundle(data: bytes, host: Any, site_records: list[dict[str, Any]] | None = None,
-                   name: str = "bundle") -> dict[str, Any]:
+def inspect_bundle(
+    data: bytes, host: Any, site_records: list[dict[str, Any]] | None = None, name: str = "bundle"
+) -> dict[str, Any]:
     """What a bundle contains, what this site lacks, and how it differs from what runs here."""
     manifest, files, sig = open_bundle(data, name)
     body = json.loads(files["bundle.json"])
@@ -230,14 +260,23 @@ def inspect_bundle(data: bytes, host: Any, site_records: list[dict[str, Any]] | 
         else:
             state = "ok"
         if state == "missing" or state.startswith("version"):
-            missing.append(f"{p['distribution']}=={p['version']} ({state}; provides {', '.join(p['types'])})")
+            missing.append(
+                f"{p['distribution']}=={p['version']} ({state}; provides {', '.join(p['types'])})"
+            )
         plugin_rows.append({**p, "installed": have, "state": state})
     library = cache.profiles(host)
     profile_rows = []
     for prof in body["profiles"]:
         here = library.files.get(prof["id"])
-        state = "missing" if here is None else (
-            "ok" if _sha(here.read_bytes()) == _sha(files[prof["file"]]) else "differs from this site's copy")
+        state = (
+            "missing"
+            if here is None
+            else (
+                "ok"
+                if _sha(here.read_bytes()) == _sha(files[prof["file"]])
+                else "differs from this site's copy"
+            )
+        )
         profile_rows.append({**prof, "state": state})
         if state == "missing":
             missing.append(f"hardware profile {prof['id']} (not installed here)")
@@ -258,16 +297,33 @@ def inspect_bundle(data: bytes, host: Any, site_records: list[dict[str, Any]] | 
             if k in blanked:
                 continue
             if d["params"].get(k) != rec["params"].get(k):
-                changes.append(f"{k}: {rec['params'].get(k)!r} here, {d['params'].get(k)!r} in bundle")
-        diff.append({"deployment": d["id"], "state": "differs" if changes else "same", "changes": changes})
-    return {"manifest": {k: v for k, v in manifest.items() if k != "files"}, "files": sorted(manifest["files"]),
-            "signature": sig, "deployments": body["deployments"], "plugins": plugin_rows, "profiles": profile_rows,
-            "missing": missing, "diff": diff}
+                changes.append(
+                    f"{k}: {rec['params'].get(k)!r} here, {d['params'].get(k)!r} in bundle"
+                )
+        diff.append(
+            {"deployment": d["id"], "state": "differs" if changes else "same", "changes": changes}
+        )
+    return {
+        "manifest": {k: v for k, v in manifest.items() if k != "files"},
+        "files": sorted(manifest["files"]),
+        "signature": sig,
+        "deployments": body["deployments"],
+        "plugins": plugin_rows,
+        "profiles": profile_rows,
+        "missing": missing,
+        "diff": diff,
+    }
 
 
-async def install_bundle(engine: Any, data: bytes, values: dict[str, dict[str, Any]] | None = None,
-                         *, check_duration_s: float | None = None, wait_report: bool = False,
-                         name: str = "bundle") -> dict[str, Any]:
+async def install_bundle(
+    engine: Any,
+    data: bytes,
+    values: dict[str, dict[str, Any]] | None = None,
+    *,
+    check_duration_s: float | None = None,
+    wait_report: bool = False,
+    name: str = "bundle",
+) -> dict[str, Any]:
     """Install every deployment of a bundle, asking only for its blanked values.
 
     Args:
@@ -284,8 +340,12 @@ async def install_bundle(engine: Any, data: bytes, values: dict[str, dict[str, A
     _, files, _ = open_bundle(data, name)
     body = json.loads(files["bundle.json"])
     values = values or {}
-    lacking = [f"{d['id']}: {b['name']} ({b['prompt']})" for d in body["deployments"] for b in d["blanked"]
-               if values.get(d["id"], {}).get(b["name"]) in (None, "")]
+    lacking = [
+        f"{d['id']}: {b['name']} ({b['prompt']})"
+        for d in body["deployments"]
+        for b in d["blanked"]
+        if values.get(d["id"], {}).get(b["name"]) in (None, "")
+    ]
     if lacking:
         raise ConfigError("site-specific values are needed; nothing was installed", lacking)
     results = []
@@ -293,14 +353,19 @@ async def install_bundle(engine: Any, data: bytes, values: dict[str, dict[str, A
         lr = parse_recipe(files[d["recipe_file"]].decode(), d["recipe_file"])
         params = {k: v for k, v in d["params"].items() if v is not None}
         params.update(values.get(d["id"], {}))
-        results.append(await engine.install(lr, params, d["id"], check_duration_s=check_duration_s,
-                                            wait_report=wait_report))
+        results.append(
+            await engine.install(
+                lr, params, d["id"], check_duration_s=check_duration_s, wait_report=wait_report
+            )
+        )
     return {"installed": results}
 
 
 def _missing_error(missing: list[str]) -> PluginError:
-    return PluginError("this site lacks what the bundle needs; nothing was installed:\n"
-                       + "\n".join(f"  {m}" for m in missing))
+    return PluginError(
+        "this site lacks what the bundle needs; nothing was installed:\n"
+        + "\n".join(f"  {m}" for m in missing)
+    )
 
 
 def encode(data: bytes) -> str:

@@ -45,9 +45,13 @@ def _cached(kind: str, host: Any, dirs: list[Path], pattern: str, build: Any) ->
 
 def profiles(host: Any) -> ProfileLibrary:
     """The profile library of ``host`` (loaded once per change of the profile files)."""
-    return _cached("profiles", host, host.profile_dirs(), "**/*.yaml", lambda: ProfileLibrary(host).load())
+    return _cached(
+        "profiles", host, host.profile_dirs(), "**/*.yaml", lambda: ProfileLibrary(host).load()
+    )
 
 
 def recipes(host: Any) -> RecipeLibrary:
     """The recipe library of ``host`` (loaded once per change of the recipe files)."""
-    return _cached("recipes", host, host.recipe_dirs(), "*.yaml", lambda: RecipeLibrary(host).load())
+    return _cached(
+        "recipes", host, host.recipe_dirs(), "*.yaml", lambda: RecipeLibrary(host).load()
+    )

@@ -59,16 +59,29 @@ class RecipeEngine:
         return self.runtime.host
 
     # -- planning -------------------------------------------------------------------------
-    def plan(self, recipe: LoadedRecipe | Any, params: dict[str, Any] | None = None,
-             deployment: str | None = None) -> Plan:
+    def plan(
+        self,
+        recipe: LoadedRecipe | Any,
+        params: dict[str, Any] | None = None,
+        deployment: str | None = None,
+    ) -> Plan:
         """Build and check the plan (raises ConfigError listing every problem)."""
         lr = recipe if isinstance(recipe, LoadedRecipe) else resolve_recipe(recipe, self.host)
         dep = subjects.sanitize_token(deployment) if deployment else None
-        plan = build_plan(lr, self.host, params or {}, site=self.runtime.settings.site, deployment=dep,
-                          profiles=cache.profiles(self.host))
+        plan = build_plan(
+            lr,
+            self.host,
+            params or {},
+            site=self.runtime.settings.site,
+            deployment=dep,
+            profiles=cache.profiles(self.host),
+        )
         plan.deployment = subjects.sanitize_token(plan.deployment)
         if plan.problems:
-            raise ConfigError(f"{lr.filename}: {len(plan.problems)} problem(s); nothing was installed", plan.problems)
+            raise ConfigError(
+                f"{lr.filename}: {len(plan.problems)} problem(s); nothing was installed",
+                plan.problems,
+            )
         return plan
 
     async def test_connections(self, plan: Plan) -> dict[str, str]:
@@ -80,6 +93,7 @@ class RecipeEngine:
         Raises:
             AdapterError: naming every asset that failed and why.
         """
+
         async def one(role: str) -> tuple[str, str | Exception]:
             a = plan.assets[role]
             cls = self.host.component(a.adapter).cls
@@ -89,16 +103,22 @@ class RecipeEngine:
             try:
                 cfg = cls.Config.model_validate(a.config)
                 return role, str(await asyncio.wait_for(test(cfg), self.connect_timeout_s))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return role, AdapterError(f"no answer within {self.connect_timeout_s:g} s")
             except Exception as exc:  # adapters raise AdapterError; anything else is reported too
                 return role, exc
 
         results = await asyncio.gather(*(one(r) for r in plan.assets))
-        failed = [f"asset {r!r} ({plan.assets[r].adapter} {_where(plan.assets[r].config)}): {v}"
-                  for r, v in results if isinstance(v, Exception)]
+        failed = [
+            f"asset {r!r} ({plan.assets[r].adapter} {_where(plan.assets[r].config)}): {v}"
+            for r, v in results
+            if isinstance(v, Exception)
+        ]
         if failed:
-            raise AdapterError("connection test failed; nothing was installed\n" + "\n".join(f"  {f}" for f in failed))
+            raise AdapterError(
+                "connection test failed; nothing was installed\n"
+                + "\n".join(f"  {f}" for f in failed)
+            )
         return {r: v for r, v in results}  # type: ignore[misc]
 
     # -- apply ----------------------------------------------------------------------------
@@ -121,10 +141,18 @@ class RecipeEngine:
         settled_since: float | None = None
         while True:
             insts = [sup.instances[n] for n in names]
-            broken = [i for i in insts if i.last_error or i.status in (HealthStatus.failed, HealthStatus.backoff)]
+            broken = [
+                i
+                for i in insts
+                if i.last_error or i.status in (HealthStatus.failed, HealthStatus.backoff)
+            ]
             if broken:
-                raise InstallError("component(s) failed to start; the deployment was rolled back:\n" + "\n".join(
-                    f"  {i.name} ({i.type}): {i.last_error or i.status.value}" for i in broken))
+                raise InstallError(
+                    "component(s) failed to start; the deployment was rolled back:\n"
+                    + "\n".join(
+                        f"  {i.name} ({i.type}): {i.last_error or i.status.value}" for i in broken
+                    )
+                )
             ok = all(i.status in (HealthStatus.running, HealthStatus.stopped) for i in insts)
             now = time.monotonic()
             if ok:
@@ -135,8 +163,10 @@ class RecipeEngine:
                 settled_since = None
             if now > deadline:
                 slow = [i.name for i in insts if i.status is not HealthStatus.running]
-                raise InstallError(f"component(s) did not start within {self.start_timeout_s:g} s: "
-                                   f"{', '.join(slow)}; the deployment was rolled back")
+                raise InstallError(
+                    f"component(s) did not start within {self.start_timeout_s:g} s: "
+                    f"{', '.join(slow)}; the deployment was rolled back"
+                )
             await asyncio.sleep(0.05)  # polling the supervisor's view; bounded by the deadline
 
     async def _remove(self, names: list[str]) -> None:
@@ -144,10 +174,13 @@ class RecipeEngine:
             await self.runtime.supervisor.remove(n)
 
     def _conflicts(self, plan: Plan) -> list[str]:
-        return [f"component {c.name!r} already exists (owned by "
-                f"{self.runtime.supervisor.instances[c.name].owner or 'the site config'})"
-                for c in plan.components if c.name in self.runtime.supervisor.instances
-                and self.runtime.supervisor.instances[c.name].owner != plan.deployment]
+        return [
+            f"component {c.name!r} already exists (owned by "
+            f"{self.runtime.supervisor.instances[c.name].owner or 'the site config'})"
+            for c in plan.components
+            if c.name in self.runtime.supervisor.instances
+            and self.runtime.supervisor.instances[c.name].owner != plan.deployment
+        ]
 
     def _plugins(self, plan: Plan) -> list[dict[str, Any]]:
         from kit.recipes.bundle import dist_fingerprint
@@ -156,32 +189,71 @@ class RecipeEngine:
         for c in plan.components:
             reg = self.host.component(c.type)
             dist, version = self.host.dists.get(reg.plugin, ("(registered in-process)", ""))
-            out[c.type] = {"type": c.type, "plugin": reg.plugin, "distribution": dist, "version": version,
-                           "sha256": dist_fingerprint(dist)}
+            out[c.type] = {
+                "type": c.type,
+                "plugin": reg.plugin,
+                "distribution": dist,
+                "version": version,
+                "sha256": dist_fingerprint(dist),
+            }
         return sorted(out.values(), key=lambda p: p["type"])
 
-    def _record(self, plan: Plan, ident: dict[str, str], old: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _record(
+        self, plan: Plan, ident: dict[str, str], old: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         lr = plan.recipe
         now = utcnow().isoformat()
         history = list((old or {}).get("history", []))
         if old:
-            history.append({"version": old["version"], "digest": old["digest"], "params": old["params"],
-                            "until": now})
+            history.append(
+                {
+                    "version": old["version"],
+                    "digest": old["digest"],
+                    "params": old["params"],
+                    "until": now,
+                }
+            )
         return {
-            "id": plan.deployment, "recipe_id": lr.recipe.id, "version": lr.recipe.version,
-            "title": lr.recipe.title, "recipe_text": lr.text, "recipe_filename": lr.filename, "digest": lr.digest,
-            "params": plan.params, "site": self.runtime.settings.site,
+            "id": plan.deployment,
+            "recipe_id": lr.recipe.id,
+            "version": lr.recipe.version,
+            "title": lr.recipe.title,
+            "recipe_text": lr.text,
+            "recipe_filename": lr.filename,
+            "digest": lr.digest,
+            "params": plan.params,
+            "site": self.runtime.settings.site,
             "components": [c.model_dump() for c in plan.components],
-            "assets": {r: {"path": a.path, "adapter": a.adapter, "profile": a.profile,
-                           "identification": ident.get(r)} for r, a in plan.assets.items()},
-            "checks": plan.checks, "writes": plan.writes, "plugins": self._plugins(plan), "kit_version": __version__,
-            "installed_at": (old or {}).get("installed_at", now), "updated_at": now,
-            "status": "commissioning" if plan.checks else "running", "report": None, "history": history[-10:],
+            "assets": {
+                r: {
+                    "path": a.path,
+                    "adapter": a.adapter,
+                    "profile": a.profile,
+                    "identification": ident.get(r),
+                }
+                for r, a in plan.assets.items()
+            },
+            "checks": plan.checks,
+            "writes": plan.writes,
+            "plugins": self._plugins(plan),
+            "kit_version": __version__,
+            "installed_at": (old or {}).get("installed_at", now),
+            "updated_at": now,
+            "status": "commissioning" if plan.checks else "running",
+            "report": None,
+            "history": history[-10:],
         }
 
     # -- public operations ------------------------------------------------------------------
-    async def install(self, recipe: Any, params: dict[str, Any] | None = None, deployment: str | None = None,
-                      *, wait_report: bool = False, check_duration_s: float | None = None) -> dict[str, Any]:
+    async def install(
+        self,
+        recipe: Any,
+        params: dict[str, Any] | None = None,
+        deployment: str | None = None,
+        *,
+        wait_report: bool = False,
+        check_duration_s: float | None = None,
+    ) -> dict[str, Any]:
         """Install a recipe. Same recipe text and values as an existing deployment = no-op.
 
         Raises:
@@ -194,22 +266,40 @@ class RecipeEngine:
             old = await self.store.get(plan.deployment)
             if old is not None:
                 if old["digest"] == plan.recipe.digest and old["params"] == plan.params:
-                    missing = [c["name"] for c in old["components"] if c["name"] not in self.runtime.supervisor.instances]
+                    missing = [
+                        c["name"]
+                        for c in old["components"]
+                        if c["name"] not in self.runtime.supervisor.instances
+                    ]
                     if not missing:
-                        return {"deployment": plan.deployment, "changed": False, "status": old["status"],
-                                "message": "already installed with the same recipe and values; nothing to do"}
+                        return {
+                            "deployment": plan.deployment,
+                            "changed": False,
+                            "status": old["status"],
+                            "message": "already installed with the same recipe and values; nothing to do",
+                        }
                     # Same deployment, some components gone (e.g. restore failed while a plugin
                     # was missing): put back exactly the recorded ones.
                     ident = await self.test_connections(plan)
-                    await self._apply([ComponentSpec(**c) for c in old["components"] if c["name"] in missing],
-                                      plan.deployment)
+                    await self._apply(
+                        [ComponentSpec(**c) for c in old["components"] if c["name"] in missing],
+                        plan.deployment,
+                    )
                     old["status"] = "running"
                     await self.store.put(old)
-                    return {"deployment": plan.deployment, "changed": True, "repaired": missing,
-                            "components": [c["name"] for c in old["components"]], "identification": ident,
-                            "status": "running", "message": f"re-created {len(missing)} missing component(s)"}
-                raise ConfigError(f"deployment {plan.deployment!r} already exists (recipe {old['recipe_id']} "
-                                  f"{old['version']}); use upgrade to change it, or choose another deployment name")
+                    return {
+                        "deployment": plan.deployment,
+                        "changed": True,
+                        "repaired": missing,
+                        "components": [c["name"] for c in old["components"]],
+                        "identification": ident,
+                        "status": "running",
+                        "message": f"re-created {len(missing)} missing component(s)",
+                    }
+                raise ConfigError(
+                    f"deployment {plan.deployment!r} already exists (recipe {old['recipe_id']} "
+                    f"{old['version']}); use upgrade to change it, or choose another deployment name"
+                )
             conflicts = self._conflicts(plan)
             if conflicts:
                 raise ConfigError(f"cannot install {plan.deployment!r}", conflicts)
@@ -221,8 +311,13 @@ class RecipeEngine:
             except BaseException:
                 await self._remove([c.name for c in plan.components])
                 raise
-        result = {"deployment": plan.deployment, "changed": True, "components": [c.name for c in plan.components],
-                  "identification": ident, "status": record["status"]}
+        result = {
+            "deployment": plan.deployment,
+            "changed": True,
+            "components": [c.name for c in plan.components],
+            "identification": ident,
+            "status": record["status"],
+        }
         if plan.checks:
             task = self._start_commissioning(record, check_duration_s)
             if wait_report:
@@ -258,20 +353,33 @@ class RecipeEngine:
                 names = [r["id"] for r in await self.store.all()]
                 from kit.yamlfiles import suggest
 
-                raise KitError(f"no deployment {deployment!r}{suggest(deployment, names)}; "
-                               "`kit deployments` lists them")
+                raise KitError(
+                    f"no deployment {deployment!r}{suggest(deployment, names)}; "
+                    "`kit deployments` lists them"
+                )
             task = self._tasks.pop(rec["id"], None)
             if task is not None:
                 task.cancel()
             names = [c["name"] for c in rec["components"]]
             # Also anything the supervisor knows as owned by it (e.g. from an older version).
-            names += [n for n, i in self.runtime.supervisor.instances.items() if i.owner == rec["id"] and n not in names]
+            names += [
+                n
+                for n, i in self.runtime.supervisor.instances.items()
+                if i.owner == rec["id"] and n not in names
+            ]
             await self._remove(names)
             await self.store.delete(rec["id"])
             return {"deployment": rec["id"], "removed": names}
 
-    async def upgrade(self, deployment: str, recipe: Any, params: dict[str, Any] | None = None,
-                      *, wait_report: bool = False, check_duration_s: float | None = None) -> dict[str, Any]:
+    async def upgrade(
+        self,
+        deployment: str,
+        recipe: Any,
+        params: dict[str, Any] | None = None,
+        *,
+        wait_report: bool = False,
+        check_duration_s: float | None = None,
+    ) -> dict[str, Any]:
         """Replace a deployment by a new recipe version (or new values); roll back on failure.
 
         Values not given are taken from the current deployment.
@@ -285,7 +393,11 @@ class RecipeEngine:
             merged.update(params or {})
             plan = self.plan(lr, merged, old["id"])
             if old["digest"] == plan.recipe.digest and old["params"] == plan.params:
-                return {"deployment": old["id"], "changed": False, "message": "same recipe and values; nothing to do"}
+                return {
+                    "deployment": old["id"],
+                    "changed": False,
+                    "message": "same recipe and values; nothing to do",
+                }
             conflicts = self._conflicts(plan)
             if conflicts:
                 raise ConfigError(f"cannot upgrade {plan.deployment!r}", conflicts)
@@ -298,13 +410,21 @@ class RecipeEngine:
                 # Roll back: the old version comes back exactly as it was recorded.
                 await self._apply(old_specs, old["id"])
                 if isinstance(exc, KitError):
-                    raise InstallError(f"upgrade of {old['id']!r} to {lr.recipe.version} failed; rolled back to "
-                                       f"{old['version']}:\n{exc}") from None
+                    raise InstallError(
+                        f"upgrade of {old['id']!r} to {lr.recipe.version} failed; rolled back to "
+                        f"{old['version']}:\n{exc}"
+                    ) from None
                 raise
             record = self._record(plan, ident, old)
             await self.store.put(record)
-        result = {"deployment": plan.deployment, "changed": True, "from": old["version"], "to": lr.recipe.version,
-                  "components": [c.name for c in plan.components], "status": record["status"]}
+        result = {
+            "deployment": plan.deployment,
+            "changed": True,
+            "from": old["version"],
+            "to": lr.recipe.version,
+            "components": [c.name for c in plan.components],
+            "status": record["status"],
+        }
         if plan.checks:
             task = self._start_commissioning(record, check_duration_s)
             if wait_report:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import types
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kit.errors import ConfigError
-from kit.recipes.model import Recipe
-import types
-import typing
-
 from pydantic import BaseModel, ValidationError
 
+from kit.errors import ConfigError
+from kit.recipes.model import Recipe
 from kit.yamlfiles import parse_yaml, suggest, validation_problems
 
 
@@ -40,8 +39,10 @@ def parse_recipe(text: str, filename: str) -> LoadedRecipe:
     """
     root = parse_yaml(text, filename)
     if not isinstance(root, dict):
-        raise ConfigError(f"{filename}: 1 problem(s)",
-                          [f"{filename}:1: (top level): a recipe is a mapping with id, version, title, assets …"])
+        raise ConfigError(
+            f"{filename}: 1 problem(s)",
+            [f"{filename}:1: (top level): a recipe is a mapping with id, version, title, assets …"],
+        )
     try:
         recipe = Recipe.model_validate(root)
     except ValidationError as exc:
@@ -62,7 +63,11 @@ class _Cleaned:
         for err in self.exc.errors():
             node, loc = self.root, []
             for part in err["loc"]:
-                if isinstance(node, dict) and part not in node and part in (node.get("type"), node.get("check")):
+                if (
+                    isinstance(node, dict)
+                    and part not in node
+                    and part in (node.get("type"), node.get("check"))
+                ):
                     continue  # the discriminator tag pydantic inserts
                 loc.append(part)
                 try:
@@ -73,7 +78,9 @@ class _Cleaned:
             kind = err["type"]
             if kind == "extra_forbidden":
                 allowed = _fields_at(self.root, loc[:-1])
-                hint = suggest(str(loc[-1]), allowed) or (f" (allowed: {', '.join(sorted(allowed))})" if allowed else "")
+                hint = suggest(str(loc[-1]), allowed) or (
+                    f" (allowed: {', '.join(sorted(allowed))})" if allowed else ""
+                )
                 msg, kind = f"unknown field{hint}", "extra_forbidden_explained"
             out.append({**err, "loc": tuple(loc), "msg": msg, "type": kind})
         return out
@@ -96,7 +103,11 @@ def _fields_at(root: Any, loc: list[Any]) -> list[str]:
         else:
             return []
         current = _resolve(current, node)
-    return sorted(current.model_fields) if isinstance(current, type) and issubclass(current, BaseModel) else []
+    return (
+        sorted(current.model_fields)
+        if isinstance(current, type) and issubclass(current, BaseModel)
+        else []
+    )
 
 
 def _resolve(tp: Any, node: Any) -> Any:
@@ -141,7 +152,7 @@ class RecipeLibrary:
         self.recipes: dict[str, LoadedRecipe] = {}
         self.problems: list[str] = []
 
-    def load(self) -> "RecipeLibrary":
+    def load(self) -> RecipeLibrary:
         """Load every ``*.yaml`` (skipping ``schema/``); invalid files go to ``problems``."""
         for d in self.host.recipe_dirs():
             for f in sorted(Path(d).glob("*.yaml")):
@@ -151,8 +162,10 @@ class RecipeLibrary:
                     self.problems.extend(exc.problems or [str(exc)])
                     continue
                 if lr.recipe.id in self.recipes:
-                    self.problems.append(f"{f}:1: id: duplicate recipe id {lr.recipe.id!r} "
-                                         f"(also in {self.recipes[lr.recipe.id].filename})")
+                    self.problems.append(
+                        f"{f}:1: id: duplicate recipe id {lr.recipe.id!r} "
+                        f"(also in {self.recipes[lr.recipe.id].filename})"
+                    )
                     continue
                 self.recipes[lr.recipe.id] = lr
         return self
@@ -164,8 +177,10 @@ class RecipeLibrary:
             ConfigError: unknown id, with the closest match.
         """
         if recipe_id not in self.recipes:
-            raise ConfigError(f"unknown recipe {recipe_id!r}{suggest(recipe_id, self.recipes)}; "
-                              "`kit recipes` lists them")
+            raise ConfigError(
+                f"unknown recipe {recipe_id!r}{suggest(recipe_id, self.recipes)}; "
+                "`kit recipes` lists them"
+            )
         return self.recipes[recipe_id]
 
 

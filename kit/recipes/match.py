@@ -31,7 +31,9 @@ def needed_points(lr: LoadedRecipe, role: str) -> set[str]:
                     ref = rule.get(key)
                     if isinstance(ref, str) and "${" not in ref:
                         need.add(ref)
-                    elif isinstance(ref, dict) and ref.get("asset", role) == role and "point" in ref:
+                    elif (
+                        isinstance(ref, dict) and ref.get("asset", role) == role and "point" in ref
+                    ):
                         need.add(ref["point"])
     return need
 
@@ -56,19 +58,37 @@ async def match_recipe(lr: LoadedRecipe, host: Any, runtime: Any | None = None) 
     candidates: list[dict[str, Any]] = []
     for role, spec in lr.recipe.assets.items():
         need = needed_points(lr, role)
-        proto = getattr(host.components.items.get(spec.adapter, None) and host.components.items[spec.adapter].cls,
-                        "protocol", None)
-        profiles = [{"id": pid, "vendor": p.vendor, "model": p.model, "verified": p.verified}
-                    for pid, p in sorted(lib.profiles.items())
-                    if (proto is None or p.protocol == proto) and need <= p.semantic_points()]
+        proto = getattr(
+            host.components.items.get(spec.adapter, None)
+            and host.components.items[spec.adapter].cls,
+            "protocol",
+            None,
+        )
+        profiles = [
+            {"id": pid, "vendor": p.vendor, "model": p.model, "verified": p.verified}
+            for pid, p in sorted(lib.profiles.items())
+            if (proto is None or p.protocol == proto) and need <= p.semantic_points()
+        ]
         # "Almost": provides some of what is needed and lacks at most two points.
-        near = [{"id": pid, "missing": sorted(need - p.semantic_points())} for pid, p in sorted(lib.profiles.items())
-                if (proto is None or p.protocol == proto) and need & p.semantic_points()
-                and 0 < len(need - p.semantic_points()) <= 2]
+        near = [
+            {"id": pid, "missing": sorted(need - p.semantic_points())}
+            for pid, p in sorted(lib.profiles.items())
+            if (proto is None or p.protocol == proto)
+            and need & p.semantic_points()
+            and 0 < len(need - p.semantic_points()) <= 2
+        ]
         assets = [path for path, pts in sorted(live.items()) if need <= pts]
-        out[role] = {"adapter": spec.adapter, "needs": sorted(need), "profiles": profiles, "nearly": near,
-                     "running_assets": assets}
-        candidates += [{"role": role, "asset": path, "ok": need <= pts, "missing": sorted(need - pts)}
-                       for path, pts in sorted(live.items()) if need & pts]
+        out[role] = {
+            "adapter": spec.adapter,
+            "needs": sorted(need),
+            "profiles": profiles,
+            "nearly": near,
+            "running_assets": assets,
+        }
+        candidates += [
+            {"role": role, "asset": path, "ok": need <= pts, "missing": sorted(need - pts)}
+            for path, pts in sorted(live.items())
+            if need & pts
+        ]
     satisfied = all(m["profiles"] or m["running_assets"] for m in out.values())
     return {"recipe": lr.recipe.id, "assets": out, "satisfied": satisfied, "candidates": candidates}

@@ -10,7 +10,7 @@ silently ignored setting. ``recipes/schema/recipe.schema.json`` is generated fro
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -26,6 +26,7 @@ class _Strict(BaseModel):
 
 # -- metadata ---------------------------------------------------------------------------
 
+
 class Kpi(_Strict):
     """The KPI the recipe moves and the evidence a site should expect."""
 
@@ -38,6 +39,7 @@ class Kpi(_Strict):
 
 
 # -- parameters ---------------------------------------------------------------------------
+
 
 class _Param(_Strict):
     prompt: str
@@ -74,7 +76,7 @@ class ChoiceParam(_Param):
     """Value used when none is given (one of ``choices``)."""
 
     @model_validator(mode="after")
-    def _default_is_a_choice(self) -> "ChoiceParam":
+    def _default_is_a_choice(self) -> ChoiceParam:
         if self.default is not None and self.default not in self.choices:
             raise ValueError(f"default {self.default!r} is not one of the choices {self.choices}")
         return self
@@ -85,8 +87,12 @@ class _Bounded(_Param):
     """Unit shown with the prompt, e.g. ``s`` or ``kW``."""
 
     @model_validator(mode="after")
-    def _bounds(self) -> "_Bounded":
-        lo, hi, d = getattr(self, "min", None), getattr(self, "max", None), getattr(self, "default", None)
+    def _bounds(self) -> _Bounded:
+        lo, hi, d = (
+            getattr(self, "min", None),
+            getattr(self, "max", None),
+            getattr(self, "default", None),
+        )
         if lo is not None and hi is not None and lo > hi:
             raise ValueError(f"min {lo} is above max {hi}")
         if d is not None and ((lo is not None and d < lo) or (hi is not None and d > hi)):
@@ -156,11 +162,22 @@ class ProfileParam(_Param):
     """Profile id used when none is given."""
 
 
-Parameter = Annotated[Union[HostParam, PortParam, ChoiceParam, IntegerParam, NumberParam, DurationParam,
-                            TextParam, SecretParam, ProfileParam], Field(discriminator="type")]
+Parameter = Annotated[
+    HostParam
+    | PortParam
+    | ChoiceParam
+    | IntegerParam
+    | NumberParam
+    | DurationParam
+    | TextParam
+    | SecretParam
+    | ProfileParam,
+    Field(discriminator="type"),
+]
 
 
 # -- assets, analytics, alarms ---------------------------------------------------------------
+
 
 class AssetSpec(_Strict):
     """A device or machine the recipe reads, and how to connect to it."""
@@ -212,6 +229,7 @@ class AlarmSpec(_Strict):
 
 # -- acceptance checks -------------------------------------------------------------------------
 
+
 class _Check(_Strict):
     asset: str
     """Name of the recipe asset whose live data is checked."""
@@ -261,7 +279,9 @@ class QualityCheck(_Check):
     """Semantic point names; empty means every point of the asset."""
 
 
-Check = Annotated[Union[RangeCheck, UpdatesCheck, IncreasesCheck, QualityCheck], Field(discriminator="check")]
+Check = Annotated[
+    RangeCheck | UpdatesCheck | IncreasesCheck | QualityCheck, Field(discriminator="check")
+]
 
 
 class WriteSpec(_Strict):
@@ -293,8 +313,11 @@ class Commissioning(_Strict):
 class Recipe(_Strict):
     """A proven use case: parameters, assets, analytics, alarms and acceptance checks."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True,
-                              json_schema_extra={"$id": "https://fast-track-kit.org/schema/recipe.schema.json"})
+    model_config = ConfigDict(
+        extra="forbid",
+        use_attribute_docstrings=True,
+        json_schema_extra={"$id": "https://fast-track-kit.org/schema/recipe.schema.json"},
+    )
 
     id: str = Field(pattern=ID)
     """Unique recipe id, e.g. ``energy-per-shift``."""

@@ -12,12 +12,25 @@ import ipaddress
 import re
 from typing import Any
 
-from kit.recipes.model import (PLACEHOLDER, ChoiceParam, DurationParam, HostParam, IntegerParam, NumberParam,
-                               PortParam, ProfileParam, Recipe, SecretParam, TextParam)
+from kit.recipes.model import (
+    PLACEHOLDER,
+    ChoiceParam,
+    DurationParam,
+    HostParam,
+    IntegerParam,
+    NumberParam,
+    PortParam,
+    ProfileParam,
+    Recipe,
+    SecretParam,
+    TextParam,
+)
 
 #: Variables every recipe may use without declaring them.
 BUILTINS = ("site",)
-_HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_HOST = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
 _UNIT_S = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 
@@ -108,7 +121,9 @@ def is_site_specific(p: Any) -> bool:
     return isinstance(p, (HostParam, SecretParam)) or bool(getattr(p, "site_specific", False))
 
 
-def resolve(recipe: Recipe, given: dict[str, Any], site: str) -> tuple[dict[str, Any], dict[str, str]]:
+def resolve(
+    recipe: Recipe, given: dict[str, Any], site: str
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Coerce given values, fill defaults, and report missing or invalid ones.
 
     Returns:
@@ -121,7 +136,9 @@ def resolve(recipe: Recipe, given: dict[str, Any], site: str) -> tuple[dict[str,
         if name not in recipe.parameters and name not in BUILTINS:
             from kit.yamlfiles import suggest
 
-            problems[name] = f"the recipe has no parameter {name!r}{suggest(name, recipe.parameters)}"
+            problems[name] = (
+                f"the recipe has no parameter {name!r}{suggest(name, recipe.parameters)}"
+            )
     for name, p in recipe.parameters.items():
         if name in given and given[name] not in (None, ""):
             try:

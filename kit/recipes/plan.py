@@ -59,10 +59,14 @@ class Plan:
 
     def subjects(self) -> dict[str, list[str]]:
         """Subjects the deployment publishes on, by kind."""
-        data = [subjects.data_subject(subjects.AssetPath.parse(a.path)) for a in self.assets.values()]
+        data = [
+            subjects.data_subject(subjects.AssetPath.parse(a.path)) for a in self.assets.values()
+        ]
         readers = {a.component for a in self.assets.values()}
         kpi_assets = {c.asset for c in self.components if c.asset and c.name not in readers}
-        kpi = sorted(f"{subjects.KPI_PREFIX}.{subjects.AssetPath.parse(a).tokens}.>" for a in kpi_assets)
+        kpi = sorted(
+            f"{subjects.KPI_PREFIX}.{subjects.AssetPath.parse(a).tokens}.>" for a in kpi_assets
+        )
         health = [subjects.health_subject(c.name) for c in self.components]
         return {"data": data, "kpi": kpi, "health": health}
 
@@ -70,12 +74,23 @@ class Plan:
         """JSON-able plan for ``recipes.plan`` and ``kit install`` (secrets masked)."""
         secret = {n for n, p in self.recipe.recipe.parameters.items() if p.type == "secret"}
         return {
-            "recipe": self.recipe.recipe.id, "version": self.recipe.recipe.version, "deployment": self.deployment,
+            "recipe": self.recipe.recipe.id,
+            "version": self.recipe.recipe.version,
+            "deployment": self.deployment,
             "params": {k: ("***" if k in secret else v) for k, v in self.params.items()},
             "components": [_mask(c.model_dump(), secret, self.params) for c in self.components],
-            "connections": [{"asset": a.role, "path": a.path, "adapter": a.adapter, "profile": a.profile,
-                             "settings": _mask(a.config, secret, self.params)} for a in self.assets.values()],
-            "subjects": self.subjects(), "checks": self.checks,
+            "connections": [
+                {
+                    "asset": a.role,
+                    "path": a.path,
+                    "adapter": a.adapter,
+                    "profile": a.profile,
+                    "settings": _mask(a.config, secret, self.params),
+                }
+                for a in self.assets.values()
+            ],
+            "subjects": self.subjects(),
+            "checks": self.checks,
         }
 
 
@@ -132,9 +147,16 @@ class _Ctx:
         return bool(set(placeholders(node)) & self.undecided)
 
 
-def build_plan(lr: LoadedRecipe, host: Any, given: dict[str, Any] | None = None, *, site: str = "site",
-               deployment: str | None = None, profiles: ProfileLibrary | None = None,
-               sample: bool = False) -> Plan:
+def build_plan(
+    lr: LoadedRecipe,
+    host: Any,
+    given: dict[str, Any] | None = None,
+    *,
+    site: str = "site",
+    deployment: str | None = None,
+    profiles: ProfileLibrary | None = None,
+    sample: bool = False,
+) -> Plan:
     """Check ``lr`` against the installed plugins and profiles and compile its components.
 
     Args:
@@ -202,8 +224,11 @@ def _check_placeholders(ctx: _Ctx, loc: list[Any], node: Any, known: set[str]) -
     if isinstance(node, str):
         for name in placeholders(node):
             if name not in known:
-                ctx.add(loc, f"unknown parameter ${{{name}}}{suggest(name, known)} "
-                             "(only ${parameter} substitution is supported; no expressions)")
+                ctx.add(
+                    loc,
+                    f"unknown parameter ${{{name}}}{suggest(name, known)} "
+                    "(only ${parameter} substitution is supported; no expressions)",
+                )
                 ctx.unknown.add(name)
     elif isinstance(node, dict):
         for k, v in node.items():
@@ -217,10 +242,17 @@ def _component(ctx: _Ctx, host: Any, loc: list[Any], type_name: str, what: str) 
     try:
         return host.component(type_name).cls
     except PluginError:
-        installed = sorted(n for n, c in host.components.items.items()
-                           if (c.cls.kind in ("adapter", "source")) == (what == "adapter"))
-        ctx.add(loc, f"unknown {what} {type_name!r}{suggest(type_name, host.components.items)}; "
-                     f"installed: {', '.join(installed) or 'none'} (is its plugin installed?)", always=True)
+        installed = sorted(
+            n
+            for n, c in host.components.items.items()
+            if (c.cls.kind in ("adapter", "source")) == (what == "adapter")
+        )
+        ctx.add(
+            loc,
+            f"unknown {what} {type_name!r}{suggest(type_name, host.components.items)}; "
+            f"installed: {', '.join(installed) or 'none'} (is its plugin installed?)",
+            always=True,
+        )
         return None
 
 
@@ -229,20 +261,36 @@ def _validate_config(ctx: _Ctx, cls: Any, config: dict[str, Any], locate: Any) -
         return cls.Config.model_validate(config)
     except ValidationError as exc:
         for err in exc.errors():
-            loc = [p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))]
+            loc = [
+                p
+                for p in err["loc"]
+                if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))
+            ]
             msg = err["msg"].removeprefix("Value error, ")
             # An unknown key is wrong whatever the values are: never blamed on a made-up value.
             always = err["type"] == "extra_forbidden"
             if always:
                 allowed = list(getattr(cls.Config, "model_fields", {}))
                 hint = suggest(str(loc[-1]), allowed) or f" (allowed: {', '.join(allowed)})"
-                msg = f"unknown setting {loc[-1]!r}{hint}" if len(loc) == 1 else f"unknown setting {loc[-1]!r}"
+                msg = (
+                    f"unknown setting {loc[-1]!r}{hint}"
+                    if len(loc) == 1
+                    else f"unknown setting {loc[-1]!r}"
+                )
             ctx.add(locate(loc), msg, always=always)
         return None
 
 
-def _plan_asset(ctx: _Ctx, plan: Plan, host: Any, profiles: ProfileLibrary, role: str, spec: Any,
-                values: dict[str, Any], sample: bool) -> None:
+def _plan_asset(
+    ctx: _Ctx,
+    plan: Plan,
+    host: Any,
+    profiles: ProfileLibrary,
+    role: str,
+    spec: Any,
+    values: dict[str, Any],
+    sample: bool,
+) -> None:
     base = ["assets", role]
     path = str(substitute(spec.path, values))
     try:
@@ -254,29 +302,43 @@ def _plan_asset(ctx: _Ctx, plan: Plan, host: Any, profiles: ProfileLibrary, role
     unknown_profile = False
     config = substitute(dict(spec.connection), values)
     profile_id = substitute(spec.profile, values) if spec.profile else config.get("profile")
-    uses_profiles = cls is not None and getattr(cls, "protocol", None) and getattr(cls, "Profile", None)
+    uses_profiles = (
+        cls is not None and getattr(cls, "protocol", None) and getattr(cls, "Profile", None)
+    )
     if profile_id is not None and cls is not None and not uses_profiles:
         ctx.add([*base, "profile"], f"adapter {spec.adapter!r} does not use hardware profiles")
     if uses_profiles:
         if profile_id is None:
-            ctx.add(base, f"adapter {spec.adapter!r} needs a `profile` (an id, or ${{param}} of type profile)")
+            ctx.add(
+                base,
+                f"adapter {spec.adapter!r} needs a `profile` (an id, or ${{param}} of type profile)",
+            )
         elif profile_id not in profiles.profiles:
             unknown_profile = True  # bound points cannot be checked; no cascade of errors
             if not ctx._made_up([*base, "profile"]):
                 same = [p for p, prof in profiles.profiles.items() if prof.protocol == cls.protocol]
-                ctx.add([*base, "profile"], f"unknown profile {profile_id!r}{suggest(str(profile_id), same)}; "
-                                            "`kit profiles` lists them")
+                ctx.add(
+                    [*base, "profile"],
+                    f"unknown profile {profile_id!r}{suggest(str(profile_id), same)}; "
+                    "`kit profiles` lists them",
+                )
         else:
             prof = profiles.profiles[profile_id]
             if prof.protocol != cls.protocol:
-                ctx.add([*base, "profile"], f"profile {profile_id!r} is for {prof.protocol}, "
-                                            f"not for adapter {spec.adapter!r}")
+                ctx.add(
+                    [*base, "profile"],
+                    f"profile {profile_id!r} is for {prof.protocol}, "
+                    f"not for adapter {spec.adapter!r}",
+                )
             points = prof.semantic_points()
             for i, pt in enumerate(spec.requires):
                 if pt not in points:
-                    ctx.add([*base, "requires", i], f"profile {profile_id!r} does not provide point {pt!r}"
-                                                    f"{suggest(pt, points)}; `kit recipe match "
-                                                    f"{plan.recipe.recipe.id}` lists profiles that do")
+                    ctx.add(
+                        [*base, "requires", i],
+                        f"profile {profile_id!r} does not provide point {pt!r}"
+                        f"{suggest(pt, points)}; `kit recipe match "
+                        f"{plan.recipe.recipe.id}` lists profiles that do",
+                    )
         if profile_id is not None:
             config["profile"] = profile_id
         # Validating without values, a profile chosen by a parameter may be any that fits:
@@ -289,14 +351,17 @@ def _plan_asset(ctx: _Ctx, plan: Plan, host: Any, profiles: ProfileLibrary, role
             points = set(provided)
             for i, pt in enumerate(spec.requires):
                 if pt not in points:
-                    ctx.add([*base, "requires", i], f"{spec.adapter!r} does not provide point {pt!r}"
-                                                    f"{suggest(pt, points)}")
+                    ctx.add(
+                        [*base, "requires", i],
+                        f"{spec.adapter!r} does not provide point {pt!r}{suggest(pt, points)}",
+                    )
     if points is None and spec.requires and not unknown_profile:
         points = set(spec.requires)
     if ctx._made_up([*base, "profile"]):
         profile_id = None  # a made-up id must not appear in messages
     name = component_name(plan.deployment, role)
     if cls is not None:
+
         def locate(loc: list[Any]) -> list[Any]:
             if loc and loc[0] == "profile" and spec.profile:
                 return [*base, "profile"]
@@ -317,7 +382,9 @@ def _is_number(text: str) -> bool:
 
 def _is_param(text: str, params: dict[str, Any]) -> bool:
     names = placeholders(text)
-    return bool(names) and any(isinstance(params.get(n), ProfileParam) or n in params for n in names)
+    return bool(names) and any(
+        isinstance(params.get(n), ProfileParam) or n in params for n in names
+    )
 
 
 def _check_point(ctx: _Ctx, plan: Plan, loc: list[Any], role: str, point: str) -> None:
@@ -331,13 +398,18 @@ def _check_point(ctx: _Ctx, plan: Plan, loc: list[Any], role: str, point: str) -
 
 def _role(ctx: _Ctx, plan: Plan, loc: list[Any], role: str) -> bool:
     if role not in plan.recipe.recipe.assets:
-        ctx.add(loc, f"unknown asset {role!r}{suggest(role, plan.recipe.recipe.assets)}; "
-                     f"the recipe's assets are: {', '.join(plan.recipe.recipe.assets)}")
+        ctx.add(
+            loc,
+            f"unknown asset {role!r}{suggest(role, plan.recipe.recipe.assets)}; "
+            f"the recipe's assets are: {', '.join(plan.recipe.recipe.assets)}",
+        )
         return False
     return True
 
 
-def _plan_analytics(ctx: _Ctx, plan: Plan, host: Any, i: int, a: Any, values: dict[str, Any]) -> None:
+def _plan_analytics(
+    ctx: _Ctx, plan: Plan, host: Any, i: int, a: Any, values: dict[str, Any]
+) -> None:
     base = ["analytics", i]
     cls = _component(ctx, host, [*base, "plugin"], a.plugin, "plugin")
     if not _role(ctx, plan, [*base, "asset"], a.asset):
@@ -358,6 +430,7 @@ def _plan_analytics(ctx: _Ctx, plan: Plan, host: Any, i: int, a: Any, values: di
         config["inputs"] = inputs
     name = component_name(plan.deployment, a.plugin, a.asset, a.name or "")
     if cls is not None:
+
         def locate(loc: list[Any]) -> list[Any]:
             if loc and loc[0] == "inputs":
                 return [*base, "inputs", *loc[1:]]
@@ -373,7 +446,10 @@ def _plan_writes(ctx: _Ctx, plan: Plan, values: dict[str, Any]) -> None:
     from kit.trust.writes import WriteRule
 
     for i, spec in enumerate(plan.recipe.recipe.writes):
-        if not _role(ctx, plan, ["writes", i, "asset"], spec.asset) or spec.asset not in plan.assets:
+        if (
+            not _role(ctx, plan, ["writes", i, "asset"], spec.asset)
+            or spec.asset not in plan.assets
+        ):
             continue
         _check_point(ctx, plan, ["writes", i, "point"], spec.asset, spec.point)
         raw = substitute(spec.model_dump(exclude_none=True), values)
@@ -384,8 +460,11 @@ def _plan_writes(ctx: _Ctx, plan: Plan, values: dict[str, Any]) -> None:
             for err in exc.errors():
                 ctx.add(["writes", i, *err["loc"]], err["msg"])
             continue
-        reason = None if (rule.values or rule.min is not None or rule.max is not None) else \
-            "declare min/max or values: unbounded writes are not allowed"
+        reason = (
+            None
+            if (rule.values or rule.min is not None or rule.max is not None)
+            else "declare min/max or values: unbounded writes are not allowed"
+        )
         if reason:
             ctx.add(["writes", i], reason)
             continue
@@ -419,14 +498,26 @@ def _plan_alarms(ctx: _Ctx, plan: Plan, host: Any, values: dict[str, Any]) -> No
             compiled.append(rule)
         config = {"rules": compiled}
         if cls is not None:
+
             def locate(loc: list[Any], rules: list = rules) -> list[Any]:
-                if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int) and loc[1] < len(rules):
+                if (
+                    len(loc) >= 2
+                    and loc[0] == "rules"
+                    and isinstance(loc[1], int)
+                    and loc[1] < len(rules)
+                ):
                     return [*rules[loc[1]][0], *loc[2:]]
                 return ["alarms"]
 
             _validate_config(ctx, cls, config, locate)
-        plan.components.append(ComponentSpec(name=component_name(plan.deployment, ALARMS, role), type=ALARMS,
-                                             asset=plan.assets[role].path, config=config))
+        plan.components.append(
+            ComponentSpec(
+                name=component_name(plan.deployment, ALARMS, role),
+                type=ALARMS,
+                asset=plan.assets[role].path,
+                config=config,
+            )
+        )
 
 
 def _plan_checks(ctx: _Ctx, plan: Plan, values: dict[str, Any]) -> None:
@@ -456,8 +547,10 @@ def _title(c: dict[str, Any]) -> str:
     unit = f" {c['unit']}" if c.get("unit") else ""
     if c["check"] == "range":
         lo, hi = c.get("min"), c.get("max")
-        return f"{c['asset']}.{c['point']} between {lo if lo is not None else '-∞'} and " \
-               f"{hi if hi is not None else '∞'}{unit}"
+        return (
+            f"{c['asset']}.{c['point']} between {lo if lo is not None else '-∞'} and "
+            f"{hi if hi is not None else '∞'}{unit}"
+        )
     if c["check"] == "updates":
         return f"{c['asset']}{'.' + c['point'] if c.get('point') else ''} updates at least every {c['every_s']:g} s"
     if c["check"] == "increases":

@@ -16,7 +16,9 @@ from kit.bus import Bus
 from kit.errors import BusError
 from kit.payloads import Event, utcnow
 
-Category = Literal["access_control", "request_error", "control_system", "config_change", "audit_log"]
+Category = Literal[
+    "access_control", "request_error", "control_system", "config_change", "audit_log"
+]
 
 
 def audit_path(asset: str | None, site: str) -> subjects.AssetPath:
@@ -29,18 +31,41 @@ def audit_path(asset: str | None, site: str) -> subjects.AssetPath:
     return subjects.AssetPath.of(site, "kit", "security", "audit")
 
 
-async def audit(bus: Bus, *, site: str, asset: str | None, source: str, category: Category, type: str,
-                result: str, message: str = "", severity: str = "info", data: dict[str, Any] | None = None) -> Event:
+async def audit(
+    bus: Bus,
+    *,
+    site: str,
+    asset: str | None,
+    source: str,
+    category: Category,
+    type: str,
+    result: str,
+    message: str = "",
+    severity: str = "info",
+    data: dict[str, Any] | None = None,
+) -> Event:
     """Publish one audit record and wait for the stream to store it.
 
     Raises:
         BusError: the record was not stored (the caller must not carry out the action).
     """
     path = audit_path(asset, site)
-    ev = Event(kind="audit", asset=str(path), ts=utcnow(), source=source, category=category, type=type,
-               result=result, severity=severity, message=message, data=data or {})
+    ev = Event(
+        kind="audit",
+        asset=str(path),
+        ts=utcnow(),
+        source=source,
+        category=category,
+        type=type,
+        result=result,
+        severity=severity,
+        message=message,
+        data=data or {},
+    )
     try:
         await bus.js.publish(subjects.event_subject("audit", path), codec.encode(ev), timeout=5)
     except Exception as exc:
-        raise BusError(f"audit record could not be stored ({exc or type(exc).__name__}); action refused") from None
+        raise BusError(
+            f"audit record could not be stored ({exc or type(exc).__name__}); action refused"
+        ) from None
     return ev

@@ -32,25 +32,71 @@ ROLES = ("viewer", "technician", "admin")
 
 #: Control API endpoints (``kit.control.<name>``) by role; each role includes the ones before it.
 ROLE_ENDPOINTS: dict[str, list[str]] = {
-    "viewer": ["status", "components", "plugins", "recipes.list", "recipes.show", "recipes.match",
-               "recipes.validate", "deployments.list", "deployments.show", "bundles.inspect", "history.query",
-               "oee.downtimes", "alarms.list", "opcua.certs.list"],
-    "technician": ["components.restart", "alarms.ack", "alarms.shelve", "alarms.unshelve", "oee.assign_reason",
-                   "condition.feedback", "condition.relearn", "recipes.plan", "recipes.test_connection",
-                   "writes.request", "writes.confirm"],
+    "viewer": [
+        "status",
+        "components",
+        "plugins",
+        "recipes.list",
+        "recipes.show",
+        "recipes.match",
+        "recipes.validate",
+        "deployments.list",
+        "deployments.show",
+        "bundles.inspect",
+        "history.query",
+        "oee.downtimes",
+        "alarms.list",
+        "opcua.certs.list",
+    ],
+    "technician": [
+        "components.restart",
+        "alarms.ack",
+        "alarms.shelve",
+        "alarms.unshelve",
+        "oee.assign_reason",
+        "condition.feedback",
+        "condition.relearn",
+        "recipes.plan",
+        "recipes.test_connection",
+        "writes.request",
+        "writes.confirm",
+    ],
     "admin": [">"],
 }
 
 #: Read-only JetStream API a viewer needs to read history and last values.
-_JS_READ = ["$JS.API.INFO", "$JS.API.STREAM.INFO.>", "$JS.API.STREAM.NAMES", "$JS.API.STREAM.LIST",
-            "$JS.API.CONSUMER.CREATE.>", "$JS.API.CONSUMER.DELETE.>", "$JS.API.CONSUMER.INFO.>",
-            "$JS.API.CONSUMER.MSG.NEXT.>", "$JS.API.DIRECT.GET.>", "$JS.API.STREAM.MSG.GET.>", "$JS.ACK.>",
-            "$JS.FC.>", "$SRV.>", "$MQTT.>"]
+_JS_READ = [
+    "$JS.API.INFO",
+    "$JS.API.STREAM.INFO.>",
+    "$JS.API.STREAM.NAMES",
+    "$JS.API.STREAM.LIST",
+    "$JS.API.CONSUMER.CREATE.>",
+    "$JS.API.CONSUMER.DELETE.>",
+    "$JS.API.CONSUMER.INFO.>",
+    "$JS.API.CONSUMER.MSG.NEXT.>",
+    "$JS.API.DIRECT.GET.>",
+    "$JS.API.STREAM.MSG.GET.>",
+    "$JS.ACK.>",
+    "$JS.FC.>",
+    "$SRV.>",
+    "$MQTT.>",
+]
 # MQTT tools (mosquitto_sub, Node-RED) log in as viewer: NATS maps the filter kit/data/# to
 # both kit.data.> and kit.data (MQTT's # also matches the parent level), and checks the
 # client's session subjects ($MQTT.>) against the user's permissions too.
-_READ_SUBS = ["kit.data.>", "kit.kpi.>", "kit.event.>", "kit.health.>", "kit.data", "kit.kpi", "kit.event",
-              "kit.health", "_INBOX.>", "$SRV.>", "$MQTT.>"]
+_READ_SUBS = [
+    "kit.data.>",
+    "kit.kpi.>",
+    "kit.event.>",
+    "kit.health.>",
+    "kit.data",
+    "kit.kpi",
+    "kit.event",
+    "kit.health",
+    "_INBOX.>",
+    "$SRV.>",
+    "$MQTT.>",
+]
 
 
 def endpoints_for(role: str) -> list[str]:
@@ -76,7 +122,9 @@ def inbox_prefix(component: str) -> str:
     return f"_INBOX_c_{subjects.sanitize_token(component).replace('-', '_')}"
 
 
-def component_permissions(component: str, publishes: list[str], subscribes: list[str]) -> dict[str, Any]:
+def component_permissions(
+    component: str, publishes: list[str], subscribes: list[str]
+) -> dict[str, Any]:
     """NATS permissions of one component instance.
 
     Args:
@@ -85,26 +133,36 @@ def component_permissions(component: str, publishes: list[str], subscribes: list
         subscribes: subjects from the manifest, narrowed by the component's bindings.
     """
     tok = subjects.sanitize_token(component)
-    pubs = list(publishes) + [subjects.health_subject(component),
-                              "$JS.API.STREAM.INFO.KV_KIT_STATE", "$JS.API.STREAM.INFO.KV_KIT_LAST",
-                              f"$KV.KIT_STATE.{tok}.>",
-                              f"$JS.API.DIRECT.GET.KV_KIT_STATE.$KV.KIT_STATE.{tok}.>",
-                              # Needed when the bucket has no direct get; see threat model (T7).
-                              "$JS.API.STREAM.MSG.GET.KV_KIT_STATE"]
+    pubs = list(publishes) + [
+        subjects.health_subject(component),
+        "$JS.API.STREAM.INFO.KV_KIT_STATE",
+        "$JS.API.STREAM.INFO.KV_KIT_LAST",
+        f"$KV.KIT_STATE.{tok}.>",
+        f"$JS.API.DIRECT.GET.KV_KIT_STATE.$KV.KIT_STATE.{tok}.>",
+        # Needed when the bucket has no direct get; see threat model (T7).
+        "$JS.API.STREAM.MSG.GET.KV_KIT_STATE",
+    ]
     # Last values mirror the data subjects the component may publish.
     for p in publishes:
         if p == ">" or p.startswith("kit.data."):
-            pubs.append("$KV.KIT_LAST." + (p[len("kit.data."):] if p != ">" else ">"))
+            pubs.append("$KV.KIT_LAST." + (p[len("kit.data.") :] if p != ">" else ">"))
         elif p == "kit.>" or p == "kit.data":
             pubs.append("$KV.KIT_LAST.>")
     # Reading a stream through a JetStream consumer (e.g. a historian catching up) is
     # allowed for the streams whose subjects the component may subscribe to. The grant is
     # per stream, not per subject: see the threat model (T7).
     for stream in sorted({st for sub in subscribes for st in streams_of(sub)}):
-        pubs += [f"$JS.API.STREAM.INFO.{stream}", f"$JS.API.CONSUMER.CREATE.{stream}.>",
-                 f"$JS.API.CONSUMER.CREATE.{stream}", f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.>",
-                 f"$JS.API.CONSUMER.INFO.{stream}.>", f"$JS.API.CONSUMER.MSG.NEXT.{stream}.>",
-                 f"$JS.API.CONSUMER.DELETE.{stream}.>", f"$JS.ACK.{stream}.>", f"$JS.FC.{stream}.>"]
+        pubs += [
+            f"$JS.API.STREAM.INFO.{stream}",
+            f"$JS.API.CONSUMER.CREATE.{stream}.>",
+            f"$JS.API.CONSUMER.CREATE.{stream}",
+            f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.>",
+            f"$JS.API.CONSUMER.INFO.{stream}.>",
+            f"$JS.API.CONSUMER.MSG.NEXT.{stream}.>",
+            f"$JS.API.CONSUMER.DELETE.{stream}.>",
+            f"$JS.ACK.{stream}.>",
+            f"$JS.FC.{stream}.>",
+        ]
     subs = list(subscribes) + [f"{inbox_prefix(component)}.>"]
     return {"publish": {"allow": _dedupe(pubs)}, "subscribe": {"allow": _dedupe(subs)}}
 
@@ -117,8 +175,13 @@ def streams_of(subject: str) -> set[str]:
         return every
     if toks[0] != "kit" or len(toks) < 2:
         return set()
-    by_token = {"data": subjects.STREAM_DATA, "kpi": subjects.STREAM_KPI, "event": subjects.STREAM_EVENTS}
+    by_token = {
+        "data": subjects.STREAM_DATA,
+        "kpi": subjects.STREAM_KPI,
+        "event": subjects.STREAM_EVENTS,
+    }
     return {by_token[toks[1]]} if toks[1] in by_token else set()
+
 
 def narrow_subscriptions(declared: list[str], bound_assets: set[str]) -> list[str]:
     """Replace a broad ``kit.data`` subscription by the data subjects of the bound assets.
@@ -132,7 +195,9 @@ def narrow_subscriptions(declared: list[str], bound_assets: set[str]) -> list[st
     out: list[str] = []
     for s in declared:
         if s in ("kit.data.>", "kit.>", ">"):
-            out += [subjects.data_subject(subjects.AssetPath.parse(a)) for a in sorted(bound_assets)]
+            out += [
+                subjects.data_subject(subjects.AssetPath.parse(a)) for a in sorted(bound_assets)
+            ]
             if s != "kit.data.>":
                 out.append(s)  # a wider declaration keeps its other subjects
         else:
@@ -166,7 +231,7 @@ class BusAuth:
         return self.data_dir / "nats" / AUTH_FILE
 
     @classmethod
-    def load_or_create(cls, data_dir: Path) -> "BusAuth":
+    def load_or_create(cls, data_dir: Path) -> BusAuth:
         """Read the role passwords, creating them (0600) on first use."""
         ba = cls(Path(data_dir))
         try:
@@ -203,8 +268,11 @@ class BusAuth:
         """``nats.connect`` keyword arguments for ``user`` (``runtime``, a role, or ``c-<component>``)."""
         if user.startswith("c-"):
             name = user[2:]
-            opts: dict[str, Any] = {"user": user, "password": self.components[name][0],
-                                    "inbox_prefix": inbox_prefix(name).encode()}
+            opts: dict[str, Any] = {
+                "user": user,
+                "password": self.components[name][0],
+                "inbox_prefix": inbox_prefix(name).encode(),
+            }
             return opts
         return {"user": user, "password": self.passwords[user]}
 
@@ -239,7 +307,9 @@ def client_options(data_dir: Path, role: str = "admin", url: str | None = None) 
             continue
     if not found:
         return {}
-    chosen = next((f for f in found if url and f.get("url") and _same_server(f["url"], url)), found[0])
+    chosen = next(
+        (f for f in found if url and f.get("url") and _same_server(f["url"], url)), found[0]
+    )
     pw = chosen.get("users", {}).get(role)
     return {"user": role, "password": pw} if pw else {}
 
@@ -253,7 +323,15 @@ def _same_server(a: str, b: str) -> bool:
 
 #: Embedded servers started by this process: "host:port" → role passwords (see default_client_options).
 _LOCAL: dict[str, dict[str, str]] = {}
-_AUTH_KEYS = ("user", "password", "token", "user_credentials", "nkeys_seed", "signature_cb", "user_jwt_cb")
+_AUTH_KEYS = (
+    "user",
+    "password",
+    "token",
+    "user_credentials",
+    "nkeys_seed",
+    "signature_cb",
+    "user_jwt_cb",
+)
 
 
 def _hostport(url: str) -> str:

@@ -37,7 +37,9 @@ def check_wheel(wheel: Path, data_dir: Path, policy: str) -> TrustStatus:
         metas = list(root.glob("*.dist-info/METADATA"))
         pkgs = [p.parent for p in root.glob(f"*/{MANIFEST_FILE}")]
         if not metas or len(pkgs) != 1:
-            raise PluginError(f"{wheel}: expected one package with a {MANIFEST_FILE} and a dist-info")
+            raise PluginError(
+                f"{wheel}: expected one package with a {MANIFEST_FILE} and a dist-info"
+            )
         meta = email.parser.Parser().parsestr(metas[0].read_text())
         st = check_package(pkgs[0], meta["Name"], meta["Version"], TrustStore.load(data_dir))
     ok, msg = decide(st, policy)
@@ -50,8 +52,11 @@ def install_wheel(wheel: Path, data_dir: Path, policy: str) -> TrustStatus:
     """Verify ``wheel`` and install it into this interpreter's environment (uv if present, else pip)."""
     st = check_wheel(wheel, data_dir, policy)
     uv = shutil.which("uv")
-    cmd = [uv, "pip", "install", "--python", sys.executable, str(wheel)] if uv else \
-        [sys.executable, "-m", "pip", "install", str(wheel)]
+    cmd = (
+        [uv, "pip", "install", "--python", sys.executable, str(wheel)]
+        if uv
+        else [sys.executable, "-m", "pip", "install", str(wheel)]
+    )
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise PluginError(f"installing {wheel.name} failed:\n{proc.stderr.strip()[-2000:]}")

@@ -46,8 +46,10 @@ class StandardClaim(BaseModel):
         # A plugin cannot be "certified" by a body through a self-written manifest.
         low = v.lower()
         if "certified" in low and "self" not in low and "not certified" not in low:
-            raise ValueError("a claim may not say 'certified' unless qualified (e.g. 'self-assessed'); "
-                             "say 'tested against …' or 'self-assessed against …'")
+            raise ValueError(
+                "a claim may not say 'certified' unless qualified (e.g. 'self-assessed'); "
+                "say 'tested against …' or 'self-assessed against …'"
+            )
         return v
 
 
@@ -114,7 +116,9 @@ class PluginManifest(BaseModel):
     def _subjects(cls, v: list[str]) -> list[str]:
         for s in v:
             if not _SUBJECT.match(s):
-                raise ValueError(f"{s!r} is not a NATS subject (tokens separated by '.', wildcards '*' and '>')")
+                raise ValueError(
+                    f"{s!r} is not a NATS subject (tokens separated by '.', wildcards '*' and '>')"
+                )
         return v
 
     def api_allows(self, version: str) -> bool:
@@ -135,8 +139,15 @@ def version_in_range(version: str, spec: str) -> bool:
         if not m:
             return False
         op, other = m.group(1), _vtuple(m.group(2))
-        ok = {">=": v >= other, "<=": v <= other, "==": v == other, "!=": v != other,
-              "<": v < other, ">": v > other, "~=": v >= other}[op]
+        ok = {
+            ">=": v >= other,
+            "<=": v <= other,
+            "==": v == other,
+            "!=": v != other,
+            "<": v < other,
+            ">": v > other,
+            "~=": v >= other,
+        }[op]
         if not ok:
             return False
     return True

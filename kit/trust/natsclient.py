@@ -19,11 +19,15 @@ def external_options(c: NatsClientSettings) -> dict[str, Any]:
     opts: dict[str, Any] = {}
     if c.tls_ca or c.tls_cert:
         try:
-            ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(c.tls_ca) if c.tls_ca else None)
+            ctx = ssl.create_default_context(
+                ssl.Purpose.SERVER_AUTH, cafile=str(c.tls_ca) if c.tls_ca else None
+            )
             ctx.minimum_version = ssl.TLSVersion.TLSv1_2
             if c.tls_cert:
                 if not c.tls_key:
-                    raise ConfigError("nats_client.tls_key: required together with nats_client.tls_cert")
+                    raise ConfigError(
+                        "nats_client.tls_key: required together with nats_client.tls_cert"
+                    )
                 ctx.load_cert_chain(str(c.tls_cert), str(c.tls_key))
         except (OSError, ssl.SSLError) as exc:
             raise ConfigError(f"nats_client: cannot load TLS files: {exc}") from None
@@ -81,15 +85,19 @@ async def tls_preflight(url: str, opts: dict[str, Any], timeout: float = 5.0) ->
     host, port = first.hostname or "127.0.0.1", first.port or 4222
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-    except (OSError, asyncio.TimeoutError):
+    except (TimeoutError, OSError):
         return  # unreachable: the client reports that itself
     try:
         await asyncio.wait_for(reader.readline(), timeout)  # NATS sends INFO before the TLS upgrade
-        await asyncio.wait_for(writer.start_tls(ctx, server_hostname=opts.get("tls_hostname") or host), timeout)
+        await asyncio.wait_for(
+            writer.start_tls(ctx, server_hostname=opts.get("tls_hostname") or host), timeout
+        )
     except ssl.SSLError as exc:
-        raise BusError(f"TLS with {host}:{port} failed: {exc.reason or exc}. Check nats_client.tls_ca "
-                       "(the CA that signed the server certificate) and nats_client.tls_hostname") from None
-    except (OSError, asyncio.TimeoutError):
+        raise BusError(
+            f"TLS with {host}:{port} failed: {exc.reason or exc}. Check nats_client.tls_ca "
+            "(the CA that signed the server certificate) and nats_client.tls_hostname"
+        ) from None
+    except (TimeoutError, OSError):
         pass  # the client's own error handling reports other failures
     finally:
         writer.close()

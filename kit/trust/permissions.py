@@ -27,8 +27,10 @@ log = logging.getLogger(__name__)
 
 #: Used when a plugin ships no manifest (in-process test plugins, old packages): the kind's
 #: ordinary surface. ``kit certify`` fails such plugins; the runtime logs a warning.
-DEFAULT_SURFACE = {"publishes": ["kit.data.>", "kit.kpi.>", "kit.event.>", "kit.health.>"],
-                   "subscribes": ["kit.data.>"]}
+DEFAULT_SURFACE = {
+    "publishes": ["kit.data.>", "kit.kpi.>", "kit.event.>", "kit.health.>"],
+    "subscribes": ["kit.data.>"],
+}
 
 
 def plugin_manifest(host: Any, plugin_name: str) -> PluginManifest | None:
@@ -65,12 +67,18 @@ def permissions_for(host: Any, spec: ComponentSpec, cfg: BaseModel) -> dict[str,
     reg = host.component(spec.type)
     man = plugin_manifest(host, reg.plugin)
     if man is None:
-        log.warning("plugin %s (component type %s) ships no manifest; %s gets the default permissions",
-                    reg.plugin, spec.type, spec.name)
+        log.warning(
+            "plugin %s (component type %s) ships no manifest; %s gets the default permissions",
+            reg.plugin,
+            spec.type,
+            spec.name,
+        )
         pubs, subs = DEFAULT_SURFACE["publishes"], DEFAULT_SURFACE["subscribes"]
     else:
         pubs, subs = man.publishes, man.subscribes
-    return component_permissions(spec.name, list(pubs), narrow_subscriptions(list(subs), bound_assets(cfg, spec.asset)))
+    return component_permissions(
+        spec.name, list(pubs), narrow_subscriptions(list(subs), bound_assets(cfg, spec.asset))
+    )
 
 
 class ComponentBuses:
@@ -106,8 +114,13 @@ class ComponentBuses:
         last: Exception | None = None
         for _ in range(attempts):
             try:
-                bus = await Bus.connect(self.url, name=f"kit-component-{name}", connect_timeout=2,
-                                        on_error=on_error, **self.auth.connect_options(f"c-{name}"))
+                bus = await Bus.connect(
+                    self.url,
+                    name=f"kit-component-{name}",
+                    connect_timeout=2,
+                    on_error=on_error,
+                    **self.auth.connect_options(f"c-{name}"),
+                )
                 self.buses[name] = bus
                 return bus
             except BusError as exc:  # authorization not reloaded yet: the server answers, try again
@@ -123,11 +136,19 @@ class ComponentBuses:
         """
         import nats
 
-        opts = {k: v for k, v in self.auth.connect_options(f"c-{name}").items() if k != "inbox_prefix"}
+        opts = {
+            k: v for k, v in self.auth.connect_options(f"c-{name}").items() if k != "inbox_prefix"
+        }
         for _ in range(attempts):
             try:
-                nc = await nats.connect(self.url, allow_reconnect=False, max_reconnect_attempts=0,
-                                        connect_timeout=2, error_cb=_quiet, **opts)
+                nc = await nats.connect(
+                    self.url,
+                    allow_reconnect=False,
+                    max_reconnect_attempts=0,
+                    connect_timeout=2,
+                    error_cb=_quiet,
+                    **opts,
+                )
                 await nc.close()
                 return
             except Exception:  # authorization not reloaded yet

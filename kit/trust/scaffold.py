@@ -13,25 +13,49 @@ from kit.errors import KitError
 from kit.trust import scaffold_templates as T
 
 _KINDS = {
-    "adapter": {"code": T.ADAPTER, "test": T.ADAPTER_TEST, "publishes": '["kit.data.>"]', "subscribes": "[]",
-                "summary": "Reads a line-protocol device", "config": '{host: 192.168.0.10, port: 5020, poll_s: 1.0}'},
-    "analytics": {"code": T.ANALYTICS, "test": T.ANALYTICS_TEST, "publishes": '["kit.kpi.>"]',
-                  "subscribes": '["kit.data.>"]', "summary": "Counts good parts from a bound counter",
-                  "config": "{inputs: {parts: count_good}, kpi: parts_seen}"},
-    "sink": {"code": T.SINK, "test": T.SINK_TEST, "publishes": "[]", "subscribes": '["kit.data.>"]',
-             "summary": "Keeps the last value of every point", "config": '{subject: "kit.data.>"}'},
+    "adapter": {
+        "code": T.ADAPTER,
+        "test": T.ADAPTER_TEST,
+        "publishes": '["kit.data.>"]',
+        "subscribes": "[]",
+        "summary": "Reads a line-protocol device",
+        "config": "{host: 192.168.0.10, port: 5020, poll_s: 1.0}",
+    },
+    "analytics": {
+        "code": T.ANALYTICS,
+        "test": T.ANALYTICS_TEST,
+        "publishes": '["kit.kpi.>"]',
+        "subscribes": '["kit.data.>"]',
+        "summary": "Counts good parts from a bound counter",
+        "config": "{inputs: {parts: count_good}, kpi: parts_seen}",
+    },
+    "sink": {
+        "code": T.SINK,
+        "test": T.SINK_TEST,
+        "publishes": "[]",
+        "subscribes": '["kit.data.>"]',
+        "summary": "Keeps the last value of every point",
+        "config": '{subject: "kit.data.>"}',
+    },
 }
 
 
-def scaffold(name: str, kind: str, parent: Path, vendor: str = "Example Vendor",
-             contact: str = "support@example.com") -> Path:
+def scaffold(
+    name: str,
+    kind: str,
+    parent: Path,
+    vendor: str = "Example Vendor",
+    contact: str = "support@example.com",
+) -> Path:
     """Create ``parent/kit-<name>/`` for a plugin of ``kind``; return its path.
 
     Raises:
         KitError: bad name, unknown kind, or the directory exists.
     """
     if not re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", name):
-        raise KitError(f"plugin name {name!r}: use lower-case letters, digits and single dashes (e.g. acme-meter)")
+        raise KitError(
+            f"plugin name {name!r}: use lower-case letters, digits and single dashes (e.g. acme-meter)"
+        )
     if kind not in _KINDS:
         raise KitError(f"kind must be one of {', '.join(_KINDS)}")
     k = _KINDS[kind]
@@ -40,9 +64,20 @@ def scaffold(name: str, kind: str, parent: Path, vendor: str = "Example Vendor",
     root = Path(parent) / f"kit-{name}"
     if root.exists():
         raise KitError(f"{root} exists already")
-    v = {"name": name, "dist": f"kit-{name}", "mod": mod, "Class": cls, "kind": kind, "vendor": vendor,
-         "contact": contact, "summary": f"{k['summary']} ({vendor}).", "Title": f"{cls} {kind} (kit-{name})",
-         "publishes": k["publishes"], "subscribes": k["subscribes"], "config_example": k["config"]}
+    v = {
+        "name": name,
+        "dist": f"kit-{name}",
+        "mod": mod,
+        "Class": cls,
+        "kind": kind,
+        "vendor": vendor,
+        "contact": contact,
+        "summary": f"{k['summary']} ({vendor}).",
+        "Title": f"{cls} {kind} (kit-{name})",
+        "publishes": k["publishes"],
+        "subscribes": k["subscribes"],
+        "config_example": k["config"],
+    }
     files = {
         "pyproject.toml": T.PYPROJECT,
         "README.md": T.README,

@@ -34,15 +34,24 @@ def find_package_dir(path: Path) -> Path:
     path = Path(path)
     if (path / MANIFEST_FILE).is_file():
         return path
-    found = [p.parent for p in path.glob(f"src/*/{MANIFEST_FILE}")] or [p.parent for p in path.glob(f"*/{MANIFEST_FILE}")]
+    found = [p.parent for p in path.glob(f"src/*/{MANIFEST_FILE}")] or [
+        p.parent for p in path.glob(f"*/{MANIFEST_FILE}")
+    ]
     if len(found) != 1:
-        raise PluginError(f"{path}: expected exactly one package with a {MANIFEST_FILE} "
-                          f"(in {path}, {path}/src/<pkg>/ or {path}/<pkg>/), found {len(found)}")
+        raise PluginError(
+            f"{path}: expected exactly one package with a {MANIFEST_FILE} "
+            f"(in {path}, {path}/src/<pkg>/ or {path}/<pkg>/), found {len(found)}"
+        )
     return found[0]
 
 
-def sign_plugin(path: Path, key: Ed25519PrivateKey, role: str = "vendor", report: Path | None = None,
-                extra: dict[str, Any] | None = None) -> Path:
+def sign_plugin(
+    path: Path,
+    key: Ed25519PrivateKey,
+    role: str = "vendor",
+    report: Path | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
     """Sign the plugin package at ``path``; returns the signature file.
 
     Args:
@@ -58,18 +67,28 @@ def sign_plugin(path: Path, key: Ed25519PrivateKey, role: str = "vendor", report
     tier = None
     if report is not None:
         rep = json.loads(Path(report).read_text())
-        if rep.get("plugin", {}).get("name") != man.name or rep.get("plugin", {}).get("version") != man.version:
+        if (
+            rep.get("plugin", {}).get("name") != man.name
+            or rep.get("plugin", {}).get("version") != man.version
+        ):
             raise SignatureError(f"report is for {rep.get('plugin')}, not {man.name} {man.version}")
         tier = rep.get("tier")
         if Path(report).resolve() != (pkg / REPORT_FILE).resolve():
             shutil.copyfile(report, pkg / REPORT_FILE)
     if role == "certifier" and not tier:
-        raise SignatureError("a certifier signature needs a report that passed at least bronze (--report)")
+        raise SignatureError(
+            "a certifier signature needs a report that passed at least bronze (--report)"
+        )
     if role not in ("vendor", "certifier"):
         raise SignatureError("role must be vendor or certifier")
     statement: dict[str, Any] = {
-        "purpose": "kit-plugin", "name": man.name, "version": man.version, "kit_api": man.kit_api,
-        "kit_api_version": KIT_API_VERSION, "role": role, "tier": tier if role == "certifier" else None,
+        "purpose": "kit-plugin",
+        "name": man.name,
+        "version": man.version,
+        "kit_api": man.kit_api,
+        "kit_api_version": KIT_API_VERSION,
+        "role": role,
+        "tier": tier if role == "certifier" else None,
         **(extra or {}),
     }
     rp = pkg / REPORT_FILE
@@ -81,8 +100,11 @@ def sign_plugin(path: Path, key: Ed25519PrivateKey, role: str = "vendor", report
     docs: list[dict] = []
     if sig_path.exists():
         try:
-            docs = [d for d in json.loads(sig_path.read_text()).get("signatures", [])
-                    if d.get("key_id") != key_id(key.public_key())]
+            docs = [
+                d
+                for d in json.loads(sig_path.read_text()).get("signatures", [])
+                if d.get("key_id") != key_id(key.public_key())
+            ]
         except ValueError:
             docs = []
     tmp = pkg.parent / f".{pkg.name}.sig.tmp"

@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -79,10 +79,13 @@ def new_keypair(directory: Path, name: str, comment: str = "") -> tuple[Path, Pa
     directory.mkdir(parents=True, exist_ok=True)
     priv_p, pub_p = directory / f"{name}.key", directory / f"{name}.pub"
     if priv_p.exists() or pub_p.exists():
-        raise SignatureError(f"{priv_p} or {pub_p} exists already; choose another name or remove them")
+        raise SignatureError(
+            f"{priv_p} or {pub_p} exists already; choose another name or remove them"
+        )
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     fd = os.open(priv_p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(pem)
@@ -115,7 +118,9 @@ def canonical(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
-def sign_bytes(data: bytes, key: Ed25519PrivateKey, statement: dict[str, Any] | None = None) -> dict[str, Any]:
+def sign_bytes(
+    data: bytes, key: Ed25519PrivateKey, statement: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Sign ``data`` and a trusted ``statement`` (e.g. name, version, purpose).
 
     Returns:
@@ -124,10 +129,14 @@ def sign_bytes(data: bytes, key: Ed25519PrivateKey, statement: dict[str, Any] | 
     """
     st = dict(statement or {})
     st["sha256"] = hashlib.sha256(data).hexdigest()
-    st.setdefault("signed_at", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    st.setdefault("signed_at", datetime.now(UTC).isoformat(timespec="seconds"))
     st["key_id"] = key_id(key.public_key())
-    return {"format": FORMAT, "statement": st, "key_id": st["key_id"],
-            "signature": base64.b64encode(key.sign(canonical(st))).decode()}
+    return {
+        "format": FORMAT,
+        "statement": st,
+        "key_id": st["key_id"],
+        "signature": base64.b64encode(key.sign(canonical(st))).decode(),
+    }
 
 
 def verify_statement(doc: dict[str, Any], keys: dict[str, Ed25519PublicKey]) -> dict[str, Any]:
@@ -150,8 +159,12 @@ def verify_statement(doc: dict[str, Any], keys: dict[str, Ed25519PublicKey]) -> 
     return st
 
 
-def verify_bytes(data: bytes, doc: dict[str, Any], keys: dict[str, Ed25519PublicKey],
-                 expect: dict[str, Any] | None = None) -> dict[str, Any]:
+def verify_bytes(
+    data: bytes,
+    doc: dict[str, Any],
+    keys: dict[str, Ed25519PublicKey],
+    expect: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Verify a :func:`sign_bytes` document for ``data``; ``expect`` fields must match the statement.
 
     Raises:
@@ -200,8 +213,9 @@ class TreeCheck:
         return bool(self.changed or self.added or self.removed)
 
 
-def sign_tree(root: Path, key: Ed25519PrivateKey, statement: dict[str, Any],
-              out: Path | None = None) -> Path:
+def sign_tree(
+    root: Path, key: Ed25519PrivateKey, statement: dict[str, Any], out: Path | None = None
+) -> Path:
     """Sign every file under ``root``; write the signature document (default ``root/kit_signature.json``).
 
     The statement (``name``, ``version``, ``kit_api``, ``kit_api_version``, ``role``, …) is
@@ -219,8 +233,12 @@ def sign_tree(root: Path, key: Ed25519PrivateKey, statement: dict[str, Any],
     return Path(out)
 
 
-def verify_tree(root: Path, doc: dict[str, Any], keys: dict[str, Ed25519PublicKey],
-                expect: dict[str, Any] | None = None) -> TreeCheck:
+def verify_tree(
+    root: Path,
+    doc: dict[str, Any],
+    keys: dict[str, Ed25519PublicKey],
+    expect: dict[str, Any] | None = None,
+) -> TreeCheck:
     """Verify a :func:`sign_tree` document against the files now under ``root``.
 
     Returns:
@@ -232,8 +250,11 @@ def verify_tree(root: Path, doc: dict[str, Any], keys: dict[str, Ed25519PublicKe
     st = verify_statement(doc, keys)
     _check_expect(st, expect)
     files = doc.get("files")
-    if not isinstance(files, dict) or hashlib.sha256(canonical(files)).hexdigest() != st.get("files_sha256") \
-            or hashlib.sha256(canonical(files)).hexdigest() != st.get("sha256"):
+    if (
+        not isinstance(files, dict)
+        or hashlib.sha256(canonical(files)).hexdigest() != st.get("files_sha256")
+        or hashlib.sha256(canonical(files)).hexdigest() != st.get("sha256")
+    ):
         raise SignatureError("the file list does not match the signed statement")
     now = hash_tree(root)
     changed = sorted(k for k in files if k in now and now[k] != files[k])

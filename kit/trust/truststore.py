@@ -38,7 +38,7 @@ class TrustStore:
     comments: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, data_dir: Path) -> "TrustStore":
+    def load(cls, data_dir: Path) -> TrustStore:
         """Read every key of the store; unreadable files are skipped (reported by ``kit keys list``)."""
         ts = cls()
         for role in ROLES:

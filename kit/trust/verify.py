@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from kit.trust import KIT_API_VERSION
 from kit.trust.manifest import version_in_range
@@ -83,8 +84,9 @@ def read_signatures(pkg: Path) -> list[dict[str, Any]] | None:
     return docs
 
 
-def check_package(pkg: Path, name: str, version: str, store: TrustStore,
-                  api_version: str = KIT_API_VERSION) -> TrustStatus:
+def check_package(
+    pkg: Path, name: str, version: str, store: TrustStore, api_version: str = KIT_API_VERSION
+) -> TrustStatus:
     """Verify the plugin package directory ``pkg`` of distribution ``name`` ``version``."""
     try:
         docs = read_signatures(pkg)
@@ -100,7 +102,9 @@ def check_package(pkg: Path, name: str, version: str, store: TrustStore,
             check = verify_tree(pkg, doc, store.keys, expect={"name": name, "version": version})
             st = check.statement
             if not version_in_range(api_version, str(st.get("kit_api", ""))):
-                raise SignatureError(f"signed for kit API {st.get('kit_api')!r}, this kit offers {api_version}")
+                raise SignatureError(
+                    f"signed for kit API {st.get('kit_api')!r}, this kit offers {api_version}"
+                )
             good.append((st, check))
         except SignatureError as exc:
             errors.append(str(exc))
@@ -109,18 +113,29 @@ def check_package(pkg: Path, name: str, version: str, store: TrustStore,
     modified = [c for _, c in good if c.modified]
     if modified:
         c = modified[0]
-        parts = [f"changed: {', '.join(c.changed)}" if c.changed else "",
-                 f"added: {', '.join(c.added)}" if c.added else "",
-                 f"removed: {', '.join(c.removed)}" if c.removed else ""]
-        return TrustStatus("Modified", signers=[st["key_id"] for st, _ in good],
-                           detail="; ".join(p for p in parts if p))
+        parts = [
+            f"changed: {', '.join(c.changed)}" if c.changed else "",
+            f"added: {', '.join(c.added)}" if c.added else "",
+            f"removed: {', '.join(c.removed)}" if c.removed else "",
+        ]
+        return TrustStatus(
+            "Modified",
+            signers=[st["key_id"] for st, _ in good],
+            detail="; ".join(p for p in parts if p),
+        )
     tier = None
     for st, _ in good:
         t = st.get("tier")
-        if store.roles.get(st["key_id"]) == "certifier" and st.get("role") == "certifier" and t in TIERS:
+        if (
+            store.roles.get(st["key_id"]) == "certifier"
+            and st.get("role") == "certifier"
+            and t in TIERS
+        ):
             if tier is None or TIERS.index(t) > TIERS.index(tier):
                 tier = t
-    return TrustStatus("Signed", certified=tier is not None, tier=tier, signers=[st["key_id"] for st, _ in good])
+    return TrustStatus(
+        "Signed", certified=tier is not None, tier=tier, signers=[st["key_id"] for st, _ in good]
+    )
 
 
 def check_entry_point(ep: metadata.EntryPoint, store: TrustStore) -> TrustStatus:
@@ -142,8 +157,9 @@ def decide(status: TrustStatus, policy: str) -> tuple[bool, str]:
     if policy == "require-certified":
         if s == "Signed" and status.certified:
             return True, ""
-        return False, f"refused by plugin_policy require-certified: status {s}" + \
-            ("" if s != "Signed" else " but not certified") + (f" ({status.detail})" if status.detail else "")
+        return False, f"refused by plugin_policy require-certified: status {s}" + (
+            "" if s != "Signed" else " but not certified"
+        ) + (f" ({status.detail})" if status.detail else "")
     # warn
     if s in ("Invalid", "Modified"):
         return False, f"refused by plugin_policy warn: status {s} ({status.detail})"

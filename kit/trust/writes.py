@@ -64,7 +64,11 @@ class WriteRule(BaseModel):
         if self.values is not None and value not in self.values:
             return f"value {value!r} is not one of the allowed values {self.values}"
         if self.min is not None or self.max is not None:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+            ):
                 return f"value {value!r} is not a finite number"
             if self.min is not None and value < self.min:
                 return f"value {value} is below the minimum {self.min}"
@@ -93,7 +97,9 @@ class WriteGuard:
 
     runtime: Any
     pending: dict[str, Pending] = field(default_factory=dict)
-    history: dict[tuple[str, str], deque] = field(default_factory=lambda: defaultdict(lambda: deque(maxlen=600)))
+    history: dict[tuple[str, str], deque] = field(
+        default_factory=lambda: defaultdict(lambda: deque(maxlen=600))
+    )
     clock: Any = time.monotonic
 
     @property
@@ -115,8 +121,11 @@ class WriteGuard:
             except Exception:
                 continue
             recipe = record.get("recipe") if isinstance(record, dict) else None
-            raw = (record.get("writes") if isinstance(record, dict) else None) or \
-                (recipe.get("writes") if isinstance(recipe, dict) else None) or []
+            raw = (
+                (record.get("writes") if isinstance(record, dict) else None)
+                or (recipe.get("writes") if isinstance(recipe, dict) else None)
+                or []
+            )
             for r in raw if isinstance(raw, list) else []:
                 try:
                     out.append((key, WriteRule.model_validate(r)))
@@ -124,16 +133,41 @@ class WriteGuard:
                     continue  # a malformed rule allows nothing
         return out
 
-    async def _audit(self, asset: str | None, who: str, type: str, result: str, message: str,
-                     category: str = "control_system", **data: Any) -> None:
-        await audit(self.runtime.bus, site=self.site, asset=asset, source=who, category=category, type=type,
-                    result=result, message=message, severity="medium" if result in ("refused", "failure") else "info",
-                    data=data)
+    async def _audit(
+        self,
+        asset: str | None,
+        who: str,
+        type: str,
+        result: str,
+        message: str,
+        category: str = "control_system",
+        **data: Any,
+    ) -> None:
+        await audit(
+            self.runtime.bus,
+            site=self.site,
+            asset=asset,
+            source=who,
+            category=category,
+            type=type,
+            result=result,
+            message=message,
+            severity="medium" if result in ("refused", "failure") else "info",
+            data=data,
+        )
 
-    async def _refuse(self, asset: str | None, point: str | None, value: Any, who: str, reason: str,
-                      type: str = "write_refused") -> WriteRefused:
-        await self._audit(asset, who, type, "refused", reason, category="access_control",
-                          point=point, value=value)
+    async def _refuse(
+        self,
+        asset: str | None,
+        point: str | None,
+        value: Any,
+        who: str,
+        reason: str,
+        type: str = "write_refused",
+    ) -> WriteRefused:
+        await self._audit(
+            asset, who, type, "refused", reason, category="access_control", point=point, value=value
+        )
         return WriteRefused(f"write refused: {reason}")
 
     async def request(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -144,27 +178,55 @@ class WriteGuard:
         try:
             norm = str(subjects.AssetPath.parse(str(asset)))
         except ValueError:
-            raise await self._refuse(None, point, value, who, f"asset {asset!r} is not a path site/area/line/asset")
-        candidates = [(d, r) for d, r in await self.rules()
-                      if _same_asset(r.asset, norm) and r.point == point]
+            raise await self._refuse(
+                None, point, value, who, f"asset {asset!r} is not a path site/area/line/asset"
+            ) from None
+        candidates = [
+            (d, r) for d, r in await self.rules() if _same_asset(r.asset, norm) and r.point == point
+        ]
         if not candidates:
-            raise await self._refuse(norm, point, value, who,
-                                     f"no installed recipe declares a write of {point!r} on {norm} (allow-list)")
+            raise await self._refuse(
+                norm,
+                point,
+                value,
+                who,
+                f"no installed recipe declares a write of {point!r} on {norm} (allow-list)",
+            )
         dep, rule = candidates[0]
         reason = rule.check_value(value)
         if reason:
             raise await self._refuse(norm, point, value, who, reason)
         if self._rate_exceeded(norm, rule):
-            raise await self._refuse(norm, point, value, who,
-                                     f"rate limit: at most {rule.max_per_minute} write(s) of {point} per minute")
+            raise await self._refuse(
+                norm,
+                point,
+                value,
+                who,
+                f"rate limit: at most {rule.max_per_minute} write(s) of {point} per minute",
+            )
         self._expire()
         p = Pending(uuid.uuid4().hex, rule, dep, value, who, self.clock())
         self.pending[p.id] = p
-        await self._audit(norm, who, "write_requested", "accepted", f"{point}={value!r} awaiting confirmation",
-                          point=point, value=value, request_id=p.id, deployment=dep)
-        return {"request_id": p.id, "asset": norm, "point": point, "value": value, "deployment": dep,
-                "bounds": {"min": rule.min, "max": rule.max, "values": rule.values},
-                "expires_in_s": CONFIRM_WINDOW_S}
+        await self._audit(
+            norm,
+            who,
+            "write_requested",
+            "accepted",
+            f"{point}={value!r} awaiting confirmation",
+            point=point,
+            value=value,
+            request_id=p.id,
+            deployment=dep,
+        )
+        return {
+            "request_id": p.id,
+            "asset": norm,
+            "point": point,
+            "value": value,
+            "deployment": dep,
+            "bounds": {"min": rule.min, "max": rule.max, "values": rule.values},
+            "expires_in_s": CONFIRM_WINDOW_S,
+        }
 
     async def confirm(self, body: dict[str, Any]) -> dict[str, Any]:
         """Step 2: execute a requested write after the operator confirmed it."""
@@ -173,31 +235,79 @@ class WriteGuard:
         self._expire()
         p = self.pending.pop(rid, None)
         if p is None:
-            raise await self._refuse(None, None, None, who, f"no pending write request {rid!r} (expired or unknown)",
-                                     type="write_confirm_refused")
+            raise await self._refuse(
+                None,
+                None,
+                None,
+                who,
+                f"no pending write request {rid!r} (expired or unknown)",
+                type="write_confirm_refused",
+            )
         asset = str(subjects.AssetPath.parse(p.rule.asset))
-        if self._rate_exceeded(asset, p.rule):  # re-checked: many requests may be confirmed together
-            raise await self._refuse(asset, p.rule.point, p.value, who, "rate limit reached before confirmation")
+        if self._rate_exceeded(
+            asset, p.rule
+        ):  # re-checked: many requests may be confirmed together
+            raise await self._refuse(
+                asset, p.rule.point, p.value, who, "rate limit reached before confirmation"
+            )
         inst = self._adapter(asset, p.rule)
         if inst is None:
-            raise await self._refuse(asset, p.rule.point, p.value, who,
-                                     f"no running adapter for {asset} can write (can_write, write() and "
-                                     "device_writes: true in its plugin's manifest)")
+            raise await self._refuse(
+                asset,
+                p.rule.point,
+                p.value,
+                who,
+                f"no running adapter for {asset} can write (can_write, write() and "
+                "device_writes: true in its plugin's manifest)",
+            )
         # The accepted record is stored before the device is touched (audit failure = no write).
-        await self._audit(asset, who, "write_confirmed", "accepted", f"{p.rule.point}={p.value!r} via {inst.name}",
-                          point=p.rule.point, value=p.value, request_id=rid, component=inst.name,
-                          requested_by=p.who)
+        await self._audit(
+            asset,
+            who,
+            "write_confirmed",
+            "accepted",
+            f"{p.rule.point}={p.value!r} via {inst.name}",
+            point=p.rule.point,
+            value=p.value,
+            request_id=rid,
+            component=inst.name,
+            requested_by=p.who,
+        )
         self.history[(asset, p.rule.point)].append(self.clock())
         try:
             await asyncio.wait_for(inst.component.write(p.rule.point, p.value), 10.0)
         except Exception as exc:
-            await self._audit(asset, who, "write_failed", "failure", f"{type(exc).__name__}: {exc}",
-                              point=p.rule.point, value=p.value, request_id=rid, component=inst.name)
+            await self._audit(
+                asset,
+                who,
+                "write_failed",
+                "failure",
+                f"{type(exc).__name__}: {exc}",
+                point=p.rule.point,
+                value=p.value,
+                request_id=rid,
+                component=inst.name,
+            )
             raise WriteRefused(f"write failed on {inst.name}: {exc}") from None
-        await self._audit(asset, who, "write_executed", "success", f"{p.rule.point}={p.value!r}",
-                          point=p.rule.point, value=p.value, request_id=rid, component=inst.name)
-        return {"request_id": rid, "executed": True, "component": inst.name, "asset": asset,
-                "point": p.rule.point, "value": p.value}
+        await self._audit(
+            asset,
+            who,
+            "write_executed",
+            "success",
+            f"{p.rule.point}={p.value!r}",
+            point=p.rule.point,
+            value=p.value,
+            request_id=rid,
+            component=inst.name,
+        )
+        return {
+            "request_id": rid,
+            "executed": True,
+            "component": inst.name,
+            "asset": asset,
+            "point": p.rule.point,
+            "value": p.value,
+        }
 
     def _rate_exceeded(self, asset: str, rule: WriteRule) -> bool:
         now = self.clock()
@@ -216,8 +326,12 @@ class WriteGuard:
             if inst.asset is None or not _same_asset(inst.asset, asset):
                 continue
             comp = inst.component
-            if comp is not None and getattr(inst.cls, "can_write", False) and callable(getattr(comp, "write", None)) \
-                    and self._declares_writes(inst.type):
+            if (
+                comp is not None
+                and getattr(inst.cls, "can_write", False)
+                and callable(getattr(comp, "write", None))
+                and self._declares_writes(inst.type)
+            ):
                 return inst
         return None
 
@@ -246,8 +360,13 @@ class WriteGuard:
                 elif action == "confirm":
                     reply = {"ok": True, "result": await self.confirm(body)}
                 else:
-                    raise await self._refuse(asset, body.get("point"), body.get("value"), str(body.get("who")),
-                                             f"unknown action {action!r} (request or confirm)")
+                    raise await self._refuse(
+                        asset,
+                        body.get("point"),
+                        body.get("value"),
+                        str(body.get("who")),
+                        f"unknown action {action!r} (request or confirm)",
+                    )
             except KitError as exc:
                 reply = {"ok": False, "error": str(exc), "code": exc.exit_code}
             except Exception as exc:  # malformed request: answer, keep serving

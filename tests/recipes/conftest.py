@@ -61,20 +61,25 @@ class ProbeAdapter(Adapter):
     async def test_connection(cls, config: ProbeConfig) -> str:
         try:
             _r, w = await asyncio.wait_for(asyncio.open_connection(config.host, config.port), 2)
-        except (OSError, asyncio.TimeoutError) as exc:
-            raise AdapterError(f"cannot connect to {config.host}:{config.port}: {exc}; check the IP address "
-                               "and that the device is powered") from None
+        except (TimeoutError, OSError) as exc:
+            raise AdapterError(
+                f"cannot connect to {config.host}:{config.port}: {exc}; check the IP address "
+                "and that the device is powered"
+            ) from None
         w.close()
         return f"probe device {config.profile} at {config.host}:{config.port}"
 
     async def run(self) -> None:
-        from kit.profiles import load_profile
 
         prof = ProbeAdapter.profiles[self.config.profile]
         n = 0
         while True:
-            await self.ctx.publish_samples([Point(name=p.semantic, value=p.start + p.step * n, unit=p.unit)
-                                            for p in prof.points])
+            await self.ctx.publish_samples(
+                [
+                    Point(name=p.semantic, value=p.start + p.step * n, unit=p.unit)
+                    for p in prof.points
+                ]
+            )
             n += 1
             await self.ctx.clock.sleep(self.config.interval_s)
 
@@ -109,7 +114,9 @@ class Doubler(Analytics):
                 if p.name == b.point and p.quality.value == "good":
                     await self.ctx.publish_kpi("doubled", p.value * self.config.factor)
 
-        await self.ctx.subscribe_samples(subjects.data_subject(subjects.AssetPath.parse(b.asset)), on)
+        await self.ctx.subscribe_samples(
+            subjects.data_subject(subjects.AssetPath.parse(b.asset)), on
+        )
         await asyncio.Event().wait()
 
 
@@ -166,6 +173,7 @@ def probe_host(tmp_path: Path, temp_plugin: Any) -> Any:
 @pytest_asyncio.fixture
 async def device() -> Any:
     """A listening TCP port on 127.0.0.1 that stands for a reachable device."""
+
     async def _serve(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         w.close()
 

@@ -25,7 +25,9 @@ async def other_site(tmp_path: Path, kit_settings):
     server = EmbeddedNats(NatsSettings(port=0), tmp_path / "other-nats", server_name="kit-other")
     await server.start()
     try:
-        yield kit_settings.model_copy(update={"data_dir": tmp_path / "other-data", "nats_url": server.url})
+        yield kit_settings.model_copy(
+            update={"data_dir": tmp_path / "other-data", "nats_url": server.url}
+        )
     finally:
         await server.stop()
 
@@ -38,7 +40,9 @@ def rebuild(data: bytes, change: dict[str, bytes], *, fix_manifest: bool) -> byt
     files.update(change)
     if fix_manifest:
         m = json.loads(files["manifest.json"])
-        m["files"] = {n: hashlib.sha256(d).hexdigest() for n, d in files.items() if n != "manifest.json"}
+        m["files"] = {
+            n: hashlib.sha256(d).hexdigest() for n, d in files.items() if n != "manifest.json"
+        }
         files["manifest.json"] = json.dumps(m).encode()
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as out:
@@ -48,22 +52,35 @@ def rebuild(data: bytes, change: dict[str, bytes], *, fix_manifest: bool) -> byt
 
 
 def specs(rt, dep: str) -> list[tuple]:
-    return sorted((i.name, i.type, i.asset, json.dumps(i.config.model_dump(mode="json"), sort_keys=True))
-                  for i in rt.supervisor.instances.values() if i.owner == dep)
+    return sorted(
+        (i.name, i.type, i.asset, json.dumps(i.config.model_dump(mode="json"), sort_keys=True))
+        for i in rt.supervisor.instances.values()
+        if i.owner == dep
+    )
 
 
-async def test_bundle_installs_into_fresh_site_asking_only_blanked_values(kit_settings, other_site, make_runtime,
-                                                                          probe_host, device, recipe_file):
+async def test_bundle_installs_into_fresh_site_asking_only_blanked_values(
+    kit_settings, other_site, make_runtime, probe_host, device, recipe_file
+):
     a = await make_runtime(kit_settings, host=probe_host)
-    res = await a.recipe_engine.install(load_recipe(recipe_file), {"meter_host": "127.0.0.1", "meter_port": device,
-                                                                   "factor": 4}, wait_report=True,
-                                        check_duration_s=0.5)
+    res = await a.recipe_engine.install(
+        load_recipe(recipe_file),
+        {"meter_host": "127.0.0.1", "meter_port": device, "factor": 4},
+        wait_report=True,
+        check_duration_s=0.5,
+    )
     dep = res["deployment"]
     exported = await ControlClient(a.bus).call("bundles.export", {"deployments": [dep]})
     data = bundles.decode(exported["bundle"])
     names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
-    assert {"manifest.json", "bundle.json", "recipes/probe-energy-1.0.0.yaml", "profiles/probe-meter.yaml",
-            f"reports/{dep}.json", f"reports/{dep}.md"} <= names
+    assert {
+        "manifest.json",
+        "bundle.json",
+        "recipes/probe-energy-1.0.0.yaml",
+        "profiles/probe-meter.yaml",
+        f"reports/{dep}.json",
+        f"reports/{dep}.md",
+    } <= names
     body = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("bundle.json"))
     assert body["deployments"][0]["params"]["meter_host"] is None  # blanked, not leaked
     assert body["deployments"][0]["params"]["meter_port"] == device
@@ -72,24 +89,38 @@ async def test_bundle_installs_into_fresh_site_asking_only_blanked_values(kit_se
     client = ControlClient(b.bus, timeout=30)
     info = await client.call("bundles.inspect", {"bundle": exported["bundle"]})
     assert [x["name"] for x in info["deployments"][0]["blanked"]] == ["meter_host"]
-    assert info["missing"] == [] and info["diff"] == [{"deployment": dep, "state": "not installed here"}]
+    assert info["missing"] == [] and info["diff"] == [
+        {"deployment": dep, "state": "not installed here"}
+    ]
     with pytest.raises(KitError) as err:
         await client.call("bundles.install", {"bundle": exported["bundle"]})
     assert err.value.exit_code == ConfigError.exit_code
     assert f"{dep}: meter_host (IP address of the meter)" in str(err.value)
     assert b.supervisor.instances == {}
-    out = await client.call("bundles.install", {"bundle": exported["bundle"], "values": {dep: {"meter_host": "127.0.0.1"}},
-                                                "check_duration_s": 0.5, "wait_report": True})
+    out = await client.call(
+        "bundles.install",
+        {
+            "bundle": exported["bundle"],
+            "values": {dep: {"meter_host": "127.0.0.1"}},
+            "check_duration_s": 0.5,
+            "wait_report": True,
+        },
+    )
     assert out["installed"][0]["changed"] and out["installed"][0]["report"]["result"] == "pass"
     assert specs(b, dep) == specs(a, dep)
     after = await client.call("bundles.inspect", {"bundle": exported["bundle"]})
     assert after["diff"] == [{"deployment": dep, "state": "same", "changes": []}]
 
 
-async def test_tampered_bundle_is_refused(kit_settings, make_runtime, probe_host, device, recipe_file):
+async def test_tampered_bundle_is_refused(
+    kit_settings, make_runtime, probe_host, device, recipe_file
+):
     rt = await make_runtime(kit_settings, host=probe_host)
-    dep = (await rt.recipe_engine.install(load_recipe(recipe_file), {"meter_host": "127.0.0.1",
-                                                                     "meter_port": device}, check_duration_s=0.2))
+    dep = await rt.recipe_engine.install(
+        load_recipe(recipe_file),
+        {"meter_host": "127.0.0.1", "meter_port": device},
+        check_duration_s=0.2,
+    )
     data = await bundles.export_bundle(rt.recipe_engine, [dep["deployment"]])
     name = "recipes/probe-energy-1.0.0.yaml"
     original = zipfile.ZipFile(io.BytesIO(data)).read(name)
@@ -102,17 +133,26 @@ async def test_tampered_bundle_is_refused(kit_settings, make_runtime, probe_host
         bundles.open_bundle(added)
     await rt.recipe_engine.uninstall(dep["deployment"])
     with pytest.raises(KitError, match="modified after export"):
-        await ControlClient(rt.bus).call("bundles.install", {"bundle": bundles.encode(changed),
-                                                             "values": {dep["deployment"]: {"meter_host": "127.0.0.1"}}})
+        await ControlClient(rt.bus).call(
+            "bundles.install",
+            {
+                "bundle": bundles.encode(changed),
+                "values": {dep["deployment"]: {"meter_host": "127.0.0.1"}},
+            },
+        )
     assert rt.supervisor.instances == {}
 
 
 async def test_bundle_needing_a_missing_plugin_version_is_refused(kit_settings, make_runtime):
     rt = await make_runtime(kit_settings)
-    res = await rt.recipe_engine.install("synthetic-machine-watch", {"interval": "100ms"}, check_duration_s=0.2)
+    res = await rt.recipe_engine.install(
+        "synthetic-machine-watch", {"interval": "100ms"}, check_duration_s=0.2
+    )
     data = await bundles.export_bundle(rt.recipe_engine, [res["deployment"]])
     body = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("bundle.json"))
-    assert [(p["distribution"], p["types"]) for p in body["plugins"]] == [("kit-synthetic", ["synthetic"])]
+    assert [(p["distribution"], p["types"]) for p in body["plugins"]] == [
+        ("kit-synthetic", ["synthetic"])
+    ]
     from importlib import metadata
 
     assert body["plugins"][0]["version"] == metadata.version("kit-synthetic")
@@ -121,6 +161,8 @@ async def test_bundle_needing_a_missing_plugin_version_is_refused(kit_settings, 
     await rt.recipe_engine.uninstall(res["deployment"])
     with pytest.raises(PluginError) as err:
         await bundles.install_bundle(rt.recipe_engine, newer)
-    assert f"kit-synthetic==9.9.9 (version {metadata.version('kit-synthetic')} installed; provides synthetic)" \
+    assert (
+        f"kit-synthetic==9.9.9 (version {metadata.version('kit-synthetic')} installed; provides synthetic)"
         in str(err.value)
+    )
     assert rt.supervisor.instances == {}

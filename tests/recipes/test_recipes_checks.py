@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from kit.payloads import Point, SampleBatch
 from kit.recipes.checks import Observation, evaluate
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def obs(rows: list[tuple[float, list[Point]]]) -> Observation:
@@ -23,12 +23,20 @@ def chk(kind: str, **kw) -> dict:
 
 def test_range_counts_only_good_values_and_fails_on_nothing() -> None:
     values = [10.0, 20.0, 55.0]
-    o = obs([(i, [Point(name="p", value=v)]) for i, v in enumerate(values)]
-            + [(9, [Point(name="p", quality="bad", reason="timeout")])])
+    o = obs(
+        [(i, [Point(name="p", value=v)]) for i, v in enumerate(values)]
+        + [(9, [Point(name="p", quality="bad", reason="timeout")])]
+    )
     r = evaluate(chk("range", point="p", min=0, max=50), o, 0, 10)
     assert not r["passed"] and r["result"] == "fail"
-    assert r["values"] == {"samples": 3, "not_good": 1, "min": min(values), "max": max(values), "last": 55.0,
-                           "outside": sum(1 for v in values if v > 50)}
+    assert r["values"] == {
+        "samples": 3,
+        "not_good": 1,
+        "min": min(values),
+        "max": max(values),
+        "last": 55.0,
+        "outside": sum(1 for v in values if v > 50),
+    }
     assert evaluate(chk("range", point="p", min=0, max=60), o, 0, 10)["passed"]
     assert not evaluate(chk("range", point="q", min=0, max=60), o, 0, 10)["passed"]  # never seen
 
@@ -44,10 +52,12 @@ def test_updates_includes_the_gaps_at_both_ends_of_the_window() -> None:
 
 
 def test_increases_only_counts_while_the_condition_holds() -> None:
-    rows = [(0, [Point(name="n", value=5), Point(name="run", value=False)]),
-            (1, [Point(name="n", value=6), Point(name="run", value=False)]),
-            (2, [Point(name="n", value=6), Point(name="run", value=True)]),
-            (3, [Point(name="n", value=6), Point(name="run", value=True)])]
+    rows = [
+        (0, [Point(name="n", value=5), Point(name="run", value=False)]),
+        (1, [Point(name="n", value=6), Point(name="run", value=False)]),
+        (2, [Point(name="n", value=6), Point(name="run", value=True)]),
+        (3, [Point(name="n", value=6), Point(name="run", value=True)]),
+    ]
     r = evaluate(chk("increases", point="n", while_point="run"), obs(rows), 0, 4)
     assert not r["passed"] and r["values"]["samples"] == 2  # rose only while stopped
     assert evaluate(chk("increases", point="n"), obs(rows), 0, 4)["passed"]
@@ -57,9 +67,17 @@ def test_increases_only_counts_while_the_condition_holds() -> None:
 
 
 def test_quality_good_names_the_reasons() -> None:
-    o = obs([(0, [Point(name="a", value=1), Point(name="b", quality="uncertain", reason="stale")]),
-             (1, [Point(name="a", value=2), Point(name="b", quality="bad", reason="timeout")])])
+    o = obs(
+        [
+            (0, [Point(name="a", value=1), Point(name="b", quality="uncertain", reason="stale")]),
+            (1, [Point(name="a", value=2), Point(name="b", quality="bad", reason="timeout")]),
+        ]
+    )
     r = evaluate(chk("quality_good"), o, 0, 2)
-    assert not r["passed"] and r["values"] == {"good": 2, "not_good": 2, "reasons": {"stale": 1, "timeout": 1}}
+    assert not r["passed"] and r["values"] == {
+        "good": 2,
+        "not_good": 2,
+        "reasons": {"stale": 1, "timeout": 1},
+    }
     assert evaluate(chk("quality_good", points=["a"]), o, 0, 2)["passed"]
     assert not evaluate(chk("quality_good"), obs([]), 0, 2)["passed"]

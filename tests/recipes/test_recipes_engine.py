@@ -20,8 +20,9 @@ def owned(rt, dep: str) -> set[str]:
     return {n for n, i in rt.supervisor.instances.items() if i.owner == dep}
 
 
-async def test_install_end_to_end_publishes_kpi_and_report(kit_settings, make_runtime, probe_host, device,
-                                                            recipe_file, wait):
+async def test_install_end_to_end_publishes_kpi_and_report(
+    kit_settings, make_runtime, probe_host, device, recipe_file, wait
+):
     rt = await make_runtime(kit_settings, host=probe_host)
     seen: list = []
 
@@ -30,16 +31,24 @@ async def test_install_end_to_end_publishes_kpi_and_report(kit_settings, make_ru
 
     await rt.bus.nc.subscribe("kit.kpi.test.hall.line1.meter1.doubled", cb=on_kpi)
     client = ControlClient(rt.bus, timeout=30)
-    body = {"recipe": from_file(recipe_file), "params": {"meter_host": "127.0.0.1", "meter_port": device}}
+    body = {
+        "recipe": from_file(recipe_file),
+        "params": {"meter_host": "127.0.0.1", "meter_port": device},
+    }
     plan = await client.call("recipes.plan", body)
     assert plan["subjects"]["data"] == ["kit.data.test.hall.line1.meter1"]
     assert [c["type"] for c in plan["components"]] == ["probe", "doubler"]
     ident = await client.call("recipes.test_connection", body)
     assert ident["identification"] == {"meter": f"probe device probe-meter at 127.0.0.1:{device}"}
     assert rt.supervisor.instances == {}  # planning and testing create nothing
-    res = await client.call("recipes.install", {"recipe": from_file(recipe_file),
-                                                "params": {"meter_host": "127.0.0.1", "meter_port": device,
-                                                           "factor": "3"}, "wait_report": True})
+    res = await client.call(
+        "recipes.install",
+        {
+            "recipe": from_file(recipe_file),
+            "params": {"meter_host": "127.0.0.1", "meter_port": device, "factor": "3"},
+            "wait_report": True,
+        },
+    )
     assert res["changed"] is True
     dep = res["deployment"]
     assert dep == "probe-energy-meter1"
@@ -56,7 +65,9 @@ async def test_install_end_to_end_publishes_kpi_and_report(kit_settings, make_ru
     assert shown["params"]["meter_port"] == device and "recipe_text" not in shown
     assert "| ✅ pass |" in shown["markdown"] and "Result: PASS" in shown["markdown"]
     listed = await client.call("deployments.list")
-    assert [(d["id"], d["assets"]) for d in listed["deployments"]] == [(dep, ["test/hall/line1/meter1"])]
+    assert [(d["id"], d["assets"]) for d in listed["deployments"]] == [
+        (dep, ["test/hall/line1/meter1"])
+    ]
 
 
 async def test_reinstall_is_a_noop(kit_settings, make_runtime, probe_host, device, recipe_file):
@@ -66,7 +77,9 @@ async def test_reinstall_is_a_noop(kit_settings, make_runtime, probe_host, devic
     first = await eng.install(load_recipe(recipe_file), params, check_duration_s=0.2)
     tasks_before = {n: i.task for n, i in rt.supervisor.instances.items()}
     rec_before = await eng.store.get(first["deployment"])
-    again = await eng.install(load_recipe(recipe_file), {"meter_host": "127.0.0.1", "meter_port": str(device)})
+    again = await eng.install(
+        load_recipe(recipe_file), {"meter_host": "127.0.0.1", "meter_port": str(device)}
+    )
     assert again["changed"] is False
     assert {n: i.task for n, i in rt.supervisor.instances.items()} == tasks_before
     assert (await eng.store.get(first["deployment"]))["updated_at"] == rec_before["updated_at"]
@@ -80,25 +93,42 @@ def lineno(text: str, needle: str) -> int:
     return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
 
 
-@pytest.mark.parametrize("edit, expected", [
-    (("inputs: {value: power_active_total_w}", "inputs: {value: power_activ_total_w}"),
-     "analytics[0].inputs.value: profile 'probe-meter' of asset 'meter' does not provide point "
-     "'power_activ_total_w' (did you mean 'power_active_total_w'?)"),
-    (("plugin: doubler", "plugin: doubbler"),
-     "analytics[0].plugin: unknown plugin 'doubbler' (did you mean 'doubler'?)"),
-    (("default: 2, min: 0", "default: 12, min: 0"),
-     "parameters.factor: default 12.0 is outside the bounds [0.0, 10.0]"),
-    (("profile: probe-meter", "profile: probe-metre"),
-     "assets.meter.profile: unknown profile 'probe-metre' (did you mean 'probe-meter'?)"),
-])
-async def test_invalid_recipe_fails_validation_and_installs_nothing(kit_settings, make_runtime, probe_host, device,
-                                                                    recipe_file, edit, expected):
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (
+            ("inputs: {value: power_active_total_w}", "inputs: {value: power_activ_total_w}"),
+            "analytics[0].inputs.value: profile 'probe-meter' of asset 'meter' does not provide point "
+            "'power_activ_total_w' (did you mean 'power_active_total_w'?)",
+        ),
+        (
+            ("plugin: doubler", "plugin: doubbler"),
+            "analytics[0].plugin: unknown plugin 'doubbler' (did you mean 'doubler'?)",
+        ),
+        (
+            ("default: 2, min: 0", "default: 12, min: 0"),
+            "parameters.factor: default 12.0 is outside the bounds [0.0, 10.0]",
+        ),
+        (
+            ("profile: probe-meter", "profile: probe-metre"),
+            "assets.meter.profile: unknown profile 'probe-metre' (did you mean 'probe-meter'?)",
+        ),
+    ],
+)
+async def test_invalid_recipe_fails_validation_and_installs_nothing(
+    kit_settings, make_runtime, probe_host, device, recipe_file, edit, expected
+):
     rt = await make_runtime(kit_settings, host=probe_host)
     recipe_file.write_text(recipe_file.read_text().replace(*edit))
     client = ControlClient(rt.bus, timeout=30)
     with pytest.raises(KitError) as err:
-        await client.call("recipes.install", {"recipe": from_file(recipe_file),
-                                              "params": {"meter_host": "127.0.0.1", "meter_port": device}})
+        await client.call(
+            "recipes.install",
+            {
+                "recipe": from_file(recipe_file),
+                "params": {"meter_host": "127.0.0.1", "meter_port": device},
+            },
+        )
     assert err.value.exit_code == 2
     line = lineno(recipe_file.read_text(), edit[1])
     assert f"{recipe_file}:{line}: {expected}" in str(err.value)
@@ -106,49 +136,69 @@ async def test_invalid_recipe_fails_validation_and_installs_nothing(kit_settings
     assert await rt.recipe_engine.store.all() == []
 
 
-async def test_out_of_range_parameter_is_reported_at_its_definition(kit_settings, make_runtime, probe_host, device,
-                                                                    recipe_file):
+async def test_out_of_range_parameter_is_reported_at_its_definition(
+    kit_settings, make_runtime, probe_host, device, recipe_file
+):
     rt = await make_runtime(kit_settings, host=probe_host)
     with pytest.raises(ConfigError) as err:
-        await rt.recipe_engine.install(load_recipe(recipe_file), {"meter_host": "127.0.0.1", "meter_port": 70000,
-                                                                  "factor": 11})
+        await rt.recipe_engine.install(
+            load_recipe(recipe_file), {"meter_host": "127.0.0.1", "meter_port": 70000, "factor": 11}
+        )
     probs, text = err.value.problems, recipe_file.read_text()
-    assert f"{recipe_file}:{lineno(text, 'meter_port:')}: parameters.meter_port: 70000 is not a port number (1–65535)" in probs
-    assert f"{recipe_file}:{lineno(text, 'factor:')}: parameters.factor: 11 is above the maximum 10" in probs
+    assert (
+        f"{recipe_file}:{lineno(text, 'meter_port:')}: parameters.meter_port: 70000 is not a port number (1–65535)"
+        in probs
+    )
+    assert (
+        f"{recipe_file}:{lineno(text, 'factor:')}: parameters.factor: 11 is above the maximum 10"
+        in probs
+    )
     assert rt.supervisor.instances == {}
 
 
-async def test_unreachable_device_fails_connection_test_and_installs_nothing(kit_settings, make_runtime, probe_host,
-                                                                             closed_port, recipe_file):
+async def test_unreachable_device_fails_connection_test_and_installs_nothing(
+    kit_settings, make_runtime, probe_host, closed_port, recipe_file
+):
     rt = await make_runtime(kit_settings, host=probe_host)
     with pytest.raises(AdapterError) as err:
-        await rt.recipe_engine.install(load_recipe(recipe_file), {"meter_host": "127.0.0.1",
-                                                                  "meter_port": closed_port})
+        await rt.recipe_engine.install(
+            load_recipe(recipe_file), {"meter_host": "127.0.0.1", "meter_port": closed_port}
+        )
     assert f"asset 'meter' (probe at 127.0.0.1:{closed_port}): cannot connect" in str(err.value)
     assert err.value.exit_code == 6
     assert rt.supervisor.instances == {}
     assert await rt.recipe_engine.store.all() == []
 
 
-async def test_failure_midway_rolls_back_every_component(kit_settings, make_runtime, probe_host, device, recipe_file):
+async def test_failure_midway_rolls_back_every_component(
+    kit_settings, make_runtime, probe_host, device, recipe_file
+):
     rt = await make_runtime(kit_settings, host=probe_host)
-    recipe_file.write_text(recipe_file.read_text().replace("checks:", "  - {plugin: crashy, asset: meter}\nchecks:"))
+    recipe_file.write_text(
+        recipe_file.read_text().replace("checks:", "  - {plugin: crashy, asset: meter}\nchecks:")
+    )
     with pytest.raises(KitError, match="crashy.*simulated plugin bug.*") as err:
-        await rt.recipe_engine.install(load_recipe(recipe_file), {"meter_host": "127.0.0.1", "meter_port": device})
+        await rt.recipe_engine.install(
+            load_recipe(recipe_file), {"meter_host": "127.0.0.1", "meter_port": device}
+        )
     assert "rolled back" in str(err.value)
     assert rt.supervisor.instances == {}
     assert await rt.recipe_engine.store.all() == []
 
 
-async def test_deployment_survives_restart_and_uninstall_removes_all(kit_settings, make_runtime, probe_host, device,
-                                                                     recipe_file, wait):
+async def test_deployment_survives_restart_and_uninstall_removes_all(
+    kit_settings, make_runtime, probe_host, device, recipe_file, wait
+):
     from kit.runtime import Runtime
 
     rt = Runtime(kit_settings, host=probe_host)
     await rt.start()
     try:
-        res = await rt.recipe_engine.install(load_recipe(recipe_file), {"meter_host": "127.0.0.1",
-                                                                        "meter_port": device}, check_duration_s=0.3)
+        res = await rt.recipe_engine.install(
+            load_recipe(recipe_file),
+            {"meter_host": "127.0.0.1", "meter_port": device},
+            check_duration_s=0.3,
+        )
         dep = res["deployment"]
         before = owned(rt, dep)
         await rt.recipe_engine._tasks[dep]
@@ -166,16 +216,20 @@ async def test_deployment_survives_restart_and_uninstall_removes_all(kit_setting
     assert await rt2.recipe_engine.store.get(dep) is None and kv is not None
 
 
-async def test_upgrade_failure_rolls_back_to_old_version(kit_settings, make_runtime, probe_host, device,
-                                                         recipe_file, tmp_path):
+async def test_upgrade_failure_rolls_back_to_old_version(
+    kit_settings, make_runtime, probe_host, device, recipe_file, tmp_path
+):
     rt = await make_runtime(kit_settings, host=probe_host)
     eng = rt.recipe_engine
     params = {"meter_host": "127.0.0.1", "meter_port": device}
     dep = (await eng.install(load_recipe(recipe_file), params, check_duration_s=0.2))["deployment"]
     old_components = owned(rt, dep)
     bad = tmp_path / "v2-bad.yaml"
-    bad.write_text(recipe_file.read_text().replace("version: 1.0.0", "version: 1.1.0")
-                   .replace("checks:", "  - {plugin: crashy, asset: meter}\nchecks:"))
+    bad.write_text(
+        recipe_file.read_text()
+        .replace("version: 1.0.0", "version: 1.1.0")
+        .replace("checks:", "  - {plugin: crashy, asset: meter}\nchecks:")
+    )
     with pytest.raises(KitError, match="rolled back to 1.0.0"):
         await eng.upgrade(dep, load_recipe(bad))
     assert owned(rt, dep) == old_components
@@ -200,22 +254,36 @@ async def test_synthetic_recipe_installs_from_library(kit_settings, make_runtime
     text = shown["text"].replace("every_s: 5", "every_s: 5\n    evry_s: 2")
     checked = await client.call("recipes.validate", {"text": text, "filename": "mine.yaml"})
     line = next(i for i, t in enumerate(text.splitlines(), 1) if "evry_s" in t)
-    assert checked == {"ok": False, "pass": "shape",
-                       "problems": [f"mine.yaml:{line}: checks[1].evry_s: unknown field (did you mean 'every_s'?)"]}
+    assert checked == {
+        "ok": False,
+        "pass": "shape",
+        "problems": [
+            f"mine.yaml:{line}: checks[1].evry_s: unknown field (did you mean 'every_s'?)"
+        ],
+    }
     assert (await client.call("recipes.validate", {"text": shown["text"]}))["ok"] is True
-    res = await client.call("recipes.install", {"recipe": "synthetic-machine-watch",
-                                                "params": {"interval": "100ms", "machine": "Press 7"},
-                                                "wait_report": True, "check_duration_s": 1.0})
+    res = await client.call(
+        "recipes.install",
+        {
+            "recipe": "synthetic-machine-watch",
+            "params": {"interval": "100ms", "machine": "Press 7"},
+            "wait_report": True,
+            "check_duration_s": 1.0,
+        },
+    )
     assert res["deployment"] == "synthetic-machine-watch-press_7"
     report = res["report"]
     by = {c["check"]: c for c in report["checks"]}
-    assert by["updates"]["passed"] and by["quality_good"]["passed"] and by["increases"]["passed"], report
+    assert by["updates"]["passed"] and by["quality_good"]["passed"] and by["increases"]["passed"], (
+        report
+    )
     assert report["batches_seen"]["test/demo/line1/press_7"] >= 5
     assert json.loads(json.dumps(report)) == report
 
 
-async def test_match_lists_fitting_profiles_and_running_assets(kit_settings, make_runtime, probe_host, device,
-                                                               recipe_file, wait):
+async def test_match_lists_fitting_profiles_and_running_assets(
+    kit_settings, make_runtime, probe_host, device, recipe_file, wait
+):
     from kit.recipes.match import match_recipe
 
     rt = await make_runtime(kit_settings, host=probe_host)
@@ -224,27 +292,37 @@ async def test_match_lists_fitting_profiles_and_running_assets(kit_settings, mak
     meter = before["assets"]["meter"]
     assert meter["needs"] == ["energy_active_import_total_kwh", "power_active_total_w"]
     assert [p["id"] for p in meter["profiles"]] == ["probe-meter"] and meter["running_assets"] == []
-    await rt.recipe_engine.install(lr, {"meter_host": "127.0.0.1", "meter_port": device}, check_duration_s=0.2)
+    await rt.recipe_engine.install(
+        lr, {"meter_host": "127.0.0.1", "meter_port": device}, check_duration_s=0.2
+    )
 
     async def running() -> list:
         return (await match_recipe(lr, probe_host, rt))["assets"]["meter"]["running_assets"]
 
-    assert await wait(running, message="the meter's last values in KIT_LAST") == ["test/hall/line1/meter1"]
+    assert await wait(running, message="the meter's last values in KIT_LAST") == [
+        "test/hall/line1/meter1"
+    ]
     final = await match_recipe(lr, probe_host, rt)
-    assert final["satisfied"] and final["candidates"] == [{"role": "meter", "asset": "test/hall/line1/meter1",
-                                                           "ok": True, "missing": []}]
+    assert final["satisfied"] and final["candidates"] == [
+        {"role": "meter", "asset": "test/hall/line1/meter1", "ok": True, "missing": []}
+    ]
 
 
-async def test_restore_with_a_missing_plugin_is_reported_then_repaired(kit_settings, make_runtime, probe_host,
-                                                                      device, recipe_file, temp_plugin):
+async def test_restore_with_a_missing_plugin_is_reported_then_repaired(
+    kit_settings, make_runtime, probe_host, device, recipe_file, temp_plugin
+):
     from kit.runtime import Runtime
 
     rt = Runtime(kit_settings, host=probe_host)
     await rt.start()
     try:
-        dep = (await rt.recipe_engine.install(load_recipe(recipe_file), {"meter_host": "127.0.0.1",
-                                                                         "meter_port": device},
-                                              check_duration_s=0.2))["deployment"]
+        dep = (
+            await rt.recipe_engine.install(
+                load_recipe(recipe_file),
+                {"meter_host": "127.0.0.1", "meter_port": device},
+                check_duration_s=0.2,
+            )
+        )["deployment"]
         await rt.recipe_engine._tasks[dep]
     finally:
         await rt.stop()
@@ -260,7 +338,8 @@ async def test_restore_with_a_missing_plugin_is_reported_then_repaired(kit_setti
     assert (await again.recipe_engine.store.get(dep))["status"] == "running"
     # A component removed behind the deployment's back is put back by installing again.
     await again.supervisor.remove("probe-energy-meter1-doubler-meter")
-    out = await again.recipe_engine.install(load_recipe(recipe_file), {"meter_host": "127.0.0.1",
-                                                                       "meter_port": device})
+    out = await again.recipe_engine.install(
+        load_recipe(recipe_file), {"meter_host": "127.0.0.1", "meter_port": device}
+    )
     assert out["repaired"] == ["probe-energy-meter1-doubler-meter"]
     assert owned(again, dep) == {"probe-energy-meter1-meter", "probe-energy-meter1-doubler-meter"}

@@ -46,7 +46,9 @@ async def test_shipped_recipe_installs_against_simulators(path, kit_settings, ma
             profile_id = asset.get("profile") if profile_param is None else None
             if profile_id is None:
                 fitting = sorted(p.id for p in lib.providing(needed) if p.protocol == "modbus")
-                assert fitting, f"{path.name}: no shipped profile provides {sorted(needed)} for asset {name}"
+                assert fitting, (
+                    f"{path.name}: no shipped profile provides {sorted(needed)} for asset {name}"
+                )
                 profile_id = fitting[0]
                 params[profile_param] = profile_id
             chosen.append(lib.get(profile_id))
@@ -59,8 +61,12 @@ async def test_shipped_recipe_installs_against_simulators(path, kit_settings, ma
             if key == "point" and key not in params:  # "a semantic name from the device's profile"
                 params[key] = sorted(chosen[0].semantic_points())[0]
             elif key not in params and "default" not in spec:
-                params[key] = {"text": f"{key.replace('_', '-')}-1", "number": 2.0, "integer": 1,
-                               "duration": 3600}.get(spec["type"], "x")
+                params[key] = {
+                    "text": f"{key.replace('_', '-')}-1",
+                    "number": 2.0,
+                    "integer": 1,
+                    "duration": 3600,
+                }.get(spec["type"], "x")
         result = await rt.recipe_engine.install(path.stem, params, check_duration_s=5)
         assert result["changed"] and result["components"]
         got = []
@@ -70,10 +76,15 @@ async def test_shipped_recipe_installs_against_simulators(path, kit_settings, ma
 
         await rt.bus.nc.subscribe("kit.kpi.>", cb=on_msg)
         await rt.bus.nc.subscribe("kit.data.>", cb=on_msg)
-        await wait_for(lambda: any(s.startswith("kit.data.") for s in got), timeout=30, message="data")
+        await wait_for(
+            lambda: any(s.startswith("kit.data.") for s in got), timeout=30, message="data"
+        )
         if CONTINUOUS_KPIS & {a["plugin"] for a in doc.get("analytics") or []}:
-            await wait_for(lambda: any(s.startswith("kit.kpi.") for s in got), timeout=60,
-                           message=f"a KPI from {path.stem}")
+            await wait_for(
+                lambda: any(s.startswith("kit.kpi.") for s in got),
+                timeout=60,
+                message=f"a KPI from {path.stem}",
+            )
         await rt.recipe_engine.uninstall(result["deployment"])
         assert not [i for i in rt.supervisor.instances.values() if i.owner == result["deployment"]]
     finally:

@@ -20,13 +20,22 @@ from kit.recipes.plan import build_plan
 from kit.recipes.schema import schema_path, schema_text
 
 RECIPES = sorted(shipped_dir("recipes").glob("*.yaml"))
-_NOT_INSTALLED = re.compile(r": unknown (?:adapter|plugin) '([a-z0-9_-]+)'(?: \(did you mean [^)]*\))?; installed: ")
+_NOT_INSTALLED = re.compile(
+    r": unknown (?:adapter|plugin) '([a-z0-9_-]+)'(?: \(did you mean [^)]*\))?; installed: "
+)
 
 
 def test_there_are_recipes_for_every_use_case() -> None:
     ids = {load_recipe(p).recipe.id for p in RECIPES}
-    assert {"oee-machine", "energy-per-shift", "idle-energy", "condition-motor", "spc-dimension",
-            "basic-alarms", "synthetic-machine-watch"} <= ids
+    assert {
+        "oee-machine",
+        "energy-per-shift",
+        "idle-energy",
+        "condition-motor",
+        "spc-dimension",
+        "basic-alarms",
+        "synthetic-machine-watch",
+    } <= ids
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)
@@ -40,8 +49,11 @@ def test_shipped_recipe_validates(path: Path) -> None:
         assert m is not None, f"unexpected problem: {p}"
         assert m.group(1) not in host.components.items, p
         absent.append(m.group(1))
-    used = {a.adapter for a in lr.recipe.assets.values()} | {a.plugin for a in lr.recipe.analytics} | (
-        {"alarms"} if lr.recipe.alarms else set())
+    used = (
+        {a.adapter for a in lr.recipe.assets.values()}
+        | {a.plugin for a in lr.recipe.analytics}
+        | ({"alarms"} if lr.recipe.alarms else set())
+    )
     assert set(absent) == used - set(host.components.items)
 
 
@@ -52,5 +64,6 @@ def test_library_loads_every_shipped_recipe_without_problems() -> None:
 
 
 def test_json_schema_is_fresh() -> None:
-    assert schema_path().read_text(encoding="utf-8") == schema_text(), \
+    assert schema_path().read_text(encoding="utf-8") == schema_text(), (
         "recipes/schema/recipe.schema.json is stale: run `uv run python -m kit.recipes.schema`"
+    )

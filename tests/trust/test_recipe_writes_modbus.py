@@ -38,8 +38,11 @@ async def test_declared_write_reaches_the_device_encoded(kit_settings, make_runt
     sim = await start_simulator("schneider-atv320")
     try:
         rt = await make_runtime(kit_settings)
-        await rt.recipe_engine.install({"text": RECIPE, "filename": "drive-setpoint.yaml"},
-                                       {"host": "127.0.0.1", "port": sim.port, "max_hz": 45}, check_duration_s=1)
+        await rt.recipe_engine.install(
+            {"text": RECIPE, "filename": "drive-setpoint.yaml"},
+            {"host": "127.0.0.1", "port": sim.port, "max_hz": 45},
+            check_duration_s=1,
+        )
         events = []
 
         async def on_audit(msg):
@@ -48,9 +51,13 @@ async def test_declared_write_reaches_the_device_encoded(kit_settings, make_runt
         await rt.bus.nc.subscribe("kit.event.audit.>", cb=on_audit)
         api = ControlClient(rt.bus)
         asset = "test/assembly/line1/drive1"
-        req = await api.call("writes.request", {"asset": asset, "point": "frequency_setpoint_hz", "value": 42.5,
-                                                "who": "tech-anna"})
-        done = await api.call("writes.confirm", {"request_id": req["request_id"], "who": "tech-anna"})
+        req = await api.call(
+            "writes.request",
+            {"asset": asset, "point": "frequency_setpoint_hz", "value": 42.5, "who": "tech-anna"},
+        )
+        done = await api.call(
+            "writes.confirm", {"request_id": req["request_id"], "who": "tech-anna"}
+        )
         assert done["executed"] is True
 
         # Read the register back with a plain pymodbus client: int16 with scale 0.1 → 425.
@@ -67,12 +74,18 @@ async def test_declared_write_reaches_the_device_encoded(kit_settings, make_runt
 
         # Outside the recipe's bound (max_hz = 45) and undeclared points are refused.
         with pytest.raises(KitError, match="above the maximum 45"):
-            await api.call("writes.request", {"asset": asset, "point": "frequency_setpoint_hz", "value": 50,
-                                              "who": "tech-anna"})
+            await api.call(
+                "writes.request",
+                {"asset": asset, "point": "frequency_setpoint_hz", "value": 50, "who": "tech-anna"},
+            )
         with pytest.raises(KitError, match="allow-list"):
-            await api.call("writes.request", {"asset": asset, "point": "drive_control_word", "value": 6,
-                                              "who": "tech-anna"})
-        await wait_for(lambda: sum(e["result"] == "refused" for e in events) >= 2, message="refusals audited")
+            await api.call(
+                "writes.request",
+                {"asset": asset, "point": "drive_control_word", "value": 6, "who": "tech-anna"},
+            )
+        await wait_for(
+            lambda: sum(e["result"] == "refused" for e in events) >= 2, message="refusals audited"
+        )
         types = [e["type"] for e in events]
         assert "write_refused" in types
         for e in events:  # IEC 62443-4-2 CR 2.8 record fields

@@ -16,8 +16,14 @@ from kit.testing import wait_for
 from kit.trust.busauth import client_options
 
 MANIFEST = {
-    "name": "kit-rogue", "version": "1.0.0", "vendor": "test", "contact": "test@example.org",
-    "kinds": ["source"], "components": ["rogue"], "publishes": ["kit.data.>"], "subscribes": [],
+    "name": "kit-rogue",
+    "version": "1.0.0",
+    "vendor": "test",
+    "contact": "test@example.org",
+    "kinds": ["source"],
+    "components": ["rogue"],
+    "publishes": ["kit.data.>"],
+    "subscribes": [],
 }
 
 
@@ -44,26 +50,41 @@ class RoguePlugin:
 
 
 def _settings(tmp_path) -> Settings:
-    return Settings(site="t", data_dir=tmp_path / "data", nats=NatsSettings(port=0),
-                    supervisor=SupervisorSettings(backoff_initial_s=0.05, heartbeat_s=0.5),
-                    components=[ComponentSpec(name="rogue-1", type="rogue", asset="t/a/l/m1")])
+    return Settings(
+        site="t",
+        data_dir=tmp_path / "data",
+        nats=NatsSettings(port=0),
+        supervisor=SupervisorSettings(backoff_initial_s=0.05, heartbeat_s=0.5),
+        components=[ComponentSpec(name="rogue-1", type="rogue", asset="t/a/l/m1")],
+    )
 
 
-async def test_publish_outside_manifest_is_denied_by_the_server(tmp_path, make_runtime, temp_plugin):
+async def test_publish_outside_manifest_is_denied_by_the_server(
+    tmp_path, make_runtime, temp_plugin
+):
     settings = _settings(tmp_path)
     # An observer with the admin role sees everything that really reaches the server.
-    rt = await make_runtime(settings, host=temp_plugin(RoguePlugin(), name="rogue", load_entrypoints=False))
+    rt = await make_runtime(
+        settings, host=temp_plugin(RoguePlugin(), name="rogue", load_entrypoints=False)
+    )
     seen: list[str] = []
     nc = await nats.connect(rt.url, **client_options(settings.data_dir, "admin"))
     try:
+
         async def on_msg(m) -> None:
             seen.append(m.subject)
 
         await nc.subscribe(">", cb=on_msg)
         await nc.flush()
         cb = rt.component_buses
-        await wait_for(lambda: {"kit.kpi.t.a.l.m1.stolen", "kit.control.components.restart"}
-                       <= cb.violation_subjects.get("rogue-1", set()), timeout=10, message=f"both denials reported {cb.violation_subjects} {cb.violations} {rt.supervisor.instances}")
+        await wait_for(
+            lambda: (
+                {"kit.kpi.t.a.l.m1.stolen", "kit.control.components.restart"}
+                <= cb.violation_subjects.get("rogue-1", set())
+            ),
+            timeout=10,
+            message=f"both denials reported {cb.violation_subjects} {cb.violations} {rt.supervisor.instances}",
+        )
         # The declared publish went through on the component's own connection ...
         stream = await rt.bus.js.stream_info("KIT_DATA")
         assert stream.state.messages == 1
@@ -83,18 +104,25 @@ async def test_roles_limit_control_api(tmp_path, make_runtime, temp_plugin):
     async def on_err(e: Exception) -> None:
         errors.append(str(e))
 
-    viewer = await nats.connect(rt.url, error_cb=on_err, **client_options(settings.data_dir, "viewer"))
+    viewer = await nats.connect(
+        rt.url, error_cb=on_err, **client_options(settings.data_dir, "viewer")
+    )
     try:
         reply = await viewer.request("kit.control.status", b"", timeout=5)
         assert b'"ok": true' in reply.data
         with pytest.raises((nats.errors.TimeoutError, nats.errors.NoRespondersError)):
             await viewer.request("kit.control.components.restart", b'{"name": "x"}', timeout=1)
-        await wait_for(lambda: any("permissions violation" in e.lower() for e in errors), message="violation reported")
+        await wait_for(
+            lambda: any("permissions violation" in e.lower() for e in errors),
+            message="violation reported",
+        )
     finally:
         await viewer.close()
     # Without credentials nobody gets in.
     with pytest.raises(Exception):
-        await nats.connect(rt.url, connect_timeout=1, max_reconnect_attempts=0, allow_reconnect=False)
+        await nats.connect(
+            rt.url, connect_timeout=1, max_reconnect_attempts=0, allow_reconnect=False
+        )
 
 
 class Good(Source):
@@ -117,9 +145,13 @@ class GoodPlugin:
         register.add(Good)
 
 
-async def test_component_added_later_gets_its_own_user_by_reload(tmp_path, make_runtime, temp_plugin):
+async def test_component_added_later_gets_its_own_user_by_reload(
+    tmp_path, make_runtime, temp_plugin
+):
     settings = Settings(site="t", data_dir=tmp_path / "data", nats=NatsSettings(port=0))
-    rt = await make_runtime(settings, host=temp_plugin(GoodPlugin(), name="good", load_entrypoints=False))
+    rt = await make_runtime(
+        settings, host=temp_plugin(GoodPlugin(), name="good", load_entrypoints=False)
+    )
     await rt.add_component(ComponentSpec(name="late-1", type="good-src", asset="t/a/l/m2"))
     bus = rt.component_buses.buses["late-1"]
     assert bus is not rt.bus and bus.nc.is_connected
@@ -134,8 +166,9 @@ async def test_component_added_later_gets_its_own_user_by_reload(tmp_path, make_
     assert rt.component_buses.violations["late-1"] == 0
 
 
-async def test_tools_without_credentials_get_the_local_ones_only_for_that_server(tmp_path, make_runtime,
-                                                                                 temp_plugin, nats_server):
+async def test_tools_without_credentials_get_the_local_ones_only_for_that_server(
+    tmp_path, make_runtime, temp_plugin, nats_server
+):
     from kit.bus import Bus
     from kit.trust.busauth import default_client_options
 
@@ -159,7 +192,9 @@ class Reader(Source):
     got: ClassVar[list] = []
 
     async def run(self) -> None:
-        psub = await self.ctx.bus.js.pull_subscribe("kit.data.>", durable=f"rd-{self.ctx.name}", stream="KIT_DATA")
+        psub = await self.ctx.bus.js.pull_subscribe(
+            "kit.data.>", durable=f"rd-{self.ctx.name}", stream="KIT_DATA"
+        )
         while True:
             try:
                 msgs = await psub.fetch(10, timeout=0.5)
@@ -171,19 +206,33 @@ class Reader(Source):
 
 
 class ReaderPlugin:
-    kit_manifest = {**MANIFEST, "name": "kit-reader", "kinds": ["source"], "components": ["reader"],
-                    "publishes": [], "subscribes": ["kit.data.>"]}
+    kit_manifest = {
+        **MANIFEST,
+        "name": "kit-reader",
+        "kinds": ["source"],
+        "components": ["reader"],
+        "publishes": [],
+        "subscribes": ["kit.data.>"],
+    }
 
     @kit.hookimpl
     def register_components(self, register) -> None:
         register.add(Reader)
 
 
-async def test_stream_consumer_allowed_for_declared_subscriptions(tmp_path, make_runtime, temp_plugin):
+async def test_stream_consumer_allowed_for_declared_subscriptions(
+    tmp_path, make_runtime, temp_plugin
+):
     Reader.got = []
-    settings = Settings(site="t", data_dir=tmp_path / "data", nats=NatsSettings(port=0),
-                        components=[ComponentSpec(name="rd", type="reader")])
-    rt = await make_runtime(settings, host=temp_plugin(ReaderPlugin(), name="reader", load_entrypoints=False))
+    settings = Settings(
+        site="t",
+        data_dir=tmp_path / "data",
+        nats=NatsSettings(port=0),
+        components=[ComponentSpec(name="rd", type="reader")],
+    )
+    rt = await make_runtime(
+        settings, host=temp_plugin(ReaderPlugin(), name="reader", load_entrypoints=False)
+    )
     for i in range(3):
         await rt.bus.js.publish(f"kit.data.t.a.l.m{i}", b"{}")
     await wait_for(lambda: len(Reader.got) == 3, message="three stream messages read")

@@ -31,9 +31,16 @@ class Oeeish(Analytics):
 
 
 class P:
-    kit_manifest = {"name": "kit-oeeish", "version": "1.0.0", "vendor": "t", "contact": "t@example.org",
-                    "kinds": ["analytics"], "components": ["oeeish"], "publishes": ["kit.kpi.>", "kit.event.>"],
-                    "subscribes": ["kit.data.>"]}
+    kit_manifest = {
+        "name": "kit-oeeish",
+        "version": "1.0.0",
+        "vendor": "t",
+        "contact": "t@example.org",
+        "kinds": ["analytics"],
+        "components": ["oeeish"],
+        "publishes": ["kit.kpi.>", "kit.event.>"],
+        "subscribes": ["kit.data.>"],
+    }
 
     @kit.hookimpl
     def register_components(self, register):
@@ -42,7 +49,14 @@ class P:
 
 def test_bindings_narrow_subscriptions_to_bound_assets(temp_plugin):
     host = temp_plugin(P(), name="oeeish", load_entrypoints=False)
-    cfg = Cfg.model_validate({"inputs": {"good": "count_good", "energy": {"point": "energy_kwh", "asset": "s/a/l/meter"}}})
+    cfg = Cfg.model_validate(
+        {
+            "inputs": {
+                "good": "count_good",
+                "energy": {"point": "energy_kwh", "asset": "s/a/l/meter"},
+            }
+        }
+    )
     spec = ComponentSpec(name="oee-press", type="oeeish", asset="s/a/l/press")
     perms = permissions_for(host, spec, cfg)
     subs = perms["subscribe"]["allow"]
@@ -55,7 +69,10 @@ def test_bindings_narrow_subscriptions_to_bound_assets(temp_plugin):
 
 
 def test_narrowing_keeps_other_subjects():
-    assert narrow_subscriptions(["kit.data.>", "kit.event.alarm.>"], {"s/a/l/m"}) == ["kit.data.s.a.l.m", "kit.event.alarm.>"]
+    assert narrow_subscriptions(["kit.data.>", "kit.event.alarm.>"], {"s/a/l/m"}) == [
+        "kit.data.s.a.l.m",
+        "kit.event.alarm.>",
+    ]
     assert narrow_subscriptions(["kit.data.>"], set()) == ["kit.data.>"]
 
 
@@ -64,7 +81,9 @@ def test_roles_are_cumulative_and_viewer_cannot_write():
     assert set(viewer) < set(tech)
     assert "writes.confirm" in tech and "writes.confirm" not in viewer
     pubs = role_permissions("viewer")["publish"]["allow"]
-    assert "kit.control.status" in pubs and not any(p.startswith("kit.cmd") or p == ">" for p in pubs)
+    assert "kit.control.status" in pubs and not any(
+        p.startswith("kit.cmd") or p == ">" for p in pubs
+    )
     assert role_permissions("admin")["publish"]["allow"] == [">"]
 
 

@@ -51,7 +51,8 @@ def make_project(root: Path) -> Path:
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
     (pkg / "plugin.py").write_text(ROGUE)
-    (pkg / "kit_manifest.yaml").write_text(textwrap.dedent("""\
+    (pkg / "kit_manifest.yaml").write_text(
+        textwrap.dedent("""\
         name: kit-roguecert
         version: 0.1.0
         vendor: test
@@ -60,10 +61,12 @@ def make_project(root: Path) -> Path:
         components: [rogue-cert]
         publishes: ["kit.data.>"]
         docs: docs/rogue.md
-        """))
+        """)
+    )
     (proj / "docs").mkdir()
     (proj / "docs" / "rogue.md").write_text("# Rogue\n")
-    (proj / "pyproject.toml").write_text(textwrap.dedent("""\
+    (proj / "pyproject.toml").write_text(
+        textwrap.dedent("""\
         [project]
         name = "kit-roguecert"
         version = "0.1.0"
@@ -71,7 +74,8 @@ def make_project(root: Path) -> Path:
         dependencies = ["fast-track-kit", "requests"]
         [project.entry-points.kit]
         roguecert = "kit_roguecert.plugin"
-        """))
+        """)
+    )
     return proj
 
 
@@ -88,7 +92,10 @@ async def test_certify_flags_undeclared_subjects_blocking_and_eval(tmp_path):
     assert report.data["figures"]["violations"]  # the server's denial is the evidence
     assert res["loop-blocking"]["outcome"] == "fail"
     assert report.data["figures"]["max_plugin_callback_ms"] >= 250  # time.sleep(0.25) per step
-    assert res["static-no-eval"]["outcome"] == "fail" and "plugin.py" in res["static-no-eval"]["detail"]
+    assert (
+        res["static-no-eval"]["outcome"] == "fail"
+        and "plugin.py" in res["static-no-eval"]["detail"]
+    )
     assert res["deps-bounded"]["outcome"] == "fail" and "requests" in res["deps-bounded"]["detail"]
     assert res["manifest-valid"]["outcome"] == "pass"
     assert report.tier is None
@@ -157,9 +164,11 @@ async def test_certify_flags_analytics_that_breaks_on_out_of_order_input(tmp_pat
     pkg = proj / "src" / "kit_roguecert"
     (pkg / "plugin.py").write_text(FRAGILE)
     man = (pkg / "kit_manifest.yaml").read_text()
-    (pkg / "kit_manifest.yaml").write_text(man.replace("kinds: [source]", "kinds: [analytics]")
-                                           .replace("[rogue-cert]", "[fragile]")
-                                           .replace('publishes: ["kit.data.>"]', 'subscribes: ["kit.data.>"]'))
+    (pkg / "kit_manifest.yaml").write_text(
+        man.replace("kinds: [source]", "kinds: [analytics]")
+        .replace("[rogue-cert]", "[fragile]")
+        .replace('publishes: ["kit.data.>"]', 'subscribes: ["kit.data.>"]')
+    )
     try:
         report = await certify(str(proj), run_s=1.0, soak_s=0.5)
     finally:
@@ -167,22 +176,34 @@ async def test_certify_flags_analytics_that_breaks_on_out_of_order_input(tmp_pat
             del sys.modules[m]
     res = {r["id"]: r for r in report.data["results"]}
     assert res["analytics-bad-input"]["outcome"] == "fail"
-    assert res["runs-cleanly"]["outcome"] == "fail" and "sequence went back" in res["runs-cleanly"]["detail"]
+    assert (
+        res["runs-cleanly"]["outcome"] == "fail"
+        and "sequence went back" in res["runs-cleanly"]["detail"]
+    )
     assert res["subjects-truthful"]["outcome"] == "pass"  # it only read what it declared
 
 
 async def test_certify_flags_a_misspelt_hook_and_manifest_mismatch(tmp_path):
     proj = make_project(tmp_path)
     pkg = proj / "src" / "kit_roguecert"
-    (pkg / "plugin.py").write_text(ROGUE.replace("def register_components(register)",
-                                                 "def register_component(register)"))
-    (pkg / "kit_manifest.yaml").write_text((pkg / "kit_manifest.yaml").read_text().replace("0.1.0", "0.2.0"))
+    (pkg / "plugin.py").write_text(
+        ROGUE.replace("def register_components(register)", "def register_component(register)")
+    )
+    (pkg / "kit_manifest.yaml").write_text(
+        (pkg / "kit_manifest.yaml").read_text().replace("0.1.0", "0.2.0")
+    )
     try:
         report = await certify(str(proj), run_s=0.5, soak_s=0.5)
     finally:
         for m in [m for m in sys.modules if m.startswith("kit_roguecert")]:
             del sys.modules[m]
     res = {r["id"]: r for r in report.data["results"]}
-    assert res["hook-contract"]["outcome"] == "fail" and "register_component" in res["hook-contract"]["detail"]
-    assert res["manifest-matches-dist"]["outcome"] == "fail" and "0.2.0" in res["manifest-matches-dist"]["detail"]
+    assert (
+        res["hook-contract"]["outcome"] == "fail"
+        and "register_component" in res["hook-contract"]["detail"]
+    )
+    assert (
+        res["manifest-matches-dist"]["outcome"] == "fail"
+        and "0.2.0" in res["manifest-matches-dist"]["detail"]
+    )
     assert report.tier is None

@@ -25,9 +25,18 @@ async def _invoke(args: list[str], env: dict, input: str | None = None):
 
 async def test_kit_write_asks_for_confirmation_and_writes(kit_settings, make_runtime, tmp_path):
     REGISTERS.clear()
-    settings = kit_settings.model_copy(update={"components": [
-        ComponentSpec(name="plc-1", type="rec-adapter", asset=ASSET, config={"device": "plc"})]})
-    host = get_plugin_manager(load_entrypoints=False, extra=[("kit-trust", kit.trust.plugin), ("rec", RecPlugin())])
+    settings = kit_settings.model_copy(
+        update={
+            "components": [
+                ComponentSpec(
+                    name="plc-1", type="rec-adapter", asset=ASSET, config={"device": "plc"}
+                )
+            ]
+        }
+    )
+    host = get_plugin_manager(
+        load_entrypoints=False, extra=[("kit-trust", kit.trust.plugin), ("rec", RecPlugin())]
+    )
     rt = await make_runtime(settings, host=host)
     await (await rt.bus.kv(KV_DEPLOYMENTS)).put("d1", json.dumps({"writes": [RULE]}).encode())
     await wait_for(lambda: rt.supervisor.instances["plc-1"].component is not None)
@@ -58,9 +67,14 @@ def test_keys_sign_and_verify_cli(tmp_path, monkeypatch):
     env = {"XDG_DATA_HOME": str(tmp_path / "xdg"), "KIT_LOAD_PLUGINS": "tinyplug"}
     r = CliRunner()
     assert r.invoke(cli, ["keys", "new", "v", "--dir", str(tmp_path / "k")], env=env).exit_code == 0
-    out = r.invoke(cli, ["keys", "trust", str(tmp_path / "k" / "v.pub"), "--role", "vendor"], env=env)
+    out = r.invoke(
+        cli, ["keys", "trust", str(tmp_path / "k" / "v.pub"), "--role", "vendor"], env=env
+    )
     assert out.exit_code == 0 and "trusted vendor key" in out.output
-    assert r.invoke(cli, ["sign", str(pkg), "--key", str(tmp_path / "k" / "v.key")], env=env).exit_code == 0
+    assert (
+        r.invoke(cli, ["sign", str(pkg), "--key", str(tmp_path / "k" / "v.key")], env=env).exit_code
+        == 0
+    )
     out = r.invoke(cli, ["plugin", "verify", "tinyplug"], env=env)
     assert out.exit_code == 0 and "Signed" in out.output
     (pkg / "plugin.py").write_text("# replaced\n")

@@ -36,10 +36,16 @@ def test_wheel_verified_before_install(tmp_path):
     new_keypair(tmp_path / "k", "cert")
     trust_key(data, tmp_path / "k" / "cert.pub", "certifier")
     report = tmp_path / "r.json"
-    report.write_text(json.dumps({"plugin": {"name": "kit-tinyplug", "version": "1.2.0"}, "tier": "silver"}))
+    report.write_text(
+        json.dumps({"plugin": {"name": "kit-tinyplug", "version": "1.2.0"}, "tier": "silver"})
+    )
     sign_plugin(pkg, load_private_key(tmp_path / "k" / "cert.key"), "certifier", report=report)
 
-    ok = check_wheel(build_wheel(site, tmp_path / "kit_tinyplug-1.2.0-py3-none-any.whl"), data, "require-certified")
+    ok = check_wheel(
+        build_wheel(site, tmp_path / "kit_tinyplug-1.2.0-py3-none-any.whl"),
+        data,
+        "require-certified",
+    )
     assert ok.status == "Signed" and ok.certified and ok.tier == "silver"
 
     bad = build_wheel(site, tmp_path / "tampered.whl", tamper=True)

@@ -26,9 +26,13 @@ from kit.trust.scaffold import scaffold
 KINDS = ("adapter", "analytics", "sink")
 
 
-def _run(cmd: list[str], timeout: float, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def _run(
+    cmd: list[str], timeout: float, env: dict | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert proc.returncode == 0, (
+        f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
     return proc
 
 
@@ -39,21 +43,61 @@ def test_scaffolded_plugins_install_test_green_and_certify_bronze(tmp_path):
     venv = tmp_path / "venv"
     _run([uv, "venv", "-q", str(venv), "--python", sys.executable], 120)
     vpy = venv / "bin" / "python"
-    vsite = _run([str(vpy), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], 30).stdout.strip()
-    Path(vsite, "_kit_workspace.pth").write_text(f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n")
+    vsite = _run(
+        [str(vpy), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], 30
+    ).stdout.strip()
+    Path(vsite, "_kit_workspace.pth").write_text(
+        f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n"
+    )
     _run([uv, "pip", "install", "-q", "--python", str(vpy), "--no-deps", *map(str, roots)], 300)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-           "XDG_DATA_HOME": str(tmp_path / "xdg"), "KIT_LOAD_PLUGINS": ""}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "XDG_DATA_HOME": str(tmp_path / "xdg"),
+        "KIT_LOAD_PLUGINS": "",
+    }
     # Installed (not importable from the source tree): the module lives in the venv.
-    where = _run([str(vpy), "-c", "import kit_acme_sink; print(kit_acme_sink.__file__)"], 30, env, tmp_path).stdout
+    where = _run(
+        [str(vpy), "-c", "import kit_acme_sink; print(kit_acme_sink.__file__)"], 30, env, tmp_path
+    ).stdout
     assert str(venv) in where
     # The scaffolds' own tests (kit.testing fixtures, real nats-server).
-    out = _run([str(vpy), "-m", "pytest", "-q", "-p", "no:cacheprovider", *(str(r / "tests") for r in roots)],
-               300, env, tmp_path).stdout
+    out = _run(
+        [
+            str(vpy),
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            *(str(r / "tests") for r in roots),
+        ],
+        300,
+        env,
+        tmp_path,
+    ).stdout
     assert "3 passed" in out
     for k in KINDS:
-        _run([str(vpy), "-c", "from kit.cli import main; main()", "certify", f"kit-acme-{k}", "--out",
-              str(tmp_path / "reports"), "--require", "bronze", "--run-s", "2", "--soak-s", "2"], 300, env, tmp_path)
+        _run(
+            [
+                str(vpy),
+                "-c",
+                "from kit.cli import main; main()",
+                "certify",
+                f"kit-acme-{k}",
+                "--out",
+                str(tmp_path / "reports"),
+                "--require",
+                "bronze",
+                "--run-s",
+                "2",
+                "--soak-s",
+                "2",
+            ],
+            300,
+            env,
+            tmp_path,
+        )
         report = json.loads((tmp_path / "reports" / f"kit-acme-{k}.json").read_text())
         assert report["tier"] in ("bronze", "silver", "gold")
         bronze = [r for r in report["results"] if r["tier"] == "bronze"]
@@ -64,8 +108,13 @@ def test_scaffolded_plugins_install_test_green_and_certify_bronze(tmp_path):
         if k == "adapter":  # the fault-injection run against the scaffold's own simulator
             faults = {r["id"]: r for r in report["results"]}["adapter-faults"]
             assert faults["outcome"] == "pass", faults
-            assert set(report["figures"]["faults"]["phases"]) == {"baseline", "disconnect", "slow", "restart",
-                                                                 "exception"}
+            assert set(report["figures"]["faults"]["phases"]) == {
+                "baseline",
+                "disconnect",
+                "slow",
+                "restart",
+                "exception",
+            }
 
 
 def test_scaffold_rejects_bad_names_and_existing_dirs(tmp_path):
@@ -84,7 +133,9 @@ async def test_adapter_without_backoff_is_flagged_as_reconnect_storm(tmp_path):
     src = plugin.read_text()
     backoff = "await self.ctx.clock.sleep(delay * random.uniform(0.8, 1.2))  # backoff with jitter"
     assert backoff in src
-    plugin.write_text(src.replace(backoff, "await asyncio.sleep(0.01)  # no backoff: hammers the device"))
+    plugin.write_text(
+        src.replace(backoff, "await asyncio.sleep(0.01)  # no backoff: hammers the device")
+    )
     try:
         report = await certify(str(root), run_s=0.5, soak_s=0.5)
     finally:

@@ -9,12 +9,18 @@ from pathlib import Path
 import pytest
 
 from kit.plugins import get_plugin_manager
-from kit.trust.signing import load_private_key, new_keypair, sign_bytes, verify_bytes, SignatureError
 from kit.trust.sign_plugin import sign_plugin
+from kit.trust.signing import (
+    SignatureError,
+    load_private_key,
+    new_keypair,
+    sign_bytes,
+    verify_bytes,
+)
 from kit.trust.truststore import TrustStore, trust_key
 from kit.trust.verify import check_package, make_verifier
 
-PLUGIN = '''
+PLUGIN = """
 import kit
 from kit.components import Source
 
@@ -26,7 +32,7 @@ class Tiny(Source):
 @kit.hookimpl
 def register_components(register):
     register.add(Tiny)
-'''
+"""
 
 
 def install_plugin(site: Path, version: str, mod: str = "kit_tinyplug") -> Path:
@@ -37,7 +43,8 @@ def install_plugin(site: Path, version: str, mod: str = "kit_tinyplug") -> Path:
     (pkg / "plugin.py").write_text(PLUGIN.replace("{v}", mod))
     (pkg / "kit_manifest.yaml").write_text(
         f"name: kit-tinyplug\nversion: {version}\nvendor: test\ncontact: t@example.org\n"
-        f"kinds: [source]\ncomponents: [tiny]\npublishes: ['kit.data.>']\n")
+        f"kinds: [source]\ncomponents: [tiny]\npublishes: ['kit.data.>']\n"
+    )
     di = site / f"kit_tinyplug-{version}.dist-info"
     for old in site.glob("kit_tinyplug-*.dist-info"):
         for f in old.iterdir():
@@ -68,7 +75,9 @@ def env(tmp_path, monkeypatch):
 
 def _report(tmp: Path, version: str) -> Path:
     p = tmp / "report.json"
-    p.write_text(json.dumps({"plugin": {"name": "kit-tinyplug", "version": version}, "tier": "bronze"}))
+    p.write_text(
+        json.dumps({"plugin": {"name": "kit-tinyplug", "version": version}, "tier": "bronze"})
+    )
     return p
 
 
@@ -87,10 +96,14 @@ def test_modified_file_turns_status_modified_and_require_certified_refuses(env, 
     assert (st.status, st.certified, st.tier) == ("Signed", True, "bronze")
     assert "tiny-kit_tinyplug" in host.components.items and not host.broken
     info = {p.name: p for p in host.info()}  # what the `plugins` control endpoint returns
-    assert info["tinyplug"].trust["status"] == "Signed" and info["tinyplug"].trust["tier"] == "bronze"
+    assert (
+        info["tinyplug"].trust["status"] == "Signed" and info["tinyplug"].trust["tier"] == "bronze"
+    )
 
     # Tamper with an installed file: the next load sees it.
-    (pkg / "plugin.py").write_text((pkg / "plugin.py").read_text() + "\nimport socket  # injected\n")
+    (pkg / "plugin.py").write_text(
+        (pkg / "plugin.py").read_text() + "\nimport socket  # injected\n"
+    )
     host = get_plugin_manager(verify=make_verifier(data, "require-certified"))
     assert host.trust["tinyplug"].status == "Modified"
     assert "plugin.py" in host.trust["tinyplug"].detail
@@ -120,10 +133,14 @@ def test_signature_for_1_0_does_not_validate_1_1(env, tmp_path):
     pkg = install_plugin(site, "1.0")
     sign_plugin(pkg, load_private_key(keys / "vendor.key"), "vendor")
     sig = (pkg / "kit_signature.json").read_text()
-    assert get_plugin_manager(verify=make_verifier(data, "warn")).trust["tinyplug"].status == "Signed"
+    assert (
+        get_plugin_manager(verify=make_verifier(data, "warn")).trust["tinyplug"].status == "Signed"
+    )
     # Release 1.1 with the same files and the old signature copied over (a replay).
     pkg = install_plugin(site, "1.1")
-    (pkg / "kit_manifest.yaml").write_text((pkg / "kit_manifest.yaml").read_text().replace("1.1", "1.0"))
+    (pkg / "kit_manifest.yaml").write_text(
+        (pkg / "kit_manifest.yaml").read_text().replace("1.1", "1.0")
+    )
     (pkg / "kit_signature.json").write_text(sig)
     host = get_plugin_manager(verify=make_verifier(data, "warn"))
     st = host.trust["tinyplug"]

@@ -19,27 +19,43 @@ from kit.trust.natsclient import external_options
 
 
 def _cert(subject: str, issuer_key, issuer_name, key, ca: bool) -> x509.Certificate:
-    now = dt.datetime.now(dt.timezone.utc)
-    b = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-         .issuer_name(issuer_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-         .not_valid_before(now - dt.timedelta(minutes=1)).not_valid_after(now + dt.timedelta(days=1))
-         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    now = dt.datetime.now(dt.UTC)
+    b = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
     if not ca:
-        b = b.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                            critical=False)
+        b = b.add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
     return b.sign(issuer_key, hashes.SHA256())
 
 
 def make_pki(d: Path) -> dict[str, Path]:
-    ca_key, srv_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_key, srv_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
+    )
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-ca")])
     ca = _cert("test-ca", ca_key, ca_name, ca_key, True)
     srv = _cert("127.0.0.1", ca_key, ca_name, srv_key, False)
     files = {"ca": d / "ca.pem", "cert": d / "server.pem", "key": d / "server.key"}
     files["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     files["cert"].write_bytes(srv.public_bytes(serialization.Encoding.PEM))
-    files["key"].write_bytes(srv_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                   serialization.NoEncryption()))
+    files["key"].write_bytes(
+        srv_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return files
 
 
@@ -47,9 +63,19 @@ def make_pki(d: Path) -> dict[str, Path]:
 async def external_tls(tmp_path):
     """A separate nats-server with TLS and one user (stands in for a site's central server)."""
     pki = make_pki(tmp_path)
-    extra = ["tls {", f'  cert_file: "{pki["cert"]}"', f'  key_file: "{pki["key"]}"', f'  ca_file: "{pki["ca"]}"', "}",
-             "authorization {", '  users = [{user: "gw1", password: "s3cret-pass"}]', "}"]
-    server = EmbeddedNats(NatsSettings(port=0), tmp_path / "ext", server_name="external", auth_lines=extra)
+    extra = [
+        "tls {",
+        f'  cert_file: "{pki["cert"]}"',
+        f'  key_file: "{pki["key"]}"',
+        f'  ca_file: "{pki["ca"]}"',
+        "}",
+        "authorization {",
+        '  users = [{user: "gw1", password: "s3cret-pass"}]',
+        "}",
+    ]
+    server = EmbeddedNats(
+        NatsSettings(port=0), tmp_path / "ext", server_name="external", auth_lines=extra
+    )
     await server.start()
     try:
         yield server, pki
@@ -57,20 +83,29 @@ async def external_tls(tmp_path):
         await server.stop()
 
 
-async def test_runtime_connects_to_external_tls_server_with_credentials(tmp_path, external_tls, make_runtime,
-                                                                       temp_plugin):
+async def test_runtime_connects_to_external_tls_server_with_credentials(
+    tmp_path, external_tls, make_runtime, temp_plugin
+):
     server, pki = external_tls
     # make_runtime stops the runtimes before the external_tls fixture stops the server.
     url = f"tls://127.0.0.1:{server.port}"
-    good = Settings(site="t", data_dir=tmp_path / "d", nats_url=url, nats_client=NatsClientSettings(
-        tls_ca=pki["ca"], user="gw1", password="s3cret-pass"))
+    good = Settings(
+        site="t",
+        data_dir=tmp_path / "d",
+        nats_url=url,
+        nats_client=NatsClientSettings(tls_ca=pki["ca"], user="gw1", password="s3cret-pass"),
+    )
     rt = await make_runtime(good, host=temp_plugin(load_entrypoints=False))
     assert rt.bus.nc.is_connected and rt.bus.nc.client_id is not None
     info = await rt.bus.js.stream_info("KIT_DATA")  # provisioned over TLS
     assert info.config.name == "KIT_DATA"
     # Without the CA the server certificate is not trusted: clear error, nothing started.
-    bad = good.model_copy(update={"data_dir": tmp_path / "d2", "nats_client": NatsClientSettings(
-        user="gw1", password="s3cret-pass")})
+    bad = good.model_copy(
+        update={
+            "data_dir": tmp_path / "d2",
+            "nats_client": NatsClientSettings(user="gw1", password="s3cret-pass"),
+        }
+    )
     with pytest.raises(BusError, match="TLS .* failed"):
         await make_runtime(bad, host=temp_plugin(load_entrypoints=False))
 

@@ -52,13 +52,20 @@ class RecordingAdapter(Adapter):
         REGISTERS.setdefault(self.config.device, [0] * 256)
         regs = REGISTERS[self.config.device]
         addr = ADDRESS[point]
-        regs[addr:addr + 2] = encode_f32(value)
+        regs[addr : addr + 2] = encode_f32(value)
 
 
 class RecPlugin:
-    kit_manifest = {"name": "kit-rec", "version": "1.0.0", "vendor": "test", "contact": "t@example.org",
-                    "kinds": ["adapter"], "components": ["rec-adapter"], "publishes": ["kit.data.>"],
-                    "device_writes": True}
+    kit_manifest = {
+        "name": "kit-rec",
+        "version": "1.0.0",
+        "vendor": "test",
+        "contact": "t@example.org",
+        "kinds": ["adapter"],
+        "components": ["rec-adapter"],
+        "publishes": ["kit.data.>"],
+        "device_writes": True,
+    }
 
     @kit.hookimpl
     def register_components(self, register) -> None:
@@ -72,13 +79,24 @@ RULE = {"asset": ASSET, "point": "speed_setpoint", "min": 0, "max": 100, "max_pe
 @pytest.fixture
 async def setup(kit_settings, make_runtime):
     REGISTERS.clear()
-    settings = kit_settings.model_copy(update={"components": [
-        ComponentSpec(name="plc-1", type="rec-adapter", asset=ASSET, config={"device": "plc"})]})
-    host = get_plugin_manager(load_entrypoints=False, extra=[("kit-trust", kit.trust.plugin), ("rec", RecPlugin())])
+    settings = kit_settings.model_copy(
+        update={
+            "components": [
+                ComponentSpec(
+                    name="plc-1", type="rec-adapter", asset=ASSET, config={"device": "plc"}
+                )
+            ]
+        }
+    )
+    host = get_plugin_manager(
+        load_entrypoints=False, extra=[("kit-trust", kit.trust.plugin), ("rec", RecPlugin())]
+    )
     rt = await make_runtime(settings, host=host)
     kv = await rt.bus.kv(KV_DEPLOYMENTS)
     await kv.put("press1-speed", json.dumps({"recipe": "speed-control", "writes": [RULE]}).encode())
-    await kv.put("other", json.dumps({"recipe": "oee", "params": {}}).encode())  # declares no writes
+    await kv.put(
+        "other", json.dumps({"recipe": "oee", "params": {}}).encode()
+    )  # declares no writes
     await kv.put("junk", b"not json")  # a broken record allows nothing and breaks nothing
     audits: list[dict] = []
 
@@ -87,7 +105,9 @@ async def setup(kit_settings, make_runtime):
 
     await rt.bus.nc.subscribe("kit.event.audit.>", cb=on_audit)
     await rt.bus.nc.flush()
-    await wait_for(lambda: "plc-1" in rt.supervisor.instances and rt.supervisor.instances["plc-1"].component)
+    await wait_for(
+        lambda: "plc-1" in rt.supervisor.instances and rt.supervisor.instances["plc-1"].component
+    )
     return rt, ControlClient(rt.bus), audits
 
 
@@ -99,11 +119,19 @@ def _check_cr28(ev: dict) -> None:
 async def test_write_outside_allow_list_or_bounds_is_refused_and_audited(setup):
     rt, api, audits = setup
     with pytest.raises(KitError, match="above the maximum"):
-        await api.call("writes.request", {"asset": ASSET, "point": "speed_setpoint", "value": 150.0, "who": "alice"})
+        await api.call(
+            "writes.request",
+            {"asset": ASSET, "point": "speed_setpoint", "value": 150.0, "who": "alice"},
+        )
     with pytest.raises(KitError, match="allow-list"):
-        await api.call("writes.request", {"asset": ASSET, "point": "mode", "value": 1, "who": "alice"})
+        await api.call(
+            "writes.request", {"asset": ASSET, "point": "mode", "value": 1, "who": "alice"}
+        )
     with pytest.raises(KitError, match="not a finite number"):
-        await api.call("writes.request", {"asset": ASSET, "point": "speed_setpoint", "value": "fast", "who": "bob"})
+        await api.call(
+            "writes.request",
+            {"asset": ASSET, "point": "speed_setpoint", "value": "fast", "who": "bob"},
+        )
     await wait_for(lambda: len(audits) >= 3, message="three audit records")
     refused = [a for a in audits if a["type"] == "write_refused"]
     assert len(refused) == 3
@@ -120,13 +148,18 @@ async def test_write_outside_allow_list_or_bounds_is_refused_and_audited(setup):
 async def test_accepted_write_reaches_device_with_right_encoding(setup):
     rt, api, audits = setup
     value = 42.5
-    req = await api.call("writes.request", {"asset": ASSET, "point": "speed_setpoint", "value": value, "who": "alice"})
+    req = await api.call(
+        "writes.request",
+        {"asset": ASSET, "point": "speed_setpoint", "value": value, "who": "alice"},
+    )
     assert REGISTERS == {}  # not before confirmation
     res = await api.call("writes.confirm", {"request_id": req["request_id"], "who": "alice"})
     assert res["executed"] is True
     expected = struct.unpack(">HH", struct.pack(">f", value))
     assert tuple(REGISTERS["plc"][100:102]) == expected
-    await wait_for(lambda: any(a["type"] == "write_executed" for a in audits), message="executed record")
+    await wait_for(
+        lambda: any(a["type"] == "write_executed" for a in audits), message="executed record"
+    )
     types = [a["type"] for a in audits]
     assert types == ["write_requested", "write_confirmed", "write_executed"]
     for a in audits:
@@ -140,18 +173,26 @@ async def test_rate_limit_and_cmd_subject(setup):
     rt, api, audits = setup
     # Two writes per minute are allowed, via the kit.cmd subject this time.
     for v in (10.0, 20.0):
-        r = await rt.bus.request_json("kit.cmd.test.area.line1.press1",
-                                      {"action": "request", "point": "speed_setpoint", "value": v, "who": "op"})
+        r = await rt.bus.request_json(
+            "kit.cmd.test.area.line1.press1",
+            {"action": "request", "point": "speed_setpoint", "value": v, "who": "op"},
+        )
         assert r["ok"], r
-        c = await rt.bus.request_json("kit.cmd.test.area.line1.press1",
-                                      {"action": "confirm", "request_id": r["result"]["request_id"], "who": "op"})
+        c = await rt.bus.request_json(
+            "kit.cmd.test.area.line1.press1",
+            {"action": "confirm", "request_id": r["result"]["request_id"], "who": "op"},
+        )
         assert c["ok"], c
     assert tuple(REGISTERS["plc"][100:102]) == struct.unpack(">HH", struct.pack(">f", 20.0))
-    r = await rt.bus.request_json("kit.cmd.test.area.line1.press1",
-                                  {"action": "request", "point": "speed_setpoint", "value": 30.0, "who": "op"})
+    r = await rt.bus.request_json(
+        "kit.cmd.test.area.line1.press1",
+        {"action": "request", "point": "speed_setpoint", "value": 30.0, "who": "op"},
+    )
     assert not r["ok"] and "rate limit" in r["error"]
-    await wait_for(lambda: any(a["type"] == "write_refused" and "rate limit" in a["message"] for a in audits),
-                   message="rate-limit refusal audited")
+    await wait_for(
+        lambda: any(a["type"] == "write_refused" and "rate limit" in a["message"] for a in audits),
+        message="rate-limit refusal audited",
+    )
 
 
 class NoWritePlugin(RecPlugin):
@@ -160,14 +201,25 @@ class NoWritePlugin(RecPlugin):
 
 async def test_adapter_whose_manifest_declares_no_writes_is_never_used(kit_settings, make_runtime):
     REGISTERS.clear()
-    settings = kit_settings.model_copy(update={"components": [
-        ComponentSpec(name="plc-1", type="rec-adapter", asset=ASSET, config={"device": "plc"})]})
-    host = get_plugin_manager(load_entrypoints=False, extra=[("kit-trust", kit.trust.plugin), ("rec", NoWritePlugin())])
+    settings = kit_settings.model_copy(
+        update={
+            "components": [
+                ComponentSpec(
+                    name="plc-1", type="rec-adapter", asset=ASSET, config={"device": "plc"}
+                )
+            ]
+        }
+    )
+    host = get_plugin_manager(
+        load_entrypoints=False, extra=[("kit-trust", kit.trust.plugin), ("rec", NoWritePlugin())]
+    )
     rt = await make_runtime(settings, host=host)
     await (await rt.bus.kv(KV_DEPLOYMENTS)).put("d", json.dumps({"writes": [RULE]}).encode())
     await wait_for(lambda: rt.supervisor.instances["plc-1"].component is not None)
     api = ControlClient(rt.bus)
-    req = await api.call("writes.request", {"asset": ASSET, "point": "speed_setpoint", "value": 5, "who": "op"})
+    req = await api.call(
+        "writes.request", {"asset": ASSET, "point": "speed_setpoint", "value": 5, "who": "op"}
+    )
     with pytest.raises(KitError, match="device_writes"):
         await api.call("writes.confirm", {"request_id": req["request_id"], "who": "op"})
     assert REGISTERS == {}

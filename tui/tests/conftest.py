@@ -32,15 +32,35 @@ sys.path.insert(0, str(Path(__file__).parent))
 from tui_helpers import PROFILE  # noqa: E402  (importable only from here on)
 
 RECIPE = {
-    "id": "oee-basic", "version": "1.0.0", "title": "OEE for one machine", "kpi": "oee",
+    "id": "oee-basic",
+    "version": "1.0.0",
+    "title": "OEE for one machine",
+    "kpi": "oee",
     "summary": "Availability, performance and quality of one machine from its running signal and counters.",
     "needs": [{"name": "machine", "points": ["machine_running", "count_good", "count_reject"]}],
 }
 PARAMS = [
-    {"name": "host", "type": "host", "prompt": "IP address of the machine PLC", "default": "127.0.0.1"},
+    {
+        "name": "host",
+        "type": "host",
+        "prompt": "IP address of the machine PLC",
+        "default": "127.0.0.1",
+    },
     {"name": "port", "type": "port", "prompt": "Modbus TCP port", "default": 502},
-    {"name": "asset", "type": "text", "prompt": "Asset path", "default": "test/assembly/line9/press9"},
-    {"name": "ideal_cycle_s", "type": "number", "prompt": "Ideal cycle time", "unit": "s", "min": 0.1, "max": 3600},
+    {
+        "name": "asset",
+        "type": "text",
+        "prompt": "Asset path",
+        "default": "test/assembly/line9/press9",
+    },
+    {
+        "name": "ideal_cycle_s",
+        "type": "number",
+        "prompt": "Ideal cycle time",
+        "unit": "s",
+        "min": 0.1,
+        "max": 3600,
+    },
 ]
 
 
@@ -80,11 +100,19 @@ class FakeEndpoints:
     def __init__(self) -> None:
         self.deployments: dict[str, dict[str, Any]] = {}
         self.alarms: dict[str, dict[str, Any]] = {}
-        self.certs = {"AB12CD34EF56": {"thumbprint": "AB12CD34EF56", "subject": "CN=plc-17,O=ACME",
-                                       "not_before": "2026-01-01T00:00:00Z", "not_after": "2031-01-01T00:00:00Z",
-                                       "status": "pending"}}
+        self.certs = {
+            "AB12CD34EF56": {
+                "thumbprint": "AB12CD34EF56",
+                "subject": "CN=plc-17,O=ACME",
+                "not_before": "2026-01-01T00:00:00Z",
+                "not_after": "2031-01-01T00:00:00Z",
+                "status": "pending",
+            }
+        }
         self.calls: list[tuple[str, Any]] = []
-        self.downtimes = [{"id": "dt-1", "start": "2026-11-22T07:05:00+00:00", "duration_s": 300, "reason": None}]
+        self.downtimes = [
+            {"id": "dt-1", "start": "2026-11-22T07:05:00+00:00", "duration_s": 300, "reason": None}
+        ]
 
     @kit.hookimpl
     def register_components(self, register: Any) -> None:
@@ -97,8 +125,10 @@ class FakeEndpoints:
                 async def handler(body: Any) -> Any:
                     self.calls.append((name, body))
                     return await fn(body or {})
+
                 api.add(name, handler)
                 return fn
+
             return deco
 
         @ep("recipes.list")
@@ -111,41 +141,82 @@ class FakeEndpoints:
 
         @ep("recipes.match")
         async def _match(body):
-            cands = [{"asset": i.asset, "ok": True} for i in runtime.supervisor.instances.values() if i.type == "synthetic"]
+            cands = [
+                {"asset": i.asset, "ok": True}
+                for i in runtime.supervisor.instances.values()
+                if i.type == "synthetic"
+            ]
             return {"satisfied": bool(cands), "candidates": cands}
 
         @ep("recipes.test_connection")
         async def _test(body):
             p = body["params"]
             try:
-                _r, w = await asyncio.wait_for(asyncio.open_connection(p["host"], int(p["port"])), 2)
-            except (OSError, asyncio.TimeoutError) as exc:
-                raise AdapterError(f"machine at {p['host']}:{p['port']} did not answer ({exc.__class__.__name__}); "
-                                   "check the IP address, the port and that Modbus TCP is enabled") from None
+                _r, w = await asyncio.wait_for(
+                    asyncio.open_connection(p["host"], int(p["port"])), 2
+                )
+            except (TimeoutError, OSError) as exc:
+                raise AdapterError(
+                    f"machine at {p['host']}:{p['port']} did not answer ({exc.__class__.__name__}); "
+                    "check the IP address, the port and that Modbus TCP is enabled"
+                ) from None
             w.close()
-            return {"devices": [{"name": "machine", "detail": f"TCP {p['host']}:{p['port']} answered"}]}
+            return {
+                "devices": [{"name": "machine", "detail": f"TCP {p['host']}:{p['port']} answered"}]
+            }
 
         @ep("recipes.plan")
         async def _plan(body):
             p = body["params"]
             if float(p.get("ideal_cycle_s", 0)) <= 0:
                 raise ConfigError("invalid parameters", ["ideal_cycle_s: must be > 0"])
-            return {"components": [{"name": "oee-basic-src", "type": "synthetic", "asset": p["asset"]},
-                                   {"name": "oee-basic-oee", "type": "fake_oee", "asset": p["asset"]}],
-                    "connections": [f"{p['host']}:{p['port']}"], "subjects": [f"kit.kpi.{p['asset'].replace('/', '.')}.oee"]}
+            return {
+                "components": [
+                    {"name": "oee-basic-src", "type": "synthetic", "asset": p["asset"]},
+                    {"name": "oee-basic-oee", "type": "fake_oee", "asset": p["asset"]},
+                ],
+                "connections": [f"{p['host']}:{p['port']}"],
+                "subjects": [f"kit.kpi.{p['asset'].replace('/', '.')}.oee"],
+            }
 
         @ep("recipes.install")
         async def _install(body):
             p = body["params"]
             name = body.get("deployment") or "oee-basic-1"
-            await runtime.add_component(ComponentSpec(name=f"{name}-src", type="synthetic", asset=p["asset"],
-                                                      config={"interval_s": 0.1, "seed": 7}), owner=name)
-            await runtime.add_component(ComponentSpec(name=f"{name}-oee", type="fake_oee", asset=p["asset"],
-                                                      config={"ideal_cycle_s": p["ideal_cycle_s"]}), owner=name)
-            self.deployments[name] = {"deployment": name, "recipe": RECIPE["id"], "version": RECIPE["version"],
-                                      "status": "running", "assets": [p["asset"]], "params": p}
-            self.alarms["a1"] = {"id": "a1", "asset": p["asset"], "priority": "high", "state": "unacknowledged",
-                                 "message": "power above 14 kW", "ts": "2026-11-22T08:00:00+00:00"}
+            await runtime.add_component(
+                ComponentSpec(
+                    name=f"{name}-src",
+                    type="synthetic",
+                    asset=p["asset"],
+                    config={"interval_s": 0.1, "seed": 7},
+                ),
+                owner=name,
+            )
+            await runtime.add_component(
+                ComponentSpec(
+                    name=f"{name}-oee",
+                    type="fake_oee",
+                    asset=p["asset"],
+                    config={"ideal_cycle_s": p["ideal_cycle_s"]},
+                ),
+                owner=name,
+            )
+            self.deployments[name] = {
+                "deployment": name,
+                "recipe": RECIPE["id"],
+                "version": RECIPE["version"],
+                "status": "running",
+                "assets": [p["asset"]],
+                "params": p,
+            }
+            self.alarms["a1"] = {
+                "id": "a1",
+                "asset": p["asset"],
+                "priority": "high",
+                "state": "unacknowledged",
+                "message": "power above 14 kW",
+                "ts": "2026-11-22T08:00:00+00:00",
+            }
             return {"deployment": name}
 
         @ep("deployments.list")
@@ -158,9 +229,20 @@ class FakeEndpoints:
             if d is None:
                 raise KitError(f"no deployment {body.get('deployment')!r}")
             src = runtime.supervisor.instances.get(f"{d['deployment']}-src")
-            batches = (src.component.batches if src and src.component else 0)
-            return {**d, "report": {"passed": batches > 0, "checks": [
-                {"name": "machine updates at least every 2 s", "passed": batches > 0, "value": f"{batches} batches"}]}}
+            batches = src.component.batches if src and src.component else 0
+            return {
+                **d,
+                "report": {
+                    "passed": batches > 0,
+                    "checks": [
+                        {
+                            "name": "machine updates at least every 2 s",
+                            "passed": batches > 0,
+                            "value": f"{batches} batches",
+                        }
+                    ],
+                },
+            }
 
         @ep("recipes.uninstall")
         async def _uninstall(body):
@@ -185,7 +267,10 @@ class FakeEndpoints:
         @ep("bundles.inspect")
         async def _inspect(body):
             data = json.loads(Path(body["path"]).read_text())
-            return {"path": body["path"], "deployments": [d["deployment"] for d in data["deployments"]]}
+            return {
+                "path": body["path"],
+                "deployments": [d["deployment"] for d in data["deployments"]],
+            }
 
         @ep("bundles.install")
         async def _bundle_install(body):

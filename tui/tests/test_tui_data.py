@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from kit_tui.data.format import age_text, items, percent_text, quality_text, sparkline, value_text
 from kit_tui.data.store import STALE_FIRST_S, STALE_MIN_S, LiveStore
 from kit_tui.widgets.chart import ChartData, render_chart
 from kit_tui.widgets.paramform import convert
 
-T0 = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
 def batch(ts: datetime, seq: int, **points) -> dict:
-    return {"schema": "kit.samples/1", "asset": "s/a/l/m", "ts": ts.isoformat(), "seq": seq, "source": "x",
-            "points": [{"name": k, **v} for k, v in points.items()]}
+    return {
+        "schema": "kit.samples/1",
+        "asset": "s/a/l/m",
+        "ts": ts.isoformat(),
+        "seq": seq,
+        "source": "x",
+        "points": [{"name": k, **v} for k, v in points.items()],
+    }
 
 
 def test_store_merges_batches_keeps_history_and_never_keeps_a_bad_value():
@@ -27,7 +32,11 @@ def test_store_merges_batches_keeps_history_and_never_keeps_a_bad_value():
         store.apply_batch(batch(T0 + timedelta(seconds=i), i, p={"value": v, "unit": "W"}))
     p = store.assets["s/a/l/m"].points["p"]
     assert list(p.history) == values and p.value == values[-1] and p.unit == "W"
-    store.apply_batch(batch(T0 + timedelta(seconds=3), 3, p={"value": 99.0, "quality": "bad", "reason": "timeout"}))
+    store.apply_batch(
+        batch(
+            T0 + timedelta(seconds=3), 3, p={"value": 99.0, "quality": "bad", "reason": "timeout"}
+        )
+    )
     assert p.value is None and p.quality == "bad" and p.reason == "timeout"
     assert list(p.history) == values, "a bad value never enters the sparkline"
     assert store.quality_summary(store.assets["s/a/l/m"])["bad"] == 1
@@ -70,7 +79,9 @@ def test_staleness_of_a_point_follows_its_own_poll_rate():
     now[0] = T0.timestamp() + 90 + 3 * 30.0 + 0.1
     assert store.point_is_stale(a, energy)
     # Seen once: no interval of its own yet; the first-seen grace applies, then it is stale.
-    store.apply_batch(batch(T0 + timedelta(seconds=91), 91, power={"value": 1.0}, counter={"value": 5}))
+    store.apply_batch(
+        batch(T0 + timedelta(seconds=91), 91, power={"value": 1.0}, counter={"value": 5})
+    )
     counter = a.points["counter"]
     now[0] = T0.timestamp() + 91 + 60
     assert counter.interval_s is None and not store.point_is_stale(a, counter)
@@ -91,13 +102,22 @@ def test_malformed_messages_are_counted_and_skipped():
 def test_last_values_do_not_overwrite_live_data():
     store = LiveStore()
     store.apply_batch(batch(T0, 0, p={"value": 5}))
-    store.load_last("s.a.l.m", {"p": {"value": 1, "gw_ts": T0.isoformat()}, "q": {"value": 2, "unit": "V"}})
+    store.load_last(
+        "s.a.l.m", {"p": {"value": 1, "gw_ts": T0.isoformat()}, "q": {"value": 2, "unit": "V"}}
+    )
     pts = store.assets["s/a/l/m"].points
     assert pts["p"].value == 5 and pts["q"].value == 2 and pts["q"].unit == "V"
 
 
 def kpi(name: str, value: float, window: str | None = None, asset: str = "s/a/l/m") -> dict:
-    k = {"schema": "kit.kpi/1", "asset": asset, "kpi": name, "value": value, "ts": T0.isoformat(), "source": "x"}
+    k = {
+        "schema": "kit.kpi/1",
+        "asset": asset,
+        "kpi": name,
+        "value": value,
+        "ts": T0.isoformat(),
+        "source": "x",
+    }
     return k if window is None else {**k, "window": window}
 
 
@@ -107,13 +127,22 @@ def test_kpis_of_several_windows_are_kept_apart_and_headlines_pick_their_window(
     store = LiveStore()
     # The energy plugin publishes energy_kwh for the shift, the day and the hour; the day's
     # value is not the last one published.
-    published = {"shift:2026-11-22/early": 236.1, "day:2026-11-22": 412.6, "hour:2026-11-22T10": 31.0}
+    published = {
+        "shift:2026-11-22/early": 236.1,
+        "day:2026-11-22": 412.6,
+        "hour:2026-11-22T10": 31.0,
+    }
     for window, value in published.items():
         store.apply_kpi(kpi("energy_kwh", value, window))
     assert energy_today(store, "s/a/l/m")["value"] == published["day:2026-11-22"]
-    assert store.kpi("s/a/l/m", "energy_kwh", windows=("hour", "day"))["value"] == 31.0, "first window kind wins"
-    assert [k["window"] for k in store.kpis_of("s/a/l/m")] == ["shift:2026-11-22/early", "day:2026-11-22",
-                                                                "hour:2026-11-22T10"]
+    assert store.kpi("s/a/l/m", "energy_kwh", windows=("hour", "day"))["value"] == 31.0, (
+        "first window kind wins"
+    )
+    assert [k["window"] for k in store.kpis_of("s/a/l/m")] == [
+        "shift:2026-11-22/early",
+        "day:2026-11-22",
+        "hour:2026-11-22T10",
+    ]
     # An hour's energy alone is not "today".
     other = LiveStore()
     other.apply_kpi(kpi("energy_kwh", 5.0, "hour:2026-11-22T10"))
@@ -123,7 +152,9 @@ def test_kpis_of_several_windows_are_kept_apart_and_headlines_pick_their_window(
     store.apply_kpi(kpi("oee", 0.9, "rolling"))
     assert headline_oee(store, "s/a/l/m")["value"] == 0.7
     assert store.kpi_windows("s/a/l/m", "oee") == ["shift", "rolling"]
-    store.apply_kpi({"asset": "s/a/l/m", "kpi": "oee", "value": 1, "window": 3})  # a bad window is no window
+    store.apply_kpi(
+        {"asset": "s/a/l/m", "kpi": "oee", "value": 1, "window": 3}
+    )  # a bad window is no window
     assert store.kpi("s/a/l/m", "oee", windows=("",))["value"] == 1
 
 
@@ -133,15 +164,26 @@ def test_condition_rows_show_zone_meaning_and_signals_still_learning():
     store = LiveStore()
     # As the condition plugin publishes them: a z-score with its model, a zone with its meaning.
     z = {**kpi("vibration_z", 2.5), "attrs": {"model_version": 1, "learning": False}}
-    zone = {**kpi("vibration_zone", 2), "attrs": {"zone": "B", "meaning": "acceptable for long-term operation"}}
+    zone = {
+        **kpi("vibration_zone", 2),
+        "attrs": {"zone": "B", "meaning": "acceptable for long-term operation"},
+    }
     for k in (z, zone):
         store.apply_kpi(k)
         assert is_condition(k["kpi"], k)
     assert condition_state(zone) == "B — acceptable for long-term operation"
-    assert condition_state({**z, "attrs": {"model_version": 1, "learning": True}}) == "learning baseline"
+    assert (
+        condition_state({**z, "attrs": {"model_version": 1, "learning": True}})
+        == "learning baseline"
+    )
     # Signals without a baseline yet publish no score: their health metrics say so.
-    store.apply_health({"component": "pump2-condition", "status": "running", "metrics": {"learning": ["vibration",
-                                                                                                      "temperature"]}})
+    store.apply_health(
+        {
+            "component": "pump2-condition",
+            "status": "running",
+            "metrics": {"learning": ["vibration", "temperature"]},
+        }
+    )
     comps = [{"name": "pump2-condition", "type": "condition", "asset": "s/a/l/m"}]
     shown = {(k["asset"], k["kpi"]) for k in (z, zone)}
     rows = learning_rows(store, comps, shown)
@@ -159,33 +201,49 @@ def test_quality_labels_carry_a_symbol_and_a_word():
 
 def test_formatting_helpers():
     assert [age_text(a) for a in (None, 5, 130, 7300, 200000)] == ["—", "5s", "2m", "2h", "2d"]
-    assert value_text(True) == "on" and value_text(None) == "—" and value_text(12.34567, "W") == "12.35 W"
-    assert percent_text(0.772) == "77.2 %" and percent_text(77.2) == "77.2 %" and percent_text(None) == "—"
+    assert (
+        value_text(True) == "on"
+        and value_text(None) == "—"
+        and value_text(12.34567, "W") == "12.35 W"
+    )
+    assert (
+        percent_text(0.772) == "77.2 %"
+        and percent_text(77.2) == "77.2 %"
+        and percent_text(None) == "—"
+    )
     line = sparkline([0, 1, 2, 3, 4, 5, 6, 7])
     assert line == "▁▂▃▄▅▆▇█"
-    assert items({"recipes": [{"id": 1}, "junk"]}, "recipes") == [{"id": 1}] and items([{"a": 1}]) == [{"a": 1}]
+    assert items({"recipes": [{"id": 1}, "junk"]}, "recipes") == [{"id": 1}] and items(
+        [{"a": 1}]
+    ) == [{"a": 1}]
 
 
-@pytest.mark.parametrize("param,text,expected", [
-    ({"type": "port"}, "502", 502),
-    ({"type": "number", "min": 0.1}, "2.5", 2.5),
-    ({"type": "host"}, "10.0.0.5", "10.0.0.5"),
-    ({"type": "host"}, "plc-17.local", "plc-17.local"),
-    ({"type": "duration"}, "30s", "30s"),
-    ({"type": "text", "default": "x"}, "", "x"),
-])
+@pytest.mark.parametrize(
+    "param,text,expected",
+    [
+        ({"type": "port"}, "502", 502),
+        ({"type": "number", "min": 0.1}, "2.5", 2.5),
+        ({"type": "host"}, "10.0.0.5", "10.0.0.5"),
+        ({"type": "host"}, "plc-17.local", "plc-17.local"),
+        ({"type": "duration"}, "30s", "30s"),
+        ({"type": "text", "default": "x"}, "", "x"),
+    ],
+)
 def test_parameter_conversion_accepts_valid_values(param, text, expected):
     assert convert(param, text) == expected
 
 
-@pytest.mark.parametrize("param,text,message", [
-    ({"type": "port"}, "70000", "at most 65535"),
-    ({"type": "number", "min": 0.1, "unit": "s"}, "-1", "at least 0.1 s"),
-    ({"type": "integer"}, "1.5", "whole number"),
-    ({"type": "host"}, "not a host!", "IP address or host name"),
-    ({"type": "duration"}, "soon", "duration"),
-    ({"type": "text"}, "", "required"),
-])
+@pytest.mark.parametrize(
+    "param,text,message",
+    [
+        ({"type": "port"}, "70000", "at most 65535"),
+        ({"type": "number", "min": 0.1, "unit": "s"}, "-1", "at least 0.1 s"),
+        ({"type": "integer"}, "1.5", "whole number"),
+        ({"type": "host"}, "not a host!", "IP address or host name"),
+        ({"type": "duration"}, "soon", "duration"),
+        ({"type": "text"}, "", "required"),
+    ],
+)
 def test_parameter_conversion_rejects_with_a_message(param, text, message):
     with pytest.raises(ValueError, match=message):
         convert(param, text)
@@ -193,7 +251,9 @@ def test_parameter_conversion_rejects_with_a_message(param, text, message):
 
 def test_chart_marks_violations_and_limits():
     vals = [10.0, 10.02, 9.98, 10.3, 10.01]
-    out = render_chart(ChartData("d", vals, violations={3}, cl=10.0, ucl=10.1, lcl=9.9), width=30, height=12).plain
+    out = render_chart(
+        ChartData("d", vals, violations={3}, cl=10.0, ucl=10.1, lcl=9.9), width=30, height=12
+    ).plain
     assert out.count("✗") == 2  # the marked point and the legend
     assert out.count("●") == len(vals) - 1
     assert "UCL 10.1" in out and "LCL 9.9" in out and "1 ✗ rule violation" in out
@@ -207,7 +267,9 @@ def test_runtime_errors_are_mapped_to_their_fields():
     from kit_tui.screens.wizard import field_errors
 
     names = {"host", "ideal_cycle_s"}
-    msg = ("invalid parameters\n  ideal_cycle_s: must be > 0\n"
-           "recipes/oee.yaml:12: params.host: not an address\nsomething: unrelated")
+    msg = (
+        "invalid parameters\n  ideal_cycle_s: must be > 0\n"
+        "recipes/oee.yaml:12: params.host: not an address\nsomething: unrelated"
+    )
     assert field_errors(msg, names) == {"ideal_cycle_s": "must be > 0", "host": "not an address"}
     assert field_errors("no parameters here", names) == {}

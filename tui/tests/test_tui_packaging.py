@@ -9,11 +9,15 @@ from click.testing import CliRunner
 
 
 def test_kit_and_its_cli_do_not_import_textual():
-    code = ("import sys, kit, kit.cli, kit.runtime, kit.control, kit.plugins;"
-            "from kit.plugins import get_plugin_manager; get_plugin_manager();"
-            "import kit_tui.plugin;"
-            "print(sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    code = (
+        "import sys, kit, kit.cli, kit.runtime, kit.control, kit.plugins;"
+        "from kit.plugins import get_plugin_manager; get_plugin_manager();"
+        "import kit_tui.plugin;"
+        "print(sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "[]"
 
 

@@ -16,23 +16,23 @@ import json
 from pathlib import Path
 
 import pytest
+from kit_tui.app import KitApp
+from kit_tui.data.format import percent_text
+from kit_tui.data.link import RuntimeLink
+from kit_tui.screens import wizard as wizard_mod
+from kit_tui.screens.dialogs import ConfirmDialog, PromptDialog
+from kit_tui.screens.overview import headline_oee
+from kit_tui.screens.wizard import WizardScreen
+from kit_tui.widgets.paramform import ParamForm
 from ruamel.yaml import YAML
 from textual.widgets import DataTable, Input, Label, Static
+from tui_helpers import PROFILE, closed_port, replace_text, text, toasts
 
 from kit.control import ControlClient
 from kit.errors import AdapterError
 from kit.plugins import get_plugin_manager
 from kit.profiles import ProfileLibrary
 from kit.testing import wait_for
-from kit_tui.app import KitApp
-from kit_tui.data.format import percent_text
-from kit_tui.data.link import RuntimeLink
-from kit_tui.screens.overview import headline_oee
-from kit_tui.screens import wizard as wizard_mod
-from kit_tui.screens.dialogs import ConfirmDialog, PromptDialog
-from kit_tui.screens.wizard import WizardScreen
-from kit_tui.widgets.paramform import ParamForm
-from tui_helpers import PROFILE, closed_port, replace_text, text, toasts
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
@@ -45,9 +45,14 @@ async def open_wizard(app: KitApp, pilot, recipe: str) -> WizardScreen:
     await wait_for(lambda: recipe in recipes.rows, timeout=15, message="recipe listed")
     recipes.focus()
     recipes.move_cursor(row=recipes.get_row_index(recipe))
-    await wait_for(lambda: "count_good" in text(app.screen.query_one("#recipe-detail")), message="needs shown")
+    await wait_for(
+        lambda: "count_good" in text(app.screen.query_one("#recipe-detail")), message="needs shown"
+    )
     await pilot.press("enter")
-    await wait_for(lambda: isinstance(app.screen, WizardScreen) and app.screen.query(ParamForm), message="wizard form")
+    await wait_for(
+        lambda: isinstance(app.screen, WizardScreen) and app.screen.query(ParamForm),
+        message="wizard form",
+    )
     wiz = app.screen
     assert isinstance(wiz, WizardScreen) and wiz.recipe_id == recipe
     return wiz
@@ -59,7 +64,9 @@ async def fill(pilot, wiz: WizardScreen, **values: str) -> None:
         await replace_text(pilot, wiz.query_one(f"#param-{name}", Input), value)
 
 
-async def test_wizard_installs_oee_machine_kpi_appears_uninstall(kit_settings, make_runtime, modbus_sim, tmp_path):
+async def test_wizard_installs_oee_machine_kpi_appears_uninstall(
+    kit_settings, make_runtime, modbus_sim, tmp_path
+):
     rt = await make_runtime(kit_settings)
     asset = f"{kit_settings.site}/production/line1/press7"
     app = KitApp(RuntimeLink(rt.url), refresh_s=0.05)
@@ -71,8 +78,15 @@ async def test_wizard_installs_oee_machine_kpi_appears_uninstall(kit_settings, m
         own = YAML(typ="safe").load(RECIPES / "oee-machine.yaml")["commissioning"]["duration_s"]
         commissioning = wiz.query_one(f"#param-{wizard_mod.COMMISSIONING_FIELD}", Input)
         assert float(commissioning.value) == own
-        await fill(pilot, wiz, machine="press7", machine_profile=PROFILE, machine_host="127.0.0.1", update_every_s="2",
-                   **{wizard_mod.COMMISSIONING_FIELD: "6"})
+        await fill(
+            pilot,
+            wiz,
+            machine="press7",
+            machine_profile=PROFILE,
+            machine_host="127.0.0.1",
+            update_every_s="2",
+            **{wizard_mod.COMMISSIONING_FIELD: "6"},
+        )
 
         # A bad value is flagged inline (the recipe's own bound) and blocks the next step …
         cycle = wiz.query_one("#param-ideal_cycle_s", Input)
@@ -91,22 +105,31 @@ async def test_wizard_installs_oee_machine_kpi_appears_uninstall(kit_settings, m
         port = wiz.query_one("#param-machine_port", Input)
         await replace_text(pilot, port, str(closed_port()))
         await pilot.press("ctrl+t")
-        await wait_for(lambda: "connection test failed" in text(status), timeout=30, message="failed test")
+        await wait_for(
+            lambda: "connection test failed" in text(status), timeout=30, message="failed test"
+        )
         # … and passes against the simulator (the adapter identifies the device).
         await replace_text(pilot, port, str(modbus_sim.port))
         await pilot.press("ctrl+t")
-        await wait_for(lambda: "connection test passed" in text(status), timeout=30, message="passed test")
+        await wait_for(
+            lambda: "connection test passed" in text(status), timeout=30, message="passed test"
+        )
 
         # Plan (nothing created yet), install, commissioning report.
         await pilot.press("ctrl+n")
         await wait_for(lambda: wiz.step == 1, timeout=15, message="plan step")
         assert "oee" in text(wiz.query_one("#wizard-view"))
-        assert not any(i.owner for i in rt.supervisor.instances.values()), "nothing installed before confirming"
+        assert not any(i.owner for i in rt.supervisor.instances.values()), (
+            "nothing installed before confirming"
+        )
         await pilot.press("ctrl+n")
         await wait_for(lambda: wiz.step == 3, timeout=60, message="report step")
         dep_name = wiz.deployment
         dep = await ControlClient(rt.bus).call("deployments.show", {"deployment": dep_name})
-        assert dep["params"]["ideal_cycle_s"] == 2.5 and dep["params"]["machine_port"] == modbus_sim.port
+        assert (
+            dep["params"]["ideal_cycle_s"] == 2.5
+            and dep["params"]["machine_port"] == modbus_sim.port
+        )
         report = dep["report"]
         assert report is not None and report["duration_s"] == 6.0
         verdict = "commissioning PASSED" if report["result"] == "pass" else "commissioning FAILED"
@@ -123,13 +146,24 @@ async def test_wizard_installs_oee_machine_kpi_appears_uninstall(kit_settings, m
         await wait_for(lambda: app.current_mode == "overview", message="overview")
         assets = app.screen.query_one("#assets", DataTable)
         store = app.source.store
-        await wait_for(lambda: asset in assets.rows and headline_oee(store, asset), timeout=30, message="asset with OEE")
-        await wait_for(lambda: str(assets.get_cell(asset, "oee")) == percent_text(headline_oee(store, asset)["value"]),
-                       message="OEE cell shows the published KPI")
+        await wait_for(
+            lambda: asset in assets.rows and headline_oee(store, asset),
+            timeout=30,
+            message="asset with OEE",
+        )
+        await wait_for(
+            lambda: (
+                str(assets.get_cell(asset, "oee"))
+                == percent_text(headline_oee(store, asset)["value"])
+            ),
+            message="OEE cell shows the published KPI",
+        )
         await pilot.press("4")
         await wait_for(lambda: app.current_mode == "kpis", message="kpi screen")
         oee = app.screen.query_one("#oee-table", DataTable)
-        await wait_for(lambda: oee.row_count >= 1 and "%" in str(oee.get_row_at(0)[-2]), message="OEE shown")
+        await wait_for(
+            lambda: oee.row_count >= 1 and "%" in str(oee.get_row_at(0)[-2]), message="OEE shown"
+        )
 
         # Export the deployment as a bundle file: the engine's bundle, written by the TUI.
         await pilot.press("3")
@@ -144,15 +178,20 @@ async def test_wizard_installs_oee_machine_kpi_appears_uninstall(kit_settings, m
         await replace_text(pilot, app.screen.query_one(Input), str(bundle))
         await pilot.press("enter")
         await wait_for(bundle.exists, timeout=15, message="bundle written")
-        info = await ControlClient(rt.bus).call("bundles.inspect", {"bundle": base64.b64encode(bundle.read_bytes()).decode()})
+        info = await ControlClient(rt.bus).call(
+            "bundles.inspect", {"bundle": base64.b64encode(bundle.read_bytes()).decode()}
+        )
         assert dep_name in json.dumps(info)
 
         # Uninstall from the deployments screen: every component of the deployment goes.
         await pilot.press("u")
         await wait_for(lambda: isinstance(app.screen, ConfirmDialog), message="confirm uninstall")
         await pilot.press("y")
-        await wait_for(lambda: not any(i.owner for i in rt.supervisor.instances.values()), timeout=15,
-                       message="components removed")
+        await wait_for(
+            lambda: not any(i.owner for i in rt.supervisor.instances.values()),
+            timeout=15,
+            message="components removed",
+        )
         await wait_for(lambda: dep_name not in deps.rows, message="deployment gone from the table")
         assert (await ControlClient(rt.bus).call("deployments.list"))["deployments"] == []
 
@@ -163,36 +202,63 @@ async def test_wizard_installs_oee_machine_kpi_appears_uninstall(kit_settings, m
         await wait_for(lambda: isinstance(app.screen, PromptDialog), message="bundle path prompt")
         await replace_text(pilot, app.screen.query_one(Input), str(bundle))
         await pilot.press("enter")
-        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), timeout=15, message="confirm bundle install")
+        await wait_for(
+            lambda: isinstance(app.screen, ConfirmDialog),
+            timeout=15,
+            message="confirm bundle install",
+        )
         await pilot.press("y")
         for name in blanked:
-            await wait_for(lambda n=name: isinstance(app.screen, PromptDialog)
-                           and f"({n})" in text(app.screen.query_one(".dialog-question")), message=f"asked for {name}")
+            await wait_for(
+                lambda n=name: (
+                    isinstance(app.screen, PromptDialog)
+                    and f"({n})" in text(app.screen.query_one(".dialog-question"))
+                ),
+                message=f"asked for {name}",
+            )
             await replace_text(pilot, app.screen.query_one(Input), str(dep["params"][name]))
             await pilot.press("enter")
-        await wait_for(lambda: dep_name in deps.rows, timeout=30, message="bundle installed and listed")
+        await wait_for(
+            lambda: dep_name in deps.rows, timeout=30, message="bundle installed and listed"
+        )
         again = await ControlClient(rt.bus).call("deployments.show", {"deployment": dep_name})
         assert {k: again["params"][k] for k in blanked} == {k: dep["params"][k] for k in blanked}
 
 
 async def test_esc_during_commissioning_leaves_the_wizard_and_the_deployment_keeps_running(
-        kit_settings, make_runtime, modbus_sim):
+    kit_settings, make_runtime, modbus_sim
+):
     rt = await make_runtime(kit_settings)
     client = ControlClient(rt.bus)
     app = KitApp(RuntimeLink(rt.url), refresh_s=0.05)
     async with app.run_test(size=(100, 36), notifications=True) as pilot:
         wiz = await open_wizard(app, pilot, "oee-machine")
-        await fill(pilot, wiz, machine="press9", machine_profile=PROFILE, machine_host="127.0.0.1",
-                   machine_port=str(modbus_sim.port), ideal_cycle_s="2.5", **{wizard_mod.COMMISSIONING_FIELD: "600"})
+        await fill(
+            pilot,
+            wiz,
+            machine="press9",
+            machine_profile=PROFILE,
+            machine_host="127.0.0.1",
+            machine_port=str(modbus_sim.port),
+            ideal_cycle_s="2.5",
+            **{wizard_mod.COMMISSIONING_FIELD: "600"},
+        )
         await pilot.press("ctrl+n")
         await wait_for(lambda: wiz.step == 1, timeout=15, message="plan step")
         await pilot.press("ctrl+n")
         view = wiz.query_one("#wizard-view", Static)
-        await wait_for(lambda: "s of 600 s left" in text(view), timeout=60, message="commissioning counting down")
+        await wait_for(
+            lambda: "s of 600 s left" in text(view),
+            timeout=60,
+            message="commissioning counting down",
+        )
         dep_name = wiz.deployment
         await pilot.press("escape")
         await wait_for(lambda: not isinstance(app.screen, WizardScreen), message="wizard left")
-        await wait_for(lambda: any("Deployments screen" in t for t in toasts(app)), message="told where the report goes")
+        await wait_for(
+            lambda: any("Deployments screen" in t for t in toasts(app)),
+            message="told where the report goes",
+        )
 
         # The deployment stays installed, its commissioning still running on the runtime.
         dep = await client.call("deployments.show", {"deployment": dep_name})
@@ -205,7 +271,9 @@ async def test_esc_during_commissioning_leaves_the_wizard_and_the_deployment_kee
         assert "commissioning" in str(deps.get_cell(dep_name, "status"))
 
 
-async def test_ack_real_alarm_and_trust_real_opcua_certificate(kit_settings, make_runtime, modbus_sim):
+async def test_ack_real_alarm_and_trust_real_opcua_certificate(
+    kit_settings, make_runtime, modbus_sim
+):
     from kit_opcua.adapter import OpcuaAdapter
     from kit_opcua.config import OpcuaConfig
     from kit_opcua.pki import Pki
@@ -213,19 +281,39 @@ async def test_ack_real_alarm_and_trust_real_opcua_certificate(kit_settings, mak
     rt = await make_runtime(kit_settings)
     client = ControlClient(rt.bus)
     # basic-alarms on the simulated controller, limit below the counter so the alarm fires.
-    await client.call("recipes.install", {"recipe": "basic-alarms", "params": {
-        "device": "press8", "device_profile": PROFILE, "device_host": "127.0.0.1", "device_port": modbus_sim.port,
-        "point": "count_good", "high_limit": 1.0}, "check_duration_s": 1.0})
+    await client.call(
+        "recipes.install",
+        {
+            "recipe": "basic-alarms",
+            "params": {
+                "device": "press8",
+                "device_profile": PROFILE,
+                "device_host": "127.0.0.1",
+                "device_port": modbus_sim.port,
+                "point": "count_good",
+                "high_limit": 1.0,
+            },
+            "check_duration_s": 1.0,
+        },
+    )
 
     # An OPC UA server with security whose certificate this site has not trusted yet: the
     # adapter's connection test refuses it and files it under pki/rejected/.
     lib = ProfileLibrary(get_plugin_manager()).load()
-    ua = OpcuaAdapter.simulator(lib.get("siemens-s7-1500-db"), security_policy="Basic256Sha256",
-                                security_mode="SignAndEncrypt")
+    ua = OpcuaAdapter.simulator(
+        lib.get("siemens-s7-1500-db"),
+        security_policy="Basic256Sha256",
+        security_mode="SignAndEncrypt",
+    )
     await ua.start()
     try:
-        cfg = OpcuaConfig(profile="siemens-s7-1500-db", endpoint=ua.url, data_dir=kit_settings.data_dir,
-                          security_policy="Basic256Sha256", security_mode="SignAndEncrypt")
+        cfg = OpcuaConfig(
+            profile="siemens-s7-1500-db",
+            endpoint=ua.url,
+            data_dir=kit_settings.data_dir,
+            security_policy="Basic256Sha256",
+            security_mode="SignAndEncrypt",
+        )
         with pytest.raises(AdapterError):
             await OpcuaAdapter.test_connection(cfg)
         pki = Pki(kit_settings.data_dir)
@@ -240,7 +328,9 @@ async def test_ack_real_alarm_and_trust_real_opcua_certificate(kit_settings, mak
             alarms = screen.query_one("#alarms", DataTable)
 
             async def high_alarm() -> dict | None:
-                return next((a for a in await client.call("alarms.list") if a["rule"] == "high"), None)
+                return next(
+                    (a for a in await client.call("alarms.list") if a["rule"] == "high"), None
+                )
 
             listed = []
 
@@ -264,8 +354,10 @@ async def test_ack_real_alarm_and_trust_real_opcua_certificate(kit_settings, mak
                 return bool(a and a.get("acked_by") == app.operator)
 
             await wait_for(is_acked, timeout=15, message="ack reached the alarms plugin")
-            await wait_for(lambda: str(alarms.get_cell(aid, "state")).startswith(acked[0]["state"]),
-                           message="acknowledged state shown")
+            await wait_for(
+                lambda: str(alarms.get_cell(aid, "state")).startswith(acked[0]["state"]),
+                message="acknowledged state shown",
+            )
             assert "unack" not in acked[0]["state"]
 
             # Trust the refused OPC UA server certificate.
@@ -280,10 +372,16 @@ async def test_ack_real_alarm_and_trust_real_opcua_certificate(kit_settings, mak
             await wait_for(lambda: isinstance(app.screen, ConfirmDialog), message="confirm trust")
             assert ua.thumbprint in text(app.screen.query_one(".dialog-question"))
             await pilot.press("y")
-            await wait_for(lambda: [c.state for c in Pki(kit_settings.data_dir).list()] == ["trusted"],
-                           message="trusted in the site's PKI")
-            await wait_for(lambda: "trusted" in str(certs.get_cell(ua.thumbprint, certs.ordered_columns[0].key)),
-                           message="trust shown")
+            await wait_for(
+                lambda: [c.state for c in Pki(kit_settings.data_dir).list()] == ["trusted"],
+                message="trusted in the site's PKI",
+            )
+            await wait_for(
+                lambda: (
+                    "trusted" in str(certs.get_cell(ua.thumbprint, certs.ordered_columns[0].key))
+                ),
+                message="trust shown",
+            )
         # The trusted server now accepts the kit's secure connection.
         assert "points readable" in await OpcuaAdapter.test_connection(cfg)
     finally:

@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from kit_tui.app import KitApp
+from kit_tui.data.fixed import FixedSource
 from textual.widgets import DataTable, Input
 
 from kit.testing import wait_for
-from kit_tui.app import KitApp
-from kit_tui.data.fixed import FixedSource
 
 SAMPLE = Path(__file__).parent / "sample-configs" / "site.json"
 SIZES = [(80, 24), (120, 40)]
@@ -34,19 +34,44 @@ def rows(app, selector: str) -> int:
 
 #: screen name → (keys to press, condition that says the screen is fully loaded)
 SCREENS = {
-    "overview": ((), lambda app: rows(app, "#assets") == 6 and "running" in str(
-        app.screen.query_one("#assets", DataTable).get_cell("acme/assembly/line1/press1", "health"))),
-    "asset": (("down", "enter", "down", "down", "down"),
-              lambda app: rows(app, "#points") == 6 and "30053" in str(app.screen.query_one("#explain").render())),
-    "catalog": (("2",), lambda app: rows(app, "#recipes") == 3 and "Devices present" in str(
-        app.screen.query_one("#recipe-detail").render()) and "…" not in "".join(
-        str(c) for c in app.screen.query_one("#recipes", DataTable).get_column("fits"))),
+    "overview": (
+        (),
+        lambda app: (
+            rows(app, "#assets") == 6
+            and "running"
+            in str(
+                app.screen.query_one("#assets", DataTable).get_cell(
+                    "acme/assembly/line1/press1", "health"
+                )
+            )
+        ),
+    ),
+    "asset": (
+        ("down", "enter", "down", "down", "down"),
+        lambda app: (
+            rows(app, "#points") == 6 and "30053" in str(app.screen.query_one("#explain").render())
+        ),
+    ),
+    "catalog": (
+        ("2",),
+        lambda app: (
+            rows(app, "#recipes") == 3
+            and "Devices present" in str(app.screen.query_one("#recipe-detail").render())
+            and "…"
+            not in "".join(
+                str(c) for c in app.screen.query_one("#recipes", DataTable).get_column("fits")
+            )
+        ),
+    ),
     "wizard": (("2", "enter"), lambda app: bool(app.screen.query("#param-ideal_cycle_s"))),
     "deployments": (("3",), lambda app: rows(app, "#deployments") == 2),
     "kpis_oee": (("4",), lambda app: rows(app, "#downtimes") == 3 and rows(app, "#oee-table") == 2),
     "kpis_energy": (("4", "right"), lambda app: rows(app, "#energy-table") == 5),
     "kpis_condition": (("4", "right", "right"), lambda app: rows(app, "#condition-table") == 2),
-    "kpis_spc": (("4", "right", "right", "right"), lambda app: app.screen.query_one("#kpi-tabs").active == "tab-spc"),
+    "kpis_spc": (
+        ("4", "right", "right", "right"),
+        lambda app: app.screen.query_one("#kpi-tabs").active == "tab-spc",
+    ),
     "alarms": (("5",), lambda app: rows(app, "#alarms") == 4),
     "plugins": (("6",), lambda app: rows(app, "#plugins-table") == 6 and rows(app, "#certs") == 2),
     "help": (("question_mark",), lambda app: app.screen.__class__.__name__ == "HelpScreen"),
@@ -58,7 +83,9 @@ def prepare(keys, ready):
 
     async def run_before(pilot) -> None:
         app = pilot.app
-        await wait_for(lambda: rows(app, "#assets") > 0 or app.current_mode != "overview", message="first data")
+        await wait_for(
+            lambda: rows(app, "#assets") > 0 or app.current_mode != "overview", message="first data"
+        )
         for key in keys:
             await pilot.press(key)
             await pilot.pause()
@@ -82,7 +109,11 @@ def test_overview_snapshot_in_16_colours(snap_compare, monkeypatch):
     """The ANSI theme a 16-colour terminal gets: states stay readable by symbol and word."""
     monkeypatch.setenv("KIT_TUI_THEME", "ansi-dark")
     keys, ready = SCREENS["overview"]
-    assert snap_compare(KitApp(FixedSource.from_file(SAMPLE)), terminal_size=(80, 24), run_before=prepare(keys, ready))
+    assert snap_compare(
+        KitApp(FixedSource.from_file(SAMPLE)),
+        terminal_size=(80, 24),
+        run_before=prepare(keys, ready),
+    )
 
 
 DOC_IMAGES = Path(__file__).parents[2] / "docs" / "img" / "tui"
@@ -93,10 +124,15 @@ def test_doc_screenshots_are_the_current_snapshots():
     """docs/tui.md shows copies of the snapshot SVGs; they must not drift from the real UI."""
     shots = sorted(DOC_IMAGES.glob("*.svg"))
     assert len(shots) >= 8
-    stale = [p.name for p in shots
-             if p.read_bytes() != (SNAPSHOTS / f"test_screen_snapshot[{p.stem}].svg").read_bytes()]
-    assert not stale, (f"stale screenshots in docs/img/tui: {stale}; copy them again from {SNAPSHOTS} "
-                       "after checking the snapshot diff")
+    stale = [
+        p.name
+        for p in shots
+        if p.read_bytes() != (SNAPSHOTS / f"test_screen_snapshot[{p.stem}].svg").read_bytes()
+    ]
+    assert not stale, (
+        f"stale screenshots in docs/img/tui: {stale}; copy them again from {SNAPSHOTS} "
+        "after checking the snapshot diff"
+    )
 
 
 async def test_flood_banner_when_the_runtime_reports_a_flood():
@@ -105,7 +141,9 @@ async def test_flood_banner_when_the_runtime_reports_a_flood():
     app = KitApp(src)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("5")
-        await wait_for(lambda: app.current_mode == "alarms" and rows(app, "#alarms") == 4, message="alarms")
+        await wait_for(
+            lambda: app.current_mode == "alarms" and rows(app, "#alarms") == 4, message="alarms"
+        )
         banner = app.screen.query_one("#flood-banner")
         assert banner.has_class("-flood") and "ALARM FLOOD" in str(banner.render())
         src.replies["alarms.list"]["flood"] = False

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from kit_modbus.plugin import ModbusAdapter, ModbusConfig
+from kit_modbus.simulator import ModbusSimulator
 
 from kit.codec import decode_batch
 from kit.components import ComponentContext
 from kit.plugins import get_plugin_manager
 from kit.profiles import load_profile
-from kit_modbus.plugin import ModbusAdapter, ModbusConfig
-from kit_modbus.simulator import ModbusSimulator
 
 HERE = Path(__file__).parent
 TEST_PROFILE = HERE / "profiles" / "kit-test-device.yaml"
@@ -34,7 +34,9 @@ def test_profile(plugin_host):
 class Running:
     """An adapter instance running as a task, with the batches it published (decoded)."""
 
-    def __init__(self, adapter: ModbusAdapter, task: asyncio.Task, batches: list, health: list) -> None:
+    def __init__(
+        self, adapter: ModbusAdapter, task: asyncio.Task, batches: list, health: list
+    ) -> None:
         self.adapter, self.task, self.batches, self.health = adapter, task, batches, health
 
     def values(self, index: int = -1) -> dict[str, Any]:
@@ -54,7 +56,9 @@ async def run_adapter(bus):
     """``await run_adapter(config_dict, name=…, asset=…)`` → :class:`Running` (stopped at teardown)."""
     started: list[Running] = []
 
-    async def _run(config: dict[str, Any], *, name: str = "dev1", asset: str = "test/area/line/dev1") -> Running:
+    async def _run(
+        config: dict[str, Any], *, name: str = "dev1", asset: str = "test/area/line/dev1"
+    ) -> Running:
         batches: list = []
         health: list = []
         subject = "kit.data." + asset.replace("/", ".")
@@ -64,11 +68,14 @@ async def run_adapter(bus):
 
         async def on_health(msg):
             import json
+
             health.append(json.loads(msg.data))
 
         await bus.nc.subscribe(subject, cb=on_batch)
         await bus.nc.subscribe(f"kit.health.{name}", cb=on_health)
-        ctx = ComponentContext(name, bus, asset=asset, site="test", logger=logging.getLogger(f"test.{name}"))
+        ctx = ComponentContext(
+            name, bus, asset=asset, site="test", logger=logging.getLogger(f"test.{name}")
+        )
         adapter = ModbusAdapter(ModbusConfig.model_validate(config), ctx)
         task = asyncio.create_task(adapter.run())
         r = Running(adapter, task, batches, health)

@@ -6,10 +6,10 @@ import struct
 from pathlib import Path
 
 import pytest
+from kit_modbus.plugin import ModbusAdapter, ModbusConfig
 
 from kit.errors import AdapterError, ConfigError
 from kit.testing import wait_for
-from kit_modbus.plugin import ModbusAdapter, ModbusConfig
 
 TEST_PROFILE = Path(__file__).parent / "profiles" / "kit-test-device.yaml"
 
@@ -20,14 +20,30 @@ def _cfg(sim, **kw):
 
 async def test_values_units_and_quality_match_the_simulator(test_profile, sim_factory, run_adapter):
     sim = await sim_factory(test_profile)
-    pins = {"power_active_total_w": 12345.5, "x_float_cdab": -2.5, "x_float_badc": 100.25, "x_float_dcba": 7.0,
-            "temperature_c": 23.4, "count_good": 3_000_000_001, "count_reject": 65537, "x_int64": -123456,
-            "x_float64": 0.1, "machine_state_code": 3, "machine_running": True, "x_serial": "KTD-0042",
-            "x_energy_kwh": 1234.56, "x_alarm": True, "x_door_open": False}
+    pins = {
+        "power_active_total_w": 12345.5,
+        "x_float_cdab": -2.5,
+        "x_float_badc": 100.25,
+        "x_float_dcba": 7.0,
+        "temperature_c": 23.4,
+        "count_good": 3_000_000_001,
+        "count_reject": 65537,
+        "x_int64": -123456,
+        "x_float64": 0.1,
+        "machine_state_code": 3,
+        "machine_running": True,
+        "x_serial": "KTD-0042",
+        "x_energy_kwh": 1234.56,
+        "x_alarm": True,
+        "x_door_open": False,
+    }
     for k, v in pins.items():
         sim.set_value(k, v)
     r = await run_adapter(_cfg(sim))
-    await wait_for(lambda: {"x_serial", "power_active_total_w"} <= set(r.latest()), message="fast and slow batches")
+    await wait_for(
+        lambda: {"x_serial", "power_active_total_w"} <= set(r.latest()),
+        message="fast and slow batches",
+    )
     got = r.latest()
     for name, want in pins.items():
         p = got[name]
@@ -39,7 +55,11 @@ async def test_values_units_and_quality_match_the_simulator(test_profile, sim_fa
     assert got["power_active_total_w"].unit == "W"
     assert got["temperature_c"].unit == "°C"
     # Fast points come more often than slow ones, in separate batches.
-    await wait_for(lambda: sum(1 for b in r.batches if "power_active_total_w" in {p.name for p in b.points}) >= 8)
+    await wait_for(
+        lambda: (
+            sum(1 for b in r.batches if "power_active_total_w" in {p.name for p in b.points}) >= 8
+        )
+    )
     fast = sum(1 for b in r.batches if "power_active_total_w" in {p.name for p in b.points})
     slow = sum(1 for b in r.batches if "x_serial" in {p.name for p in b.points})
     assert fast > slow >= 1
@@ -62,7 +82,9 @@ async def test_registers_on_the_wire_are_the_documented_layout(test_profile, sim
     assert hr[6:8] == [d << 8 | c, b << 8 | a]
 
 
-async def test_write_uses_the_codec_and_right_function_codes(test_profile, sim_factory, run_adapter):
+async def test_write_uses_the_codec_and_right_function_codes(
+    test_profile, sim_factory, run_adapter
+):
     sim = await sim_factory(test_profile)
     r = await run_adapter(_cfg(sim))
     await wait_for(lambda: r.batches, message="first batch")
@@ -70,8 +92,10 @@ async def test_write_uses_the_codec_and_right_function_codes(test_profile, sim_f
     await r.adapter.write("x_alarm", True)
     assert ("holding", 40, [7]) in sim.writes
     assert ("coil", 5, [1]) in sim.writes
-    await wait_for(lambda: r.latest()["machine_state_code"].value == 7 and r.latest()["x_alarm"].value is True,
-                   message="written values read back")
+    await wait_for(
+        lambda: r.latest()["machine_state_code"].value == 7 and r.latest()["x_alarm"].value is True,
+        message="written values read back",
+    )
     with pytest.raises(ConfigError):
         await r.adapter.write("power_active_total_w", 1.0)  # read-only
     with pytest.raises(ConfigError):
@@ -80,18 +104,24 @@ async def test_write_uses_the_codec_and_right_function_codes(test_profile, sim_f
         await r.adapter.write("no_such_point", 1)
 
 
-async def test_exception_on_some_addresses_marks_only_those_points(test_profile, sim_factory, run_adapter):
+async def test_exception_on_some_addresses_marks_only_those_points(
+    test_profile, sim_factory, run_adapter
+):
     sim = await sim_factory(test_profile)
     sim.set_exception("input", [101], code=4)  # server device failure on the energy register
     r = await run_adapter(_cfg(sim))
     await wait_for(lambda: "x_energy_kwh" in r.latest() and "power_active_total_w" in r.latest())
     got = r.latest()
-    assert got["x_energy_kwh"].quality == "bad" and got["x_energy_kwh"].reason == "modbus_exception_4"
+    assert (
+        got["x_energy_kwh"].quality == "bad" and got["x_energy_kwh"].reason == "modbus_exception_4"
+    )
     assert got["x_energy_kwh"].value is None
     assert got["power_active_total_w"].quality == "good"
 
 
-async def test_test_connection_reports_identification_and_actionable_errors(test_profile, sim_factory):
+async def test_test_connection_reports_identification_and_actionable_errors(
+    test_profile, sim_factory
+):
     sim = await sim_factory(test_profile)
     msg = await ModbusAdapter.test_connection(ModbusConfig(**_cfg(sim)))
     assert "KTD-1" in msg and "Fast-Track Kit" in msg
@@ -101,7 +131,9 @@ async def test_test_connection_reports_identification_and_actionable_errors(test
     port = sim.port
     await sim.stop()
     with pytest.raises(AdapterError, match="cannot connect"):
-        await ModbusAdapter.test_connection(ModbusConfig(profile=str(TEST_PROFILE), host="127.0.0.1", port=port))
+        await ModbusAdapter.test_connection(
+            ModbusConfig(profile=str(TEST_PROFILE), host="127.0.0.1", port=port)
+        )
 
 
 async def test_multi_register_and_bit_writes(test_profile, sim_factory, run_adapter):
@@ -127,20 +159,33 @@ async def test_poller_with_and_without_pipelining(test_profile, sim_factory, pip
     sim = await sim_factory(test_profile)
     sim.freeze()
     sim.set_illegal("holding", [41])
-    line = Line(LineKey("tcp", f"{sim.host}:{sim.port}"), host=sim.host, port=sim.port, timeout_s=0.5)
+    line = Line(
+        LineKey("tcp", f"{sim.host}:{sim.port}"), host=sim.host, port=sim.port, timeout_s=0.5
+    )
     try:
-        poller = DevicePoller([spec_from_profile_point(p) for p in test_profile.points], line, 1,
-                              max_gap=8, pipeline=pipeline)
+        poller = DevicePoller(
+            [spec_from_profile_point(p) for p in test_profile.points],
+            line,
+            1,
+            max_gap=8,
+            pipeline=pipeline,
+        )
         for _ in range(2):
             assert await poller.poll()
         import json
+
         points = {p["name"]: p for p in json.loads(poller.cycle_json)}
         assert set(points) == {p.semantic for p in test_profile.points}
         for p in test_profile.points:
             if p.semantic == "machine_running":
-                assert points[p.semantic] == {"name": "machine_running", "quality": "bad",
-                                              "reason": "modbus_exception_2"}
+                assert points[p.semantic] == {
+                    "name": "machine_running",
+                    "quality": "bad",
+                    "reason": "modbus_exception_2",
+                }
             else:
-                assert points[p.semantic]["value"] == pytest.approx(sim.expected(p.semantic)), p.semantic
+                assert points[p.semantic]["value"] == pytest.approx(sim.expected(p.semantic)), (
+                    p.semantic
+                )
     finally:
         line.close()

@@ -6,9 +6,17 @@ import math
 import struct
 
 import pytest
-from hypothesis import given, strategies as st
-
-from kit_modbus.codec import BYTE_ORDERS, NUMERIC, CodecError, PointCodec, all_orders, decode, encode
+from hypothesis import given
+from hypothesis import strategies as st
+from kit_modbus.codec import (
+    BYTE_ORDERS,
+    NUMERIC,
+    CodecError,
+    PointCodec,
+    all_orders,
+    decode,
+    encode,
+)
 
 # 123456.0f = 0x47F12000 (computed here from struct, not typed in from a table).
 _RAW = struct.pack(">f", 123456.0)
@@ -44,8 +52,13 @@ def _words(data: bytes) -> list[int]:
 @pytest.mark.parametrize("type_", ["int32", "uint32", "int64", "uint64", "float64"])
 def test_wide_types_against_struct_reference(type_):
     n, code = NUMERIC[type_]
-    value = {"int32": -123456789, "uint32": 4000000000, "int64": -(1 << 60) + 7, "uint64": (1 << 63) + 5,
-             "float64": -1234.5678}[type_]
+    value = {
+        "int32": -123456789,
+        "uint32": 4000000000,
+        "int64": -(1 << 60) + 7,
+        "uint64": (1 << 63) + 5,
+        "float64": -1234.5678,
+    }[type_]
     big = _words(struct.pack(">" + code, value))  # ABCD: most significant word first
     assert decode(big, type_, "ABCD") == value
     assert decode(list(reversed(big)), type_, "CDAB") == value
@@ -101,22 +114,30 @@ def test_encode_is_inverse_of_decode_on_raw_registers(data, type_, order):
     assert pc.encode(value) == regs
 
 
-@given(value=st.floats(allow_nan=False, allow_infinity=False, width=32), order=st.sampled_from(BYTE_ORDERS))
+@given(
+    value=st.floats(allow_nan=False, allow_infinity=False, width=32),
+    order=st.sampled_from(BYTE_ORDERS),
+)
 def test_float32_values_round_trip(value, order):
     pc = PointCodec("float32", order)
     assert pc.decode(pc.encode(value)) == value
 
 
-@given(value=st.integers(-(1 << 31), (1 << 31) - 1), order=st.sampled_from(BYTE_ORDERS),
-       scale=st.sampled_from([1, 0.1, 0.01, 10]))
+@given(
+    value=st.integers(-(1 << 31), (1 << 31) - 1),
+    order=st.sampled_from(BYTE_ORDERS),
+    scale=st.sampled_from([1, 0.1, 0.01, 10]),
+)
 def test_scaled_int32_round_trip_is_stable(value, order, scale):
     pc = PointCodec("int32", order, scale=scale, offset=5)
     eng = pc.decode(encode(value, "int32", order))
     assert pc.encode(eng) == encode(value, "int32", order)
 
 
-@given(text=st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=16),
-       order=st.sampled_from(BYTE_ORDERS))
+@given(
+    text=st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=16),
+    order=st.sampled_from(BYTE_ORDERS),
+)
 def test_strings_round_trip(text, order):
     pc = PointCodec("string", order, count=8)
     assert pc.decode(pc.encode(text)) == text

@@ -11,10 +11,10 @@ import struct
 from pathlib import Path
 
 import pytest
+from kit_modbus.plugin import ModbusAdapter, ModbusConfig
 from pyModbusTCP.server import DataBank, DeviceIdentification, ModbusServer
 
 from kit.testing import wait_for
-from kit_modbus.plugin import ModbusAdapter, ModbusConfig
 
 TEST_PROFILE = Path(__file__).parent / "profiles" / "kit-test-device.yaml"
 
@@ -33,9 +33,16 @@ def foreign_server():
     servers = []
 
     def _start(**bank_sizes) -> ModbusServer:
-        ident = DeviceIdentification(vendor_name=b"pyModbusTCP", product_code=b"PMT-1", major_minor_revision=b"0.3")
-        srv = ModbusServer(host="127.0.0.1", port=0, no_block=True, data_bank=DataBank(**bank_sizes),
-                           device_id=ident)
+        ident = DeviceIdentification(
+            vendor_name=b"pyModbusTCP", product_code=b"PMT-1", major_minor_revision=b"0.3"
+        )
+        srv = ModbusServer(
+            host="127.0.0.1",
+            port=0,
+            no_block=True,
+            data_bank=DataBank(**bank_sizes),
+            device_id=ident,
+        )
         srv.start()
         servers.append(srv)
         return srv
@@ -52,32 +59,51 @@ def _port(srv: ModbusServer) -> int:
 def load_known_registers(bank: DataBank) -> dict:
     """Write known values the way the profile describes them; return what the adapter must publish."""
     hr = {}
-    hr[0] = words(">f", 12345.5)                               # float32 ABCD
-    hr[2] = list(reversed(words(">f", -2.5)))                  # float32 CDAB
-    hr[4] = swap_bytes(words(">f", 100.25))                    # float32 BADC
-    hr[6] = list(reversed(swap_bytes(words(">f", 7.0))))       # float32 DCBA
-    hr[10] = words(">h", -123)                                 # int16, scale 0.1 → -12.3 °C
-    hr[20] = words(">I", 3_000_000_001)                        # uint32 ABCD
-    hr[22] = list(reversed(words(">I", 65537)))                # uint32 CDAB
-    hr[24] = words(">q", -123456)                              # int64
-    hr[28] = list(reversed(words(">d", 0.1)))                  # float64 CDAB (word order reversed)
+    hr[0] = words(">f", 12345.5)  # float32 ABCD
+    hr[2] = list(reversed(words(">f", -2.5)))  # float32 CDAB
+    hr[4] = swap_bytes(words(">f", 100.25))  # float32 BADC
+    hr[6] = list(reversed(swap_bytes(words(">f", 7.0))))  # float32 DCBA
+    hr[10] = words(">h", -123)  # int16, scale 0.1 → -12.3 °C
+    hr[20] = words(">I", 3_000_000_001)  # uint32 ABCD
+    hr[22] = list(reversed(words(">I", 65537)))  # uint32 CDAB
+    hr[24] = words(">q", -123456)  # int64
+    hr[28] = list(reversed(words(">d", 0.1)))  # float64 CDAB (word order reversed)
     hr[40] = [3]
-    hr[41] = [0b1000]                                          # bit 3 set
+    hr[41] = [0b1000]  # bit 3 set
     hr[50] = words(">8s", b"PMT-0001")
     for addr, regs in hr.items():
         bank.set_holding_registers(addr, regs)
-    bank.set_input_registers(100, words(">I", 123456))          # scale 0.01 → 1234.56 kWh
+    bank.set_input_registers(100, words(">I", 123456))  # scale 0.01 → 1234.56 kWh
     bank.set_coils(5, [True])
     bank.set_discrete_inputs(7, [True])
-    return {"power_active_total_w": 12345.5, "x_float_cdab": -2.5, "x_float_badc": 100.25, "x_float_dcba": 7.0,
-            "temperature_c": -12.3, "count_good": 3_000_000_001, "count_reject": 65537, "x_int64": -123456,
-            "x_float64": 0.1, "machine_state_code": 3, "machine_running": True, "x_serial": "PMT-0001",
-            "x_energy_kwh": 1234.56, "x_alarm": True, "x_door_open": True}
+    return {
+        "power_active_total_w": 12345.5,
+        "x_float_cdab": -2.5,
+        "x_float_badc": 100.25,
+        "x_float_dcba": 7.0,
+        "temperature_c": -12.3,
+        "count_good": 3_000_000_001,
+        "count_reject": 65537,
+        "x_int64": -123456,
+        "x_float64": 0.1,
+        "machine_state_code": 3,
+        "machine_running": True,
+        "x_serial": "PMT-0001",
+        "x_energy_kwh": 1234.56,
+        "x_alarm": True,
+        "x_door_open": True,
+    }
 
 
 def _cfg(port: int, **kw):
-    return {"profile": str(TEST_PROFILE), "host": "127.0.0.1", "port": port, "poll_interval_s": 0.05,
-            "slow_poll_interval_s": 0.1, **kw}
+    return {
+        "profile": str(TEST_PROFILE),
+        "host": "127.0.0.1",
+        "port": port,
+        "poll_interval_s": 0.05,
+        "slow_poll_interval_s": 0.1,
+        **kw,
+    }
 
 
 async def test_known_registers_decode_to_known_values(foreign_server, run_adapter):
@@ -117,7 +143,9 @@ async def test_exception_02_from_a_short_register_map(foreign_server, run_adapte
     srv = foreign_server(h_regs_size=50)
     load = {k: v for k, v in load_known_registers(srv.data_bank).items() if k != "x_serial"}
     r = await run_adapter(_cfg(_port(srv)))
-    await wait_for(lambda: "x_serial" in r.latest() and set(load) <= set(r.latest()), message="batches")
+    await wait_for(
+        lambda: "x_serial" in r.latest() and set(load) <= set(r.latest()), message="batches"
+    )
     got = r.latest()
     assert got["x_serial"].quality == "bad" and got["x_serial"].reason == "modbus_exception_2"
     assert all(got[n].quality == "good" for n in load)

@@ -5,8 +5,14 @@ from __future__ import annotations
 import random
 
 import pytest
-
-from kit_modbus.planner import SPEC_MAX_BITS, SPEC_MAX_REGISTERS, IllegalAddress, Item, Planner, read_bisecting
+from kit_modbus.planner import (
+    SPEC_MAX_BITS,
+    SPEC_MAX_REGISTERS,
+    IllegalAddress,
+    Item,
+    Planner,
+    read_bisecting,
+)
 
 
 def _covered(reads, items):
@@ -22,9 +28,20 @@ def _covered(reads, items):
 
 def test_every_point_is_read_exactly_once_within_limits():
     rng = random.Random(4)
-    items = [Item(k, rng.choice(["holding", "input", "coil", "discrete"]), rng.randrange(0, 1000),
-                  rng.choice([1, 2, 4]), rng.choice(["fast", "slow"])) for k in range(2000)]
-    items = [Item(i.key, i.table, i.address, 1 if i.table in ("coil", "discrete") else i.count, i.poll) for i in items]
+    items = [
+        Item(
+            k,
+            rng.choice(["holding", "input", "coil", "discrete"]),
+            rng.randrange(0, 1000),
+            rng.choice([1, 2, 4]),
+            rng.choice(["fast", "slow"]),
+        )
+        for k in range(2000)
+    ]
+    items = [
+        Item(i.key, i.table, i.address, 1 if i.table in ("coil", "discrete") else i.count, i.poll)
+        for i in items
+    ]
     p = Planner(items, max_registers=100, max_gap=8)
     by_key = {i.key: i for i in items}
     assert _covered(p.reads, by_key) == {k: 1 for k in by_key}
@@ -36,7 +53,9 @@ def test_every_point_is_read_exactly_once_within_limits():
 
 
 def test_spec_limits_cap_the_device_limits():
-    items = [Item(k, "holding", k) for k in range(1000)] + [Item(10_000 + k, "coil", k) for k in range(5000)]
+    items = [Item(k, "holding", k) for k in range(1000)] + [
+        Item(10_000 + k, "coil", k) for k in range(5000)
+    ]
     p = Planner(items, max_registers=500, max_bits=9000)
     assert max(r.count for r in p.reads if r.table == "holding") == SPEC_MAX_REGISTERS
     assert max(r.count for r in p.reads if r.table == "coil") == SPEC_MAX_BITS
@@ -66,7 +85,9 @@ class FakeDevice:
     async def read(self, r):
         self.requests += 1
         span = range(r.start, r.end)
-        if any(a in self.illegal for a in span) or (self.boundary is not None and r.start < self.boundary < r.end):
+        if any(a in self.illegal for a in span) or (
+            self.boundary is not None and r.start < self.boundary < r.end
+        ):
             raise IllegalAddress()
         return list(span)
 

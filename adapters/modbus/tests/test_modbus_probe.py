@@ -7,10 +7,11 @@ import json
 import sys
 from pathlib import Path
 
-from kit.plugins import get_plugin_manager
-from kit.profiles import load_profile
 from kit_modbus.plugin import find_profile
 from kit_modbus.probe import probe_device, render
+
+from kit.plugins import get_plugin_manager
+from kit.profiles import load_profile
 
 ROOT = Path(__file__).resolve().parents[3]
 SDM630 = ROOT / "hardware_profiles" / "eastron-sdm630.yaml"
@@ -18,8 +19,11 @@ SDM630 = ROOT / "hardware_profiles" / "eastron-sdm630.yaml"
 
 def _word_swapped_variant(tmp_path: Path):
     """The same meter, but a firmware that sends floats low word first (CDAB)."""
-    text = SDM630.read_text().replace("byte_order: ABCD", "byte_order: CDAB").replace("id: eastron-sdm630",
-                                                                                   "id: sdm630-cdab")
+    text = (
+        SDM630.read_text()
+        .replace("byte_order: ABCD", "byte_order: CDAB")
+        .replace("id: eastron-sdm630", "id: sdm630-cdab")
+    )
     path = tmp_path / "sdm630-cdab.yaml"
     path.write_text(text)
     return load_profile(path, get_plugin_manager())
@@ -56,9 +60,17 @@ async def test_probe_cli_reads_identification_and_reports_illegal_points(sim_fac
     sim = await sim_factory(test_profile)
     sim.set_illegal("holding", [41])
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "from kit.cli import main; main()", "probe", f"{sim.host}:{sim.port}",
-        "--profile", str(Path(__file__).parent / "profiles" / "kit-test-device.yaml"), "--json",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-c",
+        "from kit.cli import main; main()",
+        "probe",
+        f"{sim.host}:{sim.port}",
+        "--profile",
+        str(Path(__file__).parent / "profiles" / "kit-test-device.yaml"),
+        "--json",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
     report = json.loads(out)
@@ -73,8 +85,16 @@ async def test_probe_cli_unreachable_device_exits_with_device_error(sim_factory,
     port = sim.port
     await sim.stop()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "from kit.cli import main; main()", "probe", f"127.0.0.1:{port}",
-        "--profile", "eastron-sdm630", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-c",
+        "from kit.cli import main; main()",
+        "probe",
+        f"127.0.0.1:{port}",
+        "--profile",
+        "eastron-sdm630",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     _, err = await proc.communicate()
     assert proc.returncode == 6
     assert "cannot connect" in err.decode()

@@ -7,9 +7,10 @@ import re
 import struct
 from pathlib import Path
 
+from kit_modbus.profile_types import to_pdu
+
 from kit.plugins import get_plugin_manager
 from kit.profiles import load_profile
-from kit_modbus.profile_types import to_pdu
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "profiles.md"
 
@@ -28,16 +29,31 @@ def test_complete_example_validates(tmp_path):
 
 def test_word_order_table_matches_the_123456_vector():
     a, b, c, d = struct.pack(">f", 123456.0)
-    orders = {"ABCD": (a, b, c, d), "CDAB": (c, d, a, b), "BADC": (b, a, d, c), "DCBA": (d, c, b, a)}
+    orders = {
+        "ABCD": (a, b, c, d),
+        "CDAB": (c, d, a, b),
+        "BADC": (b, a, d, c),
+        "DCBA": (d, c, b, a),
+    }
     text = DOC.read_text(encoding="utf-8")
     for name, seq in orders.items():
         raw = bytes(seq)
-        row = re.search(rf"^\| `{name}` \| `([0-9A-F]{{4}})`, `([0-9A-F]{{4}})` \|.*\| ([^|]+) \|$", text, flags=re.M)
+        row = re.search(
+            rf"^\| `{name}` \| `([0-9A-F]{{4}})`, `([0-9A-F]{{4}})` \|.*\| ([^|]+) \|$",
+            text,
+            flags=re.M,
+        )
         assert row, name
         assert (row.group(1) + row.group(2)).lower() == raw.hex()
         as_abcd = struct.unpack(">f", raw)[0]
-        shown = row.group(3).strip().replace(" × 10", "e").replace("⁻", "-").translate(
-            str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")).replace("−", "-")
+        shown = (
+            row.group(3)
+            .strip()
+            .replace(" × 10", "e")
+            .replace("⁻", "-")
+            .translate(str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789"))
+            .replace("−", "-")
+        )
         assert abs(float(shown) - as_abcd) <= abs(as_abcd) * 0.01, (name, shown, as_abcd)
 
 

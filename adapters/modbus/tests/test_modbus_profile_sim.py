@@ -6,9 +6,8 @@ import math
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import TypeAdapter
-
 from kit_modbus.profile_sim import Counter, Generator, default_generator
+from pydantic import TypeAdapter
 
 GEN = TypeAdapter(Generator)
 finite = st.floats(-1e6, 1e6, allow_nan=False)
@@ -25,22 +24,34 @@ def _inside(gen, ts, seed=1):
 
 @given(mean=finite, amp=st.floats(0, 1e5), period=st.floats(0.1, 1e5), ts=times)
 def test_sine_within_bounds(mean, amp, period, ts):
-    _inside(GEN.validate_python({"generator": "sine", "mean": mean, "amplitude": amp, "period_s": period}), ts)
+    _inside(
+        GEN.validate_python(
+            {"generator": "sine", "mean": mean, "amplitude": amp, "period_s": period}
+        ),
+        ts,
+    )
 
 
 @given(a=finite, b=finite, period=st.floats(0.1, 1e5), ts=times)
 def test_ramp_within_bounds(a, b, period, ts):
-    _inside(GEN.validate_python({"generator": "ramp", "start": a, "end": b, "period_s": period}), ts)
+    _inside(
+        GEN.validate_python({"generator": "ramp", "start": a, "end": b, "period_s": period}), ts
+    )
 
 
 @settings(max_examples=50)
-@given(lo=st.floats(-1000, 0), width=st.floats(0.001, 1000), step=st.floats(0.001, 100), seed=st.integers(0, 99),
-       ts=st.lists(st.floats(0, 5000), min_size=1, max_size=10))
+@given(
+    lo=st.floats(-1000, 0),
+    width=st.floats(0.001, 1000),
+    step=st.floats(0.001, 100),
+    seed=st.integers(0, 99),
+    ts=st.lists(st.floats(0, 5000), min_size=1, max_size=10),
+)
 def test_random_walk_within_bounds_and_repeatable(lo, width, step, seed, ts):
     spec = {"generator": "random_walk", "start": lo, "step": step, "min": lo, "max": lo + width}
     gen = GEN.validate_python(spec)
     _inside(gen, sorted(ts), seed)
-    _inside(gen, ts, seed)                    # time going backwards restarts, still inside
+    _inside(gen, ts, seed)  # time going backwards restarts, still inside
     a, b = gen.sampler(seed), gen.sampler(seed)
     assert [a(t) for t in sorted(ts)] == [b(t) for t in sorted(ts)]
 
@@ -67,7 +78,9 @@ def test_defaults_follow_the_semantic_kind():
     lo, hi = gauge.bounds()
     assert 20 <= lo and hi <= 80 and hi > lo
     counter = default_generator("count_good", "uint32", (0.0, 4294967295.0))
-    assert counter.generator == "counter" and counter.seconds_to(4294967295.0) >= 10 * 365 * 86400 - 1
+    assert (
+        counter.generator == "counter" and counter.seconds_to(4294967295.0) >= 10 * 365 * 86400 - 1
+    )
     states = default_generator("machine_state_code", "int16", (0.0, 5.0))
     assert set(states.values) == {1, 2, 3, 4}
     running = default_generator("machine_running", "bit", None)

@@ -6,12 +6,12 @@ import math
 from pathlib import Path
 
 import pytest
+from kit_modbus.profile import ModbusProfile
+from kit_modbus.profile_types import TYPES
 
 from kit.builtin import shipped_dir
 from kit.plugins import get_plugin_manager
 from kit.profiles import ProfileLibrary, load_profile
-from kit_modbus.profile import ModbusProfile
-from kit_modbus.profile_types import TYPES
 
 PROFILE_DIR = shipped_dir("hardware_profiles")
 FILES = sorted(PROFILE_DIR.glob("*.yaml"))
@@ -43,18 +43,25 @@ def test_library_has_no_problems_and_enough_profiles(library):
 @pytest.mark.parametrize("path", FILES, ids=[f.stem for f in FILES])
 def test_profile_loads_and_is_consistent(path: Path, host):
     assert path.read_text(encoding="utf-8").startswith(
-        "# yaml-language-server: $schema=schema/modbus-profile.schema.json\n"), "editor completion line"
+        "# yaml-language-server: $schema=schema/modbus-profile.schema.json\n"
+    ), "editor completion line"
     prof = load_profile(path, host)
     assert isinstance(prof, ModbusProfile)
     assert prof.id == path.stem, "file name must equal the profile id"
-    assert prof.source.title.strip() and prof.source.section, "every profile cites a manual and section"
+    assert prof.source.title.strip() and prof.source.section, (
+        "every profile cites a manual and section"
+    )
     assert prof.verified is False, "no shipped profile has been checked on hardware yet"
     conn = prof.connection
     for p in prof.points:
         assert p.table in ("coil", "discrete", "input", "holding")
         assert 0 <= p.pdu_address and p.pdu_address + p.count - 1 <= 65535
         spec = TYPES[p.type]
-        expected = ((p.length + 1) // 2) if p.type == "string" else (1 if p.type == "bool" else spec.registers)
+        expected = (
+            ((p.length + 1) // 2)
+            if p.type == "string"
+            else (1 if p.type == "bool" else spec.registers)
+        )
         assert p.count == expected
         if p.table in ("coil", "discrete"):
             assert p.type == "bool" and p.byte_order is None
@@ -66,7 +73,11 @@ def test_profile_loads_and_is_consistent(path: Path, host):
             assert p.byte_order == ("ABCD" if conn.byte_order in ("ABCD", "CDAB") else "BADC")
         else:
             assert p.byte_order in ("ABCD", "CDAB", "BADC", "DCBA")
-        assert p.count <= (conn.max_bits_per_read if p.table in ("coil", "discrete") else conn.max_registers_per_read)
+        assert p.count <= (
+            conn.max_bits_per_read
+            if p.table in ("coil", "discrete")
+            else conn.max_registers_per_read
+        )
 
 
 @pytest.mark.parametrize("path", FILES, ids=[f.stem for f in FILES])

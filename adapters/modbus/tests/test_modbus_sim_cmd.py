@@ -7,10 +7,10 @@ import socket
 import sys
 from pathlib import Path
 
-from kit.errors import PluginError
+import pytest
 from kit_modbus.plugin import ModbusAdapter, ModbusConfig
 
-import pytest
+from kit.errors import PluginError
 
 TEST_PROFILE = Path(__file__).parent / "profiles" / "kit-test-device.yaml"
 
@@ -24,12 +24,24 @@ def _free_port() -> int:
 async def test_kit_sim_serves_a_profile_file():
     port = _free_port()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "from kit.cli import main; main()", "sim", str(TEST_PROFILE), "--port", str(port),
-        "--duration", "30", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-c",
+        "from kit.cli import main; main()",
+        "sim",
+        str(TEST_PROFILE),
+        "--port",
+        str(port),
+        "--duration",
+        "30",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     try:
         line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
         assert f"modbus://127.0.0.1:{port}" in line
-        msg = await ModbusAdapter.test_connection(ModbusConfig(profile=str(TEST_PROFILE), host="127.0.0.1", port=port))
+        msg = await ModbusAdapter.test_connection(
+            ModbusConfig(profile=str(TEST_PROFILE), host="127.0.0.1", port=port)
+        )
         assert "KTD-1" in msg
     finally:
         proc.terminate()
@@ -45,8 +57,9 @@ async def test_start_simulator_api_dispatches_on_protocol():
     sim = await start_simulator("eastron-sdm630")
     try:
         assert sim.port > 0 and sim.url == f"modbus://127.0.0.1:{sim.port}"
-        msg = await ModbusAdapter.test_connection(ModbusConfig(profile="eastron-sdm630", host=sim.host, port=sim.port,
-                                                               transport="tcp"))
+        msg = await ModbusAdapter.test_connection(
+            ModbusConfig(profile="eastron-sdm630", host=sim.host, port=sim.port, transport="tcp")
+        )
         assert "Eastron" in msg
     finally:
         await sim.stop()

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from kit_opcua.adapter import OpcuaAdapter
+from kit_opcua.pki import Pki
 
 from kit import codec
 from kit.payloads import SampleBatch
 from kit.plugins import get_plugin_manager
 from kit.profiles import ProfileLibrary
-from kit_opcua.adapter import OpcuaAdapter
-from kit_opcua.pki import Pki
 
 ASSET = "test/area/line1/press1"
 
@@ -91,12 +91,18 @@ def start_adapter(bus, make_runtime, kit_settings):
         if trust:
             trusting_pki(kit_settings.data_dir, sim)
         rt = await make_runtime(kit_settings)
-        cfg = {"profile": sim.profile.id, "endpoint": sim.url, "data_dir": str(kit_settings.data_dir)} | config
+        cfg = {
+            "profile": sim.profile.id,
+            "endpoint": sim.url,
+            "data_dir": str(kit_settings.data_dir),
+        } | config
         await rt.add_component(ComponentSpec(name="plc1", type="opcua", asset=ASSET, config=cfg))
         inst = rt.supervisor.instances["plc1"]
         await wait_for(lambda: inst.component is not None, 10, message="component created")
         if wait_connected:
-            await wait_for(lambda: inst.component.state == "connected", 15, message="adapter connected")
+            await wait_for(
+                lambda: inst.component.state == "connected", 15, message="adapter connected"
+            )
         return rt, inst.component
 
     return _start
@@ -124,14 +130,35 @@ def start_node_opcua(pki_dir: Path, bench: int = 0, interval_ms: int = 100, time
     modules = REPO / "tests" / "interop" / "node_modules"
     if node is not None and not (modules / "node-opcua").is_dir() and shutil.which("npm"):
         # `uv run pytest` on a fresh clone: install the pinned interop server from the lock file.
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=modules.parent,
-                       check=False, timeout=600)
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=modules.parent,
+            check=False,
+            timeout=600,
+        )
     if node is None or not (modules / "node-opcua").is_dir():
-        raise RuntimeError("node-opcua is not installed: install Node.js 18+ and run `npm ci` in tests/interop")
+        raise RuntimeError(
+            "node-opcua is not installed: install Node.js 18+ and run `npm ci` in tests/interop"
+        )
     port = free_port("127.0.0.1")
-    proc = subprocess.Popen([node, str(NODE_SERVER), "--port", str(port), "--pki", str(pki_dir), "--bench", str(bench),
-                             "--interval", str(interval_ms)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "NODE_PATH": str(modules)}, text=True)
+    proc = subprocess.Popen(
+        [
+            node,
+            str(NODE_SERVER),
+            "--port",
+            str(port),
+            "--pki",
+            str(pki_dir),
+            "--bench",
+            str(bench),
+            "--interval",
+            str(interval_ms),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "NODE_PATH": str(modules)},
+        text=True,
+    )
     deadline = time.monotonic() + timeout
     assert proc.stdout is not None
     while time.monotonic() < deadline:

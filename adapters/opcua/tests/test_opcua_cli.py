@@ -6,16 +6,22 @@ import asyncio
 import sys
 from pathlib import Path
 
-from kit.yamlfiles import load_yaml
 from kit_opcua.pki import Pki
 from kit_opcua.profile import OpcuaProfile
+
+from kit.yamlfiles import load_yaml
 
 KIT = str(Path(sys.executable).with_name("kit"))
 
 
 async def kit(*args: str, stdin: bytes | None = None) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(KIT, *args, stdin=asyncio.subprocess.PIPE,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        KIT,
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(stdin), 120)
     return proc.returncode, out.decode(), err.decode()
 
@@ -30,16 +36,22 @@ async def test_browse_then_trust_then_draft_profile(sim_factory, tmp_path):
     code, out, _ = await kit("opcua", "certs", "--data-dir", str(data))
     assert code == 0 and f"rejected {sim.thumbprint}" in out
     # Trust after looking at the certificate details (answering the prompt).
-    code, out, _ = await kit("opcua", "trust", sim.thumbprint[:8], "--data-dir", str(data), stdin=b"y\n")
+    code, out, _ = await kit(
+        "opcua", "trust", sim.thumbprint[:8], "--data-dir", str(data), stdin=b"y\n"
+    )
     assert code == 0 and sim.application_uri in out and "trusted" in out
     assert [c.state for c in Pki(data).list()] == ["trusted"]
-    code, out, err = await kit("browse", sim.url, "-o", str(draft), "--id", "my-machine", "--data-dir", str(data))
+    code, out, err = await kit(
+        "browse", sim.url, "-o", str(draft), "--id", "my-machine", "--data-dir", str(data)
+    )
     assert code == 0, err
     prof = OpcuaProfile.model_validate(load_yaml(draft))
     assert prof.id == "my-machine" and prof.vendor == "Fast-Track Kit"
     # The browse path points of the shipped profile appear as NodeIds in the simulator's namespaces.
     assert "urn:fast-track-kit:sim:machine" in prof.namespaces.values()
-    assert {"x_prod_processed_count", "x_prod_defective_count", "x_number"} <= {p.name for p in prof.points}
+    assert {"x_prod_processed_count", "x_prod_defective_count", "x_number"} <= {
+        p.name for p in prof.points
+    }
     code, out, err = await kit("opcua", "trust", "FFFF", "--yes", "--data-dir", str(data))
     assert code == 1 and "no rejected certificate" in err
 

@@ -10,15 +10,15 @@ import pytest
 from click.testing import CliRunner
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from pydantic import ValidationError
-
-from kit.errors import AdapterError
-from kit.testing import wait_for
 from kit_opcua.adapter import OpcuaAdapter
 from kit_opcua.cli import opcua as opcua_cli
 from kit_opcua.config import OpcuaConfig
 from kit_opcua.connection import CertificateRefused
 from kit_opcua.pki import Pki, application_uris, load_cert, make_certificate, new_key, thumbprint
+from pydantic import ValidationError
+
+from kit.errors import AdapterError
+from kit.testing import wait_for
 
 
 def cfg_for(sim, data_dir, **kw) -> OpcuaConfig:
@@ -27,7 +27,9 @@ def cfg_for(sim, data_dir, **kw) -> OpcuaConfig:
 
 @pytest.mark.parametrize("policy", ["Basic256Sha256", "Aes128_Sha256_RsaOaep"])
 async def test_sign_and_encrypt_after_trust_and_rejected_store(sim_factory, tmp_path, policy):
-    sim = await sim_factory("siemens-s7-1500-db", security_policy=policy, security_mode="SignAndEncrypt")
+    sim = await sim_factory(
+        "siemens-s7-1500-db", security_policy=policy, security_mode="SignAndEncrypt"
+    )
     cfg = cfg_for(sim, tmp_path, security_policy=policy, security_mode="SignAndEncrypt")
     with pytest.raises(CertificateRefused) as exc:
         await OpcuaAdapter.test_connection(cfg)
@@ -44,19 +46,26 @@ async def test_sign_and_encrypt_after_trust_and_rejected_store(sim_factory, tmp_
     assert "6/6 points readable" in text and "Siemens" in text
 
 
-async def test_running_adapter_connects_after_cli_trust_without_restart(start_adapter, sim_factory, collector,
-                                                                        kit_settings):
+async def test_running_adapter_connects_after_cli_trust_without_restart(
+    start_adapter, sim_factory, collector, kit_settings
+):
     sim = await sim_factory("siemens-s7-1500-db", security_policy="Basic256Sha256")
-    rt, comp = await start_adapter(sim, trust=False, wait_connected=False, reconnect_initial_s=0.2,
-                                   reconnect_max_s=0.5)
+    rt, comp = await start_adapter(
+        sim, trust=False, wait_connected=False, reconnect_initial_s=0.2, reconnect_max_s=0.5
+    )
     await wait_for(lambda: comp.certificate_problem, 15, message="certificate refused")
-    assert comp.certificate_problem == {"status": "BadCertificateUntrusted", "thumbprint": sim.thumbprint}
+    assert comp.certificate_problem == {
+        "status": "BadCertificateUntrusted",
+        "thumbprint": sim.thumbprint,
+    }
     # Points are bad (never stale good values) while the server is not trusted.
     await wait_for(lambda: collector.points("count_good"), 10, message="bad points published")
     assert all(p.quality.value == "bad" for p, _ in collector.points("count_good"))
     runner = CliRunner()
     listing = runner.invoke(opcua_cli, ["certs", "--data-dir", str(kit_settings.data_dir)])
-    assert listing.exit_code == 0 and sim.thumbprint in listing.output and "rejected" in listing.output
+    assert (
+        listing.exit_code == 0 and sim.thumbprint in listing.output and "rejected" in listing.output
+    )
     res = runner.invoke(opcua_cli, ["trust", "--yes", "--data-dir", str(kit_settings.data_dir)])
     assert res.exit_code == 0, res.output
     await wait_for(lambda: comp.state == "connected", 15, message="connected after trust")
@@ -66,7 +75,9 @@ async def test_running_adapter_connects_after_cli_trust_without_restart(start_ad
 
     listed = await ControlClient(rt.bus).call("opcua.certs.list")
     assert [c["thumbprint"] for c in listed["certificates"]] == [sim.thumbprint]
-    assert listed["own"]["thumbprint"] == thumbprint(load_cert(Pki(kit_settings.data_dir).cert_file))
+    assert listed["own"]["thumbprint"] == thumbprint(
+        load_cert(Pki(kit_settings.data_dir).cert_file)
+    )
     await ControlClient(rt.bus).call("opcua.certs.reject", {"thumbprint": sim.thumbprint})
     assert [c.state for c in Pki(kit_settings.data_dir).list()] == ["rejected"]
 
@@ -74,11 +85,22 @@ async def test_running_adapter_connects_after_cli_trust_without_restart(start_ad
 async def test_expired_server_certificate_refused(sim_factory, tmp_path):
     key = new_key()
     uri = "urn:fast-track-kit:sim:expired"
-    past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=30)
-    cert = make_certificate(key, uri, common_name="expired", hostnames=["127.0.0.1"], server=True, days=10,
-                            not_before=past)
-    sim = await sim_factory("siemens-s7-1500-db", security_policy="Basic256Sha256", certificate=(cert, key),
-                            application_uri=uri)
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
+    cert = make_certificate(
+        key,
+        uri,
+        common_name="expired",
+        hostnames=["127.0.0.1"],
+        server=True,
+        days=10,
+        not_before=past,
+    )
+    sim = await sim_factory(
+        "siemens-s7-1500-db",
+        security_policy="Basic256Sha256",
+        certificate=(cert, key),
+        application_uri=uri,
+    )
     Pki(tmp_path).add_trusted(cert)  # trusted, but expired: still refused
     with pytest.raises(CertificateRefused) as exc:
         await OpcuaAdapter.test_connection(cfg_for(sim, tmp_path))
@@ -87,9 +109,15 @@ async def test_expired_server_certificate_refused(sim_factory, tmp_path):
 
 async def test_uri_mismatched_server_certificate_refused(sim_factory, tmp_path):
     key = new_key()
-    cert = make_certificate(key, "urn:somewhere:else", common_name="mismatch", hostnames=["127.0.0.1"], server=True)
-    sim = await sim_factory("siemens-s7-1500-db", security_policy="Basic256Sha256", certificate=(cert, key),
-                            application_uri="urn:fast-track-kit:sim:real")
+    cert = make_certificate(
+        key, "urn:somewhere:else", common_name="mismatch", hostnames=["127.0.0.1"], server=True
+    )
+    sim = await sim_factory(
+        "siemens-s7-1500-db",
+        security_policy="Basic256Sha256",
+        certificate=(cert, key),
+        application_uri="urn:fast-track-kit:sim:real",
+    )
     Pki(tmp_path).add_trusted(cert)
     with pytest.raises(CertificateRefused) as exc:
         await OpcuaAdapter.test_connection(cfg_for(sim, tmp_path))
@@ -105,15 +133,22 @@ def test_policy_none_and_deprecated_refused_by_default():
     with pytest.raises(ValidationError, match="allow_insecure"):
         OpcuaConfig(**base, security_policy="Basic128Rsa15", security_mode="Sign")
     assert OpcuaConfig(**base).security_policy == "Basic256Sha256"  # secure default
-    assert OpcuaConfig(**base, security_policy="None", security_mode="None", allow_insecure=True).insecure
+    assert OpcuaConfig(
+        **base, security_policy="None", security_mode="None", allow_insecure=True
+    ).insecure
 
 
-async def test_none_only_server_refused_by_default_and_allowed_explicitly(sim_factory, tmp_path, caplog):
+async def test_none_only_server_refused_by_default_and_allowed_explicitly(
+    sim_factory, tmp_path, caplog
+):
     sim = await sim_factory("siemens-s7-1500-db", security_policy="None")
-    with pytest.raises(AdapterError, match="offers no endpoint with Basic256Sha256/SignAndEncrypt.*None/None"):
+    with pytest.raises(
+        AdapterError, match="offers no endpoint with Basic256Sha256/SignAndEncrypt.*None/None"
+    ):
         await OpcuaAdapter.test_connection(cfg_for(sim, tmp_path))
-    text = await OpcuaAdapter.test_connection(cfg_for(sim, tmp_path, security_policy="None", security_mode="None",
-                                                      allow_insecure=True))
+    text = await OpcuaAdapter.test_connection(
+        cfg_for(sim, tmp_path, security_policy="None", security_mode="None", allow_insecure=True)
+    )
     assert "6/6" in text
     assert any("security policy None accepted" in r.message for r in caplog.records)
 
@@ -121,8 +156,12 @@ async def test_none_only_server_refused_by_default_and_allowed_explicitly(sim_fa
 async def test_server_requiring_trusted_client_certificate(sim_factory, tmp_path):
     pki = Pki(tmp_path)
     cert_file, _ = pki.ensure_own()
-    other = make_certificate(new_key(), "urn:other:client", common_name="other", hostnames=["x"], server=False)
-    sim = await sim_factory("siemens-s7-1500-db", security_policy="Aes256_Sha256_RsaPss", trusted_clients=[other])
+    other = make_certificate(
+        new_key(), "urn:other:client", common_name="other", hostnames=["x"], server=False
+    )
+    sim = await sim_factory(
+        "siemens-s7-1500-db", security_policy="Aes256_Sha256_RsaPss", trusted_clients=[other]
+    )
     pki.add_trusted(sim.certificate)
     cfg = cfg_for(sim, tmp_path, security_policy="Aes256_Sha256_RsaPss")
     with pytest.raises(AdapterError, match="Bad"):
@@ -132,13 +171,17 @@ async def test_server_requiring_trusted_client_certificate(sim_factory, tmp_path
 
 
 async def test_username_identity(sim_factory, tmp_path):
-    sim = await sim_factory("siemens-s7-1500-db", security_policy="Basic256Sha256", users={"maint": "s3cret"})
+    sim = await sim_factory(
+        "siemens-s7-1500-db", security_policy="Basic256Sha256", users={"maint": "s3cret"}
+    )
     Pki(tmp_path).add_trusted(sim.certificate)
     with pytest.raises(AdapterError, match="Bad"):
-        await OpcuaAdapter.test_connection(cfg_for(sim, tmp_path, identity="username", username="maint",
-                                                   password="wrong"))
-    assert "6/6" in await OpcuaAdapter.test_connection(cfg_for(sim, tmp_path, identity="username",
-                                                               username="maint", password="s3cret"))
+        await OpcuaAdapter.test_connection(
+            cfg_for(sim, tmp_path, identity="username", username="maint", password="wrong")
+        )
+    assert "6/6" in await OpcuaAdapter.test_connection(
+        cfg_for(sim, tmp_path, identity="username", username="maint", password="s3cret")
+    )
 
 
 def test_own_certificate_generated_once_with_application_uri(tmp_path):

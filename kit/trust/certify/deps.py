@@ -6,14 +6,32 @@ import re
 from importlib import metadata
 
 #: Licences a certified plugin may use (SPDX ids, as in Grafana's validator allow-list, plus MPL/ISC).
-LICENCE_ALLOW = {"MIT", "BSD-2-Clause", "BSD-3-Clause", "Apache-2.0", "LGPL-3.0-only", "LGPL-3.0-or-later",
-                 "GPL-3.0-only", "GPL-3.0-or-later", "AGPL-3.0-only", "AGPL-3.0-or-later", "MPL-2.0", "ISC",
-                 "LGPL-2.1-or-later", "EPL-2.0"}
-_CLASSIFIER_MAP = {"MIT License": "MIT", "BSD License": "BSD-3-Clause", "Apache Software License": "Apache-2.0",
-                   "Mozilla Public License 2.0 (MPL 2.0)": "MPL-2.0", "ISC License (ISCL)": "ISC",
-                   "GNU Lesser General Public License v3 (LGPLv3)": "LGPL-3.0-only",
-                   "GNU General Public License v3 (GPLv3)": "GPL-3.0-only",
-                   "GNU Affero General Public License v3": "AGPL-3.0-only"}
+LICENCE_ALLOW = {
+    "MIT",
+    "BSD-2-Clause",
+    "BSD-3-Clause",
+    "Apache-2.0",
+    "LGPL-3.0-only",
+    "LGPL-3.0-or-later",
+    "GPL-3.0-only",
+    "GPL-3.0-or-later",
+    "AGPL-3.0-only",
+    "AGPL-3.0-or-later",
+    "MPL-2.0",
+    "ISC",
+    "LGPL-2.1-or-later",
+    "EPL-2.0",
+}
+_CLASSIFIER_MAP = {
+    "MIT License": "MIT",
+    "BSD License": "BSD-3-Clause",
+    "Apache Software License": "Apache-2.0",
+    "Mozilla Public License 2.0 (MPL 2.0)": "MPL-2.0",
+    "ISC License (ISCL)": "ISC",
+    "GNU Lesser General Public License v3 (LGPLv3)": "LGPL-3.0-only",
+    "GNU General Public License v3 (GPLv3)": "GPL-3.0-only",
+    "GNU Affero General Public License v3": "AGPL-3.0-only",
+}
 #: The kit itself: compatibility is the manifest's ``kit_api`` range, checked at every load.
 KIT_DIST = "fast-track-kit"
 

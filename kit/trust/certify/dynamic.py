@@ -21,7 +21,7 @@ import re
 import tempfile
 import tracemalloc
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -98,16 +98,28 @@ async def _feed_bad_input(rt: Any, spec: ComponentSpec, cfg: Any) -> None:
         subj = subjects.data_subject(subjects.AssetPath.parse(a))
         await rt.bus.nc.publish(subj, b"\x00\xffnot json")
         await rt.bus.nc.publish(subj, b'{"schema": "kit.samples/1", "asset": 5}')
-        now = datetime.now(timezone.utc).isoformat()
+        now = datetime.now(UTC).isoformat()
         for seq in (7, 3, 7):  # out of order, then a duplicate
-            batch = {"schema": "kit.samples/1", "asset": a, "ts": now, "seq": seq, "source": "certify",
-                     "points": [{"name": "count_good", "value": seq, "quality": "good"}]}
+            batch = {
+                "schema": "kit.samples/1",
+                "asset": a,
+                "ts": now,
+                "seq": seq,
+                "source": "certify",
+                "points": [{"name": "count_good", "value": seq, "quality": "good"}],
+            }
             await rt.bus.nc.publish(subj, json.dumps(batch).encode())
     await rt.bus.nc.flush()
 
 
-async def run_components(host: Any, specs: list[ComponentSpec], settings: CertifySettings, markers: list[str],
-                         pkg_dir: Path, fault_runner: Any = None) -> RunResult:
+async def run_components(
+    host: Any,
+    specs: list[ComponentSpec],
+    settings: CertifySettings,
+    markers: list[str],
+    pkg_dir: Path,
+    fault_runner: Any = None,
+) -> RunResult:
     """Run ``specs`` under instrumentation; return what was observed (never raises for plugin faults).
 
     The harness runs in its own task (named :data:`HARNESS`) so that its own steps are not
@@ -123,7 +135,8 @@ async def run_components(host: Any, specs: list[ComponentSpec], settings: Certif
     slow_default = loop.slow_callback_duration
     try:
         return await loop.create_task(
-            _run_components(host, specs, settings, markers, pkg_dir, fault_runner), name=HARNESS)
+            _run_components(host, specs, settings, markers, pkg_dir, fault_runner), name=HARNESS
+        )
     finally:
         loop.set_debug(False)
         loop.slow_callback_duration = slow_default
@@ -131,8 +144,14 @@ async def run_components(host: Any, specs: list[ComponentSpec], settings: Certif
         alog.removeHandler(quiet)
 
 
-async def _run_components(host: Any, specs: list[ComponentSpec], settings: CertifySettings, markers: list[str],
-                          pkg_dir: Path, fault_runner: Any = None) -> RunResult:
+async def _run_components(
+    host: Any,
+    specs: list[ComponentSpec],
+    settings: CertifySettings,
+    markers: list[str],
+    pkg_dir: Path,
+    fault_runner: Any = None,
+) -> RunResult:
     from kit.runtime import Runtime
 
     res = RunResult()
@@ -146,9 +165,14 @@ async def _run_components(host: Any, specs: list[ComponentSpec], settings: Certi
     tmp = tempfile.TemporaryDirectory(prefix="kit-certify-")
     rt = None
     try:
-        s = Settings(site="cert", data_dir=Path(tmp.name), nats=NatsSettings(port=0), plugin_policy="allow-unsigned",
-                     supervisor=SupervisorSettings(backoff_initial_s=0.2, backoff_max_s=2, heartbeat_s=1),
-                     components=specs)
+        s = Settings(
+            site="cert",
+            data_dir=Path(tmp.name),
+            nats=NatsSettings(port=0),
+            plugin_policy="allow-unsigned",
+            supervisor=SupervisorSettings(backoff_initial_s=0.2, backoff_max_s=2, heartbeat_s=1),
+            components=specs,
+        )
         rt = Runtime(s, host=host)
         try:
             await rt.start()
@@ -169,7 +193,9 @@ async def _run_components(host: Any, specs: list[ComponentSpec], settings: Certi
             if inst is not None and inst.cls.kind == "analytics":
                 # Feed only once the component has subscribed (it may load state first).
                 deadline = loop.time() + 10
-                while loop.time() < deadline and not (inst.context is not None and inst.context._subs):
+                while loop.time() < deadline and not (
+                    inst.context is not None and inst.context._subs
+                ):
                     await asyncio.sleep(0.05)  # polling an observable condition, bounded
                 await _feed_bad_input(rt, spec, inst.config)
         if fault_runner is not None:
@@ -189,15 +215,23 @@ async def _run_components(host: Any, specs: list[ComponentSpec], settings: Certi
         res.memory_top = [str(st) for st in stats[:3] if st.size_diff > 0]
         await sub.unsubscribe()
         for name, inst in rt.supervisor.instances.items():
-            res.instances[name] = {"kind": inst.cls.kind, "status": inst.status.value, "restarts": inst.restarts,
-                                   "last_error": inst.last_error}
+            res.instances[name] = {
+                "kind": inst.cls.kind,
+                "status": inst.status.value,
+                "restarts": inst.restarts,
+                "last_error": inst.last_error,
+            }
             if inst.cls.kind == "analytics":
                 cb = rt.component_buses.buses.get(name) if rt.component_buses else None
-                res.bad_input[name] = {"malformed_counted": cb.malformed.total if cb else 0,
-                                       "still_running": inst.status.value == "running" and inst.restarts == 0,
-                                       "metrics": inst.summary().get("metrics", {})}
+                res.bad_input[name] = {
+                    "malformed_counted": cb.malformed.total if cb else 0,
+                    "still_running": inst.status.value == "running" and inst.restarts == 0,
+                    "metrics": inst.summary().get("metrics", {}),
+                }
         if rt.component_buses is not None:
-            res.violations = {k: sorted(v) for k, v in rt.component_buses.violation_subjects.items()}
+            res.violations = {
+                k: sorted(v) for k, v in rt.component_buses.violation_subjects.items()
+            }
     finally:
         if rt is not None and res.started:
             await rt.stop()

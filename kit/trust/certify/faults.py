@@ -128,9 +128,14 @@ def _fill(obj: Any, values: dict[str, Any]) -> Any:
     return obj
 
 
-def make_fault_runner(quality: QualityFile, comps: dict[str, Any], specs: list[ComponentSpec]) -> Any:
+def make_fault_runner(
+    quality: QualityFile, comps: dict[str, Any], specs: list[ComponentSpec]
+) -> Any:
     """A coroutine function ``run(runtime) -> dict`` for the first adapter spec using ``{sim_…}``, or None."""
-    spec = next((s for s in specs if "{sim_" in repr(s.config) and comps[s.type].cls.kind == "adapter"), None)
+    spec = next(
+        (s for s in specs if "{sim_" in repr(s.config) and comps[s.type].cls.kind == "adapter"),
+        None,
+    )
     if spec is None:
         return None
     cls = comps[spec.type].cls
@@ -139,15 +144,24 @@ def make_fault_runner(quality: QualityFile, comps: dict[str, Any], specs: list[C
     simcfg = quality.certify.simulator
 
     async def run(rt: Any) -> dict[str, Any]:
-        sim = cls.simulator(simcfg.profile if simcfg else None, **(simcfg.options if simcfg else {}))
+        sim = cls.simulator(
+            simcfg.profile if simcfg else None, **(simcfg.options if simcfg else {})
+        )
         await sim.start()
         proxy = FaultProxy(sim.host, sim.port)
         await proxy.start()
         url = str(getattr(sim, "url", "") or "").replace(f":{sim.port}", f":{proxy.port}")
-        filled = spec.model_copy(update={"config": _fill(spec.config, {"sim_host": "127.0.0.1",
-                                                                       "sim_port": proxy.port, "sim_url": url})})
+        filled = spec.model_copy(
+            update={
+                "config": _fill(
+                    spec.config, {"sim_host": "127.0.0.1", "sim_port": proxy.port, "sim_url": url}
+                )
+            }
+        )
         watch = _Watch()
-        subj = subjects.data_subject(subjects.AssetPath.parse(filled.asset or "cert/area/line/asset"))
+        subj = subjects.data_subject(
+            subjects.AssetPath.parse(filled.asset or "cert/area/line/asset")
+        )
 
         async def on_msg(msg: Any) -> None:
             watch.on_batch(msg.data)
@@ -162,24 +176,33 @@ def make_fault_runner(quality: QualityFile, comps: dict[str, Any], specs: list[C
             if first is None:
                 inst = rt.supervisor.instances.get(filled.name)
                 info = inst.summary() if inst is not None else {}
-                return {"passed": False, "phases": phases, "instance": info,
-                        "summary": f"no good data from the simulator within {RECOVER_TIMEOUT_S:.0f} s "
-                                   f"(status {info.get('status')}, last error {info.get('last_error')}, "
-                                   f"batches seen {len(watch.events)})"}
+                return {
+                    "passed": False,
+                    "phases": phases,
+                    "instance": info,
+                    "summary": f"no good data from the simulator within {RECOVER_TIMEOUT_S:.0f} s "
+                    f"(status {info.get('status')}, last error {info.get('last_error')}, "
+                    f"batches seen {len(watch.events)})",
+                }
 
             # 1. disconnect: cut and refuse for OUTAGE_S, count reconnect attempts
             t = time.monotonic()
             proxy.refuse, before = True, proxy.attempts
             proxy.cut()
             bad = await watch.wait("bad", t, BAD_TIMEOUT_S)
-            await asyncio.sleep(max(0.0, OUTAGE_S - (time.monotonic() - t)))  # keep the outage going
+            await asyncio.sleep(
+                max(0.0, OUTAGE_S - (time.monotonic() - t))
+            )  # keep the outage going
             rate = (proxy.attempts - before) / max(time.monotonic() - t, 0.001)
             proxy.refuse = False
             t2 = time.monotonic()
             rec = await watch.wait("good", t2, RECOVER_TIMEOUT_S)
-            phases["disconnect"] = {"ok": bad is not None and rec is not None and rate <= STORM_RATE,
-                                    "bad_after_s": bad, "recovered_after_s": rec,
-                                    "reconnect_attempts_per_s": round(rate, 2)}
+            phases["disconnect"] = {
+                "ok": bad is not None and rec is not None and rate <= STORM_RATE,
+                "bad_after_s": bad,
+                "recovered_after_s": rec,
+                "reconnect_attempts_per_s": round(rate, 2),
+            }
             # 2. slow responses
             t = time.monotonic()
             proxy.delay = 5.0
@@ -189,7 +212,11 @@ def make_fault_runner(quality: QualityFile, comps: dict[str, Any], specs: list[C
             proxy.cut()
             t2 = time.monotonic()
             rec = await watch.wait("good", t2, RECOVER_TIMEOUT_S)
-            phases["slow"] = {"ok": bad is not None and rec is not None, "bad_after_s": bad, "recovered_after_s": rec}
+            phases["slow"] = {
+                "ok": bad is not None and rec is not None,
+                "bad_after_s": bad,
+                "recovered_after_s": rec,
+            }
             # 3. server restart on the same port
             t = time.monotonic()
             await sim.stop()
@@ -200,8 +227,11 @@ def make_fault_runner(quality: QualityFile, comps: dict[str, Any], specs: list[C
             await sim.start()
             t2 = time.monotonic()
             rec = await watch.wait("good", t2, RECOVER_TIMEOUT_S)
-            phases["restart"] = {"ok": bad is not None and rec is not None and sim.port == proxy.up_port,
-                                 "bad_after_s": bad, "recovered_after_s": rec}
+            phases["restart"] = {
+                "ok": bad is not None and rec is not None and sim.port == proxy.up_port,
+                "bad_after_s": bad,
+                "recovered_after_s": rec,
+            }
             # 4. exception responses (protocol-specific, named in kit_quality.yaml)
             exc = simcfg.exception if simcfg else None
             if exc:
@@ -212,19 +242,28 @@ def make_fault_runner(quality: QualityFile, comps: dict[str, Any], specs: list[C
                     getattr(sim, exc["clear"])(*exc.get("clear_args", []))
                 t2 = time.monotonic()
                 rec = await watch.wait("good", t2, RECOVER_TIMEOUT_S)
-                phases["exception"] = {"ok": bad is not None and rec is not None, "bad_after_s": bad,
-                                       "recovered_after_s": rec}
+                phases["exception"] = {
+                    "ok": bad is not None and rec is not None,
+                    "bad_after_s": bad,
+                    "recovered_after_s": rec,
+                }
             else:
-                phases["exception"] = {"ok": False, "detail": "no exception injection named in kit_quality.yaml "
-                                                              "(certify.simulator.exception)"}
+                phases["exception"] = {
+                    "ok": False,
+                    "detail": "no exception injection named in kit_quality.yaml "
+                    "(certify.simulator.exception)",
+                }
         finally:
             await sub.unsubscribe()
             await proxy.stop()
             with contextlib.suppress(Exception):
                 await sim.stop()
         passed = all(p.get("ok") for p in phases.values())
-        summary = "; ".join(f"{k}: {'ok' if v.get('ok') else 'FAILED'} "
-                            + ", ".join(f"{a}={b}" for a, b in v.items() if a != "ok") for k, v in phases.items())
+        summary = "; ".join(
+            f"{k}: {'ok' if v.get('ok') else 'FAILED'} "
+            + ", ".join(f"{a}={b}" for a, b in v.items() if a != "ok")
+            for k, v in phases.items()
+        )
         return {"passed": passed, "summary": summary, "phases": phases}
 
     return run

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,27 +27,52 @@ class Report:
         return self.data.get("tier")
 
     @classmethod
-    def build(cls, t: Any, man: Any, results: list[Result], tier: str | None, run: Any, quality: Path | None) -> "Report":
+    def build(
+        cls,
+        t: Any,
+        man: Any,
+        results: list[Result],
+        tier: str | None,
+        run: Any,
+        quality: Path | None,
+    ) -> Report:
         """Assemble the report from the rule results and the run's figures."""
-        return cls({
-            "format": FORMAT,
-            "plugin": {"name": t.name, "version": t.version, "kinds": man.kinds if man else [],
-                       "components": man.components if man else []},
-            "kit": {"version": __version__, "api": KIT_API_VERSION},
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "tier": tier,
-            "quality_file": quality.name if quality else None,
-            "figures": {"max_plugin_callback_ms": round(run.max_plugin_callback_s * 1000, 2),
-                        "max_any_callback_ms": round(run.max_callback_s * 1000, 2),
-                        "memory_growth_kib": round(run.memory_growth_bytes / 1024, 1),
-                        "slowest_callbacks_ms": [round(d * 1000, 1) for d in run.durations[:10]],
-                        "slowest_callbacks": run.slowest,
-                        "observed_subjects": run.observed, "violations": run.violations,
-                        "faults": run.faults},
-            "results": [{"id": r.rule.id, "tier": r.rule.tier, "title": r.rule.title, "outcome": r.outcome,
-                         "detail": r.detail} for r in results],
-            "note": "Automated self-assessment by `kit certify`; not a certification by a third-party body.",
-        })
+        return cls(
+            {
+                "format": FORMAT,
+                "plugin": {
+                    "name": t.name,
+                    "version": t.version,
+                    "kinds": man.kinds if man else [],
+                    "components": man.components if man else [],
+                },
+                "kit": {"version": __version__, "api": KIT_API_VERSION},
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "tier": tier,
+                "quality_file": quality.name if quality else None,
+                "figures": {
+                    "max_plugin_callback_ms": round(run.max_plugin_callback_s * 1000, 2),
+                    "max_any_callback_ms": round(run.max_callback_s * 1000, 2),
+                    "memory_growth_kib": round(run.memory_growth_bytes / 1024, 1),
+                    "slowest_callbacks_ms": [round(d * 1000, 1) for d in run.durations[:10]],
+                    "slowest_callbacks": run.slowest,
+                    "observed_subjects": run.observed,
+                    "violations": run.violations,
+                    "faults": run.faults,
+                },
+                "results": [
+                    {
+                        "id": r.rule.id,
+                        "tier": r.rule.tier,
+                        "title": r.rule.title,
+                        "outcome": r.outcome,
+                        "detail": r.detail,
+                    }
+                    for r in results
+                ],
+                "note": "Automated self-assessment by `kit certify`; not a certification by a third-party body.",
+            }
+        )
 
     def failures(self, tier: str | None = None) -> list[dict[str, Any]]:
         """Failed rules (of ``tier`` and below if given)."""
@@ -62,20 +87,29 @@ class Report:
         """A human-readable report."""
         d = self.data
         p = d["plugin"]
-        lines = [f"# Certification report: {p['name']} {p['version']}", "",
-                 f"- Tier reached: **{d['tier'] or 'none'}**",
-                 f"- Kit {d['kit']['version']} (plugin API {d['kit']['api']}), {d['date']}",
-                 f"- Max event-loop callback from plugin code: {d['figures']['max_plugin_callback_ms']} ms; "
-                 f"memory growth over the soak: {d['figures']['memory_growth_kib']} KiB",
-                 f"- {d['note']}", "", "| Rule | Tier | Outcome | Detail |", "|---|---|---|---|"]
+        lines = [
+            f"# Certification report: {p['name']} {p['version']}",
+            "",
+            f"- Tier reached: **{d['tier'] or 'none'}**",
+            f"- Kit {d['kit']['version']} (plugin API {d['kit']['api']}), {d['date']}",
+            f"- Max event-loop callback from plugin code: {d['figures']['max_plugin_callback_ms']} ms; "
+            f"memory growth over the soak: {d['figures']['memory_growth_kib']} KiB",
+            f"- {d['note']}",
+            "",
+            "| Rule | Tier | Outcome | Detail |",
+            "|---|---|---|---|",
+        ]
         icon = {"pass": "pass", "fail": "**FAIL**", "n/a": "n/a", "exempt": "exempt"}
         for r in d["results"]:
             detail = str(r["detail"]).replace("|", "\\|").replace("\n", " ")[:300]
             lines.append(f"| `{r['id']}` | {r['tier']} | {icon[r['outcome']]} | {detail} |")
         obs = d["figures"]["observed_subjects"]
         if obs:
-            lines += ["", "Subjects observed on the bus during the run: " +
-                      ", ".join(f"`{k}` ({v})" for k, v in sorted(obs.items()))]
+            lines += [
+                "",
+                "Subjects observed on the bus during the run: "
+                + ", ".join(f"`{k}` ({v})" for k, v in sorted(obs.items())),
+            ]
         return "\n".join(lines) + "\n"
 
     def write(self, out_dir: Path, stem: str | None = None) -> tuple[Path, Path]:

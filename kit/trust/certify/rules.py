@@ -33,29 +33,89 @@ class Rule:
 RULES: list[Rule] = [
     # bronze — safe to load, honest about itself
     Rule("manifest-valid", "bronze", "kit_manifest.yaml is present and valid against the schema"),
-    Rule("manifest-matches-dist", "bronze", "manifest name and version equal the distribution's metadata"),
-    Rule("manifest-components", "bronze", "components and kinds registered equal the ones the manifest declares"),
-    Rule("hook-contract", "bronze", "the module registers with pluggy (check_pending) and every component class is valid"),
-    Rule("config-model", "bronze", "every component has a pydantic Config model (extra=forbid) with a JSON schema"),
+    Rule(
+        "manifest-matches-dist",
+        "bronze",
+        "manifest name and version equal the distribution's metadata",
+    ),
+    Rule(
+        "manifest-components",
+        "bronze",
+        "components and kinds registered equal the ones the manifest declares",
+    ),
+    Rule(
+        "hook-contract",
+        "bronze",
+        "the module registers with pluggy (check_pending) and every component class is valid",
+    ),
+    Rule(
+        "config-model",
+        "bronze",
+        "every component has a pydantic Config model (extra=forbid) with a JSON schema",
+    ),
     Rule("docs-present", "bronze", "the manifest names a docs page that exists (or a URL)"),
-    Rule("runs-cleanly", "bronze", "every component runs on a real nats-server for the whole run without crashing"),
-    Rule("subjects-truthful", "bronze", "no publish/subscribe outside the manifest's subjects (server-enforced, observed)"),
-    Rule("loop-blocking", "bronze", "no callback from plugin code blocks the event loop longer than 100 ms"),
+    Rule(
+        "runs-cleanly",
+        "bronze",
+        "every component runs on a real nats-server for the whole run without crashing",
+    ),
+    Rule(
+        "subjects-truthful",
+        "bronze",
+        "no publish/subscribe outside the manifest's subjects (server-enforced, observed)",
+    ),
+    Rule(
+        "loop-blocking",
+        "bronze",
+        "no callback from plugin code blocks the event loop longer than 100 ms",
+    ),
     Rule("static-no-eval", "bronze", "no eval, exec or compile calls"),
-    Rule("static-no-subprocess", "bronze", "no subprocess, os.system, os.popen, os.exec*, os.spawn*, pty"),
+    Rule(
+        "static-no-subprocess",
+        "bronze",
+        "no subprocess, os.system, os.popen, os.exec*, os.spawn*, pty",
+    ),
     Rule("deps-bounded", "bronze", "every dependency is pinned (==) or has an upper bound (<)"),
     # silver — behaves under faults, no hidden network, sustainable
-    Rule("static-no-sockets", "silver", "no direct socket use outside adapters (undeclared network access)"),
+    Rule(
+        "static-no-sockets",
+        "silver",
+        "no direct socket use outside adapters (undeclared network access)",
+    ),
     Rule("licence-allowed", "silver", "a licence in the metadata, from the allow-list"),
-    Rule("memory-flat", "silver", "memory allocated by plugin code grows less than 512 KiB over the soak"),
-    Rule("analytics-bad-input", "silver", "analytics: malformed and out-of-order input is skipped and counted, no crash"),
-    Rule("adapter-faults", "silver", "adapters: disconnect, slow responses, exception codes and restart mark quality "
-                                     "bad and recover without operator action, without a reconnect storm"),
+    Rule(
+        "memory-flat",
+        "silver",
+        "memory allocated by plugin code grows less than 512 KiB over the soak",
+    ),
+    Rule(
+        "analytics-bad-input",
+        "silver",
+        "analytics: malformed and out-of-order input is skipped and counted, no crash",
+    ),
+    Rule(
+        "adapter-faults",
+        "silver",
+        "adapters: disconnect, slow responses, exception codes and restart mark quality "
+        "bad and recover without operator action, without a reconnect storm",
+    ),
     Rule("standards-evidence", "silver", "every claimed standard names evidence that exists"),
     # gold — polished
-    Rule("loop-blocking-strict", "gold", "no callback from plugin code blocks the event loop longer than 20 ms"),
-    Rule("config-documented", "gold", "every Config field has a description (docstring or Field description)"),
-    Rule("docs-complete", "gold", "the docs page covers installation, configuration, troubleshooting and limitations"),
+    Rule(
+        "loop-blocking-strict",
+        "gold",
+        "no callback from plugin code blocks the event loop longer than 20 ms",
+    ),
+    Rule(
+        "config-documented",
+        "gold",
+        "every Config field has a description (docstring or Field description)",
+    ),
+    Rule(
+        "docs-complete",
+        "gold",
+        "the docs page covers installation, configuration, troubleshooting and limitations",
+    ),
     Rule("tests-present", "gold", "the project ships tests that use kit.testing"),
 ]
 RULE_IDS = {r.id for r in RULES}
@@ -110,7 +170,9 @@ class QualityFile(BaseModel):
             if rule not in RULE_IDS:
                 raise ValueError(f"unknown rule {rule!r}")
             if len((reason or "").strip()) < 15:
-                raise ValueError(f"exemption of {rule} needs a written reason (15 characters or more)")
+                raise ValueError(
+                    f"exemption of {rule} needs a written reason (15 characters or more)"
+                )
         return v
 
 

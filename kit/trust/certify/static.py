@@ -13,11 +13,43 @@ from pathlib import Path
 
 _EVAL = {"eval", "exec", "compile", "__import__"}
 _PROC_MODULES = {"subprocess", "pty", "multiprocessing"}
-_OS_PROC = {"system", "popen", "execv", "execve", "execl", "execlp", "execvp", "execvpe", "spawnl", "spawnv",
-            "spawnve", "spawnvp", "fork", "forkpty", "posix_spawn", "posix_spawnp"}
-_SOCKET_MODULES = {"socket", "ssl", "http.client", "urllib.request", "requests", "httpx", "aiohttp", "ftplib",
-                   "smtplib", "telnetlib"}
-_ASYNCIO_NET = {"open_connection", "start_server", "create_connection", "create_server", "create_datagram_endpoint"}
+_OS_PROC = {
+    "system",
+    "popen",
+    "execv",
+    "execve",
+    "execl",
+    "execlp",
+    "execvp",
+    "execvpe",
+    "spawnl",
+    "spawnv",
+    "spawnve",
+    "spawnvp",
+    "fork",
+    "forkpty",
+    "posix_spawn",
+    "posix_spawnp",
+}
+_SOCKET_MODULES = {
+    "socket",
+    "ssl",
+    "http.client",
+    "urllib.request",
+    "requests",
+    "httpx",
+    "aiohttp",
+    "ftplib",
+    "smtplib",
+    "telnetlib",
+}
+_ASYNCIO_NET = {
+    "open_connection",
+    "start_server",
+    "create_connection",
+    "create_server",
+    "create_datagram_endpoint",
+}
 
 
 @dataclass
@@ -44,7 +76,9 @@ def scan_file(path: Path, rel: str) -> list[Finding]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for a in node.names:
-                aliases[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+                aliases[a.asname or a.name.split(".")[0]] = (
+                    a.name if a.asname else a.name.split(".")[0]
+                )
                 _module_finding(out, rel, node.lineno, a.name)
         elif isinstance(node, ast.ImportFrom) and node.module:
             _module_finding(out, rel, node.lineno, node.module)

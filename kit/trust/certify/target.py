@@ -37,21 +37,30 @@ class Target:
         import importlib.util
 
         spec = importlib.util.find_spec(self.pkg_dir.name)
-        here = spec is not None and spec.submodule_search_locations and \
-            Path(list(spec.submodule_search_locations)[0]).resolve() == self.pkg_dir.resolve()
+        here = (
+            spec is not None
+            and spec.submodule_search_locations
+            and Path(list(spec.submodule_search_locations)[0]).resolve() == self.pkg_dir.resolve()
+        )
         if not here:
             parent = str(self.pkg_dir.parent)
             if parent in sys.path:
                 sys.path.remove(parent)
             sys.path.insert(0, parent)
-            for name in [m for m in sys.modules if m == self.pkg_dir.name or m.startswith(self.pkg_dir.name + ".")]:
+            for name in [
+                m
+                for m in sys.modules
+                if m == self.pkg_dir.name or m.startswith(self.pkg_dir.name + ".")
+            ]:
                 del sys.modules[name]
             importlib.invalidate_caches()
         mods = [(n, importlib.import_module(m)) for n, m in self.entry_points]
         for _, mod in mods:
             origin = Path(getattr(mod, "__file__", "") or "").resolve()
             if not origin.is_relative_to(self.pkg_dir.resolve()):
-                raise PluginError(f"{mod.__name__} was imported from {origin}, not from {self.pkg_dir}")
+                raise PluginError(
+                    f"{mod.__name__} was imported from {origin}, not from {self.pkg_dir}"
+                )
         return mods
 
 
@@ -85,23 +94,40 @@ def resolve(target: str) -> Target:
         pkg = find_package_dir(path)
         proj_dir = _project_of(path if path.is_dir() else path.parent)
         if proj_dir is None:
-            raise PluginError(f"{target}: no pyproject.toml found (certify a project directory or an installed dist)")
+            raise PluginError(
+                f"{target}: no pyproject.toml found (certify a project directory or an installed dist)"
+            )
         proj = tomllib.loads((proj_dir / "pyproject.toml").read_text()).get("project", {})
         eps = list((proj.get("entry-points", {}).get("kit") or {}).items())
         if not eps:
             raise PluginError(f"{proj_dir}/pyproject.toml declares no [project.entry-points.kit]")
-        return Target(proj.get("name", "?"), str(proj.get("version", "?")), pkg, proj_dir,
-                      [(n, v.split(":")[0]) for n, v in eps], list(proj.get("dependencies", [])),
-                      _licence_from_pyproject(proj))
+        return Target(
+            proj.get("name", "?"),
+            str(proj.get("version", "?")),
+            pkg,
+            proj_dir,
+            [(n, v.split(":")[0]) for n, v in eps],
+            list(proj.get("dependencies", [])),
+            _licence_from_pyproject(proj),
+        )
     try:
         dist = metadata.distribution(target)
     except metadata.PackageNotFoundError:
-        raise PluginError(f"{target!r} is neither a directory nor an installed distribution") from None
+        raise PluginError(
+            f"{target!r} is neither a directory nor an installed distribution"
+        ) from None
     eps = [(ep.name, ep.value.split(":")[0]) for ep in dist.entry_points if ep.group == "kit"]
     if not eps:
         raise PluginError(f"distribution {target} has no entry point in group 'kit'")
     pkg = package_dir(eps[0][1])
     if pkg is None:
         raise PluginError(f"cannot locate the package of {eps[0][1]}")
-    return Target(dist.metadata["Name"], dist.version, pkg, _project_of(pkg.parent), eps,
-                  list(dist.requires or []), licence_of(dist.metadata))
+    return Target(
+        dist.metadata["Name"],
+        dist.version,
+        pkg,
+        _project_of(pkg.parent),
+        eps,
+        list(dist.requires or []),
+        licence_of(dist.metadata),
+    )

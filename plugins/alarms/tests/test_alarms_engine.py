@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import TypeAdapter, ValidationError
 import pytest
-
-from kit.payloads import Quality
 from kit_alarms.engine import AlarmEngine
 from kit_alarms.flood import FloodDetector
 from kit_alarms.rules import AlarmRule
 from kit_alarms.states import State
+from pydantic import TypeAdapter, ValidationError
+
+from kit.payloads import Quality
 
 G, B, U = Quality.good, Quality.bad, Quality.uncertain
 RULE = TypeAdapter(AlarmRule)
@@ -37,7 +37,9 @@ def test_rule_model_is_discriminated_and_strict() -> None:
     with pytest.raises(ValidationError, match="extra"):
         RULE.validate_python({"type": "hi", "input": "t", "limit": 1, "colour": "red"})
     with pytest.raises(ValidationError):
-        RULE.validate_python({"type": "deviation", "input": "t", "setpoint": 5, "limit": 1, "deadband": 2})
+        RULE.validate_python(
+            {"type": "deviation", "input": "t", "setpoint": 5, "limit": 1, "deadband": 2}
+        )
 
 
 def test_duplicate_rule_ids_rejected() -> None:
@@ -63,8 +65,10 @@ def test_hi_deadband_clears_only_below_limit_minus_deadband() -> None:
 
 
 def test_lo_and_lolo() -> None:
-    e = engine({"type": "lo", "input": "p", "limit": 2.0, "deadband": 0.5},
-               {"type": "lolo", "input": "p", "limit": 1.0, "priority": "critical"})
+    e = engine(
+        {"type": "lo", "input": "p", "limit": 2.0, "deadband": 0.5},
+        {"type": "lolo", "input": "p", "limit": 1.0, "priority": "critical"},
+    )
     for ts, v in enumerate([3.0, 1.5, 0.9, 2.2, 2.6]):
         for rid in ("lo_p", "lolo_p"):
             e.on_reading(rid, ts, v, G)
@@ -79,7 +83,18 @@ def test_lo_and_lolo() -> None:
 def test_on_delay_requires_persistence() -> None:
     e = engine({"type": "hi", "input": "t", "limit": 10, "on_delay_s": 5})
     # above at 0..3, dips at 4 (delay restarts), above again from 5: raises at 5+5=10.
-    series = [(0, 11), (1, 11), (2, 11), (3, 11), (4, 9), (5, 11), (7, 11), (9, 11), (10, 11), (11, 11)]
+    series = [
+        (0, 11),
+        (1, 11),
+        (2, 11),
+        (3, 11),
+        (4, 9),
+        (5, 11),
+        (7, 11),
+        (9, 11),
+        (10, 11),
+        (11, 11),
+    ]
     states = feed(e, "hi_t", series)
     first = next(ts for (ts, _), s in zip(series, states) if s is State.unacknowledged)
     assert first == 10
@@ -89,7 +104,9 @@ def test_off_delay_requires_return_to_persist() -> None:
     e = engine({"type": "hi", "input": "t", "limit": 10, "off_delay_s": 3})
     series = [(0, 11), (1, 9), (2, 11), (3, 9), (4, 9), (5, 9), (6, 9)]
     states = feed(e, "hi_t", series)
-    cleared_at = next(ts for (ts, _), s in zip(series, states) if s is State.returned_unacknowledged)
+    cleared_at = next(
+        ts for (ts, _), s in zip(series, states) if s is State.returned_unacknowledged
+    )
     assert cleared_at == 3 + 3
 
 
@@ -106,7 +123,10 @@ def test_rate_of_change() -> None:
     e = engine({"type": "rate", "input": "t", "limit_per_s": 2.0, "direction": "up"})
     series = [(0, 0.0), (1, 1.0), (2, 4.0), (4, 5.0), (5, 2.0)]
     states = feed(e, "rate_t", series)
-    rates = [None] + [(series[i][1] - series[i - 1][1]) / (series[i][0] - series[i - 1][0]) for i in range(1, len(series))]
+    rates = [None] + [
+        (series[i][1] - series[i - 1][1]) / (series[i][0] - series[i - 1][0])
+        for i in range(1, len(series))
+    ]
     expected = [r is not None and r > 2.0 for r in rates]
     assert [s is State.unacknowledged for s in states] == expected
 
@@ -165,7 +185,12 @@ def test_flood_starts_above_10_and_ends_below_5_per_10_minutes() -> None:
         e.on_reading(f"hi_p{i}", i * 30.0, 1.0, G)
         e.advance(i * 30.0)
         floods += [n.flood for n in e.drain() if n.flood]
-    assert len(floods) == 1 and floods[0].started and floods[0].ts == 10 * 30.0 and floods[0].count == 11
+    assert (
+        len(floods) == 1
+        and floods[0].started
+        and floods[0].ts == 10 * 30.0
+        and floods[0].count == 11
+    )
     # The window empties as time passes: alarm times 0..330; fewer than 5 remain when
     # t - 600 >= time of the 8th alarm (index 7, 210 s) → at t = 810 four remain.
     e.advance(809.0)
@@ -183,7 +208,10 @@ def test_flood_detector_exactly_ten_is_not_a_flood() -> None:
 
 
 def test_restore_roundtrip_continues_identically() -> None:
-    spec = [{"type": "hi", "input": "t", "limit": 10, "on_delay_s": 3}, {"type": "rate", "input": "t", "limit_per_s": 5}]
+    spec = [
+        {"type": "hi", "input": "t", "limit": 10, "on_delay_s": 3},
+        {"type": "rate", "input": "t", "limit_per_s": 5},
+    ]
     series = [(float(i), v) for i, v in enumerate([1, 11, 12, 13, 30, 14, 2, 1, 12, 12, 12, 12])]
 
     def run(e, part):
@@ -191,13 +219,19 @@ def test_restore_roundtrip_continues_identically() -> None:
             for rid in ("hi_t", "rate_t"):
                 e.on_reading(rid, ts, v, G)
             e.advance(ts)
-        return [(n.transition.alarm_id, n.transition.cause, n.transition.ts) for n in e.drain() if n.transition]
+        return [
+            (n.transition.alarm_id, n.transition.cause, n.transition.ts)
+            for n in e.drain()
+            if n.transition
+        ]
 
     full = run(engine(*spec), series)
     a = engine(*spec)
     first = run(a, series[:5])
     a.ack("al/hi_t", "op", 4.5)
-    acked_first = first + [(t.transition.alarm_id, t.transition.cause, t.transition.ts) for t in a.drain()]
+    acked_first = first + [
+        (t.transition.alarm_id, t.transition.cause, t.transition.ts) for t in a.drain()
+    ]
     b = engine(*spec)
     b.restore(__import__("json").loads(__import__("json").dumps(a.to_dict())))
     rest = run(b, series[5:])

@@ -18,6 +18,8 @@ def test_entry_point_registers_the_component() -> None:
 def test_manifest_matches_the_package() -> None:
     text = resources.files("kit_alarms").joinpath("kit_manifest.yaml").read_text()
     m = YAML(typ="safe").load(text)
-    assert m["name"] == "kit-alarms" and m["components"] == ["alarms"] and m["kinds"] == ["analytics"]
+    assert (
+        m["name"] == "kit-alarms" and m["components"] == ["alarms"] and m["kinds"] == ["analytics"]
+    )
     assert m["device_writes"] is False and m["docs"] == "docs/plugins/alarms.md"
     assert m["standards"] and all(s["claim"] and s["evidence"] for s in m["standards"])

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from kit_alarms.states import AlarmOperationError, AlarmStatus, State
 
-ACTIONS = st.lists(st.sampled_from(["on", "off", "ack", "shelve", "unshelve", "expire", "suppress", "release",
-                                    "oos", "ios"]), max_size=60)
+ACTIONS = st.lists(
+    st.sampled_from(
+        ["on", "off", "ack", "shelve", "unshelve", "expire", "suppress", "release", "oos", "ios"]
+    ),
+    max_size=60,
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -23,8 +26,11 @@ def test_state_machine_matches_reference_model(actions: list[str]) -> None:
     for act in actions:
         t += 1.0
         hidden_before = ref["shelved"] or ref["supp"] or ref["oos"]
-        allowed = {"ack": not hidden_before and not ref["acked"], "shelve": not ref["oos"],
-                   "unshelve": ref["shelved"]}.get(act, True)
+        allowed = {
+            "ack": not hidden_before and not ref["acked"],
+            "shelve": not ref["oos"],
+            "unshelve": ref["shelved"],
+        }.get(act, True)
         try:
             if act == "on":
                 a.set_condition(True, t)
@@ -36,7 +42,9 @@ def test_state_machine_matches_reference_model(actions: list[str]) -> None:
                 ref["cond"] = False
             elif act == "ack":
                 a.ack(t, "op")
-                assert not hidden_before and not ref["acked"], "ack accepted in a state that has nothing to ack"
+                assert not hidden_before and not ref["acked"], (
+                    "ack accepted in a state that has nothing to ack"
+                )
                 ref["acked"] = True
             elif act == "shelve":
                 a.shelve(t, "op", 5.0)
@@ -64,9 +72,16 @@ def test_state_machine_matches_reference_model(actions: list[str]) -> None:
             # Back into annunciation: an active condition is annunciated afresh.
             ref["acked"] = not ref["cond"]
             annunciations += ref["cond"]
-        expected = (State.out_of_service if ref["oos"] else State.suppressed if ref["supp"]
-                    else State.shelved if ref["shelved"]
-                    else (State.acknowledged if ref["acked"] else State.unacknowledged) if ref["cond"]
-                    else (State.normal if ref["acked"] else State.returned_unacknowledged))
+        expected = (
+            State.out_of_service
+            if ref["oos"]
+            else State.suppressed
+            if ref["supp"]
+            else State.shelved
+            if ref["shelved"]
+            else (State.acknowledged if ref["acked"] else State.unacknowledged)
+            if ref["cond"]
+            else (State.normal if ref["acked"] else State.returned_unacknowledged)
+        )
         assert a.state is expected, (actions, act)
         assert a.occurrences == annunciations

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from kit_alarms.states import LETTER, AlarmOperationError, AlarmStatus, State
 
 # (start letter, action, expected letter) — the table of docs/plugins/alarms.md, written out
@@ -16,9 +15,20 @@ TABLE = [
     ("C", "return", "A"),
     ("D", "ack", "A"),
     ("D", "condition", "B"),
-    ("A", "shelve", "F"), ("B", "shelve", "F"), ("C", "shelve", "F"), ("D", "shelve", "F"),
-    ("A", "suppress", "G"), ("B", "suppress", "G"), ("C", "suppress", "G"), ("D", "suppress", "G"),
-    ("A", "oos", "H"), ("B", "oos", "H"), ("C", "oos", "H"), ("D", "oos", "H"), ("F", "oos", "H"), ("G", "oos", "H"),
+    ("A", "shelve", "F"),
+    ("B", "shelve", "F"),
+    ("C", "shelve", "F"),
+    ("D", "shelve", "F"),
+    ("A", "suppress", "G"),
+    ("B", "suppress", "G"),
+    ("C", "suppress", "G"),
+    ("D", "suppress", "G"),
+    ("A", "oos", "H"),
+    ("B", "oos", "H"),
+    ("C", "oos", "H"),
+    ("D", "oos", "H"),
+    ("F", "oos", "H"),
+    ("G", "oos", "H"),
 ]
 
 
@@ -77,7 +87,9 @@ def test_ack_records_who_and_when() -> None:
 def test_hidden_alarm_keeps_evaluating_and_reannunciates() -> None:
     a = make("F")  # shelved while normal
     tr = a.set_condition(True, 5.0)
-    assert a.state is State.shelved and a.active and tr.from_state == tr.to_state  # recorded, not annunciated
+    assert (
+        a.state is State.shelved and a.active and tr.from_state == tr.to_state
+    )  # recorded, not annunciated
     assert tr.cause == "hidden_raised"
     occ = a.occurrences
     a.unshelve(6.0, "op")
@@ -85,8 +97,10 @@ def test_hidden_alarm_keeps_evaluating_and_reannunciates() -> None:
 
 
 def test_leaving_hidden_state_with_condition_clear_goes_normal() -> None:
-    for letter, leave in (("G", lambda a: a.set_suppressed(False, 9.0)),
-                          ("F", lambda a: a.unshelve(9.0, "op"))):
+    for letter, leave in (
+        ("G", lambda a: a.set_suppressed(False, 9.0)),
+        ("F", lambda a: a.unshelve(9.0, "op")),
+    ):
         a = make("B")
         (a.set_suppressed(True, 1.0) if letter == "G" else a.shelve(1.0, "op", 60))
         a.set_condition(False, 2.0)

@@ -7,7 +7,6 @@ import json
 import statistics
 
 import pytest
-
 from kit_condition.baseline import Learner, robust_stats
 from kit_condition.iso20816 import BOUNDARIES, zone
 from kit_condition.monitor import ConditionMonitor, Params
@@ -80,7 +79,19 @@ def test_alarm_raises_after_on_delay_and_clears_with_hysteresis() -> None:
     def at(z):
         return model.median + z * model.scale
 
-    seq = [(0, 7.0), (1, 7.0), (2, 2.0), (3, 6.5), (4, 6.5), (5, 6.1), (6, 6.2), (7, 5.0), (8, 4.1), (9, 3.9), (10, 0.0)]
+    seq = [
+        (0, 7.0),
+        (1, 7.0),
+        (2, 2.0),
+        (3, 6.5),
+        (4, 6.5),
+        (5, 6.1),
+        (6, 6.2),
+        (7, 5.0),
+        (8, 4.1),
+        (9, 3.9),
+        (10, 0.0),
+    ]
     kinds = []
     for dt, z in seq:
         m.on_value("v", t0 + dt, at(z))
@@ -137,12 +148,18 @@ def test_feedback_recorded_on_the_alarm() -> None:
 @pytest.mark.parametrize("cls", ["I", "II", "III", "IV"])
 def test_vibration_zones(cls: str) -> None:
     ab, bc, cd = BOUNDARIES[cls]
-    assert [zone(v, (ab, bc, cd)) for v in (ab * 0.5, ab, (ab + bc) / 2, bc, cd * 0.99, cd, cd * 3)] == \
-        ["A", "B", "B", "C", "C", "D", "D"]
+    assert [
+        zone(v, (ab, bc, cd)) for v in (ab * 0.5, ab, (ab + bc) / 2, bc, cd * 0.99, cd, cd * 3)
+    ] == ["A", "B", "B", "C", "C", "D", "D"]
 
 
 def test_zone_table_is_the_documented_one() -> None:
-    assert BOUNDARIES == {"I": (0.71, 1.8, 4.5), "II": (1.12, 2.8, 7.1), "III": (1.8, 4.5, 11.2), "IV": (2.8, 7.1, 18.0)}
+    assert BOUNDARIES == {
+        "I": (0.71, 1.8, 4.5),
+        "II": (1.12, 2.8, 7.1),
+        "III": (1.8, 4.5, 11.2),
+        "IV": (2.8, 7.1, 18.0),
+    }
 
 
 def test_zone_hysteresis_on_the_way_down() -> None:
@@ -156,8 +173,9 @@ def test_zone_changes_reported_by_monitor() -> None:
     m = ConditionMonitor(["vib"], Params(zones={"vib": BOUNDARIES["I"]}))
     for i, v in enumerate([0.5, 0.6, 2.0, 5.0, 1.0]):
         m.on_value("vib", float(i), v)
-    assert [(n.data["previous"], n.data["zone"]) for n in m.drain() if n.kind == "zone_changed"] == \
-        [(None, "A"), ("A", "C"), ("C", "D"), ("D", "B")]
+    assert [
+        (n.data["previous"], n.data["zone"]) for n in m.drain() if n.kind == "zone_changed"
+    ] == [(None, "A"), ("A", "C"), ("C", "D"), ("D", "B")]
 
 
 def test_restart_mid_learning_gives_the_same_model() -> None:

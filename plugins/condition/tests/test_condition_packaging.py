@@ -18,6 +18,10 @@ def test_entry_point_registers_the_component() -> None:
 def test_manifest_matches_the_package() -> None:
     text = resources.files("kit_condition").joinpath("kit_manifest.yaml").read_text()
     m = YAML(typ="safe").load(text)
-    assert m["name"] == "kit-condition" and m["components"] == ["condition"] and m["kinds"] == ["analytics"]
+    assert (
+        m["name"] == "kit-condition"
+        and m["components"] == ["condition"]
+        and m["kinds"] == ["analytics"]
+    )
     assert m["device_writes"] is False and m["docs"] == "docs/plugins/condition.md"
     assert m["standards"] and all(s["claim"] and s["evidence"] for s in m["standards"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,20 +14,29 @@ from kit.testing import wait_for
 
 METER = "test/hall/l1/meter1"
 MACHINE = "test/hall/l1/press1"
-DAY = datetime(2026, 11, 23, tzinfo=timezone.utc).timestamp()
+DAY = datetime(2026, 11, 23, tzinfo=UTC).timestamp()
 H = 3600.0
 
 
 def spec() -> ComponentSpec:
-    return ComponentSpec(name="energy-press1", type="energy", asset=METER, config={
-        "inputs": {"power": "power_active_total_w",
-                   "running": {"point": "machine_running", "asset": MACHINE},
-                   "count": {"point": "count_good", "asset": MACHINE}},
-        "publish_interval_s": 3600, "max_gap_s": 120})
+    return ComponentSpec(
+        name="energy-press1",
+        type="energy",
+        asset=METER,
+        config={
+            "inputs": {
+                "power": "power_active_total_w",
+                "running": {"point": "machine_running", "asset": MACHINE},
+                "count": {"point": "count_good", "asset": MACHINE},
+            },
+            "publish_interval_s": 3600,
+            "max_gap_s": 120,
+        },
+    )
 
 
 def at(t: float) -> datetime:
-    return datetime.fromtimestamp(t, timezone.utc)
+    return datetime.fromtimestamp(t, UTC)
 
 
 async def collect_kpis(bus) -> list:
@@ -36,27 +45,37 @@ async def collect_kpis(bus) -> list:
 
     async def on_kpi(k, _msg) -> None:
         kpis.append(k)
+
     await bus.subscribe("kit.kpi.>", codec.decode_kpi, on_kpi)
     return kpis
 
 
 def sources(bus) -> tuple[ComponentContext, ComponentContext]:
     """Publishing contexts of the meter's and the machine's adapters."""
-    return ComponentContext("meter-adapter", bus, asset=METER), ComponentContext("plc-adapter", bus, asset=MACHINE)
+    return ComponentContext("meter-adapter", bus, asset=METER), ComponentContext(
+        "plc-adapter", bus, asset=MACHINE
+    )
 
 
 def final_of_hour(kpis: list, kpi: str):
     """The final value of ``kpi`` for the first hour of the test day (None until published)."""
-    return next((k for k in kpis if k.kpi == kpi and k.window == "hour:2026-11-23T00" and k.attrs["final"]), None)
+    return next(
+        (k for k in kpis if k.kpi == kpi and k.window == "hour:2026-11-23T00" and k.attrs["final"]),
+        None,
+    )
 
 
 async def started(rt, name="energy-press1"):
     inst = rt.supervisor.instances[name]
-    await wait_for(lambda: inst.component is not None and inst.component.ready, message="subscribed")
+    await wait_for(
+        lambda: inst.component is not None and inst.component.ready, message="subscribed"
+    )
     return inst.component
 
 
-async def test_idle_energy_and_energy_per_part_across_assets_with_restart(bus, kit_settings, make_runtime):
+async def test_idle_energy_and_energy_per_part_across_assets_with_restart(
+    bus, kit_settings, make_runtime
+):
     kpis = await collect_kpis(bus)
     meter, plc = sources(bus)
     settings = kit_settings.model_copy(update={"components": [spec()]})
@@ -71,21 +90,31 @@ async def test_idle_energy_and_energy_per_part_across_assets_with_restart(bus, k
         if running and n % 2 == 0 and n:
             parts += 1
         if n == 60:  # restart mid-hour
-            await wait_for(lambda: comp.counts["batches"] == 2 * n, message="first half consumed")
-            assert comp.counts["excluded_quality"] == 1  # the bad power reading: skipped and counted
+            await wait_for(
+                lambda comp=comp, n=n: comp.counts["batches"] == 2 * n,
+                message="first half consumed",
+            )
+            assert (
+                comp.counts["excluded_quality"] == 1
+            )  # the bad power reading: skipped and counted
             await rt.stop()
             rt = await make_runtime(settings)
             comp = await started(rt)
-        await plc.publish_samples([Point(name="machine_running", value=running), Point(name="count_good", value=parts)],
-                                  ts=at(t))
+        await plc.publish_samples(
+            [Point(name="machine_running", value=running), Point(name="count_good", value=parts)],
+            ts=at(t),
+        )
         watts = 12000.0 if running else 3000.0
         pts = [Point(name="power_active_total_w", value=watts, unit="W")]
         if n == 30:
-            pts = [Point(name="power_active_total_w", quality="bad", reason="timeout")]  # excluded, counted
+            pts = [
+                Point(name="power_active_total_w", quality="bad", reason="timeout")
+            ]  # excluded, counted
         await meter.publish_samples(pts, ts=at(t))
 
     def final(kpi):
         return final_of_hour(kpis, kpi)
+
     # A window's KPIs are separate messages: wait for every one asserted, not just one of them.
     asserted = ("energy_kwh", "idle_energy_kwh", "parts", "energy_per_part_kwh", "peak_demand_kw")
     await wait_for(lambda: all(final(k) is not None for k in asserted), message="final hour KPIs")
@@ -107,7 +136,9 @@ class StoppedArrivalClock(Clock):
         return 0.0
 
 
-async def test_machine_batches_processed_after_the_meters_are_still_attributed(bus, kit_settings, make_runtime):
+async def test_machine_batches_processed_after_the_meters_are_still_attributed(
+    bus, kit_settings, make_runtime
+):
     # Under load each subscription drains its backlog in one go: the meter's batches of many
     # minutes can be handled before the machine's. Here that order is forced: one idle hour.
     kpis = await collect_kpis(bus)
@@ -117,14 +148,19 @@ async def test_machine_batches_processed_after_the_meters_are_still_attributed(b
     comp = await started(rt)
     steps = [DAY + 30 * i for i in range(121)] + [DAY + H + 30]
     for t in steps:
-        await meter.publish_samples([Point(name="power_active_total_w", value=3000.0, unit="W")], ts=at(t))
+        await meter.publish_samples(
+            [Point(name="power_active_total_w", value=3000.0, unit="W")], ts=at(t)
+        )
     await wait_for(lambda: comp.counts["batches"] == len(steps), message="meter's batches consumed")
     for t in steps:
-        await plc.publish_samples([Point(name="machine_running", value=False), Point(name="count_good", value=0)],
-                                  ts=at(t))
+        await plc.publish_samples(
+            [Point(name="machine_running", value=False), Point(name="count_good", value=0)],
+            ts=at(t),
+        )
 
     def final(kpi):
         return final_of_hour(kpis, kpi)
+
     asserted = ("energy_kwh", "idle_energy_kwh", "unknown_state_energy_kwh")
     await wait_for(lambda: all(final(k) is not None for k in asserted), message="final hour KPIs")
     assert final("energy_kwh").value == pytest.approx(3.0)
@@ -137,7 +173,9 @@ async def test_config_errors_are_clear(kit_settings, make_runtime):
     from kit.runtime import Runtime
 
     rt = Runtime(kit_settings)
-    bad = ComponentSpec(name="e", type="energy", asset=METER, config={"inputs": {"running": "machine_running"}})
+    bad = ComponentSpec(
+        name="e", type="energy", asset=METER, config={"inputs": {"running": "machine_running"}}
+    )
     with pytest.raises(ConfigError) as exc:
         rt.validate_spec(bad)
     assert "energy" in " ".join(exc.value.problems) or "power" in " ".join(exc.value.problems)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-
 from kit_energy.engine import EnergyEngine, EnergyParams, EnergyReport
 from kit_oee.shifts import ShiftCalendar
 
-DAY = datetime(2026, 11, 23, tzinfo=timezone.utc).timestamp()
+DAY = datetime(2026, 11, 23, tzinfo=UTC).timestamp()
 H = 3600.0
 
 
@@ -40,7 +39,9 @@ def finals(out, kind) -> dict[str, EnergyReport]:
 
 
 def test_counter_and_integrated_power_agree_with_exact_integral():
-    by_counter = EnergyEngine(EnergyParams(counter_max_kwh=100000), has_state=False, has_count=False)
+    by_counter = EnergyEngine(
+        EnergyParams(counter_max_kwh=100000), has_state=False, has_count=False
+    )
     by_power = EnergyEngine(EnergyParams(), has_state=False, has_count=False)
     start_reading = 99_985.0  # the meter wraps to 0 during hour 1
     out_c, out_p = [], []
@@ -48,9 +49,14 @@ def test_counter_and_integrated_power_agree_with_exact_integral():
         t = DAY + 10 * i
         out_c += by_counter.feed_energy(t, (start_reading + energy_to(t)) % 100000)
         out_p += by_power.feed_power(t, profile(t))
-    out_c += by_counter.feed_energy(DAY + 3 * H + 10, (start_reading + energy_to(DAY + 3 * H + 10)) % 100000)
+    out_c += by_counter.feed_energy(
+        DAY + 3 * H + 10, (start_reading + energy_to(DAY + 3 * H + 10)) % 100000
+    )
     out_p += by_power.feed_power(DAY + 3 * H + 10, profile(DAY + 3 * H + 10))
-    expected = {f"hour:2026-11-23T0{h}": energy_to(DAY + (h + 1) * H) - energy_to(DAY + h * H) for h in range(3)}
+    expected = {
+        f"hour:2026-11-23T0{h}": energy_to(DAY + (h + 1) * H) - energy_to(DAY + h * H)
+        for h in range(3)
+    }
     assert list(expected.values()) == pytest.approx([10.0, 20.0, 12.5])
     for out in (out_c, out_p):
         hours = finals(out, "hour")
@@ -81,11 +87,11 @@ def test_state_from_another_asset_arriving_first_is_attributed_by_interval_start
     eng = EnergyEngine(EnergyParams(), has_state=True, has_count=False)
     eng.feed_running(DAY, True)
     eng.feed_energy(DAY, 0.0)
-    eng.feed_running(DAY + 5, False)        # machine stops between two meter readings
-    eng.feed_energy(DAY + 10, 1.0)          # the interval [0, 10) began while running
-    eng.feed_energy(DAY + 20, 2.0)          # [10, 20): state at 10 not reported yet …
-    assert eng.wins["hour"].kwh == 1.0      # … so the reading waits
-    eng.feed_running(DAY + 20, False)       # the machine catches up: [10, 20) was standby
+    eng.feed_running(DAY + 5, False)  # machine stops between two meter readings
+    eng.feed_energy(DAY + 10, 1.0)  # the interval [0, 10) began while running
+    eng.feed_energy(DAY + 20, 2.0)  # [10, 20): state at 10 not reported yet …
+    assert eng.wins["hour"].kwh == 1.0  # … so the reading waits
+    eng.feed_running(DAY + 20, False)  # the machine catches up: [10, 20) was standby
     w = eng.wins["hour"]
     assert (w.kwh, w.idle_kwh) == (2.0, 1.0)
 
@@ -93,14 +99,14 @@ def test_state_from_another_asset_arriving_first_is_attributed_by_interval_start
 def test_meter_ahead_of_machine_waits_for_its_state_then_gives_up_after_max_gap():
     eng = EnergyEngine(EnergyParams(max_gap_s=60), has_state=True, has_count=False)
     eng.feed_running(DAY, True)
-    for k in range(4):                      # meter runs ahead: readings at 0, 10, 20, 30
+    for k in range(4):  # meter runs ahead: readings at 0, 10, 20, 30
         eng.feed_energy(DAY + 10 * k, float(k))
-    assert eng.wins["hour"].kwh == 1.0      # only [0, 10): the state after 0 is not known
-    eng.feed_running(DAY + 15, False)       # stopped at 15 (arrives late)
+    assert eng.wins["hour"].kwh == 1.0  # only [0, 10): the state after 0 is not known
+    eng.feed_running(DAY + 15, False)  # stopped at 15 (arrives late)
     eng.feed_running(DAY + 30, False)
     w = eng.wins["hour"]
     assert (w.kwh, w.idle_kwh) == (3.0, 1.0)  # [10, 20) began running; [20, 30) standby
-    for k in range(4, 20):                  # the machine goes silent after 30
+    for k in range(4, 20):  # the machine goes silent after 30
         eng.feed_energy(DAY + 10 * k, float(k))
     w = eng.wins["hour"]
     # Readings wait at most 60 s of meter time, so intervals up to [120, 130) are applied:
@@ -116,7 +122,7 @@ def test_meter_burst_ahead_of_machine_waits_by_arrival_time_not_only_by_meter_ti
     eng.feed_running(DAY, False, now=0.0)
     for k in range(61):
         eng.feed_energy(DAY + 10 * k, float(k), now=0.5)
-    assert eng.wins["hour"].kwh == 1.0      # only [0, 10): the machine is not silent, just behind
+    assert eng.wins["hour"].kwh == 1.0  # only [0, 10): the machine is not silent, just behind
     for k in range(1, 61):
         eng.feed_running(DAY + 10 * k, False, now=0.6)
     w = eng.wins["hour"]
@@ -126,12 +132,14 @@ def test_meter_burst_ahead_of_machine_waits_by_arrival_time_not_only_by_meter_ti
 def test_silent_machine_is_given_up_once_readings_waited_max_gap_of_arrival_time():
     eng = EnergyEngine(EnergyParams(max_gap_s=60), has_state=True, has_count=False)
     eng.feed_running(DAY, False, now=0.0)
-    for k in range(20):                     # a burst: the machine says nothing more
+    for k in range(20):  # a burst: the machine says nothing more
         eng.feed_energy(DAY + 10 * k, float(k), now=1.0)
     assert eng.wins["hour"].kwh == 1.0
     eng.feed_energy(DAY + 200, 20.0, now=60.5)  # 59.5 s later: still waiting for the machine
     assert eng.wins["hour"].kwh == 1.0
-    eng.feed_energy(DAY + 210, 21.0, now=62.0)  # waited more than max_gap_s: go on with what is known
+    eng.feed_energy(
+        DAY + 210, 21.0, now=62.0
+    )  # waited more than max_gap_s: go on with what is known
     w = eng.wins["hour"]
     # Applied up to 60 s of meter time behind the newest reading: [0, 150). Intervals starting
     # within 60 s of the last state (0..60) use the held "stopped", later ones are unknown.
@@ -141,7 +149,7 @@ def test_silent_machine_is_given_up_once_readings_waited_max_gap_of_arrival_time
 def test_a_later_burst_waits_afresh_after_a_silent_machine_was_given_up():
     eng = EnergyEngine(EnergyParams(max_gap_s=60), has_state=True, has_count=False)
     eng.feed_running(DAY, False, now=0.0)
-    for k in range(8):                       # live, 10 s apart: the machine says nothing
+    for k in range(8):  # live, 10 s apart: the machine says nothing
         eng.feed_energy(DAY + 10 * k, float(k), now=10.0 * k)
     eng.feed_energy(DAY + 200, 20.0, now=200.0)  # waited > 60 s both ways: given up, all applied
     assert not eng.queue
@@ -155,7 +163,9 @@ def test_a_later_burst_waits_afresh_after_a_silent_machine_was_given_up():
     for k in range(0, 61):
         eng.feed_running(DAY + 200 + 10 * k, False, now=5000.1)
     w = eng.wins["hour"]
-    assert (w.kwh, w.idle_kwh) == (applied + 60.0, idle + 60.0), "attributed with the machine's late state"
+    assert (w.kwh, w.idle_kwh) == (applied + 60.0, idle + 60.0), (
+        "attributed with the machine's late state"
+    )
     assert not eng.queue
 
 
@@ -184,8 +194,9 @@ def test_peak_demand_over_15_minute_windows():
 
 
 def test_energy_per_part_and_per_shift():
-    cal = ShiftCalendar.model_validate({"shifts": [{"name": "early", "start": "06:00", "end": "14:00",
-                                                    "weekdays": ["mon"]}]})
+    cal = ShiftCalendar.model_validate(
+        {"shifts": [{"name": "early", "start": "06:00", "end": "14:00", "weekdays": ["mon"]}]}
+    )
     eng = EnergyEngine(EnergyParams(calendar=cal), has_state=False, has_count=True)
     out, parts = [], 0
     for i in range(5 * 360, 15 * 360 + 1):  # 05:00 to 15:00, 6 kW, one part per minute in the shift
@@ -203,14 +214,16 @@ def test_energy_per_part_and_per_shift():
 
 def test_baseline_period_and_savings():
     start, end = DAY, DAY + 24 * H
-    eng = EnergyEngine(EnergyParams(baseline_start=start, baseline_end=end), has_state=False, has_count=False)
+    eng = EnergyEngine(
+        EnergyParams(baseline_start=start, baseline_end=end), has_state=False, has_count=False
+    )
     out, kwh = [], 0.0
     for i in range(2 * 24 * 60 + 2):  # two days at 1-min steps: 10 kW on day 1, 8 kW on day 2
         t = DAY + 60 * i
         out += eng.feed_energy(t, kwh)
         kwh += (10.0 if t < end else 8.0) / 60
     days = finals(out, "day")
-    assert days["day:2026-11-23"].savings_kwh is None        # the baseline day itself
+    assert days["day:2026-11-23"].savings_kwh is None  # the baseline day itself
     d2 = days["day:2026-11-24"]
     assert d2.expected_kwh == pytest.approx(240.0)
     assert d2.savings_kwh == pytest.approx(240.0 - 192.0)
@@ -229,10 +242,16 @@ def test_restart_equals_uninterrupted_run():
     a = feed(whole, 0, 1200)
     first = EnergyEngine(EnergyParams(), has_state=True, has_count=False)
     b = feed(first, 0, 517)
-    second = EnergyEngine(EnergyParams(), has_state=True, has_count=False,
-                          state=json.loads(json.dumps(first.to_state())))
+    second = EnergyEngine(
+        EnergyParams(),
+        has_state=True,
+        has_count=False,
+        state=json.loads(json.dumps(first.to_state())),
+    )
     b += feed(second, 517, 1200)
-    assert [(r.window, r.kwh, r.idle_kwh) for r in a if r.final] == [(r.window, r.kwh, r.idle_kwh) for r in b if r.final]
+    assert [(r.window, r.kwh, r.idle_kwh) for r in a if r.final] == [
+        (r.window, r.kwh, r.idle_kwh) for r in b if r.final
+    ]
     assert second.to_state() == whole.to_state()
 
 

@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import json
 import statistics
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 import pytest
-
-from kit.errors import KitError
-from kit.payloads import KpiValue, Point, SampleBatch
 from kit_historian.query import parse_time, query
 from kit_historian.storage import RowBuffer, Store
 
+from kit.errors import KitError
+from kit.payloads import KpiValue, Point, SampleBatch
+
 ASSET = "s/hall/l1/m1"
-T0 = datetime(2026, 11, 23, 23, 58, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 23, 23, 58, tzinfo=UTC)
 
 
 def batch(i: int, t: datetime, quality: str = "good") -> SampleBatch:
-    pts = [Point(name="temp", value=20.0 + i, unit="°C"), Point(name="running", value=i % 2 == 0),
-           Point(name="mode", value="auto")]
+    pts = [
+        Point(name="temp", value=20.0 + i, unit="°C"),
+        Point(name="running", value=i % 2 == 0),
+        Point(name="mode", value="auto"),
+    ]
     if quality != "good":
         pts[0] = Point(name="temp", value=None, quality=quality, reason="timeout")
     return SampleBatch(asset=ASSET, ts=t, seq=i, source="plc", points=pts)
@@ -45,8 +48,12 @@ def test_fast_json_path_equals_model_path_and_rejects_malformed():
     via_model.add_batch(b, 7)
     via_json.add_raw(json.loads(codec.encode(b)), 7)
     assert via_json.frame().equals(via_model.frame())
-    for broken in ({"asset": "a"}, {**json.loads(codec.encode(b)), "points": [{"name": "x", "quality": "maybe"}]},
-                   {**json.loads(codec.encode(b)), "ts": "2026-11-23T00:00:00"}, [1, 2]):
+    for broken in (
+        {"asset": "a"},
+        {**json.loads(codec.encode(b)), "points": [{"name": "x", "quality": "maybe"}]},
+        {**json.loads(codec.encode(b)), "ts": "2026-11-23T00:00:00"},
+        [1, 2],
+    ):
         with pytest.raises(MalformedMessage):
             via_json.add_raw(broken, 8)
     assert len(via_json) == len(via_model)  # nothing half-appended
@@ -56,8 +63,10 @@ def test_write_partitions_by_day_and_asset(tmp_path):
     store = Store(tmp_path, "data")
     fill(store, 30)  # 23:58 + 300 s crosses midnight
     files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("part-*.parquet"))
-    assert files == ["data/date=2026-11-23/asset=s.hall.l1.m1/part-000000000001-000000000030.parquet",
-                     "data/date=2026-11-24/asset=s.hall.l1.m1/part-000000000001-000000000030.parquet"]
+    assert files == [
+        "data/date=2026-11-23/asset=s.hall.l1.m1/part-000000000001-000000000030.parquet",
+        "data/date=2026-11-24/asset=s.hall.l1.m1/part-000000000001-000000000030.parquet",
+    ]
     df = pl.read_parquet(tmp_path / "data" / "**" / "*.parquet")
     assert df.height == 90 and df["stream_seq"].n_unique() == 30
     assert json.loads((tmp_path / "data" / "_hwm.json").read_text()) == {"hwm": 30}
@@ -72,15 +81,26 @@ def test_interrupted_commit_is_rolled_forward_and_uncommitted_discarded(tmp_path
     part = tmp_path / "data/date=2026-11-23/asset=s.hall.l1.m1"
     buf.frame().write_parquet(part / ".tmp-4-4.parquet")
     rel = "date=2026-11-23/asset=s.hall.l1.m1"
-    (tmp_path / "data/_journal.json").write_text(json.dumps(
-        {"renames": [[f"{rel}/.tmp-4-4.parquet", f"{rel}/part-000000000004-000000000004.parquet"]], "hwm": 4}))
+    (tmp_path / "data/_journal.json").write_text(
+        json.dumps(
+            {
+                "renames": [
+                    [f"{rel}/.tmp-4-4.parquet", f"{rel}/part-000000000004-000000000004.parquet"]
+                ],
+                "hwm": 4,
+            }
+        )
+    )
     # …and a temp file from a commit that never got its journal.
     buf.frame().write_parquet(part / ".tmp-5-5.parquet")
     again = Store(tmp_path, "data")
     again.recover()
     assert again.hwm == 4
     assert not list(tmp_path.rglob(".tmp-*")) and not (tmp_path / "data/_journal.json").exists()
-    assert pl.read_parquet(tmp_path / "data" / "**" / "*.parquet")["stream_seq"].to_list().count(4) == 3
+    assert (
+        pl.read_parquet(tmp_path / "data" / "**" / "*.parquet")["stream_seq"].to_list().count(4)
+        == 3
+    )
 
 
 def test_compaction_keeps_every_row_once(tmp_path):
@@ -88,7 +108,9 @@ def test_compaction_keeps_every_row_once(tmp_path):
     for k in range(5):
         fill(store, 4, start_seq=1 + 4 * k, step_s=1)
     day = T0.date()
-    before = pl.read_parquet(tmp_path / "data" / f"date={day}" / "**" / "*.parquet").sort("stream_seq", "point")
+    before = pl.read_parquet(tmp_path / "data" / f"date={day}" / "**" / "*.parquet").sort(
+        "stream_seq", "point"
+    )
     assert store.compact(day) == 5  # five part files replaced by one
     files = list((tmp_path / "data" / f"date={day}").rglob("*.parquet"))
     assert [f.name for f in files] == ["part-000000000001-000000000020.parquet"]
@@ -107,13 +129,17 @@ def test_retention_drops_old_days(tmp_path):
 def test_query_raw_and_aggregated_match_independent_computation(tmp_path):
     store = Store(tmp_path, "data")
     buf = RowBuffer()
-    t0 = datetime(2026, 11, 23, 6, 0, tzinfo=timezone.utc)
+    t0 = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
     for k in range(180):  # 30 minutes at 10 s, one bad temp every 7th
-        buf.add_batch(batch(k, t0 + timedelta(seconds=10 * k), "bad" if k % 7 == 3 else "good"), k + 1)
+        buf.add_batch(
+            batch(k, t0 + timedelta(seconds=10 * k), "bad" if k % 7 == 3 else "good"), k + 1
+        )
     store.write(buf.frame(), 1, 180)
     kpis = Store(tmp_path, "kpi")
     kb = RowBuffer()
-    kb.add_kpi(KpiValue(asset=ASSET, kpi="oee", value=0.8, ts=t0, source="oee1", window="rolling"), 1)
+    kb.add_kpi(
+        KpiValue(asset=ASSET, kpi="oee", value=0.8, ts=t0, source="oee1", window="rolling"), 1
+    )
     kpis.write(kb.frame(), 1, 1)
 
     raw = query(tmp_path, ASSET, ["temp", "oee"], t0, t0 + timedelta(minutes=5))
@@ -121,7 +147,12 @@ def test_query_raw_and_aggregated_match_independent_computation(tmp_path):
     assert raw.filter(pl.col("point") == "oee")["value"].to_list() == [0.8]
     assert raw.filter(pl.col("point") == "oee")["window"].to_list() == ["rolling"]
 
-    for agg, fn in (("mean", statistics.fmean), ("min", min), ("max", max), ("last", lambda v: v[-1])):
+    for agg, fn in (
+        ("mean", statistics.fmean),
+        ("min", min),
+        ("max", max),
+        ("last", lambda v: v[-1]),
+    ):
         res = query(tmp_path, ASSET, ["temp"], t0, t0 + timedelta(minutes=30), every="5m", agg=agg)
         assert res.height == 6
         for j, row in enumerate(res.iter_rows(named=True)):
@@ -131,7 +162,7 @@ def test_query_raw_and_aggregated_match_independent_computation(tmp_path):
 
 
 def test_query_errors_are_clear(tmp_path):
-    t = datetime(2026, 11, 23, tzinfo=timezone.utc)
+    t = datetime(2026, 11, 23, tzinfo=UTC)
     with pytest.raises(KitError, match="--every"):
         query(tmp_path, ASSET, ["x"], t, t + timedelta(hours=1), every="5 minutes")
     with pytest.raises(KitError, match="--agg"):

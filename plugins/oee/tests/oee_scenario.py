@@ -8,9 +8,9 @@ time). It makes 700 parts, 14 rejects. Ideal cycle (PRU) 30 s.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-DAY = datetime(2026, 11, 23, tzinfo=timezone.utc)
+DAY = datetime(2026, 11, 23, tzinfo=UTC)
 T0 = DAY.replace(hour=6).timestamp()
 T_END = DAY.replace(hour=14).timestamp()
 STEP = 30.0
@@ -21,9 +21,16 @@ IDLE = (DAY.replace(hour=11).timestamp(), DAY.replace(hour=11, minute=40).timest
 
 CALENDAR = {
     "timezone": "UTC",
-    "shifts": [{"name": "early", "start": "06:00", "end": "14:00", "weekdays": ["mon", "tue", "wed", "thu", "fri"],
-                "breaks": [{"start": "10:00", "end": "10:30", "reason": "lunch"}],
-                "planned_downtime": [{"start": "13:45", "end": "14:00", "reason": "cleaning"}]}],
+    "shifts": [
+        {
+            "name": "early",
+            "start": "06:00",
+            "end": "14:00",
+            "weekdays": ["mon", "tue", "wed", "thu", "fri"],
+            "breaks": [{"start": "10:00", "end": "10:30", "reason": "lunch"}],
+            "planned_downtime": [{"start": "13:45", "end": "14:00", "reason": "cleaning"}],
+        }
+    ],
 }
 
 
@@ -59,17 +66,24 @@ def samples(counter_max: int | None = None) -> list[tuple[float, str, int, int]]
 def expected() -> dict[str, float]:
     """Reference figures, worked from the scenario's definition."""
     shift_s = 8 * 3600
-    pot = shift_s - 30 * 60                       # minus the break
-    pbt = pot - 15 * 60                           # minus planned cleaning
+    pot = shift_s - 30 * 60  # minus the break
+    pbt = pot - 15 * 60  # minus planned cleaning
     down = DOWN[1] - DOWN[0]
     idle = IDLE[1] - IDLE[0]
-    apt = pbt - down - idle                       # stops fall inside planned busy time
+    apt = pbt - down - idle  # stops fall inside planned busy time
     good = PRODUCED - REJECT
     return {
-        "pot_s": pot, "pbt_s": pbt, "apt_s": apt,
-        "availability": apt / pbt, "effectiveness": PRU * PRODUCED / apt, "quality": good / PRODUCED,
+        "pot_s": pot,
+        "pbt_s": pbt,
+        "apt_s": apt,
+        "availability": apt / pbt,
+        "effectiveness": PRU * PRODUCED / apt,
+        "quality": good / PRODUCED,
         "oee": (apt / pbt) * (PRU * PRODUCED / apt) * (good / PRODUCED),
-        "produced": PRODUCED, "good": good, "reject": REJECT,
+        "produced": PRODUCED,
+        "good": good,
+        "reject": REJECT,
         # Operating time (run + setup, any time of the shift) per failure; one failure (the down period).
-        "mtbf_s": (shift_s - down - idle) / 1, "mttr_s": down / 1,
+        "mtbf_s": (shift_s - down - idle) / 1,
+        "mttr_s": down / 1,
     }

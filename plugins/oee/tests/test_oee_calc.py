@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
+import oee_scenario as sc
 import pytest
-
 from kit_oee.calc import CounterTracker, oee_factors
 from kit_oee.engine import Downtime, EngineParams, OeeEngine, Report
 from kit_oee.shifts import ShiftCalendar, ShiftResolver
 
-import oee_scenario as sc
-
 
 def params(**kw) -> EngineParams:
-    base = dict(pru_s=sc.PRU, count_mode="produced_reject", calendar=ShiftCalendar.model_validate(sc.CALENDAR),
-                publish_interval_s=3600, max_gap_s=120)
+    base = dict(
+        pru_s=sc.PRU,
+        count_mode="produced_reject",
+        calendar=ShiftCalendar.model_validate(sc.CALENDAR),
+        publish_interval_s=3600,
+        max_gap_s=120,
+    )
     base.update(kw)
     return EngineParams(**base)
 
@@ -57,14 +60,18 @@ def test_hand_worked_shift_gives_exact_factors():
     assert r.factors.effectiveness_over_100 is False
     # Product of factors equals the reduced form PRU × GQ / PBT.
     f = r.factors
-    assert f.availability * f.effectiveness * f.quality == pytest.approx(sc.PRU * exp["good"] / exp["pbt_s"])
+    assert f.availability * f.effectiveness * f.quality == pytest.approx(
+        sc.PRU * exp["good"] / exp["pbt_s"]
+    )
 
 
 def test_downtime_events_have_start_end_duration():
     out = run(OeeEngine(params()), sc.samples())
     downs = [o for o in out if isinstance(o, Downtime)]
-    assert [(d.start, d.end, d.state) for d in downs] == [(sc.DOWN[0], sc.DOWN[1], "down"),
-                                                         (sc.IDLE[0], sc.IDLE[1], "idle")]
+    assert [(d.start, d.end, d.state) for d in downs] == [
+        (sc.DOWN[0], sc.DOWN[1], "down"),
+        (sc.IDLE[0], sc.IDLE[1], "idle"),
+    ]
     assert [d.duration_s for d in downs] == [sc.DOWN[1] - sc.DOWN[0], sc.IDLE[1] - sc.IDLE[0]]
 
 
@@ -90,7 +97,7 @@ def test_counter_reset_counts_from_zero():
     assert [c.update(v) for v in (100, 110, 3, 8)] == [0, 10, 3, 5]  # PLC restarted at 0 → +3
     assert c.resets == 1 and c.rollovers == 0
     w = CounterTracker(max_value=65535)
-    assert [w.update(v) for v in (65530, 65535, 4)] == [0, 5, 5]   # 65535 → 0..4 is 5 parts
+    assert [w.update(v) for v in (65530, 65535, 4)] == [0, 5, 5]  # 65535 → 0..4 is 5 parts
     assert w.rollovers == 1
 
 
@@ -137,12 +144,26 @@ def test_oee_factors_edge_cases():
 
 
 def test_night_shift_and_breaks_across_midnight():
-    cal = ShiftCalendar.model_validate({"timezone": "Europe/Berlin", "shifts": [
-        {"name": "night", "start": "22:00", "end": "06:00", "weekdays": ["sun"],
-         "breaks": [{"start": "23:30", "end": "00:15"}, {"start": "03:00", "end": "03:15"}]}]})
+    cal = ShiftCalendar.model_validate(
+        {
+            "timezone": "Europe/Berlin",
+            "shifts": [
+                {
+                    "name": "night",
+                    "start": "22:00",
+                    "end": "06:00",
+                    "weekdays": ["sun"],
+                    "breaks": [
+                        {"start": "23:30", "end": "00:15"},
+                        {"start": "03:00", "end": "03:15"},
+                    ],
+                }
+            ],
+        }
+    )
     res = ShiftResolver(cal)
     # Sunday 2026-11-22 23:00 Berlin = 22:00 UTC.
-    t = datetime(2026, 11, 22, 22, 0, tzinfo=timezone.utc).timestamp()
+    t = datetime(2026, 11, 22, 22, 0, tzinfo=UTC).timestamp()
     inst = res.shift_at(t)
     assert inst is not None and inst.id == "2026-11-22/night"
     assert inst.end - inst.start == 8 * 3600
@@ -164,18 +185,29 @@ def test_rolling_window_forgets_old_buckets():
 
 
 def test_config_errors_name_the_problem():
+    from kit_oee.config import OeeConfig
     from pydantic import ValidationError
 
-    from kit_oee.config import OeeConfig
-
     with pytest.raises(ValidationError, match="exactly one of 'running' or 'state_code'"):
-        OeeConfig.model_validate({"inputs": {"running": "r", "state_code": "s", "good": "g"}, "ideal_cycle_s": 1})
+        OeeConfig.model_validate(
+            {"inputs": {"running": "r", "state_code": "s", "good": "g"}, "ideal_cycle_s": 1}
+        )
     with pytest.raises(ValidationError, match="mapped to both"):
-        OeeConfig.model_validate({"inputs": {"running": "r", "good": "g"}, "ideal_cycle_s": 1,
-                                  "state_codes": {"run": [1], "down": [1]}})
+        OeeConfig.model_validate(
+            {
+                "inputs": {"running": "r", "good": "g"},
+                "ideal_cycle_s": 1,
+                "state_codes": {"run": [1], "down": [1]},
+            }
+        )
     with pytest.raises(ValidationError, match="unknown time zone"):
-        OeeConfig.model_validate({"inputs": {"running": "r", "good": "g"}, "ideal_cycle_s": 1,
-                                  "calendar": {"timezone": "Mars/Olympus"}})
+        OeeConfig.model_validate(
+            {
+                "inputs": {"running": "r", "good": "g"},
+                "ideal_cycle_s": 1,
+                "calendar": {"timezone": "Mars/Olympus"},
+            }
+        )
     with pytest.raises(ValidationError, match="ideal_cycle_s"):
         OeeConfig.model_validate({"inputs": {"running": "r", "good": "g"}, "ideal_cycle_s": 0})
 
@@ -184,10 +216,10 @@ def test_planned_stop_and_unknown_states():
     eng = OeeEngine(params(max_gap_s=3600))  # states change on sparse samples here
     t = sc.T0 + 3600  # 07:00, planned time
     eng.feed(t, state="run", produced=0, reject=0)
-    eng.feed(t + 600, state="planned_stop")   # 10 min run
-    eng.feed(t + 1200, state="unknown")       # 10 min planned stop signalled by the machine
-    eng.feed(t + 1500, state="down")          # 5 min no information
-    eng.feed(t + 1800, state="run")           # 5 min failure
+    eng.feed(t + 600, state="planned_stop")  # 10 min run
+    eng.feed(t + 1200, state="unknown")  # 10 min planned stop signalled by the machine
+    eng.feed(t + 1500, state="down")  # 5 min no information
+    eng.feed(t + 1800, state="run")  # 5 min failure
     r = eng.current_reports(t + 1800)[0]
     assert r.totals["apt_s"] == 600 and r.totals["planned_stop_s"] == 600
     assert r.totals["no_data_s"] == 300 and r.totals["down_s"] == 300

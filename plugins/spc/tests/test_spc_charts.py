@@ -6,7 +6,6 @@ import math
 import statistics
 
 import pytest
-
 from kit_spc.capability import RollingCapability
 from kit_spc.charts import ControlChart, limits_given
 from kit_spc.constants import E2, constants
@@ -31,7 +30,28 @@ def test_constants_table_values_and_range() -> None:
             constants(bad)
 
 
-DATA = [10.2, 9.8, 10.1, 10.4, 9.9, 10.0, 10.3, 9.7, 10.1, 10.0, 10.2, 9.9, 10.5, 9.8, 10.0, 10.1, 9.9, 10.2, 10.0, 10.3]
+DATA = [
+    10.2,
+    9.8,
+    10.1,
+    10.4,
+    9.9,
+    10.0,
+    10.3,
+    9.7,
+    10.1,
+    10.0,
+    10.2,
+    9.9,
+    10.5,
+    9.8,
+    10.0,
+    10.1,
+    9.9,
+    10.2,
+    10.0,
+    10.3,
+]
 
 
 def test_imr_phase1_limits_and_replay() -> None:
@@ -49,7 +69,10 @@ def test_imr_phase1_limits_and_replay() -> None:
     assert (lim.r_cl, lim.r_ucl, lim.r_lcl) == pytest.approx((mrbar, 3.267 * mrbar, 0.0))
     # Phase II: a point far above UCL is a nelson1 violation on the x chart.
     p = ch.add(20.0, xbar + 5 * mrbar)[0]
-    assert p.phase == 2 and [(c, v.rule) for c, v in p.violations] == [("x", "nelson1"), ("r", "nelson1")]
+    assert p.phase == 2 and [(c, v.rule) for c, v in p.violations] == [
+        ("x", "nelson1"),
+        ("r", "nelson1"),
+    ]
 
 
 def test_xbar_r_phase1_limits() -> None:
@@ -58,13 +81,15 @@ def test_xbar_r_phase1_limits() -> None:
     pts = []
     for i, x in enumerate(DATA):
         pts += ch.add(float(i), x)
-    groups = [DATA[i:i + n] for i in range(0, 20, n)]
+    groups = [DATA[i : i + n] for i in range(0, 20, n)]
     xbarbar = sum(sum(g) / n for g in groups) / 5
     rbar = sum(max(g) - min(g) for g in groups) / 5
     assert [p.value for p in pts] == pytest.approx([sum(g) / n for g in groups])
     assert [p.ts for p in pts] == [3.0, 7.0, 11.0, 15.0, 19.0]
     lim = ch.limits
-    assert (lim.cl, lim.ucl, lim.lcl) == pytest.approx((xbarbar, xbarbar + 0.729 * rbar, xbarbar - 0.729 * rbar))
+    assert (lim.cl, lim.ucl, lim.lcl) == pytest.approx(
+        (xbarbar, xbarbar + 0.729 * rbar, xbarbar - 0.729 * rbar)
+    )
     assert (lim.r_ucl, lim.r_lcl) == pytest.approx((2.282 * rbar, 0.0))
 
 
@@ -73,7 +98,12 @@ def test_given_limits_skip_phase1_and_derive_spread_chart() -> None:
     assert lim.r_cl == pytest.approx(3.0 / 0.577)
     ch = ControlChart(subgroup_size=1, limits=limits_given(1, 50.0, 53.0, 47.0), rules=("nelson1",))
     p = ch.add(0.0, 53.5)
-    assert p and p[0].phase == 2 and p[0].z == pytest.approx(3.5) and p[0].violations[0][1].rule == "nelson1"
+    assert (
+        p
+        and p[0].phase == 2
+        and p[0].z == pytest.approx(3.5)
+        and p[0].violations[0][1].rule == "nelson1"
+    )
 
 
 def test_asymmetric_given_limits_use_the_side_of_the_point() -> None:
@@ -110,10 +140,10 @@ def test_rolling_cp_cpk_subgroups_and_one_sided() -> None:
     n = 5
     cap = RollingCapability(window=3, subgroup_size=n, lsl=None, usl=10.6)
     for i in range(0, 20, n):
-        g = DATA[i:i + n]
+        g = DATA[i : i + n]
         cap.add(g, max(g) - min(g))
     r = cap.result()
-    groups = [DATA[i:i + n] for i in range(5, 20, n)]
+    groups = [DATA[i : i + n] for i in range(5, 20, n)]
     flat = [v for g in groups for v in g]
     mean = sum(flat) / len(flat)
     sigma = sum(max(g) - min(g) for g in groups) / 3 / 2.326
@@ -135,8 +165,11 @@ def test_capability_sums_survive_long_runs() -> None:
 
 def test_chart_state_roundtrip_equals_uninterrupted() -> None:
     def feed(ch, part, start):
-        return [(p.index, round(p.value, 9), [(c, v.rule) for c, v in p.violations])
-                for i, x in enumerate(part) for p in ch.add(float(start + i), x)]
+        return [
+            (p.index, round(p.value, 9), [(c, v.rule) for c, v in p.violations])
+            for i, x in enumerate(part)
+            for p in ch.add(float(start + i), x)
+        ]
 
     series = DATA * 3 + [11.5, 11.6, 11.7]
     kw = dict(subgroup_size=2, phase1_points=8, rules=("nelson1", "nelson2", "nelson5"))

@@ -7,7 +7,6 @@ series), independent of the incremental implementation (run lengths and bit mask
 from __future__ import annotations
 
 import pytest
-
 from kit_spc.rules import ALL_RULES, SPAN, RuleState
 
 
@@ -15,7 +14,7 @@ def holds(rule: str, z: list[float], i: int) -> bool:
     """Does ``rule``'s pattern complete at point ``i`` (brute force over slices)?"""
 
     def last(k):
-        return z[i - k + 1: i + 1] if i - k + 1 >= 0 else None
+        return z[i - k + 1 : i + 1] if i - k + 1 >= 0 else None
 
     if rule in ("nelson1", "we1"):
         return abs(z[i]) > 3
@@ -24,7 +23,9 @@ def holds(rule: str, z: list[float], i: int) -> bool:
         return w is not None and (all(v > 0 for v in w) or all(v < 0 for v in w))
     if rule == "nelson3":
         w = last(6)
-        return w is not None and (all(b > a for a, b in zip(w, w[1:])) or all(b < a for a, b in zip(w, w[1:])))
+        return w is not None and (
+            all(b > a for a, b in zip(w, w[1:])) or all(b < a for a, b in zip(w, w[1:]))
+        )
     if rule == "nelson4":
         w = last(14)
         if w is None:
@@ -44,7 +45,12 @@ def holds(rule: str, z: list[float], i: int) -> bool:
         return w is not None and all(abs(v) < 1 for v in w)
     if rule == "nelson8":
         w = last(8)
-        return w is not None and all(abs(v) > 1 for v in w) and any(v > 1 for v in w) and any(v < -1 for v in w)
+        return (
+            w is not None
+            and all(abs(v) > 1 for v in w)
+            and any(v > 1 for v in w)
+            and any(v < -1 for v in w)
+        )
     raise AssertionError(rule)
 
 
@@ -73,7 +79,10 @@ SERIES = {
     "we1": ([0.0, -3.2, 1.0], [2.99, -3.0]),
     "nelson2": ([-0.5] + [0.5] * 9, [0.5] * 8 + [0.0] + [0.5] * 8),
     "we4": ([-0.5] + [-0.3] * 8, [-0.3] * 7 + [0.2] + [-0.3] * 7),
-    "nelson3": ([0.0, -1.0, -0.8, -0.5, 0.0, 0.3, 0.9], [-1.0, -0.8, -0.5, 0.0, 0.3, 0.3, 0.9, 1.2, 1.3, 1.4]),
+    "nelson3": (
+        [0.0, -1.0, -0.8, -0.5, 0.0, 0.3, 0.9],
+        [-1.0, -0.8, -0.5, 0.0, 0.3, 0.3, 0.9, 1.2, 1.3, 1.4],
+    ),
     "nelson4": (ALT * 7, ALT * 6 + [0.5, 0.5] + ALT * 6),
     "nelson5": ([0.0, 2.5, 1.0, 2.1], [2.5, 0.0, 0.0, 2.5, 0.0, 0.0, -2.5, 2.5]),
     "we2": ([0.0, -2.5, -2.2], [2.5, -2.5, 0.0, 2.1, 1.9]),

@@ -9,9 +9,18 @@ from kit.testing import wait_for
 
 
 async def test_publishes_batches_in_sequence(kit_settings, make_runtime):
-    settings = kit_settings.model_copy(update={"components": [
-        ComponentSpec(name="m1", type="synthetic", asset="test/a/l/m1",
-                      config={"interval_s": 0.05, "max_batches": 3, "seed": 7})]})
+    settings = kit_settings.model_copy(
+        update={
+            "components": [
+                ComponentSpec(
+                    name="m1",
+                    type="synthetic",
+                    asset="test/a/l/m1",
+                    config={"interval_s": 0.05, "max_batches": 3, "seed": 7},
+                )
+            ]
+        }
+    )
     seen: list[dict] = []
 
     async def on_msg(msg) -> None:

@@ -41,12 +41,22 @@ class KitApp(App):
     COMMANDS = App.COMMANDS | {KitCommands}
     ENABLE_COMMAND_PALETTE = True
     MODES = {
-        "overview": OverviewScreen, "catalog": CatalogScreen, "deployments": DeploymentsScreen,
-        "kpis": KpiScreen, "alarms": AlarmsScreen, "plugins": PluginsScreen,
+        "overview": OverviewScreen,
+        "catalog": CatalogScreen,
+        "deployments": DeploymentsScreen,
+        "kpis": KpiScreen,
+        "alarms": AlarmsScreen,
+        "plugins": PluginsScreen,
     }
     #: Mode per number key, in the order shown in the footer and help.
-    NAV = [("1", "overview", "Overview"), ("2", "catalog", "Catalog"), ("3", "deployments", "Deploy"),
-           ("4", "kpis", "KPIs"), ("5", "alarms", "Alarms"), ("6", "plugins", "Plugins")]
+    NAV = [
+        ("1", "overview", "Overview"),
+        ("2", "catalog", "Catalog"),
+        ("3", "deployments", "Deploy"),
+        ("4", "kpis", "KPIs"),
+        ("5", "alarms", "Alarms"),
+        ("6", "plugins", "Plugins"),
+    ]
     BINDINGS = [
         *(Binding(k, f"go('{m}')", label, show=True) for k, m, label in NAV),
         Binding("question_mark,f1", "help", "Help", show=True, key_display="?"),

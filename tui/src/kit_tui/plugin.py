@@ -12,7 +12,10 @@ import kit
 
 
 @click.command()
-@click.option("--url", help="NATS URL of the runtime's bus, e.g. nats://10.0.0.5:4222 (default: the local runtime).")
+@click.option(
+    "--url",
+    help="NATS URL of the runtime's bus, e.g. nats://10.0.0.5:4222 (default: the local runtime).",
+)
 @click.pass_context
 def tui(ctx: click.Context, url: str | None) -> None:
     """Open the terminal UI: overview, recipe catalog and install wizard, KPIs, alarms, plugins."""

@@ -39,19 +39,31 @@ BYTE_ORDERS: tuple[ByteOrder, ...] = ("ABCD", "CDAB", "BADC", "DCBA")
 
 #: data type → (registers, struct code); bool/bit/string handled separately.
 NUMERIC: dict[str, tuple[int, str]] = {
-    "int16": (1, "h"), "uint16": (1, "H"),
-    "int32": (2, "i"), "uint32": (2, "I"),
-    "int64": (4, "q"), "uint64": (4, "Q"),
-    "float32": (2, "f"), "float64": (4, "d"),
+    "int16": (1, "h"),
+    "uint16": (1, "H"),
+    "int32": (2, "i"),
+    "uint32": (2, "I"),
+    "int64": (4, "q"),
+    "uint64": (4, "Q"),
+    "float32": (2, "f"),
+    "float64": (4, "d"),
 }
 TYPES = (*NUMERIC, "bool", "bit", "string")
 
 # (use the little-endian register buffer?, struct prefix) per order, see module docstring.
-_PLAN: dict[str, tuple[bool, str]] = {"ABCD": (False, ">"), "DCBA": (False, "<"),
-                                      "BADC": (True, ">"), "CDAB": (True, "<")}
+_PLAN: dict[str, tuple[bool, str]] = {
+    "ABCD": (False, ">"),
+    "DCBA": (False, "<"),
+    "BADC": (True, ">"),
+    "CDAB": (True, "<"),
+}
 # 16-bit values: only the byte swap counts.
-_PLAN16: dict[str, tuple[bool, str]] = {"ABCD": (False, ">"), "CDAB": (False, ">"),
-                                        "BADC": (True, ">"), "DCBA": (True, ">")}
+_PLAN16: dict[str, tuple[bool, str]] = {
+    "ABCD": (False, ">"),
+    "CDAB": (False, ">"),
+    "BADC": (True, ">"),
+    "DCBA": (True, ">"),
+}
 
 
 class CodecError(ValueError):
@@ -91,11 +103,30 @@ class PointCodec:
         count: registers of a ``string`` point.
     """
 
-    __slots__ = ("type", "byte_order", "scale", "offset", "bit", "count", "_le", "_struct", "_linear",
-                 "_integral", "decode_at")
+    __slots__ = (
+        "type",
+        "byte_order",
+        "scale",
+        "offset",
+        "bit",
+        "count",
+        "_le",
+        "_struct",
+        "_linear",
+        "_integral",
+        "decode_at",
+    )
 
-    def __init__(self, type_: str, byte_order: str = "ABCD", *, scale: float = 1.0, offset: float = 0.0,
-                 bit: int | None = None, count: int | None = None) -> None:
+    def __init__(
+        self,
+        type_: str,
+        byte_order: str = "ABCD",
+        *,
+        scale: float = 1.0,
+        offset: float = 0.0,
+        bit: int | None = None,
+        count: int | None = None,
+    ) -> None:
         if type_ not in TYPES:
             raise CodecError(f"unknown data type {type_!r}; use one of {', '.join(TYPES)}")
         _check_order(byte_order)
@@ -103,7 +134,13 @@ class PointCodec:
             raise CodecError("a bit point needs bit 0..15")
         if scale == 0:
             raise CodecError("scale must not be 0 (encode would divide by it)")
-        self.type, self.byte_order, self.scale, self.offset, self.bit = type_, byte_order, scale, offset, bit
+        self.type, self.byte_order, self.scale, self.offset, self.bit = (
+            type_,
+            byte_order,
+            scale,
+            offset,
+            bit,
+        )
         self.count = register_count(type_, count)
         self._linear = not (scale == 1 and offset == 0)
         self._integral = type_ in NUMERIC and not type_.startswith("float")
@@ -129,20 +166,24 @@ class PointCodec:
                 return lambda be_buf, le_buf, index: unpack_from(be_buf, index * 2)[0]
             scale, offset = self.scale, self.offset
             if le:
-                return lambda be_buf, le_buf, index: unpack_from(le_buf, index * 2)[0] * scale + offset
+                return lambda be_buf, le_buf, index: (
+                    unpack_from(le_buf, index * 2)[0] * scale + offset
+                )
             return lambda be_buf, le_buf, index: unpack_from(be_buf, index * 2)[0] * scale + offset
         if self.type == "string":
             n = self.count * 2
             le = self._le
 
             def _string(be_buf: bytes, le_buf: bytes, index: int) -> str:
-                raw = (le_buf if le else be_buf)[index * 2:index * 2 + n]
+                raw = (le_buf if le else be_buf)[index * 2 : index * 2 + n]
                 return raw.split(b"\x00", 1)[0].decode("latin-1").strip()
 
             return _string
         if self.type == "bit":
             bit = self.bit
-            return lambda be_buf, le_buf, index: bool((be_buf[index * 2] << 8 | be_buf[index * 2 + 1]) >> bit & 1)
+            return lambda be_buf, le_buf, index: bool(
+                (be_buf[index * 2] << 8 | be_buf[index * 2 + 1]) >> bit & 1
+            )
         # bool in a register: any non-zero value is true
         return lambda be_buf, le_buf, index: (be_buf[index * 2] | be_buf[index * 2 + 1]) != 0
 
@@ -173,10 +214,16 @@ class PointCodec:
                     raise CodecError(f"{value!r} is not a finite number")
                 raw = round(raw)
             bits = NUMERIC[self.type][0] * 16
-            lo, hi = (0, (1 << bits) - 1) if self.type.startswith("u") else (-(1 << bits - 1), (1 << bits - 1) - 1)
+            lo, hi = (
+                (0, (1 << bits) - 1)
+                if self.type.startswith("u")
+                else (-(1 << bits - 1), (1 << bits - 1) - 1)
+            )
             if not lo <= raw <= hi:
-                raise CodecError(f"{value!r} is out of range for {self.type} ({lo}..{hi} raw"
-                                 f"{'' if not self._linear else f', scale {self.scale}, offset {self.offset}'})")
+                raise CodecError(
+                    f"{value!r} is out of range for {self.type} ({lo}..{hi} raw"
+                    f"{'' if not self._linear else f', scale {self.scale}, offset {self.offset}'})"
+                )
         elif self.type == "float32" and math.isfinite(raw) and abs(raw) > 3.4028234663852886e38:
             raise CodecError(f"{value!r} is out of range for float32")
         return raw
@@ -205,20 +252,42 @@ class PointCodec:
         return list(struct.unpack(f"{'<' if self._le else '>'}{self.count}H", data))
 
 
-def decode(registers: Sequence[int], type_: str, byte_order: str = "ABCD", *, scale: float = 1.0,
-           offset: float = 0.0, bit: int | None = None) -> Any:
+def decode(
+    registers: Sequence[int],
+    type_: str,
+    byte_order: str = "ABCD",
+    *,
+    scale: float = 1.0,
+    offset: float = 0.0,
+    bit: int | None = None,
+) -> Any:
     """Decode one value from its registers (convenience wrapper of :class:`PointCodec`)."""
     count = len(registers) if type_ == "string" else None
-    return PointCodec(type_, byte_order, scale=scale, offset=offset, bit=bit, count=count).decode(registers)
+    return PointCodec(type_, byte_order, scale=scale, offset=offset, bit=bit, count=count).decode(
+        registers
+    )
 
 
-def encode(value: Any, type_: str, byte_order: str = "ABCD", *, scale: float = 1.0, offset: float = 0.0,
-           bit: int | None = None, count: int | None = None, current: int = 0) -> list[int]:
+def encode(
+    value: Any,
+    type_: str,
+    byte_order: str = "ABCD",
+    *,
+    scale: float = 1.0,
+    offset: float = 0.0,
+    bit: int | None = None,
+    count: int | None = None,
+    current: int = 0,
+) -> list[int]:
     """Encode one value to registers (convenience wrapper of :class:`PointCodec`)."""
-    return PointCodec(type_, byte_order, scale=scale, offset=offset, bit=bit, count=count).encode(value, current)
+    return PointCodec(type_, byte_order, scale=scale, offset=offset, bit=bit, count=count).encode(
+        value, current
+    )
 
 
-def all_orders(registers: Sequence[int], type_: str, *, scale: float = 1.0, offset: float = 0.0) -> dict[str, Any]:
+def all_orders(
+    registers: Sequence[int], type_: str, *, scale: float = 1.0, offset: float = 0.0
+) -> dict[str, Any]:
     """The value decoded in each of the four orders (``kit probe``: which one is plausible?)."""
     return {o: decode(registers, type_, o, scale=scale, offset=offset) for o in BYTE_ORDERS}
 
@@ -233,12 +302,24 @@ class BlockDecoder:
 
     __slots__ = ("_struct", "_le", "_count", "_linear", "_floats")
 
-    def __init__(self, st: struct.Struct, le: bool, count: int, linear: list[tuple[int, float, float]],
-                 floats: list[int]) -> None:
-        self._struct, self._le, self._count, self._linear, self._floats = st, le, count, linear, floats
+    def __init__(
+        self,
+        st: struct.Struct,
+        le: bool,
+        count: int,
+        linear: list[tuple[int, float, float]],
+        floats: list[int],
+    ) -> None:
+        self._struct, self._le, self._count, self._linear, self._floats = (
+            st,
+            le,
+            count,
+            linear,
+            floats,
+        )
 
     @classmethod
-    def build(cls, count: int, members: Sequence[tuple[int, PointCodec]]) -> "BlockDecoder | None":
+    def build(cls, count: int, members: Sequence[tuple[int, PointCodec]]) -> BlockDecoder | None:
         """``members``: (register offset, codec) in offset order, for a read of ``count`` registers."""
         if not members:
             return None

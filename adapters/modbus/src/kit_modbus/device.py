@@ -28,7 +28,7 @@ import random
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from kit.errors import AdapterError, DeviceRejected
@@ -62,9 +62,20 @@ class PointSpec:
 def spec_from_profile_point(p: Any) -> PointSpec:
     """Build a :class:`PointSpec` from a validated ``kit_modbus.profile.ModbusPoint``."""
     return PointSpec(
-        name=p.semantic, table=p.table, address=p.pdu_address, type=p.type or "uint16",
-        byte_order=p.byte_order or "ABCD", count=p.count, scale=p.scale, offset=p.offset, bit=p.bit,
-        unit=p.unit, poll=p.poll, range=tuple(p.range) if p.range else None, writable=p.access == "rw")
+        name=p.semantic,
+        table=p.table,
+        address=p.pdu_address,
+        type=p.type or "uint16",
+        byte_order=p.byte_order or "ABCD",
+        count=p.count,
+        scale=p.scale,
+        offset=p.offset,
+        bit=p.bit,
+        unit=p.unit,
+        poll=p.poll,
+        range=tuple(p.range) if p.range else None,
+        writable=p.access == "rw",
+    )
 
 
 @dataclass
@@ -98,19 +109,44 @@ class DevicePoller:
             devices with long answer times and many reads per cycle.
     """
 
-    def __init__(self, specs: Sequence[PointSpec], line: Line, unit_id: int = 1, *, timeout_s: float = 1.0,
-                 max_registers: int = 125, max_bits: int = 2000, max_gap: int = 10, breaker_failures: int = 2,
-                 backoff_initial_s: float = 1.0, backoff_max_s: float = 30.0, name: str = "device",
-                 log: logging.Logger | None = None, pipeline: bool = False) -> None:
+    def __init__(
+        self,
+        specs: Sequence[PointSpec],
+        line: Line,
+        unit_id: int = 1,
+        *,
+        timeout_s: float = 1.0,
+        max_registers: int = 125,
+        max_bits: int = 2000,
+        max_gap: int = 10,
+        breaker_failures: int = 2,
+        backoff_initial_s: float = 1.0,
+        backoff_max_s: float = 30.0,
+        name: str = "device",
+        log: logging.Logger | None = None,
+        pipeline: bool = False,
+    ) -> None:
         self.specs = list(specs)
         self.line, self.unit_id, self.timeout_s = line, unit_id, timeout_s
         self.name = name
         self.log = log or logging.getLogger("kit.modbus")
-        self.codecs = [codec.PointCodec(s.type, s.byte_order, scale=s.scale, offset=s.offset, bit=s.bit,
-                                        count=s.count) if s.table not in BIT_TABLES else None for s in self.specs]
-        items = [Item(k, s.table, s.address, 1 if s.table in BIT_TABLES else self.codecs[k].count, s.poll)  # type: ignore[union-attr]
-                 for k, s in enumerate(self.specs)]
-        self.planner = Planner(items, max_registers=max_registers, max_bits=max_bits, max_gap=max_gap)
+        self.codecs = [
+            codec.PointCodec(
+                s.type, s.byte_order, scale=s.scale, offset=s.offset, bit=s.bit, count=s.count
+            )
+            if s.table not in BIT_TABLES
+            else None
+            for s in self.specs
+        ]
+        items = [
+            Item(
+                k, s.table, s.address, 1 if s.table in BIT_TABLES else self.codecs[k].count, s.poll
+            )  # type: ignore[union-attr]
+            for k, s in enumerate(self.specs)
+        ]
+        self.planner = Planner(
+            items, max_registers=max_registers, max_bits=max_bits, max_gap=max_gap
+        )
         n = len(self.specs)
         self.values: list[Any] = [None] * n
         self.reasons: list[str | None] = ["not_read"] * n
@@ -135,13 +171,19 @@ class DevicePoller:
         self._good_prefix = []
         self._bad_prefix = []
         for s in self.specs:
-            head = '{"name":' + json.dumps(s.name) + ((',"unit":' + json.dumps(s.unit, ensure_ascii=False)) if s.unit else "")
+            head = (
+                '{"name":'
+                + json.dumps(s.name)
+                + ((',"unit":' + json.dumps(s.unit, ensure_ascii=False)) if s.unit else "")
+            )
             # quality is omitted for good points: "good" is the contract's default (docs/bus.md),
             # and it is a quarter of the bytes of a 10,000-point batch.
             self._good_prefix.append(head + ',"value":')
             self._bad_prefix.append(head + ',"quality":"bad","reason":')
         self._string_keys = {k for k, s in enumerate(self.specs) if s.type == "string"}
-        self._by_poll = {p: [k for k, s in enumerate(self.specs) if s.poll == p] for p in self.polls}
+        self._by_poll = {
+            p: [k for k, s in enumerate(self.specs) if s.poll == p] for p in self.polls
+        }
 
     @property
     def breaker_open(self) -> bool:
@@ -158,7 +200,9 @@ class DevicePoller:
     async def _read(self, r: Read) -> Sequence[int] | Sequence[bool]:
         self.stats.requests += 1
         try:
-            return await self.line.request(self.unit_id, r.function_code, r.start, r.count, timeout=self.timeout_s)
+            return await self.line.request(
+                self.unit_id, r.function_code, r.start, r.count, timeout=self.timeout_s
+            )
         except DeviceRejected as exc:
             if exc.code == 2:
                 raise IllegalAddress() from None
@@ -184,8 +228,10 @@ class DevicePoller:
             members = sorted(r.members, key=lambda m: m[1])
             r.members = members
             r.keys = [k for k, _ in members]
-            r.decoder = dec = codec.BlockDecoder.build(
-                r.count, [(off, self.codecs[k]) for k, off in members]) or False  # type: ignore[misc]
+            r.decoder = dec = (
+                codec.BlockDecoder.build(r.count, [(off, self.codecs[k]) for k, off in members])
+                or False
+            )  # type: ignore[misc]
         if dec:
             vals, nan = dec.decode(data)
             keys = r.keys
@@ -199,7 +245,9 @@ class DevicePoller:
                 # All good and numeric: ONE C-level %-format renders the read's JSON (repr of
                 # an int or a finite float is its JSON form).
                 if r.template is None:
-                    r.template = ",".join(self._good_prefix[k].replace("%", "%%") + "%r}" for k in keys)
+                    r.template = ",".join(
+                        self._good_prefix[k].replace("%", "%%") + "%r}" for k in keys
+                    )
                 return r.template % tuple(vals)
             for i in nan:
                 # NaN/inf registers mean "not available" on most meters: never a good value.
@@ -261,12 +309,17 @@ class DevicePoller:
                     await asyncio.sleep(0)
                 for rr, data in ok:
                     frag = self._store(rr, data)
-                    frags.append(frag if frag is not None else self._render([k for k, _ in rr.members]))
+                    frags.append(
+                        frag if frag is not None else self._render([k for k, _ in rr.members])
+                    )
                 if illegal:
                     self._count("modbus_exception_2", len(illegal))
-                    self.log.warning("%s: device refuses %s with exception 02 (illegal data address); "
-                                     "marked bad, check the profile's addresses",
-                                     self.name, ", ".join(self.specs[k].name for k in illegal))
+                    self.log.warning(
+                        "%s: device refuses %s with exception 02 (illegal data address); "
+                        "marked bad, check the profile's addresses",
+                        self.name,
+                        ", ".join(self.specs[k].name for k in illegal),
+                    )
             # Points learned illegal earlier are no longer in any read but still reported.
             wanted = set(polls)
             gone = [k for k in self.planner.illegal if self.specs[k].poll in wanted]
@@ -286,9 +339,11 @@ class DevicePoller:
         self._any_bad = self.reasons.count(None) != len(self.reasons)  # C-speed scan
         self.stats.latency_ms = (time.perf_counter() - t0) * 1000
         self.stats.good_cycles += 1
-        self.stats.last_good_read = datetime.now(timezone.utc)
+        self.stats.last_good_read = datetime.now(UTC)
         if self.down:
-            self.log.warning("%s: device recovered after %d failed cycle(s)", self.name, self.failures)
+            self.log.warning(
+                "%s: device recovered after %d failed cycle(s)", self.name, self.failures
+            )
             self.line.set_device_down(self.unit_id, False)
         self.down, self.down_reason, self.failures = False, None, 0
         return True
@@ -306,7 +361,10 @@ class DevicePoller:
             self.log.warning("%s: device down (%s): %s", self.name, reason, exc)
         self.down, self.down_reason = True, reason
         if self.breaker_open:
-            delay = min(self.backoff_max_s, self.backoff_initial_s * 2 ** (self.failures - self.breaker_failures))
+            delay = min(
+                self.backoff_max_s,
+                self.backoff_initial_s * 2 ** (self.failures - self.breaker_failures),
+            )
             self.next_probe = time.monotonic() + delay * random.uniform(0.75, 1.0)
             self.line.set_device_down(self.unit_id, True)
 
@@ -324,15 +382,19 @@ class DevicePoller:
         # rendered separately.
         strings = self._string_keys
         if strings:
-            parts = json.dumps([0 if k in strings else values[k] for k in keys], separators=(",", ":"))[1:-1].split(",")
+            parts = json.dumps(
+                [0 if k in strings else values[k] for k in keys], separators=(",", ":")
+            )[1:-1].split(",")
             for i, k in enumerate(keys):
                 if k in strings:
                     parts[i] = json.dumps(values[k], ensure_ascii=False)
         else:
             parts = json.dumps([values[k] for k in keys], separators=(",", ":"))[1:-1].split(",")
         if self._any_bad:
-            items = [good[k] + v + "}" if reasons[k] is None else bad[k] + '"' + reasons[k] + '"}'  # type: ignore[operator]
-                     for k, v in zip(keys, parts)]
+            items = [
+                good[k] + v + "}" if reasons[k] is None else bad[k] + '"' + reasons[k] + '"}'  # type: ignore[operator]
+                for k, v in zip(keys, parts)
+            ]
         else:
             items = [good[k] + v + "}" for k, v in zip(keys, parts)]
         return ",".join(items)
@@ -341,12 +403,19 @@ class DevicePoller:
         """Device health metrics (connected, last good read, latency, error counts)."""
         s = self.stats
         return {
-            "connected": not self.down, "unit_id": self.unit_id, "endpoint": self.line.key.endpoint,
+            "connected": not self.down,
+            "unit_id": self.unit_id,
+            "endpoint": self.line.key.endpoint,
             "last_good_read": s.last_good_read.isoformat() if s.last_good_read else None,
             "latency_ms": round(s.latency_ms, 3) if s.latency_ms is not None else None,
-            "cycles": s.cycles, "good_cycles": s.good_cycles, "requests": s.requests, "errors": dict(s.errors),
-            "breaker_open": self.breaker_open, "down_reason": self.down_reason,
-            "reads_per_cycle": len(self.planner.reads), "points": len(self.specs),
+            "cycles": s.cycles,
+            "good_cycles": s.good_cycles,
+            "requests": s.requests,
+            "errors": dict(s.errors),
+            "breaker_open": self.breaker_open,
+            "down_reason": self.down_reason,
+            "reads_per_cycle": len(self.planner.reads),
+            "points": len(self.specs),
             "illegal_points": sorted(self.specs[k].name for k in self.planner.illegal),
             "connect_attempts": self.line.connect_attempts,
         }

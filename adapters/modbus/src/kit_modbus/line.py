@@ -69,7 +69,7 @@ class SerialSettings:
 class _Conn:
     """One pymodbus client with its own reconnect schedule."""
 
-    def __init__(self, line: "Line") -> None:
+    def __init__(self, line: Line) -> None:
         self.line = line
         self.client: Any = None
         self.next_attempt = 0.0
@@ -82,19 +82,30 @@ class _Conn:
         if ln.key.transport == "rtu":
             s = ln.serial
             assert s is not None
-            return AsyncModbusSerialClient(s.port, framer=FramerType.RTU, baudrate=s.baudrate, bytesize=s.bytesize,
-                                           parity=s.parity, stopbits=s.stopbits, timeout=ln.timeout_s, retries=0,
-                                           reconnect_delay=0)
+            return AsyncModbusSerialClient(
+                s.port,
+                framer=FramerType.RTU,
+                baudrate=s.baudrate,
+                bytesize=s.bytesize,
+                parity=s.parity,
+                stopbits=s.stopbits,
+                timeout=ln.timeout_s,
+                retries=0,
+                reconnect_delay=0,
+            )
         framer = FramerType.RTU if ln.key.transport == "rtu_over_tcp" else FramerType.SOCKET
-        return AsyncModbusTcpClient(ln.host, port=ln.port, framer=framer, timeout=ln.timeout_s, retries=0,
-                                    reconnect_delay=0)
+        return AsyncModbusTcpClient(
+            ln.host, port=ln.port, framer=framer, timeout=ln.timeout_s, retries=0, reconnect_delay=0
+        )
 
     async def ensure(self, timeout: float) -> Any:
         if self.client is not None and self.client.connected:
             return self.client
         now = time.monotonic()
         if now < self.next_attempt:
-            raise CommLost(f"{self.line.describe()}: not connected (next attempt in {self.next_attempt - now:.1f} s)")
+            raise CommLost(
+                f"{self.line.describe()}: not connected (next attempt in {self.next_attempt - now:.1f} s)"
+            )
         if self.client is None:
             self.client = self._make()
             # The line decides when a silent connection is dead, not pymodbus' counter.
@@ -103,15 +114,17 @@ class _Conn:
         try:
             # Connecting gets at least 1 s: a loaded host must not look like a dead device.
             ok = await asyncio.wait_for(self.client.connect(), max(timeout, 1.0))
-        except (asyncio.TimeoutError, OSError, ModbusException):
+        except (TimeoutError, OSError, ModbusException):
             ok = False
         if not ok:
             self.failures += 1
             delay = self.line.backoff(self.failures)
             self.next_attempt = time.monotonic() + delay
             self.close()
-            raise CommLost(f"{self.line.describe()}: cannot connect (retry in {delay:.1f} s); "
-                           "check the address, port, cabling and that the device allows Modbus connections")
+            raise CommLost(
+                f"{self.line.describe()}: cannot connect (retry in {delay:.1f} s); "
+                "check the address, port, cabling and that the device allows Modbus connections"
+            )
         self.failures = 0
         self.line.connects += 1
         return self.client
@@ -137,11 +150,22 @@ class Line:
         backoff_initial_s, backoff_max_s: reconnect backoff (doubling, with jitter).
     """
 
-    def __init__(self, key: LineKey, *, host: str = "", port: int = 502, serial: SerialSettings | None = None,
-                 max_connections: int = 1, timeout_s: float = 1.0, backoff_initial_s: float = 0.5,
-                 backoff_max_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        key: LineKey,
+        *,
+        host: str = "",
+        port: int = 502,
+        serial: SerialSettings | None = None,
+        max_connections: int = 1,
+        timeout_s: float = 1.0,
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+    ) -> None:
         self.key, self.host, self.port, self.serial = key, host, port, serial
-        n = max_connections if key.transport == "tcp" else 1  # one request in flight per serial line
+        n = (
+            max_connections if key.transport == "tcp" else 1
+        )  # one request in flight per serial line
         self.conns = [_Conn(self) for _ in range(max(1, n))]
         self.timeout_s = timeout_s
         self.backoff_initial_s, self.backoff_max_s = backoff_initial_s, backoff_max_s
@@ -178,9 +202,16 @@ class Line:
             for c in self.conns:
                 c.close()
 
-    async def request(self, unit_id: int, function_code: int, address: int, count: int = 1, *,
-                      values: Sequence[int] | Sequence[bool] | None = None,
-                      timeout: float | None = None) -> list[int] | list[bool]:
+    async def request(
+        self,
+        unit_id: int,
+        function_code: int,
+        address: int,
+        count: int = 1,
+        *,
+        values: Sequence[int] | Sequence[bool] | None = None,
+        timeout: float | None = None,
+    ) -> list[int] | list[bool]:
         """One Modbus request (FC1–6, 15, 16) to ``unit_id``; returns registers or bits read.
 
         Raises:
@@ -197,14 +228,18 @@ class Line:
                 # pymodbus enforces the timeout itself (set above); no extra wait_for task per
                 # request on the hot path.
                 rr = await _call(client, unit_id, function_code, address, count, values)
-            except (asyncio.TimeoutError, TimeoutError):
-                raise DeviceTimeout(f"{self.describe()} unit {unit_id}: no answer within {t} s") from None
+            except TimeoutError:
+                raise DeviceTimeout(
+                    f"{self.describe()} unit {unit_id}: no answer within {t} s"
+                ) from None
             except ConnectionException as exc:
                 conn.close()
                 raise CommLost(f"{self.describe()}: connection lost ({exc})") from None
             except ModbusException as exc:
                 if client.connected:
-                    raise DeviceTimeout(f"{self.describe()} unit {unit_id}: no answer within {t} s") from None
+                    raise DeviceTimeout(
+                        f"{self.describe()} unit {unit_id}: no answer within {t} s"
+                    ) from None
                 conn.close()
                 raise CommLost(f"{self.describe()}: connection lost ({exc})") from None
             except OSError as exc:
@@ -212,15 +247,20 @@ class Line:
                 raise CommLost(f"{self.describe()}: {exc}") from None
         if rr.isError():
             code = int(getattr(rr, "exception_code", 0) or 0)
-            raise DeviceRejected(f"{self.describe()} unit {unit_id}: FC{function_code} at {address} "
-                                 f"answered exception {code:02d}", code)
+            raise DeviceRejected(
+                f"{self.describe()} unit {unit_id}: FC{function_code} at {address} "
+                f"answered exception {code:02d}",
+                code,
+            )
         if function_code in (1, 2):
             return list(rr.bits[:count])
         if function_code in (3, 4):
             return rr.registers
         return []
 
-    async def read_device_information(self, unit_id: int, timeout: float | None = None) -> dict[int, bytes]:
+    async def read_device_information(
+        self, unit_id: int, timeout: float | None = None
+    ) -> dict[int, bytes]:
         """FC43/14 objects: the basic stream (0x00–0x02), then the regular one (0x03–0x06) when
         the device has it (servers differ on whether code 02 repeats the basic objects).
 
@@ -235,18 +275,25 @@ class Line:
                 client = await conn.ensure(t)
                 client.ctx.comm_params.timeout_connect = t
                 try:
-                    rr = await asyncio.wait_for(client.read_device_information(read_code=read_code, object_id=0,
-                                                                               device_id=unit_id), t + 0.5)
-                except (asyncio.TimeoutError, TimeoutError, ModbusException):
+                    rr = await asyncio.wait_for(
+                        client.read_device_information(
+                            read_code=read_code, object_id=0, device_id=unit_id
+                        ),
+                        t + 0.5,
+                    )
+                except (TimeoutError, ModbusException):
                     if read_code == 2:
                         break
-                    raise DeviceTimeout(f"{self.describe()} unit {unit_id}: no identification answer "
-                                        f"within {t} s") from None
+                    raise DeviceTimeout(
+                        f"{self.describe()} unit {unit_id}: no identification answer within {t} s"
+                    ) from None
             if rr.isError():
                 if read_code == 2:
                     break
                 code = int(getattr(rr, "exception_code", 0) or 0)
-                raise DeviceRejected(f"{self.describe()} unit {unit_id}: FC43/14 answered exception {code:02d}", code)
+                raise DeviceRejected(
+                    f"{self.describe()} unit {unit_id}: FC43/14 answered exception {code:02d}", code
+                )
             info.update({k: v for k, v in rr.information.items() if v})
         return info
 

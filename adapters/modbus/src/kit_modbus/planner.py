@@ -80,8 +80,14 @@ class Planner:
         max_gap: largest run of unused registers/bits read to join two points.
     """
 
-    def __init__(self, items: Iterable[Item], *, max_registers: int = SPEC_MAX_REGISTERS,
-                 max_bits: int = SPEC_MAX_BITS, max_gap: int = 10) -> None:
+    def __init__(
+        self,
+        items: Iterable[Item],
+        *,
+        max_registers: int = SPEC_MAX_REGISTERS,
+        max_bits: int = SPEC_MAX_BITS,
+        max_gap: int = 10,
+    ) -> None:
         self.items = {i.key: i for i in items}
         self.max_registers = max(1, min(max_registers, SPEC_MAX_REGISTERS))
         self.max_bits = max(1, min(max_bits, SPEC_MAX_BITS))
@@ -93,7 +99,9 @@ class Planner:
         for it in self.items.values():
             limit = self.max_bits if it.table in BIT_TABLES else self.max_registers
             if it.count > limit:
-                raise ValueError(f"point {it.key} needs {it.count} registers, more than the read limit {limit}")
+                raise ValueError(
+                    f"point {it.key} needs {it.count} registers, more than the read limit {limit}"
+                )
         self.reads: list[Read] = []
         self.replan()
 
@@ -121,8 +129,11 @@ class Planner:
             for it in items:
                 if cur is not None:
                     end = max(cur.end, it.address + it.count)
-                    if (it.address - cur.end <= self.max_gap and end - cur.start <= limit
-                            and not _crosses(cur.start, end, cuts, holes)):
+                    if (
+                        it.address - cur.end <= self.max_gap
+                        and end - cur.start <= limit
+                        and not _crosses(cur.start, end, cuts, holes)
+                    ):
                         cur.count = end - cur.start
                         cur.members.append((it.key, it.address - cur.start))
                         continue
@@ -158,7 +169,9 @@ class Planner:
         items = [self.items[k] for k, _ in members]
         start = min(i.address for i in items)
         end = max(i.address + i.count for i in items)
-        return Read(read.table, start, end - start, read.poll, [(i.key, i.address - start) for i in items])
+        return Read(
+            read.table, start, end - start, read.poll, [(i.key, i.address - start) for i in items]
+        )
 
     def learn_cut(self, table: str, address: int) -> None:
         """Reads across ``address`` fail although both sides read fine: never cross it again."""
@@ -183,9 +196,11 @@ class IllegalAddress(Exception):
     """Raised by a read callback for exception 02 (what :func:`read_bisecting` learns from)."""
 
 
-async def read_bisecting(planner: Planner, read: Read,
-                         do_read: Callable[[Read], Awaitable[Sequence[int] | Sequence[bool]]],
-                         ) -> tuple[list[tuple[Read, Sequence[int] | Sequence[bool]]], list[int]]:
+async def read_bisecting(
+    planner: Planner,
+    read: Read,
+    do_read: Callable[[Read], Awaitable[Sequence[int] | Sequence[bool]]],
+) -> tuple[list[tuple[Read, Sequence[int] | Sequence[bool]]], list[int]]:
     """Read ``read``; on exception 02 bisect until only the truly illegal points are left.
 
     ``do_read`` raises :class:`IllegalAddress` for exception 02; any other exception

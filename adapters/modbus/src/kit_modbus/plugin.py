@@ -118,7 +118,9 @@ class ModbusAdapter(Adapter):
     summary: ClassVar[str] = "Modbus TCP/RTU device described by a hardware profile"
     can_write: ClassVar[bool] = True
 
-    def __init__(self, config: ModbusConfig, ctx: ComponentContext, *, profile: ModbusProfile | None = None) -> None:
+    def __init__(
+        self, config: ModbusConfig, ctx: ComponentContext, *, profile: ModbusProfile | None = None
+    ) -> None:
         """``profile``: an already loaded profile (programmatic use: demo, bench); default: load
         ``config.profile`` from the library when the component starts."""
         super().__init__(config, ctx)
@@ -137,17 +139,27 @@ class ModbusAdapter(Adapter):
             if not cfg.serial_port:
                 raise ConfigError("transport rtu needs serial_port (e.g. /dev/ttyUSB0)")
             ser = conn.serial
-            serial = SerialSettings(cfg.serial_port, baudrate=cfg.baudrate or (ser.baudrate if ser else 19200),
-                                    bytesize=cfg.bytesize or (ser.bytesize if ser else 8),
-                                    parity=cfg.parity or (ser.parity if ser else "E"),
-                                    stopbits=cfg.stopbits or (ser.stopbits if ser else 1))
+            serial = SerialSettings(
+                cfg.serial_port,
+                baudrate=cfg.baudrate or (ser.baudrate if ser else 19200),
+                bytesize=cfg.bytesize or (ser.bytesize if ser else 8),
+                parity=cfg.parity or (ser.parity if ser else "E"),
+                stopbits=cfg.stopbits or (ser.stopbits if ser else 1),
+            )
             return LineKey("rtu", cfg.serial_port), {"serial": serial, "timeout_s": timeout}
         if not cfg.host:
-            raise ConfigError(f"transport {transport} needs host (the device's or gateway's IP address)")
+            raise ConfigError(
+                f"transport {transport} needs host (the device's or gateway's IP address)"
+            )
         port = cfg.port or conn.port
         return LineKey(transport, f"{cfg.host}:{port}"), {
-            "host": cfg.host, "port": port, "timeout_s": timeout, "max_connections": cfg.max_tcp_connections,
-            "backoff_initial_s": cfg.backoff_initial_s, "backoff_max_s": cfg.backoff_max_s}
+            "host": cfg.host,
+            "port": port,
+            "timeout_s": timeout,
+            "max_connections": cfg.max_tcp_connections,
+            "backoff_initial_s": cfg.backoff_initial_s,
+            "backoff_max_s": cfg.backoff_max_s,
+        }
 
     @staticmethod
     def _specs(cfg: ModbusConfig, prof: ModbusProfile) -> list[PointSpec]:
@@ -156,22 +168,38 @@ class ModbusAdapter(Adapter):
             wanted = set(cfg.points)
             missing = wanted - {p.semantic for p in points}
             if missing:
-                raise ConfigError(f"profile {prof.id!r} has no point(s) {', '.join(sorted(missing))}; "
-                                  f"it has: {', '.join(p.semantic for p in points)}")
+                raise ConfigError(
+                    f"profile {prof.id!r} has no point(s) {', '.join(sorted(missing))}; "
+                    f"it has: {', '.join(p.semantic for p in points)}"
+                )
             points = [p for p in points if p.semantic in wanted]
         return [spec_from_profile_point(p) for p in points]
 
     @classmethod
-    def build_poller(cls, cfg: ModbusConfig, prof: ModbusProfile, line: Line, name: str = "modbus",
-                     log: Any = None) -> DevicePoller:
+    def build_poller(
+        cls,
+        cfg: ModbusConfig,
+        prof: ModbusProfile,
+        line: Line,
+        name: str = "modbus",
+        log: Any = None,
+    ) -> DevicePoller:
         """A :class:`DevicePoller` for ``cfg`` on ``line`` (shared with probe and bench)."""
         conn = prof.connection
         return DevicePoller(
-            cls._specs(cfg, prof), line, cfg.unit_id if cfg.unit_id is not None else conn.unit_id,
-            timeout_s=cfg.timeout_s or conn.timeout_s, max_registers=conn.max_registers_per_read,
-            max_bits=conn.max_bits_per_read, max_gap=cfg.max_gap if cfg.max_gap is not None else conn.max_gap,
-            breaker_failures=cfg.breaker_failures, backoff_initial_s=cfg.backoff_initial_s,
-            backoff_max_s=cfg.backoff_max_s, name=name, log=log)
+            cls._specs(cfg, prof),
+            line,
+            cfg.unit_id if cfg.unit_id is not None else conn.unit_id,
+            timeout_s=cfg.timeout_s or conn.timeout_s,
+            max_registers=conn.max_registers_per_read,
+            max_bits=conn.max_bits_per_read,
+            max_gap=cfg.max_gap if cfg.max_gap is not None else conn.max_gap,
+            breaker_failures=cfg.breaker_failures,
+            backoff_initial_s=cfg.backoff_initial_s,
+            backoff_max_s=cfg.backoff_max_s,
+            name=name,
+            log=log,
+        )
 
     def _setup(self) -> DevicePoller:
         cfg: ModbusConfig = self.config  # type: ignore[assignment]
@@ -180,9 +208,14 @@ class ModbusAdapter(Adapter):
                 self.profile = find_profile(cfg.profile, cfg.profile_params)
             key, kwargs = self._line_for(cfg, self.profile)
             self.line = LINES.acquire(key, **kwargs)
-            self.poller = self.build_poller(cfg, self.profile, self.line, name=f"{self.ctx.name} ({key.endpoint} "
-                                            f"unit {cfg.unit_id if cfg.unit_id is not None else self.profile.connection.unit_id})",
-                                            log=self.ctx.log)
+            self.poller = self.build_poller(
+                cfg,
+                self.profile,
+                self.line,
+                name=f"{self.ctx.name} ({key.endpoint} "
+                f"unit {cfg.unit_id if cfg.unit_id is not None else self.profile.connection.unit_id})",
+                log=self.ctx.log,
+            )
         return self.poller
 
     # -- running --------------------------------------------------------------------------
@@ -192,9 +225,14 @@ class ModbusAdapter(Adapter):
         poller = self._setup()
         assert self.profile is not None
         conn = self.profile.connection
-        intervals = {"fast": cfg.poll_interval_s if cfg.poll_interval_s is not None else conn.poll_interval_s,
-                     "slow": cfg.slow_poll_interval_s if cfg.slow_poll_interval_s is not None
-                     else conn.slow_poll_interval_s}
+        intervals = {
+            "fast": cfg.poll_interval_s
+            if cfg.poll_interval_s is not None
+            else conn.poll_interval_s,
+            "slow": cfg.slow_poll_interval_s
+            if cfg.slow_poll_interval_s is not None
+            else conn.slow_poll_interval_s,
+        }
         clock = self.ctx.clock
         due = {p: clock.monotonic() for p in poller.polls}
         next_health = 0.0
@@ -210,8 +248,11 @@ class ModbusAdapter(Adapter):
                 polls = [p for p, t in due.items() if t <= now]
                 if polls:
                     answered = await poller.poll(polls)
-                    payload = poller.cycle_json if answered and poller.cycle_json else \
-                        poller.points_json(poller.keys_for(polls))
+                    payload = (
+                        poller.cycle_json
+                        if answered and poller.cycle_json
+                        else poller.points_json(poller.keys_for(polls))
+                    )
                     await self.ctx.publish_samples_json(payload)
                     self.batches += 1
                     done = clock.monotonic()
@@ -233,8 +274,11 @@ class ModbusAdapter(Adapter):
                 self.line = None
 
     async def _publish_health(self, poller: DevicePoller) -> None:
-        status = HealthStatus.running if not poller.down else (
-            HealthStatus.backoff if poller.breaker_open else HealthStatus.degraded)
+        status = (
+            HealthStatus.running
+            if not poller.down
+            else (HealthStatus.backoff if poller.breaker_open else HealthStatus.degraded)
+        )
         detail = "" if not poller.down else f"device down: {poller.down_reason}"
         try:
             await self.ctx.publish_health(status, kind="device", detail=detail, **poller.health())
@@ -272,7 +316,9 @@ class ModbusAdapter(Adapter):
                 raise ConfigError(f"point {point!r} is a coil: write true or false, not {value!r}")
             await line.request(unit, 5, p.pdu_address, values=[bool(value)], timeout=t)
             return
-        pc = PointCodec(p.type, p.byte_order or "ABCD", scale=p.scale, offset=p.offset, bit=p.bit, count=p.count)
+        pc = PointCodec(
+            p.type, p.byte_order or "ABCD", scale=p.scale, offset=p.offset, bit=p.bit, count=p.count
+        )
         try:
             if p.type == "bit":
                 # Read-modify-write: the other 15 bits of the register must survive.
@@ -306,27 +352,40 @@ class ModbusAdapter(Adapter):
             if prof.identification is None or prof.identification.supported:
                 try:
                     info = await line.read_device_information(unit)
-                    ident = " ".join(v.decode("latin-1", "replace") for _, v in sorted(info.items()) if v)
+                    ident = " ".join(
+                        v.decode("latin-1", "replace") for _, v in sorted(info.items()) if v
+                    )
                 except DeviceRejected:
                     ident = ""  # identification is optional; the register read below decides
             poller = cls.build_poller(cfg, prof, line)
             first = poller.planner.reads[0]
-            await line.request(unit, first.function_code, first.start, first.count, timeout=poller.timeout_s)
-            return f"{prof.vendor} {prof.model} answered at {where}" + (f" ({ident})" if ident else "")
+            await line.request(
+                unit, first.function_code, first.start, first.count, timeout=poller.timeout_s
+            )
+            return f"{prof.vendor} {prof.model} answered at {where}" + (
+                f" ({ident})" if ident else ""
+            )
         except CommLost as exc:
-            raise AdapterError(f"cannot connect to {key.endpoint}: {exc}. Check the IP address and port, that the "
-                               "device is powered and on this network, and that no firewall blocks it.") from None
+            raise AdapterError(
+                f"cannot connect to {key.endpoint}: {exc}. Check the IP address and port, that the "
+                "device is powered and on this network, and that no firewall blocks it."
+            ) from None
         except DeviceTimeout:
-            raise AdapterError(f"{where} did not answer within {kwargs['timeout_s']} s. Check the unit id "
-                               f"(profile default {prof.connection.unit_id}); behind a gateway also its serial "
-                               "settings (baud rate, parity) and the RS-485 wiring (A/B, termination).") from None
+            raise AdapterError(
+                f"{where} did not answer within {kwargs['timeout_s']} s. Check the unit id "
+                f"(profile default {prof.connection.unit_id}); behind a gateway also its serial "
+                "settings (baud rate, parity) and the RS-485 wiring (A/B, termination)."
+            ) from None
         except DeviceRejected as exc:
-            hint = {1: "the device does not support this function — is it the right profile?",
-                    2: "the register map does not match — wrong profile, model variant or addressing?",
-                    10: "the gateway has no route to this unit id — check the gateway configuration",
-                    11: "the gateway got no answer from the device — check unit id, wiring and serial settings",
-                    }.get(int(exc.code), "see docs/adapters/modbus.md#quality-reasons")
-            raise AdapterError(f"{where} refused the test read with Modbus exception {int(exc.code):02d}: {hint}") from None
+            hint = {
+                1: "the device does not support this function — is it the right profile?",
+                2: "the register map does not match — wrong profile, model variant or addressing?",
+                10: "the gateway has no route to this unit id — check the gateway configuration",
+                11: "the gateway got no answer from the device — check unit id, wiring and serial settings",
+            }.get(int(exc.code), "see docs/adapters/modbus.md#quality-reasons")
+            raise AdapterError(
+                f"{where} refused the test read with Modbus exception {int(exc.code):02d}: {hint}"
+            ) from None
         finally:
             line.close()
 
@@ -350,4 +409,3 @@ def register_commands(cli) -> None:
     from kit_modbus.probe import probe
 
     cli.add_command(probe)
-

@@ -18,7 +18,15 @@ import math
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from ruamel.yaml.scalarint import BinaryInt, HexCapsInt, HexInt, OctalInt, ScalarInt
 
@@ -29,14 +37,30 @@ from kit.yamlfiles import suggest
 from kit_modbus.profile_sections import Connection, Identification, Parameter, SerialSettings
 from kit_modbus.profile_sim import Generator, _Gen, default_generator
 from kit_modbus.profile_types import (
-    BIT_TABLES, MAX_ADDRESS, TYPES, WRITABLE_TABLES, Addressing, ByteOrder, DataType, Table,
-    register_count, single_word_order, to_pdu,
+    BIT_TABLES,
+    MAX_ADDRESS,
+    TYPES,
+    WRITABLE_TABLES,
+    Addressing,
+    ByteOrder,
+    DataType,
+    Table,
+    register_count,
+    single_word_order,
+    to_pdu,
 )
 
 Loc = tuple[str | int, ...]
 
-__all__ = ["Connection", "Identification", "ModbusPoint", "ModbusProfile", "Parameter", "SerialSettings",
-           "Simulation"]
+__all__ = [
+    "Connection",
+    "Identification",
+    "ModbusPoint",
+    "ModbusProfile",
+    "Parameter",
+    "SerialSettings",
+    "Simulation",
+]
 
 
 class ModbusPoint(BaseModel):
@@ -111,7 +135,9 @@ class ModbusPoint(BaseModel):
     def _keep_leading_zeros(cls, value: Any) -> Any:
         # YAML turns ``address: 010001`` into the int 10001, which as a Modicon reference is a
         # *discrete input*; the digits as written (a 6-digit coil reference) are kept instead.
-        if isinstance(value, ScalarInt) and not isinstance(value, (HexInt, HexCapsInt, OctalInt, BinaryInt)):
+        if isinstance(value, ScalarInt) and not isinstance(
+            value, (HexInt, HexCapsInt, OctalInt, BinaryInt)
+        ):
             width = getattr(value, "_width", None) or 0
             if width > len(str(int(value))) and int(value) >= 0:
                 return f"{int(value):0{width}d}"
@@ -126,10 +152,22 @@ class ModbusPoint(BaseModel):
 
     def normalised(self) -> dict[str, Any]:
         """The attributes the adapter uses, as a plain dict (``kit profile show --json``)."""
-        return {"semantic": self.semantic, "table": self.table, "pdu_address": self.pdu_address,
-                "count": self.count, "type": self.type, "bit": self.bit, "byte_order": self.byte_order,
-                "scale": self.scale, "offset": self.offset, "unit": self.unit, "range": self.range,
-                "poll": self.poll, "access": self.access, "unverified": self.unverified}
+        return {
+            "semantic": self.semantic,
+            "table": self.table,
+            "pdu_address": self.pdu_address,
+            "count": self.count,
+            "type": self.type,
+            "bit": self.bit,
+            "byte_order": self.byte_order,
+            "scale": self.scale,
+            "offset": self.offset,
+            "unit": self.unit,
+            "range": self.range,
+            "poll": self.poll,
+            "access": self.access,
+            "unverified": self.unverified,
+        }
 
 
 class Simulation(BaseModel):
@@ -158,7 +196,7 @@ class ModbusProfile(Profile):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _every_problem(cls, data: Any, handler: Any) -> "ModbusProfile":
+    def _every_problem(cls, data: Any, handler: Any) -> ModbusProfile:
         """Report shape errors *and* the cross-field problems of the points that are fine.
 
         Pydantic stops before the cross-field checks when any field is wrong; a technician
@@ -175,15 +213,25 @@ class ModbusProfile(Profile):
             raise ValidationError.from_exception_data(cls.__name__, details) from None
 
     @model_validator(mode="after")
-    def _check(self) -> "ModbusProfile":
+    def _check(self) -> ModbusProfile:
         errors = self._normalise(self._defaults())
         errors += self._check_simulation()
         if errors:
             # In file order: problems of points[2] before those of points[5], the rest after.
-            errors.sort(key=lambda e: (e[0][1] if len(e[0]) > 1 and isinstance(e[0][1], int) else 1 << 30))
-            raise ValidationError.from_exception_data(type(self).__name__, [
-                InitErrorDetails(type=PydanticCustomError("modbus_profile", "{msg}", {"msg": m}), loc=loc,
-                                 input=None) for loc, m in errors])
+            errors.sort(
+                key=lambda e: e[0][1] if len(e[0]) > 1 and isinstance(e[0][1], int) else 1 << 30
+            )
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError("modbus_profile", "{msg}", {"msg": m}),
+                        loc=loc,
+                        input=None,
+                    )
+                    for loc, m in errors
+                ],
+            )
         return self
 
     # -- parameters ---------------------------------------------------------------------
@@ -199,9 +247,11 @@ class ModbusProfile(Profile):
         return dict(self._params)
 
     def _defaults(self) -> dict[str, int]:
-        return {k: (p.default if p.default is not None else p.min) for k, p in self.parameters.items()}
+        return {
+            k: (p.default if p.default is not None else p.min) for k, p in self.parameters.items()
+        }
 
-    def resolve(self, params: dict[str, Any] | None = None) -> "ModbusProfile":
+    def resolve(self, params: dict[str, Any] | None = None) -> ModbusProfile:
         """Materialise a parameterised profile with the technician's values.
 
         Args:
@@ -221,12 +271,16 @@ class ModbusProfile(Profile):
         for key in params:
             if key not in self.parameters:
                 known = ", ".join(sorted(self.parameters)) or "none"
-                problems.append(f"profile_params.{key}: unknown parameter of profile {self.id!r}"
-                                f"{suggest(key, self.parameters)} (parameters: {known})")
+                problems.append(
+                    f"profile_params.{key}: unknown parameter of profile {self.id!r}"
+                    f"{suggest(key, self.parameters)} (parameters: {known})"
+                )
         for key, spec in self.parameters.items():
             raw = params.get(key, spec.default)
             if raw is None:
-                problems.append(f"profile_params.{key}: required — {spec.prompt} ({spec.min}…{spec.max})")
+                problems.append(
+                    f"profile_params.{key}: required — {spec.prompt} ({spec.min}…{spec.max})"
+                )
                 continue
             try:
                 # Values arrive as text from the CLI and from recipe parameters ("40011").
@@ -241,12 +295,16 @@ class ModbusProfile(Profile):
             else:
                 values[key] = value
         if problems:
-            raise ConfigError(f"profile {self.id}: {len(problems)} problem(s) in profile_params", problems)
+            raise ConfigError(
+                f"profile {self.id}: {len(problems)} problem(s) in profile_params", problems
+            )
         out = self.model_copy(deep=True)
         errors = out._normalise(values)
         if errors:
-            raise ConfigError(f"profile {self.id}: the parameters put points out of place", [
-                f"profile_params.{self._param_of(loc)}: {m}" for loc, m in errors])
+            raise ConfigError(
+                f"profile {self.id}: the parameters put points out of place",
+                [f"profile_params.{self._param_of(loc)}: {m}" for loc, m in errors],
+            )
         return out
 
     def _param_of(self, loc: Loc) -> str:
@@ -275,29 +333,44 @@ class ModbusProfile(Profile):
             if name_msg:
                 err("semantic", name_msg)
             if p.semantic in seen:
-                err("semantic", f"duplicate of points[{seen[p.semantic]}]; each semantic name appears once "
-                    "(use an x_ name for a second reading of the same quantity)")
+                err(
+                    "semantic",
+                    f"duplicate of points[{seen[p.semantic]}]; each semantic name appears once "
+                    "(use an x_ name for a second reading of the same quantity)",
+                )
             seen.setdefault(p.semantic, i)
             address = p.address
             if p.relative_to is not None:
                 if p.relative_to not in self.parameters:
-                    err("relative_to", f"unknown parameter {p.relative_to!r}{suggest(p.relative_to, self.parameters)}")
+                    err(
+                        "relative_to",
+                        f"unknown parameter {p.relative_to!r}{suggest(p.relative_to, self.parameters)}",
+                    )
                     continue
                 if not isinstance(address, int) or address < 0:
-                    err("address", "with relative_to, address is a non-negative offset from the parameter")
+                    err(
+                        "address",
+                        "with relative_to, address is a non-negative offset from the parameter",
+                    )
                     continue
                 address = params[p.relative_to] + address
             try:
                 table, pdu = to_pdu(address, p.addressing or conn.addressing, p.table)
             except ValueError as exc:
-                err("address" if p.table is not None or "table" not in str(exc) else "table", str(exc))
+                err(
+                    "address" if p.table is not None or "table" not in str(exc) else "table",
+                    str(exc),
+                )
                 continue
             p.table = table  # type: ignore[assignment]
             if p.type is None:
                 if table in BIT_TABLES:
                     p.type = "bool"
                 else:
-                    err("type", f"type is required for a {table} register (e.g. uint16, int32, float32)")
+                    err(
+                        "type",
+                        f"type is required for a {table} register (e.g. uint16, int32, float32)",
+                    )
                     continue
             spec = TYPES[p.type]
             if table not in spec.tables:
@@ -309,14 +382,20 @@ class ModbusProfile(Profile):
                 continue
             for field, allowed in (("bit", p.type == "bit"), ("length", p.type == "string")):
                 if getattr(p, field) is not None and not allowed:
-                    err(field, f"{field} is only allowed with type {'bit' if field == 'bit' else 'string'}, "
-                        f"not {p.type}")
+                    err(
+                        field,
+                        f"{field} is only allowed with type {'bit' if field == 'bit' else 'string'}, "
+                        f"not {p.type}",
+                    )
             if p.type == "bit" and p.bit is None:
                 err("bit", "type bit needs bit: 0…15 (0 = least significant)")
             if p.type == "string" and p.length is None:
                 err("length", "type string needs length (characters, two per register)")
             if not spec.numeric and (p.scale != 1.0 or p.offset != 0.0):
-                err("scale" if p.scale != 1.0 else "offset", f"scale/offset are not allowed with type {p.type}")
+                err(
+                    "scale" if p.scale != 1.0 else "offset",
+                    f"scale/offset are not allowed with type {p.type}",
+                )
             if p.scale == 0:
                 err("scale", "scale must not be 0")
             if table in BIT_TABLES or p.type == "bit":
@@ -325,8 +404,11 @@ class ModbusProfile(Profile):
                 p.byte_order = None
             elif spec.registers == 1 or p.type == "string":
                 if p.byte_order in ("CDAB", "DCBA") and p.type != "string":
-                    err("byte_order", f"{p.byte_order} swaps words, but {p.type} is one register; use ABCD or "
-                        "BADC (byte swap)")
+                    err(
+                        "byte_order",
+                        f"{p.byte_order} swaps words, but {p.type} is one register; use ABCD or "
+                        "BADC (byte swap)",
+                    )
                 p.byte_order = p.byte_order or single_word_order(conn.byte_order)  # type: ignore[assignment]
             else:
                 p.byte_order = p.byte_order or conn.byte_order  # type: ignore[assignment]
@@ -336,12 +418,17 @@ class ModbusProfile(Profile):
                 err("range", "a string has no numeric range")
             count = register_count(p.type, p.length)
             if pdu + count - 1 > MAX_ADDRESS:
-                err("address", f"PDU {pdu} + {count} {'bit' if table in BIT_TABLES else 'register'}(s) runs "
-                    f"past 65535")
+                err(
+                    "address",
+                    f"PDU {pdu} + {count} {'bit' if table in BIT_TABLES else 'register'}(s) runs "
+                    f"past 65535",
+                )
             limit = conn.max_bits_per_read if table in BIT_TABLES else conn.max_registers_per_read
             if count > limit:
-                err("length" if p.type == "string" else "type",
-                    f"needs {count} registers in one read, above max_registers_per_read {limit}")
+                err(
+                    "length" if p.type == "string" else "type",
+                    f"needs {count} registers in one read, above max_registers_per_read {limit}",
+                )
             p._pdu, p._count = pdu, count
             unit_msg = vocabulary.check_unit(p.semantic, p.unit)
             if unit_msg:
@@ -362,11 +449,13 @@ class ModbusProfile(Profile):
         by_table: dict[str, list[tuple[int, int, int]]] = {}
         for i, p in enumerate(self.points):
             if p.count > 0:
-                by_table.setdefault(p.table or "", []).append((p.pdu_address, p.pdu_address + p.count, i))
+                by_table.setdefault(p.table or "", []).append(
+                    (p.pdu_address, p.pdu_address + p.count, i)
+                )
         for items in by_table.values():
             items.sort()
             for j, (start, end, i) in enumerate(items):
-                for start2, _end2, k in items[j + 1:]:
+                for start2, _end2, k in items[j + 1 :]:
                     if start2 >= end:
                         break
                     a, b = self.points[i], self.points[k]
@@ -375,10 +464,14 @@ class ModbusProfile(Profile):
                     if a.type == "bit" and b.type == "bit" and a.bit != b.bit:
                         continue
                     first, second = sorted((i, k))
-                    errors.append((("points", second, "address"),
-                                   f"point {self.points[second].semantic!r}: overlaps points[{first}] "
-                                   f"({self.points[first].semantic}) at {a.table} PDU {max(start, start2)}; "
-                                   "fix the address, or set overlap: true if both really read it"))
+                    errors.append(
+                        (
+                            ("points", second, "address"),
+                            f"point {self.points[second].semantic!r}: overlaps points[{first}] "
+                            f"({self.points[first].semantic}) at {a.table} PDU {max(start, start2)}; "
+                            "fix the address, or set overlap: true if both really read it",
+                        )
+                    )
         return errors
 
     def _check_simulation(self) -> list[tuple[Loc, str]]:
@@ -389,12 +482,19 @@ class ModbusProfile(Profile):
             at: Loc = ("simulation", "points", name)
             point = by_name.get(name)
             if point is None:
-                errors.append((at, f"no point named {name!r} in this profile{suggest(name, by_name)}"))
+                errors.append(
+                    (at, f"no point named {name!r} in this profile{suggest(name, by_name)}")
+                )
                 continue
             is_text = isinstance(getattr(gen, "value", None), str)
             if (point.type == "string") != is_text and getattr(gen, "generator", "") == "constant":
-                errors.append((at, f"point {name!r} is {point.type}: give a {'text' if point.type == 'string' else 'number'}"
-                               " value"))
+                errors.append(
+                    (
+                        at,
+                        f"point {name!r} is {point.type}: give a {'text' if point.type == 'string' else 'number'}"
+                        " value",
+                    )
+                )
                 continue
             if point.type == "string" or point.type is None:
                 continue
@@ -406,19 +506,36 @@ class ModbusProfile(Profile):
             if rng is None:
                 # No expected range: the values must at least fit the type at its scale.
                 spec = TYPES[point.type]
-                fit = None if math.isinf(hi) else _raw_fit((lo, hi), point.scale, point.offset, spec.raw_min,
-                                                            spec.raw_max, point.type)
+                fit = (
+                    None
+                    if math.isinf(hi)
+                    else _raw_fit(
+                        (lo, hi), point.scale, point.offset, spec.raw_min, spec.raw_max, point.type
+                    )
+                )
                 if fit:
-                    errors.append((at, f"point {name!r}: generator {fit.replace('range', 'output', 1)}"))
+                    errors.append(
+                        (at, f"point {name!r}: generator {fit.replace('range', 'output', 1)}")
+                    )
                 continue
             if getattr(gen, "generator", "") == "counter" and hi == math.inf:
                 secs = gen.seconds_to(rng[1])  # type: ignore[attr-defined]
                 if lo < rng[0] or secs < 7 * 86400:
-                    errors.append((at, f"counter leaves the expected range {list(rng)} after "
-                                   f"{secs / 3600:.1f} h; lower rate_per_s, set wrap, or widen the range"))
+                    errors.append(
+                        (
+                            at,
+                            f"counter leaves the expected range {list(rng)} after "
+                            f"{secs / 3600:.1f} h; lower rate_per_s, set wrap, or widen the range",
+                        )
+                    )
             elif lo < rng[0] or hi > rng[1]:
-                errors.append((at, f"produces {lo:g}…{hi:g}, outside the expected range "
-                               f"{rng[0]:g}…{rng[1]:g} of point {name!r}"))
+                errors.append(
+                    (
+                        at,
+                        f"produces {lo:g}…{hi:g}, outside the expected range "
+                        f"{rng[0]:g}…{rng[1]:g} of point {name!r}",
+                    )
+                )
         return errors
 
     # -- helpers for the adapter and the simulator ------------------------------------------
@@ -432,7 +549,9 @@ class ModbusProfile(Profile):
         for p in self.points:
             if p.semantic == semantic:
                 return p
-        raise KeyError(f"profile {self.id!r} has no point {semantic!r}{suggest(semantic, self.semantic_points())}")
+        raise KeyError(
+            f"profile {self.id!r} has no point {semantic!r}{suggest(semantic, self.semantic_points())}"
+        )
 
     def generator(self, point: ModbusPoint) -> _Gen:
         """The simulation generator of ``point`` (its own, or the default for its semantic)."""
@@ -442,16 +561,24 @@ class ModbusProfile(Profile):
         return default_generator(point.semantic, point.type or "uint16", point.range, point.offset)
 
 
-def _raw_fit(value_range: tuple[float, float], scale: float, offset: float, raw_min: float | None,
-             raw_max: float | None, data_type: str | None) -> str | None:
+def _raw_fit(
+    value_range: tuple[float, float],
+    scale: float,
+    offset: float,
+    raw_min: float | None,
+    raw_max: float | None,
+    data_type: str | None,
+) -> str | None:
     """Message when the expected range needs raw values the type cannot hold (wrong scale?)."""
     raws = sorted(((value_range[0] - offset) / scale, (value_range[1] - offset) / scale))
     if raw_min is None or raw_max is None:
         return None
     # Allow half a count of rounding at either end.
     if raws[0] < raw_min - 0.5 or raws[1] > raw_max + 0.5:
-        return (f"range [{value_range[0]:g}, {value_range[1]:g}] needs raw values {raws[0]:g}…{raws[1]:g} but {data_type} holds "
-                f"{raw_min:g}…{raw_max:g}; check scale ({scale:g}) and offset ({offset:g})")
+        return (
+            f"range [{value_range[0]:g}, {value_range[1]:g}] needs raw values {raws[0]:g}…{raws[1]:g} but {data_type} holds "
+            f"{raw_min:g}…{raw_max:g}; check scale ({scale:g}) and offset ({offset:g})"
+        )
     return None
 
 
@@ -460,16 +587,31 @@ def _detail(err: Any) -> InitErrorDetails:
     ctx = err.get("ctx")
     try:
         # Probe that pydantic-core knows the type with this context.
-        ValidationError.from_exception_data("probe", [InitErrorDetails(type=err["type"], loc=(), input=None,
-                                                                       **({"ctx": ctx} if ctx else {}))])
-        return InitErrorDetails(type=err["type"], loc=err["loc"], input=err.get("input"),
-                                **({"ctx": ctx} if ctx else {}))
+        ValidationError.from_exception_data(
+            "probe",
+            [
+                InitErrorDetails(
+                    type=err["type"], loc=(), input=None, **({"ctx": ctx} if ctx else {})
+                )
+            ],
+        )
+        return InitErrorDetails(
+            type=err["type"],
+            loc=err["loc"],
+            input=err.get("input"),
+            **({"ctx": ctx} if ctx else {}),
+        )
     except (KeyError, TypeError, ValueError):
-        return InitErrorDetails(type=PydanticCustomError(str(err["type"]), "{msg}", {"msg": err["msg"]}),
-                                loc=err["loc"], input=err.get("input"))
+        return InitErrorDetails(
+            type=PydanticCustomError(str(err["type"]), "{msg}", {"msg": err["msg"]}),
+            loc=err["loc"],
+            input=err.get("input"),
+        )
 
 
-def _cross_problems_of_valid_points(data: Any, exc: ValidationError, handler: Any) -> list[InitErrorDetails]:
+def _cross_problems_of_valid_points(
+    data: Any, exc: ValidationError, handler: Any
+) -> list[InitErrorDetails]:
     """Cross-field problems among the points that passed field validation (see ``_every_problem``)."""
     if not isinstance(data, dict) or not isinstance(data.get("points"), list):
         return []
@@ -483,7 +625,11 @@ def _cross_problems_of_valid_points(data: Any, exc: ValidationError, handler: An
     kept = [i for i in range(len(data["points"])) if i not in bad]
     if not kept:
         return []
-    dropped = {str(p.get("semantic")) for i, p in enumerate(data["points"]) if i in bad and isinstance(p, dict)}
+    dropped = {
+        str(p.get("semantic"))
+        for i, p in enumerate(data["points"])
+        if i in bad and isinstance(p, dict)
+    }
     reduced = {k: v for k, v in data.items() if k != "points"}
     reduced["points"] = [data["points"][i] for i in kept]
     if any(err["loc"][:1] == ("simulation",) for err in exc.errors()):
@@ -495,8 +641,10 @@ def _cross_problems_of_valid_points(data: Any, exc: ValidationError, handler: An
     except ValidationError as again:
         errors = again.errors()
     else:
-        errors = [{"type": "modbus_profile", "loc": loc, "msg": msg}
-                  for loc, msg in model._normalise(model._defaults()) + model._check_simulation()]
+        errors = [
+            {"type": "modbus_profile", "loc": loc, "msg": msg}
+            for loc, msg in model._normalise(model._defaults()) + model._check_simulation()
+        ]
     out = []
     if errors:
         for err in errors:
@@ -507,7 +655,14 @@ def _cross_problems_of_valid_points(data: Any, exc: ValidationError, handler: An
                 continue  # names a point that has its own (shape) error
             if loc[0] == "points" and len(loc) > 1 and isinstance(loc[1], int):
                 loc[1] = kept[loc[1]]
-            msg = re.sub(r"points\[(\d+)\]", lambda m: f"points[{kept[int(m.group(1))]}]", err["msg"])
-            out.append(InitErrorDetails(type=PydanticCustomError("modbus_profile", "{msg}", {"msg": msg}),
-                                        loc=tuple(loc), input=None))
+            msg = re.sub(
+                r"points\[(\d+)\]", lambda m: f"points[{kept[int(m.group(1))]}]", err["msg"]
+            )
+            out.append(
+                InitErrorDetails(
+                    type=PydanticCustomError("modbus_profile", "{msg}", {"msg": msg}),
+                    loc=tuple(loc),
+                    input=None,
+                )
+            )
     return out

@@ -38,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     if "--check" in argv:
         current = path.read_text(encoding="utf-8") if path.exists() else ""
         if current != text:
-            print(f"{path} is stale; run: uv run python -m kit_modbus.profile_schema", file=sys.stderr)
+            print(
+                f"{path} is stale; run: uv run python -m kit_modbus.profile_schema", file=sys.stderr
+            )
             return 1
         return 0
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -63,10 +63,12 @@ class Connection(BaseModel):
     """False when the device lacks FC06 (Yaskawa V1000): writes then use FC16."""
 
     @model_validator(mode="after")
-    def _slow_not_faster(self) -> "Connection":
+    def _slow_not_faster(self) -> Connection:
         if self.slow_poll_interval_s < self.poll_interval_s:
-            raise ValueError(f"slow_poll_interval_s ({self.slow_poll_interval_s}) is shorter than "
-                             f"poll_interval_s ({self.poll_interval_s})")
+            raise ValueError(
+                f"slow_poll_interval_s ({self.slow_poll_interval_s}) is shorter than "
+                f"poll_interval_s ({self.poll_interval_s})"
+            )
         return self
 
 
@@ -97,13 +99,20 @@ class Identification(BaseModel):
 
     #: Object id of each field (Modbus Application Protocol V1.1b3, 6.21).
     OBJECT_IDS: ClassVar[dict[str, int]] = {
-        "vendor_name": 0, "product_code": 1, "revision": 2, "vendor_url": 3, "product_name": 4,
-        "model_name": 5, "user_application_name": 6,
+        "vendor_name": 0,
+        "product_code": 1,
+        "revision": 2,
+        "vendor_url": 3,
+        "product_name": 4,
+        "model_name": 5,
+        "user_application_name": 6,
     }
 
     def expected(self) -> dict[int, str]:
         """``object id → expected text`` for the objects given."""
-        return {oid: getattr(self, name) for name, oid in self.OBJECT_IDS.items() if getattr(self, name)}
+        return {
+            oid: getattr(self, name) for name, oid in self.OBJECT_IDS.items() if getattr(self, name)
+        }
 
 
 class Parameter(BaseModel):
@@ -120,7 +129,7 @@ class Parameter(BaseModel):
     help: str = ""
 
     @model_validator(mode="after")
-    def _bounds(self) -> "Parameter":
+    def _bounds(self) -> Parameter:
         if self.min > self.max:
             raise ValueError(f"min ({self.min}) is above max ({self.max})")
         if self.default is not None and not self.min <= self.default <= self.max:

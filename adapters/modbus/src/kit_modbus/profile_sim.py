@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -61,7 +61,9 @@ class Sine(_Gen):
 
     def at(self, t: float) -> float:
         """Value at ``t``."""
-        return self.mean + self.amplitude * math.sin(2 * math.pi * (t + self.phase_s) / self.period_s)
+        return self.mean + self.amplitude * math.sin(
+            2 * math.pi * (t + self.phase_s) / self.period_s
+        )
 
     def bounds(self) -> tuple[float, float]:
         """mean ± amplitude."""
@@ -95,7 +97,7 @@ class Counter(_Gen):
     """Value at which the counter restarts from ``start`` (a 16-bit PLC counter wraps at 65536)."""
 
     @model_validator(mode="after")
-    def _wrap_above_start(self) -> "Counter":
+    def _wrap_above_start(self) -> Counter:
         if self.wrap is not None and self.wrap <= self.start:
             raise ValueError(f"wrap ({self.wrap}) must be above start ({self.start})")
         return self
@@ -130,9 +132,11 @@ class RandomWalk(_Gen):
     interval_s: float = Field(1.0, gt=0)
 
     @model_validator(mode="after")
-    def _ordered(self) -> "RandomWalk":
+    def _ordered(self) -> RandomWalk:
         if not self.min <= self.start <= self.max:
-            raise ValueError(f"start ({self.start}) must lie within min…max ({self.min}…{self.max})")
+            raise ValueError(
+                f"start ({self.start}) must lie within min…max ({self.min}…{self.max})"
+            )
         return self
 
     def bounds(self) -> tuple[float, float]:
@@ -177,12 +181,14 @@ class Sequence(_Gen):
         return (min(self.values), max(self.values))
 
 
-Generator = Annotated[Union[Constant, Sine, Ramp, Counter, RandomWalk, Sequence],
-                      Field(discriminator="generator")]
+Generator = Annotated[
+    Constant | Sine | Ramp | Counter | RandomWalk | Sequence, Field(discriminator="generator")
+]
 
 
-def default_generator(semantic: str, data_type: str, value_range: tuple[float, float] | None,
-                      offset: float = 0.0) -> _Gen:
+def default_generator(
+    semantic: str, data_type: str, value_range: tuple[float, float] | None, offset: float = 0.0
+) -> _Gen:
     """A plausible generator for a point the simulation section does not name.
 
     Stays inside ``value_range`` when one is given: gauges swing around its middle, counters

@@ -12,8 +12,19 @@ from dataclasses import dataclass
 from typing import Literal
 
 Table = Literal["coil", "discrete", "input", "holding"]
-DataType = Literal["bool", "bit", "int16", "uint16", "int32", "uint32", "int64", "uint64",
-                   "float32", "float64", "string"]
+DataType = Literal[
+    "bool",
+    "bit",
+    "int16",
+    "uint16",
+    "int32",
+    "uint32",
+    "int64",
+    "uint64",
+    "float32",
+    "float64",
+    "string",
+]
 ByteOrder = Literal["ABCD", "CDAB", "BADC", "DCBA"]
 Addressing = Literal["pdu", "modicon", "one_based"]
 
@@ -119,8 +130,10 @@ def to_pdu(address: int | str, convention: str, table: str | None) -> tuple[str,
     else:
         number = address
     if table is None:
-        raise ValueError(f"table is required with {convention} addressing "
-                         "(coil, discrete, input or holding — from the function code in the manual)")
+        raise ValueError(
+            f"table is required with {convention} addressing "
+            "(coil, discrete, input or holding — from the function code in the manual)"
+        )
     if convention == "one_based":
         if number < 1:
             raise ValueError(f"1-based register number {number} must be at least 1")
@@ -134,7 +147,9 @@ def _modicon(address: int | str, table: str | None) -> tuple[str, int]:
     if isinstance(address, str):
         text = address.strip()
         if not text.isdigit() or len(text) not in (5, 6):
-            raise ValueError(f"Modicon reference {address!r} must have 5 or 6 digits (40001, 400001)")
+            raise ValueError(
+                f"Modicon reference {address!r} must have 5 or 6 digits (40001, 400001)"
+            )
         prefix, number = int(text[0]), int(text[1:])
         digits = len(text)
     elif address >= 100000:
@@ -143,13 +158,19 @@ def _modicon(address: int | str, table: str | None) -> tuple[str, int]:
         prefix, number, digits = address // 10000, address % 10000, 5
     implied = _MODICON_TABLE.get(prefix)
     if implied is None:
-        raise ValueError(f"Modicon reference {address} starts with {prefix}: only 0xxxx coils, 1xxxx "
-                         "discrete inputs, 3xxxx input registers and 4xxxx holding registers exist")
+        raise ValueError(
+            f"Modicon reference {address} starts with {prefix}: only 0xxxx coils, 1xxxx "
+            "discrete inputs, 3xxxx input registers and 4xxxx holding registers exist"
+        )
     top = 9999 if digits == 5 else 65536
     if not 1 <= number <= top:
-        raise ValueError(f"Modicon reference {address} is outside {prefix}{'0' * (digits - 2)}1…"
-                         f"{prefix}{top:0{digits - 1}d}")
+        raise ValueError(
+            f"Modicon reference {address} is outside {prefix}{'0' * (digits - 2)}1…"
+            f"{prefix}{top:0{digits - 1}d}"
+        )
     if table is not None and table != implied:
-        raise ValueError(f"Modicon reference {address} is {'an' if implied == 'input' else 'a'} {implied} address ({prefix}xxxx) but table is "
-                         f"{table!r}; fix the table or the reference")
+        raise ValueError(
+            f"Modicon reference {address} is {'an' if implied == 'input' else 'a'} {implied} address ({prefix}xxxx) but table is "
+            f"{table!r}; fix the table or the reference"
+        )
     return implied, number - 1

@@ -40,17 +40,29 @@ from kit_modbus import codec
 
 log = logging.getLogger("kit.modbus.sim")
 
-_FC_TABLE = {1: "coil", 5: "coil", 15: "coil", 2: "discrete", 3: "holding", 6: "holding", 16: "holding",
-             22: "holding", 23: "holding", 4: "input"}
+_FC_TABLE = {
+    1: "coil",
+    5: "coil",
+    15: "coil",
+    2: "discrete",
+    3: "holding",
+    6: "holding",
+    16: "holding",
+    22: "holding",
+    23: "holding",
+    4: "input",
+}
 _BITS = ("coil", "discrete")
 
 
 class _Store:
     """The simulator's datastore (pymodbus ``context`` protocol: async get/set, device ids)."""
 
-    def __init__(self, sim: "ModbusSimulator") -> None:
+    def __init__(self, sim: ModbusSimulator) -> None:
         self.sim = sim
-        self.tables: dict[str, list[int]] = {t: [0] * 65536 for t in ("coil", "discrete", "holding", "input")}
+        self.tables: dict[str, list[int]] = {
+            t: [0] * 65536 for t in ("coil", "discrete", "holding", "input")
+        }
 
     def device_ids(self) -> list[int]:
         return list(self.sim.unit_ids or [0])
@@ -72,7 +84,11 @@ class _Store:
             return ExcCodes.ILLEGAL_ADDRESS
         for (t, a), (code, unit) in sim.exceptions.items():
             if t == table and address <= a < address + count and unit in (None, device_id):
-                return ExcCodes(code) if code in ExcCodes._value2member_map_ else ExcCodes.DEVICE_FAILURE
+                return (
+                    ExcCodes(code)
+                    if code in ExcCodes._value2member_map_
+                    else ExcCodes.DEVICE_FAILURE
+                )
         return None
 
     async def async_getValues(self, device_id: int, func_code: int, address: int, count: int = 1):
@@ -82,7 +98,7 @@ class _Store:
             return exc
         table = _FC_TABLE[func_code]
         self.sim._refresh_range(table, address, count)
-        data = self.tables[table][address:address + count]
+        data = self.tables[table][address : address + count]
         return [bool(v) for v in data] if func_code in (1, 2, 5, 15) else data
 
     async def async_setValues(self, device_id: int, func_code: int, address: int, values: Any):
@@ -125,10 +141,14 @@ class _Handler(ServerRequestHandler):
 
 
 class _Server(ModbusTcpServer):
-    def __init__(self, sim: "ModbusSimulator", **kw: Any) -> None:
+    def __init__(self, sim: ModbusSimulator, **kw: Any) -> None:
         self.sim = sim
-        super().__init__(SimDevice(0, simdata=[SimData(0, values=0)]), ignore_missing_devices=True,
-                         framer=FramerType.RTU if sim.framer == "rtu" else FramerType.SOCKET, **kw)
+        super().__init__(
+            SimDevice(0, simdata=[SimData(0, values=0)]),
+            ignore_missing_devices=True,
+            framer=FramerType.RTU if sim.framer == "rtu" else FramerType.SOCKET,
+            **kw,
+        )
         self.context = sim.store  # type: ignore[assignment]
 
     def callback_new_connection(self):
@@ -149,9 +169,17 @@ class ModbusSimulator:
             serial device server with RS-485 devices behind it).
     """
 
-    def __init__(self, profile: Any, host: str = "127.0.0.1", port: int = 0, *,
-                 unit_ids: Iterable[int] | None = None, update_interval_s: float = 0.1, speed: float = 1.0,
-                 framer: str = "socket") -> None:
+    def __init__(
+        self,
+        profile: Any,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        unit_ids: Iterable[int] | None = None,
+        update_interval_s: float = 0.1,
+        speed: float = 1.0,
+        framer: str = "socket",
+    ) -> None:
         if framer not in ("socket", "rtu"):
             raise ValueError(f"framer must be socket or rtu, not {framer!r}")
         self.framer = framer
@@ -178,14 +206,26 @@ class ModbusSimulator:
         self._points = []
         seed = getattr(getattr(profile, "simulation", None), "seed", 1)
         for i, p in enumerate(profile.points):
-            pc = None if p.table in _BITS else codec.PointCodec(
-                p.type, p.byte_order or "ABCD", scale=p.scale, offset=p.offset, bit=p.bit, count=p.count)
+            pc = (
+                None
+                if p.table in _BITS
+                else codec.PointCodec(
+                    p.type,
+                    p.byte_order or "ABCD",
+                    scale=p.scale,
+                    offset=p.offset,
+                    bit=p.bit,
+                    count=p.count,
+                )
+            )
             self._points.append((p, pc, profile.generator(p).sampler(seed + i)))
         # Per table, points sorted by address: a read refreshes only the points it covers,
         # so a 10,000-point profile costs the simulator per request, not per point.
         self._index: dict[str, tuple[list[int], list[int]]] = {}
         for t in ("coil", "discrete", "holding", "input"):
-            order = sorted((p.pdu_address, i) for i, (p, _, _) in enumerate(self._points) if p.table == t)
+            order = sorted(
+                (p.pdu_address, i) for i, (p, _, _) in enumerate(self._points) if p.table == t
+            )
             self._index[t] = ([a for a, _ in order], [i for _, i in order])
         self._stamp = [-1e9] * len(self._points)
         self._refresh(force=True)
@@ -196,7 +236,7 @@ class ModbusSimulator:
         """``modbus://host:port`` (valid after :meth:`start`)."""
         return f"modbus://{self.host}:{self.port}"
 
-    async def start(self) -> "ModbusSimulator":
+    async def start(self) -> ModbusSimulator:
         """Listen on host:port (a free port when 0)."""
         self.server = _Server(self, address=(self.host, self.port))
         await self.server.serve_forever(background=True)
@@ -212,7 +252,7 @@ class ModbusSimulator:
             await self.server.shutdown()
             self.server = None
 
-    async def __aenter__(self) -> "ModbusSimulator":
+    async def __aenter__(self) -> ModbusSimulator:
         return await self.start()
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -241,7 +281,9 @@ class ModbusSimulator:
         else:
             self.silent_units.discard(unit_id)
 
-    def set_exception(self, table: str, addresses: Iterable[int], code: int, unit_id: int | None = None) -> None:
+    def set_exception(
+        self, table: str, addresses: Iterable[int], code: int, unit_id: int | None = None
+    ) -> None:
         """Answer exception ``code`` for requests touching ``addresses`` (PDU, 0-based) of ``table``."""
         for a in addresses:
             self.exceptions[(table, a)] = (code, unit_id)
@@ -282,7 +324,7 @@ class ModbusSimulator:
             if p.semantic == semantic:
                 if pc is None:
                     return bool(self.store.tables[p.table][p.pdu_address])
-                regs = self.store.tables[p.table][p.pdu_address:p.pdu_address + p.count]
+                regs = self.store.tables[p.table][p.pdu_address : p.pdu_address + p.count]
                 return pc.decode(regs)
         raise KeyError(semantic)
 
@@ -327,20 +369,28 @@ class ModbusSimulator:
                     regs = pc.encode(_clamp(pc, value))
             except codec.CodecError:
                 continue
-            table[p.pdu_address:p.pdu_address + len(regs)] = regs
+            table[p.pdu_address : p.pdu_address + len(regs)] = regs
 
     def _written(self, table: str, address: int, count: int) -> None:
         # A write pins the written points so the simulation does not overwrite them.
         for p, pc, _ in self._points:
-            if p.table == table and p.pdu_address < address + count and address < p.pdu_address + p.count:
-                regs = self.store.tables[table][p.pdu_address:p.pdu_address + p.count]
+            if (
+                p.table == table
+                and p.pdu_address < address + count
+                and address < p.pdu_address + p.count
+            ):
+                regs = self.store.tables[table][p.pdu_address : p.pdu_address + p.count]
                 self._pinned[p.semantic] = bool(regs[0]) if pc is None else pc.decode(regs)
 
     def _identification(self, pdu: Any) -> Any:
         ident = getattr(self.profile, "identification", None)
         if ident is not None and not ident.supported:
-            return ExceptionResponse(0x2B, ExcCodes.ILLEGAL_FUNCTION, device_id=pdu.dev_id,
-                                     transaction=pdu.transaction_id)
+            return ExceptionResponse(
+                0x2B,
+                ExcCodes.ILLEGAL_FUNCTION,
+                device_id=pdu.dev_id,
+                transaction=pdu.transaction_id,
+            )
         objects = dict(ident.expected()) if ident is not None else {}
         objects.setdefault(0, str(self.profile.vendor))
         objects.setdefault(1, str(self.profile.model))
@@ -355,18 +405,30 @@ class ModbusSimulator:
             wanted = objects
         else:
             if pdu.object_id not in objects:
-                return ExceptionResponse(0x2B, ExcCodes.ILLEGAL_ADDRESS, device_id=pdu.dev_id,
-                                         transaction=pdu.transaction_id)
+                return ExceptionResponse(
+                    0x2B,
+                    ExcCodes.ILLEGAL_ADDRESS,
+                    device_id=pdu.dev_id,
+                    transaction=pdu.transaction_id,
+                )
             wanted = {pdu.object_id: objects[pdu.object_id]}
-        return ReadDeviceInformationResponse(read_code=code, information={k: v.encode() for k, v in wanted.items()},
-                                             dev_id=pdu.dev_id, transaction_id=pdu.transaction_id)
+        return ReadDeviceInformationResponse(
+            read_code=code,
+            information={k: v.encode() for k, v in wanted.items()},
+            dev_id=pdu.dev_id,
+            transaction_id=pdu.transaction_id,
+        )
 
 
 def _clamp(pc: codec.PointCodec, value: Any) -> Any:
     """Keep a generated value encodable (a generator overshooting the type must not crash the sim)."""
     if pc.type in codec.NUMERIC and not pc.type.startswith("float"):
         bits = codec.NUMERIC[pc.type][0] * 16
-        lo, hi = (0, (1 << bits) - 1) if pc.type.startswith("u") else (-(1 << bits - 1), (1 << bits - 1) - 1)
+        lo, hi = (
+            (0, (1 << bits) - 1)
+            if pc.type.startswith("u")
+            else (-(1 << bits - 1), (1 << bits - 1) - 1)
+        )
         raw = (float(value) - pc.offset) / pc.scale
         raw = min(max(raw, lo), hi)
         return raw * pc.scale + pc.offset

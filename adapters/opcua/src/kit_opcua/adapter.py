@@ -39,8 +39,12 @@ from kit_opcua.quality import to_point
 log = logging.getLogger(__name__)
 
 #: Statuses of CreateMonitoredItems meaning "no more items on this server": poll the rest.
-_LIMIT_CODES = {ua.StatusCodes.BadTooManyMonitoredItems, ua.StatusCodes.BadTooManyOperations,
-                ua.StatusCodes.BadOutOfMemory, ua.StatusCodes.BadResourceUnavailable}
+_LIMIT_CODES = {
+    ua.StatusCodes.BadTooManyMonitoredItems,
+    ua.StatusCodes.BadTooManyOperations,
+    ua.StatusCodes.BadOutOfMemory,
+    ua.StatusCodes.BadResourceUnavailable,
+}
 _CHUNK = 500
 
 
@@ -50,17 +54,25 @@ def load_profile_for(cfg: OpcuaConfig) -> OpcuaProfile:
     Raises:
         ConfigError: unknown id, invalid file, or not an OPC UA profile.
     """
-    from kit.profiles import ProfileLibrary, load_profile
     from kit.plugins import get_plugin_manager
+    from kit.profiles import ProfileLibrary, load_profile
 
     host = get_plugin_manager()
-    prof = load_profile(Path(cfg.profile_file), host) if cfg.profile_file else ProfileLibrary(host).load().get(cfg.profile)
+    prof = (
+        load_profile(Path(cfg.profile_file), host)
+        if cfg.profile_file
+        else ProfileLibrary(host).load().get(cfg.profile)
+    )
     if not isinstance(prof, OpcuaProfile):
         raise ConfigError(f"profile {cfg.profile!r} is a {prof.protocol} profile, not opcua")
     if cfg.profile_params:
-        raise ConfigError(f"profile {prof.id!r} takes no parameters (got {', '.join(sorted(cfg.profile_params))})")
+        raise ConfigError(
+            f"profile {prof.id!r} takes no parameters (got {', '.join(sorted(cfg.profile_params))})"
+        )
     if cfg.profile_file and prof.id != cfg.profile:
-        raise ConfigError(f"{cfg.profile_file}: id is {prof.id!r} but the config names profile {cfg.profile!r}")
+        raise ConfigError(
+            f"{cfg.profile_file}: id is {prof.id!r} but the config names profile {cfg.profile!r}"
+        )
     return prof
 
 
@@ -71,7 +83,9 @@ def select_points(profile: OpcuaProfile, names: list[str] | None) -> list[OpcuaP
     known = {p.name for p in profile.points}
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise ConfigError(f"profile {profile.id}: no point(s) {', '.join(unknown)}; it has {', '.join(sorted(known))}")
+        raise ConfigError(
+            f"profile {profile.id}: no point(s) {', '.join(unknown)}; it has {', '.join(sorted(known))}"
+        )
     return [p for p in profile.points if p.name in names]
 
 
@@ -79,7 +93,9 @@ def identification_mismatch(profile: OpcuaProfile, ident: conn.Identity) -> list
     """How the server's BuildInfo differs from the profile's identification (empty = matches)."""
     if profile.identification is None:
         return []
-    return profile.identification.mismatches(ident.manufacturer_name, ident.product_name, ident.software_version)
+    return profile.identification.mismatches(
+        ident.manufacturer_name, ident.product_name, ident.software_version
+    )
 
 
 def build_filter(point: OpcuaPoint) -> ua.DataChangeFilter | None:
@@ -99,7 +115,9 @@ class OpcuaAdapter(Adapter):
 
     name: ClassVar[str] = "opcua"
     protocol: ClassVar[str] = "opcua"
-    summary: ClassVar[str] = "OPC UA client: subscriptions with deadband, read fallback, certificate trust, auto-recovery"
+    summary: ClassVar[str] = (
+        "OPC UA client: subscriptions with deadband, read fallback, certificate trust, auto-recovery"
+    )
     Config: ClassVar[type[BaseModel]] = OpcuaConfig
     Profile: ClassVar[type] = OpcuaProfile
 
@@ -154,8 +172,12 @@ class OpcuaAdapter(Adapter):
                     self._note_failure(exc)
                 await self._publish_outage(points)
                 delay = self._backoff(failures)
-                await self._health(HealthStatus.backoff, f"{self.last_error}; retry in {delay:.1f} s")
-                await self.ctx.clock.sleep(delay)  # reconnect schedule (backoff), not synchronisation
+                await self._health(
+                    HealthStatus.backoff, f"{self.last_error}; retry in {delay:.1f} s"
+                )
+                await self.ctx.clock.sleep(
+                    delay
+                )  # reconnect schedule (backoff), not synchronisation
         finally:
             flusher.cancel()
             with contextlib.suppress(BaseException):
@@ -163,7 +185,9 @@ class OpcuaAdapter(Adapter):
             await self._drop_client()
 
     def _backoff(self, failures: int) -> float:
-        base = min(self.cfg.reconnect_max_s, self.cfg.reconnect_initial_s * 2 ** max(0, failures - 1))
+        base = min(
+            self.cfg.reconnect_max_s, self.cfg.reconnect_initial_s * 2 ** max(0, failures - 1)
+        )
         spread = base * self.cfg.reconnect_jitter
         return max(0.05, base + self._rng.uniform(-spread, spread))
 
@@ -188,21 +212,43 @@ class OpcuaAdapter(Adapter):
         self.identification_mismatch = identification_mismatch(self.profile, self.identity)
         if self.identification_mismatch:
             # Warn, do not refuse: a firmware or product-name variant may still have the same layout.
-            log.warning("opcua %s: server %s may not be a %s %s: %s", self.ctx.name, self.identity.describe(),
-                        self.profile.vendor, self.profile.model, "; ".join(self.identification_mismatch))
+            log.warning(
+                "opcua %s: server %s may not be a %s %s: %s",
+                self.ctx.name,
+                self.identity.describe(),
+                self.profile.vendor,
+                self.profile.model,
+                "; ".join(self.identification_mismatch),
+            )
         self._resolved = await conn.resolve(self.client, self.profile, points)
         await self._setup_monitoring()
         self.state = "connected"
         self._in_outage = False
         if self.last_error:
-            log.info("opcua %s: connected again to %s (%s)", self.ctx.name, self.cfg.endpoint, self.identity.describe())
+            log.info(
+                "opcua %s: connected again to %s (%s)",
+                self.ctx.name,
+                self.cfg.endpoint,
+                self.identity.describe(),
+            )
         self.last_error = None
         unresolved = [r for r in self._resolved if r.nodeid is None]
         if unresolved:
-            self._emit([Point(name=r.point.name, quality=Quality.bad, reason=r.error or "unresolved", unit=r.unit)
-                        for r in unresolved])
-        await self._health(HealthStatus.running if not unresolved else HealthStatus.degraded,
-                           f"{self.cfg.endpoint} {self.identity.describe()}")
+            self._emit(
+                [
+                    Point(
+                        name=r.point.name,
+                        quality=Quality.bad,
+                        reason=r.error or "unresolved",
+                        unit=r.unit,
+                    )
+                    for r in unresolved
+                ]
+            )
+        await self._health(
+            HealthStatus.running if not unresolved else HealthStatus.degraded,
+            f"{self.cfg.endpoint} {self.identity.describe()}",
+        )
         poller = asyncio.create_task(self._poll_loop()) if self._poll else None
         try:
             await self._lost.wait()
@@ -243,8 +289,12 @@ class OpcuaAdapter(Adapter):
         self.outages += 1
         self._buffer.clear()  # notifications of the dead session are not published after the outage mark
         units = {r.point.name: r.unit for r in self._resolved}
-        pts = [Point(name=p.name, quality=Quality.bad, reason="comm_lost", unit=units.get(p.name, p.unit))
-               for p in points]
+        pts = [
+            Point(
+                name=p.name, quality=Quality.bad, reason="comm_lost", unit=units.get(p.name, p.unit)
+            )
+            for p in points
+        ]
         self.bad_points += len(pts)
         try:
             await self.ctx.publish_samples(pts)
@@ -276,8 +326,11 @@ class OpcuaAdapter(Adapter):
         try:
             res = await self.client.uaclient.create_subscription(params, self._on_publish)
         except ua.UaStatusCodeError as exc:
-            log.warning("opcua %s: subscriptions unavailable (%s); reading by polling", self.ctx.name,
-                        ua.StatusCode(exc.code).name)
+            log.warning(
+                "opcua %s: subscriptions unavailable (%s); reading by polling",
+                self.ctx.name,
+                ua.StatusCode(exc.code).name,
+            )
             self._poll = live
             return
         self.revised_publishing_interval_ms = res.RevisedPublishingInterval
@@ -286,14 +339,19 @@ class OpcuaAdapter(Adapter):
         to_monitor, self._poll = live[:limit], live[limit:]
         handle = 1
         for start in range(0, len(to_monitor), _CHUNK):
-            chunk = to_monitor[start:start + _CHUNK]
+            chunk = to_monitor[start : start + _CHUNK]
             reqs = []
             for r in chunk:
                 mp = ua.MonitoringParameters()
                 mp.ClientHandle = handle + len(reqs)
-                mp.SamplingInterval = (r.point.sampling_interval_ms if r.point.sampling_interval_ms is not None
-                                       else d.sampling_interval_ms)
-                mp.QueueSize = r.point.queue_size if r.point.queue_size is not None else d.queue_size
+                mp.SamplingInterval = (
+                    r.point.sampling_interval_ms
+                    if r.point.sampling_interval_ms is not None
+                    else d.sampling_interval_ms
+                )
+                mp.QueueSize = (
+                    r.point.queue_size if r.point.queue_size is not None else d.queue_size
+                )
                 mp.DiscardOldest = True
                 flt = build_filter(r.point)
                 if flt is not None:
@@ -325,8 +383,10 @@ class OpcuaAdapter(Adapter):
             for i, (r, res_i) in enumerate(zip(chunk, results)):
                 code = res_i.StatusCode.value
                 if res_i.StatusCode.is_good():
-                    self.revised[r.point.name] = {"sampling_interval_ms": res_i.RevisedSamplingInterval,
-                                                  "queue_size": res_i.RevisedQueueSize}
+                    self.revised[r.point.name] = {
+                        "sampling_interval_ms": res_i.RevisedSamplingInterval,
+                        "queue_size": res_i.RevisedQueueSize,
+                    }
                     continue
                 self._handles.pop(handle + i, None)
                 if code in _LIMIT_CODES:
@@ -334,15 +394,32 @@ class OpcuaAdapter(Adapter):
                 else:
                     # e.g. BadNodeIdUnknown, BadFilterNotAllowed: report the status, keep reading so
                     # the point recovers when the PLC program is fixed.
-                    log.warning("opcua %s: point %s not monitored: %s", self.ctx.name, r.point.name,
-                                res_i.StatusCode.name)
-                    self._emit([Point(name=r.point.name, quality=Quality.bad, reason=res_i.StatusCode.name,
-                                      unit=r.unit)])
+                    log.warning(
+                        "opcua %s: point %s not monitored: %s",
+                        self.ctx.name,
+                        r.point.name,
+                        res_i.StatusCode.name,
+                    )
+                    self._emit(
+                        [
+                            Point(
+                                name=r.point.name,
+                                quality=Quality.bad,
+                                reason=res_i.StatusCode.name,
+                                unit=r.unit,
+                            )
+                        ]
+                    )
                     self._poll.append(r)
             handle += len(chunk)
         if self._poll:
-            log.info("opcua %s: %d point(s) monitored, %d read by polling every %.0f ms", self.ctx.name,
-                     len(self._handles), len(self._poll), self.cfg.poll_interval_ms)
+            log.info(
+                "opcua %s: %d point(s) monitored, %d read by polling every %.0f ms",
+                self.ctx.name,
+                len(self._handles),
+                len(self._poll),
+                self.cfg.poll_interval_ms,
+            )
 
     # -- data path ---------------------------------------------------------------------------------
     def _on_publish(self, result: ua.PublishResult) -> None:
@@ -378,7 +455,9 @@ class OpcuaAdapter(Adapter):
             try:
                 await self.ctx.publish_samples(pts)
             except Exception as exc:  # bus trouble must not kill the device side; count and go on
-                log.warning("opcua %s: publishing %d point(s) failed: %s", self.ctx.name, len(pts), exc)
+                log.warning(
+                    "opcua %s: publishing %d point(s) failed: %s", self.ctx.name, len(pts), exc
+                )
                 continue
             self.batches += 1
             self.published_points += len(pts)
@@ -391,7 +470,7 @@ class OpcuaAdapter(Adapter):
         while True:
             try:
                 await self._read_points(self._poll)
-            except (ConnectionError, OSError, asyncio.TimeoutError, ua.UaStatusCodeError) as exc:
+            except (TimeoutError, ConnectionError, OSError, ua.UaStatusCodeError) as exc:
                 self._signal_lost(f"read failed: {exc!r}")
                 return
             self.polls += 1
@@ -401,7 +480,7 @@ class OpcuaAdapter(Adapter):
     async def _read_points(self, targets: list[conn.ResolvedPoint]) -> None:
         assert self.client is not None
         for start in range(0, len(targets), _CHUNK):
-            chunk = targets[start:start + _CHUNK]
+            chunk = targets[start : start + _CHUNK]
             values = await self.client.uaclient.read(_read_params(chunk))
             self._emit([to_point(r.point.name, dv, r.unit) for r, dv in zip(chunk, values)])
 
@@ -410,14 +489,25 @@ class OpcuaAdapter(Adapter):
         """Connection state, counts, and the server's revised subscription values."""
         intervals = [v["sampling_interval_ms"] for v in self.revised.values()]
         return {
-            "state": self.state, "endpoint": self.cfg.endpoint, "security": f"{self.cfg.security_policy}/"
-            f"{self.cfg.security_mode}", "server": self.identity.describe() if self.identity else None,
-            "connects": self.connects, "outages": self.outages, "notifications": self.notifications,
-            "published_points": self.published_points, "batches": self.batches, "polls": self.polls,
-            "bad_points": self.bad_points, "monitored": len(self._handles), "polled": len(self._poll),
+            "state": self.state,
+            "endpoint": self.cfg.endpoint,
+            "security": f"{self.cfg.security_policy}/{self.cfg.security_mode}",
+            "server": self.identity.describe() if self.identity else None,
+            "connects": self.connects,
+            "outages": self.outages,
+            "notifications": self.notifications,
+            "published_points": self.published_points,
+            "batches": self.batches,
+            "polls": self.polls,
+            "bad_points": self.bad_points,
+            "monitored": len(self._handles),
+            "polled": len(self._poll),
             "revised_publishing_interval_ms": self.revised_publishing_interval_ms,
-            "revised_sampling_interval_ms": {"min": min(intervals), "max": max(intervals)} if intervals else None,
-            "last_error": self.last_error, "certificate_problem": self.certificate_problem,
+            "revised_sampling_interval_ms": {"min": min(intervals), "max": max(intervals)}
+            if intervals
+            else None,
+            "last_error": self.last_error,
+            "certificate_problem": self.certificate_problem,
             "identification_mismatch": self.identification_mismatch or None,
         }
 
@@ -441,32 +531,49 @@ class OpcuaAdapter(Adapter):
             ident = await conn.read_identity(client)
             resolved = await conn.resolve(client, profile, select_points(profile, cfg.points))
             if resolved:
-                vals = await client.uaclient.read(_read_params([r for r in resolved if r.nodeid is not None]))
+                vals = await client.uaclient.read(
+                    _read_params([r for r in resolved if r.nodeid is not None])
+                )
             else:
                 vals = []
         finally:
             await conn.close(client)
         missing = [f"{r.point.name} ({r.error})" for r in resolved if r.nodeid is None]
-        bad = [f"{r.point.name} ({dv.StatusCode.name})" for r, dv in zip([r for r in resolved if r.nodeid], vals)
-               if not dv.StatusCode.is_good()]
+        bad = [
+            f"{r.point.name} ({dv.StatusCode.name})"
+            for r, dv in zip([r for r in resolved if r.nodeid], vals)
+            if not dv.StatusCode.is_good()
+        ]
         if missing and len(missing) == len(resolved):
-            raise AdapterError(f"{cfg.endpoint} ({ident.describe()}): none of the profile's points exist: "
-                               f"{', '.join(missing[:5])}; check the profile with `kit browse {cfg.endpoint}`")
+            raise AdapterError(
+                f"{cfg.endpoint} ({ident.describe()}): none of the profile's points exist: "
+                f"{', '.join(missing[:5])}; check the profile with `kit browse {cfg.endpoint}`"
+            )
         problems = missing + bad
         mism = identification_mismatch(profile, ident)
-        return f"{ident.describe()} at {cfg.endpoint}: {len(resolved) - len(problems)}/{len(resolved)} points readable" \
-            + (f"; problems: {', '.join(problems[:5])}" if problems else "") \
-            + (f"; identification differs from profile {profile.id}: {'; '.join(mism)}" if mism else "")
+        return (
+            f"{ident.describe()} at {cfg.endpoint}: {len(resolved) - len(problems)}/{len(resolved)} points readable"
+            + (f"; problems: {', '.join(problems[:5])}" if problems else "")
+            + (
+                f"; identification differs from profile {profile.id}: {'; '.join(mism)}"
+                if mism
+                else ""
+            )
+        )
 
     @classmethod
-    def simulator(cls, profile: OpcuaProfile, host: str = "127.0.0.1", port: int = 0, **options: Any):
+    def simulator(
+        cls, profile: OpcuaProfile, host: str = "127.0.0.1", port: int = 0, **options: Any
+    ):
         """An asyncua server serving ``profile`` (object or library id) with changing values
         (see :mod:`kit_opcua.simulator`)."""
         from kit_opcua.simulator import OpcuaSimulator
 
         if not isinstance(profile, OpcuaProfile):
             # an id, as `kit certify` and `kit sim` pass it: the same lookup as the adapter's config
-            profile = load_profile_for(OpcuaConfig(profile=str(profile), endpoint="opc.tcp://127.0.0.1:4840"))
+            profile = load_profile_for(
+                OpcuaConfig(profile=str(profile), endpoint="opc.tcp://127.0.0.1:4840")
+            )
 
         return OpcuaSimulator(profile, host=host, port=port, **options)
 
@@ -480,4 +587,3 @@ def _read_params(targets: list[conn.ResolvedPoint]) -> ua.ReadParameters:
         rv.AttributeId = ua.AttributeIds.Value
         params.NodesToRead.append(rv)
     return params
-

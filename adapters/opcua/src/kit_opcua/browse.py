@@ -18,9 +18,21 @@ from asyncua import Client, ua
 from kit_opcua.connection import read_identity
 
 _SKIP = {ua.NodeId(ua.ObjectIds.Server)}  # the server's own diagnostics: not device data
-_TYPE_NAMES = {ua.VariantType.Boolean.value: "Boolean", ua.VariantType.SByte.value: "SByte", 3: "Byte", 4: "Int16",
-               5: "UInt16", 6: "Int32", 7: "UInt32", 8: "Int64", 9: "UInt64", 10: "Float", 11: "Double",
-               12: "String", 13: "DateTime"}
+_TYPE_NAMES = {
+    ua.VariantType.Boolean.value: "Boolean",
+    ua.VariantType.SByte.value: "SByte",
+    3: "Byte",
+    4: "Int16",
+    5: "UInt16",
+    6: "Int32",
+    7: "UInt32",
+    8: "Int64",
+    9: "UInt64",
+    10: "Float",
+    11: "Double",
+    12: "String",
+    13: "DateTime",
+}
 
 
 @dataclass
@@ -45,8 +57,12 @@ def snake(text: str) -> str:
 
 def alias_for(uri: str, taken: set[str]) -> str:
     """A short alias for a namespace URI (last meaningful word), unique in ``taken``."""
-    words = [w for w in re.split(r"[^A-Za-z0-9]+", uri) if w and w.lower() not in
-             ("http", "https", "urn", "www", "com", "org", "ua", "opcfoundation")]
+    words = [
+        w
+        for w in re.split(r"[^A-Za-z0-9]+", uri)
+        if w
+        and w.lower() not in ("http", "https", "urn", "www", "com", "org", "ua", "opcfoundation")
+    ]
     base = re.sub(r"[^A-Za-z0-9_-]", "", (words[-1] if words else "ns").lower())[:16] or "ns"
     if not base[0].isalpha():
         base = f"ns{base}"
@@ -61,8 +77,9 @@ def _q(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def render_profile(found: list[FoundVariable], *, url: str, profile_id: str, vendor: str, model: str,
-                   version: str) -> str:
+def render_profile(
+    found: list[FoundVariable], *, url: str, profile_id: str, vendor: str, model: str, version: str
+) -> str:
     """The draft profile as YAML text (comments tell the technician what to do)."""
     aliases: dict[str, str] = {}
     taken: set[str] = set()
@@ -138,11 +155,19 @@ async def walk(client: Client, max_nodes: int = 5000, max_depth: int = 12) -> li
     return found
 
 
-async def _describe(client: Client, node: Any, path: list[str], ns_array: list[str]) -> FoundVariable:
+async def _describe(
+    client: Client, node: Any, path: list[str], ns_array: list[str]
+) -> FoundVariable:
     nid = node.nodeid
     uri: str | int = 0 if nid.NamespaceIndex == 0 else ns_array[nid.NamespaceIndex]
-    kind = {ua.NodeIdType.Numeric: "i", ua.NodeIdType.TwoByte: "i", ua.NodeIdType.FourByte: "i",
-            ua.NodeIdType.String: "s", ua.NodeIdType.Guid: "g", ua.NodeIdType.ByteString: "b"}[nid.NodeIdType]
+    kind = {
+        ua.NodeIdType.Numeric: "i",
+        ua.NodeIdType.TwoByte: "i",
+        ua.NodeIdType.FourByte: "i",
+        ua.NodeIdType.String: "s",
+        ua.NodeIdType.Guid: "g",
+        ua.NodeIdType.ByteString: "b",
+    }[nid.NodeIdType]
     ident = str(nid.Identifier)
     if kind == "b":
         import base64
@@ -165,10 +190,18 @@ async def _describe(client: Client, node: Any, path: list[str], ns_array: list[s
     return FoundVariable(path, uri, kind, ident, dtype, unit)
 
 
-async def draft(client: Client, url: str, profile_id: str, max_nodes: int = 5000) -> tuple[str, int]:
+async def draft(
+    client: Client, url: str, profile_id: str, max_nodes: int = 5000
+) -> tuple[str, int]:
     """Browse and render: returns the YAML text and the number of variables found."""
     ident = await read_identity(client)
     found = await walk(client, max_nodes=max_nodes)
-    text = render_profile(found, url=url, profile_id=profile_id, vendor=ident.manufacturer_name,
-                          model=ident.product_name, version=ident.software_version)
+    text = render_profile(
+        found,
+        url=url,
+        profile_id=profile_id,
+        vendor=ident.manufacturer_name,
+        model=ident.product_name,
+        version=ident.software_version,
+    )
     return text, len(found)

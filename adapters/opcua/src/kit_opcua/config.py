@@ -12,7 +12,14 @@ from kit_opcua.profile import INSECURE_POLICIES
 
 log = logging.getLogger(__name__)
 
-Policy = Literal["Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss", "None", "Basic128Rsa15", "Basic256"]
+Policy = Literal[
+    "Basic256Sha256",
+    "Aes128_Sha256_RsaOaep",
+    "Aes256_Sha256_RsaPss",
+    "None",
+    "Basic128Rsa15",
+    "Basic256",
+]
 
 
 class OpcuaConfig(BaseModel):
@@ -67,12 +74,14 @@ class OpcuaConfig(BaseModel):
     """Random spread of each reconnect delay (0.2 = ±20 %), so many adapters do not retry in step."""
 
     @model_validator(mode="after")
-    def _check(self) -> "OpcuaConfig":
+    def _check(self) -> OpcuaConfig:
         insecure = self.security_policy in INSECURE_POLICIES or self.security_mode == "None"
         if insecure and not self.allow_insecure:
-            raise ValueError(f"security_policy {self.security_policy} / mode {self.security_mode} is insecure or "
-                             "deprecated; use Basic256Sha256, Aes128_Sha256_RsaOaep or Aes256_Sha256_RsaPss with "
-                             "Sign/SignAndEncrypt, or set allow_insecure: true to accept it explicitly")
+            raise ValueError(
+                f"security_policy {self.security_policy} / mode {self.security_mode} is insecure or "
+                "deprecated; use Basic256Sha256, Aes128_Sha256_RsaOaep or Aes256_Sha256_RsaPss with "
+                "Sign/SignAndEncrypt, or set allow_insecure: true to accept it explicitly"
+            )
         if (self.security_policy == "None") != (self.security_mode == "None"):
             raise ValueError("security_policy None goes with security_mode None (and only with it)")
         if self.identity == "username" and not (self.username and self.password is not None):

@@ -93,24 +93,35 @@ async def open_client(cfg: OpcuaConfig, pki: Pki | None = None) -> Client:
         if cfg.security_policy != "None":
             await _secure(client, cfg, pki)
         else:
-            log.warning("OPC UA %s: security policy None accepted by site config (allow_insecure): traffic is "
-                        "neither signed nor encrypted", cfg.endpoint)
+            log.warning(
+                "OPC UA %s: security policy None accepted by site config (allow_insecure): traffic is "
+                "neither signed nor encrypted",
+                cfg.endpoint,
+            )
         await client.connect()
     except CertificateRefused:
         raise
     except ua.UaStatusCodeError as exc:
         await _close_quietly(client)
-        name = type(exc).__name__ if type(exc).__name__.startswith("Bad") else ua.StatusCode(exc.code).name
+        name = (
+            type(exc).__name__
+            if type(exc).__name__.startswith("Bad")
+            else ua.StatusCode(exc.code).name
+        )
         v = client.certificate_validator
         if getattr(v, "last_failure", None):
-            raise CertificateRefused(f"{cfg.endpoint}: server certificate refused: {v.last_failure}", v.last_failure) \
-                from None
-        raise AdapterError(f"{cfg.endpoint}: server refused the session: {name}{_hint(name)}") from None
-    except (OSError, asyncio.TimeoutError, ConnectionError) as exc:
+            raise CertificateRefused(
+                f"{cfg.endpoint}: server certificate refused: {v.last_failure}", v.last_failure
+            ) from None
+        raise AdapterError(
+            f"{cfg.endpoint}: server refused the session: {name}{_hint(name)}"
+        ) from None
+    except (TimeoutError, OSError, ConnectionError) as exc:
         await _close_quietly(client)
-        raise AdapterError(f"{cfg.endpoint}: cannot reach the OPC UA server ({exc or type(exc).__name__}); check "
-                           "address, port (usually 4840), that the server is enabled and no firewall blocks it") \
-            from None
+        raise AdapterError(
+            f"{cfg.endpoint}: cannot reach the OPC UA server ({exc or type(exc).__name__}); check "
+            "address, port (usually 4840), that the server is enabled and no firewall blocks it"
+        ) from None
     except ua.UaError as exc:
         await _close_quietly(client)
         raise AdapterError(f"{cfg.endpoint}: {exc}") from None
@@ -123,7 +134,7 @@ def _hint(name: str) -> str:
         "BadUserAccessDenied": " (user name or password wrong)",
         "BadIdentityTokenInvalid": " (this identity type is not enabled on the server)",
         "BadSecurityChecksFailed": " (the server does not trust the kit's certificate yet: trust it on the server, "
-                                   "see docs/adapters/opcua.md)",
+        "see docs/adapters/opcua.md)",
         "BadCertificateUntrusted": " (the server does not trust the kit's certificate yet)",
     }.get(name, "")
 
@@ -135,21 +146,31 @@ async def _secure(client: Client, cfg: OpcuaConfig, pki: Pki) -> None:
     policy = POLICIES[cfg.security_policy]
     mode = _mode(cfg.security_mode)
     if cfg.insecure:
-        log.warning("OPC UA %s: deprecated policy %s accepted by site config (allow_insecure)",
-                    cfg.endpoint, cfg.security_policy)
+        log.warning(
+            "OPC UA %s: deprecated policy %s accepted by site config (allow_insecure)",
+            cfg.endpoint,
+            cfg.security_policy,
+        )
     try:
         endpoints = await client.connect_and_get_server_endpoints()
-    except (OSError, asyncio.TimeoutError, ConnectionError) as exc:
-        raise AdapterError(f"{cfg.endpoint}: cannot reach the OPC UA server ({exc or type(exc).__name__}); check "
-                           "address, port (usually 4840), that the server is enabled and no firewall blocks it") \
-            from None
+    except (TimeoutError, OSError, ConnectionError) as exc:
+        raise AdapterError(
+            f"{cfg.endpoint}: cannot reach the OPC UA server ({exc or type(exc).__name__}); check "
+            "address, port (usually 4840), that the server is enabled and no firewall blocks it"
+        ) from None
     try:
         ep = Client.find_endpoint(endpoints, mode, policy.URI)
     except ua.UaError:
-        offered = sorted({f"{e.SecurityPolicyUri.removeprefix(POLICY_URI_PREFIX)}/{e.SecurityMode.name}"
-                          for e in endpoints})
-        raise AdapterError(f"{cfg.endpoint}: the server offers no endpoint with {cfg.security_policy}/"
-                           f"{cfg.security_mode}; it offers: {', '.join(offered)}") from None
+        offered = sorted(
+            {
+                f"{e.SecurityPolicyUri.removeprefix(POLICY_URI_PREFIX)}/{e.SecurityMode.name}"
+                for e in endpoints
+            }
+        )
+        raise AdapterError(
+            f"{cfg.endpoint}: the server offers no endpoint with {cfg.security_policy}/"
+            f"{cfg.security_mode}; it offers: {', '.join(offered)}"
+        ) from None
     der = ep.ServerCertificate
     cert = x509.load_der_x509_certificate(_first_cert(der))
     try:
@@ -157,15 +178,23 @@ async def _secure(client: Client, cfg: OpcuaConfig, pki: Pki) -> None:
     except ServiceError:
         code = validator.last_failure or "BadCertificateInvalid"
         thumb = thumbprint(cert)
-        what = {"BadCertificateUntrusted": f"is not trusted yet; it was stored under {pki.root / 'rejected'} — check "
-                                           f"the thumbprint on the server, then run `kit opcua trust {thumb[:12]}`",
-                "BadCertificateTimeInvalid": "is expired or not yet valid; renew it on the server",
-                "BadCertificateUriInvalid": "names a different ApplicationUri than the server reports; "
-                                            "regenerate the server certificate"}.get(code, "cannot be used")
-        raise CertificateRefused(f"{cfg.endpoint}: server certificate {thumb[:12]}… {what} ({code})", code, thumb) \
-            from None
-    await client.set_security(policy, str(cert_file), str(key_file),
-                              server_certificate=CertProperties(_first_cert(der), extension="der"), mode=mode)
+        what = {
+            "BadCertificateUntrusted": f"is not trusted yet; it was stored under {pki.root / 'rejected'} — check "
+            f"the thumbprint on the server, then run `kit opcua trust {thumb[:12]}`",
+            "BadCertificateTimeInvalid": "is expired or not yet valid; renew it on the server",
+            "BadCertificateUriInvalid": "names a different ApplicationUri than the server reports; "
+            "regenerate the server certificate",
+        }.get(code, "cannot be used")
+        raise CertificateRefused(
+            f"{cfg.endpoint}: server certificate {thumb[:12]}… {what} ({code})", code, thumb
+        ) from None
+    await client.set_security(
+        policy,
+        str(cert_file),
+        str(key_file),
+        server_certificate=CertProperties(_first_cert(der), extension="der"),
+        mode=mode,
+    )
 
 
 def _first_cert(der: bytes) -> bytes:
@@ -209,13 +238,21 @@ class Identity:
 
     def describe(self) -> str:
         """One line for messages and health."""
-        return " ".join(p for p in (self.manufacturer_name, self.product_name, self.software_version) if p) or "unknown"
+        return (
+            " ".join(
+                p for p in (self.manufacturer_name, self.product_name, self.software_version) if p
+            )
+            or "unknown"
+        )
 
 
 async def read_identity(client: Client) -> Identity:
     """Read ManufacturerName, ProductName and SoftwareVersion (empty strings if missing)."""
-    ids = [ua.ObjectIds.Server_ServerStatus_BuildInfo_ManufacturerName, ua.ObjectIds.Server_ServerStatus_BuildInfo_ProductName,
-           ua.ObjectIds.Server_ServerStatus_BuildInfo_SoftwareVersion]
+    ids = [
+        ua.ObjectIds.Server_ServerStatus_BuildInfo_ManufacturerName,
+        ua.ObjectIds.Server_ServerStatus_BuildInfo_ProductName,
+        ua.ObjectIds.Server_ServerStatus_BuildInfo_SoftwareVersion,
+    ]
     try:
         vals = await client.read_values([client.get_node(ua.NodeId(i)) for i in ids])
     except Exception:  # a server without BuildInfo is still usable
@@ -223,7 +260,9 @@ async def read_identity(client: Client) -> Identity:
     return Identity(*[str(v or "") for v in vals])
 
 
-async def resolve(client: Client, profile: OpcuaProfile, points: list[OpcuaPoint]) -> list[ResolvedPoint]:
+async def resolve(
+    client: Client, profile: OpcuaProfile, points: list[OpcuaPoint]
+) -> list[ResolvedPoint]:
     """Bind each point to a NodeId using the server's NamespaceArray (URIs, never indices)."""
     ns_array = await client.get_namespace_array()
     index = {uri: i for i, uri in enumerate(ns_array)}
@@ -239,7 +278,9 @@ async def resolve(client: Client, profile: OpcuaProfile, points: list[OpcuaPoint
                 assert addr is not None
                 idx = ns_index(addr.namespace)
                 if idx is None:
-                    out.append(ResolvedPoint(p, None, p.unit, f"namespace_unknown:{addr.namespace}"))
+                    out.append(
+                        ResolvedPoint(p, None, p.unit, f"namespace_unknown:{addr.namespace}")
+                    )
                     continue
                 nodeid = to_nodeid(addr, idx)
             else:

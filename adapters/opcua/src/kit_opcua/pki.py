@@ -53,8 +53,11 @@ def thumbprint(cert: x509.Certificate) -> str:
 def load_cert(path: Path) -> x509.Certificate:
     """Load a DER or PEM certificate file."""
     data = Path(path).read_bytes()
-    return x509.load_pem_x509_certificate(data) if data.lstrip().startswith(b"-----") else \
-        x509.load_der_x509_certificate(data)
+    return (
+        x509.load_pem_x509_certificate(data)
+        if data.lstrip().startswith(b"-----")
+        else x509.load_der_x509_certificate(data)
+    )
 
 
 def application_uris(cert: x509.Certificate) -> list[str]:
@@ -66,9 +69,17 @@ def application_uris(cert: x509.Certificate) -> list[str]:
     return list(san.get_values_for_type(x509.UniformResourceIdentifier))
 
 
-def make_certificate(key: rsa.RSAPrivateKey, application_uri: str, *, common_name: str, hostnames: list[str],
-                     server: bool, days: int = 365 * 5, not_before: dt.datetime | None = None,
-                     organisation: str = "Fast-Track Kit") -> x509.Certificate:
+def make_certificate(
+    key: rsa.RSAPrivateKey,
+    application_uri: str,
+    *,
+    common_name: str,
+    hostnames: list[str],
+    server: bool,
+    days: int = 365 * 5,
+    not_before: dt.datetime | None = None,
+    organisation: str = "Fast-Track Kit",
+) -> x509.Certificate:
     """A self-signed OPC UA application instance certificate (OPC 10000-6 §6.2.2).
 
     Args:
@@ -80,9 +91,13 @@ def make_certificate(key: rsa.RSAPrivateKey, application_uri: str, *, common_nam
         days: validity from ``not_before``.
         not_before: start of validity (default: now minus one hour for clock skew).
     """
-    start = not_before or dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation)])
+    start = not_before or dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
+        ]
+    )
     alt: list[x509.GeneralName] = [x509.UniformResourceIdentifier(application_uri)]
     for h in hostnames:
         try:
@@ -91,17 +106,38 @@ def make_certificate(key: rsa.RSAPrivateKey, application_uri: str, *, common_nam
             alt.append(x509.IPAddress(ipaddress.ip_address(h)))
         except ValueError:
             alt.append(x509.DNSName(h))
-    b = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-         .serial_number(x509.random_serial_number()).not_valid_before(start)
-         .not_valid_after(start + dt.timedelta(days=days))
-         .add_extension(x509.SubjectAlternativeName(alt), critical=False)
-         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-         .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=True,
-                                      data_encipherment=True, key_agreement=False, key_cert_sign=False,
-                                      crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH if server
-                                               else ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False))
+    b = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=True,
+                data_encipherment=True,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
+            critical=False,
+        )
+    )
     return b.sign(key, hashes.SHA256())
 
 
@@ -115,8 +151,13 @@ def write_key(path: Path, key: rsa.RSAPrivateKey) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
-        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                  serialization.NoEncryption()))
+        f.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
 
 
 @dataclass
@@ -179,15 +220,24 @@ class Pki:
             write_key(self.key_file, key)
         if self.cert_file.is_file():
             cert = load_cert(self.cert_file)
-            fresh = cert.not_valid_after_utc > dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
+            fresh = cert.not_valid_after_utc > dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
             same_key = cert.public_key().public_numbers() == key.public_key().public_numbers()
             if fresh and same_key and self.application_uri in application_uris(cert):
                 return self.cert_file, self.key_file
-            log.warning("OPC UA client certificate %s is expired or does not match %s; generating a new one — "
-                        "servers must trust the new certificate", self.cert_file, self.application_uri)
+            log.warning(
+                "OPC UA client certificate %s is expired or does not match %s; generating a new one — "
+                "servers must trust the new certificate",
+                self.cert_file,
+                self.application_uri,
+            )
         host = socket.gethostname()
-        cert = make_certificate(key, self.application_uri, common_name=f"Fast-Track Kit@{host}",
-                                hostnames=[host], server=False)
+        cert = make_certificate(
+            key,
+            self.application_uri,
+            common_name=f"Fast-Track Kit@{host}",
+            hostnames=[host],
+            server=False,
+        )
         self.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.DER))
         return self.cert_file, self.key_file
 
@@ -198,17 +248,25 @@ class Pki:
         except Exception:  # not a certificate (stray file): ignore, never crash the listing
             return None
         uris = application_uris(c)
-        return CertInfo(thumbprint=thumbprint(c), state=state, subject=c.subject.rfc4514_string(),
-                        application_uri=uris[0] if uris else None,
-                        not_before=c.not_valid_before_utc.isoformat(), not_after=c.not_valid_after_utc.isoformat(),
-                        expired=c.not_valid_after_utc < dt.datetime.now(dt.timezone.utc), file=str(f))
+        return CertInfo(
+            thumbprint=thumbprint(c),
+            state=state,
+            subject=c.subject.rfc4514_string(),
+            application_uri=uris[0] if uris else None,
+            not_before=c.not_valid_before_utc.isoformat(),
+            not_after=c.not_valid_after_utc.isoformat(),
+            expired=c.not_valid_after_utc < dt.datetime.now(dt.UTC),
+            file=str(f),
+        )
 
     def list(self) -> list[CertInfo]:
         """Rejected and trusted certificates (rejected first: those need a decision)."""
         out: list[CertInfo] = []
         for state in ("rejected", "trusted"):
             for f in sorted(self.path(state).glob("*")):
-                if f.suffix.lower() in (".der", ".pem", ".crt", ".cer") and (info := self._info(f, state)):
+                if f.suffix.lower() in (".der", ".pem", ".crt", ".cer") and (
+                    info := self._info(f, state)
+                ):
                     out.append(info)
         return out
 
@@ -217,9 +275,13 @@ class Pki:
         hits = [c for c in self.list() if c.state == state and c.thumbprint.startswith(prefix)]
         if not prefix or not hits:
             known = ", ".join(c.thumbprint[:12] for c in self.list() if c.state == state) or "none"
-            raise KitError(f"no {state} certificate with thumbprint {prefix or '(empty)'}; {state}: {known}")
+            raise KitError(
+                f"no {state} certificate with thumbprint {prefix or '(empty)'}; {state}: {known}"
+            )
         if len(hits) > 1:
-            raise KitError(f"thumbprint prefix {prefix} matches {len(hits)} certificates; give more digits")
+            raise KitError(
+                f"thumbprint prefix {prefix} matches {len(hits)} certificates; give more digits"
+            )
         return hits[0]
 
     def trust(self, thumb: str) -> CertInfo:
@@ -263,13 +325,17 @@ class Pki:
         for folder in ("trusted", "issuers"):
             for f in self.path(folder).glob("*"):
                 try:
-                    if load_cert(f).extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
+                    if (
+                        load_cert(f)
+                        .extensions.get_extension_for_class(x509.BasicConstraints)
+                        .value.ca
+                    ):
                         return True
                 except Exception:  # not a certificate, or no BasicConstraints: not a CA
                     continue
         return False
 
-    def validator(self) -> "ServerCertificateValidator":
+    def validator(self) -> ServerCertificateValidator:
         """A validator for ``client.certificate_validator``."""
         return ServerCertificateValidator(self)
 
@@ -298,7 +364,9 @@ class ServerCertificateValidator:
         """Check trust, time, URI, key usage and revocation (raises ServiceError)."""
         self.last_failure = None
         # Trusted directly (thumbprint in trusted/, the usual self-signed case) or through a CA chain.
-        store = TrustStore([self.pki.path("trusted"), self.pki.path("issuers")], [self.pki.path("crl")])
+        store = TrustStore(
+            [self.pki.path("trusted"), self.pki.path("issuers")], [self.pki.path("crl")]
+        )
         await store.load_crl()
         direct = thumbprint(cert) in self.pki.trusted_thumbprints()
         # Chain validation only when a CA is present (an empty store cannot be built, and a
@@ -308,26 +376,38 @@ class ServerCertificateValidator:
             await store.load_trust()
         if not direct and not (has_ca and store.is_trusted(cert)):
             path = self.pki.store_rejected(cert)
-            self._fail(ua.StatusCodes.BadCertificateUntrusted,
-                       f"unknown certificate {thumbprint(cert)} stored at {path}; trust it with `kit opcua trust`")
-        now = dt.datetime.now(dt.timezone.utc)
+            self._fail(
+                ua.StatusCodes.BadCertificateUntrusted,
+                f"unknown certificate {thumbprint(cert)} stored at {path}; trust it with `kit opcua trust`",
+            )
+        now = dt.datetime.now(dt.UTC)
         if not (cert.not_valid_before_utc <= now <= cert.not_valid_after_utc):
-            self._fail(ua.StatusCodes.BadCertificateTimeInvalid,
-                       f"valid {cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d}")
+            self._fail(
+                ua.StatusCodes.BadCertificateTimeInvalid,
+                f"valid {cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d}",
+            )
         uris = application_uris(cert)
         if app is not None and app.ApplicationUri and app.ApplicationUri not in uris:
-            self._fail(ua.StatusCodes.BadCertificateUriInvalid,
-                       f"server ApplicationUri {app.ApplicationUri!r} not in certificate SAN {uris}")
+            self._fail(
+                ua.StatusCodes.BadCertificateUriInvalid,
+                f"server ApplicationUri {app.ApplicationUri!r} not in certificate SAN {uris}",
+            )
         try:
             ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
             if not (ku.digital_signature and ku.key_encipherment):
-                self._fail(ua.StatusCodes.BadCertificateUseNotAllowed, "key usage lacks digitalSignature/keyEncipherment")
+                self._fail(
+                    ua.StatusCodes.BadCertificateUseNotAllowed,
+                    "key usage lacks digitalSignature/keyEncipherment",
+                )
         except x509.ExtensionNotFound:
             self._fail(ua.StatusCodes.BadCertificateInvalid, "no KeyUsage extension")
         try:
             eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
             if ExtendedKeyUsageOID.SERVER_AUTH not in eku:
-                self._fail(ua.StatusCodes.BadCertificateUseNotAllowed, "extended key usage lacks serverAuth")
+                self._fail(
+                    ua.StatusCodes.BadCertificateUseNotAllowed,
+                    "extended key usage lacks serverAuth",
+                )
         except x509.ExtensionNotFound:
             pass  # optional in OPC 10000-6; many PLC certificates omit it
         if store.is_revoked(cert):

@@ -53,14 +53,18 @@ def register_endpoints(api: Any, runtime: Any) -> None:
             from kit_opcua.pki import load_cert, thumbprint
 
             c = load_cert(pki.cert_file)
-            own = {"thumbprint": thumbprint(c), "subject": c.subject.rfc4514_string(), "file": str(pki.cert_file),
-                   "not_after": c.not_valid_after_utc.isoformat()}
+            own = {
+                "thumbprint": thumbprint(c),
+                "subject": c.subject.rfc4514_string(),
+                "file": str(pki.cert_file),
+                "not_after": c.not_valid_after_utc.isoformat(),
+            }
         return {"own": own, "certificates": [c.as_dict() for c in pki.list()]}
 
     def _thumb(body: Any) -> str:
         t = (body or {}).get("thumbprint") if isinstance(body, dict) else None
         if not t or not isinstance(t, str):
-            raise KitError("give {\"thumbprint\": \"<hex>\"} (see opcua.certs.list)")
+            raise KitError('give {"thumbprint": "<hex>"} (see opcua.certs.list)')
         return t
 
     async def certs_trust(body: Any) -> dict[str, Any]:

@@ -21,8 +21,21 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from kit.profiles import Profile
 
 #: OPC UA built-in scalar types a point may declare (names as in Part 6, asyncua VariantType).
-DataType = Literal["Boolean", "SByte", "Byte", "Int16", "UInt16", "Int32", "UInt32", "Int64", "UInt64",
-                   "Float", "Double", "String", "DateTime"]
+DataType = Literal[
+    "Boolean",
+    "SByte",
+    "Byte",
+    "Int16",
+    "UInt16",
+    "Int32",
+    "UInt32",
+    "Int64",
+    "UInt64",
+    "Float",
+    "Double",
+    "String",
+    "DateTime",
+]
 
 #: Deprecated or insecure policies: refused unless the site sets ``allow_insecure``.
 SECURE_POLICIES = ("Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss")
@@ -47,7 +60,7 @@ class NodeAddress(BaseModel):
     identifier: str
 
     @classmethod
-    def parse(cls, text: str) -> "NodeAddress":
+    def parse(cls, text: str) -> NodeAddress:
         """Parse ``nsu=<uri>;s=<id>``, ``<alias>;s=<id>`` or ``i=<n>`` (namespace 0).
 
         Raises:
@@ -59,8 +72,10 @@ class NodeAddress(BaseModel):
         if text.startswith("ns="):
             head, _, rest = text.partition(";")
             if head != "ns=0":
-                raise ValueError(f"{text!r}: namespace indices change between servers; write the namespace "
-                                 "by URI (nsu=<uri>;s=…) or by an alias declared under `namespaces`")
+                raise ValueError(
+                    f"{text!r}: namespace indices change between servers; write the namespace "
+                    "by URI (nsu=<uri>;s=…) or by an alias declared under `namespaces`"
+                )
         elif text.startswith("nsu="):
             head, sep, rest = text.partition(";")
             if not sep:
@@ -69,11 +84,15 @@ class NodeAddress(BaseModel):
         elif not _ID.match(text):
             head, sep, rest = text.partition(";")
             if not sep:
-                raise ValueError(f"{text!r}: expected <alias>;s=<identifier>, nsu=<uri>;s=<identifier> or i=<n>")
+                raise ValueError(
+                    f"{text!r}: expected <alias>;s=<identifier>, nsu=<uri>;s=<identifier> or i=<n>"
+                )
             ns = head
         m = _ID.match(rest)
         if not m:
-            raise ValueError(f"{text!r}: identifier must be i=<number>, s=<string>, g=<guid> or b=<base64>")
+            raise ValueError(
+                f"{text!r}: identifier must be i=<number>, s=<string>, g=<guid> or b=<base64>"
+            )
         if m["type"] == "i" and not m["id"].isdigit():
             raise ValueError(f"{text!r}: a numeric identifier (i=) must be a non-negative integer")
         return cls(namespace=ns, id_type=m["type"], identifier=m["id"])
@@ -120,7 +139,7 @@ class OpcuaPoint(_Strict):
     description: str = ""
 
     @model_validator(mode="after")
-    def _check(self) -> "OpcuaPoint":
+    def _check(self) -> OpcuaPoint:
         if (self.node is None) == (self.browse_path is None):
             raise ValueError(f"point {self.name!r}: give exactly one of `node` and `browse_path`")
         if self.node is not None:
@@ -128,10 +147,14 @@ class OpcuaPoint(_Strict):
         for el in self.browse_path or []:
             ns, sep, name = el.partition(":")
             if not sep or not ns or not name:
-                raise ValueError(f"point {self.name!r}: browse_path element {el!r} must be <alias|0>:<BrowseName>")
+                raise ValueError(
+                    f"point {self.name!r}: browse_path element {el!r} must be <alias|0>:<BrowseName>"
+                )
             if ns.isdigit() and ns != "0":
-                raise ValueError(f"point {self.name!r}: browse_path element {el!r}: use a namespace alias, "
-                                 "not an index (indices change between servers)")
+                raise ValueError(
+                    f"point {self.name!r}: browse_path element {el!r}: use a namespace alias, "
+                    "not an index (indices change between servers)"
+                )
         return self
 
     @property
@@ -155,11 +178,16 @@ class Identification(_Strict):
     product_name: str | None = None
     software_version: str | None = None
 
-    def mismatches(self, manufacturer_name: str, product_name: str, software_version: str) -> list[str]:
+    def mismatches(
+        self, manufacturer_name: str, product_name: str, software_version: str
+    ) -> list[str]:
         """Fields of the server's BuildInfo that do not match (empty list = this device)."""
         out = []
-        for field, actual in (("manufacturer_name", manufacturer_name), ("product_name", product_name),
-                              ("software_version", software_version)):
+        for field, actual in (
+            ("manufacturer_name", manufacturer_name),
+            ("product_name", product_name),
+            ("software_version", software_version),
+        ):
             pattern = getattr(self, field)
             if pattern and not re.search(pattern, actual or "", re.I):
                 out.append(f"{field} {actual!r} does not match {pattern!r}")
@@ -214,13 +242,15 @@ class OpcuaProfile(Profile):
     def _aliases(cls, v: dict[str, str]) -> dict[str, str]:
         for alias, uri in v.items():
             if not re.match(r"^[A-Za-z][A-Za-z0-9_-]*$", alias) or alias in ("ns", "nsu"):
-                raise ValueError(f"namespace alias {alias!r}: letters, digits, _ and - only (not ns/nsu)")
+                raise ValueError(
+                    f"namespace alias {alias!r}: letters, digits, _ and - only (not ns/nsu)"
+                )
             if not uri:
                 raise ValueError(f"namespace alias {alias!r}: empty URI")
         return v
 
     @model_validator(mode="after")
-    def _check_points(self) -> "OpcuaProfile":
+    def _check_points(self) -> OpcuaProfile:
         from kit import vocabulary
 
         seen: set[str] = set()
@@ -235,8 +265,10 @@ class OpcuaProfile(Profile):
                 p.unit = meaning.unit  # the vocabulary fixes the unit of a standard name
             for ns in self._namespaces_of(p):
                 if isinstance(ns, str) and ns not in self.namespaces:
-                    raise ValueError(f"point {p.name!r}: namespace alias {ns!r} is not declared under `namespaces` "
-                                     f"(declared: {', '.join(sorted(self.namespaces)) or 'none'})")
+                    raise ValueError(
+                        f"point {p.name!r}: namespace alias {ns!r} is not declared under `namespaces` "
+                        f"(declared: {', '.join(sorted(self.namespaces)) or 'none'})"
+                    )
         unknown = set(self.simulation.points) - seen
         if unknown:
             raise ValueError(f"simulation.points: no such point(s): {', '.join(sorted(unknown))}")
@@ -245,8 +277,12 @@ class OpcuaProfile(Profile):
     def _namespaces_of(self, p: OpcuaPoint) -> list[str | int]:
         if p.node is not None:
             # nsu= carries the URI itself; anything else non-zero is an alias to check.
-            return [] if p.node.strip().startswith("nsu=") else [NodeAddress.parse(p.node).namespace]
-        return [0 if el.split(":", 1)[0] == "0" else el.split(":", 1)[0] for el in p.browse_path or []]
+            return (
+                [] if p.node.strip().startswith("nsu=") else [NodeAddress.parse(p.node).namespace]
+            )
+        return [
+            0 if el.split(":", 1)[0] == "0" else el.split(":", 1)[0] for el in p.browse_path or []
+        ]
 
     def namespace_uri(self, ns: str | int) -> str | int:
         """Resolve an alias to its URI (URIs and 0 are returned unchanged)."""
@@ -259,7 +295,9 @@ class OpcuaProfile(Profile):
         if point.node is None:
             return None
         a = NodeAddress.parse(point.node)
-        return NodeAddress(namespace=self.namespace_uri(a.namespace), id_type=a.id_type, identifier=a.identifier)
+        return NodeAddress(
+            namespace=self.namespace_uri(a.namespace), id_type=a.id_type, identifier=a.identifier
+        )
 
     def browse_elements(self, point: OpcuaPoint) -> list[tuple[str | int, str]]:
         """The point's browse path as ``(namespace URI or 0, BrowseName)`` pairs."""
@@ -272,19 +310,33 @@ class OpcuaProfile(Profile):
     def render_points(self) -> list[str]:
         """Text lines for `kit profile show`: namespaces, defaults and every point."""
         d = self.defaults
-        lines = [f"connect:  opc.tcp://<host>:{self.port}, publishing {d.publishing_interval_ms:g} ms, "
-                 f"sampling {d.sampling_interval_ms:g} ms, queue {d.queue_size}"]
+        lines = [
+            f"connect:  opc.tcp://<host>:{self.port}, publishing {d.publishing_interval_ms:g} ms, "
+            f"sampling {d.sampling_interval_ms:g} ms, queue {d.queue_size}"
+        ]
         lines += [f"ns:       {alias} = {uri}" for alias, uri in self.namespaces.items()]
         if self.identification:
             ident = self.identification.model_dump(exclude_none=True)
             lines.append("expects:  " + ", ".join(f"{k} ~ {v!r}" for k, v in ident.items()))
         lines.append(f"points ({len(self.points)}):")
-        lines.append(f"  {'SEMANTIC':<32} {'TYPE':<8} {'UNIT':<6} {'SAMPLE':>7} {'DEADBAND':<12} NODE")
+        lines.append(
+            f"  {'SEMANTIC':<32} {'TYPE':<8} {'UNIT':<6} {'SAMPLE':>7} {'DEADBAND':<12} NODE"
+        )
         for p in self.points:
-            db = f"{p.deadband.value:g}{'%' if p.deadband.type == 'percent' else ''}" if p.deadband else "-"
+            db = (
+                f"{p.deadband.value:g}{'%' if p.deadband.type == 'percent' else ''}"
+                if p.deadband
+                else "-"
+            )
             where = p.node if p.node is not None else "/".join(p.browse_path or [])
-            sample = p.sampling_interval_ms if p.sampling_interval_ms is not None else d.sampling_interval_ms
-            lines.append(f"  {p.name:<32} {p.type or '-':<8} {p.unit or '-':<6} {sample:>7g} {db:<12} {where}")
+            sample = (
+                p.sampling_interval_ms
+                if p.sampling_interval_ms is not None
+                else d.sampling_interval_ms
+            )
+            lines.append(
+                f"  {p.name:<32} {p.type or '-':<8} {p.unit or '-':<6} {sample:>7g} {db:<12} {where}"
+            )
         lines += [f"note:     {n}" for n in self.notes]
         return lines
 

@@ -7,7 +7,7 @@ carries no value, only the status name as its reason (``BadNodeIdUnknown``).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from asyncua import ua
@@ -32,7 +32,7 @@ def severity(code: int) -> Quality:
 def _aware(ts: datetime | None) -> datetime | None:
     if ts is None:
         return None
-    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 def plain(value: Any) -> Any:
@@ -62,5 +62,11 @@ def to_point(name: str, dv: ua.DataValue | None, unit: str | None) -> Point:
         if value is None:  # a Good status with an empty Variant is not a usable value
             return Point(name=name, quality=Quality.bad, reason="empty_value", unit=unit, ts=ts)
         return Point(name=name, value=value, unit=unit, ts=ts)
-    return Point(name=name, value=value if q is Quality.uncertain else None, unit=unit,
-                 quality=q, reason=status_name(code), ts=ts)
+    return Point(
+        name=name,
+        value=value if q is Quality.uncertain else None,
+        unit=unit,
+        quality=q,
+        reason=status_name(code),
+        ts=ts,
+    )

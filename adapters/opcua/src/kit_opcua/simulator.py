@@ -46,17 +46,33 @@ _POLICY_TYPES = {
     ("Basic256Sha256", "Sign"): ua.SecurityPolicyType.Basic256Sha256_Sign,
     ("Basic256Sha256", "SignAndEncrypt"): ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt,
     ("Aes128_Sha256_RsaOaep", "Sign"): ua.SecurityPolicyType.Aes128Sha256RsaOaep_Sign,
-    ("Aes128_Sha256_RsaOaep", "SignAndEncrypt"): ua.SecurityPolicyType.Aes128Sha256RsaOaep_SignAndEncrypt,
+    (
+        "Aes128_Sha256_RsaOaep",
+        "SignAndEncrypt",
+    ): ua.SecurityPolicyType.Aes128Sha256RsaOaep_SignAndEncrypt,
     ("Aes256_Sha256_RsaPss", "Sign"): ua.SecurityPolicyType.Aes256Sha256RsaPss_Sign,
-    ("Aes256_Sha256_RsaPss", "SignAndEncrypt"): ua.SecurityPolicyType.Aes256Sha256RsaPss_SignAndEncrypt,
+    (
+        "Aes256_Sha256_RsaPss",
+        "SignAndEncrypt",
+    ): ua.SecurityPolicyType.Aes256Sha256RsaPss_SignAndEncrypt,
 }
 _SECURE_ALL = [v for k, v in _POLICY_TYPES.items() if k[0] != "None"]
 
-_VARIANT = {"Boolean": ua.VariantType.Boolean, "SByte": ua.VariantType.SByte, "Byte": ua.VariantType.Byte,
-            "Int16": ua.VariantType.Int16, "UInt16": ua.VariantType.UInt16, "Int32": ua.VariantType.Int32,
-            "UInt32": ua.VariantType.UInt32, "Int64": ua.VariantType.Int64, "UInt64": ua.VariantType.UInt64,
-            "Float": ua.VariantType.Float, "Double": ua.VariantType.Double, "String": ua.VariantType.String,
-            "DateTime": ua.VariantType.DateTime}
+_VARIANT = {
+    "Boolean": ua.VariantType.Boolean,
+    "SByte": ua.VariantType.SByte,
+    "Byte": ua.VariantType.Byte,
+    "Int16": ua.VariantType.Int16,
+    "UInt16": ua.VariantType.UInt16,
+    "Int32": ua.VariantType.Int32,
+    "UInt32": ua.VariantType.UInt32,
+    "Int64": ua.VariantType.Int64,
+    "UInt64": ua.VariantType.UInt64,
+    "Float": ua.VariantType.Float,
+    "Double": ua.VariantType.Double,
+    "String": ua.VariantType.String,
+    "DateTime": ua.VariantType.DateTime,
+}
 _INTS = {"SByte", "Byte", "Int16", "UInt16", "Int32", "UInt32", "Int64", "UInt64"}
 
 
@@ -73,8 +89,9 @@ class SimPoint:
     def __init__(self, point: OpcuaPoint, sim: SimValue | None, seed: int) -> None:
         self.point = point
         self.type = point.type or "Double"
-        self.sim = sim or SimValue(kind="toggle" if self.type == "Boolean" else
-                                   "counter" if self.type in _INTS else "sine")
+        self.sim = sim or SimValue(
+            kind="toggle" if self.type == "Boolean" else "counter" if self.type in _INTS else "sine"
+        )
         self.rng = random.Random(seed)
         self.acc: float = float(self.sim.value) if isinstance(self.sim.value, (int, float)) else 0.0
 
@@ -126,7 +143,9 @@ class _Relay:
         self._tasks: set[asyncio.Task] = set()
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, self.host, self.port, reuse_address=True)
+        self._server = await asyncio.start_server(
+            self._handle, self.host, self.port, reuse_address=True
+        )
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -176,26 +195,37 @@ class _Relay:
 class OpcuaSimulator:
     """A simulated OPC UA device serving one profile (see the module docstring)."""
 
-    def __init__(self, profile: OpcuaProfile, host: str = "127.0.0.1", port: int = 0, *,
-                 security_policy: str | None = None, security_mode: str = "SignAndEncrypt",
-                 trusted_clients: list[x509.Certificate] | None = None,
-                 certificate: tuple[x509.Certificate, Any] | None = None,
-                 application_uri: str | None = None, update_interval_ms: float | None = None,
-                 seed: int = 1, users: dict[str, str] | None = None, max_monitored_items: int | None = None,
-                 subscriptions: bool = True, **_ignored: Any) -> None:
+    def __init__(
+        self,
+        profile: OpcuaProfile,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        security_policy: str | None = None,
+        security_mode: str = "SignAndEncrypt",
+        trusted_clients: list[x509.Certificate] | None = None,
+        certificate: tuple[x509.Certificate, Any] | None = None,
+        application_uri: str | None = None,
+        update_interval_ms: float | None = None,
+        seed: int = 1,
+        users: dict[str, str] | None = None,
+        max_monitored_items: int | None = None,
+        subscriptions: bool = True,
+        **_ignored: Any,
+    ) -> None:
         """Args:
-            profile: the OPC UA profile to serve.
-            host, port: listen address (port 0 picks a free port, kept across restarts).
-            security_policy: serve only this policy (with ``security_mode``); default: None
-                and all secure policies.
-            trusted_clients: if given, only clients presenting one of these certificates.
-            certificate: server certificate and key (default: generated, valid, matching URI).
-            application_uri: the server's ApplicationUri (default ``urn:fast-track-kit:sim:<id>``).
-            update_interval_ms: how often values change (default: the profile's simulation).
-            users: user name → password; when given, anonymous login is refused.
-            max_monitored_items: monitored items per subscription before the server answers
-                BadTooManyMonitoredItems (like an S7-1200 at about 1,000).
-            subscriptions: False = the server refuses subscriptions (BadTooManySubscriptions).
+        profile: the OPC UA profile to serve.
+        host, port: listen address (port 0 picks a free port, kept across restarts).
+        security_policy: serve only this policy (with ``security_mode``); default: None
+            and all secure policies.
+        trusted_clients: if given, only clients presenting one of these certificates.
+        certificate: server certificate and key (default: generated, valid, matching URI).
+        application_uri: the server's ApplicationUri (default ``urn:fast-track-kit:sim:<id>``).
+        update_interval_ms: how often values change (default: the profile's simulation).
+        users: user name → password; when given, anonymous login is refused.
+        max_monitored_items: monitored items per subscription before the server answers
+            BadTooManyMonitoredItems (like an S7-1200 at about 1,000).
+        subscriptions: False = the server refuses subscriptions (BadTooManySubscriptions).
         """
         self.profile = profile
         self.host = host
@@ -209,7 +239,10 @@ class OpcuaSimulator:
         self.max_monitored_items = max_monitored_items
         self.subscriptions = subscriptions
         self.certificate, self.key = certificate or self._stored_certificate()
-        self.points = [SimPoint(p, profile.simulation.points.get(p.name), seed + i) for i, p in enumerate(profile.points)]
+        self.points = [
+            SimPoint(p, profile.simulation.points.get(p.name), seed + i)
+            for i, p in enumerate(profile.points)
+        ]
         self.status: dict[str, int] = {}
         self.values: dict[str, Any] = {}
         """Last value served per point (tests compare against it)."""
@@ -239,25 +272,42 @@ class OpcuaSimulator:
         import os
         from pathlib import Path
 
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fast-track-kit" / "opcua-sim"
+        base = (
+            Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+            / "fast-track-kit"
+            / "opcua-sim"
+        )
         stem = base / hashlib.sha1(self.application_uri.encode()).hexdigest()[:16]
         cert_f, key_f = stem.with_suffix(".der"), stem.with_suffix(".key.pem")
         try:
             cert = x509.load_der_x509_certificate(cert_f.read_bytes())
             key = serialization.load_pem_private_key(key_f.read_bytes(), None)
-            fresh = cert.not_valid_after_utc > dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=7)
+            fresh = cert.not_valid_after_utc > dt.datetime.now(dt.UTC) + dt.timedelta(days=7)
             if fresh and cert.public_key().public_numbers() == key.public_key().public_numbers():
                 return cert, key
         except (OSError, ValueError):
             pass  # missing or unreadable: make a new one
         key = new_key()
-        cert = make_certificate(key, self.application_uri, common_name=f"kit sim {self.profile.id}",
-                                hostnames=["localhost", "127.0.0.1", socket.gethostname()], server=True)
+        cert = make_certificate(
+            key,
+            self.application_uri,
+            common_name=f"kit sim {self.profile.id}",
+            hostnames=["localhost", "127.0.0.1", socket.gethostname()],
+            server=True,
+        )
         try:
             base.mkdir(parents=True, exist_ok=True)
-            for f, data in ((key_f, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                       serialization.NoEncryption())),
-                            (cert_f, cert.public_bytes(serialization.Encoding.DER))):
+            for f, data in (
+                (
+                    key_f,
+                    key.private_bytes(
+                        serialization.Encoding.PEM,
+                        serialization.PrivateFormat.PKCS8,
+                        serialization.NoEncryption(),
+                    ),
+                ),
+                (cert_f, cert.public_bytes(serialization.Encoding.DER)),
+            ):
                 tmp = f.with_name(f"{f.name}.{os.getpid()}.tmp")
                 tmp.write_bytes(data)
                 tmp.replace(f)  # atomic: concurrent simulators never read half a file
@@ -334,7 +384,9 @@ class OpcuaSimulator:
         if status is None:
             self.status.pop(point, None)
         else:
-            self.status[point] = status if isinstance(status, int) else getattr(ua.StatusCodes, status)
+            self.status[point] = (
+                status if isinstance(status, int) else getattr(ua.StatusCodes, status)
+            )
         if self._t0 is not None and self.server is not None:
             await self._update(asyncio.get_running_loop().time() - self._t0, advance=False)
 
@@ -359,17 +411,34 @@ class OpcuaSimulator:
         server = Server()
         await server.init()
         server.set_endpoint(f"opc.tcp://127.0.0.1:{inner_port}/")
-        server.set_server_name(f"Fast-Track Kit simulator: {self.profile.vendor} {self.profile.model}")
+        server.set_server_name(
+            f"Fast-Track Kit simulator: {self.profile.vendor} {self.profile.model}"
+        )
         await server.set_application_uri(self.application_uri)
         if self.security_policy:
-            server.set_security_policy([_POLICY_TYPES[(self.security_policy,
-                                                       "None" if self.security_policy == "None" else self.security_mode)]])
+            server.set_security_policy(
+                [
+                    _POLICY_TYPES[
+                        (
+                            self.security_policy,
+                            "None" if self.security_policy == "None" else self.security_mode,
+                        )
+                    ]
+                ]
+            )
         else:
             server.set_security_policy([ua.SecurityPolicyType.NoSecurity, *_SECURE_ALL])
-        await server.load_certificate(self.certificate.public_bytes(serialization.Encoding.DER), format="der")
-        await server.load_private_key(self.key.private_bytes(serialization.Encoding.PEM,
-                                                              serialization.PrivateFormat.PKCS8,
-                                                              serialization.NoEncryption()), format="pem")
+        await server.load_certificate(
+            self.certificate.public_bytes(serialization.Encoding.DER), format="der"
+        )
+        await server.load_private_key(
+            self.key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ),
+            format="pem",
+        )
         if self.trusted_clients is not None:
             server.set_certificate_validator(self._validate_client)
         if self.users is not None:
@@ -391,10 +460,14 @@ class OpcuaSimulator:
         if self.max_monitored_items is not None:
             self._limit_monitored_items(server, self.max_monitored_items)
         bi = self.profile.simulation.build_info
-        await server.set_build_info("urn:fast-track-kit:sim", (bi.manufacturer_name if bi else None) or self.profile.vendor,
-                                    (bi.product_name if bi else None) or self.profile.model,
-                                    (bi.software_version if bi else None) or "sim", "1",
-                                    dt.datetime.now(dt.timezone.utc))
+        await server.set_build_info(
+            "urn:fast-track-kit:sim",
+            (bi.manufacturer_name if bi else None) or self.profile.vendor,
+            (bi.product_name if bi else None) or self.profile.model,
+            (bi.software_version if bi else None) or "sim",
+            "1",
+            dt.datetime.now(dt.UTC),
+        )
         await self._address_space(server)
         return server
 
@@ -403,7 +476,9 @@ class OpcuaSimulator:
         svc = server.iserver.subscription_service
         original = svc.create_monitored_items
 
-        async def create(params: ua.CreateMonitoredItemsParameters) -> list[ua.MonitoredItemCreateResult]:
+        async def create(
+            params: ua.CreateMonitoredItemsParameters,
+        ) -> list[ua.MonitoredItemCreateResult]:
             sub = svc.subscriptions.get(params.SubscriptionId)
             have = len(sub.monitored_item_srv._monitored_items) if sub is not None else 0
             room = max(0, limit - have)
@@ -418,9 +493,14 @@ class OpcuaSimulator:
 
         svc.create_monitored_items = create  # instance attribute: only this simulator is limited
 
-    async def _validate_client(self, cert: x509.Certificate, app: ua.ApplicationDescription) -> None:
-        await CertificateValidator(CertificateValidatorOptions.TIME_RANGE | CertificateValidatorOptions.URI
-                                   | CertificateValidatorOptions.PEER_CLIENT).validate(cert, app)
+    async def _validate_client(
+        self, cert: x509.Certificate, app: ua.ApplicationDescription
+    ) -> None:
+        await CertificateValidator(
+            CertificateValidatorOptions.TIME_RANGE
+            | CertificateValidatorOptions.URI
+            | CertificateValidatorOptions.PEER_CLIENT
+        ).validate(cert, app)
         if thumbprint(cert) not in {thumbprint(c) for c in self.trusted_clients or []}:
             raise ServiceError(ua.StatusCodes.BadSecurityChecksFailed)
 
@@ -438,14 +518,17 @@ class OpcuaSimulator:
         for sp in self.points:
             p = sp.point
             vtype = _VARIANT[sp.type]
-            initial = sp.coerce(sp.sim.value if sp.sim.value is not None else (False if sp.type == "Boolean" else 0))
+            initial = sp.coerce(
+                sp.sim.value if sp.sim.value is not None else (False if sp.type == "Boolean" else 0)
+            )
             if p.node is not None:
                 addr = self.profile.address(p)
                 assert addr is not None
                 i = await idx(addr.namespace)
                 nodeid = to_nodeid(addr, i)
-                var = await objects.add_variable(nodeid, ua.QualifiedName(addr.identifier[-60:], i),
-                                                 ua.Variant(initial, vtype))
+                var = await objects.add_variable(
+                    nodeid, ua.QualifiedName(addr.identifier[-60:], i), ua.Variant(initial, vtype)
+                )
             else:
                 parent = objects
                 elements = self.profile.browse_elements(p)
@@ -465,9 +548,15 @@ class OpcuaSimulator:
     async def _analog_properties(self, var: Any, sp: SimPoint) -> None:
         # EngineeringUnits (so unit_from_server works) and EURange (so percent deadbands work).
         if sp.point.unit:
-            eu = ua.EUInformation(NamespaceUri="http://www.opcfoundation.org/UA/units/un/cefact", UnitId=-1,
-                                  DisplayName=ua.LocalizedText(sp.point.unit), Description=ua.LocalizedText(sp.point.unit))
-            await var.add_property(0, "EngineeringUnits", ua.Variant(eu, ua.VariantType.ExtensionObject))
+            eu = ua.EUInformation(
+                NamespaceUri="http://www.opcfoundation.org/UA/units/un/cefact",
+                UnitId=-1,
+                DisplayName=ua.LocalizedText(sp.point.unit),
+                Description=ua.LocalizedText(sp.point.unit),
+            )
+            await var.add_property(
+                0, "EngineeringUnits", ua.Variant(eu, ua.VariantType.ExtensionObject)
+            )
         rng = ua.Range(Low=float(sp.sim.min), High=float(sp.sim.max))
         await var.add_property(0, "EURange", ua.Variant(rng, ua.VariantType.ExtensionObject))
 
@@ -491,9 +580,13 @@ class OpcuaSimulator:
     async def _write(self, sp: SimPoint, value: Any) -> None:
         if self.server is None:
             return
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         code = self.status.get(sp.point.name, ua.StatusCodes.Good)
-        dv = ua.DataValue(ua.Variant(value, _VARIANT[sp.type]), StatusCode=ua.StatusCode(code),
-                          SourceTimestamp=now, ServerTimestamp=now)
+        dv = ua.DataValue(
+            ua.Variant(value, _VARIANT[sp.type]),
+            StatusCode=ua.StatusCode(code),
+            SourceTimestamp=now,
+            ServerTimestamp=now,
+        )
         await self.server.write_attribute_value(self._nodes[sp.point.name], dv)
         self.values[sp.point.name] = value

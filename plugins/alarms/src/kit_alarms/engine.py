@@ -18,14 +18,18 @@ from typing import Any
 
 from kit.bindings import Binding
 from kit.payloads import Quality
-
 from kit_alarms.flood import FloodChange, FloodDetector
 from kit_alarms.rules import BadQualityRule, DeviationRule, RateRule, StaleRule, ThresholdRule
 from kit_alarms.states import AlarmStatus, State, Transition
 
-
 _THRESHOLD, _RATE, _DEVIATION, _STALE, _BAD = range(5)
-_KIND = {ThresholdRule: _THRESHOLD, RateRule: _RATE, DeviationRule: _DEVIATION, StaleRule: _STALE, BadQualityRule: _BAD}
+_KIND = {
+    ThresholdRule: _THRESHOLD,
+    RateRule: _RATE,
+    DeviationRule: _DEVIATION,
+    StaleRule: _STALE,
+    BadQualityRule: _BAD,
+}
 
 
 @dataclass
@@ -64,7 +68,9 @@ class AlarmEngine:
         ids = [r.rule_id for r in self.rules]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
-            raise ValueError(f"duplicate alarm rule id(s) {', '.join(dupes)}: give each rule a unique id")
+            raise ValueError(
+                f"duplicate alarm rule id(s) {', '.join(dupes)}: give each rule a unique id"
+            )
         self.by_id = dict(zip(ids, self.rules))
         self.status: dict[str, AlarmStatus] = {}
         self.runtime: dict[str, RuleRuntime] = {}
@@ -145,7 +151,9 @@ class AlarmEngine:
                     self._emit(self.status[rid].set_suppressed(bool(value), ts), rule)
             return
         if kind == _BAD:
-            rt.cond = quality is Quality.bad or (rule.include_uncertain and quality is Quality.uncertain)
+            rt.cond = quality is Quality.bad or (
+                rule.include_uncertain and quality is Quality.uncertain
+            )
             rt.value = value
         elif value is None:
             # A bad value says nothing about the process: keep the condition as it was.
@@ -157,7 +165,9 @@ class AlarmEngine:
                 rt.cond = rule.condition(value, self.status[rid].active)
             elif kind == _RATE:
                 if rt.prev_ts is not None and ts > rt.prev_ts:
-                    rt.cond = rule.condition((value - rt.prev_value) / (ts - rt.prev_ts), self.status[rid].active)
+                    rt.cond = rule.condition(
+                        (value - rt.prev_value) / (ts - rt.prev_ts), self.status[rid].active
+                    )
                 rt.prev_value, rt.prev_ts = value, ts
             elif kind == _DEVIATION:
                 sp = rule.setpoint if isinstance(rule.setpoint, (int, float)) else rt.setpoint
@@ -242,18 +252,26 @@ class AlarmEngine:
             if active_only and st.state is State.normal and not st.active:
                 continue
             d = st.to_dict()
-            d.update(rule=rule.rule_id, type=rule.type, priority=rule.priority, message=rule.describe(),
-                     point=rule.input.point)
+            d.update(
+                rule=rule.rule_id,
+                type=rule.type,
+                priority=rule.priority,
+                message=rule.describe(),
+                point=rule.input.point,
+            )
             out.append(d)
         return out
 
     # -- persistence -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """JSON-able state of every alarm, rule runtime and the flood window."""
-        return {"now": self.now, "started": self.started,
-                "status": {k: v.to_dict() for k, v in self.status.items()},
-                "runtime": {k: v.__dict__.copy() for k, v in self.runtime.items()},
-                "flood": self.flood.to_dict()}
+        return {
+            "now": self.now,
+            "started": self.started,
+            "status": {k: v.to_dict() for k, v in self.status.items()},
+            "runtime": {k: v.__dict__.copy() for k, v in self.runtime.items()},
+            "flood": self.flood.to_dict(),
+        }
 
     def restore(self, d: dict[str, Any] | None) -> None:
         """Restore :meth:`to_dict` output; rules that no longer exist are dropped, new
@@ -270,7 +288,9 @@ class AlarmEngine:
                 self.status[k] = st
         for k, rd in d.get("runtime", {}).items():
             if k in self.runtime:
-                self.runtime[k] = RuleRuntime(**{f: v for f, v in rd.items() if f in RuleRuntime.__dataclass_fields__})
+                self.runtime[k] = RuleRuntime(
+                    **{f: v for f, v in rd.items() if f in RuleRuntime.__dataclass_fields__}
+                )
         self._pending = {k for k, rt in self.runtime.items() if rt.pending_since is not None}
         self._shelved = {k for k, st in self.status.items() if st.shelved_until is not None}
         self.flood.restore(d.get("flood"))

@@ -70,8 +70,13 @@ class FloodDetector:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able state."""
-        return {"times": list(self.times), "in_flood": self.in_flood, "started_at": self.started_at,
-                "floods": self.floods, "time_in_flood_s": self.time_in_flood_s}
+        return {
+            "times": list(self.times),
+            "in_flood": self.in_flood,
+            "started_at": self.started_at,
+            "floods": self.floods,
+            "time_in_flood_s": self.time_in_flood_s,
+        }
 
     def restore(self, d: dict[str, Any] | None) -> None:
         """Restore :meth:`to_dict` output."""

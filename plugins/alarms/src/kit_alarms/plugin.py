@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -19,11 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 import kit
 from kit.components import Analytics
 from kit.errors import KitError
+from kit.intake import Intake
 from kit.payloads import SampleBatch
-
 from kit_alarms.engine import AlarmEngine, Notice
 from kit_alarms.flood import FloodDetector
-from kit.intake import Intake
 from kit_alarms.rules import AlarmRule
 from kit_alarms.states import LETTER, AlarmOperationError, State
 
@@ -51,18 +50,20 @@ class AlarmsConfig(BaseModel):
     transitions are saved at once."""
 
     @model_validator(mode="after")
-    def _check(self) -> "AlarmsConfig":
+    def _check(self) -> AlarmsConfig:
         ids = [r.rule_id for r in self.rules]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
-            raise ValueError(f"duplicate rule id(s) {', '.join(dupes)}: set a unique `id` on each rule")
+            raise ValueError(
+                f"duplicate rule id(s) {', '.join(dupes)}: set a unique `id` on each rule"
+            )
         if self.flood_end_below > self.flood_start_above:
             raise ValueError("flood_end_below must not exceed flood_start_above")
         return self
 
 
 def _dt(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, timezone.utc)
+    return datetime.fromtimestamp(ts, UTC)
 
 
 _TIME_KEYS = ("raised_at", "returned_at", "acked_at", "shelved_at", "shelved_until")
@@ -70,19 +71,26 @@ _TIME_KEYS = ("raised_at", "returned_at", "acked_at", "shelved_at", "shelved_unt
 
 def public(d: dict[str, Any]) -> dict[str, Any]:
     """An alarm dict for the control API: times as ISO 8601 UTC strings."""
-    return {k: (_dt(v).isoformat() if k in _TIME_KEYS and isinstance(v, (int, float)) else v) for k, v in d.items()}
+    return {
+        k: (_dt(v).isoformat() if k in _TIME_KEYS and isinstance(v, (int, float)) else v)
+        for k, v in d.items()
+    }
 
 
 class AlarmsComponent(Analytics):
     """ISA-18.2 alarms of one asset: thresholds, rate, deviation, stale, bad quality."""
 
     name: ClassVar[str] = "alarms"
-    summary: ClassVar[str] = "ISA-18.2 alarms: limits, rate, deviation, stale, quality; ack, shelve, flood"
+    summary: ClassVar[str] = (
+        "ISA-18.2 alarms: limits, rate, deviation, stale, quality; ack, shelve, flood"
+    )
     Config: ClassVar[type[BaseModel]] = AlarmsConfig
 
     def __init__(self, config: AlarmsConfig, ctx) -> None:
         super().__init__(config, ctx)
-        flood = FloodDetector(config.flood_window_s, config.flood_start_above, config.flood_end_below)
+        flood = FloodDetector(
+            config.flood_window_s, config.flood_start_above, config.flood_end_below
+        )
         self.engine = AlarmEngine(ctx.name, list(config.rules), flood=flood)
         self.intake = Intake(self.engine.bindings(), str(ctx.asset) if ctx.asset else None)
         self.events_published = 0
@@ -103,7 +111,11 @@ class AlarmsComponent(Analytics):
                 async with self._lock:
                     self.engine.advance(self.ctx.clock.now().timestamp())
                     await self._publish(self.engine.drain())
-                    if self._dirty and self.ctx.clock.monotonic() - self._last_save >= self.config.save_interval_s:
+                    if (
+                        self._dirty
+                        and self.ctx.clock.monotonic() - self._last_save
+                        >= self.config.save_interval_s
+                    ):
                         await self.save()
         finally:
             with contextlib.suppress(Exception):
@@ -136,37 +148,69 @@ class AlarmsComponent(Analytics):
             if n.flood is not None:
                 f = n.flood
                 await self.ctx.publish_event(
-                    "alarm", "flood_started" if f.started else "flood_ended", ts=_dt(f.ts),
+                    "alarm",
+                    "flood_started" if f.started else "flood_ended",
+                    ts=_dt(f.ts),
                     severity="high" if f.started else "info",
-                    message=(f"alarm flood: {f.count} alarms in {self.config.flood_window_s:g} s" if f.started
-                             else f"alarm flood ended after {f.duration_s:.0f} s"),
-                    data={"count": f.count, "window_s": self.config.flood_window_s, "duration_s": f.duration_s,
-                          "component": self.ctx.name})
+                    message=(
+                        f"alarm flood: {f.count} alarms in {self.config.flood_window_s:g} s"
+                        if f.started
+                        else f"alarm flood ended after {f.duration_s:.0f} s"
+                    ),
+                    data={
+                        "count": f.count,
+                        "window_s": self.config.flood_window_s,
+                        "duration_s": f.duration_s,
+                        "component": self.ctx.name,
+                    },
+                )
             elif n.transition is not None:
                 tr, rule = n.transition, n.rule
                 st = self.engine.status[rule.rule_id]
-                data = {"alarm_id": tr.alarm_id, "rule": rule.rule_id, "rule_type": rule.type,
-                        "point": rule.input.point, "priority": rule.priority, "cause": tr.cause,
-                        "state": tr.to_state.value, "letter": LETTER[tr.to_state],
-                        "previous_state": tr.from_state.value, "value": st.value, "who": tr.who,
-                        "occurrences": st.occurrences}
+                data = {
+                    "alarm_id": tr.alarm_id,
+                    "rule": rule.rule_id,
+                    "rule_type": rule.type,
+                    "point": rule.input.point,
+                    "priority": rule.priority,
+                    "cause": tr.cause,
+                    "state": tr.to_state.value,
+                    "letter": LETTER[tr.to_state],
+                    "previous_state": tr.from_state.value,
+                    "value": st.value,
+                    "who": tr.who,
+                    "occurrences": st.occurrences,
+                }
                 for k in ("limit", "limit_per_s", "timeout_s", "deadband"):
                     if hasattr(rule, k):
                         data[k] = getattr(rule, k)
                 if tr.to_state is State.shelved:
-                    data["shelved_until"] = _dt(st.shelved_until).isoformat() if st.shelved_until else None
-                await self.ctx.publish_event("alarm", f"alarm_{tr.cause}", ts=_dt(tr.ts),
-                                             severity=SEVERITY[rule.priority] if tr.cause == "raised" else "info",
-                                             message=rule.describe(), data=data)
+                    data["shelved_until"] = (
+                        _dt(st.shelved_until).isoformat() if st.shelved_until else None
+                    )
+                await self.ctx.publish_event(
+                    "alarm",
+                    f"alarm_{tr.cause}",
+                    ts=_dt(tr.ts),
+                    severity=SEVERITY[rule.priority] if tr.cause == "raised" else "info",
+                    message=rule.describe(),
+                    data=data,
+                )
             self.events_published += 1
         if notices:
             active = sum(1 for s in self.engine.status.values() if s.active)
-            unacked = sum(1 for s in self.engine.status.values()
-                          if s.state in (State.unacknowledged, State.returned_unacknowledged))
+            unacked = sum(
+                1
+                for s in self.engine.status.values()
+                if s.state in (State.unacknowledged, State.returned_unacknowledged)
+            )
             await self.ctx.publish_kpi("alarms_active", active)
             await self.ctx.publish_kpi("alarms_unacknowledged", unacked)
-            await self.ctx.publish_kpi("alarms_in_flood_window", self.engine.flood.count,
-                                       attrs={"in_flood": self.engine.flood.in_flood})
+            await self.ctx.publish_kpi(
+                "alarms_in_flood_window",
+                self.engine.flood.count,
+                attrs={"in_flood": self.engine.flood.in_flood},
+            )
 
     # -- operator actions (control API) ----------------------------------------------------
     async def act(self, action: str, alarm_id: str, who: str, **kw: Any) -> dict[str, Any]:
@@ -191,22 +235,34 @@ class AlarmsComponent(Analytics):
 
     def owns(self, alarm_id: str) -> bool:
         """Whether ``alarm_id`` belongs to this component."""
-        return alarm_id.startswith(self.ctx.name + "/") and alarm_id.split("/", 1)[1] in self.engine.status
+        return (
+            alarm_id.startswith(self.ctx.name + "/")
+            and alarm_id.split("/", 1)[1] in self.engine.status
+        )
 
     def metrics(self) -> dict[str, Any]:
         """Intake counters, alarm counts, flood state."""
         states = [s.state.value for s in self.engine.status.values()]
-        return {**self.intake.counters.as_dict(), "alarms": len(states),
-                "active": sum(1 for s in self.engine.status.values() if s.active),
-                "unacknowledged": states.count("unacknowledged") + states.count("returned_unacknowledged"),
-                "shelved": states.count("shelved"), "in_flood": self.engine.flood.in_flood,
-                "floods": self.engine.flood.floods, "events": self.events_published}
+        return {
+            **self.intake.counters.as_dict(),
+            "alarms": len(states),
+            "active": sum(1 for s in self.engine.status.values() if s.active),
+            "unacknowledged": states.count("unacknowledged")
+            + states.count("returned_unacknowledged"),
+            "shelved": states.count("shelved"),
+            "in_flood": self.engine.flood.in_flood,
+            "floods": self.engine.flood.floods,
+            "events": self.events_published,
+        }
 
 
 # -- control API ------------------------------------------------------------------------------
 def _components(runtime) -> list[AlarmsComponent]:
-    return [i.component for i in runtime.supervisor.instances.values()
-            if isinstance(i.component, AlarmsComponent)]
+    return [
+        i.component
+        for i in runtime.supervisor.instances.values()
+        if isinstance(i.component, AlarmsComponent)
+    ]
 
 
 def _need(body: Any, *keys: str) -> dict[str, Any]:
@@ -238,7 +294,9 @@ def register_endpoints(api, runtime) -> None:
     """``alarms.list``, ``alarms.ack``, ``alarms.shelve``, ``alarms.unshelve``, ``alarms.out_of_service``."""
 
     async def list_(body: Any) -> list[dict[str, Any]]:
-        active_only = bool((body or {}).get("active_only", False)) if isinstance(body, dict) else False
+        active_only = (
+            bool((body or {}).get("active_only", False)) if isinstance(body, dict) else False
+        )
         out = []
         for c in _components(runtime):
             for d in c.engine.listing(active_only):
@@ -256,7 +314,9 @@ def register_endpoints(api, runtime) -> None:
             duration = float(b["duration_s"])
         except (TypeError, ValueError):
             raise KitError("duration_s must be a number of seconds") from None
-        return await _owner(runtime, b["id"]).act("shelve", b["id"], str(b["who"]), duration_s=duration)
+        return await _owner(runtime, b["id"]).act(
+            "shelve", b["id"], str(b["who"]), duration_s=duration
+        )
 
     async def unshelve(body: Any) -> dict[str, Any]:
         b = _need(body, "id", "who")
@@ -264,8 +324,12 @@ def register_endpoints(api, runtime) -> None:
 
     async def oos(body: Any) -> dict[str, Any]:
         b = _need(body, "id", "who")
-        return await _owner(runtime, b["id"]).act("out_of_service", b["id"], str(b["who"]),
-                                                  out_of_service=bool(b.get("out_of_service", True)))
+        return await _owner(runtime, b["id"]).act(
+            "out_of_service",
+            b["id"],
+            str(b["who"]),
+            out_of_service=bool(b.get("out_of_service", True)),
+        )
 
     api.add("alarms.list", list_)
     api.add("alarms.ack", ack)

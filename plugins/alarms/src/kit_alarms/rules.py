@@ -116,14 +116,17 @@ class DeviationRule(_RuleBase):
     deadband: float = Field(0.0, ge=0)
 
     @model_validator(mode="after")
-    def _deadband_below_limit(self) -> "DeviationRule":
+    def _deadband_below_limit(self) -> DeviationRule:
         if self.deadband >= self.limit:
             raise ValueError("deadband must be smaller than limit")
         return self
 
     def describe(self) -> str:
         """Default operator message."""
-        return self.message or f"{self.input.point} deviates from its setpoint by more than {self.limit:g}"
+        return (
+            self.message
+            or f"{self.input.point} deviates from its setpoint by more than {self.limit:g}"
+        )
 
     def condition(self, value: float, setpoint: float, active: bool) -> bool:
         """Whether the deviation is an alarm given the current condition."""
@@ -153,8 +156,16 @@ class BadQualityRule(_RuleBase):
         return self.message or f"{self.input.point} has bad quality"
 
 
-_TAG = {"hihi": "rule[threshold]", "hi": "rule[threshold]", "lo": "rule[threshold]", "lolo": "rule[threshold]",
-        "rate": "rule[rate]", "deviation": "rule[deviation]", "stale": "rule[stale]", "bad_quality": "rule[bad_quality]"}
+_TAG = {
+    "hihi": "rule[threshold]",
+    "hi": "rule[threshold]",
+    "lo": "rule[threshold]",
+    "lolo": "rule[threshold]",
+    "rate": "rule[rate]",
+    "deviation": "rule[deviation]",
+    "stale": "rule[stale]",
+    "bad_quality": "rule[bad_quality]",
+}
 RULE_TYPES = tuple(_TAG)
 
 
@@ -167,10 +178,15 @@ def _rule_tag(value: Any) -> str | None:
 
 
 AlarmRule = Annotated[
-    Annotated[ThresholdRule, Tag("rule[threshold]")] | Annotated[RateRule, Tag("rule[rate]")]
-    | Annotated[DeviationRule, Tag("rule[deviation]")] | Annotated[StaleRule, Tag("rule[stale]")]
+    Annotated[ThresholdRule, Tag("rule[threshold]")]
+    | Annotated[RateRule, Tag("rule[rate]")]
+    | Annotated[DeviationRule, Tag("rule[deviation]")]
+    | Annotated[StaleRule, Tag("rule[stale]")]
     | Annotated[BadQualityRule, Tag("rule[bad_quality]")],
-    Discriminator(_rule_tag, custom_error_type="alarm_rule_type",
-                  custom_error_message=f"type must be one of {', '.join(RULE_TYPES)}"),
+    Discriminator(
+        _rule_tag,
+        custom_error_type="alarm_rule_type",
+        custom_error_message=f"type must be one of {', '.join(RULE_TYPES)}",
+    ),
 ]
 """One alarm rule; its ``type`` selects the model."""

@@ -39,9 +39,15 @@ class State(StrEnum):
     out_of_service = "out_of_service"
 
 
-LETTER = {State.normal: "A", State.unacknowledged: "B", State.acknowledged: "C",
-          State.returned_unacknowledged: "D", State.shelved: "F", State.suppressed: "G",
-          State.out_of_service: "H"}
+LETTER = {
+    State.normal: "A",
+    State.unacknowledged: "B",
+    State.acknowledged: "C",
+    State.returned_unacknowledged: "D",
+    State.shelved: "F",
+    State.suppressed: "G",
+    State.out_of_service: "H",
+}
 """ISA-18.2 state letters."""
 
 HIDDEN = (State.shelved, State.suppressed, State.out_of_service)
@@ -116,7 +122,9 @@ class AlarmStatus:
             return None
         return Transition(self.id, cause, before, after, ts, who)
 
-    def set_condition(self, active: bool, ts: float, value: float | None = None) -> Transition | None:
+    def set_condition(
+        self, active: bool, ts: float, value: float | None = None
+    ) -> Transition | None:
         """The (delayed) alarm condition became ``active`` or cleared."""
         if active == self.active:
             return None
@@ -133,10 +141,14 @@ class AlarmStatus:
                 self.returned_at = ts
 
         hidden = self.hidden
-        tr = self._apply("raised" if active else ("returned" if not self.acked else "cleared"), ts, None, change)
+        tr = self._apply(
+            "raised" if active else ("returned" if not self.acked else "cleared"), ts, None, change
+        )
         if tr is None and hidden:
             # Condition changes inside F/G/H are not annunciated, but report them for the record.
-            return Transition(self.id, "hidden_raised" if active else "hidden_cleared", self.state, self.state, ts)
+            return Transition(
+                self.id, "hidden_raised" if active else "hidden_cleared", self.state, self.state, ts
+            )
         if tr is not None and tr.to_state is State.normal:
             tr.cause = "cleared"
         return tr
@@ -148,7 +160,9 @@ class AlarmStatus:
             AlarmOperationError: the alarm is not unacknowledged.
         """
         if self.state not in (State.unacknowledged, State.returned_unacknowledged):
-            raise AlarmOperationError(f"alarm {self.id} is {self.state.value}; only an unacknowledged alarm can be acknowledged")
+            raise AlarmOperationError(
+                f"alarm {self.id} is {self.state.value}; only an unacknowledged alarm can be acknowledged"
+            )
 
         def change() -> None:
             self.acked = True
@@ -243,7 +257,7 @@ class AlarmStatus:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "AlarmStatus":
+    def from_dict(cls, d: dict[str, Any]) -> AlarmStatus:
         """Rebuild from :meth:`to_dict` output (derived keys ignored)."""
         fields = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         return cls(**fields)

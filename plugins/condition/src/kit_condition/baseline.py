@@ -86,16 +86,21 @@ class Learner:
         """The robust model of what was collected (needs at least one value)."""
         med, mad = robust_stats(self.values)
         scale = max(MAD_TO_SIGMA * mad, min_scale, min_scale_rel * abs(med))
-        return SignalModel(med, mad, scale, len(self.values), self.seen, self.start or 0.0, self.end or 0.0)
+        return SignalModel(
+            med, mad, scale, len(self.values), self.seen, self.start or 0.0, self.end or 0.0
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able state (the buffer included, so a restart does not restart learning)."""
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], max_samples: int) -> "Learner":
+    def from_dict(cls, d: dict[str, Any], max_samples: int) -> Learner:
         """Rebuild; a smaller ``max_samples`` than before thins the restored buffer."""
-        lr = cls(max_samples=max_samples, **{k: v for k, v in d.items() if k in cls.__dataclass_fields__ and k != "max_samples"})
+        lr = cls(
+            max_samples=max_samples,
+            **{k: v for k, v in d.items() if k in cls.__dataclass_fields__ and k != "max_samples"},
+        )
         while len(lr.values) >= max_samples:
             lr.values = lr.values[::2]
             lr.stride *= 2

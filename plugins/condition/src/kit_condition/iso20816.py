@@ -32,12 +32,20 @@ BOUNDARIES: dict[str, tuple[float, float, float]] = {
 """Machine class → (A/B, B/C, C/D) in mm/s RMS."""
 
 ZONES = "ABCD"
-MEANING = {"A": "newly commissioned", "B": "acceptable long-term", "C": "unsatisfactory: plan maintenance",
-           "D": "severe: risk of damage"}
+MEANING = {
+    "A": "newly commissioned",
+    "B": "acceptable long-term",
+    "C": "unsatisfactory: plan maintenance",
+    "D": "severe: risk of damage",
+}
 
 
-def zone(value: float, bounds: tuple[float, float, float], current: str | None = None,
-         hysteresis: float = 0.05) -> str:
+def zone(
+    value: float,
+    bounds: tuple[float, float, float],
+    current: str | None = None,
+    hysteresis: float = 0.05,
+) -> str:
     """The zone of ``value`` (mm/s RMS) for ``bounds``.
 
     A value exactly on a boundary belongs to the upper zone. With ``current`` given, moving

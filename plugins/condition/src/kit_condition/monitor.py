@@ -84,8 +84,13 @@ class SignalState:
 class ConditionMonitor:
     """All signals of one condition-monitoring component (see module docstring)."""
 
-    def __init__(self, signals: list[str], params: Params, new_id: Callable[[], str] | None = None,
-                 history: int = 200) -> None:
+    def __init__(
+        self,
+        signals: list[str],
+        params: Params,
+        new_id: Callable[[], str] | None = None,
+        history: int = 200,
+    ) -> None:
         self.p = params
         self.signals = {s: SignalState(learner=Learner(params.max_samples)) for s in signals}
         self.version = 0
@@ -114,8 +119,14 @@ class ConditionMonitor:
             zn = zone(value, bounds, st.zone)
             if zn != st.zone:
                 prev, st.zone = st.zone, zn
-                self.notices.append(Notice("zone_changed", signal, ts, {"zone": zn, "previous": prev, "value": value,
-                                                                        "boundaries": list(bounds)}))
+                self.notices.append(
+                    Notice(
+                        "zone_changed",
+                        signal,
+                        ts,
+                        {"zone": zn, "previous": prev, "value": value, "boundaries": list(bounds)},
+                    )
+                )
         m = st.model
         if m is None:
             return
@@ -148,8 +159,13 @@ class ConditionMonitor:
         shift = (new.median - old.median) / old.scale if old else None
         st.model, st.learner = new, None
         self.version += 1
-        summary = {"version": self.version, "signal": signal, **new.to_dict(), "shift_z": shift,
-                   "previous_median": old.median if old else None}
+        summary = {
+            "version": self.version,
+            "signal": signal,
+            **new.to_dict(),
+            "shift_z": shift,
+            "previous_median": old.median if old else None,
+        }
         self.versions.append(summary)
         self.notices.append(Notice("model_learned", signal, ts, summary))
 
@@ -158,9 +174,19 @@ class ConditionMonitor:
         st.alarm_id, st.peak_z = self._new_id(), z
         m = st.model
         assert m is not None
-        rec = {"id": st.alarm_id, "signal": signal, "raised_at": ts, "cleared_at": None, "z": z, "peak_z": z,
-               "value": st.value, "median": m.median, "scale": m.scale, "model_version": self.model_version(signal),
-               "feedback": None}
+        rec = {
+            "id": st.alarm_id,
+            "signal": signal,
+            "raised_at": ts,
+            "cleared_at": None,
+            "z": z,
+            "peak_z": z,
+            "value": st.value,
+            "median": m.median,
+            "scale": m.scale,
+            "model_version": self.model_version(signal),
+            "feedback": None,
+        }
         self.alarms.append(rec)
         self.notices.append(Notice("alarm_raised", signal, ts, dict(rec)))
 
@@ -168,8 +194,14 @@ class ConditionMonitor:
         rec = self.find_alarm(st.alarm_id or "")
         if rec is not None:
             rec.update(cleared_at=ts, peak_z=st.peak_z)
-        self.notices.append(Notice("alarm_cleared", signal, ts, {"id": st.alarm_id, "z": z, "peak_z": st.peak_z,
-                                                                 "value": st.value}))
+        self.notices.append(
+            Notice(
+                "alarm_cleared",
+                signal,
+                ts,
+                {"id": st.alarm_id, "z": z, "peak_z": st.peak_z, "value": st.value},
+            )
+        )
         st.alarm_id, st.clear_since, st.peak_z = None, None, 0.0
 
     # -- operator actions --------------------------------------------------------------------
@@ -199,7 +231,11 @@ class ConditionMonitor:
         rec = self.find_alarm(alarm_id)
         if rec is None:
             raise KeyError(alarm_id)
-        rec["feedback"] = {"verdict": "true_alarm" if verdict else "false_alarm", "who": who, "at": ts}
+        rec["feedback"] = {
+            "verdict": "true_alarm" if verdict else "false_alarm",
+            "who": who,
+            "at": ts,
+        }
         return rec
 
     def feedback_counts(self) -> tuple[int, int]:
@@ -229,14 +265,20 @@ class ConditionMonitor:
     # -- persistence -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """JSON-able state except the learner buffers (see :meth:`learners`)."""
-        return {"version": self.version, "versions": self.versions[-50:], "alarms": list(self.alarms),
-                "signals": {k: v.to_dict() for k, v in self.signals.items()}}
+        return {
+            "version": self.version,
+            "versions": self.versions[-50:],
+            "alarms": list(self.alarms),
+            "signals": {k: v.to_dict() for k, v in self.signals.items()},
+        }
 
     def learners(self) -> dict[str, dict[str, Any] | None]:
         """Learner buffers per signal (None when not learning), saved under their own keys."""
         return {k: (asdict(v.learner) if v.learner else None) for k, v in self.signals.items()}
 
-    def restore(self, d: dict[str, Any] | None, learners: dict[str, dict[str, Any] | None] | None = None) -> None:
+    def restore(
+        self, d: dict[str, Any] | None, learners: dict[str, dict[str, Any] | None] | None = None
+    ) -> None:
         """Restore :meth:`to_dict` (and :meth:`learners`) output; unknown signals are dropped."""
         if not d:
             return
@@ -252,5 +294,9 @@ class ConditionMonitor:
                     setattr(st, k, v)
             if sd.get("learning"):
                 saved = (learners or {}).get(name)
-                st.learner = Learner.from_dict(saved, self.p.max_samples) if saved else Learner(self.p.max_samples)
+                st.learner = (
+                    Learner.from_dict(saved, self.p.max_samples)
+                    if saved
+                    else Learner(self.p.max_samples)
+                )
             self.signals[name] = st

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -26,9 +26,8 @@ import kit
 from kit.bindings import Binding
 from kit.components import Analytics
 from kit.errors import KitError
-from kit.payloads import SampleBatch
-
 from kit.intake import Intake
+from kit.payloads import SampleBatch
 from kit_condition.iso20816 import BOUNDARIES, MEANING, ZONES
 from kit_condition.monitor import ConditionMonitor, Notice, Params
 
@@ -49,7 +48,7 @@ class VibrationZones(BaseModel):
     """Boundaries A/B, B/C, C/D in mm/s RMS, ascending."""
 
     @model_validator(mode="after")
-    def _one(self) -> "VibrationZones":
+    def _one(self) -> VibrationZones:
         if (self.machine_class is None) == (self.custom is None):
             raise ValueError("give either machine_class or custom boundaries")
         if self.custom is not None and not (0 < self.custom[0] < self.custom[1] < self.custom[2]):
@@ -114,30 +113,44 @@ class ConditionConfig(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _check(self) -> "ConditionConfig":
+    def _check(self) -> ConditionConfig:
         if self.clear_z >= self.raise_z:
             raise ValueError("clear_z must be below raise_z (hysteresis)")
         unknown = sorted(set(self.vibration) - set(self.inputs))
         if unknown:
-            raise ValueError(f"vibration zones for unknown signal(s) {unknown}; signals are {sorted(self.inputs)}")
+            raise ValueError(
+                f"vibration zones for unknown signal(s) {unknown}; signals are {sorted(self.inputs)}"
+            )
         return self
 
     def params(self) -> Params:
         """The monitor's tuning."""
-        return Params(self.baseline_s, self.min_baseline_samples, self.max_baseline_samples, self.raise_z,
-                      self.clear_z, self.on_delay_s, self.off_delay_s, self.ewma_alpha, self.min_scale,
-                      self.min_scale_rel, {k: v.bounds for k, v in self.vibration.items()})
+        return Params(
+            self.baseline_s,
+            self.min_baseline_samples,
+            self.max_baseline_samples,
+            self.raise_z,
+            self.clear_z,
+            self.on_delay_s,
+            self.off_delay_s,
+            self.ewma_alpha,
+            self.min_scale,
+            self.min_scale_rel,
+            {k: v.bounds for k, v in self.vibration.items()},
+        )
 
 
 def _dt(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, timezone.utc)
+    return datetime.fromtimestamp(ts, UTC)
 
 
 class ConditionComponent(Analytics):
     """Learns a robust baseline per signal and alarms on deviations; vibration zones A–D."""
 
     name: ClassVar[str] = "condition"
-    summary: ClassVar[str] = "condition monitoring: robust baselines, deviation alarms, ISO 20816 zones, feedback"
+    summary: ClassVar[str] = (
+        "condition monitoring: robust baselines, deviation alarms, ISO 20816 zones, feedback"
+    )
     Config: ClassVar[type[BaseModel]] = ConditionConfig
 
     def __init__(self, config: ConditionConfig, ctx) -> None:
@@ -166,7 +179,9 @@ class ConditionComponent(Analytics):
             for s in changed:
                 monitor.get("signals", {}).pop(s, None)
                 learners.pop(s, None)
-                self.ctx.log.warning("%s: signal %s is bound to a new point; learning it afresh", self.ctx.name, s)
+                self.ctx.log.warning(
+                    "%s: signal %s is bound to a new point; learning it afresh", self.ctx.name, s
+                )
         self.monitor.restore(monitor, learners)
         self.intake.restore(saved.get("intake"))
         self.running = saved.get("running")
@@ -185,8 +200,14 @@ class ConditionComponent(Analytics):
     async def save(self) -> None:
         """Persist monitor state, intake positions and learner buffers."""
         self._dirty = False
-        await self.ctx.save_state({"monitor": self.monitor.to_dict(), "intake": self.intake.state(),
-                                   "running": self.running, "bindings": self._bindings()})
+        await self.ctx.save_state(
+            {
+                "monitor": self.monitor.to_dict(),
+                "intake": self.intake.state(),
+                "running": self.running,
+                "bindings": self._bindings(),
+            }
+        )
         for s, lr in self.monitor.learners().items():
             if lr is not None:
                 await self.ctx.save_state(lr, f"learn-{s}")
@@ -245,32 +266,62 @@ class ConditionComponent(Analytics):
         if drift is not None:
             await self.ctx.publish_kpi(f"{s}_drift_z", drift, ts=when, attrs=attrs)
         if st.zone is not None:
-            await self.ctx.publish_kpi(f"{s}_zone", ZONES.index(st.zone) + 1, ts=when,
-                                       attrs={"zone": st.zone, "meaning": MEANING[st.zone]})
+            await self.ctx.publish_kpi(
+                f"{s}_zone",
+                ZONES.index(st.zone) + 1,
+                ts=when,
+                attrs={"zone": st.zone, "meaning": MEANING[st.zone]},
+            )
 
     async def _publish(self, n: Notice) -> None:
         ctx, when, d = self.ctx, _dt(n.ts), n.data
         if n.kind == "alarm_raised":
-            await ctx.publish_event("alarm", "condition_alarm_raised", ts=when, severity=self.config.severity,
-                                    message=f"{n.signal} deviates from its baseline (z = {d['z']:.1f})",
-                                    data={**d, "alarm_id": d["id"], "component": ctx.name})
+            await ctx.publish_event(
+                "alarm",
+                "condition_alarm_raised",
+                ts=when,
+                severity=self.config.severity,
+                message=f"{n.signal} deviates from its baseline (z = {d['z']:.1f})",
+                data={**d, "alarm_id": d["id"], "component": ctx.name},
+            )
         elif n.kind == "alarm_cleared":
-            await ctx.publish_event("alarm", "condition_alarm_cleared", ts=when,
-                                    message=f"{n.signal} back within its baseline (peak z = {d['peak_z']:.1f})",
-                                    data={**d, "alarm_id": d["id"], "signal": n.signal, "component": ctx.name})
+            await ctx.publish_event(
+                "alarm",
+                "condition_alarm_cleared",
+                ts=when,
+                message=f"{n.signal} back within its baseline (peak z = {d['peak_z']:.1f})",
+                data={**d, "alarm_id": d["id"], "signal": n.signal, "component": ctx.name},
+            )
         elif n.kind == "zone_changed":
-            await ctx.publish_event("condition", "vibration_zone_changed", ts=when, severity=ZONE_SEVERITY[d["zone"]],
-                                    message=f"{n.signal}: vibration zone {d['zone']} ({MEANING[d['zone']]}), "
-                                            f"{d['value']:.2f} mm/s", data={**d, "signal": n.signal})
+            await ctx.publish_event(
+                "condition",
+                "vibration_zone_changed",
+                ts=when,
+                severity=ZONE_SEVERITY[d["zone"]],
+                message=f"{n.signal}: vibration zone {d['zone']} ({MEANING[d['zone']]}), "
+                f"{d['value']:.2f} mm/s",
+                data={**d, "signal": n.signal},
+            )
         elif n.kind == "model_learned":
             await ctx.save_state(d, f"model.v{d['version']}")
-            await ctx.publish_event("condition", "baseline_learned", ts=when,
-                                    message=f"{n.signal}: baseline v{d['version']} median {d['median']:.4g}, "
-                                            f"robust sigma {d['scale']:.3g}", data=d)
-            await ctx.publish_kpi("model_version", d["version"], ts=when, attrs={"signal": n.signal})
+            await ctx.publish_event(
+                "condition",
+                "baseline_learned",
+                ts=when,
+                message=f"{n.signal}: baseline v{d['version']} median {d['median']:.4g}, "
+                f"robust sigma {d['scale']:.3g}",
+                data=d,
+            )
+            await ctx.publish_kpi(
+                "model_version", d["version"], ts=when, attrs={"signal": n.signal}
+            )
             if d.get("shift_z") is not None:
-                await ctx.publish_kpi(f"{n.signal}_baseline_shift_z", d["shift_z"], ts=when,
-                                      attrs={"version": d["version"], "previous_median": d["previous_median"]})
+                await ctx.publish_kpi(
+                    f"{n.signal}_baseline_shift_z",
+                    d["shift_z"],
+                    ts=when,
+                    attrs={"version": d["version"], "previous_median": d["previous_median"]},
+                )
 
     # -- control API ---------------------------------------------------------------------------
     async def relearn(self, signals: list[str] | None) -> dict[str, Any]:
@@ -279,10 +330,16 @@ class ConditionComponent(Analytics):
             try:
                 names = self.monitor.relearn(signals)
             except KeyError as exc:
-                raise KitError(f"unknown signal(s) {exc.args[0]}; signals are {sorted(self.config.inputs)}") from None
+                raise KitError(
+                    f"unknown signal(s) {exc.args[0]}; signals are {sorted(self.config.inputs)}"
+                ) from None
             await self.save()
-        await self.ctx.publish_event("condition", "baseline_relearn_started", message=f"re-learning {', '.join(names)}",
-                                     data={"signals": names, "baseline_s": self.config.baseline_s})
+        await self.ctx.publish_event(
+            "condition",
+            "baseline_relearn_started",
+            message=f"re-learning {', '.join(names)}",
+            data={"signals": names, "baseline_s": self.config.baseline_s},
+        )
         return {"component": self.ctx.name, "relearning": names, "version": self.monitor.version}
 
     async def feedback(self, alarm_id: str, verdict: bool, who: str) -> dict[str, Any]:
@@ -291,24 +348,39 @@ class ConditionComponent(Analytics):
             rec = self.monitor.feedback(alarm_id, verdict, who, self.ctx.clock.now().timestamp())
             await self.save()
         true_n, false_n = self.monitor.feedback_counts()
-        await self.ctx.publish_event("condition", "alarm_feedback", message=f"alarm {alarm_id}: {rec['feedback']['verdict']} ({who})",
-                                     data={"alarm_id": alarm_id, **rec})
-        await self.ctx.publish_kpi("false_alarm_ratio", false_n / (true_n + false_n),
-                                   attrs={"true_alarms": true_n, "false_alarms": false_n})
+        await self.ctx.publish_event(
+            "condition",
+            "alarm_feedback",
+            message=f"alarm {alarm_id}: {rec['feedback']['verdict']} ({who})",
+            data={"alarm_id": alarm_id, **rec},
+        )
+        await self.ctx.publish_kpi(
+            "false_alarm_ratio",
+            false_n / (true_n + false_n),
+            attrs={"true_alarms": true_n, "false_alarms": false_n},
+        )
         return rec
 
     def metrics(self) -> dict[str, Any]:
         """Intake counters, model version, signals learning and in alarm."""
         sig = self.monitor.signals
-        return {**self.intake.counters.as_dict(), "model_version": self.monitor.version,
-                "running": self.running, "skipped_not_running": self.skipped_not_running,
-                "learning": sorted(s for s, st in sig.items() if st.learner is not None),
-                "in_alarm": sorted(s for s, st in sig.items() if st.alarm_id is not None),
-                "alarms_recorded": len(self.monitor.alarms)}
+        return {
+            **self.intake.counters.as_dict(),
+            "model_version": self.monitor.version,
+            "running": self.running,
+            "skipped_not_running": self.skipped_not_running,
+            "learning": sorted(s for s, st in sig.items() if st.learner is not None),
+            "in_alarm": sorted(s for s, st in sig.items() if st.alarm_id is not None),
+            "alarms_recorded": len(self.monitor.alarms),
+        }
 
 
 def _components(runtime) -> list[ConditionComponent]:
-    return [i.component for i in runtime.supervisor.instances.values() if isinstance(i.component, ConditionComponent)]
+    return [
+        i.component
+        for i in runtime.supervisor.instances.values()
+        if isinstance(i.component, ConditionComponent)
+    ]
 
 
 def _verdict(v: Any) -> bool:
@@ -336,17 +408,26 @@ def register_endpoints(api, runtime) -> None:
         name = body.get("component") if isinstance(body, dict) else None
         comps = {c.ctx.name: c for c in _components(runtime)}
         if name not in comps:
-            raise KitError(f"no condition component named {name!r}; running: {', '.join(sorted(comps)) or 'none'}")
+            raise KitError(
+                f"no condition component named {name!r}; running: {', '.join(sorted(comps)) or 'none'}"
+            )
         return await comps[name].relearn(body.get("signals"))
 
     async def feedback(body: Any) -> dict[str, Any]:
-        if not isinstance(body, dict) or not body.get("alarm_id") or not body.get("who") or "verdict" not in body:
+        if (
+            not isinstance(body, dict)
+            or not body.get("alarm_id")
+            or not body.get("who")
+            or "verdict" not in body
+        ):
             raise KitError("expected {alarm_id, verdict, who}")
         verdict = _verdict(body["verdict"])
         for c in _components(runtime):
             if c.monitor.find_alarm(str(body["alarm_id"])) is not None:
                 return await c.feedback(str(body["alarm_id"]), verdict, str(body["who"]))
-        raise KitError(f"no condition alarm with id {body['alarm_id']!r} (only the last 200 per component are kept)")
+        raise KitError(
+            f"no condition alarm with id {body['alarm_id']!r} (only the last 200 per component are kept)"
+        )
 
     api.add("condition.relearn", relearn)
     api.add("condition.feedback", feedback)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
+from kit_oee.shifts import ShiftCalendar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from kit.bindings import Binding
-from kit_oee.shifts import ShiftCalendar
 
 ENERGY_UNITS = {"Wh": 0.001, "kWh": 1.0, "MWh": 1000.0}
 POWER_UNITS = {"W": 0.001, "kW": 1.0, "MW": 1000.0}
@@ -30,7 +30,7 @@ class EnergyInputs(BaseModel):
     """Cumulative good-parts counter (same or another asset), for energy per part."""
 
     @model_validator(mode="after")
-    def _enough(self) -> "EnergyInputs":
+    def _enough(self) -> EnergyInputs:
         if self.energy is None and self.power is None:
             raise ValueError("bind 'energy' (a kWh counter) or 'power'")
         if self.running is not None and self.state_code is not None:
@@ -55,7 +55,7 @@ class Baseline(BaseModel):
     """Compare per covered hour (``time``) or per good part produced (``parts``)."""
 
     @model_validator(mode="after")
-    def _complete(self) -> "Baseline":
+    def _complete(self) -> Baseline:
         if (self.start is None) != (self.end is None):
             raise ValueError("give both start and end of the baseline period")
         if self.start is not None and self.end is not None and self.end <= self.start:

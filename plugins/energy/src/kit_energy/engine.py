@@ -104,8 +104,14 @@ class EnergyReport:
 class EnergyEngine:
     """Stateful, incremental energy accounting for one meter (see module docstring)."""
 
-    def __init__(self, params: EnergyParams, *, has_state: bool, has_count: bool,
-                 state: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        params: EnergyParams,
+        *,
+        has_state: bool,
+        has_count: bool,
+        state: dict[str, Any] | None = None,
+    ) -> None:
         self.p = params
         self.has_state = has_state
         self.has_count = has_count
@@ -268,11 +274,19 @@ class EnergyEngine:
     def _bounds(self, kind: str, t: float) -> tuple[str | None, float, float]:
         if kind == "hour":
             s = math.floor(t / 3600.0) * 3600.0
-            return f"hour:{datetime.fromtimestamp(s, self.tz).strftime('%Y-%m-%dT%H')}", s, s + 3600.0
+            return (
+                f"hour:{datetime.fromtimestamp(s, self.tz).strftime('%Y-%m-%dT%H')}",
+                s,
+                s + 3600.0,
+            )
         if kind == "demand":
             w = self.p.demand_window_s
             s = math.floor(t / w) * w
-            return f"demand:{datetime.fromtimestamp(s, self.tz).strftime('%Y-%m-%dT%H:%M')}", s, s + w
+            return (
+                f"demand:{datetime.fromtimestamp(s, self.tz).strftime('%Y-%m-%dT%H:%M')}",
+                s,
+                s + w,
+            )
         if kind == "day":
             d = datetime.fromtimestamp(t, self.tz).date()
             s = datetime.combine(d, datetime.min.time(), self.tz).timestamp()
@@ -355,27 +369,51 @@ class EnergyEngine:
         known = w.kwh - w.unknown_kwh
         demand = w.kwh / (self.p.demand_window_s / 3600.0) if w.kind == "demand" else None
         return EnergyReport(
-            window=w.label or "", kind=w.kind, start=w.start, end=w.end, ts=ts, final=final, kwh=w.kwh,
-            idle_kwh=w.idle_kwh if self.has_state else None, unknown_state_kwh=w.unknown_kwh if self.has_state else None,
+            window=w.label or "",
+            kind=w.kind,
+            start=w.start,
+            end=w.end,
+            ts=ts,
+            final=final,
+            kwh=w.kwh,
+            idle_kwh=w.idle_kwh if self.has_state else None,
+            unknown_state_kwh=w.unknown_kwh if self.has_state else None,
             parts=w.parts if self.has_count else None,
             kwh_per_part=(w.kwh / w.parts) if self.has_count and w.parts > 0 else None,
             idle_share=(w.idle_kwh / known) if self.has_state and known > 0 else None,
-            demand_kw=demand, peak_demand_kw=w.peak_kw, expected_kwh=expected,
-            savings_kwh=None if expected is None else expected - w.kwh, covered_s=w.covered_s)
+            demand_kw=demand,
+            peak_demand_kw=w.peak_kw,
+            expected_kwh=expected,
+            savings_kwh=None if expected is None else expected - w.kwh,
+            covered_s=w.covered_s,
+        )
 
     def current_reports(self, ts: float) -> list[EnergyReport]:
         """Partial figures of the open hour, shift and day windows at ``ts``."""
-        return [self._report(w, ts, final=False) for k, w in self.wins.items()
-                if k != "demand" and w.label is not None and w.has_data()]
+        return [
+            self._report(w, ts, final=False)
+            for k, w in self.wins.items()
+            if k != "demand" and w.label is not None and w.has_data()
+        ]
 
     # -- persistence -------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
         """JSON-able state; ``EnergyEngine(..., state=...)`` continues exactly from it."""
-        return {"v": 1, "meter": self.meter.to_state(), "parts": self.parts.to_state(), "last_ts": self.last_ts,
-                "last_power": self.last_power, "states": self.states,
-                "wins": {k: w.__dict__ for k, w in self.wins.items()},
-                "pending": self.pending, "queue": list(self.queue), "next_publish": self.next_publish,
-                "base": self.base, "gap_s": self.gap_s, "samples": self.samples}
+        return {
+            "v": 1,
+            "meter": self.meter.to_state(),
+            "parts": self.parts.to_state(),
+            "last_ts": self.last_ts,
+            "last_power": self.last_power,
+            "states": self.states,
+            "wins": {k: w.__dict__ for k, w in self.wins.items()},
+            "pending": self.pending,
+            "queue": list(self.queue),
+            "next_publish": self.next_publish,
+            "base": self.base,
+            "gap_s": self.gap_s,
+            "samples": self.samples,
+        }
 
     def _restore(self, s: dict[str, Any]) -> None:
         self.meter = CounterTracker.from_state(self._meter_max(self.p), s["meter"])

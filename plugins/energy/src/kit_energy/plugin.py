@@ -8,9 +8,11 @@ KPIs and keeps its state in KV so a restart continues the hour, shift and day.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from kit_oee.routing import route_table
+from kit_oee.seqfilter import SeqFilter
 from pydantic import BaseModel
 
 import kit
@@ -19,15 +21,13 @@ from kit.components import Analytics, save_when_dirty
 from kit.payloads import Quality, SampleBatch
 from kit_energy.config import ENERGY_UNITS, POWER_UNITS, EnergyConfig
 from kit_energy.engine import EnergyEngine, EnergyParams, EnergyReport
-from kit_oee.routing import route_table
-from kit_oee.seqfilter import SeqFilter
 
 SAVE_INTERVAL_S = 1.0
 STATE_KEY = "energy"
 
 
 def _dt(t: float) -> datetime:
-    return datetime.fromtimestamp(t, timezone.utc)
+    return datetime.fromtimestamp(t, UTC)
 
 
 def params_from(config: EnergyConfig) -> EnergyParams:
@@ -35,20 +35,27 @@ def params_from(config: EnergyConfig) -> EnergyParams:
     b = config.baseline
     scale = ENERGY_UNITS[config.energy_unit]
     return EnergyParams(
-        calendar=config.calendar, counter_max_kwh=config.counter_max * scale if config.counter_max else None,
-        count_max=config.count_max, demand_window_s=float(config.demand_window_s), max_gap_s=config.max_gap_s,
+        calendar=config.calendar,
+        counter_max_kwh=config.counter_max * scale if config.counter_max else None,
+        count_max=config.count_max,
+        demand_window_s=float(config.demand_window_s),
+        max_gap_s=config.max_gap_s,
         publish_interval_s=config.publish_interval_s,
         baseline_start=b.start.timestamp() if b and b.start else None,
         baseline_end=b.end.timestamp() if b and b.end else None,
-        baseline_kwh_per_hour=b.kwh_per_hour if b else None, baseline_kwh_per_part=b.kwh_per_part if b else None,
-        baseline_basis=b.basis if b else "time")
+        baseline_kwh_per_hour=b.kwh_per_hour if b else None,
+        baseline_kwh_per_part=b.kwh_per_part if b else None,
+        baseline_basis=b.basis if b else "time",
+    )
 
 
 class EnergyComponent(Analytics):
     """Energy per hour/shift/day and per part, 15-minute peak demand, idle energy, savings."""
 
     name: ClassVar[str] = "energy"
-    summary: ClassVar[str] = "kWh per hour/shift/day, per part, 15-min peak demand, idle (standby) energy, savings"
+    summary: ClassVar[str] = (
+        "kWh per hour/shift/day, per part, 15-min peak demand, idle (standby) energy, savings"
+    )
     Config: ClassVar[type[BaseModel]] = EnergyConfig
 
     def __init__(self, config: EnergyConfig, ctx) -> None:
@@ -63,13 +70,21 @@ class EnergyComponent(Analytics):
         # A counter, when bound, is the energy source; power then only informs (not integrated).
         self.use_power = inp.energy is None
         self.running_codes = {str(c) for c in config.running_codes}
-        self.counts = {"batches": 0, "used": 0, "excluded_quality": 0, "invalid_values": 0, "kpis": 0}
+        self.counts = {
+            "batches": 0,
+            "used": 0,
+            "excluded_quality": 0,
+            "invalid_values": 0,
+            "kpis": 0,
+        }
         self.ready = False
         """True once subscribed (tests and status wait for it)."""
         self._dirty = asyncio.Event()
 
     def _new_engine(self, state: dict | None = None) -> EnergyEngine:
-        return EnergyEngine(self.params, has_state=self.has_state, has_count=self.has_count, state=state)
+        return EnergyEngine(
+            self.params, has_state=self.has_state, has_count=self.has_count, state=state
+        )
 
     async def run(self) -> None:
         """Restore state, subscribe to every bound asset, save state as it changes."""
@@ -86,7 +101,9 @@ class EnergyComponent(Analytics):
 
     async def save(self) -> None:
         """Write the engine and sequence state to KV."""
-        await self.ctx.save_state({"engine": self.engine.to_state(), "seq": self.seq.to_state()}, STATE_KEY)
+        await self.ctx.save_state(
+            {"engine": self.engine.to_state(), "seq": self.seq.to_state()}, STATE_KEY
+        )
 
     def _number(self, role: str, v: Any, unit: str | None) -> float | None:
         if role in ("running", "state_code"):
@@ -149,16 +166,27 @@ class EnergyComponent(Analytics):
 
     async def publish_report(self, r: EnergyReport) -> None:
         """Publish one report's KPIs (window label ``hour:…``, ``day:…``, ``shift:…``, ``demand:…``)."""
-        common = {"window": r.window, "window_start": _dt(r.start), "window_end": _dt(r.end), "ts": _dt(r.ts)}
+        common = {
+            "window": r.window,
+            "window_start": _dt(r.start),
+            "window_end": _dt(r.end),
+            "ts": _dt(r.ts),
+        }
         attrs = {"final": r.final, "covered_s": round(r.covered_s, 3)}
         if r.kind == "demand":
             items = [("demand_kw", r.demand_kw, "kW")]
         else:
-            items = [("energy_kwh", r.kwh, "kWh"), ("idle_energy_kwh", r.idle_kwh, "kWh"),
-                     ("idle_share", r.idle_share, None), ("unknown_state_energy_kwh", r.unknown_state_kwh, "kWh"),
-                     ("parts", r.parts, None), ("energy_per_part_kwh", r.kwh_per_part, "kWh"),
-                     ("peak_demand_kw", r.peak_demand_kw, "kW"), ("expected_kwh", r.expected_kwh, "kWh"),
-                     ("savings_kwh", r.savings_kwh, "kWh")]
+            items = [
+                ("energy_kwh", r.kwh, "kWh"),
+                ("idle_energy_kwh", r.idle_kwh, "kWh"),
+                ("idle_share", r.idle_share, None),
+                ("unknown_state_energy_kwh", r.unknown_state_kwh, "kWh"),
+                ("parts", r.parts, None),
+                ("energy_per_part_kwh", r.kwh_per_part, "kWh"),
+                ("peak_demand_kw", r.peak_demand_kw, "kW"),
+                ("expected_kwh", r.expected_kwh, "kWh"),
+                ("savings_kwh", r.savings_kwh, "kWh"),
+            ]
         for kpi, value, unit in items:
             if value is None:
                 continue
@@ -167,9 +195,14 @@ class EnergyComponent(Analytics):
 
     def metrics(self) -> dict[str, Any]:
         """Counts of batches used and skipped, KPIs published, meter rollovers, power gaps."""
-        return {**self.counts, "duplicates": self.seq.duplicates, "out_of_order": self.seq.out_of_order,
-                "meter_rollovers": self.engine.meter.rollovers, "meter_resets": self.engine.meter.resets,
-                "power_gap_s": self.engine.gap_s}
+        return {
+            **self.counts,
+            "duplicates": self.seq.duplicates,
+            "out_of_order": self.seq.out_of_order,
+            "meter_rollovers": self.engine.meter.rollovers,
+            "meter_resets": self.engine.meter.resets,
+            "power_gap_s": self.engine.gap_s,
+        }
 
 
 @kit.hookimpl

@@ -21,19 +21,57 @@ def history() -> None:
 @history.command("query")
 @click.option("--asset", required=True, help="Asset path site/area/line/asset.")
 @click.option("--points", required=True, help="Comma-separated point or KPI names.")
-@click.option("--from", "start", required=True, help="Start: ISO time (UTC if no offset), 'now' or relative like -2h.")
-@click.option("--to", "end", default="now", show_default=True, help="End (exclusive), same forms as --from.")
+@click.option(
+    "--from",
+    "start",
+    required=True,
+    help="Start: ISO time (UTC if no offset), 'now' or relative like -2h.",
+)
+@click.option(
+    "--to", "end", default="now", show_default=True, help="End (exclusive), same forms as --from."
+)
 @click.option("--every", help="Aggregate into intervals, e.g. 1m, 15m, 1h.")
-@click.option("--agg", type=click.Choice(AGGS), default="mean", show_default=True, help="Aggregate of good values.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "parquet"]), default="table", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file (required for parquet).")
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
-              help="Read this history directory directly instead of asking the running runtime.")
+@click.option(
+    "--agg",
+    type=click.Choice(AGGS),
+    default="mean",
+    show_default=True,
+    help="Aggregate of good values.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "parquet"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (required for parquet).",
+)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Read this history directory directly instead of asking the running runtime.",
+)
 @click.option("--url", help="NATS URL of the runtime (default: the local one).")
 @click.pass_context
-def query_cmd(ctx: click.Context, asset: str, points: str, start: str, end: str, every: str | None, agg: str,
-              fmt: str, output: Path | None, directory: Path | None, url: str | None) -> None:
+def query_cmd(
+    ctx: click.Context,
+    asset: str,
+    points: str,
+    start: str,
+    end: str,
+    every: str | None,
+    agg: str,
+    fmt: str,
+    output: Path | None,
+    directory: Path | None,
+    url: str | None,
+) -> None:
     """Print the history of POINTS of ASSET between --from and --to."""
     names = [p.strip() for p in points.split(",") if p.strip()]
     if not names:
@@ -41,10 +79,18 @@ def query_cmd(ctx: click.Context, asset: str, points: str, start: str, end: str,
     if fmt == "parquet" and output is None:
         raise KitError("--format parquet needs --output FILE")
     if directory is not None:
-        df = query(directory, asset, names, parse_time(start), parse_time(end), every=every, agg=agg)  # type: ignore[arg-type]
+        df = query(
+            directory, asset, names, parse_time(start), parse_time(end), every=every, agg=agg
+        )  # type: ignore[arg-type]
     else:
-        body = {"asset": asset, "points": names, "from": parse_time(start).isoformat(),
-                "to": parse_time(end).isoformat(), "every": every, "agg": agg}
+        body = {
+            "asset": asset,
+            "points": names,
+            "from": parse_time(start).isoformat(),
+            "to": parse_time(end).isoformat(),
+            "every": every,
+            "agg": agg,
+        }
         result = run(control_call(settings_from(ctx), "history.query", body, url=url, timeout=60))
         df = from_json(result)
         if result.get("truncated"):
@@ -63,7 +109,9 @@ def write(df: pl.DataFrame, fmt: str, output: Path | None) -> None:
         else:
             sys.stdout.write(df.write_csv())
     else:
-        with pl.Config(tbl_rows=-1 if df.height <= 1000 else 40, tbl_cols=-1, tbl_hide_dataframe_shape=False):
+        with pl.Config(
+            tbl_rows=-1 if df.height <= 1000 else 40, tbl_cols=-1, tbl_hide_dataframe_shape=False
+        ):
             text = str(df)
         if output:
             output.write_text(text + "\n")

@@ -27,6 +27,7 @@ from kit.errors import KitError
 from kit.settings import default_data_dir
 from kit_historian.storage import RowBuffer, Store, utc_today
 
+
 def _loads(data: bytes) -> Any:
     try:
         return json.loads(data)
@@ -34,8 +35,10 @@ def _loads(data: bytes) -> Any:
         raise MalformedMessage(f"not JSON: {exc}") from None
 
 
-_STREAMS = {"data": (subjects.STREAM_DATA, f"{subjects.DATA_PREFIX}.>"),
-            "kpi": (subjects.STREAM_KPI, f"{subjects.KPI_PREFIX}.>")}
+_STREAMS = {
+    "data": (subjects.STREAM_DATA, f"{subjects.DATA_PREFIX}.>"),
+    "kpi": (subjects.STREAM_KPI, f"{subjects.KPI_PREFIX}.>"),
+}
 #: Data directory of the runtime in this process (set by ``runtime_started``).
 _runtime_data_dir: Path | None = None
 
@@ -47,7 +50,9 @@ class HistorianConfig(BaseModel):
 
     directory: Path | None = None
     """Root of the Parquet tree; default ``<data_dir>/history``."""
-    streams: list[Literal["data", "kpi"]] = Field(default_factory=lambda: ["data", "kpi"], min_length=1)
+    streams: list[Literal["data", "kpi"]] = Field(
+        default_factory=lambda: ["data", "kpi"], min_length=1
+    )
     """Which streams to keep: raw samples (``data``), KPIs (``kpi``) or both."""
     flush_rows: int = Field(50_000, ge=1, le=10_000_000)
     """Write as soon as this many rows are buffered."""
@@ -71,7 +76,9 @@ class Historian(Sink):
     """Writes bus data and KPIs to Parquet partitioned by day and asset."""
 
     name: ClassVar[str] = "historian"
-    summary: ClassVar[str] = "history of samples and KPIs in Parquet (day/asset partitions), with queries"
+    summary: ClassVar[str] = (
+        "history of samples and KPIs in Parquet (day/asset partitions), with queries"
+    )
     Config: ClassVar[type[BaseModel]] = HistorianConfig
 
     def __init__(self, config: HistorianConfig, ctx) -> None:
@@ -79,9 +86,16 @@ class Historian(Sink):
         self.root = config.root()
         self.stores: dict[str, Store] = {}
         self._last_batch: dict[str, tuple] = {}
-        self.counts = {"messages": 0, "rows": 0, "duplicates_skipped": 0, "duplicate_batches": 0,
-                       "malformed": 0, "flushes": 0,
-                       "compacted_files": 0, "retention_removed_days": 0}
+        self.counts = {
+            "messages": 0,
+            "rows": 0,
+            "duplicates_skipped": 0,
+            "duplicate_batches": 0,
+            "malformed": 0,
+            "flushes": 0,
+            "compacted_files": 0,
+            "retention_removed_days": 0,
+        }
         self.ready: set[str] = set()
         """Streams whose consumer is attached (tests and status wait for it)."""
         self._day = None
@@ -104,10 +118,17 @@ class Historian(Sink):
         stream, subject = _STREAMS[kind]
         durable = f"historian-{subjects.sanitize_token(self.ctx.name)}-{kind}"
         consumer = js_api.ConsumerConfig(
-            durable_name=durable, ack_policy=js_api.AckPolicy.ALL, deliver_policy=js_api.DeliverPolicy.ALL,
+            durable_name=durable,
+            ack_policy=js_api.AckPolicy.ALL,
+            deliver_policy=js_api.DeliverPolicy.ALL,
             # Nothing is acked until written, so the ack wait must cover a whole flush interval.
-            ack_wait=max(30.0, cfg.flush_interval_s * 3), max_ack_pending=-1, filter_subject=subject)
-        psub = await self.ctx.bus.js.pull_subscribe(subject, durable=durable, stream=stream, config=consumer)
+            ack_wait=max(30.0, cfg.flush_interval_s * 3),
+            max_ack_pending=-1,
+            filter_subject=subject,
+        )
+        psub = await self.ctx.bus.js.pull_subscribe(
+            subject, durable=durable, stream=stream, config=consumer
+        )
         store = self.stores[kind]
         buf, last_msg, last_seq, started = RowBuffer(), None, store.hwm, 0.0
         clock = self.ctx.clock
@@ -140,7 +161,9 @@ class Historian(Sink):
                     except MalformedMessage as exc:
                         self.counts["malformed"] += 1
                         self.ctx.bus.malformed.record(m.subject, exc)
-                due = len(buf) >= cfg.flush_rows or (len(buf) and clock.monotonic() - started >= cfg.flush_interval_s)
+                due = len(buf) >= cfg.flush_rows or (
+                    len(buf) and clock.monotonic() - started >= cfg.flush_interval_s
+                )
                 # Flush when due; with an empty buffer (only duplicates or malformed messages
                 # seen) just move the mark and acknowledge, so they are not delivered again.
                 if last_msg is not None and (due or not len(buf)):
@@ -172,7 +195,9 @@ class Historian(Sink):
             first = buf.first_seq if buf.first_seq is not None else last_seq
             await asyncio.to_thread(store.write, buf.frame(), first, last_seq)
             self.counts["flushes"] += 1
-        await last_msg.ack()  # after the commit: a crash before this line means redelivery, not loss
+        await (
+            last_msg.ack()
+        )  # after the commit: a crash before this line means redelivery, not loss
         await self._housekeeping()
 
     async def _housekeeping(self) -> None:
@@ -186,13 +211,18 @@ class Historian(Sink):
             if self.config.compact:
                 for day in store.days():
                     if day < today:
-                        self.counts["compacted_files"] += await asyncio.to_thread(store.compact, day)
+                        self.counts["compacted_files"] += await asyncio.to_thread(
+                            store.compact, day
+                        )
 
     def metrics(self) -> dict[str, Any]:
         """Messages, rows and files written; duplicates and malformed messages skipped."""
-        return {**self.counts, "directory": str(self.root),
-                "hwm": {k: s.hwm for k, s in self.stores.items()},
-                "files": sum(s.files_written for s in self.stores.values())}
+        return {
+            **self.counts,
+            "directory": str(self.root),
+            "hwm": {k: s.hwm for k, s in self.stores.items()},
+            "files": sum(s.files_written for s in self.stores.values()),
+        }
 
 
 def find_historian(runtime: Any, name: str | None = None) -> Any:
@@ -201,11 +231,16 @@ def find_historian(runtime: Any, name: str | None = None) -> Any:
     Raises:
         KitError: none is configured or running.
     """
-    insts = [i for n, i in runtime.supervisor.instances.items()
-             if i.type == Historian.name and (name is None or n == name)]
+    insts = [
+        i
+        for n, i in runtime.supervisor.instances.items()
+        if i.type == Historian.name and (name is None or n == name)
+    ]
     if not insts:
-        raise KitError(f"no historian component {'named ' + repr(name) + ' ' if name else ''}is configured; "
-                       "add one (type: historian) to the site config or a recipe")
+        raise KitError(
+            f"no historian component {'named ' + repr(name) + ' ' if name else ''}is configured; "
+            "add one (type: historian) to the site config or a recipe"
+        )
     return insts[0]  # its config is usable even while the component restarts
 
 
@@ -233,10 +268,19 @@ def register_endpoints(api, runtime) -> None:
         if missing:
             raise KitError(f"history.query needs {', '.join(missing)}")
         inst = find_historian(runtime, body.get("component"))
-        points = body["points"] if isinstance(body["points"], list) else str(body["points"]).split(",")
-        df = await asyncio.to_thread(query, inst.config.root(), body["asset"], [p.strip() for p in points],
-                                     parse_time(body["from"]), parse_time(body["to"]),
-                                     every=body.get("every"), agg=body.get("agg") or "mean")
+        points = (
+            body["points"] if isinstance(body["points"], list) else str(body["points"]).split(",")
+        )
+        df = await asyncio.to_thread(
+            query,
+            inst.config.root(),
+            body["asset"],
+            [p.strip() for p in points],
+            parse_time(body["from"]),
+            parse_time(body["to"]),
+            every=body.get("every"),
+            agg=body.get("agg") or "mean",
+        )
         return to_json(df, int(body.get("limit") or 100_000))
 
     api.add("history.query", history_query)

@@ -8,7 +8,7 @@ uses good-quality values only, so a bad or uncertain reading never shapes a tren
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -42,7 +42,7 @@ def parse_time(text: str, now: datetime | None = None) -> datetime:
     Raises:
         KitError: unreadable time.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     t = text.strip()
     if t == "now":
         return now
@@ -52,23 +52,40 @@ def parse_time(text: str, now: datetime | None = None) -> datetime:
     try:
         dt = datetime.fromisoformat(t.replace("Z", "+00:00"))
     except ValueError:
-        raise KitError(f"time {text!r}: use ISO 8601 (2026-11-23T06:00), 'now' or relative (-2h)") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+        raise KitError(
+            f"time {text!r}: use ISO 8601 (2026-11-23T06:00), 'now' or relative (-2h)"
+        ) from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def partition_files(root: Path, kind: str, asset_tokens: str, start: datetime, end: datetime) -> list[Path]:
+def partition_files(
+    root: Path, kind: str, asset_tokens: str, start: datetime, end: datetime
+) -> list[Path]:
     """Parquet files of ``asset_tokens`` in day partitions touching ``[start, end]``."""
     files: list[Path] = []
-    day = start.astimezone(timezone.utc).date()
-    last = end.astimezone(timezone.utc).date()
+    day = start.astimezone(UTC).date()
+    last = end.astimezone(UTC).date()
     while day <= last:
-        files += sorted((Path(root) / kind / f"date={day.isoformat()}" / f"asset={asset_tokens}").glob("part-*.parquet"))
+        files += sorted(
+            (Path(root) / kind / f"date={day.isoformat()}" / f"asset={asset_tokens}").glob(
+                "part-*.parquet"
+            )
+        )
         day += timedelta(days=1)
     return files
 
 
-def query(root: Path, asset: str, points: list[str], start: datetime, end: datetime, *,
-          every: str | None = None, agg: Agg = "mean", kinds: tuple[str, ...] = ("data", "kpi")) -> pl.DataFrame:
+def query(
+    root: Path,
+    asset: str,
+    points: list[str],
+    start: datetime,
+    end: datetime,
+    *,
+    every: str | None = None,
+    agg: Agg = "mean",
+    kinds: tuple[str, ...] = ("data", "kpi"),
+) -> pl.DataFrame:
     """History of ``points`` of ``asset`` in ``[start, end)``.
 
     Without ``every``: raw rows ``ts, point, value, text, unit, quality`` (KPI rows also
@@ -91,20 +108,34 @@ def query(root: Path, asset: str, points: list[str], start: datetime, end: datet
     files = [f for k in kinds for f in partition_files(root, k, tokens, start, end)]
     cols = ["ts", "point", "value", "text", "unit", "quality", "window"]
     if not files:
-        empty = pl.DataFrame(schema={"ts": pl.Datetime("us", "UTC"), "point": pl.String, "value": pl.Float64})
-        return empty if every else empty.with_columns(*(pl.lit(None, pl.String).alias(c) for c in cols[3:]))
-    lf = (pl.scan_parquet(files).select(cols)
-          .filter(pl.col("point").is_in(points) & (pl.col("ts") >= start) & (pl.col("ts") < end)))
+        empty = pl.DataFrame(
+            schema={"ts": pl.Datetime("us", "UTC"), "point": pl.String, "value": pl.Float64}
+        )
+        return (
+            empty
+            if every
+            else empty.with_columns(*(pl.lit(None, pl.String).alias(c) for c in cols[3:]))
+        )
+    lf = (
+        pl.scan_parquet(files)
+        .select(cols)
+        .filter(pl.col("point").is_in(points) & (pl.col("ts") >= start) & (pl.col("ts") < end))
+    )
     if not every:
         return lf.sort("point", "ts").collect()
     good = pl.col("quality") == "good"
     value = pl.col("value").filter(good)
-    agg_expr = {"mean": value.mean(), "min": value.min(), "max": value.max(), "last": value.last()}[agg]
-    return (lf.sort("ts")
-            .group_by_dynamic("ts", every=interval, group_by="point", start_by="window")
-            .agg(agg_expr.alias("value"), good.sum().alias("samples"), (~good).sum().alias("excluded"))
-            .select("ts", "point", "value", "samples", "excluded")
-            .sort("point", "ts").collect())
+    agg_expr = {"mean": value.mean(), "min": value.min(), "max": value.max(), "last": value.last()}[
+        agg
+    ]
+    return (
+        lf.sort("ts")
+        .group_by_dynamic("ts", every=interval, group_by="point", start_by="window")
+        .agg(agg_expr.alias("value"), good.sum().alias("samples"), (~good).sum().alias("excluded"))
+        .select("ts", "point", "value", "samples", "excluded")
+        .sort("point", "ts")
+        .collect()
+    )
 
 
 def to_json(df: pl.DataFrame, limit: int | None = None) -> dict:

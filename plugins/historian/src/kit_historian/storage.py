@@ -21,7 +21,7 @@ import json
 import os
 import shutil
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +32,16 @@ from kit.payloads import KpiValue, SampleBatch
 
 #: Column order and types of every Parquet file (data and KPI share one schema).
 SCHEMA: dict[str, Any] = {
-    "ts": pl.Datetime("us", "UTC"), "asset": pl.String, "point": pl.String, "value": pl.Float64,
-    "text": pl.String, "unit": pl.String, "quality": pl.String, "window": pl.String,
-    "source": pl.String, "stream_seq": pl.Int64,
+    "ts": pl.Datetime("us", "UTC"),
+    "asset": pl.String,
+    "point": pl.String,
+    "value": pl.Float64,
+    "text": pl.String,
+    "unit": pl.String,
+    "quality": pl.String,
+    "window": pl.String,
+    "source": pl.String,
+    "stream_seq": pl.Int64,
 }
 KINDS = ("data", "kpi")
 
@@ -54,7 +61,7 @@ def _parse_us(text: str) -> int:
     return (dt - _EPOCH) // timedelta(microseconds=1)
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -127,7 +134,9 @@ class RowBuffer:
                 else:
                     raise ValueError(f"point {name!r}: value must be a number, bool, text or null")
                 pts_ts = p.get("ts")
-                rows.append((_parse_us(pts_ts) if pts_ts else bts, name, num, text, p.get("unit"), q))
+                rows.append(
+                    (_parse_us(pts_ts) if pts_ts else bts, name, num, text, p.get("unit"), q)
+                )
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise MalformedMessage(f"SampleBatch: {exc}") from None
         c = self.cols
@@ -165,7 +174,11 @@ class RowBuffer:
     def frame(self) -> pl.DataFrame:
         """The buffered rows as a DataFrame of :data:`SCHEMA`."""
         c = dict(self.cols)
-        ts = pl.Series("ts", c.pop("ts"), dtype=pl.Int64).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+        ts = (
+            pl.Series("ts", c.pop("ts"), dtype=pl.Int64)
+            .cast(pl.Datetime("us"))
+            .dt.replace_time_zone("UTC")
+        )
         df = pl.DataFrame({k: pl.Series(k, v, dtype=SCHEMA[k]) for k, v in c.items()})
         return df.insert_column(0, ts)
 
@@ -225,11 +238,15 @@ class Store:
             return []
         df = df.with_columns(pl.col("ts").dt.date().alias("_date"))
         renames = []
-        for (day, asset), part in df.partition_by(["_date", "asset"], as_dict=True, maintain_order=True).items():
+        for (day, asset), part in df.partition_by(
+            ["_date", "asset"], as_dict=True, maintain_order=True
+        ).items():
             rel = Path(f"date={day.isoformat()}") / f"asset={asset}"
             (self.dir / rel).mkdir(parents=True, exist_ok=True)
             tmp = rel / f".tmp-{first}-{last}.parquet"
-            part.drop("_date").sort("point", "ts").write_parquet(self.dir / tmp, compression="zstd", statistics=True)
+            part.drop("_date").sort("point", "ts").write_parquet(
+                self.dir / tmp, compression="zstd", statistics=True
+            )
             renames.append((str(tmp), str(rel / f"part-{first:012d}-{last:012d}.parquet")))
             self.rows_written += part.height
         _write_json(self._journal, {"renames": renames, "hwm": last})
@@ -253,7 +270,9 @@ class Store:
             # groups keep tight point ranges for query pruning without a global sort.
             pl.scan_parquet(parts).sink_parquet(self.dir / tmp, compression="zstd", statistics=True)
             final = rel / f"part-{lo:012d}-{hi:012d}.parquet"
-            deletes = [str(p.relative_to(self.dir)) for p in parts if p.relative_to(self.dir) != final]
+            deletes = [
+                str(p.relative_to(self.dir)) for p in parts if p.relative_to(self.dir) != final
+            ]
             j = {"renames": [(str(tmp), str(final))], "deletes": deletes, "hwm": None}
             _write_json(self._journal, j)
             self._apply(j)
@@ -281,4 +300,4 @@ class Store:
 
 def utc_today(now: datetime) -> date:
     """The UTC date of ``now`` (partitions are UTC days)."""
-    return now.astimezone(timezone.utc).date()
+    return now.astimezone(UTC).date()

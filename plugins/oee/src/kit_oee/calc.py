@@ -45,7 +45,9 @@ def oee_factors(pbt_s: float, apt_s: float, pru_s: float, produced: float, good:
     return Factors(availability, effectiveness, quality, oee, over)
 
 
-def reliability(operating_s: float, failure_s: float, failures: int) -> tuple[float | None, float | None]:
+def reliability(
+    operating_s: float, failure_s: float, failures: int
+) -> tuple[float | None, float | None]:
     """(MTBF, MTTR) in seconds; ``None`` while no failure has happened."""
     if failures <= 0:
         return None, None
@@ -65,8 +67,13 @@ class CounterTracker:
 
     __slots__ = ("max_value", "last", "rollovers", "resets")
 
-    def __init__(self, max_value: float | None = None, last: float | None = None,
-                 rollovers: int = 0, resets: int = 0) -> None:
+    def __init__(
+        self,
+        max_value: float | None = None,
+        last: float | None = None,
+        rollovers: int = 0,
+        resets: int = 0,
+    ) -> None:
         self.max_value = max_value
         self.last = last
         self.rollovers = rollovers
@@ -93,7 +100,7 @@ class CounterTracker:
         return [self.last, self.rollovers, self.resets]
 
     @classmethod
-    def from_state(cls, max_value: float | None, state: list | None) -> "CounterTracker":
+    def from_state(cls, max_value: float | None, state: list | None) -> CounterTracker:
         """Rebuild from :meth:`to_state` output."""
         if not state:
             return cls(max_value)

@@ -8,9 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kit.bindings import Binding
 from kit_oee.engine import CountMode
+from kit_oee.shifts import ShiftCalendar
 
 STATES = ("run", "idle", "down", "setup", "planned_stop", "unknown")
-from kit_oee.shifts import ShiftCalendar
 
 
 class OeeInputs(BaseModel):
@@ -30,13 +30,15 @@ class OeeInputs(BaseModel):
     """Cumulative reject/scrap counter, e.g. ``count_reject``."""
 
     @model_validator(mode="after")
-    def _enough(self) -> "OeeInputs":
+    def _enough(self) -> OeeInputs:
         if (self.running is None) == (self.state_code is None):
             raise ValueError("bind exactly one of 'running' or 'state_code'")
         if self.produced is None and self.good is None:
             raise ValueError("bind 'produced' or 'good' (or both), optionally with 'reject'")
         if self.produced is not None and self.good is not None and self.reject is not None:
-            raise ValueError("bind at most two of 'produced', 'good', 'reject'; the third is derived")
+            raise ValueError(
+                "bind at most two of 'produced', 'good', 'reject'; the third is derived"
+            )
         return self
 
     @property
@@ -68,13 +70,15 @@ class StateCodes(BaseModel):
     """No information: the time is "no data", neither running nor stopped."""
 
     @model_validator(mode="after")
-    def _disjoint(self) -> "StateCodes":
+    def _disjoint(self) -> StateCodes:
         seen: dict[str, str] = {}
         for state in STATES:
             for code in getattr(self, state):
                 key = str(code)
                 if key in seen:
-                    raise ValueError(f"state code {code!r} is mapped to both {seen[key]} and {state}")
+                    raise ValueError(
+                        f"state code {code!r} is mapped to both {seen[key]} and {state}"
+                    )
                 seen[key] = state
         return self
 
@@ -116,7 +120,7 @@ class OeeConfig(BaseModel):
     """Stops shorter than this are not recorded as downtime events (they still lower availability)."""
 
     @model_validator(mode="after")
-    def _window_fits(self) -> "OeeConfig":
+    def _window_fits(self) -> OeeConfig:
         if self.rolling_window_s < self.rolling_bucket_s:
             raise ValueError("rolling_window_s must be at least rolling_bucket_s")
         return self

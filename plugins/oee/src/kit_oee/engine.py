@@ -23,12 +23,34 @@ State = Literal["run", "idle", "down", "setup", "planned_stop", "unknown"]
 RUN, IDLE, DOWN, SETUP, PLANNED, UNKNOWN = "run", "idle", "down", "setup", "planned_stop", "unknown"
 
 #: Additive totals of a window; kept as a flat list so adding and subtracting is cheap.
-FIELDS = ("pot_s", "pbt_s", "apt_s", "setup_s", "idle_s", "down_s", "no_data_s", "unplanned_run_s",
-          "produced_in", "good_in", "reject_in", "failures", "failure_s", "operating_s", "stops",
-          "planned_stop_s")
-I = {name: i for i, name in enumerate(FIELDS)}
-_STATE_FIELD = {RUN: I["apt_s"], SETUP: I["setup_s"], IDLE: I["idle_s"], DOWN: I["down_s"], None: I["no_data_s"],
-                UNKNOWN: I["no_data_s"], PLANNED: I["planned_stop_s"]}
+FIELDS = (
+    "pot_s",
+    "pbt_s",
+    "apt_s",
+    "setup_s",
+    "idle_s",
+    "down_s",
+    "no_data_s",
+    "unplanned_run_s",
+    "produced_in",
+    "good_in",
+    "reject_in",
+    "failures",
+    "failure_s",
+    "operating_s",
+    "stops",
+    "planned_stop_s",
+)
+FIELD_INDEX = {name: i for i, name in enumerate(FIELDS)}
+_STATE_FIELD = {
+    RUN: FIELD_INDEX["apt_s"],
+    SETUP: FIELD_INDEX["setup_s"],
+    IDLE: FIELD_INDEX["idle_s"],
+    DOWN: FIELD_INDEX["down_s"],
+    None: FIELD_INDEX["no_data_s"],
+    UNKNOWN: FIELD_INDEX["no_data_s"],
+    PLANNED: FIELD_INDEX["planned_stop_s"],
+}
 #: States that end a stop: production resumed, a planned stop began, or we no longer know.
 _ENDS_STOP = (RUN, PLANNED, UNKNOWN)
 CountMode = Literal["produced_reject", "produced_good", "good_reject", "produced", "good"]
@@ -101,7 +123,9 @@ class OeeEngine:
         self.last_ts: float | None = None
         self.state: str | None = None
         self.state_ts: float | None = None
-        self.counters = {k: CounterTracker(params.counter_max) for k in ("produced", "good", "reject")}
+        self.counters = {
+            k: CounterTracker(params.counter_max) for k in ("produced", "good", "reject")
+        }
         self.shift_id: str | None = None
         self.shift_totals = _zero()
         self.buckets: deque[tuple[int, list[float]]] = deque()
@@ -115,8 +139,14 @@ class OeeEngine:
             self._restore(state)
 
     # -- feeding ------------------------------------------------------------------------
-    def feed(self, ts: float, state: str | None = None, produced: float | None = None,
-             good: float | None = None, reject: float | None = None) -> list[Report | Downtime]:
+    def feed(
+        self,
+        ts: float,
+        state: str | None = None,
+        produced: float | None = None,
+        good: float | None = None,
+        reject: float | None = None,
+    ) -> list[Report | Downtime]:
         """Process one sample at epoch seconds ``ts``. Arguments left ``None`` were not in it.
 
         Returns reports due at this sample (closed shifts, periodic updates) and downtimes
@@ -153,13 +183,15 @@ class OeeEngine:
         inst = self.resolver.shift_at(ts)
         if state == DOWN:
             # Failure events count where they begin (MTBF/MTTR of that shift and window).
-            self._add(ts, inst, I["failures"], 1.0)
+            self._add(ts, inst, FIELD_INDEX["failures"], 1.0)
         if state in _ENDS_STOP:
             self._close_downtime(ts, out)
         elif self.open_downtime is None:
             self.downtime_seq += 1
-            self.open_downtime = Downtime(id=f"{int(ts)}-{self.downtime_seq}", start=ts, state=state)
-            self._add(ts, inst, I["stops"], 1.0)
+            self.open_downtime = Downtime(
+                id=f"{int(ts)}-{self.downtime_seq}", start=ts, state=state
+            )
+            self._add(ts, inst, FIELD_INDEX["stops"], 1.0)
 
     def _close_downtime(self, ts: float, out: list) -> None:
         d = self.open_downtime
@@ -175,13 +207,15 @@ class OeeEngine:
     def _state_valid(self, t: float) -> bool:
         return self.state_ts is not None and t - self.state_ts <= self.p.max_gap_s
 
-    def _count(self, ts: float, produced: float | None, good: float | None, reject: float | None) -> None:
+    def _count(
+        self, ts: float, produced: float | None, good: float | None, reject: float | None
+    ) -> None:
         inst = self.resolver.shift_at(ts)
         for key, value in (("produced", produced), ("good", good), ("reject", reject)):
             if value is not None:
                 delta = self.counters[key].update(float(value))
                 if delta:
-                    self._add(ts, inst, I[f"{key}_in"], delta)
+                    self._add(ts, inst, FIELD_INDEX[f"{key}_in"], delta)
 
     # -- time accounting -------------------------------------------------------------------
     def _advance(self, t0: float, t1: float, out: list) -> None:
@@ -209,17 +243,17 @@ class OeeEngine:
         vec = _zero()
         if state == PLANNED:
             # A stop the machine signals as planned is planned downtime: out of PBT.
-            vec[I["planned_stop_s"]] = pbt
+            vec[FIELD_INDEX["planned_stop_s"]] = pbt
             pbt = 0.0
         else:
             vec[_STATE_FIELD[state]] = pbt
         vec[0], vec[1] = pot, pbt
         if state == RUN:
-            vec[I["unplanned_run_s"]] = span - pbt
+            vec[FIELD_INDEX["unplanned_run_s"]] = span - pbt
         if state in (RUN, SETUP):
-            vec[I["operating_s"]] = span
+            vec[FIELD_INDEX["operating_s"]] = span
         elif state == DOWN:
-            vec[I["failure_s"]] = span
+            vec[FIELD_INDEX["failure_s"]] = span
         if self.open_downtime is not None and state not in (RUN, PLANNED, UNKNOWN, None):
             self.open_downtime.planned_s += pbt
         self._add_vec(a, inst, vec)
@@ -264,7 +298,11 @@ class OeeEngine:
 
     # -- reports ---------------------------------------------------------------------------
     def _counts(self, t: list[float]) -> tuple[float, float, float]:
-        p, g, r = t[I["produced_in"]], t[I["good_in"]], t[I["reject_in"]]
+        p, g, r = (
+            t[FIELD_INDEX["produced_in"]],
+            t[FIELD_INDEX["good_in"]],
+            t[FIELD_INDEX["reject_in"]],
+        )
         mode = self.p.count_mode
         if mode == "produced_reject":
             return p, p - r, r
@@ -276,10 +314,18 @@ class OeeEngine:
             return p, p, 0.0
         return g, g, 0.0
 
-    def _report(self, window: str, start: float, end: float, ts: float, t: list[float], final: bool) -> Report:
+    def _report(
+        self, window: str, start: float, end: float, ts: float, t: list[float], final: bool
+    ) -> Report:
         produced, good, reject = self._counts(t)
-        f = oee_factors(t[I["pbt_s"]], t[I["apt_s"]], self.p.pru_s, produced, good)
-        mtbf, mttr = reliability(t[I["operating_s"]], t[I["failure_s"]], int(round(t[I["failures"]])))
+        f = oee_factors(
+            t[FIELD_INDEX["pbt_s"]], t[FIELD_INDEX["apt_s"]], self.p.pru_s, produced, good
+        )
+        mtbf, mttr = reliability(
+            t[FIELD_INDEX["operating_s"]],
+            t[FIELD_INDEX["failure_s"]],
+            int(round(t[FIELD_INDEX["failures"]])),
+        )
         totals = {name: round(v, 6) for name, v in zip(FIELDS, t)}
         return Report(window, start, end, ts, final, totals, produced, good, reject, f, mtbf, mttr)
 
@@ -293,8 +339,16 @@ class OeeEngine:
         inst = self.resolver.shift_at(ts)
         if inst is not None:
             out.append(self._shift_report(inst, ts, final=False))
-        out.append(self._report("rolling", ts - self.p.rolling_window_s, ts, ts,
-                                [max(0.0, v) for v in self.rolling], final=False))
+        out.append(
+            self._report(
+                "rolling",
+                ts - self.p.rolling_window_s,
+                ts,
+                ts,
+                [max(0.0, v) for v in self.rolling],
+                final=False,
+            )
+        )
         return out
 
     # -- reasons ---------------------------------------------------------------------------
@@ -304,7 +358,7 @@ class OeeEngine:
         Raises:
             KeyError: no downtime with that id is kept.
         """
-        for d in [*self.downtimes, *( [self.open_downtime] if self.open_downtime else [])]:
+        for d in [*self.downtimes, *([self.open_downtime] if self.open_downtime else [])]:
             if d.id == downtime_id:
                 d.reason, d.who, d.assigned_at = reason, who, at
                 return d
@@ -318,20 +372,28 @@ class OeeEngine:
     def to_state(self) -> dict[str, Any]:
         """JSON-able state; :class:`OeeEngine(params, state)` continues exactly from it."""
         return {
-            "v": 1, "last_ts": self.last_ts, "state": self.state, "state_ts": self.state_ts,
+            "v": 1,
+            "last_ts": self.last_ts,
+            "state": self.state,
+            "state_ts": self.state_ts,
             "counters": {k: c.to_state() for k, c in self.counters.items()},
-            "shift_id": self.shift_id, "shift_totals": self.shift_totals,
-            "buckets": [[k, v] for k, v in self.buckets], "rolling": self.rolling,
+            "shift_id": self.shift_id,
+            "shift_totals": self.shift_totals,
+            "buckets": [[k, v] for k, v in self.buckets],
+            "rolling": self.rolling,
             "next_publish": self.next_publish,
             "open_downtime": self.open_downtime.__dict__ if self.open_downtime else None,
-            "downtimes": [d.__dict__ for d in self.downtimes], "downtime_seq": self.downtime_seq,
+            "downtimes": [d.__dict__ for d in self.downtimes],
+            "downtime_seq": self.downtime_seq,
             "samples": self.samples,
         }
 
     def _restore(self, s: dict[str, Any]) -> None:
         self.last_ts, self.state, self.state_ts = s["last_ts"], s["state"], s["state_ts"]
-        self.counters = {k: CounterTracker.from_state(self.p.counter_max, s["counters"].get(k))
-                         for k in ("produced", "good", "reject")}
+        self.counters = {
+            k: CounterTracker.from_state(self.p.counter_max, s["counters"].get(k))
+            for k in ("produced", "good", "reject")
+        }
         self.shift_id, self.shift_totals = s["shift_id"], list(s["shift_totals"])
         self.buckets = deque((int(k), list(v)) for k, v in s["buckets"])
         self.rolling = list(s["rolling"])

@@ -8,7 +8,7 @@ and keeps the engine's state in KV so a restart continues the shift.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
@@ -28,14 +28,22 @@ STATE_KEY = "oee"
 
 
 def _dt(t: float) -> datetime:
-    return datetime.fromtimestamp(t, timezone.utc)
+    return datetime.fromtimestamp(t, UTC)
 
 
 def downtime_json(d: Downtime) -> dict[str, Any]:
     """A downtime as JSON (control API, events)."""
-    return {"id": d.id, "start": _dt(d.start).isoformat(), "end": _dt(d.end).isoformat() if d.end else None,
-            "duration_s": d.duration_s, "planned_s": round(d.planned_s, 3), "state": d.state,
-            "reason": d.reason, "who": d.who, "assigned_at": _dt(d.assigned_at).isoformat() if d.assigned_at else None}
+    return {
+        "id": d.id,
+        "start": _dt(d.start).isoformat(),
+        "end": _dt(d.end).isoformat() if d.end else None,
+        "duration_s": d.duration_s,
+        "planned_s": round(d.planned_s, 3),
+        "state": d.state,
+        "reason": d.reason,
+        "who": d.who,
+        "assigned_at": _dt(d.assigned_at).isoformat() if d.assigned_at else None,
+    }
 
 
 class OeeComponent(Analytics):
@@ -48,17 +56,30 @@ class OeeComponent(Analytics):
     def __init__(self, config: OeeConfig, ctx) -> None:
         super().__init__(config, ctx)
         self.params = EngineParams(
-            pru_s=config.ideal_cycle_s, count_mode=config.inputs.count_mode, calendar=config.calendar,
-            counter_max=config.counter_max, rolling_window_s=config.rolling_window_s,
-            rolling_bucket_s=config.rolling_bucket_s, publish_interval_s=config.publish_interval_s,
-            max_gap_s=config.max_gap_s, min_downtime_s=config.min_downtime_s)
+            pru_s=config.ideal_cycle_s,
+            count_mode=config.inputs.count_mode,
+            calendar=config.calendar,
+            counter_max=config.counter_max,
+            rolling_window_s=config.rolling_window_s,
+            rolling_bucket_s=config.rolling_bucket_s,
+            publish_interval_s=config.publish_interval_s,
+            max_gap_s=config.max_gap_s,
+            min_downtime_s=config.min_downtime_s,
+        )
         self.engine = OeeEngine(self.params)
         self.seq = SeqFilter()
         default_asset = str(ctx.asset) if ctx.asset else None
         self.routes = route_table(dict(config.inputs), default_asset)
         self.codes = config.state_codes.lookup()
-        self.counts = {"batches": 0, "used": 0, "excluded_quality": 0, "invalid_values": 0,
-                       "unknown_state_codes": 0, "kpis": 0, "downtimes": 0}
+        self.counts = {
+            "batches": 0,
+            "used": 0,
+            "excluded_quality": 0,
+            "invalid_values": 0,
+            "unknown_state_codes": 0,
+            "kpis": 0,
+            "downtimes": 0,
+        }
         self.unknown_codes = {str(c) for c in config.state_codes.unknown}
         self._dirty = asyncio.Event()
         self.ready = False
@@ -78,7 +99,9 @@ class OeeComponent(Analytics):
 
     async def save(self) -> None:
         """Write the engine and sequence state to KV."""
-        await self.ctx.save_state({"engine": self.engine.to_state(), "seq": self.seq.to_state()}, STATE_KEY)
+        await self.ctx.save_state(
+            {"engine": self.engine.to_state(), "seq": self.seq.to_state()}, STATE_KEY
+        )
 
     # -- samples --------------------------------------------------------------------------
     def extract(self, batch: SampleBatch) -> dict[str, Any]:
@@ -131,8 +154,13 @@ class OeeComponent(Analytics):
             return
         self.counts["used"] += 1
         state = found.get("running", found.get("state_code"))
-        outputs = self.engine.feed(ts, state=state, produced=found.get("produced"), good=found.get("good"),
-                                   reject=found.get("reject"))
+        outputs = self.engine.feed(
+            ts,
+            state=state,
+            produced=found.get("produced"),
+            good=found.get("good"),
+            reject=found.get("reject"),
+        )
         for item in outputs:
             if isinstance(item, Report):
                 await self.publish_report(item)
@@ -145,17 +173,32 @@ class OeeComponent(Analytics):
         """Publish the KPIs of one report (window ``shift:<id>`` or ``rolling``)."""
         f = r.factors
         t = r.totals
-        common = {"window": r.window, "window_start": _dt(r.start), "window_end": _dt(r.end), "ts": _dt(r.ts)}
+        common = {
+            "window": r.window,
+            "window_start": _dt(r.start),
+            "window_end": _dt(r.end),
+            "ts": _dt(r.ts),
+        }
         flags = {"final": r.final, "effectiveness_over_100": f.effectiveness_over_100}
         values: list[tuple[str, Any, str | None, dict]] = [
             ("oee", f.oee, None, {**flags, **t}),
-            ("availability", f.availability, None, {"final": r.final, "apt_s": t["apt_s"], "pbt_s": t["pbt_s"]}),
+            (
+                "availability",
+                f.availability,
+                None,
+                {"final": r.final, "apt_s": t["apt_s"], "pbt_s": t["pbt_s"]},
+            ),
             ("effectiveness", f.effectiveness, None, flags),
             ("quality", f.quality, None, {"final": r.final}),
             ("produced", r.produced, None, {"final": r.final}),
             ("good", r.good, None, {"final": r.final}),
             ("reject", r.reject, None, {"final": r.final}),
-            ("downtime_s", max(0.0, t["pbt_s"] - t["apt_s"]), "s", {"final": r.final, "stops": t["stops"]}),
+            (
+                "downtime_s",
+                max(0.0, t["pbt_s"] - t["apt_s"]),
+                "s",
+                {"final": r.final, "stops": t["stops"]},
+            ),
             ("mtbf_s", r.mtbf_s, "s", {"final": r.final, "failures": t["failures"]}),
             ("mttr_s", r.mttr_s, "s", {"final": r.final, "failures": t["failures"]}),
         ]
@@ -169,28 +212,45 @@ class OeeComponent(Analytics):
         """Publish a finished downtime as a ``downtime`` event."""
         self.counts["downtimes"] += 1
         data = downtime_json(d)
-        await self.ctx.publish_event("downtime", "downtime_ended", ts=_dt(d.end or d.start), data=data,
-                                     message=f"{d.state} for {d.duration_s:.0f} s from {data['start']}")
+        await self.ctx.publish_event(
+            "downtime",
+            "downtime_ended",
+            ts=_dt(d.end or d.start),
+            data=data,
+            message=f"{d.state} for {d.duration_s:.0f} s from {data['start']}",
+        )
 
     async def assign_reason(self, downtime_id: str, reason: str, who: str) -> dict[str, Any]:
         """Attach a reason code to a downtime, announce it and persist it."""
         try:
-            d = self.engine.assign_reason(downtime_id, reason, who, self.ctx.clock.now().timestamp())
+            d = self.engine.assign_reason(
+                downtime_id, reason, who, self.ctx.clock.now().timestamp()
+            )
         except KeyError:
-            raise KitError(f"no downtime {downtime_id!r} in component {self.ctx.name!r} "
-                           "(see `oee.downtimes`; only the latest are kept)") from None
+            raise KitError(
+                f"no downtime {downtime_id!r} in component {self.ctx.name!r} "
+                "(see `oee.downtimes`; only the latest are kept)"
+            ) from None
         data = downtime_json(d)
-        await self.ctx.publish_event("downtime", "downtime_reason_assigned", data=data,
-                                     message=f"reason {reason!r} assigned by {who}")
+        await self.ctx.publish_event(
+            "downtime",
+            "downtime_reason_assigned",
+            data=data,
+            message=f"reason {reason!r} assigned by {who}",
+        )
         await self.save()
         return data
 
     def metrics(self) -> dict[str, Any]:
         """Counts of batches used and skipped, KPIs and downtimes published."""
-        return {**self.counts, "duplicates": self.seq.duplicates, "out_of_order": self.seq.out_of_order,
-                "counter_rollovers": sum(c.rollovers for c in self.engine.counters.values()),
-                "counter_resets": sum(c.resets for c in self.engine.counters.values()),
-                "shift": self.engine.shift_id}
+        return {
+            **self.counts,
+            "duplicates": self.seq.duplicates,
+            "out_of_order": self.seq.out_of_order,
+            "counter_rollovers": sum(c.rollovers for c in self.engine.counters.values()),
+            "counter_resets": sum(c.resets for c in self.engine.counters.values()),
+            "shift": self.engine.shift_id,
+        }
 
 
 # -- control endpoints ------------------------------------------------------------------------
@@ -198,7 +258,9 @@ def _instance(runtime: Any, body: Any) -> OeeComponent:
     name = (body or {}).get("component")
     inst = runtime.supervisor.instances.get(name)
     if inst is None or inst.type != OeeComponent.name:
-        names = sorted(n for n, i in runtime.supervisor.instances.items() if i.type == OeeComponent.name)
+        names = sorted(
+            n for n, i in runtime.supervisor.instances.items() if i.type == OeeComponent.name
+        )
         raise KitError(f"no oee component named {name!r}; running: {', '.join(names) or 'none'}")
     if inst.component is None:
         raise KitError(f"oee component {name!r} is not running ({inst.status.value})")
@@ -225,7 +287,9 @@ def register_endpoints(api, runtime) -> None:
         missing = [k for k in ("downtime_id", "reason", "who") if not body.get(k)]
         if missing:
             raise KitError(f"oee.assign_reason needs {', '.join(missing)}")
-        return await comp.assign_reason(str(body["downtime_id"]), str(body["reason"]), str(body["who"]))
+        return await comp.assign_reason(
+            str(body["downtime_id"]), str(body["reason"]), str(body["who"])
+        )
 
     api.add("oee.downtimes", downtimes)
     api.add("oee.assign_reason", assign_reason)

@@ -19,7 +19,9 @@ class SeqFilter:
     __slots__ = ("last", "duplicates", "out_of_order", "restarts")
 
     def __init__(self, state: dict[str, Any] | None = None) -> None:
-        self.last: dict[str, tuple[int, float]] = {k: (int(v[0]), float(v[1])) for k, v in (state or {}).items()}
+        self.last: dict[str, tuple[int, float]] = {
+            k: (int(v[0]), float(v[1])) for k, v in (state or {}).items()
+        }
         self.duplicates = 0
         self.out_of_order = 0
         self.restarts = 0

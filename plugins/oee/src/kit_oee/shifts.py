@@ -64,7 +64,7 @@ class PlannedStop(BaseModel):
     reason: str = ""
 
     @model_validator(mode="after")
-    def _ordered(self) -> "PlannedStop":
+    def _ordered(self) -> PlannedStop:
         if self.end <= self.start:
             raise ValueError("end must be after start")
         return self
@@ -77,8 +77,11 @@ class ShiftCalendar(BaseModel):
 
     timezone: str = "UTC"
     """IANA time zone of the plant, e.g. ``Europe/Berlin``."""
-    shifts: list[ShiftDef] = Field(default_factory=lambda: [ShiftDef(name="day", start=time(0), end=time(0),
-                                                                      weekdays=list(WEEKDAYS))])
+    shifts: list[ShiftDef] = Field(
+        default_factory=lambda: [
+            ShiftDef(name="day", start=time(0), end=time(0), weekdays=list(WEEKDAYS))
+        ]
+    )
     """Shifts; the default is one 24-hour ``day`` shift every day."""
     planned_stops: list[PlannedStop] = Field(default_factory=list)
 
@@ -88,7 +91,9 @@ class ShiftCalendar(BaseModel):
         try:
             ZoneInfo(v)
         except Exception:
-            raise ValueError(f"unknown time zone {v!r} (use an IANA name such as Europe/Berlin)") from None
+            raise ValueError(
+                f"unknown time zone {v!r} (use an IANA name such as Europe/Berlin)"
+            ) from None
         return v
 
     @field_validator("shifts")
@@ -165,7 +170,9 @@ class ShiftResolver:
         self.tz = ZoneInfo(calendar.timezone)
         self._cached: ShiftInstance | None = None
         self._gap: tuple[float, float] | None = None  # a known shift-free interval
-        self._stops = _merge([(p.start.timestamp(), p.end.timestamp()) for p in calendar.planned_stops])
+        self._stops = _merge(
+            [(p.start.timestamp(), p.end.timestamp()) for p in calendar.planned_stops]
+        )
 
     def _at(self, d: date, tod: time) -> float:
         return datetime.combine(d, tod, self.tz).timestamp()
@@ -188,8 +195,14 @@ class ShiftResolver:
         planned += [(max(s, start), min(e, end)) for s, e in self._stops if e > start and s < end]
         # Breaks are already outside POT; planned downtime removes PBT on top of that, so
         # breaks are part of the "not busy" set too (merged so nothing is subtracted twice).
-        return ShiftInstance(id=f"{d.isoformat()}/{sd.name}", name=sd.name, start=start, end=end,
-                             breaks=breaks, planned_down=_merge(planned + breaks))
+        return ShiftInstance(
+            id=f"{d.isoformat()}/{sd.name}",
+            name=sd.name,
+            start=start,
+            end=end,
+            breaks=breaks,
+            planned_down=_merge(planned + breaks),
+        )
 
     def _candidates(self, t: float, days_back: int = 1, days_fwd: int = 0) -> list[ShiftInstance]:
         local = datetime.fromtimestamp(t, self.tz).date()

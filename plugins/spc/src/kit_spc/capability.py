@@ -34,7 +34,9 @@ class Capability:
     ppk: float | None
 
 
-def indices(mean: float, sigma: float, lsl: float | None, usl: float | None) -> tuple[float | None, float | None]:
+def indices(
+    mean: float, sigma: float, lsl: float | None, usl: float | None
+) -> tuple[float | None, float | None]:
     """(capability, capability-k) for a σ: Cp/Cpk or Pp/Ppk depending on which σ is given."""
     if sigma <= 0 or not math.isfinite(sigma):
         return None, None
@@ -50,7 +52,9 @@ def indices(mean: float, sigma: float, lsl: float | None, usl: float | None) -> 
 class RollingCapability:
     """Incremental window of values and their within-subgroup spread."""
 
-    def __init__(self, window: int, subgroup_size: int, lsl: float | None, usl: float | None) -> None:
+    def __init__(
+        self, window: int, subgroup_size: int, lsl: float | None, usl: float | None
+    ) -> None:
         self.window = window
         self.n = subgroup_size
         self.lsl, self.usl = lsl, usl
@@ -70,7 +74,9 @@ class RollingCapability:
         """Add one subgroup's values (or one individual value) and its range / moving range."""
         ref = self._ref
         if ref is None:
-            ref = self._ref = values[0]  # shift by a reference value: sums of squares stay well-conditioned
+            ref = self._ref = values[
+                0
+            ]  # shift by a reference value: sums of squares stay well-conditioned
         vals = self.values
         for v in values:
             vals.append(v)

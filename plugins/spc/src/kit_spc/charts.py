@@ -49,11 +49,23 @@ def limits_from_data(subgroup_size: int, centre: float, spread_mean: float) -> L
     """Limits from X̿ (or x̄) and R̄ (or M̄R) with the constants table."""
     if subgroup_size == 1:
         c = constants(2)
-        return Limits(centre, centre + E2 * spread_mean, centre - E2 * spread_mean,
-                      spread_mean, c.D4 * spread_mean, c.D3 * spread_mean)
+        return Limits(
+            centre,
+            centre + E2 * spread_mean,
+            centre - E2 * spread_mean,
+            spread_mean,
+            c.D4 * spread_mean,
+            c.D3 * spread_mean,
+        )
     c = constants(subgroup_size)
-    return Limits(centre, centre + c.A2 * spread_mean, centre - c.A2 * spread_mean,
-                  spread_mean, c.D4 * spread_mean, c.D3 * spread_mean)
+    return Limits(
+        centre,
+        centre + c.A2 * spread_mean,
+        centre - c.A2 * spread_mean,
+        spread_mean,
+        c.D4 * spread_mean,
+        c.D3 * spread_mean,
+    )
 
 
 def limits_given(subgroup_size: int, cl: float, ucl: float, lcl: float) -> Limits:
@@ -85,9 +97,16 @@ class ChartPoint:
 class ControlChart:
     """I-MR or X̄-R chart with phase I, run rules and rolling capability (see module doc)."""
 
-    def __init__(self, subgroup_size: int = 1, phase1_points: int = 25, limits: Limits | None = None,
-                 rules: tuple[str, ...] = (), lsl: float | None = None, usl: float | None = None,
-                 capability_window: int = 125) -> None:
+    def __init__(
+        self,
+        subgroup_size: int = 1,
+        phase1_points: int = 25,
+        limits: Limits | None = None,
+        rules: tuple[str, ...] = (),
+        lsl: float | None = None,
+        usl: float | None = None,
+        capability_window: int = 125,
+    ) -> None:
         if not (subgroup_size == 1 or 2 <= subgroup_size <= 10):
             raise ValueError("subgroup_size must be 1 (individuals) or 2..10")
         self.n = subgroup_size
@@ -127,7 +146,9 @@ class ControlChart:
             return []
         values = [p[1] for p in self.phase1]
         spreads = [p[2] for p in self.phase1 if p[2] is not None]
-        self.limits = limits_from_data(self.n, sum(values) / len(values), sum(spreads) / len(spreads) if spreads else 0.0)
+        self.limits = limits_from_data(
+            self.n, sum(values) / len(values), sum(spreads) / len(spreads) if spreads else 0.0
+        )
         replay, self.phase1 = self.phase1, []
         return [self._score(t, v, s, 1) for t, v, s in replay]
 
@@ -138,15 +159,27 @@ class ControlChart:
         self.count += 1
         cp = ChartPoint(self.rules.index + 1, ts, value, spread, lim, z, phase)
         cp.violations = [("x", v) for v in self.rules.add(ts, value, z)]
-        if self.spread_rule and spread is not None and (spread > lim.r_ucl or (lim.r_lcl > 0 and spread < lim.r_lcl)):
-            cp.violations.append(("r", Violation(self.spread_rule, cp.index, [(cp.index, ts, spread)])))
+        if (
+            self.spread_rule
+            and spread is not None
+            and (spread > lim.r_ucl or (lim.r_lcl > 0 and spread < lim.r_lcl))
+        ):
+            cp.violations.append(
+                ("r", Violation(self.spread_rule, cp.index, [(cp.index, ts, spread)]))
+            )
         return cp
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able state (limits, phase-I buffer, rule state, capability window)."""
-        return {"limits": asdict(self.limits) if self.limits else None, "pending": self.pending, "prev": self.prev,
-                "phase1": self.phase1, "count": self.count, "rules": self.rules.to_dict(),
-                "capability": self.capability.to_dict()}
+        return {
+            "limits": asdict(self.limits) if self.limits else None,
+            "pending": self.pending,
+            "prev": self.prev,
+            "phase1": self.phase1,
+            "count": self.count,
+            "rules": self.rules.to_dict(),
+            "capability": self.capability.to_dict(),
+        }
 
     def restore(self, d: dict[str, Any] | None, keep_given_limits: bool = False) -> None:
         """Restore :meth:`to_dict` output. Limits given in the params win over saved ones."""

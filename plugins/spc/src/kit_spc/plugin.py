@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -21,15 +21,26 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 import kit
 from kit.bindings import Binding
 from kit.components import Analytics
+from kit.intake import Intake
 from kit.payloads import SampleBatch
 from kit.subjects import sanitize_token
-
 from kit_spc.charts import ChartPoint, ControlChart, limits_given
-from kit.intake import Intake
 from kit_spc.rules import ALL_RULES, NELSON
 
-RuleName = Literal["nelson1", "nelson2", "nelson3", "nelson4", "nelson5", "nelson6", "nelson7", "nelson8",
-                   "we1", "we2", "we3", "we4"]
+RuleName = Literal[
+    "nelson1",
+    "nelson2",
+    "nelson3",
+    "nelson4",
+    "nelson5",
+    "nelson6",
+    "nelson7",
+    "nelson8",
+    "we1",
+    "we2",
+    "we3",
+    "we4",
+]
 
 
 class SpcInputs(BaseModel):
@@ -54,7 +65,7 @@ class GivenLimits(BaseModel):
     """Lower control limit."""
 
     @model_validator(mode="after")
-    def _order(self) -> "GivenLimits":
+    def _order(self) -> GivenLimits:
         if not self.lcl < self.cl < self.ucl:
             raise ValueError("limits must satisfy lcl < cl < ucl")
         return self
@@ -71,7 +82,7 @@ class SpecLimits(BaseModel):
     """Upper specification limit."""
 
     @model_validator(mode="after")
-    def _some(self) -> "SpecLimits":
+    def _some(self) -> SpecLimits:
         if self.lsl is None and self.usl is None:
             raise ValueError("give lsl, usl or both")
         if self.lsl is not None and self.usl is not None and self.lsl >= self.usl:
@@ -113,14 +124,14 @@ class SpcConfig(BaseModel):
     """At most one state save per interval (and one at shutdown)."""
 
     @model_validator(mode="after")
-    def _rules(self) -> "SpcConfig":
+    def _rules(self) -> SpcConfig:
         if not self.rules:
             raise ValueError("select at least one rule")
         return self
 
 
 def _dt(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, timezone.utc)
+    return datetime.fromtimestamp(ts, UTC)
 
 
 def _num(v: float) -> float | None:
@@ -139,11 +150,16 @@ class SpcComponent(Analytics):
         n = 1 if config.chart == "imr" else config.subgroup_size
         self.c = sanitize_token(config.characteristic or config.inputs.value.point)
         self.chart = ControlChart(
-            subgroup_size=n, phase1_points=config.phase1_points,
-            limits=limits_given(n, config.limits.cl, config.limits.ucl, config.limits.lcl) if config.limits else None,
+            subgroup_size=n,
+            phase1_points=config.phase1_points,
+            limits=limits_given(n, config.limits.cl, config.limits.ucl, config.limits.lcl)
+            if config.limits
+            else None,
             rules=tuple(r for r in ALL_RULES if r in config.rules),
-            lsl=config.spec.lsl if config.spec else None, usl=config.spec.usl if config.spec else None,
-            capability_window=config.capability_window)
+            lsl=config.spec.lsl if config.spec else None,
+            usl=config.spec.usl if config.spec else None,
+            capability_window=config.capability_window,
+        )
         self.intake = Intake({"value": config.inputs.value}, str(ctx.asset) if ctx.asset else None)
         self.violations = 0
         self._published_limits: tuple | None = None
@@ -158,7 +174,9 @@ class SpcComponent(Analytics):
         else:
             # The chart definition changed (type, subgroup size, input, given limits): the saved
             # limits and runs belong to another chart, so this one starts a fresh phase I.
-            self.ctx.log.warning("%s: chart definition changed; starting a new chart", self.ctx.name)
+            self.ctx.log.warning(
+                "%s: chart definition changed; starting a new chart", self.ctx.name
+            )
         self.intake.restore(saved.get("intake"))
         self.violations = int(saved.get("violations", 0))
         for subject in self.intake.subjects():
@@ -175,13 +193,26 @@ class SpcComponent(Analytics):
     async def save(self) -> None:
         """Persist chart, intake and counters."""
         self._dirty = False
-        await self.ctx.save_state({"chart": self.chart.to_dict(), "intake": self.intake.state(),
-                                   "violations": self.violations, "chart_key": self._chart_key()})
+        await self.ctx.save_state(
+            {
+                "chart": self.chart.to_dict(),
+                "intake": self.intake.state(),
+                "violations": self.violations,
+                "chart_key": self._chart_key(),
+            }
+        )
 
     def _chart_key(self) -> str:
         """What the saved chart depends on; a change means the saved state is for another chart."""
         c = self.config
-        return repr((c.chart, self.chart.n, c.inputs.value.model_dump(), c.limits.model_dump() if c.limits else None))
+        return repr(
+            (
+                c.chart,
+                self.chart.n,
+                c.inputs.value.model_dump(),
+                c.limits.model_dump() if c.limits else None,
+            )
+        )
 
     async def on_batch(self, batch: SampleBatch) -> None:
         """Add the good values of one accepted batch to the chart and publish the results."""
@@ -199,12 +230,28 @@ class SpcComponent(Analytics):
         ctx, c, lim = self.ctx, self.c, p.limits
         ts = _dt(p.ts)
         spread_name = "mr" if self.chart.n == 1 else "r"
-        await ctx.publish_kpi(f"{c}_x", p.value, ts=ts, window="point",
-                              attrs={"cl": lim.cl, "ucl": lim.ucl, "lcl": lim.lcl, "z": _num(p.z),
-                                     "phase": p.phase, "index": p.index})
+        await ctx.publish_kpi(
+            f"{c}_x",
+            p.value,
+            ts=ts,
+            window="point",
+            attrs={
+                "cl": lim.cl,
+                "ucl": lim.ucl,
+                "lcl": lim.lcl,
+                "z": _num(p.z),
+                "phase": p.phase,
+                "index": p.index,
+            },
+        )
         if p.spread is not None:
-            await ctx.publish_kpi(f"{c}_{spread_name}", p.spread, ts=ts, window="point",
-                                  attrs={"cl": lim.r_cl, "ucl": lim.r_ucl, "lcl": lim.r_lcl, "index": p.index})
+            await ctx.publish_kpi(
+                f"{c}_{spread_name}",
+                p.spread,
+                ts=ts,
+                window="point",
+                attrs={"cl": lim.r_cl, "ucl": lim.r_ucl, "lcl": lim.r_lcl, "index": p.index},
+            )
         key = (lim.cl, lim.ucl, lim.lcl)
         if key != self._published_limits or p.index % self.config.limits_every == 0:
             self._published_limits = key
@@ -215,29 +262,56 @@ class SpcComponent(Analytics):
         for chart, v in p.violations:
             self.violations += 1
             await ctx.publish_event(
-                "spc", "spc_violation", ts=ts, severity=self.config.severity,
+                "spc",
+                "spc_violation",
+                ts=ts,
+                severity=self.config.severity,
                 message=f"{c}: {v.rule} ({v.description}) on the {'range' if chart == 'r' else 'value'} chart",
-                data={"rule": v.rule, "description": v.description, "characteristic": c,
-                      "chart": (spread_name if chart == "r" else ("i" if self.chart.n == 1 else "xbar")),
-                      "index": v.index, "phase": p.phase,
-                      "points": [{"index": i, "ts": _dt(t).isoformat(), "value": val} for i, t, val in v.points],
-                      "cl": lim.r_cl if chart == "r" else lim.cl, "ucl": lim.r_ucl if chart == "r" else lim.ucl,
-                      "lcl": lim.r_lcl if chart == "r" else lim.lcl})
+                data={
+                    "rule": v.rule,
+                    "description": v.description,
+                    "characteristic": c,
+                    "chart": (
+                        spread_name if chart == "r" else ("i" if self.chart.n == 1 else "xbar")
+                    ),
+                    "index": v.index,
+                    "phase": p.phase,
+                    "points": [
+                        {"index": i, "ts": _dt(t).isoformat(), "value": val}
+                        for i, t, val in v.points
+                    ],
+                    "cl": lim.r_cl if chart == "r" else lim.cl,
+                    "ucl": lim.r_ucl if chart == "r" else lim.ucl,
+                    "lcl": lim.r_lcl if chart == "r" else lim.lcl,
+                },
+            )
         if self.config.spec and p.index % self.config.capability_every == 0:
             cap = self.chart.capability.result()
             if cap is not None:
-                attrs = {"n": cap.n, "mean": cap.mean, "sigma_within": cap.sigma_within,
-                         "sigma_overall": cap.sigma_overall, "lsl": self.config.spec.lsl, "usl": self.config.spec.usl}
+                attrs = {
+                    "n": cap.n,
+                    "mean": cap.mean,
+                    "sigma_within": cap.sigma_within,
+                    "sigma_overall": cap.sigma_overall,
+                    "lsl": self.config.spec.lsl,
+                    "usl": self.config.spec.usl,
+                }
                 for name in ("cp", "cpk", "pp", "ppk"):
                     value = getattr(cap, name)
                     if value is not None:
-                        await ctx.publish_kpi(f"{c}_{name}", value, ts=ts, window="rolling", attrs=attrs)
+                        await ctx.publish_kpi(
+                            f"{c}_{name}", value, ts=ts, window="rolling", attrs=attrs
+                        )
 
     def metrics(self) -> dict[str, Any]:
         """Intake counters, chart points, violations, phase."""
-        return {**self.intake.counters.as_dict(), "chart_points": self.chart.count, "violations": self.violations,
-                "phase": 2 if self.chart.limits is not None else 1,
-                "phase1_collected": len(self.chart.phase1)}
+        return {
+            **self.intake.counters.as_dict(),
+            "chart_points": self.chart.count,
+            "violations": self.violations,
+            "phase": 2 if self.chart.limits is not None else 1,
+            "phase1_collected": len(self.chart.phase1),
+        }
 
 
 @kit.hookimpl

@@ -36,25 +36,52 @@ WESTERN_ELECTRIC = [f"we{i}" for i in range(1, 5)]
 ALL_RULES = NELSON + WESTERN_ELECTRIC
 
 DESCRIPTION = {
-    "nelson1": "1 point beyond 3 sigma", "we1": "1 point beyond 3 sigma",
+    "nelson1": "1 point beyond 3 sigma",
+    "we1": "1 point beyond 3 sigma",
     "nelson2": "9 points in a row on the same side of the centre line",
     "nelson3": "6 points in a row steadily increasing or decreasing",
     "nelson4": "14 points in a row alternating up and down",
-    "nelson5": "2 of 3 points beyond 2 sigma on the same side", "we2": "2 of 3 points beyond 2 sigma on the same side",
-    "nelson6": "4 of 5 points beyond 1 sigma on the same side", "we3": "4 of 5 points beyond 1 sigma on the same side",
+    "nelson5": "2 of 3 points beyond 2 sigma on the same side",
+    "we2": "2 of 3 points beyond 2 sigma on the same side",
+    "nelson6": "4 of 5 points beyond 1 sigma on the same side",
+    "we3": "4 of 5 points beyond 1 sigma on the same side",
     "nelson7": "15 points in a row within 1 sigma",
     "nelson8": "8 points in a row beyond 1 sigma, on both sides",
     "we4": "8 points in a row on the same side of the centre line",
 }
 
 #: How many trailing points each rule's report names.
-SPAN = {"nelson1": 1, "we1": 1, "nelson2": 9, "nelson3": 6, "nelson4": 14, "nelson5": 3, "we2": 3,
-        "nelson6": 5, "we3": 5, "nelson7": 15, "nelson8": 8, "we4": 8}
+SPAN = {
+    "nelson1": 1,
+    "we1": 1,
+    "nelson2": 9,
+    "nelson3": 6,
+    "nelson4": 14,
+    "nelson5": 3,
+    "we2": 3,
+    "nelson6": 5,
+    "we3": 5,
+    "nelson7": 15,
+    "nelson8": 8,
+    "we4": 8,
+}
 
 _POP = [bin(i).count("1") for i in range(32)]
 #: Rule -> position in the pattern flags computed by RuleState.add.
-_FLAG = {"nelson1": 0, "we1": 0, "nelson2": 1, "nelson3": 2, "nelson4": 3, "nelson5": 4, "we2": 4,
-         "nelson6": 5, "we3": 5, "nelson7": 6, "nelson8": 7, "we4": 8}
+_FLAG = {
+    "nelson1": 0,
+    "we1": 0,
+    "nelson2": 1,
+    "nelson3": 2,
+    "nelson4": 3,
+    "nelson5": 4,
+    "we2": 4,
+    "nelson6": 5,
+    "we3": 5,
+    "nelson7": 6,
+    "nelson8": 7,
+    "we4": 8,
+}
 
 
 @dataclass(slots=True)
@@ -85,8 +112,8 @@ class RuleState:
     alt_run: int = 1
     in1_run: int = 0
     out1_run: int = 0
-    last_above1: int = -10**9
-    last_below1: int = -10**9
+    last_above1: int = -(10**9)
+    last_below1: int = -(10**9)
     a2: int = 0
     b2: int = 0
     a1: int = 0
@@ -133,12 +160,17 @@ class RuleState:
         b1 = self.b1 = ((self.b1 << 1) | (z < -1)) & 0b11111
 
         # All distinct patterns at once (integer ops), then pick the selected rules' flags.
-        flags = (az > 3, side_run >= 9, trend >= 6, alt >= 14,
-                 bool((a2 & 1 and _POP[a2] >= 2) or (b2 & 1 and _POP[b2] >= 2)),
-                 bool((a1 & 1 and _POP[a1] >= 4) or (b1 & 1 and _POP[b1] >= 4)),
-                 in1 >= 15,
-                 out1 >= 8 and i - self.last_above1 < 8 and i - self.last_below1 < 8,
-                 side_run >= 8)
+        flags = (
+            az > 3,
+            side_run >= 9,
+            trend >= 6,
+            alt >= 14,
+            bool((a2 & 1 and _POP[a2] >= 2) or (b2 & 1 and _POP[b2] >= 2)),
+            bool((a1 & 1 and _POP[a1] >= 4) or (b1 & 1 and _POP[b1] >= 4)),
+            in1 >= 15,
+            out1 >= 8 and i - self.last_above1 < 8 and i - self.last_below1 < 8,
+            side_run >= 8,
+        )
         active = self.active
         if True not in flags:
             if active:

@@ -16,8 +16,11 @@ _NAMES = {STATE_RUNNING: "running", STATE_IDLE: "idle", STATE_DOWN: "down"}
 
 # Mean dwell time in each state (s) and where it goes next.
 _DWELL = {STATE_RUNNING: 240.0, STATE_IDLE: 45.0, STATE_DOWN: 90.0}
-_NEXT = {STATE_RUNNING: [(STATE_IDLE, 0.7), (STATE_DOWN, 0.3)], STATE_IDLE: [(STATE_RUNNING, 1.0)],
-         STATE_DOWN: [(STATE_RUNNING, 1.0)]}
+_NEXT = {
+    STATE_RUNNING: [(STATE_IDLE, 0.7), (STATE_DOWN, 0.3)],
+    STATE_IDLE: [(STATE_RUNNING, 1.0)],
+    STATE_DOWN: [(STATE_RUNNING, 1.0)],
+}
 
 
 @dataclass
@@ -69,14 +72,25 @@ class MachineModel:
                     self.count_reject += 1
                 else:
                     self.count_good += 1
-        base = self.rated_power_w * self._rng.uniform(0.8, 1.0) if running else (
-            self.idle_power_w * self._rng.uniform(0.9, 1.1) if self.state == STATE_IDLE else 400.0)
+        base = (
+            self.rated_power_w * self._rng.uniform(0.8, 1.0)
+            if running
+            else (
+                self.idle_power_w * self._rng.uniform(0.9, 1.1)
+                if self.state == STATE_IDLE
+                else 400.0
+            )
+        )
         power = base
         self.energy_kwh += power * dt / 3_600_000
         target_temp = 62.0 if running else 30.0
-        self.temperature_c += (target_temp - self.temperature_c) * min(1.0, dt / 600) + self._rng.gauss(0, 0.05)
+        self.temperature_c += (target_temp - self.temperature_c) * min(
+            1.0, dt / 600
+        ) + self._rng.gauss(0, 0.05)
         fault = max(0.0, self.t - self.fault_onset_s) / 3600 * self.fault_growth_mm_s_per_h
-        vib = (1.8 + fault if running else 0.2) * (1 + 0.05 * math.sin(self.t / 7)) + abs(self._rng.gauss(0, 0.05))
+        vib = (1.8 + fault if running else 0.2) * (1 + 0.05 * math.sin(self.t / 7)) + abs(
+            self._rng.gauss(0, 0.05)
+        )
         return {
             "machine_running": running,
             "machine_state_code": self.state,

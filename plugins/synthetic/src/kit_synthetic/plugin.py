@@ -11,9 +11,14 @@ from kit.components import Source
 from kit_synthetic.model import MachineModel
 
 UNITS = {
-    "power_active_total_w": "W", "energy_active_import_total_kwh": "kWh", "temperature_c": "°C",
-    "vibration_velocity_rms_mm_s": "mm/s", "count_good": None, "count_reject": None,
-    "machine_running": None, "machine_state_code": None,
+    "power_active_total_w": "W",
+    "energy_active_import_total_kwh": "kWh",
+    "temperature_c": "°C",
+    "vibration_velocity_rms_mm_s": "mm/s",
+    "count_good": None,
+    "count_reject": None,
+    "machine_running": None,
+    "machine_state_code": None,
 }
 
 
@@ -43,15 +48,18 @@ class SyntheticMachine(Source):
     reject counters, power and energy, temperature, vibration with a developing fault."""
 
     name: ClassVar[str] = "synthetic"
-    summary: ClassVar[str] = "simulated machine signals (state, counts, power, energy, temperature, vibration)"
+    summary: ClassVar[str] = (
+        "simulated machine signals (state, counts, power, energy, temperature, vibration)"
+    )
     Config: ClassVar[type[BaseModel]] = SyntheticConfig
     #: Semantic points every batch carries (recipes check their bindings against this).
     provides: ClassVar[frozenset[str]] = frozenset(UNITS)
 
     def __init__(self, config: SyntheticConfig, ctx) -> None:
         super().__init__(config, ctx)
-        self.model = MachineModel(seed=config.seed, ideal_cycle_s=config.ideal_cycle_s,
-                                  fault_onset_s=config.fault_onset_s)
+        self.model = MachineModel(
+            seed=config.seed, ideal_cycle_s=config.ideal_cycle_s, fault_onset_s=config.fault_onset_s
+        )
         self.batches = 0
 
     async def run(self) -> None:
@@ -61,7 +69,9 @@ class SyntheticMachine(Source):
         names = list(self.model.step(0.0))
         extra = [f"channel_{i}" for i in range(cfg.extra_points)]
         # The adapters' hot path: a fixed point list, values only per cycle.
-        writer = self.ctx.sample_writer([(n, UNITS.get(n)) for n in names] + [(n, None) for n in extra])
+        writer = self.ctx.sample_writer(
+            [(n, UNITS.get(n)) for n in names] + [(n, None) for n in extra]
+        )
         next_at = clock.monotonic()
         while cfg.max_batches is None or self.batches < cfg.max_batches:
             values = self.model.step(cfg.interval_s * cfg.speedup)

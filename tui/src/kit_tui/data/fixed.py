@@ -27,8 +27,13 @@ class FixedSource:
     a reply of the form ``{"error": "…"}`` is raised as a KitError.
     """
 
-    def __init__(self, replies: dict[str, Any], messages: list[dict[str, Any]], now: str,
-                 url: str = "nats://fixed.example:4222") -> None:
+    def __init__(
+        self,
+        replies: dict[str, Any],
+        messages: list[dict[str, Any]],
+        now: str,
+        url: str = "nats://fixed.example:4222",
+    ) -> None:
         self.url = url
         self.replies = replies
         self.calls: list[tuple[str, Any]] = []
@@ -46,7 +51,7 @@ class FixedSource:
                 self.store.apply_health(data)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "FixedSource":
+    def from_file(cls, path: str | Path) -> FixedSource:
         """Load ``{"now", "replies", "messages"}`` from a JSON file."""
         d = json.loads(Path(path).read_text())
         return cls(d.get("replies", {}), d.get("messages", []), d["now"])

@@ -21,12 +21,21 @@ QUALITY = {
 }
 #: Health status → (symbol, style).
 HEALTH = {
-    "running": ("●", "green"), "starting": ("◐", "yellow"), "degraded": ("▲", "yellow"),
-    "backoff": ("↻", "yellow"), "failed": ("✗", "bold red"), "stopped": ("■", "bright_black"),
+    "running": ("●", "green"),
+    "starting": ("◐", "yellow"),
+    "degraded": ("▲", "yellow"),
+    "backoff": ("↻", "yellow"),
+    "failed": ("✗", "bold red"),
+    "stopped": ("■", "bright_black"),
 }
 #: Alarm priority order (highest first) and its marker.
-PRIORITY = {"critical": ("!!!", "bold red"), "high": ("!! ", "red"), "medium": ("!  ", "yellow"),
-            "low": ("·  ", "cyan"), "info": ("   ", "bright_black")}
+PRIORITY = {
+    "critical": ("!!!", "bold red"),
+    "high": ("!! ", "red"),
+    "medium": ("!  ", "yellow"),
+    "low": ("·  ", "cyan"),
+    "info": ("   ", "bright_black"),
+}
 _BLOCKS = "▁▂▃▄▅▆▇█"
 
 

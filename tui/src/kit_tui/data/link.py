@@ -77,8 +77,14 @@ class DataSource(Protocol):
 class RuntimeLink:
     """A live link to a runtime's bus (see module docstring)."""
 
-    def __init__(self, url: str, store: LiveStore | None = None, *, retry_initial_s: float = 0.5,
-                 retry_max_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        store: LiveStore | None = None,
+        *,
+        retry_initial_s: float = 0.5,
+        retry_max_s: float = 5.0,
+    ) -> None:
         self.url = url
         self.store = store or LiveStore()
         self.retry_initial_s = retry_initial_s
@@ -104,8 +110,13 @@ class RuntimeLink:
         while self.bus is None:
             self._set("connecting", self.url)
             try:
-                self.bus = await Bus.connect(self.url, name="kit-tui", connect_timeout=2,
-                                             disconnected_cb=self._disconnected, reconnected_cb=self._reconnected)
+                self.bus = await Bus.connect(
+                    self.url,
+                    name="kit-tui",
+                    connect_timeout=2,
+                    disconnected_cb=self._disconnected,
+                    reconnected_cb=self._reconnected,
+                )
             except KitError as exc:
                 self._set("disconnected", f"{exc} — retrying in {delay:.0f} s")
                 await asyncio.sleep(delay)  # retry schedule, not synchronisation
@@ -153,8 +164,11 @@ class RuntimeLink:
         try:
             msg = await self.bus.nc.request(f"$SRV.INFO.{CONTROL_SERVICE}", b"", timeout=2)
             info = json.loads(msg.data)
-            self.endpoints = {e["subject"][len(CONTROL_PREFIX):] for e in info.get("endpoints", [])
-                              if str(e.get("subject", "")).startswith(CONTROL_PREFIX)}
+            self.endpoints = {
+                e["subject"][len(CONTROL_PREFIX) :]
+                for e in info.get("endpoints", [])
+                if str(e.get("subject", "")).startswith(CONTROL_PREFIX)
+            }
         except Exception as exc:  # no runtime yet, or not a kit: calls will say so
             log.debug("control service info: %s", exc)
             self.endpoints = None

@@ -16,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 #: Points kept per sparkline.
@@ -61,7 +61,7 @@ def parse_ts(text: Any) -> float | None:
     except ValueError:
         return None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
 
 
@@ -206,7 +206,9 @@ class LiveStore:
             return
         self.kpis[key] = k
         if isinstance(k.get("value"), (int, float)):
-            self.kpi_history.setdefault(key, deque(maxlen=HISTORY * 3)).append((k.get("ts"), float(k["value"]), k))
+            self.kpi_history.setdefault(key, deque(maxlen=HISTORY * 3)).append(
+                (k.get("ts"), float(k["value"]), k)
+            )
         self.messages += 1
         self.version += 1
 
@@ -284,6 +286,8 @@ class LiveStore:
     def kpis_of(self, asset: str | None = None) -> list[dict[str, Any]]:
         """All KPI values (one per window kind), optionally of one asset, sorted by asset,
         window kind, then name."""
-        keys = sorted((k for k in self.kpis if asset is None or k[0] == asset),
-                      key=lambda k: (k[0], _window_rank(k[2]), k[1]))
+        keys = sorted(
+            (k for k in self.kpis if asset is None or k[0] == asset),
+            key=lambda k: (k[0], _window_rank(k[2]), k[1]),
+        )
         return [self.kpis[k] for k in keys]

@@ -31,11 +31,15 @@ def alarm_id(a: dict[str, Any]) -> str:
 
 def sort_alarms(alarms: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Unacknowledged first, then by priority (critical first), then newest first."""
+
     def key(a: dict[str, Any]) -> tuple:
         acked = str(a.get("state", "")).startswith("ack") or bool(a.get("acked"))
         prio = PRIORITY_ORDER.get(str(first(a, "priority", "severity", default="low")), 9)
         return (acked, prio)
-    out = sorted(alarms, key=lambda a: str(first(a, "ts", "raised", "raised_at", default="")), reverse=True)
+
+    out = sorted(
+        alarms, key=lambda a: str(first(a, "ts", "raised", "raised_at", default="")), reverse=True
+    )
     return sorted(out, key=key)
 
 
@@ -43,8 +47,12 @@ class AlarmsScreen(KitScreen):
     """Alarm list with actions."""
 
     TITLE_TEXT = "Alarms"
-    BINDINGS = [Binding("a", "ack", "Acknowledge"), Binding("s", "shelve", "Shelve"),
-                Binding("u", "unshelve", "Unshelve"), Binding("f", "toggle_active", "Active/all")]
+    BINDINGS = [
+        Binding("a", "ack", "Acknowledge"),
+        Binding("s", "shelve", "Shelve"),
+        Binding("u", "unshelve", "Unshelve"),
+        Binding("f", "toggle_active", "Active/all"),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
@@ -57,7 +65,13 @@ class AlarmsScreen(KitScreen):
         yield Static("", id="flood-banner")
         yield Unavailable(id="alarms-unavailable")
         table = DataTable(id="alarms", cursor_type="row")
-        for key, label in (("prio", "Prio"), ("state", "State"), ("asset", "Asset"), ("message", "Alarm"), ("ts", "Since")):
+        for key, label in (
+            ("prio", "Prio"),
+            ("state", "State"),
+            ("asset", "Asset"),
+            ("message", "Alarm"),
+            ("ts", "Since"),
+        ):
             table.add_column(label, key=key)
         yield table
         yield Static("", id="detail", markup=False)
@@ -85,11 +99,19 @@ class AlarmsScreen(KitScreen):
             reply = None
             self.query_one("#alarms-unavailable", Unavailable).show(self.explain(exc))
         self.alarms = sort_alarms(items(reply, "alarms"))
-        self.flood = bool(reply.get("flood")) if isinstance(reply, dict) and "flood" in reply else self._flood_from_events()
+        self.flood = (
+            bool(reply.get("flood"))
+            if isinstance(reply, dict) and "flood" in reply
+            else self._flood_from_events()
+        )
         banner = self.query_one("#flood-banner", Static)
         banner.set_class(self.flood, "-flood")
-        banner.update(f"⚠ ALARM FLOOD — more than {FLOOD_COUNT} alarms in {FLOOD_WINDOW_S // 60} min; "
-                      "handle the highest priority first" if self.flood else "")
+        banner.update(
+            f"⚠ ALARM FLOOD — more than {FLOOD_COUNT} alarms in {FLOOD_WINDOW_S // 60} min; "
+            "handle the highest priority first"
+            if self.flood
+            else ""
+        )
         table = self.query_one("#alarms", DataTable)
         cursor = table.cursor_row
         table.clear()
@@ -98,10 +120,14 @@ class AlarmsScreen(KitScreen):
             mark, style = PRIORITY.get(prio, ("?  ", "yellow"))
             state = str(a.get("state", "active"))
             shelved = f" until {a['shelved_until'][11:16]}" if a.get("shelved_until") else ""
-            table.add_row(Text(f"{mark}{SHORT.get(prio, prio)}", style=style), Text(state + shelved, style="bold" if "unack" in state else ""),
-                          short("/".join(str(a.get("asset", "")).split("/")[-2:]), 16),
-                          short(first(a, "message", "rule", "name", default=""), 30),
-                          str(first(a, "ts", "raised", "raised_at", default=""))[11:19], key=alarm_id(a))
+            table.add_row(
+                Text(f"{mark}{SHORT.get(prio, prio)}", style=style),
+                Text(state + shelved, style="bold" if "unack" in state else ""),
+                short("/".join(str(a.get("asset", "")).split("/")[-2:]), 16),
+                short(first(a, "message", "rule", "name", default=""), 30),
+                str(first(a, "ts", "raised", "raised_at", default=""))[11:19],
+                key=alarm_id(a),
+            )
         if self.alarms:
             table.move_cursor(row=min(max(cursor, 0), len(self.alarms) - 1))
 
@@ -110,9 +136,17 @@ class AlarmsScreen(KitScreen):
         now = store.clock()
         from kit_tui.data.store import parse_ts
 
-        raised = [e for e in store.events if e.get("kind") == "alarm" and "flood" not in str(e.get("type"))
-                  and (parse_ts(e.get("ts")) or 0) > now - FLOOD_WINDOW_S and "raise" in str(e.get("type"))]
-        flood_events = any("flood" in str(e.get("type")) for e in store.events if e.get("kind") == "alarm")
+        raised = [
+            e
+            for e in store.events
+            if e.get("kind") == "alarm"
+            and "flood" not in str(e.get("type"))
+            and (parse_ts(e.get("ts")) or 0) > now - FLOOD_WINDOW_S
+            and "raise" in str(e.get("type"))
+        ]
+        flood_events = any(
+            "flood" in str(e.get("type")) for e in store.events if e.get("kind") == "alarm"
+        )
         return flood_events or len(raised) > FLOOD_COUNT
 
     def _current(self) -> str | None:
@@ -126,7 +160,9 @@ class AlarmsScreen(KitScreen):
         a = next((x for x in self.alarms if alarm_id(x) == aid), None)
         if a is not None:
             self.query_one("#detail", Static).update(
-                "  ".join(f"{k}: {v}" for k, v in a.items() if k not in ("message",)) + f"\n{a.get('message', '')}")
+                "  ".join(f"{k}: {v}" for k, v in a.items() if k not in ("message",))
+                + f"\n{a.get('message', '')}"
+            )
 
     @work(group="alarm-actions")
     async def _act(self, endpoint: str, body: dict[str, Any], done: str) -> None:
@@ -152,11 +188,20 @@ class AlarmsScreen(KitScreen):
 
         def answer(minutes: str | None) -> None:
             if minutes:
-                self._act("alarms.shelve", {"id": aid, "who": self.kit.operator, "duration_s": int(float(minutes) * 60)},
-                          f"shelved {aid} for {minutes} min")
+                self._act(
+                    "alarms.shelve",
+                    {"id": aid, "who": self.kit.operator, "duration_s": int(float(minutes) * 60)},
+                    f"shelved {aid} for {minutes} min",
+                )
 
-        self.app.push_screen(PromptDialog(f"Shelve alarm {aid} for how many minutes? (1–1440)", value="60",
-                                          validators=[Number(minimum=1, maximum=1440)]), answer)
+        self.app.push_screen(
+            PromptDialog(
+                f"Shelve alarm {aid} for how many minutes? (1–1440)",
+                value="60",
+                validators=[Number(minimum=1, maximum=1440)],
+            ),
+            answer,
+        )
 
     def action_unshelve(self) -> None:
         """Return a shelved alarm to service."""
@@ -167,5 +212,7 @@ class AlarmsScreen(KitScreen):
     def action_toggle_active(self) -> None:
         """Switch between active alarms and all recent ones."""
         self.active_only = not self.active_only
-        self.notify("showing active alarms only" if self.active_only else "showing active and recent alarms")
+        self.notify(
+            "showing active alarms only" if self.active_only else "showing active and recent alarms"
+        )
         self.fetch()

@@ -21,7 +21,13 @@ from kit_tui.data.format import age_text, quality_text, sparkline, value_text
 from kit_tui.data.store import AssetState, LiveStore, PointState
 from kit_tui.screens.base import KitScreen
 
-COLUMNS = (("point", "Point"), ("value", "Value"), ("quality", "Quality"), ("age", "Age"), ("trend", "Trend"))
+COLUMNS = (
+    ("point", "Point"),
+    ("value", "Value"),
+    ("quality", "Quality"),
+    ("age", "Age"),
+    ("trend", "Trend"),
+)
 
 
 def point_quality(a: AssetState, p: PointState, store: LiveStore) -> tuple[str, str]:
@@ -33,25 +39,39 @@ def point_quality(a: AssetState, p: PointState, store: LiveStore) -> tuple[str, 
 
 def explain_point(p: PointState) -> str:
     """Multi-line explanation of where the value came from (protocol details if sent)."""
-    lines = [f"[b]{escape(p.name)}[/b] = {escape(value_text(p.value, p.unit))}   quality {escape(quality_text(p.quality, p.reason)[0])}"]
+    lines = [
+        f"[b]{escape(p.name)}[/b] = {escape(value_text(p.value, p.unit))}   quality {escape(quality_text(p.quality, p.reason)[0])}"
+    ]
     x = p.extra
     mb = x.get("modbus") if isinstance(x.get("modbus"), dict) else {}
     raw = x.get("raw", mb.get("raw"))
     if raw is not None or mb:
         regs = " ".join(f"0x{r:04X}" if isinstance(r, int) else str(r) for r in (raw or []))
         addr = mb.get("address", x.get("address"))
-        lines.append(f"raw registers {regs or '—'}" + (f"  @ {addr}" + (f" (FC{mb['function']})" if mb.get("function") else "")
-                                                      if addr is not None else ""))
+        lines.append(
+            f"raw registers {regs or '—'}"
+            + (
+                f"  @ {addr}" + (f" (FC{mb['function']})" if mb.get("function") else "")
+                if addr is not None
+                else ""
+            )
+        )
         order = mb.get("word_order") or mb.get("order") or x.get("order")
-        lines.append(f"→ order {order or '—'}  byte order {mb.get('byte_order', '—')}  type {mb.get('datatype', x.get('datatype', '—'))}")
+        lines.append(
+            f"→ order {order or '—'}  byte order {mb.get('byte_order', '—')}  type {mb.get('datatype', x.get('datatype', '—'))}"
+        )
         lines.append(f"→ decoded {mb.get('decoded', x.get('decoded', '—'))}")
         scale, offset = mb.get("scale", x.get("scale")), mb.get("offset", x.get("offset"))
-        lines.append(f"→ × scale {scale if scale is not None else 1} + offset {offset if offset is not None else 0}"
-                     f" = {value_text(p.value, p.unit)}")
+        lines.append(
+            f"→ × scale {scale if scale is not None else 1} + offset {offset if offset is not None else 0}"
+            f" = {value_text(p.value, p.unit)}"
+        )
     ua = x.get("opcua") if isinstance(x.get("opcua"), dict) else {}
     node = ua.get("node_id", x.get("node_id"))
     if node is not None or ua:
-        lines.append(f"NodeId {node or '—'}   status {ua.get('status_code', x.get('status_code', p.reason or 'Good'))}")
+        lines.append(
+            f"NodeId {node or '—'}   status {ua.get('status_code', x.get('status_code', p.reason or 'Good'))}"
+        )
         lines.append(f"source timestamp {p.device_ts or '—'}")
     elif p.device_ts:
         lines.append(f"device timestamp {p.device_ts}")
@@ -64,7 +84,10 @@ def explain_point(p: PointState) -> str:
 class AssetScreen(KitScreen):
     """All points of one asset."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("x", "toggle_explain", "Explain")]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("x", "toggle_explain", "Explain"),
+    ]
 
     def __init__(self, asset: str) -> None:
         super().__init__()
@@ -89,8 +112,10 @@ class AssetScreen(KitScreen):
             head.update(f"[b]{escape(self.asset)}[/b]  (no data yet)")
             return
         q = store.quality_summary(a)
-        head.update(f"[b]{escape(self.asset)}[/b]  {len(a.points)} pts  ● {q['good']} ok  ? {q['uncertain']}  "
-                    f"✗ {q['bad']}  ◌ {q['stale']} stale  last {age_text(store.age(a.last_ts))} ago")
+        head.update(
+            f"[b]{escape(self.asset)}[/b]  {len(a.points)} pts  ● {q['good']} ok  ? {q['uncertain']}  "
+            f"✗ {q['bad']}  ◌ {q['stale']} stale  last {age_text(store.age(a.last_ts))} ago"
+        )
         table = self.query_one("#points", DataTable)
         names = sorted(a.points)
         if names != self._names:
@@ -102,7 +127,7 @@ class AssetScreen(KitScreen):
             self._names = names
         else:
             top = int(table.scroll_offset.y)
-            for n in names[top: top + table.size.height + 1]:
+            for n in names[top : top + table.size.height + 1]:
                 row = self._row(a, a.points[n], store)
                 old = self._shown.get(n)
                 for i, ((col, _), cell) in enumerate(zip(COLUMNS, row, strict=True)):
@@ -113,8 +138,16 @@ class AssetScreen(KitScreen):
 
     def _row(self, a: AssetState, p: PointState, store: LiveStore) -> list[Any]:
         label, style = point_quality(a, p, store)
-        value = Text(value_text(p.value, p.unit), style="dim" if label.startswith(("◌", "✗")) else "")
-        return [p.name, value, Text(label, style=style), age_text(store.age(p.ts)), sparkline(p.history, 16)]
+        value = Text(
+            value_text(p.value, p.unit), style="dim" if label.startswith(("◌", "✗")) else ""
+        )
+        return [
+            p.name,
+            value,
+            Text(label, style=style),
+            age_text(store.age(p.ts)),
+            sparkline(p.history, 16),
+        ]
 
     def _explain(self) -> None:
         panel = self.query_one("#explain", Static)

@@ -36,7 +36,7 @@ class KitScreen(Screen):
     TITLE_TEXT = "Fast-Track Kit"
 
     @property
-    def kit(self) -> "KitApp":
+    def kit(self) -> KitApp:
         """The app, typed."""
         return self.app  # type: ignore[return-value]
 
@@ -95,8 +95,15 @@ class KitScreen(Screen):
         """Call a control endpoint through the app's data source."""
         return await self.kit.source.call(endpoint, body, timeout)
 
-    def notify(self, message: str, *, title: str = "", severity: str = "information",  # type: ignore[override]
-               timeout: float | None = None, markup: bool = False) -> None:
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: str = "information",  # type: ignore[override]
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
         """Toast without markup by default: runtime messages may contain ``[`` (``[Errno 111]``)."""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)  # type: ignore[arg-type]
 

@@ -32,7 +32,11 @@ def needs_text(r: dict[str, Any]) -> list[str]:
         needs = [f"{k}: {v}" for k, v in needs.items()]
     for n in needs:
         if isinstance(n, dict):
-            what = first(n, "profile", default=None) or ", ".join(n.get("points", []) or []) or n.get("name", "")
+            what = (
+                first(n, "profile", default=None)
+                or ", ".join(n.get("points", []) or [])
+                or n.get("name", "")
+            )
             out.append(f"{n.get('name', n.get('role', 'device'))}: {what}")
         else:
             out.append(str(n))
@@ -50,10 +54,17 @@ def match_text(m: Any) -> tuple[str, bool | None]:
         good = first(c, "ok", "satisfied", "match", default=not c.get("missing"))
         name = first(c, "asset", "profile", "name", "id", default="?")
         missing = c.get("missing") or []
-        lines.append(f"  {'✓' if good else '✗'} {name}" + (f" — missing {', '.join(map(str, missing))}" if missing else ""))
+        lines.append(
+            f"  {'✓' if good else '✗'} {name}"
+            + (f" — missing {', '.join(map(str, missing))}" if missing else "")
+        )
     if ok is None and cands:
         ok = any(first(c, "ok", "satisfied", "match", default=not c.get("missing")) for c in cands)
-    head = "✓ devices present satisfy it" if ok else ("✗ no present device satisfies it" if ok is not None else "? unknown")
+    head = (
+        "✓ devices present satisfy it"
+        if ok
+        else ("✗ no present device satisfies it" if ok is not None else "? unknown")
+    )
     return "\n".join([head, *lines]), ok
 
 
@@ -62,7 +73,13 @@ def fits_text(m: Any) -> Text:
     if m is None:
         return Text("…")
     _, ok = match_text(m)
-    return Text("✓ yes", style="green") if ok else Text("✗ no", style="red") if ok is False else Text("? —")
+    return (
+        Text("✓ yes", style="green")
+        if ok
+        else Text("✗ no", style="red")
+        if ok is False
+        else Text("? —")
+    )
 
 
 class CatalogScreen(KitScreen):
@@ -73,7 +90,10 @@ class CatalogScreen(KitScreen):
     #: working). Textual applies it on activation: no query in on_mount, which can run
     #: while a background-built screen is torn down at exit (a CI failure).
     AUTO_FOCUS = "#recipes"
-    BINDINGS = [Binding("slash", "search", "Search"), Binding("enter", "install", "Install", show=True)]
+    BINDINGS = [
+        Binding("slash", "search", "Search"),
+        Binding("enter", "install", "Install", show=True),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
@@ -120,15 +140,33 @@ class CatalogScreen(KitScreen):
         q = self.query_one("#catalog-search", Input).value.strip().lower()
         if not q:
             return self.recipes
-        return [r for r in self.recipes if q in " ".join(str(v) for v in (
-            recipe_id(r), r.get("title"), r.get("summary"), r.get("kpi"), *needs_text(r))).lower()]
+        return [
+            r
+            for r in self.recipes
+            if q
+            in " ".join(
+                str(v)
+                for v in (
+                    recipe_id(r),
+                    r.get("title"),
+                    r.get("summary"),
+                    r.get("kpi"),
+                    *needs_text(r),
+                )
+            ).lower()
+        ]
 
     def _fill(self) -> None:
         table = self.query_one("#recipes", DataTable)
         table.clear()
         for r in self._visible():
             rid = recipe_id(r)
-            table.add_row(short(rid, 28), fits_text(self.matches.get(rid)), short(r.get("kpi", ""), 12), key=rid)
+            table.add_row(
+                short(rid, 28),
+                fits_text(self.matches.get(rid)),
+                short(r.get("kpi", ""), 12),
+                key=rid,
+            )
         self._show_detail()
 
     def _current(self) -> dict[str, Any] | None:
@@ -145,8 +183,11 @@ class CatalogScreen(KitScreen):
             detail.update("" if self.recipes else "No recipes.")
             return
         rid = recipe_id(r)
-        lines = [f"[b]{escape(str(r.get('title', rid)))}[/b]  {escape(rid)} {escape(str(r.get('version', '')))}",
-                 escape(str(r.get("summary", ""))), ""]
+        lines = [
+            f"[b]{escape(str(r.get('title', rid)))}[/b]  {escape(rid)} {escape(str(r.get('version', '')))}",
+            escape(str(r.get("summary", ""))),
+            "",
+        ]
         needs = needs_text(r)
         if needs:
             lines += ["[b]Needs[/b]", *(f"  • {escape(n)}" for n in needs), ""]

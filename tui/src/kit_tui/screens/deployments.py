@@ -28,16 +28,22 @@ def dep_name(d: dict[str, Any]) -> str:
 
 def describe(d: dict[str, Any]) -> str:
     """``key: value`` lines of a deployment or bundle (nested values as compact JSON)."""
-    return "\n".join(f"[b]{escape(str(k))}[/b]: {escape(str(v) if isinstance(v, (str, int, float)) else json.dumps(v, default=str))}"
-                     for k, v in list(d.items())[:30])
+    return "\n".join(
+        f"[b]{escape(str(k))}[/b]: {escape(str(v) if isinstance(v, (str, int, float)) else json.dumps(v, default=str))}"
+        for k, v in list(d.items())[:30]
+    )
 
 
 class DeploymentsScreen(KitScreen):
     """Installed deployments and what can be done with them."""
 
     TITLE_TEXT = "Deployments"
-    BINDINGS = [Binding("u", "uninstall", "Uninstall"), Binding("g", "upgrade", "Upgrade"),
-                Binding("e", "export", "Export bundle"), Binding("b", "bundle_install", "Install bundle")]
+    BINDINGS = [
+        Binding("u", "uninstall", "Uninstall"),
+        Binding("g", "upgrade", "Upgrade"),
+        Binding("e", "export", "Export bundle"),
+        Binding("b", "bundle_install", "Install bundle"),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
@@ -46,7 +52,12 @@ class DeploymentsScreen(KitScreen):
     def compose_body(self) -> ComposeResult:
         yield Unavailable(id="deployments-unavailable")
         table = DataTable(id="deployments", cursor_type="row")
-        for key, label in (("name", "Deployment"), ("recipe", "Recipe"), ("status", "Status"), ("assets", "Assets")):
+        for key, label in (
+            ("name", "Deployment"),
+            ("recipe", "Recipe"),
+            ("status", "Status"),
+            ("assets", "Assets"),
+        ):
             table.add_column(label, key=key)
         yield table
         yield Static("", id="detail")
@@ -67,13 +78,28 @@ class DeploymentsScreen(KitScreen):
         table.clear()
         for d in self.deployments:
             status = str(d.get("status", "?"))
-            mark = "●" if status in ("running", "installed", "ok", "passed") else "✗" if status in ("failed", "error") else "◐"
+            mark = (
+                "●"
+                if status in ("running", "installed", "ok", "passed")
+                else "✗"
+                if status in ("failed", "error")
+                else "◐"
+            )
             assets = d.get("assets") or ([d["asset"]] if d.get("asset") else [])
-            recipe = f"{first(d, 'recipe', 'recipe_id', default='?')} {d.get('version', '')}".strip()
-            table.add_row(dep_name(d), short(recipe, 24), Text(f"{mark} {status}"), short(", ".join(map(str, assets)), 30),
-                          key=dep_name(d))
+            recipe = (
+                f"{first(d, 'recipe', 'recipe_id', default='?')} {d.get('version', '')}".strip()
+            )
+            table.add_row(
+                dep_name(d),
+                short(recipe, 24),
+                Text(f"{mark} {status}"),
+                short(", ".join(map(str, assets)), 30),
+                key=dep_name(d),
+            )
         if not self.deployments:
-            self.query_one("#detail", Static).update("No deployments. Install one from the catalog (2).")
+            self.query_one("#detail", Static).update(
+                "No deployments. Install one from the catalog (2)."
+            )
 
     def _current(self) -> str | None:
         table = self.query_one("#deployments", DataTable)
@@ -94,7 +120,11 @@ class DeploymentsScreen(KitScreen):
         except Exception as exc:
             self.notify(self.explain(exc), severity="error", timeout=8)
             return
-        extra = f": {first(result, 'path', 'file', 'deployment', default='')}" if isinstance(result, dict) else ""
+        extra = (
+            f": {first(result, 'path', 'file', 'deployment', default='')}"
+            if isinstance(result, dict)
+            else ""
+        )
         self.notify(done + extra)
         self.fetch()
 
@@ -108,8 +138,10 @@ class DeploymentsScreen(KitScreen):
             if yes:
                 self._act("recipes.uninstall", {"deployment": name}, f"uninstalled {name}")
 
-        self.app.push_screen(ConfirmDialog(f"Uninstall deployment {name}? Its components stop and are removed."),
-                             answer)
+        self.app.push_screen(
+            ConfirmDialog(f"Uninstall deployment {name}? Its components stop and are removed."),
+            answer,
+        )
 
     def action_upgrade(self) -> None:
         """Upgrade the highlighted deployment to a recipe: an id of the runtime's recipe library
@@ -123,9 +155,14 @@ class DeploymentsScreen(KitScreen):
             if recipe:
                 self._upgrade(name, recipe)
 
-        self.app.push_screen(PromptDialog(f"Upgrade {name} to recipe (id, or path of a recipe .yaml file; "
-                                          "rolls back on failure):",
-                                          value=str(first(d, "recipe", "recipe_id", default=""))), answer)
+        self.app.push_screen(
+            PromptDialog(
+                f"Upgrade {name} to recipe (id, or path of a recipe .yaml file; "
+                "rolls back on failure):",
+                value=str(first(d, "recipe", "recipe_id", default="")),
+            ),
+            answer,
+        )
 
     @work(group="deployment-actions")
     async def _upgrade(self, name: str, recipe: str) -> None:
@@ -136,9 +173,16 @@ class DeploymentsScreen(KitScreen):
         ref: Any = recipe
         if recipe.endswith((".yaml", ".yml")) or "/" in recipe:
             try:
-                ref = {"text": Path(recipe).expanduser().read_text(encoding="utf-8"), "filename": recipe}
+                ref = {
+                    "text": Path(recipe).expanduser().read_text(encoding="utf-8"),
+                    "filename": recipe,
+                }
             except OSError as exc:
-                self.notify(f"cannot read recipe file {recipe}: {exc.strerror or exc}", severity="error", timeout=8)
+                self.notify(
+                    f"cannot read recipe file {recipe}: {exc.strerror or exc}",
+                    severity="error",
+                    timeout=8,
+                )
                 return
         body: dict[str, Any] = {"deployment": name, "recipe": ref}
         if wizard.CHECK_DURATION_S is not None:
@@ -153,8 +197,11 @@ class DeploymentsScreen(KitScreen):
             self.notify(f"{name} not changed: {result.get('message') or 'same recipe and values'}")
         else:
             to = first(result, "to", "version", default="")
-            self.notify(f"upgraded {name}" + (f" from {result['from']}" if result.get("from") else "")
-                        + (f" to {to}" if to else ""))
+            self.notify(
+                f"upgraded {name}"
+                + (f" from {result['from']}" if result.get("from") else "")
+                + (f" to {to}" if to else "")
+            )
         self.fetch()
 
     def action_export(self) -> None:
@@ -167,14 +214,18 @@ class DeploymentsScreen(KitScreen):
             if path:
                 self._export(name, path)
 
-        self.app.push_screen(PromptDialog("Write bundle to (file path):", value=f"{name}.kitbundle"), answer)
+        self.app.push_screen(
+            PromptDialog("Write bundle to (file path):", value=f"{name}.kitbundle"), answer
+        )
 
     @work(group="deployment-actions")
     async def _export(self, name: str, path: str) -> None:
         # The recipe engine answers the bundle itself (base64 in ``bundle``); the TUI writes
         # it where the technician asked. A runtime that writes ``path`` itself answers no data.
         try:
-            result = await self.call("bundles.export", {"deployments": [name], "path": path}, timeout=120)
+            result = await self.call(
+                "bundles.export", {"deployments": [name], "path": path}, timeout=120
+            )
             data = result.get("bundle") if isinstance(result, dict) else None
             if isinstance(data, str):
                 Path(path).write_bytes(base64.b64decode(data))
@@ -190,8 +241,9 @@ class DeploymentsScreen(KitScreen):
             if path:
                 self._inspect_then_install(path)
 
-        self.app.push_screen(PromptDialog("Bundle to install (file path):",
-                                          placeholder="site.kitbundle"), answer)
+        self.app.push_screen(
+            PromptDialog("Bundle to install (file path):", placeholder="site.kitbundle"), answer
+        )
 
     @work(group="deployment-actions")
     async def _inspect_then_install(self, path: str) -> None:
@@ -204,22 +256,34 @@ class DeploymentsScreen(KitScreen):
         except Exception as exc:
             self.notify(self.explain(exc), severity="error", timeout=8)
             return
-        self.query_one("#detail", Static).update("[b]Bundle[/b]\n" + (describe(info) if isinstance(info, dict) else str(info)))
-        if not await self.app.push_screen_wait(ConfirmDialog(f"Install bundle {path}? (details below the table)")):
+        self.query_one("#detail", Static).update(
+            "[b]Bundle[/b]\n" + (describe(info) if isinstance(info, dict) else str(info))
+        )
+        if not await self.app.push_screen_wait(
+            ConfirmDialog(f"Install bundle {path}? (details below the table)")
+        ):
             return
         # Site-specific values (IP addresses, secrets) travel blanked: ask for each one here.
         values: dict[str, dict[str, Any]] = {}
         for d in items(info, "deployments"):
             for b in d.get("blanked") or []:
-                answer = await self.app.push_screen_wait(PromptDialog(
-                    f"{d.get('id')}: {b.get('prompt') or b.get('name')} ({b.get('name')})", placeholder=str(b.get("type", ""))))
+                answer = await self.app.push_screen_wait(
+                    PromptDialog(
+                        f"{d.get('id')}: {b.get('prompt') or b.get('name')} ({b.get('name')})",
+                        placeholder=str(b.get("type", "")),
+                    )
+                )
                 if not answer:
                     self.notify("bundle install cancelled; nothing was installed")
                     return
                 try:
                     values.setdefault(str(d.get("id")), {})[str(b["name"])] = convert(b, answer)
                 except ValueError as exc:
-                    self.notify(f"{b.get('name')}: {exc}; nothing was installed", severity="error", timeout=8)
+                    self.notify(
+                        f"{b.get('name')}: {exc}; nothing was installed",
+                        severity="error",
+                        timeout=8,
+                    )
                     return
         if values:
             body["values"] = values

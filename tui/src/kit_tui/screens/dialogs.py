@@ -42,8 +42,14 @@ class PromptDialog(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, question: str, *, value: str = "", placeholder: str = "",
-                 validators: list[Validator] | None = None) -> None:
+    def __init__(
+        self,
+        question: str,
+        *,
+        value: str = "",
+        placeholder: str = "",
+        validators: list[Validator] | None = None,
+    ) -> None:
         super().__init__()
         self.question = question
         self.value = value
@@ -53,12 +59,19 @@ class PromptDialog(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(self.question, classes="dialog-question", markup=False)
-            yield Input(self.value, placeholder=self.placeholder, validators=self.validators, id="prompt-input")
+            yield Input(
+                self.value,
+                placeholder=self.placeholder,
+                validators=self.validators,
+                id="prompt-input",
+            )
             yield Label("", id="prompt-error", classes="field-error", markup=False)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.validation_result is not None and not event.validation_result.is_valid:
-            self.query_one("#prompt-error", Label).update("✗ " + "; ".join(event.validation_result.failure_descriptions))
+            self.query_one("#prompt-error", Label).update(
+                "✗ " + "; ".join(event.validation_result.failure_descriptions)
+            )
             return
         self.dismiss(event.value)
 

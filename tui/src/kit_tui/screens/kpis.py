@@ -19,8 +19,12 @@ from kit_tui.screens.dialogs import PromptDialog
 from kit_tui.widgets.chart import ChartData, ControlChart
 
 #: KPI names of the OEE plugin (ISO 22400-2 factors); ``performance`` is accepted as an alias.
-OEE_FACTORS = (("availability", ("availability",)), ("effectiveness", ("effectiveness", "performance")),
-               ("quality", ("quality", "quality_rate")), ("oee", ("oee",)))
+OEE_FACTORS = (
+    ("availability", ("availability",)),
+    ("effectiveness", ("effectiveness", "performance")),
+    ("quality", ("quality", "quality_rate")),
+    ("oee", ("oee",)),
+)
 
 
 def is_energy(name: str) -> bool:
@@ -32,8 +36,11 @@ def is_condition(name: str, k: dict[str, Any]) -> bool:
     """Condition-monitoring KPIs: scores, zones, anything carrying a baseline or a baseline
     model (the condition plugin's ``<signal>_z``/``_ewma``/``_drift_z`` carry ``model_version``)."""
     attrs = k.get("attrs") or {}
-    return (any(w in name for w in ("score", "condition", "zone", "deviation"))
-            or "baseline" in attrs or "model_version" in attrs)
+    return (
+        any(w in name for w in ("score", "condition", "zone", "deviation"))
+        or "baseline" in attrs
+        or "model_version" in attrs
+    )
 
 
 def condition_state(k: dict[str, Any]) -> str:
@@ -45,13 +52,17 @@ def condition_state(k: dict[str, Any]) -> str:
     return f"{state} — {attrs['meaning']}" if state and attrs.get("meaning") else state
 
 
-def learning_rows(store: LiveStore, components: list[dict[str, Any]], shown: set[tuple[str, str]]) -> list[list[Any]]:
+def learning_rows(
+    store: LiveStore, components: list[dict[str, Any]], shown: set[tuple[str, str]]
+) -> list[list[Any]]:
     """Rows for signals still learning their baseline, from the components' health metrics
     (the condition plugin publishes no score until a baseline exists, which can take an hour)."""
     rows = []
     for c in components:
         asset = str(c.get("asset") or c.get("name", "?"))
-        learning = ((store.health.get(c.get("name", "")) or {}).get("metrics") or {}).get("learning") or []
+        learning = ((store.health.get(c.get("name", "")) or {}).get("metrics") or {}).get(
+            "learning"
+        ) or []
         for signal in learning if isinstance(learning, list) else []:
             if not any(a == asset and kpi.startswith(f"{signal}_") for a, kpi in shown):
                 rows.append([short(asset, 28), str(signal), "—", "—", "learning baseline"])
@@ -68,11 +79,24 @@ def spc_chart(store: LiveStore, key: tuple[str, str, str]) -> ChartData:
     """Chart data for one SPC KPI: history, limits from the latest attrs, violations from events."""
     hist = list(store.kpi_history.get(key, []))
     attrs = (hist[-1][2].get("attrs") or {}) if hist else {}
-    viol_ts = {e.get("data", {}).get("ts") or e.get("ts") for e in store.events
-               if e.get("kind") == "spc" and e.get("asset") == key[0]}
-    violations = {i for i, (ts, _v, k) in enumerate(hist) if ts in viol_ts or (k.get("attrs") or {}).get("violations")}
-    return ChartData(title=f"{key[0]} · {key[1]}", values=[v for _, v, _ in hist], violations=violations,
-                     cl=attrs.get("cl", attrs.get("center")), ucl=attrs.get("ucl"), lcl=attrs.get("lcl"))
+    viol_ts = {
+        e.get("data", {}).get("ts") or e.get("ts")
+        for e in store.events
+        if e.get("kind") == "spc" and e.get("asset") == key[0]
+    }
+    violations = {
+        i
+        for i, (ts, _v, k) in enumerate(hist)
+        if ts in viol_ts or (k.get("attrs") or {}).get("violations")
+    }
+    return ChartData(
+        title=f"{key[0]} · {key[1]}",
+        values=[v for _, v, _ in hist],
+        violations=violations,
+        cl=attrs.get("cl", attrs.get("center")),
+        ucl=attrs.get("ucl"),
+        lcl=attrs.get("lcl"),
+    )
 
 
 #: Component types whose instances serve ``oee.downtimes`` (a vendor's OEE plugin can be added).
@@ -85,8 +109,11 @@ class KpiScreen(KitScreen):
     """Tabs: OEE, Energy, Condition, SPC."""
 
     TITLE_TEXT = "KPIs"
-    BINDINGS = [Binding("a", "assign_reason", "Assign reason"), Binding("left", "tab(-1)", "◀ tab", priority=True),
-                Binding("right", "tab(1)", "tab ▶", priority=True)]
+    BINDINGS = [
+        Binding("a", "assign_reason", "Assign reason"),
+        Binding("left", "tab(-1)", "◀ tab", priority=True),
+        Binding("right", "tab(1)", "tab ▶", priority=True),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
@@ -101,20 +128,42 @@ class KpiScreen(KitScreen):
         with TabbedContent(id="kpi-tabs"):
             with TabPane("OEE", id="tab-oee"):
                 t = DataTable(id="oee-table", cursor_type="row")
-                for key, label in (("asset", "Asset"), ("availability", "Avail"), ("effectiveness", "Perf"),
-                                   ("quality", "Quality"), ("oee", "OEE"), ("window", "Window")):
+                for key, label in (
+                    ("asset", "Asset"),
+                    ("availability", "Avail"),
+                    ("effectiveness", "Perf"),
+                    ("quality", "Quality"),
+                    ("oee", "OEE"),
+                    ("window", "Window"),
+                ):
                     t.add_column(label, key=key)
                 yield t
                 yield Static("Downtimes", classes="section-title")
                 d = DataTable(id="downtimes", cursor_type="row")
-                for key, label in (("start", "Start"), ("dur", "Duration"), ("reason", "Reason"), ("asset", "Asset")):
+                for key, label in (
+                    ("start", "Start"),
+                    ("dur", "Duration"),
+                    ("reason", "Reason"),
+                    ("asset", "Asset"),
+                ):
                     d.add_column(label, key=key)
                 yield d
             with TabPane("Energy", id="tab-energy"):
-                yield self._kv_table("energy-table", (("asset", "Asset"), ("kpi", "KPI"), ("value", "Value"), ("window", "Window")))
+                yield self._kv_table(
+                    "energy-table",
+                    (("asset", "Asset"), ("kpi", "KPI"), ("value", "Value"), ("window", "Window")),
+                )
             with TabPane("Condition", id="tab-condition"):
-                yield self._kv_table("condition-table", (("asset", "Asset"), ("kpi", "Signal"), ("value", "Score"),
-                                                         ("baseline", "Baseline"), ("state", "State")))
+                yield self._kv_table(
+                    "condition-table",
+                    (
+                        ("asset", "Asset"),
+                        ("kpi", "Signal"),
+                        ("value", "Score"),
+                        ("baseline", "Baseline"),
+                        ("state", "State"),
+                    ),
+                )
             with TabPane("SPC", id="tab-spc"):
                 yield ControlChart(id="spc-chart")
 
@@ -135,14 +184,18 @@ class KpiScreen(KitScreen):
         try:
             comps = await self.call("components")
             self.oee_components = [c for c in comps if c.get("type") in OEE_COMPONENT_TYPES]
-            self.condition_components = [c for c in comps if c.get("type") in CONDITION_COMPONENT_TYPES]
+            self.condition_components = [
+                c for c in comps if c.get("type") in CONDITION_COMPONENT_TYPES
+            ]
         except Exception:
             self.oee_components, self.condition_components = [], []
         rows: list[dict[str, Any]] = []
         note = None
         for c in self.oee_components:
             try:
-                for d in items(await self.call("oee.downtimes", {"component": c["name"]}), "downtimes"):
+                for d in items(
+                    await self.call("oee.downtimes", {"component": c["name"]}), "downtimes"
+                ):
                     rows.append({**d, "_component": c["name"], "_asset": c.get("asset")})
             except Exception as exc:
                 note = self.explain(exc)
@@ -151,11 +204,23 @@ class KpiScreen(KitScreen):
         for d in rows:
             dur = first(d, "duration_s", "duration", default=None)
             # Seconds from ``oee.downtimes``; a short stop reads "4 s", not "0.1 min".
-            dur_text = (str(dur or "ongoing") if not isinstance(dur, (int, float)) else
-                        f"{float(dur):.0f} s" if dur < 60 else f"{float(dur) / 60:.1f} min")
-            table.add_row(str(first(d, "start", "ts", default=""))[:19], dur_text,
-                          Text(str(d.get("reason") or "— unassigned"), style="" if d.get("reason") else "yellow"),
-                          short(d.get("_asset") or "", 28), key=f"{d['_component']}|{first(d, 'id', 'downtime_id')}")
+            dur_text = (
+                str(dur or "ongoing")
+                if not isinstance(dur, (int, float))
+                else f"{float(dur):.0f} s"
+                if dur < 60
+                else f"{float(dur) / 60:.1f} min"
+            )
+            table.add_row(
+                str(first(d, "start", "ts", default=""))[:19],
+                dur_text,
+                Text(
+                    str(d.get("reason") or "— unassigned"),
+                    style="" if d.get("reason") else "yellow",
+                ),
+                short(d.get("_asset") or "", 28),
+                key=f"{d['_component']}|{first(d, 'id', 'downtime_id')}",
+            )
         if note and not rows:
             table.add_row(note, "", "", "")
         elif not self.oee_components:
@@ -171,12 +236,34 @@ class KpiScreen(KitScreen):
                 energy.append(k)
             elif is_condition(name, k):
                 cond.append(k)
-        self._fill("#energy-table", [[short(k["asset"], 28), k["kpi"], value_text(k.get("value"), k.get("unit")),
-                                      str(k.get("window") or "")] for k in energy])
-        self._fill("#condition-table", [[short(k["asset"], 28), k["kpi"], value_text(k.get("value"), k.get("unit")),
-                                         value_text((k.get("attrs") or {}).get("baseline")), condition_state(k)]
-                                        for k in cond]
-                   + learning_rows(store, self.condition_components, {(k["asset"], k["kpi"]) for k in cond}))
+        self._fill(
+            "#energy-table",
+            [
+                [
+                    short(k["asset"], 28),
+                    k["kpi"],
+                    value_text(k.get("value"), k.get("unit")),
+                    str(k.get("window") or ""),
+                ]
+                for k in energy
+            ],
+        )
+        self._fill(
+            "#condition-table",
+            [
+                [
+                    short(k["asset"], 28),
+                    k["kpi"],
+                    value_text(k.get("value"), k.get("unit")),
+                    value_text((k.get("attrs") or {}).get("baseline")),
+                    condition_state(k),
+                ]
+                for k in cond
+            ]
+            + learning_rows(
+                store, self.condition_components, {(k["asset"], k["kpi"]) for k in cond}
+            ),
+        )
         spc = [key for key, k in store.kpis.items() if is_spc(key[1], k)]
         if spc:
             self.query_one("#spc-chart", ControlChart).show(spc_chart(store, spc[0]))
@@ -186,14 +273,29 @@ class KpiScreen(KitScreen):
         every = [n for _, names in OEE_FACTORS for n in names]
         # One row per asset and window kind: the OEE plugin publishes the current shift and
         # a rolling window side by side; mixing their factors in one row would be wrong.
-        for asset, window_kind in ((a, w) for a in sorted({key[0] for key in store.kpis})
-                                   for w in store.kpi_windows(a, *every)):
-            vals = {col: store.kpi(asset, *names, windows=(window_kind,)) for col, names in OEE_FACTORS}
-            flag = " ⚠>100%" if (vals["effectiveness"] or {}).get("attrs", {}).get("effectiveness_over_100") else ""
+        for asset, window_kind in (
+            (a, w)
+            for a in sorted({key[0] for key in store.kpis})
+            for w in store.kpi_windows(a, *every)
+        ):
+            vals = {
+                col: store.kpi(asset, *names, windows=(window_kind,)) for col, names in OEE_FACTORS
+            }
+            flag = (
+                " ⚠>100%"
+                if (vals["effectiveness"] or {}).get("attrs", {}).get("effectiveness_over_100")
+                else ""
+            )
             window = str((vals["oee"] or next(v for v in vals.values() if v)).get("window") or "")
-            rows.append([short(asset, 28), *(percent_text((vals[c] or {}).get("value")) for c, _ in OEE_FACTORS[:2]),
-                         percent_text((vals["quality"] or {}).get("value")),
-                         Text(percent_text((vals["oee"] or {}).get("value")) + flag, style="bold"), window])
+            rows.append(
+                [
+                    short(asset, 28),
+                    *(percent_text((vals[c] or {}).get("value")) for c, _ in OEE_FACTORS[:2]),
+                    percent_text((vals["quality"] or {}).get("value")),
+                    Text(percent_text((vals["oee"] or {}).get("value")) + flag, style="bold"),
+                    window,
+                ]
+            )
         self._fill("#oee-table", rows)
 
     def _fill(self, selector: str, rows: list[list[Any]]) -> None:
@@ -215,7 +317,9 @@ class KpiScreen(KitScreen):
         """Switch tab left/right."""
         tabs = self.query_one("#kpi-tabs", TabbedContent)
         ids = ["tab-oee", "tab-energy", "tab-condition", "tab-spc"]
-        tabs.active = ids[(ids.index(tabs.active) + step) % len(ids)] if tabs.active in ids else ids[0]
+        tabs.active = (
+            ids[(ids.index(tabs.active) + step) % len(ids)] if tabs.active in ids else ids[0]
+        )
 
     def action_assign_reason(self) -> None:
         """Assign a reason code to the highlighted downtime."""
@@ -230,14 +334,25 @@ class KpiScreen(KitScreen):
             if reason:
                 self._assign(component, downtime_id, reason)
 
-        self.app.push_screen(PromptDialog("Reason code for this downtime (e.g. changeover, no_material, breakdown):"),
-                             answer)
+        self.app.push_screen(
+            PromptDialog(
+                "Reason code for this downtime (e.g. changeover, no_material, breakdown):"
+            ),
+            answer,
+        )
 
     @work(group="kpi-actions")
     async def _assign(self, component: str, downtime_id: str, reason: str) -> None:
         try:
-            await self.call("oee.assign_reason", {"component": component, "downtime_id": downtime_id,
-                                                  "reason": reason, "who": self.kit.operator})
+            await self.call(
+                "oee.assign_reason",
+                {
+                    "component": component,
+                    "downtime_id": downtime_id,
+                    "reason": reason,
+                    "who": self.kit.operator,
+                },
+            )
         except Exception as exc:
             self.notify(self.explain(exc), severity="error", timeout=8)
             return

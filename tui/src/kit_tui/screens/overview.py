@@ -14,7 +14,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from kit_tui.data.format import HEALTH, age_text, first, items, percent_text, quality_text, value_text
+from kit_tui.data.format import (
+    HEALTH,
+    age_text,
+    first,
+    items,
+    percent_text,
+    quality_text,
+    value_text,
+)
 from kit_tui.data.store import AssetState, LiveStore
 from kit_tui.messages import OpenAsset
 from kit_tui.screens.base import KitScreen
@@ -38,8 +46,15 @@ def energy_today(store: LiveStore, asset: str) -> dict[str, Any] | None:
     return store.kpi(asset, *ENERGY_TODAY_KPIS, windows=ENERGY_TODAY_WINDOWS)
 
 
-COLUMNS = (("asset", "Asset"), ("health", "Health"), ("quality", "Quality"), ("age", "Age"),
-           ("oee", "OEE"), ("kwh", "kWh today"), ("alarms", "Alarms"))
+COLUMNS = (
+    ("asset", "Asset"),
+    ("health", "Health"),
+    ("quality", "Quality"),
+    ("age", "Age"),
+    ("oee", "OEE"),
+    ("kwh", "kWh today"),
+    ("alarms", "Alarms"),
+)
 
 
 def asset_health(path: str, components: list[dict[str, Any]], store: LiveStore) -> tuple[str, str]:
@@ -104,11 +119,21 @@ class OverviewScreen(KitScreen):
             self.components = await self.call("components")
         except Exception as exc:
             self.notify(self.explain(exc), severity="warning")
-        for name, attr, keys in (("alarms.list", "alarms", ("alarms",)),
-                                 ("deployments.list", "deployments", ("deployments",))):
+        for name, attr, keys in (
+            ("alarms.list", "alarms", ("alarms",)),
+            ("deployments.list", "deployments", ("deployments",)),
+        ):
             try:
-                setattr(self, attr, items(await self.call(name, {"active_only": True} if name == "alarms.list"
-                                                         else None), *keys))
+                setattr(
+                    self,
+                    attr,
+                    items(
+                        await self.call(
+                            name, {"active_only": True} if name == "alarms.list" else None
+                        ),
+                        *keys,
+                    ),
+                )
             except Exception:  # optional endpoints: the columns show "—"
                 setattr(self, attr, None)
         self.live_update()
@@ -117,7 +142,11 @@ class OverviewScreen(KitScreen):
         """Active alarms of ``path``, or ``—`` when the runtime has no alarms endpoint."""
         if self.alarms is None:
             return "—"
-        n = sum(1 for a in self.alarms if a.get("asset") == path and a.get("state", "active") not in ("normal", "cleared"))
+        n = sum(
+            1
+            for a in self.alarms
+            if a.get("asset") == path and a.get("state", "active") not in ("normal", "cleared")
+        )
         return str(n)
 
     def live_update(self) -> None:
@@ -136,7 +165,9 @@ class OverviewScreen(KitScreen):
                 group = (site, area, line)
                 key = f"hdr:{site}/{area}/{line}"
                 layout.append(key)
-                rows.append((key, [Text(f"{site} › {area} › {line}", style="bold"), "", "", "", "", "", ""]))
+                rows.append(
+                    (key, [Text(f"{site} › {area} › {line}", style="bold"), "", "", "", "", "", ""])
+                )
             layout.append(a.path)
             rows.append((a.path, self._asset_row(a, store)))
         if tuple(layout) != self._layout:
@@ -152,7 +183,11 @@ class OverviewScreen(KitScreen):
                 old = self._shown.get(key)
                 for i, ((col, _), cell) in enumerate(zip(COLUMNS, cells, strict=True)):
                     # Touch only cells whose text changed: each update re-measures the column.
-                    if old is None or str(old[i]) != str(cell) or getattr(old[i], "style", None) != getattr(cell, "style", None):
+                    if (
+                        old is None
+                        or str(old[i]) != str(cell)
+                        or getattr(old[i], "style", None) != getattr(cell, "style", None)
+                    ):
                         table.update_cell(key, col, cell, update_width=True)
         self._shown = dict(rows)
         self._update_deployments(store)
@@ -163,9 +198,13 @@ class OverviewScreen(KitScreen):
         oee = headline_oee(store, a.path)
         kwh = energy_today(store, a.path)
         return [
-            Text("  " + a.parts[3]), Text(health, style=hstyle), Text(qual, style=qstyle),
-            age_text(store.age(a.last_ts)), percent_text(oee.get("value")) if oee else "—",
-            value_text(kwh.get("value")) if kwh else "—", self.alarm_count(a.path),
+            Text("  " + a.parts[3]),
+            Text(health, style=hstyle),
+            Text(qual, style=qstyle),
+            age_text(store.age(a.last_ts)),
+            percent_text(oee.get("value")) if oee else "—",
+            value_text(kwh.get("value")) if kwh else "—",
+            self.alarm_count(a.path),
         ]
 
     def _update_deployments(self, store: LiveStore) -> None:

@@ -17,8 +17,13 @@ from kit_tui.screens.dialogs import ConfirmDialog
 from kit_tui.widgets.banner import Unavailable
 
 #: Trust status → (symbol, style); the word itself is always shown too.
-TRUST = {"signed": ("✓", "green"), "certified": ("✓", "green"), "unsigned": ("○", "yellow"),
-         "invalid": ("✗", "bold red"), "modified": ("✗", "bold red")}
+TRUST = {
+    "signed": ("✓", "green"),
+    "certified": ("✓", "green"),
+    "unsigned": ("○", "yellow"),
+    "invalid": ("✗", "bold red"),
+    "modified": ("✗", "bold red"),
+}
 
 
 def permissions(p: dict[str, Any]) -> str:
@@ -61,14 +66,24 @@ class PluginsScreen(KitScreen):
     def compose_body(self) -> ComposeResult:
         yield Static("Installed plugins", classes="section-title")
         table = DataTable(id="plugins-table", cursor_type="row")
-        for key, label in (("name", "Plugin"), ("version", "Version"), ("vendor", "Vendor"), ("trust", "Trust"),
-                           ("perms", "Permissions")):
+        for key, label in (
+            ("name", "Plugin"),
+            ("version", "Version"),
+            ("vendor", "Vendor"),
+            ("trust", "Trust"),
+            ("perms", "Permissions"),
+        ):
             table.add_column(label, key=key)
         yield table
         yield Static("OPC UA server certificates", classes="section-title")
         yield Unavailable(id="certs-unavailable")
         certs = DataTable(id="certs", cursor_type="row")
-        for key, label in (("status", "Status"), ("subject", "Subject"), ("thumb", "Thumbprint"), ("valid", "Valid")):
+        for key, label in (
+            ("status", "Status"),
+            ("subject", "Subject"),
+            ("thumb", "Thumbprint"),
+            ("valid", "Valid"),
+        ):
             certs.add_column(label, key=key)
         yield certs
 
@@ -89,12 +104,28 @@ class PluginsScreen(KitScreen):
         table.clear()
         for p in self.plugins:
             name = str(p.get("name", "?"))
-            vendor = first(p, "vendor", default=None) or (p.get("manifest") or {}).get("vendor") or p.get("distribution", "")
-            table.add_row(name, str(p.get("version", "")), short(vendor, 22), trust_text(p), short(permissions(p), 40),
-                          key=f"p:{name}")
+            vendor = (
+                first(p, "vendor", default=None)
+                or (p.get("manifest") or {}).get("vendor")
+                or p.get("distribution", "")
+            )
+            table.add_row(
+                name,
+                str(p.get("version", "")),
+                short(vendor, 22),
+                trust_text(p),
+                short(permissions(p), 40),
+                key=f"p:{name}",
+            )
         for b in broken:
-            table.add_row(str(b.get("name")), "", short(b.get("distribution", ""), 22), Text("✗ BROKEN", style="bold red"),
-                          short(b.get("error", ""), 40), key=f"b:{b.get('name')}")
+            table.add_row(
+                str(b.get("name")),
+                "",
+                short(b.get("distribution", ""), 22),
+                Text("✗ BROKEN", style="bold red"),
+                short(b.get("error", ""), 40),
+                key=f"b:{b.get('name')}",
+            )
         await self.fetch_certs()
 
     async def fetch_certs(self) -> None:
@@ -102,7 +133,9 @@ class PluginsScreen(KitScreen):
         certs = self.query_one("#certs", DataTable)
         try:
             self.certs = items(await self.call("opcua.certs.list"), "certs", "certificates")
-            self.query_one("#certs-unavailable", Unavailable).show(None if self.certs else "No server certificates.")
+            self.query_one("#certs-unavailable", Unavailable).show(
+                None if self.certs else "No server certificates."
+            )
         except Exception as exc:
             self.certs = []
             self.query_one("#certs-unavailable", Unavailable).show(self.explain(exc))
@@ -111,8 +144,13 @@ class PluginsScreen(KitScreen):
             status = str(first(c, "status", "state", default="pending"))
             mark = "✓" if status == "trusted" else "✗" if status == "rejected" else "?"
             valid = f"{str(first(c, 'not_before', 'valid_from', default=''))[:10]} → {str(first(c, 'not_after', 'valid_to', default=''))[:10]}"
-            certs.add_row(Text(f"{mark} {status}", style="bold" if mark == "?" else ""), short(c.get("subject", ""), 30),
-                          short(c.get("thumbprint", ""), 20), valid, key=str(c.get("thumbprint")))
+            certs.add_row(
+                Text(f"{mark} {status}", style="bold" if mark == "?" else ""),
+                short(c.get("subject", ""), 30),
+                short(c.get("thumbprint", ""), 20),
+                valid,
+                key=str(c.get("thumbprint")),
+            )
 
     def _cert(self) -> str | None:
         certs = self.query_one("#certs", DataTable)
@@ -131,9 +169,13 @@ class PluginsScreen(KitScreen):
             if yes:
                 self._act(f"opcua.certs.{verb}", {"thumbprint": thumb}, f"{verb}ed {thumb[:16]}")
 
-        self.app.push_screen(ConfirmDialog(f"{verb.capitalize()} the server certificate\n  subject {c.get('subject')}\n"
-                                           f"  thumbprint {thumb}\n  valid {c.get('not_before')} → {c.get('not_after')}?"),
-                             answer)
+        self.app.push_screen(
+            ConfirmDialog(
+                f"{verb.capitalize()} the server certificate\n  subject {c.get('subject')}\n"
+                f"  thumbprint {thumb}\n  valid {c.get('not_before')} → {c.get('not_after')}?"
+            ),
+            answer,
+        )
 
     def action_trust(self) -> None:
         """Trust the highlighted server certificate (after confirmation)."""

@@ -38,10 +38,17 @@ def commissioning_param(recipe: dict[str, Any]) -> dict[str, Any]:
     """The wizard's extra form field: how long the acceptance checks watch live data."""
     own = float(((recipe.get("recipe") or {}).get("commissioning") or {}).get("duration_s") or 30.0)
     default = CHECK_DURATION_S if CHECK_DURATION_S is not None else own
-    return {"name": COMMISSIONING_FIELD, "prompt": "Commissioning: acceptance checks watch live data for",
-            "type": "number", "unit": "s", "min": 1, "max": 3600, "default": default,
-            "help": f"The recipe's own time is {own:g} s; a shorter watch proves less. "
-                    "You may leave the wizard while it runs: the report appears on the Deployments screen."}
+    return {
+        "name": COMMISSIONING_FIELD,
+        "prompt": "Commissioning: acceptance checks watch live data for",
+        "type": "number",
+        "unit": "s",
+        "min": 1,
+        "max": 3600,
+        "default": default,
+        "help": f"The recipe's own time is {own:g} s; a shorter watch proves less. "
+        "You may leave the wizard while it runs: the report appears on the Deployments screen.",
+    }
 
 
 def plan_lines(plan: Any) -> list[str]:
@@ -63,8 +70,17 @@ def plan_lines(plan: Any) -> list[str]:
             for v in node:
                 if isinstance(v, dict):
                     label = first(v, "name", "component", "subject", "id", default=None)
-                    rest = {k: x for k, x in v.items() if k not in ("name", "component", "subject", "id")}
-                    lines.append(escape(f"{pad}• {label or ''} " + (json.dumps(rest, default=str) if rest else "")))
+                    rest = {
+                        k: x
+                        for k, x in v.items()
+                        if k not in ("name", "component", "subject", "id")
+                    }
+                    lines.append(
+                        escape(
+                            f"{pad}• {label or ''} "
+                            + (json.dumps(rest, default=str) if rest else "")
+                        )
+                    )
                 else:
                     lines.append(escape(f"{pad}• {v}"))
         else:
@@ -108,8 +124,13 @@ def report_lines(dep: Any) -> tuple[list[str], bool | None, bool]:
             ok = str(c["result"]).lower().startswith("pass")
         mark = "✓ PASS" if ok else "✗ FAIL" if ok is False else "… running"
         seen = first(c, "value", "seen", "observed", default="")
-        lines.append(escape(f"  {mark}  {first(c, 'name', 'title', 'check', 'description', default='?')}"
-                            + (f"  (seen {seen})" if seen != "" else "") + (f" — {c['detail']}" if c.get("detail") else "")))
+        lines.append(
+            escape(
+                f"  {mark}  {first(c, 'name', 'title', 'check', 'description', default='?')}"
+                + (f"  (seen {seen})" if seen != "" else "")
+                + (f" — {c['detail']}" if c.get("detail") else "")
+            )
+        )
     ident = rep.get("devices") or rep.get("identification")
     if ident:
         lines.append("[b]Devices[/b]")
@@ -157,7 +178,10 @@ class WizardScreen(KitScreen):
         self.load()
 
     def _render_steps(self) -> None:
-        parts = [f"[reverse] {i + 1} {s} [/reverse]" if i == self.step else f" {i + 1} {s} " for i, s in enumerate(STEPS)]
+        parts = [
+            f"[reverse] {i + 1} {s} [/reverse]" if i == self.step else f" {i + 1} {s} "
+            for i, s in enumerate(STEPS)
+        ]
         self.query_one("#wizard-steps", Static).update(f"{self.recipe_id}: " + "›".join(parts))
 
     def status(self, text: str, error: bool = False) -> None:
@@ -176,12 +200,16 @@ class WizardScreen(KitScreen):
             return
         r = self.recipe or {}
         params = items(r, "parameters", "params")
-        self.query_one("#wizard-intro", Static).update(f"[b]{escape(str(r.get('title', self.recipe_id)))}[/b]  {escape(str(r.get('summary', '')))}")
+        self.query_one("#wizard-intro", Static).update(
+            f"[b]{escape(str(r.get('title', self.recipe_id)))}[/b]  {escape(str(r.get('summary', '')))}"
+        )
         form = ParamForm([*params, commissioning_param(r)], id="param-form")
         await self.query_one("#wizard-body").mount(form, before="#wizard-view-box")
         if params:
             form.focus_field(param_name(params[0]))
-        self.status("Fill in the parameters; Ctrl+T tests the device connection, Ctrl+N shows the plan.")
+        self.status(
+            "Fill in the parameters; Ctrl+T tests the device connection, Ctrl+N shows the plan."
+        )
 
     def _form(self) -> ParamForm | None:
         forms = self.query(ParamForm)
@@ -195,15 +223,22 @@ class WizardScreen(KitScreen):
         if errors:
             name = next(iter(errors))
             form.focus_field(name)
-            self.status(f"✗ {len(errors)} field(s) need attention: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),
-                        error=True)
+            self.status(
+                f"✗ {len(errors)} field(s) need attention: "
+                + "; ".join(f"{k}: {v}" for k, v in errors.items()),
+                error=True,
+            )
             return None
         self.check_duration_s = values.pop(COMMISSIONING_FIELD, None)
         return values
 
     # -- actions -----------------------------------------------------------------------
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        {"btn-test": self.action_test, "btn-next": self.action_next, "btn-close": self.action_close}[event.button.id]()
+        {
+            "btn-test": self.action_test,
+            "btn-next": self.action_next,
+            "btn-close": self.action_close,
+        }[event.button.id]()
 
     def action_close(self) -> None:
         """Leave the wizard (nothing is installed unless the plan was confirmed)."""
@@ -212,8 +247,10 @@ class WizardScreen(KitScreen):
                 # Leaving now would hide whether the install worked (it goes on regardless).
                 self.status("… the install is running; wait for its result before leaving")
                 return
-            self.notify(f"{self.deployment} is installed; its commissioning checks keep running — "
-                        "the report will be on the Deployments screen (3).")
+            self.notify(
+                f"{self.deployment} is installed; its commissioning checks keep running — "
+                "the report will be on the Deployments screen (3)."
+            )
         self.app.pop_screen()
 
     def action_test(self) -> None:
@@ -230,15 +267,25 @@ class WizardScreen(KitScreen):
         self.busy = True
         self.status("… testing the device connection")
         try:
-            result = await self.call("recipes.test_connection", {"recipe": self.recipe_id, "params": values}, timeout=30)
+            result = await self.call(
+                "recipes.test_connection", {"recipe": self.recipe_id, "params": values}, timeout=30
+            )
         except Exception as exc:
             self.tested = None
-            self.status(f"✗ connection test failed: {self.explain(exc).removeprefix('Error: ')}", error=True)
+            self.status(
+                f"✗ connection test failed: {self.explain(exc).removeprefix('Error: ')}", error=True
+            )
         else:
             self.tested = values
-            detail = result if isinstance(result, str) else "; ".join(
-                f"{first(d, 'name', 'device', default='device')}: {first(d, 'detail', 'result', 'identification', default='ok')}"
-                for d in items(result, "devices", "results")) or "ok"
+            detail = (
+                result
+                if isinstance(result, str)
+                else "; ".join(
+                    f"{first(d, 'name', 'device', default='device')}: {first(d, 'detail', 'result', 'identification', default='ok')}"
+                    for d in items(result, "devices", "results")
+                )
+                or "ok"
+            )
             self.status(f"✓ connection test passed — {detail}")
         finally:
             self.busy = False
@@ -273,7 +320,9 @@ class WizardScreen(KitScreen):
         self.busy = True
         self.status("… planning")
         try:
-            plan = await self.call("recipes.plan", {"recipe": self.recipe_id, "params": self.params})
+            plan = await self.call(
+                "recipes.plan", {"recipe": self.recipe_id, "params": self.params}
+            )
         except Exception as exc:
             self._server_field_errors(str(exc))
             self.status(f"✗ {self.explain(exc)}", error=True)
@@ -286,9 +335,21 @@ class WizardScreen(KitScreen):
         if form is not None:
             form.display = False
         self.query_one("#wizard-view-box").display = True
-        tested = "✓ connection tested" if self.tested == self.params else "connection will be tested before install"
-        self.query_one("#wizard-view", Static).update("\n".join(["[b]Plan[/b] (nothing is created until you press Next)",
-                                                                *plan_lines(plan), "", tested]))
+        tested = (
+            "✓ connection tested"
+            if self.tested == self.params
+            else "connection will be tested before install"
+        )
+        self.query_one("#wizard-view", Static).update(
+            "\n".join(
+                [
+                    "[b]Plan[/b] (nothing is created until you press Next)",
+                    *plan_lines(plan),
+                    "",
+                    tested,
+                ]
+            )
+        )
         self.query_one("#btn-next", Button).label = "Install ^N"
         self.query_one("#btn-next", Button).focus()
         self.status("Ctrl+N installs; Esc cancels.")
@@ -313,10 +374,17 @@ class WizardScreen(KitScreen):
                 await self.call("recipes.test_connection", body, timeout=30)
                 log[-1] = "✓ connection test passed"
             say("… installing (every component starts, or none stays)")
-            install = body if self.check_duration_s is None else {**body, "check_duration_s": self.check_duration_s}
+            install = (
+                body
+                if self.check_duration_s is None
+                else {**body, "check_duration_s": self.check_duration_s}
+            )
             result = await self.call("recipes.install", install, timeout=120)
-            self.deployment = str(first(result, "deployment", "name", "id", default=self.recipe_id)
-                                  if isinstance(result, dict) else result)
+            self.deployment = str(
+                first(result, "deployment", "name", "id", default=self.recipe_id)
+                if isinstance(result, dict)
+                else result
+            )
             log[-1] = escape(f"✓ installed as deployment {self.deployment}")
             say("… commissioning: acceptance checks on live data (Esc leaves; they keep running)")
         except Exception as exc:
@@ -337,19 +405,34 @@ class WizardScreen(KitScreen):
             except Exception as exc:
                 lines, finished = [escape(self.explain(exc))], True
             if finished or loop.time() > deadline:
-                log[-1] = "✓ commissioning finished" if finished else escape(
-                    f"… no report after {loop.time() - started:.0f} s; it will be on the Deployments screen (3)")
+                log[-1] = (
+                    "✓ commissioning finished"
+                    if finished
+                    else escape(
+                        f"… no report after {loop.time() - started:.0f} s; it will be on the Deployments screen (3)"
+                    )
+                )
                 view.update("\n".join([*log, "", "[b]Commissioning report[/b]", *lines]))
                 break
             left = max(0.0, watch - (loop.time() - started))
-            log[-1] = escape(f"… commissioning: acceptance checks on live data, {left:.0f} s of {watch:g} s left "
-                             "(Esc leaves; they keep running)")
+            log[-1] = escape(
+                f"… commissioning: acceptance checks on live data, {left:.0f} s of {watch:g} s left "
+                "(Esc leaves; they keep running)"
+            )
             view.update("\n".join([*log, "", "[b]Commissioning report[/b]", *lines]))
             await asyncio.sleep(1.0)  # polling schedule for a report still running
         self.step = 3
         self._render_steps()
-        verdict = "✓ commissioning PASSED" if passed else "✗ commissioning FAILED" if passed is False else "report incomplete"
-        self.status(f"{verdict} — Ctrl+N or Esc closes; the deployment is on the Deployments screen (3).",
-                    error=passed is False)
+        verdict = (
+            "✓ commissioning PASSED"
+            if passed
+            else "✗ commissioning FAILED"
+            if passed is False
+            else "report incomplete"
+        )
+        self.status(
+            f"{verdict} — Ctrl+N or Esc closes; the deployment is on the Deployments screen (3).",
+            error=passed is False,
+        )
         self.query_one("#btn-next", Button).label = "Done ^N"
         self.busy = False

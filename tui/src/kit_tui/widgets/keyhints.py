@@ -29,7 +29,9 @@ class KeyHints(Widget):
             if not b.show or not b.description or b.action in seen:
                 continue
             seen.add(b.action)
-            out.append(self.app.get_key_display(b), style="bold reverse" if active.enabled else "dim")
+            out.append(
+                self.app.get_key_display(b), style="bold reverse" if active.enabled else "dim"
+            )
             out.append(f" {b.description}  ", style="" if active.enabled else "dim")
         palette = Text(" ^p palette ", style="dim")
         room = self.size.width - palette.cell_len

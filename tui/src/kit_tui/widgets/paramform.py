@@ -17,7 +17,9 @@ from textual.containers import VerticalScroll
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Input, Label, Select, Static
 
-_HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_HOST = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
 _DURATION = re.compile(r"^\d+(\.\d+)?\s*(ms|s|m|min|h|d)?$")
 
 
@@ -105,7 +107,9 @@ class ParamForm(VerticalScroll):
     ParamForm Input.-invalid { text-style: underline; }
     """
 
-    def __init__(self, params: list[dict[str, Any]], values: dict[str, Any] | None = None, **kw: Any) -> None:
+    def __init__(
+        self, params: list[dict[str, Any]], values: dict[str, Any] | None = None, **kw: Any
+    ) -> None:
         super().__init__(**kw)
         self.params = params
         self.initial = values or {}
@@ -115,23 +119,54 @@ class ParamForm(VerticalScroll):
             name = param_name(p)
             unit = f" ({p['unit']})" if p.get("unit") else ""
             req = " (optional)" if p.get("required") is False else ""
-            yield Label(f"{p.get('prompt') or p.get('label') or name}{unit}{req}", classes="param-label", markup=False)
+            yield Label(
+                f"{p.get('prompt') or p.get('label') or name}{unit}{req}",
+                classes="param-label",
+                markup=False,
+            )
             if p.get("help") or p.get("description"):
-                yield Static(str(p.get("help") or p.get("description")), classes="param-help", markup=False)
+                yield Static(
+                    str(p.get("help") or p.get("description")), classes="param-help", markup=False
+                )
             default = self.initial.get(name, p.get("default"))
             choices = p.get("choices") or p.get("options")
             if p.get("type") == "choice" and choices:
-                opts = [(str(c.get("label", c.get("value"))) if isinstance(c, dict) else str(c),
-                         str(c.get("value")) if isinstance(c, dict) else str(c)) for c in choices]
-                yield Select(opts, value=str(default) if default is not None else opts[0][1], allow_blank=False,
-                             id=f"param-{name}", compact=True)
+                opts = [
+                    (
+                        str(c.get("label", c.get("value"))) if isinstance(c, dict) else str(c),
+                        str(c.get("value")) if isinstance(c, dict) else str(c),
+                    )
+                    for c in choices
+                ]
+                yield Select(
+                    opts,
+                    value=str(default) if default is not None else opts[0][1],
+                    allow_blank=False,
+                    id=f"param-{name}",
+                    compact=True,
+                )
             else:
                 kind = p.get("type", "text")
-                itype = "integer" if kind in ("integer", "int", "port") else "number" if kind in ("number", "float") else "text"
-                yield Input("" if default is None else str(default), type=itype, id=f"param-{name}",
-                            validators=[ParamValidator(p)], validate_on=["changed", "submitted", "blur"],
-                            placeholder=str(p.get("placeholder") or p.get("example") or f"‹{kind}{' in ' + p['unit'] if p.get('unit') else ''}›"),
-                            compact=True)
+                itype = (
+                    "integer"
+                    if kind in ("integer", "int", "port")
+                    else "number"
+                    if kind in ("number", "float")
+                    else "text"
+                )
+                yield Input(
+                    "" if default is None else str(default),
+                    type=itype,
+                    id=f"param-{name}",
+                    validators=[ParamValidator(p)],
+                    validate_on=["changed", "submitted", "blur"],
+                    placeholder=str(
+                        p.get("placeholder")
+                        or p.get("example")
+                        or f"‹{kind}{' in ' + p['unit'] if p.get('unit') else ''}›"
+                    ),
+                    compact=True,
+                )
             yield Label("", id=f"error-{name}", classes="param-error", markup=False)
 
     def on_input_changed(self, event: Input.Changed) -> None:
