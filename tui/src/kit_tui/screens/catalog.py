@@ -132,6 +132,10 @@ class CatalogScreen(KitScreen):
                 self.matches[rid] = await self.call("recipes.match", {"id": rid})
             except Exception as exc:
                 self.matches[rid] = {"ok": None, "candidates": [], "error": self.explain(exc)}
+            # The app may have begun shutting down during the await (CI failure: NoMatches on
+            # '#recipes' from this loop while the screen's widgets were being removed).
+            if not self.is_mounted or not self.app.is_running:
+                return
             if rid in table.rows:
                 table.update_cell(rid, "fits", fits_text(self.matches[rid]), update_width=True)
             self._show_detail()
