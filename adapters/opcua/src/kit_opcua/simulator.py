@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import errno
 import logging
 import math
 import random
@@ -321,9 +322,19 @@ class OpcuaSimulator:
         if not self.port:
             self.port = free_port(self.host)
         if self.server is None:
-            self._inner = free_port("127.0.0.1")
-            self.server = await self._build(self._inner)
-        await self.server.start()
+            # The inner port is private (the relay fronts it), so a port taken between
+            # free_port() and bind (another process on a busy machine) just means another try.
+            for attempt in range(5):
+                self._inner = free_port("127.0.0.1")
+                self.server = await self._build(self._inner)
+                try:
+                    await self.server.start()
+                    break
+                except OSError as exc:
+                    if exc.errno != errno.EADDRINUSE or attempt == 4:
+                        raise
+        else:
+            await self.server.start()
         self._relay = _Relay(self.host, self.port, ("127.0.0.1", self._inner))
         await self._relay.start()
         loop = asyncio.get_running_loop()
