@@ -79,9 +79,12 @@ def _safe_metrics(component: Component | None) -> dict[str, Any]:
     if component is None:
         return {}
     try:
-        return component.metrics()
+        out = component.metrics()
     except Exception as exc:  # a buggy metrics() must not break `kit status`
-        return {"metrics_error": str(exc)}
+        out = {"metrics_error": str(exc)}
+    # Batches the stream dropped as duplicates of this component's ids: visible, never silent.
+    dup = component.ctx.duplicates_dropped()
+    return {**out, "duplicates_dropped": dup} if dup else out
 
 
 class Supervisor:
