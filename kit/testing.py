@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ except ImportError:  # pragma: no cover
     _async_fixture = pytest.fixture
 
 from kit.bus import Bus
+from kit.components import Clock
 from kit.natsserver import EmbeddedNats
 from kit.plugins import PluginHost, get_plugin_manager
 from kit.settings import NatsSettings, Settings, SupervisorSettings
@@ -59,6 +61,21 @@ async def wait_for(
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {message}")
         await asyncio.sleep(interval)
+
+
+class FakeClock(Clock):
+    """A clock whose wall time is set by the test (``clock.at = datetime(...)``).
+
+    Monotonic time and sleeps stay real: only "what time is it" is under the test's control,
+    which is what time-sanity checks (quarantine, load-time checks of saved state) read.
+    """
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        """The time the test set."""
+        return self.at
 
 
 @pytest.fixture

@@ -102,7 +102,7 @@ class AlarmsComponent(Analytics):
         """Restore state, subscribe to the bound assets, advance time every ``tick_s``."""
         saved = await self.ctx.load_state() or {}
         self.engine.restore(saved.get("engine"))
-        self.intake.restore(saved.get("intake"))
+        self.intake.restore(saved.get("intake"), self.ctx.clock.now().timestamp())
         for subject in self.intake.subjects():
             await self.ctx.subscribe_samples(subject, self.on_batch)
         try:
@@ -124,7 +124,7 @@ class AlarmsComponent(Analytics):
     async def on_batch(self, batch: SampleBatch) -> None:
         """Evaluate the rules on one batch (duplicates and out-of-order batches dropped)."""
         async with self._lock:
-            if not self.intake.accept(batch):
+            if not await self.intake.admit(batch, self.ctx):
                 return
             engine = self.engine
             for r in self.intake.readings(batch):

@@ -183,7 +183,7 @@ class ConditionComponent(Analytics):
                     "%s: signal %s is bound to a new point; learning it afresh", self.ctx.name, s
                 )
         self.monitor.restore(monitor, learners)
-        self.intake.restore(saved.get("intake"))
+        self.intake.restore(saved.get("intake"), self.ctx.clock.now().timestamp())
         self.running = saved.get("running")
         for subject in self.intake.subjects():
             await self.ctx.subscribe_samples(subject, self.on_batch)
@@ -220,7 +220,7 @@ class ConditionComponent(Analytics):
     async def on_batch(self, batch: SampleBatch) -> None:
         """Score the good values of one accepted batch and publish what changed."""
         async with self._lock:
-            if not self.intake.accept(batch):
+            if not await self.intake.admit(batch, self.ctx):
                 return
             mon = self.monitor
             touched: set[str] = set()

@@ -177,7 +177,7 @@ class SpcComponent(Analytics):
             self.ctx.log.warning(
                 "%s: chart definition changed; starting a new chart", self.ctx.name
             )
-        self.intake.restore(saved.get("intake"))
+        self.intake.restore(saved.get("intake"), self.ctx.clock.now().timestamp())
         self.violations = int(saved.get("violations", 0))
         for subject in self.intake.subjects():
             await self.ctx.subscribe_samples(subject, self.on_batch)
@@ -216,7 +216,7 @@ class SpcComponent(Analytics):
 
     async def on_batch(self, batch: SampleBatch) -> None:
         """Add the good values of one accepted batch to the chart and publish the results."""
-        if not self.intake.accept(batch):
+        if not await self.intake.admit(batch, self.ctx):
             return
         points: list[ChartPoint] = []
         for r in self.intake.readings(batch):
