@@ -91,6 +91,7 @@ class ComponentContext:
         self._subs: list[Any] = []
         self._writers: dict[tuple[subjects.AssetPath, tuple], SampleWriter] = {}
         self.epoch = new_epoch()
+        self._kpi_n = 0
         """This instance's run: part of every batch and its ``Nats-Msg-Id`` (docs/bus.md)."""
 
     # -- publishing -----------------------------------------------------------------
@@ -167,7 +168,13 @@ class ComponentContext:
             source=self.name,
             **fields,
         )
-        await self.bus.publish(subjects.kpi_subject(path, kpi), codec.encode(item))
+        # A message id per KPI: a resend after a reconnect (AckWindow) is not stored twice.
+        self._kpi_n += 1
+        await self.bus.publish(
+            subjects.kpi_subject(path, kpi),
+            codec.encode(item),
+            msg_id=f"{self.name}:{self.epoch}:k{self._kpi_n}",
+        )
         return item
 
     async def publish_event(
@@ -183,7 +190,8 @@ class ComponentContext:
             source=self.name,
             **fields,
         )
-        await self.bus.publish(subjects.event_subject(kind, path), codec.encode(ev))
+        # The event's own id is its message id: a resend is not recorded twice.
+        await self.bus.publish(subjects.event_subject(kind, path), codec.encode(ev), msg_id=ev.id)
         return ev
 
     async def publish_health(
@@ -238,13 +246,37 @@ class ComponentContext:
     def _state_key(self, key: str) -> str:
         return f"{subjects.sanitize_token(self.name)}.{subjects.sanitize_token(key)}"
 
-    async def load_state(self, key: str = "state") -> Any | None:
-        """Load JSON state saved by :meth:`save_state`, or ``None`` if there is none."""
-        kv = await self.bus.kv(KV_STATE)
-        try:
-            entry = await kv.get(self._state_key(key))
-        except Exception:  # nats raises KeyNotFoundError / KeyDeletedError
-            return None
+    async def load_state(self, key: str = "state", timeout_s: float = 120.0) -> Any | None:
+        """Load JSON state saved by :meth:`save_state`, or ``None`` if there is none.
+
+        "None saved" and "cannot read it now" are different answers: a timeout or a bus
+        outage is retried with backoff for up to ``timeout_s`` and then raises
+        :class:`~kit.errors.BusError` — never ``None``, or a component would start afresh
+        and overwrite the saved state (e.g. an OEE shift's totals) with its first save.
+        """
+        from nats.js.errors import KeyDeletedError, KeyNotFoundError
+
+        from kit.backoff import Backoff
+        from kit.errors import BusError
+
+        retry = Backoff(0.2, 5.0, clock=self.clock)
+        start = self.clock.monotonic()
+        while True:
+            try:
+                kv = await self.bus.kv(KV_STATE)
+                entry = await kv.get(self._state_key(key))
+                break
+            except (KeyNotFoundError, KeyDeletedError):
+                return None
+            except Exception as exc:  # timeout, no responders, reconnecting, closed …
+                if self.clock.monotonic() - start >= timeout_s:
+                    raise BusError(
+                        f"cannot read saved state {self._state_key(key)!r} from the bus for "
+                        f"{timeout_s:.0f} s ({type(exc).__name__}: {exc}); not starting afresh"
+                    ) from None
+                if retry.failures == 0:
+                    self.log.warning("saved state not readable yet (%s); retrying", exc)
+                await retry.wait()
         return json.loads(entry.value) if entry and entry.value else None
 
     async def save_state(self, value: Any, key: str = "state") -> None:

@@ -98,3 +98,57 @@ async def test_saved_state_from_the_future_is_discarded_at_load(bus, kit_setting
         )
     await wait_for(lambda: len(final_kpis(kpis)) >= 10, message="final shift KPIs")
     assert final_kpis(kpis)["oee"].value == pytest.approx(sc.expected()["oee"])
+
+
+async def test_state_read_timeout_does_not_overwrite_saved_shift_totals(bus, nats_server, caplog):
+    """Issue 18.6: the KV unreadable at start (server down) is not "no state" — the shift
+    totals saved before survive, and the shift's final figures are exact."""
+    import asyncio
+
+    from kit_oee.config import OeeConfig
+    from kit_oee.plugin import OeeComponent
+
+    cfg = OeeConfig.model_validate(spec().config)
+    kpis: list = []
+    producer = ComponentContext("plc1", bus, asset=ASSET)
+    rows = sc.samples(counter_max=255)
+    cut = len(rows) // 2
+
+    comp1 = OeeComponent(cfg, ComponentContext("oee-press1", bus, asset=ASSET))
+    task1 = asyncio.get_running_loop().create_task(comp1.run())
+    await wait_for(lambda: comp1.ready, message="first instance subscribed")
+    for t, state, produced, reject in rows[:cut]:
+        await producer.publish_samples(
+            points(state, produced, reject), ts=datetime.fromtimestamp(t, UTC)
+        )
+    await wait_for(lambda: comp1.counts["used"] == cut, message="first half consumed")
+    task1.cancel()  # saves on the way out
+    await asyncio.gather(task1, return_exceptions=True)
+
+    await nats_server.stop()  # the state KV cannot be read
+    await wait_for(lambda: not bus.nc.is_connected, message="bus sees the outage")
+    comp2 = OeeComponent(cfg, ComponentContext("oee-press1", bus, asset=ASSET))
+    task2 = asyncio.get_running_loop().create_task(comp2.run())
+    # Its state read fails at least once (request timeout) before the server returns.
+    await wait_for(
+        lambda: "saved state not readable yet" in caplog.text or comp2.ready,
+        timeout=30,
+        message="a failed state read",
+    )
+    await nats_server.start()
+    try:
+        await wait_for(lambda: comp2.ready, timeout=60, message="second instance subscribed")
+        assert comp2.engine.samples == cut  # the saved totals, not a fresh engine
+        await collect_kpis(bus, kpis)
+        await bus.sync_subscriptions()
+        for t, state, produced, reject in rows[cut:]:
+            await producer.publish_samples(
+                points(state, produced, reject), ts=datetime.fromtimestamp(t, UTC)
+            )
+        await wait_for(lambda: len(final_kpis(kpis)) >= 10, message="final shift KPIs")
+        got, exp = final_kpis(kpis), sc.expected()
+        assert (got["produced"].value, got["reject"].value) == (exp["produced"], exp["reject"])
+        assert got["oee"].value == pytest.approx(exp["oee"])
+    finally:
+        task2.cancel()
+        await asyncio.gather(task2, return_exceptions=True)
