@@ -23,13 +23,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import random
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from kit.backoff import backoff_delay
 from kit.errors import AdapterError, DeviceRejected
 from kit_modbus import codec
 from kit_modbus.line import Line, reason_of
@@ -328,11 +328,13 @@ class DevicePoller:
             self.log.warning("%s: device down (%s): %s", self.name, reason, exc)
         self.down, self.down_reason = True, reason
         if self.breaker_open:
-            delay = min(
+            delay = backoff_delay(
+                self.failures - self.breaker_failures + 1,
+                self.backoff_initial_s,
                 self.backoff_max_s,
-                self.backoff_initial_s * 2 ** (self.failures - self.breaker_failures),
+                jitter=0.25,
             )
-            self.next_probe = time.monotonic() + delay * random.uniform(0.75, 1.0)
+            self.next_probe = time.monotonic() + delay
             self.line.set_device_down(self.unit_id, True)
 
     def qualities(self, keys: Sequence[int]) -> list[str | None] | None:

@@ -10,14 +10,13 @@ resumes with the same unacknowledged and shelved alarms, and serves ``alarms.lis
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import kit
-from kit.components import Analytics
+from kit.components import Analytics, save_when_dirty
 from kit.errors import KitError
 from kit.intake import Intake
 from kit.payloads import SampleBatch
@@ -94,8 +93,7 @@ class AlarmsComponent(Analytics):
         self.engine = AlarmEngine(ctx.name, list(config.rules), flood=flood)
         self.intake = Intake(self.engine.bindings(), str(ctx.asset) if ctx.asset else None)
         self.events_published = 0
-        self._dirty = False
-        self._last_save = -1e9
+        self._dirty = asyncio.Event()
         self._lock = asyncio.Lock()
 
     async def run(self) -> None:
@@ -105,21 +103,25 @@ class AlarmsComponent(Analytics):
         self.intake.restore(saved.get("intake"), self.ctx.clock.now().timestamp())
         for subject in self.intake.subjects():
             await self.ctx.subscribe_samples(subject, self.on_batch)
-        try:
-            while True:
-                await self.ctx.clock.sleep(self.config.tick_s)
-                async with self._lock:
-                    self.engine.advance(self.ctx.clock.now().timestamp())
-                    await self._publish(self.engine.drain())
-                    if (
-                        self._dirty
-                        and self.ctx.clock.monotonic() - self._last_save
-                        >= self.config.save_interval_s
-                    ):
-                        await self.save()
-        finally:
-            with contextlib.suppress(Exception):
-                await self.save()
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._ticks())
+            tasks.create_task(
+                save_when_dirty(
+                    self._save_locked, self._dirty, self.ctx.clock, self.config.save_interval_s
+                )
+            )
+
+    async def _ticks(self) -> None:
+        # Time passes without batches too (delays, off-delays, shelving expiry).
+        while True:
+            await self.ctx.clock.sleep(self.config.tick_s)
+            async with self._lock:
+                self.engine.advance(self.ctx.clock.now().timestamp())
+                await self._publish(self.engine.drain())
+
+    async def _save_locked(self) -> None:
+        async with self._lock:  # not while a batch is half applied
+            await self.save()
 
     async def on_batch(self, batch: SampleBatch) -> None:
         """Evaluate the rules on one batch (duplicates and out-of-order batches dropped)."""
@@ -131,7 +133,7 @@ class AlarmsComponent(Analytics):
                 for name in r.inputs:
                     engine.on_reading(name, r.ts, r.value, r.quality)
             engine.advance(batch.ts.timestamp())
-            self._dirty = True
+            self._dirty.set()
             notices = engine.drain()
             if notices:
                 await self._publish(notices)
@@ -140,8 +142,6 @@ class AlarmsComponent(Analytics):
     async def save(self) -> None:
         """Persist alarm state and intake positions."""
         await self.ctx.save_state({"engine": self.engine.to_dict(), "intake": self.intake.state()})
-        self._dirty = False
-        self._last_save = self.ctx.clock.monotonic()
 
     async def _publish(self, notices: list[Notice]) -> None:
         for n in notices:

@@ -16,7 +16,6 @@ stores state and every learned model version in KV (``ctx.save_state``), and ser
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
@@ -24,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 import kit
 from kit.bindings import Binding
-from kit.components import Analytics
+from kit.components import Analytics, save_when_dirty
 from kit.errors import KitError
 from kit.intake import Intake
 from kit.payloads import SampleBatch
@@ -164,7 +163,7 @@ class ConditionComponent(Analytics):
         """Last good value of ``running_when`` (None: not known yet)."""
         self.skipped_not_running = 0
         self._kpi_at: dict[str, float] = {}
-        self._dirty = False
+        self._dirty = asyncio.Event()
         self._lock = asyncio.Lock()
 
     async def run(self) -> None:
@@ -187,19 +186,16 @@ class ConditionComponent(Analytics):
         self.running = saved.get("running")
         for subject in self.intake.subjects():
             await self.ctx.subscribe_samples(subject, self.on_batch)
-        try:
-            while True:
-                await self.ctx.clock.sleep(self.config.save_interval_s)
-                if self._dirty:
-                    async with self._lock:
-                        await self.save()
-        finally:
-            with contextlib.suppress(Exception):
-                await self.save()
+        await save_when_dirty(
+            self._save_locked, self._dirty, self.ctx.clock, self.config.save_interval_s
+        )
+
+    async def _save_locked(self) -> None:
+        async with self._lock:  # not while a batch is half applied
+            await self.save()
 
     async def save(self) -> None:
         """Persist monitor state, intake positions and learner buffers."""
-        self._dirty = False
         await self.ctx.save_state(
             {
                 "monitor": self.monitor.to_dict(),
@@ -242,7 +238,7 @@ class ConditionComponent(Analytics):
                         continue
                     mon.on_value(name, r.ts, r.value)
                     touched.add(name)
-            self._dirty = True
+            self._dirty.set()
             notices = mon.drain()
             for n in notices:
                 await self._publish(n)

@@ -11,7 +11,7 @@ point's name).
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import math
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import kit
 from kit.bindings import Binding
-from kit.components import Analytics
+from kit.components import Analytics, save_when_dirty
 from kit.intake import Intake
 from kit.payloads import SampleBatch
 from kit.subjects import sanitize_token
@@ -163,8 +163,7 @@ class SpcComponent(Analytics):
         self.intake = Intake({"value": config.inputs.value}, str(ctx.asset) if ctx.asset else None)
         self.violations = 0
         self._published_limits: tuple | None = None
-        self._last_save = -1e9
-        self._dirty = False
+        self._dirty = asyncio.Event()
 
     async def run(self) -> None:
         """Restore the chart, subscribe, and save state periodically until cancelled."""
@@ -181,18 +180,10 @@ class SpcComponent(Analytics):
         self.violations = int(saved.get("violations", 0))
         for subject in self.intake.subjects():
             await self.ctx.subscribe_samples(subject, self.on_batch)
-        try:
-            while True:
-                await self.ctx.clock.sleep(self.config.save_interval_s)
-                if self._dirty:
-                    await self.save()
-        finally:
-            with contextlib.suppress(Exception):
-                await self.save()
+        await save_when_dirty(self.save, self._dirty, self.ctx.clock, self.config.save_interval_s)
 
     async def save(self) -> None:
         """Persist chart, intake and counters."""
-        self._dirty = False
         await self.ctx.save_state(
             {
                 "chart": self.chart.to_dict(),
@@ -222,7 +213,7 @@ class SpcComponent(Analytics):
         for r in self.intake.readings(batch):
             if r.value is not None:
                 points += self.chart.add(r.ts, r.value)
-        self._dirty = True
+        self._dirty.set()
         for p in points:
             await self._publish(p)
 
