@@ -183,11 +183,13 @@ class BatchEncoder:
         source: str,
         values: Sequence[object],
         qualities: Sequence[QualitySpec] | None = None,
-        *,
-        epoch: int | None = None,
-        point_ts: Sequence[datetime | None] | None = None,
+        **fields: Any,
     ) -> SampleBatch:
-        """The same batch as a validated pydantic model (the reference the tests compare with)."""
+        """The same batch as a validated pydantic model (the reference the tests compare with).
+
+        ``fields``: ``epoch`` and ``point_ts`` as for :meth:`encode`.
+        """
+        point_ts = fields.get("point_ts")
         pts = []
         for i, (name, unit, value) in enumerate(zip(self.names, self.units, values)):
             q, reason = _quality(qualities[i] if qualities is not None else None, name)
@@ -201,7 +203,9 @@ class BatchEncoder:
                     ts=point_ts[i] if point_ts is not None else None,
                 )
             )
-        return SampleBatch(asset=asset, ts=ts, seq=seq, epoch=epoch, source=source, points=pts)
+        return SampleBatch(
+            asset=asset, ts=ts, seq=seq, epoch=fields.get("epoch"), source=source, points=pts
+        )
 
 
 def _quality(spec: QualitySpec, name: str) -> tuple[Quality, str | None]:

@@ -30,6 +30,7 @@ import contextlib
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -239,6 +240,49 @@ async def _announce(ctx: Any, batch: SampleBatch, reason: str, count: int) -> No
 def sane_time(ts: float | None, now: float, limits: TimeLimits | None = None) -> bool:
     """Whether a saved time position ``ts`` is plausible at ``now`` (load-time check of state)."""
     return ts is None or (limits or TimeLimits()).verdict(ts, now) != "ts_future"
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat()
+
+
+async def check_saved_time(ctx: Any, last_ts: Any, limits: TimeLimits | None = None) -> bool:
+    """Load-time check of a windowed engine's saved time position against ``ctx.clock``.
+
+    State saved from a batch far in the future (forged, or a gateway clock jump before such
+    batches were quarantined) would make every real sample look older than the windows, for
+    ever. Returns False for such state — the caller starts afresh — after logging it and
+    publishing a ``data``/``state_discarded`` event.
+    """
+    if not isinstance(last_ts, (int, float)) or sane_time(
+        last_ts, ctx.clock.now().timestamp(), limits
+    ):
+        return True
+    ctx.log.warning(
+        "%s: saved state at %s is ahead of this gateway's clock: discarded", ctx.name, _iso(last_ts)
+    )
+    with contextlib.suppress(Exception):  # the announcement must not stop the start
+        await ctx.publish_event(
+            "data",
+            "state_discarded",
+            severity="medium",
+            message=f"saved state at {_iso(last_ts)} is ahead of this gateway's clock; "
+            "started afresh",
+            data={"last_ts": _iso(last_ts)},
+        )
+    return False
+
+
+async def announce_skip(ctx: Any, start: float, end: float, what: str, **data: Any) -> None:
+    """Publish one ``data``/``windows_skipped`` event for a gap windows jumped over."""
+    await ctx.publish_event(
+        "data",
+        "windows_skipped",
+        ts=datetime.fromtimestamp(end, UTC),
+        severity="low",
+        message=f"no data from {_iso(start)} to {_iso(end)}: {what}",
+        data={"start": _iso(start), "end": _iso(end), **data},
+    )
 
 
 class Intake(SeqGate):

@@ -12,7 +12,15 @@ import oee_scenario as sc
 import pytest
 from kit_oee.engine import OeeEngine, Report, Skip
 from test_oee_calc import params
-from test_oee_component import ASSET, collect_kpis, final_kpis, points, spec, started
+from test_oee_component import (
+    ASSET,
+    collect_kpis,
+    final_kpis,
+    points,
+    publish_rows,
+    spec,
+    started,
+)
 
 from kit import codec
 from kit.components import ComponentContext
@@ -55,17 +63,11 @@ async def test_forged_future_batch_is_quarantined_and_the_shift_stays_exact(
     forger = ComponentContext("plc1-forged", bus, asset=ASSET)
     rows = sc.samples()
     cut = len(rows) // 2
-    for t, state, produced, reject in rows[:cut]:
-        await producer.publish_samples(
-            points(state, produced, reject), ts=datetime.fromtimestamp(t, UTC)
-        )
+    await publish_rows(producer, rows[:cut])
     await forger.publish_samples(
         points("run", 99999, 0), ts=datetime.fromtimestamp(rows[cut][0] + TEN_YEARS, UTC)
     )
-    for t, state, produced, reject in rows[cut:]:
-        await producer.publish_samples(
-            points(state, produced, reject), ts=datetime.fromtimestamp(t, UTC)
-        )
+    await publish_rows(producer, rows[cut:])
     await wait_for(lambda: len(final_kpis(kpis)) >= 10, message="final shift KPIs")
     exp = sc.expected()
     got = final_kpis(kpis)
@@ -92,10 +94,7 @@ async def test_saved_state_from_the_future_is_discarded_at_load(bus, kit_setting
     comp = await started(rt)
     assert comp.metrics()["state_discarded"] == 1
     producer = ComponentContext("plc1", bus, asset=ASSET)
-    for t, state, produced, reject in sc.samples():
-        await producer.publish_samples(
-            points(state, produced, reject), ts=datetime.fromtimestamp(t, UTC)
-        )
+    await publish_rows(producer, sc.samples())
     await wait_for(lambda: len(final_kpis(kpis)) >= 10, message="final shift KPIs")
     assert final_kpis(kpis)["oee"].value == pytest.approx(sc.expected()["oee"])
 
@@ -117,10 +116,7 @@ async def test_state_read_timeout_does_not_overwrite_saved_shift_totals(bus, nat
     comp1 = OeeComponent(cfg, ComponentContext("oee-press1", bus, asset=ASSET))
     task1 = asyncio.get_running_loop().create_task(comp1.run())
     await wait_for(lambda: comp1.ready, message="first instance subscribed")
-    for t, state, produced, reject in rows[:cut]:
-        await producer.publish_samples(
-            points(state, produced, reject), ts=datetime.fromtimestamp(t, UTC)
-        )
+    await publish_rows(producer, rows[:cut])
     await wait_for(lambda: comp1.counts["used"] == cut, message="first half consumed")
     task1.cancel()  # saves on the way out
     await asyncio.gather(task1, return_exceptions=True)
@@ -141,10 +137,7 @@ async def test_state_read_timeout_does_not_overwrite_saved_shift_totals(bus, nat
         assert comp2.engine.samples == cut  # the saved totals, not a fresh engine
         await collect_kpis(bus, kpis)
         await bus.sync_subscriptions()
-        for t, state, produced, reject in rows[cut:]:
-            await producer.publish_samples(
-                points(state, produced, reject), ts=datetime.fromtimestamp(t, UTC)
-            )
+        await publish_rows(producer, rows[cut:])
         await wait_for(lambda: len(final_kpis(kpis)) >= 10, message="final shift KPIs")
         got, exp = final_kpis(kpis), sc.expected()
         assert (got["produced"].value, got["reject"].value) == (exp["produced"], exp["reject"])

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 import kit
 from kit import subjects
 from kit.components import Analytics, save_when_dirty
-from kit.intake import SeqGate, sane_time
+from kit.intake import SeqGate, announce_skip, check_saved_time
 from kit.payloads import Quality, SampleBatch
 from kit_energy.config import ENERGY_UNITS, POWER_UNITS, EnergyConfig
 from kit_energy.engine import EnergyEngine, EnergyParams, EnergyReport, Skip
@@ -91,28 +91,13 @@ class EnergyComponent(Analytics):
     async def run(self) -> None:
         """Restore state, subscribe to every bound asset, save state as it changes."""
         saved = await self.ctx.load_state(STATE_KEY)
-        now = self.ctx.clock.now().timestamp()
         if saved and saved.get("engine"):
-            last_ts = saved["engine"].get("last_ts")
-            if sane_time(last_ts, now, self.seq.limits):
-                self.engine = self._new_engine(saved["engine"])
+            engine = saved["engine"]
+            if await check_saved_time(self.ctx, engine.get("last_ts"), self.seq.limits):
+                self.engine = self._new_engine(engine)
             else:
-                # Saved from a batch far in the future: every real reading would be "older".
                 self.counts["state_discarded"] += 1
-                self.ctx.log.warning(
-                    "%s: saved state at %s is ahead of this gateway's clock: discarded",
-                    self.ctx.name,
-                    _dt(last_ts).isoformat(),
-                )
-                await self.ctx.publish_event(
-                    "data",
-                    "state_discarded",
-                    severity="medium",
-                    message=f"saved state at {_dt(last_ts).isoformat()} is ahead of this "
-                    "gateway's clock; started afresh",
-                    data={"last_ts": _dt(last_ts).isoformat()},
-                )
-            self.seq.restore(saved.get("seq"), now)
+            self.seq.restore(saved.get("seq"), self.ctx.clock.now().timestamp())
         for tokens in self.routes:
             await self.ctx.subscribe_samples(f"{subjects.DATA_PREFIX}.{tokens}", self.handle)
         # ``subscribe_samples`` returns once the server holds the SUB (Bus.sync_subscriptions),
@@ -191,18 +176,8 @@ class EnergyComponent(Analytics):
     async def publish_skip(self, s: Skip) -> None:
         """Announce a gap the windows jumped over (one event instead of a report per window)."""
         self.counts["windows_skipped"] += 1
-        await self.ctx.publish_event(
-            "data",
-            "windows_skipped",
-            ts=_dt(s.end),
-            severity="low",
-            message=f"{s.kwh:.3f} kWh from {_dt(s.start).isoformat()} to "
-            f"{_dt(s.end).isoformat()} not attributed to any window (gap too long)",
-            data={
-                "start": _dt(s.start).isoformat(),
-                "end": _dt(s.end).isoformat(),
-                "kwh": s.kwh,
-            },
+        await announce_skip(
+            self.ctx, s.start, s.end, f"{s.kwh:.3f} kWh not attributed to any window", kwh=s.kwh
         )
 
     async def publish_report(self, r: EnergyReport) -> None:

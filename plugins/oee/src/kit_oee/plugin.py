@@ -17,7 +17,7 @@ import kit
 from kit import subjects
 from kit.components import Analytics, save_when_dirty
 from kit.errors import KitError
-from kit.intake import SeqGate, sane_time
+from kit.intake import SeqGate, announce_skip, check_saved_time
 from kit.payloads import Quality, SampleBatch
 from kit_oee.config import OeeConfig
 from kit_oee.engine import Downtime, EngineParams, OeeEngine, Report, Skip
@@ -91,15 +91,13 @@ class OeeComponent(Analytics):
     async def run(self) -> None:
         """Restore state, subscribe to every bound asset, save state as it changes."""
         saved = await self.ctx.load_state(STATE_KEY)
-        now = self.ctx.clock.now().timestamp()
         if saved and saved.get("engine"):
-            if sane_time(saved["engine"].get("last_ts"), now, self.seq.limits):
-                self.engine = OeeEngine(self.params, saved["engine"])
+            engine = saved["engine"]
+            if await check_saved_time(self.ctx, engine.get("last_ts"), self.seq.limits):
+                self.engine = OeeEngine(self.params, engine)
             else:
-                # Saved from a batch far in the future (forged, or a clock jump before the
-                # intake quarantined such batches): every real sample would be "older".
-                await self._state_discarded(saved["engine"].get("last_ts"))
-            self.seq.restore(saved.get("seq"), now)
+                self.counts["state_discarded"] += 1
+            self.seq.restore(saved.get("seq"), self.ctx.clock.now().timestamp())
         for tokens in self.routes:
             await self.ctx.subscribe_samples(f"{subjects.DATA_PREFIX}.{tokens}", self.handle)
         self.ready = True
@@ -221,29 +219,7 @@ class OeeComponent(Analytics):
     async def publish_skip(self, s: Skip) -> None:
         """Announce a gap the windows jumped over (one event, not one report per empty shift)."""
         self.counts["windows_skipped"] += 1
-        await self.ctx.publish_event(
-            "data",
-            "windows_skipped",
-            ts=_dt(s.end),
-            severity="low",
-            message=f"no data from {_dt(s.start).isoformat()} to {_dt(s.end).isoformat()}: "
-            "shifts in between are not reported",
-            data={"start": _dt(s.start).isoformat(), "end": _dt(s.end).isoformat()},
-        )
-
-    async def _state_discarded(self, last_ts: Any) -> None:
-        self.counts["state_discarded"] += 1
-        when = _dt(float(last_ts)).isoformat() if isinstance(last_ts, (int, float)) else last_ts
-        self.ctx.log.warning(
-            "%s: saved state is at %s, beyond this gateway's clock: discarded", self.ctx.name, when
-        )
-        await self.ctx.publish_event(
-            "data",
-            "state_discarded",
-            severity="medium",
-            message=f"saved state at {when} is ahead of this gateway's clock; started afresh",
-            data={"last_ts": when},
-        )
+        await announce_skip(self.ctx, s.start, s.end, "shifts in between are not reported")
 
     async def publish_downtime(self, d: Downtime) -> None:
         """Publish a finished downtime as a ``downtime`` event."""
