@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 import kit
 from kit.components import Analytics, save_when_dirty
 from kit.errors import KitError
-from kit.intake import Intake
+from kit.intake import Intake, TimeLimits
 from kit.payloads import SampleBatch
 from kit_alarms.engine import AlarmEngine, Notice
 from kit_alarms.flood import FloodDetector
@@ -47,6 +47,8 @@ class AlarmsConfig(BaseModel):
     save_interval_s: float = Field(5.0, gt=0)
     """At most one state save per interval for routine changes; operator actions and alarm
     transitions are saved at once."""
+    time_tolerance: TimeLimits = Field(default_factory=TimeLimits)
+    """Batches stamped further than this from the gateway's clock are quarantined (docs/bus.md)."""
 
     @model_validator(mode="after")
     def _check(self) -> AlarmsConfig:
@@ -91,7 +93,9 @@ class AlarmsComponent(Analytics):
             config.flood_window_s, config.flood_start_above, config.flood_end_below
         )
         self.engine = AlarmEngine(ctx.name, list(config.rules), flood=flood)
-        self.intake = Intake(self.engine.bindings(), str(ctx.asset) if ctx.asset else None)
+        self.intake = Intake(
+            self.engine.bindings(), str(ctx.asset) if ctx.asset else None, config.time_tolerance
+        )
         self.events_published = 0
         self._dirty = asyncio.Event()
         self._lock = asyncio.Lock()

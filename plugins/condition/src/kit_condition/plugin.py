@@ -25,7 +25,7 @@ import kit
 from kit.bindings import Binding
 from kit.components import Analytics, save_when_dirty
 from kit.errors import KitError
-from kit.intake import Intake
+from kit.intake import Intake, TimeLimits
 from kit.payloads import SampleBatch
 from kit_condition.iso20816 import BOUNDARIES, MEANING, ZONES
 from kit_condition.monitor import ConditionMonitor, Notice, Params
@@ -67,6 +67,8 @@ class ConditionConfig(BaseModel):
 
     inputs: dict[str, Binding] = Field(min_length=1, max_length=200)
     """Signal name → bound point, e.g. ``{vibration: vibration_velocity_rms_mm_s, temperature: temperature_c}``."""
+    time_tolerance: TimeLimits = Field(default_factory=TimeLimits)
+    """Batches stamped further than this from the gateway's clock are quarantined (docs/bus.md)."""
     baseline_s: float = Field(3600.0, ge=1, le=90 * 86_400)
     """Learning period per signal, in sample time (run the machine normally meanwhile)."""
     min_baseline_samples: int = Field(30, ge=5)
@@ -158,7 +160,7 @@ class ConditionComponent(Analytics):
         bindings = dict(config.inputs)
         if config.running_when is not None:
             bindings[GATE] = config.running_when
-        self.intake = Intake(bindings, str(ctx.asset) if ctx.asset else None)
+        self.intake = Intake(bindings, str(ctx.asset) if ctx.asset else None, config.time_tolerance)
         self.running: bool | None = None
         """Last good value of ``running_when`` (None: not known yet)."""
         self.skipped_not_running = 0

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 import kit
 from kit.bindings import Binding
 from kit.components import Analytics, save_when_dirty
-from kit.intake import Intake
+from kit.intake import Intake, TimeLimits
 from kit.payloads import SampleBatch
 from kit.subjects import sanitize_token
 from kit_spc.charts import ChartPoint, ControlChart, limits_given
@@ -97,6 +97,8 @@ class SpcConfig(BaseModel):
 
     inputs: SpcInputs
     """Bound point: the measured characteristic (one value per part or sample)."""
+    time_tolerance: TimeLimits = Field(default_factory=TimeLimits)
+    """Batches stamped further than this from the gateway's clock are quarantined (docs/bus.md)."""
     characteristic: str | None = Field(None, max_length=64)
     """Name used in KPI names and events; defaults to the bound point."""
     chart: Literal["imr", "xbar_r"] = "imr"
@@ -160,7 +162,11 @@ class SpcComponent(Analytics):
             usl=config.spec.usl if config.spec else None,
             capability_window=config.capability_window,
         )
-        self.intake = Intake({"value": config.inputs.value}, str(ctx.asset) if ctx.asset else None)
+        self.intake = Intake(
+            {"value": config.inputs.value},
+            str(ctx.asset) if ctx.asset else None,
+            config.time_tolerance,
+        )
         self.violations = 0
         self._published_limits: tuple | None = None
         self._dirty = asyncio.Event()
