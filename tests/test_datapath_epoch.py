@@ -98,3 +98,32 @@ async def test_supervisor_restart_stores_every_batch(bus):
         assert inst.summary()["metrics"].get("duplicates_dropped", 0) == 0
     finally:
         await sup.stop_all()
+
+
+async def test_supervisor_backoff_runs_on_the_context_clock(bus):
+    """One backoff formula on the component's clock: 30 s, 60 s, 120 s restarts take no time."""
+    from datetime import UTC, datetime
+
+    from kit.testing import FakeClock
+
+    _Crashy.runs = []
+    clock = FakeClock(datetime(2026, 11, 23, tzinfo=UTC), instant=True)
+    s = SupervisorSettings(
+        backoff_initial_s=30, backoff_max_s=120, jitter=0.2, crash_loop_failures=10
+    )
+    sup = Supervisor(s, publish=bus.publish_core)
+    inst = Instance(
+        name="crashy-2",
+        type="crashy",
+        cls=_Crashy,
+        config=_Crashy.Config(),
+        make_context=lambda: ComponentContext("crashy-2", bus, asset="s/a/l/d", clock=clock),
+    )
+    sup.add(inst)
+    try:
+        await wait_for(lambda: len(_Crashy.runs) == 3, message="three runs")
+        assert clock.slept == inst.delays and len(inst.delays) == 2
+        for d, base in zip(inst.delays, (30, 60)):
+            assert base * 0.8 <= d <= base  # jitter only shortens: the cap is a promise
+    finally:
+        await sup.stop_all()
