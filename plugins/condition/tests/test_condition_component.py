@@ -325,10 +325,10 @@ async def test_a_nan_batch_does_not_null_the_kpis(bus, kit_settings, make_runtim
     for i in range(22):
         await good(i)
     await wait_for(lambda: comp.monitor.signals["vib"].model is not None, message="baseline")
+    when = (t0 + timedelta(seconds=22.5)).isoformat()
     forged = (
-        '{"schema":"kit.samples/1","asset":"%s","ts":"%s","seq":0,"source":"forger",'
-        '"points":[{"name":"vibration_velocity_rms_mm_s","value":NaN}]}'
-        % (ASSET, (t0 + timedelta(seconds=22.5)).isoformat())
+        f'{{"schema":"kit.samples/1","asset":"{ASSET}","ts":"{when}","seq":0,'
+        '"source":"forger","points":[{"name":"vibration_velocity_rms_mm_s","value":NaN}]}'
     )
     await bus.nc.publish("kit.data." + ASSET.replace("/", "."), forged.encode())
     for i in range(23, 30):
