@@ -130,6 +130,8 @@ class AckWindow:
         self.unacked: dict[bytes, tuple[str, bytes, dict[str, str] | None]] = {}
         self.failures = 0
         self.resent = 0
+        self.duplicates: dict[str, int] = {}
+        """Messages the stream dropped as duplicates of a stored ``Nats-Msg-Id``, per source."""
         self._n = 0
         self._space = asyncio.Event()
         self._space.set()
@@ -150,6 +152,12 @@ class AckWindow:
             self.failures += 1
             if self.failures == 1:
                 log.warning("JetStream refused a message on %s: %s", entry[0], msg.data[:200])
+        elif b'"duplicate"' in msg.data:  # the server writes `"duplicate": true`
+            # The stream already had this Nats-Msg-Id: fine for a resend after a reconnect,
+            # data loss if a new message reused an old id. Counted per source, never silent.
+            msg_id = (entry[2] or {}).get("Nats-Msg-Id", "")
+            source = msg_id.partition(":")[0] or entry[0]
+            self.duplicates[source] = self.duplicates.get(source, 0) + 1
         if len(self.unacked) < self.max_pending:
             self._space.set()
         if not self.unacked:
@@ -196,6 +204,11 @@ class Bus:
     def publish_failures(self) -> int:
         """Messages the stream refused (e.g. no stream for the subject)."""
         return self.acks.failures
+
+    @property
+    def duplicates_dropped(self) -> int:
+        """Messages the stream acknowledged as duplicates (not stored again)."""
+        return sum(self.acks.duplicates.values())
 
     @classmethod
     async def connect(

@@ -15,7 +15,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
@@ -23,7 +23,18 @@ from pydantic import BaseModel, ConfigDict
 
 from kit import codec, subjects
 from kit.bus import KV_LAST, KV_STATE, Bus
-from kit.payloads import Event, Health, HealthStatus, KpiValue, Point, SampleBatch, utcnow
+from kit.fastpath import BatchEncoder, QualitySpec
+from kit.payloads import (
+    Event,
+    Health,
+    HealthStatus,
+    KpiValue,
+    Point,
+    Quality,
+    SampleBatch,
+    new_epoch,
+    utcnow,
+)
 
 Kind = Literal["adapter", "analytics", "sink", "source"]
 
@@ -78,6 +89,10 @@ class ComponentContext:
         self._last_flushed: dict[subjects.AssetPath, float] = {}
         self._last_interval = last_value_interval_s
         self._subs: list[Any] = []
+        self._writers: dict[tuple[subjects.AssetPath, tuple], SampleWriter] = {}
+        self.epoch = new_epoch()
+        self._kpi_n = 0
+        """This instance's run: part of every batch and its ``Nats-Msg-Id`` (docs/bus.md)."""
 
     # -- publishing -----------------------------------------------------------------
     def asset_path(self, asset: str | subjects.AssetPath | None = None) -> subjects.AssetPath:
@@ -97,19 +112,30 @@ class ComponentContext:
         asset: str | subjects.AssetPath | None = None,
         ts: datetime | None = None,
     ) -> SampleBatch:
-        """Publish one sample batch for ``asset`` with the next sequence number of this source."""
+        """Publish one sample batch for ``asset`` with the next sequence number of this source.
+
+        Encoded by the one batch encoder (:class:`kit.fastpath.BatchEncoder`, cached per point
+        list) like every other producer's batches; the returned model is not re-validated.
+        """
         path = self.asset_path(asset)
-        key = path.tokens
-        seq = self._next_seq(path)
-        batch = SampleBatch(
-            asset=str(path), ts=ts or self.clock.now(), seq=seq, source=self.name, points=points
+        spec = tuple((p.name, p.unit) for p in points)
+        writer = self._writers.get((path, spec))
+        if writer is None:
+            if len(self._writers) >= 256:  # point lists that change every call: stay bounded
+                self._writers.clear()
+            writer = self._writers[(path, spec)] = SampleWriter(self, path, list(spec))
+        values = [p.value for p in points]
+        qualities = (
+            None
+            if all(p.quality is Quality.good and not p.reason for p in points)
+            else [(p.quality, p.reason) for p in points]
         )
-        # Msg id = source+asset+seq: a retry after reconnect is de-duplicated by the stream.
-        await self.bus.publish(
-            subjects.data_subject(path), codec.encode(batch), msg_id=f"{self.name}:{key}:{seq}"
+        point_ts = [p.ts for p in points] if any(p.ts is not None for p in points) else None
+        ts = ts or self.clock.now()
+        seq = await writer.publish(values, qualities, ts=ts, point_ts=point_ts)
+        return SampleBatch.model_construct(
+            asset=str(path), ts=ts, seq=seq, epoch=self.epoch, source=self.name, points=points
         )
-        self._remember_last(path, id(points), batch)
-        return batch
 
     def _next_seq(self, path: subjects.AssetPath) -> int:
         seq = self._seq.get(path.tokens, 0)
@@ -121,49 +147,6 @@ class ComponentContext:
     ) -> SampleWriter:
         """A fast publisher for a fixed list of ``(semantic name, unit)`` points (adapters' hot path)."""
         return SampleWriter(self, self.asset_path(asset), points)
-
-    async def publish_samples_json(
-        self,
-        points_json: str,
-        *,
-        asset: str | subjects.AssetPath | None = None,
-        ts: datetime | None = None,
-    ) -> int:
-        """Publish a sample batch whose ``points`` array is already JSON text; returns its seq.
-
-        The hot path of adapters polling thousands of points: building one pydantic
-        :class:`Point` per value costs several µs, more than the whole poll. The caller
-        guarantees the Point rules (a ``bad`` point carries no value, a non-good one a
-        reason); the wire form, sequence numbers and de-duplication id are those of
-        :meth:`publish_samples`.
-        """
-        path = self.asset_path(asset)
-        key = path.tokens
-        seq = self._seq.get(key, 0)
-        self._seq[key] = seq + 1
-        ts = ts or self.clock.now()
-        head = json.dumps(
-            {
-                "schema": "kit.samples/1",
-                "asset": str(path),
-                "ts": ts.isoformat(),
-                "seq": seq,
-                "source": self.name,
-            }
-        )
-        data = f'{head[:-1]},"points":{points_json}}}'.encode()
-        await self.bus.publish(subjects.data_subject(path), data, msg_id=f"{self.name}:{key}:{seq}")
-        now = self.clock.monotonic()
-        if now - self._last_flushed.get(path, -1e9) >= self._last_interval:
-            # Parsed once per interval (not per batch, not through pydantic): stays cheap at 10k points.
-            self._last_flushed[path] = now
-            merged = self._last.setdefault(path, {})
-            gw_ts = ts.isoformat()
-            for p in json.loads(points_json):
-                p["gw_ts"] = gw_ts
-                merged[p["name"]] = p
-            asyncio.get_running_loop().create_task(self._flush_last(path))
-        return seq
 
     async def publish_kpi(
         self,
@@ -185,7 +168,13 @@ class ComponentContext:
             source=self.name,
             **fields,
         )
-        await self.bus.publish(subjects.kpi_subject(path, kpi), codec.encode(item))
+        # A message id per KPI: a resend after a reconnect (AckWindow) is not stored twice.
+        self._kpi_n += 1
+        await self.bus.publish(
+            subjects.kpi_subject(path, kpi),
+            codec.encode(item),
+            msg_id=f"{self.name}:{self.epoch}:k{self._kpi_n}",
+        )
         return item
 
     async def publish_event(
@@ -201,7 +190,8 @@ class ComponentContext:
             source=self.name,
             **fields,
         )
-        await self.bus.publish(subjects.event_subject(kind, path), codec.encode(ev))
+        # The event's own id is its message id: a resend is not recorded twice.
+        await self.bus.publish(subjects.event_subject(kind, path), codec.encode(ev), msg_id=ev.id)
         return ev
 
     async def publish_health(
@@ -223,6 +213,10 @@ class ComponentContext:
             metrics=metrics,
         )
         await self.bus.publish_core(subjects.health_subject(h.component), codec.encode(h))
+
+    def duplicates_dropped(self) -> int:
+        """Messages of this component the stream acknowledged as duplicates (not stored)."""
+        return self.bus.acks.duplicates.get(self.name, 0)
 
     # -- subscribing ----------------------------------------------------------------
     async def subscribe_samples(
@@ -252,13 +246,37 @@ class ComponentContext:
     def _state_key(self, key: str) -> str:
         return f"{subjects.sanitize_token(self.name)}.{subjects.sanitize_token(key)}"
 
-    async def load_state(self, key: str = "state") -> Any | None:
-        """Load JSON state saved by :meth:`save_state`, or ``None`` if there is none."""
-        kv = await self.bus.kv(KV_STATE)
-        try:
-            entry = await kv.get(self._state_key(key))
-        except Exception:  # nats raises KeyNotFoundError / KeyDeletedError
-            return None
+    async def load_state(self, key: str = "state", timeout_s: float = 120.0) -> Any | None:
+        """Load JSON state saved by :meth:`save_state`, or ``None`` if there is none.
+
+        "None saved" and "cannot read it now" are different answers: a timeout or a bus
+        outage is retried with backoff for up to ``timeout_s`` and then raises
+        :class:`~kit.errors.BusError` — never ``None``, or a component would start afresh
+        and overwrite the saved state (e.g. an OEE shift's totals) with its first save.
+        """
+        from nats.js.errors import KeyDeletedError, KeyNotFoundError
+
+        from kit.backoff import Backoff
+        from kit.errors import BusError
+
+        retry = Backoff(0.2, 5.0, clock=self.clock)
+        start = self.clock.monotonic()
+        while True:
+            try:
+                kv = await self.bus.kv(KV_STATE)
+                entry = await kv.get(self._state_key(key))
+                break
+            except (KeyNotFoundError, KeyDeletedError):
+                return None
+            except Exception as exc:  # timeout, no responders, reconnecting, closed …
+                if self.clock.monotonic() - start >= timeout_s:
+                    raise BusError(
+                        f"cannot read saved state {self._state_key(key)!r} from the bus for "
+                        f"{timeout_s:.0f} s ({type(exc).__name__}: {exc}); not starting afresh"
+                    ) from None
+                if retry.failures == 0:
+                    self.log.warning("saved state not readable yet (%s); retrying", exc)
+                await retry.wait()
         return json.loads(entry.value) if entry and entry.value else None
 
     async def save_state(self, value: Any, key: str = "state") -> None:
@@ -276,11 +294,8 @@ class ComponentContext:
 
     def _merge_last(self, path: subjects.AssetPath) -> dict[str, Any]:
         merged = self._last.setdefault(path, {})
-        for item in self._last_pending.pop(path, {}).values():
-            batch = item if isinstance(item, SampleBatch) else item()
-            for p in batch.points:
-                merged[p.name] = p.model_dump(mode="json", exclude_none=True)
-                merged[p.name]["gw_ts"] = batch.ts.isoformat()
+        for entries in self._last_pending.pop(path, {}).values():
+            merged.update(entries())
         return merged
 
     async def _flush_last(self, path: subjects.AssetPath) -> None:
@@ -316,39 +331,49 @@ async def save_when_dirty(
 class SampleWriter:
     """Publishes batches of a fixed point list with :class:`kit.fastpath.BatchEncoder`.
 
-    ``await writer.publish(values)`` costs one string format and one publish per batch; a
-    batch with any non-good point (pass ``qualities``) takes the fully validated path.
+    ``await writer.publish(values)`` costs one encode and one publish per batch, whatever the
+    points' quality. Every sample batch on the bus goes through here (``publish_samples``
+    too), so the wire form, sequence numbers, epoch and ``Nats-Msg-Id`` have one source.
     """
 
     def __init__(
         self, ctx: ComponentContext, path: subjects.AssetPath, points: list[tuple[str, str | None]]
     ) -> None:
-        from kit.fastpath import BatchEncoder
-
         self.ctx = ctx
         self.path = path
         self.encoder = BatchEncoder(points)
         self.subject = subjects.data_subject(path)
         self._asset = str(path)
-        self._prefix = f"{ctx.name}:{path.tokens}:"
+        # Msg id = source+asset+epoch+seq: a retry after reconnect is de-duplicated by the
+        # stream, and a restarted instance (new epoch) never collides with its previous run.
+        self._prefix = f"{ctx.name}:{path.tokens}:{ctx.epoch}:"
 
     async def publish(
         self,
-        values: list[Any],
-        qualities: list[tuple[Any, str | None]] | None = None,
+        values: Sequence[Any],
+        qualities: Sequence[QualitySpec] | None = None,
         ts: datetime | None = None,
+        point_ts: Sequence[datetime | None] | None = None,
     ) -> int:
-        """Publish one batch; returns its sequence number."""
+        """Publish one batch; returns its sequence number.
+
+        ``qualities``: one entry per point — ``None`` (good), a reason string (bad) or
+        ``(quality, reason)``; pass ``None`` for "all good" (the fastest path).
+        """
         ctx = self.ctx
         ts = ts or ctx.clock.now()
         seq = ctx._next_seq(self.path)
-        data = self.encoder.encode(self._asset, ts, seq, ctx.name, values, qualities)
+        data = self.encoder.encode(
+            self._asset, ts, seq, ctx.name, values, qualities, epoch=ctx.epoch, point_ts=point_ts
+        )
         await ctx.bus.publish(self.subject, data, msg_id=self._prefix + str(seq))
-        vals, quals = list(values), (list(qualities) if qualities else None)
+        vals = list(values)
+        quals = list(qualities) if qualities is not None else None
+        pts = list(point_ts) if point_ts is not None else None
         ctx._remember_last(
             self.path,
             id(self),
-            lambda: self.encoder.batch(self._asset, ts, seq, ctx.name, vals, quals),
+            lambda: self.encoder.last_values(vals, quals, ts.isoformat(), pts),
         )
         return seq
 

@@ -7,6 +7,9 @@ Change only by adding optional fields; a breaking change bumps ``schema``.
 
 from __future__ import annotations
 
+import math
+import threading
+import time
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -20,6 +23,27 @@ Value = float | int | bool | str | None
 def utcnow() -> datetime:
     """The current time as an aware UTC datetime (what every payload timestamp uses)."""
     return datetime.now(UTC)
+
+
+_epoch_lock = threading.Lock()
+_last_epoch = 0
+
+#: Reason of a point whose value was NaN or ±Infinity (never a usable value).
+NON_FINITE = "non_finite"
+
+
+def new_epoch() -> int:
+    """A fresh producer epoch: milliseconds since 1970, strictly increasing in this process.
+
+    Every component instance (each start, supervisor restart or ``components.restart``)
+    numbers its batches from 0 again; the epoch tells its runs apart, so ``Nats-Msg-Id``
+    (``<source>:<asset>:<epoch>:<seq>``) of a new run never collides with the old run's ids
+    inside the stream's duplicate window, and consumers see a restart instead of a gap.
+    """
+    global _last_epoch
+    with _epoch_lock:
+        _last_epoch = max(time.time_ns() // 1_000_000, _last_epoch + 1)
+        return _last_epoch
 
 
 class Quality(StrEnum):
@@ -53,6 +77,12 @@ class Point(_Model):
 
     @model_validator(mode="after")
     def _quality_rules(self) -> Point:
+        # NaN/±Infinity are no measurement (a meter's "not available", a forged message):
+        # bad with a reason, on the producer and on every decode, never fed to analytics.
+        v = self.value
+        if v.__class__ is float and not math.isfinite(v):  # type: ignore[arg-type]
+            self.quality, self.value = Quality.bad, None
+            self.reason = self.reason or NON_FINITE
         # A bad value is never published as if it were usable: strip it at the source.
         if self.quality is Quality.bad and self.value is not None:
             self.value = None
@@ -71,6 +101,10 @@ class SampleBatch(_Model):
     """Gateway timestamp (UTC) when the batch was read."""
     seq: int = Field(ge=0)
     """Per-source sequence number, +1 per batch, so consumers detect gaps and duplicates."""
+    epoch: int | None = Field(None, ge=0)
+    """Run of the producing instance (see :func:`new_epoch`); ``seq`` restarts at 0 with each
+    new epoch. Absent from producers older than this field (then a restart is recognised by a
+    lower ``seq`` with a newer ``ts``)."""
     source: str
     """Id of the component instance that produced the batch."""
     points: list[Point]

@@ -252,6 +252,7 @@ class Runtime:
                     metrics={
                         "malformed": self.bus.malformed.total,
                         "publish_failures": self.bus.publish_failures,
+                        "duplicates_dropped": dict(self.bus.acks.duplicates),
                     },
                 )
                 with contextlib.suppress(Exception):
@@ -333,6 +334,7 @@ class Runtime:
                 else None,
                 "malformed": dict(self.bus.malformed.counts),
                 "publish_failures": self.bus.publish_failures,
+                "duplicates_dropped": dict(self.bus.acks.duplicates),
                 "mqtt_port": self.embedded.mqtt_port if self.embedded else None,
             },
             "components": comps,

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from kit import codec, subjects
+from kit.backoff import backoff_delay as _delay
 from kit.components import Component, ComponentContext
 from kit.payloads import Health, HealthStatus, utcnow
 from kit.settings import SupervisorSettings
@@ -29,10 +30,15 @@ log = logging.getLogger(__name__)
 
 
 def backoff_delay(failures: int, s: SupervisorSettings, rng: random.Random | None = None) -> float:
-    """Delay before restart number ``failures`` (1-based): exponential, capped, jittered."""
-    base = min(s.backoff_max_s, s.backoff_initial_s * (s.backoff_factor ** max(0, failures - 1)))
-    spread = base * s.jitter
-    return max(0.0, base + (rng or random).uniform(-spread, spread))
+    """Delay before restart number ``failures`` (1-based): :func:`kit.backoff.backoff_delay`."""
+    return _delay(
+        failures,
+        s.backoff_initial_s,
+        s.backoff_max_s,
+        factor=s.backoff_factor,
+        jitter=s.jitter,
+        rng=rng,
+    )
 
 
 @dataclass
@@ -79,9 +85,12 @@ def _safe_metrics(component: Component | None) -> dict[str, Any]:
     if component is None:
         return {}
     try:
-        return component.metrics()
+        out = component.metrics()
     except Exception as exc:  # a buggy metrics() must not break `kit status`
-        return {"metrics_error": str(exc)}
+        out = {"metrics_error": str(exc)}
+    # Batches the stream dropped as duplicates of this component's ids: visible, never silent.
+    dup = component.ctx.duplicates_dropped()
+    return {**out, "duplicates_dropped": dup} if dup else out
 
 
 class Supervisor:
@@ -153,7 +162,7 @@ class Supervisor:
                 inst.delays.append(delay)
                 inst.next_restart_in = delay
                 await self._set(inst, HealthStatus.backoff, detail=f"restarting in {delay:.1f} s")
-                await asyncio.sleep(delay)  # the backoff schedule itself
+                await inst.context.clock.sleep(delay)  # the backoff schedule (context clock)
                 inst.restarts += 1
                 inst.next_restart_in = None
             finally:

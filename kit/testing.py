@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ except ImportError:  # pragma: no cover
     _async_fixture = pytest.fixture
 
 from kit.bus import Bus
+from kit.components import Clock
 from kit.natsserver import EmbeddedNats
 from kit.plugins import PluginHost, get_plugin_manager
 from kit.settings import NatsSettings, Settings, SupervisorSettings
@@ -59,6 +61,33 @@ async def wait_for(
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {message}")
         await asyncio.sleep(interval)
+
+
+class FakeClock(Clock):
+    """A clock whose wall time is set by the test (``clock.at = datetime(...)``).
+
+    Monotonic time stays real. Sleeps are real too unless ``instant=True``: then a backoff
+    of 30 s (the supervisor's, a state read's retry) passes at once and is recorded.
+    """
+
+    def __init__(self, at: datetime, *, instant: bool = False) -> None:
+        self.at = at
+        self.instant = instant
+        self.slept: list[float] = []
+        """Every schedule sleep taken while ``instant`` (backoff delays, poll intervals)."""
+
+    def now(self) -> datetime:
+        """The time the test set."""
+        return self.at
+
+    async def sleep(self, seconds: float) -> None:
+        """Real sleep; with ``instant``, record it, move ``at`` on and only yield once."""
+        if not self.instant:
+            await super().sleep(seconds)
+            return
+        self.slept.append(seconds)
+        self.at += timedelta(seconds=seconds)
+        await asyncio.sleep(0)
 
 
 @pytest.fixture

@@ -371,6 +371,7 @@ import kit
 from kit import subjects
 from kit.bindings import Binding
 from kit.components import Analytics
+from kit.intake import SeqGate
 from kit.payloads import SampleBatch
 
 
@@ -403,7 +404,8 @@ class {Class}Analytics(Analytics):
 
     def __init__(self, config: {Class}Config, ctx: Any) -> None:
         super().__init__(config, ctx)
-        self.last_seq: dict[str, int] = {{}}
+        # The kit's one intake: duplicates, late batches, restarts (epochs), gaps, far timestamps.
+        self.gate = SeqGate()
         self.last_value: float | None = None
         self.total = 0.0
         self.excluded = 0
@@ -423,10 +425,9 @@ class {Class}Analytics(Analytics):
     async def on_batch(self, batch: SampleBatch) -> None:
         """Count the increase of the bound point."""
         cfg: {Class}Config = self.config  # type: ignore[assignment]
-        if batch.seq <= self.last_seq.get(batch.source, -1):
-            self.dropped += 1  # duplicate or out of order
+        if not await self.gate.admit(batch, self.ctx):
+            self.dropped += 1  # duplicate, out of order or quarantined (see kit.intake)
             return
-        self.last_seq[batch.source] = batch.seq
         for p in batch.points:
             if p.name != cfg.inputs.parts.point:
                 continue
@@ -455,14 +456,19 @@ ANALYTICS_TEST = '''"""The analytics component on a real nats-server: counts, ig
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from kit.settings import ComponentSpec
 from kit.testing import wait_for
 
 
+START = datetime.now(timezone.utc)
+
+
 def batch(seq: int, value: float, quality: str = "good") -> bytes:
-    return json.dumps({{"schema": "kit.samples/1", "asset": "test/a/l/m1", "ts": datetime.now(timezone.utc).isoformat(),
+    # A batch's time follows its seq: the same seq again is an exact resend (a duplicate).
+    ts = (START + timedelta(seconds=seq)).isoformat()
+    return json.dumps({{"schema": "kit.samples/1", "asset": "test/a/l/m1", "ts": ts,
                        "seq": seq, "source": "t", "points": [{{"name": "count_good", "value": value, "quality": quality,
                                                                "reason": None if quality == "good" else "test"}}]}}).encode()
 

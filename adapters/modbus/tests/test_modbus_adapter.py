@@ -172,17 +172,16 @@ async def test_poller_with_and_without_pipelining(test_profile, sim_factory, pip
         )
         for _ in range(2):
             assert await poller.poll()
-        import json
-
-        points = {p["name"]: p for p in json.loads(poller.cycle_json)}
+        keys = poller.keys_for(poller.polls)
+        quals = poller.qualities(keys) or [None] * len(keys)
+        points = {
+            poller.specs[k].name: {"value": poller.values[k], "reason": quals[i]}
+            for i, k in enumerate(keys)
+        }
         assert set(points) == {p.semantic for p in test_profile.points}
         for p in test_profile.points:
             if p.semantic == "machine_running":
-                assert points[p.semantic] == {
-                    "name": "machine_running",
-                    "quality": "bad",
-                    "reason": "modbus_exception_2",
-                }
+                assert points[p.semantic] == {"value": None, "reason": "modbus_exception_2"}
             else:
                 assert points[p.semantic]["value"] == pytest.approx(sim.expected(p.semantic)), (
                     p.semantic

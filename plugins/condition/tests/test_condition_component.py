@@ -286,3 +286,59 @@ async def test_rebound_signal_learns_afresh_others_keep_their_model(bus) -> None
             await task
     assert b.monitor.signals["vib"].model == a.monitor.signals["vib"].model
     assert b.monitor.signals["temp"].model is None
+
+
+async def test_a_nan_batch_does_not_null_the_kpis(bus, kit_settings, make_runtime) -> None:
+    """Issue 19.5: one NaN (a foreign producer's forged batch) made EWMA and z NaN — every
+    later KPI of the signal null. It is a bad point now (reason non_finite), never scored."""
+    kit_settings.components = [
+        ComponentSpec(
+            name="p1-cm",
+            type="condition",
+            asset=ASSET,
+            config={
+                "inputs": {"vib": "vibration_velocity_rms_mm_s"},
+                "baseline_s": 20,
+                "min_baseline_samples": 10,
+                "kpi_interval_s": 1,
+            },
+        )
+    ]
+    kpis = []
+
+    async def on_kpi(k, _m):
+        kpis.append(k)
+
+    await bus.subscribe("kit.kpi.>", codec.decode_kpi, on_kpi)
+    rt = await make_runtime(kit_settings)
+    comp = await wait_for(lambda: rt.supervisor.instances["p1-cm"].component, message="component")
+    await wait_for(lambda: comp.ctx._subs, message="subscribed")
+    dev = ComponentContext("dev", bus, asset=ASSET)
+    t0 = utcnow() - timedelta(hours=2)
+
+    async def good(i: int) -> None:
+        await dev.publish_samples(
+            [Point(name="vibration_velocity_rms_mm_s", value=VIB[i % 21], unit="mm/s")],
+            ts=t0 + timedelta(seconds=i),
+        )
+
+    for i in range(22):
+        await good(i)
+    await wait_for(lambda: comp.monitor.signals["vib"].model is not None, message="baseline")
+    when = (t0 + timedelta(seconds=22.5)).isoformat()
+    forged = (
+        f'{{"schema":"kit.samples/1","asset":"{ASSET}","ts":"{when}","seq":0,'
+        '"source":"forger","points":[{"name":"vibration_velocity_rms_mm_s","value":NaN}]}'
+    )
+    await bus.nc.publish("kit.data." + ASSET.replace("/", "."), forged.encode())
+    for i in range(23, 30):
+        await good(i)
+    await wait_for(
+        lambda: any(k.kpi == "vib_ewma" and k.ts >= t0 + timedelta(seconds=29) for k in kpis),
+        message="KPIs after the NaN batch",
+    )
+    after = [
+        k for k in kpis if k.kpi in ("vib_z", "vib_ewma") and k.ts > t0 + timedelta(seconds=22)
+    ]
+    assert after and all(k.value is not None for k in after), after
+    assert comp.metrics()["non_finite"] == 1

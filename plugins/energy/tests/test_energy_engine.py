@@ -262,3 +262,21 @@ def test_power_gap_is_reported_not_bridged():
     eng.feed_power(DAY + 1000, 10.0)
     assert eng.wins["hour"].kwh == pytest.approx(10 * 10 / H)
     assert eng.gap_s == 990
+
+
+def test_a_reading_a_year_ahead_closes_a_bounded_number_of_windows():
+    # Issue 19.4: a gateway clock jump spread energy over every 15-min window in between
+    # (540,209 KPI messages in 40 s). Now: bounded closes, the rest reported as one Skip.
+    from kit_energy.engine import Skip
+
+    eng = EnergyEngine(EnergyParams(), has_state=False, has_count=False)
+    for i in range(10):
+        eng.feed_energy(DAY + i * 60, 100.0 + i)
+    out = eng.feed_energy(DAY + 365 * 86400, 200.0)
+    reports = [r for r in out if isinstance(r, EnergyReport)]
+    assert len(reports) <= 4 * (eng.p.max_window_closes + 1)  # four window kinds per step
+    skips = [r for r in out if isinstance(r, Skip)]
+    assert len(skips) == 1 and eng.unattributed_kwh == pytest.approx(skips[0].kwh)
+    attributed = sum(r.kwh for r in reports if r.kind == "demand")
+    # Every kWh of the jump is either in a closed demand window or unattributed.
+    assert attributed + eng.unattributed_kwh == pytest.approx(100.0 - 9.0 + 9.0)

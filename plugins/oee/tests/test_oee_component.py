@@ -63,6 +63,14 @@ def final_kpis(kpis, window="shift:2026-11-23/early") -> dict:
     return {k.kpi: k for k in kpis if k.window == window and k.attrs.get("final")}
 
 
+async def publish_rows(producer, rows) -> None:
+    """Publish scenario rows ``(ts, state, produced, reject)`` as sample batches."""
+    for t, state, produced, reject in rows:
+        await producer.publish_samples(
+            points(state, produced, reject), ts=datetime.fromtimestamp(t, UTC)
+        )
+
+
 async def started(rt, name="oee-press1"):
     inst = rt.supervisor.instances[name]
     await wait_for(
@@ -84,20 +92,14 @@ async def test_restart_mid_shift_and_rollover_match_hand_worked_figures(
     settings = kit_settings.model_copy(update={"components": [spec()]})
     rt1 = await make_runtime(settings)
     comp = await started(rt1)
-    for t, state, produced, reject in rows[:cut]:
-        await producer.publish_samples(
-            points(state, produced, reject), ts=datetime.fromtimestamp(t, UTC)
-        )
+    await publish_rows(producer, rows[:cut])
     await wait_for(lambda: comp.counts["used"] == cut, message="first half consumed")
     await rt1.stop()  # the box reboots mid-shift
 
     rt2 = await make_runtime(settings)
     comp2 = await started(rt2)
     assert comp2.engine.samples == cut  # state came back from KV
-    for t, state, produced, reject in rows[cut:]:
-        await producer.publish_samples(
-            points(state, produced, reject), ts=datetime.fromtimestamp(t, UTC)
-        )
+    await publish_rows(producer, rows[cut:])
     await wait_for(lambda: len(final_kpis(kpis)) >= 10, message="final shift KPIs")
 
     exp = sc.expected()
@@ -193,10 +195,7 @@ async def test_downtime_events_and_reason_assignment(bus, kit_settings, make_run
     )
     await started(rt)
     producer = ComponentContext("plc1", bus, asset=ASSET)
-    for t, state, produced, reject in sc.samples(counter_max=255)[:600]:  # up to 11:00
-        await producer.publish_samples(
-            points(state, produced, reject), ts=datetime.fromtimestamp(t, UTC)
-        )
+    await publish_rows(producer, sc.samples(counter_max=255)[:600])  # up to 11:00
     await wait_for(
         lambda: any(e.type == "downtime_ended" for e in events), message="downtime event"
     )

@@ -21,16 +21,15 @@ Failure handling, per device:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
-import random
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from kit.backoff import backoff_delay
 from kit.errors import AdapterError, DeviceRejected
 from kit_modbus import codec
 from kit_modbus.line import Line, reason_of
@@ -164,23 +163,7 @@ class DevicePoller:
         # Known to the line as up: the line drops its connection only when ALL its devices are down.
         line.down.setdefault(unit_id, False)
         self.pipeline = pipeline
-        self.cycle_json: str | None = None
-        """JSON array of the points of the last successful :meth:`poll` (rendered read by read)."""
         self.polls = sorted({s.poll for s in self.specs}) or ["fast"]
-        # JSON prefixes per point, rendered once (hot path: one join per batch).
-        self._good_prefix = []
-        self._bad_prefix = []
-        for s in self.specs:
-            head = (
-                '{"name":'
-                + json.dumps(s.name)
-                + ((',"unit":' + json.dumps(s.unit, ensure_ascii=False)) if s.unit else "")
-            )
-            # quality is omitted for good points: "good" is the contract's default (docs/bus.md),
-            # and it is a quarter of the bytes of a 10,000-point batch.
-            self._good_prefix.append(head + ',"value":')
-            self._bad_prefix.append(head + ',"quality":"bad","reason":')
-        self._string_keys = {k for k, s in enumerate(self.specs) if s.type == "string"}
         self._by_poll = {
             p: [k for k, s in enumerate(self.specs) if s.poll == p] for p in self.polls
         }
@@ -215,8 +198,8 @@ class DevicePoller:
             values[k] = None
             reasons[k] = reason
 
-    def _store(self, r: Read, data: Sequence[int] | Sequence[bool]) -> str | None:
-        """Decode a read into values/reasons; returns its JSON fragment when rendered on the fly."""
+    def _store(self, r: Read, data: Sequence[int] | Sequence[bool]) -> None:
+        """Decode a read into values/reasons (the component encodes them: kit.fastpath)."""
         values, reasons = self.values, self.reasons
         if r.table in BIT_TABLES:
             for key, off in r.members:
@@ -241,20 +224,12 @@ class DevicePoller:
             if self._any_bad:
                 for k in keys:
                     reasons[k] = None
-            if not nan:
-                # All good and numeric: ONE C-level %-format renders the read's JSON (repr of
-                # an int or a finite float is its JSON form).
-                if r.template is None:
-                    r.template = ",".join(
-                        self._good_prefix[k].replace("%", "%%") + "%r}" for k in keys
-                    )
-                return r.template % tuple(vals)
             for i in nan:
                 # NaN/inf registers mean "not available" on most meters: never a good value.
                 values[keys[i]] = None
                 reasons[keys[i]] = "not_a_number"
                 self._any_bad = True
-            return None
+            return
         be_buf, le_buf = codec.buffers(data)
         codecs = self.codecs
         isfinite = math.isfinite
@@ -282,9 +257,7 @@ class DevicePoller:
             self.probe_times.append(now)
         reads = self.planner.reads_for(polls)
         t0 = time.perf_counter()
-        frags: list[str] = []
         pending: asyncio.Future | None = None
-        self.cycle_json = None
         try:
             if reads and self.pipeline:
                 pending = asyncio.ensure_future(self._read(reads[0]))
@@ -301,17 +274,13 @@ class DevicePoller:
                     ok = []
                     self._count(f"modbus_exception_{exc.code}")
                     self._mark((k for k, _ in r.members), f"modbus_exception_{exc.code}")
-                    frags.append(self._render([k for k, _ in r.members]))
                 if self.pipeline and i + 1 < len(reads):
                     # Pipelining: the next request goes out now (one sleep(0) lets its task send
                     # it), and this read is decoded and rendered while the device answers.
                     pending = asyncio.ensure_future(self._read(reads[i + 1]))
                     await asyncio.sleep(0)
                 for rr, data in ok:
-                    frag = self._store(rr, data)
-                    frags.append(
-                        frag if frag is not None else self._render([k for k, _ in rr.members])
-                    )
+                    self._store(rr, data)
                 if illegal:
                     self._count("modbus_exception_2", len(illegal))
                     self.log.warning(
@@ -328,14 +297,12 @@ class DevicePoller:
                 self.reasons[k] = "modbus_exception_2"
             if gone:
                 self._any_bad = True
-                frags.append(self._render(gone))
         except AdapterError as exc:
             self._failed(exc, keys)
             return False
         finally:
             if pending is not None and not pending.done():
                 pending.cancel()
-        self.cycle_json = "[" + ",".join(f for f in frags if f) + "]"
         self._any_bad = self.reasons.count(None) != len(self.reasons)  # C-speed scan
         self.stats.latency_ms = (time.perf_counter() - t0) * 1000
         self.stats.good_cycles += 1
@@ -361,43 +328,22 @@ class DevicePoller:
             self.log.warning("%s: device down (%s): %s", self.name, reason, exc)
         self.down, self.down_reason = True, reason
         if self.breaker_open:
-            delay = min(
+            delay = backoff_delay(
+                self.failures - self.breaker_failures + 1,
+                self.backoff_initial_s,
                 self.backoff_max_s,
-                self.backoff_initial_s * 2 ** (self.failures - self.breaker_failures),
+                jitter=0.25,
             )
-            self.next_probe = time.monotonic() + delay * random.uniform(0.75, 1.0)
+            self.next_probe = time.monotonic() + delay
             self.line.set_device_down(self.unit_id, True)
 
-    def points_json(self, keys: Sequence[int]) -> str:
-        """The points ``keys`` as the JSON array of a sample batch (bad → reason, no value)."""
-        return "[" + self._render(keys) + "]"
-
-    def _render(self, keys: Sequence[int]) -> str:
-        """The points ``keys`` as JSON objects separated by commas (no brackets)."""
-        if not keys:
-            return ""
-        values, reasons, good, bad = self.values, self.reasons, self._good_prefix, self._bad_prefix
-        # One C-level json.dumps for all values, split back per value: several times faster
-        # than formatting each value in Python. Strings (which may contain commas) are
-        # rendered separately.
-        strings = self._string_keys
-        if strings:
-            parts = json.dumps(
-                [0 if k in strings else values[k] for k in keys], separators=(",", ":")
-            )[1:-1].split(",")
-            for i, k in enumerate(keys):
-                if k in strings:
-                    parts[i] = json.dumps(values[k], ensure_ascii=False)
-        else:
-            parts = json.dumps([values[k] for k in keys], separators=(",", ":"))[1:-1].split(",")
-        if self._any_bad:
-            items = [
-                good[k] + v + "}" if reasons[k] is None else bad[k] + '"' + reasons[k] + '"}'  # type: ignore[operator]
-                for k, v in zip(keys, parts)
-            ]
-        else:
-            items = [good[k] + v + "}" for k, v in zip(keys, parts)]
-        return ",".join(items)
+    def qualities(self, keys: Sequence[int]) -> list[str | None] | None:
+        """Per point of ``keys``: ``None`` (good) or the reason it is bad; ``None`` if all are good."""
+        if not self._any_bad:
+            return None
+        reasons = self.reasons
+        out = [reasons[k] for k in keys]
+        return None if out.count(None) == len(out) else out
 
     def health(self) -> dict[str, Any]:
         """Device health metrics (connected, last good read, latency, error counts)."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException
 from pymodbus.framer import FramerType
 
+from kit.backoff import backoff_delay
 from kit.errors import AdapterError, DeviceRejected, DeviceTimeout
 
 log = logging.getLogger("kit.modbus.line")
@@ -182,9 +182,8 @@ class Line:
 
     def backoff(self, failures: int) -> float:
         """Delay before the next attempt after ``failures`` consecutive failures (with jitter)."""
-        base = min(self.backoff_max_s, self.backoff_initial_s * 2 ** max(0, failures - 1))
         # Jitter spreads reconnects of many devices restarting together (no thundering herd).
-        return base * random.uniform(0.75, 1.0)
+        return backoff_delay(failures, self.backoff_initial_s, self.backoff_max_s, jitter=0.25)
 
     def _pick(self) -> _Conn:
         # Prefer an idle connection; otherwise round-robin (waits on its lock).

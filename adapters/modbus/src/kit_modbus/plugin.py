@@ -238,6 +238,8 @@ class ModbusAdapter(Adapter):
         next_health = 0.0
         was_down: bool | None = None
         me = asyncio.current_task()
+        writers: dict[tuple[int, ...], Any] = {}
+        all_keys = tuple(range(len(poller.values)))
         try:
             while True:
                 if me is not None and me.cancelling():
@@ -247,13 +249,20 @@ class ModbusAdapter(Adapter):
                 now = clock.monotonic()
                 polls = [p for p, t in due.items() if t <= now]
                 if polls:
-                    answered = await poller.poll(polls)
-                    payload = (
-                        poller.cycle_json
-                        if answered and poller.cycle_json
-                        else poller.points_json(poller.keys_for(polls))
+                    await poller.poll(polls)
+                    keys = tuple(poller.keys_for(polls))
+                    writer = writers.get(keys)
+                    if writer is None:  # one per combination of poll classes, built once
+                        writer = writers[keys] = self.ctx.sample_writer(
+                            [(poller.specs[k].name, poller.specs[k].unit) for k in keys]
+                        )
+                    vals = poller.values
+                    await writer.publish(
+                        vals
+                        if len(keys) == len(vals) and keys == all_keys
+                        else [vals[k] for k in keys],
+                        poller.qualities(keys),
                     )
-                    await self.ctx.publish_samples_json(payload)
                     self.batches += 1
                     done = clock.monotonic()
                     for p in polls:

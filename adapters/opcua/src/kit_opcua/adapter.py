@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 from asyncua import Client, ua
 from pydantic import BaseModel
 
+from kit.backoff import backoff_delay
 from kit.components import Adapter
 from kit.errors import AdapterError, ConfigError
 from kit.payloads import HealthStatus, Point, Quality
@@ -185,11 +186,14 @@ class OpcuaAdapter(Adapter):
             await self._drop_client()
 
     def _backoff(self, failures: int) -> float:
-        base = min(
-            self.cfg.reconnect_max_s, self.cfg.reconnect_initial_s * 2 ** max(0, failures - 1)
+        return backoff_delay(
+            failures,
+            self.cfg.reconnect_initial_s,
+            self.cfg.reconnect_max_s,
+            jitter=self.cfg.reconnect_jitter,
+            rng=self._rng,
+            floor_s=0.05,
         )
-        spread = base * self.cfg.reconnect_jitter
-        return max(0.05, base + self._rng.uniform(-spread, spread))
 
     def _note_failure(self, exc: Exception) -> None:
         msg = str(exc) or type(exc).__name__

@@ -10,16 +10,15 @@ resumes with the same unacknowledged and shelved alarms, and serves ``alarms.lis
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import kit
-from kit.components import Analytics
+from kit.components import Analytics, save_when_dirty
 from kit.errors import KitError
-from kit.intake import Intake
+from kit.intake import Intake, TimeLimits
 from kit.payloads import SampleBatch
 from kit_alarms.engine import AlarmEngine, Notice
 from kit_alarms.flood import FloodDetector
@@ -48,6 +47,8 @@ class AlarmsConfig(BaseModel):
     save_interval_s: float = Field(5.0, gt=0)
     """At most one state save per interval for routine changes; operator actions and alarm
     transitions are saved at once."""
+    time_tolerance: TimeLimits = Field(default_factory=TimeLimits)
+    """Batches stamped further than this from the gateway's clock are quarantined (docs/bus.md)."""
 
     @model_validator(mode="after")
     def _check(self) -> AlarmsConfig:
@@ -92,46 +93,51 @@ class AlarmsComponent(Analytics):
             config.flood_window_s, config.flood_start_above, config.flood_end_below
         )
         self.engine = AlarmEngine(ctx.name, list(config.rules), flood=flood)
-        self.intake = Intake(self.engine.bindings(), str(ctx.asset) if ctx.asset else None)
+        self.intake = Intake(
+            self.engine.bindings(), str(ctx.asset) if ctx.asset else None, config.time_tolerance
+        )
         self.events_published = 0
-        self._dirty = False
-        self._last_save = -1e9
+        self._dirty = asyncio.Event()
         self._lock = asyncio.Lock()
 
     async def run(self) -> None:
         """Restore state, subscribe to the bound assets, advance time every ``tick_s``."""
         saved = await self.ctx.load_state() or {}
         self.engine.restore(saved.get("engine"))
-        self.intake.restore(saved.get("intake"))
+        self.intake.restore(saved.get("intake"), self.ctx.clock.now().timestamp())
         for subject in self.intake.subjects():
             await self.ctx.subscribe_samples(subject, self.on_batch)
-        try:
-            while True:
-                await self.ctx.clock.sleep(self.config.tick_s)
-                async with self._lock:
-                    self.engine.advance(self.ctx.clock.now().timestamp())
-                    await self._publish(self.engine.drain())
-                    if (
-                        self._dirty
-                        and self.ctx.clock.monotonic() - self._last_save
-                        >= self.config.save_interval_s
-                    ):
-                        await self.save()
-        finally:
-            with contextlib.suppress(Exception):
-                await self.save()
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._ticks())
+            tasks.create_task(
+                save_when_dirty(
+                    self._save_locked, self._dirty, self.ctx.clock, self.config.save_interval_s
+                )
+            )
+
+    async def _ticks(self) -> None:
+        # Time passes without batches too (delays, off-delays, shelving expiry).
+        while True:
+            await self.ctx.clock.sleep(self.config.tick_s)
+            async with self._lock:
+                self.engine.advance(self.ctx.clock.now().timestamp())
+                await self._publish(self.engine.drain())
+
+    async def _save_locked(self) -> None:
+        async with self._lock:  # not while a batch is half applied
+            await self.save()
 
     async def on_batch(self, batch: SampleBatch) -> None:
         """Evaluate the rules on one batch (duplicates and out-of-order batches dropped)."""
         async with self._lock:
-            if not self.intake.accept(batch):
+            if not await self.intake.admit(batch, self.ctx):
                 return
             engine = self.engine
             for r in self.intake.readings(batch):
                 for name in r.inputs:
                     engine.on_reading(name, r.ts, r.value, r.quality)
             engine.advance(batch.ts.timestamp())
-            self._dirty = True
+            self._dirty.set()
             notices = engine.drain()
             if notices:
                 await self._publish(notices)
@@ -140,8 +146,6 @@ class AlarmsComponent(Analytics):
     async def save(self) -> None:
         """Persist alarm state and intake positions."""
         await self.ctx.save_state({"engine": self.engine.to_dict(), "intake": self.intake.state()})
-        self._dirty = False
-        self._last_save = self.ctx.clock.monotonic()
 
     async def _publish(self, notices: list[Notice]) -> None:
         for n in notices:

@@ -16,7 +16,6 @@ stores state and every learned model version in KV (``ctx.save_state``), and ser
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
@@ -24,9 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 import kit
 from kit.bindings import Binding
-from kit.components import Analytics
+from kit.components import Analytics, save_when_dirty
 from kit.errors import KitError
-from kit.intake import Intake
+from kit.intake import Intake, TimeLimits
 from kit.payloads import SampleBatch
 from kit_condition.iso20816 import BOUNDARIES, MEANING, ZONES
 from kit_condition.monitor import ConditionMonitor, Notice, Params
@@ -68,6 +67,8 @@ class ConditionConfig(BaseModel):
 
     inputs: dict[str, Binding] = Field(min_length=1, max_length=200)
     """Signal name → bound point, e.g. ``{vibration: vibration_velocity_rms_mm_s, temperature: temperature_c}``."""
+    time_tolerance: TimeLimits = Field(default_factory=TimeLimits)
+    """Batches stamped further than this from the gateway's clock are quarantined (docs/bus.md)."""
     baseline_s: float = Field(3600.0, ge=1, le=90 * 86_400)
     """Learning period per signal, in sample time (run the machine normally meanwhile)."""
     min_baseline_samples: int = Field(30, ge=5)
@@ -159,12 +160,12 @@ class ConditionComponent(Analytics):
         bindings = dict(config.inputs)
         if config.running_when is not None:
             bindings[GATE] = config.running_when
-        self.intake = Intake(bindings, str(ctx.asset) if ctx.asset else None)
+        self.intake = Intake(bindings, str(ctx.asset) if ctx.asset else None, config.time_tolerance)
         self.running: bool | None = None
         """Last good value of ``running_when`` (None: not known yet)."""
         self.skipped_not_running = 0
         self._kpi_at: dict[str, float] = {}
-        self._dirty = False
+        self._dirty = asyncio.Event()
         self._lock = asyncio.Lock()
 
     async def run(self) -> None:
@@ -183,23 +184,20 @@ class ConditionComponent(Analytics):
                     "%s: signal %s is bound to a new point; learning it afresh", self.ctx.name, s
                 )
         self.monitor.restore(monitor, learners)
-        self.intake.restore(saved.get("intake"))
+        self.intake.restore(saved.get("intake"), self.ctx.clock.now().timestamp())
         self.running = saved.get("running")
         for subject in self.intake.subjects():
             await self.ctx.subscribe_samples(subject, self.on_batch)
-        try:
-            while True:
-                await self.ctx.clock.sleep(self.config.save_interval_s)
-                if self._dirty:
-                    async with self._lock:
-                        await self.save()
-        finally:
-            with contextlib.suppress(Exception):
-                await self.save()
+        await save_when_dirty(
+            self._save_locked, self._dirty, self.ctx.clock, self.config.save_interval_s
+        )
+
+    async def _save_locked(self) -> None:
+        async with self._lock:  # not while a batch is half applied
+            await self.save()
 
     async def save(self) -> None:
         """Persist monitor state, intake positions and learner buffers."""
-        self._dirty = False
         await self.ctx.save_state(
             {
                 "monitor": self.monitor.to_dict(),
@@ -220,7 +218,7 @@ class ConditionComponent(Analytics):
     async def on_batch(self, batch: SampleBatch) -> None:
         """Score the good values of one accepted batch and publish what changed."""
         async with self._lock:
-            if not self.intake.accept(batch):
+            if not await self.intake.admit(batch, self.ctx):
                 return
             mon = self.monitor
             touched: set[str] = set()
@@ -242,7 +240,7 @@ class ConditionComponent(Analytics):
                         continue
                     mon.on_value(name, r.ts, r.value)
                     touched.add(name)
-            self._dirty = True
+            self._dirty.set()
             notices = mon.drain()
             for n in notices:
                 await self._publish(n)

@@ -8,6 +8,7 @@ from kit_oee.shifts import ShiftCalendar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from kit.bindings import Binding
+from kit.intake import TimeLimits
 
 ENERGY_UNITS = {"Wh": 0.001, "kWh": 1.0, "MWh": 1000.0}
 POWER_UNITS = {"W": 0.001, "kW": 1.0, "MW": 1000.0}
@@ -69,6 +70,8 @@ class EnergyConfig(BaseModel):
     """Energy of one meter: per hour, shift and day, per part, 15-minute demand, idle energy, savings."""
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    time_tolerance: TimeLimits = Field(default_factory=TimeLimits)
+    """Batches stamped further than this from the gateway's clock are quarantined (docs/bus.md)."""
 
     inputs: EnergyInputs
     """Bound points: the energy counter and/or power, optionally the parts counter and machine state."""

@@ -12,15 +12,15 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from kit_oee.routing import route_table
-from kit_oee.seqfilter import SeqFilter
 from pydantic import BaseModel
 
 import kit
 from kit import subjects
 from kit.components import Analytics, save_when_dirty
+from kit.intake import SeqGate, announce_skip, check_saved_time
 from kit.payloads import Quality, SampleBatch
 from kit_energy.config import ENERGY_UNITS, POWER_UNITS, EnergyConfig
-from kit_energy.engine import EnergyEngine, EnergyParams, EnergyReport
+from kit_energy.engine import EnergyEngine, EnergyParams, EnergyReport, Skip
 
 SAVE_INTERVAL_S = 1.0
 STATE_KEY = "energy"
@@ -65,7 +65,7 @@ class EnergyComponent(Analytics):
         self.has_count = inp.count is not None
         self.params = params_from(config)
         self.engine = self._new_engine()
-        self.seq = SeqFilter()
+        self.seq = SeqGate(config.time_tolerance)
         self.routes = route_table(dict(inp), str(ctx.asset) if ctx.asset else None)
         # A counter, when bound, is the energy source; power then only informs (not integrated).
         self.use_power = inp.energy is None
@@ -76,6 +76,8 @@ class EnergyComponent(Analytics):
             "excluded_quality": 0,
             "invalid_values": 0,
             "kpis": 0,
+            "windows_skipped": 0,
+            "state_discarded": 0,
         }
         self.ready = False
         """True once subscribed (tests and status wait for it)."""
@@ -90,8 +92,12 @@ class EnergyComponent(Analytics):
         """Restore state, subscribe to every bound asset, save state as it changes."""
         saved = await self.ctx.load_state(STATE_KEY)
         if saved and saved.get("engine"):
-            self.engine = self._new_engine(saved["engine"])
-            self.seq = SeqFilter(saved.get("seq"))
+            engine = saved["engine"]
+            if await check_saved_time(self.ctx, engine.get("last_ts"), self.seq.limits):
+                self.engine = self._new_engine(engine)
+            else:
+                self.counts["state_discarded"] += 1
+            self.seq.restore(saved.get("seq"), self.ctx.clock.now().timestamp())
         for tokens in self.routes:
             await self.ctx.subscribe_samples(f"{subjects.DATA_PREFIX}.{tokens}", self.handle)
         # ``subscribe_samples`` returns once the server holds the SUB (Bus.sync_subscriptions),
@@ -102,7 +108,7 @@ class EnergyComponent(Analytics):
     async def save(self) -> None:
         """Write the engine and sequence state to KV."""
         await self.ctx.save_state(
-            {"engine": self.engine.to_state(), "seq": self.seq.to_state()}, STATE_KEY
+            {"engine": self.engine.to_state(), "seq": self.seq.state()}, STATE_KEY
         )
 
     def _number(self, role: str, v: Any, unit: str | None) -> float | None:
@@ -126,9 +132,9 @@ class EnergyComponent(Analytics):
     async def handle(self, batch: SampleBatch) -> None:
         """Feed one batch's bound points to the engine and publish what it reports."""
         self.counts["batches"] += 1
-        ts = batch.ts.timestamp()
-        if not self.seq.accept(f"{batch.source}|{batch.asset}", batch.seq, ts):
+        if not await self.seq.admit(batch, self.ctx):
             return
+        ts = batch.ts.timestamp()
         roles = self.routes.get(subjects.AssetPath.parse(batch.asset).tokens, {})
         found: dict[str, float] = {}
         for p in batch.points:
@@ -161,8 +167,18 @@ class EnergyComponent(Analytics):
         elif "power" in found and self.use_power:
             out += eng.feed_power(ts, found["power"], now)
         for r in out:
-            await self.publish_report(r)
+            if isinstance(r, Skip):
+                await self.publish_skip(r)
+            else:
+                await self.publish_report(r)
         self._dirty.set()
+
+    async def publish_skip(self, s: Skip) -> None:
+        """Announce a gap the windows jumped over (one event instead of a report per window)."""
+        self.counts["windows_skipped"] += 1
+        await announce_skip(
+            self.ctx, s.start, s.end, f"{s.kwh:.3f} kWh not attributed to any window", kwh=s.kwh
+        )
 
     async def publish_report(self, r: EnergyReport) -> None:
         """Publish one report's KPIs (window label ``hour:…``, ``day:…``, ``shift:…``, ``demand:…``)."""
@@ -197,11 +213,13 @@ class EnergyComponent(Analytics):
         """Counts of batches used and skipped, KPIs published, meter rollovers, power gaps."""
         return {
             **self.counts,
-            "duplicates": self.seq.duplicates,
-            "out_of_order": self.seq.out_of_order,
+            **{f"intake_{k}": v for k, v in self.seq.counters.as_dict().items()},
+            "duplicates": self.seq.counters.duplicates,
+            "out_of_order": self.seq.counters.out_of_order,
             "meter_rollovers": self.engine.meter.rollovers,
             "meter_resets": self.engine.meter.resets,
             "power_gap_s": self.engine.gap_s,
+            "unattributed_kwh": self.engine.unattributed_kwh,
         }
 
 

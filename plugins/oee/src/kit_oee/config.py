@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kit.bindings import Binding
+from kit.intake import TimeLimits
 from kit_oee.engine import CountMode
 from kit_oee.shifts import ShiftCalendar
 
@@ -91,6 +92,8 @@ class OeeConfig(BaseModel):
     """OEE of one machine per ISO 22400-2, per shift and over a rolling window."""
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    time_tolerance: TimeLimits = Field(default_factory=TimeLimits)
+    """Batches stamped further than this from the gateway's clock are quarantined (docs/bus.md)."""
 
     inputs: OeeInputs
     """Bound points: the machine state (``running`` or ``state_code``) and the part counters."""

@@ -17,11 +17,11 @@ import kit
 from kit import subjects
 from kit.components import Analytics, save_when_dirty
 from kit.errors import KitError
+from kit.intake import SeqGate, announce_skip, check_saved_time
 from kit.payloads import Quality, SampleBatch
 from kit_oee.config import OeeConfig
-from kit_oee.engine import Downtime, EngineParams, OeeEngine, Report
+from kit_oee.engine import Downtime, EngineParams, OeeEngine, Report, Skip
 from kit_oee.routing import route_table
-from kit_oee.seqfilter import SeqFilter
 
 SAVE_INTERVAL_S = 1.0
 STATE_KEY = "oee"
@@ -67,7 +67,7 @@ class OeeComponent(Analytics):
             min_downtime_s=config.min_downtime_s,
         )
         self.engine = OeeEngine(self.params)
-        self.seq = SeqFilter()
+        self.seq = SeqGate(config.time_tolerance)
         default_asset = str(ctx.asset) if ctx.asset else None
         self.routes = route_table(dict(config.inputs), default_asset)
         self.codes = config.state_codes.lookup()
@@ -79,6 +79,8 @@ class OeeComponent(Analytics):
             "unknown_state_codes": 0,
             "kpis": 0,
             "downtimes": 0,
+            "windows_skipped": 0,
+            "state_discarded": 0,
         }
         self.unknown_codes = {str(c) for c in config.state_codes.unknown}
         self._dirty = asyncio.Event()
@@ -90,8 +92,12 @@ class OeeComponent(Analytics):
         """Restore state, subscribe to every bound asset, save state as it changes."""
         saved = await self.ctx.load_state(STATE_KEY)
         if saved and saved.get("engine"):
-            self.engine = OeeEngine(self.params, saved["engine"])
-            self.seq = SeqFilter(saved.get("seq"))
+            engine = saved["engine"]
+            if await check_saved_time(self.ctx, engine.get("last_ts"), self.seq.limits):
+                self.engine = OeeEngine(self.params, engine)
+            else:
+                self.counts["state_discarded"] += 1
+            self.seq.restore(saved.get("seq"), self.ctx.clock.now().timestamp())
         for tokens in self.routes:
             await self.ctx.subscribe_samples(f"{subjects.DATA_PREFIX}.{tokens}", self.handle)
         self.ready = True
@@ -100,7 +106,7 @@ class OeeComponent(Analytics):
     async def save(self) -> None:
         """Write the engine and sequence state to KV."""
         await self.ctx.save_state(
-            {"engine": self.engine.to_state(), "seq": self.seq.to_state()}, STATE_KEY
+            {"engine": self.engine.to_state(), "seq": self.seq.state()}, STATE_KEY
         )
 
     # -- samples --------------------------------------------------------------------------
@@ -146,9 +152,9 @@ class OeeComponent(Analytics):
     async def handle(self, batch: SampleBatch) -> None:
         """Feed one batch to the engine and publish what it reports."""
         self.counts["batches"] += 1
-        ts = batch.ts.timestamp()
-        if not self.seq.accept(f"{batch.source}|{batch.asset}", batch.seq, ts):
+        if not await self.seq.admit(batch, self.ctx):
             return
+        ts = batch.ts.timestamp()
         found = self.extract(batch)
         if not found:
             return
@@ -164,6 +170,8 @@ class OeeComponent(Analytics):
         for item in outputs:
             if isinstance(item, Report):
                 await self.publish_report(item)
+            elif isinstance(item, Skip):
+                await self.publish_skip(item)
             else:
                 await self.publish_downtime(item)
         self._dirty.set()
@@ -208,6 +216,11 @@ class OeeComponent(Analytics):
             await self.ctx.publish_kpi(kpi, value, unit=unit, attrs=attrs, **common)
             self.counts["kpis"] += 1
 
+    async def publish_skip(self, s: Skip) -> None:
+        """Announce a gap the windows jumped over (one event, not one report per empty shift)."""
+        self.counts["windows_skipped"] += 1
+        await announce_skip(self.ctx, s.start, s.end, "shifts in between are not reported")
+
     async def publish_downtime(self, d: Downtime) -> None:
         """Publish a finished downtime as a ``downtime`` event."""
         self.counts["downtimes"] += 1
@@ -245,8 +258,9 @@ class OeeComponent(Analytics):
         """Counts of batches used and skipped, KPIs and downtimes published."""
         return {
             **self.counts,
-            "duplicates": self.seq.duplicates,
-            "out_of_order": self.seq.out_of_order,
+            **{f"intake_{k}": v for k, v in self.seq.counters.as_dict().items()},
+            "duplicates": self.seq.counters.duplicates,
+            "out_of_order": self.seq.counters.out_of_order,
             "counter_rollovers": sum(c.rollovers for c in self.engine.counters.values()),
             "counter_resets": sum(c.resets for c in self.engine.counters.values()),
             "shift": self.engine.shift_id,

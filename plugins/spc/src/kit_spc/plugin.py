@@ -11,7 +11,7 @@ point's name).
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import math
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
@@ -20,8 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import kit
 from kit.bindings import Binding
-from kit.components import Analytics
-from kit.intake import Intake
+from kit.components import Analytics, save_when_dirty
+from kit.intake import Intake, TimeLimits
 from kit.payloads import SampleBatch
 from kit.subjects import sanitize_token
 from kit_spc.charts import ChartPoint, ControlChart, limits_given
@@ -97,6 +97,8 @@ class SpcConfig(BaseModel):
 
     inputs: SpcInputs
     """Bound point: the measured characteristic (one value per part or sample)."""
+    time_tolerance: TimeLimits = Field(default_factory=TimeLimits)
+    """Batches stamped further than this from the gateway's clock are quarantined (docs/bus.md)."""
     characteristic: str | None = Field(None, max_length=64)
     """Name used in KPI names and events; defaults to the bound point."""
     chart: Literal["imr", "xbar_r"] = "imr"
@@ -160,11 +162,14 @@ class SpcComponent(Analytics):
             usl=config.spec.usl if config.spec else None,
             capability_window=config.capability_window,
         )
-        self.intake = Intake({"value": config.inputs.value}, str(ctx.asset) if ctx.asset else None)
+        self.intake = Intake(
+            {"value": config.inputs.value},
+            str(ctx.asset) if ctx.asset else None,
+            config.time_tolerance,
+        )
         self.violations = 0
         self._published_limits: tuple | None = None
-        self._last_save = -1e9
-        self._dirty = False
+        self._dirty = asyncio.Event()
 
     async def run(self) -> None:
         """Restore the chart, subscribe, and save state periodically until cancelled."""
@@ -177,22 +182,14 @@ class SpcComponent(Analytics):
             self.ctx.log.warning(
                 "%s: chart definition changed; starting a new chart", self.ctx.name
             )
-        self.intake.restore(saved.get("intake"))
+        self.intake.restore(saved.get("intake"), self.ctx.clock.now().timestamp())
         self.violations = int(saved.get("violations", 0))
         for subject in self.intake.subjects():
             await self.ctx.subscribe_samples(subject, self.on_batch)
-        try:
-            while True:
-                await self.ctx.clock.sleep(self.config.save_interval_s)
-                if self._dirty:
-                    await self.save()
-        finally:
-            with contextlib.suppress(Exception):
-                await self.save()
+        await save_when_dirty(self.save, self._dirty, self.ctx.clock, self.config.save_interval_s)
 
     async def save(self) -> None:
         """Persist chart, intake and counters."""
-        self._dirty = False
         await self.ctx.save_state(
             {
                 "chart": self.chart.to_dict(),
@@ -216,13 +213,13 @@ class SpcComponent(Analytics):
 
     async def on_batch(self, batch: SampleBatch) -> None:
         """Add the good values of one accepted batch to the chart and publish the results."""
-        if not self.intake.accept(batch):
+        if not await self.intake.admit(batch, self.ctx):
             return
         points: list[ChartPoint] = []
         for r in self.intake.readings(batch):
             if r.value is not None:
                 points += self.chart.add(r.ts, r.value)
-        self._dirty = True
+        self._dirty.set()
         for p in points:
             await self._publish(p)
 
