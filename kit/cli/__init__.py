@@ -34,13 +34,9 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
     logging.basicConfig(
         level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Commands read it through kit.cli.common.settings_from(ctx); nothing is written to the
+    # environment, so code that needs settings gets them from its caller.
     ctx.obj = {"config": config_path}
-    if config_path:
-        import os
-
-        # Code that reads settings without the click context (e.g. finding the embedded
-        # server's generated credentials for `kit tui`) must see the same file.
-        os.environ["KIT_CONFIG"] = str(config_path)
 
 
 def _register_builtin_commands() -> None:

@@ -25,11 +25,6 @@ def _remember_config(ctx: click.Context, _param: click.Parameter, value: str | N
     # ctx.meta is shared by the whole context chain, so the group's settings lookup sees it.
     if value:
         ctx.meta[_CONFIG_META] = value
-        import os
-
-        # Same as the group option: code that loads settings without the click context must
-        # see this file too (removed once everything takes settings from its caller).
-        os.environ["KIT_CONFIG"] = str(value)
 
 
 def _config_option() -> click.Option:
@@ -112,6 +107,24 @@ def config_path(ctx: click.Context) -> str | None:
 def settings_from(ctx: click.Context) -> Settings:
     """Site settings for this invocation (``--config`` / ``KIT_CONFIG`` / environment)."""
     return load_settings(config_path(ctx))
+
+
+def host_from(ctx: click.Context) -> Any:
+    """The plugin host for this invocation, verifying plugins against its site's trust store
+    and ``plugin_policy`` (the settings of ``--config``, not only the environment's)."""
+    from kit.plugins import get_plugin_manager
+    from kit.trust.verify import make_verifier
+
+    settings = settings_from(ctx)
+    return get_plugin_manager(verify=make_verifier(settings.data_dir, settings.plugin_policy))
+
+
+def library_from(ctx: click.Context) -> Any:
+    """The site library of this invocation (:class:`kit.library.Library`): shipped, plugin
+    and the site's own profiles and recipes under its data directory."""
+    from kit.library import Library
+
+    return Library(host_from(ctx), settings_from(ctx).data_dir)
 
 
 def bus_url(settings: Settings, url: str | None = None) -> str:

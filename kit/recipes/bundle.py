@@ -32,7 +32,6 @@ from typing import Any
 from kit import __version__
 from kit.errors import ConfigError, KitError, PluginError
 from kit.payloads import utcnow
-from kit.recipes import cache
 from kit.recipes.checks import report_markdown
 from kit.recipes.loader import parse_recipe
 from kit.recipes.params import is_site_specific
@@ -64,12 +63,11 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-#: Returns the site's trusted public keys (kit.trust trust store); set by the runtime.
-trusted_keys: Any = None
-
-
-def verify_signature(manifest: bytes, signature: bytes | None) -> str:
+def verify_signature(manifest: bytes, signature: bytes | None, keys: dict | None = None) -> str:
     """Signature status of a bundle's ``manifest.json`` bytes.
+
+    Args:
+        keys: the site's trusted public keys (``TrustStore.keys``); none trusted if omitted.
 
     Returns:
         ``unsigned``, or ``signed by <key id> (<role>)`` for a valid signature by a key in
@@ -83,7 +81,7 @@ def verify_signature(manifest: bytes, signature: bytes | None) -> str:
         return "unsigned"
     from kit.trust.signing import SignatureError, verify_bytes
 
-    keys = trusted_keys() if callable(trusted_keys) else {}
+    keys = keys or {}
     try:
         doc = json.loads(signature)
         st = verify_bytes(manifest, doc, keys, expect={"purpose": "kit-bundle"})
@@ -124,7 +122,7 @@ async def export_bundle(engine: Any, deployments: list[str]) -> bytes:
     """
     files: dict[str, bytes] = {}
     deps, plugins, profiles = [], {}, {}
-    library = cache.profiles(engine.host)
+    library = engine.runtime.library.profiles()
     for dep_id in deployments:
         rec = await engine.store.get(dep_id)
         if rec is None:
@@ -191,8 +189,10 @@ async def export_bundle(engine: Any, deployments: list[str]) -> bytes:
     return buf.getvalue()
 
 
-def open_bundle(data: bytes, name: str = "bundle") -> tuple[dict[str, Any], dict[str, bytes], str]:
-    """Read and verify a bundle.
+def open_bundle(
+    data: bytes, name: str = "bundle", keys: dict | None = None
+) -> tuple[dict[str, Any], dict[str, bytes], str]:
+    """Read and verify a bundle (``keys``: the site's trusted keys, for the signature).
 
     Returns:
         ``(manifest, files, signature status)``.
@@ -229,15 +229,24 @@ def open_bundle(data: bytes, name: str = "bundle") -> tuple[dict[str, Any], dict
             problems.append(f"{fname}: not listed in the manifest (added after export)")
     if problems:
         raise BundleError(f"{name}: refused — the bundle was modified after export", problems)
-    status = verify_signature(raw_manifest, signature)
+    status = verify_signature(raw_manifest, signature, keys)
     return manifest, contents, status
 
 
 def inspect_bundle(
-    data: bytes, host: Any, site_records: list[dict[str, Any]] | None = None, name: str = "bundle"
+    data: bytes,
+    library: Any,
+    site_records: list[dict[str, Any]] | None = None,
+    name: str = "bundle",
+    keys: dict | None = None,
 ) -> dict[str, Any]:
-    """What a bundle contains, what this site lacks, and how it differs from what runs here."""
-    manifest, files, sig = open_bundle(data, name)
+    """What a bundle contains, what this site lacks, and how it differs from what runs here.
+
+    Args:
+        library: this site's :class:`kit.library.Library`.
+        keys: this site's trusted keys (signature check).
+    """
+    manifest, files, sig = open_bundle(data, name, keys)
     body = json.loads(files["bundle.json"])
     installed = {}
     for dist in {p["distribution"] for p in body["plugins"]}:
@@ -264,10 +273,10 @@ def inspect_bundle(
                 f"{p['distribution']}=={p['version']} ({state}; provides {', '.join(p['types'])})"
             )
         plugin_rows.append({**p, "installed": have, "state": state})
-    library = cache.profiles(host)
+    profiles = library.profiles()
     profile_rows = []
     for prof in body["profiles"]:
-        here = library.files.get(prof["id"])
+        here = profiles.files.get(prof["id"])
         state = (
             "missing"
             if here is None
@@ -334,10 +343,12 @@ async def install_bundle(
         PluginError: a required plugin version or profile is missing here (each named).
         ConfigError: blanked values not given (each named), or validation problems.
     """
-    info = inspect_bundle(data, engine.host, await engine.store.all(), name)
+    keys = engine.runtime.trust_store().keys
+    library = engine.runtime.library
+    info = inspect_bundle(data, library, await engine.store.all(), name, keys)
     if info["missing"]:
         raise _missing_error(info["missing"])
-    _, files, _ = open_bundle(data, name)
+    _, files, _ = open_bundle(data, name, keys)
     body = json.loads(files["bundle.json"])
     values = values or {}
     lacking = [
