@@ -16,6 +16,7 @@ runtime without a restart. No module-level state: each library belongs to its cr
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,20 @@ def site_profile_dir(data_dir: Path | str) -> Path:
 def site_recipe_dir(data_dir: Path | str) -> Path:
     """Where a site keeps its own recipes: ``<data_dir>/recipes``."""
     return Path(data_dir) / RECIPES_DIR
+
+
+def write_site_file(target_dir: Path, file_id: str, data: bytes) -> Path:
+    """Write ``target_dir/<file_id>.yaml`` atomically (temp file + rename); returns the path.
+
+    A running runtime reloads its library when a file changes, so it must never see half a
+    file: the temp name does not end in ``.yaml`` and the rename is atomic.
+    """
+    target_dir.mkdir(parents=True, exist_ok=True)
+    dest = target_dir / f"{file_id}.yaml"
+    tmp = target_dir / f".{file_id}.yaml.tmp"
+    tmp.write_bytes(data)
+    os.replace(tmp, dest)
+    return dest
 
 
 def _fingerprint(dirs: list[Path], pattern: str) -> tuple:

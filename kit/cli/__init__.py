@@ -44,13 +44,23 @@ def _register_builtin_commands() -> None:
         bus_cmds,
         core_cmds,
         demo_cmd,
+        library_cmds,
         profile_cmds,
         recipe_cmds,
         sim_cmd,
         trust_cmds,
     )
 
-    for mod in (core_cmds, bus_cmds, demo_cmd, profile_cmds, sim_cmd, recipe_cmds, trust_cmds):
+    for mod in (
+        core_cmds,
+        bus_cmds,
+        demo_cmd,
+        profile_cmds,
+        sim_cmd,
+        recipe_cmds,
+        trust_cmds,
+        library_cmds,  # adds `add` to the profile and recipe groups above
+    ):
         mod.register(cli)
 
 

@@ -34,6 +34,41 @@ def recipe_summary(lr: Any) -> dict[str, Any]:
     }
 
 
+def profile_choices(lr: Any, host: Any, library: Any, params: list[dict[str, Any]]) -> None:
+    """Give each ``profile`` parameter ``choices``: the site library's profiles (site, shipped,
+    plugin) that fit every asset using it — right protocol, all required points — so the
+    TUI wizard offers a list that includes the site's own profiles."""
+    from kit.recipes.match import needed_points
+
+    lib = library.profiles()
+    for p in params:
+        if p.get("type") != "profile":
+            continue
+        ref = "${" + p["name"] + "}"
+        fitting: set[str] | None = None
+        for role, spec in lr.recipe.assets.items():
+            if spec.profile != ref:
+                continue
+            try:
+                proto = getattr(host.component(spec.adapter).cls, "protocol", None)
+            except Exception:  # unknown adapter: the plan names it; offer nothing here
+                proto = None
+            ids = {
+                x.id
+                for x in lib.providing(needed_points(lr, role))
+                if proto is None or x.protocol == proto
+            }
+            fitting = ids if fitting is None else fitting & ids
+        p["choices"] = [
+            {
+                "value": pid,
+                "label": f"{pid} — {lib.profiles[pid].vendor} {lib.profiles[pid].model}"
+                f" ({lib.origins[pid]})",
+            }
+            for pid in sorted(fitting or ())
+        ]
+
+
 def _public(rec: dict[str, Any]) -> dict[str, Any]:
     secret = {
         n
@@ -75,6 +110,7 @@ def add_endpoints(api: Any, runtime: Any) -> None:
         lr = library.recipe(_body(b, "id")["id"])
         dumped = lr.recipe.model_dump(mode="json")
         params = [{"name": n, **p} for n, p in dumped["parameters"].items()]
+        profile_choices(lr, host, library, params)
         return {**recipe_summary(lr), "text": lr.text, "recipe": dumped, "parameters": params}
 
     async def recipes_match(b: Any) -> dict[str, Any]:

@@ -27,6 +27,7 @@ import io
 import json
 import zipfile
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from kit import __version__
@@ -166,12 +167,12 @@ async def export_bundle(engine: Any, deployments: list[str]) -> bytes:
             pid = a.get("profile")
             if pid and pid in library.files:
                 files[f"profiles/{pid}.yaml"] = library.files[pid].read_bytes()
-                profiles[pid] = f"profiles/{pid}.yaml"
+                profiles[pid] = {"file": f"profiles/{pid}.yaml", "origin": library.origins[pid]}
     body = {
         "format": FORMAT,
         "deployments": deps,
         "plugins": sorted(plugins.values(), key=lambda p: p["distribution"]),
-        "profiles": [{"id": k, "file": v} for k, v in sorted(profiles.items())],
+        "profiles": [{"id": k, **v} for k, v in sorted(profiles.items())],
     }
     files["bundle.json"] = json.dumps(body, indent=2).encode()
     manifest = {
@@ -277,8 +278,10 @@ def inspect_bundle(
     profile_rows = []
     for prof in body["profiles"]:
         here = profiles.files.get(prof["id"])
+        # A profile this site lacks (typically the exporting site's own) is not missing:
+        # install puts the bundle's copy into this site's library (<data dir>/profiles).
         state = (
-            "missing"
+            "added to the site library on install"
             if here is None
             else (
                 "ok"
@@ -287,8 +290,6 @@ def inspect_bundle(
             )
         )
         profile_rows.append({**prof, "state": state})
-        if state == "missing":
-            missing.append(f"hardware profile {prof['id']} (not installed here)")
     records = {r["id"]: r for r in site_records or []}
     diff = []
     for d in body["deployments"]:
@@ -359,6 +360,7 @@ async def install_bundle(
     ]
     if lacking:
         raise ConfigError("site-specific values are needed; nothing was installed", lacking)
+    added = _add_site_profiles(library, info["profiles"], files)
     results = []
     for d in body["deployments"]:
         lr = parse_recipe(files[d["recipe_file"]].decode(), d["recipe_file"])
@@ -369,7 +371,43 @@ async def install_bundle(
                 lr, params, d["id"], check_duration_s=check_duration_s, wait_report=wait_report
             )
         )
-    return {"installed": results}
+    return {"installed": results, "profiles_added": added}
+
+
+def _add_site_profiles(
+    library: Any, rows: list[dict[str, Any]], files: dict[str, bytes]
+) -> list[str]:
+    """Write the bundle's profiles this site lacks into its site library; returns their ids.
+
+    All are validated first (every problem named, nothing written), so a bundle cannot put
+    a broken profile into the library.
+    """
+    import tempfile
+
+    from kit.library import write_site_file
+    from kit.profiles import load_profile
+
+    todo = [r for r in rows if r["state"] == "added to the site library on install"]
+    if todo and library.profile_dir is None:
+        raise ConfigError("this runtime has no data directory to add the bundle's profiles to")
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in todo:
+            check = Path(tmp) / r["file"]
+            check.parent.mkdir(parents=True, exist_ok=True)
+            check.write_bytes(files[r["file"]])
+            try:
+                prof = load_profile(check, library.host)
+            except ConfigError as exc:
+                problems.extend(exc.problems or [str(exc)])
+                continue
+            if prof.id != r["id"]:
+                problems.append(f"{r['file']}:1: id: {prof.id!r}, but the bundle lists {r['id']!r}")
+    if problems:
+        raise ConfigError("the bundle's profiles are invalid; nothing was installed", problems)
+    for r in todo:
+        write_site_file(library.profile_dir, r["id"], files[r["file"]])
+    return [r["id"] for r in todo]
 
 
 def _missing_error(missing: list[str]) -> PluginError:
