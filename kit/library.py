@@ -21,6 +21,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from kit.errors import ConfigError
 from kit.profiles import Profile, ProfileLibrary, load_profile
 from kit.recipes.loader import LoadedRecipe, RecipeLibrary
 
@@ -81,6 +82,9 @@ class Library:
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self._lock = threading.Lock()  # adapters load profiles from worker threads
         self._profiles: tuple[tuple, ProfileLibrary] | None = None
+        # Per file: (size, mtime) → the validated profile or its error. Validating a profile
+        # costs tens of ms, so a changed site file must not re-validate the whole library.
+        self._parsed: dict[Path, tuple[tuple[int, int], Profile | ConfigError]] = {}
         self._recipes: tuple[tuple, RecipeLibrary] | None = None
 
     # -- where files come from ------------------------------------------------------------
@@ -115,8 +119,24 @@ class Library:
         fp = _fingerprint([d for d, _ in sources], "**/*.yaml")
         with self._lock:
             if self._profiles is None or self._profiles[0] != fp:
-                self._profiles = (fp, ProfileLibrary(self.host, sources).load())
+                self._parsed = {f: v for f, v in self._parsed.items() if f.exists()}
+                lib = ProfileLibrary(self.host, sources, self._load_profile).load()
+                self._profiles = (fp, lib)
             return self._profiles[1]
+
+    def _load_profile(self, path: Path) -> Profile:
+        st = path.stat()
+        key = (st.st_size, st.st_mtime_ns)
+        hit = self._parsed.get(path)
+        if hit is None or hit[0] != key:
+            try:
+                hit = (key, load_profile(path, self.host))
+            except ConfigError as exc:
+                hit = (key, exc)
+            self._parsed[path] = hit
+        if isinstance(hit[1], ConfigError):
+            raise hit[1]
+        return hit[1]
 
     def recipes(self) -> RecipeLibrary:
         """Every recipe, loaded again only when a recipe file changed."""

@@ -9,6 +9,7 @@ an adapter component class declares ``protocol = "modbus"`` and ``Profile = Modb
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -115,8 +116,16 @@ class ProfileLibrary:
     other duplicate id is a problem.
     """
 
-    def __init__(self, host: Any, sources: list[tuple[Path, str]] | None = None) -> None:
+    def __init__(
+        self,
+        host: Any,
+        sources: list[tuple[Path, str]] | None = None,
+        loader: Callable[[Path], Profile] | None = None,
+    ) -> None:
+        """``loader(path)`` loads one file (default :func:`load_profile`; the site library
+        passes a per-file cache so a change re-validates only the changed file)."""
         self.host = host
+        self._load = loader or (lambda f: load_profile(f, host))
         self.sources = (
             sources if sources is not None else [(Path(d), "plugin") for d in host.profile_dirs()]
         )
@@ -133,7 +142,7 @@ class ProfileLibrary:
         for d, origin in self.sources:
             for f in sorted(Path(d).rglob("*.yaml")):
                 try:
-                    prof = load_profile(f, self.host)
+                    prof = self._load(f)
                 except ConfigError as exc:
                     self.problems.extend(exc.problems or [str(exc)])
                     continue
