@@ -181,6 +181,18 @@ def test_profile_added_while_the_runtime_runs_is_used_by_install_and_sim(site, t
         power = names["power_active_total_w"]
         assert power.get("quality", "good") == "good"  # good is the default, left out
         assert isinstance(power["value"], (int, float))
+
+        # A site recipe added now is offered by the same running runtime.
+        recipe = tmp_path / "acme-energy.yaml"
+        recipe.write_text(
+            (Path(__file__).resolve().parents[1] / "recipes" / "energy-per-shift.yaml")
+            .read_text()
+            .replace("id: energy-per-shift", "id: acme-energy", 1)
+        )
+        assert kit_cmd(["recipe", "add", str(recipe), "--config", str(cfg)], env).returncode == 0
+        listed = json.loads(kit_cmd(["recipes", "--json", "--config", str(cfg)], env).stdout)
+        mine = next(r for r in listed["recipes"] if r["id"] == "acme-energy")
+        assert mine["file"] == str(data / "recipes" / "acme-energy.yaml")
     finally:
         if sim is not None:
             sim.send_signal(signal.SIGINT)
