@@ -141,6 +141,12 @@ def test_profile_added_while_the_runtime_runs_is_used_by_install_and_sim(site, t
         )
         line = wait_line(sim, f"simulating {SITE_ID} at ")
         port = int(re.search(r":(\d+)\b", line.split(" at ", 1)[1]).group(1))
+        probe = kit_cmd(
+            ["probe", f"127.0.0.1:{port}", "--profile", SITE_ID, "--json", "--config", str(cfg)],
+            env,
+        )
+        assert probe.returncode == 0, probe.stderr
+        assert SITE_ID in probe.stdout  # the report names the site profile it read with
         inst = kit_cmd(
             [
                 "install",
