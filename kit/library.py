@@ -148,13 +148,13 @@ class Library:
             return self._recipes[1]
 
     def profile(self, ref: str | Path) -> Profile:
-        """The profile ``ref``: an id from the library, or a path to a YAML file.
+        """The profile ``ref``: an id from the library, or a YAML file (a ``Path`` is always a file).
 
         Raises:
             ConfigError: unknown id (with the closest match) or an invalid file.
         """
         text = str(ref)
-        if text.endswith((".yaml", ".yml")) or Path(text).is_file():
+        if isinstance(ref, Path) or text.endswith((".yaml", ".yml")) or Path(text).is_file():
             return load_profile(Path(text), self.host)
         return self.profiles().get(text)
 
