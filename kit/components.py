@@ -17,7 +17,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -35,6 +36,10 @@ from kit.payloads import (
     new_epoch,
     utcnow,
 )
+
+if TYPE_CHECKING:  # annotations only: kit.library loads YAML machinery components never need
+    from kit.library import Library
+    from kit.trust.truststore import TrustStore
 
 Kind = Literal["adapter", "analytics", "sink", "source"]
 
@@ -62,7 +67,8 @@ class Clock:
 
 
 class ComponentContext:
-    """What a running component may use: its name, asset, bus access, state, log and clock."""
+    """What a running component may use: its name, asset, bus access, state, log and clock,
+    and the site's data directory, library (``library``) and trust store (``trust_store()``)."""
 
     def __init__(
         self,
@@ -74,8 +80,15 @@ class ComponentContext:
         clock: Clock | None = None,
         logger: logging.Logger | None = None,
         last_value_interval_s: float = 1.0,
+        data_dir: Path | None = None,
+        library: Library | None = None,
     ) -> None:
         self.name = name
+        self.data_dir = Path(data_dir) if data_dir is not None else None
+        """The site's data directory (certificate stores, site files); None outside a runtime."""
+        self.library = library
+        """The site's :class:`kit.library.Library` (profiles and recipes: site, shipped,
+        plugins; reloads when a file changes); None outside a runtime."""
         self.bus = bus
         self.site = site
         self.asset = subjects.AssetPath.parse(asset) if asset else None
@@ -93,6 +106,18 @@ class ComponentContext:
         self.epoch = new_epoch()
         self._kpi_n = 0
         """This instance's run: part of every batch and its ``Nats-Msg-Id`` (docs/bus.md)."""
+
+    def trust_store(self) -> TrustStore:
+        """The site's trust store (keys trusted with ``kit keys trust``), read fresh each call.
+
+        Raises:
+            RuntimeError: the context has no data directory (not inside a runtime).
+        """
+        if self.data_dir is None:
+            raise RuntimeError(f"component {self.name!r} runs without a site data directory")
+        from kit.trust.truststore import TrustStore
+
+        return TrustStore.load(self.data_dir)
 
     # -- publishing -----------------------------------------------------------------
     def asset_path(self, asset: str | subjects.AssetPath | None = None) -> subjects.AssetPath:

@@ -6,7 +6,7 @@ own. Every plugin — the kit's own adapters and analytics included — arrives 
 
 * ``KIT_LOAD_PLUGINS=a,b`` — load only these entry-point names.
 * ``KIT_DISABLE_PLUGINS=a,b`` — block these names.
-* ``KIT_TRACE_PLUGINS=1`` — log every hook call.
+* ``KIT_TRACE_PLUGINS=1`` — log every hook call (hook, plugin, arguments, outcome) at INFO.
 
 A third-party plugin that fails to import, or implements a hook that does not exist, is
 reported (name, distribution, error) and skipped; the rest keep working.
@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -60,7 +61,16 @@ def _csv_env(var: str) -> set[str]:
 
 
 class PluginHost:
-    """Typed facade over the pluggy manager, so core code never calls ``pm.hook.*`` untyped."""
+    """Typed facade over the pluggy manager (tox's ``Plugin`` manager is the model).
+
+    Core code calls one typed method per hook (``host.register_components()``,
+    ``host.register_endpoints(api, runtime)``, …) and never touches ``pm.hook.*``. Every
+    method calls the hook through pluggy *by keyword*, so an implementation may take fewer
+    arguments than the spec (pluggy's opt-in arguments, promised by ``kit.hookspecs``) and
+    ``KIT_TRACE_PLUGINS`` sees each call. Each plugin's implementation is called on its own
+    (a one-plugin subset of the hook caller), so one broken vendor plugin is reported,
+    unregistered and skipped while the others keep working.
+    """
 
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
@@ -74,32 +84,74 @@ class PluginHost:
         """``(name, plugin)`` of every registered plugin (blocked names excluded)."""
         return [(n, p) for n, p in self.pm.list_name_plugin() if p is not None]
 
-    def collect(self) -> None:
-        """Run the collection hooks plugin by plugin, so one bad plugin is named and skipped."""
-        for name, plugin in self.loaded():
-            self.components.current_plugin = name
-            try:
-                impl = getattr(plugin, "register_components", None)
-                if impl is not None:
-                    impl(self.components) if _takes_args(impl) else impl()
-                res = getattr(plugin, "register_resources", None)
-                if res is not None:
-                    res(self.resources)
-            except Exception as exc:
-                self._mark_broken(name, exc)
+    # -- calling hooks --------------------------------------------------------------------
+    def _call_each(
+        self, hook: str, before: Callable[[str], None] | None = None, **kwargs: Any
+    ) -> list[Any]:
+        """Call ``hook`` through pluggy once per implementing plugin, isolating failures.
 
-    def _mark_broken(self, name: str, exc: Exception) -> None:
+        Plugins are called in registration order (entry points sorted by name, then
+        in-process plugins), so a name clash blames the later plugin.
+
+        Args:
+            hook: the hook's name in :mod:`kit.hookspecs`.
+            before: called with the plugin's name before its implementation runs.
+            **kwargs: the hook's arguments, all of them, by name.
+
+        Returns:
+            The non-None results of the implementations that succeeded.
+        """
+        caller = getattr(self.pm.hook, hook)
+        results: list[Any] = []
+        for impl in list(caller.get_hookimpls()):
+            if not self.pm.is_registered(impl.plugin):  # marked broken by an earlier hook
+                continue
+            others = [i.plugin for i in caller.get_hookimpls() if i.plugin is not impl.plugin]
+            only = self.pm.subset_hook_caller(hook, others)
+            if before is not None:
+                before(impl.plugin_name)
+            try:
+                results.extend(only(**kwargs))
+            except Exception as exc:  # a vendor's bug must not take the kit down
+                self._mark_broken(impl.plugin_name, exc, hook)
+        return results
+
+    def _mark_broken(self, name: str, exc: Exception, hook: str = "") -> None:
         dist = self.dists.get(name, ("?", "?"))[0]
-        self.broken.append(BrokenPlugin(name, dist, f"{type(exc).__name__}: {exc}"))
+        where = f" in {hook}" if hook else ""
+        self.broken.append(BrokenPlugin(name, dist, f"{type(exc).__name__}{where}: {exc}"))
         print(
             f"kit: plugin {name!r} (distribution {dist}) is broken and was skipped: {exc}",
             file=sys.stderr,
         )
         # Drop whatever it managed to register before failing.
         self.components.items = {k: v for k, v in self.components.items.items() if v.plugin != name}
+        self.resources.drop(name)
         plugin = self.pm.get_plugin(name)
         if plugin is not None:
             self.pm.unregister(plugin)
+
+    # -- the typed facade: one method per hook --------------------------------------------
+    def register_components(self) -> None:
+        """Call ``register_components`` so plugins fill :attr:`components`."""
+
+        def _owner(name: str) -> None:
+            self.components.current_plugin = name
+
+        self._call_each("register_components", before=_owner, register=self.components)
+
+    def register_resources(self) -> None:
+        """Call ``register_resources`` so plugins fill :attr:`resources`."""
+
+        def _owner(name: str) -> None:
+            self.resources.current_plugin = name
+
+        self._call_each("register_resources", before=_owner, register=self.resources)
+
+    def collect(self) -> None:
+        """Run the collection hooks (components, then resources)."""
+        self.register_components()
+        self.register_resources()
 
     def component(self, type_name: str) -> RegisteredComponent:
         """The registered component type (PluginError with suggestions if unknown)."""
@@ -107,34 +159,21 @@ class PluginHost:
 
     def register_commands(self, cli: Any) -> None:
         """Let plugins add CLI commands; a failing plugin is reported, not fatal."""
-        for name, plugin in self.loaded():
-            impl = getattr(plugin, "register_commands", None)
-            if impl is None:
-                continue
-            try:
-                impl(cli)
-            except Exception as exc:
-                self._mark_broken(name, exc)
+        self._call_each("register_commands", cli=cli)
 
     def register_endpoints(self, api: Any, runtime: Any) -> None:
         """Let plugins add control API endpoints; a failing plugin is reported, not fatal."""
-        for name, plugin in self.loaded():
-            impl = getattr(plugin, "register_endpoints", None)
-            if impl is None:
-                continue
-            try:
-                impl(api, runtime)
-            except Exception as exc:
-                self._mark_broken(name, exc)
+        self._call_each("register_endpoints", api=api, runtime=runtime)
 
     def runtime_started(self, runtime: Any) -> None:
-        """Call the ``runtime_started`` hook."""
-        self.pm.hook.runtime_started(runtime=runtime)
+        """Call the ``runtime_started`` hook; a failing plugin is reported, not fatal."""
+        self._call_each("runtime_started", runtime=runtime)
 
     def runtime_stopping(self, runtime: Any) -> None:
-        """Call the ``runtime_stopping`` hook."""
-        self.pm.hook.runtime_stopping(runtime=runtime)
+        """Call the ``runtime_stopping`` hook; a failing plugin is reported, not fatal."""
+        self._call_each("runtime_stopping", runtime=runtime)
 
+    # -- what is loaded -------------------------------------------------------------------
     def info(self) -> list[PluginInfo]:
         """Name, distribution, version, hooks and component types of each loaded plugin."""
         out = []
@@ -159,13 +198,27 @@ class PluginHost:
         return list(self.resources.recipe_dirs)
 
 
-def _takes_args(fn: Any) -> bool:
-    import inspect
+def _trace_hook_calls(pm: pluggy.PluginManager) -> None:
+    """Log every hook call through the manager: hook, plugin(s), arguments, outcome."""
 
-    try:
-        return len(inspect.signature(fn).parameters) > 0
-    except (TypeError, ValueError):
-        return True
+    def before(hook: str, impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]) -> None:
+        names = ", ".join(i.plugin_name for i in impls) or "(none)"
+        args = ", ".join(f"{k}={type(v).__name__}" for k, v in kwargs.items())
+        log.info("hook: %s(%s) -> %s", hook, args, names)
+
+    def after(
+        outcome: pluggy.Result[Any],
+        hook: str,
+        impls: Sequence[pluggy.HookImpl],
+        kwargs: Mapping[str, Any],
+    ) -> None:
+        names = ", ".join(i.plugin_name for i in impls) or "(none)"
+        if outcome.exception is not None:
+            log.info("hook: %s -> %s raised %r", hook, names, outcome.exception)
+        else:
+            log.info("hook: %s -> %s returned %r", hook, names, outcome.get_result())
+
+    pm.add_hookcall_monitoring(before, after)
 
 
 def get_plugin_manager(
@@ -235,7 +288,6 @@ def get_plugin_manager(
                 pm.unregister(name=name)
             raise PluginError(f"plugin {name!r}: {exc}") from None
     if os.environ.get("KIT_TRACE_PLUGINS"):
-        pm.trace.root.setwriter(lambda msg: log.info("hook: %s", msg.rstrip()))
-        pm.enable_tracing()
+        _trace_hook_calls(pm)
     host.collect()
     return host

@@ -9,6 +9,7 @@ an adapter component class declares ``protocol = "modbus"`` and ``Profile = Modb
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -107,30 +108,55 @@ def load_profile(path: Path | str, host: Any) -> Profile:
 
 
 class ProfileLibrary:
-    """All profiles from the directories plugins registered (the shipped ones first)."""
+    """Every profile from a list of directories, the first holder of an id winning.
 
-    def __init__(self, host: Any) -> None:
+    ``sources`` is ``[(directory, origin)]`` in precedence order (see :mod:`kit.library`:
+    ``site``, ``shipped``, ``plugin``); by default the directories plugins registered. A
+    site file that uses the id of a shipped or plugin file shadows it (``shadowed``); any
+    other duplicate id is a problem.
+    """
+
+    def __init__(
+        self,
+        host: Any,
+        sources: list[tuple[Path, str]] | None = None,
+        loader: Callable[[Path], Profile] | None = None,
+    ) -> None:
+        """``loader(path)`` loads one file (default :func:`load_profile`; the site library
+        passes a per-file cache so a change re-validates only the changed file)."""
         self.host = host
+        self._load = loader or (lambda f: load_profile(f, host))
+        self.sources = (
+            sources if sources is not None else [(Path(d), "plugin") for d in host.profile_dirs()]
+        )
         self.profiles: dict[str, Profile] = {}
         self.files: dict[str, Path] = {}
+        self.origins: dict[str, str] = {}
+        """``id → site | shipped | plugin``."""
+        self.shadowed: dict[str, list[Path]] = {}
+        """``id → files`` a site profile hides (``kit profiles`` flags them)."""
         self.problems: list[str] = []
 
     def load(self) -> ProfileLibrary:
         """Load every ``*.yaml`` profile; invalid files are collected in ``problems``."""
-        for d in self.host.profile_dirs():
+        for d, origin in self.sources:
             for f in sorted(Path(d).rglob("*.yaml")):
                 try:
-                    prof = load_profile(f, self.host)
+                    prof = self._load(f)
                 except ConfigError as exc:
                     self.problems.extend(exc.problems or [str(exc)])
                     continue
                 if prof.id in self.profiles:
+                    if self.origins[prof.id] == "site" and origin != "site":
+                        self.shadowed.setdefault(prof.id, []).append(f)
+                        continue
                     self.problems.append(
                         f"{f}:1: id: duplicate profile id {prof.id!r} (also in {self.files[prof.id]})"
                     )
                     continue
                 self.profiles[prof.id] = prof
                 self.files[prof.id] = f
+                self.origins[prof.id] = origin
         return self
 
     def get(self, profile_id: str) -> Profile:

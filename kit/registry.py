@@ -84,15 +84,28 @@ class ResourceRegistry:
 
     profile_dirs: list[Path] = field(default_factory=list)
     recipe_dirs: list[Path] = field(default_factory=list)
+    current_plugin: str = "?"
+    owners: dict[Path, str] = field(default_factory=dict)
+    """Which plugin added each directory (``kit profiles`` shows it; a broken one's go)."""
 
     def profiles(self, path: Path | str) -> None:
         """Add a directory of hardware-profile YAML files."""
         p = Path(path)
         if p not in self.profile_dirs:
             self.profile_dirs.append(p)
+            self.owners.setdefault(p, self.current_plugin)
 
     def recipes(self, path: Path | str) -> None:
         """Add a directory of recipe YAML files."""
         p = Path(path)
         if p not in self.recipe_dirs:
             self.recipe_dirs.append(p)
+            self.owners.setdefault(p, self.current_plugin)
+
+    def drop(self, plugin: str) -> None:
+        """Forget every directory ``plugin`` added (it turned out broken)."""
+        gone = {p for p, owner in self.owners.items() if owner == plugin}
+        self.profile_dirs = [p for p in self.profile_dirs if p not in gone]
+        self.recipe_dirs = [p for p in self.recipe_dirs if p not in gone]
+        for p in gone:
+            del self.owners[p]

@@ -21,11 +21,13 @@ from kit.bus import Bus
 from kit.components import Clock, ComponentContext
 from kit.control import ControlAPI
 from kit.errors import ConfigError, PluginError
+from kit.library import Library
 from kit.natsserver import EmbeddedNats
 from kit.payloads import Health, HealthStatus, utcnow
 from kit.plugins import PluginHost, get_plugin_manager
 from kit.recipes import api as recipes_api
 from kit.recipes import engine as recipes_engine
+from kit.recipes.engine import RecipeEngine
 from kit.settings import ComponentSpec, Settings
 from kit.supervisor import Instance, Supervisor
 from kit.yamlfiles import problem, validation_problems
@@ -70,6 +72,10 @@ class Runtime:
                 verify=make_verifier(settings.data_dir, settings.plugin_policy)
             )
         self.host = host
+        self.library = Library(host, settings.data_dir)
+        """The site library (site dir, shipped, plugins); every component's ``ctx.library``."""
+        self.recipe_engine = RecipeEngine(self)
+        """Installs, upgrades and restores recipes (served as ``recipes.*`` control endpoints)."""
         self.component_buses: Any = None
         """kit.trust.permissions.ComponentBuses when the embedded server runs (one user per component)."""
         self.clock = clock or Clock()
@@ -201,6 +207,12 @@ class Runtime:
                 f"component {spec.name!r} ({spec.type}): invalid config", problems
             ) from None
 
+    def trust_store(self) -> Any:
+        """The site's trust store (``kit keys trust``), read fresh so a new key counts at once."""
+        from kit.trust.truststore import TrustStore
+
+        return TrustStore.load(self.settings.data_dir)
+
     def _add(
         self, spec: ComponentSpec, cfg: Any, owner: str | None = None, bus: Bus | None = None
     ) -> Instance:
@@ -214,6 +226,8 @@ class Runtime:
                 asset=spec.asset,
                 site=self.settings.site,
                 clock=self.clock,
+                data_dir=self.settings.data_dir,
+                library=self.library,
             )
 
         inst = Instance(

@@ -3,10 +3,18 @@
 Precedence (highest first): environment (``KIT_NATS_URL``, ``KIT_RETENTION__DATA_MAX_AGE_HOURS``
 with ``__`` for nesting), the file given by ``--config`` or ``KIT_CONFIG``, defaults.
 Errors name the file, line and field (or the environment variable).
+
+Only variables whose first name is a field of :class:`Settings` are settings (an allow-list
+derived from the model). Every other ``KIT_…`` variable belongs to someone else — an
+operator switch (:data:`OPERATOR_VARIABLES`) or the TUI — and is left alone, so setting
+``KIT_OPERATOR`` for the TUI never stops ``kit up``. An unknown name that looks like a
+misspelt setting is logged with a suggestion instead of being silently dropped.
 """
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -16,13 +24,18 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 from kit.errors import ConfigError
 from kit.yamlfiles import load_yaml, validation_problems
 
-#: Environment variables that are operator switches, not settings.
-_NOT_SETTINGS = {
-    "KIT_CONFIG",
-    "KIT_LOAD_PLUGINS",
-    "KIT_DISABLE_PLUGINS",
-    "KIT_TRACE_PLUGINS",
-    "KIT_ROLE",
+log = logging.getLogger(__name__)
+
+#: Environment variables the kit reads that are not settings (docs/configuration.md lists
+#: each). They are never fed to the settings model.
+OPERATOR_VARIABLES: dict[str, str] = {
+    "KIT_CONFIG": "site settings file (same as --config)",
+    "KIT_LOAD_PLUGINS": "load only these plugins (comma-separated entry-point names)",
+    "KIT_DISABLE_PLUGINS": "block these plugins (comma-separated entry-point names)",
+    "KIT_TRACE_PLUGINS": "log every hook call",
+    "KIT_ROLE": "bus role of CLI and TUI with the local credentials",
+    "KIT_OPERATOR": "name the TUI records for acknowledgements and downtime reasons",
+    "KIT_TUI_THEME": "Textual theme of the TUI",
 }
 
 
@@ -138,13 +151,30 @@ class Settings(_Strict):
         return self._file, self._root
 
 
+def setting_variables() -> list[str]:
+    """Top-level ``KIT_<FIELD>`` names derived from :class:`Settings` (the allow-list)."""
+    return [f"KIT_{name.upper()}" for name in Settings.model_fields]
+
+
 def _env_overrides(env: dict[str, str]) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
     data: dict[str, Any] = {}
     origin: dict[tuple[str, ...], str] = {}
+    fields = set(Settings.model_fields)
     for key, value in env.items():
-        if not key.startswith("KIT_") or key in _NOT_SETTINGS:
+        if not key.startswith("KIT_") or key in OPERATOR_VARIABLES:
             continue
         path = tuple(p.lower() for p in key[4:].split("__"))
+        if path[0] not in fields:
+            # Not a setting: another tool's variable (or a typo worth a hint). Nested names
+            # under a known group (KIT_NATS__PROT) still reach the model and fail loudly.
+            close = difflib.get_close_matches(path[0], fields, n=1, cutoff=0.7)
+            if close:
+                log.warning(
+                    "environment %s is not a setting and is ignored (did you mean KIT_%s?)",
+                    key,
+                    close[0].upper(),
+                )
+            continue
         node = data
         for p in path[:-1]:
             node = node.setdefault(p, {})

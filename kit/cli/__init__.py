@@ -34,13 +34,9 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
     logging.basicConfig(
         level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Commands read it through kit.cli.common.settings_from(ctx); nothing is written to the
+    # environment, so code that needs settings gets them from its caller.
     ctx.obj = {"config": config_path}
-    if config_path:
-        import os
-
-        # Code that reads settings without the click context (e.g. finding the embedded
-        # server's generated credentials for `kit tui`) must see the same file.
-        os.environ["KIT_CONFIG"] = str(config_path)
 
 
 def _register_builtin_commands() -> None:
@@ -48,13 +44,23 @@ def _register_builtin_commands() -> None:
         bus_cmds,
         core_cmds,
         demo_cmd,
+        library_cmds,
         profile_cmds,
         recipe_cmds,
         sim_cmd,
         trust_cmds,
     )
 
-    for mod in (core_cmds, bus_cmds, demo_cmd, profile_cmds, sim_cmd, recipe_cmds, trust_cmds):
+    for mod in (
+        core_cmds,
+        bus_cmds,
+        demo_cmd,
+        profile_cmds,
+        sim_cmd,
+        recipe_cmds,
+        trust_cmds,
+        library_cmds,  # adds `add` to the profile and recipe groups above
+    ):
         mod.register(cli)
 
 

@@ -18,11 +18,51 @@ from kit.settings import Settings, load_settings
 T = TypeVar("T")
 
 
+_CONFIG_META = "kit.config"
+
+
+def _remember_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    # ctx.meta is shared by the whole context chain, so the group's settings lookup sees it.
+    if value:
+        ctx.meta[_CONFIG_META] = value
+
+
+def _config_option() -> click.Option:
+    return click.Option(
+        ["--config"],
+        type=click.Path(dir_okay=False),
+        expose_value=False,
+        is_eager=True,
+        callback=_remember_config,
+        help="Site settings file (YAML); same as `kit --config FILE` or KIT_CONFIG.",
+    )
+
+
+def add_config_option(cmd: click.Command) -> None:
+    """Give ``cmd`` (and every command under it) its own ``--config FILE`` option.
+
+    ``kit up --config FILE`` is how the docs and the systemd unit start a site; the group's
+    ``kit --config FILE up`` keeps working. A command that already has ``--config`` is left
+    as it is.
+    """
+    if isinstance(cmd, click.Group):
+        for sub in cmd.commands.values():
+            add_config_option(sub)
+        return
+    if not any("--config" in getattr(p, "opts", ()) for p in cmd.params):
+        cmd.params.append(_config_option())
+
+
 class KitGroup(click.Group):
     """Click group that turns KitError into a clean message and its exit code, and lets
-    plugins add commands (``register_commands`` hook) the first time commands are listed."""
+    plugins add commands (``register_commands`` hook) the first time commands are listed.
+    Every command added gets a ``--config`` option (:func:`add_config_option`)."""
 
     _plugins_loaded = False
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        add_config_option(cmd)
+        super().add_command(cmd, name)
 
     def _load_plugin_commands(self) -> None:
         if KitGroup._plugins_loaded:
@@ -59,9 +99,32 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
+def config_path(ctx: click.Context) -> str | None:
+    """The settings file of this invocation: ``kit CMD --config``, ``kit --config``, KIT_CONFIG."""
+    return ctx.meta.get(_CONFIG_META) or (ctx.find_root().obj or {}).get("config")
+
+
 def settings_from(ctx: click.Context) -> Settings:
     """Site settings for this invocation (``--config`` / ``KIT_CONFIG`` / environment)."""
-    return load_settings((ctx.obj or {}).get("config"))
+    return load_settings(config_path(ctx))
+
+
+def host_from(ctx: click.Context) -> Any:
+    """The plugin host for this invocation, verifying plugins against its site's trust store
+    and ``plugin_policy`` (the settings of ``--config``, not only the environment's)."""
+    from kit.plugins import get_plugin_manager
+    from kit.trust.verify import make_verifier
+
+    settings = settings_from(ctx)
+    return get_plugin_manager(verify=make_verifier(settings.data_dir, settings.plugin_policy))
+
+
+def library_from(ctx: click.Context) -> Any:
+    """The site library of this invocation (:class:`kit.library.Library`): shipped, plugin
+    and the site's own profiles and recipes under its data directory."""
+    from kit.library import Library
+
+    return Library(host_from(ctx), settings_from(ctx).data_dir)
 
 
 def bus_url(settings: Settings, url: str | None = None) -> str:

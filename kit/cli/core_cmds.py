@@ -7,7 +7,7 @@ import json
 import click
 
 from kit import API_VERSION, __version__
-from kit.cli.common import control_call, run, settings_from
+from kit.cli.common import control_call, host_from, run, settings_from
 
 
 @click.command()
@@ -67,11 +67,10 @@ def status(ctx: click.Context, as_json: bool, url: str | None) -> None:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def plugins(as_json: bool) -> None:
+@click.pass_context
+def plugins(ctx: click.Context, as_json: bool) -> None:
     """List installed plugins (name, distribution, version, hooks, component types)."""
-    from kit.plugins import get_plugin_manager
-
-    host = get_plugin_manager()
+    host = host_from(ctx)
     infos = host.info()
     if as_json:
         click.echo(

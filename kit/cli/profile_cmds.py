@@ -1,7 +1,10 @@
 """``kit profiles``, ``kit profile show ID``, ``kit profile validate FILE…``.
 
 Profiles are validated with the model of the adapter that speaks their protocol (found
-through the plugin host), so these commands work for any installed protocol.
+through the plugin host), so these commands work for any installed protocol. They read the
+site library (:mod:`kit.library`): the site's own profiles under ``<data dir>/profiles``
+first, then the shipped and plugin ones. ``kit profile add`` lives in
+:mod:`kit.cli.library_cmds`.
 """
 
 from __future__ import annotations
@@ -15,14 +18,13 @@ import click
 from kit.errors import ConfigError
 
 
-def _library() -> Any:
-    from kit.plugins import get_plugin_manager
-    from kit.profiles import ProfileLibrary
+def _library(ctx: click.Context) -> Any:
+    from kit.cli.common import library_from
 
-    return ProfileLibrary(get_plugin_manager()).load()
+    return library_from(ctx).profiles()
 
 
-def _summary(prof: Any, path: Any) -> dict[str, Any]:
+def _summary(prof: Any, path: Any, origin: str = "plugin", shadows: Any = ()) -> dict[str, Any]:
     points = getattr(prof, "points", [])
     return {
         "id": prof.id,
@@ -36,28 +38,38 @@ def _summary(prof: Any, path: Any) -> dict[str, Any]:
         "parameters": sorted(getattr(prof, "parameters", {}) or {}),
         "file": str(path),
         "source": prof.source.title,
+        "origin": origin,
+        "shadows": [str(p) for p in shadows],
     }
 
 
 @click.command("profiles")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def profiles_cmd(as_json: bool) -> None:
-    """List the hardware profiles of every installed plugin (invalid files are reported)."""
-    lib = _library()
-    rows = [_summary(p, lib.files[pid]) for pid, p in sorted(lib.profiles.items())]
+@click.pass_context
+def profiles_cmd(ctx: click.Context, as_json: bool) -> None:
+    """List the hardware profiles: the site's own, shipped and from plugins (FROM column;
+    a site file that shadows a shipped or plugin id is flagged; invalid files are reported)."""
+    lib = _library(ctx)
+    rows = [
+        _summary(p, lib.files[pid], lib.origins[pid], lib.shadowed.get(pid, ()))
+        for pid, p in sorted(lib.profiles.items())
+    ]
     if as_json:
         click.echo(json.dumps({"profiles": rows, "problems": lib.problems}, indent=2))
         return
     click.echo(
-        f"{'ID':<26} {'CATEGORY':<13} {'PROTO':<7} {'PTS':>4}  {'STATUS':<11} VENDOR / MODEL"
+        f"{'ID':<26} {'FROM':<8} {'CATEGORY':<13} {'PROTO':<7} {'PTS':>4}  {'STATUS':<11} "
+        "VENDOR / MODEL"
     )
     for r in rows:
         status = "verified" if r["verified"] else "unverified"
         params = f"  [parameters: {', '.join(r['parameters'])}]" if r["parameters"] else ""
         click.echo(
-            f"{r['id']:<26} {r['category']:<13} {r['protocol']:<7} {r['points']:>4}  {status:<11} "
-            f"{r['vendor']} {r['model']}{params}"
+            f"{r['id']:<26} {r['origin']:<8} {r['category']:<13} {r['protocol']:<7} "
+            f"{r['points']:>4}  {status:<11} {r['vendor']} {r['model']}{params}"
         )
+        for hidden in r["shadows"]:
+            click.echo(f"  ! site file {r['file']} shadows {hidden}")
     for prob in lib.problems:
         click.echo(f"invalid profile skipped: {prob}", err=True)
 
@@ -89,9 +101,10 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, Any]:
 @click.option(
     "--json", "as_json", is_flag=True, help="Machine-readable output (normalised points)."
 )
-def show_cmd(profile_id: str, params: tuple[str, ...], as_json: bool) -> None:
+@click.pass_context
+def show_cmd(ctx: click.Context, profile_id: str, params: tuple[str, ...], as_json: bool) -> None:
     """Show one profile: source, connection defaults and every point with its wire address."""
-    lib = _library()
+    lib = _library(ctx)
     prof = lib.get(profile_id)
     if params or getattr(prof, "parameters", None):
         resolve = getattr(prof, "resolve", None)
@@ -104,14 +117,15 @@ def show_cmd(profile_id: str, params: tuple[str, ...], as_json: bool) -> None:
             for p in prof.points
         ]
         data["file"] = str(lib.files[profile_id])
+        data["origin"] = lib.origins[profile_id]
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
-    _print_profile(prof, lib.files[profile_id])
+    _print_profile(prof, lib.files[profile_id], lib.origins[profile_id])
 
 
-def _print_profile(prof: Any, path: Any) -> None:
+def _print_profile(prof: Any, path: Any, origin: str = "plugin") -> None:
     click.echo(f"{prof.id}: {prof.vendor} {prof.model}  ({prof.category}, {prof.protocol})")
-    click.echo(f"file:     {path}")
+    click.echo(f"file:     {path}  ({origin})")
     src = prof.source
     click.echo(f"source:   {src.title}" + (f" — {src.section}" if src.section else ""))
     click.echo(

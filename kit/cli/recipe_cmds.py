@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from kit.cli.common import control_call, run, settings_from
+from kit.cli.common import control_call, library_from, run, settings_from
 from kit.errors import ConfigError, KitError, RuntimeNotRunning
 
 #: How long ``kit install`` waits beyond the commissioning window for the runtime's answer.
@@ -165,7 +165,7 @@ def recipe_validate(ctx: click.Context, file: str, sets: tuple[str, ...], url: s
     try:
         res = _call(ctx, "recipes.validate", body, url=url)
     except RuntimeNotRunning:
-        res = _validate_locally(body, settings_from(ctx).site)
+        res = validate_locally(body, settings_from(ctx).site, library_from(ctx))
     if res["ok"]:
         click.echo(f"{file}: OK ({res['id']}; shape and plugin configs checked)")
         return
@@ -175,8 +175,8 @@ def recipe_validate(ctx: click.Context, file: str, sets: tuple[str, ...], url: s
     sys.exit(ConfigError.exit_code)
 
 
-def _validate_locally(body: dict[str, Any], site: str) -> dict[str, Any]:
-    from kit.plugins import get_plugin_manager
+def validate_locally(body: dict[str, Any], site: str, library: Any) -> dict[str, Any]:
+    """Both validation passes of a recipe without a runtime, against this site's library."""
     from kit.recipes.loader import parse_recipe
     from kit.recipes.plan import build_plan
 
@@ -185,7 +185,12 @@ def _validate_locally(body: dict[str, Any], site: str) -> dict[str, Any]:
     except ConfigError as exc:
         return {"ok": False, "problems": exc.problems or [str(exc)]}
     plan = build_plan(
-        lr, get_plugin_manager(), body["params"], site=site, sample=not body["params"]
+        lr,
+        library.host,
+        body["params"],
+        site=site,
+        profiles=library.profiles(),
+        sample=not body["params"],
     )
     return {"ok": not plan.problems, "problems": plan.problems, "id": lr.recipe.id}
 

@@ -9,7 +9,6 @@ same thing as an API, for ``kit demo`` and tests.
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import click
@@ -17,20 +16,25 @@ import click
 from kit.errors import ConfigError, PluginError
 
 
-def load_any_profile(ref: str, params: dict[str, Any] | None = None, host: Any = None) -> Any:
-    """The profile ``ref`` (library id or YAML path), resolved with ``params`` when parameterised.
+def load_any_profile(
+    ref: str, params: dict[str, Any] | None = None, host: Any = None, library: Any = None
+) -> Any:
+    """The profile ``ref`` (site library id or YAML path), resolved with ``params`` when
+    parameterised.
+
+    Args:
+        library: the site's :class:`kit.library.Library` (``kit sim`` passes the one of its
+            ``--config``); default: ``host``'s plugins (or the installed ones) plus the
+            environment's site directory.
 
     Raises:
         ConfigError: unknown id or invalid file/parameters.
     """
-    from kit.plugins import get_plugin_manager
-    from kit.profiles import ProfileLibrary, load_profile
+    if library is None:
+        from kit.library import Library, default_library
 
-    host = host or get_plugin_manager()
-    if ref.endswith((".yaml", ".yml")) or Path(ref).is_file():
-        prof = load_profile(ref, host)
-    else:
-        prof = ProfileLibrary(host).load().get(ref)
+        library = Library(host, default_library().data_dir) if host else default_library()
+    prof = library.profile(ref)
     resolve = getattr(prof, "resolve", None)
     if resolve is not None and (params or getattr(prof, "is_parameterised", False)):
         prof = resolve(params or {})
@@ -70,7 +74,10 @@ async def start_simulator(
     The object has ``host``, ``port``, ``url``, ``stop()`` and fault-injection methods. Used by
     ``kit sim`` and ``kit demo`` (e.g. a simulated meter and machine PLC polled over Modbus TCP).
     """
-    prof = load_any_profile(profile, params) if isinstance(profile, str) else profile
+    library = options.pop("library", None)
+    prof = (
+        load_any_profile(profile, params, library=library) if isinstance(profile, str) else profile
+    )
     sim = adapter_for(prof.protocol).simulator(prof, host=host, port=port, **options)
     await sim.start()
     return sim
@@ -105,13 +112,22 @@ def _params(items: tuple[str, ...]) -> dict[str, Any]:
 @click.option(
     "--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds."
 )
+@click.pass_context
 def sim(
-    profile: str, host: str, port: int, params: tuple[str, ...], duration: float | None
+    ctx: click.Context,
+    profile: str,
+    host: str,
+    port: int,
+    params: tuple[str, ...],
+    duration: float | None,
 ) -> None:
     """Serve PROFILE (id or YAML file) from a simulated device until Ctrl-C."""
+    from kit.cli.common import library_from
+
+    library = library_from(ctx)
 
     async def _run() -> None:
-        s = await start_simulator(profile, host, port, _params(params))
+        s = await start_simulator(profile, host, port, _params(params), library=library)
         click.echo(f"simulating {profile} at {s.url} (Ctrl-C to stop)")
         try:
             if duration is None:

@@ -7,9 +7,7 @@ from typing import Any
 
 from kit.errors import ConfigError, KitError
 from kit.recipes import bundle as bundles
-from kit.recipes import cache
 from kit.recipes.checks import report_markdown
-from kit.recipes.engine import RecipeEngine
 from kit.recipes.loader import parse_recipe, resolve_recipe
 from kit.recipes.match import match_recipe
 from kit.recipes.plan import build_plan
@@ -36,6 +34,41 @@ def recipe_summary(lr: Any) -> dict[str, Any]:
     }
 
 
+def profile_choices(lr: Any, host: Any, library: Any, params: list[dict[str, Any]]) -> None:
+    """Give each ``profile`` parameter ``choices``: the site library's profiles (site, shipped,
+    plugin) that fit every asset using it — right protocol, all required points — so the
+    TUI wizard offers a list that includes the site's own profiles."""
+    from kit.recipes.match import needed_points
+
+    lib = library.profiles()
+    for p in params:
+        if p.get("type") != "profile":
+            continue
+        ref = "${" + p["name"] + "}"
+        fitting: set[str] | None = None
+        for role, spec in lr.recipe.assets.items():
+            if spec.profile != ref:
+                continue
+            try:
+                proto = getattr(host.component(spec.adapter).cls, "protocol", None)
+            except Exception:  # unknown adapter: the plan names it; offer nothing here
+                proto = None
+            ids = {
+                x.id
+                for x in lib.providing(needed_points(lr, role))
+                if proto is None or x.protocol == proto
+            }
+            fitting = ids if fitting is None else fitting & ids
+        p["choices"] = [
+            {
+                "value": pid,
+                "label": f"{pid} — {lib.profiles[pid].vendor} {lib.profiles[pid].model}"
+                f" ({lib.origins[pid]})",
+            }
+            for pid in sorted(fitting or ())
+        ]
+
+
 def _public(rec: dict[str, Any]) -> dict[str, Any]:
     secret = {
         n
@@ -60,33 +93,28 @@ def _body(body: Any, *required: str) -> dict[str, Any]:
 
 
 def add_endpoints(api: Any, runtime: Any) -> None:
-    """Create the runtime's :class:`RecipeEngine` (``runtime.recipe_engine``) and its endpoints."""
-    engine = RecipeEngine(runtime)
-    runtime.recipe_engine = engine
-
-    def _trusted_keys() -> dict:
-        from kit.trust.truststore import TrustStore
-
-        return TrustStore.load(runtime.settings.data_dir).keys
-
-    bundles.trusted_keys = _trusted_keys  # bundle signatures are checked against this site's keys
+    """Serve the runtime's recipe engine (``runtime.recipe_engine``) and library
+    (``runtime.library``) as ``recipes.*``, ``deployments.*`` and ``bundles.*``."""
+    engine = runtime.recipe_engine
     host = runtime.host
+    library = runtime.library
 
     async def recipes_list(_b: Any) -> dict[str, Any]:
-        lib = cache.recipes(host)
+        lib = library.recipes()
         return {
             "recipes": [recipe_summary(lr) for lr in lib.recipes.values()],
             "problems": lib.problems,
         }
 
     async def recipes_show(b: Any) -> dict[str, Any]:
-        lr = cache.recipes(host).get(_body(b, "id")["id"])
+        lr = library.recipe(_body(b, "id")["id"])
         dumped = lr.recipe.model_dump(mode="json")
         params = [{"name": n, **p} for n, p in dumped["parameters"].items()]
+        profile_choices(lr, host, library, params)
         return {**recipe_summary(lr), "text": lr.text, "recipe": dumped, "parameters": params}
 
     async def recipes_match(b: Any) -> dict[str, Any]:
-        lr = resolve_recipe(_body(b, "id")["id"], host)
+        lr = resolve_recipe(_body(b, "id")["id"], library)
         return await match_recipe(lr, host, runtime)
 
     async def recipes_validate(b: Any) -> dict[str, Any]:
@@ -100,7 +128,7 @@ def add_endpoints(api: Any, runtime: Any) -> None:
             host,
             b.get("params") or {},
             site=runtime.settings.site,
-            profiles=cache.profiles(host),
+            profiles=library.profiles(),
             sample=not b.get("params"),
         )
         return {
@@ -183,7 +211,11 @@ def add_endpoints(api: Any, runtime: Any) -> None:
     async def bundles_inspect(b: Any) -> dict[str, Any]:
         b = _body(b, "bundle")
         return bundles.inspect_bundle(
-            bundles.decode(b["bundle"]), host, await engine.store.all(), b.get("name") or "bundle"
+            bundles.decode(b["bundle"]),
+            library,
+            await engine.store.all(),
+            b.get("name") or "bundle",
+            runtime.trust_store().keys,  # signatures are checked against this site's keys
         )
 
     async def bundles_install(b: Any) -> dict[str, Any]:

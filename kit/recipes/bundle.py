@@ -27,12 +27,12 @@ import io
 import json
 import zipfile
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from kit import __version__
 from kit.errors import ConfigError, KitError, PluginError
 from kit.payloads import utcnow
-from kit.recipes import cache
 from kit.recipes.checks import report_markdown
 from kit.recipes.loader import parse_recipe
 from kit.recipes.params import is_site_specific
@@ -64,12 +64,11 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-#: Returns the site's trusted public keys (kit.trust trust store); set by the runtime.
-trusted_keys: Any = None
-
-
-def verify_signature(manifest: bytes, signature: bytes | None) -> str:
+def verify_signature(manifest: bytes, signature: bytes | None, keys: dict | None = None) -> str:
     """Signature status of a bundle's ``manifest.json`` bytes.
+
+    Args:
+        keys: the site's trusted public keys (``TrustStore.keys``); none trusted if omitted.
 
     Returns:
         ``unsigned``, or ``signed by <key id> (<role>)`` for a valid signature by a key in
@@ -83,7 +82,7 @@ def verify_signature(manifest: bytes, signature: bytes | None) -> str:
         return "unsigned"
     from kit.trust.signing import SignatureError, verify_bytes
 
-    keys = trusted_keys() if callable(trusted_keys) else {}
+    keys = keys or {}
     try:
         doc = json.loads(signature)
         st = verify_bytes(manifest, doc, keys, expect={"purpose": "kit-bundle"})
@@ -124,7 +123,7 @@ async def export_bundle(engine: Any, deployments: list[str]) -> bytes:
     """
     files: dict[str, bytes] = {}
     deps, plugins, profiles = [], {}, {}
-    library = cache.profiles(engine.host)
+    library = engine.runtime.library.profiles()
     for dep_id in deployments:
         rec = await engine.store.get(dep_id)
         if rec is None:
@@ -168,12 +167,12 @@ async def export_bundle(engine: Any, deployments: list[str]) -> bytes:
             pid = a.get("profile")
             if pid and pid in library.files:
                 files[f"profiles/{pid}.yaml"] = library.files[pid].read_bytes()
-                profiles[pid] = f"profiles/{pid}.yaml"
+                profiles[pid] = {"file": f"profiles/{pid}.yaml", "origin": library.origins[pid]}
     body = {
         "format": FORMAT,
         "deployments": deps,
         "plugins": sorted(plugins.values(), key=lambda p: p["distribution"]),
-        "profiles": [{"id": k, "file": v} for k, v in sorted(profiles.items())],
+        "profiles": [{"id": k, **v} for k, v in sorted(profiles.items())],
     }
     files["bundle.json"] = json.dumps(body, indent=2).encode()
     manifest = {
@@ -191,8 +190,10 @@ async def export_bundle(engine: Any, deployments: list[str]) -> bytes:
     return buf.getvalue()
 
 
-def open_bundle(data: bytes, name: str = "bundle") -> tuple[dict[str, Any], dict[str, bytes], str]:
-    """Read and verify a bundle.
+def open_bundle(
+    data: bytes, name: str = "bundle", keys: dict | None = None
+) -> tuple[dict[str, Any], dict[str, bytes], str]:
+    """Read and verify a bundle (``keys``: the site's trusted keys, for the signature).
 
     Returns:
         ``(manifest, files, signature status)``.
@@ -229,15 +230,24 @@ def open_bundle(data: bytes, name: str = "bundle") -> tuple[dict[str, Any], dict
             problems.append(f"{fname}: not listed in the manifest (added after export)")
     if problems:
         raise BundleError(f"{name}: refused — the bundle was modified after export", problems)
-    status = verify_signature(raw_manifest, signature)
+    status = verify_signature(raw_manifest, signature, keys)
     return manifest, contents, status
 
 
 def inspect_bundle(
-    data: bytes, host: Any, site_records: list[dict[str, Any]] | None = None, name: str = "bundle"
+    data: bytes,
+    library: Any,
+    site_records: list[dict[str, Any]] | None = None,
+    name: str = "bundle",
+    keys: dict | None = None,
 ) -> dict[str, Any]:
-    """What a bundle contains, what this site lacks, and how it differs from what runs here."""
-    manifest, files, sig = open_bundle(data, name)
+    """What a bundle contains, what this site lacks, and how it differs from what runs here.
+
+    Args:
+        library: this site's :class:`kit.library.Library`.
+        keys: this site's trusted keys (signature check).
+    """
+    manifest, files, sig = open_bundle(data, name, keys)
     body = json.loads(files["bundle.json"])
     installed = {}
     for dist in {p["distribution"] for p in body["plugins"]}:
@@ -264,12 +274,14 @@ def inspect_bundle(
                 f"{p['distribution']}=={p['version']} ({state}; provides {', '.join(p['types'])})"
             )
         plugin_rows.append({**p, "installed": have, "state": state})
-    library = cache.profiles(host)
+    profiles = library.profiles()
     profile_rows = []
     for prof in body["profiles"]:
-        here = library.files.get(prof["id"])
+        here = profiles.files.get(prof["id"])
+        # A profile this site lacks (typically the exporting site's own) is not missing:
+        # install puts the bundle's copy into this site's library (<data dir>/profiles).
         state = (
-            "missing"
+            "added to the site library on install"
             if here is None
             else (
                 "ok"
@@ -278,8 +290,6 @@ def inspect_bundle(
             )
         )
         profile_rows.append({**prof, "state": state})
-        if state == "missing":
-            missing.append(f"hardware profile {prof['id']} (not installed here)")
     records = {r["id"]: r for r in site_records or []}
     diff = []
     for d in body["deployments"]:
@@ -334,10 +344,12 @@ async def install_bundle(
         PluginError: a required plugin version or profile is missing here (each named).
         ConfigError: blanked values not given (each named), or validation problems.
     """
-    info = inspect_bundle(data, engine.host, await engine.store.all(), name)
+    keys = engine.runtime.trust_store().keys
+    library = engine.runtime.library
+    info = inspect_bundle(data, library, await engine.store.all(), name, keys)
     if info["missing"]:
         raise _missing_error(info["missing"])
-    _, files, _ = open_bundle(data, name)
+    _, files, _ = open_bundle(data, name, keys)
     body = json.loads(files["bundle.json"])
     values = values or {}
     lacking = [
@@ -348,6 +360,7 @@ async def install_bundle(
     ]
     if lacking:
         raise ConfigError("site-specific values are needed; nothing was installed", lacking)
+    added = _add_site_profiles(library, info["profiles"], files)
     results = []
     for d in body["deployments"]:
         lr = parse_recipe(files[d["recipe_file"]].decode(), d["recipe_file"])
@@ -358,7 +371,43 @@ async def install_bundle(
                 lr, params, d["id"], check_duration_s=check_duration_s, wait_report=wait_report
             )
         )
-    return {"installed": results}
+    return {"installed": results, "profiles_added": added}
+
+
+def _add_site_profiles(
+    library: Any, rows: list[dict[str, Any]], files: dict[str, bytes]
+) -> list[str]:
+    """Write the bundle's profiles this site lacks into its site library; returns their ids.
+
+    All are validated first (every problem named, nothing written), so a bundle cannot put
+    a broken profile into the library.
+    """
+    import tempfile
+
+    from kit.library import write_site_file
+    from kit.profiles import load_profile
+
+    todo = [r for r in rows if r["state"] == "added to the site library on install"]
+    if todo and library.profile_dir is None:
+        raise ConfigError("this runtime has no data directory to add the bundle's profiles to")
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in todo:
+            check = Path(tmp) / r["file"]
+            check.parent.mkdir(parents=True, exist_ok=True)
+            check.write_bytes(files[r["file"]])
+            try:
+                prof = load_profile(check, library.host)
+            except ConfigError as exc:
+                problems.extend(exc.problems or [str(exc)])
+                continue
+            if prof.id != r["id"]:
+                problems.append(f"{r['file']}:1: id: {prof.id!r}, but the bundle lists {r['id']!r}")
+    if problems:
+        raise ConfigError("the bundle's profiles are invalid; nothing was installed", problems)
+    for r in todo:
+        write_site_file(library.profile_dir, r["id"], files[r["file"]])
+    return [r["id"] for r in todo]
 
 
 def _missing_error(missing: list[str]) -> PluginError:

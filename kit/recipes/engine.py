@@ -11,6 +11,7 @@ runtime restarts, from the recorded specs (no recipe library needed).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from typing import Any
@@ -18,7 +19,6 @@ from typing import Any
 from kit import __version__, subjects
 from kit.errors import AdapterError, ConfigError, KitError
 from kit.payloads import HealthStatus, utcnow
-from kit.recipes import cache
 from kit.recipes.checks import commission
 from kit.recipes.loader import LoadedRecipe, parse_recipe, resolve_recipe
 from kit.recipes.plan import Plan, build_plan
@@ -66,7 +66,11 @@ class RecipeEngine:
         deployment: str | None = None,
     ) -> Plan:
         """Build and check the plan (raises ConfigError listing every problem)."""
-        lr = recipe if isinstance(recipe, LoadedRecipe) else resolve_recipe(recipe, self.host)
+        lr = (
+            recipe
+            if isinstance(recipe, LoadedRecipe)
+            else resolve_recipe(recipe, self.runtime.library)
+        )
         dep = subjects.sanitize_token(deployment) if deployment else None
         plan = build_plan(
             lr,
@@ -74,7 +78,7 @@ class RecipeEngine:
             params or {},
             site=self.runtime.settings.site,
             deployment=dep,
-            profiles=cache.profiles(self.host),
+            profiles=self.runtime.library.profiles(),
         )
         plan.deployment = subjects.sanitize_token(plan.deployment)
         if plan.problems:
@@ -102,7 +106,8 @@ class RecipeEngine:
                 return role, f"{a.adapter}: no device to connect to"
             try:
                 cfg = cls.Config.model_validate(a.config)
-                return role, str(await asyncio.wait_for(test(cfg), self.connect_timeout_s))
+                call = test(cfg, **_library_kw(test, self.runtime.library))
+                return role, str(await asyncio.wait_for(call, self.connect_timeout_s))
             except TimeoutError:
                 return role, AdapterError(f"no answer within {self.connect_timeout_s:g} s")
             except Exception as exc:  # adapters raise AdapterError; anything else is reported too
@@ -388,7 +393,11 @@ class RecipeEngine:
             old = await self.store.get(deployment)
             if old is None:
                 raise KitError(f"no deployment {deployment!r}; install it first")
-            lr = recipe if isinstance(recipe, LoadedRecipe) else resolve_recipe(recipe, self.host)
+            lr = (
+                recipe
+                if isinstance(recipe, LoadedRecipe)
+                else resolve_recipe(recipe, self.runtime.library)
+            )
             merged = {k: v for k, v in old["params"].items() if k in lr.recipe.parameters}
             merged.update(params or {})
             plan = self.plan(lr, merged, old["id"])
@@ -460,6 +469,15 @@ class RecipeEngine:
         return restored
 
 
+def _library_kw(fn: Any, library: Any) -> dict[str, Any]:
+    """``{"library": library}`` if the adapter's ``test_connection`` takes it (kit adapters
+    do, to find site profiles); older adapters are called as before."""
+    try:
+        return {"library": library} if "library" in inspect.signature(fn).parameters else {}
+    except (TypeError, ValueError):
+        return {}
+
+
 def _where(config: dict[str, Any]) -> str:
     for key in ("endpoint", "url", "host"):
         if key in config:
@@ -470,9 +488,7 @@ def _where(config: dict[str, Any]) -> str:
 
 async def restore_deployments(runtime: Any) -> None:
     """Restore recorded deployments into a freshly started runtime (never raises)."""
-    engine = getattr(runtime, "recipe_engine", None)
-    if engine is None:
-        return
+    engine = runtime.recipe_engine
     try:
         ids = await engine.restore()
         if ids:

@@ -145,29 +145,44 @@ def load_recipe(path: Path | str) -> LoadedRecipe:
 
 
 class RecipeLibrary:
-    """Every recipe from the directories plugins registered (``register_resources``)."""
+    """Every recipe from a list of directories, the first holder of an id winning.
 
-    def __init__(self, host: Any) -> None:
+    ``sources`` is ``[(directory, origin)]`` in precedence order (see :mod:`kit.library`);
+    by default the directories plugins registered (``register_resources``). A site recipe
+    that uses the id of a shipped or plugin recipe shadows it (``shadowed``).
+    """
+
+    def __init__(self, host: Any, sources: list[tuple[Path, str]] | None = None) -> None:
         self.host = host
+        self.sources = (
+            sources if sources is not None else [(Path(d), "plugin") for d in host.recipe_dirs()]
+        )
         self.recipes: dict[str, LoadedRecipe] = {}
+        self.origins: dict[str, str] = {}
+        self.shadowed: dict[str, list[str]] = {}
         self.problems: list[str] = []
 
     def load(self) -> RecipeLibrary:
         """Load every ``*.yaml`` (skipping ``schema/``); invalid files go to ``problems``."""
-        for d in self.host.recipe_dirs():
+        for d, origin in self.sources:
             for f in sorted(Path(d).glob("*.yaml")):
                 try:
                     lr = load_recipe(f)
                 except ConfigError as exc:
                     self.problems.extend(exc.problems or [str(exc)])
                     continue
-                if lr.recipe.id in self.recipes:
+                rid = lr.recipe.id
+                if rid in self.recipes:
+                    if self.origins[rid] == "site" and origin != "site":
+                        self.shadowed.setdefault(rid, []).append(str(f))
+                        continue
                     self.problems.append(
-                        f"{f}:1: id: duplicate recipe id {lr.recipe.id!r} "
-                        f"(also in {self.recipes[lr.recipe.id].filename})"
+                        f"{f}:1: id: duplicate recipe id {rid!r} "
+                        f"(also in {self.recipes[rid].filename})"
                     )
                     continue
-                self.recipes[lr.recipe.id] = lr
+                self.recipes[rid] = lr
+                self.origins[rid] = origin
         return self
 
     def get(self, recipe_id: str) -> LoadedRecipe:
@@ -184,12 +199,14 @@ class RecipeLibrary:
         return self.recipes[recipe_id]
 
 
-def resolve_recipe(ref: Any, host: Any) -> LoadedRecipe:
-    """A recipe from a control-API reference: an id, or ``{"text": …, "filename": …}``."""
+def resolve_recipe(ref: Any, library: Any) -> LoadedRecipe:
+    """A recipe from a control-API reference: an id, or ``{"text": …, "filename": …}``.
+
+    Args:
+        library: the site's :class:`kit.library.Library` (ids are looked up there).
+    """
     if isinstance(ref, dict) and "text" in ref:
         return parse_recipe(ref["text"], ref.get("filename") or "recipe.yaml")
     if isinstance(ref, str):
-        from kit.recipes import cache  # here: cache imports this module
-
-        return cache.recipes(host).get(ref)
+        return library.recipe(ref)
     raise ConfigError("recipe must be a recipe id or {text, filename}")

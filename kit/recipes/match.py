@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from kit.bus import KV_LAST
-from kit.recipes import cache
 from kit.recipes.loader import LoadedRecipe
 
 
@@ -41,7 +40,10 @@ def needed_points(lr: LoadedRecipe, role: str) -> set[str]:
 async def match_recipe(lr: LoadedRecipe, host: Any, runtime: Any | None = None) -> dict[str, Any]:
     """For each asset of the recipe: fitting profiles, and running assets whose last values
     (``KIT_LAST``) include every needed point."""
-    lib = cache.profiles(host)
+    from kit.library import Library
+
+    library = getattr(runtime, "library", None) or Library(host)
+    lib = library.profiles()
     live: dict[str, set[str]] = {}
     if runtime is not None and runtime.bus is not None:
         kv = await runtime.bus.kv(KV_LAST)

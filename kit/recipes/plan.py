@@ -17,7 +17,6 @@ from pydantic import ValidationError
 from kit import subjects
 from kit.errors import PluginError
 from kit.profiles import ProfileLibrary
-from kit.recipes import cache
 from kit.recipes.loader import LoadedRecipe
 from kit.recipes.model import InputRef, ProfileParam, RangeCheck, UpdatesCheck
 from kit.recipes.params import BUILTINS, placeholders, resolve, sample_values, substitute
@@ -165,7 +164,8 @@ def build_plan(
         given: parameter values (text or typed); missing ones fall back to defaults.
         site: the site name (``${site}``).
         deployment: deployment id; defaults to :func:`default_deployment`.
-        profiles: a loaded profile library (loaded from ``host`` when omitted).
+        profiles: the site's loaded profile library (``Library.profiles()``); when omitted,
+            the installed plugins' profiles without site files.
         sample: validate without real values (``kit recipe validate``): parameters without
             a default get a typical value and are not blamed for what follows from it.
 
@@ -173,7 +173,10 @@ def build_plan(
         The plan; ``plan.problems`` lists every problem (empty when installable).
     """
     r = lr.recipe
-    profiles = profiles or cache.profiles(host)
+    if profiles is None:  # no site library given: installed plugins' profiles only
+        from kit.library import Library
+
+        profiles = Library(host).profiles()
     if sample:
         values = sample_values(r, site)
         undecided = {n for n, p in r.parameters.items() if getattr(p, "default", None) is None}

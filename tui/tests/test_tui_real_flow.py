@@ -25,7 +25,7 @@ from kit_tui.screens.overview import headline_oee
 from kit_tui.screens.wizard import WizardScreen
 from kit_tui.widgets.paramform import ParamForm
 from ruamel.yaml import YAML
-from textual.widgets import DataTable, Input, Label, Static
+from textual.widgets import DataTable, Input, Label, Select, Static
 from tui_helpers import PROFILE, closed_port, replace_text, text, toasts
 
 from kit.control import ControlClient
@@ -59,9 +59,14 @@ async def open_wizard(app: KitApp, pilot, recipe: str) -> WizardScreen:
 
 
 async def fill(pilot, wiz: WizardScreen, **values: str) -> None:
-    """Type each value into its form field."""
+    """Type each value into its form field (pick it, for a list such as a profile)."""
     for name, value in values.items():
-        await replace_text(pilot, wiz.query_one(f"#param-{name}", Input), value)
+        field = wiz.query_one(f"#param-{name}")
+        if isinstance(field, Select):
+            field.value = value  # raises if the list does not offer it
+            await pilot.pause()
+        else:
+            await replace_text(pilot, wiz.query_one(f"#param-{name}", Input), value)
 
 
 async def test_wizard_installs_oee_machine_kpi_appears_uninstall(

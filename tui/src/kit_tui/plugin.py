@@ -20,10 +20,13 @@ import kit
 def tui(ctx: click.Context, url: str | None) -> None:
     """Open the terminal UI: overview, recipe catalog and install wizard, KPIs, alarms, plugins."""
     from kit.cli.common import bus_url, settings_from
+    from kit.trust.natsclient import cli_options
     from kit_tui.app import KitApp
     from kit_tui.data.link import RuntimeLink
 
-    KitApp(RuntimeLink(bus_url(settings_from(ctx), url))).run()
+    settings = settings_from(ctx)  # --config reaches the credentials lookup explicitly
+    target = bus_url(settings, url)
+    KitApp(RuntimeLink(target, connect_options=cli_options(settings, target))).run()
 
 
 @kit.hookimpl

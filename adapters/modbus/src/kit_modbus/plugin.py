@@ -9,7 +9,6 @@ See docs/adapters/modbus.md.
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -76,25 +75,24 @@ class ModbusConfig(BaseModel):
     """Seconds between device health messages (state changes publish at once)."""
 
 
-_LIBRARY: Any = None
-
-
-def find_profile(ref: str, params: dict[str, Any] | None = None) -> ModbusProfile:
+def find_profile(
+    ref: str, params: dict[str, Any] | None = None, library: Any = None
+) -> ModbusProfile:
     """The Modbus profile ``ref`` (library id or YAML path), resolved with ``params``.
+
+    Args:
+        library: the site's :class:`kit.library.Library` (``ctx.library`` in a runtime);
+            default: the installed plugins and the site directory of the environment's
+            settings (command-line use).
 
     Raises:
         ConfigError: unknown id (with suggestion), invalid file, bad parameters, other protocol.
     """
-    global _LIBRARY
-    from kit.plugins import get_plugin_manager
-    from kit.profiles import ProfileLibrary, load_profile
+    if library is None:
+        from kit.library import default_library
 
-    if ref.endswith((".yaml", ".yml")) or Path(ref).is_file():
-        prof = load_profile(ref, get_plugin_manager())
-    else:
-        if _LIBRARY is None or ref not in _LIBRARY.profiles:
-            _LIBRARY = ProfileLibrary(get_plugin_manager()).load()
-        prof = _LIBRARY.get(ref)
+        library = default_library()
+    prof = library.profile(ref)
     if not isinstance(prof, ModbusProfile):
         raise ConfigError(f"profile {ref!r} is a {prof.protocol} profile, not a Modbus one")
     if prof.is_parameterised or params:
@@ -102,10 +100,10 @@ def find_profile(ref: str, params: dict[str, Any] | None = None) -> ModbusProfil
     return prof
 
 
-def _as_profile(profile: Any) -> ModbusProfile:
+def _as_profile(profile: Any, library: Any = None) -> ModbusProfile:
     if isinstance(profile, ModbusProfile):
         return profile
-    return find_profile(str(profile))
+    return find_profile(str(profile), library=library)
 
 
 class ModbusAdapter(Adapter):
@@ -205,7 +203,7 @@ class ModbusAdapter(Adapter):
         cfg: ModbusConfig = self.config  # type: ignore[assignment]
         if self.poller is None:
             if self.profile is None:
-                self.profile = find_profile(cfg.profile, cfg.profile_params)
+                self.profile = find_profile(cfg.profile, cfg.profile_params, self.ctx.library)
             key, kwargs = self._line_for(cfg, self.profile)
             self.line = LINES.acquire(key, **kwargs)
             self.poller = self.build_poller(
@@ -344,14 +342,17 @@ class ModbusAdapter(Adapter):
 
     # -- contract classmethods ------------------------------------------------------------
     @classmethod
-    async def test_connection(cls, config: BaseModel) -> str:
+    async def test_connection(cls, config: BaseModel, library: Any = None) -> str:
         """Connect, read the identification (FC43/14) or the first planned read.
+
+        ``library``: the site library the profile id is looked up in (the recipe engine
+        passes the runtime's).
 
         Raises:
             AdapterError: with what to check (address, port, unit id, serial settings, profile).
         """
         cfg = config if isinstance(config, ModbusConfig) else ModbusConfig.model_validate(config)
-        prof = find_profile(cfg.profile, cfg.profile_params)
+        prof = find_profile(cfg.profile, cfg.profile_params, library)
         key, kwargs = cls._line_for(cfg, prof)
         line = Line(key, **kwargs)
         unit = cfg.unit_id if cfg.unit_id is not None else prof.connection.unit_id

@@ -301,7 +301,9 @@ def _split_target(target: str) -> tuple[str, int | None]:
     help="The target is a transparent serial server (RTU framing over TCP).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
 def probe(
+    ctx: click.Context,
     target: str,
     profile_id: str,
     unit_id: int | None,
@@ -319,7 +321,9 @@ def probe(
         if not sep:
             raise ConfigError(f"--param {item!r}: write NAME=VALUE")
         parsed[key] = value
-    prof = find_profile(profile_id, parsed)
+    from kit.cli.common import library_from  # the site library of --config
+
+    prof = find_profile(profile_id, parsed, library_from(ctx))
     host, port = _split_target(target)
     report = asyncio.run(
         probe_device(

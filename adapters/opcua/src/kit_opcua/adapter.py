@@ -49,21 +49,21 @@ _LIMIT_CODES = {
 _CHUNK = 500
 
 
-def load_profile_for(cfg: OpcuaConfig) -> OpcuaProfile:
-    """The profile named by the config (a file, or an id from the installed library).
+def load_profile_for(cfg: OpcuaConfig, library: Any = None) -> OpcuaProfile:
+    """The profile named by the config (a file, or an id from the site library).
+
+    Args:
+        library: the site's :class:`kit.library.Library` (``ctx.library`` in a runtime);
+            default: installed plugins plus the environment's site directory (CLI use).
 
     Raises:
         ConfigError: unknown id, invalid file, or not an OPC UA profile.
     """
-    from kit.plugins import get_plugin_manager
-    from kit.profiles import ProfileLibrary, load_profile
+    if library is None:
+        from kit.library import default_library
 
-    host = get_plugin_manager()
-    prof = (
-        load_profile(Path(cfg.profile_file), host)
-        if cfg.profile_file
-        else ProfileLibrary(host).load().get(cfg.profile)
-    )
+        library = default_library()
+    prof = library.profile(Path(cfg.profile_file) if cfg.profile_file else cfg.profile)
     if not isinstance(prof, OpcuaProfile):
         raise ConfigError(f"profile {cfg.profile!r} is a {prof.protocol} profile, not opcua")
     if cfg.profile_params:
@@ -157,7 +157,7 @@ class OpcuaAdapter(Adapter):
         """Connect, subscribe, publish; on any loss publish bad quality and reconnect forever."""
         # Loading the library validates every installed profile: up to a second of CPU, so it
         # runs in a worker thread instead of stalling the event loop (and every other component).
-        self.profile = await asyncio.to_thread(load_profile_for, self.cfg)
+        self.profile = await asyncio.to_thread(load_profile_for, self.cfg, self.ctx.library)
         points = select_points(self.profile, self.cfg.points)
         failures = 0
         flusher = asyncio.create_task(self._flush_loop())
@@ -208,7 +208,7 @@ class OpcuaAdapter(Adapter):
         """One connected period: returns or raises when the connection is lost."""
         assert self.profile is not None
         self._lost.clear()
-        self.client = await conn.open_client(self.cfg)
+        self.client = await conn.open_client(self.cfg, data_dir=self.ctx.data_dir)
         self.client.connection_lost_callback = self._on_connection_lost
         self.connects += 1
         self.certificate_problem = None
@@ -521,16 +521,19 @@ class OpcuaAdapter(Adapter):
 
     # -- contract hooks --------------------------------------------------------------------------
     @classmethod
-    async def test_connection(cls, config: BaseModel) -> str:
+    async def test_connection(cls, config: BaseModel, library: Any = None) -> str:
         """Connect once, read BuildInfo and check the profile's points resolve.
+
+        ``library``: the site library (the recipe engine passes the runtime's); its data
+        directory holds the certificate store.
 
         Raises:
             AdapterError: unreachable, certificate not trusted (with the thumbprint to trust),
                 login refused, or none of the profile's points exist on the server.
         """
         cfg = config if isinstance(config, OpcuaConfig) else OpcuaConfig.model_validate(config)
-        profile = await asyncio.to_thread(load_profile_for, cfg)  # off the loop: see run()
-        client = await conn.open_client(cfg)
+        profile = await asyncio.to_thread(load_profile_for, cfg, library)  # off the loop
+        client = await conn.open_client(cfg, data_dir=getattr(library, "data_dir", None))
         try:
             ident = await conn.read_identity(client)
             resolved = await conn.resolve(client, profile, select_points(profile, cfg.points))

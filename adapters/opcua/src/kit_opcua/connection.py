@@ -48,11 +48,8 @@ class CertificateRefused(AdapterError):
 
 
 def data_dir_default() -> Path:
-    """The runtime's data directory (set by the plugin's runtime hook) or the settings default."""
-    from kit_opcua import plugin
-
-    if plugin.RUNTIME_DATA_DIR is not None:
-        return plugin.RUNTIME_DATA_DIR
+    """The data directory of the environment's site settings (command-line use; inside a
+    runtime the component context's ``data_dir`` is passed instead)."""
     from kit.settings import load_settings
 
     try:
@@ -63,24 +60,29 @@ def data_dir_default() -> Path:
         return default_data_dir()
 
 
-def pki_for(cfg: OpcuaConfig) -> Pki:
-    """The PKI store this config uses."""
-    return Pki(cfg.data_dir or data_dir_default(), cfg.application_uri)
+def pki_for(cfg: OpcuaConfig, data_dir: Path | None = None) -> Pki:
+    """The PKI store this config uses: ``cfg.data_dir``, else the runtime's ``data_dir``
+    (``ctx.data_dir``), else the settings' data directory."""
+    return Pki(cfg.data_dir or data_dir or data_dir_default(), cfg.application_uri)
 
 
 def _mode(name: str) -> ua.MessageSecurityMode:
     return getattr(ua.MessageSecurityMode, name)
 
 
-async def open_client(cfg: OpcuaConfig, pki: Pki | None = None) -> Client:
+async def open_client(
+    cfg: OpcuaConfig, pki: Pki | None = None, data_dir: Path | None = None
+) -> Client:
     """Connect, validate the server certificate, create and activate a session.
+
+    ``data_dir``: the site data directory whose ``pki/`` is used (see :func:`pki_for`).
 
     Raises:
         CertificateRefused: the server certificate is unknown (now in ``pki/rejected``),
             expired, for another ApplicationUri, or not usable by a server.
         AdapterError: unreachable, no matching endpoint, login refused (actionable message).
     """
-    pki = pki or pki_for(cfg)
+    pki = pki or pki_for(cfg, data_dir)
     client = Client(cfg.endpoint, timeout=cfg.timeout_s, watchdog_intervall=cfg.keepalive_s)
     client.application_uri = pki.application_uri
     client.name = client.description = "Fast-Track Kit"

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import kit
 from kit.errors import KitError
-
-#: The running runtime's data directory (set by ``runtime_started``); components use it for pki/.
-RUNTIME_DATA_DIR: Path | None = None
 
 
 @kit.hookimpl
@@ -18,13 +14,6 @@ def register_components(register: Any) -> None:
     from kit_opcua.adapter import OpcuaAdapter
 
     register.add(OpcuaAdapter)
-
-
-@kit.hookimpl
-def runtime_started(runtime: Any) -> None:
-    """Remember the data directory so every OPC UA component shares one certificate store."""
-    global RUNTIME_DATA_DIR
-    RUNTIME_DATA_DIR = Path(runtime.settings.data_dir)
 
 
 @kit.hookimpl

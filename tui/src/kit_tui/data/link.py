@@ -84,8 +84,11 @@ class RuntimeLink:
         *,
         retry_initial_s: float = 0.5,
         retry_max_s: float = 5.0,
+        connect_options: dict[str, Any] | None = None,
     ) -> None:
         self.url = url
+        self.connect_options = dict(connect_options or {})
+        """Credentials/TLS for ``Bus.connect`` (from the CLI's site settings)."""
         self.store = store or LiveStore()
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
@@ -116,6 +119,7 @@ class RuntimeLink:
                     connect_timeout=2,
                     disconnected_cb=self._disconnected,
                     reconnected_cb=self._reconnected,
+                    **self.connect_options,
                 )
             except KitError as exc:
                 self._set("disconnected", f"{exc} — retrying in {delay:.0f} s")

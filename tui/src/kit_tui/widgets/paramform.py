@@ -130,7 +130,8 @@ class ParamForm(VerticalScroll):
                 )
             default = self.initial.get(name, p.get("default"))
             choices = p.get("choices") or p.get("options")
-            if p.get("type") == "choice" and choices:
+            # A profile parameter lists the site library's fitting profiles (recipes.show).
+            if p.get("type") in ("choice", "profile") and choices:
                 opts = [
                     (
                         str(c.get("label", c.get("value"))) if isinstance(c, dict) else str(c),
@@ -138,9 +139,10 @@ class ParamForm(VerticalScroll):
                     )
                     for c in choices
                 ]
+                known = {o[1] for o in opts}
                 yield Select(
                     opts,
-                    value=str(default) if default is not None else opts[0][1],
+                    value=str(default) if str(default) in known else opts[0][1],
                     allow_blank=False,
                     id=f"param-{name}",
                     compact=True,
