@@ -21,6 +21,24 @@ HERE = Path(__file__).parent
 TEST_PROFILE = HERE / "profiles" / "kit-test-device.yaml"
 
 
+def _load_emulator():
+    """The independent meter emulator as module ``meter_emulator`` (tests import it by name;
+    pytest's importlib mode does not put this directory on sys.path)."""
+    import importlib.util
+    import sys
+
+    if "meter_emulator" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("meter_emulator", HERE / "meter_emulator.py")
+        assert spec is not None and spec.loader is not None
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["meter_emulator"] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules["meter_emulator"]
+
+
+_load_emulator()
+
+
 @pytest.fixture(scope="session")
 def plugin_host():
     return get_plugin_manager()
@@ -105,3 +123,20 @@ async def sim_factory():
     yield _make
     for s in sims:
         await s.stop()
+
+
+@pytest_asyncio.fixture
+async def meter():
+    """``await meter(**options)`` → started independent :class:`meter_emulator.MeterEmulator`."""
+    emu_mod = _load_emulator()
+    emus: list = []
+
+    async def _make(**options):
+        e = emu_mod.MeterEmulator(**options)
+        await e.start()
+        emus.append(e)
+        return e
+
+    yield _make
+    for e in emus:
+        await e.stop()

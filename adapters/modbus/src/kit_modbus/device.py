@@ -16,6 +16,12 @@ Failure handling, per device:
   exception 02 teaches the planner (:func:`kit_modbus.planner.read_bisecting`). Gateway
   exceptions 0A/0B mean the device behind the gateway is unreachable: they count as a
   failed cycle like a timeout.
+* A malformed reply (wrong function code, short or inconsistent byte count, undecodable frame)
+  marks the points of that read bad with ``malformed_reply`` — never a crash of the poller;
+  it is logged once when it starts and once when the device answers properly again.
+* While the breaker is open, a probe waits for the line's own reconnect schedule instead of
+  being spent on it: recovery after a device returns takes at most the backoff cap plus one
+  poll interval (two independent schedules used to add up).
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from typing import Any
 
 from kit.errors import AdapterError, DeviceRejected
 from kit_modbus import codec
-from kit_modbus.line import Line, reason_of
+from kit_modbus.line import Line, MalformedReply, reason_of
 from kit_modbus.planner import BIT_TABLES, IllegalAddress, Item, Planner, Read, read_bisecting
 
 #: Exception codes that say the device itself is unreachable (count like a timeout).
@@ -164,6 +170,8 @@ class DevicePoller:
         # Known to the line as up: the line drops its connection only when ALL its devices are down.
         line.down.setdefault(unit_id, False)
         self.pipeline = pipeline
+        self.malformed = False
+        """True while the device answers some reads with malformed frames (logged on change)."""
         self.cycle_json: str | None = None
         """JSON array of the points of the last successful :meth:`poll` (rendered read by read)."""
         self.polls = sorted({s.poll for s in self.specs}) or ["fast"]
@@ -274,6 +282,13 @@ class DevicePoller:
         keys = self.keys_for(polls)
         now = time.monotonic()
         self.stats.cycles += 1
+        if self.breaker_open and now >= self.next_probe:
+            # The line keeps its own reconnect schedule; a probe sent before it is due would be
+            # refused without touching the wire and cost a whole breaker backoff step. Wait for
+            # the line instead (both schedules are capped, so recovery ≤ cap + one poll).
+            due = self.line.connect_due_at()
+            if due > now:
+                self.next_probe = due
         if self.breaker_open and now < self.next_probe:
             self.stats.skipped_cycles += 1
             self._mark(keys, self.down_reason or "comm_lost")
@@ -285,6 +300,7 @@ class DevicePoller:
         frags: list[str] = []
         pending: asyncio.Future | None = None
         self.cycle_json = None
+        malformed: list[str] = []
         try:
             if reads and self.pipeline:
                 pending = asyncio.ensure_future(self._read(reads[0]))
@@ -301,6 +317,14 @@ class DevicePoller:
                     ok = []
                     self._count(f"modbus_exception_{exc.code}")
                     self._mark((k for k, _ in r.members), f"modbus_exception_{exc.code}")
+                    frags.append(self._render([k for k, _ in r.members]))
+                except MalformedReply as exc:
+                    # The device answered, badly: this read's points are bad, the others may
+                    # still be fine (and the device is not "down").
+                    ok = []
+                    malformed.append(str(exc))
+                    self._count("malformed_reply")
+                    self._mark((k for k, _ in r.members), "malformed_reply")
                     frags.append(self._render([k for k, _ in r.members]))
                 if self.pipeline and i + 1 < len(reads):
                     # Pipelining: the next request goes out now (one sleep(0) lets its task send
@@ -335,6 +359,17 @@ class DevicePoller:
         finally:
             if pending is not None and not pending.done():
                 pending.cancel()
+        if bool(malformed) != self.malformed:
+            self.malformed = bool(malformed)
+            if malformed:
+                self.log.warning(
+                    "%s: device answers with malformed frames (points bad, reason "
+                    "malformed_reply): %s",
+                    self.name,
+                    malformed[0],
+                )
+            else:
+                self.log.warning("%s: device answers with valid frames again", self.name)
         self.cycle_json = "[" + ",".join(f for f in frags if f) + "]"
         self._any_bad = self.reasons.count(None) != len(self.reasons)  # C-speed scan
         self.stats.latency_ms = (time.perf_counter() - t0) * 1000

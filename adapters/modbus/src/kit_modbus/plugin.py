@@ -285,6 +285,16 @@ class ModbusAdapter(Adapter):
         except Exception as exc:  # health is best effort; polling must go on
             self.ctx.log.debug("device health not published: %s", exc)
 
+    async def on_failed(self, reason: str) -> None:
+        """Marked ``failed`` by the supervisor: publish every point once as bad with reason
+        ``component_failed`` so the device does not just go silent (docs/adapters/modbus.md)."""
+        poller = self.poller
+        if poller is None:
+            return  # crashed before its points were known (e.g. profile not found)
+        keys = list(range(len(poller.specs)))
+        poller._mark(keys, "component_failed")
+        await self.ctx.publish_samples_json(poller.points_json(keys))
+
     def metrics(self) -> dict[str, Any]:
         """Device health figures plus batches published."""
         out: dict[str, Any] = {"batches": self.batches}
