@@ -13,7 +13,11 @@ Failure handling, per device:
   to the device until the next probe, spaced by exponential backoff with jitter. Neighbours
   on the same gateway or serial line keep their poll rate.
 * An exception response (``modbus_exception_N``) marks only the points of that read bad;
-  exception 02 teaches the planner (:func:`kit_modbus.planner.read_bisecting`). Gateway
+  exception 02 teaches the planner (:func:`kit_modbus.planner.read_learning`), and so does
+  exception 03 on a multi-point read ("request too long": the request size is halved until
+  reads succeed; the limit is remembered for the device on its line for the life of the
+  process, shown in health as ``learned_limits`` and logged once with the profile setting to
+  change). Gateway
   exceptions 0A/0B mean the device behind the gateway is unreachable: they count as a
   failed cycle like a timeout.
 * A malformed reply (wrong function code, short or inconsistent byte count, undecodable frame)
@@ -40,7 +44,16 @@ from typing import Any
 from kit.errors import AdapterError, DeviceRejected
 from kit_modbus import codec
 from kit_modbus.line import Line, MalformedReply, reason_of
-from kit_modbus.planner import BIT_TABLES, IllegalAddress, Item, Planner, Read, read_bisecting
+from kit_modbus.planner import (
+    BIT_TABLES,
+    IllegalAddress,
+    Item,
+    Outcome,
+    Planner,
+    Read,
+    RequestRefused,
+    read_learning,
+)
 
 #: Exception codes that say the device itself is unreachable (count like a timeout).
 GATEWAY_CODES = {0x0A, 0x0B}
@@ -153,6 +166,15 @@ class DevicePoller:
         self.planner = Planner(
             items, max_registers=max_registers, max_bits=max_bits, max_gap=max_gap
         )
+        # Limits this device taught an earlier poller in this process (component restart).
+        known = line.learned.setdefault(unit_id, {})
+        replan = False
+        if "max_registers_per_read" in known:
+            replan |= self.planner.learn_limit("holding", known["max_registers_per_read"])
+        if "max_bits_per_read" in known:
+            replan |= self.planner.learn_limit("coil", known["max_bits_per_read"])
+        if replan:
+            self.planner.replan()
         n = len(self.specs)
         self.values: list[Any] = [None] * n
         self.reasons: list[str | None] = ["not_read"] * n
@@ -214,7 +236,22 @@ class DevicePoller:
         except DeviceRejected as exc:
             if exc.code == 2:
                 raise IllegalAddress() from None
+            if exc.code == 3:
+                raise RequestRefused(exc) from None
             raise
+
+    def _learned(self, got: Outcome) -> None:
+        """Remember and report a request limit learned from exception 03."""
+        self.line.learned.setdefault(self.unit_id, {}).update(self.planner.learned)
+        setting = ", ".join(f"{k}: {v}" for k, v in sorted(self.planner.learned.items()))
+        self.log.warning(
+            "%s: device refuses reads of %s with exception 03 (illegal data value); reading at "
+            "most %s per request from now on — set connection.%s in the profile",
+            self.name,
+            got.refused_size,
+            got.limit,
+            setting,
+        )
 
     def _mark(self, keys: Iterable[int], reason: str) -> None:
         self._any_bad = True
@@ -307,10 +344,15 @@ class DevicePoller:
             for i, r in enumerate(reads):
                 fut, pending = pending, None
                 illegal: list[int] = []
+                refused: list[int] = []
                 try:
-                    ok = [(r, await (fut if fut is not None else self._read(r)))]
-                except IllegalAddress:
-                    ok, illegal = await read_bisecting(self.planner, r, self._read)
+                    try:
+                        ok = [(r, await (fut if fut is not None else self._read(r)))]
+                    except (IllegalAddress, RequestRefused):
+                        got = await read_learning(self.planner, r, self._read)
+                        ok, illegal, refused = got.ok, got.illegal, got.refused
+                        if got.limit is not None:
+                            self._learned(got)
                 except DeviceRejected as exc:
                     if exc.code in GATEWAY_CODES:
                         raise
@@ -336,6 +378,15 @@ class DevicePoller:
                     frags.append(
                         frag if frag is not None else self._render([k for k, _ in rr.members])
                     )
+                if refused:
+                    # Rendered below with the other points the planner no longer reads.
+                    self._count("modbus_exception_3", len(refused))
+                    self.log.warning(
+                        "%s: device refuses %s with exception 03 even when read alone; "
+                        "marked bad, check the profile's table, address and type",
+                        self.name,
+                        ", ".join(self.specs[k].name for k in refused),
+                    )
                 if illegal:
                     self._count("modbus_exception_2", len(illegal))
                     self.log.warning(
@@ -350,6 +401,12 @@ class DevicePoller:
             for k in gone:
                 self.values[k] = None
                 self.reasons[k] = "modbus_exception_2"
+            # Points refused with exception 03 even alone, likewise.
+            refused_alone = [k for k in self.planner.refused if self.specs[k].poll in wanted]
+            for k in refused_alone:
+                self.values[k] = None
+                self.reasons[k] = "modbus_exception_3"
+            gone += refused_alone
             if gone:
                 self._any_bad = True
                 frags.append(self._render(gone))
@@ -452,5 +509,7 @@ class DevicePoller:
             "reads_per_cycle": len(self.planner.reads),
             "points": len(self.specs),
             "illegal_points": sorted(self.specs[k].name for k in self.planner.illegal),
+            "refused_points": sorted(self.specs[k].name for k in self.planner.refused),
+            "learned_limits": dict(self.planner.learned),
             "connect_attempts": self.line.connect_attempts,
         }

@@ -219,6 +219,9 @@ class Line:
         self.requests = 0
         self._rr = 0
         self.down: dict[int, bool] = {}
+        self.learned: dict[int, dict[str, int]] = {}
+        """Request limits learned from exception 03, per unit id (kept by :class:`LineRegistry`
+        for the life of the process, so a restarted component does not learn them again)."""
 
     def describe(self) -> str:
         """``modbus tcp 10.0.0.5:502`` — for messages."""
@@ -400,12 +403,15 @@ class LineRegistry:
 
     def __init__(self) -> None:
         self._lines: dict[LineKey, Line] = {}
+        self._learned: dict[LineKey, dict[int, dict[str, int]]] = {}
 
     def acquire(self, key: LineKey, **kwargs: Any) -> Line:
         """The line for ``key`` (created on first use); call :meth:`release` when done."""
         line = self._lines.get(key)
         if line is None:
             line = self._lines[key] = Line(key, **kwargs)
+            # The same dict object: limits learned on this endpoint outlive its connections.
+            line.learned = self._learned.setdefault(key, {})
         line.users += 1
         return line
 

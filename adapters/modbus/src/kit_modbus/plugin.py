@@ -19,7 +19,8 @@ from kit.components import Adapter, ComponentContext
 from kit.errors import AdapterError, ConfigError, DeviceRejected, DeviceTimeout
 from kit.payloads import HealthStatus
 from kit_modbus.device import DevicePoller, PointSpec, spec_from_profile_point
-from kit_modbus.line import LINES, CommLost, Line, LineKey, SerialSettings
+from kit_modbus.line import LINES, CommLost, Line, LineKey, MalformedReply, SerialSettings
+from kit_modbus.planner import read_learning
 from kit_modbus.profile import ModbusProfile
 
 
@@ -368,13 +369,33 @@ class ModbusAdapter(Adapter):
                 except DeviceRejected:
                     ident = ""  # identification is optional; the register read below decides
             poller = cls.build_poller(cfg, prof, line)
-            first = poller.planner.reads[0]
-            await line.request(
-                unit, first.function_code, first.start, first.count, timeout=poller.timeout_s
+            planner = poller.planner
+            first = planner.reads[0]
+            # The test read learns like polling does: a device that refuses long reads with
+            # exception 03 passes, and the answer says which profile setting to change.
+            got = await read_learning(planner, first, poller._read)
+            if got.refused and not got.ok:
+                raise DeviceRejected(f"{where}: exception 03", 3)
+            if got.illegal and not got.ok:
+                raise DeviceRejected(f"{where}: exception 02", 2)
+            learned = ""
+            if planner.learned:
+                learned = (
+                    f"; it refuses reads of {got.refused_size} registers (exception 03): set "
+                    + ", ".join(f"connection.{k}: {v}" for k, v in sorted(planner.learned.items()))
+                    + " in the profile (learned and applied automatically meanwhile)"
+                )
+            return (
+                f"{prof.vendor} {prof.model} answered at {where}"
+                + (f" ({ident})" if ident else "")
+                + learned
             )
-            return f"{prof.vendor} {prof.model} answered at {where}" + (
-                f" ({ident})" if ident else ""
-            )
+        except MalformedReply as exc:
+            raise AdapterError(
+                f"{where} answered with malformed frames ({exc}). Check that no other master "
+                "talks to it through the same gateway, and the framing (Modbus TCP vs RTU over "
+                "TCP: --rtu-over-tcp / transport rtu_over_tcp)."
+            ) from None
         except CommLost as exc:
             raise AdapterError(
                 f"cannot connect to {key.endpoint}: {exc}. Check the IP address and port, that the "
@@ -390,6 +411,8 @@ class ModbusAdapter(Adapter):
             hint = {
                 1: "the device does not support this function — is it the right profile?",
                 2: "the register map does not match — wrong profile, model variant or addressing?",
+                3: "the device refuses the request even for a single point — wrong table "
+                "(holding vs input) or a register that must be read with a different length?",
                 10: "the gateway has no route to this unit id — check the gateway configuration",
                 11: "the gateway got no answer from the device — check unit id, wiring and serial settings",
             }.get(int(exc.code), "see docs/adapters/modbus.md#quality-reasons")
