@@ -311,6 +311,10 @@ def _g(x: float) -> str:
 def _close(rel: Relation, a: float, b: float, what: str) -> Check:
     diff = abs(a - b)
     scale = max(abs(a), abs(b))
+    if rel.abs_tol and scale <= rel.abs_tol:
+        # Both sides within rounding of zero (no load, or values that are not what they seem):
+        # "0 ≈ 0" is no evidence either way.
+        return Check(rel.id, rel.statement, "not_applicable", f"{what}: both ≈ 0, nothing to judge")
     err = diff / scale if scale > 0 else 0.0
     ok = diff <= max(rel.abs_tol, rel.rel_tol * scale)
     tol = _pct(rel.rel_tol) if rel.rel_tol else f"{_g(rel.abs_tol)}"

@@ -136,6 +136,9 @@ class MeterEmulator:
     fault: str | None = None
     """None, wrong_fc, short_count, bad_byte_count or silent (see the module docstring)."""
     id_code: int = ID_CODE
+    scramble: int | None = None
+    """Seed: replace every measurement register with pseudo-random words (a device whose map
+    matches nothing the profile says)."""
     registers: dict[int, int] = field(default_factory=dict)
     expected: dict[str, float] = field(default_factory=dict)
     """Engineering value of each semantic point as the device holds it (raw × scale)."""
@@ -156,6 +159,12 @@ class MeterEmulator:
             for k, wd in enumerate(words):
                 self.registers[reg.address + k] = wd
             self.expected[reg.semantic] = raw * reg.scale
+        if self.scramble is not None:
+            import random
+
+            rng = random.Random(self.scramble)
+            for a in range(MAP_END):
+                self.registers[a] = rng.randrange(0x10000)
         self.registers[ID_CODE_ADDRESS] = self.id_code
         self.registers[ID_CODE_ADDRESS + 1] = 0
         self.registers[FIRMWARE_ADDRESS] = FIRMWARE

@@ -1,0 +1,114 @@
+"""``kit probe`` against the independent meter emulator (CDAB, 20-word limit): the verdict names
+address shift and word order from the physics relations, learned limits and holes are on the
+summary line, malformed frames are named, and nothing read means a non-zero exit (issues 12.2,
+12.3, 19.6)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import meter_emulator as me
+import pytest
+from kit_modbus.probe import probe_device, render
+
+from kit.plugins import get_plugin_manager
+from kit.profiles import load_profile
+
+
+def _profile(tmp_path: Path, **kw):
+    path = tmp_path / f"emu-{kw.get('shift', 0)}-{kw.get('byte_order', 'CDAB')}.yaml"
+    path.write_text(me.profile_yaml(**kw))
+    return path, load_profile(path, get_plugin_manager())
+
+
+@pytest.mark.parametrize("declared", ["CDAB", "ABCD"])
+async def test_shifted_profile_gets_a_verdict_naming_shift_and_word_order(
+    meter, tmp_path, declared
+):
+    emu = await meter(max_words=20)
+    _, prof = _profile(tmp_path, shift=1, byte_order=declared)
+    report = await probe_device(prof, emu.host, emu.port, 1)
+    v = report["verdict"]
+    assert v["kind"] == "fix"
+    assert v["shift"] == -1 and v["byte_order"] == "CDAB"
+    assert "every address is 1 register too high" in v["text"]
+    assert "CDAB (low word first)" in v["text"]
+    assert "subtract 1 from every address" in v["text"]
+    assert ("set connection.byte_order: CDAB" in v["text"]) == (declared != "CDAB")
+    # The old, wrong advice (ranges only) is gone.
+    assert "byte_order: ABCD" not in v["text"]
+    # The winning combination satisfies every relation it could check.
+    best = report["search"][0]
+    assert best["shift"] == -1 and best["relations_violated"] == 0
+    assert best["relations_satisfied"] >= 20
+    text = render(report)
+    assert f"verdict: {v['text']}" in text
+    # Where the shifted profile runs past the map, the hole is named on the summary line.
+    summary = text.splitlines()[-3 if report["summary"]["byte_order_hint"] else -2]
+    assert "holes (exception 02): energy_active_import_l3_kwh" in summary
+    print(f"\nVERDICT ({declared}, +1): {v['text']}")
+
+
+async def test_corrected_profile_reads_every_value_exactly(meter, tmp_path):
+    emu = await meter(max_words=20)
+    _, prof = _profile(tmp_path, shift=0, byte_order="CDAB")
+    report = await probe_device(prof, emu.host, emu.port, 1)
+    got = {r["point"]: r["value"] for r in report["points"]}
+    assert got == emu.expected
+    assert all(r["status"] == "ok" for r in report["points"])
+    assert report["verdict"]["kind"] == "fits"
+    assert report["search"][0]["relations_violated"] == 0
+    print(f"\nVERDICT (corrected): {report['verdict']['text']}")
+
+
+async def test_nothing_fits_is_said(meter, tmp_path):
+    emu = await meter(scramble=7)
+    _, prof = _profile(tmp_path)
+    report = await probe_device(prof, emu.host, emu.port, 1)
+    assert report["verdict"]["kind"] == "nothing_fits"
+    assert "no combination of address shift" in report["verdict"]["text"]
+    print(f"\nVERDICT (scrambled): {report['verdict']['text']}")
+
+
+async def _cli(*args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from kit.cli import main; main()",
+        "probe",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_probe_cli_names_the_learned_request_limit(meter, tmp_path):
+    emu = await meter(max_words=20)
+    path, _ = _profile(tmp_path)
+    code, out, err = await _cli(f"{emu.host}:{emu.port}", "--profile", str(path))
+    assert code == 0, err
+    summary = next(line for line in out.splitlines() if line.startswith("32 points:"))
+    assert "32 ok" in summary
+    assert "(exception 03): set connection.max_registers_per_read:" in summary
+    limit = int(summary.rsplit("max_registers_per_read: ", 1)[1].split(";")[0])
+    assert limit <= 20
+    # Probing asked the device for nothing longer than the limit it learned, once learned.
+    assert emu.rejected.get(3, 0) >= 1
+
+
+async def test_probe_cli_malformed_frames_are_named_and_exit_non_zero(meter, tmp_path):
+    emu = await meter(fault="short_count")
+    path, _ = _profile(tmp_path)
+    code, out, err = await _cli(f"{emu.host}:{emu.port}", "--profile", str(path), "--json")
+    assert code == 6
+    report = json.loads(out)
+    assert report["verdict"]["kind"] == "malformed"
+    assert "device answered malformed frames" in err
+    assert "cannot connect" not in err
+    assert report["summary"]["read"] == 0
