@@ -141,7 +141,9 @@ class MeterEmulator:
     matches nothing the profile says)."""
     registers: dict[int, int] = field(default_factory=dict)
     expected: dict[str, float] = field(default_factory=dict)
-    """Engineering value of each semantic point as the device holds it (raw × scale)."""
+    """Engineering value of each semantic point as the device holds it (raw × scale).
+    Compare with :func:`same` (raw × 0.1 is 230.10000000000002 in binary floating point; a
+    decoder may round it to the scale's resolution)."""
     requests: list[tuple[int, int, int]] = field(default_factory=list)
     """(function code, start, count) of every request received."""
     rejected: dict[int, int] = field(default_factory=dict)
@@ -233,6 +235,15 @@ class MeterEmulator:
         if self.fault == "bad_byte_count":
             return bytes([fc, len(data) + 4]) + data
         return bytes([fc, len(data)]) + data
+
+
+def same(got: dict[str, float], expected: dict[str, float]) -> bool:
+    """True when ``got`` holds exactly the values of ``expected`` (to 12 significant digits:
+    the register values have at most 9)."""
+    return set(got) == set(expected) and all(
+        got[k] is not None and math.isclose(got[k], v, rel_tol=1e-12, abs_tol=1e-12)
+        for k, v in expected.items()
+    )
 
 
 def profile_yaml(*, shift: int = 0, byte_order: str = "CDAB", extra: str = "") -> str:

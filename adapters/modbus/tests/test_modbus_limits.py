@@ -71,7 +71,7 @@ async def test_adapter_learns_the_limit_and_reads_every_point(meter, run_adapter
         lambda: r.batches and all(p.quality == "good" for p in r.batches[-1].points),
         message="all points good despite the 20-word limit",
     )
-    assert {n: p.value for n, p in r.latest().items()} == emu.expected
+    assert me.same({n: p.value for n, p in r.latest().items()}, emu.expected)
     poller = r.adapter.poller
     limit = poller.planner.learned["max_registers_per_read"]
     assert limit <= 20

@@ -57,7 +57,7 @@ async def test_corrected_profile_reads_every_value_exactly(meter, tmp_path):
     _, prof = _profile(tmp_path, shift=0, byte_order="CDAB")
     report = await probe_device(prof, emu.host, emu.port, 1)
     got = {r["point"]: r["value"] for r in report["points"]}
-    assert got == emu.expected
+    assert me.same(got, emu.expected)
     assert all(r["status"] == "ok" for r in report["points"])
     assert report["verdict"]["kind"] == "fits"
     assert report["search"][0]["relations_violated"] == 0

@@ -19,6 +19,8 @@ from kit.components import Adapter, ComponentContext
 from kit.errors import AdapterError, ConfigError, DeviceRejected, DeviceTimeout
 from kit.payloads import HealthStatus
 from kit_modbus.device import DevicePoller, PointSpec, spec_from_profile_point
+from kit_modbus.identity import raise_on_mismatch, read_identity
+from kit_modbus.identity import summary as identity_summary
 from kit_modbus.line import LINES, CommLost, Line, LineKey, MalformedReply, SerialSettings
 from kit_modbus.planner import read_learning
 from kit_modbus.profile import ModbusProfile
@@ -368,6 +370,19 @@ class ModbusAdapter(Adapter):
                     )
                 except DeviceRejected:
                     ident = ""  # identification is optional; the register read below decides
+            identity = ""
+            if prof.identity is not None:
+                # A wrong model fails here, naming expected and read values: nothing installed.
+                results = await read_identity(
+                    line,
+                    unit,
+                    prof.identity,
+                    prof.connection.addressing,
+                    prof.connection.byte_order,
+                    cfg.timeout_s or prof.connection.timeout_s,
+                )
+                raise_on_mismatch(results, where, f"{prof.vendor} {prof.model}")
+                identity = identity_summary(results)
             poller = cls.build_poller(cfg, prof, line)
             planner = poller.planner
             first = planner.reads[0]
@@ -385,11 +400,13 @@ class ModbusAdapter(Adapter):
                     + ", ".join(f"connection.{k}: {v}" for k, v in sorted(planner.learned.items()))
                     + " in the profile (learned and applied automatically meanwhile)"
                 )
-            return (
-                f"{prof.vendor} {prof.model} answered at {where}"
-                + (f" ({ident})" if ident else "")
-                + learned
+            # What was *read* from the device — never the profile's own vendor/model text (the
+            # commissioning report quotes this as the device's identification).
+            read = (
+                "; ".join(x for x in (f"FC43/14: {ident}" if ident else "", identity) if x)
+                or "no identification read (the profile declares none)"
             )
+            return f"device at {where} answered; read: {read}{learned}"
         except MalformedReply as exc:
             raise AdapterError(
                 f"{where} answered with malformed frames ({exc}). Check that no other master "

@@ -17,6 +17,7 @@ says the device supports it. The command exits with status 6 when no point could
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import math
 from collections import Counter
@@ -26,6 +27,7 @@ import click
 
 from kit.errors import AdapterError, ConfigError, DeviceRejected, DeviceTimeout
 from kit_modbus import codec, probe_search
+from kit_modbus.identity import IdentityResult, read_identity
 from kit_modbus.line import CommLost, Line, LineKey, MalformedReply, reason_of
 from kit_modbus.planner import (
     BIT_TABLES,
@@ -91,6 +93,11 @@ async def probe_device(
     reader = _Reader(line, unit, t, conn, points)
     try:
         out["identification"] = await _identification(prof, line, unit, t)
+        if getattr(prof, "identity", None) is not None:
+            results = await read_identity(
+                line, unit, prof.identity, conn.addressing, conn.byte_order, t
+            )
+            out["identity"] = [dataclasses.asdict(r) for r in results]
         raw0, failed = await reader.read_shift(0)
         raw: dict[int, dict[int, list[int] | None]] = {0: raw0}
         if raw0:
@@ -135,6 +142,17 @@ async def probe_device(
     out["refused_size"] = reader.refused_size
     out["summary"] = _summary(out)
     return out
+
+
+def _identity_lines(report: dict[str, Any]) -> list[str]:
+    rows = report.get("identity")
+    if not rows:
+        return []
+    bad = [r for r in rows if r["status"] in ("mismatch", "unreadable")]
+    text = ", ".join(IdentityResult(**r).text() for r in rows)
+    if bad:
+        return [f"identity: DOES NOT MATCH the profile: {text}"]
+    return [f"identity: {text}"]
 
 
 async def _identification(prof: Any, line: Line, unit: int, t: float) -> dict[str, Any] | None:
@@ -301,6 +319,13 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
         "holes": holes,
         "refused": refused,
         "verdict": verdict["kind"],
+        "identity": (
+            None
+            if not report.get("identity")
+            else "ok"
+            if all(r["status"] in ("ok", "read") for r in report["identity"])
+            else "mismatch"
+        ),
         "byte_order_hint": verdict["text"] if verdict["kind"] == "fix" else None,
     }
 
@@ -328,6 +353,7 @@ def render(report: dict[str, Any]) -> str:
             )
         else:
             lines.append(f"identification: not answered ({ident.get('reason')})")
+    lines += _identity_lines(report)
     lines.append(f"{'POINT':<34} {'VALUE':>14} {'UNIT':<6} {'RANGE':<22} STATUS")
     for r in report["points"]:
         rng = f"{_fmt(r['range'][0])}..{_fmt(r['range'][1])}" if r.get("range") else ""
