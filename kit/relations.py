@@ -499,3 +499,63 @@ def render_markdown_rows() -> list[str]:
         stmt = r.statement.replace("|", "\\|")  # |PF| inside a Markdown table cell
         rows.append(f"| {stmt} | {names} | {' or '.join(tol) or '–'} |")
     return rows
+
+
+class Monitor:
+    """Continuous data quality for one asset: relations evaluated on live values, rate-limited.
+
+    Call :meth:`observe` as often as data arrives; it evaluates at most once per
+    ``interval_s`` (the relations are cheap, but a 10,000-point asset polled at 10 Hz should
+    not pay for them on every cycle). Violations are counted per relation; :meth:`summary`
+    is what health messages and ``kit status`` show. Counters are checked against the
+    previous evaluation (never decreasing, and ≈ ∫P dt).
+    """
+
+    def __init__(self, interval_s: float = 10.0, relations: Iterable[Relation] = RELATIONS) -> None:
+        self.interval_s = interval_s
+        self.relations = tuple(relations)
+        self.evaluations = 0
+        self.violations: dict[str, int] = {}
+        """Relation statement → evaluations in which it was violated."""
+        self.last_evidence: dict[str, str] = {}
+        self.violated_now: set[str] = set()
+        """Statements violated at the last evaluation (to report changes once)."""
+        self._next = 0.0
+        self._previous: dict[str, Any] | None = None
+        self._previous_t: float | None = None
+
+    def due(self, now: float) -> bool:
+        """True when an evaluation is due at monotonic time ``now``."""
+        return self.interval_s > 0 and now >= self._next
+
+    def observe(self, values: Mapping[str, Any], now: float) -> tuple[set[str], set[str]] | None:
+        """Evaluate ``values`` if due. Returns (newly violated, no longer violated) statements,
+        or None when nothing was evaluated."""
+        if not self.due(now):
+            return None
+        self._next = now + self.interval_s
+        elapsed = None if self._previous_t is None else now - self._previous_t
+        checks = evaluate(
+            values, previous=self._previous, elapsed_s=elapsed, relations=self.relations
+        )
+        self._previous, self._previous_t = dict(values), now
+        self.evaluations += 1
+        bad: set[str] = set()
+        for c in checks:
+            if c.status == "violated":
+                bad.add(c.statement)
+                self.violations[c.statement] = self.violations.get(c.statement, 0) + 1
+                self.last_evidence[c.statement] = c.evidence
+        new, gone = bad - self.violated_now, self.violated_now - bad
+        self.violated_now = bad
+        return new, gone
+
+    def summary(self) -> dict[str, Any]:
+        """``{"evaluations", "violations" (total), "violated_now", "by_relation", "last"}``."""
+        return {
+            "evaluations": self.evaluations,
+            "violations": sum(self.violations.values()),
+            "violated_now": sorted(self.violated_now),
+            "by_relation": dict(self.violations),
+            "last": {k: self.last_evidence[k] for k in sorted(self.violated_now)},
+        }

@@ -173,3 +173,25 @@ def test_relations_name_only_vocabulary_terms_or_oee_kpis():
         for n in r.names:
             assert n in kpis or lookup(n) is not None, (r.id, n)
     assert len({r.id for r in RELATIONS}) == len(RELATIONS)
+
+
+def test_monitor_is_rate_limited_and_reports_changes_once():
+    from kit.relations import Monitor
+
+    m = Monitor(interval_s=10.0)
+    vals = _system()
+    assert m.observe(vals, now=100.0) == (set(), set())
+    assert m.observe(vals, now=105.0) is None  # not due: nothing evaluated
+    bad = vals | {"power_active_total_w": 1.0}
+    new, gone = m.observe(bad, now=110.0)
+    # A wrong total breaks every relation it is in (Σ phases, S² = P² + Q², PF = P/S).
+    assert new == {"Σ phase P ≈ total P", "S² ≈ P² + Q² (total)", "|PF total| ≈ |P| / S"}
+    assert gone == set()
+    assert m.observe(bad, now=120.0) == (set(), set())  # still violated: not new again
+    new, gone = m.observe(vals, now=130.0)
+    assert new == set() and "Σ phase P ≈ total P" in gone
+    s = m.summary()
+    assert s["evaluations"] == 4 and s["violated_now"] == []
+    assert s["by_relation"]["Σ phase P ≈ total P"] == 2
+    assert s["violations"] == 6
+    assert Monitor(interval_s=0).due(1e9) is False  # 0 = off

@@ -171,6 +171,14 @@ class MeterEmulator:
         self.registers[ID_CODE_ADDRESS + 1] = 0
         self.registers[FIRMWARE_ADDRESS] = FIRMWARE
 
+    def set_value(self, semantic: str, value: float) -> None:
+        """Serve ``value`` for ``semantic`` from now on (e.g. an inconsistent total)."""
+        reg = next(r for r in MAP if r.semantic == semantic)
+        raw, words = _words(reg, value)
+        for k, wd in enumerate(words):
+            self.registers[reg.address + k] = wd
+        self.expected[semantic] = raw * reg.scale
+
     async def start(self) -> None:
         """Listen (port 0 picks a free port, stored in :attr:`port`)."""
         self._server = await asyncio.start_server(self._serve, self.host, self.port)

@@ -18,6 +18,7 @@ import kit
 from kit.components import Adapter, ComponentContext
 from kit.errors import AdapterError, ConfigError, DeviceRejected, DeviceTimeout
 from kit.payloads import HealthStatus
+from kit.relations import Monitor
 from kit_modbus.device import DevicePoller, PointSpec, spec_from_profile_point
 from kit_modbus.identity import raise_on_mismatch, read_identity
 from kit_modbus.identity import summary as identity_summary
@@ -77,6 +78,9 @@ class ModbusConfig(BaseModel):
     """Longest probe delay while the device is down, so a dead device is not hammered."""
     health_interval_s: float = Field(5.0, gt=0, le=3600)
     """Seconds between device health messages (state changes publish at once)."""
+    plausibility_interval_s: float = Field(10.0, ge=0, le=86400)
+    """Seconds between plausibility checks of the live values against the physics relations
+    (docs/vocabulary.md); violations are counted in device health. 0 turns them off."""
 
 
 _LIBRARY: Any = None
@@ -131,6 +135,7 @@ class ModbusAdapter(Adapter):
         self.line: Line | None = None
         self.poller: DevicePoller | None = None
         self.batches = 0
+        self.plausibility = Monitor(config.plausibility_interval_s)  # type: ignore[attr-defined]
 
     # -- setup ----------------------------------------------------------------------------
     @staticmethod
@@ -259,6 +264,8 @@ class ModbusAdapter(Adapter):
                     await self.ctx.publish_samples_json(payload)
                     self.batches += 1
                     done = clock.monotonic()
+                    if answered and self.plausibility.due(done):
+                        self._check_plausibility(poller, done)
                     for p in polls:
                         # Skip missed slots instead of bursting to catch up after an outage.
                         due[p] = max(due[p] + intervals.get(p, intervals["fast"]), done)
@@ -276,6 +283,28 @@ class ModbusAdapter(Adapter):
                 LINES.release(self.line)
                 self.line = None
 
+    def _check_plausibility(self, poller: DevicePoller, now: float) -> None:
+        """Relations on the latest good values of every point (rate-limited by the monitor)."""
+        values = {
+            s.name: v
+            for s, v, r in zip(poller.specs, poller.values, poller.reasons)
+            if r is None and v is not None
+        }
+        changed = self.plausibility.observe(values, now)
+        if changed is None:
+            return
+        new, gone = changed
+        for statement in sorted(new):
+            # Once when a relation starts failing, once when it holds again: not per check.
+            self.ctx.log.warning(
+                "%s: implausible values: %s (%s)",
+                poller.name,
+                statement,
+                self.plausibility.last_evidence.get(statement, ""),
+            )
+        for statement in sorted(gone):
+            self.ctx.log.warning("%s: plausible again: %s", poller.name, statement)
+
     async def _publish_health(self, poller: DevicePoller) -> None:
         status = (
             HealthStatus.running
@@ -284,7 +313,13 @@ class ModbusAdapter(Adapter):
         )
         detail = "" if not poller.down else f"device down: {poller.down_reason}"
         try:
-            await self.ctx.publish_health(status, kind="device", detail=detail, **poller.health())
+            await self.ctx.publish_health(
+                status,
+                kind="device",
+                detail=detail,
+                **poller.health(),
+                plausibility=self.plausibility.summary(),
+            )
         except Exception as exc:  # health is best effort; polling must go on
             self.ctx.log.debug("device health not published: %s", exc)
 
@@ -303,6 +338,7 @@ class ModbusAdapter(Adapter):
         out: dict[str, Any] = {"batches": self.batches}
         if self.poller is not None:
             out.update(self.poller.health())
+            out["plausibility"] = self.plausibility.summary()
         return out
 
     # -- writes ---------------------------------------------------------------------------
