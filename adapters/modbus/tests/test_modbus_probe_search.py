@@ -112,3 +112,28 @@ async def test_probe_cli_malformed_frames_are_named_and_exit_non_zero(meter, tmp
     assert "device answered malformed frames" in err
     assert "cannot connect" not in err
     assert report["summary"]["read"] == 0
+
+
+METERS = [
+    "abb-b23",
+    "carlo-gavazzi-em24",
+    "eastron-sdm120",
+    "eastron-sdm630",
+    "janitza-umg96rm",
+    "schneider-iem3150",
+    "siemens-pac3200",
+]
+
+
+@pytest.mark.parametrize("profile_id", METERS)
+async def test_the_right_profile_is_never_told_to_change(sim_factory, profile_id):
+    """Each shipped meter profile against its own simulator: whatever relations the simulated
+    values break, no address shift or word order is recommended (word-swapped floats turn into
+    near-zero values that satisfy bounds trivially; that once made PAC3200 "fit" CDAB)."""
+    from kit_modbus.plugin import find_profile
+
+    prof = find_profile(profile_id)
+    sim = await sim_factory(prof)
+    report = await probe_device(prof, sim.host, sim.port, prof.connection.unit_id)
+    assert report["verdict"]["kind"] == "fits", report["verdict"]["text"]
+    assert report["summary"]["out_of_range"] == 0 and report["summary"]["bad"] == 0

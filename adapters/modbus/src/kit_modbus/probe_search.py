@@ -152,13 +152,15 @@ def verdict(cands: Sequence[Candidate], addressing: str, configured_order: str) 
         # Ranges alone cannot tell a neighbour's value from the right one: without a relation
         # to back it, never recommend moving addresses — only a word order, as before.
         best = next(c for c in cands if c.shift == 0)
-    # Plausible: more relations hold than break, and nearly every value is in range. With 25
-    # combinations tried, random words satisfy a few relations by chance — never most of them.
-    plausible = best.satisfied >= best.violated and (
-        best.ranged == 0 or best.in_range >= 0.8 * best.ranged
-    )
+    # A change is recommended only when it is better on the evidence that matters — more
+    # comparisons hold — and no worse on ranges. A correct profile on a device whose values
+    # break some relations (unbalanced wiring, an odd CT setting) must not be told to swap
+    # its word order because swapped floats turn into "0 ≈ 0" non-evidence.
+    if best is not asis and not (best.strong > asis.strong and best.in_range >= asis.in_range):
+        best = asis
+    in_range_ok = best.ranged == 0 or best.in_range >= 0.8 * best.ranged
     if best is asis or best.key[:4] == asis.key[:4]:
-        if not plausible:
+        if not in_range_ok and asis.satisfied < asis.violated:
             return _nothing(best)
         if asis.violated:
             return {
@@ -172,7 +174,9 @@ def verdict(cands: Sequence[Candidate], addressing: str, configured_order: str) 
             "text": f"the profile as written fits: {_fit(asis)}"
             + (f" ({_evidence(asis, 'satisfied', 2)})" if asis.satisfied else ""),
         }
-    if not plausible:
+    # Plausible: more relations hold than break, and nearly every value is in range. With 25
+    # combinations tried, random words satisfy a few relations by chance — never most of them.
+    if not (best.satisfied >= best.violated and in_range_ok):
         return _nothing(best)
     fixes: list[str] = []
     parts: list[str] = []
