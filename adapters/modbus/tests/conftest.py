@@ -12,6 +12,7 @@ import pytest_asyncio
 from kit_modbus.plugin import ModbusAdapter, ModbusConfig
 from kit_modbus.simulator import ModbusSimulator
 
+import kit
 from kit.codec import decode_batch
 from kit.components import ComponentContext
 from kit.plugins import get_plugin_manager
@@ -140,3 +141,27 @@ async def meter():
     yield _make
     for e in emus:
         await e.stop()
+
+
+class _SiteProfiles:
+    """Test plugin: contributes a directory of profiles (as a site library would)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @kit.hookimpl
+    def register_resources(self, register) -> None:
+        register.profiles(self.path)
+
+
+@pytest.fixture
+def site_host(tmp_path, temp_plugin, monkeypatch):
+    """A plugin host whose library holds the meter emulator's profile ``emu-em24`` (with
+    identity registers), used by the runtime and, patched in, by the adapter."""
+    emu_mod = _load_emulator()
+    d = tmp_path / "site-profiles"
+    d.mkdir()
+    (d / "emu-em24.yaml").write_text(emu_mod.profile_yaml(extra=emu_mod.IDENTITY_YAML))
+    host = temp_plugin(_SiteProfiles(d))
+    monkeypatch.setattr("kit.plugins.get_plugin_manager", lambda *a, **k: host)
+    return host

@@ -254,6 +254,15 @@ def same(got: dict[str, float], expected: dict[str, float]) -> bool:
     )
 
 
+#: An ``identity`` section matching the emulator (ID code 341, firmware 0x0103 = 259).
+IDENTITY_YAML = (
+    "identity:\n"
+    "  registers:\n"
+    "    - {name: model_code, table: input, address: 0x0300, type: uint16, expected: 341}\n"
+    "    - {name: firmware, table: input, address: 0x0302, type: uint16, pattern: '^2[0-9]{2}$'}\n"
+)
+
+
 def profile_yaml(*, shift: int = 0, byte_order: str = "CDAB", extra: str = "") -> str:
     """A hardware profile for the emulator written from :data:`MAP`, every address moved by
     ``shift`` registers (``shift=1``: "Modicon 300001 written as PDU 1")."""

@@ -12,17 +12,11 @@ from kit_modbus.identity import IdentityRegister, judge
 from kit_modbus.plugin import ModbusAdapter, ModbusConfig
 from kit_modbus.probe import probe_device, render
 
-import kit
 from kit.errors import AdapterError, ConfigError
 from kit.plugins import get_plugin_manager
 from kit.profiles import load_profile
 
-IDENTITY = (
-    "identity:\n"
-    "  registers:\n"
-    "    - {name: model_code, table: input, address: 0x0300, type: uint16, expected: 341}\n"
-    "    - {name: firmware, table: input, address: 0x0302, type: uint16, pattern: '^2[0-9]{2}$'}\n"
-)
+IDENTITY = me.IDENTITY_YAML
 
 
 def _write(tmp_path: Path, extra: str = IDENTITY) -> Path:
@@ -88,26 +82,6 @@ async def test_connection_test_fails_on_the_wrong_model(meter, tmp_path):
     msg = await ModbusAdapter.test_connection(cfg)
     assert "model_code = 341, firmware = 259" in msg
     assert "EM24-style emulator" not in msg  # the profile's own text is not evidence
-
-
-class _SiteProfiles:
-    """Test plugin: contributes the emulator's profile directory (as a site library would)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    @kit.hookimpl
-    def register_resources(self, register) -> None:
-        register.profiles(self.path)
-
-
-@pytest.fixture
-def site_host(tmp_path, temp_plugin, monkeypatch):
-    """A plugin host that knows the emulator's profile, used by the runtime and the adapter."""
-    path = _write(tmp_path)
-    host = temp_plugin(_SiteProfiles(path.parent))
-    monkeypatch.setattr("kit.plugins.get_plugin_manager", lambda *a, **k: host)
-    return host
 
 
 def _params(emu) -> dict:

@@ -127,3 +127,27 @@ async def test_connection_test_passes_and_names_the_setting(meter, tmp_path):
 def test_line_outside_the_registry_starts_with_nothing_learned():
     line = Line(LineKey("tcp", "127.0.0.1:1"), host="127.0.0.1", port=1)
     assert line.learned == {}
+
+
+async def test_recipe_installs_on_a_device_with_a_small_request_limit(
+    meter, site_host, kit_settings, make_runtime
+):
+    """Install used to fail with exit 6 naming neither the request size nor the setting."""
+    emu = await meter(max_words=20)
+    rt = await make_runtime(kit_settings, host=site_host)
+    result = await rt.recipe_engine.install(
+        "energy-per-shift",
+        {
+            "meter": "main feed",
+            "meter_profile": "emu-em24",
+            "meter_host": emu.host,
+            "meter_port": emu.port,
+        },
+        wait_report=True,
+        check_duration_s=4,
+    )
+    assert result["changed"]
+    ident = result["identification"]["meter"]
+    assert "exception 03" in ident and "connection.max_registers_per_read:" in ident
+    assert result["report"]["result"] == "pass", result["report"]["checks"]
+    await rt.recipe_engine.uninstall(result["deployment"])

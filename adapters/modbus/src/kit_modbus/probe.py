@@ -442,7 +442,14 @@ def probe(
     rtu_over_tcp: bool,
     as_json: bool,
 ) -> None:
-    """Read every point of a Modbus device, check the expected ranges and find the byte order."""
+    """Read every point of a Modbus device, check ranges and physics relations, and find
+    address shift and word order.
+
+    The verdict names the combination of address shift (−2…+2 registers) and word order that
+    makes the values consistent (Σ phases ≈ total, V_LL ≈ √3·V_LN, …), or says nothing fits;
+    the summary line names learned request limits (exception 03) and holes (exception 02).
+    Exits with status 6 when no point could be read.
+    """
     from kit_modbus.plugin import find_profile
 
     parsed: dict[str, Any] = {}
