@@ -240,6 +240,10 @@ class _Reader:
             except (DeviceTimeout, DeviceRejected, MalformedReply, CommLost) as exc:
                 if isinstance(exc, CommLost) and not raw and shift == 0:
                     raise
+                if shift and isinstance(exc, (DeviceTimeout, CommLost)):
+                    # Some devices stay silent on addresses they do not have: one timeout is
+                    # enough to give up on this shift rather than wait out every read.
+                    break
                 for k, _ in r.members:
                     failed[k] = reason_of(exc)
                 continue
