@@ -136,6 +136,10 @@ class MeterEmulator:
     fault: str | None = None
     """None, wrong_fc, short_count, bad_byte_count or silent (see the module docstring)."""
     id_code: int = ID_CODE
+    silent_on_illegal: bool = False
+    """Do not answer reads of unknown addresses (instead of exception 02), as some devices do."""
+    unanswered: int = 0
+    """Requests left without an answer."""
     scramble: int | None = None
     """Seed: replace every measurement register with pseudo-random words (a device whose map
     matches nothing the profile says)."""
@@ -229,10 +233,14 @@ class MeterEmulator:
         start, count = struct.unpack(">HH", pdu[1:5])
         self.requests.append((fc, start, count))
         if self.fault == "silent":
+            self.unanswered += 1
             return None
         if count < 1 or count > self.max_words:
             return self._exception(fc, 3)
         if any(a not in self.registers for a in range(start, start + count)):
+            if self.silent_on_illegal:
+                self.unanswered += 1
+                return None
             return self._exception(fc, 2)
         data = b"".join(struct.pack(">H", self.registers[a]) for a in range(start, start + count))
         if self.fault == "wrong_fc":

@@ -137,3 +137,16 @@ async def test_the_right_profile_is_never_told_to_change(sim_factory, profile_id
     report = await probe_device(prof, sim.host, sim.port, prof.connection.unit_id)
     assert report["verdict"]["kind"] == "fits", report["verdict"]["text"]
     assert report["summary"]["out_of_range"] == 0 and report["summary"]["bad"] == 0
+
+
+async def test_a_device_silent_on_unknown_addresses_costs_one_timeout_per_shift(meter, tmp_path):
+    """Behaviour guard (this map has one read past its end per shift, so the old code also
+    stayed within the bound): the verdict holds and timeouts stay bounded."""
+    emu = await meter(silent_on_illegal=True)
+    _, prof = _profile(tmp_path, shift=1, byte_order="CDAB")
+    report = await probe_device(prof, emu.host, emu.port, 1, timeout_s=0.2)
+    # The verdict does not depend on reads past the end of the map.
+    assert report["verdict"]["kind"] == "fix" and report["verdict"]["shift"] == -1
+    # Shift 0 runs past the map once (its last point); shifts +1 and +2 give up after one
+    # timeout each instead of waiting out every read.
+    assert emu.unanswered <= 3
