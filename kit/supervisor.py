@@ -163,11 +163,12 @@ class Supervisor:
 
     async def _on_failed(self, inst: Instance) -> None:
         """Let the failed instance say so on its data subjects (bounded; errors only logged)."""
-        if inst.component is None:
+        hook = getattr(inst.component, "on_failed", None)
+        if hook is None:
             return
         try:
             await asyncio.wait_for(
-                inst.component.on_failed(inst.last_error or "crash loop"),
+                hook(inst.last_error or "crash loop"),
                 self.settings.stop_timeout_s,
             )
         except Exception as exc:  # the hook is best effort; the failed state stands
