@@ -305,7 +305,8 @@ def _pct(x: float) -> str:
 
 
 def _g(x: float) -> str:
-    return f"{x:.6g}"
+    # 10 significant digits: meter values in full (123456.7 kWh), without binary float noise.
+    return f"{x:.10g}"
 
 
 def _close(rel: Relation, a: float, b: float, what: str) -> Check:
