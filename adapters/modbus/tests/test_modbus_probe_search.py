@@ -150,3 +150,21 @@ async def test_a_device_silent_on_unknown_addresses_costs_one_timeout_per_shift(
     # Shift 0 runs past the map once (its last point); shifts +1 and +2 give up after one
     # timeout each instead of waiting out every read.
     assert emu.unanswered <= 3
+
+
+async def test_following_the_verdict_gives_exact_values(meter, tmp_path):
+    """Apply the verdict's own fix to the shifted ABCD profile (addressing: one_based and the
+    word order it names) — the probe then reads every value exactly and says it fits."""
+    emu = await meter(max_words=20)
+    path, prof = _profile(tmp_path, shift=1, byte_order="ABCD")
+    v = (await probe_device(prof, emu.host, emu.port, 1))["verdict"]
+    assert "connection.addressing: one_based" in v["text"]
+    fixed = tmp_path / "fixed.yaml"
+    fixed.write_text(
+        path.read_text()
+        .replace("addressing: pdu", "addressing: one_based")
+        .replace("byte_order: ABCD", f"byte_order: {v['byte_order']}")
+    )
+    report = await probe_device(load_profile(fixed, get_plugin_manager()), emu.host, emu.port, 1)
+    assert report["verdict"]["kind"] == "fits"
+    assert me.same({r["point"]: r["value"] for r in report["points"]}, emu.expected)
