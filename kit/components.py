@@ -431,6 +431,13 @@ class Component:
         """Figures for health messages and ``kit status`` (counts, rates, last error)."""
         return {}
 
+    async def on_failed(self, reason: str) -> None:
+        """Called once by the supervisor when this instance is marked ``failed`` (crash loop).
+
+        An adapter publishes its points as bad quality here, so a failed component's device
+        reads as "bad, component_failed" rather than going silent. Must not raise; bounded.
+        """
+
 
 class Source(Component):
     """Produces sample batches without a device protocol (e.g. the synthetic source)."""

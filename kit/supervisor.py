@@ -157,6 +157,7 @@ class Supervisor:
                         "once the cause is fixed",
                         inst.name,
                     )
+                    await self._on_failed(inst)
                     return
                 delay = backoff_delay(len(recent), s, self._rng)
                 inst.delays.append(delay)
@@ -168,6 +169,19 @@ class Supervisor:
             finally:
                 if inst.context is not None:
                     await inst.context.unsubscribe_all()
+
+    async def _on_failed(self, inst: Instance) -> None:
+        """Let the failed instance say so on its data subjects (bounded; errors only logged)."""
+        hook = getattr(inst.component, "on_failed", None)
+        if hook is None:
+            return
+        try:
+            await asyncio.wait_for(
+                hook(inst.last_error or "crash loop"),
+                self.settings.stop_timeout_s,
+            )
+        except Exception as exc:  # the hook is best effort; the failed state stands
+            log.warning("component %s: on_failed hook: %s", inst.name, exc)
 
     async def _set(self, inst: Instance, status: HealthStatus, detail: str = "") -> None:
         inst.status = status

@@ -475,6 +475,30 @@ def render_markdown() -> str:
     for code, (state, meaning) in MACHINE_STATES.items():
         lines.append(f"| {code} | {state} | {meaning} |")
     lines += ["", "Any other code is treated as `unknown` and counted, never guessed.", ""]
+    from kit.relations import render_markdown_rows  # data module; imports this one lazily
+
+    lines += [
+        "## Plausibility relations",
+        "",
+        "Ranges cannot tell voltage L1 from voltage L2, or a value read one register off from",
+        "the right one. Relations between quantities can. They are data in `kit/relations.py`,",
+        "evaluated by `kit.relations.evaluate({name: value})` — each relation is *satisfied*,",
+        "*violated* or *not applicable* (a value missing), with evidence text such as",
+        '"Σ phase P ≈ total P within 0.4 %". `kit probe` uses them to find address shift and',
+        "word order; scan, commissioning and live data quality use the same table. A comparison",
+        "holds when the difference is within the relative tolerance *or* the absolute one",
+        "(meter rounding). Tolerances allow real imbalance: S may be an arithmetic or a vector",
+        "sum, V_LL ≈ √3·V_LN only on a roughly balanced supply.",
+        "",
+        *render_markdown_rows(),
+        "",
+        "With an earlier snapshot, every *counter* (kind above) must not decrease (a documented",
+        "rollover or reset aside), and an energy counter must rise by about ∫P dt between the",
+        "two readings (trapezoid of the two `power_active_total_w` readings; within 25 % or",
+        "0.2 kWh, judged only when ∫P dt ≥ 0.5 kWh). The OEE rows apply to the OEE KPIs",
+        "(fractions 0…1).",
+        "",
+    ]
     return "\n".join(lines)
 
 

@@ -61,8 +61,24 @@ def status(ctx: click.Context, as_json: bool, url: str | None) -> None:
         click.echo(
             f"  {c['name']:<24} {c['type']:<12} {c['status']:<9} restarts {c['restarts']}{extra}"
         )
+        line = plausibility_line(c)
+        if line:
+            click.echo(f"  {'':<24} {line}")
     for b in st.get("broken_plugins", []):
         click.echo(f"broken plugin skipped: {b['name']} ({b['distribution']}): {b['error']}")
+
+
+def plausibility_line(component: dict) -> str | None:
+    """``plausibility: 3 violation(s) in 12 check(s); violated now: …`` for a component whose
+    metrics count relation violations (kit/relations.py), else None."""
+    plaus = (component.get("metrics") or {}).get("plausibility") or {}
+    if not plaus.get("violations"):
+        return None
+    now = ", ".join(plaus.get("violated_now") or []) or "none"
+    return (
+        f"plausibility: {plaus['violations']} violation(s) in {plaus['evaluations']} check(s); "
+        f"violated now: {now}"
+    )
 
 
 @click.command()

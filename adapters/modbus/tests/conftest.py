@@ -12,6 +12,7 @@ import pytest_asyncio
 from kit_modbus.plugin import ModbusAdapter, ModbusConfig
 from kit_modbus.simulator import ModbusSimulator
 
+import kit
 from kit.codec import decode_batch
 from kit.components import ComponentContext
 from kit.plugins import get_plugin_manager
@@ -19,6 +20,24 @@ from kit.profiles import load_profile
 
 HERE = Path(__file__).parent
 TEST_PROFILE = HERE / "profiles" / "kit-test-device.yaml"
+
+
+def _load_emulator():
+    """The independent meter emulator as module ``meter_emulator`` (tests import it by name;
+    pytest's importlib mode does not put this directory on sys.path)."""
+    import importlib.util
+    import sys
+
+    if "meter_emulator" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("meter_emulator", HERE / "meter_emulator.py")
+        assert spec is not None and spec.loader is not None
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["meter_emulator"] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules["meter_emulator"]
+
+
+_load_emulator()
 
 
 @pytest.fixture(scope="session")
@@ -105,3 +124,44 @@ async def sim_factory():
     yield _make
     for s in sims:
         await s.stop()
+
+
+@pytest_asyncio.fixture
+async def meter():
+    """``await meter(**options)`` → started independent :class:`meter_emulator.MeterEmulator`."""
+    emu_mod = _load_emulator()
+    emus: list = []
+
+    async def _make(**options):
+        e = emu_mod.MeterEmulator(**options)
+        await e.start()
+        emus.append(e)
+        return e
+
+    yield _make
+    for e in emus:
+        await e.stop()
+
+
+class _SiteProfiles:
+    """Test plugin: contributes a directory of profiles (as a site library would)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @kit.hookimpl
+    def register_resources(self, register) -> None:
+        register.profiles(self.path)
+
+
+@pytest.fixture
+def site_host(tmp_path, temp_plugin, monkeypatch):
+    """A plugin host whose library holds the meter emulator's profile ``emu-em24`` (with
+    identity registers), used by the runtime and, patched in, by the adapter."""
+    emu_mod = _load_emulator()
+    d = tmp_path / "site-profiles"
+    d.mkdir()
+    (d / "emu-em24.yaml").write_text(emu_mod.profile_yaml(extra=emu_mod.IDENTITY_YAML))
+    host = temp_plugin(_SiteProfiles(d))
+    monkeypatch.setattr("kit.plugins.get_plugin_manager", lambda *a, **k: host)
+    return host

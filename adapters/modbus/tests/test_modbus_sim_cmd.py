@@ -60,6 +60,8 @@ async def test_start_simulator_api_dispatches_on_protocol():
         msg = await ModbusAdapter.test_connection(
             ModbusConfig(profile="eastron-sdm630", host=sim.host, port=sim.port, transport="tcp")
         )
-        assert "Eastron" in msg
+        # What was read from the device, never the profile's own vendor/model text.
+        assert f"device at 127.0.0.1:{sim.port} unit 1 answered" in msg
+        assert "Eastron" not in msg
     finally:
         await sim.stop()

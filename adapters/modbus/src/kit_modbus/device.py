@@ -13,9 +13,19 @@ Failure handling, per device:
   to the device until the next probe, spaced by exponential backoff with jitter. Neighbours
   on the same gateway or serial line keep their poll rate.
 * An exception response (``modbus_exception_N``) marks only the points of that read bad;
-  exception 02 teaches the planner (:func:`kit_modbus.planner.read_bisecting`). Gateway
+  exception 02 teaches the planner (:func:`kit_modbus.planner.read_learning`), and so does
+  exception 03 on a multi-point read ("request too long": the request size is halved until
+  reads succeed; the limit is remembered for the device on its line for the life of the
+  process, shown in health as ``learned_limits`` and logged once with the profile setting to
+  change). Gateway
   exceptions 0A/0B mean the device behind the gateway is unreachable: they count as a
   failed cycle like a timeout.
+* A malformed reply (wrong function code, short or inconsistent byte count, undecodable frame)
+  marks the points of that read bad with ``malformed_reply`` — never a crash of the poller;
+  it is logged once when it starts and once when the device answers properly again.
+* While the breaker is open, a probe waits for the line's own reconnect schedule instead of
+  being spent on it: recovery after a device returns takes at most the backoff cap plus one
+  poll interval (two independent schedules used to add up).
 """
 
 from __future__ import annotations
@@ -32,8 +42,17 @@ from typing import Any
 from kit.backoff import backoff_delay
 from kit.errors import AdapterError, DeviceRejected
 from kit_modbus import codec
-from kit_modbus.line import Line, reason_of
-from kit_modbus.planner import BIT_TABLES, IllegalAddress, Item, Planner, Read, read_bisecting
+from kit_modbus.line import Line, MalformedReply, reason_of
+from kit_modbus.planner import (
+    BIT_TABLES,
+    IllegalAddress,
+    Item,
+    Outcome,
+    Planner,
+    Read,
+    RequestRefused,
+    read_learning,
+)
 
 #: Exception codes that say the device itself is unreachable (count like a timeout).
 GATEWAY_CODES = {0x0A, 0x0B}
@@ -146,6 +165,15 @@ class DevicePoller:
         self.planner = Planner(
             items, max_registers=max_registers, max_bits=max_bits, max_gap=max_gap
         )
+        # Limits this device taught an earlier poller in this process (component restart).
+        known = line.learned.setdefault(unit_id, {})
+        replan = False
+        if "max_registers_per_read" in known:
+            replan |= self.planner.learn_limit("holding", known["max_registers_per_read"])
+        if "max_bits_per_read" in known:
+            replan |= self.planner.learn_limit("coil", known["max_bits_per_read"])
+        if replan:
+            self.planner.replan()
         n = len(self.specs)
         self.values: list[Any] = [None] * n
         self.reasons: list[str | None] = ["not_read"] * n
@@ -163,6 +191,8 @@ class DevicePoller:
         # Known to the line as up: the line drops its connection only when ALL its devices are down.
         line.down.setdefault(unit_id, False)
         self.pipeline = pipeline
+        self.malformed = False
+        """True while the device answers some reads with malformed frames (logged on change)."""
         self.polls = sorted({s.poll for s in self.specs}) or ["fast"]
         self._by_poll = {
             p: [k for k, s in enumerate(self.specs) if s.poll == p] for p in self.polls
@@ -189,7 +219,22 @@ class DevicePoller:
         except DeviceRejected as exc:
             if exc.code == 2:
                 raise IllegalAddress() from None
+            if exc.code == 3:
+                raise RequestRefused(exc) from None
             raise
+
+    def _learned(self, got: Outcome) -> None:
+        """Remember and report a request limit learned from exception 03."""
+        self.line.learned.setdefault(self.unit_id, {}).update(self.planner.learned)
+        setting = ", ".join(f"{k}: {v}" for k, v in sorted(self.planner.learned.items()))
+        self.log.warning(
+            "%s: device refuses reads of %s with exception 03 (illegal data value); reading at "
+            "most %s per request from now on — set connection.%s in the profile",
+            self.name,
+            got.refused_size,
+            got.limit,
+            setting,
+        )
 
     def _mark(self, keys: Iterable[int], reason: str) -> None:
         self._any_bad = True
@@ -249,6 +294,13 @@ class DevicePoller:
         keys = self.keys_for(polls)
         now = time.monotonic()
         self.stats.cycles += 1
+        if self.breaker_open and now >= self.next_probe:
+            # The line keeps its own reconnect schedule; a probe sent before it is due would be
+            # refused without touching the wire and cost a whole breaker backoff step. Wait for
+            # the line instead (both schedules are capped, so recovery ≤ cap + one poll).
+            due = self.line.connect_due_at()
+            if due > now:
+                self.next_probe = due
         if self.breaker_open and now < self.next_probe:
             self.stats.skipped_cycles += 1
             self._mark(keys, self.down_reason or "comm_lost")
@@ -258,22 +310,35 @@ class DevicePoller:
         reads = self.planner.reads_for(polls)
         t0 = time.perf_counter()
         pending: asyncio.Future | None = None
+        malformed: list[str] = []
         try:
             if reads and self.pipeline:
                 pending = asyncio.ensure_future(self._read(reads[0]))
             for i, r in enumerate(reads):
                 fut, pending = pending, None
                 illegal: list[int] = []
+                refused: list[int] = []
                 try:
-                    ok = [(r, await (fut if fut is not None else self._read(r)))]
-                except IllegalAddress:
-                    ok, illegal = await read_bisecting(self.planner, r, self._read)
+                    try:
+                        ok = [(r, await (fut if fut is not None else self._read(r)))]
+                    except (IllegalAddress, RequestRefused):
+                        got = await read_learning(self.planner, r, self._read)
+                        ok, illegal, refused = got.ok, got.illegal, got.refused
+                        if got.limit is not None:
+                            self._learned(got)
                 except DeviceRejected as exc:
                     if exc.code in GATEWAY_CODES:
                         raise
                     ok = []
                     self._count(f"modbus_exception_{exc.code}")
                     self._mark((k for k, _ in r.members), f"modbus_exception_{exc.code}")
+                except MalformedReply as exc:
+                    # The device answered, badly: this read's points are bad, the others may
+                    # still be fine (and the device is not "down").
+                    ok = []
+                    malformed.append(str(exc))
+                    self._count("malformed_reply")
+                    self._mark((k for k, _ in r.members), "malformed_reply")
                 if self.pipeline and i + 1 < len(reads):
                     # Pipelining: the next request goes out now (one sleep(0) lets its task send
                     # it), and this read is decoded and rendered while the device answers.
@@ -281,6 +346,15 @@ class DevicePoller:
                     await asyncio.sleep(0)
                 for rr, data in ok:
                     self._store(rr, data)
+                if refused:
+                    # Rendered below with the other points the planner no longer reads.
+                    self._count("modbus_exception_3", len(refused))
+                    self.log.warning(
+                        "%s: device refuses %s with exception 03 even when read alone; "
+                        "marked bad, check the profile's table, address and type",
+                        self.name,
+                        ", ".join(self.specs[k].name for k in refused),
+                    )
                 if illegal:
                     self._count("modbus_exception_2", len(illegal))
                     self.log.warning(
@@ -295,6 +369,12 @@ class DevicePoller:
             for k in gone:
                 self.values[k] = None
                 self.reasons[k] = "modbus_exception_2"
+            # Points refused with exception 03 even alone, likewise.
+            refused_alone = [k for k in self.planner.refused if self.specs[k].poll in wanted]
+            for k in refused_alone:
+                self.values[k] = None
+                self.reasons[k] = "modbus_exception_3"
+            gone += refused_alone
             if gone:
                 self._any_bad = True
         except AdapterError as exc:
@@ -303,6 +383,17 @@ class DevicePoller:
         finally:
             if pending is not None and not pending.done():
                 pending.cancel()
+        if bool(malformed) != self.malformed:
+            self.malformed = bool(malformed)
+            if malformed:
+                self.log.warning(
+                    "%s: device answers with malformed frames (points bad, reason "
+                    "malformed_reply): %s",
+                    self.name,
+                    malformed[0],
+                )
+            else:
+                self.log.warning("%s: device answers with valid frames again", self.name)
         self._any_bad = self.reasons.count(None) != len(self.reasons)  # C-speed scan
         self.stats.latency_ms = (time.perf_counter() - t0) * 1000
         self.stats.good_cycles += 1
@@ -363,5 +454,7 @@ class DevicePoller:
             "reads_per_cycle": len(self.planner.reads),
             "points": len(self.specs),
             "illegal_points": sorted(self.specs[k].name for k in self.planner.illegal),
+            "refused_points": sorted(self.specs[k].name for k in self.planner.refused),
+            "learned_limits": dict(self.planner.learned),
             "connect_attempts": self.line.connect_attempts,
         }

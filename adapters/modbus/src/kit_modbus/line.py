@@ -11,6 +11,12 @@ the kit's error tree:
 * no answer in time → :class:`kit.errors.DeviceTimeout` (reason ``timeout``)
 * exception response → :class:`kit.errors.DeviceRejected` with ``code`` N (``modbus_exception_N``)
 * cannot connect / connection lost → :class:`CommLost` (reason ``comm_lost``)
+* an answer that is not a valid reply to the request (another function code, fewer registers
+  than asked, a byte count that disagrees with the data, a frame pymodbus cannot decode) →
+  :class:`MalformedReply` (reason ``malformed_reply``) — never an exception deep in the codec.
+
+pymodbus' own logger is quietened (it dumps every frame in hex at DEBUG and logs each timeout
+at ERROR: megabytes per hour for one silent device); the line and the poller report instead.
 """
 
 from __future__ import annotations
@@ -31,18 +37,55 @@ from kit.errors import AdapterError, DeviceRejected, DeviceTimeout
 
 log = logging.getLogger("kit.modbus.line")
 
+# pymodbus logs every frame as a hex dump at DEBUG, each timeout at ERROR and each undecodable
+# frame at WARNING; a misbehaving device then floods the log (2.9 MB in 4 minutes was seen).
+# The line and the poller report these once per state change instead. A deliberately
+# configured level (e.g. for debugging a device) is left alone.
+_PYMODBUS_LOG = logging.getLogger("pymodbus")
+if _PYMODBUS_LOG.level == logging.NOTSET:
+    _PYMODBUS_LOG.setLevel(logging.CRITICAL)
+
 
 class CommLost(AdapterError):
     """The connection to the endpoint is down (refused, reset, not yet re-established)."""
 
 
+class MalformedReply(AdapterError):
+    """The device answered, but not with a valid reply to the request."""
+
+
 def reason_of(exc: BaseException) -> str:
-    """Quality reason for a failed request: ``timeout``, ``modbus_exception_N`` or ``comm_lost``."""
+    """Quality reason for a failed request: ``timeout``, ``modbus_exception_N``,
+    ``malformed_reply`` or ``comm_lost``."""
     if isinstance(exc, DeviceRejected):
         return f"modbus_exception_{exc.code}"
     if isinstance(exc, DeviceTimeout):
         return "timeout"
+    if isinstance(exc, MalformedReply):
+        return "malformed_reply"
     return "comm_lost"
+
+
+def _guard_decoding(client: Any, describe: str) -> None:
+    """Turn a frame pymodbus cannot decode into a :class:`MalformedReply` for the waiting request.
+
+    Unguarded, the decoder's exception escapes ``data_received``: asyncio logs a traceback,
+    closes the transport and the request waits for its timeout, then reports ``comm_lost`` —
+    "cannot connect" for a device that did answer.
+    """
+    ctx = client.ctx
+    decode = ctx.callback_data
+
+    def callback_data(data: bytes, addr: Any = None) -> int:
+        try:
+            return decode(data, addr=addr)
+        except Exception as exc:  # any decoder failure is the device's frame, not our bug
+            fut = getattr(ctx, "response_future", None)
+            if fut is not None and not fut.done():
+                fut.set_exception(MalformedReply(f"{describe}: undecodable reply ({exc})"))
+            return len(data)  # drop the bad frame; the next reply starts afresh
+
+    ctx.callback_data = callback_data
 
 
 @dataclass(frozen=True)
@@ -110,6 +153,7 @@ class _Conn:
             self.client = self._make()
             # The line decides when a silent connection is dead, not pymodbus' counter.
             self.client.set_max_no_responses(1 << 30)
+            _guard_decoding(self.client, self.line.describe())
         self.line.connect_attempts += 1
         try:
             # Connecting gets at least 1 s: a loaded host must not look like a dead device.
@@ -175,10 +219,23 @@ class Line:
         self.requests = 0
         self._rr = 0
         self.down: dict[int, bool] = {}
+        self.learned: dict[int, dict[str, int]] = {}
+        """Request limits learned from exception 03, per unit id (kept by :class:`LineRegistry`
+        for the life of the process, so a restarted component does not learn them again)."""
 
     def describe(self) -> str:
         """``modbus tcp 10.0.0.5:502`` — for messages."""
         return f"modbus {self.key.transport} {self.key.endpoint}"
+
+    def connect_due_at(self) -> float:
+        """Monotonic time from which a request may (re)connect: 0 when a connection is up
+        or may be attempted now, else the earliest scheduled reconnect attempt."""
+        due = []
+        for c in self.conns:
+            if c.client is not None and c.client.connected:
+                return 0.0
+            due.append(c.next_attempt)
+        return min(due, default=0.0)
 
     def backoff(self, failures: int) -> float:
         """Delay before the next attempt after ``failures`` consecutive failures (with jitter)."""
@@ -227,6 +284,8 @@ class Line:
                 # pymodbus enforces the timeout itself (set above); no extra wait_for task per
                 # request on the hot path.
                 rr = await _call(client, unit_id, function_code, address, count, values)
+            except MalformedReply:
+                raise
             except TimeoutError:
                 raise DeviceTimeout(
                     f"{self.describe()} unit {unit_id}: no answer within {t} s"
@@ -251,9 +310,25 @@ class Line:
                 f"answered exception {code:02d}",
                 code,
             )
+        got_fc = int(getattr(rr, "function_code", function_code) or function_code)
+        if got_fc != function_code:
+            raise MalformedReply(
+                f"{self.describe()} unit {unit_id}: FC{function_code} at {address} was answered "
+                f"with function code {got_fc}"
+            )
         if function_code in (1, 2):
+            if len(rr.bits) < count:
+                raise MalformedReply(
+                    f"{self.describe()} unit {unit_id}: FC{function_code} at {address} asked for "
+                    f"{count} bits, the reply carries {len(rr.bits)}"
+                )
             return list(rr.bits[:count])
         if function_code in (3, 4):
+            if len(rr.registers) != count:
+                raise MalformedReply(
+                    f"{self.describe()} unit {unit_id}: FC{function_code} at {address} asked for "
+                    f"{count} registers, the reply carries {len(rr.registers)}"
+                )
             return rr.registers
         return []
 
@@ -327,12 +402,15 @@ class LineRegistry:
 
     def __init__(self) -> None:
         self._lines: dict[LineKey, Line] = {}
+        self._learned: dict[LineKey, dict[int, dict[str, int]]] = {}
 
     def acquire(self, key: LineKey, **kwargs: Any) -> Line:
         """The line for ``key`` (created on first use); call :meth:`release` when done."""
         line = self._lines.get(key)
         if line is None:
             line = self._lines[key] = Line(key, **kwargs)
+            # The same dict object: limits learned on this endpoint outlive its connections.
+            line.learned = self._learned.setdefault(key, {})
         line.users += 1
         return line
 

@@ -12,6 +12,11 @@ Pure (no I/O) except :func:`read_bisecting`, which takes the read function as an
   marked illegal (quality ``bad``, ``modbus_exception_2``); a boundary that only fails when
   read across (a hole in a gap, or an internal block boundary) becomes a *cut* the planner
   never reads across again. Illegal points and cuts survive re-planning.
+* Exception 03 (ILLEGAL DATA VALUE) for a multi-point read usually means "request too long"
+  (many meters allow 20–60 registers): the request size is halved and the read's points are
+  re-read in chunks until they succeed; the size that worked becomes the device's limit
+  (:attr:`Planner.learned`, reported with the profile setting to change). A single point that
+  is still refused keeps the exception as its quality reason.
 """
 
 from __future__ import annotations
@@ -102,6 +107,11 @@ class Planner:
                 raise ValueError(
                     f"point {it.key} needs {it.count} registers, more than the read limit {limit}"
                 )
+        self.refused: set[int] = set()
+        """Keys of points the device refused with exception 03 even when read alone."""
+        self.learned: dict[str, int] = {}
+        """Request limits learned from exception 03, by profile setting name
+        (``max_registers_per_read`` / ``max_bits_per_read``)."""
         self.reads: list[Read] = []
         self.replan()
 
@@ -113,10 +123,10 @@ class Planner:
         """Recompute :attr:`reads` from the items, illegal points and cuts."""
         groups: dict[tuple[str, str], list[Item]] = {}
         for it in self.items.values():
-            if it.key not in self.illegal:
+            if it.key not in self.illegal and it.key not in self.refused:
                 groups.setdefault((it.poll, it.table), []).append(it)
         forbidden: dict[str, list[tuple[int, int]]] = {}
-        for key in self.illegal:
+        for key in self.illegal | self.refused:
             it = self.items[key]
             forbidden.setdefault(it.table, []).append((it.address, it.address + it.count))
         reads: list[Read] = []
@@ -181,6 +191,41 @@ class Planner:
         """The point ``key`` alone is refused with exception 02: stop reading it."""
         self.illegal.add(key)
 
+    # -- learning from exception 03 ----------------------------------------------------------
+    def learn_limit(self, table: str, count: int) -> bool:
+        """Reads of ``table`` must not exceed ``count`` registers/bits (never raises a limit).
+
+        Returns True when the limit went down (the caller re-plans)."""
+        if table in BIT_TABLES:
+            if count >= self.max_bits:
+                return False
+            self.max_bits = max(1, count)
+            self.learned["max_bits_per_read"] = self.max_bits
+        else:
+            if count >= self.max_registers:
+                return False
+            self.max_registers = max(1, count)
+            self.learned["max_registers_per_read"] = self.max_registers
+        return True
+
+    def chunks(self, read: Read, limit: int) -> list[Read]:
+        """The members of ``read`` regrouped into tight reads of at most ``limit`` each."""
+        out: list[Read] = []
+        cur: list[tuple[int, int]] = []
+        start = end = 0
+        for key, _ in sorted(read.members, key=lambda m: m[1]):
+            it = self.items[key]
+            if cur and max(end, it.address + it.count) - start > limit:
+                out.append(self._tight(read, cur))
+                cur = []
+            if not cur:
+                start, end = it.address, it.address + it.count
+            end = max(end, it.address + it.count)
+            cur.append((key, 0))
+        if cur:
+            out.append(self._tight(read, cur))
+        return out
+
 
 def _crosses(start: int, end: int, cuts: Sequence[int], holes: Sequence[tuple[int, int]]) -> bool:
     for c in cuts:
@@ -194,6 +239,95 @@ def _crosses(start: int, end: int, cuts: Sequence[int], holes: Sequence[tuple[in
 
 class IllegalAddress(Exception):
     """Raised by a read callback for exception 02 (what :func:`read_bisecting` learns from)."""
+
+
+class RequestRefused(Exception):
+    """Raised by a read callback for exception 03 (what :func:`read_learning` learns from).
+
+    ``error`` is the original exception, re-raised by callers that cannot learn from it."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass
+class Outcome:
+    """What :func:`read_learning` got and learned for one planned read."""
+
+    ok: list[tuple[Read, Sequence[int] | Sequence[bool]]] = field(default_factory=list)
+    """(read, values) pairs that succeeded."""
+    illegal: list[int] = field(default_factory=list)
+    """Keys refused with exception 02 when read alone."""
+    refused: list[int] = field(default_factory=list)
+    """Keys still refused with exception 03 when read alone (not a size problem)."""
+    limit: int | None = None
+    """Request size learned from exception 03 (None: nothing learned)."""
+    refused_size: int | None = None
+    """The smallest request size the device refused with exception 03."""
+
+
+async def read_learning(
+    planner: Planner,
+    read: Read,
+    do_read: Callable[[Read], Awaitable[Sequence[int] | Sequence[bool]]],
+) -> Outcome:
+    """Read ``read``, learning from exception 02 (holes, by bisection) and exception 03
+    (request too long, by halving the request size).
+
+    ``do_read`` raises :class:`IllegalAddress` for 02 and :class:`RequestRefused` for 03; any
+    other exception propagates. What is learned is stored in ``planner`` and the plan is
+    recomputed when something was learned.
+    """
+    out = Outcome()
+    learned = False
+
+    async def attempt(r: Read) -> bool:
+        nonlocal learned
+        try:
+            out.ok.append((r, await do_read(r)))
+            return True
+        except IllegalAddress:
+            learned = True
+            if len(r.members) == 1:
+                key = r.members[0][0]
+                planner.learn_illegal(key)
+                out.illegal.append(key)
+                return False
+            first, second = planner.split(r)
+            ok_first = await attempt(first)
+            ok_second = await attempt(second)
+            if ok_first and ok_second:
+                # Each half reads, the whole does not: the boundary between them is the problem.
+                planner.learn_cut(r.table, second.start)
+            return False
+        except RequestRefused:
+            widest = max(planner.items[k].count for k, _ in r.members)
+            if len(r.members) == 1 or r.count <= widest:
+                # Refused alone: not a size problem. Stop reading it (like a hole), keep the
+                # exception as its quality reason.
+                learned = True
+                out.refused.extend(k for k, _ in r.members)
+                planner.refused.update(k for k, _ in r.members)
+                return False
+            refused_before = len(out.refused)
+            size = max(widest, r.count // 2)
+            parts = planner.chunks(r, size)
+            results = [await attempt(c) for c in parts]
+            if any(results) and len(out.refused) == refused_before:
+                # The halved size worked and no single point explains the refusal: it is the
+                # device's limit from now on (a deeper halving inside a failing part lowers it
+                # further; limits never go up).
+                out.refused_size = min(out.refused_size or r.count, r.count)
+                if planner.learn_limit(r.table, size):
+                    learned = True
+                    out.limit = planner.limit(r.table)
+            return False
+
+    await attempt(read)
+    if learned:
+        planner.replan()
+    return out
 
 
 async def read_bisecting(
@@ -210,32 +344,5 @@ async def read_bisecting(
     Returns:
         (successful (read, values) pairs, keys of points found illegal).
     """
-    ok: list[tuple[Read, Sequence[int] | Sequence[bool]]] = []
-    illegal: list[int] = []
-    learned = False
-
-    async def attempt(r: Read) -> bool:
-        nonlocal learned
-        try:
-            ok.append((r, await do_read(r)))
-            return True
-        except IllegalAddress:
-            pass
-        learned = True
-        if len(r.members) == 1:
-            key = r.members[0][0]
-            planner.learn_illegal(key)
-            illegal.append(key)
-            return False
-        first, second = planner.split(r)
-        ok_first = await attempt(first)
-        ok_second = await attempt(second)
-        if ok_first and ok_second:
-            # Each half reads, the whole does not: the boundary between them is the problem.
-            planner.learn_cut(r.table, second.start)
-        return False
-
-    await attempt(read)
-    if learned:
-        planner.replan()
-    return ok, illegal
+    got = await read_learning(planner, read, do_read)
+    return got.ok, got.illegal

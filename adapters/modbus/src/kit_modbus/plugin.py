@@ -17,8 +17,12 @@ import kit
 from kit.components import Adapter, ComponentContext
 from kit.errors import AdapterError, ConfigError, DeviceRejected, DeviceTimeout
 from kit.payloads import HealthStatus
+from kit.relations import Monitor
 from kit_modbus.device import DevicePoller, PointSpec, spec_from_profile_point
-from kit_modbus.line import LINES, CommLost, Line, LineKey, SerialSettings
+from kit_modbus.identity import raise_on_mismatch, read_identity
+from kit_modbus.identity import summary as identity_summary
+from kit_modbus.line import LINES, CommLost, Line, LineKey, MalformedReply, SerialSettings
+from kit_modbus.planner import read_learning
 from kit_modbus.profile import ModbusProfile
 
 
@@ -73,6 +77,9 @@ class ModbusConfig(BaseModel):
     """Longest probe delay while the device is down, so a dead device is not hammered."""
     health_interval_s: float = Field(5.0, gt=0, le=3600)
     """Seconds between device health messages (state changes publish at once)."""
+    plausibility_interval_s: float = Field(10.0, ge=0, le=86400)
+    """Seconds between plausibility checks of the live values against the physics relations
+    (docs/vocabulary.md); violations are counted in device health. 0 turns them off."""
 
 
 def find_profile(
@@ -126,6 +133,7 @@ class ModbusAdapter(Adapter):
         self.line: Line | None = None
         self.poller: DevicePoller | None = None
         self.batches = 0
+        self.plausibility = Monitor(config.plausibility_interval_s)  # type: ignore[attr-defined]
 
     # -- setup ----------------------------------------------------------------------------
     @staticmethod
@@ -247,7 +255,7 @@ class ModbusAdapter(Adapter):
                 now = clock.monotonic()
                 polls = [p for p, t in due.items() if t <= now]
                 if polls:
-                    await poller.poll(polls)
+                    answered = await poller.poll(polls)
                     keys = tuple(poller.keys_for(polls))
                     writer = writers.get(keys)
                     if writer is None:  # one per combination of poll classes, built once
@@ -263,6 +271,8 @@ class ModbusAdapter(Adapter):
                     )
                     self.batches += 1
                     done = clock.monotonic()
+                    if answered and self.plausibility.due(done):
+                        self._check_plausibility(poller, done)
                     for p in polls:
                         # Skip missed slots instead of bursting to catch up after an outage.
                         due[p] = max(due[p] + intervals.get(p, intervals["fast"]), done)
@@ -280,6 +290,28 @@ class ModbusAdapter(Adapter):
                 LINES.release(self.line)
                 self.line = None
 
+    def _check_plausibility(self, poller: DevicePoller, now: float) -> None:
+        """Relations on the latest good values of every point (rate-limited by the monitor)."""
+        values = {
+            s.name: v
+            for s, v, r in zip(poller.specs, poller.values, poller.reasons)
+            if r is None and v is not None
+        }
+        changed = self.plausibility.observe(values, now)
+        if changed is None:
+            return
+        new, gone = changed
+        for statement in sorted(new):
+            # Once when a relation starts failing, once when it holds again: not per check.
+            self.ctx.log.warning(
+                "%s: implausible values: %s (%s)",
+                poller.name,
+                statement,
+                self.plausibility.last_evidence.get(statement, ""),
+            )
+        for statement in sorted(gone):
+            self.ctx.log.warning("%s: plausible again: %s", poller.name, statement)
+
     async def _publish_health(self, poller: DevicePoller) -> None:
         status = (
             HealthStatus.running
@@ -288,15 +320,33 @@ class ModbusAdapter(Adapter):
         )
         detail = "" if not poller.down else f"device down: {poller.down_reason}"
         try:
-            await self.ctx.publish_health(status, kind="device", detail=detail, **poller.health())
+            await self.ctx.publish_health(
+                status,
+                kind="device",
+                detail=detail,
+                **poller.health(),
+                plausibility=self.plausibility.summary(),
+            )
         except Exception as exc:  # health is best effort; polling must go on
             self.ctx.log.debug("device health not published: %s", exc)
+
+    async def on_failed(self, reason: str) -> None:
+        """Marked ``failed`` by the supervisor: publish every point once as bad with reason
+        ``component_failed`` so the device does not just go silent (docs/adapters/modbus.md)."""
+        poller = self.poller
+        if poller is None:
+            return  # crashed before its points were known (e.g. profile not found)
+        keys = list(range(len(poller.specs)))
+        poller._mark(keys, "component_failed")
+        writer = self.ctx.sample_writer([(s.name, s.unit) for s in poller.specs])
+        await writer.publish([poller.values[k] for k in keys], poller.qualities(keys))
 
     def metrics(self) -> dict[str, Any]:
         """Device health figures plus batches published."""
         out: dict[str, Any] = {"batches": self.batches}
         if self.poller is not None:
             out.update(self.poller.health())
+            out["plausibility"] = self.plausibility.summary()
         return out
 
     # -- writes ---------------------------------------------------------------------------
@@ -367,14 +417,49 @@ class ModbusAdapter(Adapter):
                     )
                 except DeviceRejected:
                     ident = ""  # identification is optional; the register read below decides
+            identity = ""
+            if prof.identity is not None:
+                # A wrong model fails here, naming expected and read values: nothing installed.
+                results = await read_identity(
+                    line,
+                    unit,
+                    prof.identity,
+                    prof.connection.addressing,
+                    prof.connection.byte_order,
+                    cfg.timeout_s or prof.connection.timeout_s,
+                )
+                raise_on_mismatch(results, where, f"{prof.vendor} {prof.model}")
+                identity = identity_summary(results)
             poller = cls.build_poller(cfg, prof, line)
-            first = poller.planner.reads[0]
-            await line.request(
-                unit, first.function_code, first.start, first.count, timeout=poller.timeout_s
+            planner = poller.planner
+            first = planner.reads[0]
+            # The test read learns like polling does: a device that refuses long reads with
+            # exception 03 passes, and the answer says which profile setting to change.
+            got = await read_learning(planner, first, poller._read)
+            if got.refused and not got.ok:
+                raise DeviceRejected(f"{where}: exception 03", 3)
+            if got.illegal and not got.ok:
+                raise DeviceRejected(f"{where}: exception 02", 2)
+            learned = ""
+            if planner.learned:
+                learned = (
+                    f"; it refuses reads of {got.refused_size} registers (exception 03): set "
+                    + ", ".join(f"connection.{k}: {v}" for k, v in sorted(planner.learned.items()))
+                    + " in the profile (learned and applied automatically meanwhile)"
+                )
+            # What was *read* from the device — never the profile's own vendor/model text (the
+            # commissioning report quotes this as the device's identification).
+            read = (
+                "; ".join(x for x in (f"FC43/14: {ident}" if ident else "", identity) if x)
+                or "no identification read (the profile declares none)"
             )
-            return f"{prof.vendor} {prof.model} answered at {where}" + (
-                f" ({ident})" if ident else ""
-            )
+            return f"device at {where} answered; read: {read}{learned}"
+        except MalformedReply as exc:
+            raise AdapterError(
+                f"{where} answered with malformed frames ({exc}). Check that no other master "
+                "talks to it through the same gateway, and the framing (Modbus TCP vs RTU over "
+                "TCP: --rtu-over-tcp / transport rtu_over_tcp)."
+            ) from None
         except CommLost as exc:
             raise AdapterError(
                 f"cannot connect to {key.endpoint}: {exc}. Check the IP address and port, that the "
@@ -390,6 +475,8 @@ class ModbusAdapter(Adapter):
             hint = {
                 1: "the device does not support this function — is it the right profile?",
                 2: "the register map does not match — wrong profile, model variant or addressing?",
+                3: "the device refuses the request even for a single point — wrong table "
+                "(holding vs input) or a register that must be read with a different length?",
                 10: "the gateway has no route to this unit id — check the gateway configuration",
                 11: "the gateway got no answer from the device — check unit id, wiring and serial settings",
             }.get(int(exc.code), "see docs/adapters/modbus.md#quality-reasons")

@@ -34,6 +34,7 @@ from kit import vocabulary
 from kit.errors import ConfigError
 from kit.profiles import Profile
 from kit.yamlfiles import suggest
+from kit_modbus.identity import Identity
 from kit_modbus.profile_sections import Connection, Identification, Parameter, SerialSettings
 from kit_modbus.profile_sim import Generator, _Gen, default_generator
 from kit_modbus.profile_types import (
@@ -187,6 +188,9 @@ class ModbusProfile(Profile):
     protocol: Literal["modbus"] = "modbus"
     connection: Connection
     identification: Identification | None = None
+    identity: Identity | None = None
+    """Identity registers (model code, firmware) and the values the model shows; see
+    :mod:`kit_modbus.identity`."""
     parameters: dict[str, Parameter] = Field(default_factory=dict)
     """Values the technician supplies (parameterised PLC templates); see :meth:`resolve`."""
     points: list[ModbusPoint] = Field(min_length=1)
