@@ -57,6 +57,8 @@ class PointSpec:
     poll: str = "fast"
     range: tuple[float, float] | None = None
     writable: bool = False
+    resolution: float | None = None
+    invalid: dict[float, str] | None = None
 
 
 def spec_from_profile_point(p: Any) -> PointSpec:
@@ -75,6 +77,8 @@ def spec_from_profile_point(p: Any) -> PointSpec:
         poll=p.poll,
         range=tuple(p.range) if p.range else None,
         writable=p.access == "rw",
+        resolution=getattr(p, "resolution", None),
+        invalid=getattr(p, "invalid_raw", None),
     )
 
 
@@ -132,7 +136,14 @@ class DevicePoller:
         self.log = log or logging.getLogger("kit.modbus")
         self.codecs = [
             codec.PointCodec(
-                s.type, s.byte_order, scale=s.scale, offset=s.offset, bit=s.bit, count=s.count
+                s.type,
+                s.byte_order,
+                scale=s.scale,
+                offset=s.offset,
+                bit=s.bit,
+                count=s.count,
+                resolution=s.resolution,
+                invalid=s.invalid,
             )
             if s.table not in BIT_TABLES
             else None
@@ -249,10 +260,11 @@ class DevicePoller:
                         self._good_prefix[k].replace("%", "%%") + "%r}" for k in keys
                     )
                 return r.template % tuple(vals)
-            for i in nan:
-                # NaN/inf registers mean "not available" on most meters: never a good value.
+            for i, why in nan:
+                # NaN/inf registers mean "not available" on most meters, sentinels (0x7FFFFFFF)
+                # what the profile declares: never a good value.
                 values[keys[i]] = None
-                reasons[keys[i]] = "not_a_number"
+                reasons[keys[i]] = why
                 self._any_bad = True
             return None
         be_buf, le_buf = codec.buffers(data)
@@ -263,6 +275,10 @@ class DevicePoller:
             if v.__class__ is float and not isfinite(v):
                 values[key] = None
                 reasons[key] = "not_a_number"
+                self._any_bad = True
+            elif v.__class__ is codec.Invalid:
+                values[key] = None
+                reasons[key] = v.reason
                 self._any_bad = True
             else:
                 values[key] = v

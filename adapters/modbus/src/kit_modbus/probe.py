@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from kit.display import format_value
 from kit.errors import AdapterError, ConfigError, DeviceRejected, DeviceTimeout
 from kit_modbus import codec
 from kit_modbus.line import CommLost, Line, LineKey, reason_of
@@ -214,9 +215,8 @@ def _summary(rows: list[dict[str, Any]], configured: str) -> dict[str, Any]:
 
 
 def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    return "-" if v is None else str(v)
+    # Full precision without float noise (123456.7, not the 123457 of ``:.6g``).
+    return "-" if v is None else format_value(v)
 
 
 def render(report: dict[str, Any]) -> str:

@@ -94,6 +94,10 @@ class ModbusPoint(BaseModel):
     scale: float = 1.0
     """engineering value = raw × scale + offset."""
     offset: float = 0.0
+    resolution: float | None = Field(None, gt=0)
+    """Smallest step the device reports (from the manual, e.g. 0.01). Decoded values are rounded
+    to its decimals; without it integers keep the decimals of ``scale``/``offset`` and floats
+    their significant digits (float32: 7) — docs/bus.md, "Values and precision"."""
     unit: str | None = None
     """Unit of the engineering value; defaults to the vocabulary's unit and must match it."""
     access: Literal["r", "rw"] = "r"
@@ -162,6 +166,7 @@ class ModbusPoint(BaseModel):
             "byte_order": self.byte_order,
             "scale": self.scale,
             "offset": self.offset,
+            "resolution": self.resolution,
             "unit": self.unit,
             "range": self.range,
             "poll": self.poll,
