@@ -69,6 +69,23 @@ def clean(value: Any, decimals: int | None = None) -> Any:
     return round_sig(value, DEFAULT_DIGITS)
 
 
+def computed_decimals(value: Any) -> int | None:
+    """Decimals worth showing for a *computed* value (a KPI: an average, a ratio, a sum of
+    differences), whose last digits are arithmetic, not measurement: 3 decimals from 1 up,
+    4 significant digits below (``1.77578782`` → ``1.776``, ``0.0123456`` → ``0.01235``)."""
+    if value.__class__ is not float or not math.isfinite(value) or value == 0:
+        return None
+    if abs(value) >= 1:
+        return 3
+    return min(MAX_DECIMALS, 3 - math.floor(math.log10(abs(value))))
+
+
+def format_computed(value: Any, unit: str | None = None) -> str:
+    """Text of a computed value (KPI): :func:`computed_decimals`, trailing zeros dropped."""
+    d = computed_decimals(value)
+    return format_value(round(value, d) if d is not None else value, unit=unit)
+
+
 def format_value(value: Any, decimals: int | None = None, unit: str | None = None) -> str:
     """Text of a value as a technician should see it (``230.1 V``, ``123456.7 kWh``, ``true``).
 

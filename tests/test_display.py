@@ -10,7 +10,7 @@ from kit_historian.cli import write
 
 from kit.cli.bus_cmds import format_message
 from kit.cli.demo_cmd import data_line, kpi_line
-from kit.display import clean, decimals_for, decimals_of, format_value, round_sig
+from kit.display import clean, decimals_for, decimals_of, format_computed, format_value, round_sig
 
 
 def test_decimals_come_from_scale_offset_or_resolution():
@@ -33,6 +33,10 @@ def test_values_are_shown_in_full_without_noise():
     assert format_value(True) == "true" and format_value(None) == "—"
     assert clean(0.1 + 0.2) == 0.3 and clean("x") == "x" and math.isnan(clean(math.nan))
     assert round_sig(123456.703125, 7) == 123456.7
+    # Computed values (KPIs): arithmetic digits dropped.
+    assert format_computed(1.77578782) == "1.776"
+    assert format_computed(0.0123456, "kWh") == "0.01235 kWh"
+    assert format_computed(123456.7) == "123456.7" and format_computed(16.0) == "16"
 
 
 def _batch(value, unit="V"):

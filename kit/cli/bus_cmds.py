@@ -8,7 +8,7 @@ import json
 import click
 
 from kit.cli.common import connected, run, settings_from
-from kit.display import format_value
+from kit.display import format_computed, format_value
 
 
 def format_message(subject: str, data: bytes) -> str:
@@ -29,7 +29,7 @@ def format_message(subject: str, data: bytes) -> str:
             f"{obj.get('asset')} #{obj.get('seq')}: {pts}{f' (+{more} more)' if more > 0 else ''}"
         )
     if schema.startswith("kit.kpi/"):
-        value = format_value(obj.get("value"), unit=obj.get("unit"))
+        value = format_computed(obj.get("value"), unit=obj.get("unit"))
         return f"{obj.get('asset')} {obj.get('kpi')} = {value} ({obj.get('window') or ''})"
     if schema.startswith("kit.health/"):
         return f"health {obj.get('component')}: {obj.get('status')} {obj.get('detail') or ''}"

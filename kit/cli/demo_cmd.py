@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from kit.cli.common import run, settings_from
-from kit.display import format_value
+from kit.display import format_computed, format_value
 
 #: (simulator profile, recipe, recipe parameters without host/port) of the demo.
 DEMO_DEVICES: list[tuple[str, str, dict[str, Any]]] = [
@@ -84,7 +84,7 @@ def kpi_line(obj: dict) -> str:
     if unit in (None, "", "1") and isinstance(value, float) and obj.get("kpi") in _RATIO_KPIS:
         text = f"{value * 100:.1f} %"  # OEE factors read as percentages on the shop floor
     else:
-        text = format_value(value, unit=unit)
+        text = format_computed(value, unit=unit)
     return f"{obj['ts'][11:19]} KPI   {obj['asset']:<38} {obj['kpi']:<26} {text} ({obj.get('window') or ''})"
 
 

@@ -49,6 +49,7 @@ from kit_modbus.profile_types import (
     single_word_order,
     to_pdu,
 )
+from kit_modbus.sim_models import ElectricalModel, MachineModel, Sampler, model_samplers
 
 Loc = tuple[str | int, ...]
 
@@ -176,11 +177,21 @@ class ModbusPoint(BaseModel):
 
 
 class Simulation(BaseModel):
-    """Values ``kit sim`` serves: a generator per semantic name; other points get a default."""
+    """Values ``kit sim`` serves: physical models, a generator per semantic name, defaults.
+
+    Precedence per point: its generator in ``points``, else a model's value (``electrical``
+    applies to electrical names even when not declared; ``machine`` when declared), else a
+    default for its semantic name (:mod:`kit_modbus.sim_models`).
+    """
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     seed: int = 1
+    electrical: ElectricalModel | None = None
+    """Meter physics from per-phase drivers: phases sum to totals, S² = P² + Q²,
+    V_LL = √3·V_LN, counters integrate power."""
+    machine: MachineModel | None = None
+    """Running pattern, cycle time ≥ ideal, part counters that follow the cycle time."""
     points: dict[str, Generator] = Field(default_factory=dict)
 
 
@@ -557,6 +568,23 @@ class ModbusProfile(Profile):
         raise KeyError(
             f"profile {self.id!r} has no point {semantic!r}{suggest(semantic, self.semantic_points())}"
         )
+
+    def samplers(self) -> list[Sampler]:
+        """One ``t → value`` function per point, in point order (what ``kit sim`` serves).
+
+        Modelled points share their model's state, so related values agree at every instant.
+        """
+        sim = self.simulation
+        models = model_samplers(
+            sim.electrical, sim.machine, {p.semantic: p.range for p in self.points}
+        )
+        out: list[Sampler] = []
+        for i, p in enumerate(self.points):
+            if p.semantic not in sim.points and p.semantic in models:
+                out.append(models[p.semantic])
+            else:
+                out.append(self.generator(p).sampler(sim.seed + i))  # type: ignore[arg-type]
+        return out
 
     def generator(self, point: ModbusPoint) -> _Gen:
         """The simulation generator of ``point`` (its own, or the default for its semantic)."""

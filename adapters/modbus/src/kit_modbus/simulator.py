@@ -12,7 +12,8 @@ Fault injection, for tests and demos (all take effect immediately):
 * :meth:`set_silent` — read requests get no answer at all (whole device, or one unit id).
 * :meth:`set_exception` — answer exception ``code`` for requests touching given addresses.
 * :meth:`set_illegal` — shorthand for exception 02 on addresses (a register-map hole).
-* :meth:`set_value` / :meth:`freeze` — pin a point's value / stop the simulation clock.
+* :meth:`set_value` / :meth:`freeze` / :meth:`freeze_at` — pin a point's value / stop the
+  simulation clock (at a given simulated time).
 
 FC43/14 (Read Device Identification) answers with the profile's ``identification``
 objects (vendor/model when absent), or exception 01 when the profile says unsupported.
@@ -204,7 +205,7 @@ class ModbusSimulator:
         self._frozen_at: float | None = None
         self._t0 = time.monotonic()
         self._points = []
-        seed = getattr(getattr(profile, "simulation", None), "seed", 1)
+        samplers = profile.samplers()
         for i, p in enumerate(profile.points):
             pc = (
                 None
@@ -218,7 +219,7 @@ class ModbusSimulator:
                     count=p.count,
                 )
             )
-            self._points.append((p, pc, profile.generator(p).sampler(seed + i)))
+            self._points.append((p, pc, samplers[i]))
         # Per table, points sorted by address: a read refreshes only the points it covers,
         # so a 10,000-point profile costs the simulator per request, not per point.
         self._index: dict[str, tuple[list[int], list[int]]] = {}
@@ -310,6 +311,12 @@ class ModbusSimulator:
     def freeze(self, frozen: bool = True) -> None:
         """Stop (or restart) the simulation clock: values stay put (deterministic tests)."""
         self._frozen_at = self.sim_time() if frozen else None
+
+    def freeze_at(self, t: float) -> None:
+        """Stop the simulation clock at simulated second ``t`` (every point recomputed there):
+        a consistent snapshot for tests, and time travel to check counters against power."""
+        self._frozen_at = t
+        self._refresh(force=True)
 
     # -- values -------------------------------------------------------------------------
     def sim_time(self) -> float:

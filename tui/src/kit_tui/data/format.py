@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from kit.display import format_value
+from kit.display import format_computed, format_value
 
 #: (symbol, word, style) per display state; styles are 16-colour ANSI names.
 QUALITY = {
@@ -59,18 +59,24 @@ def age_text(age: float | None) -> str:
     return f"{int(age // 86400)}d"
 
 
-def value_text(value: Any, unit: str | None = None, decimals: int | None = None) -> str:
+def value_text(
+    value: Any, unit: str | None = None, decimals: int | None = None, *, computed: bool = False
+) -> str:
     """A value as a technician reads it: booleans as on/off, numbers at their own precision.
 
     Values on the bus are already rounded to their point's resolution at decode
     (docs/bus.md), so a number is shown in full — ``123456.7 kWh``, not ``1.235e+05`` — with
     only binary float noise removed (:func:`kit.display.format_value`; computed KPIs such as
-    ``0.20799999998416752`` read ``0.208``). ``decimals`` fixes the decimals when known.
+    ``0.20799999998416752`` read ``0.208``). ``decimals`` fixes the decimals when known;
+    ``computed`` (KPIs) shows 3 decimals from 1 up and 4 significant digits below
+    (:func:`kit.display.computed_decimals`).
     """
     if value is None:
         return "—"
     if isinstance(value, bool):
         text = "on" if value else "off"
+    elif computed and decimals is None:
+        text = format_computed(value)
     else:
         text = format_value(value, decimals)
     return f"{text} {unit}" if unit else text
