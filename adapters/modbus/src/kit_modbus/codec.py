@@ -50,7 +50,9 @@ NUMERIC: dict[str, tuple[int, str]] = {
     "float32": (2, "f"),
     "float64": (4, "d"),
 }
-TYPES = (*NUMERIC, "bool", "bit", "string")
+#: One byte of a register: (bits, signed).
+BYTE_TYPES: dict[str, bool] = {"uint8": False, "int8": True}
+TYPES = (*NUMERIC, *BYTE_TYPES, "bool", "bit", "string", "version")
 
 # (use the little-endian register buffer?, struct prefix) per order, see module docstring.
 _PLAN: dict[str, tuple[bool, str]] = {
@@ -93,10 +95,10 @@ class Invalid:
 
 
 def register_count(type_: str, count: int | None = None) -> int:
-    """Registers (or bits) a value of ``type_`` occupies; strings take ``count`` registers."""
+    """Registers (or bits) a value of ``type_`` occupies; strings and versions take ``count``."""
     if type_ in NUMERIC:
         return NUMERIC[type_][0]
-    if type_ == "string":
+    if type_ in ("string", "version"):
         if not count or count < 1:
             raise CodecError("a string needs count >= 1 registers")
         return count
@@ -122,7 +124,10 @@ class PointCodec:
         byte_order: ABCD, CDAB, BADC or DCBA.
         scale, offset: engineering value = raw * scale + offset.
         bit: bit index 0–15 for ``bit`` points (bit inside a register).
-        count: registers of a ``string`` point.
+        count: registers of a ``string`` or ``version`` point.
+        byte: ``high`` or ``low`` — the byte of the register a ``uint8``/``int8`` point is.
+        parts: numbers of a ``version`` (packed bytes, one per part, the last ``parts`` bytes
+            of its registers: 0x0102 → ``1.2``; 0x0001, 0x0203 with 3 parts → ``1.2.3``).
         resolution: smallest step the device reports (from the manual); decoded values are
             rounded to its decimals. Without it, integers scaled by ``scale``/``offset`` are
             rounded to the decimals of those (raw × 0.1 → 1 decimal) and floats to their
@@ -143,6 +148,8 @@ class PointCodec:
         "decimals",
         "digits",
         "invalid",
+        "byte",
+        "parts",
         "_le",
         "_struct",
         "_linear",
@@ -162,6 +169,8 @@ class PointCodec:
         resolution: float | None = None,
         rounding: bool = True,
         invalid: Mapping[float, str] | None = None,
+        byte: str | None = None,
+        parts: int | None = None,
     ) -> None:
         if type_ not in TYPES:
             raise CodecError(f"unknown data type {type_!r}; use one of {', '.join(TYPES)}")
@@ -170,6 +179,10 @@ class PointCodec:
             raise CodecError("a bit point needs bit 0..15")
         if scale == 0:
             raise CodecError("scale must not be 0 (encode would divide by it)")
+        if type_ in BYTE_TYPES and byte not in ("high", "low"):
+            raise CodecError(f"a {type_} point needs byte: high or low")
+        self.byte = byte
+        self.parts = parts or (count or 1) * 2
         self.type, self.byte_order, self.scale, self.offset, self.bit = (
             type_,
             byte_order,
@@ -179,13 +192,15 @@ class PointCodec:
         )
         self.count = register_count(type_, count)
         self._linear = not (scale == 1 and offset == 0)
-        self._integral = type_ in NUMERIC and not type_.startswith("float")
+        self._integral = (type_ in NUMERIC and not type_.startswith("float")) or (
+            type_ in BYTE_TYPES
+        )
         self.invalid: dict[float, str] = dict(invalid or {})
         # Rounding at decode: decimals for scaled integers and declared resolutions,
         # significant digits for floats (see the class docstring).
         self.decimals: int | None = None
         self.digits: int | None = None
-        if rounding and type_ in NUMERIC:
+        if rounding and (type_ in NUMERIC or type_ in BYTE_TYPES):
             if resolution is not None:
                 self.decimals = decimals_of(resolution)
             elif self._integral:
@@ -234,6 +249,24 @@ class PointCodec:
                     unpack_from(le_buf, index * 2)[0] * scale + offset
                 )
             return lambda be_buf, le_buf, index: unpack_from(be_buf, index * 2)[0] * scale + offset
+        if self.type in BYTE_TYPES:
+            at = 0 if self.byte == "high" else 1
+            signed = BYTE_TYPES[self.type]
+            post = self.post
+
+            def _byte(be_buf: bytes, le_buf: bytes, index: int) -> Any:
+                b = be_buf[index * 2 + at]
+                return post(b - 256 if signed and b > 127 else b)
+
+            return _byte
+        if self.type == "version":
+            n, parts = self.count * 2, self.parts
+
+            def _version(be_buf: bytes, le_buf: bytes, index: int) -> str:
+                raw = be_buf[index * 2 : index * 2 + n]
+                return ".".join(str(b) for b in raw[n - parts :])
+
+            return _version
         if self.type == "string":
             n = self.count * 2
             le = self._le
@@ -265,10 +298,15 @@ class PointCodec:
             if not isinstance(value, (bool, int)) or isinstance(value, int) and value not in (0, 1):
                 raise CodecError(f"{self.type} value must be true/false or 0/1, got {value!r}")
             return bool(value)
-        if self.type == "string":
+        if self.type in ("string", "version"):
             if not isinstance(value, str):
-                raise CodecError(f"string value expected, got {value!r}")
+                raise CodecError(f"{self.type} value must be text, got {value!r}")
             return value
+        if isinstance(value, Invalid):
+            raw_of = {r: k for k, r in self.invalid.items()}
+            if value.reason not in raw_of:
+                raise CodecError(f"no sentinel with reason {value.reason!r} for this point")
+            return raw_of[value.reason]
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise CodecError(f"{self.type} value must be a number, got {value!r}")
         raw = (value - self.offset) / self.scale if self._linear else value
@@ -277,7 +315,7 @@ class PointCodec:
                 if not math.isfinite(raw):
                     raise CodecError(f"{value!r} is not a finite number")
                 raw = round(raw)
-            bits = NUMERIC[self.type][0] * 16
+            bits = 8 if self.type in BYTE_TYPES else NUMERIC[self.type][0] * 16
             lo, hi = (
                 (0, (1 << bits) - 1)
                 if self.type.startswith("u")
@@ -305,6 +343,20 @@ class PointCodec:
             return [(current | mask) if raw else (current & ~mask & 0xFFFF)]
         if self.type == "bool":
             return [1 if raw else 0]
+        if self.type in BYTE_TYPES:
+            b = int(raw) & 0xFF
+            if self.byte == "high":
+                return [(current & 0x00FF) | b << 8]
+            return [(current & 0xFF00) | b]
+        if self.type == "version":
+            try:
+                nums = [int(x) for x in raw.split(".")]
+            except ValueError:
+                raise CodecError(f"version {raw!r} is not dotted numbers (1.2.3)") from None
+            if len(nums) != self.parts or any(not 0 <= x <= 255 for x in nums):
+                raise CodecError(f"version {raw!r} needs {self.parts} parts of 0…255")
+            data = bytes(nums).rjust(self.count * 2, b"\x00")
+            return list(struct.unpack(f">{self.count}H", data))
         if self.type == "string":
             data = raw.encode("latin-1", errors="replace")
             if len(data) > self.count * 2:

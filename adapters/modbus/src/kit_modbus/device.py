@@ -59,6 +59,8 @@ class PointSpec:
     writable: bool = False
     resolution: float | None = None
     invalid: dict[float, str] | None = None
+    byte: str | None = None
+    parts: int | None = None
 
 
 def spec_from_profile_point(p: Any) -> PointSpec:
@@ -79,6 +81,8 @@ def spec_from_profile_point(p: Any) -> PointSpec:
         writable=p.access == "rw",
         resolution=getattr(p, "resolution", None),
         invalid=getattr(p, "invalid_raw", None),
+        byte=getattr(p, "byte", None),
+        parts=p.length if p.type == "version" else None,
     )
 
 
@@ -144,6 +148,8 @@ class DevicePoller:
                 count=s.count,
                 resolution=s.resolution,
                 invalid=s.invalid,
+                byte=s.byte,
+                parts=s.parts,
             )
             if s.table not in BIT_TABLES
             else None
@@ -191,7 +197,7 @@ class DevicePoller:
             # and it is a quarter of the bytes of a 10,000-point batch.
             self._good_prefix.append(head + ',"value":')
             self._bad_prefix.append(head + ',"quality":"bad","reason":')
-        self._string_keys = {k for k, s in enumerate(self.specs) if s.type == "string"}
+        self._string_keys = {k for k, s in enumerate(self.specs) if s.type in ("string", "version")}
         self._by_poll = {
             p: [k for k, s in enumerate(self.specs) if s.poll == p] for p in self.polls
         }

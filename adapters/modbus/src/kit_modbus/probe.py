@@ -103,7 +103,7 @@ async def probe_device(
                 }
             except DeviceTimeout:
                 out["identification"] = {"supported": False, "reason": "timeout"}
-        points = list(prof.points)
+        points = [p for p in prof.points if p.access != "w"]  # write-only commands: never read
         planner = Planner(
             [_item(k, p) for k, p in enumerate(points)],
             max_registers=conn.max_registers_per_read,
