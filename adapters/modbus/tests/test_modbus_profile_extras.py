@@ -284,3 +284,21 @@ async def test_adapter_reads_the_configured_variant(tmp_path, host, sim_factory,
     await wait_for(lambda: "x_level_raw" in r.latest(), message="a batch")
     assert r.latest()["x_level_raw"].value == 77
     assert "x_status_lo" not in r.latest()
+
+
+async def test_probe_reads_new_types_and_names_sentinels(tmp_path, host, sim_factory):
+    from kit_modbus.probe import probe_device, render
+
+    path, _ = write(tmp_path, DEVICE)
+    prof = load_profile(path, host)
+    sim = await sim_factory(prof)
+    sim.set_invalid("power_active_total_w", "overrange")
+    sim.set_value("x_temperature_ch8", 123.4)
+    report = await probe_device(prof, sim.host, sim.port)
+    rows = {r["point"]: r for r in report["points"]}
+    assert rows["power_active_total_w"]["status"] == "bad"
+    assert rows["power_active_total_w"]["reason"] == "overrange"
+    assert rows["x_firmware"]["value"] == "1.2.3" and rows["x_status_lo"]["value"] == -3
+    assert "drive_control_word" not in rows  # write-only: never read
+    text = render(report)
+    assert "123.4" in text and "1.2.3" in text

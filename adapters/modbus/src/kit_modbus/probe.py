@@ -171,9 +171,20 @@ def _judge(p: Any, regs: list | None, reason: str | None) -> dict[str, Any]:
         row.update(status="ok", value=bool(regs[0]), raw=[int(bool(regs[0]))])
         return row
     pc = codec.PointCodec(
-        p.type, p.byte_order or "ABCD", scale=p.scale, offset=p.offset, bit=p.bit, count=p.count
+        p.type,
+        p.byte_order or "ABCD",
+        scale=p.scale,
+        offset=p.offset,
+        bit=p.bit,
+        count=p.count,
+        byte=p.byte,
+        parts=p.length if p.type == "version" else None,
+        invalid=p.invalid_raw,
     )
     value = pc.decode(regs)
+    if isinstance(value, codec.Invalid):
+        row.update(status="bad", reason=value.reason, value=None, raw=[f"0x{r:04X}" for r in regs])
+        return row
     row["raw"] = [f"0x{r:04X}" for r in regs]
     row["value"] = value if not (isinstance(value, float) and not math.isfinite(value)) else None
     ok = _in_range(value, p.range)
