@@ -17,8 +17,11 @@ import click
 from kit.errors import ConfigError, PluginError
 
 
-def load_any_profile(ref: str, params: dict[str, Any] | None = None, host: Any = None) -> Any:
-    """The profile ``ref`` (library id or YAML path), resolved with ``params`` when parameterised.
+def load_any_profile(
+    ref: str, params: dict[str, Any] | None = None, host: Any = None, variant: str | None = None
+) -> Any:
+    """The profile ``ref`` (library id or YAML path), its model/firmware ``variant`` applied
+    (profiles that have variants), resolved with ``params`` when parameterised.
 
     Raises:
         ConfigError: unknown id or invalid file/parameters.
@@ -31,6 +34,11 @@ def load_any_profile(ref: str, params: dict[str, Any] | None = None, host: Any =
         prof = load_profile(ref, host)
     else:
         prof = ProfileLibrary(host).load().get(ref)
+    if variant is not None:
+        with_variant = getattr(prof, "with_variant", None)
+        if with_variant is None:
+            raise ConfigError(f"profile {prof.id!r} has no variants")
+        prof = with_variant(variant)
     resolve = getattr(prof, "resolve", None)
     if resolve is not None and (params or getattr(prof, "is_parameterised", False)):
         prof = resolve(params or {})
@@ -63,6 +71,7 @@ async def start_simulator(
     host: str = "127.0.0.1",
     port: int = 0,
     params: dict[str, Any] | None = None,
+    variant: str | None = None,
     **options: Any,
 ) -> Any:
     """Start a simulator for ``profile`` (id, path or profile object); returns it started.
@@ -70,7 +79,9 @@ async def start_simulator(
     The object has ``host``, ``port``, ``url``, ``stop()`` and fault-injection methods. Used by
     ``kit sim`` and ``kit demo`` (e.g. a simulated meter and machine PLC polled over Modbus TCP).
     """
-    prof = load_any_profile(profile, params) if isinstance(profile, str) else profile
+    prof = (
+        load_any_profile(profile, params, variant=variant) if isinstance(profile, str) else profile
+    )
     sim = adapter_for(prof.protocol).simulator(prof, host=host, port=port, **options)
     await sim.start()
     return sim
@@ -102,16 +113,22 @@ def _params(items: tuple[str, ...]) -> dict[str, Any]:
     metavar="NAME=VALUE",
     help="Parameter of a parameterised profile (repeatable).",
 )
+@click.option("--variant", help="Model/firmware variant of the profile to simulate.")
 @click.option(
     "--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds."
 )
 def sim(
-    profile: str, host: str, port: int, params: tuple[str, ...], duration: float | None
+    profile: str,
+    host: str,
+    port: int,
+    params: tuple[str, ...],
+    variant: str | None,
+    duration: float | None,
 ) -> None:
     """Serve PROFILE (id or YAML file) from a simulated device until Ctrl-C."""
 
     async def _run() -> None:
-        s = await start_simulator(profile, host, port, _params(params))
+        s = await start_simulator(profile, host, port, _params(params), variant=variant)
         click.echo(f"simulating {profile} at {s.url} (Ctrl-C to stop)")
         try:
             if duration is None:

@@ -302,3 +302,16 @@ async def test_probe_reads_new_types_and_names_sentinels(tmp_path, host, sim_fac
     assert "drive_control_word" not in rows  # write-only: never read
     text = render(report)
     assert "123.4" in text and "1.2.3" in text
+
+
+async def test_kit_sim_serves_a_variant(tmp_path):
+    from kit.cli.sim_cmd import load_any_profile, start_simulator
+
+    path, _ = write(tmp_path, DEVICE)
+    sim = await start_simulator(str(path), variant="fw2")
+    try:
+        assert sim.profile.point("x_level_raw").pdu_address == 4
+    finally:
+        await sim.stop()
+    with pytest.raises(ConfigError, match="no variant 'fw9'"):
+        load_any_profile(str(path), variant="fw9")
