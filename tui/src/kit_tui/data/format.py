@@ -79,7 +79,18 @@ def value_text(
         text = format_computed(value)
     else:
         text = format_value(value, decimals)
+    if isinstance(value, float) and abs(value) >= 1e4:
+        text = _grouped(text)
     return f"{text} {unit}" if unit else text
+
+
+def _grouped(text: str) -> str:
+    """Thousands separators in the integer part (``123456.7`` → ``123,456.7``), as before."""
+    sign, body = ("-", text[1:]) if text.startswith("-") else ("", text)
+    whole, dot, frac = body.partition(".")
+    if not whole.isdigit():
+        return text
+    return f"{sign}{int(whole):,}{dot}{frac}"
 
 
 def percent_text(value: Any) -> str:
