@@ -162,11 +162,12 @@ class _ElectricalState:
     def _reset(self) -> None:
         m = self.m
         self.grid_t = 0.0
-        share = [1.0 / self.n] * self.n
-        self.e_imp = [m.energy_import_kwh * s for s in share]
+        # Energy *since start* per phase; the configured start values are added on output
+        # (so the total at t = 0 is exactly the start value, not a sum of rounded shares).
+        self.e_imp = [0.0] * self.n
         self.e_q = m.energy_reactive_kvarh
         self.e_s = m.energy_apparent_kvah
-        self.block_start_t, self.block_start_e, self.demand = 0.0, sum(self.e_imp), None
+        self.block_start_t, self.block_start_e, self.demand = 0.0, 0.0, None
 
     def drivers(self, t: float) -> tuple[list[float], list[float], list[float], float]:
         """Per-phase voltage, current, power factor, and the frequency, at ``t``."""
@@ -269,11 +270,12 @@ class _ElectricalState:
             )
         e_imp, e_q, e_s = self._integrate_to(t)
         for i in range(n):
-            out[f"energy_active_import_{_PHASES[i]}_kwh"] = e_imp[i]
+            out[f"energy_active_import_{_PHASES[i]}_kwh"] = m.energy_import_kwh / n + e_imp[i]
             out[f"energy_active_export_{_PHASES[i]}_kwh"] = m.energy_export_kwh / n
-        out["energy_active_import_total_kwh"] = sum(e_imp)
+        total = m.energy_import_kwh + sum(e_imp)
+        out["energy_active_import_total_kwh"] = total
         out["energy_active_export_total_kwh"] = m.energy_export_kwh
-        out["energy_active_total_kwh"] = sum(e_imp) + m.energy_export_kwh
+        out["energy_active_total_kwh"] = total + m.energy_export_kwh
         out["energy_reactive_import_total_kvarh"] = e_q
         out["energy_reactive_export_total_kvarh"] = 0.0
         out["energy_reactive_total_kvarh"] = e_q
