@@ -29,3 +29,15 @@ async def test_bus_values_carry_no_float_noise(test_profile, sim_factory, run_ad
     assert repr(got["temperature_c"].value) == "100.1"
     assert repr(got["x_float_cdab"].value) == "123.4"
     assert repr(got["x_energy_kwh"].value) == "123456.01"
+
+
+async def test_probe_text_keeps_every_significant_digit(test_profile, sim_factory):
+    from kit_modbus.probe import probe_device, render
+
+    sim = await sim_factory(test_profile)
+    sim.set_value("x_energy_kwh", 123456.71)  # 6 significant digits would print 123457
+    sim.set_value("temperature_c", 100.1)
+    text = render(await probe_device(test_profile, sim.host, sim.port))
+    line = next(t for t in text.splitlines() if t.startswith("x_energy_kwh"))
+    assert "123456.71" in line and "123457 " not in line, line
+    assert "100.1 " in next(t for t in text.splitlines() if t.startswith("temperature_c"))
