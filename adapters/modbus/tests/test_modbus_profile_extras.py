@@ -315,3 +315,21 @@ async def test_kit_sim_serves_a_variant(tmp_path):
         await sim.stop()
     with pytest.raises(ConfigError, match="no variant 'fw9'"):
         load_any_profile(str(path), variant="fw9")
+
+
+def test_a_parameterised_block_is_renamed_where_it_moves(tmp_path, host):
+    text = HEADER + textwrap.dedent("""\
+        parameters:
+          start: {prompt: "First register of the block", default: 100}
+        points:
+          - {semantic: "x_hr_{address}", table: holding, relative_to: start, address: 0, type: uint16, repeat: {count: 3}}
+        """)
+    path, _ = write(tmp_path, text)
+    prof = load_profile(path, host)
+    assert [p.semantic for p in prof.points] == ["x_hr_100", "x_hr_101", "x_hr_102"]
+    moved = prof.resolve({"start": 500})
+    assert [(p.semantic, p.pdu_address) for p in moved.points] == [
+        ("x_hr_500", 500),
+        ("x_hr_501", 501),
+        ("x_hr_502", 502),
+    ]

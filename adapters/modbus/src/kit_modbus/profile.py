@@ -138,6 +138,8 @@ class ModbusPoint(BaseModel):
     _count: int = PrivateAttr(0)
     _rep_offset: int = PrivateAttr(0)
     _origin: int = PrivateAttr(-1)
+    _pattern: str = PrivateAttr("")
+    """Name pattern with ``{address}`` (a block copy), named again whenever addresses move."""
     _invalid: dict[float, str] = PrivateAttr(default_factory=dict)
 
     @property
@@ -462,6 +464,8 @@ class ModbusProfile(Profile):
                 n = rep.first + k
                 q.semantic = p.semantic.replace("{n}", str(n))
                 q.description = p.description.replace("{n}", str(n))
+                if "{address}" in q.semantic:
+                    q._pattern = q.semantic
                 out.append(q)
         self.points = out
         return errors
@@ -494,7 +498,7 @@ class ModbusProfile(Profile):
                     )
                 seen.setdefault(p.semantic, origin)
 
-            if "{address}" not in p.semantic:
+            if not p._pattern:
                 check_name()
             self._check_extras(p, err)
             address = p.address
@@ -546,8 +550,8 @@ class ModbusProfile(Profile):
                     )
                     continue
             pdu += p._rep_offset
-            if "{address}" in p.semantic:
-                p.semantic = p.semantic.replace("{address}", str(pdu))
+            if p._pattern:
+                p.semantic = p._pattern.replace("{address}", str(pdu))
                 check_name()
             p.table = table  # type: ignore[assignment]
             if p.type is None:
