@@ -8,6 +8,7 @@ import json
 import click
 
 from kit.cli.common import connected, run, settings_from
+from kit.display import format_computed, format_value
 
 
 def format_message(subject: str, data: bytes) -> str:
@@ -19,7 +20,7 @@ def format_message(subject: str, data: bytes) -> str:
     schema = obj.get("schema", "") if isinstance(obj, dict) else ""
     if schema.startswith("kit.samples/"):
         pts = ", ".join(
-            f"{p['name']}={p.get('value')}{(' ' + p['unit']) if p.get('unit') else ''}"
+            f"{p['name']}={format_value(p.get('value'), unit=p.get('unit'))}"
             + ("" if p.get("quality", "good") == "good" else f" [{p['quality']}:{p.get('reason')}]")
             for p in obj.get("points", [])[:12]
         )
@@ -28,7 +29,8 @@ def format_message(subject: str, data: bytes) -> str:
             f"{obj.get('asset')} #{obj.get('seq')}: {pts}{f' (+{more} more)' if more > 0 else ''}"
         )
     if schema.startswith("kit.kpi/"):
-        return f"{obj.get('asset')} {obj.get('kpi')} = {obj.get('value')} {obj.get('unit') or ''} ({obj.get('window') or ''})"
+        value = format_computed(obj.get("value"), unit=obj.get("unit"))
+        return f"{obj.get('asset')} {obj.get('kpi')} = {value} ({obj.get('window') or ''})"
     if schema.startswith("kit.health/"):
         return f"health {obj.get('component')}: {obj.get('status')} {obj.get('detail') or ''}"
     if schema.startswith("kit.event/"):

@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from kit.cli.common import run, settings_from
+from kit.display import format_computed, format_value
 
 #: (simulator profile, recipe, recipe parameters without host/port) of the demo.
 DEMO_DEVICES: list[tuple[str, str, dict[str, Any]]] = [
@@ -77,13 +78,31 @@ async def start_demo_devices(runtime: Any, echo: Any = click.echo) -> list[Any]:
     return sims
 
 
-def _print_kpi(obj: dict) -> None:
-    value = obj.get("value")
-    text = f"{value:.3f}" if isinstance(value, float) else str(value)
-    click.echo(
-        f"{obj['ts'][11:19]} KPI   {obj['asset']:<38} {obj['kpi']:<26} {text} {obj.get('unit') or ''}"
-        f" ({obj.get('window') or ''})"
+def kpi_line(obj: dict) -> str:
+    """One headless line for a KPI message (value without float noise, ratios as %)."""
+    value, unit = obj.get("value"), obj.get("unit")
+    if unit in (None, "", "1") and isinstance(value, float) and obj.get("kpi") in _RATIO_KPIS:
+        text = f"{value * 100:.1f} %"  # OEE factors read as percentages on the shop floor
+    else:
+        text = format_computed(value, unit=unit)
+    return f"{obj['ts'][11:19]} KPI   {obj['asset']:<38} {obj['kpi']:<26} {text} ({obj.get('window') or ''})"
+
+
+def data_line(batch: dict, limit: int = 4) -> str:
+    """One headless line for a sample batch: its first ``limit`` points, readable."""
+    pts = ", ".join(
+        f"{p['name']}={format_value(p.get('value'), unit=p.get('unit'))}"
+        for p in batch["points"][:limit]
     )
+    return f"{batch['ts'][11:19]} DATA  {batch['asset']:<38} {pts}"
+
+
+#: KPIs that are ratios 0…1 (shown as %).
+_RATIO_KPIS = frozenset({"oee", "availability", "effectiveness", "performance", "quality"})
+
+
+def _print_kpi(obj: dict) -> None:
+    click.echo(kpi_line(obj))
 
 
 @click.command()
@@ -153,12 +172,7 @@ def demo(ctx: click.Context, headless: bool, duration: float | None) -> None:
             await runtime.bus.nc.subscribe("kit.kpi.>", cb=on_kpi)
 
             async def on_batch(msg) -> None:
-                b = json.loads(msg.data)
-                pts = ", ".join(
-                    f"{p['name']}={p.get('value')}{(' ' + p['unit']) if p.get('unit') else ''}"
-                    for p in b["points"][:4]
-                )
-                click.echo(f"{b['ts'][11:19]} DATA  {b['asset']:<38} {pts}")
+                click.echo(data_line(json.loads(msg.data)))
 
             await runtime.bus.nc.subscribe("kit.data.>", cb=on_batch)
         else:

@@ -17,10 +17,14 @@ from kit.errors import ConfigError, PluginError
 
 
 def load_any_profile(
-    ref: str, params: dict[str, Any] | None = None, host: Any = None, library: Any = None
+    ref: str,
+    params: dict[str, Any] | None = None,
+    host: Any = None,
+    library: Any = None,
+    variant: str | None = None,
 ) -> Any:
-    """The profile ``ref`` (site library id or YAML path), resolved with ``params`` when
-    parameterised.
+    """The profile ``ref`` (site library id or YAML path), its model/firmware ``variant`` applied
+    (profiles that have variants), resolved with ``params`` when parameterised.
 
     Args:
         library: the site's :class:`kit.library.Library` (``kit sim`` passes the one of its
@@ -35,6 +39,11 @@ def load_any_profile(
 
         library = Library(host, default_library().data_dir) if host else default_library()
     prof = library.profile(ref)
+    if variant is not None:
+        with_variant = getattr(prof, "with_variant", None)
+        if with_variant is None:
+            raise ConfigError(f"profile {prof.id!r} has no variants")
+        prof = with_variant(variant)
     resolve = getattr(prof, "resolve", None)
     if resolve is not None and (params or getattr(prof, "is_parameterised", False)):
         prof = resolve(params or {})
@@ -67,6 +76,7 @@ async def start_simulator(
     host: str = "127.0.0.1",
     port: int = 0,
     params: dict[str, Any] | None = None,
+    variant: str | None = None,
     **options: Any,
 ) -> Any:
     """Start a simulator for ``profile`` (id, path or profile object); returns it started.
@@ -76,7 +86,9 @@ async def start_simulator(
     """
     library = options.pop("library", None)
     prof = (
-        load_any_profile(profile, params, library=library) if isinstance(profile, str) else profile
+        load_any_profile(profile, params, library=library, variant=variant)
+        if isinstance(profile, str)
+        else profile
     )
     sim = adapter_for(prof.protocol).simulator(prof, host=host, port=port, **options)
     await sim.start()
@@ -109,6 +121,7 @@ def _params(items: tuple[str, ...]) -> dict[str, Any]:
     metavar="NAME=VALUE",
     help="Parameter of a parameterised profile (repeatable).",
 )
+@click.option("--variant", help="Model/firmware variant of the profile to simulate.")
 @click.option(
     "--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds."
 )
@@ -119,6 +132,7 @@ def sim(
     host: str,
     port: int,
     params: tuple[str, ...],
+    variant: str | None,
     duration: float | None,
 ) -> None:
     """Serve PROFILE (id or YAML file) from a simulated device until Ctrl-C."""
@@ -127,7 +141,9 @@ def sim(
     library = library_from(ctx)
 
     async def _run() -> None:
-        s = await start_simulator(profile, host, port, _params(params), library=library)
+        s = await start_simulator(
+            profile, host, port, _params(params), variant=variant, library=library
+        )
         click.echo(f"simulating {profile} at {s.url} (Ctrl-C to stop)")
         try:
             if duration is None:

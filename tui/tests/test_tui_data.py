@@ -204,8 +204,14 @@ def test_formatting_helpers():
     assert (
         value_text(True) == "on"
         and value_text(None) == "—"
-        and value_text(12.34567, "W") == "12.35 W"
+        and value_text(12.34567, "W") == "12.34567 W"
     )
+    # Display precision (issue 12.9): full precision, no float noise, no exponent.
+    assert value_text(123456.7, "kWh") == "123,456.7 kWh"
+    assert value_text(0.20799999998416752, "kWh") == "0.208 kWh"
+    assert value_text(230.10000000000002, "V") == "230.1 V"
+    assert value_text(1234567.8, "kWh") == "1,234,567.8 kWh"  # not 1.235e+06
+    assert value_text(-12345.25, "W") == "-12,345.25 W"
     assert (
         percent_text(0.772) == "77.2 %"
         and percent_text(77.2) == "77.2 %"

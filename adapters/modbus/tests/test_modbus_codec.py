@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from kit_modbus.codec import (
     BYTE_ORDERS,
     NUMERIC,
+    BlockDecoder,
     CodecError,
+    Invalid,
     PointCodec,
     all_orders,
     decode,
@@ -105,7 +107,7 @@ registers = st.integers(0, 0xFFFF)
 def test_encode_is_inverse_of_decode_on_raw_registers(data, type_, order):
     n = NUMERIC[type_][0]
     regs = data.draw(st.lists(registers, min_size=n, max_size=n))
-    pc = PointCodec(type_, order)
+    pc = PointCodec(type_, order, rounding=False)  # the exact binary value, for this property
     value = pc.decode(regs)
     if isinstance(value, float) and math.isnan(value):
         # NaN payloads are not unique; the decoded value is still NaN after a round trip.
@@ -119,7 +121,7 @@ def test_encode_is_inverse_of_decode_on_raw_registers(data, type_, order):
     order=st.sampled_from(BYTE_ORDERS),
 )
 def test_float32_values_round_trip(value, order):
-    pc = PointCodec("float32", order)
+    pc = PointCodec("float32", order, rounding=False)
     assert pc.decode(pc.encode(value)) == value
 
 
@@ -141,3 +143,56 @@ def test_scaled_int32_round_trip_is_stable(value, order, scale):
 def test_strings_round_trip(text, order):
     pc = PointCodec("string", order, count=8)
     assert pc.decode(pc.encode(text)) == text
+
+
+# -- rounding at decode (display precision, docs/bus.md) ------------------------------------
+
+
+def test_scaled_integers_decode_to_the_decimals_of_their_scale():
+    # 2301 × 0.1 is 230.10000000000002 in binary floating point; the bus must carry 230.1.
+    assert 2301 * 0.1 != 230.1
+    assert PointCodec("uint16", scale=0.1).decode([2301]) == 230.1
+    assert repr(PointCodec("uint16", scale=0.1).decode([2301])) == "230.1"
+    assert PointCodec("uint16", scale=0.001).decode([1916]) == 1.916
+    assert PointCodec("int16", scale=0.01, offset=-40).decode([6543]) == 25.43
+    # A declared resolution wins over the scale.
+    assert PointCodec("uint32", scale=0.001, resolution=0.01).decode([0, 12345]) == 12.35
+
+
+def test_float32_decodes_to_its_significant_digits():
+    regs = encode(123456.7, "float32")
+    assert PointCodec("float32", rounding=False).decode(regs) == 123456.703125
+    assert PointCodec("float32").decode(regs) == 123456.7
+    noisy = encode(231.6549530029297, "float32")
+    assert PointCodec("float32").decode(noisy) == 231.655
+    # kW in a float register published in W: the scaled value is rounded, not the raw one.
+    assert PointCodec("float32", scale=1000).decode(encode(0.1, "float32")) == 100.0
+
+
+@given(
+    value=st.floats(-1e30, 1e30, allow_nan=False, allow_subnormal=False, width=64).map(
+        lambda x: struct.unpack("f", struct.pack("f", x))[0]
+    ),
+    order=st.sampled_from(BYTE_ORDERS),
+)
+def test_rounded_float32_stays_within_its_precision(value, order):
+    got = PointCodec("float32", order).decode(encode(value, "float32", order))
+    assert got == value or abs(got - value) <= 5e-7 * abs(value)
+
+
+def test_block_decoder_rounds_like_point_codec_and_reports_sentinels():
+    members = [
+        (0, PointCodec("uint16", scale=0.1)),
+        (1, PointCodec("float32")),
+        (3, PointCodec("int32", invalid={0x7FFFFFFF: "overrange"})),
+        (5, PointCodec("float32")),
+    ]
+    regs = [2301, *encode(123456.7, "float32"), 0x7FFF, 0xFFFF, *encode(math.nan, "float32")]
+    dec = BlockDecoder.build(7, members)
+    assert dec is not None
+    values, bad = dec.decode(regs)
+    assert values == [230.1, 123456.7, None, None]
+    assert bad == [(2, "overrange"), (3, "not_a_number")]
+    single = members[2][1]
+    assert single.decode([0x7FFF, 0xFFFF]) == Invalid("overrange")
+    assert single.decode([0, 5]) == 5

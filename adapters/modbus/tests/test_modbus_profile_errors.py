@@ -136,7 +136,7 @@ def test_every_cross_field_problem_is_reported_at_its_line(tmp_path, host):
             "{semantic: x_name, address: 40001, type: uint16, length: 4}",
             "x_name",
             "length",
-            "length is only allowed with type string, not uint16",
+            "length is only allowed with type string or version, not uint16",
         ),
         (
             "{semantic: x_name, address: 40001, type: bit}",

@@ -31,8 +31,10 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
+
+from kit.display import FLOAT32_DIGITS, FLOAT64_DIGITS, decimals_for, decimals_of, round_sig
 
 ByteOrder = Literal["ABCD", "CDAB", "BADC", "DCBA"]
 BYTE_ORDERS: tuple[ByteOrder, ...] = ("ABCD", "CDAB", "BADC", "DCBA")
@@ -48,7 +50,9 @@ NUMERIC: dict[str, tuple[int, str]] = {
     "float32": (2, "f"),
     "float64": (4, "d"),
 }
-TYPES = (*NUMERIC, "bool", "bit", "string")
+#: One byte of a register: (bits, signed).
+BYTE_TYPES: dict[str, bool] = {"uint8": False, "int8": True}
+TYPES = (*NUMERIC, *BYTE_TYPES, "bool", "bit", "string", "version")
 
 # (use the little-endian register buffer?, struct prefix) per order, see module docstring.
 _PLAN: dict[str, tuple[bool, str]] = {
@@ -70,11 +74,31 @@ class CodecError(ValueError):
     """A value cannot be encoded for (or decoded from) the given type."""
 
 
+class Invalid:
+    """What :meth:`PointCodec.decode_at` returns for a sentinel raw value (``0x7FFFFFFF`` =
+    overrange): not a value, a reason the point is bad. The poller publishes ``quality: bad``
+    with :attr:`reason` and no value."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"Invalid({self.reason!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Invalid) and other.reason == self.reason
+
+    def __hash__(self) -> int:
+        return hash(self.reason)
+
+
 def register_count(type_: str, count: int | None = None) -> int:
-    """Registers (or bits) a value of ``type_`` occupies; strings take ``count`` registers."""
+    """Registers (or bits) a value of ``type_`` occupies; strings and versions take ``count``."""
     if type_ in NUMERIC:
         return NUMERIC[type_][0]
-    if type_ == "string":
+    if type_ in ("string", "version"):
         if not count or count < 1:
             raise CodecError("a string needs count >= 1 registers")
         return count
@@ -100,7 +124,18 @@ class PointCodec:
         byte_order: ABCD, CDAB, BADC or DCBA.
         scale, offset: engineering value = raw * scale + offset.
         bit: bit index 0–15 for ``bit`` points (bit inside a register).
-        count: registers of a ``string`` point.
+        count: registers of a ``string`` or ``version`` point.
+        byte: ``high`` or ``low`` — the byte of the register a ``uint8``/``int8`` point is.
+        parts: numbers of a ``version`` (packed bytes, one per part, the last ``parts`` bytes
+            of its registers: 0x0102 → ``1.2``; 0x0001, 0x0203 with 3 parts → ``1.2.3``).
+        resolution: smallest step the device reports (from the manual); decoded values are
+            rounded to its decimals. Without it, integers scaled by ``scale``/``offset`` are
+            rounded to the decimals of those (raw × 0.1 → 1 decimal) and floats to their
+            significant digits (float32: 7, float64: 15) — the value on the bus carries no
+            binary artefacts (``230.1``, not ``230.10000000000002``; docs/bus.md).
+        rounding: False keeps the exact binary value (raw-register tests, probe's raw view).
+        invalid: raw values that mean "no valid value" (``{0x7FFFFFFF: "overrange"}``);
+            :meth:`decode_at` returns :class:`Invalid` for them instead of a number.
     """
 
     __slots__ = (
@@ -110,6 +145,11 @@ class PointCodec:
         "offset",
         "bit",
         "count",
+        "decimals",
+        "digits",
+        "invalid",
+        "byte",
+        "parts",
         "_le",
         "_struct",
         "_linear",
@@ -126,6 +166,11 @@ class PointCodec:
         offset: float = 0.0,
         bit: int | None = None,
         count: int | None = None,
+        resolution: float | None = None,
+        rounding: bool = True,
+        invalid: Mapping[float, str] | None = None,
+        byte: str | None = None,
+        parts: int | None = None,
     ) -> None:
         if type_ not in TYPES:
             raise CodecError(f"unknown data type {type_!r}; use one of {', '.join(TYPES)}")
@@ -134,6 +179,10 @@ class PointCodec:
             raise CodecError("a bit point needs bit 0..15")
         if scale == 0:
             raise CodecError("scale must not be 0 (encode would divide by it)")
+        if type_ in BYTE_TYPES and byte not in ("high", "low"):
+            raise CodecError(f"a {type_} point needs byte: high or low")
+        self.byte = byte
+        self.parts = parts or (count or 1) * 2
         self.type, self.byte_order, self.scale, self.offset, self.bit = (
             type_,
             byte_order,
@@ -143,7 +192,21 @@ class PointCodec:
         )
         self.count = register_count(type_, count)
         self._linear = not (scale == 1 and offset == 0)
-        self._integral = type_ in NUMERIC and not type_.startswith("float")
+        self._integral = (type_ in NUMERIC and not type_.startswith("float")) or (
+            type_ in BYTE_TYPES
+        )
+        self.invalid: dict[float, str] = dict(invalid or {})
+        # Rounding at decode: decimals for scaled integers and declared resolutions,
+        # significant digits for floats (see the class docstring).
+        self.decimals: int | None = None
+        self.digits: int | None = None
+        if rounding and (type_ in NUMERIC or type_ in BYTE_TYPES):
+            if resolution is not None:
+                self.decimals = decimals_of(resolution)
+            elif self._integral:
+                self.decimals = decimals_for(scale, offset) if self._linear else None
+            else:
+                self.digits = FLOAT32_DIGITS if type_ == "float32" else FLOAT64_DIGITS
         self._struct: struct.Struct | None = None
         self._le = False
         if type_ in NUMERIC:
@@ -155,11 +218,27 @@ class PointCodec:
         # Pick the specialised decoder once, so the hot loop does no type dispatch.
         self.decode_at = self._pick_decoder()
 
+    def post(self, raw: Any) -> Any:
+        """Raw number → engineering value: sentinel check, scale/offset, rounding."""
+        if self.invalid and raw in self.invalid:
+            return Invalid(self.invalid[raw])
+        v = raw * self.scale + self.offset if self._linear else raw
+        if self.decimals is not None:
+            return round(v, self.decimals)
+        if self.digits is not None:
+            return round_sig(v, self.digits)
+        return v
+
     # -- decoding -------------------------------------------------------------------------
     def _pick_decoder(self):
         if self._struct is not None:
             unpack_from = self._struct.unpack_from
             le = self._le
+            if self.invalid or self.decimals is not None or self.digits is not None:
+                post = self.post
+                if le:
+                    return lambda be_buf, le_buf, index: post(unpack_from(le_buf, index * 2)[0])
+                return lambda be_buf, le_buf, index: post(unpack_from(be_buf, index * 2)[0])
             if not self._linear:
                 if le:
                     return lambda be_buf, le_buf, index: unpack_from(le_buf, index * 2)[0]
@@ -170,6 +249,24 @@ class PointCodec:
                     unpack_from(le_buf, index * 2)[0] * scale + offset
                 )
             return lambda be_buf, le_buf, index: unpack_from(be_buf, index * 2)[0] * scale + offset
+        if self.type in BYTE_TYPES:
+            at = 0 if self.byte == "high" else 1
+            signed = BYTE_TYPES[self.type]
+            post = self.post
+
+            def _byte(be_buf: bytes, le_buf: bytes, index: int) -> Any:
+                b = be_buf[index * 2 + at]
+                return post(b - 256 if signed and b > 127 else b)
+
+            return _byte
+        if self.type == "version":
+            n, parts = self.count * 2, self.parts
+
+            def _version(be_buf: bytes, le_buf: bytes, index: int) -> str:
+                raw = be_buf[index * 2 : index * 2 + n]
+                return ".".join(str(b) for b in raw[n - parts :])
+
+            return _version
         if self.type == "string":
             n = self.count * 2
             le = self._le
@@ -201,10 +298,15 @@ class PointCodec:
             if not isinstance(value, (bool, int)) or isinstance(value, int) and value not in (0, 1):
                 raise CodecError(f"{self.type} value must be true/false or 0/1, got {value!r}")
             return bool(value)
-        if self.type == "string":
+        if self.type in ("string", "version"):
             if not isinstance(value, str):
-                raise CodecError(f"string value expected, got {value!r}")
+                raise CodecError(f"{self.type} value must be text, got {value!r}")
             return value
+        if isinstance(value, Invalid):
+            raw_of = {r: k for k, r in self.invalid.items()}
+            if value.reason not in raw_of:
+                raise CodecError(f"no sentinel with reason {value.reason!r} for this point")
+            return raw_of[value.reason]
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise CodecError(f"{self.type} value must be a number, got {value!r}")
         raw = (value - self.offset) / self.scale if self._linear else value
@@ -213,7 +315,7 @@ class PointCodec:
                 if not math.isfinite(raw):
                     raise CodecError(f"{value!r} is not a finite number")
                 raw = round(raw)
-            bits = NUMERIC[self.type][0] * 16
+            bits = 8 if self.type in BYTE_TYPES else NUMERIC[self.type][0] * 16
             lo, hi = (
                 (0, (1 << bits) - 1)
                 if self.type.startswith("u")
@@ -241,6 +343,20 @@ class PointCodec:
             return [(current | mask) if raw else (current & ~mask & 0xFFFF)]
         if self.type == "bool":
             return [1 if raw else 0]
+        if self.type in BYTE_TYPES:
+            b = int(raw) & 0xFF
+            if self.byte == "high":
+                return [(current & 0x00FF) | b << 8]
+            return [(current & 0xFF00) | b]
+        if self.type == "version":
+            try:
+                nums = [int(x) for x in raw.split(".")]
+            except ValueError:
+                raise CodecError(f"version {raw!r} is not dotted numbers (1.2.3)") from None
+            if len(nums) != self.parts or any(not 0 <= x <= 255 for x in nums):
+                raise CodecError(f"version {raw!r} needs {self.parts} parts of 0…255")
+            data = bytes(nums).rjust(self.count * 2, b"\x00")
+            return list(struct.unpack(f">{self.count}H", data))
         if self.type == "string":
             data = raw.encode("latin-1", errors="replace")
             if len(data) > self.count * 2:
@@ -297,10 +413,12 @@ class BlockDecoder:
 
     Built with :meth:`build` for reads whose points are numeric, do not overlap and share a
     buffer and prefix (the usual case: one device, one byte order); ``build`` returns None
-    otherwise and the caller decodes point by point.
+    otherwise and the caller decodes point by point. After the unpack, in this order: sentinel
+    raw values are taken out (bad, with their reason), scale/offset applied, values rounded
+    (see :class:`PointCodec`), non-finite floats taken out ("not_a_number").
     """
 
-    __slots__ = ("_struct", "_le", "_count", "_linear", "_floats")
+    __slots__ = ("_struct", "_le", "_count", "_linear", "_floats", "_invalid", "_dec", "_sig")
 
     def __init__(
         self,
@@ -309,6 +427,9 @@ class BlockDecoder:
         count: int,
         linear: list[tuple[int, float, float]],
         floats: list[int],
+        invalid: list[tuple[int, dict[float, str]]] | None = None,
+        dec: list[tuple[int, int]] | None = None,
+        sig: list[tuple[int, int]] | None = None,
     ) -> None:
         self._struct, self._le, self._count, self._linear, self._floats = (
             st,
@@ -317,6 +438,9 @@ class BlockDecoder:
             linear,
             floats,
         )
+        self._invalid = invalid or []
+        self._dec = dec or []
+        self._sig = sig or []
 
     @classmethod
     def build(cls, count: int, members: Sequence[tuple[int, PointCodec]]) -> BlockDecoder | None:
@@ -327,6 +451,9 @@ class BlockDecoder:
         fmt, pos = [], 0
         linear: list[tuple[int, float, float]] = []
         floats: list[int] = []
+        invalid: list[tuple[int, dict[float, str]]] = []
+        dec: list[tuple[int, int]] = []
+        sig: list[tuple[int, int]] = []
         for i, (off, pc) in enumerate(members):
             if pc._struct is None or off < pos:
                 return None
@@ -335,21 +462,51 @@ class BlockDecoder:
                 fmt.append(f"{(off - pos) * 2}x")
             fmt.append(pc._struct.format[1:])
             pos = off + pc.count
+            if pc.invalid:
+                invalid.append((i, pc.invalid))
             if pc._linear:
                 linear.append((i, pc.scale, pc.offset))
+            if pc.decimals is not None:
+                dec.append((i, pc.decimals))
+            elif pc.digits is not None:
+                sig.append((i, pc.digits))
             if pc.type.startswith("float"):
                 floats.append(i)
         if len(plans) != 1 or pos > count:
             return None
         le, prefix = plans.pop()
-        return cls(struct.Struct(prefix + "".join(fmt)), le, count, linear, floats)
+        return cls(
+            struct.Struct(prefix + "".join(fmt)), le, count, linear, floats, invalid, dec, sig
+        )
 
-    def decode(self, registers: Sequence[int]) -> tuple[list[Any], list[int]]:
-        """(values in member order, indexes of non-finite floats — "not available")."""
+    def decode(self, registers: Sequence[int]) -> tuple[list[Any], list[tuple[int, str]]]:
+        """(values in member order, ``(index, reason)`` of the bad ones).
+
+        Bad values are sentinels (their declared reason) and non-finite floats
+        (``not_a_number`` — "not available" on most meters); their slot in ``values`` is None.
+        """
         n = len(registers)
         buf = struct.pack(f"{'<' if self._le else '>'}{n}H", *registers)
         values = list(self._struct.unpack_from(buf, 0))
+        bad: list[tuple[int, str]] = []
+        for i, table in self._invalid:
+            if values[i] in table:
+                bad.append((i, table[values[i]]))
+                values[i] = 0  # scaled and rounded harmlessly below, then replaced by None
         for i, scale, offset in self._linear:
             values[i] = values[i] * scale + offset
-        bad = [i for i in self._floats if not math.isfinite(values[i])] if self._floats else []
+        for i, d in self._dec:
+            values[i] = round(values[i], d)
+        if self._floats:
+            isfinite = math.isfinite
+            for i in self._floats:
+                if not isfinite(values[i]):
+                    bad.append((i, "not_a_number"))
+                    values[i] = 0.0
+        for i, d in self._sig:
+            v = values[i]
+            if v:
+                values[i] = round(v, d - 1 - math.floor(math.log10(abs(v))))
+        for i, _ in bad:
+            values[i] = None
         return values, bad

@@ -75,6 +75,10 @@ class PointSpec:
     poll: str = "fast"
     range: tuple[float, float] | None = None
     writable: bool = False
+    resolution: float | None = None
+    invalid: dict[float, str] | None = None
+    byte: str | None = None
+    parts: int | None = None
 
 
 def spec_from_profile_point(p: Any) -> PointSpec:
@@ -93,6 +97,10 @@ def spec_from_profile_point(p: Any) -> PointSpec:
         poll=p.poll,
         range=tuple(p.range) if p.range else None,
         writable=p.access == "rw",
+        resolution=getattr(p, "resolution", None),
+        invalid=getattr(p, "invalid_raw", None),
+        byte=getattr(p, "byte", None),
+        parts=p.length if p.type == "version" else None,
     )
 
 
@@ -150,7 +158,16 @@ class DevicePoller:
         self.log = log or logging.getLogger("kit.modbus")
         self.codecs = [
             codec.PointCodec(
-                s.type, s.byte_order, scale=s.scale, offset=s.offset, bit=s.bit, count=s.count
+                s.type,
+                s.byte_order,
+                scale=s.scale,
+                offset=s.offset,
+                bit=s.bit,
+                count=s.count,
+                resolution=s.resolution,
+                invalid=s.invalid,
+                byte=s.byte,
+                parts=s.parts,
             )
             if s.table not in BIT_TABLES
             else None
@@ -269,10 +286,11 @@ class DevicePoller:
             if self._any_bad:
                 for k in keys:
                     reasons[k] = None
-            for i in nan:
-                # NaN/inf registers mean "not available" on most meters: never a good value.
+            for i, why in nan:
+                # NaN/inf registers mean "not available" on most meters, sentinels (0x7FFFFFFF)
+                # what the profile declares: never a good value.
                 values[keys[i]] = None
-                reasons[keys[i]] = "not_a_number"
+                reasons[keys[i]] = why
                 self._any_bad = True
             return
         be_buf, le_buf = codec.buffers(data)
@@ -283,6 +301,10 @@ class DevicePoller:
             if v.__class__ is float and not isfinite(v):
                 values[key] = None
                 reasons[key] = "not_a_number"
+                self._any_bad = True
+            elif v.__class__ is codec.Invalid:
+                values[key] = None
+                reasons[key] = v.reason
                 self._any_bad = True
             else:
                 values[key] = v

@@ -38,6 +38,8 @@ class ModbusConfig(BaseModel):
     """Hardware profile id (``kit profiles``), or the path of a profile YAML file."""
     profile_params: dict[str, Any] = Field(default_factory=dict)
     """Values for a parameterised profile (e.g. ``start_address`` of a PLC data block)."""
+    variant: str | None = None
+    """Model/firmware variant of the profile (its ``variants``) this device is."""
     host: str | None = None
     """IP address or host name of the device or gateway (TCP transports)."""
     port: int | None = Field(None, ge=1, le=65535)
@@ -83,9 +85,13 @@ class ModbusConfig(BaseModel):
 
 
 def find_profile(
-    ref: str, params: dict[str, Any] | None = None, library: Any = None
+    ref: str,
+    params: dict[str, Any] | None = None,
+    library: Any = None,
+    variant: str | None = None,
 ) -> ModbusProfile:
-    """The Modbus profile ``ref`` (library id or YAML path), resolved with ``params``.
+    """The Modbus profile ``ref`` (library id or YAML path), its ``variant`` applied, resolved
+    with ``params``.
 
     Args:
         library: the site's :class:`kit.library.Library` (``ctx.library`` in a runtime);
@@ -102,6 +108,7 @@ def find_profile(
     prof = library.profile(ref)
     if not isinstance(prof, ModbusProfile):
         raise ConfigError(f"profile {ref!r} is a {prof.protocol} profile, not a Modbus one")
+    prof = prof.with_variant(variant)
     if prof.is_parameterised or params:
         prof = prof.resolve(params or {})
     return prof
@@ -169,7 +176,8 @@ class ModbusAdapter(Adapter):
 
     @staticmethod
     def _specs(cfg: ModbusConfig, prof: ModbusProfile) -> list[PointSpec]:
-        points = list(prof.points)
+        # Write-only command points (access: w) are never polled.
+        points = [p for p in prof.points if p.access != "w"]
         if cfg.points is not None:
             wanted = set(cfg.points)
             missing = wanted - {p.semantic for p in points}
@@ -211,7 +219,9 @@ class ModbusAdapter(Adapter):
         cfg: ModbusConfig = self.config  # type: ignore[assignment]
         if self.poller is None:
             if self.profile is None:
-                self.profile = find_profile(cfg.profile, cfg.profile_params, self.ctx.library)
+                self.profile = find_profile(
+                    cfg.profile, cfg.profile_params, self.ctx.library, cfg.variant
+                )
             key, kwargs = self._line_for(cfg, self.profile)
             self.line = LINES.acquire(key, **kwargs)
             self.poller = self.build_poller(
@@ -365,7 +375,7 @@ class ModbusAdapter(Adapter):
             p = self.profile.point(point)
         except KeyError as exc:
             raise ConfigError(str(exc.args[0])) from None
-        if p.access != "rw":
+        if p.access not in ("rw", "w"):
             raise ConfigError(f"point {point!r} of profile {self.profile.id!r} is read-only")
         unit, line, t = poller.unit_id, self.line, poller.timeout_s
         if p.table == "coil":
@@ -374,10 +384,17 @@ class ModbusAdapter(Adapter):
             await line.request(unit, 5, p.pdu_address, values=[bool(value)], timeout=t)
             return
         pc = PointCodec(
-            p.type, p.byte_order or "ABCD", scale=p.scale, offset=p.offset, bit=p.bit, count=p.count
+            p.type,
+            p.byte_order or "ABCD",
+            scale=p.scale,
+            offset=p.offset,
+            bit=p.bit,
+            count=p.count,
+            byte=p.byte,
+            parts=p.length if p.type == "version" else None,
         )
         try:
-            if p.type == "bit":
+            if p.type in ("bit", "uint8", "int8"):
                 # Read-modify-write: the other 15 bits of the register must survive.
                 current = (await line.request(unit, 3, p.pdu_address, 1, timeout=t))[0]
                 regs = pc.encode(value, int(current))
@@ -402,7 +419,7 @@ class ModbusAdapter(Adapter):
             AdapterError: with what to check (address, port, unit id, serial settings, profile).
         """
         cfg = config if isinstance(config, ModbusConfig) else ModbusConfig.model_validate(config)
-        prof = find_profile(cfg.profile, cfg.profile_params, library)
+        prof = find_profile(cfg.profile, cfg.profile_params, library, cfg.variant)
         key, kwargs = cls._line_for(cfg, prof)
         line = Line(key, **kwargs)
         unit = cfg.unit_id if cfg.unit_id is not None else prof.connection.unit_id

@@ -25,6 +25,7 @@ from typing import Any
 
 import click
 
+from kit.display import format_value
 from kit.errors import AdapterError, ConfigError, DeviceRejected, DeviceTimeout
 from kit_modbus import codec, probe_search
 from kit_modbus.identity import IdentityResult, read_identity
@@ -89,7 +90,7 @@ async def probe_device(
         "identification": None,
         "points": [],
     }
-    points = list(prof.points)
+    points = [p for p in prof.points if p.access != "w"]  # write-only commands: never read
     reader = _Reader(line, unit, t, conn, points)
     try:
         out["identification"] = await _identification(prof, line, unit, t)
@@ -275,7 +276,13 @@ def _judge(p: Any, regs: list | None, reason: str | None) -> dict[str, Any]:
     if p.table in BIT_TABLES:
         row.update(status="ok", value=bool(regs[0]), raw=[int(bool(regs[0]))])
         return row
-    value = probe_search.decode_point(p, regs, None)
+    pc = probe_search.point_codec(p, None)
+    value = pc.decode(list(regs))
+    if isinstance(value, codec.Invalid):
+        row.update(status="bad", reason=value.reason, value=None, raw=[f"0x{r:04X}" for r in regs])
+        return row
+    if isinstance(value, float) and not math.isfinite(value):
+        value = None
     row["raw"] = [f"0x{r:04X}" for r in regs]
     row["value"] = value
     ok = _in_range(value, p.range)
@@ -335,9 +342,8 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    return "-" if v is None else str(v)
+    # Full precision without float noise (123456.7, not the 123457 of ``:.6g``).
+    return "-" if v is None else format_value(v)
 
 
 def render(report: dict[str, Any]) -> str:

@@ -76,12 +76,28 @@ def _is_wide(p: Any) -> bool:
     return p.type in codec.NUMERIC and codec.NUMERIC[p.type][0] >= 2
 
 
-def decode_point(p: Any, regs: Sequence[int], order: str | None) -> Any:
-    """The value of point ``p`` from its registers in ``order`` (None: the point's own)."""
+def point_codec(p: Any, order: str | None) -> codec.PointCodec:
+    """The codec of point ``p`` with word ``order`` (None: the point's own), every profile
+    feature included (bytes, packed versions, sentinel values)."""
     use = order if (order is not None and _is_wide(p)) else (p.byte_order or "ABCD")
-    pc = codec.PointCodec(p.type, use, scale=p.scale, offset=p.offset, bit=p.bit, count=p.count)
-    v = pc.decode(list(regs))
-    if isinstance(v, float) and not math.isfinite(v):
+    return codec.PointCodec(
+        p.type,
+        use,
+        scale=p.scale,
+        offset=p.offset,
+        bit=p.bit,
+        count=p.count,
+        byte=getattr(p, "byte", None),
+        parts=p.length if p.type == "version" else None,
+        invalid=getattr(p, "invalid_raw", None),
+    )
+
+
+def decode_point(p: Any, regs: Sequence[int], order: str | None) -> Any:
+    """The value of point ``p`` from its registers in ``order`` (None: the point's own);
+    None when the device says "invalid" (a sentinel) or the value is not finite."""
+    v = point_codec(p, order).decode(list(regs))
+    if isinstance(v, codec.Invalid) or (isinstance(v, float) and not math.isfinite(v)):
         return None
     return v
 

@@ -35,10 +35,18 @@ from kit.errors import ConfigError
 from kit.profiles import Profile
 from kit.yamlfiles import suggest
 from kit_modbus.identity import Identity
+from kit_modbus.profile_extras import (
+    Repeat,
+    Variant,
+    apply_variant,
+    check_reason,
+    normalise_invalid,
+)
 from kit_modbus.profile_sections import Connection, Identification, Parameter, SerialSettings
 from kit_modbus.profile_sim import Generator, _Gen, default_generator
 from kit_modbus.profile_types import (
     BIT_TABLES,
+    BYTE_TYPES,
     MAX_ADDRESS,
     TYPES,
     WRITABLE_TABLES,
@@ -50,6 +58,7 @@ from kit_modbus.profile_types import (
     single_word_order,
     to_pdu,
 )
+from kit_modbus.sim_models import ElectricalModel, MachineModel, Sampler, model_samplers
 
 Loc = tuple[str | int, ...]
 
@@ -76,9 +85,15 @@ class ModbusPoint(BaseModel):
     table: Table | None = None
     """coil (FC01), discrete (FC02), input (FC04) or holding (FC03). Implied by a Modicon
     reference (and must agree with it when both are given)."""
-    address: int | str
+    address: int | str | None = None
     """Address as the source prints it, in the profile's (or the point's) convention. With
-    ``relative_to``: the offset from that parameter's value."""
+    ``relative_to``: the offset from that parameter's value. Required unless ``parameter``."""
+    parameter: int | str | None = None
+    """Drive parameter number (``102``, ``"03.18"``) instead of an address; the register
+    follows from ``connection.parameter_numbering`` (the manual's formula)."""
+    repeat: Repeat | None = None
+    """One declaration → ``count`` points: channels (``semantic: x_temp_ch{n}``) or a register
+    block (``count: 1000``); see docs/profiles.md."""
     addressing: Addressing | None = None
     """Override of ``connection.addressing`` for this point."""
     relative_to: str | None = None
@@ -88,16 +103,28 @@ class ModbusPoint(BaseModel):
     uint64, float32, float64, string. Required for registers."""
     bit: int | None = Field(None, ge=0, le=15)
     """Bit inside the register (0 = least significant); only with type ``bit``."""
+    byte: Literal["high", "low"] | None = None
+    """Byte of the register (high = bits 15…8); only with types ``uint8``/``int8``."""
     length: int | None = Field(None, ge=1, le=250)
-    """Characters of a ``string`` (two per register); only with type ``string``."""
+    """Characters of a ``string`` (two per register), or parts of a ``version`` (one byte
+    each: 0x0102 with length 2 → "1.2")."""
     byte_order: ByteOrder | None = None
     """Override of ``connection.byte_order``; after validation, the effective order."""
     scale: float = 1.0
     """engineering value = raw × scale + offset."""
     offset: float = 0.0
+    resolution: float | None = Field(None, gt=0)
+    """Smallest step the device reports (from the manual, e.g. 0.01). Decoded values are rounded
+    to its decimals; without it integers keep the decimals of ``scale``/``offset`` and floats
+    their significant digits (float32: 7) — docs/bus.md, "Values and precision"."""
     unit: str | None = None
     """Unit of the engineering value; defaults to the vocabulary's unit and must match it."""
-    access: Literal["r", "rw"] = "r"
+    access: Literal["r", "rw", "w"] = "r"
+    """``r`` read (polled), ``rw`` read and write, ``w`` write-only command (never polled:
+    reset counters, start/stop words)."""
+    invalid: list[int | float | str] | dict[int | float | str, str] | None = None
+    """Raw values that mean "no valid value" (``[0xFFFF]``, or ``{0x7FFFFFFF: overrange}`` to
+    name the reason): the point is published bad with that reason, never as a number."""
     range: tuple[float, float] | None = None
     """Expected ``[min, max]`` of the engineering value (``kit probe`` checks it; ``kit sim``
     stays inside it)."""
@@ -110,6 +137,21 @@ class ModbusPoint(BaseModel):
 
     _pdu: int = PrivateAttr(-1)
     _count: int = PrivateAttr(0)
+    _rep_offset: int = PrivateAttr(0)
+    _origin: int = PrivateAttr(-1)
+    _pattern: str = PrivateAttr("")
+    """Name pattern with ``{address}`` (a block copy), named again whenever addresses move."""
+    _invalid: dict[float, str] = PrivateAttr(default_factory=dict)
+
+    @property
+    def invalid_raw(self) -> dict[float, str]:
+        """Sentinel raw value → reason (after validation)."""
+        return dict(self._invalid)
+
+    @property
+    def polled(self) -> bool:
+        """False for write-only command points."""
+        return self.access != "w"
 
     @property
     def name(self) -> str:
@@ -160,23 +202,36 @@ class ModbusPoint(BaseModel):
             "count": self.count,
             "type": self.type,
             "bit": self.bit,
+            "byte": self.byte,
             "byte_order": self.byte_order,
             "scale": self.scale,
             "offset": self.offset,
+            "resolution": self.resolution,
             "unit": self.unit,
             "range": self.range,
             "poll": self.poll,
             "access": self.access,
+            "invalid": {str(k): v for k, v in self._invalid.items()} or None,
             "unverified": self.unverified,
         }
 
 
 class Simulation(BaseModel):
-    """Values ``kit sim`` serves: a generator per semantic name; other points get a default."""
+    """Values ``kit sim`` serves: physical models, a generator per semantic name, defaults.
+
+    Precedence per point: its generator in ``points``, else a model's value (``electrical``
+    applies to electrical names even when not declared; ``machine`` when declared), else a
+    default for its semantic name (:mod:`kit_modbus.sim_models`).
+    """
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     seed: int = 1
+    electrical: ElectricalModel | None = None
+    """Meter physics from per-phase drivers: phases sum to totals, S² = P² + Q²,
+    V_LL = √3·V_LN, counters integrate power."""
+    machine: MachineModel | None = None
+    """Running pattern, cycle time ≥ ideal, part counters that follow the cycle time."""
     points: dict[str, Generator] = Field(default_factory=dict)
 
 
@@ -194,9 +249,13 @@ class ModbusProfile(Profile):
     parameters: dict[str, Parameter] = Field(default_factory=dict)
     """Values the technician supplies (parameterised PLC templates); see :meth:`resolve`."""
     points: list[ModbusPoint] = Field(min_length=1)
+    variants: dict[str, Variant] = Field(default_factory=dict)
+    """Models or firmware ranges whose register map differs (overrides, additions, removals);
+    see :meth:`with_variant` / :meth:`variant_for`."""
     simulation: Simulation = Field(default_factory=Simulation)
 
     _params: dict[str, int] = PrivateAttr(default_factory=dict)
+    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="wrap")
     @classmethod
@@ -208,17 +267,72 @@ class ModbusProfile(Profile):
         checked again on their own and their problems added (indices mapped back).
         """
         try:
-            return handler(data)
+            model = handler(data)
         except ValidationError as exc:
             extra = _cross_problems_of_valid_points(data, exc, handler)
             if not extra:
                 raise
             details = [_detail(e) for e in exc.errors()] + extra
             raise ValidationError.from_exception_data(cls.__name__, details) from None
+        if isinstance(data, dict):
+            model._raw = data
+            problems = model._check_variants(data)
+            if problems:
+                raise ValidationError.from_exception_data(cls.__name__, problems)
+        return model
+
+    # -- variants -----------------------------------------------------------------------
+
+    def _check_variants(self, data: dict[str, Any]) -> list[InitErrorDetails]:
+        """Each variant, applied, is a valid profile (problems at ``variants.<name>``)."""
+        out: list[InitErrorDetails] = []
+        for name, variant in self.variants.items():
+            try:
+                type(self).model_validate(apply_variant(data, name, variant))
+            except ValueError as exc:
+                if isinstance(exc, ValidationError):
+                    msgs = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+                else:
+                    msgs = [str(exc)]
+                for m in msgs:
+                    out.append(
+                        InitErrorDetails(
+                            type=PydanticCustomError(
+                                "modbus_profile", "{msg}", {"msg": f"with this variant: {m}"}
+                            ),
+                            loc=("variants", name),
+                            input=None,
+                        )
+                    )
+        return out
+
+    def with_variant(self, name: str | None) -> ModbusProfile:
+        """This profile with variant ``name`` applied (itself for None).
+
+        Raises:
+            ConfigError: unknown variant (with the known ones).
+        """
+        if name is None:
+            return self
+        if name not in self.variants:
+            known = ", ".join(sorted(self.variants)) or "none"
+            raise ConfigError(
+                f"profile {self.id!r} has no variant {name!r}{suggest(name, self.variants)}"
+                f" (variants: {known})"
+            )
+        return type(self).model_validate(apply_variant(self._raw, name, self.variants[name]))
+
+    def variant_for(self, model: str | None = None, firmware: str | None = None) -> str | None:
+        """The variant matching what the device reports (model text, firmware version)."""
+        for name, v in self.variants.items():
+            if v.matches(model, firmware):
+                return name
+        return None
 
     @model_validator(mode="after")
     def _check(self) -> ModbusProfile:
-        errors = self._normalise(self._defaults())
+        errors = self._expand()
+        errors += self._normalise(self._defaults())
         errors += self._check_simulation()
         if errors:
             # In file order: problems of points[2] before those of points[5], the rest after.
@@ -313,10 +427,52 @@ class ModbusProfile(Profile):
 
     def _param_of(self, loc: Loc) -> str:
         if len(loc) >= 2 and loc[0] == "points" and isinstance(loc[1], int):
-            return self.points[loc[1]].relative_to or "?"
+            for p in self.points:
+                if p._origin == loc[1]:
+                    return p.relative_to or "?"
         return "?"
 
     # -- cross-field checks -------------------------------------------------------------
+
+    def _expand(self) -> list[tuple[Loc, str]]:
+        """Replace each ``repeat`` declaration by its copies (names from ``{n}``/``{address}``).
+
+        Each point remembers its declared index (``_origin``), so problems are reported at the
+        declaration's line.
+        """
+        errors: list[tuple[Loc, str]] = []
+        out: list[ModbusPoint] = []
+        for i, p in enumerate(self.points):
+            if p._origin >= 0:  # already expanded (resolve() of a copy)
+                out.append(p)
+                continue
+            p._origin = i
+            rep = p.repeat
+            if rep is None:
+                out.append(p)
+                continue
+            if "{n}" not in p.semantic and "{address}" not in p.semantic:
+                errors.append(
+                    (
+                        ("points", i, "semantic"),
+                        f"point {p.semantic!r}: with repeat the name needs {{n}} (the channel "
+                        "number) or {address}, e.g. x_temperature_ch{n}",
+                    )
+                )
+                continue
+            size = register_count(p.type or "uint16", p.length) if p.type else 1
+            stride = rep.stride or size
+            for k in range(rep.count):
+                q = p.model_copy(deep=True)
+                q._origin, q._rep_offset, q.repeat = i, k * stride, None
+                n = rep.first + k
+                q.semantic = p.semantic.replace("{n}", str(n))
+                q.description = p.description.replace("{n}", str(n))
+                if "{address}" in q.semantic:
+                    q._pattern = q.semantic
+                out.append(q)
+        self.points = out
+        return errors
 
     def _normalise(self, params: dict[str, int]) -> list[tuple[Loc, str]]:
         """Compute every point's table/pdu/count/byte order; return ``(loc, message)`` problems."""
@@ -325,26 +481,56 @@ class ModbusProfile(Profile):
         errors: list[tuple[Loc, str]] = []
         seen: dict[str, int] = {}
         for i, p in enumerate(self.points):
+            origin = p._origin if p._origin >= 0 else i
             label = f"point {p.semantic!r}: "
-            at = ("points", i)
+            at = ("points", origin)
 
             def err(field: str | None, msg: str, at: Loc = at, label: str = label) -> None:
                 errors.append(((*at, field) if field else at, label + msg))
 
-            # The vocabulary is checked here, not in a field validator, so an unknown name is
-            # reported together with every other cross-field problem of the file.
-            name_msg = vocabulary.check_name(p.semantic)
-            if name_msg:
-                err("semantic", name_msg)
-            if p.semantic in seen:
-                err(
-                    "semantic",
-                    f"duplicate of points[{seen[p.semantic]}]; each semantic name appears once "
-                    "(use an x_ name for a second reading of the same quantity)",
-                )
-            seen.setdefault(p.semantic, i)
+            def check_name(p: ModbusPoint = p, origin: int = origin, err=err) -> None:
+                # The vocabulary is checked here, not in a field validator, so an unknown name
+                # is reported together with every other cross-field problem of the file.
+                name_msg = vocabulary.check_name(p.semantic)
+                if name_msg:
+                    err("semantic", name_msg)
+                if p.semantic in seen:
+                    err(
+                        "semantic",
+                        f"duplicate of points[{seen[p.semantic]}]; each semantic name appears "
+                        "once (use an x_ name for a second reading of the same quantity)",
+                    )
+                seen.setdefault(p.semantic, origin)
+
+            if not p._pattern:
+                check_name()
+            self._check_extras(p, err)
             address = p.address
-            if p.relative_to is not None:
+            if p.parameter is not None:
+                numbering = conn.parameter_numbering
+                if address is not None:
+                    err("parameter", "give address or parameter, not both")
+                    continue
+                if numbering is None:
+                    err(
+                        "parameter",
+                        "parameter needs connection.parameter_numbering (the manual's formula, "
+                        "e.g. {index_factor: 10, offset: -1} for register = parameter × 10 − 1)",
+                    )
+                    continue
+                try:
+                    table, pdu = p.table or numbering.table, numbering.pdu(p.parameter)
+                except ValueError as exc:
+                    err("parameter", str(exc))
+                    continue
+                address = None
+            elif address is None:
+                err(
+                    "address",
+                    "address is required (or parameter, with connection.parameter_numbering)",
+                )
+                continue
+            if p.relative_to is not None and address is not None:
                 if p.relative_to not in self.parameters:
                     err(
                         "relative_to",
@@ -358,14 +544,19 @@ class ModbusProfile(Profile):
                     )
                     continue
                 address = params[p.relative_to] + address
-            try:
-                table, pdu = to_pdu(address, p.addressing or conn.addressing, p.table)
-            except ValueError as exc:
-                err(
-                    "address" if p.table is not None or "table" not in str(exc) else "table",
-                    str(exc),
-                )
-                continue
+            if address is not None:
+                try:
+                    table, pdu = to_pdu(address, p.addressing or conn.addressing, p.table)
+                except ValueError as exc:
+                    err(
+                        "address" if p.table is not None or "table" not in str(exc) else "table",
+                        str(exc),
+                    )
+                    continue
+            pdu += p._rep_offset
+            if p._pattern:
+                p.semantic = p._pattern.replace("{address}", str(pdu))
+                check_name()
             p.table = table  # type: ignore[assignment]
             if p.type is None:
                 if table in BIT_TABLES:
@@ -384,17 +575,32 @@ class ModbusProfile(Profile):
                     hint = "; coils and discrete inputs hold single bits (type bool)"
                 err("type", f"type {p.type} cannot live in the {table} table{hint}")
                 continue
-            for field, allowed in (("bit", p.type == "bit"), ("length", p.type == "string")):
+            for field, allowed, types in (
+                ("bit", p.type == "bit", "bit"),
+                ("length", p.type in ("string", "version"), "string or version"),
+                ("byte", p.type in BYTE_TYPES, "uint8 or int8"),
+            ):
                 if getattr(p, field) is not None and not allowed:
-                    err(
-                        field,
-                        f"{field} is only allowed with type {'bit' if field == 'bit' else 'string'}, "
-                        f"not {p.type}",
-                    )
+                    err(field, f"{field} is only allowed with type {types}, not {p.type}")
             if p.type == "bit" and p.bit is None:
                 err("bit", "type bit needs bit: 0…15 (0 = least significant)")
+            if p.type in BYTE_TYPES and p.byte is None:
+                err("byte", f"type {p.type} needs byte: high (bits 15…8) or low (bits 7…0)")
             if p.type == "string" and p.length is None:
                 err("length", "type string needs length (characters, two per register)")
+            if p.type == "version" and not 2 <= (p.length or 0) <= 8:
+                err("length", "type version needs length: 2…8 (parts, one byte each: 1.2.3 is 3)")
+            if p._invalid and not spec.numeric:
+                err("invalid", f"sentinel values need a numeric type, not {p.type}")
+            elif p._invalid and spec.raw_min is not None:
+                outside = [v for v in p._invalid if not spec.raw_min <= v <= spec.raw_max]  # type: ignore[operator]
+                if outside:
+                    err(
+                        "invalid",
+                        f"sentinel {outside[0]:g} (0x{int(outside[0]) & 0xFFFFFFFFFFFFFFFF:X}) is "
+                        f"outside what {p.type} holds ({spec.raw_min:g}…{spec.raw_max:g}); "
+                        "sentinels are raw register values, before scale",
+                    )
             if not spec.numeric and (p.scale != 1.0 or p.offset != 0.0):
                 err(
                     "scale" if p.scale != 1.0 else "offset",
@@ -402,7 +608,7 @@ class ModbusProfile(Profile):
                 )
             if p.scale == 0:
                 err("scale", "scale must not be 0")
-            if table in BIT_TABLES or p.type == "bit":
+            if table in BIT_TABLES or p.type in ("bit", "version") or p.type in BYTE_TYPES:
                 if p.byte_order is not None:
                     err("byte_order", f"byte_order has no meaning for type {p.type}")
                 p.byte_order = None
@@ -416,10 +622,13 @@ class ModbusProfile(Profile):
                 p.byte_order = p.byte_order or single_word_order(conn.byte_order)  # type: ignore[assignment]
             else:
                 p.byte_order = p.byte_order or conn.byte_order  # type: ignore[assignment]
-            if p.access == "rw" and table not in WRITABLE_TABLES:
-                err("access", f"the {table} table is read-only; rw needs coil or holding")
-            if p.type == "string" and p.range is not None:
-                err("range", "a string has no numeric range")
+            if p.access in ("rw", "w") and table not in WRITABLE_TABLES:
+                err(
+                    "access",
+                    f"the {table} table is read-only; {p.access} needs coil or holding",
+                )
+            if p.type in ("string", "version") and p.range is not None:
+                err("range", f"a {p.type} has no numeric range")
             count = register_count(p.type, p.length)
             if pdu + count - 1 > MAX_ADDRESS:
                 err(
@@ -447,6 +656,28 @@ class ModbusProfile(Profile):
         errors += self._overlaps()
         return errors
 
+    def _declared_index(self, i: int) -> int:
+        """Index of the declaration point ``i`` came from (``repeat`` copies share one)."""
+        origin = self.points[i]._origin
+        return origin if origin >= 0 else i
+
+    @staticmethod
+    def _check_extras(p: ModbusPoint, err: Any) -> None:
+        """Sentinel declarations: numbers and bus-safe reasons (stored in ``_invalid``)."""
+        try:
+            p._invalid = normalise_invalid(p.invalid)
+        except (TypeError, ValueError) as exc:
+            p._invalid = {}
+            err(
+                "invalid",
+                f"{exc}; write raw register values, e.g. [0xFFFF] or {{0x7FFFFFFF: overrange}}",
+            )
+            return
+        for reason in p._invalid.values():
+            msg = check_reason(reason)
+            if msg:
+                err("invalid", msg)
+
     def _overlaps(self) -> list[tuple[Loc, str]]:
         """Points of one table whose registers/bits intersect (two bits of one register are fine)."""
         errors: list[tuple[Loc, str]] = []
@@ -467,11 +698,14 @@ class ModbusProfile(Profile):
                         continue
                     if a.type == "bit" and b.type == "bit" and a.bit != b.bit:
                         continue
+                    if a.type in BYTE_TYPES and b.type in BYTE_TYPES and a.byte != b.byte:
+                        continue
                     first, second = sorted((i, k))
                     errors.append(
                         (
-                            ("points", second, "address"),
-                            f"point {self.points[second].semantic!r}: overlaps points[{first}] "
+                            ("points", self._declared_index(second), "address"),
+                            f"point {self.points[second].semantic!r}: overlaps "
+                            f"points[{self._declared_index(first)}] "
                             f"({self.points[first].semantic}) at {a.table} PDU {max(start, start2)}; "
                             "fix the address, or set overlap: true if both really read it",
                         )
@@ -491,7 +725,9 @@ class ModbusProfile(Profile):
                 )
                 continue
             is_text = isinstance(getattr(gen, "value", None), str)
-            if (point.type == "string") != is_text and getattr(gen, "generator", "") == "constant":
+            if (point.type in ("string", "version")) != is_text and getattr(
+                gen, "generator", ""
+            ) == "constant":
                 errors.append(
                     (
                         at,
@@ -500,7 +736,7 @@ class ModbusProfile(Profile):
                     )
                 )
                 continue
-            if point.type == "string" or point.type is None:
+            if point.type in ("string", "version") or point.type is None:
                 continue
             lo, hi = gen.bounds()
             if point.type in ("bool", "bit"):
@@ -556,6 +792,23 @@ class ModbusProfile(Profile):
         raise KeyError(
             f"profile {self.id!r} has no point {semantic!r}{suggest(semantic, self.semantic_points())}"
         )
+
+    def samplers(self) -> list[Sampler]:
+        """One ``t → value`` function per point, in point order (what ``kit sim`` serves).
+
+        Modelled points share their model's state, so related values agree at every instant.
+        """
+        sim = self.simulation
+        models = model_samplers(
+            sim.electrical, sim.machine, {p.semantic: p.range for p in self.points}
+        )
+        out: list[Sampler] = []
+        for i, p in enumerate(self.points):
+            if p.semantic not in sim.points and p.semantic in models:
+                out.append(models[p.semantic])
+            else:
+                out.append(self.generator(p).sampler(sim.seed + i))  # type: ignore[arg-type]
+        return out
 
     def generator(self, point: ModbusPoint) -> _Gen:
         """The simulation generator of ``point`` (its own, or the default for its semantic)."""
@@ -647,7 +900,9 @@ def _cross_problems_of_valid_points(
     else:
         errors = [
             {"type": "modbus_profile", "loc": loc, "msg": msg}
-            for loc, msg in model._normalise(model._defaults()) + model._check_simulation()
+            for loc, msg in model._expand()
+            + model._normalise(model._defaults())
+            + model._check_simulation()
         ]
     out = []
     if errors:

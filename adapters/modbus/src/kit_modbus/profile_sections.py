@@ -9,6 +9,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from kit_modbus.profile_extras import ParameterNumbering
 from kit_modbus.profile_types import Addressing, ByteOrder
 
 
@@ -61,6 +62,9 @@ class Connection(BaseModel):
     """Interval of ``poll: slow`` points (energy counters, configuration, identification)."""
     write_single_register: bool = True
     """False when the device lacks FC06 (Yaskawa V1000): writes then use FC16."""
+    parameter_numbering: ParameterNumbering | None = None
+    """The manual's formula from parameter numbers to registers (drives), for points that give
+    ``parameter`` instead of ``address``."""
 
     @model_validator(mode="after")
     def _slow_not_faster(self) -> Connection:

@@ -200,6 +200,8 @@ def default_generator(
     lo, hi = value_range if value_range else (None, None)
     if data_type == "string":
         return Constant(value="SIM")
+    if data_type == "version":
+        return Constant(value="1.2.3")
     if data_type in ("bool", "bit") or kind == "bool":
         return Sequence(generator="sequence", values=[1, 1, 1, 0], step_s=60)
     if kind == "counter":

@@ -24,6 +24,9 @@ DataType = Literal[
     "float32",
     "float64",
     "string",
+    "uint8",
+    "int8",
+    "version",
 ]
 ByteOrder = Literal["ABCD", "CDAB", "BADC", "DCBA"]
 Addressing = Literal["pdu", "modicon", "one_based"]
@@ -70,17 +73,26 @@ TYPES: dict[str, TypeSpec] = {
     "float32": TypeSpec(2, REGISTER_TABLES),
     "float64": TypeSpec(4, REGISTER_TABLES),
     "string": TypeSpec(None, REGISTER_TABLES, numeric=False),
+    # One byte of a register (``byte: high|low``): two values packed in one word.
+    "uint8": TypeSpec(1, REGISTER_TABLES, *_int(8, False)),
+    "int8": TypeSpec(1, REGISTER_TABLES, *_int(8, True)),
+    # A version packed one number per byte (0x0102 → "1.2"); ``length`` = number of parts.
+    "version": TypeSpec(None, REGISTER_TABLES, numeric=False),
 }
+
+#: Types that are one byte of a register (need ``byte``).
+BYTE_TYPES: frozenset[str] = frozenset({"uint8", "int8"})
 
 
 def register_count(data_type: str, length: int | None) -> int:
     """Registers (or bits, for ``bool``) one value of ``data_type`` occupies.
 
-    ``length`` is the number of characters of a ``string`` (two per register).
+    ``length`` is the number of characters of a ``string`` (two per register), or the number
+    of parts of a ``version`` (one byte each).
     """
     if data_type == "bool":
         return 1
-    if data_type == "string":
+    if data_type in ("string", "version"):
         return ((length or 0) + 1) // 2
     regs = TYPES[data_type].registers
     assert regs is not None

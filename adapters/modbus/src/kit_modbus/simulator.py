@@ -12,7 +12,9 @@ Fault injection, for tests and demos (all take effect immediately):
 * :meth:`set_silent` — read requests get no answer at all (whole device, or one unit id).
 * :meth:`set_exception` — answer exception ``code`` for requests touching given addresses.
 * :meth:`set_illegal` — shorthand for exception 02 on addresses (a register-map hole).
-* :meth:`set_value` / :meth:`freeze` — pin a point's value / stop the simulation clock.
+* :meth:`set_invalid` — serve a declared sentinel raw value (0x7FFFFFFF = overrange).
+* :meth:`set_value` / :meth:`freeze` / :meth:`freeze_at` — pin a point's value / stop the
+  simulation clock (at a given simulated time).
 
 FC43/14 (Read Device Identification) answers with the profile's ``identification``
 objects (vendor/model when absent), or exception 01 when the profile says unsupported.
@@ -204,7 +206,7 @@ class ModbusSimulator:
         self._frozen_at: float | None = None
         self._t0 = time.monotonic()
         self._points = []
-        seed = getattr(getattr(profile, "simulation", None), "seed", 1)
+        samplers = profile.samplers()
         for i, p in enumerate(profile.points):
             pc = (
                 None
@@ -216,9 +218,12 @@ class ModbusSimulator:
                     offset=p.offset,
                     bit=p.bit,
                     count=p.count,
+                    byte=getattr(p, "byte", None),
+                    parts=p.length if p.type == "version" else None,
+                    invalid=getattr(p, "invalid_raw", None),
                 )
             )
-            self._points.append((p, pc, profile.generator(p).sampler(seed + i)))
+            self._points.append((p, pc, samplers[i]))
         # Per table, points sorted by address: a read refreshes only the points it covers,
         # so a 10,000-point profile costs the simulator per request, not per point.
         self._index: dict[str, tuple[list[int], list[int]]] = {}
@@ -303,6 +308,10 @@ class ModbusSimulator:
         self._pinned[semantic] = value
         self._refresh(force=True)
 
+    def set_invalid(self, semantic: str, reason: str) -> None:
+        """Serve the sentinel raw value the profile declares for ``reason`` (e.g. overrange)."""
+        self.set_value(semantic, codec.Invalid(reason))
+
     def unpin(self, semantic: str) -> None:
         """Let a pinned point follow its simulation again."""
         self._pinned.pop(semantic, None)
@@ -310,6 +319,12 @@ class ModbusSimulator:
     def freeze(self, frozen: bool = True) -> None:
         """Stop (or restart) the simulation clock: values stay put (deterministic tests)."""
         self._frozen_at = self.sim_time() if frozen else None
+
+    def freeze_at(self, t: float) -> None:
+        """Stop the simulation clock at simulated second ``t`` (every point recomputed there):
+        a consistent snapshot for tests, and time travel to check counters against power."""
+        self._frozen_at = t
+        self._refresh(force=True)
 
     # -- values -------------------------------------------------------------------------
     def sim_time(self) -> float:
@@ -365,6 +380,13 @@ class ModbusSimulator:
                     regs = pc.encode(bool(value))
                 elif p.type == "string":
                     regs = pc.encode(str(value)[: p.count * 2])
+                elif p.type == "version":
+                    regs = pc.encode(str(value))
+                elif isinstance(value, codec.Invalid):
+                    # A pinned sentinel (set_invalid): the raw value the device sends.
+                    regs = pc.encode(value, table[p.pdu_address])
+                elif p.type in codec.BYTE_TYPES:
+                    regs = pc.encode(_clamp(pc, value), table[p.pdu_address])
                 else:
                     regs = pc.encode(_clamp(pc, value))
             except codec.CodecError:
@@ -422,8 +444,8 @@ class ModbusSimulator:
 
 def _clamp(pc: codec.PointCodec, value: Any) -> Any:
     """Keep a generated value encodable (a generator overshooting the type must not crash the sim)."""
-    if pc.type in codec.NUMERIC and not pc.type.startswith("float"):
-        bits = codec.NUMERIC[pc.type][0] * 16
+    if pc._integral:
+        bits = 8 if pc.type in codec.BYTE_TYPES else codec.NUMERIC[pc.type][0] * 16
         lo, hi = (
             (0, (1 << bits) - 1)
             if pc.type.startswith("u")

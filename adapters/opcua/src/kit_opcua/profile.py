@@ -208,6 +208,12 @@ class SimValue(_Strict):
     rate: float = Field(1.0, ge=0, le=1)
     values: list[Any] | None = None
     """Values visited in turn (``cycle``), each held ``period_s / len(values)``."""
+    while_point: str | None = None
+    """Counter/ramp: advance only while this point (e.g. ``machine_running``) is true — a
+    machine makes parts only while it runs."""
+    min_interval_s: float | None = Field(None, gt=0)
+    """Counter: at most one increment per this many seconds (a machine's cycle is never
+    faster than its ideal cycle time, so OEE performance stays ≤ 100 %)."""
 
 
 class Simulation(_Strict):
@@ -272,6 +278,11 @@ class OpcuaProfile(Profile):
         unknown = set(self.simulation.points) - seen
         if unknown:
             raise ValueError(f"simulation.points: no such point(s): {', '.join(sorted(unknown))}")
+        for name, sim in self.simulation.points.items():
+            if sim.while_point is not None and sim.while_point not in seen:
+                raise ValueError(
+                    f"simulation.points.{name}.while_point: no point {sim.while_point!r}"
+                )
         return self
 
     def _namespaces_of(self, p: OpcuaPoint) -> list[str | int]:

@@ -95,18 +95,30 @@ class SimPoint:
         )
         self.rng = random.Random(seed)
         self.acc: float = float(self.sim.value) if isinstance(self.sim.value, (int, float)) else 0.0
+        self.last_inc: float | None = None
 
-    def step(self, t: float) -> Any:
-        """The value at simulated time ``t`` seconds (counters/ramps advance once per call)."""
+    def step(self, t: float, current: dict[str, Any] | None = None) -> Any:
+        """The value at simulated time ``t`` seconds (counters/ramps advance once per call).
+
+        ``current``: the other points' values of this update (``while_point`` reads it).
+        """
         s = self.sim
+        moving = s.while_point is None or bool((current or {}).get(s.while_point))
         if s.kind == "constant":
             v: Any = s.value
         elif s.kind == "counter":
-            if self.rng.random() < s.rate:
+            due = (
+                s.min_interval_s is None
+                or self.last_inc is None
+                or t - self.last_inc >= s.min_interval_s
+            )
+            if moving and due and self.rng.random() < s.rate:
                 self.acc += s.step
+                self.last_inc = t
             v = self.acc
         elif s.kind == "ramp":
-            self.acc += s.step
+            if moving:
+                self.acc += s.step
             v = self.acc
         elif s.kind == "random":
             v = self.rng.uniform(s.min, s.max)
@@ -585,7 +597,9 @@ class OpcuaSimulator:
 
     async def _update(self, t: float, advance: bool = True) -> None:
         for sp in self.points:
-            value = sp.step(t) if advance else self.values.get(sp.point.name, sp.coerce(0))
+            value = (
+                sp.step(t, self.values) if advance else self.values.get(sp.point.name, sp.coerce(0))
+            )
             await self._write(sp, value)
 
     async def _write(self, sp: SimPoint, value: Any) -> None:

@@ -9,6 +9,7 @@ import click
 import polars as pl
 
 from kit.cli.common import control_call, run, settings_from
+from kit.display import DEFAULT_DIGITS
 from kit.errors import KitError
 from kit_historian.query import AGGS, from_json, parse_time, query
 
@@ -99,7 +100,14 @@ def query_cmd(
 
 
 def write(df: pl.DataFrame, fmt: str, output: Path | None) -> None:
-    """Write ``df`` as a table, CSV or Parquet to ``output`` or stdout."""
+    """Write ``df`` as a table, CSV or Parquet to ``output`` or stdout.
+
+    Text formats (CSV, table) drop binary float noise (averages such as 230.14999999999998):
+    floats keep :data:`kit.display.DEFAULT_DIGITS` significant digits. Parquet keeps the
+    stored values bit for bit.
+    """
+    if fmt != "parquet":
+        df = df.with_columns(pl.col(pl.Float64, pl.Float32).round_sig_figs(DEFAULT_DIGITS))
     if fmt == "parquet":
         df.write_parquet(output)  # type: ignore[arg-type]
         click.echo(f"{df.height} rows written to {output}", err=True)

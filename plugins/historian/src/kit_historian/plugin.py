@@ -64,12 +64,23 @@ class HistorianConfig(BaseModel):
     """Day partitions older than this are deleted."""
     compact: bool = True
     """Merge each finished day's part files into one file per asset (faster queries)."""
+    own_asset_only: bool = False
+    """Keep only the component's own asset (a recipe deployment that records one device,
+    ``recipes/record-device.yaml``). Its Parquet tree then defaults to
+    ``<data_dir>/history/assets/<component name>``, so it never shares a high-water mark
+    with the site's historian."""
 
     def root(self) -> Path:
         """The resolved Parquet root."""
         if self.directory is not None:
             return Path(self.directory)
         return (_runtime_data_dir or default_data_dir()) / "history"
+
+    def root_for(self, component: str) -> Path:
+        """The Parquet root of the component named ``component`` (see ``own_asset_only``)."""
+        if self.own_asset_only and self.directory is None:
+            return self.root() / "assets" / subjects.sanitize_token(component)
+        return self.root()
 
 
 class Historian(Sink):
@@ -83,7 +94,9 @@ class Historian(Sink):
 
     def __init__(self, config: HistorianConfig, ctx) -> None:
         super().__init__(config, ctx)
-        self.root = config.root()
+        self.root = config.root_for(ctx.name)
+        if config.own_asset_only and ctx.asset is None:
+            raise KitError("own_asset_only needs a component with an asset (a recipe's)")
         self.stores: dict[str, Store] = {}
         self._last_batch: dict[str, tuple] = {}
         self.counts = {
@@ -116,6 +129,12 @@ class Historian(Sink):
     async def _consume(self, kind: str) -> None:
         cfg: HistorianConfig = self.config
         stream, subject = _STREAMS[kind]
+        if cfg.own_asset_only and self.ctx.asset is not None:
+            subject = (
+                subjects.data_subject(self.ctx.asset)
+                if kind == "data"
+                else f"{subjects.KPI_PREFIX}.{self.ctx.asset.tokens}.>"
+            )
         durable = f"historian-{subjects.sanitize_token(self.ctx.name)}-{kind}"
         consumer = js_api.ConsumerConfig(
             durable_name=durable,
@@ -225,8 +244,9 @@ class Historian(Sink):
         }
 
 
-def find_historian(runtime: Any, name: str | None = None) -> Any:
-    """The supervisor instance of the named (or the first) historian of ``runtime``.
+def find_historian(runtime: Any, name: str | None = None, asset: str | None = None) -> Any:
+    """The supervisor instance of the named historian of ``runtime``; without a name, the
+    first site-wide one, else one that records only ``asset`` (a record-device deployment).
 
     Raises:
         KitError: none is configured or running.
@@ -236,6 +256,10 @@ def find_historian(runtime: Any, name: str | None = None) -> Any:
         for n, i in runtime.supervisor.instances.items()
         if i.type == Historian.name and (name is None or n == name)
     ]
+    if name is None:
+        insts = [i for i in insts if not i.config.own_asset_only] or [
+            i for i in insts if asset is not None and str(i.asset) == str(asset)
+        ]
     if not insts:
         raise KitError(
             f"no historian component {'named ' + repr(name) + ' ' if name else ''}is configured; "
@@ -267,13 +291,13 @@ def register_endpoints(api, runtime) -> None:
         missing = [k for k in ("asset", "points", "from", "to") if not body.get(k)]
         if missing:
             raise KitError(f"history.query needs {', '.join(missing)}")
-        inst = find_historian(runtime, body.get("component"))
+        inst = find_historian(runtime, body.get("component"), body.get("asset"))
         points = (
             body["points"] if isinstance(body["points"], list) else str(body["points"]).split(",")
         )
         df = await asyncio.to_thread(
             query,
-            inst.config.root(),
+            inst.config.root_for(inst.name),
             body["asset"],
             [p.strip() for p in points],
             parse_time(body["from"]),

@@ -7,9 +7,10 @@ terminal, a monochrome console over a serial line, or for a colour-blind technic
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
+
+from kit.display import format_computed, format_value
 
 #: (symbol, word, style) per display state; styles are 16-colour ANSI names.
 QUALITY = {
@@ -58,22 +59,38 @@ def age_text(age: float | None) -> str:
     return f"{int(age // 86400)}d"
 
 
-def value_text(value: Any, unit: str | None = None) -> str:
-    """A value as a technician reads it: booleans as on/off, floats to 4 significant digits."""
+def value_text(
+    value: Any, unit: str | None = None, decimals: int | None = None, *, computed: bool = False
+) -> str:
+    """A value as a technician reads it: booleans as on/off, numbers at their own precision.
+
+    Values on the bus are already rounded to their point's resolution at decode
+    (docs/bus.md), so a number is shown in full — ``123456.7 kWh``, not ``1.235e+05`` — with
+    only binary float noise removed (:func:`kit.display.format_value`; computed KPIs such as
+    ``0.20799999998416752`` read ``0.208``). ``decimals`` fixes the decimals when known;
+    ``computed`` (KPIs) shows 3 decimals from 1 up and 4 significant digits below
+    (:func:`kit.display.computed_decimals`).
+    """
     if value is None:
         return "—"
     if isinstance(value, bool):
         text = "on" if value else "off"
-    elif isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            text = str(value)
-        elif value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
-            text = f"{value:.3e}"
-        else:
-            text = f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.1f}"
+    elif computed and decimals is None:
+        text = format_computed(value)
     else:
-        text = str(value)
+        text = format_value(value, decimals)
+    if isinstance(value, float) and abs(value) >= 1e4:
+        text = _grouped(text)
     return f"{text} {unit}" if unit else text
+
+
+def _grouped(text: str) -> str:
+    """Thousands separators in the integer part (``123456.7`` → ``123,456.7``), as before."""
+    sign, body = ("-", text[1:]) if text.startswith("-") else ("", text)
+    whole, dot, frac = body.partition(".")
+    if not whole.isdigit():
+        return text
+    return f"{sign}{int(whole):,}{dot}{frac}"
 
 
 def percent_text(value: Any) -> str:

@@ -242,7 +242,7 @@ class KpiScreen(KitScreen):
                 [
                     short(k["asset"], 28),
                     k["kpi"],
-                    value_text(k.get("value"), k.get("unit")),
+                    value_text(k.get("value"), k.get("unit"), computed=True),
                     str(k.get("window") or ""),
                 ]
                 for k in energy
@@ -254,8 +254,8 @@ class KpiScreen(KitScreen):
                 [
                     short(k["asset"], 28),
                     k["kpi"],
-                    value_text(k.get("value"), k.get("unit")),
-                    value_text((k.get("attrs") or {}).get("baseline")),
+                    value_text(k.get("value"), k.get("unit"), computed=True),
+                    value_text((k.get("attrs") or {}).get("baseline"), computed=True),
                     condition_state(k),
                 ]
                 for k in cond

@@ -203,7 +203,7 @@ class OverviewScreen(KitScreen):
             Text(qual, style=qstyle),
             age_text(store.age(a.last_ts)),
             percent_text(oee.get("value")) if oee else "—",
-            value_text(kwh.get("value")) if kwh else "—",
+            value_text(kwh.get("value"), computed=True) if kwh else "—",
             self.alarm_count(a.path),
         ]
 
@@ -224,7 +224,7 @@ class OverviewScreen(KitScreen):
                 if k := headline_oee(store, asset):
                     head = f" {k['kpi']} {percent_text(k['value'])}"
                 elif k := energy_today(store, asset):
-                    head = f" today {value_text(k['value'], k.get('unit'))}"
+                    head = f" today {value_text(k['value'], k.get('unit'), computed=True)}"
             parts.append(f"{name} [{d.get('status', '?')}]{head}")
         more = f" (+{len(self.deployments) - 4})" if len(self.deployments) > 4 else ""
         summary.update("Deployments: " + " · ".join(parts) + more)
