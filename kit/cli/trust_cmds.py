@@ -177,7 +177,7 @@ def plugin_new(name: str, kind: str, directory: str, vendor: str, contact: str) 
 @click.argument("names", nargs=-1)
 @click.pass_context
 def plugin_verify(ctx: click.Context, names: tuple[str, ...]) -> None:
-    """Signature status (Core/Signed/Unsigned/Invalid/Modified) of installed plugins and the policy decision."""
+    """Signature status (Core/Signed/Untrusted/Unsigned/Invalid/Modified) of installed plugins and the policy decision."""
     from importlib import metadata
 
     from kit.trust.truststore import TrustStore
@@ -194,7 +194,7 @@ def plugin_verify(ctx: click.Context, names: tuple[str, ...]) -> None:
         refused += not ok
         cert = f" certified {st.tier}" if st.certified else ""
         click.echo(
-            f"{ep.name:<18} {st.status:<9}{cert:<16} {'loads' if ok else 'REFUSED'}  {st.detail or msg}"
+            f"{ep.name:<18} {st.status:<9}{cert:<16} {'loads' if ok else 'REFUSED'}  {msg or st.detail}"
         )
     click.echo(f"plugin_policy: {s.plugin_policy}")
     if refused:
@@ -207,10 +207,14 @@ def plugin_verify(ctx: click.Context, names: tuple[str, ...]) -> None:
 def plugin_install(ctx: click.Context, wheel: str) -> None:
     """Verify a plugin wheel's signature against the site policy, then install it."""
     from kit.trust.install import install_wheel
+    from kit.trust.verify import decide
 
     s = settings_from(ctx)
     st = install_wheel(Path(wheel), s.data_dir, s.plugin_policy)
     click.echo(f"installed {wheel} ({st.status}{', certified ' + st.tier if st.certified else ''})")
+    msg = decide(st, s.plugin_policy)[1]
+    if msg:
+        click.echo(f"note: {msg}")
 
 
 def _parse_value(text: str) -> object:
