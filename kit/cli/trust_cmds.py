@@ -249,12 +249,17 @@ def write(
     operator = who or os.environ.get("USER") or "unknown"
     v = _parse_value(value)
     from kit.errors import RuntimeNotRunning
+    from kit.trust.busauth import identified_subject
+
+    # Below admin, the audited endpoints live under kit.control.as.<role>: the server lets
+    # only that role publish there, so the audit trail records who really asked.
+    role = (s.nats_client.user or "admin") if s.nats_url else os.environ.get("KIT_ROLE", "admin")
 
     try:
         req = run(
             control_call(
                 s,
-                "writes.request",
+                identified_subject("writes.request", role),
                 {"asset": asset, "point": point, "value": v, "who": f"cli:{operator}"},
                 url=url,
             )
@@ -276,7 +281,7 @@ def write(
     res = run(
         control_call(
             s,
-            "writes.confirm",
+            identified_subject("writes.confirm", role),
             {"request_id": req["request_id"], "who": f"cli:{operator}"},
             url=url,
         )

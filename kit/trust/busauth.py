@@ -190,10 +190,11 @@ def component_permissions(
             f"$JS.FC.{stream}.>",
         ]
     subs = list(subscribes) + [f"{inbox_prefix(component)}.>"]
-    # Components never call the control API (whatever a manifest declares): a request there
-    # would be recorded as the admin's (the only role reaching kit.control.<endpoint>).
+    # Components never call the control API nor request writes on kit.cmd (whatever a
+    # manifest declares): a request there would be recorded as the admin's, the only role
+    # reaching kit.control.<endpoint> and kit.cmd.>.
     return {
-        "publish": {"allow": _dedupe(pubs), "deny": ["kit.control.>"]},
+        "publish": {"allow": _dedupe(pubs), "deny": ["kit.control.>", f"{subjects.CMD_PREFIX}.>"]},
         "subscribe": {"allow": _dedupe(subs)},
     }
 
