@@ -237,6 +237,60 @@ def narrow_subscriptions(declared: list[str], bound_assets: set[str]) -> list[st
     return _dedupe(out)
 
 
+def _intersect(a: str, b: str) -> str | None:
+    """The NATS subject pattern matching exactly what both ``a`` and ``b`` match (None: nothing)."""
+    x, y = a.split("."), b.split(".")
+    out: list[str] = []
+    for i in range(max(len(x), len(y))):
+        p = x[i] if i < len(x) else None
+        q = y[i] if i < len(y) else None
+        if p == ">" and q is not None:
+            return ".".join(out + y[i:])
+        if q == ">" and p is not None:
+            return ".".join(out + x[i:])
+        if p is None or q is None:
+            return None
+        if p == "*":
+            out.append(q)
+        elif q == "*" or p == q:
+            out.append(p)
+        else:
+            return None
+    return ".".join(out)
+
+
+def narrow_publishes(declared: list[str], asset: str | None) -> list[str]:
+    """Narrow a manifest's data/KPI/event publish subjects to the component's own asset.
+
+    A manifest says "this adapter publishes ``kit.data.>``"; the recipe binds the instance to
+    one asset, and it may publish data, last values, KPIs and events for that asset only
+    (issue 19 item 10). Health is always the component's own subject (added by
+    :func:`component_permissions`). Other declared subjects stay as declared; a component
+    without an asset keeps its declaration (it cannot publish samples anyway).
+    """
+    if not asset:
+        return list(declared)
+    t = subjects.AssetPath.parse(asset).tokens
+    own = [
+        f"{subjects.DATA_PREFIX}.{t}",
+        f"{subjects.KPI_PREFIX}.{t}.*",
+        f"{subjects.EVENT_PREFIX}.*.{t}",
+    ]
+    out: list[str] = []
+    for s in declared:
+        toks = s.split(".")
+        surface = toks[0] == ">" or (
+            toks[0] in ("kit", "*")
+            and len(toks) > 1
+            and toks[1] in ("data", "kpi", "event", "health", "*", ">")
+        )
+        if not surface:
+            out.append(s)  # not a data/KPI/event/health subject: as declared
+            continue
+        out += [i for i in (_intersect(s, mine) for mine in own) if i]
+    return _dedupe(out)
+
+
 def _dedupe(items: list[str]) -> list[str]:
     seen: dict[str, None] = {}
     for i in items:
