@@ -32,6 +32,7 @@ from kit import subjects
 from kit.bus import KV_DEPLOYMENTS
 from kit.errors import KitError
 from kit.trust.audit import audit
+from kit.trust.secrets import site_key, unseal
 
 CONFIRM_WINDOW_S = 120.0
 
@@ -121,6 +122,7 @@ class WriteGuard:
     async def rules(self) -> list[tuple[str, WriteRule]]:
         """Every write rule of every installed deployment, with the deployment id."""
         kv = await self.runtime.bus.kv(KV_DEPLOYMENTS)
+        key_ = site_key(self.runtime.settings.data_dir)  # records are encrypted at rest
         out: list[tuple[str, WriteRule]] = []
         try:
             keys = await kv.keys()
@@ -129,8 +131,8 @@ class WriteGuard:
         for key in keys:
             try:
                 entry = await kv.get(key)
-                record = json.loads(entry.value) if entry and entry.value else {}
-            except Exception:
+                record = unseal(entry.value, key_) if entry and entry.value else {}
+            except Exception:  # unreadable or undecryptable: allows nothing
                 continue
             recipe = record.get("recipe") if isinstance(record, dict) else None
             raw = (
