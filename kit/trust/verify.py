@@ -31,6 +31,7 @@ from typing import Any
 
 from kit.trust import KIT_API_VERSION
 from kit.trust.manifest import version_in_range
+from kit.trust.release import FIRST_PARTY, RELEASE_TIER
 from kit.trust.signing import (
     SIGNATURE_FILE,
     SignatureError,
@@ -153,6 +154,12 @@ def check_package(
         ):
             if tier is None or TIERS.index(t) > TIERS.index(tier):
                 tier = t
+    if tier is None and name in FIRST_PARTY:
+        # A release key vouches for the kit's own distributions (and only those): the
+        # project's release process, not `kit certify`, is what stands behind them.
+        for st, _ in good:
+            if store.roles.get(st["key_id"]) == "release" and st.get("role") == "release":
+                tier = RELEASE_TIER
     extra = [st["key_id"] for st, _ in untrusted] + unknown
     return TrustStatus(
         "Signed",
