@@ -90,7 +90,7 @@ def keys_new(ctx: click.Context, name: str, directory: str | None) -> None:
 
 @keys.command("trust")
 @click.argument("pub_file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--role", type=click.Choice(["vendor", "certifier"]), required=True)
+@click.option("--role", type=click.Choice(["vendor", "certifier", "release"]), required=True)
 @click.pass_context
 def keys_trust(ctx: click.Context, pub_file: str, role: str) -> None:
     """Add a public key to this site's trust store."""
