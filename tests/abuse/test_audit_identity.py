@@ -129,3 +129,25 @@ async def test_nobody_can_claim_another_roles_identity(site, connect):
     )
     await comp.nc.flush()
     assert not [a for a in site.audits if a["type"] == "write_requested"]
+
+
+async def test_kit_write_as_technician_is_recorded_as_technician(site):
+    """The real CLI: ``KIT_ROLE=technician kit write …`` uses the role's identified subject."""
+    import asyncio
+
+    from click.testing import CliRunner
+
+    from kit.cli import cli
+
+    env = {"KIT_DATA_DIR": str(site.settings.data_dir), "KIT_ROLE": "technician"}
+    res = await asyncio.to_thread(
+        CliRunner().invoke,
+        cli,
+        ["write", ASSET, "speed_setpoint", "7", "--yes", "--who", "admin:plant-manager"],
+        env=env,
+    )
+    assert res.exit_code == 0, res.output
+    assert REGISTERS["plc"][100:102] == encode_f32(7.0)
+    await wait_for(lambda: any(a["type"] == "write_executed" for a in site.audits))
+    done = next(a for a in site.audits if a["type"] == "write_executed")
+    assert done["source"] == "technician" and done["data"]["operator"] == "cli:admin:plant-manager"
