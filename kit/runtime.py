@@ -101,7 +101,9 @@ class Runtime:
             ConfigError: a configured component's config is invalid (nothing is started).
         """
         s = self.settings
-        s.data_dir.mkdir(parents=True, exist_ok=True)
+        from kit.trust.secrets import harden_process
+
+        harden_process(s.data_dir)  # umask 077 (nats-server inherits it), data dir 0700
         specs = self.validate_specs(s.components)  # fail before starting anything
         if s.nats_url:
             from kit.trust.natsclient import external_options, tls_preflight

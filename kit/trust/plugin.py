@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from typing import Any
 
 import kit
+from kit.trust.busauth import identified_subject
 from kit.trust.writes import WriteGuard
 
 
@@ -19,8 +21,18 @@ def register_endpoints(api: Any, runtime: Any) -> None:
     """Guarded writes on the control API (technician role and above, see kit.trust.busauth)."""
     guard = WriteGuard(runtime)
     runtime.write_guard = guard
+    # The plain subjects are reachable only with the admin grant; lower roles call
+    # kit.control.as.<role>.<endpoint>, which only that role may publish to, so the subject
+    # the server delivered is the caller's authenticated identity (audit source, item 12).
     api.add("writes.request", guard.request)
     api.add("writes.confirm", guard.confirm)
+    for role in ("technician",):
+        for ep, fn in (("writes.request", guard.request), ("writes.confirm", guard.confirm)):
+            api.add(identified_subject(ep, role), functools.partial(_as, fn, role))
+
+
+async def _as(fn: Any, role: str, body: Any) -> Any:
+    return await fn(body, identity=role)
 
 
 @kit.hookimpl

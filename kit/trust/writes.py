@@ -17,6 +17,7 @@ The same two steps are served on ``kit.cmd.<asset>`` (request/reply, JSON
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import math
 import time
@@ -31,6 +32,7 @@ from kit import subjects
 from kit.bus import KV_DEPLOYMENTS
 from kit.errors import KitError
 from kit.trust.audit import audit
+from kit.trust.secrets import site_key, unseal
 
 CONFIRM_WINDOW_S = 120.0
 
@@ -91,6 +93,17 @@ class Pending:
     created: float
 
 
+#: The operator name the caller *claims* (``who`` in the body): kept in the audit record's
+#: data as ``operator``; the record's ``source`` is the authenticated NATS user (item 12).
+_OPERATOR: contextvars.ContextVar[str] = contextvars.ContextVar("kit_write_operator", default="")
+
+
+def _identify(identity: str, body: dict[str, Any]) -> str:
+    """Remember the claimed operator name; return the authenticated user as the audit source."""
+    _OPERATOR.set(str(body.get("who") or "unknown"))
+    return identity
+
+
 @dataclass
 class WriteGuard:
     """Checks, confirms, executes and audits device writes for one runtime."""
@@ -109,6 +122,7 @@ class WriteGuard:
     async def rules(self) -> list[tuple[str, WriteRule]]:
         """Every write rule of every installed deployment, with the deployment id."""
         kv = await self.runtime.bus.kv(KV_DEPLOYMENTS)
+        key_ = site_key(self.runtime.settings.data_dir)  # records are encrypted at rest
         out: list[tuple[str, WriteRule]] = []
         try:
             keys = await kv.keys()
@@ -117,8 +131,8 @@ class WriteGuard:
         for key in keys:
             try:
                 entry = await kv.get(key)
-                record = json.loads(entry.value) if entry and entry.value else {}
-            except Exception:
+                record = unseal(entry.value, key_) if entry and entry.value else {}
+            except Exception:  # unreadable or undecryptable: allows nothing
                 continue
             recipe = record.get("recipe") if isinstance(record, dict) else None
             raw = (
@@ -153,7 +167,7 @@ class WriteGuard:
             result=result,
             message=message,
             severity="medium" if result in ("refused", "failure") else "info",
-            data=data,
+            data={"operator": _OPERATOR.get(), **data},
         )
 
     async def _refuse(
@@ -170,11 +184,15 @@ class WriteGuard:
         )
         return WriteRefused(f"write refused: {reason}")
 
-    async def request(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Step 1: check a write against the deployments' rules; return a request id to confirm."""
+    async def request(self, body: dict[str, Any], identity: str = "admin") -> dict[str, Any]:
+        """Step 1: check a write against the deployments' rules; return a request id to confirm.
+
+        ``identity`` is the authenticated caller (from the subject the server let it publish
+        on, kit.trust.plugin); the body's ``who`` is only recorded as the claimed operator.
+        """
         body = body or {}
         asset, point, value = body.get("asset"), body.get("point"), body.get("value")
-        who = str(body.get("who") or "unknown")
+        who = _identify(identity, body)
         try:
             norm = str(subjects.AssetPath.parse(str(asset)))
         except ValueError:
@@ -228,10 +246,10 @@ class WriteGuard:
             "expires_in_s": CONFIRM_WINDOW_S,
         }
 
-    async def confirm(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Step 2: execute a requested write after the operator confirmed it."""
+    async def confirm(self, body: dict[str, Any], identity: str = "admin") -> dict[str, Any]:
+        """Step 2: execute a requested write after the operator confirmed it (``identity``: see request)."""
         body = body or {}
-        rid, who = str(body.get("request_id")), str(body.get("who") or "unknown")
+        rid, who = str(body.get("request_id")), _identify(identity, body)
         self._expire()
         p = self.pending.pop(rid, None)
         if p is None:
@@ -364,7 +382,7 @@ class WriteGuard:
                         asset,
                         body.get("point"),
                         body.get("value"),
-                        str(body.get("who")),
+                        _identify("admin", body),  # kit.cmd.> is the admin's (busauth)
                         f"unknown action {action!r} (request or confirm)",
                     )
             except KitError as exc:
