@@ -10,11 +10,13 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-Value = float | int | bool | str | None
+#: Integers are those of the devices' registers: int64 to uint64. A larger one cannot be a
+#: reading, is not a float for analytics, and no JSON codec of the kit round-trips it.
+Value = float | Annotated[int, Field(ge=-(2**63), lt=2**64)] | bool | str | None
 
 
 def utcnow() -> datetime:
@@ -69,8 +71,9 @@ class SampleBatch(_Model):
     """Asset path ``site/area/line/asset`` (sanitised tokens)."""
     ts: AwareDatetime
     """Gateway timestamp (UTC) when the batch was read."""
-    seq: int = Field(ge=0)
-    """Per-source sequence number, +1 per batch, so consumers detect gaps and duplicates."""
+    seq: int = Field(ge=0, lt=2**63)
+    """Per-source sequence number, +1 per batch, so consumers detect gaps and duplicates.
+    Below 2**63 so it survives every JSON codec the kit uses (orjson stops at 64 bits)."""
     source: str
     """Id of the component instance that produced the batch."""
     points: list[Point]
