@@ -35,9 +35,10 @@ from kit.errors import ConfigError
 M = TypeVar("M", bound=BaseModel)
 
 
-MAX_BYTES = 1024 * 1024
-"""Largest YAML file read (1 MiB). The largest shipped profile is about 20 KB; a file this
-size takes ruamel about two seconds to parse on a Raspberry Pi class machine."""
+MAX_BYTES = 512 * 1024
+"""Largest YAML file read (512 KiB, about 2,500 profile points in block style). The largest
+shipped file is 9 KB. ruamel parses 50–200 KB/s on a Raspberry Pi class machine, so this
+also bounds a parse to seconds; a file at the limit is refused before it is parsed."""
 MAX_DEPTH = 64
 """Deepest nesting: the most keys and list positions on the path to any value
 (``points[2].address`` is 3). Shipped files nest fewer than 10 levels; ruamel's composer
@@ -101,7 +102,7 @@ def load_yaml(path: Path | str) -> Any:
 
 def parse_yaml(text: str, filename: str) -> Any:
     """Parse YAML text (see :func:`load_yaml`); ``filename`` is used in messages."""
-    if len(text) > MAX_BYTES:  # characters ≥ bytes / 4: the byte bound, roughly, for text
+    if len(text) > MAX_BYTES:  # text from the control API or a bundle: the same bound
         raise ConfigError(
             f"{filename}:1: {INVALID}: the text is longer than {MAX_BYTES:,} characters "
             "(kit.yamlfiles.MAX_BYTES)"
