@@ -96,6 +96,10 @@ class EmbeddedNats:
     _log_task: asyncio.Task | None = None
     auth_lines: list[str] = field(default_factory=list)
     """Extra config lines (the ``authorization`` block from :mod:`kit.trust.busauth`)."""
+    jetstream_domain: str | None = None
+    """JetStream domain of this server (a site on a hub's leaf link: its site id)."""
+    extra_lines: list[str] = field(default_factory=list)
+    """More top-level config lines (the ``leafnodes`` block from :mod:`kit.hub.leaf`)."""
 
     @property
     def url(self) -> str:
@@ -122,6 +126,11 @@ class EmbeddedNats:
             f"  store_dir: {_conf_string(str(base / 'jetstream'))}",
             f"  max_file_store: {s.max_store_bytes}",
             "  max_memory_store: 64MB",
+            *(
+                [f"  domain: {_conf_string(self.jetstream_domain)}"]
+                if self.jetstream_domain
+                else []
+            ),
             "}",
         ]
         if s.mqtt_port is not None:
@@ -132,6 +141,7 @@ class EmbeddedNats:
                 "}",
             ]
         lines += self.auth_lines
+        lines += self.extra_lines
         conf = base / "nats.conf"
         # 0600 before writing: the file may hold the generated user passwords.
         fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -122,6 +122,10 @@ class Runtime:
             for spec, cfg in specs:
                 self.component_buses.declare(spec, cfg)
             self.embedded = EmbeddedNats(s.nats, s.data_dir, auth_lines=auth.conf_lines())
+            if s.hub is not None:  # leaf of a hub, own JetStream domain (docs/fleet.md)
+                from kit.hub.leaf import apply_link
+
+                apply_link(self.embedded, s.site, s.hub)
             self.url = await self.embedded.start()
             self.component_buses.url = self.url
             auth.save(self.url)

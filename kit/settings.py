@@ -96,6 +96,20 @@ class NatsClientSettings(_Strict):
     """NATS ``.creds`` file (JWT + nkey seed) for servers using decentralised auth."""
 
 
+class HubLinkSettings(_Strict):
+    """The site's leaf link to a hub (docs/fleet.md). Outbound only; the site works without it."""
+
+    credentials: Path
+    """Credentials file from ``kit hub add-site SITE`` (hub URLs, the site's user, password)."""
+    url: str | None = None
+    """Leaf URL(s) of the hub, comma-separated; default: the URLs in the credentials file."""
+    tls_ca: Path | None = None
+    """CA bundle that signed the hub's certificate (enables TLS on the link)."""
+    tls_cert: Path | None = None
+    """Client certificate for mutual TLS (with ``tls_key``)."""
+    tls_key: Path | None = None
+
+
 class SupervisorSettings(_Strict):
     """How failed components are restarted."""
 
@@ -138,6 +152,8 @@ class Settings(_Strict):
     nats_client: NatsClientSettings = Field(default_factory=NatsClientSettings)
     """TLS and credentials for an external server (``nats_url``)."""
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    hub: HubLinkSettings | None = None
+    """Join a hub as a leaf node (JetStream domain = ``site``); see docs/fleet.md."""
     supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
     plugin_policy: Literal["allow-unsigned", "warn", "require-certified"] = "warn"
     """What loads: anything, anything with a warning for unsigned, or only certified plugins."""

@@ -1,0 +1,217 @@
+"""Proof of delivery: per site and stream, what the site has and what the hub holds.
+
+For each source of each ``FLEET_*`` stream on the hub:
+
+- the hub's view (always available): the source's ``seq`` (last site sequence received),
+  ``lag`` (messages the site had not yet sent at last contact) and ``active`` (time since
+  the last contact) from the hub stream's info;
+- the site's view (when the leaf link is up): first and last sequence and last timestamp of
+  the site's stream, asked through ``$JS.<site>.API.STREAM.INFO`` (read-only, allowed by
+  the site's permissions);
+- completeness by sequence: every sourced message carries the site's stream sequence in its
+  ``Nats-Stream-Source`` header; the set present at the hub is compared with the site's
+  ``first..last`` range; missing ranges are the gaps, a sequence present twice a duplicate.
+
+Lag in seconds is the site's last message time minus the time the hub stored the newest
+message it has from that site (0 when nothing is missing); without the site's view it is the
+time since the hub last heard from the source.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from kit.hub.config import FLEET_STREAMS, site_filter
+
+#: Inbox prefix for requests the hub makes to sites (sites may publish replies under it).
+REPLY_PREFIX = "$KIT.fleet.reply"
+MAX_GAPS_SHOWN = 20
+
+
+@dataclass
+class SourceStatus:
+    """Delivery of one site stream into one hub stream."""
+
+    site: str
+    stream: str
+    hub_stream: str
+    site_reachable: bool = False
+    site_first_seq: int | None = None
+    site_last_seq: int | None = None
+    site_last_ts: str | None = None
+    hub_seq: int | None = None
+    """Last site sequence the hub's source reports received."""
+    source_lag: int | None = None
+    """Messages behind at the hub's last contact (the hub's own figure)."""
+    active_s: float | None = None
+    """Seconds since the hub last heard from this source (None: never)."""
+    present: int = 0
+    expected: int | None = None
+    completeness_pct: float | None = None
+    lag_msgs: int | None = None
+    lag_s: float | None = None
+    duplicates: int = 0
+    gaps: list[tuple[int, int]] = field(default_factory=list)
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+
+def parse_source_header(value: str) -> tuple[str, int] | None:
+    """``(site stream, site sequence)`` from a ``Nats-Stream-Source`` header, or None.
+
+    The header is ``<stream>[:<hash>] <seq> <filter> <transform> <subject> …``.
+    """
+    parts = value.split()
+    if len(parts) < 2:
+        return None
+    try:
+        return parts[0].split(":", 1)[0], int(parts[1])
+    except ValueError:
+        return None
+
+
+def gaps_in(seqs: set[int], first: int, last: int) -> list[tuple[int, int]]:
+    """Missing ranges ``(from, to)`` of ``first..last`` not in ``seqs``."""
+    out: list[tuple[int, int]] = []
+    start = None
+    for s in range(first, last + 1):
+        if s not in seqs:
+            if start is None:
+                start = s
+        elif start is not None:
+            out.append((start, s - 1))
+            start = None
+    if start is not None:
+        out.append((start, last))
+    return out
+
+
+async def _request(nc: Any, subject: str, timeout: float) -> dict[str, Any] | None:
+    try:
+        msg = await nc.request(subject, b"", timeout=timeout)
+    except Exception:  # no responders / timeout: the site or stream is not reachable now
+        return None
+    try:
+        return json.loads(msg.data)
+    except ValueError:
+        return None
+
+
+async def scan_hub(js: Any, hub_stream: str, site: str, site_stream: str) -> dict[str, Any]:
+    """Read the site's messages in a hub stream: sequences (with repeats) and newest time."""
+    seqs: list[int] = []
+    newest: datetime | None = None
+    flt = site_filter(site_stream, site)
+    # How many there are first, so reading stops at the last one instead of at a timeout.
+    info = await js.stream_info(hub_stream, subjects_filter=flt)
+    if not sum((info.state.subjects or {}).values()):
+        return {"seqs": seqs, "newest": newest}
+    sub = await js.subscribe(
+        flt,
+        stream=hub_stream,
+        ordered_consumer=True,
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, headers_only=True),
+    )
+    try:
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=2.0)
+            except Exception:
+                break  # nothing (more) for this filter
+            parsed = parse_source_header((msg.headers or {}).get("Nats-Stream-Source", ""))
+            if parsed and parsed[0] == site_stream:
+                seqs.append(parsed[1])
+                newest = msg.metadata.timestamp
+            if msg.metadata.num_pending == 0:
+                break
+    finally:
+        await sub.unsubscribe()
+    return {"seqs": seqs, "newest": newest}
+
+
+async def fleet_status(
+    nc: Any, site: str | None = None, timeout: float = 2.0
+) -> list[SourceStatus]:
+    """Proof of delivery for every source of every hub stream (or one site's).
+
+    ``nc`` is a connection to the hub (domain ``hub``) whose inbox prefix is
+    :data:`REPLY_PREFIX`, so the sites' replies are allowed back over their links.
+    """
+    js = nc.jetstream()
+    out: list[SourceStatus] = []
+    for hub_stream in FLEET_STREAMS.values():
+        info = await _request(nc, f"$JS.API.STREAM.INFO.{hub_stream}", timeout)
+        if not info or "config" not in info:
+            continue
+        live = {(s.get("external") or {}).get("api"): s for s in info.get("sources") or []}
+        for src in info["config"].get("sources") or []:
+            api = (src.get("external") or {}).get("api", "")
+            if not api.startswith("$JS.") or not api.endswith(".API"):
+                continue
+            name = api[len("$JS.") : -len(".API")]
+            if site and name != site:
+                continue
+            st = SourceStatus(site=name, stream=src["name"], hub_stream=hub_stream)
+            li = live.get(api) or {}
+            st.hub_seq = li.get("seq")
+            st.source_lag = li.get("lag")
+            active = li.get("active")
+            st.active_s = None if active is None or active < 0 else active / 1e9
+            if li.get("error"):
+                st.error = json.dumps(li["error"])
+            site_info = await _request(nc, f"{api}.STREAM.INFO.{src['name']}", timeout)
+            scanned = await scan_hub(js, hub_stream, name, src["name"])
+            _judge(st, site_info, scanned)
+            out.append(st)
+    return out
+
+
+def _judge(st: SourceStatus, site_info: dict[str, Any] | None, scanned: dict[str, Any]) -> None:
+    seqs = scanned["seqs"]
+    present = set(seqs)
+    st.duplicates = len(seqs) - len(present)
+    state = (site_info or {}).get("state")
+    if state is not None:
+        st.site_reachable = True
+        st.site_first_seq, st.site_last_seq = state["first_seq"], state["last_seq"]
+        st.site_last_ts = state.get("last_ts")
+        first, last = st.site_first_seq, st.site_last_seq
+    else:
+        # The site's own view is unavailable (link down): judge up to what the hub last knew.
+        if st.hub_seq is None and not present:
+            return
+        first = min(present) if present else 1
+        last = max([*present, st.hub_seq or 0]) + (st.source_lag or 0)
+    if last < first:  # empty site stream
+        st.expected, st.present, st.completeness_pct, st.lag_msgs, st.lag_s = 0, 0, 100.0, 0, 0.0
+        return
+    in_range = {s for s in present if first <= s <= last}
+    st.present = len(in_range)
+    st.expected = last - first + 1
+    st.completeness_pct = round(100.0 * st.present / st.expected, 3)
+    st.gaps = gaps_in(in_range, first, last)[:MAX_GAPS_SHOWN]
+    st.lag_msgs = last - max(in_range) if in_range else st.expected
+    if st.lag_msgs == 0:
+        st.lag_s = 0.0
+    elif st.site_reachable and st.site_last_ts and scanned["newest"] is not None:
+        site_ts = _parse_ts(st.site_last_ts)
+        st.lag_s = max(0.0, (site_ts - scanned["newest"]).total_seconds())
+    else:
+        st.lag_s = st.active_s
+
+
+def _parse_ts(text: str) -> datetime:
+    # nats-server writes nanoseconds; Python keeps microseconds.
+    text = text.rstrip("Z")
+    if "." in text:
+        head, frac = text.split(".", 1)
+        text = f"{head}.{frac[:6]}"
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)

@@ -1,0 +1,281 @@
+"""Sites join a hub: leaf links, sourcing across JetStream domains, proof of delivery.
+
+Real processes on loopback: a 1-node hub (``kit.hub.server.LocalHub``), two site
+``Runtime``s with their embedded servers as leaf nodes and a synthetic machine each, and a
+TCP proxy (written here) on site A's leaf link that the test cuts and restores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from pathlib import Path
+
+import nats
+import pytest
+
+from kit import codec
+from kit.hub.config import HubState, add_site, site_credentials, write_credentials
+from kit.hub.server import LocalHub
+from kit.hub.sources import ensure_streams
+from kit.hub.status import REPLY_PREFIX, fleet_status
+from kit.payloads import Event, KpiValue, utcnow
+from kit.runtime import Runtime
+from kit.settings import ComponentSpec, HubLinkSettings, NatsSettings, Settings, SupervisorSettings
+from kit.testing import wait_for
+
+
+class Proxy:
+    """Loopback TCP proxy in front of ``target_port``; ``cut`` drops every connection and
+    refuses new ones (listening socket closed), ``restore`` listens again on the same port."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self.server: asyncio.Server | None = None
+        self.transports: set[asyncio.BaseTransport] = set()
+        self.connections = 0
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def _handle(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        if self.server is None:  # accepted just before a cut
+            w.transport.abort()
+            return
+        try:
+            ur, uw = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            w.close()
+            return
+        self.connections += 1
+        self.transports |= {w.transport, uw.transport}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError, OSError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.transport.abort()
+
+        await asyncio.gather(pipe(r, uw), pipe(ur, w))
+
+    async def cut(self) -> None:
+        server, self.server = self.server, None
+        if server is not None:
+            server.close()
+        for t in list(self.transports):
+            t.abort()
+        self.transports.clear()
+
+    async def restore(self) -> None:
+        await self.start()
+
+
+def _site_settings(tmp: Path, site: str, creds: Path, leaf_url: str) -> Settings:
+    return Settings(
+        site=site,
+        data_dir=tmp / site,
+        nats=NatsSettings(port=0),
+        hub=HubLinkSettings(credentials=creds, url=leaf_url),
+        supervisor=SupervisorSettings(backoff_initial_s=0.05, backoff_max_s=0.5, heartbeat_s=0.5),
+        components=[
+            ComponentSpec(
+                name="m1",
+                type="synthetic",
+                asset=f"{site}/area/line/m1",
+                config={"interval_s": 0.02},
+            )
+        ],
+    )
+
+
+async def _publish(rt: Runtime, site: str, start: int, n: int) -> None:
+    """``n`` KPI values and ``n`` events from the site's runtime bus (acknowledged locally)."""
+    for i in range(start, start + n):
+        kpi = KpiValue(
+            asset=f"{site}/area/line/m1", kpi="oee", value=i / 1000, ts=utcnow(), source="t"
+        )
+        await rt.bus.publish(f"kit.kpi.{site}.area.line.m1.oee", codec.encode(kpi))
+        ev = Event(
+            kind="state", asset=f"{site}/area/line/m1", ts=utcnow(), source="t", type=f"n{i}"
+        )
+        await rt.bus.publish(f"kit.event.state.{site}.area.line.m1", codec.encode(ev))
+    await rt.bus.acks.wait_idle()
+
+
+async def _site_msgs(rt: Runtime, stream: str) -> dict[int, bytes]:
+    """Every message of a site stream, by sequence (read at the site)."""
+    js = rt.bus.js
+    info = await js.stream_info(stream)
+    return {
+        seq: (await js.get_msg(stream, seq)).data
+        for seq in range(info.state.first_seq, info.state.last_seq + 1)
+    }
+
+
+async def _hub_msgs(hjs, hub_stream: str, flt: str) -> list[tuple[int, bytes]]:
+    """``(site sequence, data)`` of every message from one site in a hub stream."""
+    info = await hjs.stream_info(hub_stream, subjects_filter=flt)
+    total = sum((info.state.subjects or {}).values())
+    sub = await hjs.subscribe(flt, stream=hub_stream, ordered_consumer=True)
+    out = []
+    for _ in range(total):
+        m = await sub.next_msg(timeout=5)
+        out.append((int(m.headers["Nats-Stream-Source"].split()[1]), m.data))
+    await sub.unsubscribe()
+    return out
+
+
+def _by(statuses, site: str, stream: str):
+    return next(s for s in statuses if s.site == site and s.stream == stream)
+
+
+@pytest.fixture
+async def hub(tmp_path: Path):
+    state = HubState.create(1, client_port=0, leaf_port=0)
+    add_site(state, "plant-a", raw_data=True)
+    add_site(state, "plant-b")
+    h = LocalHub(tmp_path / "hub", state)
+    await h.start()
+    yield h
+    await h.stop()
+
+
+async def test_outage_then_complete_by_sequence_no_duplicates(tmp_path: Path, hub: LocalHub):
+    state = hub.state
+    proxy = Proxy(hub.nodes[0].leaf_port)
+    await proxy.start()
+    creds = {
+        s: write_credentials(tmp_path / f"{s}.json", site_credentials(state, s, hub.leaf_urls))
+        for s in ("plant-a", "plant-b")
+    }
+    a = Runtime(
+        _site_settings(tmp_path, "plant-a", creds["plant-a"], f"nats-leaf://127.0.0.1:{proxy.port}")
+    )
+    b = Runtime(_site_settings(tmp_path, "plant-b", creds["plant-b"], hub.leaf_urls[0]))
+    await a.start()
+    await b.start()
+    hnc = await nats.connect(hub.client_urls, inbox_prefix=REPLY_PREFIX)
+    try:
+        hjs = hnc.jetstream()
+        assert set(await ensure_streams(hjs, state)) == {"FLEET_KPI", "FLEET_EVENTS", "FLEET_DATA"}
+        await _publish(a, "plant-a", 0, 40)
+        await _publish(b, "plant-b", 0, 40)
+
+        def complete(sts, sites=("plant-a", "plant-b")):
+            want = [(s, k) for s in sites for k in ("KIT_KPI", "KIT_EVENTS")] + [
+                ("plant-a", "KIT_DATA")
+            ]
+            return all(
+                _by(sts, s, k).site_reachable
+                and _by(sts, s, k).completeness_pct == 100.0
+                and _by(sts, s, k).lag_msgs == 0
+                for s, k in want
+            )
+
+        async def status_when(pred):
+            sts = await fleet_status(hnc)
+            return sts if pred(sts) else None
+
+        await wait_for(lambda: status_when(complete), timeout=60, message="initial sync")
+
+        # Cut site A's link; the site keeps producing (data from its machine, KPIs, events).
+        await proxy.cut()
+        data_before = (await a.bus.js.stream_info("KIT_DATA")).state.last_seq
+        hub_before = _by(await fleet_status(hnc), "plant-a", "KIT_KPI").hub_seq
+        await _publish(a, "plant-a", 40, 150)
+        await _publish(b, "plant-b", 40, 20)
+        await wait_for(
+            lambda: _grown(a, data_before, 100), timeout=60, message="site A data while cut"
+        )
+        during = await fleet_status(hnc)
+        ka = _by(during, "plant-a", "KIT_KPI")
+        # The hub cannot reach site A: its view is its own, and it has nothing new from A.
+        assert not ka.site_reachable
+        assert ka.hub_seq == hub_before == 40
+        print(f"during the cut: hub has site seq {ka.hub_seq}, {ka.active_s} s since contact")
+        assert _by(during, "plant-b", "KIT_KPI").site_reachable
+        site_kpi_last = (await a.bus.js.stream_info("KIT_KPI")).state.last_seq
+        assert site_kpi_last == 190  # the site kept working: every KPI stored locally
+
+        t0 = time.perf_counter()
+        await proxy.restore()
+        final = await wait_for(lambda: status_when(complete), timeout=120, message="catch-up")
+        catch_up_s = time.perf_counter() - t0
+        backlog = 150 * 2 + (_by(final, "plant-a", "KIT_DATA").site_last_seq - data_before)
+        print(
+            f"catch-up: {backlog} messages in {catch_up_s:.2f} s ({backlog / catch_up_s:.0f} msg/s)"
+        )
+        assert proxy.connections >= 2  # the site re-opened its leaf link through the proxy
+
+        for site, rt in (("plant-a", a), ("plant-b", b)):
+            for stream, hub_stream, flt in (
+                ("KIT_KPI", "FLEET_KPI", f"kit.kpi.{site}.>"),
+                ("KIT_EVENTS", "FLEET_EVENTS", f"kit.event.*.{site}.>"),
+            ):
+                st = _by(final, site, stream)
+                assert st.duplicates == 0 and st.gaps == []
+                at_site = await _site_msgs(rt, stream)
+                at_hub = await _hub_msgs(hjs, hub_stream, flt)
+                seqs = [s for s, _ in at_hub]
+                assert len(seqs) == len(set(seqs)), f"{site} {stream}: duplicates at the hub"
+                assert set(seqs) == set(at_site), (
+                    f"{site} {stream}: missing {set(at_site) - set(seqs)}"
+                )
+                # Same bytes, so the original timestamps (ts in each payload) are kept.
+                for seq, data in at_hub:
+                    assert data == at_site[seq]
+                    decoded = json.loads(data)
+                    assert decoded["asset"].startswith(f"{site}/")
+        # Each site stores only its own messages: nothing from the other site came down the link.
+        for site, rt in (("plant-a", a), ("plant-b", b)):
+            info = await rt.bus.js.stream_info("KIT_KPI", subjects_filter="kit.kpi.>")
+            assert set(info.state.subjects) == {f"kit.kpi.{site}.area.line.m1.oee"}
+    finally:
+        await hnc.close()
+        await a.stop()
+        await b.stop()
+        await proxy.cut()
+
+
+async def _grown(rt: Runtime, before: int, n: int) -> bool:
+    return (await rt.bus.js.stream_info("KIT_DATA")).state.last_seq >= before + n
+
+
+async def test_site_credentials_cannot_publish_under_another_site(tmp_path: Path, hub: LocalHub):
+    state = hub.state
+    errors: list[Exception] = []
+
+    async def on_error(e: Exception) -> None:
+        errors.append(e)
+
+    host, port = state.host, hub.nodes[0].client_port
+    pw = state.sites["plant-a"].password
+    watcher = await nats.connect(hub.client_urls)
+    seen: list[str] = []
+
+    async def got(msg) -> None:
+        seen.append(msg.subject)
+
+    await watcher.subscribe("kit.>", cb=got)
+    await watcher.flush()
+    site_a = await nats.connect(
+        f"nats://site-plant-a:{pw}@{host}:{port}", error_cb=on_error, allow_reconnect=False
+    )
+    try:
+        await site_a.publish("kit.kpi.plant-b.area.line.m1.oee", b"forged")
+        await site_a.publish("kit.kpi.plant-a.area.line.m1.oee", b"own")
+        await site_a.flush()
+        await wait_for(lambda: "kit.kpi.plant-a.area.line.m1.oee" in seen, message="own KPI")
+        await wait_for(lambda: errors, message="permission error from the server")
+        assert "kit.kpi.plant-b.area.line.m1.oee" not in seen
+        assert any(
+            "permissions violation" in str(e).lower() and "plant-b" in str(e) for e in errors
+        )
+    finally:
+        await site_a.close()
+        await watcher.close()
