@@ -44,6 +44,7 @@ def _register_builtin_commands() -> None:
         bus_cmds,
         core_cmds,
         demo_cmd,
+        hub_cmds,
         library_cmds,
         profile_cmds,
         recipe_cmds,
@@ -59,6 +60,7 @@ def _register_builtin_commands() -> None:
         sim_cmd,
         recipe_cmds,
         trust_cmds,
+        hub_cmds,
         library_cmds,  # adds `add` to the profile and recipe groups above
     ):
         mod.register(cli)

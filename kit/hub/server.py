@@ -174,3 +174,35 @@ class LocalHub:
     async def stop(self) -> None:
         """Stop every node."""
         await asyncio.gather(*(n.stop() for n in self.nodes), return_exceptions=True)
+
+
+def running_pids(hub_dir: Path, state: HubState) -> list[int]:
+    """Pids of this hub's nodes started by another process (``kit hub up``), from pid files.
+
+    Only a live process whose command line is a nats-server using this hub's config counts.
+    """
+    from kit.natsserver import _alive, _cmdline
+
+    pids = []
+    for i in range(state.nodes):
+        d = Path(hub_dir) / f"hub-{i + 1}"
+        try:
+            pid = int((d / "nats-server.pid").read_text().strip())
+        except (OSError, ValueError):
+            continue
+        cmd = _cmdline(pid)
+        if _alive(pid) and "nats-server" in cmd and str(d / "nats.conf") in cmd:
+            pids.append(pid)
+    return pids
+
+
+def reload_running(hub_dir: Path, state: HubState) -> int:
+    """Rewrite the node configs and SIGHUP the running nodes; return how many were signalled."""
+    write_configs(state, hub_dir)
+    pids = running_pids(hub_dir, state)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            import os
+
+            os.kill(pid, signal.SIGHUP)
+    return len(pids)

