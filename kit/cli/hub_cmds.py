@@ -40,7 +40,12 @@ def _state(hub_dir: Path, **topology: object):
     if given.get("tls_cert") or given.get("tls_key"):
         if not (given.get("tls_cert") and given.get("tls_key")):
             raise ConfigError("--tls-cert and --tls-key go together")
-        tls = HubTLS(cert=given["tls_cert"], key=given["tls_key"], ca=given.get("tls_ca"))
+        tls = HubTLS(
+            cert=given["tls_cert"],
+            key=given["tls_key"],
+            ca=given.get("tls_ca"),
+            verify_clients=bool(given.get("tls_verify_clients")),
+        )
     try:
         old = HubState.load(hub_dir)
     except ConfigError:
@@ -86,7 +91,13 @@ def _topology_options(f):
             click.option(
                 "--tls-ca",
                 type=click.Path(dir_okay=False, path_type=Path),
-                help="CA of the sites' client certificates (requires them: mutual TLS).",
+                help="CA of the hub's certificate (and of clients' with --tls-verify-clients).",
+            ),
+            click.option(
+                "--tls-verify-clients",
+                is_flag=True,
+                default=None,
+                help="Require client certificates from sites and clients (mutual TLS).",
             ),
         ]
     ):
@@ -128,13 +139,13 @@ def up_cmd(hub_dir: Path, **topology: object) -> None:
         try:
             import nats
 
-            nc = await nats.connect(local.client_urls)
+            nc = await nats.connect(local.client_urls, **local.connect_options())
             try:
                 await ensure_streams(nc.jetstream(), state)
             finally:
                 await nc.close()
             click.echo(
-                f"hub up: {state.nodes} node(s); clients {', '.join(state.client_urls())}; "
+                f"hub up: {state.nodes} node(s); clients {', '.join(local.client_urls)}; "
                 f"leaf links {', '.join(local.leaf_urls)}; {len(state.sites)} site(s). Ctrl-C to stop."
             )
             await stop.wait()
@@ -184,20 +195,56 @@ def add_site_cmd(
     click.echo("site settings (kit.yaml):\n  hub:\n    credentials: " + str(path.resolve()))
 
 
-async def _ensure(state) -> None:
+async def _ensure(state, url: str | None = None) -> list[str]:
     import nats
 
+    from kit.hub.config import admin_options
     from kit.hub.sources import ensure_streams
 
-    pw = state.admin_password
-    urls = [u.replace("://", f"://admin:{pw}@", 1) for u in state.client_urls()]
-    nc = await nats.connect(urls)
+    urls = [u.strip() for u in url.split(",")] if url else state.client_urls()
+    # A URL that carries its own user:password (your own cluster) wins over hub.json's admin.
+    opts = admin_options(state)
+    if url and "@" in url:
+        opts.pop("user")
+        opts.pop("password")
     try:
-        # The nodes re-read their config on SIGHUP asynchronously; sources only need the
-        # site's user once its link connects, so creating them now is safe.
-        await ensure_streams(nc.jetstream(), state)
+        nc = await nats.connect(urls, connect_timeout=5, allow_reconnect=False, **opts)
+    except Exception as exc:
+        raise BusError(f"cannot reach the hub at {', '.join(urls)}: {exc}") from None
+    try:
+        return await ensure_streams(nc.jetstream(), state)
     finally:
         await nc.close()
+
+
+@hub.command("remove-site")
+@click.argument("site")
+@_DIR
+def remove_site_cmd(site: str, hub_dir: Path) -> None:
+    """Revoke SITE's credentials and drop its sources (data already at the hub stays)."""
+    from kit.hub.config import HubState
+    from kit.hub.server import reload_running
+
+    state = HubState.load(hub_dir)
+    if state.sites.pop(site, None) is None:
+        known = ", ".join(state.sites) or "none"
+        raise ConfigError(f"{hub_dir / 'hub.json'}: no site {site!r} (sites: {known})")
+    state.save(hub_dir)
+    running = reload_running(hub_dir, state)
+    if running:
+        run(_ensure(state))
+    click.echo(f"removed {site}; {running} running node(s) reloaded")
+
+
+@hub.command("sources")
+@_DIR
+@click.option("--url", help="Client URL(s) of the hub (may carry user:password) [hub.json's].")
+def sources_cmd(hub_dir: Path, url: str | None) -> None:
+    """Create or update the FLEET_* streams and their per-site sources (e.g. on your own cluster)."""
+    from kit.hub.config import HubState
+
+    names = run(_ensure(HubState.load(hub_dir), url))
+    click.echo(f"hub streams: {', '.join(names) or 'none (no sites yet)'}")
 
 
 @click.group()
@@ -214,21 +261,28 @@ def fleet() -> None:
     help="Hub directory: its URL and admin credentials.",
 )
 @click.option("--site", help="Only this site.")
+@click.option(
+    "--tls-ca", type=click.Path(dir_okay=False, path_type=Path), help="CA of the hub's certificate."
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def fleet_status_cmd(
-    url: str | None, hub_dir: Path | None, site: str | None, as_json: bool
+    url: str | None, hub_dir: Path | None, site: str | None, tls_ca: Path | None, as_json: bool
 ) -> None:
     """Per site and stream: last sequence at the site vs the hub, lag, completeness, gaps."""
-    from kit.hub.config import HubState
+    import ssl
 
-    user = password = None
+    from kit.hub.config import HubState, admin_options
+
+    opts: dict = {}
     if hub_dir is not None:
         state = HubState.load(hub_dir)
         url = url or ",".join(state.client_urls())
-        user, password = "admin", state.admin_password
+        opts = admin_options(state)
+    if tls_ca:
+        opts["tls"] = ssl.create_default_context(cafile=str(tls_ca))
     if not url:
         raise ConfigError("give --url of the hub or --dir of a hub directory")
-    rows = run(_status(url, user, password, site))
+    rows = run(_status(url, opts, site))
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
         return
@@ -238,12 +292,11 @@ def fleet_status_cmd(
     click.echo(render_status(rows))
 
 
-async def _status(url: str, user: str | None, password: str | None, site: str | None):
+async def _status(url: str, opts: dict, site: str | None):
     import nats
 
     from kit.hub.status import REPLY_PREFIX, fleet_status
 
-    opts = {"user": user, "password": password} if user else {}
     try:
         nc = await nats.connect(
             [u.strip() for u in url.split(",")],

@@ -73,7 +73,9 @@ class HubTLS(BaseModel):
     cert: Path
     key: Path
     ca: Path | None = None
-    """CA that signed the sites' client certificates: given, the hub verifies them (mTLS)."""
+    """CA of the hub's certificate; the kit's own tools (``kit fleet status``) trust it."""
+    verify_clients: bool = False
+    """Require client certificates signed by ``ca`` from sites and clients (mutual TLS)."""
 
 
 class SiteEntry(BaseModel):
@@ -287,8 +289,23 @@ def _tls_block(indent: str, tls: HubTLS) -> list[str]:
         f"{indent}  key_file: {_q(str(tls.key))}",
     ]
     if tls.ca:
-        out += [f"{indent}  ca_file: {_q(str(tls.ca))}", f"{indent}  verify: true"]
+        out.append(f"{indent}  ca_file: {_q(str(tls.ca))}")
+    if tls.verify_clients:
+        out.append(f"{indent}  verify: true")
     return out + [f"{indent}}}"]
+
+
+def admin_options(state: HubState) -> dict[str, Any]:
+    """nats-py connect options of the kit's own tools on the hub (admin user, TLS trust)."""
+    opts: dict[str, Any] = {"user": "admin", "password": state.admin_password}
+    if state.tls:
+        import ssl
+
+        ctx = ssl.create_default_context(cafile=str(state.tls.ca) if state.tls.ca else None)
+        if state.tls.verify_clients:
+            ctx.load_cert_chain(str(state.tls.cert), str(state.tls.key))
+        opts["tls"] = ctx
+    return opts
 
 
 def write_configs(state: HubState, hub_dir: Path) -> list[Path]:

@@ -19,7 +19,7 @@ from pathlib import Path
 import nats
 
 from kit.errors import BusError
-from kit.hub.config import HubState, write_configs
+from kit.hub.config import HubState, admin_options, write_configs
 from kit.natsserver import _LISTEN, _READY, _pdeathsig, server_binary
 
 _LEAF_LISTEN = re.compile(r"Listening for leafnode connections on (\S+):(\d+)")
@@ -119,14 +119,19 @@ class LocalHub:
 
     @property
     def client_urls(self) -> list[str]:
-        """Client URLs of the running nodes (with the admin user)."""
-        pw = self.state.admin_password
-        return [f"nats://admin:{pw}@{self.state.host}:{n.client_port}" for n in self.nodes]
+        """Client URLs of the running nodes (connect with :meth:`connect_options`)."""
+        scheme = "tls" if self.state.tls else "nats"
+        return [f"{scheme}://{self.state.host}:{n.client_port}" for n in self.nodes]
+
+    def connect_options(self) -> dict:
+        """nats-py options for the admin user (and TLS trust) on this hub."""
+        return admin_options(self.state)
 
     @property
     def leaf_urls(self) -> list[str]:
         """Leaf URLs of the running nodes (what sites connect to)."""
-        return [f"nats-leaf://{self.state.host}:{n.leaf_port}" for n in self.nodes]
+        scheme = "tls" if self.state.tls else "nats-leaf"
+        return [f"{scheme}://{self.state.host}:{n.leaf_port}" for n in self.nodes]
 
     async def start(self, timeout: float = 30.0) -> None:
         """Write the configs, start every node, wait until JetStream answers.
@@ -151,7 +156,9 @@ class LocalHub:
 
     async def wait_jetstream(self) -> None:
         """Return once the hub's JetStream answers (a cluster has a meta leader)."""
-        nc = await nats.connect(servers=self.client_urls, connect_timeout=5)
+        nc = await nats.connect(
+            servers=self.client_urls, connect_timeout=5, **self.connect_options()
+        )
         try:
             delay = 0.05
             while True:

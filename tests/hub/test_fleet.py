@@ -159,7 +159,7 @@ async def test_outage_then_complete_by_sequence_no_duplicates(tmp_path: Path, hu
     b = Runtime(_site_settings(tmp_path, "plant-b", creds["plant-b"], hub.leaf_urls[0]))
     await a.start()
     await b.start()
-    hnc = await nats.connect(hub.client_urls, inbox_prefix=REPLY_PREFIX)
+    hnc = await nats.connect(hub.client_urls, inbox_prefix=REPLY_PREFIX, **hub.connect_options())
     try:
         hjs = hnc.jetstream()
         assert set(await ensure_streams(hjs, state)) == {"FLEET_KPI", "FLEET_EVENTS", "FLEET_DATA"}
@@ -255,7 +255,7 @@ async def test_site_credentials_cannot_publish_under_another_site(tmp_path: Path
 
     host, port = state.host, hub.nodes[0].client_port
     pw = state.sites["plant-a"].password
-    watcher = await nats.connect(hub.client_urls)
+    watcher = await nats.connect(hub.client_urls, **hub.connect_options())
     seen: list[str] = []
 
     async def got(msg) -> None:
