@@ -106,6 +106,11 @@ class Runtime:
         harden_process(s.data_dir)  # umask 077 (nats-server inherits it), data dir 0700
         specs = self.validate_specs(s.components)  # fail before starting anything
         if s.nats_url:
+            if s.hub is not None:  # the leaf link is the embedded server's (docs/fleet.md)
+                raise ConfigError(
+                    "hub: joining a hub needs the embedded server; with nats_url set, "
+                    "configure the leaf link in your own NATS server (docs/fleet.md)"
+                )
             from kit.trust.natsclient import external_options, tls_preflight
 
             self.url = s.nats_url
