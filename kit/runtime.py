@@ -310,10 +310,13 @@ class Runtime:
 
     # -- control API ----------------------------------------------------------------------
     def _add_endpoints(self, api: ControlAPI) -> None:
-        api.add("status", self._ep_status)
-        api.add("components", self._ep_components)
-        api.add("plugins", self._ep_plugins)
-        api.add("components.restart", self._ep_restart)
+        from kit.api import core
+
+        api.add(core.STATUS, self._ep_status)
+        api.add(core.COMPONENTS, self._ep_components)
+        api.add(core.PLUGINS, self._ep_plugins)
+        api.add(core.RESTART, self._ep_restart)
+        api.add(core.PING, self._ep_ping)
         recipes_api.add_endpoints(api, self)  # recipes.*, deployments.*, bundles.*
 
     async def _ep_status(self, _body: Any) -> dict[str, Any]:
@@ -348,8 +351,11 @@ class Runtime:
             "broken": [b.__dict__ for b in self.host.broken],
         }
 
+    async def _ep_ping(self, _body: Any) -> dict[str, Any]:
+        return {"pong": True}
+
     async def _ep_restart(self, body: Any) -> dict[str, Any]:
-        name = (body or {}).get("name")
+        name = body.name
         if name not in self.supervisor.instances:
             from kit.errors import KitError
 

@@ -244,14 +244,19 @@ def write(
     s = settings_from(ctx)
     operator = who or os.environ.get("USER") or "unknown"
     v = _parse_value(value)
+    if v is None or not isinstance(v, (int, float, bool, str)):
+        from kit.errors import ConfigError
+
+        raise ConfigError(f"value {value!r}: give a number, true/false or text")
+    from kit.api import writes as writes_api
     from kit.errors import RuntimeNotRunning
 
     try:
         req = run(
             control_call(
                 s,
-                "writes.request",
-                {"asset": asset, "point": point, "value": v, "who": f"cli:{operator}"},
+                writes_api.REQUEST,
+                writes_api.WriteRequest(asset=asset, point=point, value=v, who=f"cli:{operator}"),
                 url=url,
             )
         )
@@ -261,10 +266,10 @@ def write(
             f"{exc} (or the role {os.environ.get('KIT_ROLE', 'admin')!r} may not request "
             "writes: technician or admin is needed)"
         ) from None
-    b = req.get("bounds", {})
+    b = req.bounds
     click.echo(
-        f"write {point} = {v!r} on {req['asset']} (recipe {req['deployment']}; "
-        f"allowed {b.get('min')}..{b.get('max')}{' values ' + str(b['values']) if b.get('values') else ''})"
+        f"write {point} = {v!r} on {req.asset} (recipe {req.deployment}; "
+        f"allowed {b.min}..{b.max}{' values ' + str(b.values) if b.values else ''})"
     )
     if not yes and not click.confirm("Send this value to the device?", default=False):
         click.echo("not confirmed; nothing was written (the request expires)")
@@ -272,12 +277,12 @@ def write(
     res = run(
         control_call(
             s,
-            "writes.confirm",
-            {"request_id": req["request_id"], "who": f"cli:{operator}"},
+            writes_api.CONFIRM,
+            writes_api.ConfirmRequest(request_id=req.request_id, who=f"cli:{operator}"),
             url=url,
         )
     )
-    click.echo(f"written by {res['component']}")
+    click.echo(f"written by {res.component}")
 
 
 def register(cli: click.Group) -> None:

@@ -17,10 +17,19 @@ from kit.trust.writes import WriteGuard
 @kit.hookimpl
 def register_endpoints(api: Any, runtime: Any) -> None:
     """Guarded writes on the control API (technician role and above, see kit.trust.busauth)."""
+    from kit.api import writes as writes_api
+
     guard = WriteGuard(runtime)
     runtime.write_guard = guard
-    api.add("writes.request", guard.request)
-    api.add("writes.confirm", guard.confirm)
+
+    async def request(b: writes_api.WriteRequest) -> dict[str, Any]:
+        return await guard.request(b.model_dump())
+
+    async def confirm(b: writes_api.ConfirmRequest) -> dict[str, Any]:
+        return await guard.confirm(b.model_dump())
+
+    api.add(writes_api.REQUEST, request)
+    api.add(writes_api.CONFIRM, confirm)
 
 
 @kit.hookimpl
