@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from kit import codec
-from kit.bus import KV_DEPLOYMENTS
 from kit.api import Problem
 from kit.api import recipes as rec_api
+from kit.bus import KV_DEPLOYMENTS
 from kit.control import ControlClient
 from kit.errors import AdapterError, ConfigError, KitError
 from kit.recipes.loader import load_recipe
