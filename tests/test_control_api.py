@@ -234,3 +234,18 @@ async def test_cmd_body_cannot_override_the_subjects_asset(kit_settings, make_ru
     bad = await _cmd(rt, A, {"action": "explode"})
     assert bad["ok"] is False and bad["kind"] == "invalid_request"
     assert [p["field"] for p in bad["problems"]] == ["action"]
+
+
+def test_control_api_reference_in_bus_md_is_fresh():
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("gen", root / "scripts/gen_control_api_doc.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    text = (root / "docs" / "bus.md").read_text()
+    assert text == gen.render(text), "run: uv run python scripts/gen_control_api_doc.py"
+    # Every endpoint a real runtime serves is documented (checked by name in the table).
+    for name in ("status", "ping", "recipes.validate", "writes.request", "alarms.ack"):
+        assert f"| `{name}` |" in text
