@@ -346,10 +346,24 @@ class Runtime:
         return [i.summary() for i in self.supervisor.instances.values()]
 
     async def _ep_plugins(self, _body: Any) -> dict[str, Any]:
-        return {
-            "plugins": [p.__dict__ for p in self.host.info()],
-            "broken": [b.__dict__ for b in self.host.broken],
-        }
+        from kit.trust.permissions import plugin_manifest
+
+        plugins = []
+        for p in self.host.info():
+            row: dict[str, Any] = {**p.__dict__, "trust": p.trust or None}
+            try:
+                man = plugin_manifest(self.host, p.name)
+            except Exception:  # an unreadable manifest is reported by `kit plugin verify`
+                man = None
+            if man is not None:
+                row["vendor"] = man.vendor
+                row["manifest"] = {
+                    "publishes": man.publishes,
+                    "subscribes": man.subscribes,
+                    "device_writes": man.device_writes,
+                }
+            plugins.append(row)
+        return {"plugins": plugins, "broken": [b.__dict__ for b in self.host.broken]}
 
     async def _ep_ping(self, _body: Any) -> dict[str, Any]:
         return {"pong": True}

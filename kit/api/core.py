@@ -62,15 +62,38 @@ class ComponentList(RootModel[list[ComponentSummary]]):
     """Every component instance (a JSON list)."""
 
 
+class TrustInfo(Reply):
+    """Signature status of a plugin package (kit.trust.verify.TrustStatus)."""
+
+    status: str
+    """``Core``, ``Signed``, ``Unsigned``, ``Invalid`` or ``Modified``."""
+    certified: bool = False
+    tier: str | None = None
+    signers: list[str] = Field(default_factory=list)
+    detail: str = ""
+
+
+class PluginPermissions(Reply):
+    """What a plugin's manifest declares it may do on the bus and to devices."""
+
+    publishes: list[str] = Field(default_factory=list)
+    subscribes: list[str] = Field(default_factory=list)
+    device_writes: bool = False
+
+
 class PluginInfo(Reply):
-    """One loaded plugin: distribution, hooks, components, signature status."""
+    """One loaded plugin: distribution, hooks, components, signature status, manifest."""
 
     name: str
     distribution: str = ""
     version: str = ""
     hooks: list[str] = Field(default_factory=list)
     components: list[str] = Field(default_factory=list)
-    trust: dict[str, Any] = Field(default_factory=dict)
+    trust: TrustInfo | None = None
+    """None when signatures were not checked."""
+    vendor: str | None = None
+    """From the plugin's manifest (None without one)."""
+    manifest: PluginPermissions | None = None
 
 
 class PluginsReply(Reply):
