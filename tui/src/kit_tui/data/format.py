@@ -96,14 +96,6 @@ def sparkline(values: Iterable[float], width: int = 20) -> str:
     return "".join(_BLOCKS[int((v - lo) * scale)] for v in vals)
 
 
-def first(d: dict[str, Any], *keys: str, default: Any = None) -> Any:
-    """The first present, non-None value of ``keys`` in ``d``."""
-    for k in keys:
-        if d.get(k) is not None:
-            return d[k]
-    return default
-
-
 def short(text: Any, width: int) -> str:
     """``text`` cut to ``width`` characters with an ellipsis."""
     s = "" if text is None else str(text)

@@ -22,7 +22,6 @@ from textual.widgets import Button, Static
 from kit.api import Problem
 from kit.api import deployments as dep_api
 from kit.api import recipes as rec_api
-from kit_tui.data.format import first
 from kit_tui.screens.base import KitScreen
 from kit_tui.widgets.paramform import ParamForm, param_name
 
@@ -53,42 +52,30 @@ def commissioning_param(recipe: rec_api.RecipeDetail) -> dict[str, Any]:
     }
 
 
-def plan_lines(plan: Any) -> list[str]:
-    """A readable outline of a ``recipes.plan`` reply (any JSON shape)."""
-    if isinstance(plan, str):
-        return [escape(x) for x in plan.splitlines()]
-    lines: list[str] = []
-
-    def walk(node: Any, indent: int) -> None:
-        pad = "  " * indent
-        if isinstance(node, dict):
-            for k, v in node.items():
-                if isinstance(v, (dict, list)) and v:
-                    lines.append(f"{pad}[b]{escape(str(k))}[/b]")
-                    walk(v, indent + 1)
-                else:
-                    lines.append(f"{pad}{escape(str(k))}: {escape(str(v))}")
-        elif isinstance(node, list):
-            for v in node:
-                if isinstance(v, dict):
-                    label = first(v, "name", "component", "subject", "id", default=None)
-                    rest = {
-                        k: x
-                        for k, x in v.items()
-                        if k not in ("name", "component", "subject", "id")
-                    }
-                    lines.append(
-                        escape(
-                            f"{pad}• {label or ''} "
-                            + (json.dumps(rest, default=str) if rest else "")
-                        )
-                    )
-                else:
-                    lines.append(escape(f"{pad}• {v}"))
-        else:
-            lines.append(escape(f"{pad}{node}"))
-
-    walk(plan, 0)
+def plan_lines(plan: rec_api.PlanReply) -> list[str]:
+    """A readable outline of a ``recipes.plan`` reply: devices, components, subjects, checks."""
+    lines = [escape(f"deployment {plan.deployment} ({plan.recipe} {plan.version})")]
+    if plan.params:
+        lines.append("[b]Values[/b]")
+        lines += [escape(f"  {k}: {v}") for k, v in plan.params.items()]
+    if plan.connections:
+        lines.append("[b]Devices[/b]")
+        for c in plan.connections:
+            prof = f" profile {c.profile}" if c.profile else ""
+            lines.append(escape(f"  • {c.asset}: {c.adapter}{prof} → {c.path}"))
+    if plan.components:
+        lines.append("[b]Components[/b]")
+        for comp in plan.components:
+            lines.append(
+                escape(f"  • {comp.get('name')} ({comp.get('type')}) on {comp.get('asset')}")
+            )
+    if plan.subjects:
+        lines.append("[b]Subjects[/b]")
+        for kind, subs in plan.subjects.items():
+            lines += [escape(f"  • {kind}: {sub}") for sub in subs]
+    if plan.checks:
+        lines.append("[b]Acceptance checks[/b]")
+        lines += [escape(f"  • {c.get('title', c)}") for c in plan.checks]
     return lines
 
 
@@ -326,7 +313,7 @@ class WizardScreen(KitScreen):
             "\n".join(
                 [
                     "[b]Plan[/b] (nothing is created until you press Next)",
-                    *plan_lines(plan.model_dump(mode="json", by_alias=True, exclude_none=True)),
+                    *plan_lines(plan),
                     "",
                     tested,
                 ]
