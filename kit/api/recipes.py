@@ -243,10 +243,14 @@ class UninstallReply(Reply):
     removed: list[str] = Field(default_factory=list)
 
 
-class UpgradeRequest(InstallRequest):
+class UpgradeRequest(Request):
     """Replace a deployment by a new recipe version or new values."""
 
-    deployment: str = ID  # type: ignore[assignment]  # required here
+    deployment: str = ID
+    recipe: RecipeRef
+    params: dict[str, Any] | None = None
+    wait_report: bool = False
+    check_duration_s: float | None = Field(None, gt=0, le=86_400)
 
 
 LIST = endpoint("recipes.list", Empty, RecipeList, "The recipe catalogue.")

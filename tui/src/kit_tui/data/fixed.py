@@ -66,6 +66,7 @@ class FixedSource:
 
     async def call(self, endpoint: Any, body: Any = None, timeout: float = 10.0) -> Any:
         """Return the canned reply of ``endpoint`` (a deep copy, so screens cannot mutate it)."""
+        from kit.api import ErrorReply
         from kit.control import ControlError, parse_envelope
 
         name = getattr(endpoint, "name", endpoint)
@@ -77,6 +78,7 @@ class FixedSource:
         reply = self.replies[name]
         if isinstance(reply, dict) and "error" in reply and set(reply) <= {"error", "problems"}:
             env = parse_envelope({"ok": False, "code": 1, **reply})
-            raise ControlError(env)  # type: ignore[arg-type]
+            if isinstance(env, ErrorReply):
+                raise ControlError(env)
         result = copy.deepcopy(reply)
         return endpoint.parse_reply(result) if hasattr(endpoint, "parse_reply") else result
