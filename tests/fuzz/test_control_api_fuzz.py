@@ -3,7 +3,7 @@
 A corpus (not JSON, invalid UTF-8, 10,000-level nesting, huge numbers, NaN, wrong types,
 nulls, lists for objects, oversized strings, unicode, a YAML alias bomb) and hypothesis-made
 bodies are sent to *every* endpoint the runtime registered (core and plugins', on a real
-nats-server). Every reply must be a well-formed envelope — success (its result valid for the
+nats-server) and to a guarded-write subject ``kit.cmd.<asset>``. Every reply must be a well-formed envelope — success (its result valid for the
 endpoint's reply model) or a structured error that is not an internal one — and the runtime
 must keep serving (``ping`` answers after each round). Counts are printed for the record
 (run with ``-s``): inputs, clean errors, successes, crashes.
@@ -87,16 +87,26 @@ def _field_bodies(fields: list[str]) -> list[bytes]:
 
 
 def _request_fields(rt: Any, name: str) -> list[str]:
+    if name == CMD:
+        from kit.api.writes import CmdRequest
+
+        return list(CmdRequest.model_fields)
     spec = rt.control.specs.get(name)
     if spec is None:
         return []
     return [f.alias or n for n, f in spec.request.model_fields.items()]
 
 
+#: Guarded writes on kit.cmd.<asset> take bodies too (kit.trust.writes); fuzzed as one more
+#: "endpoint" with the CmdRequest fields.
+CMD = "kit.cmd.test.area.line1.press1"
+
+
 async def _send(rt: Any, name: str, data: bytes) -> str:
     """``ok``, ``error`` or a description of the crash."""
+    subject = name if name.startswith("kit.cmd.") else f"kit.control.{name}"
     try:
-        msg = await rt.bus.nc.request(f"kit.control.{name}", data, timeout=TIMEOUT_S)
+        msg = await rt.bus.nc.request(subject, data, timeout=TIMEOUT_S)
     except Exception as exc:  # no reply at all: the endpoint or the runtime broke
         return f"no reply ({type(exc).__name__})"
     try:
@@ -136,7 +146,7 @@ async def fuzz_runtime(kit_settings, make_runtime, request):
     printed when it ends (the hypothesis test runs every example within one fixture).
     """
     rt = await make_runtime(kit_settings)
-    names = sorted(rt.control.handlers)
+    names = [*sorted(rt.control.handlers), CMD]
     # The first-party plugins must be there, or this fuzzes less than it claims.
     for expected in ("status", "recipes.validate", "writes.request", "alarms.ack"):
         assert expected in names
