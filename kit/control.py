@@ -29,6 +29,7 @@ from kit.api.envelope import (
     ErrorReply,
     OkReply,
     Problem,
+    encode_reply,
     error_from_exception,
     error_reply,
     problems_from_validation,
@@ -190,10 +191,10 @@ class ControlAPI:
 
 def _encode(reply: OkReply | ErrorReply) -> bytes:
     try:
-        return reply.model_dump_json(by_alias=True, fallback=str).encode()
+        return encode_reply(reply)
     except Exception:  # an unencodable result (untyped endpoint): report it, still as JSON
         log.exception("control reply could not be encoded")
-        return error_from_exception(TypeError("unencodable reply")).model_dump_json().encode()
+        return encode_reply(error_from_exception(TypeError("unencodable reply")))
 
 
 def parse_envelope(reply: Any) -> OkReply | ErrorReply:

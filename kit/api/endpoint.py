@@ -36,7 +36,7 @@ class Empty(Request):
 class Reply(BaseModel):
     """Base of reply results: clients ignore fields they do not know (additive changes)."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, serialize_by_alias=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
 ReqT = TypeVar("ReqT", bound=BaseModel)

@@ -55,7 +55,7 @@ class Problem(BaseModel):
 
 
 class _Envelope(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, serialize_by_alias=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     schema_: str = Field(SCHEMA, alias="schema")
     """``kit.control/<major>``: clients refuse a major they do not know."""
@@ -79,6 +79,14 @@ class ErrorReply(_Envelope):
     kind: ErrorKind = "error"
     problems: list[Problem] = Field(default_factory=list)
     endpoint: str | None = None
+
+
+def encode_reply(reply: OkReply | ErrorReply) -> bytes:
+    """The JSON bytes of a reply envelope (values pydantic cannot dump become text)."""
+    import orjson
+
+    obj = reply.model_dump(mode="python", by_alias=True)
+    return orjson.dumps(obj, default=str, option=orjson.OPT_NON_STR_KEYS)
 
 
 def schema_major(value: Any) -> int | None:

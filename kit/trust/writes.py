@@ -29,7 +29,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kit import subjects
-from kit.api.envelope import OkReply
+from kit.api.envelope import OkReply, encode_reply
 from kit.bus import KV_DEPLOYMENTS
 from kit.errors import KitError
 from kit.trust.audit import audit
@@ -409,7 +409,7 @@ class WriteGuard:
             except Exception as exc:  # KitError or a bug: answer, keep serving
                 reply = error_from_exception(exc, "kit.cmd")
             if msg.reply:
-                await msg.respond(reply.model_dump_json(by_alias=True, fallback=str).encode())
+                await msg.respond(encode_reply(reply))
 
         return await self.runtime.bus.nc.subscribe(f"{subjects.CMD_PREFIX}.>", cb=on_msg)
 
