@@ -327,10 +327,13 @@ class Runtime:
 
     # -- control API ----------------------------------------------------------------------
     def _add_endpoints(self, api: ControlAPI) -> None:
-        api.add("status", self._ep_status)
-        api.add("components", self._ep_components)
-        api.add("plugins", self._ep_plugins)
-        api.add("components.restart", self._ep_restart)
+        from kit.api import core
+
+        api.add(core.STATUS, self._ep_status)
+        api.add(core.COMPONENTS, self._ep_components)
+        api.add(core.PLUGINS, self._ep_plugins)
+        api.add(core.RESTART, self._ep_restart)
+        api.add(core.PING, self._ep_ping)
         recipes_api.add_endpoints(api, self)  # recipes.*, deployments.*, bundles.*
 
     async def _ep_status(self, _body: Any) -> dict[str, Any]:
@@ -361,13 +364,30 @@ class Runtime:
         return [i.summary() for i in self.supervisor.instances.values()]
 
     async def _ep_plugins(self, _body: Any) -> dict[str, Any]:
-        return {
-            "plugins": [p.__dict__ for p in self.host.info()],
-            "broken": [b.__dict__ for b in self.host.broken],
-        }
+        from kit.trust.permissions import plugin_manifest
+
+        plugins = []
+        for p in self.host.info():
+            row: dict[str, Any] = {**p.__dict__, "trust": p.trust or None}
+            try:
+                man = plugin_manifest(self.host, p.name)
+            except Exception:  # an unreadable manifest is reported by `kit plugin verify`
+                man = None
+            if man is not None:
+                row["vendor"] = man.vendor
+                row["manifest"] = {
+                    "publishes": man.publishes,
+                    "subscribes": man.subscribes,
+                    "device_writes": man.device_writes,
+                }
+            plugins.append(row)
+        return {"plugins": plugins, "broken": [b.__dict__ for b in self.host.broken]}
+
+    async def _ep_ping(self, _body: Any) -> dict[str, Any]:
+        return {"pong": True}
 
     async def _ep_restart(self, body: Any) -> dict[str, Any]:
-        name = (body or {}).get("name")
+        name = body.name
         if name not in self.supervisor.instances:
             from kit.errors import KitError
 

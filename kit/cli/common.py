@@ -165,11 +165,15 @@ async def connected(settings: Settings, url: str | None = None) -> AsyncIterator
 
 async def control_call(
     settings: Settings,
-    endpoint: str,
+    endpoint: Any,
     body: Any = None,
     url: str | None = None,
     timeout: float = 10.0,
 ) -> Any:
-    """Call one control API endpoint of the runtime."""
+    """Call one control API endpoint of the runtime.
+
+    ``endpoint`` is a :class:`kit.api.Endpoint` spec (the result is then its reply model) or
+    an endpoint name (the result is plain JSON).
+    """
     async with connected(settings, url) as bus:
         return await ControlClient(bus, timeout).call(endpoint, body)

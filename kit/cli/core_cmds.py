@@ -35,37 +35,31 @@ def up(ctx: click.Context) -> None:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool, url: str | None) -> None:
     """Show the running runtime: bus, components and their health."""
-    st = run(control_call(settings_from(ctx), "status", url=url))
+    from kit.api import core
+
+    st = run(control_call(settings_from(ctx), core.STATUS, url=url))
     if as_json:
-        click.echo(json.dumps(st, indent=2))
+        click.echo(json.dumps(st.model_dump(mode="json", by_alias=True), indent=2))
         return
-    bus = st["bus"]
+    bus = st.bus
+    click.echo(f"runtime  {st.version}  site {st.site}  pid {st.pid}  since {st.started}")
     click.echo(
-        f"runtime  {st['version']}  site {st['site']}  pid {st['pid']}  since {st['started']}"
+        f"bus      {bus.url} ({'embedded' if bus.embedded else 'external'}, "
+        f"{'connected' if bus.connected else 'DISCONNECTED'}, server {bus.server})"
+        + (f", MQTT on port {bus.mqtt_port}" if bus.mqtt_port else "")
     )
-    click.echo(
-        f"bus      {bus['url']} ({'embedded' if bus['embedded'] else 'external'}, "
-        f"{'connected' if bus['connected'] else 'DISCONNECTED'}, server {bus['server']})"
-        + (f", MQTT on port {bus['mqtt_port']}" if bus.get("mqtt_port") else "")
-    )
-    if bus["malformed"]:
-        click.echo(f"malformed messages skipped: {sum(bus['malformed'].values())}")
-    comps = st["components"]
+    if bus.malformed:
+        click.echo(f"malformed messages skipped: {sum(bus.malformed.values())}")
+    comps = st.components
     click.echo(f"components ({len(comps)}):")
     for c in comps:
-        extra = (
-            f"  last error: {c['last_error']}"
-            if c["last_error"] and c["status"] != "running"
-            else ""
-        )
-        click.echo(
-            f"  {c['name']:<24} {c['type']:<12} {c['status']:<9} restarts {c['restarts']}{extra}"
-        )
-        line = plausibility_line(c)
+        extra = f"  last error: {c.last_error}" if c.last_error and c.status != "running" else ""
+        click.echo(f"  {c.name:<24} {c.type:<12} {c.status:<9} restarts {c.restarts}{extra}")
+        line = plausibility_line(c.model_dump())
         if line:
             click.echo(f"  {'':<24} {line}")
-    for b in st.get("broken_plugins", []):
-        click.echo(f"broken plugin skipped: {b['name']} ({b['distribution']}): {b['error']}")
+    for b in st.broken_plugins:
+        click.echo(f"broken plugin skipped: {b.name} ({b.distribution}): {b.error}")
 
 
 def plausibility_line(component: dict) -> str | None:

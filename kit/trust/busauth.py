@@ -37,6 +37,7 @@ ROLES = ("viewer", "technician", "admin")
 #: Control API endpoints (``kit.control.<name>``) by role; each role includes the ones before it.
 ROLE_ENDPOINTS: dict[str, list[str]] = {
     "viewer": [
+        "ping",
         "status",
         "components",
         "plugins",

@@ -284,30 +284,25 @@ def runtime_started(runtime) -> None:
 @kit.hookimpl
 def register_endpoints(api, runtime) -> None:
     """``history.query {asset, points, from, to, every?, agg?, component?, limit?}``."""
+    from kit_historian import api as hist_api
     from kit_historian.query import parse_time, query, to_json
 
-    async def history_query(body: Any) -> dict[str, Any]:
-        body = body or {}
-        missing = [k for k in ("asset", "points", "from", "to") if not body.get(k)]
-        if missing:
-            raise KitError(f"history.query needs {', '.join(missing)}")
-        inst = find_historian(runtime, body.get("component"), body.get("asset"))
-        points = (
-            body["points"] if isinstance(body["points"], list) else str(body["points"]).split(",")
-        )
+    async def history_query(b: hist_api.QueryRequest) -> dict[str, Any]:
+        inst = find_historian(runtime, b.component, b.asset)
+        points = b.points if isinstance(b.points, list) else b.points.split(",")
         df = await asyncio.to_thread(
             query,
             inst.config.root_for(inst.name),
-            body["asset"],
+            b.asset,
             [p.strip() for p in points],
-            parse_time(body["from"]),
-            parse_time(body["to"]),
-            every=body.get("every"),
-            agg=body.get("agg") or "mean",
+            parse_time(b.from_),
+            parse_time(b.to),
+            every=b.every,
+            agg=b.agg,
         )
-        return to_json(df, int(body.get("limit") or 100_000))
+        return to_json(df, b.limit)
 
-    api.add("history.query", history_query)
+    api.add(hist_api.QUERY, history_query)
 
 
 @kit.hookimpl
