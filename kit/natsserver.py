@@ -2,7 +2,8 @@
 
 Started when no ``nats_url`` is configured: loopback only, store in the data directory,
 readiness awaited from the server's own "Server is ready" log line (no sleeps), stopped on
-exit. On Linux the child gets ``PR_SET_PDEATHSIG`` so it dies with the runtime even after
+exit. The server runs in its own session (a terminal's Ctrl-C does not reach it; the
+runtime stops it after its components). On Linux the child gets ``PR_SET_PDEATHSIG`` so it dies with the runtime even after
 ``kill -9``; on every platform a pid file lets the next start find and stop a leftover.
 """
 
@@ -187,7 +188,12 @@ class EmbeddedNats:
         """
         self.stop_leftover()
         conf = self.write_config()
-        kwargs = {"preexec_fn": _pdeathsig} if sys.platform.startswith("linux") else {}
+        kwargs: dict = {"preexec_fn": _pdeathsig} if sys.platform.startswith("linux") else {}
+        # Its own session: a Ctrl-C in the terminal signals the whole foreground process
+        # group, and the server must not die before the components that still publish to
+        # it. The runtime stops it itself, last; the parent-death signal above still covers
+        # a runtime killed with -9.
+        kwargs["start_new_session"] = True
         self.process = await asyncio.create_subprocess_exec(
             str(server_binary()),
             "-c",
