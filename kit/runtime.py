@@ -13,13 +13,13 @@ import json
 import logging
 import os
 import signal
-from pathlib import Path
 from typing import Any
 
 from kit import __version__, codec, subjects
 from kit.bus import Bus
 from kit.components import Clock, ComponentContext
 from kit.control import ControlAPI
+from kit.datadir import RUNTIME_FILE, DataDirLock, read_runtime_file, runtime_file
 from kit.errors import ConfigError, PluginError
 from kit.natsserver import EmbeddedNats
 from kit.payloads import Health, HealthStatus, utcnow
@@ -31,22 +31,7 @@ from kit.supervisor import Instance, Supervisor
 from kit.yamlfiles import problem, validation_problems
 
 log = logging.getLogger(__name__)
-RUNTIME_FILE = "runtime.json"
-
-
-def runtime_file(data_dir: Path) -> Path:
-    """Where a running runtime advertises its bus URL and pid (read by the CLI)."""
-    return Path(data_dir) / RUNTIME_FILE
-
-
-def read_runtime_file(data_dir: Path) -> dict[str, Any] | None:
-    """The advertised runtime of ``data_dir`` if its process is alive, else None."""
-    try:
-        info = json.loads(runtime_file(data_dir).read_text())
-        os.kill(int(info["pid"]), 0)
-    except (OSError, ValueError, KeyError, ProcessLookupError):
-        return None
-    return info
+__all__ = ["RUNTIME_FILE", "Runtime", "read_runtime_file", "runtime_file"]
 
 
 def _version_text(v: Any) -> str:
@@ -60,9 +45,16 @@ class Runtime:
     """One running kit instance."""
 
     def __init__(
-        self, settings: Settings, host: PluginHost | None = None, clock: Clock | None = None
+        self,
+        settings: Settings,
+        host: PluginHost | None = None,
+        clock: Clock | None = None,
+        lock: DataDirLock | None = None,
     ) -> None:
         self.settings = settings
+        self.lock = lock or DataDirLock(settings.data_dir)
+        """The data directory's lock (``kit demo`` passes one it already holds)."""
+        self._tasks: set[asyncio.Task] = set()
         if host is None:  # verify signatures against this site's trust store and plugin_policy
             from kit.trust.verify import make_verifier
 
@@ -97,6 +89,20 @@ class Runtime:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
         specs = self.validate_specs(s.components)  # fail before starting anything
+        # Before anything touches the server, its pid file or the credentials: a second
+        # runtime on this data directory would stop the first one's server.
+        self.lock.acquire()
+        try:
+            await self._start(specs)
+        except BaseException:
+            # A step failed (or Ctrl-C during start): nothing may be left running — no
+            # server process, no connection, no task, no stale runtime.json.
+            with contextlib.suppress(Exception):
+                await self.stop()
+            raise
+
+    async def _start(self, specs: list[tuple[ComponentSpec, Any]]) -> None:
+        s = self.settings
         if s.nats_url:
             from kit.trust.natsclient import external_options, tls_preflight
 
@@ -121,16 +127,12 @@ class Runtime:
 
             register_local(self.url, auth.passwords)
             opts = auth.connect_options("runtime")
-        try:
-            self.bus = await Bus.connect(self.url, name=f"kit-runtime-{s.site}", **opts)
-            await self.bus.provision(s.retention)
-            self.control = ControlAPI(self.bus, __version__)
-            self._add_endpoints(self.control)
-            self.host.register_endpoints(self.control, self)
-            await self.control.start()
-        except BaseException:
-            await self._stop_server()
-            raise
+        self.bus = await Bus.connect(self.url, name=f"kit-runtime-{s.site}", **opts)
+        await self.bus.provision(s.retention)
+        self.control = ControlAPI(self.bus, __version__)
+        self._add_endpoints(self.control)
+        self.host.register_endpoints(self.control, self)
+        await self.control.start()
         self.started_at = utcnow()
         runtime_file(s.data_dir).write_text(
             json.dumps(
@@ -147,7 +149,7 @@ class Runtime:
             bus = await self.component_buses.connect(spec) if self.component_buses else None
             self._add(spec, cfg, bus=bus)
         await recipes_engine.restore_deployments(self)  # re-create recorded deployments
-        self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
+        self._heartbeat = self.spawn(self._beat(), "runtime:heartbeat")
         log.info("runtime up: bus %s, %d component(s)", self.url, len(specs))
 
     def validate_specs(self, specs: list[ComponentSpec]) -> list[tuple[ComponentSpec, Any]]:
@@ -257,24 +259,46 @@ class Runtime:
                 with contextlib.suppress(Exception):
                     await self.bus.publish_core(subjects.health_subject("runtime"), codec.encode(h))
 
+    def spawn(self, coro: Any, name: str) -> asyncio.Task:
+        """Run ``coro`` in a task the runtime keeps and cancels on stop (never fire-and-forget:
+        a task nobody holds can be collected mid-flight, and one left at exit is reported as
+        "Task was destroyed but it is pending")."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _cancel_tasks(self) -> None:
+        tasks = [t for t in self._tasks if not t.done()]
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.settings.supervisor.stop_timeout_s)
+
     async def stop(self) -> None:
-        """Bounded graceful shutdown (components, flush, control API, bus, embedded server)."""
-        if self._heartbeat:
-            self._heartbeat.cancel()
+        """Bounded graceful shutdown (components, flush, control API, bus, embedded server).
+
+        Safe after a partial start: every step undoes only what exists.
+        """
         with contextlib.suppress(Exception):
             self.host.runtime_stopping(self)
         await self.supervisor.stop_all()
         if self.component_buses is not None:
-            await self.component_buses.close_all()
+            with contextlib.suppress(Exception):
+                await self.component_buses.close_all()
         if self.control:
-            await self.control.stop()
+            with contextlib.suppress(Exception):
+                await self.control.stop()
+        await self._cancel_tasks()  # heartbeat, server watch, ...
         if self.bus:
-            await self.bus.close()
+            with contextlib.suppress(Exception):
+                await self.bus.close()
         await self._stop_server()
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, ValueError):
             info = json.loads(runtime_file(self.settings.data_dir).read_text())
             if info.get("pid") == os.getpid():
                 runtime_file(self.settings.data_dir).unlink()
+        self.lock.release()
 
     async def _stop_server(self) -> None:
         if self.embedded:

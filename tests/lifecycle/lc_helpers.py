@@ -83,6 +83,15 @@ class PtyProcess:
                     f"exited {self.proc.returncode} before {needle!r}:\n{self.output}"
                 )
 
+    def wait_for_count(self, needle: str, count: int, timeout: float = 60) -> None:
+        """Read output until ``needle`` occurs ``count`` times."""
+        deadline = time.monotonic() + timeout
+        while self.output.count(needle) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{needle!r} not {count}× within {timeout} s:\n{self.output}")
+            if not self._read(0.2) and self.proc.poll() is not None:
+                raise AssertionError(f"exited {self.proc.returncode}:\n{self.output}")
+
     def ctrl_c(self) -> None:
         """What the terminal does on Ctrl-C: SIGINT to the foreground process group."""
         os.killpg(self.proc.pid, signal.SIGINT)
