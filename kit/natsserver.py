@@ -12,13 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import re
 import signal
 import sys
 import sysconfig
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kit.errors import BusError
 from kit.settings import NatsSettings
@@ -26,6 +30,20 @@ from kit.settings import NatsSettings
 _LISTEN = re.compile(r"Listening for client connections on (\S+):(\d+)")
 _MQTT_LISTEN = re.compile(r"Listening for MQTT clients on \S*?:(\d+)")
 _READY = "Server is ready"
+log = logging.getLogger(__name__)
+#: Server log lines that mean the store cannot write (disk full, quota reached, I/O error).
+_STORAGE_ERROR = re.compile(
+    r"no space left on device|insufficient resources|resource limits exceeded|"
+    r"disk quota|i/o error|error writing|jetstream.*(?:disabled|out of)",
+    re.IGNORECASE,
+)
+
+
+def watch_storage(server: EmbeddedNats, line: str) -> None:
+    """Remember the latest storage error the server logs (cleared by the runtime when a
+    write succeeds again)."""
+    if _STORAGE_ERROR.search(line):
+        server.storage_error = line.split("] ", 1)[-1][:300]
 
 
 def server_binary() -> Path:
@@ -97,6 +115,23 @@ class EmbeddedNats:
     _log_task: asyncio.Task | None = None
     auth_lines: list[str] = field(default_factory=list)
     """Extra config lines (the ``authorization`` block from :mod:`kit.trust.busauth`)."""
+    log_max_bytes: int = 5_000_000
+    """The server's log file is rotated at this size (one previous file is kept)."""
+    restarts: int = 0
+    """Times the server was restarted after it died."""
+    last_exit: str | None = None
+    """How the server last died unexpectedly (exit code or signal, last log lines)."""
+    storage_error: str | None = None
+    """The last storage (disk) error the server logged, until it recovers."""
+    tail: list[str] = field(default_factory=list)
+    """The server's last log lines (kept for error messages)."""
+    _stopping: bool = False
+    _log_file: Any = None
+
+    @property
+    def log_path(self) -> Path:
+        """The server's own log, kept in the data directory (rotated, bounded)."""
+        return self.data_dir / "nats" / "nats-server.log"
 
     @property
     def url(self) -> str:
@@ -186,6 +221,7 @@ class EmbeddedNats:
         Raises:
             BusError: if the port is taken (naming port and setting) or the server fails.
         """
+        self._stopping = False
         self.stop_leftover()
         conf = self.write_config()
         kwargs: dict = {"preexec_fn": _pdeathsig} if sys.platform.startswith("linux") else {}
@@ -211,8 +247,61 @@ class EmbeddedNats:
                 f"embedded nats-server did not become ready within {timeout:.0f} s:\n"
                 + "\n".join(lines[-10:])
             ) from None
-        self._log_task = asyncio.get_running_loop().create_task(self._drain_log())
+        finally:
+            for line in lines:
+                self._keep(line)
+        self._log_task = asyncio.get_running_loop().create_task(self._drain_log(self.process))
         return self.url
+
+    async def supervise(
+        self,
+        on_exit: Callable[[str], Awaitable[None]],
+        on_restart: Callable[[float], Awaitable[None]],
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 10.0,
+    ) -> None:
+        """Watch the server; when it dies without :meth:`stop`, start it again.
+
+        Same config, same port (the one bound first: clients reconnect to the URL they
+        know), same store. Restarts back off from ``backoff_initial_s`` to
+        ``backoff_max_s`` while the server keeps failing to start. Runs until cancelled.
+
+        Args:
+            on_exit: awaited with a description of how the server died.
+            on_restart: awaited with the seconds the server was down, once it is ready.
+        """
+        while True:
+            proc = self.process
+            if proc is None:
+                return
+            rc = await proc.wait()
+            if self._stopping:
+                return
+            if self._log_task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(self._log_task, 1.0)  # the last lines it wrote
+            how = f"killed by signal {-rc}" if rc < 0 else f"exited with code {rc}"
+            self.last_exit = how + (": " + " | ".join(self.tail[-3:]) if self.tail else "")
+            log.error("embedded nats-server %s; restarting it", self.last_exit)
+            down_since = time.monotonic()
+            await on_exit(self.last_exit)
+            delay = backoff_initial_s
+            while not self._stopping:
+                try:
+                    await self.start()
+                    break
+                except BusError as exc:
+                    log.error(
+                        "embedded nats-server did not restart: %s (next try in %.1f s)", exc, delay
+                    )
+                    await asyncio.sleep(delay)  # restart backoff schedule
+                    delay = min(backoff_max_s, delay * 2)
+            if self._stopping:
+                return
+            self.restarts += 1
+            down = time.monotonic() - down_since
+            log.warning("embedded nats-server restarted on %s after %.1f s", self.url, down)
+            await on_restart(down)
 
     async def _await_ready(self, lines: list[str]) -> None:
         assert self.process and self.process.stderr
@@ -245,16 +334,39 @@ class EmbeddedNats:
             if _READY in line:
                 return
 
-    async def _drain_log(self) -> None:
-        # Keep reading so the pipe never fills and blocks the server.
-        assert self.process and self.process.stderr
-        while await self.process.stderr.readline():
-            pass
+    async def _drain_log(self, proc: asyncio.subprocess.Process) -> None:
+        # Keep reading so the pipe never fills and blocks the server; keep what it says.
+        assert proc.stderr
+        while raw := await proc.stderr.readline():
+            self._keep(raw.decode(errors="replace").rstrip())
+
+    def _keep(self, line: str) -> None:
+        """Write one server log line to the log file (rotated) and watch it for disk errors."""
+        self.tail = [*self.tail[-19:], line]
+        watch_storage(self, line)
+        try:
+            if self._log_file is None:
+                self.log_path.parent.mkdir(parents=True, exist_ok=True)
+                self._log_file = open(self.log_path, "a", encoding="utf-8")  # noqa: SIM115
+            self._log_file.write(line + "\n")
+            self._log_file.flush()
+            if self._log_file.tell() >= self.log_max_bytes:
+                self._log_file.close()
+                os.replace(self.log_path, self.log_path.with_suffix(".log.1"))
+                self._log_file = None
+        except OSError:
+            # The disk may be full: the log is best effort, the server must keep running.
+            if self._log_file is not None:
+                with contextlib.suppress(OSError):
+                    self._log_file.close()
+            self._log_file = None
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Stop the server gracefully (SIGTERM, then SIGKILL after ``timeout``)."""
+        self._stopping = True
         proc = self.process
         if proc is None or proc.returncode is not None:
+            self._close_log()
             return
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signal.SIGTERM)
@@ -265,5 +377,13 @@ class EmbeddedNats:
                 proc.kill()
             await proc.wait()
         if self._log_task:
-            self._log_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._log_task, 1.0)  # its last lines go to the file
         self.pid_file.unlink(missing_ok=True)
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self._log_file is not None:
+            with contextlib.suppress(OSError):
+                self._log_file.close()
+            self._log_file = None

@@ -55,6 +55,10 @@ class Runtime:
         self.lock = lock or DataDirLock(settings.data_dir)
         """The data directory's lock (``kit demo`` passes one it already holds)."""
         self._tasks: set[asyncio.Task] = set()
+        self.events: list[Any] = []
+        """The runtime's own recent events (server restarts, storage errors), newest last."""
+        self.server_exits: list[str] = []
+        """How the embedded server died, each time it did."""
         if host is None:  # verify signatures against this site's trust store and plugin_policy
             from kit.trust.verify import make_verifier
 
@@ -121,6 +125,11 @@ class Runtime:
                 self.component_buses.declare(spec, cfg)
             self.embedded = EmbeddedNats(s.nats, s.data_dir, auth_lines=auth.conf_lines())
             self.url = await self.embedded.start()
+            # Supervised like a component: restarted on the same port and store if it dies.
+            self.spawn(
+                self.embedded.supervise(self._server_died, self._server_restarted),
+                "runtime:nats-server",
+            )
             self.component_buses.url = self.url
             auth.save(self.url)
             from kit.trust.busauth import register_local
@@ -241,6 +250,60 @@ class Runtime:
             bus = await self.component_buses.connect(spec)
         return self._add(spec, cfg, owner, bus=bus)
 
+    async def _server_died(self, how: str) -> None:
+        # Nothing can be published now; the event follows once the server is back.
+        self.server_exits.append(how)
+
+    async def _server_restarted(self, down_s: float) -> None:
+        assert self.embedded is not None
+        self.spawn(
+            self.publish_runtime_event(
+                "nats_server_restarted",
+                f"the embedded nats-server {self.embedded.last_exit}; restarted on "
+                f"{self.embedded.url} after {down_s:.1f} s (restart {self.embedded.restarts})",
+                severity="high",
+                data={"down_s": round(down_s, 3), "restarts": self.embedded.restarts},
+            ),
+            "runtime:event",
+        )
+
+    async def publish_runtime_event(
+        self, type: str, message: str, severity: str = "info", data: dict | None = None
+    ) -> None:
+        """Publish an event about the runtime itself (``kit.event.system.<site>.kit.runtime.nats``),
+        once the bus is connected (waits for it), and log it."""
+        from kit.payloads import Event
+
+        log.log(logging.INFO if severity == "info" else logging.WARNING, "%s", message)
+        if self.bus is None:
+            return
+        path = subjects.AssetPath.of(self.settings.site, "kit", "runtime", "nats")
+        ev = Event(
+            kind="system",
+            type=type,
+            asset=str(path),
+            ts=utcnow(),
+            source="runtime",
+            severity=severity,  # type: ignore[arg-type]
+            message=message,
+            data=data or {},
+        )
+        self.events.append(ev)
+        del self.events[:-50]
+        await self.bus.wait_connected()
+        await self.bus.publish(subjects.event_subject("system", path), codec.encode(ev))
+
+    def bus_report(self) -> dict[str, Any]:
+        """What the runtime knows about its bus server (status, health metrics)."""
+        e = self.embedded
+        return {
+            "server_restarts": e.restarts if e else 0,
+            "server_last_exit": e.last_exit if e else None,
+            "storage_error": e.storage_error if e else None,
+            "server_log": str(e.log_path) if e else None,
+            "outages": self.bus.outages if self.bus else 0,
+        }
+
     async def _beat(self) -> None:
         while True:
             await asyncio.sleep(self.settings.supervisor.heartbeat_s)  # heartbeat schedule
@@ -254,6 +317,7 @@ class Runtime:
                     metrics={
                         "malformed": self.bus.malformed.total,
                         "publish_failures": self.bus.publish_failures,
+                        **{k: v for k, v in self.bus_report().items() if k != "server_log"},
                     },
                 )
                 with contextlib.suppress(Exception):
@@ -358,6 +422,7 @@ class Runtime:
                 "malformed": dict(self.bus.malformed.counts),
                 "publish_failures": self.bus.publish_failures,
                 "mqtt_port": self.embedded.mqtt_port if self.embedded else None,
+                **self.bus_report(),
             },
             "components": comps,
             "broken_plugins": [b.__dict__ for b in self.host.broken],

@@ -26,6 +26,9 @@ from kit.payloads import Health, HealthStatus, utcnow
 from kit.settings import SupervisorSettings
 
 log = logging.getLogger(__name__)
+#: A component failing up to this many seconds after its bus reconnected failed because of
+#: the outage (a request timed out while the server was away), not by itself.
+OUTAGE_GRACE_S = 15.0
 
 
 def backoff_delay(failures: int, s: SupervisorSettings, rng: random.Random | None = None) -> float:
@@ -53,6 +56,8 @@ class Instance:
     next_restart_in: float | None = None
     started_at: float | None = None
     failures: deque = field(default_factory=lambda: deque(maxlen=64))
+    outage_pauses: int = 0
+    """Times it stopped during a bus outage and waited for the bus (not counted as crashes)."""
     delays: list[float] = field(default_factory=list)
     """Every restart delay used so far (shown in status; tests read it)."""
     task: asyncio.Task | None = None
@@ -69,6 +74,7 @@ class Instance:
             "owner": self.owner,
             "status": self.status.value,
             "restarts": self.restarts,
+            "outage_pauses": self.outage_pauses,
             "last_error": self.last_error,
             "next_restart_in": self.next_restart_in,
             "metrics": _safe_metrics(self.component),
@@ -123,6 +129,8 @@ class Supervisor:
                 raise
             except Exception as exc:
                 inst.last_error = f"{type(exc).__name__}: {exc}"
+                if await self._bus_outage_pause(inst):
+                    continue  # not a crash: the bus was away; start afresh, nothing counted
                 now = time.monotonic()
                 inst.failures.append(now)
                 recent = [t for t in inst.failures if now - t <= s.crash_loop_window_s]
@@ -159,6 +167,28 @@ class Supervisor:
             finally:
                 if inst.context is not None:
                     await inst.context.unsubscribe_all()
+
+    async def _bus_outage_pause(self, inst: Instance) -> bool:
+        """If ``inst`` failed because its bus connection is (or just was) down, wait for the
+        connection and return True: a bus outage is not a component crash, so it must not
+        count towards the crash loop that marks the component ``failed`` for good."""
+        bus = getattr(inst.context, "bus", None)
+        recent_outage = getattr(bus, "recent_outage", None)
+        if bus is None or recent_outage is None or not recent_outage(OUTAGE_GRACE_S):
+            return False
+        inst.outage_pauses += 1
+        log.warning(
+            "component %s stopped during a bus outage (%s); it restarts when the bus is back",
+            inst.name,
+            inst.last_error,
+        )
+        inst.next_restart_in = None
+        await self._set(inst, HealthStatus.backoff, detail="waiting for the bus (outage)")
+        if inst.context is not None:
+            await inst.context.unsubscribe_all()
+        await bus.wait_connected()
+        inst.restarts += 1
+        return True
 
     async def _set(self, inst: Instance, status: HealthStatus, detail: str = "") -> None:
         inst.status = status

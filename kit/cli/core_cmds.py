@@ -48,6 +48,15 @@ def status(ctx: click.Context, as_json: bool, url: str | None) -> None:
         f"{'connected' if bus['connected'] else 'DISCONNECTED'}, server {bus['server']})"
         + (f", MQTT on port {bus['mqtt_port']}" if bus.get("mqtt_port") else "")
     )
+    if bus.get("server_restarts"):
+        click.echo(
+            f"bus server restarted {bus['server_restarts']}× — last: {bus.get('server_last_exit')}"
+        )
+    if bus.get("storage_error"):
+        click.echo(
+            f"STORAGE ERROR: {bus['storage_error']} — free disk space in the data directory; "
+            f"the server's log is {bus.get('server_log')}"
+        )
     if bus["malformed"]:
         click.echo(f"malformed messages skipped: {sum(bus['malformed'].values())}")
     comps = st["components"]
