@@ -33,8 +33,8 @@ _READY = "Server is ready"
 log = logging.getLogger(__name__)
 #: Server log lines that mean the store cannot write (disk full, quota reached, I/O error).
 _STORAGE_ERROR = re.compile(
-    r"no space left on device|insufficient resources|resource limits exceeded|"
-    r"disk quota|i/o error|error writing|jetstream.*(?:disabled|out of)",
+    r"no space left on device|critical write error|insufficient (?:storage )?resources|"
+    r"disk quota exceeded|input/output error|jetstream.*(?:will be disabled|out of resources)",
     re.IGNORECASE,
 )
 
@@ -125,7 +125,11 @@ class EmbeddedNats:
     """The last storage (disk) error the server logged, until it recovers."""
     tail: list[str] = field(default_factory=list)
     """The server's last log lines (kept for error messages)."""
+    planned_restarts: int = 0
+    """Restarts the runtime asked for (:meth:`restart`, e.g. to clear a storage error)."""
     _stopping: bool = False
+    _restarting: bool = False
+    _restarted: asyncio.Event = field(default_factory=asyncio.Event)
     _log_file: Any = None
 
     @property
@@ -277,6 +281,9 @@ class EmbeddedNats:
             rc = await proc.wait()
             if self._stopping:
                 return
+            if self._restarting or proc is not self.process:  # a planned restart
+                await self._restarted.wait()
+                continue
             if self._log_task is not None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await asyncio.wait_for(self._log_task, 1.0)  # the last lines it wrote
@@ -302,6 +309,46 @@ class EmbeddedNats:
             down = time.monotonic() - down_since
             log.warning("embedded nats-server restarted on %s after %.1f s", self.url, down)
             await on_restart(down)
+
+    async def restart(self, reason: str, backoff_max_s: float = 10.0) -> None:
+        """Stop the server and start it again (same port and store), e.g. to clear a storage
+        error it does not recover from by itself. Retries the start with backoff."""
+        log.warning("restarting the embedded nats-server: %s", reason)
+        self._restarting = True
+        self._restarted.clear()
+        try:
+            await self._terminate()
+            delay = 0.5
+            while True:
+                try:
+                    await self.start()
+                    break
+                except BusError as exc:
+                    log.error(
+                        "embedded nats-server did not start: %s (next try in %.1f s)", exc, delay
+                    )
+                    await asyncio.sleep(delay)  # restart backoff schedule
+                    delay = min(backoff_max_s, delay * 2)
+            self.planned_restarts += 1
+        finally:
+            self._restarting = False
+            self._restarted.set()
+
+    async def _terminate(self, timeout: float = 5.0) -> None:
+        proc = self.process
+        if proc is None or proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), timeout)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+        if self._log_task:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._log_task, 1.0)  # its last lines go to the file
 
     async def _await_ready(self, lines: list[str]) -> None:
         assert self.process and self.process.stderr
@@ -364,21 +411,8 @@ class EmbeddedNats:
     async def stop(self, timeout: float = 5.0) -> None:
         """Stop the server gracefully (SIGTERM, then SIGKILL after ``timeout``)."""
         self._stopping = True
-        proc = self.process
-        if proc is None or proc.returncode is not None:
-            self._close_log()
-            return
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), timeout)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
-        if self._log_task:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(self._log_task, 1.0)  # its last lines go to the file
+        self._restarted.set()  # a supervise() waiting for a planned restart ends too
+        await self._terminate(timeout)
         self.pid_file.unlink(missing_ok=True)
         self._close_log()
 

@@ -57,6 +57,8 @@ class Runtime:
         self._tasks: set[asyncio.Task] = set()
         self.events: list[Any] = []
         """The runtime's own recent events (server restarts, storage errors), newest last."""
+        self.storage: Any = None
+        """kit.storage.StorageWatch of the embedded server (None with an external server)."""
         self.server_exits: list[str] = []
         """How the embedded server died, each time it did."""
         if host is None:  # verify signatures against this site's trust store and plugin_policy
@@ -130,6 +132,11 @@ class Runtime:
                 self.embedded.supervise(self._server_died, self._server_restarted),
                 "runtime:nats-server",
             )
+            from kit.storage import StorageWatch
+
+            self.storage = StorageWatch(self.embedded, self._storage_report)
+            self.supervisor.storage = self.storage
+            self.spawn(self.storage.run(), "runtime:storage-watch")
             self.component_buses.url = self.url
             auth.save(self.url)
             from kit.trust.busauth import register_local
@@ -267,6 +274,12 @@ class Runtime:
             "runtime:event",
         )
 
+    async def _storage_report(self, type: str, message: str, severity: str, data: dict) -> None:
+        if type == "storage_error":
+            log.error("%s", message)
+            await self._publish_runtime_health()  # core subject: reaches watchers at once
+        self.spawn(self.publish_runtime_event(type, message, severity, data), "runtime:event")
+
     async def publish_runtime_event(
         self, type: str, message: str, severity: str = "info", data: dict | None = None
     ) -> None:
@@ -302,26 +315,36 @@ class Runtime:
             "storage_error": e.storage_error if e else None,
             "server_log": str(e.log_path) if e else None,
             "outages": self.bus.outages if self.bus else 0,
+            "unacked_publishes": len(self.bus.acks.unacked) if self.bus else 0,
+            **(self.storage.summary() if self.storage else {}),
         }
 
     async def _beat(self) -> None:
         while True:
             await asyncio.sleep(self.settings.supervisor.heartbeat_s)  # heartbeat schedule
             await self.supervisor.heartbeat()
-            if self.bus is not None:
-                h = Health(
-                    component="runtime",
-                    kind="runtime",
-                    status=HealthStatus.running,
-                    ts=utcnow(),
-                    metrics={
-                        "malformed": self.bus.malformed.total,
-                        "publish_failures": self.bus.publish_failures,
-                        **{k: v for k, v in self.bus_report().items() if k != "server_log"},
-                    },
-                )
-                with contextlib.suppress(Exception):
-                    await self.bus.publish_core(subjects.health_subject("runtime"), codec.encode(h))
+            await self._publish_runtime_health()
+
+    async def _publish_runtime_health(self) -> None:
+        if self.bus is None:
+            return
+        report = self.bus_report()
+        h = Health(
+            component="runtime",
+            kind="runtime",
+            status=HealthStatus.degraded if report.get("storage_error") else HealthStatus.running,
+            ts=utcnow(),
+            detail=f"storage error: {report['storage_error']}"
+            if report.get("storage_error")
+            else "",
+            metrics={
+                "malformed": self.bus.malformed.total,
+                "publish_failures": self.bus.publish_failures,
+                **{k: v for k, v in report.items() if k != "server_log"},
+            },
+        )
+        with contextlib.suppress(Exception):
+            await self.bus.publish_core(subjects.health_subject("runtime"), codec.encode(h))
 
     def spawn(self, coro: Any, name: str) -> asyncio.Task:
         """Run ``coro`` in a task the runtime keeps and cancels on stop (never fire-and-forget:
@@ -348,8 +371,10 @@ class Runtime:
             self.host.runtime_stopping(self)
         await self.supervisor.stop_all()
         if self.component_buses is not None:
-            with contextlib.suppress(Exception):
-                await self.component_buses.close_all()
+            cb = self.component_buses
+            # In parallel: each close waits (bounded) for its unacknowledged publishes, and
+            # one after the other that added up to many seconds with a broken store.
+            await asyncio.gather(*(cb.close(n) for n in list(cb.buses)), return_exceptions=True)
         if self.control:
             with contextlib.suppress(Exception):
                 await self.control.stop()

@@ -104,6 +104,9 @@ class Supervisor:
         self.instances: dict[str, Instance] = {}
         self._rng = rng or random.Random()
         self._stopping = False
+        self.storage: Any = None
+        """Set by the runtime (kit.storage.StorageWatch): failures during a storage error
+        are waited out like bus outages."""
 
     def add(self, inst: Instance) -> None:
         """Start supervising ``inst`` (its task starts immediately)."""
@@ -174,19 +177,27 @@ class Supervisor:
         count towards the crash loop that marks the component ``failed`` for good."""
         bus = getattr(inst.context, "bus", None)
         recent_outage = getattr(bus, "recent_outage", None)
-        if bus is None or recent_outage is None or not recent_outage(OUTAGE_GRACE_S):
+        storage = self.storage
+        if storage is not None and storage.trouble(OUTAGE_GRACE_S):
+            what, wait = "the bus's store (storage error)", storage.wait_ok
+        elif bus is not None and recent_outage is not None and recent_outage(OUTAGE_GRACE_S):
+            what, wait = "the bus (outage)", bus.wait_connected
+        else:
             return False
         inst.outage_pauses += 1
         log.warning(
-            "component %s stopped during a bus outage (%s); it restarts when the bus is back",
+            "component %s stopped while waiting for %s: %s; it restarts when that is back",
             inst.name,
+            what,
             inst.last_error,
         )
         inst.next_restart_in = None
-        await self._set(inst, HealthStatus.backoff, detail="waiting for the bus (outage)")
+        await self._set(inst, HealthStatus.backoff, detail=f"waiting for {what}")
         if inst.context is not None:
             await inst.context.unsubscribe_all()
-        await bus.wait_connected()
+        await wait()
+        if bus is not None and hasattr(bus, "wait_connected"):
+            await bus.wait_connected()
         inst.restarts += 1
         return True
 
