@@ -57,6 +57,8 @@ class Runtime:
         self._tasks: set[asyncio.Task] = set()
         self.events: list[Any] = []
         """The runtime's own recent events (server restarts, storage errors), newest last."""
+        self.unclean_previous: dict[str, Any] | None = None
+        """The runtime.json of a previous runtime that did not stop cleanly (None if it did)."""
         self.storage: Any = None
         """kit.storage.StorageWatch of the embedded server (None with an external server)."""
         self.server_exits: list[str] = []
@@ -109,6 +111,12 @@ class Runtime:
 
     async def _start(self, specs: list[tuple[ComponentSpec, Any]]) -> None:
         s = self.settings
+        # We hold the lock, so a runtime.json left here is from a runtime that did not stop
+        # (killed, crashed, power cut): say so once the bus is up.
+        try:
+            self.unclean_previous = json.loads(runtime_file(s.data_dir).read_text())
+        except (OSError, ValueError):
+            self.unclean_previous = None
         if s.nats_url:
             from kit.trust.natsclient import external_options, tls_preflight
 
@@ -160,6 +168,19 @@ class Runtime:
                 }
             )
         )
+        if self.unclean_previous is not None:
+            prev = self.unclean_previous
+            self.spawn(
+                self.publish_runtime_event(
+                    "unclean_shutdown",
+                    f"the previous runtime on this data directory (pid {prev.get('pid')}, "
+                    f"started {prev.get('started')}) ended without stopping (killed, crashed or "
+                    "power lost); publishes it had not yet had acknowledged were lost",
+                    severity="high",
+                    data={"pid": prev.get("pid"), "started": prev.get("started")},
+                ),
+                "runtime:event",
+            )
         self.host.runtime_started(self)
         for spec, cfg in specs:
             bus = await self.component_buses.connect(spec) if self.component_buses else None
@@ -449,6 +470,7 @@ class Runtime:
                 "mqtt_port": self.embedded.mqtt_port if self.embedded else None,
                 **self.bus_report(),
             },
+            "previous_run_unclean": self.unclean_previous,
             "components": comps,
             "broken_plugins": [b.__dict__ for b in self.host.broken],
         }

@@ -48,6 +48,11 @@ def status(ctx: click.Context, as_json: bool, url: str | None) -> None:
         f"{'connected' if bus['connected'] else 'DISCONNECTED'}, server {bus['server']})"
         + (f", MQTT on port {bus['mqtt_port']}" if bus.get("mqtt_port") else "")
     )
+    prev = st.get("previous_run_unclean")
+    if prev:
+        click.echo(
+            f"previous runtime (pid {prev.get('pid')}) ended without stopping (killed or crashed)"
+        )
     if bus.get("server_restarts"):
         click.echo(
             f"bus server restarted {bus['server_restarts']}× — last: {bus.get('server_last_exit')}"
