@@ -7,8 +7,21 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 
 from lc_helpers import KIT, PtyProcess, env_for, free_port, nats_servers
+
+_PROBE = """
+import asyncio, sys
+from kit.bus import Bus
+
+async def main():
+    bus = await Bus.connect(sys.argv[1], connect_timeout=5)
+    print("connected" if bus.nc.is_connected else "not connected")
+    await bus.close()
+
+asyncio.run(main())
+"""
 
 
 def _status(data_dir) -> subprocess.CompletedProcess:
@@ -49,6 +62,17 @@ def test_two_demos_side_by_side(tmp_path):
             st = json.loads(r.stdout)
             assert st["pid"] == p.proc.pid and st["site"] == "demo"
             assert {c["status"] for c in st["components"]} == {"running"}, st["components"]
+        # A tool bringing no credentials (the TUI) finds the second demo's in the parent
+        # data directory, for that server only.
+        url2 = re.search(r"bus (nats://\S+),", second.output).group(1)
+        probe = subprocess.run(
+            [sys.executable, "-c", _PROBE, url2],
+            env=env_for(base),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert probe.returncode == 0 and "connected" in probe.stdout, probe.stderr
         # From the parent data directory the choice is ambiguous: say so, list both.
         r = _status(base)
         assert r.returncode == 5
