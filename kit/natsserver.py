@@ -32,6 +32,7 @@ _MQTT_LISTEN = re.compile(r"Listening for MQTT clients on \S*?:(\d+)")
 _READY = "Server is ready"
 log = logging.getLogger(__name__)
 #: Server log lines that mean the store cannot write (disk full, quota reached, I/O error).
+_LOG_PREFIX = re.compile(r"^\[\d+\]\s+\S+\s+\S+\s+\[\w+\]\s+")
 _STORAGE_ERROR = re.compile(
     r"no space left on device|critical write error|insufficient (?:storage )?resources|"
     r"disk quota exceeded|input/output error|jetstream.*(?:will be disabled|out of resources)",
@@ -43,7 +44,8 @@ def watch_storage(server: EmbeddedNats, line: str) -> None:
     """Remember the latest storage error the server logs (cleared by the runtime when a
     write succeeds again)."""
     if _STORAGE_ERROR.search(line):
-        server.storage_error = line.split("] ", 1)[-1][:300]
+        # "[pid] date time [ERR] message": keep the message
+        server.storage_error = _LOG_PREFIX.sub("", line)[:300]
 
 
 def server_binary() -> Path:
