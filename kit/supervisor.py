@@ -31,6 +31,18 @@ log = logging.getLogger(__name__)
 OUTAGE_GRACE_S = 15.0
 
 
+def _disk_full(exc: BaseException | None) -> bool:
+    """True if ``exc`` (or what caused it) is "no space left" / "disk quota exceeded"."""
+    import errno
+
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
 def backoff_delay(failures: int, s: SupervisorSettings, rng: random.Random | None = None) -> float:
     """Delay before restart number ``failures`` (1-based): exponential, capped, jittered."""
     base = min(s.backoff_max_s, s.backoff_initial_s * (s.backoff_factor ** max(0, failures - 1)))
@@ -132,7 +144,7 @@ class Supervisor:
                 raise
             except Exception as exc:
                 inst.last_error = f"{type(exc).__name__}: {exc}"
-                if await self._bus_outage_pause(inst):
+                if await self._bus_outage_pause(inst, exc):
                     continue  # not a crash: the bus was away; start afresh, nothing counted
                 now = time.monotonic()
                 inst.failures.append(now)
@@ -171,13 +183,17 @@ class Supervisor:
                 if inst.context is not None:
                     await inst.context.unsubscribe_all()
 
-    async def _bus_outage_pause(self, inst: Instance) -> bool:
+    async def _bus_outage_pause(self, inst: Instance, exc: BaseException) -> bool:
         """If ``inst`` failed because its bus connection is (or just was) down, wait for the
         connection and return True: a bus outage is not a component crash, so it must not
         count towards the crash loop that marks the component ``failed`` for good."""
         bus = getattr(inst.context, "bus", None)
         recent_outage = getattr(bus, "recent_outage", None)
         storage = self.storage
+        if storage is not None and _disk_full(exc) and storage.server.storage_error is None:
+            # The component hit the full disk before the server did (e.g. the historian's
+            # Parquet files): the same storage error, handled the same way.
+            storage.server.storage_error = f"{inst.name}: {exc}"
         if storage is not None and storage.trouble(OUTAGE_GRACE_S):
             what, wait = "the bus's store (storage error)", storage.wait_ok
         elif bus is not None and recent_outage is not None and recent_outage(OUTAGE_GRACE_S):

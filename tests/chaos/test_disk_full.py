@@ -48,6 +48,15 @@ async def test_disk_full_reported_and_recovered(small_disk):
     settings.components[0] = ComponentSpec(
         name="m1", type="synthetic", asset=ASSET, config={"interval_s": 0.01, "extra_points": 50}
     )
+    # The historian writes its Parquet files on the same full disk.
+    settings.components.append(
+        ComponentSpec(
+            name="historian",
+            type="historian",
+            asset=None,
+            config={"flush_interval_s": 0.5, "flush_rows": 200},
+        )
+    )
     rt = Runtime(settings)
     await rt.start()
     filler = small_disk / "filler"
@@ -92,6 +101,13 @@ async def test_disk_full_reported_and_recovered(small_disk):
         await until(lambda: src.component.batches >= after + 100, timeout=60, what="producing")
         for inst in rt.supervisor.instances.values():
             assert inst.status.value == "running", inst.summary()
+            assert list(inst.failures) == [], inst.summary()  # waited out, not crashes
+        print(
+            "\n(restarts, outage pauses): "
+            + ", ".join(
+                f"{i.name} {i.restarts}/{i.outage_pauses}" for i in rt.supervisor.instances.values()
+            )
+        )
         # Completeness: everything the producer published is stored.
         await rt.supervisor.remove("m1")
         produced = src.component.batches
