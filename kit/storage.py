@@ -80,6 +80,14 @@ class StorageWatch:
             return True
         return self.recovered_at is not None and time.monotonic() - self.recovered_at < grace_s
 
+    def low_space(self) -> int | None:
+        """Bytes free on the store's file system if below ``recover_free_bytes``, else None.
+
+        A component failing while the disk is this full failed because of it, even when
+        the server's log line saying so has not been read yet."""
+        free = free_bytes(self.server.data_dir / "nats" / "jetstream")
+        return free if free < self.recover_free_bytes else None
+
     async def wait_ok(self) -> None:
         """Return once the store works again."""
         while self.error is not None or self.server.storage_error is not None:
@@ -89,7 +97,7 @@ class StorageWatch:
     def summary(self) -> dict[str, Any]:
         """For status and health."""
         return {
-            "storage_error": self.error or self.server.storage_error,
+            "storage_error": self.server.storage_error or self.error,
             "storage_errors": self.errors,
             "storage_recoveries": self.recoveries,
         }

@@ -31,16 +31,20 @@ log = logging.getLogger(__name__)
 OUTAGE_GRACE_S = 15.0
 
 
-def _disk_full(exc: BaseException | None) -> bool:
-    """True if ``exc`` (or what caused it) is "no space left" / "disk quota exceeded"."""
+def _disk_full(exc: BaseException | None, depth: int = 0) -> bool:
+    """True if ``exc``, an exception it groups, or what caused it is "no space left on
+    device" / "disk quota exceeded"."""
     import errno
 
-    seen = 0
-    while exc is not None and seen < 5:
-        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            return True
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
-    return False
+    if exc is None or depth > 5:
+        return False
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if isinstance(exc, BaseExceptionGroup) and any(
+        _disk_full(e, depth + 1) for e in exc.exceptions
+    ):
+        return True
+    return _disk_full(exc.__cause__ or exc.__context__, depth + 1)
 
 
 def backoff_delay(failures: int, s: SupervisorSettings, rng: random.Random | None = None) -> float:
@@ -190,10 +194,17 @@ class Supervisor:
         bus = getattr(inst.context, "bus", None)
         recent_outage = getattr(bus, "recent_outage", None)
         storage = self.storage
-        if storage is not None and _disk_full(exc) and storage.server.storage_error is None:
-            # The component hit the full disk before the server did (e.g. the historian's
-            # Parquet files): the same storage error, handled the same way.
-            storage.server.storage_error = f"{inst.name}: {exc}"
+        if storage is not None and storage.server.storage_error is None:
+            # The component hit the full disk before the server's log said so (e.g. the
+            # historian's Parquet files, or a consumer failing first): the same storage
+            # error, handled the same way.
+            low = storage.low_space()
+            if _disk_full(exc) or low is not None:
+                storage.server.storage_error = (
+                    f"{inst.name}: {exc}"
+                    if low is None
+                    else f"disk full (no space left on device): {low} bytes free"
+                )
         if storage is not None and storage.trouble(OUTAGE_GRACE_S):
             what, wait = "the bus's store (storage error)", storage.wait_ok
         elif bus is not None and recent_outage is not None and recent_outage(OUTAGE_GRACE_S):
