@@ -8,8 +8,11 @@ is acknowledged by the stream, and failures are counted, not silently dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import ssl
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -113,6 +116,63 @@ def kv_configs() -> list[js_api.KeyValueConfig]:
     ]
 
 
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for messages and logs)."""
+    import re
+
+    return re.sub(r"(//[^:/@,]+:)[^@/,]*@", r"\1***@", url)
+
+
+def _telling(errors: list[BaseException]) -> BaseException | None:
+    """The most telling of the errors of failed connect attempts (authorization and TLS
+    before the connection reset that follows them)."""
+    for e in errors:
+        if isinstance(e, (nats.errors.AuthorizationError, ssl.SSLError)):
+            return e
+        if "authorization" in str(e).lower():
+            return e
+    return errors[-1] if errors else None
+
+
+def connect_failure(url: str, exc: BaseException | None, auth_required: bool = False) -> str:
+    """A user-facing sentence: why connecting to ``url`` failed and what to do about it.
+
+    ``auth_required``: the server's INFO asked for credentials; a connection it then
+    reset or closed was refused for them (the ``-ERR`` may not reach the client first).
+    """
+    url = redact_url(url)
+    text = str(exc or "").strip()
+    low = text.lower()
+    closed = isinstance(exc, (ConnectionResetError, BrokenPipeError, nats.errors.UnexpectedEOF))
+    if (
+        isinstance(exc, nats.errors.AuthorizationError)
+        or "authorization" in low
+        or (auth_required and (closed or "reset" in low or "eof" in low))
+    ):
+        return (
+            f"cannot connect to NATS at {url}: authorization violation (missing or wrong user "
+            "or password). For the local runtime's bus run the command with the same data "
+            "directory as `kit up` (KIT_DATA_DIR), or put the credentials in the URL "
+            "(nats://user:password@host:port) or in nats_client.user / nats_client.password."
+        )
+    if isinstance(exc, ssl.SSLError) or "tls" in low or "ssl" in low or "certificate" in low:
+        return (
+            f"cannot connect to NATS at {url}: TLS failed ({text or type(exc).__name__}). "
+            "Check nats_client.tls_ca (the CA of the server certificate), "
+            "nats_client.tls_hostname, and that the URL scheme is tls:// for a TLS server."
+        )
+    if isinstance(exc, ConnectionRefusedError) or "refused" in low or "connect call failed" in low:
+        reason = "connection refused (nothing listens there)"
+    elif exc is None or isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        reason = "no answer (timed out)"
+    else:
+        reason = text or type(exc).__name__
+    return (
+        f"cannot reach NATS at {url}: {reason}. Is the runtime running (`kit up`), and are "
+        "the host and port right (`--url`, or `nats_url` in the site config)?"
+    )
+
+
 class AckWindow:
     """JetStream publishing with asynchronous acks and a bounded window of unacked messages.
 
@@ -199,6 +259,45 @@ class Bus:
         self.malformed = MalformedCounter()
         self._kv: dict[str, KeyValue] = {}
         self.acks = AckWindow(nc, max_pending_acks)
+        self.outages = 0
+        """Times the connection was lost after it was up."""
+        self.disconnected_since: float | None = None
+        """``time.monotonic()`` when the current outage began (None while connected)."""
+        self.reconnected_at: float | None = None
+        """``time.monotonic()`` of the last reconnect."""
+        self._connected = asyncio.Event()
+        self._connected.set()
+
+    def _mark_disconnected(self) -> None:
+        if self.disconnected_since is None:
+            self.outages += 1
+            self.disconnected_since = time.monotonic()
+        self._connected.clear()
+
+    def _mark_connected(self) -> None:
+        self.disconnected_since = None
+        self.reconnected_at = time.monotonic()
+        self._connected.set()
+
+    @property
+    def connected(self) -> bool:
+        """True while the connection is up."""
+        return self.nc.is_connected
+
+    def recent_outage(self, grace_s: float) -> bool:
+        """True while disconnected, or within ``grace_s`` seconds after a reconnect (an
+        error that surfaces then — a KV request timed out — was caused by the outage)."""
+        if self.disconnected_since is not None or not self.nc.is_connected:
+            return True
+        return self.reconnected_at is not None and time.monotonic() - self.reconnected_at < grace_s
+
+    async def wait_connected(self) -> None:
+        """Return once the connection is up (at once if it is)."""
+        while not self.nc.is_connected:
+            if self.nc.is_closed:
+                raise BusError("the bus connection was closed")
+            self._connected.clear()
+            await self._connected.wait()
 
     @property
     def publish_failures(self) -> int:
@@ -245,6 +344,7 @@ class Bus:
         # get the local ones, and only for that server (kit.trust.busauth).
         options = {**default_client_options(url, options), **options}
         user_reconnected = options.pop("reconnected_cb", None)
+        user_disconnected = options.pop("disconnected_cb", None)
 
         async def _reconnected() -> None:
             log.info(
@@ -252,26 +352,69 @@ class Bus:
             )
             if holder:
                 await holder[0].acks.resend()
+            if holder:
+                holder[0]._mark_connected()
             if user_reconnected is not None:  # callers (e.g. the TUI) may watch reconnects too
                 await user_reconnected()
 
-        try:
-            nc = await nats.connect(
+        async def _disconnected() -> None:
+            # nats-py also calls this for each failed *first* attempt; only a lost
+            # connection is an outage (the first connect reports its own failure).
+            if not holder:
+                return
+            holder[0]._mark_disconnected()
+            if user_disconnected is not None:
+                await user_disconnected()
+
+        # nats-py retries a failing first connect forever when reconnects are allowed (a
+        # wrong URL or password looked like a hang): every server of the list gets one
+        # try, then the connect fails with the reason the last attempt gave.
+        first_errors: list[BaseException] = []
+        all_failed = asyncio.Event()
+        connecting = True
+
+        async def _first_err(e: Exception) -> None:
+            if connecting:
+                first_errors.append(e)
+                if len(first_errors) >= len(servers):
+                    all_failed.set()
+            await _err(e)
+
+        nc = NATS()
+        attempt = asyncio.ensure_future(
+            nc.connect(
                 servers=servers,
                 name=name,
                 connect_timeout=connect_timeout,
                 allow_reconnect=True,
                 max_reconnect_attempts=-1,
                 reconnect_time_wait=1,
-                error_cb=_err,
+                error_cb=_first_err,
                 reconnected_cb=_reconnected,
+                disconnected_cb=_disconnected,
                 **options,
             )
-        except Exception as exc:  # nats raises several unrelated types for "nobody there"
-            raise BusError(
-                f"cannot reach NATS at {url}: {exc or type(exc).__name__}. "
-                "Is the runtime running (`kit up`), or is `nats_url` in the site config right?"
-            ) from None
+        )
+        failed = asyncio.ensure_future(all_failed.wait())
+        try:
+            await asyncio.wait(
+                {attempt, failed},
+                timeout=connect_timeout * len(servers) + 1.0,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            failed.cancel()
+        connecting = False
+        if not attempt.done() or attempt.cancelled() or attempt.exception() is not None:
+            reason = attempt.exception() if attempt.done() and not attempt.cancelled() else None
+            attempt.cancel()
+            with contextlib.suppress(BaseException):
+                await attempt
+            with contextlib.suppress(Exception):
+                await nc.close()
+            errors = ([reason] if reason else []) + first_errors
+            auth_required = bool(getattr(nc, "_server_info", {}).get("auth_required"))
+            raise BusError(connect_failure(url, _telling(errors), auth_required)) from None
         js = nc.jetstream(publish_async_max_pending=max_pending_acks)
         bus = cls(nc, js, url, max_pending_acks)
         await bus.acks.start()

@@ -118,6 +118,7 @@ class ComponentContext:
         from kit.trust.truststore import TrustStore
 
         return TrustStore.load(self.data_dir)
+        self._tasks: set[asyncio.Task] = set()
 
     # -- publishing -----------------------------------------------------------------
     def asset_path(self, asset: str | subjects.AssetPath | None = None) -> subjects.AssetPath:
@@ -258,8 +259,18 @@ class ComponentContext:
 
         self._subs.append(await self.bus.subscribe(pattern, codec.decode_batch, _h))
 
+    def _spawn(self, coro: Any) -> None:
+        # Kept until done and cancelled on stop: an unreferenced task can be collected
+        # mid-flight, and one left at exit is "Task was destroyed but it is pending".
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def unsubscribe_all(self) -> None:
-        """Drop every subscription this context made (called by the supervisor on stop)."""
+        """Drop every subscription and background task of this context (the supervisor
+        calls it when the instance stops)."""
+        for task in list(self._tasks):
+            task.cancel()
         for sub in self._subs:
             try:
                 await sub.unsubscribe()
@@ -315,7 +326,7 @@ class ComponentContext:
         now = self.clock.monotonic()
         if now - self._last_flushed.get(path, -1e9) >= self._last_interval:
             self._last_flushed[path] = now
-            asyncio.get_running_loop().create_task(self._flush_last(path))
+            self._spawn(self._flush_last(path))
 
     def _merge_last(self, path: subjects.AssetPath) -> dict[str, Any]:
         merged = self._last.setdefault(path, {})

@@ -44,6 +44,12 @@ class BusInfo(Reply):
     malformed: dict[str, int] = Field(default_factory=dict)
     publish_failures: int = 0
     mqtt_port: int | None = None
+    server_restarts: int = 0
+    """Times the embedded server was restarted after it died (docs/reliability.md)."""
+    server_last_exit: str | None = None
+    storage_error: str | None = None
+    """Set while the bus's store cannot write (disk full); cleared on recovery."""
+    server_log: str | None = None
 
 
 class StatusReply(Reply):
@@ -56,6 +62,8 @@ class StatusReply(Reply):
     bus: BusInfo
     components: list[ComponentSummary] = Field(default_factory=list)
     broken_plugins: list[BrokenPluginInfo] = Field(default_factory=list)
+    previous_run_unclean: dict[str, Any] | None = None
+    """The previous runtime on this data directory ended without stopping (its pid)."""
 
 
 class ComponentList(RootModel[list[ComponentSummary]]):

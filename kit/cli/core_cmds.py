@@ -48,6 +48,18 @@ def status(ctx: click.Context, as_json: bool, url: str | None) -> None:
         f"{'connected' if bus.connected else 'DISCONNECTED'}, server {bus.server})"
         + (f", MQTT on port {bus.mqtt_port}" if bus.mqtt_port else "")
     )
+    prev = st.previous_run_unclean
+    if prev:
+        click.echo(
+            f"previous runtime (pid {prev.get('pid')}) ended without stopping (killed or crashed)"
+        )
+    if bus.server_restarts:
+        click.echo(f"bus server restarted {bus.server_restarts}× — last: {bus.server_last_exit}")
+    if bus.storage_error:
+        click.echo(
+            f"STORAGE ERROR: {bus.storage_error} — free disk space in the data directory; "
+            f"the server's log is {bus.server_log}"
+        )
     if bus.malformed:
         click.echo(f"malformed messages skipped: {sum(bus.malformed.values())}")
     comps = st.components

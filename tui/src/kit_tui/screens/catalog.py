@@ -9,6 +9,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.widgets import DataTable, Input, Static
 
 from kit.api import recipes as rec_api
@@ -98,6 +99,19 @@ class CatalogScreen(KitScreen):
     @work(exclusive=True, group="catalog")
     async def fetch(self) -> None:
         """Load the recipe list."""
+        try:
+            await self._fetch()
+        except NoMatches:
+            # The app exits while the calls were on the wire (its widgets are gone), or a
+            # background-built screen is not composed yet: try again after a refresh, a few
+            # times (a CI failure under load).
+            self._fetch_retries = getattr(self, "_fetch_retries", 0) + 1
+            if self.app.is_running and self._fetch_retries <= 3:
+                self.call_after_refresh(self.reload)
+            return
+        self._fetch_retries = 0
+
+    async def _fetch(self) -> None:
         try:
             self.recipes = (await self.call(rec_api.LIST)).recipes
             self.query_one("#catalog-unavailable", Unavailable).show(None)
