@@ -106,6 +106,8 @@ class ComponentContext:
         self.epoch = new_epoch()
         self._kpi_n = 0
         """This instance's run: part of every batch and its ``Nats-Msg-Id`` (docs/bus.md)."""
+        self._tasks: set[asyncio.Task] = set()
+        """Background work (last-value flushes) kept so stop can cancel it."""
 
     def trust_store(self) -> TrustStore:
         """The site's trust store (keys trusted with ``kit keys trust``), read fresh each call.
@@ -118,7 +120,6 @@ class ComponentContext:
         from kit.trust.truststore import TrustStore
 
         return TrustStore.load(self.data_dir)
-        self._tasks: set[asyncio.Task] = set()
 
     # -- publishing -----------------------------------------------------------------
     def asset_path(self, asset: str | subjects.AssetPath | None = None) -> subjects.AssetPath:
