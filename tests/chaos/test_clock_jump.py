@@ -1,11 +1,11 @@
-"""PENDING (rename to test_clock_jump.py once the ``datapath`` branch is merged): the
-gateway clock jumps ten years ahead for a few batches, then back (issue 19.4).
+"""The gateway clock jumps ten years ahead for a few batches, then back (issue 19.4).
 
 The analytics windows must not jump to the future, the real batches after the jump must
 all be used (none dropped as "out of order" against a poisoned state), and the runtime
-must say what happened (the batches of the jump are quarantined with a reason). Written
-against observable behaviour only; the quarantine's reporting shape is the ``datapath``
-branch's, so the last assertion looks for any event or health detail naming it.
+must say what happened (the batches of the jump are quarantined with a reason). Only the
+producer's clock jumps (the gateway's); the analytics keep the runtime's clock, as they
+would on the kit's own machine. The last assertion looks for any event or health detail
+naming the quarantine.
 """
 
 from __future__ import annotations
@@ -33,27 +33,36 @@ class JumpingClock(Clock):
 
 async def test_clock_jump_does_not_poison_windows(tmp_path):
     clock = JumpingClock(timedelta(days=3650))
-    rt = Runtime(chaos_settings(tmp_path / "data", interval_s=0.05), clock=clock)
+    rt = Runtime(chaos_settings(tmp_path / "data", interval_s=0.05))
     await rt.start()
     kpis: list[dict] = []
     said: list[str] = []
+    forged: list[datetime] = []
     try:
 
         async def on_kpi(msg) -> None:
             kpis.append(json.loads(msg.data))
 
+        async def on_data(msg) -> None:
+            ts = datetime.fromisoformat(json.loads(msg.data)["ts"])
+            if ts > datetime.now(UTC) + timedelta(days=1):
+                forged.append(ts)
+
         async def on_any(msg) -> None:
             said.append(msg.data.decode(errors="replace").lower())
 
         await rt.bus.nc.subscribe("kit.kpi.>", cb=on_kpi)
+        await rt.bus.nc.subscribe("kit.data.>", cb=on_data)
         await rt.bus.nc.subscribe("kit.event.>", cb=on_any)
         await rt.bus.nc.subscribe("kit.health.>", cb=on_any)
         src = rt.supervisor.instances["m1"]
+        src.context.clock = clock  # the gateway's clock, not the runtime's
         await until(lambda: src.component.batches >= 20, what="load")
         clock.jumped = True
         n = src.component.batches
         await until(lambda: src.component.batches >= n + 5, what="batches in the future")
         clock.jumped = False
+        assert forged, "the producer's batches never carried the jumped time"
         n_kpis = len(kpis)
         await until(lambda: len(kpis) >= n_kpis + 3, timeout=60, what="KPIs after the jump")
         horizon = datetime.now(UTC) + timedelta(days=1)
