@@ -7,6 +7,7 @@ from __future__ import annotations
 from chaos_helpers import ASSET, chaos_settings, stored_seqs, until
 
 from kit import subjects
+from kit.api import core
 from kit.runtime import Runtime
 
 
@@ -18,7 +19,7 @@ async def test_component_restart_under_load(tmp_path):
         await until(lambda: inst.component.batches >= 50, what="load")
         first = inst.component
         subject = subjects.data_subject(subjects.AssetPath.parse(ASSET))
-        await rt._ep_restart({"name": "m1"})
+        await rt._ep_restart(core.RestartRequest(name="m1"))
         await until(lambda: inst.component is not first, what="new instance")
         second = inst.component
         await until(lambda: second.batches >= 100, what="new instance producing")

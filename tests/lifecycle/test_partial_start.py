@@ -9,20 +9,19 @@ from typing import Any
 import pytest
 from lc_helpers import nats_servers
 
-import kit
+from kit.recipes import engine as recipes_engine
 from kit.runtime import Runtime
 from kit.settings import ComponentSpec, NatsSettings, Settings
 
 
-class FailsAfterComponents:
-    """A plugin whose runtime_started hook fails (after server, bus and control API are up)."""
+async def _restore_fails(runtime: Any) -> None:
+    """The last step of start (re-creating recorded deployments) fails, after the server,
+    the bus, the control API and the components are up. (A plugin's ``runtime_started``
+    hook no longer serves: the plugin host isolates a failing plugin and goes on.)"""
+    raise RuntimeError("plugin start failed")
 
-    @kit.hookimpl
-    def runtime_started(self, runtime: Any) -> None:
-        raise RuntimeError("plugin start failed")
 
-
-async def test_failed_start_stops_server_and_closes_bus(tmp_path, temp_plugin):
+async def test_failed_start_stops_server_and_closes_bus(tmp_path, monkeypatch):
     data = tmp_path / "data"
     settings = Settings(
         site="t",
@@ -32,9 +31,11 @@ async def test_failed_start_stops_server_and_closes_bus(tmp_path, temp_plugin):
             ComponentSpec(name="m", type="synthetic", asset="t/a/l/m", config={"interval_s": 0.05})
         ],
     )
-    rt = Runtime(settings, host=temp_plugin(FailsAfterComponents()))
-    with pytest.raises(RuntimeError, match="plugin start failed"):
-        await rt.start()
+    rt = Runtime(settings)
+    with monkeypatch.context() as m:
+        m.setattr(recipes_engine, "restore_deployments", _restore_fails)
+        with pytest.raises(RuntimeError, match="plugin start failed"):
+            await rt.start()
     assert nats_servers(data) == []
     assert rt.bus is not None and rt.bus.nc.is_closed
     assert not (data / "runtime.json").exists()
