@@ -49,6 +49,15 @@ class RetentionSettings(_Strict):
     events_max_age_hours: float = Field(24 * 365, gt=0)
     """How long alarms, state changes and audit events are kept (KIT_EVENTS)."""
     events_max_bytes: int = Field(256 * 1024**2, gt=0)
+    compression: Literal["s2", "none"] = "s2"
+    """On-disk compression of the three streams (S2, nats-server ≥ 2.10). Saves disk space;
+    ``*_max_bytes`` still count uncompressed bytes (docs/sizing.md)."""
+    data_storage: Literal["file", "memory"] = "file"
+    """Where raw sample batches (KIT_DATA) live: ``file`` (kept for ``data_max_age_hours``) or
+    ``memory`` (a RAM ring of ``data_memory_max_bytes``: no SD-card writes for raw data; the
+    historian, if configured, still keeps it in Parquet). KPIs and events are always on disk."""
+    data_memory_max_bytes: int = Field(32 * 1024**2, gt=0)
+    """Size of KIT_DATA when ``data_storage`` is ``memory`` (oldest batches dropped first)."""
 
 
 class NatsSettings(_Strict):
@@ -62,6 +71,10 @@ class NatsSettings(_Strict):
     """Open NATS's MQTT listener on this port (e.g. 1883) so MQTT tools read ``kit/data/#``."""
     max_store_bytes: int = Field(8 * 1024**3, gt=0)
     """JetStream file-store ceiling for the whole server."""
+    memory_limit_mib: int | None = Field(48, ge=8)
+    """Soft memory limit of the embedded server in MiB (Go's ``GOMEMLIMIT``): its garbage
+    collector works harder near it instead of growing; ``null`` leaves Go's default (docs/sizing.md).
+    An explicit ``GOMEMLIMIT`` in the environment wins."""
 
 
 class NatsClientSettings(_Strict):

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import json
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import nats.js.api as js_api
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,7 +25,9 @@ from kit.codec import MalformedMessage
 from kit.components import Sink
 from kit.errors import KitError
 from kit.settings import default_data_dir
-from kit_historian.storage import RowBuffer, Store, utc_today
+
+if TYPE_CHECKING:  # storage imports polars (~37 MiB RSS): only when a historian runs
+    from kit_historian.storage import RowBuffer, Store
 
 
 def _loads(data: bytes) -> Any:
@@ -102,6 +104,8 @@ class Historian(Sink):
 
     async def run(self) -> None:
         """Recover the stores, then consume each configured stream until cancelled."""
+        from kit_historian.storage import Store
+
         for kind in self.config.streams:
             store = Store(self.root, kind)
             await asyncio.to_thread(store.recover)
@@ -129,6 +133,8 @@ class Historian(Sink):
         psub = await self.ctx.bus.js.pull_subscribe(
             subject, durable=durable, stream=stream, config=consumer
         )
+        from kit_historian.storage import RowBuffer
+
         store = self.stores[kind]
         buf, last_msg, last_seq, started = RowBuffer(), None, store.hwm, 0.0
         clock = self.ctx.clock
@@ -201,6 +207,8 @@ class Historian(Sink):
         await self._housekeeping()
 
     async def _housekeeping(self) -> None:
+        from kit_historian.storage import utc_today
+
         today = utc_today(self.ctx.clock.now())
         if today == self._day:
             return
