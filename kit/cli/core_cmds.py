@@ -63,6 +63,10 @@ def status(ctx: click.Context, as_json: bool, url: str | None) -> None:
         )
     for b in st.get("broken_plugins", []):
         click.echo(f"broken plugin skipped: {b['name']} ({b['distribution']}): {b['error']}")
+    from kit.retention import status_lines
+
+    for line in status_lines(st.get("storage")):
+        click.echo(line)
 
 
 @click.command()
