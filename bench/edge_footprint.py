@@ -124,6 +124,31 @@ asyncio.run(main())
 """
 
 
+def child_env(workdir: Path, bytecode_cache: bool) -> dict[str, str]:
+    """Environment of the measured processes.
+
+    A real install has compiled bytecode (pip compiles at install time; uv with
+    ``--compile-bytecode``), so by default the children write and reuse ``.pyc`` files under
+    the work directory (``PYTHONPYCACHEPREFIX``: nothing is written to the source tree or the
+    venv) after one warm-up import. ``--no-bytecode-cache`` measures the cold case.
+    """
+    env = dict(os.environ)
+    if bytecode_cache:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+WARM_CODE = (
+    "import kit.cli, kit.runtime, pymodbus.client, nats\n"
+    "from kit.plugins import get_plugin_manager\n"
+    "h = get_plugin_manager()\n"
+    "import kit_historian.storage, kit_oee.plugin, kit_energy.plugin, kit_modbus.plugin\n"
+)
+
+
 def free_port() -> int:
     """A free loopback TCP port."""
     with socket.socket() as s:
@@ -236,7 +261,7 @@ async def _connect(data_dir: Path, url: str):
     return await nats.connect(url, **client_options(data_dir, "admin", url))
 
 
-async def measure_bare(ports: list[int], count: int, settle_s: float) -> dict:
+async def measure_bare(ports: list[int], count: int, settle_s: float, env: dict) -> dict:
     """The bare loop against a plain nats-server: RSS and launch → first publish."""
     from kit.natsserver import server_binary
 
@@ -272,6 +297,7 @@ async def measure_bare(ports: list[int], count: int, settle_s: float) -> dict:
     proc = subprocess.Popen(
         [sys.executable, "-c", BARE_CODE, url, json.dumps(ports), str(count)],
         stdout=subprocess.DEVNULL,
+        env=env,
     )
     try:
         t_first = await asyncio.wait_for(first, 60)
@@ -294,7 +320,12 @@ async def measure_bare(ports: list[int], count: int, settle_s: float) -> dict:
 
 
 async def measure_kit(
-    workdir: Path, profile: Path, ports: list[int], seconds: float, extra: list[str]
+    workdir: Path,
+    profile: Path,
+    ports: list[int],
+    seconds: float,
+    extra: list[str],
+    base_env: dict,
 ) -> dict:
     """Launch ``kit up`` for the bench site and measure it over ``seconds``."""
     from ruamel.yaml import YAML
@@ -304,7 +335,7 @@ async def measure_kit(
     cfg_path = workdir / "kit.yaml"
     with cfg_path.open("w") as f:
         YAML().dump(site_config(data_dir, profile, ports, free_port(), extra), f)
-    env = {**os.environ, "KIT_CONFIG": str(cfg_path)}
+    env = {**base_env, "KIT_CONFIG": str(cfg_path)}
     log_path = workdir / "kit-up.log"
     t_launch = time.time()
     with log_path.open("w") as log_file:
@@ -417,6 +448,11 @@ async def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0, help="measured interval")
     ap.add_argument("--set", dest="extra", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="measure start-up without compiled bytecode (every module compiled at launch)",
+    )
     args = ap.parse_args()
     if args.quick:
         args.devices, args.points, args.seconds = 2, 50, 8.0
@@ -435,8 +471,11 @@ async def main() -> None:
         registers = sum(
             1 if p["type"] in ("uint16", "bit") else 2 for p in make_profile(args.points)["points"]
         )
-        bare = await measure_bare(ports, registers, settle_s=min(10.0, args.seconds))
-        kit = await measure_kit(workdir, profile, ports, args.seconds, args.extra)
+        env = child_env(workdir, not args.no_bytecode_cache)
+        if not args.no_bytecode_cache:  # warm-up: compile once, as an installer would
+            subprocess.run([sys.executable, "-c", WARM_CODE], env=env, check=True)
+        bare = await measure_bare(ports, registers, min(10.0, args.seconds), env)
+        kit = await measure_kit(workdir, profile, ports, args.seconds, args.extra, env)
     finally:
         sim.terminate()
         sim.wait(10)
@@ -449,6 +488,7 @@ async def main() -> None:
         f"edge footprint: {args.devices} devices × {args.points} points = {n} points at 1 s, "
         f"OEE + energy + historian; measured {kit['seconds']:.0f} s"
         + (f"; settings {args.extra}" if args.extra else "")
+        + ("; no bytecode cache" if args.no_bytecode_cache else "")
     )
     print(f"{'figure':<34} {'value':>12} {'unit':<9} {'target':<9} {'':<5} ratio to bare")
     print(_row("RSS runtime (max)", kit["rss_runtime_mib"], "MiB", None, bare["rss_mib"]))
@@ -495,6 +535,7 @@ async def main() -> None:
                 "devices": args.devices,
                 "points_per_device": args.points,
                 "settings": args.extra,
+                "bytecode_cache": not args.no_bytecode_cache,
                 "kit": kit,
                 "bare": bare,
                 "rss_total_mib": total_rss,
