@@ -221,6 +221,7 @@ class Runtime:
                 asset=spec.asset,
                 site=self.settings.site,
                 clock=self.clock,
+                report=spec.report,
             )
 
         inst = Instance(

@@ -112,6 +112,18 @@ class SupervisorSettings(_Strict):
     heartbeat_s: float = Field(5.0, gt=0)
 
 
+class ReportSettings(_Strict):
+    """Report by exception for one component's sample batches (kit.exception, docs/sizing.md)."""
+
+    deadband: float = Field(0.0, ge=0)
+    """A numeric point is published when it moved by more than this (absolute, in the point's
+    unit) since it was last published; 0 means on any change."""
+    deadbands: dict[str, float] = Field(default_factory=dict)
+    """Per point name, overriding ``deadband`` (e.g. ``{power_active_total_w: 50}``)."""
+    max_interval_s: float = Field(60.0, gt=0)
+    """A full batch at least this often: the heartbeat that proves the device is alive."""
+
+
 class ComponentSpec(_Strict):
     """A component instance named directly in the site config (recipes create these too)."""
 
@@ -123,6 +135,8 @@ class ComponentSpec(_Strict):
     """Asset path ``site/area/line/asset`` the component reads or writes."""
     config: dict[str, Any] = Field(default_factory=dict)
     """Checked against the component type's own config model before anything starts."""
+    report: ReportSettings | None = None
+    """Report by exception: publish only points that changed (docs/sizing.md). Off by default."""
 
 
 class Settings(_Strict):
