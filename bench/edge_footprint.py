@@ -195,7 +195,12 @@ def _yaml_scalar(text: str) -> object:
 
 
 def site_config(
-    data_dir: Path, profile: Path, ports: list[int], nats_port: int, extra: list[str]
+    data_dir: Path,
+    profile: Path,
+    ports: list[int],
+    nats_port: int,
+    extra: list[str],
+    report: dict | None = None,
 ) -> dict:
     """The kit.yaml of the measured site: N Modbus devices, OEE, energy, historian."""
     comps: list[dict] = []
@@ -214,6 +219,8 @@ def site_config(
                 },
             }
         )
+        if report is not None:
+            comps[-1]["report"] = report
     comps += [
         {
             "name": "oee0",
@@ -326,6 +333,8 @@ async def measure_kit(
     seconds: float,
     extra: list[str],
     base_env: dict,
+    report: dict | None = None,
+    n_points: int = 100,
 ) -> dict:
     """Launch ``kit up`` for the bench site and measure it over ``seconds``."""
     from ruamel.yaml import YAML
@@ -334,7 +343,7 @@ async def measure_kit(
     shutil.rmtree(data_dir, ignore_errors=True)
     cfg_path = workdir / "kit.yaml"
     with cfg_path.open("w") as f:
-        YAML().dump(site_config(data_dir, profile, ports, free_port(), extra), f)
+        YAML().dump(site_config(data_dir, profile, ports, free_port(), extra, report), f)
     env = {**base_env, "KIT_CONFIG": str(cfg_path)}
     log_path = workdir / "kit-up.log"
     t_launch = time.time()
@@ -347,7 +356,9 @@ async def measure_kit(
             start_new_session=True,
         )
     try:
-        return await _measure_running(proc, data_dir, seconds, t_launch, log_path)
+        return await _measure_running(
+            proc, data_dir, seconds, t_launch, log_path, polled_per_s=len(ports) * n_points
+        )
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
@@ -359,7 +370,12 @@ async def measure_kit(
 
 
 async def _measure_running(
-    proc: subprocess.Popen, data_dir: Path, seconds: float, t_launch: float, log_path: Path
+    proc: subprocess.Popen,
+    data_dir: Path,
+    seconds: float,
+    t_launch: float,
+    log_path: Path,
+    polled_per_s: float,
 ) -> dict:
     from kit.runtime import read_runtime_file
 
@@ -390,10 +406,14 @@ async def _measure_running(
     points = 0
     batches = 0
 
+    samples: list[tuple[str, bytes]] = []
+
     async def on_batch(msg) -> None:
         nonlocal points, batches
         batches += 1
         points += msg.data.count(b'"name":')
+        if len(samples) < 200:
+            samples.append((msg.subject, msg.data))
 
     sub = await nc.subscribe("kit.data.>", cb=on_batch)
     await nc.flush()
@@ -424,13 +444,60 @@ async def _measure_running(
         "batches": batches,
         "points_per_s": points / elapsed,
         "stream_bytes_per_point": (s1.state.bytes - s0.state.bytes) / stored_points,
+        # Per point per poll (1 s): what report by exception saves shows here.
+        "stream_bytes_per_polled_point": (s1.state.bytes - s0.state.bytes)
+        / max(1.0, polled_per_s * elapsed),
         "stream_msgs": s1.state.messages - s0.state.messages,
         "disk_bytes_per_point": (disk1 - disk0) / stored_points,
         "write_bytes_per_hour_runtime": written[proc.pid] / elapsed * 3600,
         "write_bytes_per_hour_server": written[server_pid] / elapsed * 3600,
         "write_bytes_per_hour": sum(written.values()) / elapsed * 3600,
         "seconds": elapsed,
+        "_samples": samples,
     }
+
+
+async def measure_storage(samples: list[tuple[str, bytes]], target_bytes: int) -> dict:
+    """Disk bytes per point of real batches replayed into KIT_DATA, S2 on and off.
+
+    JetStream compresses a message block when it is full, so a minute of live data (one
+    open block) shows no compression; replaying ``target_bytes`` of the batches just
+    recorded fills several blocks and measures what the store holds after hours.
+    """
+    from kit.bus import Bus
+    from kit.natsserver import EmbeddedNats
+    from kit.settings import NatsSettings, RetentionSettings
+
+    out = {}
+    per_batch_points = [d.count(b'"name":') for _, d in samples]
+    size = sum(len(d) for _, d in samples)
+    rounds = max(1, target_bytes // max(1, size))
+    for comp in ("none", "s2"):
+        d = Path(tempfile.mkdtemp(prefix="kit-edge-store-"))
+        srv = EmbeddedNats(NatsSettings(port=0, memory_limit_mib=None), d)
+        try:
+            bus = await Bus.connect(await srv.start())
+            await bus.provision(RetentionSettings(compression=comp))
+            n = 0
+            for _r in range(rounds):
+                for subject, data in samples:
+                    n += 1
+                    await bus.publish(subject, data, msg_id=f"replay:{n}")
+            await bus.flush()
+            info = await bus.js.stream_info("KIT_DATA")
+            await bus.close()
+            await srv.stop()  # the server compresses/flushes what it holds on the way out
+            pts = rounds * sum(per_batch_points)
+            disk = dir_bytes(next((d / "nats" / "jetstream").rglob("streams/KIT_DATA")))
+            out[comp] = {
+                "points": pts,
+                "stream_bytes_per_point": info.state.bytes / pts,
+                "disk_bytes_per_point": disk / pts,
+            }
+        finally:
+            await srv.stop()
+            shutil.rmtree(d, ignore_errors=True)
+    return out
 
 
 def _row(name: str, value: float, unit: str, target: float | None, base: float | None) -> str:
@@ -447,6 +514,12 @@ async def main() -> None:
     ap.add_argument("--points", type=int, default=100, help="points per device")
     ap.add_argument("--seconds", type=float, default=60.0, help="measured interval")
     ap.add_argument("--set", dest="extra", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument(
+        "--deadband-pct",
+        type=float,
+        default=None,
+        help="report by exception on every device: deadband = this %% of each point's range",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument(
         "--no-bytecode-cache",
@@ -475,7 +548,26 @@ async def main() -> None:
         if not args.no_bytecode_cache:  # warm-up: compile once, as an installer would
             subprocess.run([sys.executable, "-c", WARM_CODE], env=env, check=True)
         bare = await measure_bare(ports, registers, min(10.0, args.seconds), env)
-        kit = await measure_kit(workdir, profile, ports, args.seconds, args.extra, env)
+        report = None
+        if args.deadband_pct is not None:
+            prof = make_profile(args.points)
+            report = {
+                "deadbands": {
+                    p["semantic"]: (p["range"][1] - p["range"][0]) * args.deadband_pct / 100
+                    for p in prof["points"]
+                    if "range" in p
+                },
+                "max_interval_s": 60,
+            }
+        kit = await measure_kit(
+            workdir, profile, ports, args.seconds, args.extra, env, report, args.points
+        )
+        try:
+            store = await measure_storage(
+                kit.pop("_samples"), 4_000_000 if args.quick else 40_000_000
+            )
+        except Exception as exc:  # e.g. measuring an older kit without these settings
+            store = {"error": {"message": str(exc)}}
     finally:
         sim.terminate()
         sim.wait(10)
@@ -489,6 +581,7 @@ async def main() -> None:
         f"OEE + energy + historian; measured {kit['seconds']:.0f} s"
         + (f"; settings {args.extra}" if args.extra else "")
         + ("; no bytecode cache" if args.no_bytecode_cache else "")
+        + (f"; deadband {args.deadband_pct} % of range" if args.deadband_pct is not None else "")
     )
     print(f"{'figure':<34} {'value':>12} {'unit':<9} {'target':<9} {'':<5} ratio to bare")
     print(_row("RSS runtime (max)", kit["rss_runtime_mib"], "MiB", None, bare["rss_mib"]))
@@ -496,7 +589,16 @@ async def main() -> None:
     print(_row("RSS runtime + server", total_rss, "MiB", TARGET_RSS_MIB, bare_total))
     print(
         _row(
-            "stored bytes/point (stream)",
+            "stored bytes/polled point",
+            kit["stream_bytes_per_polled_point"],
+            "B",
+            TARGET_BYTES_PER_POINT,
+            None,
+        )
+    )
+    print(
+        _row(
+            "stored bytes/published point",
             kit["stream_bytes_per_point"],
             "B",
             TARGET_BYTES_PER_POINT,
@@ -512,6 +614,19 @@ async def main() -> None:
             None,
         )
     )
+    for comp, st in store.items():
+        if "disk_bytes_per_point" not in st:
+            print(f"replayed storage not measured: {st}")
+            continue
+        print(
+            _row(
+                f"replayed, on disk, {comp}",
+                st["disk_bytes_per_point"],
+                "B/point",
+                TARGET_BYTES_PER_POINT,
+                None,
+            )
+        )
     print(_row("disk written per hour", kit["write_bytes_per_hour"] / 1e6, "MB/h", None, None))
     print(
         _row(
@@ -536,8 +651,10 @@ async def main() -> None:
                 "points_per_device": args.points,
                 "settings": args.extra,
                 "bytecode_cache": not args.no_bytecode_cache,
+                "deadband_pct": args.deadband_pct,
                 "kit": kit,
                 "bare": bare,
+                "replayed_storage": store,
                 "rss_total_mib": total_rss,
                 "targets": {
                     "rss_mib": TARGET_RSS_MIB,
