@@ -24,7 +24,8 @@ Targets (issue 20): runtime + server ≤ 100 MiB RSS, ≤ 5 bytes/point stored a
 
 Usage: ``uv run python bench/edge_footprint.py [--quick] [--seconds 60] [--devices 10]``
 Extra site settings for the kit run (e.g. to compare options): ``--set retention.x=y`` (YAML
-scalars), repeated.
+scalars), repeated; ``--set without=historian,oee0`` leaves those components out (what a
+plugin adds is the RSS difference).
 """
 
 from __future__ import annotations
@@ -250,7 +251,11 @@ def site_config(
         "nats": {"port": nats_port},
         "components": comps,
     }
-    for item in extra:  # --set a.b=c
+    for item in extra:  # --set a.b=c ; --set without=historian drops that component
+        if item.startswith("without="):
+            gone = set(item.partition("=")[2].split(","))
+            cfg["components"] = [c for c in cfg["components"] if c["name"] not in gone]
+            continue
         key, _, value = item.partition("=")
         node = cfg
         *path, last = key.split(".")
@@ -417,7 +422,10 @@ async def _measure_running(
 
     sub = await nc.subscribe("kit.data.>", cb=on_batch)
     await nc.flush()
-    stream_dir = next((data_dir / "nats" / "jetstream").rglob("streams/KIT_DATA"))
+    # A memory stream (retention.data_storage: memory) has no directory: 0 bytes on disk.
+    stream_dir = next(
+        (data_dir / "nats" / "jetstream").rglob("streams/KIT_DATA"), data_dir / "no-such-dir"
+    )
     s0 = await js.stream_info("KIT_DATA")
     disk0 = dir_bytes(stream_dir)
     w0 = {p: write_bytes(p) for p in (proc.pid, server_pid)}
