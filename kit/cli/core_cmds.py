@@ -14,6 +14,9 @@ from kit.cli.common import control_call, run, settings_from
 @click.pass_context
 def up(ctx: click.Context) -> None:
     """Run the runtime in the foreground until Ctrl-C (or SIGTERM)."""
+    from kit.lean import limit_malloc_arenas
+
+    limit_malloc_arenas()  # before any thread: docs/sizing.md
     from kit.runtime import Runtime
 
     settings = settings_from(ctx)
