@@ -62,6 +62,10 @@ class HistorianConfig(BaseModel):
     """…or when the oldest buffered row is this old. Bounds what a power cut can delay (never loses)."""
     fetch_batch: int = Field(1000, ge=1, le=100_000)
     """Messages pulled per request."""
+    fetch_pause_s: float = Field(1.0, ge=0, le=60)
+    """After a request that returned fewer than ``fetch_batch`` messages, wait this long before
+    the next, so messages are pulled in groups: fewer server-side consumer-state writes on an
+    SD card. 0 pulls continuously."""
     retention_days: int = Field(365, ge=1)
     """Day partitions older than this are deleted."""
     compact: bool = True
@@ -146,6 +150,10 @@ class Historian(Sink):
                     msgs = await psub.fetch(cfg.fetch_batch, timeout=min(1.0, max(0.05, wait)))
                 except TimeoutError:  # nats.errors.TimeoutError or asyncio's, by code path
                     msgs = []
+                if 0 < len(msgs) < cfg.fetch_batch and cfg.fetch_pause_s > 0:
+                    # A short batch: let the next ones gather instead of one delivery (and
+                    # one consumer-state write on the server) per message (docs/sizing.md).
+                    await clock.sleep(cfg.fetch_pause_s)  # pacing schedule, not a sync
                 for m in msgs:
                     seq = m.metadata.sequence.stream
                     last_msg = m
