@@ -34,3 +34,22 @@ def test_kit_up_applies_it_before_the_runtime() -> None:
 
     src = inspect.getsource(core_cmds.up.callback)
     assert src.index("limit_malloc_arenas()") < src.index("Runtime(")
+
+
+async def test_embedded_server_runs_with_a_memory_limit(tmp_path) -> None:
+    """The real server process gets GOMEMLIMIT from nats.memory_limit_mib; an explicit one wins."""
+    from pathlib import Path
+
+    from kit.natsserver import EmbeddedNats, server_env
+    from kit.settings import NatsSettings
+
+    srv = EmbeddedNats(NatsSettings(port=0, memory_limit_mib=40), tmp_path)
+    await srv.start()
+    try:
+        assert srv.process is not None
+        environ = Path(f"/proc/{srv.process.pid}/environ").read_bytes().split(b"\0")
+        assert b"GOMEMLIMIT=40MiB" in environ
+    finally:
+        await srv.stop()
+    assert server_env(NatsSettings(), {"GOMEMLIMIT": "1GiB"})["GOMEMLIMIT"] == "1GiB"
+    assert "GOMEMLIMIT" not in server_env(NatsSettings(memory_limit_mib=None), {})
