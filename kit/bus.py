@@ -70,25 +70,33 @@ class MalformedCounter:
 def stream_configs(r: RetentionSettings) -> list[js_api.StreamConfig]:
     """The three streams of the bus contract with the site's retention limits."""
 
-    def cfg(name: str, subj: str, max_age_h: float, max_bytes: int) -> js_api.StreamConfig:
+    def cfg(
+        name: str, subj: str, max_age_h: float, max_bytes: int, memory: bool = False
+    ) -> js_api.StreamConfig:
         return js_api.StreamConfig(
             name=name,
             subjects=[subj],
             retention=js_api.RetentionPolicy.LIMITS,
-            storage=js_api.StorageType.FILE,
+            storage=js_api.StorageType.MEMORY if memory else js_api.StorageType.FILE,
             discard=js_api.DiscardPolicy.OLD,
             max_age=max_age_h * 3600,
             max_bytes=max_bytes,
             # Duplicate window lets a producer retry after a reconnect without doubling data.
             duplicate_window=120,
+            # S2 on disk (docs/sizing.md); a memory stream is never compressed.
+            compression=js_api.StoreCompression.S2
+            if r.compression == "s2" and not memory
+            else js_api.StoreCompression.NONE,
         )
 
+    in_memory = r.data_storage == "memory"
     return [
         cfg(
             subjects.STREAM_DATA,
             f"{subjects.DATA_PREFIX}.>",
             r.data_max_age_hours,
-            r.data_max_bytes,
+            r.data_memory_max_bytes if in_memory else r.data_max_bytes,
+            memory=in_memory,
         ),
         cfg(subjects.STREAM_KPI, f"{subjects.KPI_PREFIX}.>", r.kpi_max_age_hours, r.kpi_max_bytes),
         cfg(
@@ -107,7 +115,12 @@ def kv_configs() -> list[js_api.KeyValueConfig]:
             bucket=KV_DEPLOYMENTS, history=10, description="installed recipes and their state"
         ),
         js_api.KeyValueConfig(
-            bucket=KV_LAST, history=1, description="last value of every point, one key per asset"
+            bucket=KV_LAST,
+            history=1,
+            description="last value of every point, one key per asset",
+            # A cache rewritten every second by each adapter: on disk it wrote more than
+            # KIT_DATA itself (issue 20). In memory it is rebuilt within a poll after a restart.
+            storage=js_api.StorageType.MEMORY,
         ),
         js_api.KeyValueConfig(bucket=KV_CONFIG, history=5, description="site configuration"),
         js_api.KeyValueConfig(
@@ -171,6 +184,21 @@ def connect_failure(url: str, exc: BaseException | None, auth_required: bool = F
         f"cannot reach NATS at {url}: {reason}. Is the runtime running (`kit up`), and are "
         "the host and port right (`--url`, or `nats_url` in the site config)?"
     )
+
+
+def _differs(have: js_api.StreamConfig, want: js_api.StreamConfig) -> bool:
+    """Whether a stream's stored config differs from ours in anything provisioning sets."""
+    keys = ("subjects", "max_age", "max_bytes", "discard", "duplicate_window", "compression")
+    for k in keys:
+        a, b = getattr(have, k), getattr(want, k)
+        if k == "compression":
+            a, b = a or js_api.StoreCompression.NONE, b or js_api.StoreCompression.NONE
+        if isinstance(a, float) or isinstance(b, float):
+            if abs(float(a or 0) - float(b or 0)) > 1e-6:
+                return True
+        elif a != b:
+            return True
+    return False
 
 
 class AckWindow:
@@ -422,18 +450,53 @@ class Bus:
         return bus
 
     async def provision(self, retention: RetentionSettings) -> None:
-        """Create or update the streams and KV buckets. Idempotent: safe on every start."""
-        for cfg in stream_configs(retention):
-            try:
-                await self.js.add_stream(cfg)
-            except js_errors.BadRequestError:
-                # Exists with other limits (site changed retention): update in place.
-                await self.js.update_stream(cfg)
-        for kv in kv_configs():
-            try:
-                self._kv[kv.bucket] = await self.js.create_key_value(kv)
-            except js_errors.BadRequestError:
-                self._kv[kv.bucket] = await self.js.key_value(kv.bucket)
+        """Create or update the streams and KV buckets. Idempotent: safe on every start.
+
+        All in parallel, and only what differs is changed: an unchanged site costs one
+        ``STREAM.INFO`` per stream and bucket (start-up time, docs/sizing.md).
+        """
+        await asyncio.gather(
+            *(self._provision_stream(c) for c in stream_configs(retention)),
+            *(self._provision_kv(k) for k in kv_configs()),
+        )
+
+    async def _provision_stream(self, cfg: js_api.StreamConfig) -> None:
+        try:
+            info = await self.js.stream_info(cfg.name)
+        except js_errors.NotFoundError:
+            await self.js.add_stream(cfg)
+            return
+        have = info.config
+        if have.storage != cfg.storage:
+            # The server cannot move a stream between file and memory: the site changed
+            # retention.data_storage, and that setting says what the stored data is worth.
+            log.warning(
+                "stream %s: storage changed from %s to %s; recreating it (its %d stored "
+                "messages are dropped)",
+                cfg.name,
+                getattr(have.storage, "value", have.storage),
+                cfg.storage.value if cfg.storage else None,
+                info.state.messages,
+            )
+            await self.js.delete_stream(cfg.name)
+            await self.js.add_stream(cfg)
+        elif _differs(have, cfg):
+            # Exists with other limits (site changed retention): update in place.
+            await self.js.update_stream(cfg)
+
+    async def _provision_kv(self, kv: js_api.KeyValueConfig) -> None:
+        stream = f"KV_{kv.bucket}"
+        try:
+            info = await self.js.stream_info(stream)
+        except js_errors.NotFoundError:
+            self._kv[kv.bucket] = await self.js.create_key_value(kv)
+            return
+        if kv.storage is not None and info.config.storage != kv.storage:
+            # Only KIT_LAST (a cache of last values) ever moves: rebuilt by the next poll.
+            await self.js.delete_stream(stream)
+            self._kv[kv.bucket] = await self.js.create_key_value(kv)
+            return
+        self._kv[kv.bucket] = await self.js.key_value(kv.bucket)
 
     async def kv(self, bucket: str) -> KeyValue:
         """The KV bucket ``bucket`` (looked up once, then cached)."""

@@ -82,7 +82,10 @@ class ComponentContext:
         last_value_interval_s: float = 1.0,
         data_dir: Path | None = None,
         library: Library | None = None,
+        report: Any = None,
     ) -> None:
+        self.report = report
+        """kit.settings.ReportSettings: report by exception for this component's batches."""
         self.name = name
         self.data_dir = Path(data_dir) if data_dir is not None else None
         """The site's data directory (certificate stores, site files); None outside a runtime."""
@@ -384,6 +387,17 @@ class SampleWriter:
         # Msg id = source+asset+epoch+seq: a retry after reconnect is de-duplicated by the
         # stream, and a restarted instance (new epoch) never collides with its previous run.
         self._prefix = f"{ctx.name}:{path.tokens}:{ctx.epoch}:"
+        self.points = list(points)
+        self.rbe: Any = None
+        self._subsets: dict[tuple[int, ...], BatchEncoder] = {}
+        if getattr(ctx, "report", None) is not None:  # kit.exception (docs/sizing.md)
+            from kit.exception import ReportByException
+
+            r = ctx.report
+            self.rbe = ReportByException(
+                [n for n, _ in points], r.deadband, r.deadbands, r.max_interval_s
+            )
+        self._last_seq = 0
 
     async def publish(
         self,
@@ -399,20 +413,52 @@ class SampleWriter:
         """
         ctx = self.ctx
         ts = ts or ctx.clock.now()
+        encoder = self.encoder
+        if self.rbe is not None:
+            sel = self.rbe.select(values, qualities, ctx.clock.monotonic())
+            if sel is not None:
+                if not sel:  # nothing moved beyond its deadband: nothing to publish
+                    return self._last_seq
+                encoder = self._subset(tuple(sel))
+                values = [values[i] for i in sel]
+                qualities = [qualities[i] for i in sel] if qualities is not None else None
+                point_ts = [point_ts[i] for i in sel] if point_ts is not None else None
         seq = ctx._next_seq(self.path)
-        data = self.encoder.encode(
+        self._last_seq = seq
+        data = encoder.encode(
             self._asset, ts, seq, ctx.name, values, qualities, epoch=ctx.epoch, point_ts=point_ts
         )
         await ctx.bus.publish(self.subject, data, msg_id=self._prefix + str(seq))
         vals = list(values)
         quals = list(qualities) if qualities is not None else None
         pts = list(point_ts) if point_ts is not None else None
+        if encoder is not self.encoder:
+            # A subset: on top of what is still pending from this writer (oldest first), so
+            # the last-value entry of every point is its newest, whatever subset carried it.
+            prev = ctx._last_pending.get(self.path, {}).get(id(self))
+            ctx._remember_last(
+                self.path,
+                id(self),
+                lambda: {
+                    **(prev() if prev is not None else {}),
+                    **encoder.last_values(vals, quals, ts.isoformat(), pts),
+                },
+            )
+            return seq
         ctx._remember_last(
             self.path,
             id(self),
             lambda: self.encoder.last_values(vals, quals, ts.isoformat(), pts),
         )
         return seq
+
+    def _subset(self, idx: tuple[int, ...]) -> BatchEncoder:
+        enc = self._subsets.get(idx)
+        if enc is None:
+            if len(self._subsets) >= 256:  # bounded: changing subsets never grow memory
+                self._subsets.clear()
+            enc = self._subsets[idx] = BatchEncoder([self.points[i] for i in idx])
+        return enc
 
 
 class Component:

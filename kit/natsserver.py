@@ -71,6 +71,18 @@ def server_binary() -> Path:
     )
 
 
+def server_env(settings: NatsSettings, base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment of the embedded server: ours, plus ``GOMEMLIMIT`` for a small box.
+
+    Go grows its heap to twice the live data before collecting; a soft limit keeps the
+    server's RSS near what it needs (docs/sizing.md). An operator's own ``GOMEMLIMIT`` wins.
+    """
+    env = dict(os.environ if base is None else base)
+    if settings.memory_limit_mib is not None and "GOMEMLIMIT" not in env:
+        env["GOMEMLIMIT"] = f"{settings.memory_limit_mib}MiB"
+    return env
+
+
 def _pdeathsig() -> None:  # runs in the child between fork and exec
     try:
         import ctypes
@@ -242,6 +254,7 @@ class EmbeddedNats:
             str(conf),
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
+            env=server_env(self.settings),
             **kwargs,
         )
         lines: list[str] = []

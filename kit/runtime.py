@@ -86,6 +86,8 @@ class Runtime:
         self.url: str | None = None
         self.started_at = None
         self._heartbeat: asyncio.Task | None = None
+        self.retention: Any = None
+        """kit.retention.RetentionMonitor: write rate and hours held (status ``storage``)."""
         self._stop_event = asyncio.Event()
 
     async def _publish_core(self, subject: str, data: bytes) -> None:
@@ -195,6 +197,11 @@ class Runtime:
             self._add(spec, cfg, bus=bus)
         await recipes_engine.restore_deployments(self)  # re-create recorded deployments
         self._heartbeat = self.spawn(self._beat(), "runtime:heartbeat")
+        from kit.retention import RetentionMonitor
+
+        self.retention = RetentionMonitor(self.bus.js, s.retention)
+        with contextlib.suppress(Exception):  # an estimate must never stop a start
+            await self.retention.start()
         log.info("runtime up: bus %s, %d component(s)", self.url, len(specs))
 
     def validate_specs(self, specs: list[ComponentSpec]) -> list[tuple[ComponentSpec, Any]]:
@@ -269,6 +276,7 @@ class Runtime:
                 clock=self.clock,
                 data_dir=self.settings.data_dir,
                 library=self.library,
+                report=spec.report,
             )
 
         inst = Instance(
@@ -405,6 +413,8 @@ class Runtime:
 
         Safe after a partial start: every step undoes only what exists.
         """
+        if self.retention is not None:
+            await self.retention.stop()
         with contextlib.suppress(Exception):
             self.host.runtime_stopping(self)
         await self.supervisor.stop_all()
@@ -494,7 +504,17 @@ class Runtime:
             "previous_run_unclean": self.unclean_previous,
             "components": comps,
             "broken_plugins": [b.__dict__ for b in self.host.broken],
+            "storage": await self._storage(),
         }
+
+    async def _storage(self) -> dict[str, Any] | None:
+        # Additive status field (docs/sizing.md): write rate, hours held, bytes per day.
+        if self.retention is None:
+            return None
+        try:
+            return await self.retention.current()
+        except Exception as exc:  # a status reply without the estimate beats no reply
+            return {"error": str(exc)}
 
     async def _ep_components(self, _body: Any) -> list[dict[str, Any]]:
         return [i.summary() for i in self.supervisor.instances.values()]

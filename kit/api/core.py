@@ -63,6 +63,8 @@ class StatusReply(Reply):
     components: list[ComponentSummary] = Field(default_factory=list)
     broken_plugins: list[BrokenPluginInfo] = Field(default_factory=list)
     previous_run_unclean: dict[str, Any] | None = None
+    storage: dict[str, Any] | None = None
+    """Per stream: write rate, store limit and the hours it holds now (kit/retention.py)."""
     """The previous runtime on this data directory ended without stopping (its pid)."""
 
 

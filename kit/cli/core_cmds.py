@@ -14,6 +14,9 @@ from kit.cli.common import control_call, host_from, run, settings_from
 @click.pass_context
 def up(ctx: click.Context) -> None:
     """Run the runtime in the foreground until Ctrl-C (or SIGTERM)."""
+    from kit.lean import limit_malloc_arenas
+
+    limit_malloc_arenas()  # before any thread: docs/sizing.md
     from kit.runtime import Runtime
 
     settings = settings_from(ctx)
@@ -72,6 +75,10 @@ def status(ctx: click.Context, as_json: bool, url: str | None) -> None:
             click.echo(f"  {'':<24} {line}")
     for b in st.broken_plugins:
         click.echo(f"broken plugin skipped: {b.name} ({b.distribution}): {b.error}")
+    from kit.retention import status_lines
+
+    for line in status_lines(st.storage):
+        click.echo(line)
 
 
 def plausibility_line(component: dict) -> str | None:

@@ -9,10 +9,10 @@ import kit
 
 @kit.hookimpl
 def register_components(register: Any) -> None:
-    """Register the ``opcua`` adapter."""
-    from kit_opcua.adapter import OpcuaAdapter
+    """Register the ``opcua`` adapter (light class: asyncua loads only when one is configured)."""
+    from kit_opcua.component import OpcuaComponent
 
-    register.add(OpcuaAdapter)
+    register.add(OpcuaComponent)
 
 
 @kit.hookimpl
