@@ -36,6 +36,7 @@ OPERATOR_VARIABLES: dict[str, str] = {
     "KIT_ROLE": "bus role of CLI and TUI with the local credentials",
     "KIT_OPERATOR": "name the TUI records for acknowledgements and downtime reasons",
     "KIT_TUI_THEME": "Textual theme of the TUI",
+    "KIT_RELEASE_KEY": "project release key file for scripts/sign_first_party.py (releases only)",
 }
 
 
