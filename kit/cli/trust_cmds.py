@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -248,6 +249,11 @@ def write(
     s = settings_from(ctx)
     operator = who or os.environ.get("USER") or "unknown"
     v = _parse_value(value)
+    if v is None or not isinstance(v, (int, float, bool, str)):
+        from kit.errors import ConfigError
+
+        raise ConfigError(f"value {value!r}: give a number, true/false or text")
+    from kit.api import writes as writes_api
     from kit.errors import RuntimeNotRunning
     from kit.trust.busauth import identified_subject
 
@@ -259,8 +265,10 @@ def write(
         req = run(
             control_call(
                 s,
-                identified_subject("writes.request", role),
-                {"asset": asset, "point": point, "value": v, "who": f"cli:{operator}"},
+                dataclasses.replace(
+                    writes_api.REQUEST, name=identified_subject(writes_api.REQUEST.name, role)
+                ),
+                writes_api.WriteRequest(asset=asset, point=point, value=v, who=f"cli:{operator}"),
                 url=url,
             )
         )
@@ -270,10 +278,10 @@ def write(
             f"{exc} (or the role {os.environ.get('KIT_ROLE', 'admin')!r} may not request "
             "writes: technician or admin is needed)"
         ) from None
-    b = req.get("bounds", {})
+    b = req.bounds
     click.echo(
-        f"write {point} = {v!r} on {req['asset']} (recipe {req['deployment']}; "
-        f"allowed {b.get('min')}..{b.get('max')}{' values ' + str(b['values']) if b.get('values') else ''})"
+        f"write {point} = {v!r} on {req.asset} (recipe {req.deployment}; "
+        f"allowed {b.min}..{b.max}{' values ' + str(b.values) if b.values else ''})"
     )
     if not yes and not click.confirm("Send this value to the device?", default=False):
         click.echo("not confirmed; nothing was written (the request expires)")
@@ -281,12 +289,14 @@ def write(
     res = run(
         control_call(
             s,
-            identified_subject("writes.confirm", role),
-            {"request_id": req["request_id"], "who": f"cli:{operator}"},
+            dataclasses.replace(
+                writes_api.CONFIRM, name=identified_subject(writes_api.CONFIRM.name, role)
+            ),
+            writes_api.ConfirmRequest(request_id=req.request_id, who=f"cli:{operator}"),
             url=url,
         )
     )
-    click.echo(f"written by {res['component']}")
+    click.echo(f"written by {res.component}")
 
 
 def register(cli: click.Group) -> None:

@@ -37,6 +37,7 @@ ROLES = ("viewer", "technician", "admin")
 #: Control API endpoints (``kit.control.<name>``) by role; each role includes the ones before it.
 ROLE_ENDPOINTS: dict[str, list[str]] = {
     "viewer": [
+        "ping",
         "status",
         "components",
         "plugins",
@@ -380,6 +381,15 @@ class BusAuth:
         return lines
 
 
+def _auth_files(data_dir: Path) -> list[Path]:
+    """``auth.json`` of the data directory and of the demos under it (``demo``, ``demo-2`` …:
+    side-by-side ``kit demo`` runs, kit.cli.demo_cmd)."""
+    base = Path(data_dir)
+    return [base / "nats" / AUTH_FILE, base / "demo" / "nats" / AUTH_FILE] + sorted(
+        base.glob(f"demo-*/nats/{AUTH_FILE}")
+    )
+
+
 def client_options(data_dir: Path, role: str = "admin", url: str | None = None) -> dict[str, Any]:
     """Connect options a CLI/TUI process uses for ``role``, read from the data directory.
 
@@ -387,7 +397,7 @@ def client_options(data_dir: Path, role: str = "admin", url: str | None = None) 
     is given, the file recorded for that server wins. Empty if there are no credentials
     (an external server configured without them, or an old data directory).
     """
-    candidates = [Path(data_dir) / "nats" / AUTH_FILE, Path(data_dir) / "demo" / "nats" / AUTH_FILE]
+    candidates = _auth_files(data_dir)
     found: list[dict[str, Any]] = []
     for p in candidates:
         try:
@@ -474,7 +484,7 @@ def default_client_options(url: str, options: dict[str, Any]) -> dict[str, Any]:
     except Exception:  # broken settings: no guessing
         return {}
     opts = client_options(data_dir, role, url)
-    found = [Path(data_dir) / "nats" / AUTH_FILE, Path(data_dir) / "demo" / "nats" / AUTH_FILE]
+    found = _auth_files(data_dir)
     for p in found:
         try:
             rec = json.loads(p.read_text())

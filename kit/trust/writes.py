@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import json
 import math
 import time
 import uuid
@@ -26,9 +25,11 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kit import subjects
+from kit.api.envelope import OkReply, encode_reply
 from kit.bus import KV_DEPLOYMENTS
 from kit.errors import KitError
 from kit.trust.audit import audit
@@ -368,29 +369,64 @@ class WriteGuard:
         """Serve ``kit.cmd.>`` request/reply on the runtime's connection."""
 
         async def on_msg(msg: Any) -> None:
+            from kit.api import writes as writes_api
+            from kit.api.envelope import (
+                error_from_exception,
+                error_reply,
+                problems_from_validation,
+            )
+
+            def _invalid(message: str, problems: Any = None) -> Any:
+                return error_reply(
+                    message, code=2, kind="invalid_request", problems=problems, endpoint="kit.cmd"
+                )
+
             try:
-                body = json.loads(msg.data) if msg.data else {}
                 asset = str(subjects.path_from_subject(msg.subject))
-                body.setdefault("asset", asset)
-                action = body.get("action")
-                if action == "request":
-                    reply: dict[str, Any] = {"ok": True, "result": await self.request(body)}
-                elif action == "confirm":
-                    reply = {"ok": True, "result": await self.confirm(body)}
-                else:
-                    raise await self._refuse(
-                        asset,
-                        body.get("point"),
-                        body.get("value"),
-                        _identify("admin", body),  # kit.cmd.> is the admin's (busauth)
-                        f"unknown action {action!r} (request or confirm)",
+                try:
+                    raw = orjson.loads(msg.data) if msg.data and msg.data.strip() else {}
+                    cmd = writes_api.CmdRequest.model_validate(raw)
+                except orjson.JSONDecodeError as exc:
+                    reply = _invalid(f"bad request: not valid JSON: {exc}")
+                except ValidationError as exc:
+                    problems = problems_from_validation(exc, writes_api.CmdRequest)
+                    reply = _invalid(
+                        "bad request: " + "; ".join(p.text() for p in problems), problems
                     )
-            except KitError as exc:
-                reply = {"ok": False, "error": str(exc), "code": exc.exit_code}
-            except Exception as exc:  # malformed request: answer, keep serving
-                reply = {"ok": False, "error": f"bad request: {exc}", "code": 2}
+                else:
+                    # The subject names the asset (permissions are granted per subject): a body
+                    # naming another asset is refused, never used.
+                    body = cmd.model_dump()
+                    who = _identify("admin", body)  # kit.cmd.> is the admin's (busauth)
+                    if cmd.asset is not None and not _same_asset(cmd.asset, asset):
+                        raise await self._refuse(
+                            asset,
+                            cmd.point,
+                            cmd.value,
+                            who,
+                            f"the body names asset {cmd.asset!r} but the subject is {asset}; "
+                            "send the command on that asset's subject",
+                        )
+                    body["asset"] = asset
+                    if cmd.action == "request":
+                        result = await self.request(body)
+                    else:
+                        pending = self.pending.get(str(cmd.request_id))
+                        if pending is not None and not _same_asset(pending.rule.asset, asset):
+                            raise await self._refuse(
+                                asset,
+                                pending.rule.point,
+                                pending.value,
+                                who,
+                                f"write request {cmd.request_id!r} is for another asset",
+                                type="write_confirm_refused",
+                            )
+                        result = await self.confirm(body)
+                    reply = OkReply(result=result)
+            except Exception as exc:  # KitError or a bug: answer, keep serving
+                reply = error_from_exception(exc, "kit.cmd")
             if msg.reply:
-                await msg.respond(json.dumps(reply, default=str).encode())
+                await msg.respond(encode_reply(reply))
 
         return await self.runtime.bus.nc.subscribe(f"{subjects.CMD_PREFIX}.>", cb=on_msg)
 

@@ -41,7 +41,9 @@ def _codec(type_: str, order: str, scale: float, bit: int, count: int) -> PointC
         scale=scale,
         offset=0.5 if scale != 1.0 else 0.0,
         bit=bit if type_ == "bit" else None,
-        count=count if type_ == "string" else None,
+        count=count if type_ in ("string", "version") else None,
+        # One byte of a register (uint8/int8) must say which one (profiles: ``byte:``).
+        byte=("high" if bit % 2 else "low") if type_ in ("uint8", "int8") else None,
     )
 
 
