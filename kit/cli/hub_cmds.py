@@ -264,11 +264,22 @@ def fleet() -> None:
 @click.option(
     "--tls-ca", type=click.Path(dir_okay=False, path_type=Path), help="CA of the hub's certificate."
 )
+@click.option("--max-lag", type=click.IntRange(min=0), help="Alarm above this lag (messages).")
+@click.option("--max-lag-s", type=click.FloatRange(min=0), help="Alarm above this lag (seconds).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def fleet_status_cmd(
-    url: str | None, hub_dir: Path | None, site: str | None, tls_ca: Path | None, as_json: bool
+    url: str | None,
+    hub_dir: Path | None,
+    site: str | None,
+    tls_ca: Path | None,
+    max_lag: int | None,
+    max_lag_s: float | None,
+    as_json: bool,
 ) -> None:
-    """Per site and stream: last sequence at the site vs the hub, lag, completeness, gaps."""
+    """Per site and stream: last sequence at the site vs the hub, lag, completeness, gaps.
+
+    Exit code 1 when a source is over --max-lag/--max-lag-s or has gaps or duplicates
+    (for cron or a monitoring check)."""
     import ssl
 
     from kit.hub.config import HubState, admin_options
@@ -282,14 +293,20 @@ def fleet_status_cmd(
         opts["tls"] = ssl.create_default_context(cafile=str(tls_ca))
     if not url:
         raise ConfigError("give --url of the hub or --dir of a hub directory")
+    from kit.hub.status import alarms
+
     rows = run(_status(url, opts, site))
+    alarm = alarms(rows, max_lag, max_lag_s)
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
-        return
-    if not rows:
+    elif not rows:
         click.echo("no sites sourced by this hub yet")
-        return
-    click.echo(render_status(rows))
+    else:
+        click.echo(render_status(rows))
+        for line in alarm:
+            click.echo(line, err=True)
+    if alarm:
+        raise SystemExit(1)
 
 
 async def _status(url: str, opts: dict, site: str | None):

@@ -215,3 +215,23 @@ def _parse_ts(text: str) -> datetime:
         head, frac = text.split(".", 1)
         text = f"{head}.{frac[:6]}"
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def alarms(
+    rows: list[SourceStatus], max_lag_msgs: int | None = None, max_lag_s: float | None = None
+) -> list[str]:
+    """One line per source whose lag exceeds a limit, or with gaps or duplicates."""
+    out = []
+    for r in rows:
+        why = []
+        if max_lag_msgs is not None and r.lag_msgs is not None and r.lag_msgs > max_lag_msgs:
+            why.append(f"lag {r.lag_msgs} messages > {max_lag_msgs}")
+        if max_lag_s is not None and r.lag_s is not None and r.lag_s > max_lag_s:
+            why.append(f"lag {r.lag_s:.1f} s > {max_lag_s:g} s")
+        if r.gaps:
+            why.append(f"{len(r.gaps)} gap(s)")
+        if r.duplicates:
+            why.append(f"{r.duplicates} duplicate(s)")
+        if why:
+            out.append(f"ALARM {r.site} {r.stream}: " + ", ".join(why))
+    return out

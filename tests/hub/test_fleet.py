@@ -235,6 +235,24 @@ async def test_outage_then_complete_by_sequence_no_duplicates(tmp_path: Path, hu
         for site, rt in (("plant-a", a), ("plant-b", b)):
             info = await rt.bus.js.stream_info("KIT_KPI", subjects_filter="kit.kpi.>")
             assert set(info.state.subjects) == {f"kit.kpi.{site}.area.line.m1.oee"}
+
+        # Site A stores a KPI under plant-b's token locally (its runtime user may), then one
+        # of its own. Sourcing is in site sequence order, so once the later one is at the hub
+        # the forged one would be too had it passed: the hub's plant-b messages are still
+        # exactly site B's. (Core kit.* traffic never crosses the link at all: the site's
+        # leaf remote refuses the hub's interest in kit.>, data goes by sourcing only.)
+        await a.bus.publish("kit.kpi.plant-b.area.line.m1.oee", b'{"forged": true}')
+        await _publish(a, "plant-a", 190, 1)
+        a_last = (await a.bus.js.stream_info("KIT_KPI")).state.last_seq
+
+        async def a_kpi_complete() -> bool:
+            st = _by(await fleet_status(hnc), "plant-a", "KIT_KPI")
+            return st.site_last_seq == a_last and st.lag_msgs == 0
+
+        await wait_for(a_kpi_complete, timeout=30, message="site A's KPI after the forged one")
+        hub_b = await _hub_msgs(hjs, "FLEET_KPI", "kit.kpi.plant-b.>")
+        assert len(hub_b) == (await b.bus.js.stream_info("KIT_KPI")).state.messages == 60
+        assert all(data != b'{"forged": true}' for _, data in hub_b)
     finally:
         await hnc.close()
         await a.stop()

@@ -56,3 +56,20 @@ async def test_hub_with_external_nats_url_is_a_clear_error(tmp_path: Path):
     )
     with pytest.raises(ConfigError, match="needs the embedded server"):
         await Runtime(settings).start()
+
+
+def test_alarms_name_lag_over_limits_gaps_and_duplicates():
+    from kit.hub.status import SourceStatus, alarms, gaps_in
+
+    ok = SourceStatus("plant-a", "KIT_KPI", "FLEET_KPI", lag_msgs=3, lag_s=1.0)
+    late = SourceStatus("plant-b", "KIT_KPI", "FLEET_KPI", lag_msgs=500, lag_s=90.0)
+    holes = SourceStatus(
+        "plant-c", "KIT_EVENTS", "FLEET_EVENTS", lag_msgs=0, gaps=gaps_in({1, 2, 5, 9}, 1, 10)
+    )
+    assert holes.gaps == [(3, 4), (6, 8), (10, 10)]
+    out = alarms([ok, late, holes], max_lag_msgs=100, max_lag_s=60)
+    assert out == [
+        "ALARM plant-b KIT_KPI: lag 500 messages > 100, lag 90.0 s > 60 s",
+        "ALARM plant-c KIT_EVENTS: 3 gap(s)",
+    ]
+    assert alarms([ok, late], max_lag_msgs=None, max_lag_s=None) == []
