@@ -202,11 +202,19 @@ async def test_outage_then_complete_by_sequence_no_duplicates(tmp_path: Path, hu
         site_kpi_last = (await a.bus.js.stream_info("KIT_KPI")).state.last_seq
         assert site_kpi_last == 190  # the site kept working: every KPI stored locally
 
+        # Site A's runtime restarts while its link is still cut (new embedded server process,
+        # same data directory), then keeps producing.
+        await a.stop()
+        a = Runtime(a.settings)
+        await a.start()
+        assert (await a.bus.js.stream_info("KIT_KPI")).state.last_seq == 190
+        await _publish(a, "plant-a", 190, 10)
+
         t0 = time.perf_counter()
         await proxy.restore()
         final = await wait_for(lambda: status_when(complete), timeout=120, message="catch-up")
         catch_up_s = time.perf_counter() - t0
-        backlog = 150 * 2 + (_by(final, "plant-a", "KIT_DATA").site_last_seq - data_before)
+        backlog = 160 * 2 + (_by(final, "plant-a", "KIT_DATA").site_last_seq - data_before)
         print(
             f"catch-up: {backlog} messages in {catch_up_s:.2f} s ({backlog / catch_up_s:.0f} msg/s)"
         )
@@ -242,7 +250,7 @@ async def test_outage_then_complete_by_sequence_no_duplicates(tmp_path: Path, hu
         # exactly site B's. (Core kit.* traffic never crosses the link at all: the site's
         # leaf remote refuses the hub's interest in kit.>, data goes by sourcing only.)
         await a.bus.publish("kit.kpi.plant-b.area.line.m1.oee", b'{"forged": true}')
-        await _publish(a, "plant-a", 190, 1)
+        await _publish(a, "plant-a", 200, 1)
         a_last = (await a.bus.js.stream_info("KIT_KPI")).state.last_seq
 
         async def a_kpi_complete() -> bool:
