@@ -114,8 +114,9 @@ def test_up_add_site_and_fleet_status(hub_process: Path):
         return True
 
     deadline = time.monotonic() + 20
-    while not asyncio.run(connects()):
+    while not asyncio.run(connects()):  # polling the observable effect, like wait_for
         assert time.monotonic() < deadline, "site user never accepted after add-site"
+        time.sleep(0.02)
 
     r = CliRunner().invoke(cli, ["fleet", "status", "--dir", str(d), "--json"])
     assert r.exit_code == 0, r.output
