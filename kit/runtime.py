@@ -102,7 +102,7 @@ class Runtime:
         """
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
-        specs = self.validate_specs(s.components)  # fail before starting anything
+        specs = self.validate_specs(self._with_default_history(s.components))  # fail early
         if s.nats_url:
             from kit.trust.natsclient import external_options, tls_preflight
 
@@ -155,6 +155,21 @@ class Runtime:
         await recipes_engine.restore_deployments(self)  # re-create recorded deployments
         self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
         log.info("runtime up: bus %s, %d component(s)", self.url, len(specs))
+
+    def _with_default_history(self, specs: list[ComponentSpec]) -> list[ComponentSpec]:
+        """``specs`` plus the default site historian (``settings.history``): history by
+        default, so a pilot always has a baseline. Named by type only: kit never imports
+        plugins, and without the historian plugin nothing is added."""
+        if not self.settings.history or "historian" not in self.host.components.items:
+            return specs
+        if any(
+            sp.type == "historian" and not sp.config.get("own_asset_only") for sp in specs
+        ) or any(sp.name == "history" for sp in specs):
+            return specs  # the site configured its own
+        default = ComponentSpec(
+            name="history", type="historian", config={"streams": ["kpi", "events"]}
+        )
+        return [*specs, default]
 
     def validate_specs(self, specs: list[ComponentSpec]) -> list[tuple[ComponentSpec, Any]]:
         """Validate every configured component; raise one ConfigError listing all problems."""

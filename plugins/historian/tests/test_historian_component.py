@@ -123,7 +123,7 @@ async def test_kpis_endpoint_and_cli(bus, kit_settings, make_runtime, tmp_path):
         lambda: (
             hist.component is not None
             and hist.component.counts["malformed"] == 1
-            and hist.component.metrics()["hwm"] == {"data": 122, "kpi": 3}
+            and hist.component.metrics()["hwm"] == {"data": 122, "kpi": 3, "events": 0}
         ),
         message="stored",
     )

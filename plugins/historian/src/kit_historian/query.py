@@ -84,7 +84,7 @@ def query(
     *,
     every: str | None = None,
     agg: Agg = "mean",
-    kinds: tuple[str, ...] = ("data", "kpi"),
+    kinds: tuple[str, ...] = ("data", "kpi", "events"),
 ) -> pl.DataFrame:
     """History of ``points`` of ``asset`` in ``[start, end)``.
 
