@@ -147,8 +147,9 @@ async def test_kpis_endpoint_and_cli(bus, kit_settings, make_runtime, tmp_path):
     }
     assert rows[("temp", "06:00")] == 59.0 and rows[("temp", "06:01")] == 119.0
     assert rows[("oee", "06:00")] == 0.5 and rows[("oee", "06:01")] == 0.6
+    assert res["units"] == {"temp": "°C", "oee": None}
 
-    with pytest.raises(KitError, match="needs to"):
+    with pytest.raises(KitError, match="history.query: to: Field required"):
         await client.call("history.query", {"asset": ASSET, "points": ["temp"], "from": "-1h"})
     with pytest.raises(KitError, match="4 parts"):
         await client.call(

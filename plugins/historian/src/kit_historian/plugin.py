@@ -326,29 +326,24 @@ def runtime_started(runtime) -> None:
 
 @kit.hookimpl
 def register_endpoints(api, runtime) -> None:
-    """``history.query {asset, points, from, to, every?, agg?, component?, limit?}``."""
-    from kit_historian.query import parse_time, query, to_json
+    """``history.query`` (:class:`kit_historian.api.HistoryQueryRequest` →
+    :class:`kit_historian.api.HistoryQueryReply`)."""
+    from kit_historian.api import HistoryQueryReply, parse_request
+    from kit_historian.query import parse_time, query, to_json, units
 
     async def history_query(body: Any) -> dict[str, Any]:
-        body = body or {}
-        missing = [k for k in ("asset", "points", "from", "to") if not body.get(k)]
-        if missing:
-            raise KitError(f"history.query needs {', '.join(missing)}")
-        inst = find_historian(runtime, body.get("component"), body.get("asset"))
-        points = (
-            body["points"] if isinstance(body["points"], list) else str(body["points"]).split(",")
-        )
-        df = await asyncio.to_thread(
-            query,
-            inst.config.root_for(inst.name),
-            body["asset"],
-            [p.strip() for p in points],
-            parse_time(body["from"]),
-            parse_time(body["to"]),
-            every=body.get("every"),
-            agg=body.get("agg") or "mean",
-        )
-        return to_json(df, int(body.get("limit") or 100_000))
+        req = parse_request(body)
+        inst = find_historian(runtime, req.component, req.asset)
+        root = inst.config.root_for(inst.name)
+        start, end = parse_time(req.from_), parse_time(req.to)
+
+        def run() -> dict[str, Any]:
+            df = query(root, req.asset, req.points, start, end, every=req.every, agg=req.agg)
+            out = to_json(df, req.limit)
+            return {**out, "units": units(root, req.asset, req.points, start, end)}
+
+        reply = HistoryQueryReply.model_validate(await asyncio.to_thread(run))
+        return reply.model_dump(mode="json")
 
     api.add("history.query", history_query)
 
