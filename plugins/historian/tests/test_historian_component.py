@@ -192,3 +192,50 @@ async def test_kpis_endpoint_and_cli(bus, kit_settings, make_runtime, tmp_path):
         runner.invoke, kit_cli, [*args[:-2], "--to", "soon", "--dir", str(directory)]
     )
     assert bad.exit_code != 0 and "ISO 8601" in bad.output
+
+
+async def test_history_by_default_keeps_kpis_and_events_and_yields_to_a_configured_one(
+    bus, kit_settings, make_runtime, tmp_path
+):
+    from kit.payloads import Event
+
+    on = kit_settings.model_copy(update={"history": True})
+    rt = await make_runtime(on)
+    inst = rt.supervisor.instances["history"]
+    assert inst.type == "historian" and inst.config.streams == ["kpi", "events"]
+    producer = ComponentContext("plc", bus, asset=ASSET)
+    await producer.publish_kpi("oee", 0.61, window="shift", ts=T0)
+    await bus.js.publish(
+        "kit.event.alarm.test.hall.l1.m1",
+        codec.encode(
+            Event(
+                kind="alarm",
+                asset=ASSET,
+                ts=T0,
+                source="alarms",
+                type="alarm_raised",
+                severity="high",
+                message="temp high",
+            )
+        ),
+    )
+    await wait_for(
+        lambda: (
+            inst.component is not None
+            and inst.component.metrics()["hwm"].get("kpi", 0) >= 1
+            and inst.component.metrics()["hwm"].get("events", 0) >= 1
+        ),
+        message="default historian stored a KPI and an event",
+        timeout=60,  # the default flush interval is 10 s
+    )
+    root = on.data_dir / "history"
+    from kit_historian.query import query
+
+    df = query(root, ASSET, ["oee", "alarm_raised"], T0, T0 + timedelta(seconds=1))
+    assert sorted(df["point"].to_list()) == ["alarm_raised", "oee"]
+    assert not (root / "data").exists()  # raw samples only per recipe or explicit config
+    await rt.stop()
+
+    own = on.model_copy(update={"components": [spec(tmp_path / "h2")], "data_dir": tmp_path / "d2"})
+    rt2 = await make_runtime(own)
+    assert set(rt2.supervisor.instances) == {"hist"}
