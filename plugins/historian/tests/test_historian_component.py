@@ -239,3 +239,44 @@ async def test_history_by_default_keeps_kpis_and_events_and_yields_to_a_configur
     own = on.model_copy(update={"components": [spec(tmp_path / "h2")], "data_dir": tmp_path / "d2"})
     rt2 = await make_runtime(own)
     assert set(rt2.supervisor.instances) == {"hist"}
+
+
+async def test_running_historian_enforces_the_size_limit_and_reports_it(
+    bus, kit_settings, make_runtime, tmp_path
+):
+    from kit_historian.storage import RowBuffer, Store, tree_bytes
+
+    directory = tmp_path / "hist"
+    today = datetime.now(UTC).date()
+    store = Store(directory, "data")
+    for d in (3, 2, 1):  # three finished days of raw data, oldest first
+        buf = RowBuffer()
+        t = datetime.combine(today - timedelta(days=d), datetime.min.time(), tzinfo=UTC)
+        for k in range(200):
+            buf.add_batch(
+                SampleBatch(
+                    asset=ASSET,
+                    ts=t + timedelta(seconds=k),
+                    seq=k,
+                    source="p",
+                    points=[Point(name="temp", value=k * 1.37 + d, unit="°C")],
+                ),
+                store.hwm + k + 1,
+            )
+        store.write(buf.frame(), store.hwm + 1, store.hwm + 200)
+        store.hwm += 200
+    day = {d: tree_bytes(directory / "data" / f"date={d.isoformat()}") for d in store.days()}
+    oldest, middle, newest = sorted(day)
+    limit = day[newest] + day[middle] + 1  # room for two days: the oldest must go
+    cfg = spec(directory)
+    cfg.config["max_bytes"] = limit
+    rt = await make_runtime(kit_settings.model_copy(update={"components": [cfg]}))
+    inst = rt.supervisor.instances["hist"]
+    await wait_for(
+        lambda: inst.component is not None and inst.component.counts["retention_removed_days"],
+        message="retention at start",
+    )
+    m = inst.component.metrics()
+    assert store.days() == [middle, newest]
+    assert m["retention_removed_days"] == 1 and m["retention_removed_bytes"] == day[oldest]
+    assert m["bytes_on_disk"] == tree_bytes(directory) <= limit + 4096  # + the marks' files

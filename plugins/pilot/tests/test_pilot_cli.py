@@ -241,3 +241,22 @@ def test_goal_and_baseline_forms():
         from kit_pilot.store import PilotStore
 
         PilotStore(__import__("pathlib").Path("/nonexistent")).load("nope")
+
+
+def test_status_reads_the_configured_historian_directory(tmp_path):
+    from kit_pilot.cli import site_history_dir
+
+    from kit.settings import ComponentSpec, Settings
+
+    s = Settings(data_dir=tmp_path / "d")
+    assert site_history_dir(s) == tmp_path / "d" / "history"
+    s = Settings(
+        data_dir=tmp_path / "d",
+        components=[
+            ComponentSpec(
+                name="rec", type="historian", config={"own_asset_only": True, "directory": "/x"}
+            ),
+            ComponentSpec(name="h", type="historian", config={"directory": str(tmp_path / "h")}),
+        ],
+    )
+    assert site_history_dir(s) == tmp_path / "h"

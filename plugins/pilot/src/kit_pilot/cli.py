@@ -144,6 +144,17 @@ def _fmt_change(v: float | None, unit: str | None) -> str:
     return f"{v:+.{d}f}{' ' + unit if unit else ''}"
 
 
+def site_history_dir(settings) -> Path:
+    """Parquet root of the site-wide historian: its configured ``directory``, else the
+    default ``<data_dir>/history`` (also where the default site historian writes)."""
+    for spec in settings.components:
+        if spec.type == "historian" and not spec.config.get("own_asset_only"):
+            if spec.config.get("directory"):
+                return Path(spec.config["directory"])
+            break
+    return settings.data_dir / "history"
+
+
 @pilot.command("status")
 @click.argument("name")
 @click.option(
@@ -162,7 +173,7 @@ def status_cmd(ctx, name, history_dir, as_json, now_text) -> None:
     settings = settings_from(ctx)
     p = PilotStore(settings.data_dir).load(name)
     now = _now(now_text)
-    res = progress(p, history_dir or settings.data_dir / "history", now)
+    res = progress(p, history_dir or site_history_dir(settings), now)
     if as_json:
         click.echo(json.dumps({"pilot": p.name, "goals": [r.as_dict() for r in res]}, default=str))
         return
