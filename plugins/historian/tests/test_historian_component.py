@@ -280,3 +280,30 @@ async def test_running_historian_enforces_the_size_limit_and_reports_it(
     assert store.days() == [middle, newest]
     assert m["retention_removed_days"] == 1 and m["retention_removed_bytes"] == day[oldest]
     assert m["bytes_on_disk"] == tree_bytes(directory) <= limit + 4096  # + the marks' files
+
+
+async def test_own_asset_only_keeps_only_its_assets_events(bus, kit_settings, make_runtime):
+    from kit.payloads import Event
+
+    rec = ComponentSpec(
+        name="rec",
+        type="historian",
+        asset=ASSET,
+        config={"own_asset_only": True, "streams": ["events"], "flush_interval_s": 0.2},
+    )
+    rt = await make_runtime(kit_settings.model_copy(update={"components": [rec]}))
+    inst = rt.supervisor.instances["rec"]
+    for asset in ("test/hall/l1/other", ASSET):
+        await bus.js.publish(
+            f"kit.event.alarm.{asset.replace('/', '.')}",
+            codec.encode(Event(kind="alarm", asset=asset, ts=T0, source="a", type="alarm_raised")),
+        )
+    await wait_for(
+        lambda: inst.component is not None and inst.component.counts["flushes"] >= 1,
+        message="own event stored",
+    )
+    root = inst.component.root
+    assert inst.component.counts["rows"] == 1
+    assert [p.name for p in (root / "events").glob("date=*/asset=*")] == [
+        "asset=" + ASSET.replace("/", ".")
+    ]

@@ -142,11 +142,12 @@ class Historian(Sink):
         cfg: HistorianConfig = self.config
         stream, subject = _STREAMS[kind]
         if cfg.own_asset_only and self.ctx.asset is not None:
-            subject = (
-                subjects.data_subject(self.ctx.asset)
-                if kind == "data"
-                else f"{subjects.KPI_PREFIX}.{self.ctx.asset.tokens}.>"
-            )
+            tokens = self.ctx.asset.tokens
+            subject = {
+                "data": subjects.data_subject(self.ctx.asset),
+                "kpi": f"{subjects.KPI_PREFIX}.{tokens}.>",
+                "events": f"{subjects.EVENT_PREFIX}.*.{tokens}",  # kit.event.<kind>.<asset>
+            }[kind]
         durable = f"historian-{subjects.sanitize_token(self.ctx.name)}-{kind}"
         consumer = js_api.ConsumerConfig(
             durable_name=durable,
