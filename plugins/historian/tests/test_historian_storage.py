@@ -262,3 +262,24 @@ def test_events_are_stored_as_rows(tmp_path):
     store.write(buf.frame(), 1, 1)
     df = query(tmp_path, ASSET, ["alarm_raised"], T0, T0 + timedelta(seconds=1), kinds=("events",))
     assert df.select("text", "unit", "window").row(0) == ("temp high", "high", "alarm")
+
+
+def test_query_by_kpi_window(tmp_path):
+    store, buf = Store(tmp_path, "kpi"), RowBuffer()
+    for i, w in enumerate(["shift", "rolling", "shift", "rolling"]):
+        buf.add_kpi(
+            KpiValue(
+                kpi="oee",
+                asset=ASSET,
+                value=0.5 + i / 10,
+                window=w,
+                ts=T0 + timedelta(seconds=i),
+                source="oee",
+            ),
+            i + 1,
+        )
+    store.write(buf.frame(), 1, 4)
+    end = T0 + timedelta(minutes=1)
+    shift = query(tmp_path, ASSET, ["oee"], T0, end, window="shift")
+    assert shift["value"].to_list() == [0.5, 0.7]
+    assert query(tmp_path, ASSET, ["oee"], T0, end).height == 4

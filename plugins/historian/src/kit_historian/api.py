@@ -31,6 +31,8 @@ class HistoryQueryRequest(BaseModel):
     every: str | None = None
     """Aggregate into intervals (``1m``, ``15m``, ``1h``)."""
     agg: Literal["mean", "min", "max", "last"] = "mean"
+    window: str | None = None
+    """Only KPI rows of this KPI window (``shift``, ``rolling``)."""
     component: str | None = None
     """Historian component to ask (default: the site-wide one)."""
     limit: int = Field(100_000, ge=1, le=10_000_000)

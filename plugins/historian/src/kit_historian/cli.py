@@ -39,6 +39,7 @@ def history() -> None:
     show_default=True,
     help="Aggregate of good values.",
 )
+@click.option("--window", help="Only KPI values of this KPI window (shift, rolling, ...).")
 @click.option(
     "--format",
     "fmt",
@@ -68,6 +69,7 @@ def query_cmd(
     end: str,
     every: str | None,
     agg: str,
+    window: str | None,
     fmt: str,
     output: Path | None,
     directory: Path | None,
@@ -77,7 +79,7 @@ def query_cmd(
     names = _names(points)
     if fmt == "parquet" and output is None:
         raise KitError("--format parquet needs --output FILE")
-    df, _units = fetch(ctx, asset, names, start, end, every, agg, directory, url)
+    df, _units = fetch(ctx, asset, names, start, end, every, agg, directory, url, window)
     write(df, fmt, output)
 
 
@@ -98,11 +100,12 @@ def fetch(
     agg: str,
     directory: Path | None,
     url: str | None,
+    window: str | None = None,
 ) -> tuple[pl.DataFrame, dict[str, str | None]]:
     """Query result and units, from ``directory`` or the runtime's ``history.query``."""
     t0, t1 = parse_time(start), parse_time(end)
     if directory is not None:
-        df = query(directory, asset, names, t0, t1, every=every, agg=agg)  # type: ignore[arg-type]
+        df = query(directory, asset, names, t0, t1, every=every, agg=agg, window=window)  # type: ignore[arg-type]
         return df, units(directory, asset, names, t0, t1)
     body = {
         "asset": asset,
@@ -111,6 +114,7 @@ def fetch(
         "to": t1.isoformat(),
         "every": every,
         "agg": agg,
+        "window": window,
     }
     result = run(control_call(settings_from(ctx), "history.query", body, url=url, timeout=60))
     if result.get("truncated"):
@@ -125,6 +129,7 @@ def fetch(
 @click.option("--to", "end", default="now", show_default=True, help="End (exclusive).")
 @click.option("--every", help="Aggregate into intervals, e.g. 1m, 15m, 1h.")
 @click.option("--agg", type=click.Choice(AGGS), default="mean", show_default=True)
+@click.option("--window", help="Only KPI values of this KPI window (shift, rolling, ...).")
 @click.option(
     "--format",
     "fmt",
@@ -152,6 +157,7 @@ def export_cmd(
     end: str,
     every: str | None,
     agg: str,
+    window: str | None,
     fmt: str | None,
     tz: str | None,
     output: Path,
@@ -166,7 +172,7 @@ def export_cmd(
     if fmt not in ("csv", "xlsx"):
         raise KitError(f"{output}: give --format csv or xlsx (or a .csv/.xlsx file name)")
     zone = check_tz(tz or local_tz_name())
-    df, unit_map = fetch(ctx, asset, _names(points), start, end, every, agg, directory, url)
+    df, unit_map = fetch(ctx, asset, _names(points), start, end, every, agg, directory, url, window)
     n = export(df, unit_map, zone, fmt, output)
     click.echo(f"{n} rows written to {output} (times in {zone})", err=True)
 

@@ -339,7 +339,16 @@ def register_endpoints(api, runtime) -> None:
         start, end = parse_time(req.from_), parse_time(req.to)
 
         def run() -> dict[str, Any]:
-            df = query(root, req.asset, req.points, start, end, every=req.every, agg=req.agg)
+            df = query(
+                root,
+                req.asset,
+                req.points,
+                start,
+                end,
+                every=req.every,
+                agg=req.agg,
+                window=req.window,
+            )
             out = to_json(df, req.limit)
             return {**out, "units": units(root, req.asset, req.points, start, end)}
 

@@ -85,13 +85,15 @@ def query(
     every: str | None = None,
     agg: Agg = "mean",
     kinds: tuple[str, ...] = ("data", "kpi", "events"),
+    window: str | None = None,
 ) -> pl.DataFrame:
     """History of ``points`` of ``asset`` in ``[start, end)``.
 
     Without ``every``: raw rows ``ts, point, value, text, unit, quality`` (KPI rows also
     carry ``window``). With ``every``: one row per point and interval, ``ts`` (interval
     start), ``point``, ``value`` (the aggregate of good values), ``samples`` (good values
-    used) and ``excluded`` (bad/uncertain readings skipped).
+    used) and ``excluded`` (bad/uncertain readings skipped). ``window`` keeps only KPI rows
+    of that KPI window (``shift``, ``rolling``; for events: the event kind).
 
     Raises:
         KitError: bad asset path, aggregation or interval.
@@ -121,6 +123,8 @@ def query(
         .select(cols)
         .filter(pl.col("point").is_in(points) & (pl.col("ts") >= start) & (pl.col("ts") < end))
     )
+    if window is not None:
+        lf = lf.filter(pl.col("window") == window)
     if not every:
         return lf.sort("point", "ts").collect()
     good = pl.col("quality") == "good"
