@@ -78,7 +78,10 @@ def test_headless_demo_is_believable(tmp_path):
         head.append(line)
         if line.startswith("demo running"):
             break
-    violations, satisfied = _relations_over_the_bus(tmp_path / "d" / "demo")
+    # The demo names its own data directory (<data dir>/demo, or demo-N beside a running one).
+    named = re.search(r"data directory (\S+)", head[-1])
+    demo_dir = Path(named.group(1)) if named else tmp_path / "d" / "demo"
+    violations, satisfied = _relations_over_the_bus(demo_dir)
     rest, err = demo.communicate(timeout=240)
     r = subprocess.CompletedProcess(demo.args, demo.returncode, "".join(head) + rest, err)
     assert violations == [], f"relations violated in the demo's data: {violations[:5]}"
