@@ -24,7 +24,6 @@ from pyModbusTCP.server import DataBank, DataHandler, ModbusServer
 
 from kit.cli.sim_cmd import start_simulator
 from kit.scan.inventory import inventory_path, load_inventory
-from kit.testing import wait_for
 
 METERS = {
     "127.0.0.2": "eastron-sdm630",
