@@ -114,3 +114,60 @@ def test_inventory_round_trip_and_bad_file(tmp_path):
 def test_pacer_rejects_a_zero_rate():
     with pytest.raises(ValueError):
         Pacer(0, 1)
+
+
+def _inv_two() -> Inventory:
+    return Inventory(
+        endpoints=[
+            Endpoint(
+                host="10.0.0.5",
+                port=5020,
+                protocol="modbus",
+                status="scanned",
+                devices=[
+                    Device(unit_id=3, status="identified", profile="eastron-sdm630", confidence=1),
+                    Device(unit_id=4, status="unknown"),
+                ],
+            )
+        ]
+    )
+
+
+def test_install_params_from_an_inventory_device():
+    from pathlib import Path
+
+    from kit.recipes.loader import load_recipe
+    from kit.scan.inventory import install_params
+
+    root = Path(__file__).resolve().parents[1]
+    defs = load_recipe(root / "recipes" / "energy-per-shift.yaml").recipe.model_dump(mode="json")[
+        "parameters"
+    ]
+    assert install_params(_inv_two(), 1, defs) == {
+        "meter_host": "10.0.0.5",
+        "meter_port": 5020,
+        "meter_profile": "eastron-sdm630",
+        "unit_id": 3,
+    }
+    with pytest.raises(ConfigError, match="was not identified"):
+        install_params(_inv_two(), 2, defs)
+    with pytest.raises(ConfigError, match="has 2 device"):
+        install_params(_inv_two(), 3, defs)
+
+
+def test_kit_install_device_reads_the_inventory(tmp_path, monkeypatch):
+    """``kit install FILE --device N`` fails on a missing device before any runtime call."""
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from kit.cli import cli
+    from kit.scan.inventory import inventory_path
+
+    monkeypatch.setenv("KIT_DATA_DIR", str(tmp_path))
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "energy-per-shift.yaml"
+    res = CliRunner().invoke(cli, ["install", str(recipe), "--device", "1", "--yes"])
+    assert res.exit_code != 0 and "no inventory yet" in res.output
+    save_inventory(_inv_two(), inventory_path(tmp_path))
+    res = CliRunner().invoke(cli, ["install", str(recipe), "--device", "2", "--yes"])
+    assert res.exit_code != 0 and "--set meter_profile=PROFILE" in res.output

@@ -147,3 +147,51 @@ def load_inventory(path: Path) -> Inventory:
         first = exc.errors()[0]
         loc = ".".join(str(x) for x in first["loc"])
         raise ConfigError(f"{path}: {loc}: {first['msg']} (run `kit scan` again)") from None
+
+
+def install_params(inv: Inventory, number: int, defs: dict[str, Any]) -> dict[str, Any]:
+    """Recipe parameter values from device ``number`` (1-based) of ``inv``.
+
+    ``defs`` are the recipe's parameter definitions (name → ``{type: …}``). The one parameter
+    of each type ``host``, ``port`` and ``profile`` and the one integer parameter named
+    ``unit_id`` (or ending in it) get the device's address, port, unit id and best profile.
+
+    Raises:
+        ConfigError: no such device; a device without an identified profile for a recipe
+            that needs one; a recipe with several devices (which one is meant is ambiguous:
+            give them with ``--set``).
+    """
+    devices = inv.devices()
+    if not 1 <= number <= len(devices):
+        raise ConfigError(
+            f"--device {number}: the inventory has {len(devices)} device(s) "
+            "(`kit scan` numbers them in its table)"
+        )
+    ep, dev = devices[number - 1]
+    want = {
+        "host": ep.host,
+        "port": ep.port,
+        "profile": dev.profile,
+        "unit_id": dev.unit_id,
+    }
+    out: dict[str, Any] = {}
+    for kind, value in want.items():
+        names = [
+            n
+            for n, d in defs.items()
+            if (d.get("type") == kind if kind != "unit_id" else n.endswith("unit_id"))
+        ]
+        if not names or value is None and kind == "unit_id":
+            continue
+        if len(names) > 1:
+            raise ConfigError(
+                f"--device: the recipe has several {kind} parameters ({', '.join(names)}); "
+                "give them with --set NAME=VALUE"
+            )
+        if value is None:
+            raise ConfigError(
+                f"--device {number}: {ep.host}:{ep.port} unit {dev.unit_id} was not identified "
+                f"(status {dev.status}); give the profile with --set {names[0]}=PROFILE"
+            )
+        out[names[0]] = value
+    return out
