@@ -1,0 +1,53 @@
+"""``kit scan`` of an OPC UA server: GetEndpoints only, no session, the certificate reported by
+fingerprint and never trusted (issue 13). Against the kit's asyncua simulator on 127.0.0.2."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import sys
+
+from cryptography.hazmat.primitives.serialization import Encoding
+from kit_opcua.adapter import OpcuaAdapter
+
+
+async def test_scan_lists_application_and_security_without_trusting(sim_factory, tmp_path):
+    sim = await sim_factory("siemens-s7-1500-db", host="127.0.0.2")
+    env = dict(os.environ, KIT_DATA_DIR=str(tmp_path))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "kit",
+        "scan",
+        "127.0.0.2",
+        "--ports",
+        f"{sim.port}/opcua",
+        "--json",
+        "--quiet",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    ep = json.loads(out)["endpoints"][0]
+    assert ep["protocol"] == "opcua" and ep["status"] == "scanned"
+    info = ep["info"]
+    assert info["application"]["application_uri"] == sim.application_uri
+    policies = {e["security_policy"] for e in info["endpoints"]}
+    assert "None" in policies and "Basic256Sha256" in policies
+    cert = sim.certificate.public_bytes(Encoding.DER)
+    assert info["certificate_sha256"] == [hashlib.sha256(cert).hexdigest()]
+    assert info["certificate_trusted"] is False
+    assert ep["requests"] == 1
+    notes = " ".join(ep["devices"][0]["notes"])
+    assert "secure endpoint" in notes and "available" in notes
+    # The scan wrote its inventory and nothing else: no certificate trusted or stored.
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == ["inventory.json"]
+
+
+def test_opcua_adapter_offers_the_scan_contract():
+    assert OpcuaAdapter.scan_ports == (4840,)
+    assert asyncio.iscoroutinefunction(OpcuaAdapter.scan_endpoint)
