@@ -281,3 +281,28 @@ async def test_a_port_without_protocol_is_refused_before_any_traffic(tmp_path):
     assert proc.returncode != 0
     assert "15020/modbus" in err.decode()
     assert not inventory_path(tmp_path).exists()
+
+
+async def test_a_busy_device_is_left_alone_at_once(tmp_path):
+    """Exception 06 (server busy) on the first read: no further request to that device."""
+    from kit_modbus.plugin import ModbusAdapter
+
+    from kit.library import Library
+    from kit.plugins import get_plugin_manager
+
+    sim = await start_simulator("eastron-sdm630", host="127.0.0.2", port=0)
+    try:
+        sim.set_exception("holding", [0], 6)
+        sent = []
+
+        async def pace():
+            sent.append(1)
+
+        profiles = Library(get_plugin_manager(), None).profiles().by_protocol("modbus")
+        got = await ModbusAdapter.scan_endpoint(
+            sim.host, sim.port, pace=pace, profiles=profiles, units=[1, 2, 3], timeout_s=0.5
+        )
+        assert got["devices"][0]["status"] == "busy"
+        assert len(sent) == 1 and sim.requests == 1
+    finally:
+        await sim.stop()

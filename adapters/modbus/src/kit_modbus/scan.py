@@ -245,6 +245,15 @@ def _device(unit: int, ident: dict[str, str], ranked: list[fp.Judgement], req: i
     }
 
 
+def _busy(unit: int, requests: int) -> dict[str, Any]:
+    return {
+        "unit_id": unit,
+        "status": "busy",
+        "notes": ["answered exception 06 (busy): scan stopped for this device"],
+        "requests": requests,
+    }
+
+
 async def scan_endpoint(
     host: str,
     port: int,
@@ -262,7 +271,14 @@ async def scan_endpoint(
         try_units = list(units)
         if len(try_units) > 1:
             canary = _Unit(line, CANARY_UNIT, pace, timeout_s)
-            direct, _ = await _present(canary)
+            try:
+                direct, _ = await _present(canary)
+            except _Busy:
+                return {
+                    "status": "scanned",
+                    "detail": "answered exception 06 (busy): left alone",
+                    "devices": [_busy(try_units[0], canary.requests)],
+                }
             if direct:
                 try_units = try_units[:1]
                 notes.append(
@@ -279,14 +295,7 @@ async def scan_endpoint(
                 ranked = await fingerprint_unit(u, profiles, ident)
                 devices.append(_device(unit, ident, ranked, u.requests))
             except _Busy:
-                devices.append(
-                    {
-                        "unit_id": unit,
-                        "status": "busy",
-                        "notes": ["answered exception 06 (busy): scan stopped for this device"],
-                        "requests": u.requests,
-                    }
-                )
+                devices.append(_busy(unit, u.requests))
     except CommLost as exc:
         return {"status": "error", "detail": f"connection lost: {exc}", "devices": devices}
     finally:
