@@ -155,19 +155,30 @@ def test_install_params_from_an_inventory_device():
         install_params(_inv_two(), 3, defs)
 
 
-def test_kit_install_device_reads_the_inventory(tmp_path, monkeypatch):
+def test_kit_install_device_reads_the_inventory(tmp_path):
     """``kit install FILE --device N`` fails on a missing device before any runtime call."""
+    import os
+    import subprocess
+    import sys
     from pathlib import Path
 
-    from click.testing import CliRunner
-
-    from kit.cli import cli
     from kit.scan.inventory import inventory_path
 
-    monkeypatch.setenv("KIT_DATA_DIR", str(tmp_path))
+    env = dict(os.environ, KIT_DATA_DIR=str(tmp_path))
+    env.pop("KIT_CONFIG", None)
     recipe = Path(__file__).resolve().parents[1] / "recipes" / "energy-per-shift.yaml"
-    res = CliRunner().invoke(cli, ["install", str(recipe), "--device", "1", "--yes"])
-    assert res.exit_code != 0 and "no inventory yet" in res.output
+
+    def kit_install(n: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "kit", "install", str(recipe), "--device", n, "--yes"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+
+    res = kit_install("1")
+    assert res.returncode != 0 and "no inventory yet" in res.stderr
     save_inventory(_inv_two(), inventory_path(tmp_path))
-    res = CliRunner().invoke(cli, ["install", str(recipe), "--device", "2", "--yes"])
-    assert res.exit_code != 0 and "--set meter_profile=PROFILE" in res.output
+    res = kit_install("2")
+    assert res.returncode != 0 and "--set meter_profile=PROFILE" in res.stderr
