@@ -97,6 +97,16 @@ class _Unit:
         return got
 
 
+class _PacedLine:
+    """What :func:`read_identity` needs of a :class:`Line`, with every request paced and counted."""
+
+    def __init__(self, u: _Unit) -> None:
+        self.u = u
+
+    async def request(self, unit: int, fc: int, start: int, count: int, **_: Any) -> list[int]:
+        return await self.u.request(fc, start, count)
+
+
 async def _present(u: _Unit) -> tuple[bool, str]:
     """Does a device answer at this unit id? Any reply except 0A/0B proves it."""
     try:
@@ -156,14 +166,14 @@ async def fingerprint_unit(
         ident_section = getattr(pl.profile, "identity", None)
         if ident_section is not None:
             conn = pl.profile.connection
-
-            class _Paced:  # read_identity talks to a Line; pace each of its requests
-                async def request(self, unit, fc, start, count, timeout=None):
-                    return await u.request(fc, start, count)
-
             identity = await read_identity(
-                _Paced(), u.unit, ident_section, conn.addressing, conn.byte_order, u.t
-            )  # type: ignore[arg-type]
+                _PacedLine(u),  # type: ignore[arg-type]
+                u.unit,
+                ident_section,
+                conn.addressing,
+                conn.byte_order,
+                u.t,
+            )
         out.append(fp.judge(pl, await _read_plan(u, pl), identification, identity))
     return fp.rank(out)
 
