@@ -14,6 +14,7 @@ import json
 import os
 import random
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -70,9 +71,14 @@ async def site(tmp_path):
     """Start every device on one port; yields (port, data_dir, things) and stops them all."""
     started: list = []
     foreign: list = []
+    reserved: list[socket.socket] = []
 
     async def _start(
-        hosts: dict[str, str], gateway=None, emulator: str | None = None, unknown: str | None = None
+        hosts: dict[str, str],
+        gateway=None,
+        emulator: str | None = None,
+        unknown: str | None = None,
+        stamps: list[float] | None = None,
     ):
         for _ in range(5):  # the free port of 127.0.0.2 may be taken on another address
             try:
@@ -93,15 +99,31 @@ async def site(tmp_path):
                     await emu.start()
                     started.append(emu)
                 if unknown:
-                    foreign.append(random_server(unknown, port, seed=13))
+                    foreign.append(random_server(unknown, port, seed=13, stamps=stamps))
+                # Hold the port on every other address of the /28 (bound, not listening: a
+                # connect gets RST), so no other process can put a server there mid-test.
+                used = {*hosts, gateway[0] if gateway else "", emulator or "", unknown or ""}
+                for i in range(1, 15):
+                    if f"127.0.0.{i}" not in used:
+                        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                        reserved.append(sock)
+                        sock.bind((f"127.0.0.{i}", port))
                 return port
             except OSError:
                 for s in started:
                     await s.stop()
                 started.clear()
+                for f in foreign:
+                    f.stop()
+                foreign.clear()
+                for sock in reserved:
+                    sock.close()
+                reserved.clear()
         raise RuntimeError("no common free port")
 
     yield _start, started, foreign
+    for sock in reserved:
+        sock.close()
     for s in started:
         await s.stop()
     for f in foreign:
@@ -187,8 +209,11 @@ async def test_scan_finds_every_device_and_ranks_the_right_profile(site, tmp_pat
 async def test_rate_limit_holds_at_the_servers(site, tmp_path):
     start, started, foreign = site
     stamps: list[float] = []
-    port = await start({"127.0.0.2": "eastron-sdm630", "127.0.0.3": "eastron-sdm120"})
-    foreign.append(random_server("127.0.0.4", port, seed=5, stamps=stamps))
+    port = await start(
+        {"127.0.0.2": "eastron-sdm630", "127.0.0.3": "eastron-sdm120"},
+        unknown="127.0.0.4",
+        stamps=stamps,
+    )
     for s in started:  # stamp every read the simulators answer, as they arrive
         orig = s.store.async_getValues
 
