@@ -191,7 +191,8 @@ def scan(
     opts = ScanOptions(
         targets=parse_targets(targets),
         ports=parse_ports(ports, known, found),
-        units=parse_int_list(units, 0, 255, "unit id"),
+        # Unit 0 is broadcast: writes only, no device answers a read there.
+        units=parse_int_list(units, 1, 255, "unit id"),
         concurrency=concurrency,
         rate=rate,
         host_rate=min(host_rate, rate),
@@ -235,8 +236,11 @@ def scan(
             task.cancel()
 
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGINT, _stop)
-        loop.add_signal_handler(signal.SIGTERM, _stop)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, _stop)
+            except (NotImplementedError, RuntimeError):  # no signal handlers on this platform
+                pass
         try:
             await task
         except asyncio.CancelledError:
