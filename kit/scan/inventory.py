@@ -195,3 +195,12 @@ def install_params(inv: Inventory, number: int, defs: dict[str, Any]) -> dict[st
             )
         out[names[0]] = value
     return out
+
+
+PRIOR = 3.0
+"""log10 prior odds against any one profile (docs/scan.md#confidence)."""
+
+
+def confidence(score: float) -> float:
+    """``1 / (1 + 10^(PRIOR − score))``: evidence in log10 likelihood-ratio units → 0–1."""
+    return 1.0 / (1.0 + 10.0 ** min(50.0, PRIOR - score))

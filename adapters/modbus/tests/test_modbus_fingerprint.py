@@ -13,7 +13,7 @@ from kit_modbus.identity import IdentityResult
 from kit.library import Library
 from kit.plugins import get_plugin_manager
 from kit.profiles import load_profile
-from kit.scan.inventory import MATCH_THRESHOLD
+from kit.scan.inventory import MATCH_THRESHOLD, PRIOR
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +55,8 @@ def test_the_emulators_values_match_its_profile_and_an_identity_mismatch_exclude
 
 
 def test_confidence_formula():
-    assert fp.Judgement("x", fp.PRIOR).confidence == pytest.approx(0.5)
-    assert fp.Judgement("x", fp.PRIOR + 1).confidence == pytest.approx(10 / 11)
+    assert fp.Judgement("x", PRIOR).confidence == pytest.approx(0.5)
+    assert fp.Judgement("x", PRIOR + 1).confidence == pytest.approx(10 / 11)
     assert fp.Judgement("x", 100.0, excluded=True).confidence == 0.0
 
 

@@ -1,5 +1,7 @@
-"""``kit scan`` of an OPC UA server: GetEndpoints only, no session, the certificate reported by
-fingerprint and never trusted (issue 13). Against the kit's asyncua simulator on 127.0.0.2."""
+"""``kit scan`` of an OPC UA server: GetEndpoints, the certificate reported by fingerprint and
+never trusted, an anonymous look inside where the server offers it (namespaces, BuildInfo, clock
+offset) and the match against the OPC UA profiles (issue 13). Against the kit's asyncua
+simulator on 127.0.0.2."""
 
 from __future__ import annotations
 
@@ -41,9 +43,17 @@ async def test_scan_lists_application_and_security_without_trusting(sim_factory,
     cert = sim.certificate.public_bytes(Encoding.DER)
     assert info["certificate_sha256"] == [hashlib.sha256(cert).hexdigest()]
     assert info["certificate_trusted"] is False
-    assert ep["requests"] == 1
-    notes = " ".join(ep["devices"][0]["notes"])
+    # GetEndpoints, then (None + Anonymous offered) one anonymous session and one read.
+    assert ep["requests"] == 3
+    dev = ep["devices"][0]
+    notes = " ".join(dev["notes"])
     assert "secure endpoint" in notes and "available" in notes
+    assert "server clock offset" in notes and isinstance(info["clock_offset_s"], float)
+    # Matched against the OPC UA profiles by BuildInfo and namespace.
+    assert dev["status"] == "identified" and dev["profile"] == "siemens-s7-1500-db"
+    assert "http://www.siemens.com/simatic-s7-opcua" in info["namespaces"]
+    assert any(e.startswith("BuildInfo 'Siemens") for e in dev["candidates"][0]["evidence"])
+    assert dev["identification"]["manufacturer_name"].startswith("Siemens")
     # The scan wrote its inventory and nothing else: no certificate trusted or stored.
     assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == ["inventory.json"]
 
@@ -51,3 +61,22 @@ async def test_scan_lists_application_and_security_without_trusting(sim_factory,
 def test_opcua_adapter_offers_the_scan_contract():
     assert OpcuaAdapter.scan_ports == (4840,)
     assert asyncio.iscoroutinefunction(OpcuaAdapter.scan_endpoint)
+
+
+async def test_a_server_with_only_secure_endpoints_is_listed_without_a_session(
+    sim_factory, tmp_path
+):
+    from kit_opcua.scan import scan_endpoint
+
+    sim = await sim_factory(
+        "siemens-s7-1500-db", host="127.0.0.2", security_policy="Basic256Sha256"
+    )
+    sent = []
+
+    async def pace():
+        sent.append(1)
+
+    got = await scan_endpoint(sim.host, sim.port, pace=pace, profiles=[], timeout_s=1.0)
+    assert got["status"] == "scanned" and len(sent) == 1
+    assert {e["security_policy"] for e in got["info"]["endpoints"]} == {"Basic256Sha256"}
+    assert got["devices"][0]["status"] == "unknown" and "namespaces" not in got["info"]

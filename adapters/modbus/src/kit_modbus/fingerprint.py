@@ -43,11 +43,10 @@ from functools import lru_cache
 from typing import Any
 
 from kit.relations import RELATIONS, evaluate
+from kit.scan.inventory import confidence  # one formula for all protocols
 from kit_modbus import codec
 from kit_modbus.probe_search import decode_point
 
-PRIOR = 3.0
-"""log10 prior odds against any one profile (see the module docstring)."""
 MAX_POINTS = 16
 """Points read per candidate profile."""
 MAX_READ = 60
@@ -93,9 +92,7 @@ class Judgement:
     @property
     def confidence(self) -> float:
         """``1 / (1 + 10^(PRIOR − score))``; 0 when excluded."""
-        if self.excluded:
-            return 0.0
-        return 1.0 / (1.0 + 10.0 ** min(50.0, PRIOR - self.score))
+        return 0.0 if self.excluded else confidence(self.score)
 
 
 def plan(prof: Any) -> Plan:
