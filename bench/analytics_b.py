@@ -13,8 +13,9 @@ Each ``bench_*`` function builds sample batches, measures
   bus sustains (bus socket I/O and KPI/event publishing excluded);
 
 each as the best of ``REPEAT`` runs, and returns them with ``ratio_to_json`` (> 1 means the plugin path is faster than merely
-parsing the JSON). Run alone: ``uv run python bench/analytics_b.py [--scale 0.2]``; prints
-the figures and ends with one line of JSON. Target: ≥ 50,000 points/s per plugin.
+parsing the JSON). Run alone: ``uv run python bench/analytics_b.py [--scale 0.2] [--quick]``
+(``--quick``, the CI smoke run, is ``--scale 0.1``); prints the figures and ends with one
+line of JSON. ``bench/analytics.py`` runs these three in its own pass too. Target: ≥ 50,000 points/s per plugin.
 """
 
 from __future__ import annotations
@@ -134,8 +135,9 @@ def _wave(b: int, p: int) -> float:
 def bench_condition(scale: float = 1.0) -> dict[str, Any]:
     """100 signals per batch; the first 300 s learn the baseline, then scoring with alarms."""
     import polars  # noqa: F401  -- imported once per process; keep its import time out of the figure
-    from kit_condition.intake import Intake
     from kit_condition.monitor import ConditionMonitor, Params
+
+    from kit.intake import Intake
 
     n_b, n_p = max(400, int(800 * scale)), 100
     batches = _batches(
@@ -169,8 +171,9 @@ def bench_condition(scale: float = 1.0) -> dict[str, Any]:
 def bench_spc(scale: float = 1.0) -> dict[str, Any]:
     """Ten SPC charts (I-MR and X̄-R n=5), all Nelson + WE rules and Cp/Cpk, one batch per part."""
     from kit_spc.charts import ControlChart
-    from kit_spc.intake import Intake
     from kit_spc.rules import ALL_RULES
+
+    from kit.intake import Intake
 
     n_b, n_p = max(1000, int(6000 * scale)), 10
     batches = _batches(n_b, n_p, _wave, prefix="dim")
@@ -211,9 +214,10 @@ def bench_spc(scale: float = 1.0) -> dict[str, Any]:
 def bench_alarms(scale: float = 1.0) -> dict[str, Any]:
     """100 points per batch, 200 rules (hi + rate per point, deadband, delays), flood on."""
     from kit_alarms.engine import AlarmEngine
-    from kit_alarms.intake import Intake
     from kit_alarms.rules import AlarmRule
     from pydantic import TypeAdapter
+
+    from kit.intake import Intake
 
     n_b, n_p = max(400, int(800 * scale)), 100
     batches = _batches(
@@ -264,7 +268,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default=1.0,
         help="fraction of the default workload (e.g. 0.1 for a smoke run)",
     )
+    ap.add_argument("--quick", action="store_true", help="smoke run: the same as --scale 0.1")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.scale = min(args.scale, 0.1)
     out: dict[str, Any] = {}
     for fn in (bench_condition, bench_spc, bench_alarms):
         r = fn(args.scale)

@@ -6,14 +6,16 @@ connection (baseline, what the kit did before per-component users) and each comp
 through its own authenticated connection. Prints connect time, memory per connection and
 throughput, the ratio to the baseline, and ends with one JSON line.
 
-    uv run python bench/bench_component_connections.py [N] [K]
+    uv run python bench/bench_component_connections.py [N] [K] [--quick]
+
+``--quick`` (the CI smoke run): 4 components × 50 batches, 3 component adds.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
-import sys
 import tempfile
 import time
 import tracemalloc
@@ -69,7 +71,7 @@ async def add_component_cost(count: int) -> list[float]:
     return sorted(out)
 
 
-async def main(n: int, k: int) -> dict:
+async def main(n: int, k: int, adds: int = 10) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         auth = BusAuth.load_or_create(Path(tmp))
         for i in range(n):
@@ -97,7 +99,7 @@ async def main(n: int, k: int) -> dict:
             await runtime.close()
         finally:
             await server.stop()
-    add_ms = await add_component_cost(10)
+    add_ms = await add_component_cost(adds)
     msgs = n * k
     fig = {
         "components": n,
@@ -127,6 +129,11 @@ async def main(n: int, k: int) -> dict:
 
 
 if __name__ == "__main__":
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 20
-    k = int(sys.argv[2]) if len(sys.argv) > 2 else 500
-    print(json.dumps(asyncio.run(main(n, k))))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("n", type=int, nargs="?", default=20, help="components")
+    ap.add_argument("k", type=int, nargs="?", default=500, help="batches per component")
+    ap.add_argument("--quick", action="store_true", help="smoke run: 4 × 50 batches, 3 adds")
+    args = ap.parse_args()
+    if args.quick:
+        args.n, args.k = min(args.n, 4), min(args.k, 50)
+    print(json.dumps(asyncio.run(main(args.n, args.k, adds=3 if args.quick else 10))))

@@ -13,6 +13,7 @@ publish→receive latency of the hot path paced at ``--rate`` points/s with a de
 consumer. The last line is one JSON object with every figure.
 
 Usage: uv run python bench/bus_throughput.py [--batches 3000] [--points 125] [--rate 100000]
+[--quick]  (``--quick``, the CI smoke run: 300 batches, 2 rounds, 1 s of latency)
 """
 
 from __future__ import annotations
@@ -206,6 +207,10 @@ if __name__ == "__main__":
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--rate", type=float, default=100_000)
     ap.add_argument("--latency-s", type=float, default=5.0)
-    result = asyncio.run(main(ap.parse_args()))
+    ap.add_argument("--quick", action="store_true", help="smoke run: seconds, not minutes")
+    args = ap.parse_args()
+    if args.quick:
+        args.batches, args.rounds, args.latency_s = min(args.batches, 300), 2, 1.0
+    result = asyncio.run(main(args))
     print(json.dumps(result))
     sys.exit(0)

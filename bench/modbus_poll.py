@@ -12,7 +12,8 @@ Printed per size: points/s, requests per cycle (planned vs one request per point
 per point (``time.process_time`` of this process), and the adapter/bare ratio. The last
 line is one JSON object with every figure. Targets: ratio ≥ 0.75, < 3 µs CPU per point.
 
-Usage: ``uv run python bench/modbus_poll.py [--sizes 1000,10000] [--seconds 5]``
+Usage: ``uv run python bench/modbus_poll.py [--sizes 1000,10000] [--seconds 5]``;
+``--quick`` (the CI smoke run): 200 points, 2 s, one run per side.
 """
 
 from __future__ import annotations
@@ -197,7 +198,10 @@ async def main() -> None:
     ap.add_argument("--sizes", default="1000,10000")
     ap.add_argument("--seconds", type=float, default=10.0, help="measuring time per size and side")
     ap.add_argument("--repeats", type=int, default=2, help="alternating runs per size and side")
+    ap.add_argument("--quick", action="store_true", help="smoke run: 200 points, 2 s, 1 repeat")
     args = ap.parse_args()
+    if args.quick:
+        args.sizes, args.seconds, args.repeats = "200", 2.0, 1
     logging.basicConfig(level=logging.ERROR)
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     results = {}

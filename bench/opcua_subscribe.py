@@ -13,6 +13,8 @@ publishing interval and sampling interval. Printed: notifications/s of each, the
 delivery ratio (target ≥ 95 %), CPU time of this process per notification, and one JSON line.
 
     uv run python bench/opcua_subscribe.py [--items 1000] [--seconds 12] [--policy Basic256Sha256]
+
+``--quick`` (the CI smoke run): 50 items for 3 s.
 """
 
 from __future__ import annotations
@@ -236,7 +238,10 @@ async def main() -> None:
         default="Basic256Sha256",
         choices=["Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss", "None"],
     )
+    ap.add_argument("--quick", action="store_true", help="smoke run: 50 items for 3 s")
     args = ap.parse_args()
+    if args.quick:
+        args.items, args.seconds = min(args.items, 50), 3.0
     logging.basicConfig(level=logging.ERROR)
     cache = (
         Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))

@@ -3,7 +3,8 @@
 Baseline (same run): adding the same component directly with ``Runtime.add_component`` and
 waiting until it reports running — what a hand-written site config costs. The engine adds
 planning, the connection test, the settle time that proves the components stay up, and the
-KV record. Run: ``uv run python bench/recipes.py [--rounds N]``. Ends with one JSON line.
+KV record. Run: ``uv run python bench/recipes.py [--rounds N]``; ``--quick`` (the CI smoke
+run) validates for 0.5 s and installs once. Ends with one JSON line.
 """
 
 from __future__ import annotations
@@ -86,9 +87,12 @@ async def latencies(rounds: int) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--quick", action="store_true", help="smoke run: 0.5 s of validation, 1 round")
     args = ap.parse_args()
+    if args.quick:
+        args.rounds = 1
     host = get_plugin_manager()
-    parse, rate = validation_rates(host)
+    parse, rate = validation_rates(host, seconds=0.5 if args.quick else 2.0)
     print(f"validation pass 1 (read, YAML with line numbers, shape): {parse:.0f} files/s")
     print(f"validation pass 2 (plugin configs, profiles, points): {rate:.0f} files/s")
     lat = asyncio.run(latencies(args.rounds))

@@ -8,8 +8,11 @@ is acknowledged by the stream, and failures are counted, not silently dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import ssl
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -67,25 +70,33 @@ class MalformedCounter:
 def stream_configs(r: RetentionSettings) -> list[js_api.StreamConfig]:
     """The three streams of the bus contract with the site's retention limits."""
 
-    def cfg(name: str, subj: str, max_age_h: float, max_bytes: int) -> js_api.StreamConfig:
+    def cfg(
+        name: str, subj: str, max_age_h: float, max_bytes: int, memory: bool = False
+    ) -> js_api.StreamConfig:
         return js_api.StreamConfig(
             name=name,
             subjects=[subj],
             retention=js_api.RetentionPolicy.LIMITS,
-            storage=js_api.StorageType.FILE,
+            storage=js_api.StorageType.MEMORY if memory else js_api.StorageType.FILE,
             discard=js_api.DiscardPolicy.OLD,
             max_age=max_age_h * 3600,
             max_bytes=max_bytes,
             # Duplicate window lets a producer retry after a reconnect without doubling data.
             duplicate_window=120,
+            # S2 on disk (docs/sizing.md); a memory stream is never compressed.
+            compression=js_api.StoreCompression.S2
+            if r.compression == "s2" and not memory
+            else js_api.StoreCompression.NONE,
         )
 
+    in_memory = r.data_storage == "memory"
     return [
         cfg(
             subjects.STREAM_DATA,
             f"{subjects.DATA_PREFIX}.>",
             r.data_max_age_hours,
-            r.data_max_bytes,
+            r.data_memory_max_bytes if in_memory else r.data_max_bytes,
+            memory=in_memory,
         ),
         cfg(subjects.STREAM_KPI, f"{subjects.KPI_PREFIX}.>", r.kpi_max_age_hours, r.kpi_max_bytes),
         cfg(
@@ -104,13 +115,90 @@ def kv_configs() -> list[js_api.KeyValueConfig]:
             bucket=KV_DEPLOYMENTS, history=10, description="installed recipes and their state"
         ),
         js_api.KeyValueConfig(
-            bucket=KV_LAST, history=1, description="last value of every point, one key per asset"
+            bucket=KV_LAST,
+            history=1,
+            description="last value of every point, one key per asset",
+            # A cache rewritten every second by each adapter: on disk it wrote more than
+            # KIT_DATA itself (issue 20). In memory it is rebuilt within a poll after a restart.
+            storage=js_api.StorageType.MEMORY,
         ),
         js_api.KeyValueConfig(bucket=KV_CONFIG, history=5, description="site configuration"),
         js_api.KeyValueConfig(
             bucket=KV_STATE, history=3, description="persistent state of component instances"
         ),
     ]
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for messages and logs)."""
+    import re
+
+    return re.sub(r"(//[^:/@,]+:)[^@/,]*@", r"\1***@", url)
+
+
+def _telling(errors: list[BaseException]) -> BaseException | None:
+    """The most telling of the errors of failed connect attempts (authorization and TLS
+    before the connection reset that follows them)."""
+    for e in errors:
+        if isinstance(e, (nats.errors.AuthorizationError, ssl.SSLError)):
+            return e
+        if "authorization" in str(e).lower():
+            return e
+    return errors[-1] if errors else None
+
+
+def connect_failure(url: str, exc: BaseException | None, auth_required: bool = False) -> str:
+    """A user-facing sentence: why connecting to ``url`` failed and what to do about it.
+
+    ``auth_required``: the server's INFO asked for credentials; a connection it then
+    reset or closed was refused for them (the ``-ERR`` may not reach the client first).
+    """
+    url = redact_url(url)
+    text = str(exc or "").strip()
+    low = text.lower()
+    closed = isinstance(exc, (ConnectionResetError, BrokenPipeError, nats.errors.UnexpectedEOF))
+    if (
+        isinstance(exc, nats.errors.AuthorizationError)
+        or "authorization" in low
+        or (auth_required and (closed or "reset" in low or "eof" in low))
+    ):
+        return (
+            f"cannot connect to NATS at {url}: authorization violation (missing or wrong user "
+            "or password). For the local runtime's bus run the command with the same data "
+            "directory as `kit up` (KIT_DATA_DIR), or put the credentials in the URL "
+            "(nats://user:password@host:port) or in nats_client.user / nats_client.password."
+        )
+    if isinstance(exc, ssl.SSLError) or "tls" in low or "ssl" in low or "certificate" in low:
+        return (
+            f"cannot connect to NATS at {url}: TLS failed ({text or type(exc).__name__}). "
+            "Check nats_client.tls_ca (the CA of the server certificate), "
+            "nats_client.tls_hostname, and that the URL scheme is tls:// for a TLS server."
+        )
+    if isinstance(exc, ConnectionRefusedError) or "refused" in low or "connect call failed" in low:
+        reason = "connection refused (nothing listens there)"
+    elif exc is None or isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        reason = "no answer (timed out)"
+    else:
+        reason = text or type(exc).__name__
+    return (
+        f"cannot reach NATS at {url}: {reason}. Is the runtime running (`kit up`), and are "
+        "the host and port right (`--url`, or `nats_url` in the site config)?"
+    )
+
+
+def _differs(have: js_api.StreamConfig, want: js_api.StreamConfig) -> bool:
+    """Whether a stream's stored config differs from ours in anything provisioning sets."""
+    keys = ("subjects", "max_age", "max_bytes", "discard", "duplicate_window", "compression")
+    for k in keys:
+        a, b = getattr(have, k), getattr(want, k)
+        if k == "compression":
+            a, b = a or js_api.StoreCompression.NONE, b or js_api.StoreCompression.NONE
+        if isinstance(a, float) or isinstance(b, float):
+            if abs(float(a or 0) - float(b or 0)) > 1e-6:
+                return True
+        elif a != b:
+            return True
+    return False
 
 
 class AckWindow:
@@ -199,6 +287,45 @@ class Bus:
         self.malformed = MalformedCounter()
         self._kv: dict[str, KeyValue] = {}
         self.acks = AckWindow(nc, max_pending_acks)
+        self.outages = 0
+        """Times the connection was lost after it was up."""
+        self.disconnected_since: float | None = None
+        """``time.monotonic()`` when the current outage began (None while connected)."""
+        self.reconnected_at: float | None = None
+        """``time.monotonic()`` of the last reconnect."""
+        self._connected = asyncio.Event()
+        self._connected.set()
+
+    def _mark_disconnected(self) -> None:
+        if self.disconnected_since is None:
+            self.outages += 1
+            self.disconnected_since = time.monotonic()
+        self._connected.clear()
+
+    def _mark_connected(self) -> None:
+        self.disconnected_since = None
+        self.reconnected_at = time.monotonic()
+        self._connected.set()
+
+    @property
+    def connected(self) -> bool:
+        """True while the connection is up."""
+        return self.nc.is_connected
+
+    def recent_outage(self, grace_s: float) -> bool:
+        """True while disconnected, or within ``grace_s`` seconds after a reconnect (an
+        error that surfaces then — a KV request timed out — was caused by the outage)."""
+        if self.disconnected_since is not None or not self.nc.is_connected:
+            return True
+        return self.reconnected_at is not None and time.monotonic() - self.reconnected_at < grace_s
+
+    async def wait_connected(self) -> None:
+        """Return once the connection is up (at once if it is)."""
+        while not self.nc.is_connected:
+            if self.nc.is_closed:
+                raise BusError("the bus connection was closed")
+            self._connected.clear()
+            await self._connected.wait()
 
     @property
     def publish_failures(self) -> int:
@@ -245,6 +372,7 @@ class Bus:
         # get the local ones, and only for that server (kit.trust.busauth).
         options = {**default_client_options(url, options), **options}
         user_reconnected = options.pop("reconnected_cb", None)
+        user_disconnected = options.pop("disconnected_cb", None)
 
         async def _reconnected() -> None:
             log.info(
@@ -252,26 +380,69 @@ class Bus:
             )
             if holder:
                 await holder[0].acks.resend()
+            if holder:
+                holder[0]._mark_connected()
             if user_reconnected is not None:  # callers (e.g. the TUI) may watch reconnects too
                 await user_reconnected()
 
-        try:
-            nc = await nats.connect(
+        async def _disconnected() -> None:
+            # nats-py also calls this for each failed *first* attempt; only a lost
+            # connection is an outage (the first connect reports its own failure).
+            if not holder:
+                return
+            holder[0]._mark_disconnected()
+            if user_disconnected is not None:
+                await user_disconnected()
+
+        # nats-py retries a failing first connect forever when reconnects are allowed (a
+        # wrong URL or password looked like a hang): every server of the list gets one
+        # try, then the connect fails with the reason the last attempt gave.
+        first_errors: list[BaseException] = []
+        all_failed = asyncio.Event()
+        connecting = True
+
+        async def _first_err(e: Exception) -> None:
+            if connecting:
+                first_errors.append(e)
+                if len(first_errors) >= len(servers):
+                    all_failed.set()
+            await _err(e)
+
+        nc = NATS()
+        attempt = asyncio.ensure_future(
+            nc.connect(
                 servers=servers,
                 name=name,
                 connect_timeout=connect_timeout,
                 allow_reconnect=True,
                 max_reconnect_attempts=-1,
                 reconnect_time_wait=1,
-                error_cb=_err,
+                error_cb=_first_err,
                 reconnected_cb=_reconnected,
+                disconnected_cb=_disconnected,
                 **options,
             )
-        except Exception as exc:  # nats raises several unrelated types for "nobody there"
-            raise BusError(
-                f"cannot reach NATS at {url}: {exc or type(exc).__name__}. "
-                "Is the runtime running (`kit up`), or is `nats_url` in the site config right?"
-            ) from None
+        )
+        failed = asyncio.ensure_future(all_failed.wait())
+        try:
+            await asyncio.wait(
+                {attempt, failed},
+                timeout=connect_timeout * len(servers) + 1.0,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            failed.cancel()
+        connecting = False
+        if not attempt.done() or attempt.cancelled() or attempt.exception() is not None:
+            reason = attempt.exception() if attempt.done() and not attempt.cancelled() else None
+            attempt.cancel()
+            with contextlib.suppress(BaseException):
+                await attempt
+            with contextlib.suppress(Exception):
+                await nc.close()
+            errors = ([reason] if reason else []) + first_errors
+            auth_required = bool(getattr(nc, "_server_info", {}).get("auth_required"))
+            raise BusError(connect_failure(url, _telling(errors), auth_required)) from None
         js = nc.jetstream(publish_async_max_pending=max_pending_acks)
         bus = cls(nc, js, url, max_pending_acks)
         await bus.acks.start()
@@ -279,18 +450,53 @@ class Bus:
         return bus
 
     async def provision(self, retention: RetentionSettings) -> None:
-        """Create or update the streams and KV buckets. Idempotent: safe on every start."""
-        for cfg in stream_configs(retention):
-            try:
-                await self.js.add_stream(cfg)
-            except js_errors.BadRequestError:
-                # Exists with other limits (site changed retention): update in place.
-                await self.js.update_stream(cfg)
-        for kv in kv_configs():
-            try:
-                self._kv[kv.bucket] = await self.js.create_key_value(kv)
-            except js_errors.BadRequestError:
-                self._kv[kv.bucket] = await self.js.key_value(kv.bucket)
+        """Create or update the streams and KV buckets. Idempotent: safe on every start.
+
+        All in parallel, and only what differs is changed: an unchanged site costs one
+        ``STREAM.INFO`` per stream and bucket (start-up time, docs/sizing.md).
+        """
+        await asyncio.gather(
+            *(self._provision_stream(c) for c in stream_configs(retention)),
+            *(self._provision_kv(k) for k in kv_configs()),
+        )
+
+    async def _provision_stream(self, cfg: js_api.StreamConfig) -> None:
+        try:
+            info = await self.js.stream_info(cfg.name)
+        except js_errors.NotFoundError:
+            await self.js.add_stream(cfg)
+            return
+        have = info.config
+        if have.storage != cfg.storage:
+            # The server cannot move a stream between file and memory: the site changed
+            # retention.data_storage, and that setting says what the stored data is worth.
+            log.warning(
+                "stream %s: storage changed from %s to %s; recreating it (its %d stored "
+                "messages are dropped)",
+                cfg.name,
+                getattr(have.storage, "value", have.storage),
+                cfg.storage.value if cfg.storage else None,
+                info.state.messages,
+            )
+            await self.js.delete_stream(cfg.name)
+            await self.js.add_stream(cfg)
+        elif _differs(have, cfg):
+            # Exists with other limits (site changed retention): update in place.
+            await self.js.update_stream(cfg)
+
+    async def _provision_kv(self, kv: js_api.KeyValueConfig) -> None:
+        stream = f"KV_{kv.bucket}"
+        try:
+            info = await self.js.stream_info(stream)
+        except js_errors.NotFoundError:
+            self._kv[kv.bucket] = await self.js.create_key_value(kv)
+            return
+        if kv.storage is not None and info.config.storage != kv.storage:
+            # Only KIT_LAST (a cache of last values) ever moves: rebuilt by the next poll.
+            await self.js.delete_stream(stream)
+            self._kv[kv.bucket] = await self.js.create_key_value(kv)
+            return
+        self._kv[kv.bucket] = await self.js.key_value(kv.bucket)
 
     async def kv(self, bucket: str) -> KeyValue:
         """The KV bucket ``bucket`` (looked up once, then cached)."""

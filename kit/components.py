@@ -82,7 +82,10 @@ class ComponentContext:
         last_value_interval_s: float = 1.0,
         data_dir: Path | None = None,
         library: Library | None = None,
+        report: Any = None,
     ) -> None:
+        self.report = report
+        """kit.settings.ReportSettings: report by exception for this component's batches."""
         self.name = name
         self.data_dir = Path(data_dir) if data_dir is not None else None
         """The site's data directory (certificate stores, site files); None outside a runtime."""
@@ -106,6 +109,8 @@ class ComponentContext:
         self.epoch = new_epoch()
         self._kpi_n = 0
         """This instance's run: part of every batch and its ``Nats-Msg-Id`` (docs/bus.md)."""
+        self._tasks: set[asyncio.Task] = set()
+        """Background work (last-value flushes) kept so stop can cancel it."""
 
     def trust_store(self) -> TrustStore:
         """The site's trust store (keys trusted with ``kit keys trust``), read fresh each call.
@@ -258,8 +263,18 @@ class ComponentContext:
 
         self._subs.append(await self.bus.subscribe(pattern, codec.decode_batch, _h))
 
+    def _spawn(self, coro: Any) -> None:
+        # Kept until done and cancelled on stop: an unreferenced task can be collected
+        # mid-flight, and one left at exit is "Task was destroyed but it is pending".
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def unsubscribe_all(self) -> None:
-        """Drop every subscription this context made (called by the supervisor on stop)."""
+        """Drop every subscription and background task of this context (the supervisor
+        calls it when the instance stops)."""
+        for task in list(self._tasks):
+            task.cancel()
         for sub in self._subs:
             try:
                 await sub.unsubscribe()
@@ -315,7 +330,7 @@ class ComponentContext:
         now = self.clock.monotonic()
         if now - self._last_flushed.get(path, -1e9) >= self._last_interval:
             self._last_flushed[path] = now
-            asyncio.get_running_loop().create_task(self._flush_last(path))
+            self._spawn(self._flush_last(path))
 
     def _merge_last(self, path: subjects.AssetPath) -> dict[str, Any]:
         merged = self._last.setdefault(path, {})
@@ -372,6 +387,17 @@ class SampleWriter:
         # Msg id = source+asset+epoch+seq: a retry after reconnect is de-duplicated by the
         # stream, and a restarted instance (new epoch) never collides with its previous run.
         self._prefix = f"{ctx.name}:{path.tokens}:{ctx.epoch}:"
+        self.points = list(points)
+        self.rbe: Any = None
+        self._subsets: dict[tuple[int, ...], BatchEncoder] = {}
+        if getattr(ctx, "report", None) is not None:  # kit.exception (docs/sizing.md)
+            from kit.exception import ReportByException
+
+            r = ctx.report
+            self.rbe = ReportByException(
+                [n for n, _ in points], r.deadband, r.deadbands, r.max_interval_s
+            )
+        self._last_seq = 0
 
     async def publish(
         self,
@@ -387,20 +413,52 @@ class SampleWriter:
         """
         ctx = self.ctx
         ts = ts or ctx.clock.now()
+        encoder = self.encoder
+        if self.rbe is not None:
+            sel = self.rbe.select(values, qualities, ctx.clock.monotonic())
+            if sel is not None:
+                if not sel:  # nothing moved beyond its deadband: nothing to publish
+                    return self._last_seq
+                encoder = self._subset(tuple(sel))
+                values = [values[i] for i in sel]
+                qualities = [qualities[i] for i in sel] if qualities is not None else None
+                point_ts = [point_ts[i] for i in sel] if point_ts is not None else None
         seq = ctx._next_seq(self.path)
-        data = self.encoder.encode(
+        self._last_seq = seq
+        data = encoder.encode(
             self._asset, ts, seq, ctx.name, values, qualities, epoch=ctx.epoch, point_ts=point_ts
         )
         await ctx.bus.publish(self.subject, data, msg_id=self._prefix + str(seq))
         vals = list(values)
         quals = list(qualities) if qualities is not None else None
         pts = list(point_ts) if point_ts is not None else None
+        if encoder is not self.encoder:
+            # A subset: on top of what is still pending from this writer (oldest first), so
+            # the last-value entry of every point is its newest, whatever subset carried it.
+            prev = ctx._last_pending.get(self.path, {}).get(id(self))
+            ctx._remember_last(
+                self.path,
+                id(self),
+                lambda: {
+                    **(prev() if prev is not None else {}),
+                    **encoder.last_values(vals, quals, ts.isoformat(), pts),
+                },
+            )
+            return seq
         ctx._remember_last(
             self.path,
             id(self),
             lambda: self.encoder.last_values(vals, quals, ts.isoformat(), pts),
         )
         return seq
+
+    def _subset(self, idx: tuple[int, ...]) -> BatchEncoder:
+        enc = self._subsets.get(idx)
+        if enc is None:
+            if len(self._subsets) >= 256:  # bounded: changing subsets never grow memory
+                self._subsets.clear()
+            enc = self._subsets[idx] = BatchEncoder([self.points[i] for i in idx])
+        return enc
 
 
 class Component:

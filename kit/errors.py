@@ -71,9 +71,10 @@ EXIT_CODES = {
     1: "general error",
     2: "invalid configuration, profile or recipe (every problem listed as file:line: field: message)",
     3: "plugin missing or broken",
-    4: "bus unavailable (port taken, server unreachable)",
+    4: "bus unavailable (port taken, server unreachable, connection refused, authorization violation, TLS failure)",
     5: "no runtime answered on the control API",
     6: "device error (unreachable, timeout, rejected)",
     7: "install or upgrade failed to start and was rolled back (kit.recipes.engine.InstallError)",
+    8: "the data directory is in use by another running kit runtime (kit.datadir.DataDirInUse)",
     130: "interrupted (Ctrl-C)",
 }

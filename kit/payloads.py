@@ -13,11 +13,13 @@ import time
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-Value = float | int | bool | str | None
+#: Integers are those of the devices' registers: int64 to uint64. A larger one cannot be a
+#: reading, is not a float for analytics, and no JSON codec of the kit round-trips it.
+Value = float | Annotated[int, Field(ge=-(2**63), lt=2**64)] | bool | str | None
 
 
 def utcnow() -> datetime:
@@ -99,8 +101,9 @@ class SampleBatch(_Model):
     """Asset path ``site/area/line/asset`` (sanitised tokens)."""
     ts: AwareDatetime
     """Gateway timestamp (UTC) when the batch was read."""
-    seq: int = Field(ge=0)
-    """Per-source sequence number, +1 per batch, so consumers detect gaps and duplicates."""
+    seq: int = Field(ge=0, lt=2**63)
+    """Per-source sequence number, +1 per batch, so consumers detect gaps and duplicates.
+    Below 2**63 so it survives every JSON codec the kit uses (orjson stops at 64 bits)."""
     epoch: int | None = Field(None, ge=0)
     """Run of the producing instance (see :func:`new_epoch`); ``seq`` restarts at 0 with each
     new epoch. Absent from producers older than this field (then a restart is recognised by a

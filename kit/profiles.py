@@ -91,7 +91,7 @@ def load_profile(path: Path | str, host: Any) -> Profile:
         )
     models = protocol_models(host)
     proto = root.get("protocol")
-    if proto not in models:
+    if not isinstance(proto, str) or proto not in models:  # a mapping here is unhashable
         raise ConfigError(
             f"{name}: 1 problem(s)",
             [

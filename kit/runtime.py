@@ -13,13 +13,13 @@ import json
 import logging
 import os
 import signal
-from pathlib import Path
 from typing import Any
 
 from kit import __version__, codec, subjects
 from kit.bus import Bus
 from kit.components import Clock, ComponentContext
 from kit.control import ControlAPI
+from kit.datadir import RUNTIME_FILE, DataDirLock, read_runtime_file, runtime_file
 from kit.errors import ConfigError, PluginError
 from kit.library import Library
 from kit.natsserver import EmbeddedNats
@@ -33,22 +33,7 @@ from kit.supervisor import Instance, Supervisor
 from kit.yamlfiles import problem, validation_problems
 
 log = logging.getLogger(__name__)
-RUNTIME_FILE = "runtime.json"
-
-
-def runtime_file(data_dir: Path) -> Path:
-    """Where a running runtime advertises its bus URL and pid (read by the CLI)."""
-    return Path(data_dir) / RUNTIME_FILE
-
-
-def read_runtime_file(data_dir: Path) -> dict[str, Any] | None:
-    """The advertised runtime of ``data_dir`` if its process is alive, else None."""
-    try:
-        info = json.loads(runtime_file(data_dir).read_text())
-        os.kill(int(info["pid"]), 0)
-    except (OSError, ValueError, KeyError, ProcessLookupError):
-        return None
-    return info
+__all__ = ["RUNTIME_FILE", "Runtime", "read_runtime_file", "runtime_file"]
 
 
 def _version_text(v: Any) -> str:
@@ -62,9 +47,24 @@ class Runtime:
     """One running kit instance."""
 
     def __init__(
-        self, settings: Settings, host: PluginHost | None = None, clock: Clock | None = None
+        self,
+        settings: Settings,
+        host: PluginHost | None = None,
+        clock: Clock | None = None,
+        lock: DataDirLock | None = None,
     ) -> None:
         self.settings = settings
+        self.lock = lock or DataDirLock(settings.data_dir)
+        """The data directory's lock (``kit demo`` passes one it already holds)."""
+        self._tasks: set[asyncio.Task] = set()
+        self.events: list[Any] = []
+        """The runtime's own recent events (server restarts, storage errors), newest last."""
+        self.unclean_previous: dict[str, Any] | None = None
+        """The runtime.json of a previous runtime that did not stop cleanly (None if it did)."""
+        self.storage: Any = None
+        """kit.storage.StorageWatch of the embedded server (None with an external server)."""
+        self.server_exits: list[str] = []
+        """How the embedded server died, each time it did."""
         if host is None:  # verify signatures against this site's trust store and plugin_policy
             from kit.trust.verify import make_verifier
 
@@ -86,6 +86,8 @@ class Runtime:
         self.url: str | None = None
         self.started_at = None
         self._heartbeat: asyncio.Task | None = None
+        self.retention: Any = None
+        """kit.retention.RetentionMonitor: write rate and hours held (status ``storage``)."""
         self._stop_event = asyncio.Event()
 
     async def _publish_core(self, subject: str, data: bytes) -> None:
@@ -101,8 +103,30 @@ class Runtime:
             ConfigError: a configured component's config is invalid (nothing is started).
         """
         s = self.settings
-        s.data_dir.mkdir(parents=True, exist_ok=True)
+        from kit.trust.secrets import harden_process
+
+        harden_process(s.data_dir)  # umask 077 (nats-server inherits it), data dir 0700
         specs = self.validate_specs(s.components)  # fail before starting anything
+        # Before anything touches the server, its pid file or the credentials: a second
+        # runtime on this data directory would stop the first one's server.
+        self.lock.acquire()
+        try:
+            await self._start(specs)
+        except BaseException:
+            # A step failed (or Ctrl-C during start): nothing may be left running — no
+            # server process, no connection, no task, no stale runtime.json.
+            with contextlib.suppress(Exception):
+                await self.stop()
+            raise
+
+    async def _start(self, specs: list[tuple[ComponentSpec, Any]]) -> None:
+        s = self.settings
+        # We hold the lock, so a runtime.json left here is from a runtime that did not stop
+        # (killed, crashed, power cut): say so once the bus is up.
+        try:
+            self.unclean_previous = json.loads(runtime_file(s.data_dir).read_text())
+        except (OSError, ValueError):
+            self.unclean_previous = None
         if s.nats_url:
             from kit.trust.natsclient import external_options, tls_preflight
 
@@ -121,22 +145,28 @@ class Runtime:
                 self.component_buses.declare(spec, cfg)
             self.embedded = EmbeddedNats(s.nats, s.data_dir, auth_lines=auth.conf_lines())
             self.url = await self.embedded.start()
+            # Supervised like a component: restarted on the same port and store if it dies.
+            self.spawn(
+                self.embedded.supervise(self._server_died, self._server_restarted),
+                "runtime:nats-server",
+            )
+            from kit.storage import StorageWatch
+
+            self.storage = StorageWatch(self.embedded, self._storage_report)
+            self.supervisor.storage = self.storage
+            self.spawn(self.storage.run(), "runtime:storage-watch")
             self.component_buses.url = self.url
             auth.save(self.url)
             from kit.trust.busauth import register_local
 
             register_local(self.url, auth.passwords)
             opts = auth.connect_options("runtime")
-        try:
-            self.bus = await Bus.connect(self.url, name=f"kit-runtime-{s.site}", **opts)
-            await self.bus.provision(s.retention)
-            self.control = ControlAPI(self.bus, __version__)
-            self._add_endpoints(self.control)
-            self.host.register_endpoints(self.control, self)
-            await self.control.start()
-        except BaseException:
-            await self._stop_server()
-            raise
+        self.bus = await Bus.connect(self.url, name=f"kit-runtime-{s.site}", **opts)
+        await self.bus.provision(s.retention)
+        self.control = ControlAPI(self.bus, __version__)
+        self._add_endpoints(self.control)
+        self.host.register_endpoints(self.control, self)
+        await self.control.start()
         self.started_at = utcnow()
         runtime_file(s.data_dir).write_text(
             json.dumps(
@@ -148,12 +178,30 @@ class Runtime:
                 }
             )
         )
+        if self.unclean_previous is not None:
+            prev = self.unclean_previous
+            self.spawn(
+                self.publish_runtime_event(
+                    "unclean_shutdown",
+                    f"the previous runtime on this data directory (pid {prev.get('pid')}, "
+                    f"started {prev.get('started')}) ended without stopping (killed, crashed or "
+                    "power lost); publishes it had not yet had acknowledged were lost",
+                    severity="high",
+                    data={"pid": prev.get("pid"), "started": prev.get("started")},
+                ),
+                "runtime:event",
+            )
         self.host.runtime_started(self)
         for spec, cfg in specs:
             bus = await self.component_buses.connect(spec) if self.component_buses else None
             self._add(spec, cfg, bus=bus)
         await recipes_engine.restore_deployments(self)  # re-create recorded deployments
-        self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
+        self._heartbeat = self.spawn(self._beat(), "runtime:heartbeat")
+        from kit.retention import RetentionMonitor
+
+        self.retention = RetentionMonitor(self.bus.js, s.retention)
+        with contextlib.suppress(Exception):  # an estimate must never stop a start
+            await self.retention.start()
         log.info("runtime up: bus %s, %d component(s)", self.url, len(specs))
 
     def validate_specs(self, specs: list[ComponentSpec]) -> list[tuple[ComponentSpec, Any]]:
@@ -228,6 +276,7 @@ class Runtime:
                 clock=self.clock,
                 data_dir=self.settings.data_dir,
                 library=self.library,
+                report=spec.report,
             )
 
         inst = Instance(
@@ -253,43 +302,140 @@ class Runtime:
             bus = await self.component_buses.connect(spec)
         return self._add(spec, cfg, owner, bus=bus)
 
+    async def _server_died(self, how: str) -> None:
+        # Nothing can be published now; the event follows once the server is back.
+        self.server_exits.append(how)
+
+    async def _server_restarted(self, down_s: float) -> None:
+        assert self.embedded is not None
+        self.spawn(
+            self.publish_runtime_event(
+                "nats_server_restarted",
+                f"the embedded nats-server {self.embedded.last_exit}; restarted on "
+                f"{self.embedded.url} after {down_s:.1f} s (restart {self.embedded.restarts})",
+                severity="high",
+                data={"down_s": round(down_s, 3), "restarts": self.embedded.restarts},
+            ),
+            "runtime:event",
+        )
+
+    async def _storage_report(self, type: str, message: str, severity: str, data: dict) -> None:
+        if type == "storage_error":
+            log.error("%s", message)
+            await self._publish_runtime_health()  # core subject: reaches watchers at once
+        self.spawn(self.publish_runtime_event(type, message, severity, data), "runtime:event")
+
+    async def publish_runtime_event(
+        self, type: str, message: str, severity: str = "info", data: dict | None = None
+    ) -> None:
+        """Publish an event about the runtime itself (``kit.event.system.<site>.kit.runtime.nats``),
+        once the bus is connected (waits for it), and log it."""
+        from kit.payloads import Event
+
+        log.log(logging.INFO if severity == "info" else logging.WARNING, "%s", message)
+        if self.bus is None:
+            return
+        path = subjects.AssetPath.of(self.settings.site, "kit", "runtime", "nats")
+        ev = Event(
+            kind="system",
+            type=type,
+            asset=str(path),
+            ts=utcnow(),
+            source="runtime",
+            severity=severity,  # type: ignore[arg-type]
+            message=message,
+            data=data or {},
+        )
+        self.events.append(ev)
+        del self.events[:-50]
+        await self.bus.wait_connected()
+        await self.bus.publish(subjects.event_subject("system", path), codec.encode(ev))
+
+    def bus_report(self) -> dict[str, Any]:
+        """What the runtime knows about its bus server (status, health metrics)."""
+        e = self.embedded
+        return {
+            "server_restarts": e.restarts if e else 0,
+            "server_last_exit": e.last_exit if e else None,
+            "storage_error": e.storage_error if e else None,
+            "server_log": str(e.log_path) if e else None,
+            "outages": self.bus.outages if self.bus else 0,
+            "unacked_publishes": len(self.bus.acks.unacked) if self.bus else 0,
+            **(self.storage.summary() if self.storage else {}),
+        }
+
     async def _beat(self) -> None:
         while True:
             await asyncio.sleep(self.settings.supervisor.heartbeat_s)  # heartbeat schedule
             await self.supervisor.heartbeat()
-            if self.bus is not None:
-                h = Health(
-                    component="runtime",
-                    kind="runtime",
-                    status=HealthStatus.running,
-                    ts=utcnow(),
-                    metrics={
-                        "malformed": self.bus.malformed.total,
-                        "publish_failures": self.bus.publish_failures,
-                        "duplicates_dropped": dict(self.bus.acks.duplicates),
-                    },
-                )
-                with contextlib.suppress(Exception):
-                    await self.bus.publish_core(subjects.health_subject("runtime"), codec.encode(h))
+            await self._publish_runtime_health()
+
+    async def _publish_runtime_health(self) -> None:
+        if self.bus is None:
+            return
+        report = self.bus_report()
+        h = Health(
+            component="runtime",
+            kind="runtime",
+            status=HealthStatus.degraded if report.get("storage_error") else HealthStatus.running,
+            ts=utcnow(),
+            detail=f"storage error: {report['storage_error']}"
+            if report.get("storage_error")
+            else "",
+            metrics={
+                "malformed": self.bus.malformed.total,
+                "publish_failures": self.bus.publish_failures,
+                "duplicates_dropped": dict(self.bus.acks.duplicates),
+                **{k: v for k, v in report.items() if k != "server_log"},
+            },
+        )
+        with contextlib.suppress(Exception):
+            await self.bus.publish_core(subjects.health_subject("runtime"), codec.encode(h))
+
+    def spawn(self, coro: Any, name: str) -> asyncio.Task:
+        """Run ``coro`` in a task the runtime keeps and cancels on stop (never fire-and-forget:
+        a task nobody holds can be collected mid-flight, and one left at exit is reported as
+        "Task was destroyed but it is pending")."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _cancel_tasks(self) -> None:
+        tasks = [t for t in self._tasks if not t.done()]
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.settings.supervisor.stop_timeout_s)
 
     async def stop(self) -> None:
-        """Bounded graceful shutdown (components, flush, control API, bus, embedded server)."""
-        if self._heartbeat:
-            self._heartbeat.cancel()
+        """Bounded graceful shutdown (components, flush, control API, bus, embedded server).
+
+        Safe after a partial start: every step undoes only what exists.
+        """
+        if self.retention is not None:
+            await self.retention.stop()
         with contextlib.suppress(Exception):
             self.host.runtime_stopping(self)
         await self.supervisor.stop_all()
         if self.component_buses is not None:
-            await self.component_buses.close_all()
+            cb = self.component_buses
+            # In parallel: each close waits (bounded) for its unacknowledged publishes, and
+            # one after the other that added up to many seconds with a broken store.
+            await asyncio.gather(*(cb.close(n) for n in list(cb.buses)), return_exceptions=True)
         if self.control:
-            await self.control.stop()
+            with contextlib.suppress(Exception):
+                await self.control.stop()
+        await self._cancel_tasks()  # heartbeat, server watch, ...
         if self.bus:
-            await self.bus.close()
+            with contextlib.suppress(Exception):
+                await self.bus.close()
         await self._stop_server()
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, ValueError):
             info = json.loads(runtime_file(self.settings.data_dir).read_text())
             if info.get("pid") == os.getpid():
                 runtime_file(self.settings.data_dir).unlink()
+        self.lock.release()
 
     async def _stop_server(self) -> None:
         if self.embedded:
@@ -325,10 +471,13 @@ class Runtime:
 
     # -- control API ----------------------------------------------------------------------
     def _add_endpoints(self, api: ControlAPI) -> None:
-        api.add("status", self._ep_status)
-        api.add("components", self._ep_components)
-        api.add("plugins", self._ep_plugins)
-        api.add("components.restart", self._ep_restart)
+        from kit.api import core
+
+        api.add(core.STATUS, self._ep_status)
+        api.add(core.COMPONENTS, self._ep_components)
+        api.add(core.PLUGINS, self._ep_plugins)
+        api.add(core.RESTART, self._ep_restart)
+        api.add(core.PING, self._ep_ping)
         recipes_api.add_endpoints(api, self)  # recipes.*, deployments.*, bundles.*
 
     async def _ep_status(self, _body: Any) -> dict[str, Any]:
@@ -350,22 +499,51 @@ class Runtime:
                 "publish_failures": self.bus.publish_failures,
                 "duplicates_dropped": dict(self.bus.acks.duplicates),
                 "mqtt_port": self.embedded.mqtt_port if self.embedded else None,
+                **self.bus_report(),
             },
+            "previous_run_unclean": self.unclean_previous,
             "components": comps,
             "broken_plugins": [b.__dict__ for b in self.host.broken],
+            "storage": await self._storage(),
         }
+
+    async def _storage(self) -> dict[str, Any] | None:
+        # Additive status field (docs/sizing.md): write rate, hours held, bytes per day.
+        if self.retention is None:
+            return None
+        try:
+            return await self.retention.current()
+        except Exception as exc:  # a status reply without the estimate beats no reply
+            return {"error": str(exc)}
 
     async def _ep_components(self, _body: Any) -> list[dict[str, Any]]:
         return [i.summary() for i in self.supervisor.instances.values()]
 
     async def _ep_plugins(self, _body: Any) -> dict[str, Any]:
-        return {
-            "plugins": [p.__dict__ for p in self.host.info()],
-            "broken": [b.__dict__ for b in self.host.broken],
-        }
+        from kit.trust.permissions import plugin_manifest
+
+        plugins = []
+        for p in self.host.info():
+            row: dict[str, Any] = {**p.__dict__, "trust": p.trust or None}
+            try:
+                man = plugin_manifest(self.host, p.name)
+            except Exception:  # an unreadable manifest is reported by `kit plugin verify`
+                man = None
+            if man is not None:
+                row["vendor"] = man.vendor
+                row["manifest"] = {
+                    "publishes": man.publishes,
+                    "subscribes": man.subscribes,
+                    "device_writes": man.device_writes,
+                }
+            plugins.append(row)
+        return {"plugins": plugins, "broken": [b.__dict__ for b in self.host.broken]}
+
+    async def _ep_ping(self, _body: Any) -> dict[str, Any]:
+        return {"pong": True}
 
     async def _ep_restart(self, body: Any) -> dict[str, Any]:
-        name = (body or {}).get("name")
+        name = body.name
         if name not in self.supervisor.instances:
             from kit.errors import KitError
 

@@ -36,6 +36,7 @@ OPERATOR_VARIABLES: dict[str, str] = {
     "KIT_ROLE": "bus role of CLI and TUI with the local credentials",
     "KIT_OPERATOR": "name the TUI records for acknowledgements and downtime reasons",
     "KIT_TUI_THEME": "Textual theme of the TUI",
+    "KIT_RELEASE_KEY": "project release key file for scripts/sign_first_party.py (releases only)",
 }
 
 
@@ -62,6 +63,15 @@ class RetentionSettings(_Strict):
     events_max_age_hours: float = Field(24 * 365, gt=0)
     """How long alarms, state changes and audit events are kept (KIT_EVENTS)."""
     events_max_bytes: int = Field(256 * 1024**2, gt=0)
+    compression: Literal["s2", "none"] = "s2"
+    """On-disk compression of the three streams (S2, nats-server ≥ 2.10). Saves disk space;
+    ``*_max_bytes`` still count uncompressed bytes (docs/sizing.md)."""
+    data_storage: Literal["file", "memory"] = "file"
+    """Where raw sample batches (KIT_DATA) live: ``file`` (kept for ``data_max_age_hours``) or
+    ``memory`` (a RAM ring of ``data_memory_max_bytes``: no SD-card writes for raw data; the
+    historian, if configured, still keeps it in Parquet). KPIs and events are always on disk."""
+    data_memory_max_bytes: int = Field(32 * 1024**2, gt=0)
+    """Size of KIT_DATA when ``data_storage`` is ``memory`` (oldest batches dropped first)."""
 
 
 class NatsSettings(_Strict):
@@ -75,6 +85,10 @@ class NatsSettings(_Strict):
     """Open NATS's MQTT listener on this port (e.g. 1883) so MQTT tools read ``kit/data/#``."""
     max_store_bytes: int = Field(8 * 1024**3, gt=0)
     """JetStream file-store ceiling for the whole server."""
+    memory_limit_mib: int | None = Field(48, ge=8)
+    """Soft memory limit of the embedded server in MiB (Go's ``GOMEMLIMIT``): its garbage
+    collector works harder near it instead of growing; ``null`` leaves Go's default (docs/sizing.md).
+    An explicit ``GOMEMLIMIT`` in the environment wins."""
 
 
 class NatsClientSettings(_Strict):
@@ -112,6 +126,18 @@ class SupervisorSettings(_Strict):
     heartbeat_s: float = Field(5.0, gt=0)
 
 
+class ReportSettings(_Strict):
+    """Report by exception for one component's sample batches (kit.exception, docs/sizing.md)."""
+
+    deadband: float = Field(0.0, ge=0)
+    """A numeric point is published when it moved by more than this (absolute, in the point's
+    unit) since it was last published; 0 means on any change."""
+    deadbands: dict[str, float] = Field(default_factory=dict)
+    """Per point name, overriding ``deadband`` (e.g. ``{power_active_total_w: 50}``)."""
+    max_interval_s: float = Field(60.0, gt=0)
+    """A full batch at least this often: the heartbeat that proves the device is alive."""
+
+
 class ComponentSpec(_Strict):
     """A component instance named directly in the site config (recipes create these too)."""
 
@@ -123,6 +149,8 @@ class ComponentSpec(_Strict):
     """Asset path ``site/area/line/asset`` the component reads or writes."""
     config: dict[str, Any] = Field(default_factory=dict)
     """Checked against the component type's own config model before anything starts."""
+    report: ReportSettings | None = None
+    """Report by exception: publish only points that changed (docs/sizing.md). Off by default."""
 
 
 class Settings(_Strict):

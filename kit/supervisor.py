@@ -27,6 +27,25 @@ from kit.payloads import Health, HealthStatus, utcnow
 from kit.settings import SupervisorSettings
 
 log = logging.getLogger(__name__)
+#: A component failing up to this many seconds after its bus reconnected failed because of
+#: the outage (a request timed out while the server was away), not by itself.
+OUTAGE_GRACE_S = 15.0
+
+
+def _disk_full(exc: BaseException | None, depth: int = 0) -> bool:
+    """True if ``exc``, an exception it groups, or what caused it is "no space left on
+    device" / "disk quota exceeded"."""
+    import errno
+
+    if exc is None or depth > 5:
+        return False
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if isinstance(exc, BaseExceptionGroup) and any(
+        _disk_full(e, depth + 1) for e in exc.exceptions
+    ):
+        return True
+    return _disk_full(exc.__cause__ or exc.__context__, depth + 1)
 
 
 def backoff_delay(failures: int, s: SupervisorSettings, rng: random.Random | None = None) -> float:
@@ -59,6 +78,8 @@ class Instance:
     next_restart_in: float | None = None
     started_at: float | None = None
     failures: deque = field(default_factory=lambda: deque(maxlen=64))
+    outage_pauses: int = 0
+    """Times it stopped during a bus outage and waited for the bus (not counted as crashes)."""
     delays: list[float] = field(default_factory=list)
     """Every restart delay used so far (shown in status; tests read it)."""
     task: asyncio.Task | None = None
@@ -75,6 +96,7 @@ class Instance:
             "owner": self.owner,
             "status": self.status.value,
             "restarts": self.restarts,
+            "outage_pauses": self.outage_pauses,
             "last_error": self.last_error,
             "next_restart_in": self.next_restart_in,
             "metrics": _safe_metrics(self.component),
@@ -107,6 +129,9 @@ class Supervisor:
         self.instances: dict[str, Instance] = {}
         self._rng = rng or random.Random()
         self._stopping = False
+        self.storage: Any = None
+        """Set by the runtime (kit.storage.StorageWatch): failures during a storage error
+        are waited out like bus outages."""
 
     def add(self, inst: Instance) -> None:
         """Start supervising ``inst`` (its task starts immediately)."""
@@ -132,6 +157,8 @@ class Supervisor:
                 raise
             except Exception as exc:
                 inst.last_error = f"{type(exc).__name__}: {exc}"
+                if await self._bus_outage_pause(inst, exc):
+                    continue  # not a crash: the bus was away; start afresh, nothing counted
                 now = time.monotonic()
                 inst.failures.append(now)
                 recent = [t for t in inst.failures if now - t <= s.crash_loop_window_s]
@@ -182,6 +209,47 @@ class Supervisor:
             )
         except Exception as exc:  # the hook is best effort; the failed state stands
             log.warning("component %s: on_failed hook: %s", inst.name, exc)
+
+    async def _bus_outage_pause(self, inst: Instance, exc: BaseException) -> bool:
+        """If ``inst`` failed because its bus connection is (or just was) down, wait for the
+        connection and return True: a bus outage is not a component crash, so it must not
+        count towards the crash loop that marks the component ``failed`` for good."""
+        bus = getattr(inst.context, "bus", None)
+        recent_outage = getattr(bus, "recent_outage", None)
+        storage = self.storage
+        if storage is not None and storage.server.storage_error is None:
+            # The component hit the full disk before the server's log said so (e.g. the
+            # historian's Parquet files, or a consumer failing first): the same storage
+            # error, handled the same way.
+            low = storage.low_space()
+            if _disk_full(exc) or low is not None:
+                storage.server.storage_error = (
+                    f"{inst.name}: {exc}"
+                    if low is None
+                    else f"disk full (no space left on device): {low} bytes free"
+                )
+        if storage is not None and storage.trouble(OUTAGE_GRACE_S):
+            what, wait = "the bus's store (storage error)", storage.wait_ok
+        elif bus is not None and recent_outage is not None and recent_outage(OUTAGE_GRACE_S):
+            what, wait = "the bus (outage)", bus.wait_connected
+        else:
+            return False
+        inst.outage_pauses += 1
+        log.warning(
+            "component %s stopped while waiting for %s: %s; it restarts when that is back",
+            inst.name,
+            what,
+            inst.last_error,
+        )
+        inst.next_restart_in = None
+        await self._set(inst, HealthStatus.backoff, detail=f"waiting for {what}")
+        if inst.context is not None:
+            await inst.context.unsubscribe_all()
+        await wait()
+        if bus is not None and hasattr(bus, "wait_connected"):
+            await bus.wait_connected()
+        inst.restarts += 1
+        return True
 
     async def _set(self, inst: Instance, status: HealthStatus, detail: str = "") -> None:
         inst.status = status

@@ -3,11 +3,21 @@
 Used for every file a person writes: site config, hardware profiles, recipes. The rule
 (docs/recipes.md) is that every problem is reported, each naming the file, the line and the
 dotted field path, so a technician can fix them all in one pass.
+
+Loading is bounded in time and memory whatever the file holds (a recipe can arrive from a
+viewer over the control API or inside a bundle from another site): at most
+:data:`MAX_BYTES` of text, :data:`MAX_DEPTH` levels of nesting, :data:`MAX_NODES` values
+counting every alias expansion (a "billion laughs" file is refused while it is composed,
+before anything walks it) and integers of at most :data:`MAX_INT_DIGITS` digits. Text that
+is not UTF-8 or holds control characters is refused with its line. Each refusal is a
+:class:`~kit.errors.ConfigError` naming the file, the line, the field and the limit
+(tests/fuzz).
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,36 +25,191 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.composer import Composer, ComposerError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 
 from kit.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
 
 
+MAX_BYTES = 512 * 1024
+"""Largest YAML file read (512 KiB, about 2,500 profile points in block style). The largest
+shipped file is 9 KB. ruamel parses 50–200 KB/s on a Raspberry Pi class machine, so this
+also bounds a parse to seconds; a file at the limit is refused before it is parsed."""
+MAX_DEPTH = 64
+"""Deepest nesting: the most keys and list positions on the path to any value
+(``points[2].address`` is 3). Shipped files nest fewer than 10 levels; ruamel's composer
+recurses per level and overflowed Python's stack at about 400 (a RecursionError)."""
+MAX_NODES = 100_000
+"""Most values (scalars, mappings, lists) a document may hold, each alias counted as
+everything it expands to — the bound that refuses "billion laughs" files. A profile with
+2,000 points has about 20,000."""
+MAX_INT_DIGITS = 100
+"""Longest integer literal, in characters. Python refuses to convert decimal integers over
+4,300 digits, and anything over ~20 digits is no Modbus address, port or limit."""
+
+#: What the "field" slot says for problems found before there is a structure to point into.
+INVALID = "invalid YAML"
+
+_INT_LITERAL = re.compile(r"[-+]?(?:0[xX][0-9a-fA-F_]+|0[oO]?[0-7_]+|0[bB][01_]+|[0-9][0-9_]*)")
+
+
+def read_text(path: Path | str) -> str:
+    """The UTF-8 text of a file a person wrote, refused when too large or not UTF-8.
+
+    Raises:
+        ConfigError: unreadable, over :data:`MAX_BYTES`, or not UTF-8 (with the line).
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return decode_text(data, str(path))
+
+
+def decode_text(data: bytes, filename: str) -> str:
+    """``data`` as UTF-8 text (a leading BOM dropped); see :func:`read_text`."""
+    if len(data) > MAX_BYTES:
+        raise ConfigError(
+            f"{filename}:1: {INVALID}: the file is larger than {MAX_BYTES:,} bytes "
+            "(kit.yamlfiles.MAX_BYTES)"
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(
+            f"{filename}:{line}: {INVALID}: not UTF-8 text (byte 0x{data[exc.start]:02x} at "
+            f"column {col}); save the file as UTF-8"
+        ) from None
+
+
 def load_yaml(path: Path | str) -> Any:
     """Parse a YAML file keeping line information (ruamel round-trip nodes).
 
     Raises:
-        ConfigError: if the file is missing or is not valid YAML (with its line).
+        ConfigError: if the file is missing, is not valid YAML (with its line) or exceeds
+            a limit (module docstring).
     """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return parse_yaml(text, str(path))
+    return parse_yaml(read_text(path), str(path))
 
 
 def parse_yaml(text: str, filename: str) -> Any:
     """Parse YAML text (see :func:`load_yaml`); ``filename`` is used in messages."""
+    if len(text) > MAX_BYTES:  # text from the control API or a bundle: the same bound
+        raise ConfigError(
+            f"{filename}:1: {INVALID}: the text is longer than {MAX_BYTES:,} characters "
+            "(kit.yamlfiles.MAX_BYTES)"
+        )
     yaml = YAML(typ="rt")
+    yaml.Composer = _BoundedComposer
     try:
         return yaml.load(text)
+    except _LimitError as exc:
+        raise ConfigError(f"{filename}:{exc.line}: {exc.field}: {exc.message}") from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else 1
-        raise ConfigError(f"{filename}:{line}: invalid YAML: {exc.problem}") from None
+        raise ConfigError(f"{filename}:{line}: {INVALID}: {exc.problem}") from None
+    except ReaderError as exc:
+        pos = exc.position if isinstance(exc.position, int) else 0
+        line = text.count("\n", 0, pos) + 1
+        col = pos - (text.rfind("\n", 0, pos) + 1) + 1
+        char = exc.character if isinstance(exc.character, int) else 0
+        raise ConfigError(
+            f"{filename}:{line}: {INVALID}: control character U+{char:04X} at column {col} "
+            "(YAML allows tab and line breaks only)"
+        ) from None
+    except (YAMLError, ValueError) as exc:  # e.g. a constructor refusing a value
+        raise ConfigError(f"{filename}:1: {INVALID}: {exc}") from None
+
+
+class _LimitError(ComposerError):
+    """A document exceeds a loading limit (raised while composing, caught in parse_yaml)."""
+
+    def __init__(self, line: int, field: str, message: str) -> None:
+        super().__init__(None, None, message)
+        self.line, self.field, self.message = line, field, message
+
+
+class _BoundedComposer(Composer):
+    """ruamel's composer with the module's depth, expansion and integer limits.
+
+    It sees every node once, in document order, before any Python object is built; an
+    alias returns the anchored node itself, so expansion is counted from the anchored
+    node's size without expanding anything.
+    """
+
+    def __init__(self, loader: Any = None) -> None:
+        super().__init__(loader)
+        self._path: list[str | int] = []
+        self._sizes: dict[int, int] = {}
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        # ``index`` is the key node for a mapping value, the position for a list item and
+        # None for a mapping key (keys are not part of the field path).
+        if isinstance(index, ScalarNode):
+            part: str | int | None = str(index.value)
+        elif isinstance(index, int):
+            part = index
+        else:
+            part = None
+        if part is not None:
+            self._path.append(part)
+        try:
+            if len(self._path) > MAX_DEPTH:
+                self._refuse(f"nested deeper than {MAX_DEPTH} levels (kit.yamlfiles.MAX_DEPTH)")
+            node = super().compose_node(parent, index)
+            self._measure(node)
+            return node
+        finally:
+            if part is not None:
+                self._path.pop()
+
+    def _measure(self, node: Any) -> None:
+        size = self._sizes.get(id(node))
+        if size is not None:  # an alias (or a node seen before): its expansion counts again
+            pass
+        elif isinstance(node, ScalarNode):
+            size = 1
+            if (
+                node.style is None
+                and len(node.value) > MAX_INT_DIGITS
+                and _INT_LITERAL.fullmatch(node.value)
+            ):
+                self._refuse(
+                    f"integer of {len(node.value):,} characters; the limit is "
+                    f"{MAX_INT_DIGITS} (kit.yamlfiles.MAX_INT_DIGITS)",
+                    node,
+                )
+        elif isinstance(node, SequenceNode):
+            size = 1 + sum(self._sizes.get(id(c), 1) for c in node.value)
+        elif isinstance(node, MappingNode):
+            size = 1 + sum(
+                self._sizes.get(id(k), 1) + self._sizes.get(id(v), 1) for k, v in node.value
+            )
+        else:
+            size = 1
+        self._sizes[id(node)] = size
+        if size > MAX_NODES:
+            self._refuse(
+                f"expands to more than {MAX_NODES:,} values (aliases counted as what they "
+                f"repeat; kit.yamlfiles.MAX_NODES)",
+                node,
+            )
+
+    def _refuse(self, message: str, node: Any = None) -> None:
+        mark = node.start_mark if node is not None else self.parser.peek_event().start_mark
+        path = self._path
+        # A path 64 levels deep says nothing more than its first steps do.
+        field = dotted(path) if len(path) <= 8 else dotted(path[:8]) + "…"
+        raise _LimitError(mark.line + 1, field, message)
 
 
 def line_of(root: Any, loc: Sequence[str | int]) -> int | None:

@@ -8,38 +8,40 @@ from typing import Any
 
 import click
 
+from kit.api import deployments as dep_api
 from kit.cli.common import control_call, run, settings_from
 from kit.errors import ConfigError, KitError
 from kit.recipes import bundle as bundles
 
 
 def _call(
-    ctx: click.Context, endpoint: str, body: Any, url: str | None, timeout: float = 60.0
+    ctx: click.Context, endpoint: Any, body: Any, url: str | None, timeout: float = 60.0
 ) -> Any:
     return run(control_call(settings_from(ctx), endpoint, body, url=url, timeout=timeout))
 
 
-def _inspect(ctx: click.Context, file: str, url: str | None) -> dict[str, Any]:
+def _inspect(ctx: click.Context, file: str, url: str | None) -> dep_api.InspectReply:
     data = Path(file).read_bytes()
-    return _call(ctx, "bundles.inspect", {"bundle": bundles.encode(data), "name": file}, url)
+    body = dep_api.InspectRequest(bundle=bundles.encode(data), name=file)
+    return _call(ctx, dep_api.INSPECT, body, url)
 
 
-def _show(info: dict[str, Any]) -> None:
-    m = info["manifest"]
+def _show(info: dep_api.InspectReply) -> None:
+    m = info.manifest
     click.echo(
-        f"bundle from site {m['site']} (kit {m['kit_version']}, {m['created']}), signature: {info['signature']}"
+        f"bundle from site {m['site']} (kit {m['kit_version']}, {m['created']}), signature: {info.signature}"
     )
-    for d in info["deployments"]:
+    for d in info.deployments:
         blank = {b["name"] for b in d["blanked"]}
         vals = ", ".join(
             f"{k}={'<site-specific>' if k in blank else v}" for k, v in d["params"].items()
         )
         click.echo(f"  deployment {d['id']}: {d['recipe']} {d['version']}  {vals}")
-    for p in info["plugins"]:
+    for p in info.plugins:
         click.echo(
             f"  plugin     {p['distribution']} {p['version']} ({', '.join(p['types'])}): {p['state']}"
         )
-    for p in info["profiles"]:
+    for p in info.profiles:
         click.echo(f"  profile    {p['id']}: {p['state']}")
 
 
@@ -59,8 +61,8 @@ def bundle_export(
     ctx: click.Context, deployments: tuple[str, ...], output: str, url: str | None
 ) -> None:
     """Write DEPLOYMENTS (recipes, profiles, values, plugin versions, reports) to one file."""
-    res = _call(ctx, "bundles.export", {"deployments": list(deployments)}, url)
-    data = bundles.decode(res["bundle"])
+    res = _call(ctx, dep_api.EXPORT, dep_api.ExportRequest(deployments=list(deployments)), url)
+    data = bundles.decode(res.bundle)
     Path(output).write_bytes(data)
     click.echo(
         f"wrote {output} ({len(data)} bytes, {len(deployments)} deployment(s)); "
@@ -76,7 +78,7 @@ def bundle_show(ctx: click.Context, file: str, url: str | None) -> None:
     """Show what a bundle contains and what this site lacks."""
     info = _inspect(ctx, file, url)
     _show(info)
-    for m in info["missing"]:
+    for m in info.missing:
         click.echo(f"  MISSING    {m}")
 
 
@@ -88,18 +90,18 @@ def bundle_diff(ctx: click.Context, file: str, url: str | None) -> None:
     """Compare a bundle with what this site runs (exit code 1 if anything differs)."""
     info = _inspect(ctx, file, url)
     differs = False
-    for d in info["diff"]:
+    for d in info.diff:
         click.echo(f"{d['deployment']}: {d['state']}")
         for c in d.get("changes", []):
             click.echo(f"  {c}")
         differs |= d["state"] != "same"
-    for p in info["plugins"]:
+    for p in info.plugins:
         if p["state"] != "ok":
             differs = True
             click.echo(f"plugin {p['distribution']}: bundle has {p['version']}, here: {p['state']}")
-    for m in info["missing"]:
+    for m in info.missing:
         click.echo(f"missing here: {m}")
-    sys.exit(1 if differs or info["missing"] else 0)
+    sys.exit(1 if differs or info.missing else 0)
 
 
 @bundle_group.command("sign")
@@ -155,10 +157,10 @@ def bundle_install(
     """Install a bundle: shows its contents, asks only for the blanked values."""
     info = _inspect(ctx, file, url)
     _show(info)
-    if info["missing"]:
+    if info.missing:
         raise KitError(
             "this site lacks what the bundle needs; nothing was installed:\n"
-            + "\n".join(f"  {m}" for m in info["missing"])
+            + "\n".join(f"  {m}" for m in info.missing)
         )
     values: dict[str, dict[str, str]] = {}
     for pair in sets:
@@ -168,7 +170,7 @@ def bundle_install(
             raise ConfigError(f"--set {pair!r}: write DEPLOYMENT.KEY=VALUE")
         values.setdefault(dep, {})[name] = value
     interactive = not yes and sys.stdin.isatty()
-    for d in info["deployments"]:
+    for d in info.deployments:
         for b in d["blanked"]:
             if b["name"] in values.get(d["id"], {}):
                 continue
@@ -185,20 +187,20 @@ def bundle_install(
     data = Path(file).read_bytes()
     res = _call(
         ctx,
-        "bundles.install",
-        {
-            "bundle": bundles.encode(data),
-            "name": file,
-            "values": values,
-            "wait_report": True,
-            "check_duration_s": check_duration,
-        },
+        dep_api.INSTALL,
+        dep_api.BundleInstallRequest(
+            bundle=bundles.encode(data),
+            name=file,
+            values=values,
+            wait_report=True,
+            check_duration_s=check_duration,
+        ),
         url,
-        timeout=(check_duration or 3600) * max(1, len(info["deployments"])) + 60,
+        timeout=(check_duration or 3600) * max(1, len(info.deployments)) + 60,
     )
-    for r in res["installed"]:
-        state = "installed" if r["changed"] else "already installed"
-        rep = r.get("report")
+    for r in res.installed:
+        state = "installed" if r.changed else "already installed"
+        rep = r.report
         click.echo(
-            f"{r['deployment']}: {state}" + (f", checks {rep['result'].upper()}" if rep else "")
+            f"{r.deployment}: {state}" + (f", checks {(rep.result or '?').upper()}" if rep else "")
         )

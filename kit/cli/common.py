@@ -127,25 +127,49 @@ def library_from(ctx: click.Context) -> Any:
     return Library(host_from(ctx), settings_from(ctx).data_dir)
 
 
-def bus_url(settings: Settings, url: str | None = None) -> str:
-    """URL of the bus to talk to: explicit, configured, or the local runtime's.
+def find_runtime(settings: Settings, url: str | None = None) -> tuple[str, Settings]:
+    """The bus to talk to and the settings whose credentials fit it.
+
+    Explicit ``url`` first, then ``nats_url`` from the settings, then the runtime advertised
+    in the data directory (``runtime.json``), then a ``kit demo`` running under it (one:
+    used; several: the error lists them).
 
     Raises:
         RuntimeNotRunning: nothing configured and no runtime advertised in the data dir.
     """
     if url:
-        return url
+        return url, settings
     if settings.nats_url:
-        return settings.nats_url
-    from kit.runtime import read_runtime_file
+        return settings.nats_url, settings
+    from kit.datadir import read_runtime_file, running_runtimes
 
     info = read_runtime_file(settings.data_dir)
-    if info is None:
+    if info is not None:
+        return info["url"], settings
+    demos = [(d, i) for d, i in running_runtimes(settings.data_dir) if d != settings.data_dir]
+    if len(demos) == 1:
+        d, info = demos[0]
+        return info["url"], settings.model_copy(update={"data_dir": d})
+    if demos:
+        listing = "; ".join(f"KIT_DATA_DIR={d} (bus {i['url']})" for d, i in demos)
         raise RuntimeNotRunning(
-            f"no kit runtime is running for data directory {settings.data_dir}; "
-            "start one with `kit up` (or pass --url)"
+            f"no kit runtime is running for data directory {settings.data_dir}, but "
+            f"{len(demos)} demos are: {listing}. Choose one with KIT_DATA_DIR or --url"
         )
-    return info["url"]
+    raise RuntimeNotRunning(
+        f"no kit runtime is running for data directory {settings.data_dir}; "
+        "start one with `kit up` (or pass --url)"
+    )
+
+
+def bus_url(settings: Settings, url: str | None = None) -> str:
+    """URL of the bus to talk to: explicit, configured, or the local runtime's
+    (see :func:`find_runtime`).
+
+    Raises:
+        RuntimeNotRunning: nothing configured and no runtime advertised in the data dir.
+    """
+    return find_runtime(settings, url)[0]
 
 
 @asynccontextmanager
@@ -153,7 +177,7 @@ async def connected(settings: Settings, url: str | None = None) -> AsyncIterator
     """A bus connection for the duration of a CLI command."""
     from kit.trust.natsclient import cli_options  # generated credentials / TLS (least privilege)
 
-    target = bus_url(settings, url)
+    target, settings = find_runtime(settings, url)
     bus = await Bus.connect(
         target, name="kit-cli", connect_timeout=3, **cli_options(settings, target)
     )
@@ -165,11 +189,15 @@ async def connected(settings: Settings, url: str | None = None) -> AsyncIterator
 
 async def control_call(
     settings: Settings,
-    endpoint: str,
+    endpoint: Any,
     body: Any = None,
     url: str | None = None,
     timeout: float = 10.0,
 ) -> Any:
-    """Call one control API endpoint of the runtime."""
+    """Call one control API endpoint of the runtime.
+
+    ``endpoint`` is a :class:`kit.api.Endpoint` spec (the result is then its reply model) or
+    an endpoint name (the result is plain JSON).
+    """
     async with connected(settings, url) as bus:
         return await ControlClient(bus, timeout).call(endpoint, body)

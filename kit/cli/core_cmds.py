@@ -14,6 +14,9 @@ from kit.cli.common import control_call, host_from, run, settings_from
 @click.pass_context
 def up(ctx: click.Context) -> None:
     """Run the runtime in the foreground until Ctrl-C (or SIGTERM)."""
+    from kit.lean import limit_malloc_arenas
+
+    limit_malloc_arenas()  # before any thread: docs/sizing.md
     from kit.runtime import Runtime
 
     settings = settings_from(ctx)
@@ -35,37 +38,47 @@ def up(ctx: click.Context) -> None:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool, url: str | None) -> None:
     """Show the running runtime: bus, components and their health."""
-    st = run(control_call(settings_from(ctx), "status", url=url))
+    from kit.api import core
+
+    st = run(control_call(settings_from(ctx), core.STATUS, url=url))
     if as_json:
-        click.echo(json.dumps(st, indent=2))
+        click.echo(json.dumps(st.model_dump(mode="json", by_alias=True), indent=2))
         return
-    bus = st["bus"]
+    bus = st.bus
+    click.echo(f"runtime  {st.version}  site {st.site}  pid {st.pid}  since {st.started}")
     click.echo(
-        f"runtime  {st['version']}  site {st['site']}  pid {st['pid']}  since {st['started']}"
+        f"bus      {bus.url} ({'embedded' if bus.embedded else 'external'}, "
+        f"{'connected' if bus.connected else 'DISCONNECTED'}, server {bus.server})"
+        + (f", MQTT on port {bus.mqtt_port}" if bus.mqtt_port else "")
     )
-    click.echo(
-        f"bus      {bus['url']} ({'embedded' if bus['embedded'] else 'external'}, "
-        f"{'connected' if bus['connected'] else 'DISCONNECTED'}, server {bus['server']})"
-        + (f", MQTT on port {bus['mqtt_port']}" if bus.get("mqtt_port") else "")
-    )
-    if bus["malformed"]:
-        click.echo(f"malformed messages skipped: {sum(bus['malformed'].values())}")
-    comps = st["components"]
+    prev = st.previous_run_unclean
+    if prev:
+        click.echo(
+            f"previous runtime (pid {prev.get('pid')}) ended without stopping (killed or crashed)"
+        )
+    if bus.server_restarts:
+        click.echo(f"bus server restarted {bus.server_restarts}× — last: {bus.server_last_exit}")
+    if bus.storage_error:
+        click.echo(
+            f"STORAGE ERROR: {bus.storage_error} — free disk space in the data directory; "
+            f"the server's log is {bus.server_log}"
+        )
+    if bus.malformed:
+        click.echo(f"malformed messages skipped: {sum(bus.malformed.values())}")
+    comps = st.components
     click.echo(f"components ({len(comps)}):")
     for c in comps:
-        extra = (
-            f"  last error: {c['last_error']}"
-            if c["last_error"] and c["status"] != "running"
-            else ""
-        )
-        click.echo(
-            f"  {c['name']:<24} {c['type']:<12} {c['status']:<9} restarts {c['restarts']}{extra}"
-        )
-        line = plausibility_line(c)
+        extra = f"  last error: {c.last_error}" if c.last_error and c.status != "running" else ""
+        click.echo(f"  {c.name:<24} {c.type:<12} {c.status:<9} restarts {c.restarts}{extra}")
+        line = plausibility_line(c.model_dump())
         if line:
             click.echo(f"  {'':<24} {line}")
-    for b in st.get("broken_plugins", []):
-        click.echo(f"broken plugin skipped: {b['name']} ({b['distribution']}): {b['error']}")
+    for b in st.broken_plugins:
+        click.echo(f"broken plugin skipped: {b.name} ({b.distribution}): {b.error}")
+    from kit.retention import status_lines
+
+    for line in status_lines(st.storage):
+        click.echo(line)
 
 
 def plausibility_line(component: dict) -> str | None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import shutil
+from pathlib import Path
 from typing import Any
 
 import click
@@ -119,17 +121,14 @@ def demo(ctx: click.Context, headless: bool, duration: float | None) -> None:
     """Run the demo: embedded NATS, simulated devices over Modbus TCP, recipes, live KPIs.
 
     Uses its own data directory (<data_dir>/demo, wiped at start) and free ports, so it never
-    disturbs a real installation on the same machine.
+    disturbs a real installation on the same machine. A second demo running beside the
+    first gets <data_dir>/demo-2 (and so on); `kit status` finds a running demo by itself,
+    or with KIT_DATA_DIR set to the directory the demo prints.
     """
-    import shutil
-
     from kit.runtime import Runtime
 
     settings = settings_from(ctx)
-    demo_dir = settings.data_dir / "demo"
-    shutil.rmtree(
-        demo_dir, ignore_errors=True
-    )  # a fresh demo every time, not last run's deployments
+    demo_dir, lock = claim_demo_dir(settings.data_dir)
     settings = settings.model_copy(
         update={
             "site": "demo",
@@ -139,7 +138,7 @@ def demo(ctx: click.Context, headless: bool, duration: float | None) -> None:
             "components": [],
         }
     )
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, lock=lock)
     ui = None
     if not headless:
         try:
@@ -163,7 +162,8 @@ def demo(ctx: click.Context, headless: bool, duration: float | None) -> None:
             asyncio.get_running_loop().call_later(duration, runtime.request_stop)
         if headless:
             click.echo(
-                f"demo running — bus {runtime.url} (try: kit bus tail 'kit.>' --url {runtime.url})"
+                f"demo running — bus {runtime.url}, data directory {demo_dir} "
+                f"(try: KIT_DATA_DIR={demo_dir} kit status)"
             )
 
             async def on_kpi(msg) -> None:
@@ -187,6 +187,40 @@ def demo(ctx: click.Context, headless: bool, duration: float | None) -> None:
 
     run(_with_cleanup(runtime, _started, lambda: sims))
     click.echo("demo stopped")
+
+
+#: How many demos may run side by side under one data directory.
+MAX_DEMOS = 9
+
+
+def claim_demo_dir(data_dir: Path) -> tuple[Path, Any]:
+    """A fresh demo data directory under ``data_dir``, locked for this run.
+
+    ``demo`` if no demo runs there, else ``demo-2`` … : a running demo's directory (its
+    store, its credentials) is never wiped. The lock is taken *before* the wipe.
+
+    Raises:
+        DataDirInUse: ``MAX_DEMOS`` demos already run.
+    """
+    from kit.datadir import LOCK_FILE, DataDirInUse, DataDirLock
+
+    for n in range(1, MAX_DEMOS + 1):
+        d = Path(data_dir) / ("demo" if n == 1 else f"demo-{n}")
+        lock = DataDirLock(d)
+        if not lock.try_acquire():
+            continue
+        for child in d.iterdir():  # a fresh demo every time, not last run's deployments
+            if child.name == LOCK_FILE:
+                continue
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
+        return d, lock
+    raise DataDirInUse(
+        f"{MAX_DEMOS} demos are already running under {data_dir} (demo … demo-{MAX_DEMOS}); "
+        "stop one first"
+    )
 
 
 async def _with_cleanup(runtime: Any, started: Any, sims: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -90,7 +91,7 @@ def keys_new(ctx: click.Context, name: str, directory: str | None) -> None:
 
 @keys.command("trust")
 @click.argument("pub_file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--role", type=click.Choice(["vendor", "certifier"]), required=True)
+@click.option("--role", type=click.Choice(["vendor", "certifier", "release"]), required=True)
 @click.pass_context
 def keys_trust(ctx: click.Context, pub_file: str, role: str) -> None:
     """Add a public key to this site's trust store."""
@@ -177,7 +178,7 @@ def plugin_new(name: str, kind: str, directory: str, vendor: str, contact: str) 
 @click.argument("names", nargs=-1)
 @click.pass_context
 def plugin_verify(ctx: click.Context, names: tuple[str, ...]) -> None:
-    """Signature status (Core/Signed/Unsigned/Invalid/Modified) of installed plugins and the policy decision."""
+    """Signature status (Core/Signed/Untrusted/Unsigned/Invalid/Modified) of installed plugins and the policy decision."""
     from importlib import metadata
 
     from kit.trust.truststore import TrustStore
@@ -194,7 +195,7 @@ def plugin_verify(ctx: click.Context, names: tuple[str, ...]) -> None:
         refused += not ok
         cert = f" certified {st.tier}" if st.certified else ""
         click.echo(
-            f"{ep.name:<18} {st.status:<9}{cert:<16} {'loads' if ok else 'REFUSED'}  {st.detail or msg}"
+            f"{ep.name:<18} {st.status:<9}{cert:<16} {'loads' if ok else 'REFUSED'}  {msg or st.detail}"
         )
     click.echo(f"plugin_policy: {s.plugin_policy}")
     if refused:
@@ -207,10 +208,14 @@ def plugin_verify(ctx: click.Context, names: tuple[str, ...]) -> None:
 def plugin_install(ctx: click.Context, wheel: str) -> None:
     """Verify a plugin wheel's signature against the site policy, then install it."""
     from kit.trust.install import install_wheel
+    from kit.trust.verify import decide
 
     s = settings_from(ctx)
     st = install_wheel(Path(wheel), s.data_dir, s.plugin_policy)
     click.echo(f"installed {wheel} ({st.status}{', certified ' + st.tier if st.certified else ''})")
+    msg = decide(st, s.plugin_policy)[1]
+    if msg:
+        click.echo(f"note: {msg}")
 
 
 def _parse_value(text: str) -> object:
@@ -244,14 +249,26 @@ def write(
     s = settings_from(ctx)
     operator = who or os.environ.get("USER") or "unknown"
     v = _parse_value(value)
+    if v is None or not isinstance(v, (int, float, bool, str)):
+        from kit.errors import ConfigError
+
+        raise ConfigError(f"value {value!r}: give a number, true/false or text")
+    from kit.api import writes as writes_api
     from kit.errors import RuntimeNotRunning
+    from kit.trust.busauth import identified_subject
+
+    # Below admin, the audited endpoints live under kit.control.as.<role>: the server lets
+    # only that role publish there, so the audit trail records who really asked.
+    role = (s.nats_client.user or "admin") if s.nats_url else os.environ.get("KIT_ROLE", "admin")
 
     try:
         req = run(
             control_call(
                 s,
-                "writes.request",
-                {"asset": asset, "point": point, "value": v, "who": f"cli:{operator}"},
+                dataclasses.replace(
+                    writes_api.REQUEST, name=identified_subject(writes_api.REQUEST.name, role)
+                ),
+                writes_api.WriteRequest(asset=asset, point=point, value=v, who=f"cli:{operator}"),
                 url=url,
             )
         )
@@ -261,10 +278,10 @@ def write(
             f"{exc} (or the role {os.environ.get('KIT_ROLE', 'admin')!r} may not request "
             "writes: technician or admin is needed)"
         ) from None
-    b = req.get("bounds", {})
+    b = req.bounds
     click.echo(
-        f"write {point} = {v!r} on {req['asset']} (recipe {req['deployment']}; "
-        f"allowed {b.get('min')}..{b.get('max')}{' values ' + str(b['values']) if b.get('values') else ''})"
+        f"write {point} = {v!r} on {req.asset} (recipe {req.deployment}; "
+        f"allowed {b.min}..{b.max}{' values ' + str(b.values) if b.values else ''})"
     )
     if not yes and not click.confirm("Send this value to the device?", default=False):
         click.echo("not confirmed; nothing was written (the request expires)")
@@ -272,12 +289,14 @@ def write(
     res = run(
         control_call(
             s,
-            "writes.confirm",
-            {"request_id": req["request_id"], "who": f"cli:{operator}"},
+            dataclasses.replace(
+                writes_api.CONFIRM, name=identified_subject(writes_api.CONFIRM.name, role)
+            ),
+            writes_api.ConfirmRequest(request_id=req.request_id, who=f"cli:{operator}"),
             url=url,
         )
     )
-    click.echo(f"written by {res['component']}")
+    click.echo(f"written by {res.component}")
 
 
 def register(cli: click.Group) -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from kit.api import Problem, problem_from_text, run_cpu
+from kit.api import deployments as dep_api
+from kit.api import recipes as rec_api
 from kit.errors import ConfigError, KitError
 from kit.recipes import bundle as bundles
 from kit.recipes.checks import report_markdown
@@ -82,14 +85,16 @@ def _public(rec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _body(body: Any, *required: str) -> dict[str, Any]:
-    body = body or {}
-    if not isinstance(body, dict):
-        raise KitError("request body must be a JSON object")
-    missing = [k for k in required if k not in body]
-    if missing:
-        raise KitError(f"missing field(s): {', '.join(missing)}")
-    return body
+def _ref(recipe: Any) -> Any:
+    """A request's recipe reference as the engine takes it (an id or ``{text, filename}``)."""
+    return recipe if isinstance(recipe, str) else recipe.model_dump()
+
+
+async def _resolved(recipe: Any, host: Any) -> Any:
+    """Inline recipe text is parsed off the event loop (it may be large or hostile YAML)."""
+    if isinstance(recipe, str):
+        return recipe
+    return await run_cpu(parse_recipe, recipe.text, recipe.filename)
 
 
 def add_endpoints(api: Any, runtime: Any) -> None:
@@ -103,75 +108,75 @@ def add_endpoints(api: Any, runtime: Any) -> None:
         lib = library.recipes()
         return {
             "recipes": [recipe_summary(lr) for lr in lib.recipes.values()],
-            "problems": lib.problems,
+            "problems": [problem_from_text(p) for p in lib.problems],
         }
 
-    async def recipes_show(b: Any) -> dict[str, Any]:
-        lr = library.recipe(_body(b, "id")["id"])
+    async def recipes_show(b: rec_api.ByIdRequest) -> dict[str, Any]:
+        lr = library.recipe(b.id)
         dumped = lr.recipe.model_dump(mode="json")
         params = [{"name": n, **p} for n, p in dumped["parameters"].items()]
         profile_choices(lr, host, library, params)
         return {**recipe_summary(lr), "text": lr.text, "recipe": dumped, "parameters": params}
 
-    async def recipes_match(b: Any) -> dict[str, Any]:
-        lr = resolve_recipe(_body(b, "id")["id"], library)
+    async def recipes_match(b: rec_api.ByIdRequest) -> dict[str, Any]:
+        lr = resolve_recipe(b.id, library)
         return await match_recipe(lr, host, runtime)
 
-    async def recipes_validate(b: Any) -> dict[str, Any]:
-        b = _body(b, "text")
+    def _validate(b: rec_api.ValidateRequest) -> dict[str, Any]:
+        # Runs in a worker thread: parsing and planning are CPU work on user-sent YAML.
         try:
-            lr = parse_recipe(b["text"], b.get("filename") or "recipe.yaml")
+            lr = parse_recipe(b.text, b.filename or "recipe.yaml")
         except ConfigError as exc:
-            return {"ok": False, "problems": exc.problems or [str(exc)], "pass": "shape"}
+            problems = [problem_from_text(p) for p in exc.problems] or [Problem(message=str(exc))]
+            return {"ok": False, "problems": problems, "pass": "shape"}
         plan = build_plan(
             lr,
             host,
-            b.get("params") or {},
+            b.params or {},
             site=runtime.settings.site,
             profiles=library.profiles(),
-            sample=not b.get("params"),
+            sample=not b.params,
         )
         return {
             "ok": not plan.problems,
-            "problems": plan.problems,
+            "problems": [problem_from_text(p) for p in plan.problems],
             "pass": "plugins",
             "id": lr.recipe.id,
         }
 
-    async def recipes_plan(b: Any) -> dict[str, Any]:
-        b = _body(b, "recipe")
-        return engine.plan(b["recipe"], b.get("params"), b.get("deployment")).describe()
+    async def recipes_validate(b: rec_api.ValidateRequest) -> dict[str, Any]:
+        return await run_cpu(_validate, b)
 
-    async def recipes_test_connection(b: Any) -> dict[str, Any]:
-        b = _body(b, "recipe")
-        plan = engine.plan(b["recipe"], b.get("params"), b.get("deployment"))
+    async def recipes_plan(b: rec_api.PlanRequest) -> dict[str, Any]:
+        return engine.plan(await _resolved(b.recipe, host), b.params, b.deployment).describe()
+
+    async def recipes_test_connection(b: rec_api.PlanRequest) -> dict[str, Any]:
+        plan = engine.plan(await _resolved(b.recipe, host), b.params, b.deployment)
         ident = await engine.test_connections(plan)
         return {
             "identification": ident,
             "devices": [{"name": k, "detail": v} for k, v in ident.items()],
         }
 
-    async def recipes_install(b: Any) -> dict[str, Any]:
-        b = _body(b, "recipe")
+    async def recipes_install(b: rec_api.InstallRequest) -> dict[str, Any]:
         return await engine.install(
-            b["recipe"],
-            b.get("params"),
-            b.get("deployment"),
-            wait_report=bool(b.get("wait_report")),
-            check_duration_s=b.get("check_duration_s"),
+            await _resolved(b.recipe, host),
+            b.params,
+            b.deployment,
+            wait_report=b.wait_report,
+            check_duration_s=b.check_duration_s,
         )
 
-    async def recipes_uninstall(b: Any) -> dict[str, Any]:
-        return await engine.uninstall(_body(b, "deployment")["deployment"])
+    async def recipes_uninstall(b: rec_api.UninstallRequest) -> dict[str, Any]:
+        return await engine.uninstall(b.deployment)
 
-    async def recipes_upgrade(b: Any) -> dict[str, Any]:
-        b = _body(b, "deployment", "recipe")
+    async def recipes_upgrade(b: rec_api.UpgradeRequest) -> dict[str, Any]:
         return await engine.upgrade(
-            b["deployment"],
-            b["recipe"],
-            b.get("params"),
-            wait_report=bool(b.get("wait_report")),
-            check_duration_s=b.get("check_duration_s"),
+            b.deployment,
+            await _resolved(b.recipe, host),
+            b.params,
+            wait_report=b.wait_report,
+            check_duration_s=b.check_duration_s,
         )
 
     async def deployments_list(_b: Any) -> dict[str, Any]:
@@ -197,52 +202,52 @@ def add_endpoints(api: Any, runtime: Any) -> None:
             )
         return {"deployments": out}
 
-    async def deployments_show(b: Any) -> dict[str, Any]:
-        dep = _body(b, "deployment")["deployment"]
-        rec = await engine.store.get(dep)
+    async def deployments_show(b: dep_api.DeploymentRequest) -> dict[str, Any]:
+        rec = await engine.store.get(b.deployment)
         if rec is None:
-            raise KitError(f"no deployment {dep!r}; `kit deployments` lists them")
+            raise KitError(f"no deployment {b.deployment!r}; `kit deployments` lists them")
         return {**_public(rec), "deployment": rec["id"], "markdown": report_markdown(rec)}
 
-    async def bundles_export(b: Any) -> dict[str, Any]:
-        deps = _body(b, "deployments")["deployments"]
-        return {"bundle": bundles.encode(await bundles.export_bundle(engine, list(deps)))}
+    async def bundles_export(b: dep_api.ExportRequest) -> dict[str, Any]:
+        return {"bundle": bundles.encode(await bundles.export_bundle(engine, b.deployments))}
 
-    async def bundles_inspect(b: Any) -> dict[str, Any]:
-        b = _body(b, "bundle")
-        return bundles.inspect_bundle(
-            bundles.decode(b["bundle"]),
+    async def bundles_inspect(b: dep_api.InspectRequest) -> dict[str, Any]:
+        data = bundles.decode(b.bundle)
+        records = await engine.store.all()
+        # Signatures are checked against this site's keys; the YAML work runs off the loop.
+        return await run_cpu(
+            bundles.inspect_bundle,
+            data,
             library,
-            await engine.store.all(),
-            b.get("name") or "bundle",
-            runtime.trust_store().keys,  # signatures are checked against this site's keys
+            records,
+            b.name or "bundle",
+            runtime.trust_store().keys,
         )
 
-    async def bundles_install(b: Any) -> dict[str, Any]:
-        b = _body(b, "bundle")
+    async def bundles_install(b: dep_api.BundleInstallRequest) -> dict[str, Any]:
         return await bundles.install_bundle(
             engine,
-            bundles.decode(b["bundle"]),
-            b.get("values"),
-            check_duration_s=b.get("check_duration_s"),
-            wait_report=bool(b.get("wait_report")),
-            name=b.get("name") or "bundle",
+            bundles.decode(b.bundle),
+            b.values,
+            check_duration_s=b.check_duration_s,
+            wait_report=b.wait_report,
+            name=b.name or "bundle",
         )
 
-    for name, fn in {
-        "recipes.list": recipes_list,
-        "recipes.show": recipes_show,
-        "recipes.match": recipes_match,
-        "recipes.validate": recipes_validate,
-        "recipes.plan": recipes_plan,
-        "recipes.test_connection": recipes_test_connection,
-        "recipes.install": recipes_install,
-        "recipes.uninstall": recipes_uninstall,
-        "recipes.upgrade": recipes_upgrade,
-        "deployments.list": deployments_list,
-        "deployments.show": deployments_show,
-        "bundles.export": bundles_export,
-        "bundles.inspect": bundles_inspect,
-        "bundles.install": bundles_install,
-    }.items():
-        api.add(name, fn)
+    for spec, fn in (
+        (rec_api.LIST, recipes_list),
+        (rec_api.SHOW, recipes_show),
+        (rec_api.MATCH, recipes_match),
+        (rec_api.VALIDATE, recipes_validate),
+        (rec_api.PLAN, recipes_plan),
+        (rec_api.TEST_CONNECTION, recipes_test_connection),
+        (rec_api.INSTALL, recipes_install),
+        (rec_api.UNINSTALL, recipes_uninstall),
+        (rec_api.UPGRADE, recipes_upgrade),
+        (dep_api.LIST, deployments_list),
+        (dep_api.SHOW, deployments_show),
+        (dep_api.EXPORT, bundles_export),
+        (dep_api.INSPECT, bundles_inspect),
+        (dep_api.INSTALL, bundles_install),
+    ):
+        api.add(spec, fn)

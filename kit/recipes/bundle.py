@@ -26,15 +26,18 @@ import hashlib
 import io
 import json
 import zipfile
+import zlib
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from kit import __version__
 from kit.errors import ConfigError, KitError, PluginError
 from kit.payloads import utcnow
 from kit.recipes.checks import report_markdown
-from kit.recipes.loader import parse_recipe
+from kit.recipes.loader import LoadedRecipe, parse_recipe
 from kit.recipes.params import is_site_specific
 
 FORMAT = "kit-bundle/1"
@@ -42,6 +45,9 @@ MANIFEST = "manifest.json"
 SIGNATURE_FILE = "manifest.sig"
 BLANK = None
 """Value written in place of a blanked site-specific parameter."""
+MAX_UNPACKED_BYTES = 64 * 1024 * 1024
+"""Largest total size of a bundle's files once unpacked (a bundle is recipes, profiles and
+reports: kilobytes; the bound refuses zip bombs)."""
 
 
 class BundleError(ConfigError):
@@ -203,8 +209,21 @@ def open_bundle(
     """
     try:
         z = zipfile.ZipFile(io.BytesIO(data))
+        # Bounded before anything is inflated: a zip bomb is refused, not unpacked.
+        if sum(i.file_size for i in z.infolist()) > MAX_UNPACKED_BYTES:
+            raise BundleError(
+                f"{name}: refused — unpacks to more than {MAX_UNPACKED_BYTES:,} bytes "
+                "(kit.recipes.bundle.MAX_UNPACKED_BYTES)"
+            )
         contents = {i.filename: z.read(i) for i in z.infolist() if not i.is_dir()}
-    except (zipfile.BadZipFile, OSError, KeyError) as exc:
+    except (
+        zipfile.BadZipFile,
+        OSError,
+        KeyError,
+        zlib.error,
+        NotImplementedError,
+        RuntimeError,
+    ) as exc:
         raise BundleError(f"{name}: not a kit bundle ({exc})") from None
     if MANIFEST not in contents:
         raise BundleError(f"{name}: not a kit bundle (no {MANIFEST})")
@@ -234,6 +253,107 @@ def open_bundle(
     return manifest, contents, status
 
 
+class _Blanked(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str
+    prompt: str = ""
+
+
+class _Deployment(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    recipe_file: str
+    version: str = ""
+    digest: str = ""
+    params: dict[str, Any] = {}
+    blanked: list[_Blanked] = []
+
+
+class _Plugin(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    distribution: str
+    version: str
+    sha256: str | None = None
+    types: list[str] = []
+
+
+class _ProfileRef(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    file: str
+
+
+class _Body(BaseModel):
+    """The shape of ``bundle.json`` this module reads (more keys are allowed)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    deployments: list[_Deployment]
+    plugins: list[_Plugin] = []
+    profiles: list[_ProfileRef] = []
+
+
+def bundle_body(files: dict[str, bytes], name: str = "bundle") -> dict[str, Any]:
+    """``bundle.json`` of an opened bundle, checked for the shape and files it refers to.
+
+    Raises:
+        BundleError: missing, not JSON, a field of the wrong type, or a referenced file
+            that is not in the bundle — each as ``name/bundle.json:1: field: message``.
+    """
+    where = f"{name}/bundle.json"
+    try:
+        body = json.loads(files["bundle.json"])
+    except KeyError:
+        raise BundleError(f"{name}: not a kit bundle (no bundle.json)") from None
+    except (ValueError, RecursionError) as exc:
+        raise BundleError(f"{where}:1: (top level): not JSON ({exc})") from None
+    try:
+        # The validated copy, defaults filled, so readers below index it without guarding.
+        body = _Body.model_validate(body).model_dump()
+    except ValidationError as exc:
+        problems = [f"{where}:1: {_dotted(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise BundleError(f"{where}: {len(problems)} problem(s)", problems) from None
+    missing = [
+        f"{where}:1: {field}: {f!r} is not in the bundle"
+        for field, f in [
+            *(
+                (f"deployments[{i}].recipe_file", d["recipe_file"])
+                for i, d in enumerate(body["deployments"])
+            ),
+            *((f"profiles[{i}].file", p["file"]) for i, p in enumerate(body["profiles"])),
+        ]
+        if f not in files
+    ]
+    if missing:
+        raise BundleError(f"{where}: {len(missing)} problem(s)", missing)
+    return body
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    from kit.yamlfiles import dotted
+
+    return dotted([p for p in loc])
+
+
+def bundle_recipes(
+    data: bytes, name: str = "bundle", keys: dict | None = None
+) -> list[LoadedRecipe]:
+    """Every deployment's recipe of a bundle, shape-checked (pass 1), in bundle order.
+
+    Raises:
+        BundleError / ConfigError: a tampered or malformed bundle, or a recipe text that is
+            not valid (``file:line: field: message``, the file named as in the bundle).
+    """
+    from kit.yamlfiles import decode_text
+
+    _, files, _ = open_bundle(data, name, keys)
+    body = bundle_body(files, name)
+    return [
+        parse_recipe(decode_text(files[d["recipe_file"]], d["recipe_file"]), d["recipe_file"])
+        for d in body["deployments"]
+    ]
+
+
 def inspect_bundle(
     data: bytes,
     library: Any,
@@ -248,7 +368,7 @@ def inspect_bundle(
         keys: this site's trusted keys (signature check).
     """
     manifest, files, sig = open_bundle(data, name, keys)
-    body = json.loads(files["bundle.json"])
+    body = bundle_body(files, name)
     installed = {}
     for dist in {p["distribution"] for p in body["plugins"]}:
         try:
@@ -350,7 +470,8 @@ async def install_bundle(
     if info["missing"]:
         raise _missing_error(info["missing"])
     _, files, _ = open_bundle(data, name, keys)
-    body = json.loads(files["bundle.json"])
+    body = bundle_body(files, name)
+    recipes = bundle_recipes(data, name, keys)  # every recipe checked before anything is installed
     values = values or {}
     lacking = [
         f"{d['id']}: {b['name']} ({b['prompt']})"
@@ -362,8 +483,7 @@ async def install_bundle(
         raise ConfigError("site-specific values are needed; nothing was installed", lacking)
     added = _add_site_profiles(library, info["profiles"], files)
     results = []
-    for d in body["deployments"]:
-        lr = parse_recipe(files[d["recipe_file"]].decode(), d["recipe_file"])
+    for d, lr in zip(body["deployments"], recipes):
         params = {k: v for k, v in d["params"].items() if v is not None}
         params.update(values.get(d["id"], {}))
         results.append(

@@ -52,7 +52,7 @@ class RecipeEngine:
     @property
     def store(self) -> DeploymentStore:
         """The deployments KV store of the runtime's bus."""
-        return DeploymentStore(self.runtime.bus)
+        return DeploymentStore(self.runtime.bus, self.runtime.settings.data_dir)
 
     @property
     def host(self) -> Any:

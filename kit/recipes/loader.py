@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from kit.errors import ConfigError
 from kit.recipes.model import Recipe
-from kit.yamlfiles import parse_yaml, suggest, validation_problems
+from kit.yamlfiles import parse_yaml, read_text, suggest, validation_problems
 
 
 @dataclass
@@ -136,12 +136,7 @@ def _resolve(tp: Any, node: Any) -> Any:
 
 def load_recipe(path: Path | str) -> LoadedRecipe:
     """Read and shape-check a recipe file (see :func:`parse_recipe`)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return parse_recipe(text, str(path))
+    return parse_recipe(read_text(path), str(path))
 
 
 class RecipeLibrary:

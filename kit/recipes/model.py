@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NAME = r"^[a-z][a-z0-9_]*$"
 ID = r"^[a-z0-9][a-z0-9_.-]*$"
@@ -48,6 +48,22 @@ class _Param(_Strict):
     """Longer explanation shown on request."""
     site_specific: bool = False
     """Blank this value when the deployment is exported in a bundle (hosts and secrets always are)."""
+
+    @model_validator(mode="after")
+    def _default_fits(self) -> _Param:
+        # A default is used without asking, so it must pass the checks a typed value does
+        # (pattern, length, host syntax …); otherwise installing with it would fail later.
+        from kit.recipes.params import ParamError, coerce  # params imports this module
+
+        default = getattr(self, "default", None)
+        # Numbers, durations, ports and choices check their defaults in their own validators
+        # (with their own messages); host syntax, text pattern and length are checked here.
+        if default is not None and isinstance(self, (HostParam, TextParam)):
+            try:
+                coerce(self, default)
+            except ParamError as exc:
+                raise ValueError(f"default {default!r}: {exc}") from None
+        return self
 
 
 class HostParam(_Param):
@@ -146,6 +162,16 @@ class TextParam(_Param):
     """Regular expression the whole value must match."""
     max_length: int = Field(200, ge=1)
     """Longest allowed text."""
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_compiles(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return v
 
 
 class SecretParam(_Param):

@@ -555,7 +555,10 @@ def _title(c: dict[str, Any]) -> str:
             f"{hi if hi is not None else '∞'}{unit}"
         )
     if c["check"] == "updates":
-        return f"{c['asset']}{'.' + c['point'] if c.get('point') else ''} updates at least every {c['every_s']:g} s"
+        # every_s is text when its ${…} value was not a number (already reported as such).
+        every = c["every_s"]
+        every = f"{every:g}" if isinstance(every, (int, float)) else str(every)
+        return f"{c['asset']}{'.' + c['point'] if c.get('point') else ''} updates at least every {every} s"
     if c["check"] == "increases":
         cond = f" while {c['while_point']}" if c.get("while_point") else ""
         return f"{c['asset']}.{c['point']} increases{cond}"

@@ -4,7 +4,11 @@ The embedded ``nats-server`` always runs with authentication. Users:
 
 * ``runtime`` — the runtime's own connection (streams, KV, control API service): everything.
 * ``admin``, ``technician``, ``viewer`` — people and tools (CLI, TUI, MQTT clients). The
-  control API endpoints each role may call are listed in :data:`ROLE_ENDPOINTS`.
+  control API endpoints each role may call are listed in :data:`ROLE_ENDPOINTS`. Each role
+  reads replies only under its own inbox prefix (``_INBOX_<role>``, :func:`role_inbox`); the
+  viewer and technician read JetStream only for the last-values bucket (no secrets) and
+  cannot delete or name consumers. Audited endpoints are called on
+  ``kit.control.as.<role>.…`` so the server-enforced subject names the caller.
 * ``c-<component>`` — one user *per component instance*, created when the component is added.
   Its publish/subscribe permissions come from its plugin's manifest (``publishes``,
   ``subscribes``), narrowed by its bindings (an analytics component may subscribe only to the
@@ -33,6 +37,7 @@ ROLES = ("viewer", "technician", "admin")
 #: Control API endpoints (``kit.control.<name>``) by role; each role includes the ones before it.
 ROLE_ENDPOINTS: dict[str, list[str]] = {
     "viewer": [
+        "ping",
         "status",
         "components",
         "plugins",
@@ -64,20 +69,27 @@ ROLE_ENDPOINTS: dict[str, list[str]] = {
     "admin": [">"],
 }
 
-#: Read-only JetStream API a viewer needs to read history and last values.
+#: Endpoints whose caller is recorded in the audit trail. Roles below admin call them on
+#: ``kit.control.as.<role>.<endpoint>``; only that role may publish there, so the subject the
+#: server delivered proves who called (the ``who`` in the body is only a claimed name).
+#: The plain ``kit.control.<endpoint>`` is reachable only with the admin grant.
+IDENTIFIED_ENDPOINTS = ("writes.request", "writes.confirm")
+IDENTITY_PREFIX = "as"
+
+#: The one bucket a viewer may read through JetStream: last values (what the TUI seeds its
+#: screens from). Deployments (secrets), configuration and component state are not readable.
+_VIEWER_KV_STREAM = "KV_KIT_LAST"
+#: Read-only JetStream API a viewer needs to read last values. Consumer creation only on the
+#: legacy *ephemeral* subject (exact, no name token): the server refuses a durable name there,
+#: so nobody's durable consumer can be created, replaced or deleted; no CONSUMER.DELETE at all.
 _JS_READ = [
     "$JS.API.INFO",
-    "$JS.API.STREAM.INFO.>",
-    "$JS.API.STREAM.NAMES",
-    "$JS.API.STREAM.LIST",
-    "$JS.API.CONSUMER.CREATE.>",
-    "$JS.API.CONSUMER.DELETE.>",
-    "$JS.API.CONSUMER.INFO.>",
-    "$JS.API.CONSUMER.MSG.NEXT.>",
-    "$JS.API.DIRECT.GET.>",
-    "$JS.API.STREAM.MSG.GET.>",
-    "$JS.ACK.>",
-    "$JS.FC.>",
+    f"$JS.API.STREAM.INFO.{_VIEWER_KV_STREAM}",
+    f"$JS.API.CONSUMER.CREATE.{_VIEWER_KV_STREAM}",
+    f"$JS.API.CONSUMER.INFO.{_VIEWER_KV_STREAM}.>",
+    f"$JS.API.DIRECT.GET.{_VIEWER_KV_STREAM}.>",
+    f"$JS.API.STREAM.MSG.GET.{_VIEWER_KV_STREAM}",
+    f"$JS.FC.{_VIEWER_KV_STREAM}.>",
     "$SRV.>",
     "$MQTT.>",
 ]
@@ -93,10 +105,20 @@ _READ_SUBS = [
     "kit.kpi",
     "kit.event",
     "kit.health",
-    "_INBOX.>",
-    "$SRV.>",
     "$MQTT.>",
 ]
+
+
+def role_inbox(role: str) -> str:
+    """Reply-inbox prefix of a role's connections: a role reads only its own replies."""
+    return f"_INBOX_{role}"
+
+
+def identified_subject(endpoint: str, role: str) -> str:
+    """Control API endpoint name to call as ``role`` (``as.<role>.<endpoint>`` when identified)."""
+    if role in ("viewer", "technician") and endpoint in IDENTIFIED_ENDPOINTS:
+        return f"{IDENTITY_PREFIX}.{role}.{endpoint}"
+    return endpoint
 
 
 def endpoints_for(role: str) -> list[str]:
@@ -112,9 +134,14 @@ def endpoints_for(role: str) -> list[str]:
 def role_permissions(role: str) -> dict[str, Any]:
     """NATS permissions of a human/tool role."""
     if role == "admin":
-        return {"publish": {"allow": [">"]}, "subscribe": {"allow": [">"]}}
-    pubs = [f"kit.control.{e}" for e in endpoints_for(role)] + _JS_READ
-    return {"publish": {"allow": pubs}, "subscribe": {"allow": list(_READ_SUBS)}}
+        # Admin may do anything except claim a lower role's identity on the audited subjects.
+        return {
+            "publish": {"allow": [">"], "deny": [f"kit.control.{IDENTITY_PREFIX}.>"]},
+            "subscribe": {"allow": [">"]},
+        }
+    pubs = [f"kit.control.{identified_subject(e, role)}" for e in endpoints_for(role)] + _JS_READ
+    subs = [*_READ_SUBS, f"{role_inbox(role)}.>"]
+    return {"publish": {"allow": pubs}, "subscribe": {"allow": subs}}
 
 
 def inbox_prefix(component: str) -> str:
@@ -164,7 +191,13 @@ def component_permissions(
             f"$JS.FC.{stream}.>",
         ]
     subs = list(subscribes) + [f"{inbox_prefix(component)}.>"]
-    return {"publish": {"allow": _dedupe(pubs)}, "subscribe": {"allow": _dedupe(subs)}}
+    # Components never call the control API nor request writes on kit.cmd (whatever a
+    # manifest declares): a request there would be recorded as the admin's, the only role
+    # reaching kit.control.<endpoint> and kit.cmd.>.
+    return {
+        "publish": {"allow": _dedupe(pubs), "deny": ["kit.control.>", f"{subjects.CMD_PREFIX}.>"]},
+        "subscribe": {"allow": _dedupe(subs)},
+    }
 
 
 def streams_of(subject: str) -> set[str]:
@@ -202,6 +235,60 @@ def narrow_subscriptions(declared: list[str], bound_assets: set[str]) -> list[st
                 out.append(s)  # a wider declaration keeps its other subjects
         else:
             out.append(s)
+    return _dedupe(out)
+
+
+def _intersect(a: str, b: str) -> str | None:
+    """The NATS subject pattern matching exactly what both ``a`` and ``b`` match (None: nothing)."""
+    x, y = a.split("."), b.split(".")
+    out: list[str] = []
+    for i in range(max(len(x), len(y))):
+        p = x[i] if i < len(x) else None
+        q = y[i] if i < len(y) else None
+        if p == ">" and q is not None:
+            return ".".join(out + y[i:])
+        if q == ">" and p is not None:
+            return ".".join(out + x[i:])
+        if p is None or q is None:
+            return None
+        if p == "*":
+            out.append(q)
+        elif q == "*" or p == q:
+            out.append(p)
+        else:
+            return None
+    return ".".join(out)
+
+
+def narrow_publishes(declared: list[str], asset: str | None) -> list[str]:
+    """Narrow a manifest's data/KPI/event publish subjects to the component's own asset.
+
+    A manifest says "this adapter publishes ``kit.data.>``"; the recipe binds the instance to
+    one asset, and it may publish data, last values, KPIs and events for that asset only
+    (issue 19 item 10). Health is always the component's own subject (added by
+    :func:`component_permissions`). Other declared subjects stay as declared; a component
+    without an asset keeps its declaration (it cannot publish samples anyway).
+    """
+    if not asset:
+        return list(declared)
+    t = subjects.AssetPath.parse(asset).tokens
+    own = [
+        f"{subjects.DATA_PREFIX}.{t}",
+        f"{subjects.KPI_PREFIX}.{t}.*",
+        f"{subjects.EVENT_PREFIX}.*.{t}",
+    ]
+    out: list[str] = []
+    for s in declared:
+        toks = s.split(".")
+        surface = toks[0] == ">" or (
+            toks[0] in ("kit", "*")
+            and len(toks) > 1
+            and toks[1] in ("data", "kpi", "event", "health", "*", ">")
+        )
+        if not surface:
+            out.append(s)  # not a data/KPI/event/health subject: as declared
+            continue
+        out += [i for i in (_intersect(s, mine) for mine in own) if i]
     return _dedupe(out)
 
 
@@ -274,7 +361,10 @@ class BusAuth:
                 "inbox_prefix": inbox_prefix(name).encode(),
             }
             return opts
-        return {"user": user, "password": self.passwords[user]}
+        opts = {"user": user, "password": self.passwords[user]}
+        if user in ROLES:
+            opts["inbox_prefix"] = role_inbox(user).encode()
+        return opts
 
     def conf_lines(self) -> list[str]:
         """The ``authorization`` block of ``nats.conf``."""
@@ -291,6 +381,15 @@ class BusAuth:
         return lines
 
 
+def _auth_files(data_dir: Path) -> list[Path]:
+    """``auth.json`` of the data directory and of the demos under it (``demo``, ``demo-2`` …:
+    side-by-side ``kit demo`` runs, kit.cli.demo_cmd)."""
+    base = Path(data_dir)
+    return [base / "nats" / AUTH_FILE, base / "demo" / "nats" / AUTH_FILE] + sorted(
+        base.glob(f"demo-*/nats/{AUTH_FILE}")
+    )
+
+
 def client_options(data_dir: Path, role: str = "admin", url: str | None = None) -> dict[str, Any]:
     """Connect options a CLI/TUI process uses for ``role``, read from the data directory.
 
@@ -298,7 +397,7 @@ def client_options(data_dir: Path, role: str = "admin", url: str | None = None) 
     is given, the file recorded for that server wins. Empty if there are no credentials
     (an external server configured without them, or an old data directory).
     """
-    candidates = [Path(data_dir) / "nats" / AUTH_FILE, Path(data_dir) / "demo" / "nats" / AUTH_FILE]
+    candidates = _auth_files(data_dir)
     found: list[dict[str, Any]] = []
     for p in candidates:
         try:
@@ -311,7 +410,12 @@ def client_options(data_dir: Path, role: str = "admin", url: str | None = None) 
         (f for f in found if url and f.get("url") and _same_server(f["url"], url)), found[0]
     )
     pw = chosen.get("users", {}).get(role)
-    return {"user": role, "password": pw} if pw else {}
+    if not pw:
+        return {}
+    opts: dict[str, Any] = {"user": role, "password": pw}
+    if role in ROLES:  # a role reads replies only under its own inbox prefix
+        opts["inbox_prefix"] = role_inbox(role).encode()
+    return opts
 
 
 def _same_server(a: str, b: str) -> bool:
@@ -368,7 +472,11 @@ def default_client_options(url: str, options: dict[str, Any]) -> dict[str, Any]:
         return {}
     role = os.environ.get("KIT_ROLE", "admin")
     if hp in _LOCAL:
-        return {"user": "admin", "password": _LOCAL[hp]["admin"]}
+        return {
+            "user": "admin",
+            "password": _LOCAL[hp]["admin"],
+            "inbox_prefix": role_inbox("admin").encode(),
+        }
     try:
         from kit.settings import load_settings
 
@@ -376,7 +484,7 @@ def default_client_options(url: str, options: dict[str, Any]) -> dict[str, Any]:
     except Exception:  # broken settings: no guessing
         return {}
     opts = client_options(data_dir, role, url)
-    found = [Path(data_dir) / "nats" / AUTH_FILE, Path(data_dir) / "demo" / "nats" / AUTH_FILE]
+    found = _auth_files(data_dir)
     for p in found:
         try:
             rec = json.loads(p.read_text())

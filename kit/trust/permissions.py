@@ -20,7 +20,12 @@ from kit.bindings import Binding, assets_of
 from kit.bus import Bus
 from kit.errors import BusError, ConfigError
 from kit.settings import ComponentSpec
-from kit.trust.busauth import BusAuth, component_permissions, narrow_subscriptions
+from kit.trust.busauth import (
+    BusAuth,
+    component_permissions,
+    narrow_publishes,
+    narrow_subscriptions,
+)
 from kit.trust.manifest import PluginManifest, load_manifest, manifest_path_for_module
 
 log = logging.getLogger(__name__)
@@ -63,7 +68,11 @@ def bound_assets(cfg: BaseModel, default_asset: str | None) -> set[str]:
 
 
 def permissions_for(host: Any, spec: ComponentSpec, cfg: BaseModel) -> dict[str, Any]:
-    """NATS permissions of component instance ``spec`` (manifest ∩ bindings + plumbing)."""
+    """NATS permissions of component instance ``spec`` (manifest ∩ bindings + plumbing).
+
+    Publishing is narrowed to the instance's own asset (data, last values, KPIs, events);
+    subscribing to the assets its bindings read.
+    """
     reg = host.component(spec.type)
     man = plugin_manifest(host, reg.plugin)
     if man is None:
@@ -77,7 +86,9 @@ def permissions_for(host: Any, spec: ComponentSpec, cfg: BaseModel) -> dict[str,
     else:
         pubs, subs = man.publishes, man.subscribes
     return component_permissions(
-        spec.name, list(pubs), narrow_subscriptions(list(subs), bound_assets(cfg, spec.asset))
+        spec.name,
+        narrow_publishes(list(pubs), spec.asset),
+        narrow_subscriptions(list(subs), bound_assets(cfg, spec.asset)),
     )
 
 

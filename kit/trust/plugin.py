@@ -8,19 +8,41 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from typing import Any
 
 import kit
+from kit.trust.busauth import identified_subject
 from kit.trust.writes import WriteGuard
 
 
 @kit.hookimpl
 def register_endpoints(api: Any, runtime: Any) -> None:
     """Guarded writes on the control API (technician role and above, see kit.trust.busauth)."""
+    from kit.api import writes as writes_api
+
     guard = WriteGuard(runtime)
     runtime.write_guard = guard
-    api.add("writes.request", guard.request)
-    api.add("writes.confirm", guard.confirm)
+
+    # The plain subjects are reachable only with the admin grant; lower roles call
+    # kit.control.as.<role>.<endpoint>, which only that role may publish to, so the subject
+    # the server delivered is the caller's authenticated identity (audit source, item 12).
+    def handlers(identity: str) -> tuple[Any, Any]:
+        async def request(b: writes_api.WriteRequest) -> dict[str, Any]:
+            return await guard.request(b.model_dump(), identity=identity)
+
+        async def confirm(b: writes_api.ConfirmRequest) -> dict[str, Any]:
+            return await guard.confirm(b.model_dump(), identity=identity)
+
+        return request, confirm
+
+    request, confirm = handlers("admin")
+    api.add(writes_api.REQUEST, request)
+    api.add(writes_api.CONFIRM, confirm)
+    for role in ("technician",):
+        request, confirm = handlers(role)
+        for spec, fn in ((writes_api.REQUEST, request), (writes_api.CONFIRM, confirm)):
+            api.add(dataclasses.replace(spec, name=identified_subject(spec.name, role)), fn)
 
 
 @kit.hookimpl

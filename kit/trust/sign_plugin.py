@@ -79,8 +79,8 @@ def sign_plugin(
         raise SignatureError(
             "a certifier signature needs a report that passed at least bronze (--report)"
         )
-    if role not in ("vendor", "certifier"):
-        raise SignatureError("role must be vendor or certifier")
+    if role not in ("vendor", "certifier", "release"):
+        raise SignatureError("role must be vendor, certifier or release")
     statement: dict[str, Any] = {
         "purpose": "kit-plugin",
         "name": man.name,

@@ -135,6 +135,10 @@ def sign_bytes(
         "format": FORMAT,
         "statement": st,
         "key_id": st["key_id"],
+        # The public half travels with the signature so a site that does not trust the key
+        # yet can still tell "valid, but by an unknown signer" from "broken" (the key id is
+        # its hash, so the embedded key cannot be swapped without changing the id).
+        "public_key": public_text(key.public_key()).split()[1],
         "signature": base64.b64encode(key.sign(canonical(st))).decode(),
     }
 
@@ -151,12 +155,32 @@ def verify_statement(doc: dict[str, Any], keys: dict[str, Ed25519PublicKey]) -> 
     if not isinstance(st, dict) or st.get("key_id") != kid:
         raise SignatureError("the statement does not name the signing key")
     if kid not in keys:
-        raise SignatureError(f"signed by key {kid}, which is not in the trust store")
+        raise UntrustedSigner(str(kid))
     try:
         keys[kid].verify(base64.b64decode(doc.get("signature", "")), canonical(st))
     except (InvalidSignature, ValueError):
         raise SignatureError(f"signature by key {kid} does not verify") from None
     return st
+
+
+class UntrustedSigner(SignatureError):
+    """The signature is well-formed but its key is not in the trust store."""
+
+    def __init__(self, kid: str) -> None:
+        super().__init__(f"signed by key {kid}, which is not in the trust store")
+        self.key_id = kid
+
+
+def embedded_key(doc: dict[str, Any]) -> Ed25519PublicKey | None:
+    """The public key a signature document carries, if its id matches the signing key id."""
+    raw = doc.get("public_key") if isinstance(doc, dict) else None
+    if not isinstance(raw, str):
+        return None
+    try:
+        k = parse_public(f"kit-ed25519 {raw}")
+    except SignatureError:
+        return None
+    return k if key_id(k) == doc.get("key_id") else None
 
 
 def verify_bytes(

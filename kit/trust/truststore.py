@@ -4,6 +4,7 @@ Layout in the data directory::
 
     <data_dir>/trust/certifiers/<key_id>.pub
     <data_dir>/trust/vendors/<key_id>.pub
+    <data_dir>/trust/releases/<key_id>.pub   (plus the kit's built-in release keys)
 
 A certifier's signature on a plugin whose statement carries a certification tier makes the
 plugin *certified*; a vendor's signature makes it *signed*. Adding a key is an explicit
@@ -20,8 +21,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from kit.trust.signing import SignatureError, key_id, load_public_key, public_text
 
-Role = Literal["certifier", "vendor"]
-ROLES: tuple[Role, ...] = ("certifier", "vendor")
+Role = Literal["certifier", "vendor", "release"]
+ROLES: tuple[Role, ...] = ("certifier", "vendor", "release")
 
 
 def store_dir(data_dir: Path) -> Path:
@@ -41,6 +42,13 @@ class TrustStore:
     def load(cls, data_dir: Path) -> TrustStore:
         """Read every key of the store; unreadable files are skipped (reported by ``kit keys list``)."""
         ts = cls()
+        # Built-in release keys (first-party distributions only; kit.trust.release).
+        from kit.trust.release import builtin_release_keys
+
+        for kid, (k, name) in builtin_release_keys().items():
+            ts.keys[kid] = k
+            ts.roles[kid] = "release"
+            ts.comments[kid] = f"built-in release key ({name})"
         for role in ROLES:
             d = store_dir(data_dir) / f"{role}s"
             for p in sorted(d.glob("*.pub")) if d.is_dir() else []:

@@ -1,8 +1,9 @@
 """Trust status of installed plugins and the site policy that decides what loads.
 
 Status (as Grafana shows it): **Core** (part of fast-track-kit itself), **Signed** (every
-signature verifies with a trusted key and no file changed), **Unsigned** (no signature),
-**Invalid** (a signature that does not verify, an unknown key, or a statement for another
+signature verifies with a trusted key and no file changed), **Untrusted** (a valid
+signature, but by a key this site has not trusted yet: ``kit keys trust``), **Unsigned** (no
+signature), **Invalid** (a signature that does not verify, or a statement for another
 name/version/kit API — a replayed signature), **Modified** (signed, but a file changed,
 appeared or vanished since). A Signed plugin is also *certified* when a certifier key
 signed a statement with a certification tier.
@@ -10,7 +11,8 @@ signed a statement with a certification tier.
 Policy (``plugin_policy`` in the site settings):
 
 * ``allow-unsigned`` — load everything (development).
-* ``warn`` — load Signed and Unsigned (with a warning); refuse Invalid and Modified.
+* ``warn`` — load Signed, Untrusted and Unsigned (the latter two with a warning naming the
+  command that trusts the key); refuse Invalid and Modified.
 * ``require-certified`` — load only certified plugins (and Core).
 
 Verification runs at install (``kit plugin install``) and on *every* plugin-host build,
@@ -29,7 +31,14 @@ from typing import Any
 
 from kit.trust import KIT_API_VERSION
 from kit.trust.manifest import version_in_range
-from kit.trust.signing import SIGNATURE_FILE, SignatureError, verify_tree
+from kit.trust.release import FIRST_PARTY, RELEASE_TIER
+from kit.trust.signing import (
+    SIGNATURE_FILE,
+    SignatureError,
+    UntrustedSigner,
+    embedded_key,
+    verify_tree,
+)
 from kit.trust.truststore import TrustStore
 
 log = logging.getLogger(__name__)
@@ -41,7 +50,7 @@ TIERS = ("bronze", "silver", "gold")
 class TrustStatus:
     """Verification result of one plugin package."""
 
-    status: str  # Core | Signed | Unsigned | Invalid | Modified
+    status: str  # Core | Signed | Untrusted | Unsigned | Invalid | Modified
     certified: bool = False
     tier: str | None = None
     signers: list[str] = field(default_factory=list)
@@ -95,34 +104,46 @@ def check_package(
     if docs is None:
         return TrustStatus("Unsigned", detail=f"no {SIGNATURE_FILE} in {pkg}")
     good: list[tuple[dict, Any]] = []
+    untrusted: list[tuple[dict, Any]] = []
+    unknown: list[str] = []  # untrusted keys whose signature carries no public key (old format)
     errors: list[str] = []
     for doc in docs:
         try:
             # The statement must be for *this* name and version: a 1.0 signature cannot vouch for 1.1.
             check = verify_tree(pkg, doc, store.keys, expect={"name": name, "version": version})
-            st = check.statement
-            if not version_in_range(api_version, str(st.get("kit_api", ""))):
-                raise SignatureError(
-                    f"signed for kit API {st.get('kit_api')!r}, this kit offers {api_version}"
+            _check_api(check.statement, api_version)
+            good.append((check.statement, check))
+        except UntrustedSigner as exc:
+            # Not trusted here is not the same as broken: verify with the key the signature
+            # carries, so a vendor's valid release is told apart from a forged or damaged one.
+            k = embedded_key(doc)
+            if k is None:
+                unknown.append(exc.key_id)
+                continue
+            try:
+                check = verify_tree(
+                    pkg, doc, {exc.key_id: k}, expect={"name": name, "version": version}
                 )
-            good.append((st, check))
+                _check_api(check.statement, api_version)
+                untrusted.append((check.statement, check))
+            except SignatureError as exc2:
+                errors.append(str(exc2))
         except SignatureError as exc:
             errors.append(str(exc))
     if errors:
         return TrustStatus("Invalid", detail="; ".join(errors))
-    modified = [c for _, c in good if c.modified]
-    if modified:
-        c = modified[0]
-        parts = [
-            f"changed: {', '.join(c.changed)}" if c.changed else "",
-            f"added: {', '.join(c.added)}" if c.added else "",
-            f"removed: {', '.join(c.removed)}" if c.removed else "",
-        ]
+    if not good:
+        if any(c.modified for _, c in untrusted):
+            return _modified(untrusted)
+        kids = [st["key_id"] for st, _ in untrusted] + unknown
         return TrustStatus(
-            "Modified",
-            signers=[st["key_id"] for st, _ in good],
-            detail="; ".join(p for p in parts if p),
+            "Untrusted",
+            signers=kids,
+            detail=f"signed by key {', '.join(kids)}, which this site does not trust yet"
+            + ("" if untrusted else " (the signature carries no public key to check it with)"),
         )
+    if any(c.modified for _, c in good):
+        return _modified(good)
     tier = None
     for st, _ in good:
         t = st.get("tier")
@@ -133,8 +154,44 @@ def check_package(
         ):
             if tier is None or TIERS.index(t) > TIERS.index(tier):
                 tier = t
+    if tier is None and name in FIRST_PARTY:
+        # A release key vouches for the kit's own distributions (and only those): the
+        # project's release process, not `kit certify`, is what stands behind them.
+        for st, _ in good:
+            if store.roles.get(st["key_id"]) == "release" and st.get("role") == "release":
+                tier = RELEASE_TIER
+    extra = [st["key_id"] for st, _ in untrusted] + unknown
     return TrustStatus(
-        "Signed", certified=tier is not None, tier=tier, signers=[st["key_id"] for st, _ in good]
+        "Signed",
+        certified=tier is not None,
+        tier=tier,
+        signers=[st["key_id"] for st, _ in good],
+        detail=f"also signed by untrusted key {', '.join(extra)} ({TRUST_HINT})" if extra else "",
+    )
+
+
+#: How an operator trusts a key (named in every message about an untrusted signer).
+TRUST_HINT = "trust the signer with: kit keys trust <signer>.pub --role vendor|certifier"
+
+
+def _check_api(st: dict[str, Any], api_version: str) -> None:
+    if not version_in_range(api_version, str(st.get("kit_api", ""))):
+        raise SignatureError(
+            f"signed for kit API {st.get('kit_api')!r}, this kit offers {api_version}"
+        )
+
+
+def _modified(checks: list[tuple[dict, Any]]) -> TrustStatus:
+    c = next(c for _, c in checks if c.modified)
+    parts = [
+        f"changed: {', '.join(c.changed)}" if c.changed else "",
+        f"added: {', '.join(c.added)}" if c.added else "",
+        f"removed: {', '.join(c.removed)}" if c.removed else "",
+    ]
+    return TrustStatus(
+        "Modified",
+        signers=[st["key_id"] for st, _ in checks],
+        detail="; ".join(p for p in parts if p),
     )
 
 
@@ -159,12 +216,18 @@ def decide(status: TrustStatus, policy: str) -> tuple[bool, str]:
             return True, ""
         return False, f"refused by plugin_policy require-certified: status {s}" + (
             "" if s != "Signed" else " but not certified"
-        ) + (f" ({status.detail})" if status.detail else "")
-    # warn
+        ) + (f" ({status.detail})" if status.detail else "") + (
+            f"; {TRUST_HINT}" if s == "Untrusted" else ""
+        )
+    # warn: a valid signature by a key the site has not trusted yet is at least as good as
+    # no signature, so it loads (with the command that trusts the key); only a signature
+    # that does not verify, or changed files, is refused.
     if s in ("Invalid", "Modified"):
         return False, f"refused by plugin_policy warn: status {s} ({status.detail})"
     if s == "Unsigned":
         return True, "unsigned plugin loaded (plugin_policy warn)"
+    if s == "Untrusted":
+        return True, f"loaded (plugin_policy warn): {status.detail}; {TRUST_HINT}"
     return True, ""
 
 

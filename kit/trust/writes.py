@@ -17,7 +17,7 @@ The same two steps are served on ``kit.cmd.<asset>`` (request/reply, JSON
 from __future__ import annotations
 
 import asyncio
-import json
+import contextvars
 import math
 import time
 import uuid
@@ -25,12 +25,15 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kit import subjects
+from kit.api.envelope import OkReply, encode_reply
 from kit.bus import KV_DEPLOYMENTS
 from kit.errors import KitError
 from kit.trust.audit import audit
+from kit.trust.secrets import site_key, unseal
 
 CONFIRM_WINDOW_S = 120.0
 
@@ -91,6 +94,17 @@ class Pending:
     created: float
 
 
+#: The operator name the caller *claims* (``who`` in the body): kept in the audit record's
+#: data as ``operator``; the record's ``source`` is the authenticated NATS user (item 12).
+_OPERATOR: contextvars.ContextVar[str] = contextvars.ContextVar("kit_write_operator", default="")
+
+
+def _identify(identity: str, body: dict[str, Any]) -> str:
+    """Remember the claimed operator name; return the authenticated user as the audit source."""
+    _OPERATOR.set(str(body.get("who") or "unknown"))
+    return identity
+
+
 @dataclass
 class WriteGuard:
     """Checks, confirms, executes and audits device writes for one runtime."""
@@ -109,6 +123,7 @@ class WriteGuard:
     async def rules(self) -> list[tuple[str, WriteRule]]:
         """Every write rule of every installed deployment, with the deployment id."""
         kv = await self.runtime.bus.kv(KV_DEPLOYMENTS)
+        key_ = site_key(self.runtime.settings.data_dir)  # records are encrypted at rest
         out: list[tuple[str, WriteRule]] = []
         try:
             keys = await kv.keys()
@@ -117,8 +132,8 @@ class WriteGuard:
         for key in keys:
             try:
                 entry = await kv.get(key)
-                record = json.loads(entry.value) if entry and entry.value else {}
-            except Exception:
+                record = unseal(entry.value, key_) if entry and entry.value else {}
+            except Exception:  # unreadable or undecryptable: allows nothing
                 continue
             recipe = record.get("recipe") if isinstance(record, dict) else None
             raw = (
@@ -153,7 +168,7 @@ class WriteGuard:
             result=result,
             message=message,
             severity="medium" if result in ("refused", "failure") else "info",
-            data=data,
+            data={"operator": _OPERATOR.get(), **data},
         )
 
     async def _refuse(
@@ -170,11 +185,15 @@ class WriteGuard:
         )
         return WriteRefused(f"write refused: {reason}")
 
-    async def request(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Step 1: check a write against the deployments' rules; return a request id to confirm."""
+    async def request(self, body: dict[str, Any], identity: str = "admin") -> dict[str, Any]:
+        """Step 1: check a write against the deployments' rules; return a request id to confirm.
+
+        ``identity`` is the authenticated caller (from the subject the server let it publish
+        on, kit.trust.plugin); the body's ``who`` is only recorded as the claimed operator.
+        """
         body = body or {}
         asset, point, value = body.get("asset"), body.get("point"), body.get("value")
-        who = str(body.get("who") or "unknown")
+        who = _identify(identity, body)
         try:
             norm = str(subjects.AssetPath.parse(str(asset)))
         except ValueError:
@@ -228,10 +247,10 @@ class WriteGuard:
             "expires_in_s": CONFIRM_WINDOW_S,
         }
 
-    async def confirm(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Step 2: execute a requested write after the operator confirmed it."""
+    async def confirm(self, body: dict[str, Any], identity: str = "admin") -> dict[str, Any]:
+        """Step 2: execute a requested write after the operator confirmed it (``identity``: see request)."""
         body = body or {}
-        rid, who = str(body.get("request_id")), str(body.get("who") or "unknown")
+        rid, who = str(body.get("request_id")), _identify(identity, body)
         self._expire()
         p = self.pending.pop(rid, None)
         if p is None:
@@ -350,29 +369,64 @@ class WriteGuard:
         """Serve ``kit.cmd.>`` request/reply on the runtime's connection."""
 
         async def on_msg(msg: Any) -> None:
+            from kit.api import writes as writes_api
+            from kit.api.envelope import (
+                error_from_exception,
+                error_reply,
+                problems_from_validation,
+            )
+
+            def _invalid(message: str, problems: Any = None) -> Any:
+                return error_reply(
+                    message, code=2, kind="invalid_request", problems=problems, endpoint="kit.cmd"
+                )
+
             try:
-                body = json.loads(msg.data) if msg.data else {}
                 asset = str(subjects.path_from_subject(msg.subject))
-                body.setdefault("asset", asset)
-                action = body.get("action")
-                if action == "request":
-                    reply: dict[str, Any] = {"ok": True, "result": await self.request(body)}
-                elif action == "confirm":
-                    reply = {"ok": True, "result": await self.confirm(body)}
-                else:
-                    raise await self._refuse(
-                        asset,
-                        body.get("point"),
-                        body.get("value"),
-                        str(body.get("who")),
-                        f"unknown action {action!r} (request or confirm)",
+                try:
+                    raw = orjson.loads(msg.data) if msg.data and msg.data.strip() else {}
+                    cmd = writes_api.CmdRequest.model_validate(raw)
+                except orjson.JSONDecodeError as exc:
+                    reply = _invalid(f"bad request: not valid JSON: {exc}")
+                except ValidationError as exc:
+                    problems = problems_from_validation(exc, writes_api.CmdRequest)
+                    reply = _invalid(
+                        "bad request: " + "; ".join(p.text() for p in problems), problems
                     )
-            except KitError as exc:
-                reply = {"ok": False, "error": str(exc), "code": exc.exit_code}
-            except Exception as exc:  # malformed request: answer, keep serving
-                reply = {"ok": False, "error": f"bad request: {exc}", "code": 2}
+                else:
+                    # The subject names the asset (permissions are granted per subject): a body
+                    # naming another asset is refused, never used.
+                    body = cmd.model_dump()
+                    who = _identify("admin", body)  # kit.cmd.> is the admin's (busauth)
+                    if cmd.asset is not None and not _same_asset(cmd.asset, asset):
+                        raise await self._refuse(
+                            asset,
+                            cmd.point,
+                            cmd.value,
+                            who,
+                            f"the body names asset {cmd.asset!r} but the subject is {asset}; "
+                            "send the command on that asset's subject",
+                        )
+                    body["asset"] = asset
+                    if cmd.action == "request":
+                        result = await self.request(body)
+                    else:
+                        pending = self.pending.get(str(cmd.request_id))
+                        if pending is not None and not _same_asset(pending.rule.asset, asset):
+                            raise await self._refuse(
+                                asset,
+                                pending.rule.point,
+                                pending.value,
+                                who,
+                                f"write request {cmd.request_id!r} is for another asset",
+                                type="write_confirm_refused",
+                            )
+                        result = await self.confirm(body)
+                    reply = OkReply(result=result)
+            except Exception as exc:  # KitError or a bug: answer, keep serving
+                reply = error_from_exception(exc, "kit.cmd")
             if msg.reply:
-                await msg.respond(json.dumps(reply, default=str).encode())
+                await msg.respond(encode_reply(reply))
 
         return await self.runtime.bus.nc.subscribe(f"{subjects.CMD_PREFIX}.>", cb=on_msg)
 

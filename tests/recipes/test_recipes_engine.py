@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from kit import codec
+from kit.api import Problem
+from kit.api import recipes as rec_api
 from kit.bus import KV_DEPLOYMENTS
 from kit.control import ControlClient
 from kit.errors import AdapterError, ConfigError, KitError
@@ -252,16 +254,24 @@ async def test_synthetic_recipe_installs_from_library(kit_settings, make_runtime
     assert "synthetic-machine-watch" in [r["id"] for r in listed["recipes"]]
     shown = await client.call("recipes.show", {"id": "synthetic-machine-watch"})
     text = shown["text"].replace("every_s: 5", "every_s: 5\n    evry_s: 2")
-    checked = await client.call("recipes.validate", {"text": text, "filename": "mine.yaml"})
+    checked = await client.call(
+        rec_api.VALIDATE, rec_api.ValidateRequest(text=text, filename="mine.yaml")
+    )
     line = next(i for i, t in enumerate(text.splitlines(), 1) if "evry_s" in t)
-    assert checked == {
-        "ok": False,
-        "pass": "shape",
-        "problems": [
-            f"mine.yaml:{line}: checks[1].evry_s: unknown field (did you mean 'every_s'?)"
-        ],
-    }
-    assert (await client.call("recipes.validate", {"text": shown["text"]}))["ok"] is True
+    assert (checked.ok, checked.pass_) == (False, "shape")
+    assert checked.problems == [
+        Problem(
+            file="mine.yaml",
+            line=line,
+            field="checks[1].evry_s",
+            message="unknown field",
+            hint="did you mean 'every_s'?",
+        )
+    ]
+    assert checked.problems[0].text() == (
+        f"mine.yaml:{line}: checks[1].evry_s: unknown field (did you mean 'every_s'?)"
+    )
+    assert (await client.call(rec_api.VALIDATE, {"text": shown["text"]})).ok is True
     res = await client.call(
         "recipes.install",
         {

@@ -63,7 +63,9 @@ def test_bindings_narrow_subscriptions_to_bound_assets(temp_plugin):
     assert "kit.data.s.a.l.press" in subs and "kit.data.s.a.l.meter" in subs
     assert "kit.data.>" not in subs
     pubs = perms["publish"]["allow"]
-    assert "kit.kpi.>" in pubs and "kit.health.oee-press" in pubs
+    # Publishing is narrowed to the instance's own asset (issue 19 item 10).
+    assert "kit.kpi.s.a.l.press.*" in pubs and "kit.health.oee-press" in pubs
+    assert "kit.kpi.>" not in pubs and "kit.event.*.s.a.l.press" in pubs
     assert not any(p.startswith("kit.data") or p.startswith("kit.control") for p in pubs)
     assert "$KV.KIT_STATE.oee-press.>" in pubs
 

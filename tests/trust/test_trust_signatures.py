@@ -124,8 +124,8 @@ def test_added_file_and_unknown_key(env, tmp_path):
     st = check_package(pkg, "kit-tinyplug", "1.0.0", store)
     assert st.status == "Modified" and "extra.py" in st.detail
     (pkg / "extra.py").unlink()
-    # A key the site does not trust makes the signature Invalid, not Signed.
-    assert check_package(pkg, "kit-tinyplug", "1.0.0", TrustStore()).status == "Invalid"
+    # A key the site does not trust makes the signature Untrusted, not Signed (item 15).
+    assert check_package(pkg, "kit-tinyplug", "1.0.0", TrustStore()).status == "Untrusted"
 
 
 def test_signature_for_1_0_does_not_validate_1_1(env, tmp_path):

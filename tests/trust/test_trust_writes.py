@@ -138,7 +138,10 @@ async def test_write_outside_allow_list_or_bounds_is_refused_and_audited(setup):
     for ev in refused:
         _check_cr28(ev)
         assert ev["result"] == "refused" and ev["category"] == "access_control"
-    assert {ev["source"] for ev in refused} == {"alice", "bob"}
+    # source: the authenticated caller (this client uses the runtime's own connection, which
+    # reaches the admin-only plain subject); the body's "who" is kept as the claimed operator.
+    assert {ev["source"] for ev in refused} == {"admin"}
+    assert {ev["data"]["operator"] for ev in refused} == {"alice", "bob"}
     assert REGISTERS == {}  # nothing reached the device
     # The records are in the KIT_EVENTS stream, not only on the wire.
     info = await rt.bus.js.stream_info("KIT_EVENTS")

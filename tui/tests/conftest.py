@@ -1,6 +1,7 @@
 """Fixtures for the TUI tests: a test-only plugin serving the control API endpoints the TUI
-uses (recipes, deployments, alarms, OPC UA certs) with the alternative reply shapes the
-screens accept; the real endpoints are exercised by ``test_tui_real_*.py``.
+uses (recipes, deployments, alarms, OPC UA certs), registered with the real endpoints'
+request/reply models (kit.api and the plugins' ``api`` modules) so its replies have the real
+shapes — the runtime checks them; the real endpoints are exercised by ``test_tui_real_*.py``.
 
 The plugin is real in every way that matters to the TUI: it is registered through the
 ``register_endpoints`` hook of a real runtime, its install starts real components in the
@@ -14,6 +15,7 @@ and, on ``sys.path``, the ``tui_helpers`` module.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import sys
 from pathlib import Path
@@ -37,7 +39,13 @@ RECIPE = {
     "title": "OEE for one machine",
     "kpi": "oee",
     "summary": "Availability, performance and quality of one machine from its running signal and counters.",
-    "needs": [{"name": "machine", "points": ["machine_running", "count_good", "count_reject"]}],
+    "needs": [
+        {
+            "name": "machine",
+            "adapter": "modbus",
+            "points": ["machine_running", "count_good", "count_reject"],
+        }
+    ],
 }
 PARAMS = [
     {
@@ -106,7 +114,7 @@ class FakeEndpoints:
                 "subject": "CN=plc-17,O=ACME",
                 "not_before": "2026-01-01T00:00:00Z",
                 "not_after": "2031-01-01T00:00:00Z",
-                "status": "pending",
+                "state": "rejected",
             }
         }
         self.calls: list[tuple[str, Any]] = []
@@ -120,13 +128,22 @@ class FakeEndpoints:
 
     @kit.hookimpl
     def register_endpoints(self, api: Any, runtime: Any) -> None:
+        from kit_tui.data import plugin_api
+
+        from kit.api import load_catalog
+
+        catalog = load_catalog()
+
         def ep(name: str):
+            spec = catalog.get(name) or plugin_api.spec(name)
+
             def deco(fn):
                 async def handler(body: Any) -> Any:
+                    body = body.model_dump(mode="json", by_alias=True)  # validated request
                     self.calls.append((name, body))
-                    return await fn(body or {})
+                    return await fn(body)
 
-                api.add(name, handler)
+                api.add(spec, handler)
                 return fn
 
             return deco
@@ -137,16 +154,17 @@ class FakeEndpoints:
 
         @ep("recipes.show")
         async def _show(body):
-            return {**RECIPE, "parameters": PARAMS}
+            recipe = {"id": RECIPE["id"], "commissioning": {"duration_s": 30}}
+            return {**RECIPE, "parameters": PARAMS, "text": "id: oee-basic\n", "recipe": recipe}
 
         @ep("recipes.match")
         async def _match(body):
             cands = [
-                {"asset": i.asset, "ok": True}
+                {"role": "machine", "asset": i.asset, "ok": True}
                 for i in runtime.supervisor.instances.values()
                 if i.type == "synthetic"
             ]
-            return {"satisfied": bool(cands), "candidates": cands}
+            return {"recipe": RECIPE["id"], "satisfied": bool(cands), "candidates": cands}
 
         @ep("recipes.test_connection")
         async def _test(body):
@@ -169,14 +187,28 @@ class FakeEndpoints:
         async def _plan(body):
             p = body["params"]
             if float(p.get("ideal_cycle_s", 0)) <= 0:
-                raise ConfigError("invalid parameters", ["ideal_cycle_s: must be > 0"])
+                # As the recipe engine words it: file:line: parameters.<name>: message.
+                raise ConfigError(
+                    "oee-basic.yaml: 1 problem(s)",
+                    ["oee-basic.yaml:9: parameters.ideal_cycle_s: must be > 0"],
+                )
             return {
+                "recipe": RECIPE["id"],
+                "version": RECIPE["version"],
+                "deployment": body.get("deployment") or "oee-basic-1",
                 "components": [
                     {"name": "oee-basic-src", "type": "synthetic", "asset": p["asset"]},
                     {"name": "oee-basic-oee", "type": "fake_oee", "asset": p["asset"]},
                 ],
-                "connections": [f"{p['host']}:{p['port']}"],
-                "subjects": [f"kit.kpi.{p['asset'].replace('/', '.')}.oee"],
+                "connections": [
+                    {
+                        "asset": "machine",
+                        "path": p["asset"],
+                        "adapter": "synthetic",
+                        "settings": {"host": p["host"], "port": p["port"]},
+                    }
+                ],
+                "subjects": {"kpi": [f"kit.kpi.{p['asset'].replace('/', '.')}.oee"]},
             }
 
         @ep("recipes.install")
@@ -202,6 +234,7 @@ class FakeEndpoints:
                 owner=name,
             )
             self.deployments[name] = {
+                "id": name,
                 "deployment": name,
                 "recipe": RECIPE["id"],
                 "version": RECIPE["version"],
@@ -215,9 +248,10 @@ class FakeEndpoints:
                 "priority": "high",
                 "state": "unacknowledged",
                 "message": "power above 14 kW",
-                "ts": "2026-11-22T08:00:00+00:00",
+                "acked": False,
+                "raised_at": "2026-11-22T08:00:00+00:00",
             }
-            return {"deployment": name}
+            return {"deployment": name, "components": [f"{name}-src", f"{name}-oee"]}
 
         @ep("deployments.list")
         async def _deps(body):
@@ -232,13 +266,16 @@ class FakeEndpoints:
             batches = src.component.batches if src and src.component else 0
             return {
                 **d,
+                "assets": {"machine": {"path": d["assets"][0]}},  # the record's shape
+                "recipe_id": d["recipe"],
+                "markdown": f"# {d['deployment']}",
                 "report": {
-                    "passed": batches > 0,
+                    "result": "pass" if batches > 0 else "fail",
                     "checks": [
                         {
-                            "name": "machine updates at least every 2 s",
+                            "title": "machine updates at least every 2 s",
                             "passed": batches > 0,
-                            "value": f"{batches} batches",
+                            "detail": f"{batches} batches",
                         }
                     ],
                 },
@@ -250,75 +287,79 @@ class FakeEndpoints:
             for inst in [i for i in runtime.supervisor.instances.values() if i.owner == name]:
                 await runtime.supervisor.remove(inst.name)
             self.deployments.pop(name, None)
-            return {"uninstalled": name}
+            return {"deployment": name, "removed": [f"{name}-src", f"{name}-oee"]}
 
         @ep("recipes.upgrade")
         async def _upgrade(body):
             d = self.deployments[body["deployment"]]
+            old = d["version"]
             d.update(recipe=body["recipe"], version="1.1.0")
-            return {"deployment": body["deployment"], "version": "1.1.0"}
+            return {"deployment": body["deployment"], "changed": True, "from": old, "to": "1.1.0"}
+
+        # A bundle here is base64 JSON of the deployment records (the real one is a zip).
+        def _bundle(text: str) -> dict[str, Any]:
+            return json.loads(base64.b64decode(text))
 
         @ep("bundles.export")
         async def _export(body):
             deps = [self.deployments[n] for n in body["deployments"]]
-            Path(body["path"]).write_text(json.dumps({"deployments": deps}))
-            return {"path": body["path"]}
+            return {"bundle": base64.b64encode(json.dumps({"deployments": deps}).encode()).decode()}
 
         @ep("bundles.inspect")
         async def _inspect(body):
-            data = json.loads(Path(body["path"]).read_text())
-            return {
-                "path": body["path"],
-                "deployments": [d["deployment"] for d in data["deployments"]],
-            }
+            data = _bundle(body["bundle"])
+            return {"deployments": [{"id": d["deployment"]} for d in data["deployments"]]}
 
         @ep("bundles.install")
         async def _bundle_install(body):
-            for d in json.loads(Path(body["path"]).read_text())["deployments"]:
+            installed = []
+            for d in _bundle(body["bundle"])["deployments"]:
                 name = d["deployment"] + "-copy"
-                self.deployments[name] = {**d, "deployment": name}
-            return {"installed": True}
+                self.deployments[name] = {**d, "id": name, "deployment": name}
+                installed.append({"deployment": name})
+            return {"installed": installed}
 
         @ep("oee.downtimes")
         async def _downtimes(body):
-            return {"downtimes": self.downtimes}
+            return self.downtimes
 
         @ep("oee.assign_reason")
         async def _reason(body):
             for d in self.downtimes:
                 if d["id"] == body["downtime_id"]:
                     d.update(reason=body["reason"], who=body["who"], component=body["component"])
-            return {"ok": True}
+                    return d
+            raise KitError(f"no downtime {body['downtime_id']!r}")
 
         @ep("alarms.list")
         async def _alarms(body):
-            return {"alarms": list(self.alarms.values()), "flood": False}
+            return list(self.alarms.values())
 
         @ep("alarms.ack")
         async def _ack(body):
-            self.alarms[body["id"]]["state"] = "acknowledged"
-            self.alarms[body["id"]]["acked_by"] = body["who"]
-            return {"id": body["id"], "state": "acknowledged"}
+            a = self.alarms[body["id"]]
+            a.update(state="acknowledged", acked=True, acked_by=body["who"])
+            return a
 
         @ep("alarms.shelve")
         async def _shelve(body):
-            self.alarms[body["id"]]["state"] = "shelved"
-            self.alarms[body["id"]]["duration_s"] = body["duration_s"]
-            return {"id": body["id"], "state": "shelved"}
+            a = self.alarms[body["id"]]
+            a.update(state="shelved", duration_s=body["duration_s"])
+            return a
 
         @ep("opcua.certs.list")
         async def _certs(body):
-            return {"certs": list(self.certs.values())}
+            return {"certificates": list(self.certs.values())}
 
         @ep("opcua.certs.trust")
         async def _trust(body):
-            self.certs[body["thumbprint"]]["status"] = "trusted"
-            return {"thumbprint": body["thumbprint"], "status": "trusted"}
+            self.certs[body["thumbprint"]]["state"] = "trusted"
+            return self.certs[body["thumbprint"]]
 
         @ep("opcua.certs.reject")
         async def _reject(body):
-            self.certs[body["thumbprint"]]["status"] = "rejected"
-            return {"thumbprint": body["thumbprint"], "status": "rejected"}
+            self.certs[body["thumbprint"]]["state"] = "rejected"
+            return self.certs[body["thumbprint"]]
 
 
 @pytest.fixture

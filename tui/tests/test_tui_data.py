@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from kit_tui.data.format import age_text, items, percent_text, quality_text, sparkline, value_text
+from kit_tui.data.format import age_text, percent_text, quality_text, sparkline, value_text
 from kit_tui.data.store import STALE_FIRST_S, STALE_MIN_S, LiveStore
 from kit_tui.widgets.chart import ChartData, render_chart
 from kit_tui.widgets.paramform import convert
@@ -184,7 +184,17 @@ def test_condition_rows_show_zone_meaning_and_signals_still_learning():
             "metrics": {"learning": ["vibration", "temperature"]},
         }
     )
-    comps = [{"name": "pump2-condition", "type": "condition", "asset": "s/a/l/m"}]
+    from kit.api.core import ComponentSummary
+
+    comps = [
+        ComponentSummary(
+            name="pump2-condition",
+            type="condition",
+            kind="analytics",
+            asset="s/a/l/m",
+            status="running",
+        )
+    ]
     shown = {(k["asset"], k["kpi"]) for k in (z, zone)}
     rows = learning_rows(store, comps, shown)
     assert [r[1] for r in rows] == ["temperature"], "vibration already has KPIs"
@@ -219,9 +229,6 @@ def test_formatting_helpers():
     )
     line = sparkline([0, 1, 2, 3, 4, 5, 6, 7])
     assert line == "▁▂▃▄▅▆▇█"
-    assert items({"recipes": [{"id": 1}, "junk"]}, "recipes") == [{"id": 1}] and items(
-        [{"a": 1}]
-    ) == [{"a": 1}]
 
 
 @pytest.mark.parametrize(
@@ -272,10 +279,33 @@ def test_chart_marks_violations_and_limits():
 def test_runtime_errors_are_mapped_to_their_fields():
     from kit_tui.screens.wizard import field_errors
 
+    from kit.api import Problem, problem_from_text
+
     names = {"host", "ideal_cycle_s"}
-    msg = (
-        "invalid parameters\n  ideal_cycle_s: must be > 0\n"
-        "recipes/oee.yaml:12: params.host: not an address\nsomething: unrelated"
-    )
-    assert field_errors(msg, names) == {"ideal_cycle_s": "must be > 0", "host": "not an address"}
-    assert field_errors("no parameters here", names) == {}
+    problems = [
+        problem_from_text("recipes/oee.yaml:12: parameters.ideal_cycle_s: must be > 0"),
+        Problem(field="params.host", message="not an address", hint="e.g. 192.168.0.10"),
+        Problem(field="something", message="unrelated"),
+        Problem(message="host: text that merely mentions a parameter is not a field"),
+    ]
+    assert field_errors(problems, names) == {
+        "ideal_cycle_s": "must be > 0",
+        "host": "not an address (e.g. 192.168.0.10)",
+    }
+    assert field_errors([Problem(message="no parameters here")], names) == {}
+
+
+def test_fixed_replies_fit_the_endpoint_models():
+    """The snapshot fixture's canned replies have the real shapes (no drift from the API)."""
+    import json
+    from pathlib import Path
+
+    from kit_tui.data import plugin_api
+
+    from kit.api import load_catalog
+
+    catalog = load_catalog()
+    fixture = json.loads((Path(__file__).parent / "sample-configs" / "site.json").read_text())
+    for name, reply in fixture["replies"].items():
+        spec = catalog.get(name) or plugin_api.spec(name)
+        spec.parse_reply(reply)  # raises on any field of the wrong shape

@@ -137,7 +137,12 @@ def test_doc_screenshots_are_the_current_snapshots():
 
 async def test_flood_banner_when_the_runtime_reports_a_flood():
     src = FixedSource.from_file(SAMPLE)
-    src.replies["alarms.list"]["flood"] = True
+
+    def flood_event(kind: str) -> dict:
+        # As the alarms plugin publishes it on kit.event.alarm.<asset>.
+        return {"kind": "alarm", "type": kind, "asset": "acme/a/l/m", "ts": "2026-11-22T09:59:00Z"}
+
+    src.store.apply_event(flood_event("flood_started"))
     app = KitApp(src)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("5")
@@ -146,6 +151,6 @@ async def test_flood_banner_when_the_runtime_reports_a_flood():
         )
         banner = app.screen.query_one("#flood-banner")
         assert banner.has_class("-flood") and "ALARM FLOOD" in str(banner.render())
-        src.replies["alarms.list"]["flood"] = False
+        src.store.apply_event(flood_event("flood_ended"))
         await pilot.press("r")
         await wait_for(lambda: not banner.has_class("-flood"), message="flood over")

@@ -182,7 +182,7 @@ async def test_install_wizard_end_to_end(
         assert "CN=plc-17" in text(app.screen.query_one(".dialog-question"))
         await pilot.press("y")
         await wait_for(
-            lambda: fake_endpoints.certs["AB12CD34EF56"]["status"] == "trusted", message="trusted"
+            lambda: fake_endpoints.certs["AB12CD34EF56"]["state"] == "trusted", message="trusted"
         )
         await wait_for(
             lambda: "trusted" in str(certs.get_cell("AB12CD34EF56", "status")),

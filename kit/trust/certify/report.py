@@ -59,6 +59,9 @@ class Report:
                     "observed_subjects": run.observed,
                     "violations": run.violations,
                     "faults": run.faults,
+                    "coverage": next(
+                        (r.data for r in results if r.rule.id == "plugin-coverage"), {}
+                    ),
                 },
                 "results": [
                     {
@@ -94,6 +97,8 @@ class Report:
             f"- Kit {d['kit']['version']} (plugin API {d['kit']['api']}), {d['date']}",
             f"- Max event-loop callback from plugin code: {d['figures']['max_plugin_callback_ms']} ms; "
             f"memory growth over the soak: {d['figures']['memory_growth_kib']} KiB",
+            f"- Line coverage of the plugin by its own tests: "
+            f"{d['figures'].get('coverage', {}).get('coverage_percent', 'not measured')} %",
             f"- {d['note']}",
             "",
             "| Rule | Tier | Outcome | Detail |",

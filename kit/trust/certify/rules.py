@@ -117,6 +117,12 @@ RULES: list[Rule] = [
         "the docs page covers installation, configuration, troubleshooting and limitations",
     ),
     Rule("tests-present", "gold", "the project ships tests that use kit.testing"),
+    Rule(
+        "plugin-coverage",
+        "gold",
+        "the project's own tests pass and cover at least 80 % of the plugin package's lines "
+        "(coverage.py; the figure is in the report)",
+    ),
 ]
 RULE_IDS = {r.id for r in RULES}
 

@@ -302,6 +302,11 @@ async def certify(
         "tests/ uses kit.testing" if uses else "no tests using kit.testing found",
     )
 
+    from kit.trust.certify.coverage_rule import measure
+
+    cov_ok, cov_detail, cov_data = await measure(t.project_dir, t.pkg_dir)
+    r.set("plugin-coverage", cov_ok, cov_detail, **cov_data)
+
     run = RunResult()
     if host is not None and comps:
         specs, problems = _specs(quality, comps)

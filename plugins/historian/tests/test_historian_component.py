@@ -148,8 +148,10 @@ async def test_kpis_endpoint_and_cli(bus, kit_settings, make_runtime, tmp_path):
     assert rows[("temp", "06:00")] == 59.0 and rows[("temp", "06:01")] == 119.0
     assert rows[("oee", "06:00")] == 0.5 and rows[("oee", "06:01")] == 0.6
 
-    with pytest.raises(KitError, match="needs to"):
+    with pytest.raises(KitError) as missing:
         await client.call("history.query", {"asset": ASSET, "points": ["temp"], "from": "-1h"})
+    assert [(p.field, p.message) for p in missing.value.problems] == [("to", "Field required")]
+    assert missing.value.exit_code == 2
     with pytest.raises(KitError, match="4 parts"):
         await client.call(
             "history.query", {"asset": "nope", "points": ["temp"], "from": "-1h", "to": "now"}

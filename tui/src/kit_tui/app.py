@@ -78,6 +78,10 @@ class KitApp(App):
         self.operator = os.environ.get("KIT_OPERATOR") or _login()
 
     def on_mount(self) -> None:
+        # Which bus this is, always in view (two runtimes side by side look the same).
+        from kit.bus import redact_url
+
+        self.title = f"{self.TITLE} · {redact_url(self.source.url)}"
         # On a 16-colour terminal (serial console, old PuTTY, `TERM=xterm`), use the theme
         # made of the terminal's own ANSI colours instead of approximating true colours.
         theme = os.environ.get("KIT_TUI_THEME")

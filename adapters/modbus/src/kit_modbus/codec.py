@@ -108,7 +108,10 @@ def register_count(type_: str, count: int | None = None) -> int:
 def buffers(registers: Sequence[int]) -> tuple[bytes, bytes]:
     """The registers packed big-endian and little-endian (one pack per read, not per point)."""
     n = len(registers)
-    return struct.pack(f">{n}H", *registers), struct.pack(f"<{n}H", *registers)
+    try:
+        return struct.pack(f">{n}H", *registers), struct.pack(f"<{n}H", *registers)
+    except struct.error:  # a value outside 0..65535 (or not an int) from a broken reply
+        raise CodecError(f"register values must be 0..65535, got {list(registers)[:8]}") from None
 
 
 def _check_order(byte_order: str) -> None:
@@ -486,7 +489,14 @@ class BlockDecoder:
         (``not_a_number`` — "not available" on most meters); their slot in ``values`` is None.
         """
         n = len(registers)
-        buf = struct.pack(f"{'<' if self._le else '>'}{n}H", *registers)
+        if n < self._count:  # a short reply: unpack_from would raise struct.error
+            raise CodecError(f"the read needs {self._count} register(s), got {n}")
+        try:
+            buf = struct.pack(f"{'<' if self._le else '>'}{n}H", *registers)
+        except struct.error:
+            raise CodecError(
+                f"register values must be 0..65535, got {list(registers)[:8]}"
+            ) from None
         values = list(self._struct.unpack_from(buf, 0))
         bad: list[tuple[int, str]] = []
         for i, table in self._invalid:

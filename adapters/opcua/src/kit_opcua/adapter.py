@@ -29,10 +29,10 @@ from asyncua import Client, ua
 from pydantic import BaseModel
 
 from kit.backoff import backoff_delay
-from kit.components import Adapter
 from kit.errors import AdapterError, ConfigError
 from kit.payloads import HealthStatus, Point, Quality
 from kit_opcua import connection as conn
+from kit_opcua.component import OpcuaComponent
 from kit_opcua.config import OpcuaConfig
 from kit_opcua.profile import OpcuaPoint, OpcuaProfile
 from kit_opcua.quality import to_point
@@ -110,7 +110,7 @@ def build_filter(point: OpcuaPoint) -> ua.DataChangeFilter | None:
     return f
 
 
-class OpcuaAdapter(Adapter):
+class OpcuaAdapter(OpcuaComponent):
     """Reads an OPC UA server with subscriptions (read-polling fallback), securely, and
     recovers by itself after server restarts and network outages."""
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import kit
-from kit.errors import KitError
 
 
 @kit.hookimpl
 def register_components(register: Any) -> None:
-    """Register the ``opcua`` adapter."""
-    from kit_opcua.adapter import OpcuaAdapter
+    """Register the ``opcua`` adapter (light class: asyncua loads only when one is configured)."""
+    from kit_opcua.component import OpcuaComponent
 
-    register.add(OpcuaAdapter)
+    register.add(OpcuaComponent)
 
 
 @kit.hookimpl
@@ -35,6 +34,8 @@ def _pki(runtime: Any):
 def register_endpoints(api: Any, runtime: Any) -> None:
     """``opcua.certs.list``, ``opcua.certs.trust {thumbprint}``, ``opcua.certs.reject {thumbprint}``."""
 
+    from kit_opcua import api as opcua_api
+
     async def certs_list(_body: Any) -> dict[str, Any]:
         pki = _pki(runtime)
         own = None
@@ -50,18 +51,12 @@ def register_endpoints(api: Any, runtime: Any) -> None:
             }
         return {"own": own, "certificates": [c.as_dict() for c in pki.list()]}
 
-    def _thumb(body: Any) -> str:
-        t = (body or {}).get("thumbprint") if isinstance(body, dict) else None
-        if not t or not isinstance(t, str):
-            raise KitError('give {"thumbprint": "<hex>"} (see opcua.certs.list)')
-        return t
+    async def certs_trust(b: opcua_api.ThumbprintRequest) -> dict[str, Any]:
+        return _pki(runtime).trust(b.thumbprint).as_dict()
 
-    async def certs_trust(body: Any) -> dict[str, Any]:
-        return _pki(runtime).trust(_thumb(body)).as_dict()
+    async def certs_reject(b: opcua_api.ThumbprintRequest) -> dict[str, Any]:
+        return _pki(runtime).reject(b.thumbprint).as_dict()
 
-    async def certs_reject(body: Any) -> dict[str, Any]:
-        return _pki(runtime).reject(_thumb(body)).as_dict()
-
-    api.add("opcua.certs.list", certs_list)
-    api.add("opcua.certs.trust", certs_trust)
-    api.add("opcua.certs.reject", certs_reject)
+    api.add(opcua_api.LIST, certs_list)
+    api.add(opcua_api.TRUST, certs_trust)
+    api.add(opcua_api.REJECT, certs_reject)

@@ -269,15 +269,6 @@ def _components(runtime) -> list[AlarmsComponent]:
     ]
 
 
-def _need(body: Any, *keys: str) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise KitError(f"expected a JSON object with {', '.join(keys)}")
-    missing = [k for k in keys if body.get(k) in (None, "")]
-    if missing:
-        raise KitError(f"missing field(s): {', '.join(missing)}")
-    return body
-
-
 def _owner(runtime, alarm_id: str) -> AlarmsComponent:
     for c in _components(runtime):
         if c.owns(alarm_id):
@@ -297,10 +288,10 @@ def register_components(register) -> None:
 def register_endpoints(api, runtime) -> None:
     """``alarms.list``, ``alarms.ack``, ``alarms.shelve``, ``alarms.unshelve``, ``alarms.out_of_service``."""
 
-    async def list_(body: Any) -> list[dict[str, Any]]:
-        active_only = (
-            bool((body or {}).get("active_only", False)) if isinstance(body, dict) else False
-        )
+    from kit_alarms import api as alarms_api
+
+    async def list_(body: alarms_api.ListRequest) -> list[dict[str, Any]]:
+        active_only = body.active_only
         out = []
         for c in _components(runtime):
             for d in c.engine.listing(active_only):
@@ -308,35 +299,22 @@ def register_endpoints(api, runtime) -> None:
                 out.append(public(d))
         return out
 
-    async def ack(body: Any) -> dict[str, Any]:
-        b = _need(body, "id", "who")
-        return await _owner(runtime, b["id"]).act("ack", b["id"], str(b["who"]))
+    async def ack(b: alarms_api.AlarmAction) -> dict[str, Any]:
+        return await _owner(runtime, b.id).act("ack", b.id, b.who)
 
-    async def shelve(body: Any) -> dict[str, Any]:
-        b = _need(body, "id", "who", "duration_s")
-        try:
-            duration = float(b["duration_s"])
-        except (TypeError, ValueError):
-            raise KitError("duration_s must be a number of seconds") from None
-        return await _owner(runtime, b["id"]).act(
-            "shelve", b["id"], str(b["who"]), duration_s=duration
+    async def shelve(b: alarms_api.ShelveRequest) -> dict[str, Any]:
+        return await _owner(runtime, b.id).act("shelve", b.id, b.who, duration_s=b.duration_s)
+
+    async def unshelve(b: alarms_api.AlarmAction) -> dict[str, Any]:
+        return await _owner(runtime, b.id).act("unshelve", b.id, b.who)
+
+    async def oos(b: alarms_api.OutOfServiceRequest) -> dict[str, Any]:
+        return await _owner(runtime, b.id).act(
+            "out_of_service", b.id, b.who, out_of_service=b.out_of_service
         )
 
-    async def unshelve(body: Any) -> dict[str, Any]:
-        b = _need(body, "id", "who")
-        return await _owner(runtime, b["id"]).act("unshelve", b["id"], str(b["who"]))
-
-    async def oos(body: Any) -> dict[str, Any]:
-        b = _need(body, "id", "who")
-        return await _owner(runtime, b["id"]).act(
-            "out_of_service",
-            b["id"],
-            str(b["who"]),
-            out_of_service=bool(b.get("out_of_service", True)),
-        )
-
-    api.add("alarms.list", list_)
-    api.add("alarms.ack", ack)
-    api.add("alarms.shelve", shelve)
-    api.add("alarms.unshelve", unshelve)
-    api.add("alarms.out_of_service", oos)
+    api.add(alarms_api.LIST, list_)
+    api.add(alarms_api.ACK, ack)
+    api.add(alarms_api.SHELVE, shelve)
+    api.add(alarms_api.UNSHELVE, unshelve)
+    api.add(alarms_api.OUT_OF_SERVICE, oos)

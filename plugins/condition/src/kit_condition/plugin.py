@@ -402,30 +402,25 @@ def register_components(register) -> None:
 def register_endpoints(api, runtime) -> None:
     """``condition.relearn`` and ``condition.feedback``."""
 
-    async def relearn(body: Any) -> dict[str, Any]:
-        name = body.get("component") if isinstance(body, dict) else None
+    from kit_condition import api as cond_api
+
+    async def relearn(b: cond_api.RelearnRequest) -> dict[str, Any]:
+        name = b.component
         comps = {c.ctx.name: c for c in _components(runtime)}
         if name not in comps:
             raise KitError(
                 f"no condition component named {name!r}; running: {', '.join(sorted(comps)) or 'none'}"
             )
-        return await comps[name].relearn(body.get("signals"))
+        return await comps[name].relearn(b.signals)
 
-    async def feedback(body: Any) -> dict[str, Any]:
-        if (
-            not isinstance(body, dict)
-            or not body.get("alarm_id")
-            or not body.get("who")
-            or "verdict" not in body
-        ):
-            raise KitError("expected {alarm_id, verdict, who}")
-        verdict = _verdict(body["verdict"])
+    async def feedback(b: cond_api.FeedbackRequest) -> dict[str, Any]:
+        verdict = _verdict(b.verdict)
         for c in _components(runtime):
-            if c.monitor.find_alarm(str(body["alarm_id"])) is not None:
-                return await c.feedback(str(body["alarm_id"]), verdict, str(body["who"]))
+            if c.monitor.find_alarm(b.alarm_id) is not None:
+                return await c.feedback(b.alarm_id, verdict, b.who)
         raise KitError(
-            f"no condition alarm with id {body['alarm_id']!r} (only the last 200 per component are kept)"
+            f"no condition alarm with id {b.alarm_id!r} (only the last 200 per component are kept)"
         )
 
-    api.add("condition.relearn", relearn)
-    api.add("condition.feedback", feedback)
+    api.add(cond_api.RELEARN, relearn)
+    api.add(cond_api.FEEDBACK, feedback)

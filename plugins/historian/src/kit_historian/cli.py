@@ -84,17 +84,19 @@ def query_cmd(
             directory, asset, names, parse_time(start), parse_time(end), every=every, agg=agg
         )  # type: ignore[arg-type]
     else:
-        body = {
-            "asset": asset,
-            "points": names,
-            "from": parse_time(start).isoformat(),
-            "to": parse_time(end).isoformat(),
-            "every": every,
-            "agg": agg,
-        }
-        result = run(control_call(settings_from(ctx), "history.query", body, url=url, timeout=60))
-        df = from_json(result)
-        if result.get("truncated"):
+        from kit_historian import api as hist_api
+
+        body = hist_api.QueryRequest(
+            asset=asset,
+            points=names,
+            from_=parse_time(start).isoformat(),
+            to=parse_time(end).isoformat(),
+            every=every,
+            agg=agg,
+        )
+        result = run(control_call(settings_from(ctx), hist_api.QUERY, body, url=url, timeout=60))
+        df = from_json(result.model_dump())
+        if result.truncated:
             click.echo("warning: result truncated; narrow the time range or use --every", err=True)
     write(df, fmt, output)
 

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import json
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import nats.js.api as js_api
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,7 +25,9 @@ from kit.codec import MalformedMessage
 from kit.components import Sink
 from kit.errors import KitError
 from kit.settings import default_data_dir
-from kit_historian.storage import RowBuffer, Store, utc_today
+
+if TYPE_CHECKING:  # storage imports polars (~37 MiB RSS): only when a historian runs
+    from kit_historian.storage import RowBuffer, Store
 
 
 def _loads(data: bytes) -> Any:
@@ -60,6 +62,10 @@ class HistorianConfig(BaseModel):
     """…or when the oldest buffered row is this old. Bounds what a power cut can delay (never loses)."""
     fetch_batch: int = Field(1000, ge=1, le=100_000)
     """Messages pulled per request."""
+    fetch_pause_s: float = Field(1.0, ge=0, le=60)
+    """After a request that returned fewer than ``fetch_batch`` messages, wait this long before
+    the next, so messages are pulled in groups: fewer server-side consumer-state writes on an
+    SD card. 0 pulls continuously."""
     retention_days: int = Field(365, ge=1)
     """Day partitions older than this are deleted."""
     compact: bool = True
@@ -115,6 +121,8 @@ class Historian(Sink):
 
     async def run(self) -> None:
         """Recover the stores, then consume each configured stream until cancelled."""
+        from kit_historian.storage import Store
+
         for kind in self.config.streams:
             store = Store(self.root, kind)
             await asyncio.to_thread(store.recover)
@@ -148,6 +156,8 @@ class Historian(Sink):
         psub = await self.ctx.bus.js.pull_subscribe(
             subject, durable=durable, stream=stream, config=consumer
         )
+        from kit_historian.storage import RowBuffer
+
         store = self.stores[kind]
         buf, last_msg, last_seq, started = RowBuffer(), None, store.hwm, 0.0
         clock = self.ctx.clock
@@ -159,6 +169,10 @@ class Historian(Sink):
                     msgs = await psub.fetch(cfg.fetch_batch, timeout=min(1.0, max(0.05, wait)))
                 except TimeoutError:  # nats.errors.TimeoutError or asyncio's, by code path
                     msgs = []
+                if 0 < len(msgs) < cfg.fetch_batch and cfg.fetch_pause_s > 0:
+                    # A short batch: let the next ones gather instead of one delivery (and
+                    # one consumer-state write on the server) per message (docs/sizing.md).
+                    await clock.sleep(cfg.fetch_pause_s)  # pacing schedule, not a sync
                 for m in msgs:
                     seq = m.metadata.sequence.stream
                     last_msg = m
@@ -220,6 +234,8 @@ class Historian(Sink):
         await self._housekeeping()
 
     async def _housekeeping(self) -> None:
+        from kit_historian.storage import utc_today
+
         today = utc_today(self.ctx.clock.now())
         if today == self._day:
             return
@@ -284,30 +300,25 @@ def runtime_started(runtime) -> None:
 @kit.hookimpl
 def register_endpoints(api, runtime) -> None:
     """``history.query {asset, points, from, to, every?, agg?, component?, limit?}``."""
+    from kit_historian import api as hist_api
     from kit_historian.query import parse_time, query, to_json
 
-    async def history_query(body: Any) -> dict[str, Any]:
-        body = body or {}
-        missing = [k for k in ("asset", "points", "from", "to") if not body.get(k)]
-        if missing:
-            raise KitError(f"history.query needs {', '.join(missing)}")
-        inst = find_historian(runtime, body.get("component"), body.get("asset"))
-        points = (
-            body["points"] if isinstance(body["points"], list) else str(body["points"]).split(",")
-        )
+    async def history_query(b: hist_api.QueryRequest) -> dict[str, Any]:
+        inst = find_historian(runtime, b.component, b.asset)
+        points = b.points if isinstance(b.points, list) else b.points.split(",")
         df = await asyncio.to_thread(
             query,
             inst.config.root_for(inst.name),
-            body["asset"],
+            b.asset,
             [p.strip() for p in points],
-            parse_time(body["from"]),
-            parse_time(body["to"]),
-            every=body.get("every"),
-            agg=body.get("agg") or "mean",
+            parse_time(b.from_),
+            parse_time(b.to),
+            every=b.every,
+            agg=b.agg,
         )
-        return to_json(df, int(body.get("limit") or 100_000))
+        return to_json(df, b.limit)
 
-    api.add("history.query", history_query)
+    api.add(hist_api.QUERY, history_query)
 
 
 @kit.hookimpl

@@ -198,7 +198,7 @@ class Store:
         self.root = Path(root)
         self.kind = kind
         self.dir = self.root / kind
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.hwm = 0
         self.files_written = 0
         self.rows_written = 0
@@ -242,11 +242,12 @@ class Store:
             ["_date", "asset"], as_dict=True, maintain_order=True
         ).items():
             rel = Path(f"date={day.isoformat()}") / f"asset={asset}"
-            (self.dir / rel).mkdir(parents=True, exist_ok=True)
+            (self.dir / rel).mkdir(mode=0o700, parents=True, exist_ok=True)
             tmp = rel / f".tmp-{first}-{last}.parquet"
             part.drop("_date").sort("point", "ts").write_parquet(
                 self.dir / tmp, compression="zstd", statistics=True
             )
+            os.chmod(self.dir / tmp, 0o600)  # production data: owner only, whatever the umask
             renames.append((str(tmp), str(rel / f"part-{first:012d}-{last:012d}.parquet")))
             self.rows_written += part.height
         _write_json(self._journal, {"renames": renames, "hwm": last})

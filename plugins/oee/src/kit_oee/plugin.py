@@ -291,19 +291,15 @@ def register_components(register) -> None:
 def register_endpoints(api, runtime) -> None:
     """``oee.downtimes {component}`` and ``oee.assign_reason {component, downtime_id, reason, who}``."""
 
-    async def downtimes(body: Any) -> list[dict[str, Any]]:
-        comp = _instance(runtime, body)
+    from kit_oee import api as oee_api
+
+    async def downtimes(b: oee_api.ComponentRequest) -> list[dict[str, Any]]:
+        comp = _instance(runtime, {"component": b.component})
         return [downtime_json(d) for d in comp.engine.downtime_list()]
 
-    async def assign_reason(body: Any) -> dict[str, Any]:
-        body = body or {}
-        comp = _instance(runtime, body)
-        missing = [k for k in ("downtime_id", "reason", "who") if not body.get(k)]
-        if missing:
-            raise KitError(f"oee.assign_reason needs {', '.join(missing)}")
-        return await comp.assign_reason(
-            str(body["downtime_id"]), str(body["reason"]), str(body["who"])
-        )
+    async def assign_reason(b: oee_api.AssignReasonRequest) -> dict[str, Any]:
+        comp = _instance(runtime, {"component": b.component})
+        return await comp.assign_reason(b.downtime_id, b.reason, b.who)
 
-    api.add("oee.downtimes", downtimes)
-    api.add("oee.assign_reason", assign_reason)
+    api.add(oee_api.DOWNTIMES, downtimes)
+    api.add(oee_api.ASSIGN_REASON, assign_reason)

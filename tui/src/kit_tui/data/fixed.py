@@ -14,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kit.errors import KitError
+from pydantic import BaseModel
+
 from kit_tui.data.link import LinkState, NotAvailable
 from kit_tui.data.store import LiveStore, parse_ts
 
@@ -24,7 +25,9 @@ class FixedSource:
 
     ``messages`` is a list of ``{"subject": …, "data": {…}}`` in bus order. ``now`` is the
     frozen wall clock (ISO text). An endpoint missing from ``replies`` is "not available";
-    a reply of the form ``{"error": "…"}`` is raised as a KitError.
+    a reply of the form ``{"error": "…", "problems"?: […]}`` is raised as the runtime's
+    :class:`kit.control.ControlError`. Called with a :class:`kit.api.Endpoint` spec, the
+    canned result is parsed into its reply model — a fixture cannot drift from the real shape.
     """
 
     def __init__(
@@ -61,12 +64,21 @@ class FixedSource:
         on_state(LinkState("connected", self.url))
         await asyncio.Event().wait()
 
-    async def call(self, endpoint: str, body: Any = None, timeout: float = 10.0) -> Any:
+    async def call(self, endpoint: Any, body: Any = None, timeout: float = 10.0) -> Any:
         """Return the canned reply of ``endpoint`` (a deep copy, so screens cannot mutate it)."""
-        self.calls.append((endpoint, body))
-        if endpoint not in self.replies:
-            raise NotAvailable(f"'{endpoint}' is not available on this runtime")
-        reply = self.replies[endpoint]
-        if isinstance(reply, dict) and set(reply) == {"error"}:
-            raise KitError(reply["error"])
-        return copy.deepcopy(reply)
+        from kit.api import ErrorReply
+        from kit.control import ControlError, parse_envelope
+
+        name = getattr(endpoint, "name", endpoint)
+        if isinstance(body, BaseModel):
+            body = body.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        self.calls.append((name, body))
+        if name not in self.replies:
+            raise NotAvailable(f"'{name}' is not available on this runtime")
+        reply = self.replies[name]
+        if isinstance(reply, dict) and "error" in reply and set(reply) <= {"error", "problems"}:
+            env = parse_envelope({"ok": False, "code": 1, **reply})
+            if isinstance(env, ErrorReply):
+                raise ControlError(env)
+        result = copy.deepcopy(reply)
+        return endpoint.parse_reply(result) if hasattr(endpoint, "parse_reply") else result

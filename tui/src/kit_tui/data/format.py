@@ -113,29 +113,6 @@ def sparkline(values: Iterable[float], width: int = 20) -> str:
     return "".join(_BLOCKS[int((v - lo) * scale)] for v in vals)
 
 
-def items(reply: Any, *keys: str) -> list[dict[str, Any]]:
-    """The list inside a control API reply: the reply itself or its first matching key.
-
-    Endpoints may answer ``[…]`` or ``{"recipes": […]}``; the TUI accepts both so it keeps
-    working while their shapes settle.
-    """
-    if isinstance(reply, list):
-        return [r for r in reply if isinstance(r, dict)]
-    if isinstance(reply, dict):
-        for k in (*keys, "items", "results"):
-            if isinstance(reply.get(k), list):
-                return [r for r in reply[k] if isinstance(r, dict)]
-    return []
-
-
-def first(d: dict[str, Any], *keys: str, default: Any = None) -> Any:
-    """The first present, non-None value of ``keys`` in ``d``."""
-    for k in keys:
-        if d.get(k) is not None:
-            return d[k]
-    return default
-
-
 def short(text: Any, width: int) -> str:
     """``text`` cut to ``width`` characters with an ellipsis."""
     s = "" if text is None else str(text)

@@ -70,8 +70,13 @@ class DataSource(Protocol):
     async def run(self, on_state: Callable[[LinkState], None]) -> None:
         """Connect and keep the store fed until cancelled."""
 
-    async def call(self, endpoint: str, body: Any = None, timeout: float = 10.0) -> Any:
-        """Call ``kit.control.<endpoint>``; raise NotAvailable, LinkDown or KitError."""
+    async def call(self, endpoint: Any, body: Any = None, timeout: float = 10.0) -> Any:
+        """Call ``kit.control.<endpoint>``; raise NotAvailable, LinkDown or KitError.
+
+        ``endpoint`` is a :class:`kit.api.Endpoint` spec (the result is its reply model) or
+        a name (plain JSON). Runtime errors are :class:`kit.control.ControlError`, whose
+        ``problems`` name the fields.
+        """
 
 
 class RuntimeLink:
@@ -194,8 +199,8 @@ class RuntimeLink:
             log.debug("KIT_LAST: %s", exc)
         return n
 
-    async def call(self, endpoint: str, body: Any = None, timeout: float = 10.0) -> Any:
-        """Call ``kit.control.<endpoint>``.
+    async def call(self, endpoint: Any, body: Any = None, timeout: float = 10.0) -> Any:
+        """Call ``kit.control.<endpoint>`` (a :class:`kit.api.Endpoint` spec or a name).
 
         Raises:
             LinkDown: the bus is not connected.
@@ -205,15 +210,16 @@ class RuntimeLink:
         from kit.control import ControlClient
         from kit.errors import RuntimeNotRunning
 
+        name = getattr(endpoint, "name", endpoint)
         if self.bus is None or not self.bus.nc.is_connected:
             raise LinkDown(f"not connected to {self.url}")
         if self.endpoints is None:
             await self.refresh_endpoints()
-        if self.endpoints is not None and endpoint not in self.endpoints:
-            raise NotAvailable(f"'{endpoint}' is not available on this runtime")
+        if self.endpoints is not None and name not in self.endpoints:
+            raise NotAvailable(f"'{name}' is not available on this runtime")
         try:
             return await ControlClient(self.bus, timeout).call(endpoint, body)
         except RuntimeNotRunning:
             if self.endpoints is None:
                 raise LinkDown(f"no kit runtime answered at {self.url}") from None
-            raise NotAvailable(f"'{endpoint}' did not answer on this runtime") from None
+            raise NotAvailable(f"'{name}' did not answer on this runtime") from None

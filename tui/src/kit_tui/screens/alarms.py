@@ -12,7 +12,8 @@ from textual.binding import Binding
 from textual.validation import Number
 from textual.widgets import DataTable, Static
 
-from kit_tui.data.format import PRIORITY, first, items, short
+from kit_tui.data import plugin_api
+from kit_tui.data.format import PRIORITY, short
 from kit_tui.screens.base import KitScreen
 from kit_tui.screens.dialogs import PromptDialog
 from kit_tui.widgets.banner import Unavailable
@@ -24,22 +25,20 @@ PRIORITY_ORDER = {p: i for i, p in enumerate(PRIORITY)}
 SHORT = {"critical": "crit", "medium": "med"}
 
 
-def alarm_id(a: dict[str, Any]) -> str:
-    """Id of an alarm entry."""
-    return str(first(a, "id", "alarm_id", default="?"))
+def alarm_id(a: Any) -> str:
+    """Id of an alarm entry (``kit_alarms.api.AlarmInfo``)."""
+    return a.id
 
 
-def sort_alarms(alarms: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def sort_alarms(alarms: list[Any]) -> list[Any]:
     """Unacknowledged first, then by priority (critical first), then newest first."""
 
-    def key(a: dict[str, Any]) -> tuple:
-        acked = str(a.get("state", "")).startswith("ack") or bool(a.get("acked"))
-        prio = PRIORITY_ORDER.get(str(first(a, "priority", "severity", default="low")), 9)
+    def key(a: Any) -> tuple:
+        acked = a.acked
+        prio = PRIORITY_ORDER.get(a.priority or "low", 9)
         return (acked, prio)
 
-    out = sorted(
-        alarms, key=lambda a: str(first(a, "ts", "raised", "raised_at", default="")), reverse=True
-    )
+    out = sorted(alarms, key=lambda a: a.raised_at or "", reverse=True)
     return sorted(out, key=key)
 
 
@@ -56,7 +55,7 @@ class AlarmsScreen(KitScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.alarms: list[dict[str, Any]] = []
+        self.alarms: list[Any] = []
         self.flood = False
         self.active_only = False
         self._events_seen = -1
@@ -93,17 +92,16 @@ class AlarmsScreen(KitScreen):
     async def fetch(self) -> None:
         """Load ``alarms.list``."""
         try:
-            reply = await self.call("alarms.list", {"active_only": self.active_only})
+            reply = await self.call(
+                plugin_api.spec("alarms.list"), {"active_only": self.active_only}
+            )
             self.query_one("#alarms-unavailable", Unavailable).show(None)
+            alarms = list(reply.root)
         except Exception as exc:
-            reply = None
+            alarms = []
             self.query_one("#alarms-unavailable", Unavailable).show(self.explain(exc))
-        self.alarms = sort_alarms(items(reply, "alarms"))
-        self.flood = (
-            bool(reply.get("flood"))
-            if isinstance(reply, dict) and "flood" in reply
-            else self._flood_from_events()
-        )
+        self.alarms = sort_alarms(alarms)
+        self.flood = self._flood_from_events()
         banner = self.query_one("#flood-banner", Static)
         banner.set_class(self.flood, "-flood")
         banner.update(
@@ -116,16 +114,16 @@ class AlarmsScreen(KitScreen):
         cursor = table.cursor_row
         table.clear()
         for a in self.alarms:
-            prio = str(first(a, "priority", "severity", default="low"))
+            prio = a.priority or "low"
             mark, style = PRIORITY.get(prio, ("?  ", "yellow"))
-            state = str(a.get("state", "active"))
-            shelved = f" until {a['shelved_until'][11:16]}" if a.get("shelved_until") else ""
+            state = a.state
+            shelved = f" until {a.shelved_until[11:16]}" if a.shelved_until else ""
             table.add_row(
                 Text(f"{mark}{SHORT.get(prio, prio)}", style=style),
                 Text(state + shelved, style="bold" if "unack" in state else ""),
-                short("/".join(str(a.get("asset", "")).split("/")[-2:]), 16),
-                short(first(a, "message", "rule", "name", default=""), 30),
-                str(first(a, "ts", "raised", "raised_at", default=""))[11:19],
+                short("/".join((a.asset or "").split("/")[-2:]), 16),
+                short(a.message or a.rule or "", 30),
+                (a.raised_at or "")[11:19],
                 key=alarm_id(a),
             )
         if self.alarms:
@@ -144,10 +142,15 @@ class AlarmsScreen(KitScreen):
             and (parse_ts(e.get("ts")) or 0) > now - FLOOD_WINDOW_S
             and "raise" in str(e.get("type"))
         ]
-        flood_events = any(
-            "flood" in str(e.get("type")) for e in store.events if e.get("kind") == "alarm"
-        )
-        return flood_events or len(raised) > FLOOD_COUNT
+        # The alarms plugin announces a flood with flood_started / flood_ended events.
+        flood = [
+            e.get("type")
+            for e in store.events
+            if e.get("kind") == "alarm" and e.get("type") in ("flood_started", "flood_ended")
+        ]
+        if flood:
+            return flood[-1] == "flood_started"
+        return len(raised) > FLOOD_COUNT
 
     def _current(self) -> str | None:
         table = self.query_one("#alarms", DataTable)
@@ -159,15 +162,15 @@ class AlarmsScreen(KitScreen):
         aid = self._current()
         a = next((x for x in self.alarms if alarm_id(x) == aid), None)
         if a is not None:
+            fields = a.model_dump(exclude_none=True, exclude={"message"})
             self.query_one("#detail", Static).update(
-                "  ".join(f"{k}: {v}" for k, v in a.items() if k not in ("message",))
-                + f"\n{a.get('message', '')}"
+                "  ".join(f"{k}: {v}" for k, v in fields.items()) + f"\n{a.message or ''}"
             )
 
     @work(group="alarm-actions")
     async def _act(self, endpoint: str, body: dict[str, Any], done: str) -> None:
         try:
-            await self.call(endpoint, body)
+            await self.call(plugin_api.spec(endpoint), body)
         except Exception as exc:
             self.notify(self.explain(exc), severity="error", timeout=8)
             return

@@ -91,8 +91,9 @@ class KitScreen(Screen):
     def live_update(self) -> None:
         """Redraw from the live store (override)."""
 
-    async def call(self, endpoint: str, body: Any = None, timeout: float = 10.0) -> Any:
-        """Call a control endpoint through the app's data source."""
+    async def call(self, endpoint: Any, body: Any = None, timeout: float = 10.0) -> Any:
+        """Call a control endpoint (a :class:`kit.api.Endpoint` spec: typed reply) through the
+        app's data source."""
         return await self.kit.source.call(endpoint, body, timeout)
 
     def notify(

@@ -3,63 +3,45 @@ present satisfy it (``recipes.match``); Enter starts the install wizard."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.markup import escape
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.widgets import DataTable, Input, Static
 
-from kit_tui.data.format import first, items, short
+from kit.api import recipes as rec_api
+from kit_tui.data.format import short
 from kit_tui.messages import OpenRecipe
 from kit_tui.screens.base import KitScreen
 from kit_tui.widgets.banner import Unavailable
 
 
-def recipe_id(r: dict[str, Any]) -> str:
-    """The id of a recipe entry (``id`` or ``name``)."""
-    return str(first(r, "id", "name", default="?"))
+def recipe_id(r: rec_api.RecipeSummary) -> str:
+    """The id of a recipe entry."""
+    return r.id
 
 
-def needs_text(r: dict[str, Any]) -> list[str]:
-    """What a recipe needs, as lines: profiles, semantic points, plugins."""
-    out = []
-    needs = r.get("needs") or r.get("requires") or r.get("assets") or []
-    if isinstance(needs, dict):
-        needs = [f"{k}: {v}" for k, v in needs.items()]
-    for n in needs:
-        if isinstance(n, dict):
-            what = (
-                first(n, "profile", default=None)
-                or ", ".join(n.get("points", []) or [])
-                or n.get("name", "")
-            )
-            out.append(f"{n.get('name', n.get('role', 'device'))}: {what}")
-        else:
-            out.append(str(n))
-    return out
+def needs_text(r: rec_api.RecipeSummary) -> list[str]:
+    """What a recipe needs, as lines: per asset role, its semantic points."""
+    return [f"{n.name}: {', '.join(n.points) or n.adapter}" for n in r.needs]
 
 
-def match_text(m: Any) -> tuple[str, bool | None]:
-    """``(text, satisfied)`` from a ``recipes.match`` reply."""
+def match_text(m: rec_api.MatchReply | str | None) -> tuple[str, bool | None]:
+    """``(text, satisfied)`` from a ``recipes.match`` reply (a string: why it failed)."""
     if m is None:
         return "", None
-    ok = first(m, "satisfied", "ok", "match", default=None) if isinstance(m, dict) else None
-    cands = items(m, "candidates", "matches", "assets", "profiles")
+    if isinstance(m, str):
+        return "? unknown", None
+    ok = m.satisfied
     lines = []
-    for c in cands[:6]:
-        good = first(c, "ok", "satisfied", "match", default=not c.get("missing"))
-        name = first(c, "asset", "profile", "name", "id", default="?")
-        missing = c.get("missing") or []
+    for c in m.candidates[:6]:
         lines.append(
-            f"  {'✓' if good else '✗'} {name}"
-            + (f" — missing {', '.join(map(str, missing))}" if missing else "")
+            f"  {'✓' if c.ok else '✗'} {c.asset}"
+            + (f" — missing {', '.join(c.missing)}" if c.missing else "")
         )
-    if ok is None and cands:
-        ok = any(first(c, "ok", "satisfied", "match", default=not c.get("missing")) for c in cands)
     head = (
         "✓ devices present satisfy it"
         if ok
@@ -68,7 +50,7 @@ def match_text(m: Any) -> tuple[str, bool | None]:
     return "\n".join([head, *lines]), ok
 
 
-def fits_text(m: Any) -> Text:
+def fits_text(m: rec_api.MatchReply | str | None) -> Text:
     """The "Fits" cell: yes / no / unknown, with a symbol."""
     if m is None:
         return Text("…")
@@ -97,8 +79,8 @@ class CatalogScreen(KitScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.recipes: list[dict[str, Any]] = []
-        self.matches: dict[str, Any] = {}
+        self.recipes: list[rec_api.RecipeSummary] = []
+        self.matches: dict[str, rec_api.MatchReply | str] = {}
 
     def compose_body(self) -> ComposeResult:
         yield Input(placeholder="/ search recipes (title, KPI, device)…", id="catalog-search")
@@ -118,7 +100,20 @@ class CatalogScreen(KitScreen):
     async def fetch(self) -> None:
         """Load the recipe list."""
         try:
-            self.recipes = items(await self.call("recipes.list"), "recipes")
+            await self._fetch()
+        except NoMatches:
+            # The app exits while the calls were on the wire (its widgets are gone), or a
+            # background-built screen is not composed yet: try again after a refresh, a few
+            # times (a CI failure under load).
+            self._fetch_retries = getattr(self, "_fetch_retries", 0) + 1
+            if self.app.is_running and self._fetch_retries <= 3:
+                self.call_after_refresh(self.reload)
+            return
+        self._fetch_retries = 0
+
+    async def _fetch(self) -> None:
+        try:
+            self.recipes = (await self.call(rec_api.LIST)).recipes
             self.query_one("#catalog-unavailable", Unavailable).show(None)
         except Exception as exc:
             self.recipes = []
@@ -129,18 +124,16 @@ class CatalogScreen(KitScreen):
         for r in list(self.recipes):
             rid = recipe_id(r)
             try:
-                self.matches[rid] = await self.call("recipes.match", {"id": rid})
+                self.matches[rid] = await self.call(rec_api.MATCH, rec_api.ByIdRequest(id=rid))
             except Exception as exc:
-                self.matches[rid] = {"ok": None, "candidates": [], "error": self.explain(exc)}
-            # The app may have begun shutting down during the await (CI failure: NoMatches on
-            # '#recipes' from this loop while the screen's widgets were being removed).
-            if not self.is_mounted or not self.app.is_running:
-                return
+                self.matches[rid] = self.explain(exc)
+            if not self.app.is_running or not self.is_attached:
+                return  # the app exits (or the screen went) while the matches come in
             if rid in table.rows:
                 table.update_cell(rid, "fits", fits_text(self.matches[rid]), update_width=True)
             self._show_detail()
 
-    def _visible(self) -> list[dict[str, Any]]:
+    def _visible(self) -> list[rec_api.RecipeSummary]:
         q = self.query_one("#catalog-search", Input).value.strip().lower()
         if not q:
             return self.recipes
@@ -149,14 +142,7 @@ class CatalogScreen(KitScreen):
             for r in self.recipes
             if q
             in " ".join(
-                str(v)
-                for v in (
-                    recipe_id(r),
-                    r.get("title"),
-                    r.get("summary"),
-                    r.get("kpi"),
-                    *needs_text(r),
-                )
+                str(v) for v in (recipe_id(r), r.title, r.summary, r.kpi, *needs_text(r))
             ).lower()
         ]
 
@@ -168,12 +154,12 @@ class CatalogScreen(KitScreen):
             table.add_row(
                 short(rid, 28),
                 fits_text(self.matches.get(rid)),
-                short(r.get("kpi", ""), 12),
+                short(r.kpi or "", 12),
                 key=rid,
             )
         self._show_detail()
 
-    def _current(self) -> dict[str, Any] | None:
+    def _current(self) -> rec_api.RecipeSummary | None:
         table = self.query_one("#recipes", DataTable)
         if table.row_count == 0:
             return None
@@ -188,8 +174,8 @@ class CatalogScreen(KitScreen):
             return
         rid = recipe_id(r)
         lines = [
-            f"[b]{escape(str(r.get('title', rid)))}[/b]  {escape(rid)} {escape(str(r.get('version', '')))}",
-            escape(str(r.get("summary", ""))),
+            f"[b]{escape(r.title)}[/b]  {escape(rid)} {escape(r.version)}",
+            escape(r.summary or ""),
             "",
         ]
         needs = needs_text(r)

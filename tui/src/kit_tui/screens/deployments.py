@@ -14,20 +14,23 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from kit_tui.data.format import first, items, short
+from kit.api import deployments as dep_api
+from kit.api import recipes as rec_api
+from kit_tui.data.format import short
 from kit_tui.screens.base import KitScreen
 from kit_tui.screens.dialogs import ConfirmDialog, PromptDialog
 from kit_tui.widgets.banner import Unavailable
 from kit_tui.widgets.paramform import convert
 
 
-def dep_name(d: dict[str, Any]) -> str:
+def dep_name(d: dep_api.DeploymentSummary) -> str:
     """Name of a deployment entry."""
-    return str(first(d, "deployment", "name", "id", default="?"))
+    return d.deployment
 
 
-def describe(d: dict[str, Any]) -> str:
+def describe(model: Any) -> str:
     """``key: value`` lines of a deployment or bundle (nested values as compact JSON)."""
+    d = model.model_dump(mode="json", by_alias=True, exclude_none=True)
     return "\n".join(
         f"[b]{escape(str(k))}[/b]: {escape(str(v) if isinstance(v, (str, int, float)) else json.dumps(v, default=str))}"
         for k, v in list(d.items())[:30]
@@ -47,7 +50,7 @@ class DeploymentsScreen(KitScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.deployments: list[dict[str, Any]] = []
+        self.deployments: list[dep_api.DeploymentSummary] = []
 
     def compose_body(self) -> ComposeResult:
         yield Unavailable(id="deployments-unavailable")
@@ -70,14 +73,14 @@ class DeploymentsScreen(KitScreen):
         """Load ``deployments.list``."""
         table = self.query_one("#deployments", DataTable)
         try:
-            self.deployments = items(await self.call("deployments.list"), "deployments")
+            self.deployments = (await self.call(dep_api.LIST)).deployments
             self.query_one("#deployments-unavailable", Unavailable).show(None)
         except Exception as exc:
             self.deployments = []
             self.query_one("#deployments-unavailable", Unavailable).show(self.explain(exc))
         table.clear()
         for d in self.deployments:
-            status = str(d.get("status", "?"))
+            status = d.status
             mark = (
                 "●"
                 if status in ("running", "installed", "ok", "passed")
@@ -85,15 +88,12 @@ class DeploymentsScreen(KitScreen):
                 if status in ("failed", "error")
                 else "◐"
             )
-            assets = d.get("assets") or ([d["asset"]] if d.get("asset") else [])
-            recipe = (
-                f"{first(d, 'recipe', 'recipe_id', default='?')} {d.get('version', '')}".strip()
-            )
+            recipe = f"{d.recipe} {d.version}".strip()
             table.add_row(
                 dep_name(d),
                 short(recipe, 24),
                 Text(f"{mark} {status}"),
-                short(", ".join(map(str, assets)), 30),
+                short(", ".join(d.assets), 30),
                 key=dep_name(d),
             )
         if not self.deployments:
@@ -114,18 +114,14 @@ class DeploymentsScreen(KitScreen):
             self.query_one("#detail", Static).update(describe(d))
 
     @work(group="deployment-actions")
-    async def _act(self, endpoint: str, body: Any, done: str, timeout: float = 120) -> None:
+    async def _act(self, endpoint: Any, body: Any, done: str, timeout: float = 120) -> None:
         try:
             result = await self.call(endpoint, body, timeout=timeout)
         except Exception as exc:
             self.notify(self.explain(exc), severity="error", timeout=8)
             return
-        extra = (
-            f": {first(result, 'path', 'file', 'deployment', default='')}"
-            if isinstance(result, dict)
-            else ""
-        )
-        self.notify(done + extra)
+        deployment = getattr(result, "deployment", None)
+        self.notify(done + (f": {deployment}" if deployment else ""))
         self.fetch()
 
     def action_uninstall(self) -> None:
@@ -136,7 +132,11 @@ class DeploymentsScreen(KitScreen):
 
         def answer(yes: bool | None) -> None:
             if yes:
-                self._act("recipes.uninstall", {"deployment": name}, f"uninstalled {name}")
+                self._act(
+                    rec_api.UNINSTALL,
+                    rec_api.UninstallRequest(deployment=name),
+                    f"uninstalled {name}",
+                )
 
         self.app.push_screen(
             ConfirmDialog(f"Uninstall deployment {name}? Its components stop and are removed."),
@@ -159,7 +159,7 @@ class DeploymentsScreen(KitScreen):
             PromptDialog(
                 f"Upgrade {name} to recipe (id, or path of a recipe .yaml file; "
                 "rolls back on failure):",
-                value=str(first(d, "recipe", "recipe_id", default="")),
+                value=d.recipe,
             ),
             answer,
         )
@@ -170,13 +170,12 @@ class DeploymentsScreen(KitScreen):
         # file is read here (the TUI may run on another machine than the runtime).
         from kit_tui.screens import wizard
 
-        ref: Any = recipe
+        ref: rec_api.RecipeRef = recipe
         if recipe.endswith((".yaml", ".yml")) or "/" in recipe:
             try:
-                ref = {
-                    "text": Path(recipe).expanduser().read_text(encoding="utf-8"),
-                    "filename": recipe,
-                }
+                ref = rec_api.RecipeText(
+                    text=Path(recipe).expanduser().read_text(encoding="utf-8"), filename=recipe
+                )
             except OSError as exc:
                 self.notify(
                     f"cannot read recipe file {recipe}: {exc.strerror or exc}",
@@ -184,23 +183,21 @@ class DeploymentsScreen(KitScreen):
                     timeout=8,
                 )
                 return
-        body: dict[str, Any] = {"deployment": name, "recipe": ref}
+        body = rec_api.UpgradeRequest(deployment=name, recipe=ref)
         if wizard.CHECK_DURATION_S is not None:
-            body["check_duration_s"] = wizard.CHECK_DURATION_S
+            body.check_duration_s = wizard.CHECK_DURATION_S
         try:
-            result = await self.call("recipes.upgrade", body, timeout=120)
+            result = await self.call(rec_api.UPGRADE, body, timeout=120)
         except Exception as exc:
             self.notify(self.explain(exc), severity="error", timeout=8)
             return
-        result = result if isinstance(result, dict) else {}
-        if result.get("changed") is False:
-            self.notify(f"{name} not changed: {result.get('message') or 'same recipe and values'}")
+        if not result.changed:
+            self.notify(f"{name} not changed: {result.message or 'same recipe and values'}")
         else:
-            to = first(result, "to", "version", default="")
             self.notify(
                 f"upgraded {name}"
-                + (f" from {result['from']}" if result.get("from") else "")
-                + (f" to {to}" if to else "")
+                + (f" from {result.from_}" if result.from_ else "")
+                + (f" to {result.to}" if result.to else "")
             )
         self.fetch()
 
@@ -221,14 +218,12 @@ class DeploymentsScreen(KitScreen):
     @work(group="deployment-actions")
     async def _export(self, name: str, path: str) -> None:
         # The recipe engine answers the bundle itself (base64 in ``bundle``); the TUI writes
-        # it where the technician asked. A runtime that writes ``path`` itself answers no data.
+        # it where the technician asked (the TUI may run on another machine than the runtime).
         try:
             result = await self.call(
-                "bundles.export", {"deployments": [name], "path": path}, timeout=120
+                dep_api.EXPORT, dep_api.ExportRequest(deployments=[name]), timeout=120
             )
-            data = result.get("bundle") if isinstance(result, dict) else None
-            if isinstance(data, str):
-                Path(path).write_bytes(base64.b64decode(data))
+            Path(path).write_bytes(base64.b64decode(result.bundle))
         except Exception as exc:
             self.notify(self.explain(exc), severity="error", timeout=8)
             return
@@ -247,25 +242,25 @@ class DeploymentsScreen(KitScreen):
 
     @work(group="deployment-actions")
     async def _inspect_then_install(self, path: str) -> None:
-        body: dict[str, Any] = {"path": path}
         try:
             # The recipe engine takes the bundle's bytes (base64 in ``bundle``), read here.
-            if Path(path).is_file():
-                body["bundle"] = base64.b64encode(Path(path).read_bytes()).decode()
-            info = await self.call("bundles.inspect", body)
+            data = base64.b64encode(Path(path).expanduser().read_bytes()).decode()
+            body = dep_api.BundleInstallRequest(bundle=data, name=path)
+            info = await self.call(dep_api.INSPECT, dep_api.InspectRequest(bundle=data, name=path))
+        except OSError as exc:
+            self.notify(f"cannot read {path}: {exc.strerror or exc}", severity="error", timeout=8)
+            return
         except Exception as exc:
             self.notify(self.explain(exc), severity="error", timeout=8)
             return
-        self.query_one("#detail", Static).update(
-            "[b]Bundle[/b]\n" + (describe(info) if isinstance(info, dict) else str(info))
-        )
+        self.query_one("#detail", Static).update("[b]Bundle[/b]\n" + describe(info))
         if not await self.app.push_screen_wait(
             ConfirmDialog(f"Install bundle {path}? (details below the table)")
         ):
             return
         # Site-specific values (IP addresses, secrets) travel blanked: ask for each one here.
         values: dict[str, dict[str, Any]] = {}
-        for d in items(info, "deployments"):
+        for d in info.deployments:
             for b in d.get("blanked") or []:
                 answer = await self.app.push_screen_wait(
                     PromptDialog(
@@ -286,5 +281,5 @@ class DeploymentsScreen(KitScreen):
                     )
                     return
         if values:
-            body["values"] = values
-        self._act("bundles.install", body, "bundle installed")
+            body.values = values
+        self._act(dep_api.INSTALL, body, "bundle installed")

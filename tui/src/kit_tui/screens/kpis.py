@@ -12,7 +12,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
-from kit_tui.data.format import first, items, percent_text, short, value_text
+from kit.api import core as core_api
+from kit_tui.data import plugin_api
+from kit_tui.data.format import percent_text, short, value_text
 from kit_tui.data.store import LiveStore
 from kit_tui.screens.base import KitScreen
 from kit_tui.screens.dialogs import PromptDialog
@@ -53,16 +55,14 @@ def condition_state(k: dict[str, Any]) -> str:
 
 
 def learning_rows(
-    store: LiveStore, components: list[dict[str, Any]], shown: set[tuple[str, str]]
+    store: LiveStore, components: list[core_api.ComponentSummary], shown: set[tuple[str, str]]
 ) -> list[list[Any]]:
     """Rows for signals still learning their baseline, from the components' health metrics
     (the condition plugin publishes no score until a baseline exists, which can take an hour)."""
     rows = []
     for c in components:
-        asset = str(c.get("asset") or c.get("name", "?"))
-        learning = ((store.health.get(c.get("name", "")) or {}).get("metrics") or {}).get(
-            "learning"
-        ) or []
+        asset = c.asset or c.name
+        learning = ((store.health.get(c.name) or {}).get("metrics") or {}).get("learning") or []
         for signal in learning if isinstance(learning, list) else []:
             if not any(a == asset and kpi.startswith(f"{signal}_") for a, kpi in shown):
                 rows.append([short(asset, 28), str(signal), "—", "—", "learning baseline"])
@@ -117,9 +117,9 @@ class KpiScreen(KitScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.oee_components: list[dict[str, Any]] = []
-        self.condition_components: list[dict[str, Any]] = []
-        self.downtimes: list[dict[str, Any]] = []
+        self.oee_components: list[core_api.ComponentSummary] = []
+        self.condition_components: list[core_api.ComponentSummary] = []
+        self.downtimes: list[Any] = []
         self.downtime_component: str | None = None
         #: selector → the (text, style) of each cell last put in that table.
         self._filled: dict[str, list[list[tuple[str, Any]]]] = {}
@@ -182,44 +182,33 @@ class KpiScreen(KitScreen):
         """Downtimes of every OEE component (``oee.downtimes``)."""
         table = self.query_one("#downtimes", DataTable)
         try:
-            comps = await self.call("components")
-            self.oee_components = [c for c in comps if c.get("type") in OEE_COMPONENT_TYPES]
-            self.condition_components = [
-                c for c in comps if c.get("type") in CONDITION_COMPONENT_TYPES
-            ]
+            comps = (await self.call(core_api.COMPONENTS)).root
+            self.oee_components = [c for c in comps if c.type in OEE_COMPONENT_TYPES]
+            self.condition_components = [c for c in comps if c.type in CONDITION_COMPONENT_TYPES]
         except Exception:
             self.oee_components, self.condition_components = [], []
-        rows: list[dict[str, Any]] = []
+        rows: list[tuple[core_api.ComponentSummary, Any]] = []
         note = None
         for c in self.oee_components:
             try:
-                for d in items(
-                    await self.call("oee.downtimes", {"component": c["name"]}), "downtimes"
-                ):
-                    rows.append({**d, "_component": c["name"], "_asset": c.get("asset")})
+                reply = await self.call(plugin_api.spec("oee.downtimes"), {"component": c.name})
+                rows += [(c, d) for d in reply.root]
             except Exception as exc:
                 note = self.explain(exc)
         self.downtimes = rows
         table.clear()
-        for d in rows:
-            dur = first(d, "duration_s", "duration", default=None)
+        for c, d in rows:
+            dur = d.duration_s
             # Seconds from ``oee.downtimes``; a short stop reads "4 s", not "0.1 min".
             dur_text = (
-                str(dur or "ongoing")
-                if not isinstance(dur, (int, float))
-                else f"{float(dur):.0f} s"
-                if dur < 60
-                else f"{float(dur) / 60:.1f} min"
+                "ongoing" if dur is None else f"{dur:.0f} s" if dur < 60 else f"{dur / 60:.1f} min"
             )
             table.add_row(
-                str(first(d, "start", "ts", default=""))[:19],
+                d.start[:19],
                 dur_text,
-                Text(
-                    str(d.get("reason") or "— unassigned"),
-                    style="" if d.get("reason") else "yellow",
-                ),
-                short(d.get("_asset") or "", 28),
-                key=f"{d['_component']}|{first(d, 'id', 'downtime_id')}",
+                Text(d.reason or "— unassigned", style="" if d.reason else "yellow"),
+                short(c.asset or "", 28),
+                key=f"{c.name}|{d.id}",
             )
         if note and not rows:
             table.add_row(note, "", "", "")
@@ -345,7 +334,7 @@ class KpiScreen(KitScreen):
     async def _assign(self, component: str, downtime_id: str, reason: str) -> None:
         try:
             await self.call(
-                "oee.assign_reason",
+                plugin_api.spec("oee.assign_reason"),
                 {
                     "component": component,
                     "downtime_id": downtime_id,

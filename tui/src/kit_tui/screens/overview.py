@@ -14,11 +14,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
+from kit.api import core as core_api
+from kit.api import deployments as dep_api
+from kit_tui.data import plugin_api
 from kit_tui.data.format import (
     HEALTH,
     age_text,
-    first,
-    items,
     percent_text,
     quality_text,
     value_text,
@@ -57,14 +58,16 @@ COLUMNS = (
 )
 
 
-def asset_health(path: str, components: list[dict[str, Any]], store: LiveStore) -> tuple[str, str]:
+def asset_health(
+    path: str, components: list[core_api.ComponentSummary], store: LiveStore
+) -> tuple[str, str]:
     """Worst health of the components feeding ``path`` (live health messages win)."""
     order = ["failed", "backoff", "degraded", "starting", "stopped", "running"]
     statuses = []
     for c in components:
-        if c.get("asset") == path:
-            live = store.health.get(c.get("name", ""), {})
-            statuses.append(live.get("status") or c.get("status") or "stopped")
+        if c.asset == path:
+            live = store.health.get(c.name, {})
+            statuses.append(live.get("status") or c.status or "stopped")
     if not statuses:
         return "—", "bright_black"
     worst = min(statuses, key=lambda s: order.index(s) if s in order else 0)
@@ -96,9 +99,9 @@ class OverviewScreen(KitScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.components: list[dict[str, Any]] = []
-        self.alarms: list[dict[str, Any]] | None = None
-        self.deployments: list[dict[str, Any]] | None = None
+        self.components: list[core_api.ComponentSummary] = []
+        self.alarms: list[Any] | None = None
+        self.deployments: list[dep_api.DeploymentSummary] | None = None
         self._layout: tuple[str, ...] = ()
         self._shown: dict[str, list[Any]] = {}
 
@@ -116,37 +119,27 @@ class OverviewScreen(KitScreen):
     async def fetch(self) -> None:
         """Components, alarms and deployments from the control API (each optional)."""
         try:
-            self.components = await self.call("components")
+            self.components = (await self.call(core_api.COMPONENTS)).root
         except Exception as exc:
             self.notify(self.explain(exc), severity="warning")
-        for name, attr, keys in (
-            ("alarms.list", "alarms", ("alarms",)),
-            ("deployments.list", "deployments", ("deployments",)),
-        ):
-            try:
-                setattr(
-                    self,
-                    attr,
-                    items(
-                        await self.call(
-                            name, {"active_only": True} if name == "alarms.list" else None
-                        ),
-                        *keys,
-                    ),
-                )
-            except Exception:  # optional endpoints: the columns show "—"
-                setattr(self, attr, None)
+        # Optional endpoints: the columns show "—" when a runtime lacks them.
+        try:
+            self.alarms = (
+                await self.call(plugin_api.spec("alarms.list"), {"active_only": True})
+            ).root
+        except Exception:
+            self.alarms = None
+        try:
+            self.deployments = (await self.call(dep_api.LIST)).deployments
+        except Exception:
+            self.deployments = None
         self.live_update()
 
     def alarm_count(self, path: str) -> str:
         """Active alarms of ``path``, or ``—`` when the runtime has no alarms endpoint."""
         if self.alarms is None:
             return "—"
-        n = sum(
-            1
-            for a in self.alarms
-            if a.get("asset") == path and a.get("state", "active") not in ("normal", "cleared")
-        )
+        n = sum(1 for a in self.alarms if a.asset == path and a.state not in ("normal", "cleared"))
         return str(n)
 
     def live_update(self) -> None:
@@ -217,15 +210,15 @@ class OverviewScreen(KitScreen):
             return
         parts = []
         for d in self.deployments[:4]:
-            name = first(d, "deployment", "name", "id", default="?")
-            asset = first(d, "asset", default=None) or next(iter(d.get("assets") or []), None)
+            name = d.deployment
+            asset = next(iter(d.assets), None)
             head = ""
             if asset:
                 if k := headline_oee(store, asset):
                     head = f" {k['kpi']} {percent_text(k['value'])}"
                 elif k := energy_today(store, asset):
                     head = f" today {value_text(k['value'], k.get('unit'), computed=True)}"
-            parts.append(f"{name} [{d.get('status', '?')}]{head}")
+            parts.append(f"{name} [{d.status}]{head}")
         more = f" (+{len(self.deployments) - 4})" if len(self.deployments) > 4 else ""
         summary.update("Deployments: " + " · ".join(parts) + more)
 

@@ -11,7 +11,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from kit_tui.data.format import first, items, short
+from kit.api import core as core_api
+from kit_tui.data import plugin_api
+from kit_tui.data.format import short
 from kit_tui.screens.base import KitScreen
 from kit_tui.screens.dialogs import ConfirmDialog
 from kit_tui.widgets.banner import Unavailable
@@ -26,30 +28,28 @@ TRUST = {
 }
 
 
-def permissions(p: dict[str, Any]) -> str:
+def permissions(p: core_api.PluginInfo) -> str:
     """Manifest permissions in one line: publishes, subscribes, device writes."""
-    m = p.get("manifest") if isinstance(p.get("manifest"), dict) else p
+    m = p.manifest
+    if m is None:
+        return "—"
     parts = []
-    if m.get("publishes"):
-        parts.append("pub " + ",".join(m["publishes"]))
-    if m.get("subscribes"):
-        parts.append("sub " + ",".join(m["subscribes"]))
-    if m.get("device_writes"):
+    if m.publishes:
+        parts.append("pub " + ",".join(m.publishes))
+    if m.subscribes:
+        parts.append("sub " + ",".join(m.subscribes))
+    if m.device_writes:
         parts.append("WRITES")
     return "; ".join(parts) or "—"
 
 
-def trust_text(p: dict[str, Any]) -> Text:
-    """Certification status with symbol (``— unknown`` on runtimes without the trust layer)."""
-    t = p.get("trust")
-    if isinstance(t, dict):
-        t = first(t, "status", "state", default=None)
-    if not t:
+def trust_text(p: core_api.PluginInfo) -> Text:
+    """Certification status with symbol (``— unknown`` when signatures were not checked)."""
+    t = p.trust
+    if t is None:
         return Text("— unknown", style="bright_black")
-    sym, style = TRUST.get(str(t).lower(), ("?", "yellow"))
-    cert = p.get("certification")
-    tier = p.get("tier") or (cert.get("tier") if isinstance(cert, dict) else None)
-    return Text(f"{sym} {t}" + (f" ({tier})" if tier else ""), style=style)
+    sym, style = TRUST.get(t.status.lower(), ("?", "yellow"))
+    return Text(f"{sym} {t.status}" + (f" ({t.tier})" if t.tier else ""), style=style)
 
 
 class PluginsScreen(KitScreen):
@@ -60,8 +60,8 @@ class PluginsScreen(KitScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.plugins: list[dict[str, Any]] = []
-        self.certs: list[dict[str, Any]] = []
+        self.plugins: list[core_api.PluginInfo] = []
+        self.certs: list[Any] = []
 
     def compose_body(self) -> ComposeResult:
         yield Static("Installed plugins", classes="section-title")
@@ -94,37 +94,31 @@ class PluginsScreen(KitScreen):
     async def fetch(self) -> None:
         """Load ``plugins`` and ``opcua.certs.list``."""
         table = self.query_one("#plugins-table", DataTable)
+        broken: list[core_api.BrokenPluginInfo] = []
         try:
-            reply = await self.call("plugins")
-            self.plugins = items(reply, "plugins")
-            broken = items(reply, "broken")
+            reply = await self.call(core_api.PLUGINS)
+            self.plugins, broken = reply.plugins, reply.broken
         except Exception as exc:
             self.notify(self.explain(exc), severity="warning")
-            self.plugins, broken = [], []
+            self.plugins = []
         table.clear()
         for p in self.plugins:
-            name = str(p.get("name", "?"))
-            vendor = (
-                first(p, "vendor", default=None)
-                or (p.get("manifest") or {}).get("vendor")
-                or p.get("distribution", "")
-            )
             table.add_row(
-                name,
-                str(p.get("version", "")),
-                short(vendor, 22),
+                p.name,
+                p.version,
+                short(p.vendor or p.distribution, 22),
                 trust_text(p),
                 short(permissions(p), 40),
-                key=f"p:{name}",
+                key=f"p:{p.name}",
             )
         for b in broken:
             table.add_row(
-                str(b.get("name")),
+                b.name,
                 "",
-                short(b.get("distribution", ""), 22),
+                short(b.distribution, 22),
                 Text("✗ BROKEN", style="bold red"),
-                short(b.get("error", ""), 40),
-                key=f"b:{b.get('name')}",
+                short(b.error, 40),
+                key=f"b:{b.name}",
             )
         await self.fetch_certs()
 
@@ -132,7 +126,7 @@ class PluginsScreen(KitScreen):
         """Load the OPC UA certificate list (optional endpoint)."""
         certs = self.query_one("#certs", DataTable)
         try:
-            self.certs = items(await self.call("opcua.certs.list"), "certs", "certificates")
+            self.certs = (await self.call(plugin_api.spec("opcua.certs.list"))).certificates
             self.query_one("#certs-unavailable", Unavailable).show(
                 None if self.certs else "No server certificates."
             )
@@ -141,15 +135,15 @@ class PluginsScreen(KitScreen):
             self.query_one("#certs-unavailable", Unavailable).show(self.explain(exc))
         certs.clear()
         for c in self.certs:
-            status = str(first(c, "status", "state", default="pending"))
+            status = c.state or "pending"
             mark = "✓" if status == "trusted" else "✗" if status == "rejected" else "?"
-            valid = f"{str(first(c, 'not_before', 'valid_from', default=''))[:10]} → {str(first(c, 'not_after', 'valid_to', default=''))[:10]}"
+            valid = f"{(c.not_before or '')[:10]} → {(c.not_after or '')[:10]}"
             certs.add_row(
                 Text(f"{mark} {status}", style="bold" if mark == "?" else ""),
-                short(c.get("subject", ""), 30),
-                short(c.get("thumbprint", ""), 20),
+                short(c.subject or "", 30),
+                short(c.thumbprint, 20),
                 valid,
-                key=str(c.get("thumbprint")),
+                key=c.thumbprint,
             )
 
     def _cert(self) -> str | None:
@@ -163,7 +157,7 @@ class PluginsScreen(KitScreen):
         if thumb is None:
             self.notify("no certificate selected")
             return
-        c = next((x for x in self.certs if str(x.get("thumbprint")) == thumb), {})
+        c = next(x for x in self.certs if x.thumbprint == thumb)
 
         def answer(yes: bool | None) -> None:
             if yes:
@@ -171,8 +165,8 @@ class PluginsScreen(KitScreen):
 
         self.app.push_screen(
             ConfirmDialog(
-                f"{verb.capitalize()} the server certificate\n  subject {c.get('subject')}\n"
-                f"  thumbprint {thumb}\n  valid {c.get('not_before')} → {c.get('not_after')}?"
+                f"{verb.capitalize()} the server certificate\n  subject {c.subject}\n"
+                f"  thumbprint {thumb}\n  valid {c.not_before} → {c.not_after}?"
             ),
             answer,
         )
@@ -188,7 +182,7 @@ class PluginsScreen(KitScreen):
     @work(group="plugin-actions")
     async def _act(self, endpoint: str, body: dict[str, Any], done: str) -> None:
         try:
-            await self.call(endpoint, body)
+            await self.call(plugin_api.spec(endpoint), body)
         except Exception as exc:
             self.notify(self.explain(exc), severity="error", timeout=8)
             return

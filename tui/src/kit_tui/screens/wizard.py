@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from typing import Any
 
 from rich.markup import escape
@@ -20,7 +19,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Static
 
-from kit_tui.data.format import first, items
+from kit.api import Problem
+from kit.api import deployments as dep_api
+from kit.api import recipes as rec_api
 from kit_tui.screens.base import KitScreen
 from kit_tui.widgets.paramform import ParamForm, param_name
 
@@ -34,9 +35,9 @@ CHECK_DURATION_S: float | None = None
 COMMISSIONING_FIELD = "_commissioning_s"
 
 
-def commissioning_param(recipe: dict[str, Any]) -> dict[str, Any]:
+def commissioning_param(recipe: rec_api.RecipeDetail) -> dict[str, Any]:
     """The wizard's extra form field: how long the acceptance checks watch live data."""
-    own = float(((recipe.get("recipe") or {}).get("commissioning") or {}).get("duration_s") or 30.0)
+    own = float((recipe.recipe.get("commissioning") or {}).get("duration_s") or 30.0)
     default = CHECK_DURATION_S if CHECK_DURATION_S is not None else own
     return {
         "name": COMMISSIONING_FIELD,
@@ -51,92 +52,65 @@ def commissioning_param(recipe: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def plan_lines(plan: Any) -> list[str]:
-    """A readable outline of a ``recipes.plan`` reply (any JSON shape)."""
-    if isinstance(plan, str):
-        return [escape(x) for x in plan.splitlines()]
-    lines: list[str] = []
-
-    def walk(node: Any, indent: int) -> None:
-        pad = "  " * indent
-        if isinstance(node, dict):
-            for k, v in node.items():
-                if isinstance(v, (dict, list)) and v:
-                    lines.append(f"{pad}[b]{escape(str(k))}[/b]")
-                    walk(v, indent + 1)
-                else:
-                    lines.append(f"{pad}{escape(str(k))}: {escape(str(v))}")
-        elif isinstance(node, list):
-            for v in node:
-                if isinstance(v, dict):
-                    label = first(v, "name", "component", "subject", "id", default=None)
-                    rest = {
-                        k: x
-                        for k, x in v.items()
-                        if k not in ("name", "component", "subject", "id")
-                    }
-                    lines.append(
-                        escape(
-                            f"{pad}• {label or ''} "
-                            + (json.dumps(rest, default=str) if rest else "")
-                        )
-                    )
-                else:
-                    lines.append(escape(f"{pad}• {v}"))
-        else:
-            lines.append(escape(f"{pad}{node}"))
-
-    walk(plan, 0)
+def plan_lines(plan: rec_api.PlanReply) -> list[str]:
+    """A readable outline of a ``recipes.plan`` reply: devices, components, subjects, checks."""
+    lines = [escape(f"deployment {plan.deployment} ({plan.recipe} {plan.version})")]
+    if plan.params:
+        lines.append("[b]Values[/b]")
+        lines += [escape(f"  {k}: {v}") for k, v in plan.params.items()]
+    if plan.connections:
+        lines.append("[b]Devices[/b]")
+        for c in plan.connections:
+            prof = f" profile {c.profile}" if c.profile else ""
+            lines.append(escape(f"  • {c.asset}: {c.adapter}{prof} → {c.path}"))
+    if plan.components:
+        lines.append("[b]Components[/b]")
+        for comp in plan.components:
+            lines.append(
+                escape(f"  • {comp.get('name')} ({comp.get('type')}) on {comp.get('asset')}")
+            )
+    if plan.subjects:
+        lines.append("[b]Subjects[/b]")
+        for kind, subs in plan.subjects.items():
+            lines += [escape(f"  • {kind}: {sub}") for sub in subs]
+    if plan.checks:
+        lines.append("[b]Acceptance checks[/b]")
+        lines += [escape(f"  • {c.get('title', c)}") for c in plan.checks]
     return lines
 
 
-def field_errors(message: str, names: set[str]) -> dict[str, str]:
-    """Parameter errors in a runtime message, by parameter name.
+def field_errors(problems: list[Problem], names: set[str]) -> dict[str, str]:
+    """Parameter errors among a runtime error's structured problems, by parameter name.
 
-    Understands ``name: message``, ``params.name: message`` and the kit's
-    ``file:line: params.name: message`` lines; lines naming no parameter are ignored.
+    A problem belongs to a parameter when its field is ``parameters.<name>`` (the recipe
+    engine's location), ``params.<name>`` (the request body's) or the bare name.
     """
     out: dict[str, str] = {}
-    for line in message.splitlines():
-        # Zero-width lookahead so every "word:" position is tried, not only the first.
-        for m in re.finditer(r"(?:^|(?<=[\s.:]))(?=([A-Za-z_][\w-]*)\s*:\s*(.+)$)", line):
-            if m.group(1) in names:
-                out.setdefault(m.group(1), m.group(2).strip())
-                break
+    for p in problems:
+        field = p.field or ""
+        for prefix in ("parameters.", "params."):
+            field = field.removeprefix(prefix)
+        if field in names:
+            out.setdefault(field, p.message + (f" ({p.hint})" if p.hint else ""))
     return out
 
 
-def report_lines(dep: Any) -> tuple[list[str], bool | None, bool]:
+def report_lines(dep: dep_api.DeploymentDetail) -> tuple[list[str], bool | None, bool]:
     """``(lines, passed, finished)`` for a deployment's commissioning report."""
-    rep = dep.get("report") or dep.get("commissioning") or {} if isinstance(dep, dict) else {}
-    if not isinstance(rep, dict):
-        return [escape(str(rep))], None, True
-    checks = items(rep, "checks", "results")
-    status = str(first(rep, "status", "result", default="")).lower()
-    passed = first(rep, "passed", "ok", default=None)
-    if passed is None and status in ("pass", "passed", "fail", "failed"):
-        passed = status.startswith("pass")
-    finished = passed is not None or status in ("done", "finished", "complete")
+    rep = dep.report
+    if rep is None:  # commissioning still running
+        return [], None, False
+    passed = None if rep.result is None else rep.result == "pass"
     lines = []
-    for c in checks:
-        ok = first(c, "passed", "ok", default=None)
-        if ok is None and "result" in c:
-            ok = str(c["result"]).lower().startswith("pass")
-        mark = "✓ PASS" if ok else "✗ FAIL" if ok is False else "… running"
-        seen = first(c, "value", "seen", "observed", default="")
-        lines.append(
-            escape(
-                f"  {mark}  {first(c, 'name', 'title', 'check', 'description', default='?')}"
-                + (f"  (seen {seen})" if seen != "" else "")
-                + (f" — {c['detail']}" if c.get("detail") else "")
-            )
-        )
-    ident = rep.get("devices") or rep.get("identification")
-    if ident:
+    for c in rep.checks:
+        mark = "✓ PASS" if c.passed else "✗ FAIL" if c.passed is False else "… running"
+        lines.append(escape(f"  {mark}  {c.title or '?'}" + (f" — {c.detail}" if c.detail else "")))
+    devices = (rep.model_extra or {}).get("devices")
+    if devices:
         lines.append("[b]Devices[/b]")
-        for d in ident if isinstance(ident, list) else [ident]:
-            lines.append(escape(f"  {json.dumps(d, default=str) if not isinstance(d, str) else d}"))
-    return lines, passed, finished
+        for role, d in devices.items() if isinstance(devices, dict) else enumerate(devices):
+            lines.append(escape(f"  {role}: {json.dumps(d, default=str)}"))
+    return lines, passed, passed is not None
 
 
 class WizardScreen(KitScreen):
@@ -152,7 +126,7 @@ class WizardScreen(KitScreen):
         super().__init__()
         self.recipe_id = recipe_id
         self.TITLE_TEXT = f"Install {recipe_id}"
-        self.recipe: dict[str, Any] | None = None
+        self.recipe: rec_api.RecipeDetail | None = None
         self.step = 0
         self.params: dict[str, Any] = {}
         self.tested: dict[str, Any] | None = None
@@ -194,14 +168,14 @@ class WizardScreen(KitScreen):
     async def load(self) -> None:
         """Fetch the recipe and build its form."""
         try:
-            self.recipe = await self.call("recipes.show", {"id": self.recipe_id})
+            r = self.recipe = await self.call(rec_api.SHOW, rec_api.ByIdRequest(id=self.recipe_id))
         except Exception as exc:
             self.query_one("#wizard-intro", Static).update(escape(self.explain(exc)))
             return
-        r = self.recipe or {}
-        params = items(r, "parameters", "params")
+        # The form takes parameter definitions as the recipe declares them.
+        params = [p.model_dump(mode="json", exclude_none=True) for p in r.parameters]
         self.query_one("#wizard-intro", Static).update(
-            f"[b]{escape(str(r.get('title', self.recipe_id)))}[/b]  {escape(str(r.get('summary', '')))}"
+            f"[b]{escape(r.title)}[/b]  {escape(r.summary or '')}"
         )
         form = ParamForm([*params, commissioning_param(r)], id="param-form")
         await self.query_one("#wizard-body").mount(form, before="#wizard-view-box")
@@ -268,7 +242,9 @@ class WizardScreen(KitScreen):
         self.status("… testing the device connection")
         try:
             result = await self.call(
-                "recipes.test_connection", {"recipe": self.recipe_id, "params": values}, timeout=30
+                rec_api.TEST_CONNECTION,
+                rec_api.PlanRequest(recipe=self.recipe_id, params=values),
+                timeout=30,
             )
         except Exception as exc:
             self.tested = None
@@ -277,15 +253,7 @@ class WizardScreen(KitScreen):
             )
         else:
             self.tested = values
-            detail = (
-                result
-                if isinstance(result, str)
-                else "; ".join(
-                    f"{first(d, 'name', 'device', default='device')}: {first(d, 'detail', 'result', 'identification', default='ok')}"
-                    for d in items(result, "devices", "results")
-                )
-                or "ok"
-            )
+            detail = "; ".join(f"{d.name}: {d.detail}" for d in result.devices) or "ok"
             self.status(f"✓ connection test passed — {detail}")
         finally:
             self.busy = False
@@ -304,12 +272,13 @@ class WizardScreen(KitScreen):
         elif self.step == 3:
             self.app.pop_screen()
 
-    def _server_field_errors(self, message: str) -> bool:
-        """Put ``param: message`` lines from the runtime under their fields."""
+    def _server_field_errors(self, exc: Exception) -> bool:
+        """Put the runtime's problems that name a parameter under their fields."""
         form = self._form()
-        if form is None:
+        problems = getattr(exc, "problems", None)
+        if form is None or not isinstance(problems, list):
             return False
-        errors = field_errors(message, {param_name(p) for p in form.params})
+        errors = field_errors(problems, {param_name(p) for p in form.params})
         for name, text in errors.items():
             form.set_error(name, text)
         return bool(errors)
@@ -321,10 +290,10 @@ class WizardScreen(KitScreen):
         self.status("… planning")
         try:
             plan = await self.call(
-                "recipes.plan", {"recipe": self.recipe_id, "params": self.params}
+                rec_api.PLAN, rec_api.PlanRequest(recipe=self.recipe_id, params=self.params)
             )
         except Exception as exc:
-            self._server_field_errors(str(exc))
+            self._server_field_errors(exc)
             self.status(f"✗ {self.explain(exc)}", error=True)
             return
         finally:
@@ -367,24 +336,18 @@ class WizardScreen(KitScreen):
             log.append(escape(line))
             view.update("\n".join(log))
 
-        body = {"recipe": self.recipe_id, "params": self.params}
+        body = rec_api.InstallRequest(recipe=self.recipe_id, params=self.params)
+        if self.check_duration_s is not None:
+            body.check_duration_s = self.check_duration_s
         try:
             if self.tested != self.params:
                 say("… testing the device connection")
-                await self.call("recipes.test_connection", body, timeout=30)
+                test = rec_api.PlanRequest(recipe=self.recipe_id, params=self.params)
+                await self.call(rec_api.TEST_CONNECTION, test, timeout=30)
                 log[-1] = "✓ connection test passed"
             say("… installing (every component starts, or none stays)")
-            install = (
-                body
-                if self.check_duration_s is None
-                else {**body, "check_duration_s": self.check_duration_s}
-            )
-            result = await self.call("recipes.install", install, timeout=120)
-            self.deployment = str(
-                first(result, "deployment", "name", "id", default=self.recipe_id)
-                if isinstance(result, dict)
-                else result
-            )
+            result = await self.call(rec_api.INSTALL, body, timeout=120)
+            self.deployment = result.deployment
             log[-1] = escape(f"✓ installed as deployment {self.deployment}")
             say("… commissioning: acceptance checks on live data (Esc leaves; they keep running)")
         except Exception as exc:
@@ -400,7 +363,9 @@ class WizardScreen(KitScreen):
         lines, passed, finished = [], None, False
         while True:
             try:
-                dep = await self.call("deployments.show", {"deployment": self.deployment})
+                dep = await self.call(
+                    dep_api.SHOW, dep_api.DeploymentRequest(deployment=self.deployment)
+                )
                 lines, passed, finished = report_lines(dep)
             except Exception as exc:
                 lines, finished = [escape(self.explain(exc))], True

@@ -1,0 +1,54 @@
+"""The registered ``opcua`` component type, without importing asyncua.
+
+asyncua (and the cryptography it loads) adds about 67 MiB RSS and a second of import time to
+every runtime, even on sites with no OPC UA server (issue 20, docs/sizing.md). The runtime
+registers this light class: its name, config model and profile model are what validation,
+``kit plugins`` and recipes need. Creating an instance — i.e. a site configured an OPC UA
+component — imports :mod:`kit_opcua.adapter` and builds the real
+:class:`~kit_opcua.adapter.OpcuaAdapter` (a subclass of this one).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from kit.components import Adapter
+from kit_opcua.config import OpcuaConfig
+from kit_opcua.profile import OpcuaProfile
+
+
+def _impl() -> type:
+    from kit_opcua.adapter import OpcuaAdapter
+
+    return OpcuaAdapter
+
+
+class OpcuaComponent(Adapter):
+    """Reads an OPC UA server with subscriptions (read-polling fallback), securely, and
+    recovers by itself after server restarts and network outages."""
+
+    name: ClassVar[str] = "opcua"
+    protocol: ClassVar[str] = "opcua"
+    summary: ClassVar[str] = (
+        "OPC UA client: subscriptions with deadband, read fallback, certificate trust, auto-recovery"
+    )
+    Config: ClassVar[type[BaseModel]] = OpcuaConfig
+    Profile: ClassVar[type] = OpcuaProfile
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        # The real adapter subclasses this class, so Python then runs its __init__ as usual.
+        return super().__new__(_impl() if cls is OpcuaComponent else cls)
+
+    @classmethod
+    async def test_connection(cls, config: BaseModel) -> str:
+        """See :meth:`kit_opcua.adapter.OpcuaAdapter.test_connection`."""
+        return await _impl().test_connection(config)
+
+    @classmethod
+    def simulator(
+        cls, profile: OpcuaProfile, host: str = "127.0.0.1", port: int = 0, **options: Any
+    ):
+        """See :meth:`kit_opcua.adapter.OpcuaAdapter.simulator`."""
+        return _impl().simulator(profile, host=host, port=port, **options)
