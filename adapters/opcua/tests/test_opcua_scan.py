@@ -58,9 +58,16 @@ async def test_scan_lists_application_and_security_without_trusting(sim_factory,
     assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == ["inventory.json"]
 
 
-def test_opcua_adapter_offers_the_scan_contract():
-    assert OpcuaAdapter.scan_ports == (4840,)
-    assert asyncio.iscoroutinefunction(OpcuaAdapter.scan_endpoint)
+def test_the_registered_opcua_component_offers_the_scan_contract():
+    """``kit scan`` finds the OPC UA scanner on the class the plugin registers (the light
+    component class), and the real adapter inherits it."""
+    from kit.cli.scan_cmd import scanners
+    from kit.plugins import get_plugin_manager
+
+    cls = scanners(get_plugin_manager())["opcua"]
+    assert cls.scan_ports == (4840,)
+    assert asyncio.iscoroutinefunction(cls.scan_endpoint)
+    assert issubclass(OpcuaAdapter, cls)
 
 
 async def test_a_server_with_only_secure_endpoints_is_listed_without_a_session(
