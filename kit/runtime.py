@@ -106,7 +106,7 @@ class Runtime:
         from kit.trust.secrets import harden_process
 
         harden_process(s.data_dir)  # umask 077 (nats-server inherits it), data dir 0700
-        specs = self.validate_specs(s.components)  # fail before starting anything
+        specs = self.validate_specs(self._with_default_history(s.components))  # fail early
         # Before anything touches the server, its pid file or the credentials: a second
         # runtime on this data directory would stop the first one's server.
         self.lock.acquire()
@@ -212,6 +212,21 @@ class Runtime:
         with contextlib.suppress(Exception):  # an estimate must never stop a start
             await self.retention.start()
         log.info("runtime up: bus %s, %d component(s)", self.url, len(specs))
+
+    def _with_default_history(self, specs: list[ComponentSpec]) -> list[ComponentSpec]:
+        """``specs`` plus the default site historian (``settings.history``): history by
+        default, so a pilot always has a baseline. Named by type only: kit never imports
+        plugins, and without the historian plugin nothing is added."""
+        if not self.settings.history or "historian" not in self.host.components.items:
+            return specs
+        if any(
+            sp.type == "historian" and not sp.config.get("own_asset_only") for sp in specs
+        ) or any(sp.name == "history" for sp in specs):
+            return specs  # the site configured its own
+        default = ComponentSpec(
+            name="history", type="historian", config={"streams": ["kpi", "events"]}
+        )
+        return [*specs, default]
 
     def validate_specs(self, specs: list[ComponentSpec]) -> list[tuple[ComponentSpec, Any]]:
         """Validate every configured component; raise one ConfigError listing all problems."""

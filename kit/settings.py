@@ -186,6 +186,10 @@ class Settings(_Strict):
     plugin_policy: Literal["allow-unsigned", "warn", "require-certified"] = "warn"
     """What loads: anything, anything with a warning for unsigned, or only certified plugins."""
     components: list[ComponentSpec] = Field(default_factory=list)
+    history: bool = True
+    """Run a site-wide historian (component ``history``, type ``historian``: KPIs and events,
+    size- and age-limited) when none is configured and the historian plugin is installed.
+    Raw samples are kept per recipe (``record-device``) or by configuring one explicitly."""
 
     _file: str = PrivateAttr("site config")
     _root: Any = PrivateAttr(None)

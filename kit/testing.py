@@ -125,6 +125,9 @@ def kit_settings(tmp_path: Path, nats_server: EmbeddedNats) -> Settings:
         site="test",
         data_dir=tmp_path / "data",
         nats_url=nats_server.url,
+        # The default site historian (settings.history) is left out so a test sees only the
+        # components it configures; tests of the default turn it on.
+        history=False,
         supervisor=SupervisorSettings(
             backoff_initial_s=0.05,
             backoff_max_s=0.5,

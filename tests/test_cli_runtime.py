@@ -95,7 +95,11 @@ def test_up_status_ctrl_c(site):
         assert r.returncode == 0, r.stderr
         st = json.loads(r.stdout)
         assert st["site"] == "plant" and st["bus"]["embedded"] and st["bus"]["connected"]
-        assert [(c["name"], c["status"]) for c in st["components"]] == [("press-1", "running")]
+        # History by default: the site historian runs next to what the site configured.
+        assert [(c["name"], c["status"]) for c in st["components"]] == [
+            ("press-1", "running"),
+            ("history", "running"),
+        ]
         human = subprocess.run(
             KIT + ["status"], env=env, capture_output=True, text=True, timeout=60
         )

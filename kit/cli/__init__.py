@@ -48,6 +48,7 @@ def _register_builtin_commands() -> None:
         library_cmds,
         profile_cmds,
         recipe_cmds,
+        scan_cmd,
         sim_cmd,
         trust_cmds,
     )
@@ -58,6 +59,7 @@ def _register_builtin_commands() -> None:
         demo_cmd,
         profile_cmds,
         sim_cmd,
+        scan_cmd,
         recipe_cmds,
         trust_cmds,
         hub_cmds,

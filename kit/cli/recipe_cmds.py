@@ -242,6 +242,11 @@ def recipe_match(ctx: click.Context, recipe_id: str, as_json: bool, url: str | N
     "--set", "sets", multiple=True, metavar="KEY=VALUE", help="Parameter value (repeatable)."
 )
 @click.option("--deployment", help="Deployment name (default: recipe id + first asset name).")
+@click.option(
+    "--device",
+    type=click.IntRange(min=1),
+    help="Device N of the site's inventory (`kit scan`): fills host, port, unit id and profile.",
+)
 @click.option("--yes", is_flag=True, help="Do not prompt or ask for confirmation.")
 @click.option(
     "--check-duration",
@@ -255,6 +260,7 @@ def install_cmd(
     recipe: str,
     sets: tuple[str, ...],
     deployment: str | None,
+    device: int | None,
     yes: bool,
     check_duration: float | None,
     url: str | None,
@@ -265,7 +271,14 @@ def install_cmd(
         defs = _call(ctx, rec_api.SHOW, rec_api.ByIdRequest(id=recipe), url=url).recipe[
             "parameters"
         ]
-    params = _prompt_missing(defs, _parse_sets(sets), yes, lambda: _fitting_profiles(ctx, ref, url))
+    given = _parse_sets(sets)
+    if device is not None:
+        from kit.scan.inventory import install_params, inventory_path, load_inventory
+
+        inv = load_inventory(inventory_path(settings_from(ctx).data_dir))
+        # --set wins over the inventory: the technician's word over the scan's guess.
+        given = {**install_params(inv, device, defs), **given}
+    params = _prompt_missing(defs, given, yes, lambda: _fitting_profiles(ctx, ref, url))
     body = rec_api.PlanRequest(recipe=ref, params=params, deployment=deployment)
     plan = _call(ctx, rec_api.PLAN, body, url=url)
     _print_plan(plan)

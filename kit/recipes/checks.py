@@ -14,20 +14,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kit import codec, subjects
-from kit.payloads import Quality, SampleBatch, utcnow
+from kit.payloads import KpiValue, Quality, SampleBatch, utcnow
 
 
 @dataclass
 class Observation:
-    """Batches seen for one asset during the window (arrival time, batch)."""
+    """Batches and KPIs seen for one asset during the window (arrival time, item)."""
 
     batches: list[tuple[float, SampleBatch]] = field(default_factory=list)
+    kpis: list[tuple[float, KpiValue]] = field(default_factory=list)
 
 
 async def observe(
     bus: Any, asset_paths: list[str], duration_s: float
 ) -> tuple[dict[str, Observation], float, float]:
-    """Subscribe to the assets' data subjects for ``duration_s`` seconds.
+    """Subscribe to the assets' data and KPI subjects for ``duration_s`` seconds.
 
     Returns:
         ``(observations by asset path, window start, window end)`` in monotonic seconds.
@@ -40,12 +41,21 @@ async def observe(
         if o is not None:
             o.batches.append((time.monotonic(), batch))
 
+    async def on_kpi(kpi: KpiValue, _msg: Any) -> None:
+        o = obs.get(kpi.asset)
+        if o is not None:
+            o.kpis.append((time.monotonic(), kpi))
+
     start = time.monotonic()
     for p in asset_paths:
         subs.append(
             await bus.subscribe(
                 subjects.data_subject(subjects.AssetPath.parse(p)), codec.decode_batch, handler
             )
+        )
+        tokens = subjects.AssetPath.parse(p).tokens
+        subs.append(
+            await bus.subscribe(f"{subjects.KPI_PREFIX}.{tokens}.>", codec.decode_kpi, on_kpi)
         )
     try:
         await asyncio.sleep(duration_s)  # the observation window itself (bounded by the recipe)
@@ -161,6 +171,8 @@ def _evaluate(
             if rises
             else "the counter did not increase"
         )
+    elif kind == "kpi":
+        _evaluate_kpi(check, o, out)
     elif kind == "quality_good":
         wanted = set(check.get("points") or [])
         good = other = 0
@@ -185,6 +197,40 @@ def _evaluate(
         )
 
 
+def _evaluate_kpi(check: dict[str, Any], o: Observation, out: dict[str, Any]) -> None:
+    # A KPI that is due is published, zero included; so none at all means the analytics
+    # never got (or never used) their inputs — a failed check that names the KPI.
+    name = check["kpi"]
+    seen = [k for _, k in o.kpis if k.kpi == name]
+    nums = [
+        float(k.value)
+        for k in seen
+        if k.quality is Quality.good and k.value is not None and not isinstance(k.value, bool)
+    ]
+    lo, hi = check.get("min"), check.get("max")
+    outside = [n for n in nums if (lo is not None and n < lo) or (hi is not None and n > hi)]
+    out["values"] = {
+        "kpis": len(seen),
+        "with_value": len(nums),
+        "min": min(nums, default=None),
+        "max": max(nums, default=None),
+        "last": nums[-1] if nums else None,
+        "outside": len(outside),
+    }
+    out["passed"] = bool(nums) and not outside
+    if not seen:
+        others = sorted({k.kpi for _, k in o.kpis})
+        out["detail"] = f"expected KPI {name} never arrived" + (
+            f" (seen: {', '.join(others)})" if others else " (no KPI of this asset at all)"
+        )
+    elif not nums:
+        out["detail"] = f"KPI {name} arrived {len(seen)} time(s) but never with a good value"
+    elif outside:
+        out["detail"] = f"{len(outside)} of {len(nums)} values of KPI {name} outside the range"
+    else:
+        out["detail"] = f"KPI {name} arrived {len(nums)} time(s)"
+
+
 async def commission(bus: Any, record: dict[str, Any], duration_s: float) -> dict[str, Any]:
     """Run the record's acceptance checks on live data; return the commissioning report."""
     checks = record.get("checks", [])
@@ -202,6 +248,7 @@ async def commission(bus: Any, record: dict[str, Any], duration_s: float) -> dic
         "result": "pass" if all(r["passed"] for r in results) else "fail",
         "checks": results,
         "batches_seen": {p: len(o.batches) for p, o in obs.items()},
+        "kpis_seen": {p: len(o.kpis) for p, o in obs.items()},
         "devices": record["assets"],
         "plugins": record.get("plugins", []),
     }

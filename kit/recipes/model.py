@@ -305,8 +305,24 @@ class QualityCheck(_Check):
     """Semantic point names; empty means every point of the asset."""
 
 
+class KpiCheck(_Check):
+    """The recipe's analytics publish a KPI for the asset during the check window (optionally
+    every value within [min, max]). A KPI that never arrives fails the check, naming it."""
+
+    check: Literal["kpi"]
+    kpi: str = Field(pattern=NAME)
+    """KPI name as published on the bus, e.g. ``energy_kwh`` or ``oee``."""
+    min: float | str | None = None
+    """Lower bound of every value (a number or ``${param}``)."""
+    max: float | str | None = None
+    """Upper bound of every value (a number or ``${param}``)."""
+    unit: str | None = None
+    """Unit of the bounds as shown in the report."""
+
+
 Check = Annotated[
-    RangeCheck | UpdatesCheck | IncreasesCheck | QualityCheck, Field(discriminator="check")
+    RangeCheck | UpdatesCheck | IncreasesCheck | QualityCheck | KpiCheck,
+    Field(discriminator="check"),
 ]
 
 

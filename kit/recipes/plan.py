@@ -18,7 +18,7 @@ from kit import subjects
 from kit.errors import PluginError
 from kit.profiles import ProfileLibrary
 from kit.recipes.loader import LoadedRecipe
-from kit.recipes.model import InputRef, ProfileParam, RangeCheck, UpdatesCheck
+from kit.recipes.model import InputRef, KpiCheck, ProfileParam, RangeCheck, UpdatesCheck
 from kit.recipes.params import BUILTINS, placeholders, resolve, sample_values, substitute
 from kit.settings import ComponentSpec
 from kit.yamlfiles import problem, suggest
@@ -535,7 +535,10 @@ def _plan_checks(ctx: _Ctx, plan: Plan, values: dict[str, Any]) -> None:
         for j, pt in enumerate(item.get("points") or []):
             _check_point(ctx, plan, [*base, "points", j], c.asset, pt)
         for key in ("min", "max", "every_s"):
-            if isinstance(c, (RangeCheck, UpdatesCheck)) and getattr(c, key, None) is not None:
+            if (
+                isinstance(c, (RangeCheck, UpdatesCheck, KpiCheck))
+                and getattr(c, key, None) is not None
+            ):
                 v = item[key]
                 try:
                     item[key] = float(v)
@@ -559,6 +562,14 @@ def _title(c: dict[str, Any]) -> str:
         every = c["every_s"]
         every = f"{every:g}" if isinstance(every, (int, float)) else str(every)
         return f"{c['asset']}{'.' + c['point'] if c.get('point') else ''} updates at least every {every} s"
+    if c["check"] == "kpi":
+        lo, hi = c.get("min"), c.get("max")
+        bounds = (
+            f" between {lo if lo is not None else '-∞'} and {hi if hi is not None else '∞'}{unit}"
+            if lo is not None or hi is not None
+            else ""
+        )
+        return f"{c['asset']}: KPI {c['kpi']} arrives{bounds}"
     if c["check"] == "increases":
         cond = f" while {c['while_point']}" if c.get("while_point") else ""
         return f"{c['asset']}.{c['point']} increases{cond}"

@@ -104,7 +104,8 @@ def make_bundle(recipe_text: bytes, name: str = "fuzz.yaml") -> bytes:
 
 def load_bundle_recipe(data: bytes, host: Any) -> Any:
     """Open a bundle, inspect it and parse its recipes as ``install_bundle`` does."""
+    from kit.library import Library
     from kit.recipes.bundle import bundle_recipes, inspect_bundle
 
-    inspect_bundle(data, host, [], name="fuzz.bundle")
+    inspect_bundle(data, Library(host), [], name="fuzz.bundle")
     return bundle_recipes(data, name="fuzz.bundle")

@@ -81,3 +81,19 @@ def test_quality_good_names_the_reasons() -> None:
     }
     assert evaluate(chk("quality_good", points=["a"]), o, 0, 2)["passed"]
     assert not evaluate(chk("quality_good"), obs([]), 0, 2)["passed"]
+
+
+def test_kpi_check_needs_the_named_kpi_with_good_values_in_bounds() -> None:
+    from kit.payloads import KpiValue
+
+    o = Observation()
+    for i, (name, v) in enumerate([("energy_kwh", 0.0), ("demand_kw", 0.0), ("energy_kwh", 0.5)]):
+        o.kpis.append((float(i), KpiValue(asset="s/a/l/m", kpi=name, value=v, ts=T0, source="e")))
+    r = evaluate(chk("kpi", kpi="energy_kwh", min=0, max=1), o, 0, 3)
+    assert r["passed"] and r["values"]["kpis"] == 2 and r["values"]["max"] == 0.5
+    assert not evaluate(chk("kpi", kpi="energy_kwh", max=0.4), o, 0, 3)["passed"]  # 0.5 > 0.4
+    r = evaluate(chk("kpi", kpi="oee"), o, 0, 3)
+    assert not r["passed"]
+    assert r["detail"] == "expected KPI oee never arrived (seen: demand_kw, energy_kwh)"
+    r = evaluate(chk("kpi", kpi="oee"), Observation(), 0, 3)
+    assert r["detail"] == "expected KPI oee never arrived (no KPI of this asset at all)"

@@ -179,3 +179,42 @@ async def test_config_errors_are_clear(kit_settings, make_runtime):
     with pytest.raises(ConfigError) as exc:
         rt.validate_spec(bad)
     assert "energy" in " ".join(exc.value.problems) or "power" in " ".join(exc.value.problems)
+
+
+async def test_a_flat_energy_counter_publishes_zero_kwh_kpis(bus, kit_settings, make_runtime):
+    # A meter on a machine that is switched off: its counter reads the same all hour. The
+    # windows are still due, and their KPIs say 0 kWh instead of staying silent.
+    kpis = await collect_kpis(bus)
+    meter, _ = sources(bus)
+    flat = ComponentSpec(
+        name="energy-flat",
+        type="energy",
+        asset=METER,
+        config={
+            "inputs": {"energy": "energy_active_import_total_kwh"},
+            "publish_interval_s": 600,
+        },
+    )
+    rt = await make_runtime(kit_settings.model_copy(update={"components": [flat]}))
+    await started(rt, "energy-flat")
+    reading = 123456.7  # kWh, never moving
+    steps = [DAY + 60 * i for i in range(61)] + [DAY + H + 60]
+    for t in steps:
+        await meter.publish_samples(
+            [Point(name="energy_active_import_total_kwh", value=reading, unit="kWh")], ts=at(t)
+        )
+    await wait_for(
+        lambda: (
+            final_of_hour(kpis, "energy_kwh") is not None
+            and any(k.kpi == "demand_kw" and k.attrs["final"] for k in kpis)
+        ),
+        message="the flat hour's KPIs",
+    )
+    hour = final_of_hour(kpis, "energy_kwh")
+    assert hour.value == 0.0 and hour.attrs["covered_s"] == H
+    # The four 15-minute demand windows of the hour closed before it (published in order): 0 kW.
+    demand = [k for k in kpis if k.kpi == "demand_kw" and k.attrs["final"]]
+    assert len(demand) == 4 and {k.value for k in demand} == {0.0}
+    # Partial reports of the open windows arrived on the publish interval too (zero).
+    partial = [k for k in kpis if k.kpi == "energy_kwh" and not k.attrs["final"]]
+    assert partial and {k.value for k in partial} == {0.0}

@@ -123,7 +123,7 @@ async def test_kpis_endpoint_and_cli(bus, kit_settings, make_runtime, tmp_path):
         lambda: (
             hist.component is not None
             and hist.component.counts["malformed"] == 1
-            and hist.component.metrics()["hwm"] == {"data": 122, "kpi": 3}
+            and hist.component.metrics()["hwm"] == {"data": 122, "kpi": 3, "events": 0}
         ),
         message="stored",
     )
@@ -147,6 +147,7 @@ async def test_kpis_endpoint_and_cli(bus, kit_settings, make_runtime, tmp_path):
     }
     assert rows[("temp", "06:00")] == 59.0 and rows[("temp", "06:01")] == 119.0
     assert rows[("oee", "06:00")] == 0.5 and rows[("oee", "06:01")] == 0.6
+    assert res["units"] == {"temp": "°C", "oee": None}
 
     with pytest.raises(KitError) as missing:
         await client.call("history.query", {"asset": ASSET, "points": ["temp"], "from": "-1h"})
@@ -193,3 +194,118 @@ async def test_kpis_endpoint_and_cli(bus, kit_settings, make_runtime, tmp_path):
         runner.invoke, kit_cli, [*args[:-2], "--to", "soon", "--dir", str(directory)]
     )
     assert bad.exit_code != 0 and "ISO 8601" in bad.output
+
+
+async def test_history_by_default_keeps_kpis_and_events_and_yields_to_a_configured_one(
+    bus, kit_settings, make_runtime, tmp_path
+):
+    from kit.payloads import Event
+
+    on = kit_settings.model_copy(update={"history": True})
+    rt = await make_runtime(on)
+    inst = rt.supervisor.instances["history"]
+    assert inst.type == "historian" and inst.config.streams == ["kpi", "events"]
+    producer = ComponentContext("plc", bus, asset=ASSET)
+    await producer.publish_kpi("oee", 0.61, window="shift", ts=T0)
+    await bus.js.publish(
+        "kit.event.alarm.test.hall.l1.m1",
+        codec.encode(
+            Event(
+                kind="alarm",
+                asset=ASSET,
+                ts=T0,
+                source="alarms",
+                type="alarm_raised",
+                severity="high",
+                message="temp high",
+            )
+        ),
+    )
+    await wait_for(
+        lambda: (
+            inst.component is not None
+            and inst.component.metrics()["hwm"].get("kpi", 0) >= 1
+            and inst.component.metrics()["hwm"].get("events", 0) >= 1
+        ),
+        message="default historian stored a KPI and an event",
+        timeout=60,  # the default flush interval is 10 s
+    )
+    root = on.data_dir / "history"
+    from kit_historian.query import query
+
+    df = query(root, ASSET, ["oee", "alarm_raised"], T0, T0 + timedelta(seconds=1))
+    assert sorted(df["point"].to_list()) == ["alarm_raised", "oee"]
+    assert not (root / "data").exists()  # raw samples only per recipe or explicit config
+    await rt.stop()
+
+    own = on.model_copy(update={"components": [spec(tmp_path / "h2")], "data_dir": tmp_path / "d2"})
+    rt2 = await make_runtime(own)
+    assert set(rt2.supervisor.instances) == {"hist"}
+
+
+async def test_running_historian_enforces_the_size_limit_and_reports_it(
+    bus, kit_settings, make_runtime, tmp_path
+):
+    from kit_historian.storage import RowBuffer, Store, tree_bytes
+
+    directory = tmp_path / "hist"
+    today = datetime.now(UTC).date()
+    store = Store(directory, "data")
+    for d in (3, 2, 1):  # three finished days of raw data, oldest first
+        buf = RowBuffer()
+        t = datetime.combine(today - timedelta(days=d), datetime.min.time(), tzinfo=UTC)
+        for k in range(200):
+            buf.add_batch(
+                SampleBatch(
+                    asset=ASSET,
+                    ts=t + timedelta(seconds=k),
+                    seq=k,
+                    source="p",
+                    points=[Point(name="temp", value=k * 1.37 + d, unit="°C")],
+                ),
+                store.hwm + k + 1,
+            )
+        store.write(buf.frame(), store.hwm + 1, store.hwm + 200)
+        store.hwm += 200
+    day = {d: tree_bytes(directory / "data" / f"date={d.isoformat()}") for d in store.days()}
+    oldest, middle, newest = sorted(day)
+    limit = day[newest] + day[middle] + 1  # room for two days: the oldest must go
+    cfg = spec(directory)
+    cfg.config["max_bytes"] = limit
+    rt = await make_runtime(kit_settings.model_copy(update={"components": [cfg]}))
+    inst = rt.supervisor.instances["hist"]
+    await wait_for(
+        lambda: inst.component is not None and inst.component.counts["retention_removed_days"],
+        message="retention at start",
+    )
+    m = inst.component.metrics()
+    assert store.days() == [middle, newest]
+    assert m["retention_removed_days"] == 1 and m["retention_removed_bytes"] == day[oldest]
+    assert m["bytes_on_disk"] == tree_bytes(directory) <= limit + 4096  # + the marks' files
+
+
+async def test_own_asset_only_keeps_only_its_assets_events(bus, kit_settings, make_runtime):
+    from kit.payloads import Event
+
+    rec = ComponentSpec(
+        name="rec",
+        type="historian",
+        asset=ASSET,
+        config={"own_asset_only": True, "streams": ["events"], "flush_interval_s": 0.2},
+    )
+    rt = await make_runtime(kit_settings.model_copy(update={"components": [rec]}))
+    inst = rt.supervisor.instances["rec"]
+    for asset in ("test/hall/l1/other", ASSET):
+        await bus.js.publish(
+            f"kit.event.alarm.{asset.replace('/', '.')}",
+            codec.encode(Event(kind="alarm", asset=asset, ts=T0, source="a", type="alarm_raised")),
+        )
+    await wait_for(
+        lambda: inst.component is not None and inst.component.counts["flushes"] >= 1,
+        message="own event stored",
+    )
+    root = inst.component.root
+    assert inst.component.counts["rows"] == 1
+    assert [p.name for p in (root / "events").glob("date=*/asset=*")] == [
+        "asset=" + ASSET.replace("/", ".")
+    ]

@@ -172,3 +172,114 @@ def test_query_errors_are_clear(tmp_path):
     assert query(tmp_path, ASSET, ["x"], t, t + timedelta(hours=1)).height == 0
     assert parse_time("-2h", now=t) == t - timedelta(hours=2)
     assert parse_time("2026-11-23T06:00") == t.replace(hour=6)
+
+
+def _days_of_rows(store: Store, first_day: date, days: int, rows_per_day: int) -> None:
+    """Write ``days`` day partitions of incompressible-enough rows (one commit per day)."""
+    import random
+
+    rnd = random.Random(7)
+    seq = 1
+    for d in range(days):
+        buf = RowBuffer()
+        t0 = datetime.combine(first_day + timedelta(days=d), datetime.min.time(), tzinfo=UTC)
+        for k in range(rows_per_day):
+            pts = [Point(name="temp", value=rnd.random(), unit="°C")]
+            buf.add_batch(
+                SampleBatch(
+                    asset=ASSET, ts=t0 + timedelta(seconds=k), seq=seq, source="p", points=pts
+                ),
+                seq,
+            )
+            seq += 1
+        store.write(buf.frame(), seq - rows_per_day, seq - 1)
+
+
+def test_size_retention_removes_oldest_raw_days_first_and_reports_bytes(tmp_path):
+    from kit_historian.storage import enforce_retention, tree_bytes
+
+    data, kpi = Store(tmp_path, "data"), Store(tmp_path, "kpi")
+    first = date(2026, 11, 1)
+    _days_of_rows(data, first, 5, 2000)
+    kbuf = RowBuffer()
+    for d in range(5):
+        k = KpiValue(
+            kpi="oee",
+            asset=ASSET,
+            value=0.5,
+            window="shift",
+            ts=datetime.combine(first + timedelta(days=d), datetime.min.time(), tzinfo=UTC),
+            source="oee",
+        )
+        kbuf.add_kpi(k, d + 1)
+    kpi.write(kbuf.frame(), 1, 5)
+    per_day = {d: tree_bytes(data.dir / f"date={d.isoformat()}") for d in data.days()}
+    total = tree_bytes(data.dir) + tree_bytes(kpi.dir)
+    # Limit: everything minus a bit more than two raw days → the two oldest raw days go.
+    days = sorted(per_day)
+    limit = total - per_day[days[0]] - per_day[days[1]] // 2
+    rep = enforce_retention([data, kpi], first + timedelta(days=5), 365, limit)
+    assert rep.days_removed == [("data", days[0]), ("data", days[1])]
+    assert rep.bytes_removed == per_day[days[0]] + per_day[days[1]]
+    assert rep.bytes_after == tree_bytes(data.dir) + tree_bytes(kpi.dir) <= limit
+    assert kpi.days() == [first + timedelta(days=d) for d in range(5)]  # KPIs all kept
+
+
+def test_size_retention_never_removes_today_and_age_limit_applies_to_every_kind(tmp_path):
+    from kit_historian.storage import enforce_retention
+
+    data = Store(tmp_path, "data")
+    today = date(2026, 11, 10)
+    _days_of_rows(data, today - timedelta(days=2), 3, 500)
+    rep = enforce_retention([data], today, 365, 1)  # 1 byte: all but today must go
+    assert data.days() == [today]
+    assert [d for _, d in rep.days_removed] == [
+        today - timedelta(days=2),
+        today - timedelta(days=1),
+    ]
+    assert rep.bytes_after > 1  # over the limit by today's partition, and reported
+    rep = enforce_retention([data], today + timedelta(days=3), 2, None)
+    assert rep.days_removed == [("data", today)] and data.days() == []
+
+
+def test_events_are_stored_as_rows(tmp_path):
+    from kit.payloads import Event
+
+    store = Store(tmp_path, "events")
+    buf = RowBuffer()
+    buf.add_event(
+        Event(
+            kind="alarm",
+            asset=ASSET,
+            ts=T0,
+            source="alarms",
+            type="alarm_raised",
+            severity="high",
+            message="temp high",
+        ),
+        1,
+    )
+    store.write(buf.frame(), 1, 1)
+    df = query(tmp_path, ASSET, ["alarm_raised"], T0, T0 + timedelta(seconds=1), kinds=("events",))
+    assert df.select("text", "unit", "window").row(0) == ("temp high", "high", "alarm")
+
+
+def test_query_by_kpi_window(tmp_path):
+    store, buf = Store(tmp_path, "kpi"), RowBuffer()
+    for i, w in enumerate(["shift", "rolling", "shift", "rolling"]):
+        buf.add_kpi(
+            KpiValue(
+                kpi="oee",
+                asset=ASSET,
+                value=0.5 + i / 10,
+                window=w,
+                ts=T0 + timedelta(seconds=i),
+                source="oee",
+            ),
+            i + 1,
+        )
+    store.write(buf.frame(), 1, 4)
+    end = T0 + timedelta(minutes=1)
+    shift = query(tmp_path, ASSET, ["oee"], T0, end, window="shift")
+    assert shift["value"].to_list() == [0.5, 0.7]
+    assert query(tmp_path, ASSET, ["oee"], T0, end).height == 4

@@ -333,10 +333,12 @@ class Line:
         return []
 
     async def read_device_information(
-        self, unit_id: int, timeout: float | None = None
+        self, unit_id: int, timeout: float | None = None, pace: Any = None
     ) -> dict[int, bytes]:
         """FC43/14 objects: the basic stream (0x00–0x02), then the regular one (0x03–0x06) when
         the device has it (servers differ on whether code 02 repeats the basic objects).
+
+        ``pace``: awaited before each of the (up to two) requests (``kit scan``'s rate limit).
 
         Raises:
             like :meth:`request` (for the basic stream; the regular one is optional).
@@ -344,6 +346,8 @@ class Line:
         t = timeout or self.timeout_s
         info: dict[int, bytes] = {}
         for read_code in (1, 2):
+            if pace is not None:
+                await pace()
             conn = self._pick()
             async with conn.lock:
                 client = await conn.ensure(t)

@@ -503,6 +503,17 @@ class ModbusAdapter(Adapter):
         finally:
             line.close()
 
+    scan_ports: ClassVar[tuple[int, ...]] = (502,)
+    """Ports ``kit scan`` tries as Modbus TCP without being told."""
+
+    @classmethod
+    async def scan_endpoint(cls, host: str, port: int, **kw: Any) -> dict[str, Any]:
+        """``kit scan``: unit ids, FC43/14 and the profile fingerprint of one endpoint
+        (:func:`kit_modbus.scan.scan_endpoint`; reads only, paced by the scan)."""
+        from kit_modbus.scan import scan_endpoint
+
+        return await scan_endpoint(host, port, **kw)
+
     @classmethod
     def simulator(cls, profile: Any, host: str = "127.0.0.1", port: int = 0, **options: Any):
         """A :class:`kit_modbus.simulator.ModbusSimulator` serving ``profile`` (object or id)."""

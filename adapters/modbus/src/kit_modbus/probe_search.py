@@ -172,7 +172,20 @@ def verdict(cands: Sequence[Candidate], addressing: str, configured_order: str) 
     # comparisons hold — and no worse on ranges. A correct profile on a device whose values
     # break some relations (unbalanced wiring, an odd CT setting) must not be told to swap
     # its word order because swapped floats turn into "0 ≈ 0" non-evidence.
-    if best is not asis and not (best.strong > asis.strong and best.in_range >= asis.in_range):
+    # Word order alone, when the comparisons tie: a swapped int32 of a small value is the
+    # value × 65536, so sums and ratios hold either way (Σ phases ≈ total) and only the
+    # ranges tell — recommended when the profile as written has most values out of range.
+    asis_ranges_ok = asis.ranged == 0 or asis.in_range >= 0.8 * asis.ranged
+    order_by_ranges = (
+        best.shift == asis.shift
+        and best.strong >= asis.strong
+        and best.violated <= asis.violated
+        and best.in_range > asis.in_range
+        and not asis_ranges_ok
+    )
+    if best is not asis and not (
+        (best.strong > asis.strong and best.in_range >= asis.in_range) or order_by_ranges
+    ):
         best = asis
     in_range_ok = best.ranged == 0 or best.in_range >= 0.8 * best.ranged
     if best is asis or best.key[:4] == asis.key[:4]:

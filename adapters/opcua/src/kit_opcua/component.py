@@ -46,6 +46,17 @@ class OpcuaComponent(Adapter):
         """See :meth:`kit_opcua.adapter.OpcuaAdapter.test_connection`."""
         return await _impl().test_connection(config)
 
+    scan_ports: ClassVar[tuple[int, ...]] = (4840,)
+    """Ports ``kit scan`` tries as OPC UA without being told."""
+
+    @classmethod
+    async def scan_endpoint(cls, host: str, port: int, **kw: Any) -> dict[str, Any]:
+        """``kit scan``: GetEndpoints of one server (:func:`kit_opcua.scan.scan_endpoint`;
+        the certificate is reported, never trusted). Imports asyncua only when called."""
+        from kit_opcua.scan import scan_endpoint
+
+        return await scan_endpoint(host, port, **kw)
+
     @classmethod
     def simulator(
         cls, profile: OpcuaProfile, host: str = "127.0.0.1", port: int = 0, **options: Any

@@ -204,7 +204,9 @@ class EnergyEngine:
 
     def _apply_energy(self, ts: float, kwh: float, out: list) -> None:
         delta = self.meter.update(kwh)
-        if self.last_ts is not None and ts > self.last_ts and delta:
+        # A flat counter is a measurement too (machine off, static device): zero kWh is spread
+        # so the windows are covered and their KPIs are due and published, 0 kWh included.
+        if self.last_ts is not None and ts > self.last_ts:
             self._spread(self.last_ts, ts, delta, out)
         self._tick(ts, out)
 

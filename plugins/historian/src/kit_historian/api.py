@@ -1,35 +1,80 @@
-"""Request/reply models of ``history.query``, built on :mod:`kit.api`."""
+"""Typed request and reply of the historian's control API endpoint ``history.query``.
+
+Kept in the historian package (the endpoint is the plugin's, not kit's), built on
+:mod:`kit.api`: the runtime validates a body into :class:`QueryRequest` before the handler
+runs (a wrong body gets a structured error naming the field), the handler answers a
+:class:`QueryReply`, and the CLI and tests use the same models through :data:`QUERY`.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 
 from kit.api import Reply, Request, endpoint
+from kit.errors import KitError
 
 
 class QueryRequest(Request):
     """Points of one asset between two times, raw or aggregated per ``every``."""
 
     asset: str = Field(min_length=1, max_length=400)
-    points: list[str] | str = Field(min_length=1)
-    """Point names (a list, or comma-separated text)."""
+    """Asset path ``site/area/line/asset``."""
+    points: list[str] = Field(min_length=1)
+    """Point, KPI or event-type names (a comma-separated text is accepted too)."""
     from_: str = Field(alias="from", min_length=1, max_length=100)
-    """ISO 8601, ``now`` or relative (``-2h``)."""
+    """Start: ISO 8601 (UTC if no offset), ``now`` or relative ``-2h``."""
     to: str = Field(min_length=1, max_length=100)
+    """End (exclusive), same forms."""
     every: str | None = Field(None, max_length=20)
+    """Aggregate into intervals (``1m``, ``15m``, ``1h``)."""
     agg: Literal["mean", "min", "max", "last"] = "mean"
+    window: str | None = Field(None, max_length=40)
+    """Only KPI rows of this KPI window (``shift``, ``rolling``)."""
     component: str | None = Field(None, max_length=200)
-    limit: int = Field(100_000, ge=1, le=1_000_000)
+    """Historian component to ask (default: the site-wide one)."""
+    limit: int = Field(100_000, ge=1, le=10_000_000)
+
+    @field_validator("points", mode="before")
+    @classmethod
+    def _split(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = v.split(",")
+        if isinstance(v, list):
+            return [p.strip() for p in v if isinstance(p, str) and p.strip()] or v
+        return v
 
 
 class QueryReply(Reply):
-    """A result table: column names, rows, and whether ``limit`` cut it."""
+    """Answer of ``history.query``: a table, ISO 8601 UTC times in ``ts``."""
 
     columns: list[str] = Field(default_factory=list)
     rows: list[list[Any]] = Field(default_factory=list)
     truncated: bool = False
+    """True when more than ``limit`` rows matched (narrow the range or use ``every``)."""
+    units: dict[str, str | None] = Field(default_factory=dict)
+    """Unit of each requested point (for export headers)."""
 
 
 QUERY = endpoint("history.query", QueryRequest, QueryReply, "Stored values of an asset.")
+
+# Names of the first typed version of this module (kept for callers written against it).
+HistoryQueryRequest = QueryRequest
+HistoryQueryReply = QueryReply
+
+
+def parse_request(body: Any) -> QueryRequest:
+    """Validate a ``history.query`` body outside the control API (CLI with ``--dir``, tests).
+
+    Raises:
+        KitError: ``history.query: <field>: <message>`` for each problem.
+    """
+    try:
+        return QueryRequest.model_validate(body or {})
+    except ValidationError as exc:
+        msgs = [f"{'.'.join(str(x) for x in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()]
+        raise KitError("history.query: " + "; ".join(msgs)) from None
+
+
+__all__ = ["QUERY", "QueryReply", "QueryRequest", "parse_request"]

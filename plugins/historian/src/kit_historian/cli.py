@@ -11,7 +11,7 @@ import polars as pl
 from kit.cli.common import control_call, run, settings_from
 from kit.display import DEFAULT_DIGITS
 from kit.errors import KitError
-from kit_historian.query import AGGS, from_json, parse_time, query
+from kit_historian.query import AGGS, from_json, parse_time, query, units
 
 
 @click.group()
@@ -39,6 +39,7 @@ def history() -> None:
     show_default=True,
     help="Aggregate of good values.",
 )
+@click.option("--window", help="Only KPI values of this KPI window (shift, rolling, ...).")
 @click.option(
     "--format",
     "fmt",
@@ -68,37 +69,114 @@ def query_cmd(
     end: str,
     every: str | None,
     agg: str,
+    window: str | None,
     fmt: str,
     output: Path | None,
     directory: Path | None,
     url: str | None,
 ) -> None:
     """Print the history of POINTS of ASSET between --from and --to."""
+    names = _names(points)
+    if fmt == "parquet" and output is None:
+        raise KitError("--format parquet needs --output FILE")
+    df, _units = fetch(ctx, asset, names, start, end, every, agg, directory, url, window)
+    write(df, fmt, output)
+
+
+def _names(points: str) -> list[str]:
     names = [p.strip() for p in points.split(",") if p.strip()]
     if not names:
         raise KitError("--points: give at least one point name")
-    if fmt == "parquet" and output is None:
-        raise KitError("--format parquet needs --output FILE")
-    if directory is not None:
-        df = query(
-            directory, asset, names, parse_time(start), parse_time(end), every=every, agg=agg
-        )  # type: ignore[arg-type]
-    else:
-        from kit_historian import api as hist_api
+    return names
 
-        body = hist_api.QueryRequest(
-            asset=asset,
-            points=names,
-            from_=parse_time(start).isoformat(),
-            to=parse_time(end).isoformat(),
-            every=every,
-            agg=agg,
-        )
-        result = run(control_call(settings_from(ctx), hist_api.QUERY, body, url=url, timeout=60))
-        df = from_json(result.model_dump())
-        if result.truncated:
-            click.echo("warning: result truncated; narrow the time range or use --every", err=True)
-    write(df, fmt, output)
+
+def fetch(
+    ctx: click.Context,
+    asset: str,
+    names: list[str],
+    start: str,
+    end: str,
+    every: str | None,
+    agg: str,
+    directory: Path | None,
+    url: str | None,
+    window: str | None = None,
+) -> tuple[pl.DataFrame, dict[str, str | None]]:
+    """Query result and units, from ``directory`` or the runtime's ``history.query``."""
+    t0, t1 = parse_time(start), parse_time(end)
+    if directory is not None:
+        df = query(directory, asset, names, t0, t1, every=every, agg=agg, window=window)  # type: ignore[arg-type]
+        return df, units(directory, asset, names, t0, t1)
+    from kit_historian import api as hist_api
+
+    body = hist_api.QueryRequest(
+        asset=asset,
+        points=names,
+        from_=t0.isoformat(),
+        to=t1.isoformat(),
+        every=every,
+        agg=agg,  # type: ignore[arg-type]
+        window=window,
+    )
+    result = run(control_call(settings_from(ctx), hist_api.QUERY, body, url=url, timeout=60))
+    if result.truncated:
+        click.echo("warning: result truncated; narrow the time range or use --every", err=True)
+    return from_json(result.model_dump()), result.units
+
+
+@history.command("export")
+@click.option("--asset", required=True, help="Asset path site/area/line/asset.")
+@click.option("--points", required=True, help="Comma-separated point or KPI names.")
+@click.option("--from", "start", required=True, help="Start: ISO time, 'now' or relative (-1d).")
+@click.option("--to", "end", default="now", show_default=True, help="End (exclusive).")
+@click.option("--every", help="Aggregate into intervals, e.g. 1m, 15m, 1h.")
+@click.option("--agg", type=click.Choice(AGGS), default="mean", show_default=True)
+@click.option("--window", help="Only KPI values of this KPI window (shift, rolling, ...).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "xlsx"]),
+    help="File format (default: from the file name).",
+)
+@click.option(
+    "--tz",
+    help="Time zone of the time column, e.g. Europe/London (default: this machine's).",
+)
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Read this history directory directly instead of asking the running runtime.",
+)
+@click.option("--url", help="NATS URL of the runtime (default: the local one).")
+@click.pass_context
+def export_cmd(
+    ctx: click.Context,
+    asset: str,
+    points: str,
+    start: str,
+    end: str,
+    every: str | None,
+    agg: str,
+    window: str | None,
+    fmt: str | None,
+    tz: str | None,
+    output: Path,
+    directory: Path | None,
+    url: str | None,
+) -> None:
+    """Export POINTS of ASSET to CSV or Excel: one column per point, units in the headers,
+    times in the local time zone, values at their resolution."""
+    from kit_historian.export import check_tz, export, local_tz_name
+
+    fmt = fmt or output.suffix.lstrip(".").lower()
+    if fmt not in ("csv", "xlsx"):
+        raise KitError(f"{output}: give --format csv or xlsx (or a .csv/.xlsx file name)")
+    zone = check_tz(tz or local_tz_name())
+    df, unit_map = fetch(ctx, asset, _names(points), start, end, every, agg, directory, url, window)
+    n = export(df, unit_map, zone, fmt, output)
+    click.echo(f"{n} rows written to {output} (times in {zone})", err=True)
 
 
 def write(df: pl.DataFrame, fmt: str, output: Path | None) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -27,7 +28,11 @@ from kit.errors import KitError
 from kit.settings import default_data_dir
 
 if TYPE_CHECKING:  # storage imports polars (~37 MiB RSS): only when a historian runs
-    from kit_historian.storage import RowBuffer, Store
+    from kit_historian.storage import RetentionReport, RowBuffer, Store
+
+log = logging.getLogger(__name__)
+#: Seconds between size checks while running (age is checked at each day change).
+_SIZE_CHECK_S = 300.0
 
 
 def _loads(data: bytes) -> Any:
@@ -40,6 +45,7 @@ def _loads(data: bytes) -> Any:
 _STREAMS = {
     "data": (subjects.STREAM_DATA, f"{subjects.DATA_PREFIX}.>"),
     "kpi": (subjects.STREAM_KPI, f"{subjects.KPI_PREFIX}.>"),
+    "events": (subjects.STREAM_EVENTS, f"{subjects.EVENT_PREFIX}.>"),
 }
 #: Data directory of the runtime in this process (set by ``runtime_started``).
 _runtime_data_dir: Path | None = None
@@ -52,10 +58,10 @@ class HistorianConfig(BaseModel):
 
     directory: Path | None = None
     """Root of the Parquet tree; default ``<data_dir>/history``."""
-    streams: list[Literal["data", "kpi"]] = Field(
-        default_factory=lambda: ["data", "kpi"], min_length=1
+    streams: list[Literal["data", "kpi", "events"]] = Field(
+        default_factory=lambda: ["data", "kpi", "events"], min_length=1
     )
-    """Which streams to keep: raw samples (``data``), KPIs (``kpi``) or both."""
+    """Which streams to keep: raw samples (``data``), KPIs (``kpi``), events (``events``)."""
     flush_rows: int = Field(50_000, ge=1, le=10_000_000)
     """Write as soon as this many rows are buffered."""
     flush_interval_s: float = Field(10.0, gt=0, le=3600)
@@ -68,6 +74,9 @@ class HistorianConfig(BaseModel):
     SD card. 0 pulls continuously."""
     retention_days: int = Field(365, ge=1)
     """Day partitions older than this are deleted."""
+    max_bytes: int | None = Field(4 * 1024**3, ge=1)
+    """Size limit of the whole tree: beyond it the oldest raw-data days are deleted first,
+    KPI and event days only when no finished raw-data day is left. ``null``: no limit."""
     compact: bool = True
     """Merge each finished day's part files into one file per asset (faster queries)."""
     own_asset_only: bool = False
@@ -114,10 +123,13 @@ class Historian(Sink):
             "flushes": 0,
             "compacted_files": 0,
             "retention_removed_days": 0,
+            "retention_removed_bytes": 0,
+            "bytes_on_disk": 0,
         }
         self.ready: set[str] = set()
         """Streams whose consumer is attached (tests and status wait for it)."""
         self._day = None
+        self._size_checked = 0.0
 
     async def run(self) -> None:
         """Recover the stores, then consume each configured stream until cancelled."""
@@ -138,11 +150,12 @@ class Historian(Sink):
         cfg: HistorianConfig = self.config
         stream, subject = _STREAMS[kind]
         if cfg.own_asset_only and self.ctx.asset is not None:
-            subject = (
-                subjects.data_subject(self.ctx.asset)
-                if kind == "data"
-                else f"{subjects.KPI_PREFIX}.{self.ctx.asset.tokens}.>"
-            )
+            tokens = self.ctx.asset.tokens
+            subject = {
+                "data": subjects.data_subject(self.ctx.asset),
+                "kpi": f"{subjects.KPI_PREFIX}.{tokens}.>",
+                "events": f"{subjects.EVENT_PREFIX}.*.{tokens}",  # kit.event.<kind>.<asset>
+            }[kind]
         durable = f"historian-{subjects.sanitize_token(self.ctx.name)}-{kind}"
         consumer = js_api.ConsumerConfig(
             durable_name=durable,
@@ -189,8 +202,10 @@ class Historian(Sink):
                             if self._republished(obj):
                                 continue
                             self.counts["rows"] += buf.add_raw(obj, seq)
-                        else:
+                        elif kind == "kpi":
                             self.counts["rows"] += buf.add_kpi(codec.decode_kpi(m.data), seq)
+                        else:
+                            self.counts["rows"] += buf.add_event(codec.decode_event(m.data), seq)
                     except MalformedMessage as exc:
                         self.counts["malformed"] += 1
                         self.ctx.bus.malformed.record(m.subject, exc)
@@ -232,6 +247,12 @@ class Historian(Sink):
             last_msg.ack()
         )  # after the commit: a crash before this line means redelivery, not loss
         await self._housekeeping()
+        # The size limit can be crossed within a day: check it every few minutes, not per
+        # flush (walking the tree costs a directory scan).
+        now = self.ctx.clock.monotonic()
+        if self.config.max_bytes is not None and now - self._size_checked >= _SIZE_CHECK_S:
+            self._size_checked = now
+            await self.enforce_retention()
 
     async def _housekeeping(self) -> None:
         from kit_historian.storage import utc_today
@@ -240,15 +261,40 @@ class Historian(Sink):
         if today == self._day:
             return
         self._day = today
+        await self.enforce_retention(today)
         for store in self.stores.values():
-            gone = await asyncio.to_thread(store.apply_retention, today, self.config.retention_days)
-            self.counts["retention_removed_days"] += len(gone)
             if self.config.compact:
                 for day in store.days():
                     if day < today:
                         self.counts["compacted_files"] += await asyncio.to_thread(
                             store.compact, day
                         )
+
+    async def enforce_retention(self, today: Any = None) -> RetentionReport:
+        """Apply the age and size limits now (at start, at each day change and every
+        ``_SIZE_CHECK_S`` while running); returns and counts what was removed."""
+        from kit_historian.storage import enforce_retention, utc_today
+
+        today = today or utc_today(self.ctx.clock.now())
+        rep = await asyncio.to_thread(
+            enforce_retention,
+            list(self.stores.values()),
+            today,
+            self.config.retention_days,
+            self.config.max_bytes,
+        )
+        self.counts["retention_removed_days"] += len(rep.days_removed)
+        self.counts["retention_removed_bytes"] += rep.bytes_removed
+        self.counts["bytes_on_disk"] = rep.bytes_after
+        if rep.days_removed:
+            log.info(
+                "historian %s: retention removed %d day partition(s), %d bytes; %d bytes kept",
+                self.ctx.name,
+                len(rep.days_removed),
+                rep.bytes_removed,
+                rep.bytes_after,
+            )
+        return rep
 
     def metrics(self) -> dict[str, Any]:
         """Messages, rows and files written; duplicates and malformed messages skipped."""
@@ -299,24 +345,31 @@ def runtime_started(runtime) -> None:
 
 @kit.hookimpl
 def register_endpoints(api, runtime) -> None:
-    """``history.query {asset, points, from, to, every?, agg?, component?, limit?}``."""
+    """``history.query`` (:class:`kit_historian.api.QueryRequest` →
+    :class:`kit_historian.api.QueryReply`)."""
     from kit_historian import api as hist_api
-    from kit_historian.query import parse_time, query, to_json
+    from kit_historian.query import parse_time, query, to_json, units
 
-    async def history_query(b: hist_api.QueryRequest) -> dict[str, Any]:
-        inst = find_historian(runtime, b.component, b.asset)
-        points = b.points if isinstance(b.points, list) else b.points.split(",")
-        df = await asyncio.to_thread(
-            query,
-            inst.config.root_for(inst.name),
-            b.asset,
-            [p.strip() for p in points],
-            parse_time(b.from_),
-            parse_time(b.to),
-            every=b.every,
-            agg=b.agg,
-        )
-        return to_json(df, b.limit)
+    async def history_query(req: hist_api.QueryRequest) -> dict[str, Any]:
+        inst = find_historian(runtime, req.component, req.asset)
+        root = inst.config.root_for(inst.name)
+        start, end = parse_time(req.from_), parse_time(req.to)
+
+        def run() -> dict[str, Any]:
+            df = query(
+                root,
+                req.asset,
+                req.points,
+                start,
+                end,
+                every=req.every,
+                agg=req.agg,
+                window=req.window,
+            )
+            out = to_json(df, req.limit)
+            return {**out, "units": units(root, req.asset, req.points, start, end)}
+
+        return await asyncio.to_thread(run)
 
     api.add(hist_api.QUERY, history_query)
 

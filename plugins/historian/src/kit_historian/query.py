@@ -84,14 +84,16 @@ def query(
     *,
     every: str | None = None,
     agg: Agg = "mean",
-    kinds: tuple[str, ...] = ("data", "kpi"),
+    kinds: tuple[str, ...] = ("data", "kpi", "events"),
+    window: str | None = None,
 ) -> pl.DataFrame:
     """History of ``points`` of ``asset`` in ``[start, end)``.
 
     Without ``every``: raw rows ``ts, point, value, text, unit, quality`` (KPI rows also
     carry ``window``). With ``every``: one row per point and interval, ``ts`` (interval
     start), ``point``, ``value`` (the aggregate of good values), ``samples`` (good values
-    used) and ``excluded`` (bad/uncertain readings skipped).
+    used) and ``excluded`` (bad/uncertain readings skipped). ``window`` keeps only KPI rows
+    of that KPI window (``shift``, ``rolling``; for events: the event kind).
 
     Raises:
         KitError: bad asset path, aggregation or interval.
@@ -121,6 +123,8 @@ def query(
         .select(cols)
         .filter(pl.col("point").is_in(points) & (pl.col("ts") >= start) & (pl.col("ts") < end))
     )
+    if window is not None:
+        lf = lf.filter(pl.col("window") == window)
     if not every:
         return lf.sort("point", "ts").collect()
     good = pl.col("quality") == "good"
@@ -153,3 +157,32 @@ def from_json(result: dict) -> pl.DataFrame:
     if "ts" in df.columns and df.height:
         df = df.with_columns(pl.col("ts").str.to_datetime(time_zone="UTC"))
     return df
+
+
+def units(
+    root: Path,
+    asset: str,
+    points: list[str],
+    start: datetime,
+    end: datetime,
+    kinds: tuple[str, ...] = ("data", "kpi"),
+) -> dict[str, str | None]:
+    """The unit of each of ``points`` in ``[start, end)`` (the last one stated; None if none)."""
+    try:
+        tokens = subjects.AssetPath.parse(asset).tokens
+    except ValueError as exc:
+        raise KitError(str(exc)) from None
+    files = [f for k in kinds for f in partition_files(root, k, tokens, start, end)]
+    out: dict[str, str | None] = dict.fromkeys(points)
+    if not files:
+        return out
+    found = (
+        pl.scan_parquet(files)
+        .select("ts", "point", "unit")
+        .filter(pl.col("point").is_in(points) & (pl.col("ts") >= start) & (pl.col("ts") < end))
+        .group_by("point")
+        .agg(pl.col("unit").drop_nulls().last())
+        .collect()
+    )
+    out.update({p: u for p, u in found.iter_rows() if u is not None})
+    return out

@@ -28,7 +28,7 @@ from typing import Any
 import polars as pl
 
 from kit.codec import MalformedMessage
-from kit.payloads import KpiValue, SampleBatch
+from kit.payloads import Event, KpiValue, SampleBatch
 
 #: Column order and types of every Parquet file (data and KPI share one schema).
 SCHEMA: dict[str, Any] = {
@@ -43,7 +43,7 @@ SCHEMA: dict[str, Any] = {
     "source": pl.String,
     "stream_seq": pl.Int64,
 }
-KINDS = ("data", "kpi")
+KINDS = ("data", "kpi", "events")
 
 
 _QUALITIES = frozenset(("good", "uncertain", "bad"))
@@ -167,6 +167,24 @@ class RowBuffer:
         c["quality"].append(k.quality.value)
         c["window"].append(k.window)
         c["source"].append(k.source)
+        c["stream_seq"].append(stream_seq)
+        self._seq(stream_seq)
+        return 1
+
+    def add_event(self, e: Event, stream_seq: int) -> int:
+        """Append one event as a row: ``point`` = event type, ``window`` = event kind,
+        ``text`` = message, ``unit`` = severity (events have no unit; the column is reused
+        so one schema serves every kind)."""
+        c = self.cols
+        c["ts"].append(_us(e.ts))
+        c["asset"].append(e.asset.replace("/", "."))
+        c["point"].append(e.type)
+        c["value"].append(None)
+        c["text"].append(e.message)
+        c["unit"].append(e.severity)
+        c["quality"].append("good")
+        c["window"].append(e.kind)
+        c["source"].append(e.source)
         c["stream_seq"].append(stream_seq)
         self._seq(stream_seq)
         return 1
@@ -297,6 +315,67 @@ class Store:
         for d in gone:
             shutil.rmtree(self.dir / f"date={d.isoformat()}", ignore_errors=True)
         return gone
+
+
+def tree_bytes(path: Path) -> int:
+    """Bytes of every file under ``path`` (0 when it does not exist)."""
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+
+
+@dataclass
+class RetentionReport:
+    """What one retention pass removed (reported in the historian's metrics)."""
+
+    days_removed: list[tuple[str, date]] = field(default_factory=list)
+    """``(kind, day)`` partitions deleted, oldest first."""
+    bytes_removed: int = 0
+    bytes_after: int = 0
+    """Size of the whole tree after the pass."""
+
+
+def enforce_retention(
+    stores: list[Store], today: date, keep_days: int, max_bytes: int | None
+) -> RetentionReport:
+    """Apply age, then size limits over all ``stores`` (kinds) of one tree.
+
+    Age: day partitions older than ``keep_days`` go. Size: while the tree is larger than
+    ``max_bytes``, the oldest raw-data day goes; KPI and event days go (oldest first) only
+    when no finished raw-data day is left, because they are small and are the evidence a
+    pilot is judged on. Today's
+    partition is never removed (it is being written), so the tree can exceed ``max_bytes``
+    by at most one day of data; the report says by how much.
+    """
+    rep = RetentionReport()
+    for st in stores:
+        for d in st.days():
+            if d < today - timedelta(days=keep_days):
+                rep.bytes_removed += _remove_day(st, d)
+                rep.days_removed.append((st.kind, d))
+    if max_bytes is not None:
+        sizes = {
+            (st.kind, d): tree_bytes(st.dir / f"date={d.isoformat()}")
+            for st in stores
+            for d in st.days()
+        }
+        total = sum(sizes.values())
+        order = sorted((k for k in sizes if k[1] < today), key=lambda k: (k[0] != "data", k[1]))
+        by_kind = {st.kind: st for st in stores}
+        for kind, d in order:
+            if total <= max_bytes:
+                break
+            freed = _remove_day(by_kind[kind], d)
+            total -= sizes[(kind, d)]
+            rep.bytes_removed += freed
+            rep.days_removed.append((kind, d))
+    rep.bytes_after = sum(tree_bytes(st.dir) for st in stores)
+    return rep
+
+
+def _remove_day(store: Store, d: date) -> int:
+    path = store.dir / f"date={d.isoformat()}"
+    size = tree_bytes(path)
+    shutil.rmtree(path, ignore_errors=True)
+    return size
 
 
 def utc_today(now: datetime) -> date:

@@ -17,6 +17,7 @@ from kit_tui.data.format import PRIORITY, short
 from kit_tui.screens.base import KitScreen
 from kit_tui.screens.dialogs import PromptDialog
 from kit_tui.widgets.banner import Unavailable
+from kit_tui.widgets.tables import row_table
 
 #: ISA-18.2 flood: more than this many alarms raised in FLOOD_WINDOW_S.
 FLOOD_COUNT = 10
@@ -63,15 +64,16 @@ class AlarmsScreen(KitScreen):
     def compose_body(self) -> ComposeResult:
         yield Static("", id="flood-banner")
         yield Unavailable(id="alarms-unavailable")
-        table = DataTable(id="alarms", cursor_type="row")
-        for key, label in (
-            ("prio", "Prio"),
-            ("state", "State"),
-            ("asset", "Asset"),
-            ("message", "Alarm"),
-            ("ts", "Since"),
-        ):
-            table.add_column(label, key=key)
+        table = row_table(
+            "alarms",
+            (
+                ("prio", "Prio"),
+                ("state", "State"),
+                ("asset", "Asset"),
+                ("message", "Alarm"),
+                ("ts", "Since"),
+            ),
+        )
         yield table
         yield Static("", id="detail", markup=False)
 

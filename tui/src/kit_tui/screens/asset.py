@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Static
 from kit_tui.data.format import age_text, quality_text, sparkline, value_text
 from kit_tui.data.store import AssetState, LiveStore, PointState
 from kit_tui.screens.base import KitScreen
+from kit_tui.widgets.tables import row_table
 
 COLUMNS = (
     ("point", "Point"),
@@ -98,9 +99,7 @@ class AssetScreen(KitScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static(f"[b]{escape(self.asset)}[/b]", id="asset-head")
-        table = DataTable(id="points", cursor_type="row")
-        for key, label in COLUMNS:
-            table.add_column(label, key=key)
+        table = row_table("points", COLUMNS)
         yield table
         yield Static("", id="explain")
 

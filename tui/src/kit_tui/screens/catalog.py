@@ -17,6 +17,7 @@ from kit_tui.data.format import short
 from kit_tui.messages import OpenRecipe
 from kit_tui.screens.base import KitScreen
 from kit_tui.widgets.banner import Unavailable
+from kit_tui.widgets.tables import row_table
 
 
 def recipe_id(r: rec_api.RecipeSummary) -> str:
@@ -86,10 +87,7 @@ class CatalogScreen(KitScreen):
         yield Input(placeholder="/ search recipes (title, KPI, device)…", id="catalog-search")
         yield Unavailable(id="catalog-unavailable")
         with Horizontal(id="catalog-body"):
-            table = DataTable(id="recipes", cursor_type="row")
-            table.add_column("Recipe", key="id")
-            table.add_column("Fits", key="fits")
-            table.add_column("KPI", key="kpi")
+            table = row_table("recipes", (("id", "Recipe"), ("fits", "Fits"), ("kpi", "KPI")))
             yield table
             yield Static("", id="recipe-detail")
 

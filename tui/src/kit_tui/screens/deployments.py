@@ -21,6 +21,7 @@ from kit_tui.screens.base import KitScreen
 from kit_tui.screens.dialogs import ConfirmDialog, PromptDialog
 from kit_tui.widgets.banner import Unavailable
 from kit_tui.widgets.paramform import convert
+from kit_tui.widgets.tables import row_table
 
 
 def dep_name(d: dep_api.DeploymentSummary) -> str:
@@ -54,14 +55,15 @@ class DeploymentsScreen(KitScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Unavailable(id="deployments-unavailable")
-        table = DataTable(id="deployments", cursor_type="row")
-        for key, label in (
-            ("name", "Deployment"),
-            ("recipe", "Recipe"),
-            ("status", "Status"),
-            ("assets", "Assets"),
-        ):
-            table.add_column(label, key=key)
+        table = row_table(
+            "deployments",
+            (
+                ("name", "Deployment"),
+                ("recipe", "Recipe"),
+                ("status", "Status"),
+                ("assets", "Assets"),
+            ),
+        )
         yield table
         yield Static("", id="detail")
 

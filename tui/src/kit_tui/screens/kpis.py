@@ -19,6 +19,7 @@ from kit_tui.data.store import LiveStore
 from kit_tui.screens.base import KitScreen
 from kit_tui.screens.dialogs import PromptDialog
 from kit_tui.widgets.chart import ChartData, ControlChart
+from kit_tui.widgets.tables import row_table
 
 #: KPI names of the OEE plugin (ISO 22400-2 factors); ``performance`` is accepted as an alias.
 OEE_FACTORS = (
@@ -127,26 +128,28 @@ class KpiScreen(KitScreen):
     def compose_body(self) -> ComposeResult:
         with TabbedContent(id="kpi-tabs"):
             with TabPane("OEE", id="tab-oee"):
-                t = DataTable(id="oee-table", cursor_type="row")
-                for key, label in (
-                    ("asset", "Asset"),
-                    ("availability", "Avail"),
-                    ("effectiveness", "Perf"),
-                    ("quality", "Quality"),
-                    ("oee", "OEE"),
-                    ("window", "Window"),
-                ):
-                    t.add_column(label, key=key)
+                t = row_table(
+                    "oee-table",
+                    (
+                        ("asset", "Asset"),
+                        ("availability", "Avail"),
+                        ("effectiveness", "Perf"),
+                        ("quality", "Quality"),
+                        ("oee", "OEE"),
+                        ("window", "Window"),
+                    ),
+                )
                 yield t
                 yield Static("Downtimes", classes="section-title")
-                d = DataTable(id="downtimes", cursor_type="row")
-                for key, label in (
-                    ("start", "Start"),
-                    ("dur", "Duration"),
-                    ("reason", "Reason"),
-                    ("asset", "Asset"),
-                ):
-                    d.add_column(label, key=key)
+                d = row_table(
+                    "downtimes",
+                    (
+                        ("start", "Start"),
+                        ("dur", "Duration"),
+                        ("reason", "Reason"),
+                        ("asset", "Asset"),
+                    ),
+                )
                 yield d
             with TabPane("Energy", id="tab-energy"):
                 yield self._kv_table(
@@ -169,9 +172,7 @@ class KpiScreen(KitScreen):
 
     @staticmethod
     def _kv_table(table_id: str, cols: tuple[tuple[str, str], ...]) -> DataTable:
-        t = DataTable(id=table_id, cursor_type="row")
-        for key, label in cols:
-            t.add_column(label, key=key)
+        t = row_table(table_id, cols)
         return t
 
     def reload(self) -> None:

@@ -27,6 +27,7 @@ from kit_tui.data.format import (
 from kit_tui.data.store import AssetState, LiveStore
 from kit_tui.messages import OpenAsset
 from kit_tui.screens.base import KitScreen
+from kit_tui.widgets.tables import row_table
 
 #: Headline OEE: the OEE plugin's ``oee`` of the current shift, else of its rolling window.
 OEE_KPIS = ("oee",)
@@ -106,9 +107,7 @@ class OverviewScreen(KitScreen):
         self._shown: dict[str, list[Any]] = {}
 
     def compose_body(self) -> ComposeResult:
-        table = DataTable(id="assets", cursor_type="row", zebra_stripes=False)
-        for key, label in COLUMNS:
-            table.add_column(label, key=key)
+        table = row_table("assets", COLUMNS, zebra_stripes=False)
         yield table
         yield Static("", id="deployments-summary", markup=False)
 

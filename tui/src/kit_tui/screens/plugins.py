@@ -17,6 +17,7 @@ from kit_tui.data.format import short
 from kit_tui.screens.base import KitScreen
 from kit_tui.screens.dialogs import ConfirmDialog
 from kit_tui.widgets.banner import Unavailable
+from kit_tui.widgets.tables import row_table
 
 #: Trust status → (symbol, style); the word itself is always shown too.
 TRUST = {
@@ -65,26 +66,28 @@ class PluginsScreen(KitScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("Installed plugins", classes="section-title")
-        table = DataTable(id="plugins-table", cursor_type="row")
-        for key, label in (
-            ("name", "Plugin"),
-            ("version", "Version"),
-            ("vendor", "Vendor"),
-            ("trust", "Trust"),
-            ("perms", "Permissions"),
-        ):
-            table.add_column(label, key=key)
+        table = row_table(
+            "plugins-table",
+            (
+                ("name", "Plugin"),
+                ("version", "Version"),
+                ("vendor", "Vendor"),
+                ("trust", "Trust"),
+                ("perms", "Permissions"),
+            ),
+        )
         yield table
         yield Static("OPC UA server certificates", classes="section-title")
         yield Unavailable(id="certs-unavailable")
-        certs = DataTable(id="certs", cursor_type="row")
-        for key, label in (
-            ("status", "Status"),
-            ("subject", "Subject"),
-            ("thumb", "Thumbprint"),
-            ("valid", "Valid"),
-        ):
-            certs.add_column(label, key=key)
+        certs = row_table(
+            "certs",
+            (
+                ("status", "Status"),
+                ("subject", "Subject"),
+                ("thumb", "Thumbprint"),
+                ("valid", "Valid"),
+            ),
+        )
         yield certs
 
     def reload(self) -> None:

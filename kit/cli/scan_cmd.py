@@ -1,0 +1,284 @@
+"""``kit scan TARGETS``: find the Modbus and OPC UA devices on a network and what they are.
+
+The sweep is protocol-neutral (:mod:`kit.scan.sweep`); each installed adapter component
+class with a ``scan_endpoint`` classmethod scans the ports of its protocol (``scan_ports``
+are its defaults). The result is printed (table or ``--json``) and saved as the site's
+inventory (``<data dir>/inventory.json``) unless ``--no-save``.
+
+Exit codes: 0 the scan finished; 130 stopped by Ctrl-C (what was found so far is saved,
+``complete: false``); 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import signal
+import sys
+import time
+from typing import Any
+
+import click
+
+from kit import __version__
+
+DEFAULT_UNITS = "1-3,247,255"
+
+
+def scanners(host: Any) -> dict[str, type]:
+    """protocol → adapter component class that can scan it (has ``scan_endpoint``)."""
+    out: dict[str, type] = {}
+    for reg in host.components.items.values():
+        proto = getattr(reg.cls, "protocol", None)
+        if proto and hasattr(reg.cls, "scan_endpoint"):
+            out.setdefault(proto, reg.cls)
+    return out
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+class _Display:
+    """Progress on stderr: one line rewritten on a terminal, a line every few seconds
+    otherwise; each device found gets its own line."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self._last = 0.0
+
+    def line(self, p: Any) -> str:
+        return (
+            f"hosts {p.hosts_done}/{p.hosts_total}, open ports {p.open_ports}, "
+            f"devices {p.devices} ({p.identified} identified), requests {p.requests}"
+        )
+
+    def event(self, kind: str, payload: Any, p: Any) -> None:
+        if self.quiet:
+            return
+        if kind == "endpoint":
+            for d in payload.devices:
+                what = (
+                    f"{d.profile} (confidence {d.confidence:.2f})"
+                    if d.status == "identified"
+                    else d.status
+                )
+                unit = f" unit {d.unit_id}" if d.unit_id is not None else ""
+                self._clear()
+                click.echo(f"found {payload.host}:{payload.port}{unit}: {what}", err=True)
+        now = time.monotonic()
+        if self.tty:
+            click.echo("\r" + self.line(p) + "\x1b[K", err=True, nl=False)
+        elif now - self._last >= 5.0 or kind == "endpoint":
+            click.echo(self.line(p), err=True)
+        self._last = now
+
+    def _clear(self) -> None:
+        if self.tty:
+            click.echo("\r\x1b[K", err=True, nl=False)
+
+    def done(self, p: Any) -> None:
+        if not self.quiet:
+            self._clear()
+            click.echo(self.line(p), err=True)
+
+
+def table(inv: Any) -> str:
+    """The inventory as a text table (one row per device; open ports without one too)."""
+    rows = [("#", "endpoint", "unit", "protocol", "result", "confidence", "evidence")]
+    n = 0
+    for e in inv.endpoints:
+        if not e.devices:
+            rows.append(("-", f"{e.host}:{e.port}", "", e.protocol, e.status, "", e.detail[:60]))
+        for d in e.devices:
+            n += 1
+            best = d.candidates[0] if d.candidates else None
+            result = d.profile if d.status == "identified" else d.status
+            if d.status == "unknown" and best is not None:
+                result = f"unknown (nearest {best.profile})"
+            rows.append(
+                (
+                    str(n),
+                    f"{e.host}:{e.port}",
+                    "" if d.unit_id is None else str(d.unit_id),
+                    e.protocol,
+                    result or d.status,
+                    f"{d.confidence:.2f}",
+                    "; ".join(best.evidence[:2])[:70] if best else "; ".join(d.notes)[:70],
+                )
+            )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    )
+
+
+@click.command("scan")
+@click.argument("targets", nargs=-1, required=True)
+@click.option(
+    "--ports",
+    default="502,4840",
+    show_default=True,
+    help="Ports to check; a port that is not a protocol's default names it: 5020/modbus.",
+)
+@click.option(
+    "--units",
+    default=DEFAULT_UNITS,
+    show_default=True,
+    help="Modbus unit ids tried behind each port (gateways); e.g. 1-247.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    default=16,
+    show_default=True,
+    help="Hosts worked on at once (one connection, one request in flight per device).",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(0.1, 1000),
+    default=50.0,
+    show_default=True,
+    help="Requests per second for the whole scan.",
+)
+@click.option(
+    "--host-rate",
+    type=click.FloatRange(0.1, 1000),
+    default=10.0,
+    show_default=True,
+    help="Requests per second to any one host.",
+)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(0.05, 30),
+    default=1.0,
+    show_default=True,
+    help="Seconds to wait for a connect or an answer.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the inventory as JSON.")
+@click.option("--no-save", is_flag=True, help="Do not write <data dir>/inventory.json.")
+@click.option("--quiet", is_flag=True, help="No progress on stderr.")
+@click.pass_context
+def scan(
+    ctx: click.Context,
+    targets: tuple[str, ...],
+    ports: str,
+    units: str,
+    concurrency: int,
+    rate: float,
+    host_rate: float,
+    timeout_s: float,
+    as_json: bool,
+    no_save: bool,
+    quiet: bool,
+) -> None:
+    """Find devices on TARGETS (networks, addresses, ranges) and match them to profiles.
+
+    Reads only; paced (--rate, --host-rate); one request in flight per device. Ctrl-C stops
+    and keeps what was found (exit code 130). The result is saved as the site's inventory,
+    which `kit install RECIPE --device N` uses.
+    """
+    from kit.cli.common import host_from, library_from, settings_from
+    from kit.scan.inventory import Inventory, Limits, inventory_path, save_inventory
+    from kit.scan.sweep import ScanOptions, run_scan
+    from kit.scan.targets import parse_int_list, parse_ports, parse_targets
+
+    host = host_from(ctx)
+    found = scanners(host)
+    known = {p: proto for proto, cls in found.items() for p in getattr(cls, "scan_ports", ())}
+    opts = ScanOptions(
+        targets=parse_targets(targets),
+        ports=parse_ports(ports, known, found),
+        # Unit 0 is broadcast: writes only, no device answers a read there.
+        units=parse_int_list(units, 1, 255, "unit id"),
+        concurrency=concurrency,
+        rate=rate,
+        host_rate=min(host_rate, rate),
+        timeout_s=timeout_s,
+        connect_timeout_s=timeout_s,
+    )
+    lib = library_from(ctx).profiles()
+    profiles = {proto: lib.by_protocol(proto) for proto in found}
+    inv = Inventory(
+        kit_version=__version__,
+        started_at=_now(),
+        targets=list(targets),
+        ports=opts.ports,
+        limits=Limits(
+            concurrency=opts.concurrency,
+            rate=opts.rate,
+            host_rate=opts.host_rate,
+            timeout_s=opts.timeout_s,
+            units=opts.units,
+        ),
+    )
+    display = _Display(quiet)
+    if not quiet:
+        click.echo(
+            f"scanning {len(opts.targets)} host(s), ports "
+            + ", ".join(f"{p}/{proto}" for p, proto in opts.ports.items())
+            + f"; at most {opts.concurrency} hosts at a time, {opts.rate:g} requests/s in total, "
+            f"{opts.host_rate:g}/s per host, one request in flight per device; "
+            f"timeout {opts.timeout_s:g} s; reads only (Ctrl-C stops and keeps what was found)",
+            err=True,
+        )
+    interrupted = False
+
+    async def _main() -> None:
+        nonlocal interrupted
+        task = asyncio.ensure_future(run_scan(opts, found, profiles, inv, display.event))
+
+        def _stop() -> None:
+            nonlocal interrupted
+            interrupted = True
+            task.cancel()
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, _stop)
+            except (NotImplementedError, RuntimeError):  # no signal handlers on this platform
+                pass
+        try:
+            await task
+        except asyncio.CancelledError:
+            if not interrupted:
+                raise
+
+    asyncio.run(_main())
+    inv.finished_at = _now()
+    path = None
+    if not no_save:
+        path = inventory_path(settings_from(ctx).data_dir)
+        save_inventory(inv, path)
+    display.done(_Progress(inv))
+    if as_json:
+        click.echo(inv.model_dump_json(indent=2))
+    else:
+        click.echo(table(inv))
+        devs = inv.devices()
+        click.echo(
+            f"\n{inv.hosts_done} of {inv.hosts_total} hosts scanned in {inv.seconds:.1f} s, "
+            f"{inv.open_ports} open port(s), {len(devs)} device(s), "
+            f"{sum(d.status == 'identified' for _, d in devs)} identified, "
+            f"{inv.requests} requests" + ("" if no_save else f"; inventory saved to {path}")
+        )
+    if interrupted:
+        click.echo("scan stopped (Ctrl-C): the inventory holds what was found so far", err=True)
+        sys.exit(130)
+
+
+class _Progress:
+    def __init__(self, inv: Any) -> None:
+        self.hosts_done, self.hosts_total = inv.hosts_done, inv.hosts_total
+        self.open_ports, self.requests = inv.open_ports, inv.requests
+        devs = inv.devices()
+        self.devices = len(devs)
+        self.identified = sum(d.status == "identified" for _, d in devs)
+
+
+def register(cli: click.Group) -> None:
+    """Add the ``scan`` command."""
+    cli.add_command(scan)

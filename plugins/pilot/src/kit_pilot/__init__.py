@@ -1,0 +1,1 @@
+"""Pilots: a measurable goal, a baseline window, progress and statistics from history."""

@@ -1,0 +1,214 @@
+"""``kit pilot start|status|list``: record a measurable goal and follow it from history."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import click
+
+from kit.cli.common import settings_from
+from kit.display import computed_decimals
+from kit.errors import KitError
+from kit_pilot.goal import parse_baseline, parse_goal
+from kit_pilot.store import Context, Pilot, PilotStore
+
+
+def _split(values: tuple[str, ...]) -> list[str]:
+    return [x.strip() for v in values for x in v.split(",") if x.strip()]
+
+
+def _period(text: str) -> timedelta:
+    m = re.fullmatch(r"(\d+)d", text.strip())
+    if not m or int(m.group(1)) < 1:
+        raise KitError(f"--period {text!r}: use a number of days, e.g. 28d")
+    return timedelta(days=int(m.group(1)))
+
+
+def _now(text: str | None) -> datetime:
+    if not text:
+        return datetime.now(UTC)
+    dt = datetime.fromisoformat(text)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+@click.group()
+def pilot() -> None:
+    """Pilots: a measurable goal, a baseline and progress from history (docs/pilots.md)."""
+
+
+@pilot.command("start")
+@click.argument("name")
+@click.option(
+    "--kpi",
+    "kpis",
+    multiple=True,
+    required=True,
+    help="Goal, e.g. oee:+5pp or kwh_per_part:-8% (repeat).",
+)
+@click.option(
+    "--baseline", required=True, help="14d (days before now), FROM..TO, or import:FILE (CSV)."
+)
+@click.option(
+    "--asset",
+    "assets",
+    multiple=True,
+    required=True,
+    help="Asset path whose KPIs count (repeat or comma-separate).",
+)
+@click.option(
+    "--deployments", multiple=True, help="Recipe deployments taking part (comma-separated)."
+)
+@click.option("--period", default="28d", show_default=True, help="Planned length of the pilot.")
+@click.option("--owner", help="Who answers for the pilot (default: your login name).")
+@click.option(
+    "--shifts", default="06:00,14:00,22:00", show_default=True, help="Local shift start times."
+)
+@click.option("--product-mix", help="Product mix to hold fixed (free text, listed in the report).")
+@click.option("--window", help="KPI window to use when a KPI has several (e.g. shift).")
+@click.option("--tz", help="Time zone of the shift times (default: this machine's).")
+@click.option("--now", "now_text", hidden=True, help="Pretend it is this time (tests, replays).")
+@click.pass_context
+def start_cmd(
+    ctx,
+    name,
+    kpis,
+    baseline,
+    assets,
+    deployments,
+    period,
+    owner,
+    shifts,
+    product_mix,
+    window,
+    tz,
+    now_text,
+) -> None:
+    """Start pilot NAME: record its goal, baseline window and the context to hold fixed."""
+    from kit_historian.export import check_tz, local_tz_name
+
+    now = _now(now_text)
+    goals = [parse_goal(k) for k in kpis]
+    dup = {g.kpi for g in goals if sum(x.kpi == g.kpi for x in goals) > 1}
+    if dup:
+        raise KitError(f"--kpi: {', '.join(sorted(dup))} given more than once")
+    base = parse_baseline(baseline, now)
+    if base.source == "import":
+        missing = [g.kpi for g in goals if g.kpi not in base.imported]
+        if missing:
+            raise KitError(f"{base.file}: no rows for {', '.join(missing)}")
+    ctx_model = Context(shifts=_split((shifts,)), product_mix=product_mix)
+    from kit_pilot.samples import _minutes
+
+    for s in ctx_model.shifts:
+        _minutes(s)
+    p = Pilot(
+        name=name,
+        owner=owner or getpass.getuser(),
+        deployments=_split(deployments),
+        assets=_split(assets),
+        goals=goals,
+        window=window,
+        start=now,
+        end=now + _period(period),
+        baseline=base,
+        context=ctx_model,
+        tz=check_tz(tz or local_tz_name()),
+        created=now,
+    )
+    path = PilotStore(settings_from(ctx).data_dir).save(p)
+    click.echo(
+        f"pilot {name} started: {', '.join(g.text() for g in goals)} until "
+        f"{p.end:%Y-%m-%d}; recorded in {path}"
+    )
+
+
+def _fmt(v: float | None, unit: str | None) -> str:
+    if v is None:
+        return "—"
+    if unit is None and abs(v) <= 1.5:  # a ratio (OEE and friends): show in %
+        return f"{v * 100:.1f} %"
+    d = computed_decimals(float(v))
+    return f"{v:.{d if d is not None else 0}f}{' ' + unit if unit else ''}"
+
+
+def _fmt_change(v: float | None, unit: str | None) -> str:
+    if v is None:
+        return "—"
+    if unit is None and abs(v) <= 1.5:
+        return f"{v * 100:+.1f} pp"
+    d = computed_decimals(float(abs(v))) or 0
+    return f"{v:+.{d}f}{' ' + unit if unit else ''}"
+
+
+def site_history_dir(settings) -> Path:
+    """Parquet root of the site-wide historian: its configured ``directory``, else the
+    default ``<data_dir>/history`` (also where the default site historian writes)."""
+    for spec in settings.components:
+        if spec.type == "historian" and not spec.config.get("own_asset_only"):
+            if spec.config.get("directory"):
+                return Path(spec.config["directory"])
+            break
+    return settings.data_dir / "history"
+
+
+@pilot.command("status")
+@click.argument("name")
+@click.option(
+    "--history",
+    "history_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Historian directory (default: <data_dir>/history, the site historian's).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--now", "now_text", hidden=True, help="Pretend it is this time (tests, replays).")
+@click.pass_context
+def status_cmd(ctx, name, history_dir, as_json, now_text) -> None:
+    """Show pilot NAME against its goal: baseline, pilot so far, change with interval, target."""
+    from kit_pilot.progress import progress
+
+    settings = settings_from(ctx)
+    p = PilotStore(settings.data_dir).load(name)
+    now = _now(now_text)
+    res = progress(p, history_dir or site_history_dir(settings), now)
+    if as_json:
+        click.echo(json.dumps({"pilot": p.name, "goals": [r.as_dict() for r in res]}, default=str))
+        return
+    click.echo(
+        f"pilot {p.name} (owner {p.owner}): {p.start:%Y-%m-%d} → {p.end:%Y-%m-%d}; "
+        f"baseline {'imported from ' + str(p.baseline.file) if p.baseline.source == 'import' else f'{p.baseline.start:%Y-%m-%d %H:%M}..{p.baseline.end:%Y-%m-%d %H:%M}'}"
+    )
+    if p.context.product_mix:
+        click.echo(
+            f"  held fixed: product mix {p.context.product_mix}; shifts {', '.join(p.context.shifts)}"
+        )
+    for r in res:
+        c = r.comparison
+        ci = (
+            f"[{_fmt_change(c.ci_low, r.unit)} … {_fmt_change(c.ci_high, r.unit)}]"
+            if c.ci_low is not None
+            else ""
+        )
+        click.echo(
+            f"  {r.goal}: baseline {_fmt(c.baseline_mean, r.unit)} ({c.n_baseline} shifts), "
+            f"pilot {_fmt(c.pilot_mean, r.unit)} ({c.n_pilot} shifts), "
+            f"change {_fmt_change(c.change, r.unit)} {ci} → {c.verdict}; "
+            f"target {_fmt(r.target, r.unit)}: {r.status}"
+        )
+        for w in c.warnings:
+            click.echo(f"    warning: {w}")
+
+
+@pilot.command("list")
+@click.pass_context
+def list_cmd(ctx) -> None:
+    """List the recorded pilots."""
+    store = PilotStore(settings_from(ctx).data_dir)
+    for n in store.names():
+        p = store.load(n)
+        click.echo(
+            f"{n}: {', '.join(g.text() for g in p.goals)} ({p.start:%Y-%m-%d} → {p.end:%Y-%m-%d}, owner {p.owner})"
+        )
