@@ -40,6 +40,7 @@ class Proxy:
 
     def __init__(self, target: int) -> None:
         self.target, self.port, self.server, self.transports = target, 0, None, set()
+        self.connected_at = 0.0
 
     async def start(self) -> None:
         self.server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
@@ -55,6 +56,7 @@ class Proxy:
             w.close()
             return
         self.transports |= {w.transport, uw.transport}
+        self.connected_at = time.perf_counter()
 
         async def pipe(src, dst) -> None:
             with contextlib.suppress(ConnectionError, OSError):
@@ -155,17 +157,33 @@ async def main(args) -> dict:
         # Outage: cut every link, publish K per site, restore, measure catch-up.
         for px in proxies:
             await px.cut()
-        await asyncio.gather(
-            *(
-                _publish(nc.jetstream(), f"kit.kpi.{s}.a.l.m.oee", args.outage)
-                for s, nc in zip(sites, conns, strict=True)
+        if args.outage_s:
+            # A timed outage: every site keeps producing at --rate msg/s for --outage-s.
+            loop = asyncio.get_running_loop()
+            t_end, per_tick, ticks = loop.time() + args.outage_s, max(1, int(args.rate / 10)), 0
+            while loop.time() < t_end:
+                await asyncio.gather(
+                    *(
+                        _publish(nc.jetstream(), f"kit.kpi.{s}.a.l.m.oee", per_tick)
+                        for s, nc in zip(sites, conns, strict=True)
+                    )
+                )
+                ticks += 1
+                await asyncio.sleep(0.1)  # pacing the producers, not synchronising
+            args.outage = ticks * per_tick
+        else:
+            await asyncio.gather(
+                *(
+                    _publish(nc.jetstream(), f"kit.kpi.{s}.a.l.m.oee", args.outage)
+                    for s, nc in zip(sites, conns, strict=True)
+                )
             )
-        )
         hub_during = await _hub_count(hjs, "FLEET_KPI")
         t0 = time.perf_counter()
         for px in proxies:
             await px.start()
         first = await _until(lambda: _has(hjs, hub_during + 1))
+        relinked = max(px.connected_at for px in proxies) - t0
         done = await _until(lambda: _has(hjs, total + args.outage * args.sites))
         done += first
         backlog = args.outage * args.sites
@@ -204,8 +222,10 @@ async def main(args) -> dict:
         "bare_publish_msgs_per_s": round(bare_rate),
         "sustained_sites_to_hub_msgs_per_s": round(sustained),
         "ratio_sustained_to_bare": round(sustained / bare_rate, 3),
+        "outage_s": args.outage_s,
         "outage_backlog_msgs": backlog,
         "hub_msgs_during_outage": hub_during,
+        "leaf_relinked_s": round(relinked, 3),
         "reconnect_to_first_msg_s": round(first, 3),
         "catch_up_s": round(done, 3),
         "catch_up_msgs_per_s": round(catch_rate),
@@ -222,7 +242,8 @@ async def main(args) -> dict:
         f"outage: {backlog} msgs held at the sites; hub held {hub_during} (nothing new) while cut"
     )
     print(
-        f"catch-up: first message {first:.2f} s after restore (leaf reconnect), complete after {done:.2f} s; "
+        f"catch-up: leaf links back {relinked:.2f} s after restore, first message at the hub "
+        f"after {first:.2f} s, complete after {done:.2f} s; "
         f"{catch_rate:,.0f} msg/s once connected ({catch_rate / bare_rate:.0%} of bare)"
     )
     print(f"latency site → hub stream: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
@@ -240,10 +261,15 @@ if __name__ == "__main__":
     ap.add_argument("--messages", type=int, default=20_000, help="per site, sustained phase")
     ap.add_argument("--outage", type=int, default=10_000, help="per site, published while cut")
     ap.add_argument("--latency", type=int, default=300, help="latency samples")
+    ap.add_argument(
+        "--outage-s", type=float, default=0, help="cut for this long, producing at --rate"
+    )
+    ap.add_argument("--rate", type=float, default=500, help="msg/s per site during --outage-s")
     ap.add_argument("--quick", action="store_true", help="smoke run: seconds, not minutes")
     args = ap.parse_args()
     if args.quick:
         args.sites, args.messages, args.outage, args.latency = 2, 1000, 1000, 30
+        args.outage_s = min(args.outage_s, 1.0)
     result = asyncio.run(main(args))
     print(json.dumps(result))
     sys.exit(0)
