@@ -139,16 +139,22 @@ def up_cmd(hub_dir: Path, **topology: object) -> None:
         try:
             import nats
 
-            nc = await nats.connect(local.client_urls, **local.connect_options())
-            try:
-                await ensure_streams(nc.jetstream(), state)
-            finally:
-                await nc.close()
+            from kit.hub.status import REPLY_PREFIX
+            from kit.hub.watch import watch_sites
+
+            nc = await nats.connect(
+                local.client_urls, inbox_prefix=REPLY_PREFIX, **local.connect_options()
+            )
+            await ensure_streams(nc.jetstream(), state)
+            # Restart a site's sources as soon as its link returns (docs/fleet.md).
+            watcher = asyncio.get_running_loop().create_task(watch_sites(nc, state))
             click.echo(
                 f"hub up: {state.nodes} node(s); clients {', '.join(local.client_urls)}; "
                 f"leaf links {', '.join(local.leaf_urls)}; {len(state.sites)} site(s). Ctrl-C to stop."
             )
             await stop.wait()
+            watcher.cancel()
+            await nc.close()
         finally:
             await local.stop()
 

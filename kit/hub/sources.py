@@ -81,3 +81,22 @@ async def ensure_streams(js: Any, state: HubState) -> list[str]:
             await js.add_stream(cfg)
         names.append(hub_stream)
     return names
+
+
+async def restart_site_sources(js: Any, state: HubState, site: str) -> None:
+    """Make the hub re-create ``site``'s sources now (e.g. when its link has just returned).
+
+    After a long outage the hub's sources back off their retries (49 s late after a 60 s
+    cut, ``bench/fleet.py --outage-s 60``). Removing the site's sources and adding them back
+    starts them at once; the hub resumes each after the last site sequence it stored (no
+    duplicates: ``tests/hub/test_fleet.py`` checks by sequence).
+    """
+    for hub_stream in FLEET_STREAMS.values():
+        full = stream_config(state, hub_stream)
+        mine = [s for s in full.sources or [] if s.external and s.external.api == f"$JS.{site}.API"]
+        if not mine:
+            continue
+        without = stream_config(state, hub_stream)
+        without.sources = [s for s in full.sources or [] if s not in mine] or None
+        await js.update_stream(without)
+        await js.update_stream(full)

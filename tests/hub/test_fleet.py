@@ -19,8 +19,9 @@ import pytest
 from kit import codec
 from kit.hub.config import HubState, add_site, site_credentials, write_credentials
 from kit.hub.server import LocalHub
-from kit.hub.sources import ensure_streams
+from kit.hub.sources import ensure_streams, restart_site_sources
 from kit.hub.status import REPLY_PREFIX, fleet_status
+from kit.hub.watch import reachable
 from kit.payloads import Event, KpiValue, utcnow
 from kit.runtime import Runtime
 from kit.settings import ComponentSpec, HubLinkSettings, NatsSettings, Settings, SupervisorSettings
@@ -212,6 +213,10 @@ async def test_outage_then_complete_by_sequence_no_duplicates(tmp_path: Path, hu
 
         t0 = time.perf_counter()
         await proxy.restore()
+        # What `kit hub up`'s watcher does when a site's link returns: the sources of plant-a
+        # are removed and added back; the hub must resume after what it has (checked below).
+        await wait_for(lambda: reachable(hnc, "plant-a"), timeout=30, message="site A's link")
+        await restart_site_sources(hjs, state, "plant-a")
         final = await wait_for(lambda: status_when(complete), timeout=120, message="catch-up")
         catch_up_s = time.perf_counter() - t0
         backlog = 160 * 2 + (_by(final, "plant-a", "KIT_DATA").site_last_seq - data_before)

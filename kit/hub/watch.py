@@ -1,0 +1,44 @@
+"""Restart a site's sources as soon as its link returns (run by ``kit hub up``).
+
+Polls each site's JetStream domain (``$JS.<site>.API.INFO``, read-only) every few seconds;
+on a change from unreachable to reachable it calls
+:func:`kit.hub.sources.restart_site_sources`, so the backlog starts flowing within one poll
+instead of after the sources' own retry backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from kit.hub.config import HubState
+from kit.hub.sources import restart_site_sources
+
+log = logging.getLogger(__name__)
+
+
+async def reachable(nc: Any, site: str, timeout: float = 1.0) -> bool:
+    """True if ``site``'s JetStream answers over its link now."""
+    try:
+        await nc.request(f"$JS.{site}.API.INFO", b"", timeout=timeout)
+        return True
+    except Exception:  # timeout or no responders: the link is down
+        return False
+
+
+async def watch_sites(nc: Any, state: HubState, interval: float = 2.0) -> None:
+    """Run until cancelled; ``nc`` is an admin connection with the fleet reply inbox prefix."""
+    js = nc.jetstream()
+    up: dict[str, bool] = {}
+    while True:
+        for site in list(state.sites):
+            now = await reachable(nc, site)
+            if now and up.get(site) is False:
+                log.info("site %s is back: restarting its sources", site)
+                try:
+                    await restart_site_sources(js, state, site)
+                except Exception as exc:  # the next return of the link tries again
+                    log.warning("restarting the sources of %s failed: %s", site, exc)
+            up[site] = now
+        await asyncio.sleep(interval)  # the poll period
