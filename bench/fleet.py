@@ -31,6 +31,8 @@ from kit.hub.config import HubState, add_site, site_credentials, write_credentia
 from kit.hub.leaf import apply_link
 from kit.hub.server import LocalHub
 from kit.hub.sources import ensure_streams
+from kit.hub.status import REPLY_PREFIX
+from kit.hub.watch import watch_sites
 from kit.natsserver import EmbeddedNats
 from kit.settings import HubLinkSettings, NatsSettings
 
@@ -116,7 +118,8 @@ async def main(args) -> dict:
         add_site(state, s)
     hub = LocalHub(tmp / "hub", state)
     await hub.start()
-    servers, proxies, conns = [], [], []
+    servers, proxies, conns, extra = [], [], [], []
+    watcher = None
     hnc = await nats.connect(hub.client_urls, **hub.connect_options())
     try:
         hjs = hnc.jetstream()
@@ -135,6 +138,13 @@ async def main(args) -> dict:
             proxies.append(px)
             conns.append(nc)
         await ensure_streams(hjs, state)
+        watcher = None
+        if not args.no_watch:  # what `kit hub up` runs: restart a site's sources on return
+            wnc = await nats.connect(
+                hub.client_urls, inbox_prefix=REPLY_PREFIX, **hub.connect_options()
+            )
+            extra.append(wnc)
+            watcher = asyncio.get_running_loop().create_task(watch_sites(wnc, state))
 
         # Baseline: a bare publisher into a hub stream (same servers, same run).
         await hjs.add_stream(name="BENCH_BARE", subjects=["bench.bare"], num_replicas=args.nodes)
@@ -186,6 +196,7 @@ async def main(args) -> dict:
         relinked = max(px.connected_at for px in proxies) - t0
         done = await _until(lambda: _has(hjs, total + args.outage * args.sites))
         done += first
+        extra_msgs = await _hub_count(hjs, "FLEET_KPI") - (total + args.outage * args.sites)
         backlog = args.outage * args.sites
         catch_rate = backlog / max(done - first, 1e-9)
 
@@ -206,8 +217,10 @@ async def main(args) -> dict:
         lat.sort()
         p50, p99 = lat[len(lat) // 2], lat[min(len(lat) - 1, int(len(lat) * 0.99))]
     finally:
+        if watcher is not None:
+            watcher.cancel()
         await hnc.close()
-        for nc in conns:
+        for nc in conns + extra:
             await nc.close()
         for srv in servers:
             await srv.stop()
@@ -223,11 +236,13 @@ async def main(args) -> dict:
         "sustained_sites_to_hub_msgs_per_s": round(sustained),
         "ratio_sustained_to_bare": round(sustained / bare_rate, 3),
         "outage_s": args.outage_s,
+        "watch": not args.no_watch,
         "outage_backlog_msgs": backlog,
         "hub_msgs_during_outage": hub_during,
         "leaf_relinked_s": round(relinked, 3),
         "reconnect_to_first_msg_s": round(first, 3),
         "catch_up_s": round(done, 3),
+        "hub_msgs_beyond_expected": extra_msgs,
         "catch_up_msgs_per_s": round(catch_rate),
         "catch_up_msgs_per_s_incl_reconnect": round(backlog / done),
         "ratio_catch_up_to_bare": round(catch_rate / bare_rate, 3),
@@ -246,6 +261,7 @@ async def main(args) -> dict:
         f"after {first:.2f} s, complete after {done:.2f} s; "
         f"{catch_rate:,.0f} msg/s once connected ({catch_rate / bare_rate:.0%} of bare)"
     )
+    print(f"hub holds {extra_msgs} message(s) more than the sites produced (0 = no duplicates)")
     print(f"latency site → hub stream: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
     return res
 
@@ -265,6 +281,9 @@ if __name__ == "__main__":
         "--outage-s", type=float, default=0, help="cut for this long, producing at --rate"
     )
     ap.add_argument("--rate", type=float, default=500, help="msg/s per site during --outage-s")
+    ap.add_argument(
+        "--no-watch", action="store_true", help="without kit hub up's source restart on return"
+    )
     ap.add_argument("--quick", action="store_true", help="smoke run: seconds, not minutes")
     args = ap.parse_args()
     if args.quick:
