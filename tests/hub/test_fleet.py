@@ -262,7 +262,7 @@ async def test_outage_then_complete_by_sequence_no_duplicates(tmp_path: Path, hu
             st = _by(await fleet_status(hnc), "plant-a", "KIT_KPI")
             return st.site_last_seq == a_last and st.lag_msgs == 0
 
-        await wait_for(a_kpi_complete, timeout=30, message="site A's KPI after the forged one")
+        await wait_for(a_kpi_complete, timeout=120, message="site A's KPI after the forged one")
         hub_b = await _hub_msgs(hjs, "FLEET_KPI", "kit.kpi.plant-b.>")
         assert len(hub_b) == (await b.bus.js.stream_info("KIT_KPI")).state.messages == 60
         assert all(data != b'{"forged": true}' for _, data in hub_b)
