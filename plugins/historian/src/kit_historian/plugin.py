@@ -47,8 +47,6 @@ _STREAMS = {
     "kpi": (subjects.STREAM_KPI, f"{subjects.KPI_PREFIX}.>"),
     "events": (subjects.STREAM_EVENTS, f"{subjects.EVENT_PREFIX}.>"),
 }
-#: Data directory of the runtime in this process (set by ``runtime_started``).
-_runtime_data_dir: Path | None = None
 
 
 class HistorianConfig(BaseModel):
@@ -85,17 +83,18 @@ class HistorianConfig(BaseModel):
     ``<data_dir>/history/assets/<component name>``, so it never shares a high-water mark
     with the site's historian."""
 
-    def root(self) -> Path:
-        """The resolved Parquet root."""
+    def root(self, data_dir: Path | None = None) -> Path:
+        """The resolved Parquet root: ``directory``, else ``<data_dir>/history`` (the
+        runtime's data directory, ``ctx.data_dir``; the settings' default outside one)."""
         if self.directory is not None:
             return Path(self.directory)
-        return (_runtime_data_dir or default_data_dir()) / "history"
+        return Path(data_dir or default_data_dir()) / "history"
 
-    def root_for(self, component: str) -> Path:
+    def root_for(self, component: str, data_dir: Path | None = None) -> Path:
         """The Parquet root of the component named ``component`` (see ``own_asset_only``)."""
         if self.own_asset_only and self.directory is None:
-            return self.root() / "assets" / subjects.sanitize_token(component)
-        return self.root()
+            return self.root(data_dir) / "assets" / subjects.sanitize_token(component)
+        return self.root(data_dir)
 
 
 class Historian(Sink):
@@ -109,7 +108,7 @@ class Historian(Sink):
 
     def __init__(self, config: HistorianConfig, ctx) -> None:
         super().__init__(config, ctx)
-        self.root = config.root_for(ctx.name)
+        self.root = config.root_for(ctx.name, ctx.data_dir)
         if config.own_asset_only and ctx.asset is None:
             raise KitError("own_asset_only needs a component with an asset (a recipe's)")
         self.stores: dict[str, Store] = {}
@@ -337,13 +336,6 @@ def register_components(register) -> None:
 
 
 @kit.hookimpl
-def runtime_started(runtime) -> None:
-    """Remember the runtime's data directory (default home of the Parquet tree)."""
-    global _runtime_data_dir
-    _runtime_data_dir = Path(runtime.settings.data_dir)
-
-
-@kit.hookimpl
 def register_endpoints(api, runtime) -> None:
     """``history.query`` (:class:`kit_historian.api.QueryRequest` →
     :class:`kit_historian.api.QueryReply`)."""
@@ -352,7 +344,7 @@ def register_endpoints(api, runtime) -> None:
 
     async def history_query(req: hist_api.QueryRequest) -> dict[str, Any]:
         inst = find_historian(runtime, req.component, req.asset)
-        root = inst.config.root_for(inst.name)
+        root = inst.config.root_for(inst.name, runtime.settings.data_dir)
         start, end = parse_time(req.from_), parse_time(req.to)
 
         def run() -> dict[str, Any]:
