@@ -170,7 +170,9 @@ class ModelScoring(Analytics):
         if not ok:
             await self._event("model_refused", f"{name} v{version} ({role}): {msg}", "high", **info)
             return None
-        signals = list(doc["manifest"]["features"]["signals"])
+        # The model's own list fixes the feature order (the manifest's mapping is stored with
+        # sorted keys, so its order is not the vector order).
+        signals = list(doc["model"]["signals"])
         missing = [s for s in signals if s not in self.config.inputs]
         if missing:
             await self._event(
