@@ -8,12 +8,12 @@ import json
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from kit_models import artefact
+from kit_models.train import train
 
 from kit.cli import cli as kit_cli
 from kit.trust.signing import load_private_key, new_keypair
 from kit.trust.truststore import TrustStore, trust_key
-from kit_models import artefact
-from kit_models.train import train
 
 T0 = 1_790_000_000.0
 

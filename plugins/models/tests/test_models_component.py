@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from kit_models import artefact
+from kit_models.train import train
 
 from kit import codec
 from kit.components import ComponentContext
@@ -15,8 +17,6 @@ from kit.settings import ComponentSpec
 from kit.testing import FakeClock, wait_for
 from kit.trust.signing import load_private_key, new_keypair
 from kit.trust.truststore import trust_key
-from kit_models import artefact
-from kit_models.train import train
 
 ASSET = "test/util/pumps/p1"
 T0 = 1_790_000_000.0
