@@ -141,3 +141,58 @@ def test_cli_trains_from_csv_signs_lists_and_refuses_a_modified_file(
     path.write_text(json.dumps(d))
     res = runner.invoke(kit_cli, [*base, "verify", "pump1", "1"])
     assert res.exit_code == 1 and "Modified" in res.stdout and "refused" in res.stderr
+
+
+def test_cli_trains_from_the_historian_over_a_chosen_window(bearing, tmp_path) -> None:
+    from datetime import UTC, datetime
+
+    from kit.payloads import Point, SampleBatch
+    from kit_historian.storage import RowBuffer, Store
+
+    data = tmp_path / "data"
+    asset = "s/a/l/pump1"
+    rows = bearing.simulate(T0, 8 * 3600, seed=1, step_s=10)
+    buf = RowBuffer()
+    for i in range(0, len(rows), 3):
+        batch = SampleBatch(
+            asset=asset,
+            ts=datetime.fromtimestamp(rows[i][0], UTC),
+            seq=i // 3,
+            source="test",
+            points=[Point(name=bearing.POINTS[s], value=v) for _t, s, v in rows[i : i + 3]],
+        )
+        buf.add_batch(batch, i // 3 + 1)
+    Store(data / "history", "data").write(buf.frame(), 1, len(rows) // 3)
+    site = tmp_path / "site.yaml"
+    site.write_text(f"site: t\ndata_dir: {data}\n")
+    # Only the first 6 of the 8 hours: the window chosen is the window trained on.
+    start = datetime.fromtimestamp(T0, UTC).isoformat()
+    end = datetime.fromtimestamp(T0 + 6 * 3600, UTC).isoformat()
+    points = ",".join(f"{s}={p}" for s, p in bearing.POINTS.items())
+    out = CliRunner().invoke(
+        kit_cli,
+        [
+            "--config",
+            str(site),
+            "model",
+            "train",
+            "pump1",
+            "--asset",
+            asset,
+            "--from",
+            start,
+            "--to",
+            end,
+            "--points",
+            points,
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    assert "reading history of s/a/l/pump1" in out.stderr
+    doc = artefact.read_doc(artefact.model_path(data, "pump1", 1))
+    tr = doc["manifest"]["training"]
+    # Windows are aligned to whole minutes of the epoch (the same on every gateway).
+    first_window = datetime.fromtimestamp(T0 // 60 * 60, UTC).isoformat()
+    assert tr["source"] == "historian:s/a/l/pump1" and tr["from"] == first_window
+    assert tr["windows"] == int(6 * 60 * 0.8)  # 360 one-minute windows, 20 % held out
+    assert artefact.verify(doc, {}).status == "Unsigned"
