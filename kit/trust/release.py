@@ -33,6 +33,7 @@ FIRST_PARTY = frozenset(
         "kit-energy",
         "kit-historian",
         "kit-modbus",
+        "kit-models",
         "kit-oee",
         "kit-opcua",
         "kit-spc",
