@@ -146,8 +146,9 @@ def test_cli_trains_from_csv_signs_lists_and_refuses_a_modified_file(
 def test_cli_trains_from_the_historian_over_a_chosen_window(bearing, tmp_path) -> None:
     from datetime import UTC, datetime
 
-    from kit.payloads import Point, SampleBatch
     from kit_historian.storage import RowBuffer, Store
+
+    from kit.payloads import Point, SampleBatch
 
     data = tmp_path / "data"
     asset = "s/a/l/pump1"

@@ -15,8 +15,9 @@ measured this against scikit-learn's IsolationForest and river's HalfSpaceTrees
   Score = √(d²/k), the Mahalanobis distance per feature (≈1 on healthy data).
 * **Alerts** (:class:`AlertState`): score above the threshold for ``on_windows`` windows in a
   row raises, below for ``off_windows`` windows clears.
-* **Drift** (:func:`psi`): Population Stability Index of the recent windows against the
-  training-data deciles of each feature.
+* **Drift** (:func:`psi`): Population Stability Index of each feature's conditional
+  residual (what the other signals do not explain) over the recent windows, against the
+  deciles of the training residuals.
 """
 
 from __future__ import annotations
@@ -146,9 +147,9 @@ class RobustMahalanobis:
     inv_cov: list[list[float]]
     threshold: float
     bin_edges: list[list[float]] = field(default_factory=list)
-    """Per feature, the 9 inner decile edges of the training values (PSI bins)."""
+    """Per feature, the 9 inner decile edges of the training residuals (PSI bins)."""
     expected: list[list[float]] = field(default_factory=list)
-    """Per feature, the share of training values in each of the 10 bins."""
+    """Per feature, the share of training residuals in each of the 10 bins."""
 
     @classmethod
     def fit(
@@ -194,11 +195,25 @@ class RobustMahalanobis:
         model = cls(list(signals), center, scale, invert(cov), threshold=math.inf)
         scores = [model.score(v) for v in vectors]
         model.threshold = quantile(scores, quantile_q) * margin
+        res = list(zip(*(model.residuals(v) for v in vectors)))
         model.bin_edges = [
-            [quantile(list(c), q / PSI_BINS) for q in range(1, PSI_BINS)] for c in cols
+            [quantile(list(c), q / PSI_BINS) for q in range(1, PSI_BINS)] for c in res
         ]
-        model.expected = [histogram(list(c), edges) for c, edges in zip(cols, model.bin_edges)]
+        model.expected = [histogram(list(c), edges) for c, edges in zip(res, model.bin_edges)]
         return model
+
+    def residuals(self, vec: list[float]) -> list[float]:
+        """Per signal, its scaled value minus what the other signals predict for it.
+
+        With the precision matrix P (inverse covariance), that conditional residual is
+        (P·z)ᵢ / Pᵢᵢ. Drift is measured on these, not on the raw values: a change of product
+        mix moves load, current and vibration together (residuals unchanged), a sensor that
+        drifts moves only its own residual.
+        """
+        z = [(x - m) / s for x, m, s in zip(vec, self.center, self.scale)]
+        k = len(z)
+        p = self.inv_cov
+        return [sum(p[i][j] * z[j] for j in range(k)) / p[i][i] for i in range(k)]
 
     def score(self, vec: list[float]) -> float:
         """√(d²/k): Mahalanobis distance of ``vec`` per feature (≈1 on healthy data)."""
@@ -277,7 +292,7 @@ def psi(expected: list[float], actual: list[float]) -> float:
 
 
 class DriftWatch:
-    """PSI per feature over the last ``size`` windows (evaluated once the buffer is full)."""
+    """PSI per feature's conditional residual over the last ``size`` windows (once full)."""
 
     def __init__(self, model: RobustMahalanobis, size: int) -> None:
         self.model = model
@@ -285,7 +300,7 @@ class DriftWatch:
 
     def add(self, vec: list[float]) -> dict[str, float] | None:
         """Add one window; return PSI per signal when at least ``size`` windows are known."""
-        self.recent.append(vec)
+        self.recent.append(self.model.residuals(vec))
         if len(self.recent) < (self.recent.maxlen or 0):
             return None
         cols = list(zip(*self.recent))

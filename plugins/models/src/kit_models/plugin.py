@@ -6,7 +6,7 @@ when the registry names one, a **shadow** version beside it:
 * active model alerts are alarms: ``alarm``/``model_alert_raised`` and ``model_alert_cleared``;
 * shadow alerts are recorded, never raised: ``model``/``shadow_alert_raised`` / ``…_cleared``;
 * KPIs per window: ``model_score`` and ``model_psi_<signal>`` (attrs ``role``, ``version``),
-  ``model_psi_max``; ``model_degraded`` (0/1);
+  ``model_psi_max`` (PSI of each signal's conditional residual, see kit_models.detector);
 * a model whose input drift (PSI) reaches ``psi_limit`` on any feature is marked degraded
   (``model``/``model_degraded``, saved across restarts); then — and whenever no active model
   is loaded or it was refused — alarms come from the ISO 20816 zone rule of the condition
