@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
+from click.testing import CliRunner
 from kit_models import artefact
 from kit_models.train import train
 
 from kit import codec
+from kit.cli import cli as kit_cli
 from kit.components import ComponentContext
 from kit.control import ControlClient
 from kit.errors import KitError
@@ -149,3 +152,16 @@ async def test_shadow_promotion_drift_and_fallback(
     assert comp.metrics()["loaded"]["active"]["version"] == 2
     await wait_for(lambda: of("fallback_ended"), message="model carries alerts again")
     assert artefact.registry(data, "pump1")["active"] == 2
+
+    # The CLI goes through the same audited endpoint.
+    out = await asyncio.to_thread(
+        CliRunner().invoke,
+        kit_cli,
+        ["model", "retire", "pump1", "1", "--who", "bo", "--url", bus.url],
+    )
+    assert out.exit_code == 0, out.output
+    retired = await wait_for(
+        lambda: [e for e in events if e.kind == "audit" and e.type == "model_retired"],
+        message="retire audited",
+    )
+    assert retired[0].data["who"] == "bo" and artefact.registry(data, "pump1")["retired"] == [1]

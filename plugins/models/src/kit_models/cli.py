@@ -231,8 +231,14 @@ def train_cmd(
     )
 
 
-def _decision(action: str):
-    @model.command(action)
+_HELP = {
+    "promote": "Make VERSION of NAME the active model (a person's decision, audited).",
+    "retire": "Retire VERSION of NAME (audited); with no active model the ISO zone rule carries alarms.",
+}
+
+
+def _decision(action: str) -> click.Command:
+    @model.command(action, help=_HELP[action])
     @click.argument("name")
     @click.argument("version", type=int)
     @click.option("--who", required=True, help="The person taking this decision (audited).")
@@ -243,11 +249,6 @@ def _decision(action: str):
         res = run(control_call(settings_from(ctx), f"models.{action}", body, url=url))
         click.echo(json.dumps(res))
 
-    cmd.__doc__ = (
-        "Make VERSION of NAME the active model (a person's decision, audited)."
-        if action == "promote"
-        else "Retire VERSION of NAME (audited); with no active model the ISO zone rule carries alarms."
-    )
     return cmd
 
 
