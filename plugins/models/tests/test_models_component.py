@@ -149,7 +149,9 @@ async def test_shadow_promotion_drift_and_fallback(
         message="audit record",
     )
     assert audit[0].data["who"] == "ana" and audit[0].category == "config_change"
-    assert comp.metrics()["loaded"]["active"]["version"] == 2
+    status = await api.call("models.status", {})
+    assert status["p1-model"]["loaded"]["active"] == {"version": 2, "status": "Unsigned"}
+    assert status["p1-model"]["degraded"] == ["1"]
     await wait_for(lambda: of("fallback_ended"), message="model carries alerts again")
     assert artefact.registry(data, "pump1")["active"] == 2
 
