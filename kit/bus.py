@@ -248,7 +248,9 @@ class Bus:
 
         async def _reconnected() -> None:
             log.info(
-                "reconnected to NATS at %s", holder[0].nc.connected_url.netloc if holder else url
+                "reconnected to NATS at %s",
+                # nats-py types connected_url Optional; it is set whenever this callback runs.
+                holder[0].nc.connected_url.netloc if holder else url,  # type: ignore[union-attr]
             )
             if holder:
                 await holder[0].acks.resend()
@@ -347,14 +349,15 @@ class Bus:
             return
         try:
             for _ in range(2):
-                await self.nc.flush(timeout=max(0.1, timeout))
+                # nats-py annotates the timeout as int; it is seconds passed to wait_for.
+                await self.nc.flush(timeout=max(0.1, timeout))  # type: ignore[arg-type]
         except (TimeoutError, nats.errors.Error) as exc:
             log.debug("subscriptions not confirmed by the server: %s", exc)
 
     async def flush(self, timeout: float = 5.0) -> None:
         """Wait until every pending publish is acknowledged (bounded by ``timeout``)."""
         try:
-            await self.nc.flush(timeout=max(0.1, timeout))
+            await self.nc.flush(timeout=max(0.1, timeout))  # type: ignore[arg-type]
             await asyncio.wait_for(self.acks.wait_idle(), timeout)
         except (TimeoutError, nats.errors.TimeoutError, nats.errors.ConnectionClosedError):
             log.warning("flush timed out with %d publishes unacknowledged", len(self.acks.unacked))

@@ -18,6 +18,7 @@ import sys
 import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kit.errors import BusError
 from kit.settings import NatsSettings
@@ -93,7 +94,7 @@ class EmbeddedNats:
     process: asyncio.subprocess.Process | None = None
     port: int | None = None
     mqtt_port: int | None = None
-    _log_task: asyncio.Task | None = None
+    _log_task: asyncio.Task[None] | None = None
     auth_lines: list[str] = field(default_factory=list)
     """Extra config lines (the ``authorization`` block from :mod:`kit.trust.busauth`)."""
 
@@ -187,7 +188,9 @@ class EmbeddedNats:
         """
         self.stop_leftover()
         conf = self.write_config()
-        kwargs = {"preexec_fn": _pdeathsig} if sys.platform.startswith("linux") else {}
+        kwargs: dict[str, Any] = (
+            {"preexec_fn": _pdeathsig} if sys.platform.startswith("linux") else {}
+        )
         self.process = await asyncio.create_subprocess_exec(
             str(server_binary()),
             "-c",

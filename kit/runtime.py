@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import signal
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ def runtime_file(data_dir: Path) -> Path:
 def read_runtime_file(data_dir: Path) -> dict[str, Any] | None:
     """The advertised runtime of ``data_dir`` if its process is alive, else None."""
     try:
-        info = json.loads(runtime_file(data_dir).read_text())
+        info: dict[str, Any] = json.loads(runtime_file(data_dir).read_text())
         os.kill(int(info["pid"]), 0)
     except (OSError, ValueError, KeyError, ProcessLookupError):
         return None
@@ -84,8 +85,8 @@ class Runtime:
         self.supervisor = Supervisor(settings.supervisor, self._publish_core)
         self.control: ControlAPI | None = None
         self.url: str | None = None
-        self.started_at = None
-        self._heartbeat: asyncio.Task | None = None
+        self.started_at: datetime | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
         self._stop_event = asyncio.Event()
 
     async def _publish_core(self, subject: str, data: bytes) -> None:
@@ -188,7 +189,7 @@ class Runtime:
         spec: ComponentSpec,
         filename: str = "site config",
         root: Any = None,
-        prefix: tuple = (),
+        prefix: tuple[str | int, ...] = (),
     ) -> tuple[ComponentSpec, Any]:
         """Check a component spec against its type's Config model (second validation pass).
 

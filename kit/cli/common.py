@@ -145,7 +145,8 @@ def bus_url(settings: Settings, url: str | None = None) -> str:
             f"no kit runtime is running for data directory {settings.data_dir}; "
             "start one with `kit up` (or pass --url)"
         )
-    return info["url"]
+    runtime_url: str = info["url"]
+    return runtime_url
 
 
 @asynccontextmanager
