@@ -84,7 +84,7 @@ class EnergyConfig(BaseModel):
     ``energy_unit``. None: every decrease is taken as a meter reset."""
     count_max: int | None = Field(None, ge=1)
     """Value at which the parts counter wraps to 0."""
-    running_codes: list[int | str] = Field(default_factory=lambda: [1])
+    running_codes: list[int | str] = Field(default_factory=lambda: [1])  # type: ignore[arg-type]  # mypy infers the lambda narrower than the field
     """State codes that mean "running" (everything else is idle/standby)."""
     calendar: ShiftCalendar = Field(default_factory=ShiftCalendar)
     """Shifts for per-shift figures (same model as the oee component)."""

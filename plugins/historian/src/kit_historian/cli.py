@@ -11,7 +11,7 @@ import polars as pl
 from kit.cli.common import control_call, run, settings_from
 from kit.display import DEFAULT_DIGITS
 from kit.errors import KitError
-from kit_historian.query import AGGS, from_json, parse_time, query
+from kit_historian.query import AGGS, Agg, from_json, parse_time, query
 
 
 @click.group()
@@ -67,7 +67,7 @@ def query_cmd(
     start: str,
     end: str,
     every: str | None,
-    agg: str,
+    agg: Agg,
     fmt: str,
     output: Path | None,
     directory: Path | None,
@@ -82,7 +82,7 @@ def query_cmd(
     if directory is not None:
         df = query(
             directory, asset, names, parse_time(start), parse_time(end), every=every, agg=agg
-        )  # type: ignore[arg-type]
+        )
     else:
         from kit_historian import api as hist_api
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -22,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 import kit
 from kit import codec, subjects
 from kit.codec import MalformedMessage
-from kit.components import Sink
+from kit.components import ComponentContext, Sink
 from kit.errors import KitError
 from kit.settings import default_data_dir
 from kit_historian.storage import RowBuffer, Store, utc_today
@@ -51,7 +52,8 @@ class HistorianConfig(BaseModel):
     directory: Path | None = None
     """Root of the Parquet tree; default ``<data_dir>/history``."""
     streams: list[Literal["data", "kpi"]] = Field(
-        default_factory=lambda: ["data", "kpi"], min_length=1
+        default_factory=lambda: ["data", "kpi"],  # type: ignore[arg-type]  # mypy infers the lambda narrower than the field
+        min_length=1,
     )
     """Which streams to keep: raw samples (``data``), KPIs (``kpi``) or both."""
     flush_rows: int = Field(50_000, ge=1, le=10_000_000)
@@ -83,7 +85,7 @@ class HistorianConfig(BaseModel):
         return self.root()
 
 
-class Historian(Sink):
+class Historian(Sink[HistorianConfig]):
     """Writes bus data and KPIs to Parquet partitioned by day and asset."""
 
     name: ClassVar[str] = "historian"
@@ -92,13 +94,13 @@ class Historian(Sink):
     )
     Config: ClassVar[type[BaseModel]] = HistorianConfig
 
-    def __init__(self, config: HistorianConfig, ctx) -> None:
+    def __init__(self, config: HistorianConfig, ctx: ComponentContext) -> None:
         super().__init__(config, ctx)
         self.root = config.root_for(ctx.name)
         if config.own_asset_only and ctx.asset is None:
             raise KitError("own_asset_only needs a component with an asset (a recipe's)")
         self.stores: dict[str, Store] = {}
-        self._last_batch: dict[str, tuple] = {}
+        self._last_batch: dict[str, tuple[Any, ...]] = {}
         self.counts = {
             "messages": 0,
             "rows": 0,
@@ -111,7 +113,7 @@ class Historian(Sink):
         }
         self.ready: set[str] = set()
         """Streams whose consumer is attached (tests and status wait for it)."""
-        self._day = None
+        self._day: date | None = None
 
     async def run(self) -> None:
         """Recover the stores, then consume each configured stream until cancelled."""
@@ -127,7 +129,7 @@ class Historian(Sink):
                 tg.create_task(self._consume(kind))
 
     async def _consume(self, kind: str) -> None:
-        cfg: HistorianConfig = self.config
+        cfg = self.config
         stream, subject = _STREAMS[kind]
         if cfg.own_asset_only and self.ctx.asset is not None:
             subject = (
@@ -269,20 +271,20 @@ def find_historian(runtime: Any, name: str | None = None, asset: str | None = No
 
 
 @kit.hookimpl
-def register_components(register) -> None:
+def register_components(register: Any) -> None:
     """Register the historian sink."""
     register.add(Historian)
 
 
 @kit.hookimpl
-def runtime_started(runtime) -> None:
+def runtime_started(runtime: Any) -> None:
     """Remember the runtime's data directory (default home of the Parquet tree)."""
     global _runtime_data_dir
     _runtime_data_dir = Path(runtime.settings.data_dir)
 
 
 @kit.hookimpl
-def register_endpoints(api, runtime) -> None:
+def register_endpoints(api: Any, runtime: Any) -> None:
     """``history.query {asset, points, from, to, every?, agg?, component?, limit?}``."""
     from kit_historian import api as hist_api
     from kit_historian.query import parse_time, query, to_json
@@ -306,7 +308,7 @@ def register_endpoints(api, runtime) -> None:
 
 
 @kit.hookimpl
-def register_commands(cli) -> None:
+def register_commands(cli: Any) -> None:
     """Add ``kit history``."""
     from kit_historian.cli import history
 

@@ -57,17 +57,17 @@ class StateCodes(BaseModel):
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
-    run: list[int | str] = Field(default_factory=lambda: [1])
+    run: list[int | str] = Field(default_factory=lambda: [1])  # type: ignore[arg-type]  # mypy infers the lambda narrower than the field
     """Producing: counts towards actual production time."""
-    idle: list[int | str] = Field(default_factory=lambda: [2])
+    idle: list[int | str] = Field(default_factory=lambda: [2])  # type: ignore[arg-type]  # mypy infers the lambda narrower than the field
     """Ready but not producing (starved, blocked, no order): lowers availability, no failure."""
-    down: list[int | str] = Field(default_factory=lambda: [3])
+    down: list[int | str] = Field(default_factory=lambda: [3])  # type: ignore[arg-type]  # mypy infers the lambda narrower than the field
     """Down = failure: starts a failure event for MTBF/MTTR."""
-    setup: list[int | str] = Field(default_factory=lambda: [4])
+    setup: list[int | str] = Field(default_factory=lambda: [4])  # type: ignore[arg-type]  # mypy infers the lambda narrower than the field
     """Setup/changeover: lowers availability, no failure."""
-    planned_stop: list[int | str] = Field(default_factory=lambda: [5])
+    planned_stop: list[int | str] = Field(default_factory=lambda: [5])  # type: ignore[arg-type]  # mypy infers the lambda narrower than the field
     """Planned stop signalled by the machine: removed from planned busy time, like calendar downtime."""
-    unknown: list[int | str] = Field(default_factory=lambda: [0])
+    unknown: list[int | str] = Field(default_factory=lambda: [0])  # type: ignore[arg-type]  # mypy infers the lambda narrower than the field
     """No information: the time is "no data", neither running nor stopped."""
 
     @model_validator(mode="after")
