@@ -44,6 +44,11 @@ _STREAMS = {
 _runtime_data_dir: Path | None = None
 
 
+def _both_streams() -> list[Literal["data", "kpi"]]:
+    """Default of ``streams`` (typed: a bare lambda infers list[str])."""
+    return ["data", "kpi"]
+
+
 class HistorianConfig(BaseModel):
     """Where and how the historian writes."""
 
@@ -52,7 +57,7 @@ class HistorianConfig(BaseModel):
     directory: Path | None = None
     """Root of the Parquet tree; default ``<data_dir>/history``."""
     streams: list[Literal["data", "kpi"]] = Field(
-        default_factory=lambda: ["data", "kpi"],  # type: ignore[arg-type]  # mypy infers the lambda narrower than the field
+        default_factory=_both_streams,
         min_length=1,
     )
     """Which streams to keep: raw samples (``data``), KPIs (``kpi``) or both."""
