@@ -31,9 +31,11 @@ def needed_points(lr: LoadedRecipe, role: str) -> set[str]:
                     if isinstance(rule_ref, str) and "${" not in rule_ref:
                         need.add(rule_ref)
                     elif (
-                        isinstance(ref, dict) and ref.get("asset", role) == role and "point" in ref
+                        isinstance(rule_ref, dict)
+                        and rule_ref.get("asset", role) == role
+                        and "point" in rule_ref
                     ):
-                        need.add(ref["point"])
+                        need.add(rule_ref["point"])
     return need
 
 
