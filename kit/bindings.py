@@ -39,7 +39,9 @@ class Binding(BaseModel):
 def assets_of(bindings: dict[str, Binding | None], default_asset: str | None) -> set[str]:
     """Every asset path the given bindings read from (to know what to subscribe to)."""
     return {
-        b.resolve(default_asset).asset
+        asset
         for b in bindings.values()
         if b is not None and (b.asset or default_asset)
+        for asset in [b.resolve(default_asset).asset]
+        if asset is not None
     }

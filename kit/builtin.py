@@ -7,8 +7,12 @@ distribution, so ``KIT_DISABLE_PLUGINS=kit-resources`` hides the shipped library
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import kit
+
+if TYPE_CHECKING:
+    from kit.registry import ResourceRegistry
 
 
 def shipped_dir(name: str) -> Path:
@@ -24,7 +28,7 @@ def shipped_dir(name: str) -> Path:
 
 
 @kit.hookimpl
-def register_resources(register) -> None:
+def register_resources(register: ResourceRegistry) -> None:
     """Contribute the shipped recipe and profile libraries."""
     register.profiles(shipped_dir("hardware_profiles"))
     register.recipes(shipped_dir("recipes"))

@@ -376,7 +376,9 @@ class Bus:
 
         async def _reconnected() -> None:
             log.info(
-                "reconnected to NATS at %s", holder[0].nc.connected_url.netloc if holder else url
+                "reconnected to NATS at %s",
+                # nats-py types connected_url Optional; it is set whenever this callback runs.
+                holder[0].nc.connected_url.netloc if holder else url,  # type: ignore[union-attr]
             )
             if holder:
                 await holder[0].acks.resend()
@@ -413,7 +415,7 @@ class Bus:
             nc.connect(
                 servers=servers,
                 name=name,
-                connect_timeout=connect_timeout,
+                connect_timeout=connect_timeout,  # type: ignore[arg-type]  # nats-py annotates int, accepts float
                 allow_reconnect=True,
                 max_reconnect_attempts=-1,
                 reconnect_time_wait=1,
@@ -461,6 +463,7 @@ class Bus:
         )
 
     async def _provision_stream(self, cfg: js_api.StreamConfig) -> None:
+        assert cfg.name is not None  # stream_configs() names every stream
         try:
             info = await self.js.stream_info(cfg.name)
         except js_errors.NotFoundError:
@@ -553,14 +556,15 @@ class Bus:
             return
         try:
             for _ in range(2):
-                await self.nc.flush(timeout=max(0.1, timeout))
+                # nats-py annotates the timeout as int; it is seconds passed to wait_for.
+                await self.nc.flush(timeout=max(0.1, timeout))  # type: ignore[arg-type]
         except (TimeoutError, nats.errors.Error) as exc:
             log.debug("subscriptions not confirmed by the server: %s", exc)
 
     async def flush(self, timeout: float = 5.0) -> None:
         """Wait until every pending publish is acknowledged (bounded by ``timeout``)."""
         try:
-            await self.nc.flush(timeout=max(0.1, timeout))
+            await self.nc.flush(timeout=max(0.1, timeout))  # type: ignore[arg-type]
             await asyncio.wait_for(self.acks.wait_idle(), timeout)
         except (TimeoutError, nats.errors.TimeoutError, nats.errors.ConnectionClosedError):
             log.warning("flush timed out with %d publishes unacknowledged", len(self.acks.unacked))

@@ -18,9 +18,10 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal
 
 from pydantic import BaseModel, ConfigDict
+from typing_extensions import TypeVar
 
 from kit import codec, subjects
 from kit.bus import KV_LAST, KV_STATE, Bus
@@ -48,6 +49,13 @@ class EmptyConfig(BaseModel):
     """Config model of a component that takes no settings."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+# The config model type of a component: ``class Oee(Analytics[OeeConfig])`` types
+# ``self.config`` as ``OeeConfig``. Unparametrised subclasses (``class X(Analytics)``, as
+# vendor plugins written before this existed do) get ``BaseModel`` — the default — and run
+# exactly as before: the parameter is for type checkers only, ``Config`` still names the model.
+ConfigT = TypeVar("ConfigT", bound=BaseModel, default=BaseModel)
 
 
 class Clock:
@@ -105,11 +113,13 @@ class ComponentContext:
         self._last_flushed: dict[subjects.AssetPath, float] = {}
         self._last_interval = last_value_interval_s
         self._subs: list[Any] = []
-        self._writers: dict[tuple[subjects.AssetPath, tuple], SampleWriter] = {}
+        self._writers: dict[
+            tuple[subjects.AssetPath, tuple[tuple[str, str | None], ...]], SampleWriter
+        ] = {}
         self.epoch = new_epoch()
         self._kpi_n = 0
         """This instance's run: part of every batch and its ``Nats-Msg-Id`` (docs/bus.md)."""
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         """Background work (last-value flushes) kept so stop can cancel it."""
 
     def trust_store(self) -> TrustStore:
@@ -461,7 +471,7 @@ class SampleWriter:
         return enc
 
 
-class Component:
+class Component(Generic[ConfigT]):
     """Base of every component type. Subclass one of Adapter, Analytics, Sink, Source.
 
     Class attributes a subclass sets:
@@ -469,14 +479,18 @@ class Component:
         kind: adapter, analytics, sink or source.
         Config: pydantic model of the instance config (``extra="forbid"`` recommended).
         summary: one line shown by ``kit plugins``.
+
+    Parametrise the base with the same model (``class Oee(Analytics[OeeConfig])``) so type
+    checkers know ``self.config`` is an ``OeeConfig``; at run time only ``Config`` counts.
     """
 
     name: ClassVar[str]
     kind: ClassVar[Kind]
+    # A ClassVar cannot mention ConfigT; the registry checks it is a pydantic model.
     Config: ClassVar[type[BaseModel]] = EmptyConfig
     summary: ClassVar[str] = ""
 
-    def __init__(self, config: BaseModel, ctx: ComponentContext) -> None:
+    def __init__(self, config: ConfigT, ctx: ComponentContext) -> None:
         self.config = config
         self.ctx = ctx
 
@@ -497,13 +511,13 @@ class Component:
         """
 
 
-class Source(Component):
+class Source(Component[ConfigT]):
     """Produces sample batches without a device protocol (e.g. the synthetic source)."""
 
     kind: ClassVar[Kind] = "source"
 
 
-class Adapter(Component):
+class Adapter(Component[ConfigT]):
     """Talks a device protocol and publishes sample batches; may execute guarded writes."""
 
     kind: ClassVar[Kind] = "adapter"
@@ -511,7 +525,7 @@ class Adapter(Component):
     can_write: ClassVar[bool] = False
 
     @classmethod
-    async def test_connection(cls, config: BaseModel) -> str:
+    async def test_connection(cls, config: ConfigT) -> str:
         """Check that the device is reachable before anything is installed.
 
         Returns:
@@ -523,13 +537,13 @@ class Adapter(Component):
         return "not tested"
 
 
-class Analytics(Component):
+class Analytics(Component[ConfigT]):
     """Consumes sample batches and publishes KPIs and events."""
 
     kind: ClassVar[Kind] = "analytics"
 
 
-class Sink(Component):
+class Sink(Component[ConfigT]):
     """Consumes bus data and stores or exports it (history, files, other systems)."""
 
     kind: ClassVar[Kind] = "sink"

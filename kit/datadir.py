@@ -36,7 +36,7 @@ def runtime_file(data_dir: Path) -> Path:
 def read_runtime_file(data_dir: Path) -> dict[str, Any] | None:
     """The advertised runtime of ``data_dir`` if its process is alive, else None."""
     try:
-        info = json.loads(runtime_file(data_dir).read_text())
+        info: dict[str, Any] = json.loads(runtime_file(data_dir).read_text())
         os.kill(int(info["pid"]), 0)
     except (OSError, ValueError, KeyError, TypeError, ProcessLookupError):
         return None

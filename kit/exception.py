@@ -70,5 +70,5 @@ def _moved(v: Any, old: Any, band: float) -> bool:
     if v.__class__ in (int, float) and old.__class__ in (int, float):
         if v != v or old != old:  # NaN: report it (its quality is derived downstream)
             return not (v != v and old != old)
-        return abs(v - old) > band if band > 0 else v != old
-    return v != old
+        return bool(abs(v - old) > band) if band > 0 else bool(v != old)
+    return bool(v != old)

@@ -136,7 +136,7 @@ class BatchEncoder:
                     q, reason = _BAD, reason or NON_FINITE
             tail = units[i]
             if q is not _GOOD:
-                tail += f',"quality":"{q.value}","reason":{_json_str(reason)}'  # type: ignore[arg-type]
+                tail += f',"quality":"{q.value}","reason":{_json_str(reason)}'
             else:
                 tail += ',"quality":"good"'
                 if reason:
@@ -159,7 +159,7 @@ class BatchEncoder:
         for i, (name, unit) in enumerate(self.points):
             q, reason = _quality(qualities[i] if qualities is not None else None, name)
             v = values[i]
-            if q is not _BAD and v.__class__ is float and not math.isfinite(v):  # type: ignore[arg-type]
+            if q is not _BAD and v.__class__ is float and not math.isfinite(v):
                 q, reason = _BAD, reason or NON_FINITE
             if q is _BAD:
                 v = None

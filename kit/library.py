@@ -55,8 +55,8 @@ def write_site_file(target_dir: Path, file_id: str, data: bytes) -> Path:
     return dest
 
 
-def _fingerprint(dirs: list[Path], pattern: str) -> tuple:
-    out = []
+def _fingerprint(dirs: list[Path], pattern: str) -> tuple[str | tuple[str, int, int], ...]:
+    out: list[str | tuple[str, int, int]] = []
     for d in dirs:
         out.append(str(d))
         files = Path(d).rglob(pattern) if pattern.startswith("**") else Path(d).glob(pattern)
@@ -81,11 +81,11 @@ class Library:
         self.host = host
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self._lock = threading.Lock()  # adapters load profiles from worker threads
-        self._profiles: tuple[tuple, ProfileLibrary] | None = None
+        self._profiles: tuple[tuple[object, ...], ProfileLibrary] | None = None
         # Per file: (size, mtime) → the validated profile or its error. Validating a profile
         # costs tens of ms, so a changed site file must not re-validate the whole library.
         self._parsed: dict[Path, tuple[tuple[int, int], Profile | ConfigError]] = {}
-        self._recipes: tuple[tuple, RecipeLibrary] | None = None
+        self._recipes: tuple[tuple[object, ...], RecipeLibrary] | None = None
 
     # -- where files come from ------------------------------------------------------------
     def _origin(self, path: Path) -> str:

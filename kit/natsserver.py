@@ -126,7 +126,7 @@ class EmbeddedNats:
     process: asyncio.subprocess.Process | None = None
     port: int | None = None
     mqtt_port: int | None = None
-    _log_task: asyncio.Task | None = None
+    _log_task: asyncio.Task[None] | None = None
     auth_lines: list[str] = field(default_factory=list)
     """Extra config lines (the ``authorization`` block from :mod:`kit.trust.busauth`)."""
     jetstream_domain: str | None = None
@@ -252,7 +252,9 @@ class EmbeddedNats:
         self._stopping = False
         self.stop_leftover()
         conf = self.write_config()
-        kwargs: dict = {"preexec_fn": _pdeathsig} if sys.platform.startswith("linux") else {}
+        kwargs: dict[str, Any] = (
+            {"preexec_fn": _pdeathsig} if sys.platform.startswith("linux") else {}
+        )
         # Its own session: a Ctrl-C in the terminal signals the whole foreground process
         # group, and the server must not die before the components that still publish to
         # it. The runtime stops it itself, last; the parent-death signal above still covers

@@ -82,7 +82,7 @@ class Point(_Model):
         # NaN/±Infinity are no measurement (a meter's "not available", a forged message):
         # bad with a reason, on the producer and on every decode, never fed to analytics.
         v = self.value
-        if v.__class__ is float and not math.isfinite(v):  # type: ignore[arg-type]
+        if v.__class__ is float and not math.isfinite(v):
             self.quality, self.value = Quality.bad, None
             self.reason = self.reason or NON_FINITE
         # A bad value is never published as if it were usable: strip it at the source.

@@ -223,7 +223,7 @@ def _trace_hook_calls(pm: pluggy.PluginManager) -> None:
 
 def get_plugin_manager(
     load_entrypoints: bool = True,
-    extra: list[tuple[str, ModuleType | object]] | None = None,
+    extra: Sequence[tuple[str, ModuleType | object]] | None = None,
     verify: Any = None,
 ) -> PluginHost:
     """Build a plugin host: hookspecs, entry points of group ``kit``, extra plugins.

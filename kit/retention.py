@@ -166,7 +166,7 @@ class RetentionMonitor:
         self.interval_s = interval_s
         self.base: list[StreamSample] = []
         self._older: list[StreamSample] = []
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._warned: set[str] = set()
 
     async def start(self) -> None:

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import signal
+from datetime import datetime
 from typing import Any
 
 from kit import __version__, codec, subjects
@@ -56,7 +57,7 @@ class Runtime:
         self.settings = settings
         self.lock = lock or DataDirLock(settings.data_dir)
         """The data directory's lock (``kit demo`` passes one it already holds)."""
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self.events: list[Any] = []
         """The runtime's own recent events (server restarts, storage errors), newest last."""
         self.unclean_previous: dict[str, Any] | None = None
@@ -84,8 +85,8 @@ class Runtime:
         self.supervisor = Supervisor(settings.supervisor, self._publish_core)
         self.control: ControlAPI | None = None
         self.url: str | None = None
-        self.started_at = None
-        self._heartbeat: asyncio.Task | None = None
+        self.started_at: datetime | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
         self.retention: Any = None
         """kit.retention.RetentionMonitor: write rate and hours held (status ``storage``)."""
         self._stop_event = asyncio.Event()
@@ -258,7 +259,7 @@ class Runtime:
         spec: ComponentSpec,
         filename: str = "site config",
         root: Any = None,
-        prefix: tuple = (),
+        prefix: tuple[str | int, ...] = (),
     ) -> tuple[ComponentSpec, Any]:
         """Check a component spec against its type's Config model (second validation pass).
 
@@ -343,14 +344,16 @@ class Runtime:
             "runtime:event",
         )
 
-    async def _storage_report(self, type: str, message: str, severity: str, data: dict) -> None:
+    async def _storage_report(
+        self, type: str, message: str, severity: str, data: dict[str, Any]
+    ) -> None:
         if type == "storage_error":
             log.error("%s", message)
             await self._publish_runtime_health()  # core subject: reaches watchers at once
         self.spawn(self.publish_runtime_event(type, message, severity, data), "runtime:event")
 
     async def publish_runtime_event(
-        self, type: str, message: str, severity: str = "info", data: dict | None = None
+        self, type: str, message: str, severity: str = "info", data: dict[str, Any] | None = None
     ) -> None:
         """Publish an event about the runtime itself (``kit.event.system.<site>.kit.runtime.nats``),
         once the bus is connected (waits for it), and log it."""
@@ -366,7 +369,7 @@ class Runtime:
             asset=str(path),
             ts=utcnow(),
             source="runtime",
-            severity=severity,  # type: ignore[arg-type]
+            severity=severity,
             message=message,
             data=data or {},
         )
@@ -416,7 +419,7 @@ class Runtime:
         with contextlib.suppress(Exception):
             await self.bus.publish_core(subjects.health_subject("runtime"), codec.encode(h))
 
-    def spawn(self, coro: Any, name: str) -> asyncio.Task:
+    def spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         """Run ``coro`` in a task the runtime keeps and cancels on stop (never fire-and-forget:
         a task nobody holds can be collected mid-flight, and one left at exit is reported as
         "Task was destroyed but it is pending")."""
@@ -536,7 +539,8 @@ class Runtime:
         if self.retention is None:
             return None
         try:
-            return await self.retention.current()
+            current: dict[str, Any] = await self.retention.current()
+            return current
         except Exception as exc:  # a status reply without the estimate beats no reply
             return {"error": str(exc)}
 

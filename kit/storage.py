@@ -54,7 +54,7 @@ class StorageWatch:
     def __init__(
         self,
         server: Any,
-        report: Callable[[str, str, str, dict], Awaitable[None]],
+        report: Callable[[str, str, str, dict[str, Any]], Awaitable[None]],
         *,
         check_every_s: float = 1.0,
         recover_free_bytes: int = 8 * 1024 * 1024,

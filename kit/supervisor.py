@@ -10,6 +10,7 @@ never touches its siblings: exceptions stay inside its task.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 import random
 import time
@@ -66,7 +67,7 @@ class Instance:
 
     name: str
     type: str
-    cls: type[Component]
+    cls: builtins.type[Component]
     config: BaseModel
     make_context: Callable[[], ComponentContext]
     asset: str | None = None
@@ -77,12 +78,12 @@ class Instance:
     last_error: str | None = None
     next_restart_in: float | None = None
     started_at: float | None = None
-    failures: deque = field(default_factory=lambda: deque(maxlen=64))
+    failures: deque[float] = field(default_factory=lambda: deque(maxlen=64))
     outage_pauses: int = 0
     """Times it stopped during a bus outage and waited for the bus (not counted as crashes)."""
     delays: list[float] = field(default_factory=list)
     """Every restart delay used so far (shown in status; tests read it)."""
-    task: asyncio.Task | None = None
+    task: asyncio.Task[None] | None = None
     component: Component | None = None
     context: ComponentContext | None = None
 

@@ -20,18 +20,22 @@ import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-try:
-    import pytest_asyncio
+if TYPE_CHECKING:  # one signature for type checkers; at run time, see below
+    from pytest_asyncio import fixture as _async_fixture
+else:
+    try:
+        import pytest_asyncio
 
-    _async_fixture = pytest_asyncio.fixture
-except ImportError:  # pragma: no cover
-    # This module is auto-loaded by every pytest run where the kit is installed, so it must
-    # not break suites without pytest-asyncio; its async fixtures then need the `testing` extra.
-    _async_fixture = pytest.fixture
+        _async_fixture = pytest_asyncio.fixture
+    except ImportError:  # pragma: no cover
+        # This module is auto-loaded by every pytest run where the kit is installed, so it
+        # must not break suites without pytest-asyncio; its async fixtures then need the
+        # `testing` extra.
+        _async_fixture = pytest.fixture
 
 from kit.bus import Bus
 from kit.components import Clock
@@ -91,7 +95,7 @@ class FakeClock(Clock):
 
 
 @pytest.fixture
-def wait():
+def wait() -> Callable[..., Awaitable[None]]:
     """The :func:`wait_for` helper as a fixture."""
     return wait_for
 

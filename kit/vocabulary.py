@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Kind = Literal["gauge", "counter", "bool", "code", "bitfield", "text"]
 
@@ -66,7 +66,7 @@ class Pattern:
         return re.compile("^" + re.escape(self.template).replace("N", r"(0|[1-9][0-9]{0,3})") + "$")
 
 
-def _t(group: str, rows: list[tuple]) -> list[Term]:
+def _t(group: str, rows: list[tuple[Any, ...]]) -> list[Term]:
     return [
         Term(
             name=r[0],

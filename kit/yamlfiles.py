@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
@@ -252,10 +252,18 @@ def problem(filename: str, root: Any, loc: Sequence[str | int], message: str) ->
     return f"{filename}:{line or 1}: {dotted(loc)}: {message}"
 
 
+class ValidationErrors(Protocol):
+    """What :func:`validation_problems` reads of a ValidationError (a cleaned copy will do)."""
+
+    def errors(self) -> Sequence[Mapping[str, Any]]:
+        """Pydantic's error dicts (``loc``, ``msg``, ``type``)."""
+        ...
+
+
 def validation_problems(
     filename: str,
     root: Any,
-    exc: ValidationError,
+    exc: ValidationError | ValidationErrors,
     prefix: Sequence[str | int] = (),
     model: type[BaseModel] | None = None,
 ) -> list[str]:

@@ -14,8 +14,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _walk(cmd: click.Command, path: list[str], ctx: click.Context | None) -> list[tuple[str, str]]:
+    # The root group's context settings, as a real invocation applies them (click caches a
+    # command's help option from the first context it sees: a page generated with other
+    # settings than `kit` runs with changed after any in-process CLI call).
     sub = click.Context(
-        cmd, info_name=path[-1], parent=ctx, terminal_width=100, max_content_width=100
+        cmd,
+        info_name=path[-1],
+        parent=ctx,
+        terminal_width=100,
+        max_content_width=100,
+        help_option_names=["-h", "--help"],
     )
     out = [(" ".join(path), cmd.get_help(sub))]
     if isinstance(cmd, click.Group):

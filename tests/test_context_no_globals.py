@@ -37,6 +37,7 @@ class PeekPlugin:
         ("kit_modbus.plugin", "_LIBRARY"),
         ("kit_opcua.plugin", "RUNTIME_DATA_DIR"),
         ("kit.recipes.bundle", "trusted_keys"),
+        ("kit_historian.plugin", "_runtime_data_dir"),
     ],
 )
 def test_module_globals_are_gone(module, name):
@@ -75,3 +76,22 @@ def test_cli_config_is_not_written_to_the_environment(tmp_path, monkeypatch):
         r = CliRunner().invoke(cli, args)
         assert r.exit_code == 0, r.output
         assert "KIT_CONFIG" not in os.environ
+
+
+async def test_historian_writes_under_its_runtimes_data_dir(kit_settings, make_runtime):
+    """Two runtimes in one process: each historian's Parquet tree is under its own data
+    directory (the historian once remembered the last started runtime's in a module global)."""
+    roots = []
+    for n in range(2):
+        settings = kit_settings.model_copy(
+            update={
+                "data_dir": kit_settings.data_dir.parent / f"site{n}",
+                "components": [ComponentSpec(name="h", type="historian")],
+            }
+        )
+        rt = await make_runtime(settings)
+        inst = rt.supervisor.instances["h"]
+        await wait_for(lambda inst=inst: inst.component is not None, message="historian started")
+        roots.append((inst.component.root, settings.data_dir))
+    for root, data_dir in roots:
+        assert root == data_dir / "history"

@@ -7,6 +7,8 @@ models that plugins use for their own endpoints. docs/bus.md publishes the JSON 
 (``scripts/gen_control_api_doc.py``).
 """
 
+from typing import Any
+
 from kit.api.endpoint import (
     CATALOG,
     MAX_BODY_BYTES,
@@ -50,7 +52,7 @@ __all__ = [
 ]
 
 
-def load_catalog() -> dict[str, Endpoint]:
+def load_catalog() -> dict[str, Endpoint[Any, Any]]:
     """Import every core endpoint family so :data:`CATALOG` holds all core endpoints."""
     from kit.api import core, deployments, recipes, writes  # noqa: F401
 

@@ -23,7 +23,8 @@ def _call(
 def _inspect(ctx: click.Context, file: str, url: str | None) -> dep_api.InspectReply:
     data = Path(file).read_bytes()
     body = dep_api.InspectRequest(bundle=bundles.encode(data), name=file)
-    return _call(ctx, dep_api.INSPECT, body, url)
+    reply: dep_api.InspectReply = _call(ctx, dep_api.INSPECT, body, url)
+    return reply
 
 
 def _show(info: dep_api.InspectReply) -> None:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import TYPE_CHECKING
 
 import click
 
 from kit.cli.common import connected, run, settings_from
 from kit.display import format_computed, format_value
+
+if TYPE_CHECKING:
+    from nats.aio.msg import Msg
 
 
 def format_message(subject: str, data: bytes) -> str:
@@ -62,7 +66,7 @@ def tail(
             done = asyncio.Event()
             seen = 0
 
-            async def on_msg(msg) -> None:
+            async def on_msg(msg: Msg) -> None:
                 nonlocal seen
                 if done.is_set():
                     return

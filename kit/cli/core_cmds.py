@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -81,7 +82,7 @@ def status(ctx: click.Context, as_json: bool, url: str | None) -> None:
         click.echo(line)
 
 
-def plausibility_line(component: dict) -> str | None:
+def plausibility_line(component: dict[str, Any]) -> str | None:
     """``plausibility: 3 violation(s) in 12 check(s); violated now: …`` for a component whose
     metrics count relation violations (kit/relations.py), else None."""
     plaus = (component.get("metrics") or {}).get("plausibility") or {}

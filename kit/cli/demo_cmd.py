@@ -13,13 +13,17 @@ import asyncio
 import contextlib
 import json
 import shutil
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from kit.cli.common import run, settings_from
 from kit.display import format_computed, format_value
+
+if TYPE_CHECKING:
+    from nats.aio.msg import Msg
 
 #: (simulator profile, recipe, recipe parameters without host/port) of the demo.
 DEMO_DEVICES: list[tuple[str, str, dict[str, Any]]] = [
@@ -80,7 +84,7 @@ async def start_demo_devices(runtime: Any, echo: Any = click.echo) -> list[Any]:
     return sims
 
 
-def kpi_line(obj: dict) -> str:
+def kpi_line(obj: dict[str, Any]) -> str:
     """One headless line for a KPI message (value without float noise, ratios as %)."""
     value, unit = obj.get("value"), obj.get("unit")
     if unit in (None, "", "1") and isinstance(value, float) and obj.get("kpi") in _RATIO_KPIS:
@@ -90,7 +94,7 @@ def kpi_line(obj: dict) -> str:
     return f"{obj['ts'][11:19]} KPI   {obj['asset']:<38} {obj['kpi']:<26} {text} ({obj.get('window') or ''})"
 
 
-def data_line(batch: dict, limit: int = 4) -> str:
+def data_line(batch: dict[str, Any], limit: int = 4) -> str:
     """One headless line for a sample batch: its first ``limit`` points, readable."""
     pts = ", ".join(
         f"{p['name']}={format_value(p.get('value'), unit=p.get('unit'))}"
@@ -103,7 +107,7 @@ def data_line(batch: dict, limit: int = 4) -> str:
 _RATIO_KPIS = frozenset({"oee", "availability", "effectiveness", "performance", "quality"})
 
 
-def _print_kpi(obj: dict) -> None:
+def _print_kpi(obj: dict[str, Any]) -> None:
     click.echo(kpi_line(obj))
 
 
@@ -139,7 +143,7 @@ def demo(ctx: click.Context, headless: bool, duration: float | None) -> None:
         }
     )
     runtime = Runtime(settings, lock=lock)
-    ui = None
+    ui: Callable[[str], Awaitable[None]] | None = None
     if not headless:
         try:
             from kit_tui.app import run_app_async  # optional distribution; kit never needs it
@@ -166,20 +170,22 @@ def demo(ctx: click.Context, headless: bool, duration: float | None) -> None:
                 f"(try: KIT_DATA_DIR={demo_dir} kit status)"
             )
 
-            async def on_kpi(msg) -> None:
+            async def on_kpi(msg: Msg) -> None:
                 _print_kpi(json.loads(msg.data))
 
             await runtime.bus.nc.subscribe("kit.kpi.>", cb=on_kpi)
 
-            async def on_batch(msg) -> None:
+            async def on_batch(msg: Msg) -> None:
                 click.echo(data_line(json.loads(msg.data)))
 
             await runtime.bus.nc.subscribe("kit.data.>", cb=on_batch)
         else:
+            assert ui is not None and runtime.url is not None  # not headless: set above
+            run_ui, url = ui, runtime.url
 
             async def _ui() -> None:
                 try:
-                    await ui(runtime.url)
+                    await run_ui(url)
                 finally:
                     runtime.request_stop()
 

@@ -52,7 +52,7 @@ def load_any_profile(
     return prof
 
 
-def adapter_for(protocol: str, host: Any = None) -> type:
+def adapter_for(protocol: str, host: Any = None) -> Any:
     """The adapter component class whose ``protocol`` is ``protocol``.
 
     Raises:

@@ -212,7 +212,7 @@ def plugin_install(ctx: click.Context, wheel: str) -> None:
 
     s = settings_from(ctx)
     st = install_wheel(Path(wheel), s.data_dir, s.plugin_policy)
-    click.echo(f"installed {wheel} ({st.status}{', certified ' + st.tier if st.certified else ''})")
+    click.echo(f"installed {wheel} ({st.status}{f', certified {st.tier}' if st.certified else ''})")
     msg = decide(st, s.plugin_policy)[1]
     if msg:
         click.echo(f"note: {msg}")

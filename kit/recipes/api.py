@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kit.api import Problem, problem_from_text, run_cpu
 from kit.api import deployments as dep_api
@@ -14,6 +14,9 @@ from kit.recipes.checks import report_markdown
 from kit.recipes.loader import parse_recipe, resolve_recipe
 from kit.recipes.match import match_recipe
 from kit.recipes.plan import build_plan
+
+if TYPE_CHECKING:
+    from kit.recipes.engine import RecipeEngine
 
 
 def recipe_summary(lr: Any) -> dict[str, Any]:
@@ -100,7 +103,7 @@ async def _resolved(recipe: Any, host: Any) -> Any:
 def add_endpoints(api: Any, runtime: Any) -> None:
     """Serve the runtime's recipe engine (``runtime.recipe_engine``) and library
     (``runtime.library``) as ``recipes.*``, ``deployments.*`` and ``bundles.*``."""
-    engine = runtime.recipe_engine
+    engine: RecipeEngine = runtime.recipe_engine
     host = runtime.host
     library = runtime.library
 

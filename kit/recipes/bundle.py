@@ -70,7 +70,9 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def verify_signature(manifest: bytes, signature: bytes | None, keys: dict | None = None) -> str:
+def verify_signature(
+    manifest: bytes, signature: bytes | None, keys: dict[str, Any] | None = None
+) -> str:
     """Signature status of a bundle's ``manifest.json`` bytes.
 
     Args:
@@ -128,7 +130,9 @@ async def export_bundle(engine: Any, deployments: list[str]) -> bytes:
         KitError: an unknown deployment.
     """
     files: dict[str, bytes] = {}
-    deps, plugins, profiles = [], {}, {}
+    deps: list[dict[str, Any]] = []
+    plugins: dict[str, Any] = {}
+    profiles: dict[str, Any] = {}
     library = engine.runtime.library.profiles()
     for dep_id in deployments:
         rec = await engine.store.get(dep_id)
@@ -137,7 +141,8 @@ async def export_bundle(engine: Any, deployments: list[str]) -> bytes:
         lr = parse_recipe(rec["recipe_text"], rec["recipe_filename"])
         recipe_file = f"recipes/{lr.recipe.id}-{lr.recipe.version}.yaml"
         files[recipe_file] = lr.text.encode()
-        params, blanked = {}, []
+        params: dict[str, Any] = {}
+        blanked: list[dict[str, Any]] = []
         for name, value in rec["params"].items():
             p = lr.recipe.parameters.get(name)
             if p is not None and is_site_specific(p):
@@ -197,7 +202,7 @@ async def export_bundle(engine: Any, deployments: list[str]) -> bytes:
 
 
 def open_bundle(
-    data: bytes, name: str = "bundle", keys: dict | None = None
+    data: bytes, name: str = "bundle", keys: dict[str, Any] | None = None
 ) -> tuple[dict[str, Any], dict[str, bytes], str]:
     """Read and verify a bundle (``keys``: the site's trusted keys, for the signature).
 
@@ -336,7 +341,7 @@ def _dotted(loc: tuple[Any, ...]) -> str:
 
 
 def bundle_recipes(
-    data: bytes, name: str = "bundle", keys: dict | None = None
+    data: bytes, name: str = "bundle", keys: dict[str, Any] | None = None
 ) -> list[LoadedRecipe]:
     """Every deployment's recipe of a bundle, shape-checked (pass 1), in bundle order.
 
@@ -359,7 +364,7 @@ def inspect_bundle(
     library: Any,
     site_records: list[dict[str, Any]] | None = None,
     name: str = "bundle",
-    keys: dict | None = None,
+    keys: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What a bundle contains, what this site lacks, and how it differs from what runs here.
 
@@ -369,7 +374,7 @@ def inspect_bundle(
     """
     manifest, files, sig = open_bundle(data, name, keys)
     body = bundle_body(files, name)
-    installed = {}
+    installed: dict[str, str | None] = {}
     for dist in {p["distribution"] for p in body["plugins"]}:
         try:
             installed[dist] = metadata.version(dist)

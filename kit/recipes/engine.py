@@ -47,7 +47,7 @@ class RecipeEngine:
     def __init__(self, runtime: Any) -> None:
         self.runtime = runtime
         self._lock = asyncio.Lock()
-        self._tasks: dict[str, asyncio.Task] = {}
+        self._tasks: dict[str, asyncio.Task[dict[str, Any]]] = {}
 
     @property
     def store(self) -> DeploymentStore:
@@ -330,7 +330,9 @@ class RecipeEngine:
                 result["status"] = "running"
         return result
 
-    def _start_commissioning(self, record: dict[str, Any], duration: float | None) -> asyncio.Task:
+    def _start_commissioning(
+        self, record: dict[str, Any], duration: float | None
+    ) -> asyncio.Task[dict[str, Any]]:
         lr = parse_recipe(record["recipe_text"], record["recipe_filename"])
         dur = duration if duration is not None else lr.recipe.commissioning.duration_s
 

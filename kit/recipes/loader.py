@@ -203,5 +203,6 @@ def resolve_recipe(ref: Any, library: Any) -> LoadedRecipe:
     if isinstance(ref, dict) and "text" in ref:
         return parse_recipe(ref["text"], ref.get("filename") or "recipe.yaml")
     if isinstance(ref, str):
-        return library.recipe(ref)
+        lr: LoadedRecipe = library.recipe(ref)
+        return lr
     raise ConfigError("recipe must be a recipe id or {text, filename}")

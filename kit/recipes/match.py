@@ -27,13 +27,15 @@ def needed_points(lr: LoadedRecipe, role: str) -> set[str]:
         if al.asset == role:
             for rule in al.rules:
                 for key in ("input", "point", "suppress_when"):
-                    ref = rule.get(key)
-                    if isinstance(ref, str) and "${" not in ref:
-                        need.add(ref)
+                    rule_ref = rule.get(key)
+                    if isinstance(rule_ref, str) and "${" not in rule_ref:
+                        need.add(rule_ref)
                     elif (
-                        isinstance(ref, dict) and ref.get("asset", role) == role and "point" in ref
+                        isinstance(rule_ref, dict)
+                        and rule_ref.get("asset", role) == role
+                        and "point" in rule_ref
                     ):
-                        need.add(ref["point"])
+                        need.add(rule_ref["point"])
     return need
 
 

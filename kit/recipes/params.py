@@ -88,17 +88,17 @@ def coerce(p: Any, raw: Any) -> Any:
         return value
     if isinstance(p, NumberParam):
         try:
-            value = float(raw) if not isinstance(raw, bool) else None
+            number = float(raw) if not isinstance(raw, bool) else None
         except (TypeError, ValueError):
-            value = None
-        if value is None:
+            number = None
+        if number is None:
             raise ParamError(f"{raw!r} is not a number")
-        _bounds(value, p)
-        return value
+        _bounds(number, p)
+        return number
     if isinstance(p, DurationParam):
-        value = parse_duration(raw)
-        _bounds(value, p)
-        return value
+        seconds = parse_duration(raw)
+        _bounds(seconds, p)
+        return seconds
     if isinstance(p, ChoiceParam):
         for c in p.choices:
             if raw == c or str(raw) == str(c):
@@ -145,8 +145,8 @@ def resolve(
                 values[name] = coerce(p, given[name])
             except ParamError as exc:
                 problems[name] = str(exc)
-        elif getattr(p, "default", None) is not None:
-            values[name] = coerce(p, p.default)
+        elif (default := getattr(p, "default", None)) is not None:
+            values[name] = coerce(p, default)
         else:
             problems[name] = f"missing value ({p.prompt})"
     if "site" in given and given["site"]:

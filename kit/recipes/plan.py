@@ -216,7 +216,7 @@ def _line_key(text: str) -> int:
 def _safe_values(values: dict[str, Any], known: set[str]) -> dict[str, Any]:
     # Unknown or unresolved names substitute as their own text so one mistake is reported
     # once (at its placeholder), not again by every model that sees the broken value.
-    class _D(dict):
+    class _D(dict[str, Any]):
         def __missing__(self, key: str) -> str:
             return "${" + key + "}"
 
@@ -502,7 +502,7 @@ def _plan_alarms(ctx: _Ctx, plan: Plan, host: Any, values: dict[str, Any]) -> No
         config = {"rules": compiled}
         if cls is not None:
 
-            def locate(loc: list[Any], rules: list = rules) -> list[Any]:
+            def locate(loc: list[Any], rules: list[Any] = rules) -> list[Any]:
                 if (
                     len(loc) >= 2
                     and loc[0] == "rules"

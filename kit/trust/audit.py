@@ -9,6 +9,7 @@ the record, the caller learns it and refuses the audited action (CR 2.10, audit 
 
 from __future__ import annotations
 
+import builtins
 from typing import Any, Literal
 
 from kit import codec, subjects
@@ -66,6 +67,6 @@ async def audit(
         await bus.js.publish(subjects.event_subject("audit", path), codec.encode(ev), timeout=5)
     except Exception as exc:
         raise BusError(
-            f"audit record could not be stored ({exc or type(exc).__name__}); action refused"
+            f"audit record could not be stored ({exc or builtins.type(exc).__name__}); action refused"
         ) from None
     return ev

@@ -368,7 +368,9 @@ class BusAuth:
 
     def conf_lines(self) -> list[str]:
         """The ``authorization`` block of ``nats.conf``."""
-        users = [("runtime", self.passwords["runtime"], None)]
+        users: list[tuple[str, str, dict[str, Any] | None]] = [
+            ("runtime", self.passwords["runtime"], None)
+        ]
         users += [(r, self.passwords[r], role_permissions(r)) for r in ROLES]
         users += [(f"c-{n}", pw, perms) for n, (pw, perms) in sorted(self.components.items())]
         lines = ["authorization {", "  users = ["]

@@ -14,7 +14,7 @@ import importlib.util
 import json
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -201,7 +201,7 @@ def manifest_for_module(module: str) -> PluginManifest:
     return load_manifest(p)
 
 
-def json_schema() -> dict:
+def json_schema() -> dict[str, Any]:
     """The JSON Schema of :class:`PluginManifest` (committed as ``manifest.schema.json``)."""
     schema = PluginManifest.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"

@@ -147,6 +147,7 @@ class ComponentBuses:
         """
         import nats
 
+        assert self.url is not None  # connect() checked it
         opts = {
             k: v for k, v in self.auth.connect_options(f"c-{name}").items() if k != "inbox_prefix"
         }

@@ -161,7 +161,7 @@ class {Class}Config(BaseModel):
     """Longest wait between reconnect attempts."""
 
 
-class {Class}Adapter(Adapter):
+class {Class}Adapter(Adapter[{Class}Config]):
     """Reads one value from a line-protocol device."""
 
     name: ClassVar[str] = "{name}"
@@ -181,9 +181,9 @@ class {Class}Adapter(Adapter):
         return LineDeviceSimulator(host=host, port=port, **options)
 
     @classmethod
-    async def test_connection(cls, config: BaseModel) -> str:
+    async def test_connection(cls, config: {Class}Config) -> str:
         """Open a connection and read once."""
-        cfg: {Class}Config = config  # type: ignore[assignment]
+        cfg = config
         try:
             r, w = await asyncio.wait_for(asyncio.open_connection(cfg.host, cfg.port), cfg.timeout_s)
             w.write(b"READ\\n")
@@ -195,7 +195,7 @@ class {Class}Adapter(Adapter):
         return line.decode(errors="replace").strip()
 
     async def _read_value(self) -> float:
-        cfg: {Class}Config = self.config  # type: ignore[assignment]
+        cfg = self.config
         if self._rw is None:
             self._rw = await asyncio.wait_for(asyncio.open_connection(cfg.host, cfg.port), cfg.timeout_s)
         r, w = self._rw
@@ -214,7 +214,7 @@ class {Class}Adapter(Adapter):
 
     async def run(self) -> None:
         """Poll forever; on failure publish quality bad with the reason and back off."""
-        cfg: {Class}Config = self.config  # type: ignore[assignment]
+        cfg = self.config
         failures = 0
         while True:
             try:
@@ -395,7 +395,7 @@ class {Class}Config(BaseModel):
     """Name of the published KPI."""
 
 
-class {Class}Analytics(Analytics):
+class {Class}Analytics(Analytics[{Class}Config]):
     """Counts the increase of a parts counter."""
 
     name: ClassVar[str] = "{name}"
@@ -415,7 +415,7 @@ class {Class}Analytics(Analytics):
         """Subscribe to the bound asset and wait (work happens in the handler)."""
         import asyncio
 
-        cfg: {Class}Config = self.config  # type: ignore[assignment]
+        cfg = self.config
         state = await self.ctx.load_state() or {{}}
         self.total = float(state.get("total", 0.0))
         b = cfg.inputs.parts.resolve(str(self.ctx.asset) if self.ctx.asset else None)
@@ -424,7 +424,7 @@ class {Class}Analytics(Analytics):
 
     async def on_batch(self, batch: SampleBatch) -> None:
         """Count the increase of the bound point."""
-        cfg: {Class}Config = self.config  # type: ignore[assignment]
+        cfg = self.config
         if not await self.gate.admit(batch, self.ctx):
             self.dropped += 1  # duplicate, out of order or quarantined (see kit.intake)
             return
@@ -511,7 +511,7 @@ class {Class}Config(BaseModel):
     """Subjects to receive (must be inside the manifest's subscribes)."""
 
 
-class {Class}Sink(Sink):
+class {Class}Sink(Sink[{Class}Config]):
     """Receives sample batches and stores them."""
 
     name: ClassVar[str] = "{name}"
@@ -527,7 +527,7 @@ class {Class}Sink(Sink):
         """Subscribe and wait."""
         import asyncio
 
-        cfg: {Class}Config = self.config  # type: ignore[assignment]
+        cfg = self.config
         await self.ctx.subscribe_samples(cfg.subject, self.store)
         await asyncio.Event().wait()
 

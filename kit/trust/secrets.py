@@ -82,13 +82,14 @@ def unseal(raw: bytes, key: Fernet | None) -> dict[str, Any]:
         SecretsError: sealed, but no key or the wrong key, or the token was changed.
         ValueError: not JSON at all.
     """
-    doc = json.loads(raw)
+    doc: dict[str, Any] = json.loads(raw)
     if not (isinstance(doc, dict) and doc.get("enc") == ENC_FORMAT):
         return doc
     if key is None:
         raise SecretsError("the record is encrypted and no site key was given")
     try:
-        return json.loads(key.decrypt(str(doc.get("token", "")).encode()))
+        opened: dict[str, Any] = json.loads(key.decrypt(str(doc.get("token", "")).encode()))
+        return opened
     except InvalidToken:
         raise SecretsError(
             "cannot decrypt a deployment record: wrong site key or changed data"

@@ -97,7 +97,7 @@ def sign_plugin(
 
         statement["report_sha256"] = hashlib.sha256(rp.read_bytes()).hexdigest()
     sig_path = pkg / SIGNATURE_FILE
-    docs: list[dict] = []
+    docs: list[dict[str, Any]] = []
     if sig_path.exists():
         try:
             docs = [

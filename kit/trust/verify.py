@@ -103,8 +103,8 @@ def check_package(
         return TrustStatus("Invalid", detail=str(exc))
     if docs is None:
         return TrustStatus("Unsigned", detail=f"no {SIGNATURE_FILE} in {pkg}")
-    good: list[tuple[dict, Any]] = []
-    untrusted: list[tuple[dict, Any]] = []
+    good: list[tuple[dict[str, Any], Any]] = []
+    untrusted: list[tuple[dict[str, Any], Any]] = []
     unknown: list[str] = []  # untrusted keys whose signature carries no public key (old format)
     errors: list[str] = []
     for doc in docs:
@@ -181,7 +181,7 @@ def _check_api(st: dict[str, Any], api_version: str) -> None:
         )
 
 
-def _modified(checks: list[tuple[dict, Any]]) -> TrustStatus:
+def _modified(checks: list[tuple[dict[str, Any], Any]]) -> TrustStatus:
     c = next(c for _, c in checks if c.modified)
     parts = [
         f"changed: {', '.join(c.changed)}" if c.changed else "",

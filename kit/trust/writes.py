@@ -32,7 +32,7 @@ from kit import subjects
 from kit.api.envelope import OkReply, encode_reply
 from kit.bus import KV_DEPLOYMENTS
 from kit.errors import KitError
-from kit.trust.audit import audit
+from kit.trust.audit import Category, audit
 from kit.trust.secrets import site_key, unseal
 
 CONFIRM_WINDOW_S = 120.0
@@ -111,14 +111,15 @@ class WriteGuard:
 
     runtime: Any
     pending: dict[str, Pending] = field(default_factory=dict)
-    history: dict[tuple[str, str], deque] = field(
+    history: dict[tuple[str, str], deque[float]] = field(
         default_factory=lambda: defaultdict(lambda: deque(maxlen=600))
     )
     clock: Any = time.monotonic
 
     @property
     def site(self) -> str:
-        return self.runtime.settings.site
+        site: str = self.runtime.settings.site
+        return site
 
     async def rules(self) -> list[tuple[str, WriteRule]]:
         """Every write rule of every installed deployment, with the deployment id."""
@@ -155,7 +156,7 @@ class WriteGuard:
         type: str,
         result: str,
         message: str,
-        category: str = "control_system",
+        category: Category = "control_system",
         **data: Any,
     ) -> None:
         await audit(

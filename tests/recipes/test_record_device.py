@@ -66,7 +66,7 @@ async def test_record_device_keeps_a_block_profile_in_history(kit_settings, make
         by_point = {r["point"]: r["value"] for r in rows}
         assert by_point["x_hr_10"] == 1234 and by_point["x_hr_999"] == 7
         assert by_point["x_hr_500"] == 0
-        root = Path(hist.config.root_for(hist.name))
+        root = Path(hist.config.root_for(hist.name, rt.settings.data_dir))
         assets = {p.name for p in root.glob("data/date=*/asset=*")}
         assert assets == {"asset=" + asset.replace("/", ".")}, assets
         await rt.recipe_engine.uninstall(result["deployment"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from importlib import metadata
+from typing import Any
 
 #: Licences a certified plugin may use (SPDX ids, as in Grafana's validator allow-list, plus MPL/ISC).
 LICENCE_ALLOW = {
@@ -51,7 +52,7 @@ def requirement_problems(requires: list[str]) -> list[str]:
     return out
 
 
-def licence_of(meta: metadata.PackageMetadata | dict) -> str | None:
+def licence_of(meta: metadata.PackageMetadata | dict[str, Any]) -> str | None:
     """SPDX licence of a distribution from ``License-Expression``, ``License`` or classifiers."""
     get = meta.get if hasattr(meta, "get") else (lambda k, d=None: d)
     expr = get("License-Expression") or None

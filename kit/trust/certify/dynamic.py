@@ -182,6 +182,7 @@ async def _run_components(
             return res
         slow.armed = True
         observer = rt.bus  # the runtime's own (full-access) connection sees everything delivered
+        assert observer is not None  # started above
 
         async def on_msg(msg: Any) -> None:
             fam = _subject_family(msg.subject)

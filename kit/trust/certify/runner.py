@@ -16,7 +16,14 @@ from kit.settings import ComponentSpec
 from kit.trust.certify import deps, static
 from kit.trust.certify.dynamic import RunResult, run_components
 from kit.trust.certify.report import Report
-from kit.trust.certify.rules import RULES, QualityFile, Result, load_quality, reached_tier
+from kit.trust.certify.rules import (
+    RULES,
+    Outcome,
+    QualityFile,
+    Result,
+    load_quality,
+    reached_tier,
+)
 from kit.trust.certify.target import Target, resolve
 from kit.trust.manifest import MANIFEST_FILE, PluginManifest, load_manifest, version_in_range
 
@@ -39,7 +46,7 @@ class _Results:
         self.items: dict[str, Result] = {}
 
     def set(self, rule_id: str, ok: bool | None, detail: str = "", **data: Any) -> None:
-        outcome = "n/a" if ok is None else ("pass" if ok else "fail")
+        outcome: Outcome = "n/a" if ok is None else ("pass" if ok else "fail")
         self.items[rule_id] = Result(_RULE[rule_id], outcome, detail, data)
 
 
@@ -68,7 +75,7 @@ def _field_docs(cls: type[BaseModel]) -> list[str]:
                 isinstance(a, ast.AnnAssign)
                 and isinstance(a.target, ast.Name)
                 and isinstance(b, ast.Expr)
-                and isinstance(getattr(b, "value", None), ast.Constant)
+                and isinstance(b.value, ast.Constant)
                 and isinstance(b.value.value, str)
             ):
                 documented.add(a.target.id)

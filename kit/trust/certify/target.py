@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from kit.errors import PluginError
 from kit.trust.certify.deps import licence_of
@@ -71,7 +72,7 @@ def _project_of(start: Path) -> Path | None:
     return None
 
 
-def _licence_from_pyproject(proj: dict) -> str | None:
+def _licence_from_pyproject(proj: dict[str, Any]) -> str | None:
     lic = proj.get("license")
     if isinstance(lic, str):
         return lic
@@ -119,14 +120,14 @@ def resolve(target: str) -> Target:
     eps = [(ep.name, ep.value.split(":")[0]) for ep in dist.entry_points if ep.group == "kit"]
     if not eps:
         raise PluginError(f"distribution {target} has no entry point in group 'kit'")
-    pkg = package_dir(eps[0][1])
-    if pkg is None:
+    pkg_dir = package_dir(eps[0][1])
+    if pkg_dir is None:
         raise PluginError(f"cannot locate the package of {eps[0][1]}")
     return Target(
         dist.metadata["Name"],
         dist.version,
-        pkg,
-        _project_of(pkg.parent),
+        pkg_dir,
+        _project_of(pkg_dir.parent),
         eps,
         list(dist.requires or []),
         licence_of(dist.metadata),

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from kit.display import FLOAT32_DIGITS, FLOAT64_DIGITS, decimals_for, decimals_of, round_sig
@@ -233,7 +233,7 @@ class PointCodec:
         return v
 
     # -- decoding -------------------------------------------------------------------------
-    def _pick_decoder(self):
+    def _pick_decoder(self) -> Callable[[bytes, bytes, int], Any]:
         if self._struct is not None:
             unpack_from = self._struct.unpack_from
             le = self._le
@@ -282,7 +282,8 @@ class PointCodec:
         if self.type == "bit":
             bit = self.bit
             return lambda be_buf, le_buf, index: bool(
-                (be_buf[index * 2] << 8 | be_buf[index * 2 + 1]) >> bit & 1
+                # A bit point always has its bit (profile validation), like encode()'s mask.
+                (be_buf[index * 2] << 8 | be_buf[index * 2 + 1]) >> bit & 1  # type: ignore[operator]
             )
         # bool in a register: any non-zero value is true
         return lambda be_buf, le_buf, index: (be_buf[index * 2] | be_buf[index * 2 + 1]) != 0

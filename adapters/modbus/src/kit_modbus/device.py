@@ -175,8 +175,12 @@ class DevicePoller:
         ]
         items = [
             Item(
-                k, s.table, s.address, 1 if s.table in BIT_TABLES else self.codecs[k].count, s.poll
-            )  # type: ignore[union-attr]
+                k,
+                s.table,
+                s.address,
+                1 if s.table in BIT_TABLES else self.codecs[k].count,  # type: ignore[union-attr]
+                s.poll,
+            )
             for k, s in enumerate(self.specs)
         ]
         self.planner = Planner(
@@ -274,9 +278,10 @@ class DevicePoller:
             r.members = members
             r.keys = [k for k, _ in members]
             r.decoder = dec = (
-                codec.BlockDecoder.build(r.count, [(off, self.codecs[k]) for k, off in members])
+                # Block members are register points: their codec is never None.
+                codec.BlockDecoder.build(r.count, [(off, self.codecs[k]) for k, off in members])  # type: ignore[misc]
                 or False
-            )  # type: ignore[misc]
+            )
         if dec:
             vals, nan = dec.decode(data)
             keys = r.keys
@@ -331,7 +336,7 @@ class DevicePoller:
             self.probe_times.append(now)
         reads = self.planner.reads_for(polls)
         t0 = time.perf_counter()
-        pending: asyncio.Future | None = None
+        pending: asyncio.Future[Any] | None = None
         malformed: list[str] = []
         try:
             if reads and self.pipeline:

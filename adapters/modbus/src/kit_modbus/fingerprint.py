@@ -215,8 +215,8 @@ def judge(
     # -- values -------------------------------------------------------------------------
     values: dict[str, Any] = {}
     in_range = out_range = zeros = refused = 0
-    for got in regs.values():
-        if isinstance(got, str) and got == "modbus_exception_2":
+    for reply in regs.values():
+        if isinstance(reply, str) and reply == "modbus_exception_2":
             refused += 1
     reads = list(regs)
     for p in pl.points:
@@ -271,7 +271,9 @@ def judge(
     return j
 
 
-def _slice(reads: Sequence[Read], regs: Mapping[Read, Sequence[int] | str], p: Any):
+def _slice(
+    reads: Sequence[Read], regs: Mapping[Read, Sequence[int] | str], p: Any
+) -> list[int] | None:
     for r in reads:
         if (
             r.table == p.table

@@ -78,7 +78,8 @@ def _guard_decoding(client: Any, describe: str) -> None:
 
     def callback_data(data: bytes, addr: Any = None) -> int:
         try:
-            return decode(data, addr=addr)
+            used: int = decode(data, addr=addr)
+            return used
         except Exception as exc:  # any decoder failure is the device's frame, not our bug
             fut = getattr(ctx, "response_future", None)
             if fut is not None and not fut.done():
@@ -329,7 +330,8 @@ class Line:
                     f"{self.describe()} unit {unit_id}: FC{function_code} at {address} asked for "
                     f"{count} registers, the reply carries {len(rr.registers)}"
                 )
-            return rr.registers
+            registers: list[int] = rr.registers
+            return registers
         return []
 
     async def read_device_information(

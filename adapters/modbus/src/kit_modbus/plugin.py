@@ -9,7 +9,7 @@ See docs/adapters/modbus.md.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,6 +24,11 @@ from kit_modbus.identity import summary as identity_summary
 from kit_modbus.line import LINES, CommLost, Line, LineKey, MalformedReply, SerialSettings
 from kit_modbus.planner import read_learning
 from kit_modbus.profile import ModbusProfile
+
+if TYPE_CHECKING:
+    import click
+
+    from kit_modbus.simulator import ModbusSimulator
 
 
 class ModbusConfig(BaseModel):
@@ -120,7 +125,7 @@ def _as_profile(profile: Any, library: Any = None) -> ModbusProfile:
     return find_profile(str(profile), library=library)
 
 
-class ModbusAdapter(Adapter):
+class ModbusAdapter(Adapter[ModbusConfig]):
     """Polls a Modbus device described by a hardware profile and publishes its points."""
 
     name: ClassVar[str] = "modbus"
@@ -140,7 +145,7 @@ class ModbusAdapter(Adapter):
         self.line: Line | None = None
         self.poller: DevicePoller | None = None
         self.batches = 0
-        self.plausibility = Monitor(config.plausibility_interval_s)  # type: ignore[attr-defined]
+        self.plausibility = Monitor(config.plausibility_interval_s)
 
     # -- setup ----------------------------------------------------------------------------
     @staticmethod
@@ -216,7 +221,7 @@ class ModbusAdapter(Adapter):
         )
 
     def _setup(self) -> DevicePoller:
-        cfg: ModbusConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         if self.poller is None:
             if self.profile is None:
                 self.profile = find_profile(
@@ -237,7 +242,7 @@ class ModbusAdapter(Adapter):
     # -- running --------------------------------------------------------------------------
     async def run(self) -> None:
         """Poll each poll class at its interval; publish a batch per cycle and device health."""
-        cfg: ModbusConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         poller = self._setup()
         assert self.profile is not None
         conn = self.profile.connection
@@ -384,7 +389,7 @@ class ModbusAdapter(Adapter):
             await line.request(unit, 5, p.pdu_address, values=[bool(value)], timeout=t)
             return
         pc = PointCodec(
-            p.type,
+            p.type,  # type: ignore[arg-type]  # a loaded profile's points all have their type
             p.byte_order or "ABCD",
             scale=p.scale,
             offset=p.offset,
@@ -515,7 +520,9 @@ class ModbusAdapter(Adapter):
         return await scan_endpoint(host, port, **kw)
 
     @classmethod
-    def simulator(cls, profile: Any, host: str = "127.0.0.1", port: int = 0, **options: Any):
+    def simulator(
+        cls, profile: Any, host: str = "127.0.0.1", port: int = 0, **options: Any
+    ) -> ModbusSimulator:
         """A :class:`kit_modbus.simulator.ModbusSimulator` serving ``profile`` (object or id)."""
         from kit_modbus.simulator import ModbusSimulator
 
@@ -523,13 +530,13 @@ class ModbusAdapter(Adapter):
 
 
 @kit.hookimpl
-def register_components(register) -> None:
+def register_components(register: Any) -> None:
     """Register the Modbus adapter."""
     register.add(ModbusAdapter)
 
 
 @kit.hookimpl
-def register_commands(cli) -> None:
+def register_commands(cli: click.Group) -> None:
     """Add ``kit probe``."""
     from kit_modbus.probe import probe
 

@@ -218,7 +218,7 @@ class _Reader:
             pl.replan()
         return pl
 
-    async def _do_read(self, r: Read):
+    async def _do_read(self, r: Read) -> Any:
         try:
             return await self.line.request(
                 self.unit, r.function_code, r.start, r.count, timeout=self.t
@@ -260,7 +260,7 @@ class _Reader:
         return raw, failed
 
 
-def _judge(p: Any, regs: list | None, reason: str | None) -> dict[str, Any]:
+def _judge(p: Any, regs: list[Any] | None, reason: str | None) -> dict[str, Any]:
     row: dict[str, Any] = {
         "point": p.semantic,
         "table": p.table,

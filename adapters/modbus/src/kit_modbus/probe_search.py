@@ -50,7 +50,7 @@ class Candidate:
     read: int = 0
 
     @property
-    def key(self) -> tuple:
+    def key(self) -> tuple[Any, ...]:
         """Sort key, best first: comparing relations satisfied minus all violated, then all
         satisfied minus violated, then values in range, then values read; the profile as
         written wins ties."""

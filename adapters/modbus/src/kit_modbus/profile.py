@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from pydantic import (
@@ -43,7 +44,7 @@ from kit_modbus.profile_extras import (
     normalise_invalid,
 )
 from kit_modbus.profile_sections import Connection, Identification, Parameter, SerialSettings
-from kit_modbus.profile_sim import Generator, _Gen, default_generator
+from kit_modbus.profile_sim import Counter, Generator, _Gen, default_generator
 from kit_modbus.profile_types import (
     BIT_TABLES,
     BYTE_TYPES,
@@ -267,7 +268,7 @@ class ModbusProfile(Profile):
         checked again on their own and their problems added (indices mapped back).
         """
         try:
-            model = handler(data)
+            model: ModbusProfile = handler(data)
         except ValidationError as exc:
             extra = _cross_problems_of_valid_points(data, exc, handler)
             if not extra:
@@ -488,7 +489,9 @@ class ModbusProfile(Profile):
             def err(field: str | None, msg: str, at: Loc = at, label: str = label) -> None:
                 errors.append(((*at, field) if field else at, label + msg))
 
-            def check_name(p: ModbusPoint = p, origin: int = origin, err=err) -> None:
+            def check_name(
+                p: ModbusPoint = p, origin: int = origin, err: Callable[..., None] = err
+            ) -> None:
                 # The vocabulary is checked here, not in a field validator, so an unknown name
                 # is reported together with every other cross-field problem of the file.
                 name_msg = vocabulary.check_name(p.semantic)
@@ -619,9 +622,9 @@ class ModbusProfile(Profile):
                         f"{p.byte_order} swaps words, but {p.type} is one register; use ABCD or "
                         "BADC (byte swap)",
                     )
-                p.byte_order = p.byte_order or single_word_order(conn.byte_order)  # type: ignore[assignment]
+                p.byte_order = p.byte_order or single_word_order(conn.byte_order)
             else:
-                p.byte_order = p.byte_order or conn.byte_order  # type: ignore[assignment]
+                p.byte_order = p.byte_order or conn.byte_order
             if p.access in ("rw", "w") and table not in WRITABLE_TABLES:
                 err(
                     "access",
@@ -758,8 +761,8 @@ class ModbusProfile(Profile):
                         (at, f"point {name!r}: generator {fit.replace('range', 'output', 1)}")
                     )
                 continue
-            if getattr(gen, "generator", "") == "counter" and hi == math.inf:
-                secs = gen.seconds_to(rng[1])  # type: ignore[attr-defined]
+            if isinstance(gen, Counter) and hi == math.inf:
+                secs = gen.seconds_to(rng[1])
                 if lo < rng[0] or secs < 7 * 86400:
                     errors.append(
                         (
@@ -839,24 +842,23 @@ def _raw_fit(
     return None
 
 
+def _with_ctx(details: InitErrorDetails, ctx: Any) -> InitErrorDetails:
+    """``details`` with the error's context, when it has one."""
+    if ctx:
+        details["ctx"] = ctx
+    return details
+
+
 def _detail(err: Any) -> InitErrorDetails:
     """A pydantic error dict back as InitErrorDetails (keeping its type, e.g. extra_forbidden)."""
     ctx = err.get("ctx")
     try:
         # Probe that pydantic-core knows the type with this context.
         ValidationError.from_exception_data(
-            "probe",
-            [
-                InitErrorDetails(
-                    type=err["type"], loc=(), input=None, **({"ctx": ctx} if ctx else {})
-                )
-            ],
+            "probe", [_with_ctx(InitErrorDetails(type=err["type"], loc=(), input=None), ctx)]
         )
-        return InitErrorDetails(
-            type=err["type"],
-            loc=err["loc"],
-            input=err.get("input"),
-            **({"ctx": ctx} if ctx else {}),
+        return _with_ctx(
+            InitErrorDetails(type=err["type"], loc=err["loc"], input=err.get("input")), ctx
         )
     except (KeyError, TypeError, ValueError):
         return InitErrorDetails(
@@ -874,7 +876,7 @@ def _cross_problems_of_valid_points(
         return []
     bad: set[int] = set()
     for err in exc.errors():
-        loc = err["loc"]
+        loc = list(err["loc"])
         if loc and loc[0] == "points" and len(loc) > 1 and isinstance(loc[1], int):
             bad.add(loc[1])
         elif loc and loc[0] not in ("simulation",):
@@ -896,7 +898,7 @@ def _cross_problems_of_valid_points(
         # after-validator; run the cross checks explicitly when it returns a model.
         model = handler(reduced)
     except ValidationError as again:
-        errors = again.errors()
+        errors: Sequence[Any] = again.errors()
     else:
         errors = [
             {"type": "modbus_profile", "loc": loc, "msg": msg}

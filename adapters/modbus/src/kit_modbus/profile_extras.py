@@ -161,7 +161,8 @@ def _number(v: Any) -> float:
             return int(text, base)
         except ValueError:
             return float(text)
-    return v
+    number: float = v
+    return number
 
 
 def apply_variant(data: dict[str, Any], name: str, variant: Variant) -> dict[str, Any]:

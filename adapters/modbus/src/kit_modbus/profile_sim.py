@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -28,9 +28,13 @@ class _Gen(BaseModel):
         """Lowest and highest value produced (over all time)."""
         raise NotImplementedError
 
+    if TYPE_CHECKING:  # every generator but RandomWalk (its own sampler) defines at(t)
+
+        def at(self, t: float) -> float | str: ...
+
     def sampler(self, seed: int = 1) -> Sampler:
         """A function ``t_seconds → value``."""
-        return self.at  # type: ignore[attr-defined]
+        return self.at
 
 
 class Constant(_Gen):
@@ -145,12 +149,13 @@ class RandomWalk(_Gen):
 
     def sampler(self, seed: int = 1) -> Sampler:
         """Stateful sampler; time going backwards restarts the walk (same seed, same path)."""
-        state = {"n": 0, "v": self.start, "rng": random.Random(seed)}
+        state: dict[str, Any] = {"n": 0, "v": self.start, "rng": random.Random(seed)}
 
         def at(t: float) -> float:
             n = int(max(t, 0.0) // self.interval_s)
             if n < state["n"]:
                 state.update(n=0, v=self.start, rng=random.Random(seed))
+            v: float
             rng, v = state["rng"], state["v"]
             for _ in range(n - state["n"]):
                 v += rng.uniform(-self.step, self.step)

@@ -99,7 +99,7 @@ def register_count(data_type: str, length: int | None) -> int:
     return regs
 
 
-def single_word_order(order: str) -> str:
+def single_word_order(order: str) -> ByteOrder:
     """Effective order of a 16-bit value under a device-wide ``order``.
 
     Word order means nothing for one register; only the byte swap inside the word is kept

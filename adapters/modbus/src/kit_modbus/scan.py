@@ -223,7 +223,9 @@ def _chunks(points: Sequence[Any], limit: int) -> list[fp.Read]:
     return out
 
 
-def _device(unit: int, ident: dict[str, str], ranked: list[fp.Judgement], req: int) -> dict:
+def _device(
+    unit: int, ident: dict[str, str], ranked: list[fp.Judgement], req: int
+) -> dict[str, Any]:
     from kit.scan.inventory import MATCH_THRESHOLD
 
     best = ranked[0] if ranked else None
@@ -237,7 +239,7 @@ def _device(unit: int, ident: dict[str, str], ranked: list[fp.Judgement], req: i
     return {
         "unit_id": unit,
         "status": "identified" if ok else "unknown",
-        "profile": best.profile if ok else None,
+        "profile": best.profile if ok and best is not None else None,
         "confidence": round(best.confidence, 3) if best else 0.0,
         "identification": ident,
         "candidates": [

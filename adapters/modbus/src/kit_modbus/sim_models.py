@@ -167,6 +167,7 @@ class _ElectricalState:
         self.e_imp = [0.0] * self.n
         self.e_q = m.energy_reactive_kvarh
         self.e_s = m.energy_apparent_kvah
+        self.demand: float | None
         self.block_start_t, self.block_start_e, self.demand = 0.0, 0.0, None
 
     def drivers(self, t: float) -> tuple[list[float], list[float], list[float], float]:

@@ -93,7 +93,9 @@ class _Store:
                 )
         return None
 
-    async def async_getValues(self, device_id: int, func_code: int, address: int, count: int = 1):
+    async def async_getValues(
+        self, device_id: int, func_code: int, address: int, count: int = 1
+    ) -> list[int] | list[bool] | ExcCodes:
         self.sim.requests += 1
         exc = self._check(device_id, func_code, address, count)
         if exc is not None:
@@ -103,7 +105,9 @@ class _Store:
         data = self.tables[table][address : address + count]
         return [bool(v) for v in data] if func_code in (1, 2, 5, 15) else data
 
-    async def async_setValues(self, device_id: int, func_code: int, address: int, values: Any):
+    async def async_setValues(
+        self, device_id: int, func_code: int, address: int, values: Any
+    ) -> ExcCodes | None:
         self.sim.requests += 1
         exc = self._check(device_id, func_code, address, len(values))
         if exc is not None:
@@ -153,7 +157,7 @@ class _Server(ModbusTcpServer):
         )
         self.context = sim.store  # type: ignore[assignment]
 
-    def callback_new_connection(self):
+    def callback_new_connection(self) -> _Handler:
         self.sim.connections += 1
         return _Handler(self, self.trace_packet, self.trace_pdu, self.trace_connect)
 
@@ -246,7 +250,8 @@ class ModbusSimulator:
         self.server = _Server(self, address=(self.host, self.port))
         await self.server.serve_forever(background=True)
         if self.port == 0:
-            self.port = self.server.transport.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            # pymodbus types the transport as BaseTransport; a TCP server's has sockets.
+            self.port = self.server.transport.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         log.info("simulating %s on %s", getattr(self.profile, "id", "?"), self.url)
         return self
 

@@ -23,7 +23,7 @@ import contextlib
 import logging
 import random
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from asyncua import Client, ua
 from pydantic import BaseModel
@@ -36,6 +36,9 @@ from kit_opcua.component import OpcuaComponent
 from kit_opcua.config import OpcuaConfig
 from kit_opcua.profile import OpcuaPoint, OpcuaProfile
 from kit_opcua.quality import to_point
+
+if TYPE_CHECKING:
+    from kit_opcua.simulator import OpcuaSimulator
 
 log = logging.getLogger(__name__)
 
@@ -344,7 +347,7 @@ class OpcuaAdapter(OpcuaComponent):
         handle = 1
         for start in range(0, len(to_monitor), _CHUNK):
             chunk = to_monitor[start : start + _CHUNK]
-            reqs = []
+            reqs: list[ua.MonitoredItemCreateRequest] = []
             for r in chunk:
                 mp = ua.MonitoringParameters()
                 mp.ClientHandle = handle + len(reqs)
@@ -546,10 +549,11 @@ class OpcuaAdapter(OpcuaComponent):
         finally:
             await conn.close(client)
         missing = [f"{r.point.name} ({r.error})" for r in resolved if r.nodeid is None]
+        # asyncua types DataValue.StatusCode Optional; a read result always carries one.
         bad = [
-            f"{r.point.name} ({dv.StatusCode.name})"
+            f"{r.point.name} ({dv.StatusCode.name})"  # type: ignore[union-attr]
             for r, dv in zip([r for r in resolved if r.nodeid], vals)
-            if not dv.StatusCode.is_good()
+            if not dv.StatusCode.is_good()  # type: ignore[union-attr]
         ]
         if missing and len(missing) == len(resolved):
             raise AdapterError(
@@ -571,7 +575,7 @@ class OpcuaAdapter(OpcuaComponent):
     @classmethod
     def simulator(
         cls, profile: OpcuaProfile, host: str = "127.0.0.1", port: int = 0, **options: Any
-    ):
+    ) -> OpcuaSimulator:
         """An asyncua server serving ``profile`` (object or library id) with changing values
         (see :mod:`kit_opcua.simulator`)."""
         from kit_opcua.simulator import OpcuaSimulator

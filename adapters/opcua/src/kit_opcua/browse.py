@@ -17,7 +17,8 @@ from asyncua import Client, ua
 
 from kit_opcua.connection import read_identity
 
-_SKIP = {ua.NodeId(ua.ObjectIds.Server)}  # the server's own diagnostics: not device data
+# The server's own diagnostics: not device data.
+_SKIP = {ua.NodeId(ua.ObjectIds.Server)}  # type: ignore[arg-type]
 _TYPE_NAMES = {
     ua.VariantType.Boolean.value: "Boolean",
     ua.VariantType.SByte.value: "SByte",

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from kit.errors import ConfigError, KitError
 
+if TYPE_CHECKING:
+    from kit_opcua.pki import Pki
 
-def _pki(ctx: click.Context, data_dir: str | None):
+
+def _pki(ctx: click.Context, data_dir: str | None) -> Pki:
     from kit.cli.common import settings_from
     from kit_opcua.pki import Pki
 
@@ -51,11 +55,11 @@ def certs(ctx: click.Context, data_dir: str | None) -> None:
     items = pki.list()
     if not items:
         click.echo("no server certificates yet")
-    for c in items:
-        flag = "  EXPIRED" if c.expired else ""
+    for info in items:
+        flag = "  EXPIRED" if info.expired else ""
         click.echo(
-            f"{c.state:<8} {c.thumbprint}  {c.subject}  {c.application_uri or '-'}  "
-            f"{c.not_before[:10]} .. {c.not_after[:10]}{flag}"
+            f"{info.state:<8} {info.thumbprint}  {info.subject}  {info.application_uri or '-'}  "
+            f"{info.not_before[:10]} .. {info.not_after[:10]}{flag}"
         )
     if any(c.state == "rejected" for c in items):
         click.echo(

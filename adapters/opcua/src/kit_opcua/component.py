@@ -10,7 +10,7 @@ component — imports :mod:`kit_opcua.adapter` and builds the real
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
@@ -18,14 +18,18 @@ from kit.components import Adapter
 from kit_opcua.config import OpcuaConfig
 from kit_opcua.profile import OpcuaProfile
 
+if TYPE_CHECKING:  # annotations only: importing these loads asyncua
+    from kit_opcua.adapter import OpcuaAdapter
+    from kit_opcua.simulator import OpcuaSimulator
 
-def _impl() -> type:
+
+def _impl() -> type[OpcuaAdapter]:
     from kit_opcua.adapter import OpcuaAdapter
 
     return OpcuaAdapter
 
 
-class OpcuaComponent(Adapter):
+class OpcuaComponent(Adapter[OpcuaConfig]):
     """Reads an OPC UA server with subscriptions (read-polling fallback), securely, and
     recovers by itself after server restarts and network outages."""
 
@@ -60,6 +64,6 @@ class OpcuaComponent(Adapter):
     @classmethod
     def simulator(
         cls, profile: OpcuaProfile, host: str = "127.0.0.1", port: int = 0, **options: Any
-    ):
+    ) -> OpcuaSimulator:
         """See :meth:`kit_opcua.adapter.OpcuaAdapter.simulator`."""
         return _impl().simulator(profile, host=host, port=port, **options)

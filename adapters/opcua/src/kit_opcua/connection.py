@@ -67,7 +67,8 @@ def pki_for(cfg: OpcuaConfig, data_dir: Path | None = None) -> Pki:
 
 
 def _mode(name: str) -> ua.MessageSecurityMode:
-    return getattr(ua.MessageSecurityMode, name)
+    mode: ua.MessageSecurityMode = getattr(ua.MessageSecurityMode, name)
+    return mode
 
 
 async def open_client(
@@ -110,10 +111,10 @@ async def open_client(
             if type(exc).__name__.startswith("Bad")
             else ua.StatusCode(exc.code).name
         )
-        v = client.certificate_validator
-        if getattr(v, "last_failure", None):
+        failure = getattr(client.certificate_validator, "last_failure", None)
+        if failure:
             raise CertificateRefused(
-                f"{cfg.endpoint}: server certificate refused: {v.last_failure}", v.last_failure
+                f"{cfg.endpoint}: server certificate refused: {failure}", failure
             ) from None
         raise AdapterError(
             f"{cfg.endpoint}: server refused the session: {name}{_hint(name)}"
@@ -256,10 +257,10 @@ async def read_identity(client: Client) -> Identity:
         ua.ObjectIds.Server_ServerStatus_BuildInfo_SoftwareVersion,
     ]
     try:
-        vals = await client.read_values([client.get_node(ua.NodeId(i)) for i in ids])
+        vals = await client.read_values([client.get_node(ua.NodeId(i)) for i in ids])  # type: ignore[arg-type]
     except Exception:  # a server without BuildInfo is still usable
         return Identity()
-    return Identity(*[str(v or "") for v in vals])
+    return Identity(*[str(v or "") for v in vals])  # type: ignore[arg-type]  # the three names
 
 
 async def resolve(
@@ -320,7 +321,7 @@ def to_nodeid(addr: NodeAddress, idx: int) -> ua.NodeId:
         import base64
 
         ident = base64.b64decode(ident)
-    return ua.NodeId(ident, idx)
+    return ua.NodeId(ident, idx)  # type: ignore[arg-type]  # asyncua annotates its int subclass; any int works
 
 
 async def _eu_unit(client: Client, nodeid: ua.NodeId) -> str | None:

@@ -25,6 +25,7 @@ import os
 import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from asyncua import ua
 from asyncua.common.utils import ServiceError
@@ -174,7 +175,7 @@ class CertInfo:
     expired: bool
     file: str
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """JSON-able form (control API)."""
         return asdict(self)
 
@@ -221,7 +222,8 @@ class Pki:
         if self.cert_file.is_file():
             cert = load_cert(self.cert_file)
             fresh = cert.not_valid_after_utc > dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
-            same_key = cert.public_key().public_numbers() == key.public_key().public_numbers()
+            # Our own RSA key and certificate: both have public_numbers().
+            same_key = cert.public_key().public_numbers() == key.public_key().public_numbers()  # type: ignore[union-attr]
             if fresh and same_key and self.application_uri in application_uris(cert):
                 return self.cert_file, self.key_file
             log.warning(
@@ -353,7 +355,7 @@ class ServerCertificateValidator:
         """Status name of the last refusal (shown in health and errors)."""
 
     def _fail(self, code: int, why: str) -> None:
-        self.last_failure = ua.StatusCode(code).name
+        self.last_failure = ua.StatusCode(code).name  # type: ignore[arg-type]  # asyncua annotates its int subclass; any int works
         log.warning("server certificate refused: %s (%s)", self.last_failure, why)
         raise ServiceError(code)
 

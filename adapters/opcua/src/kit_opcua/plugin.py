@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import kit
+
+if TYPE_CHECKING:
+    from kit_opcua.pki import Pki
 
 
 @kit.hookimpl
@@ -24,7 +27,7 @@ def register_commands(cli: Any) -> None:
     cli.add_command(browse)
 
 
-def _pki(runtime: Any):
+def _pki(runtime: Any) -> Pki:
     from kit_opcua.pki import Pki
 
     return Pki(runtime.settings.data_dir)

@@ -8,7 +8,7 @@ carries no value, only the status name as its reason (``BadNodeIdUnknown``).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from asyncua import ua
 
@@ -18,7 +18,7 @@ from kit.payloads import Point, Quality
 def status_name(code: int) -> str:
     """Symbolic name of a StatusCode value (``BadNodeIdUnknown``), or its hex form."""
     try:
-        return ua.StatusCode(code).name
+        return ua.StatusCode(code).name  # type: ignore[arg-type]  # asyncua annotates its int subclass; any int works
     except Exception:  # asyncua raises on codes it does not know
         return f"0x{code:08X}"
 
@@ -29,6 +29,10 @@ def severity(code: int) -> Quality:
     return Quality.good if top == 0 else Quality.uncertain if top == 1 else Quality.bad
 
 
+@overload
+def _aware(ts: datetime) -> datetime: ...
+@overload
+def _aware(ts: None) -> None: ...
 def _aware(ts: datetime | None) -> datetime | None:
     if ts is None:
         return None

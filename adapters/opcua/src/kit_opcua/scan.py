@@ -97,7 +97,7 @@ async def scan_endpoint(
     ok = best is not None and best["confidence"] >= MATCH_THRESHOLD
     device = {
         "status": "identified" if ok else "unknown",
-        "profile": best["profile"] if ok else None,
+        "profile": best["profile"] if ok and best is not None else None,
         "confidence": best["confidence"] if best else 0.0,
         "candidates": ranked[:5],
         "requests": requests,

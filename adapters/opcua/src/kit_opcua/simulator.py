@@ -81,7 +81,8 @@ def free_port(host: str) -> int:
     """A currently free TCP port on ``host`` (the simulator keeps it across restarts)."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
         s.bind((host, 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 class SimPoint:
@@ -153,7 +154,7 @@ class _Relay:
         self.silent = False
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
@@ -262,7 +263,7 @@ class OpcuaSimulator:
         self.server: Server | None = None
         self._relay: _Relay | None = None
         self._nodes: dict[str, ua.NodeId] = {}
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._inner = 0
         self._t0: float | None = None
         self._frozen = False
@@ -296,7 +297,9 @@ class OpcuaSimulator:
             cert = x509.load_der_x509_certificate(cert_f.read_bytes())
             key = serialization.load_pem_private_key(key_f.read_bytes(), None)
             fresh = cert.not_valid_after_utc > dt.datetime.now(dt.UTC) + dt.timedelta(days=7)
-            if fresh and cert.public_key().public_numbers() == key.public_key().public_numbers():
+            # The simulator's own RSA key and certificate: both have public_numbers().
+            same = cert.public_key().public_numbers() == key.public_key().public_numbers()  # type: ignore[union-attr]
+            if fresh and same:
                 return cert, key
         except (OSError, ValueError):
             pass  # missing or unreadable: make a new one
@@ -470,7 +473,13 @@ class OpcuaSimulator:
             users = self.users
 
             class _Users(UserManager):
-                def get_user(self, iserver, username=None, password=None, certificate=None):  # noqa: ANN001
+                def get_user(
+                    self,
+                    iserver: Any,
+                    username: str | None = None,
+                    password: str | None = None,
+                    certificate: Any = None,
+                ) -> Any:
                     from asyncua.crypto.permission_rules import User, UserRole
 
                     if username is not None and users.get(username) == password:
@@ -510,11 +519,12 @@ class OpcuaSimulator:
             results = await original(params) if params.ItemsToCreate else []
             for _ in items[room:]:
                 r = ua.MonitoredItemCreateResult()
-                r.StatusCode = ua.StatusCode(ua.StatusCodes.BadTooManyMonitoredItems)
+                r.StatusCode = ua.StatusCode(ua.StatusCodes.BadTooManyMonitoredItems)  # type: ignore[arg-type]
                 results.append(r)
             return results
 
-        svc.create_monitored_items = create  # instance attribute: only this simulator is limited
+        # An instance attribute: only this simulator is limited.
+        svc.create_monitored_items = create  # type: ignore[method-assign]
 
     async def _validate_client(
         self, cert: x509.Certificate, app: ua.ApplicationDescription
@@ -537,7 +547,7 @@ class OpcuaSimulator:
             return ns_index[uri]
 
         objects = server.nodes.objects
-        folders: dict[tuple, Any] = {}
+        folders: dict[tuple[tuple[str | int, str], ...], Any] = {}
         for sp in self.points:
             p = sp.point
             vtype = _VARIANT[sp.type]
@@ -609,9 +619,10 @@ class OpcuaSimulator:
         code = self.status.get(sp.point.name, ua.StatusCodes.Good)
         dv = ua.DataValue(
             ua.Variant(value, _VARIANT[sp.type]),
-            StatusCode=ua.StatusCode(code),
-            SourceTimestamp=now,
-            ServerTimestamp=now,
+            # asyncua annotates its int and datetime subclasses; plain values work.
+            StatusCode=ua.StatusCode(code),  # type: ignore[arg-type]
+            SourceTimestamp=now,  # type: ignore[arg-type]
+            ServerTimestamp=now,  # type: ignore[arg-type]
         )
         await self.server.write_attribute_value(self._nodes[sp.point.name], dv)
         self.values[sp.point.name] = value

@@ -23,7 +23,7 @@ from kit_alarms.rules import BadQualityRule, DeviationRule, RateRule, StaleRule,
 from kit_alarms.states import AlarmStatus, State, Transition
 
 _THRESHOLD, _RATE, _DEVIATION, _STALE, _BAD = range(5)
-_KIND = {
+_KIND: dict[type[Any], int] = {
     ThresholdRule: _THRESHOLD,
     RateRule: _RATE,
     DeviationRule: _DEVIATION,
@@ -164,7 +164,8 @@ class AlarmEngine:
             if kind == _THRESHOLD:
                 rt.cond = rule.condition(value, self.status[rid].active)
             elif kind == _RATE:
-                if rt.prev_ts is not None and ts > rt.prev_ts:
+                # prev_value and prev_ts are set together (below).
+                if rt.prev_ts is not None and rt.prev_value is not None and ts > rt.prev_ts:
                     rt.cond = rule.condition(
                         (value - rt.prev_value) / (ts - rt.prev_ts), self.status[rid].active
                     )

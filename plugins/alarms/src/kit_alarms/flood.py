@@ -31,7 +31,7 @@ class FloodDetector:
     window_s: float = 600.0
     start_above: int = 10
     end_below: int = 5
-    times: deque = field(default_factory=deque)
+    times: deque[float] = field(default_factory=deque)
     in_flood: bool = False
     started_at: float | None = None
     floods: int = 0

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import kit
-from kit.components import Analytics, save_when_dirty
+from kit.components import Analytics, ComponentContext, save_when_dirty
 from kit.errors import KitError
 from kit.intake import Intake, TimeLimits
 from kit.payloads import SampleBatch
@@ -78,7 +78,7 @@ def public(d: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class AlarmsComponent(Analytics):
+class AlarmsComponent(Analytics[AlarmsConfig]):
     """ISA-18.2 alarms of one asset: thresholds, rate, deviation, stale, bad quality."""
 
     name: ClassVar[str] = "alarms"
@@ -87,7 +87,7 @@ class AlarmsComponent(Analytics):
     )
     Config: ClassVar[type[BaseModel]] = AlarmsConfig
 
-    def __init__(self, config: AlarmsConfig, ctx) -> None:
+    def __init__(self, config: AlarmsConfig, ctx: ComponentContext) -> None:
         super().__init__(config, ctx)
         flood = FloodDetector(
             config.flood_window_s, config.flood_start_above, config.flood_end_below
@@ -261,7 +261,7 @@ class AlarmsComponent(Analytics):
 
 
 # -- control API ------------------------------------------------------------------------------
-def _components(runtime) -> list[AlarmsComponent]:
+def _components(runtime: Any) -> list[AlarmsComponent]:
     return [
         i.component
         for i in runtime.supervisor.instances.values()
@@ -269,7 +269,7 @@ def _components(runtime) -> list[AlarmsComponent]:
     ]
 
 
-def _owner(runtime, alarm_id: str) -> AlarmsComponent:
+def _owner(runtime: Any, alarm_id: str) -> AlarmsComponent:
     for c in _components(runtime):
         if c.owns(alarm_id):
             return c
@@ -279,13 +279,13 @@ def _owner(runtime, alarm_id: str) -> AlarmsComponent:
 
 
 @kit.hookimpl
-def register_components(register) -> None:
+def register_components(register: Any) -> None:
     """Register the alarms component."""
     register.add(AlarmsComponent)
 
 
 @kit.hookimpl
-def register_endpoints(api, runtime) -> None:
+def register_endpoints(api: Any, runtime: Any) -> None:
     """``alarms.list``, ``alarms.ack``, ``alarms.shelve``, ``alarms.unshelve``, ``alarms.out_of_service``."""
 
     from kit_alarms import api as alarms_api

@@ -22,6 +22,7 @@ Precedence when several apply: H over G over F.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
@@ -114,7 +115,9 @@ class AlarmStatus:
         return self.out_of_service or self.suppressed or self.shelved_until is not None
 
     # -- transitions ------------------------------------------------------------------
-    def _apply(self, cause: str, ts: float, who: str | None, change) -> Transition | None:
+    def _apply(
+        self, cause: str, ts: float, who: str | None, change: Callable[[], None]
+    ) -> Transition | None:
         before = self.state
         change()
         after = self.state

@@ -50,8 +50,9 @@ def robust_stats(values: list[float]) -> tuple[float, float]:
     import polars as pl  # deferred: polars costs ~0.2 s to import and is needed once per model
 
     s = pl.Series("v", values, dtype=pl.Float64)
-    med = float(s.median())
-    mad = float((s - med).abs().median())
+    # A Float64 series' median is a float (polars types it as any Python literal).
+    med = float(s.median())  # type: ignore[arg-type]
+    mad = float((s - med).abs().median())  # type: ignore[arg-type]
     return med, mad
 
 

@@ -219,7 +219,8 @@ class ConditionMonitor:
         """The alarm record with ``alarm_id`` (among the last ``history``)."""
         for rec in reversed(self.alarms):
             if rec["id"] == alarm_id:
-                return rec
+                found: dict[str, Any] = rec
+                return found
         return None
 
     def feedback(self, alarm_id: str, verdict: bool, who: str, ts: float) -> dict[str, Any]:
@@ -247,7 +248,8 @@ class ConditionMonitor:
         """Version number that produced the signal's current model."""
         for v in reversed(self.versions):
             if v["signal"] == signal:
-                return v["version"]
+                version: int = v["version"]
+                return version
         return None
 
     def drift_z(self, signal: str) -> float | None:

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 import kit
 from kit.bindings import Binding
-from kit.components import Analytics, save_when_dirty
+from kit.components import Analytics, ComponentContext, save_when_dirty
 from kit.errors import KitError
 from kit.intake import Intake, TimeLimits
 from kit.payloads import SampleBatch
@@ -145,7 +145,7 @@ def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-class ConditionComponent(Analytics):
+class ConditionComponent(Analytics[ConditionConfig]):
     """Learns a robust baseline per signal and alarms on deviations; vibration zones A–D."""
 
     name: ClassVar[str] = "condition"
@@ -154,7 +154,7 @@ class ConditionComponent(Analytics):
     )
     Config: ClassVar[type[BaseModel]] = ConditionConfig
 
-    def __init__(self, config: ConditionConfig, ctx) -> None:
+    def __init__(self, config: ConditionConfig, ctx: ComponentContext) -> None:
         super().__init__(config, ctx)
         self.monitor = ConditionMonitor(list(config.inputs), config.params())
         bindings = dict(config.inputs)
@@ -373,7 +373,7 @@ class ConditionComponent(Analytics):
         }
 
 
-def _components(runtime) -> list[ConditionComponent]:
+def _components(runtime: Any) -> list[ConditionComponent]:
     return [
         i.component
         for i in runtime.supervisor.instances.values()
@@ -393,13 +393,13 @@ def _verdict(v: Any) -> bool:
 
 
 @kit.hookimpl
-def register_components(register) -> None:
+def register_components(register: Any) -> None:
     """Register the condition component."""
     register.add(ConditionComponent)
 
 
 @kit.hookimpl
-def register_endpoints(api, runtime) -> None:
+def register_endpoints(api: Any, runtime: Any) -> None:
     """``condition.relearn`` and ``condition.feedback``."""
 
     from kit_condition import api as cond_api

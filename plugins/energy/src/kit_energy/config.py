@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from kit_oee.shifts import ShiftCalendar
@@ -12,6 +13,11 @@ from kit.intake import TimeLimits
 
 ENERGY_UNITS = {"Wh": 0.001, "kWh": 1.0, "MWh": 1000.0}
 POWER_UNITS = {"W": 0.001, "kW": 1.0, "MW": 1000.0}
+
+
+def _codes(*codes: int | str) -> Callable[[], list[int | str]]:
+    """A ``default_factory`` for a list of state codes (typed: a bare lambda infers list[int])."""
+    return lambda: list(codes)
 
 
 class EnergyInputs(BaseModel):
@@ -84,7 +90,7 @@ class EnergyConfig(BaseModel):
     ``energy_unit``. None: every decrease is taken as a meter reset."""
     count_max: int | None = Field(None, ge=1)
     """Value at which the parts counter wraps to 0."""
-    running_codes: list[int | str] = Field(default_factory=lambda: [1])
+    running_codes: list[int | str] = Field(default_factory=_codes(1))
     """State codes that mean "running" (everything else is idle/standby)."""
     calendar: ShiftCalendar = Field(default_factory=ShiftCalendar)
     """Shifts for per-shift figures (same model as the oee component)."""

@@ -133,8 +133,8 @@ class EnergyEngine:
         self.parts = CounterTracker(params.count_max)
         self.last_ts: float | None = None
         self.last_power: tuple[float, float] | None = None
-        self.states: list[list] = []  # [since, running, last seen], oldest first
-        self.queue: deque[list] = deque()  # meter readings waiting for the machine state
+        self.states: list[list[Any]] = []  # [since, running, last seen], oldest first
+        self.queue: deque[list[Any]] = deque()  # meter readings waiting for the machine state
         self.waiting_since: float | None = None  # arrival time the queue began waiting (not saved)
         self.wins: dict[str, Window] = {}
         self.pending: dict[str, list[tuple[float, float]]] = {}
@@ -154,7 +154,9 @@ class EnergyEngine:
         return p.counter_max_kwh - 1 if p.counter_max_kwh is not None else None
 
     # -- inputs ----------------------------------------------------------------------------
-    def feed_energy(self, ts: float, kwh: float, now: float | None = None) -> list:
+    def feed_energy(
+        self, ts: float, kwh: float, now: float | None = None
+    ) -> list[EnergyReport | Skip]:
         """A cumulative meter reading (kWh) at ``ts``, arrived at ``now``; returns reports now due.
 
         ``now`` is the caller's monotonic clock (seconds); None: readings arrive live, sample
@@ -163,15 +165,17 @@ class EnergyEngine:
         self.queue.append([ts, "energy", kwh])
         return self._drain(now)
 
-    def feed_power(self, ts: float, kw: float, now: float | None = None) -> list:
+    def feed_power(
+        self, ts: float, kw: float, now: float | None = None
+    ) -> list[EnergyReport | Skip]:
         """An active-power reading (kW) at ``ts``, integrated with the trapezoidal rule."""
         self.queue.append([ts, "power", kw])
         return self._drain(now)
 
-    def _drain(self, now: float | None) -> list:
+    def _drain(self, now: float | None) -> list[EnergyReport | Skip]:
         # Meter readings wait until the machine's state at the start of their interval is
         # known: the machine's batches come on another subscription and may lag behind.
-        out: list = []
+        out: list[EnergyReport | Skip] = []
         q = self.queue
         while q and self._state_known(now):
             ts, kind, value = q.popleft()
@@ -202,7 +206,7 @@ class EnergyEngine:
             return True
         return now is not None and now - self.waiting_since > self.p.max_gap_s
 
-    def _apply_energy(self, ts: float, kwh: float, out: list) -> None:
+    def _apply_energy(self, ts: float, kwh: float, out: list[EnergyReport | Skip]) -> None:
         delta = self.meter.update(kwh)
         # A flat counter is a measurement too (machine off, static device): zero kWh is spread
         # so the windows are covered and their KPIs are due and published, 0 kWh included.
@@ -210,7 +214,7 @@ class EnergyEngine:
             self._spread(self.last_ts, ts, delta, out)
         self._tick(ts, out)
 
-    def _apply_power(self, ts: float, kw: float, out: list) -> None:
+    def _apply_power(self, ts: float, kw: float, out: list[EnergyReport | Skip]) -> None:
         prev = self.last_power
         self.last_power = (ts, kw)
         if prev is not None and ts > prev[0]:
@@ -221,7 +225,9 @@ class EnergyEngine:
                 self.gap_s += dt  # no honest way to bridge it: reported, not guessed
         self._tick(ts, out)
 
-    def feed_running(self, ts: float, running: bool, now: float | None = None) -> list:
+    def feed_running(
+        self, ts: float, running: bool, now: float | None = None
+    ) -> list[EnergyReport | Skip]:
         """Machine running (True) or not (False), seen at ``ts``, arrived at ``now``; returns reports due.
 
         Kept as a short history of changes, because the machine's batches may be processed
@@ -257,7 +263,7 @@ class EnergyEngine:
                 self.base[2] += delta
 
     # -- accounting ------------------------------------------------------------------------
-    def _tick(self, ts: float, out: list) -> list:
+    def _tick(self, ts: float, out: list[EnergyReport | Skip]) -> list[EnergyReport | Skip]:
         """Advance windows to ``ts`` and add periodic reports to ``out``."""
         self.samples += 1
         if self.last_ts is None or ts > self.last_ts:
@@ -312,7 +318,7 @@ class EnergyEngine:
             return None, t, self.resolver.boundary_after(t)
         return f"shift:{inst.id}", inst.start, inst.end
 
-    def _roll(self, t: float, out: list) -> None:
+    def _roll(self, t: float, out: list[EnergyReport | Skip]) -> None:
         """Close every window that ``t`` has left and open the one it is in."""
         for kind in KINDS:
             w = self.wins.get(kind)
@@ -338,7 +344,7 @@ class EnergyEngine:
             if w is not None and w.label is not None and w.start <= dw.start < w.end:
                 w.peak_kw = kw if w.peak_kw is None else max(w.peak_kw, kw)
 
-    def _spread(self, a0: float, b0: float, kwh: float, out: list) -> None:
+    def _spread(self, a0: float, b0: float, kwh: float, out: list[EnergyReport | Skip]) -> None:
         running = self._state_at(a0)
         span = b0 - a0
         a = a0

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 import kit
 from kit import subjects
-from kit.components import Analytics, save_when_dirty
+from kit.components import Analytics, ComponentContext, save_when_dirty
 from kit.intake import SeqGate, announce_skip, check_saved_time
 from kit.payloads import Quality, SampleBatch
 from kit_energy.config import ENERGY_UNITS, POWER_UNITS, EnergyConfig
@@ -49,7 +49,7 @@ def params_from(config: EnergyConfig) -> EnergyParams:
     )
 
 
-class EnergyComponent(Analytics):
+class EnergyComponent(Analytics[EnergyConfig]):
     """Energy per hour/shift/day and per part, 15-minute peak demand, idle energy, savings."""
 
     name: ClassVar[str] = "energy"
@@ -58,7 +58,7 @@ class EnergyComponent(Analytics):
     )
     Config: ClassVar[type[BaseModel]] = EnergyConfig
 
-    def __init__(self, config: EnergyConfig, ctx) -> None:
+    def __init__(self, config: EnergyConfig, ctx: ComponentContext) -> None:
         super().__init__(config, ctx)
         inp = config.inputs
         self.has_state = inp.running is not None or inp.state_code is not None
@@ -83,7 +83,7 @@ class EnergyComponent(Analytics):
         """True once subscribed (tests and status wait for it)."""
         self._dirty = asyncio.Event()
 
-    def _new_engine(self, state: dict | None = None) -> EnergyEngine:
+    def _new_engine(self, state: dict[str, Any] | None = None) -> EnergyEngine:
         return EnergyEngine(
             self.params, has_state=self.has_state, has_count=self.has_count, state=state
         )
@@ -157,7 +157,7 @@ class EnergyComponent(Analytics):
         # queued behind a burst of the meter's (they come on another subscription).
         now = self.ctx.clock.monotonic()
         # State and parts first: energy over the next interval is attributed with them.
-        out: list = []
+        out: list[Any] = []
         if "running" in found or "state_code" in found:
             out += eng.feed_running(ts, bool(found.get("running", found.get("state_code"))), now)
         if "count" in found:
@@ -182,7 +182,7 @@ class EnergyComponent(Analytics):
 
     async def publish_report(self, r: EnergyReport) -> None:
         """Publish one report's KPIs (window label ``hour:…``, ``day:…``, ``shift:…``, ``demand:…``)."""
-        common = {
+        common: dict[str, Any] = {
             "window": r.window,
             "window_start": _dt(r.start),
             "window_end": _dt(r.end),
@@ -190,7 +190,7 @@ class EnergyComponent(Analytics):
         }
         attrs = {"final": r.final, "covered_s": round(r.covered_s, 3)}
         if r.kind == "demand":
-            items = [("demand_kw", r.demand_kw, "kW")]
+            items: list[tuple[str, float | None, str | None]] = [("demand_kw", r.demand_kw, "kW")]
         else:
             items = [
                 ("energy_kwh", r.kwh, "kWh"),
@@ -224,6 +224,6 @@ class EnergyComponent(Analytics):
 
 
 @kit.hookimpl
-def register_components(register) -> None:
+def register_components(register: Any) -> None:
     """Register the energy component."""
     register.add(EnergyComponent)

@@ -115,7 +115,7 @@ def fetch(
         from_=t0.isoformat(),
         to=t1.isoformat(),
         every=every,
-        agg=agg,  # type: ignore[arg-type]
+        agg=agg,
         window=window,
     )
     result = run(control_call(settings_from(ctx), hist_api.QUERY, body, url=url, timeout=60))

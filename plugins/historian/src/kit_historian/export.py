@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -116,14 +117,15 @@ def write_xlsx(sheet: pl.DataFrame, path: Path, decimals: dict[str, int | None])
     each column's number format shows its decimals (computed columns: General)."""
     tcol = sheet.columns[0]
     local = sheet.with_columns(pl.col(tcol).dt.replace_time_zone(None))
-    formats = {
-        c: ("General" if d is None else "0" if d == 0 else "0." + "0" * d)
+    formats: dict[Any, Any] = {tcol: "yyyy-mm-dd hh:mm:ss.000"}
+    formats.update(
+        (c, "General" if d is None else "0" if d == 0 else "0." + "0" * d)
         for c, d in decimals.items()
-    }
+    )
     local.write_excel(
         path,
         worksheet="history",
-        column_formats={tcol: "yyyy-mm-dd hh:mm:ss.000", **formats},
+        column_formats=formats,
         autofit=local.height <= 10_000,  # autofit reads every cell: slow on big sheets
     )
 

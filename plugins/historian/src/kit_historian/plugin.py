@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -23,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 import kit
 from kit import codec, subjects
 from kit.codec import MalformedMessage
-from kit.components import Sink
+from kit.components import ComponentContext, Sink
 from kit.errors import KitError
 from kit.settings import default_data_dir
 
@@ -47,8 +48,11 @@ _STREAMS = {
     "kpi": (subjects.STREAM_KPI, f"{subjects.KPI_PREFIX}.>"),
     "events": (subjects.STREAM_EVENTS, f"{subjects.EVENT_PREFIX}.>"),
 }
-#: Data directory of the runtime in this process (set by ``runtime_started``).
-_runtime_data_dir: Path | None = None
+
+
+def _all_streams() -> list[Literal["data", "kpi", "events"]]:
+    """Default of ``streams``: raw samples, KPIs and events (typed for the field)."""
+    return ["data", "kpi", "events"]
 
 
 class HistorianConfig(BaseModel):
@@ -59,7 +63,7 @@ class HistorianConfig(BaseModel):
     directory: Path | None = None
     """Root of the Parquet tree; default ``<data_dir>/history``."""
     streams: list[Literal["data", "kpi", "events"]] = Field(
-        default_factory=lambda: ["data", "kpi", "events"], min_length=1
+        default_factory=_all_streams, min_length=1
     )
     """Which streams to keep: raw samples (``data``), KPIs (``kpi``), events (``events``)."""
     flush_rows: int = Field(50_000, ge=1, le=10_000_000)
@@ -85,20 +89,21 @@ class HistorianConfig(BaseModel):
     ``<data_dir>/history/assets/<component name>``, so it never shares a high-water mark
     with the site's historian."""
 
-    def root(self) -> Path:
-        """The resolved Parquet root."""
+    def root(self, data_dir: Path | None = None) -> Path:
+        """The resolved Parquet root: ``directory``, else ``<data_dir>/history`` (the
+        runtime's data directory, ``ctx.data_dir``; the settings' default outside one)."""
         if self.directory is not None:
             return Path(self.directory)
-        return (_runtime_data_dir or default_data_dir()) / "history"
+        return Path(data_dir or default_data_dir()) / "history"
 
-    def root_for(self, component: str) -> Path:
+    def root_for(self, component: str, data_dir: Path | None = None) -> Path:
         """The Parquet root of the component named ``component`` (see ``own_asset_only``)."""
         if self.own_asset_only and self.directory is None:
-            return self.root() / "assets" / subjects.sanitize_token(component)
-        return self.root()
+            return self.root(data_dir) / "assets" / subjects.sanitize_token(component)
+        return self.root(data_dir)
 
 
-class Historian(Sink):
+class Historian(Sink[HistorianConfig]):
     """Writes bus data and KPIs to Parquet partitioned by day and asset."""
 
     name: ClassVar[str] = "historian"
@@ -107,13 +112,13 @@ class Historian(Sink):
     )
     Config: ClassVar[type[BaseModel]] = HistorianConfig
 
-    def __init__(self, config: HistorianConfig, ctx) -> None:
+    def __init__(self, config: HistorianConfig, ctx: ComponentContext) -> None:
         super().__init__(config, ctx)
-        self.root = config.root_for(ctx.name)
+        self.root = config.root_for(ctx.name, ctx.data_dir)
         if config.own_asset_only and ctx.asset is None:
             raise KitError("own_asset_only needs a component with an asset (a recipe's)")
         self.stores: dict[str, Store] = {}
-        self._last_batch: dict[str, tuple] = {}
+        self._last_batch: dict[str, tuple[Any, ...]] = {}
         self.counts = {
             "messages": 0,
             "rows": 0,
@@ -128,7 +133,7 @@ class Historian(Sink):
         }
         self.ready: set[str] = set()
         """Streams whose consumer is attached (tests and status wait for it)."""
-        self._day = None
+        self._day: date | None = None
         self._size_checked = 0.0
 
     async def run(self) -> None:
@@ -147,7 +152,7 @@ class Historian(Sink):
                 tg.create_task(self._consume(kind))
 
     async def _consume(self, kind: str) -> None:
-        cfg: HistorianConfig = self.config
+        cfg = self.config
         stream, subject = _STREAMS[kind]
         if cfg.own_asset_only and self.ctx.asset is not None:
             tokens = self.ctx.asset.tokens
@@ -331,20 +336,13 @@ def find_historian(runtime: Any, name: str | None = None, asset: str | None = No
 
 
 @kit.hookimpl
-def register_components(register) -> None:
+def register_components(register: Any) -> None:
     """Register the historian sink."""
     register.add(Historian)
 
 
 @kit.hookimpl
-def runtime_started(runtime) -> None:
-    """Remember the runtime's data directory (default home of the Parquet tree)."""
-    global _runtime_data_dir
-    _runtime_data_dir = Path(runtime.settings.data_dir)
-
-
-@kit.hookimpl
-def register_endpoints(api, runtime) -> None:
+def register_endpoints(api: Any, runtime: Any) -> None:
     """``history.query`` (:class:`kit_historian.api.QueryRequest` →
     :class:`kit_historian.api.QueryReply`)."""
     from kit_historian import api as hist_api
@@ -352,7 +350,7 @@ def register_endpoints(api, runtime) -> None:
 
     async def history_query(req: hist_api.QueryRequest) -> dict[str, Any]:
         inst = find_historian(runtime, req.component, req.asset)
-        root = inst.config.root_for(inst.name)
+        root = inst.config.root_for(inst.name, runtime.settings.data_dir)
         start, end = parse_time(req.from_), parse_time(req.to)
 
         def run() -> dict[str, Any]:
@@ -375,7 +373,7 @@ def register_endpoints(api, runtime) -> None:
 
 
 @kit.hookimpl
-def register_commands(cli) -> None:
+def register_commands(cli: Any) -> None:
     """Add ``kit history``."""
     from kit_historian.cli import history
 

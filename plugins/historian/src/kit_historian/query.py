@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import polars as pl
 
@@ -125,7 +125,7 @@ def query(
     )
     if window is not None:
         lf = lf.filter(pl.col("window") == window)
-    if not every:
+    if not every or interval is None:  # interval is None exactly when every is empty
         return lf.sort("point", "ts").collect()
     good = pl.col("quality") == "good"
     value = pl.col("value").filter(good)
@@ -142,16 +142,16 @@ def query(
     )
 
 
-def to_json(df: pl.DataFrame, limit: int | None = None) -> dict:
+def to_json(df: pl.DataFrame, limit: int | None = None) -> dict[str, Any]:
     """A result frame as ``{"columns": [...], "rows": [[...]], "truncated": bool}`` (ISO times)."""
     truncated = limit is not None and df.height > limit
-    if truncated:
+    if truncated and limit is not None:  # (repeated for the type checker)
         df = df.head(limit)
     out = df.with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%S%.6f%:z"))
     return {"columns": out.columns, "rows": out.rows(), "truncated": truncated}
 
 
-def from_json(result: dict) -> pl.DataFrame:
+def from_json(result: dict[str, Any]) -> pl.DataFrame:
     """Inverse of :func:`to_json` (used by the CLI to format a control API answer)."""
     df = pl.DataFrame(result["rows"], schema=result["columns"], orient="row")
     if "ts" in df.columns and df.height:

@@ -68,7 +68,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 class RowBuffer:
     """Column lists of rows not yet written; appending is a few list appends per point."""
 
-    cols: dict[str, list] = field(default_factory=lambda: {k: [] for k in SCHEMA})
+    cols: dict[str, list[Any]] = field(default_factory=lambda: {k: [] for k in SCHEMA})
     first_seq: int | None = None
     last_seq: int | None = None
 

@@ -12,6 +12,7 @@ Formulas (docs/plugins/oee.md):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -95,12 +96,12 @@ class CounterTracker:
         self.resets += 1
         return value
 
-    def to_state(self) -> list:
+    def to_state(self) -> list[Any]:
         """JSON-able state."""
         return [self.last, self.rollovers, self.resets]
 
     @classmethod
-    def from_state(cls, max_value: float | None, state: list | None) -> CounterTracker:
+    def from_state(cls, max_value: float | None, state: list[Any] | None) -> CounterTracker:
         """Rebuild from :meth:`to_state` output."""
         if not state:
             return cls(max_value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -12,6 +13,11 @@ from kit_oee.engine import CountMode
 from kit_oee.shifts import ShiftCalendar
 
 STATES = ("run", "idle", "down", "setup", "planned_stop", "unknown")
+
+
+def _codes(*codes: int | str) -> Callable[[], list[int | str]]:
+    """A ``default_factory`` for a list of state codes (typed: a bare lambda infers list[int])."""
+    return lambda: list(codes)
 
 
 class OeeInputs(BaseModel):
@@ -57,17 +63,17 @@ class StateCodes(BaseModel):
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
-    run: list[int | str] = Field(default_factory=lambda: [1])
+    run: list[int | str] = Field(default_factory=_codes(1))
     """Producing: counts towards actual production time."""
-    idle: list[int | str] = Field(default_factory=lambda: [2])
+    idle: list[int | str] = Field(default_factory=_codes(2))
     """Ready but not producing (starved, blocked, no order): lowers availability, no failure."""
-    down: list[int | str] = Field(default_factory=lambda: [3])
+    down: list[int | str] = Field(default_factory=_codes(3))
     """Down = failure: starts a failure event for MTBF/MTTR."""
-    setup: list[int | str] = Field(default_factory=lambda: [4])
+    setup: list[int | str] = Field(default_factory=_codes(4))
     """Setup/changeover: lowers availability, no failure."""
-    planned_stop: list[int | str] = Field(default_factory=lambda: [5])
+    planned_stop: list[int | str] = Field(default_factory=_codes(5))
     """Planned stop signalled by the machine: removed from planned busy time, like calendar downtime."""
-    unknown: list[int | str] = Field(default_factory=lambda: [0])
+    unknown: list[int | str] = Field(default_factory=_codes(0))
     """No information: the time is "no data", neither running nor stopped."""
 
     @model_validator(mode="after")

@@ -164,7 +164,7 @@ class OeeEngine:
         Returns reports due at this sample (closed shifts, periodic updates) and downtimes
         that ended at it, in time order.
         """
-        out: list[Report | Downtime] = []
+        out: list[Report | Downtime | Skip] = []
         self.samples += 1
         if self.last_ts is None:
             self.last_ts = ts
@@ -187,7 +187,7 @@ class OeeEngine:
         iv = self.p.publish_interval_s
         return (ts // iv + 1) * iv
 
-    def _set_state(self, state: str, ts: float, out: list) -> None:
+    def _set_state(self, state: str, ts: float, out: list[Report | Downtime | Skip]) -> None:
         prev = self.state if self._state_valid(ts) else None
         self.state, self.state_ts = state, ts
         if state == prev:
@@ -205,7 +205,7 @@ class OeeEngine:
             )
             self._add(ts, inst, FIELD_INDEX["stops"], 1.0)
 
-    def _close_downtime(self, ts: float, out: list) -> None:
+    def _close_downtime(self, ts: float, out: list[Report | Downtime | Skip]) -> None:
         d = self.open_downtime
         if d is None:
             return
@@ -230,7 +230,7 @@ class OeeEngine:
                     self._add(ts, inst, FIELD_INDEX[f"{key}_in"], delta)
 
     # -- time accounting -------------------------------------------------------------------
-    def _advance(self, t0: float, t1: float, out: list) -> None:
+    def _advance(self, t0: float, t1: float, out: list[Report | Downtime | Skip]) -> None:
         # Split [t0, t1) where the held state expires and at shift boundaries.
         expiry = (self.state_ts + self.p.max_gap_s) if self.state_ts is not None else t0
         a = t0

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 import kit
 from kit import subjects
-from kit.components import Analytics, save_when_dirty
+from kit.components import Analytics, ComponentContext, save_when_dirty
 from kit.errors import KitError
 from kit.intake import SeqGate, announce_skip, check_saved_time
 from kit.payloads import Quality, SampleBatch
@@ -46,14 +46,14 @@ def downtime_json(d: Downtime) -> dict[str, Any]:
     }
 
 
-class OeeComponent(Analytics):
+class OeeComponent(Analytics[OeeConfig]):
     """OEE (ISO 22400-2): availability, effectiveness, quality, OEE, downtime, MTBF/MTTR."""
 
     name: ClassVar[str] = "oee"
     summary: ClassVar[str] = "OEE per ISO 22400-2 per shift and rolling, downtime events, MTBF/MTTR"
     Config: ClassVar[type[BaseModel]] = OeeConfig
 
-    def __init__(self, config: OeeConfig, ctx) -> None:
+    def __init__(self, config: OeeConfig, ctx: ComponentContext) -> None:
         super().__init__(config, ctx)
         self.params = EngineParams(
             pru_s=config.ideal_cycle_s,
@@ -181,14 +181,14 @@ class OeeComponent(Analytics):
         """Publish the KPIs of one report (window ``shift:<id>`` or ``rolling``)."""
         f = r.factors
         t = r.totals
-        common = {
+        common: dict[str, Any] = {
             "window": r.window,
             "window_start": _dt(r.start),
             "window_end": _dt(r.end),
             "ts": _dt(r.ts),
         }
         flags = {"final": r.final, "effectiveness_over_100": f.effectiveness_over_100}
-        values: list[tuple[str, Any, str | None, dict]] = [
+        values: list[tuple[str, Any, str | None, dict[str, Any]]] = [
             ("oee", f.oee, None, {**flags, **t}),
             (
                 "availability",
@@ -278,17 +278,18 @@ def _instance(runtime: Any, body: Any) -> OeeComponent:
         raise KitError(f"no oee component named {name!r}; running: {', '.join(names) or 'none'}")
     if inst.component is None:
         raise KitError(f"oee component {name!r} is not running ({inst.status.value})")
-    return inst.component  # type: ignore[return-value]
+    component: OeeComponent = inst.component
+    return component
 
 
 @kit.hookimpl
-def register_components(register) -> None:
+def register_components(register: Any) -> None:
     """Register the oee component."""
     register.add(OeeComponent)
 
 
 @kit.hookimpl
-def register_endpoints(api, runtime) -> None:
+def register_endpoints(api: Any, runtime: Any) -> None:
     """``oee.downtimes {component}`` and ``oee.assign_reason {component, downtime_id, reason, who}``."""
 
     from kit_oee import api as oee_api

@@ -206,7 +206,7 @@ class ShiftResolver:
 
     def _candidates(self, t: float, days_back: int = 1, days_fwd: int = 0) -> list[ShiftInstance]:
         local = datetime.fromtimestamp(t, self.tz).date()
-        out = []
+        out: list[ShiftInstance] = []
         for k in range(-days_back, days_fwd + 1):
             d = local + timedelta(days=k)
             wd = WEEKDAYS[d.weekday()]

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import kit
 from kit.bindings import Binding
-from kit.components import Analytics, save_when_dirty
+from kit.components import Analytics, ComponentContext, save_when_dirty
 from kit.intake import Intake, TimeLimits
 from kit.payloads import SampleBatch
 from kit.subjects import sanitize_token
@@ -109,7 +109,7 @@ class SpcConfig(BaseModel):
     """Chart points (individuals or subgroups) from which limits are learned."""
     limits: GivenLimits | None = None
     """Known limits; when set there is no phase I."""
-    rules: list[RuleName] = Field(default_factory=lambda: list(NELSON))
+    rules: list[RuleName] = Field(default_factory=lambda: list(NELSON))  # type: ignore[arg-type]  # mypy infers the lambda narrower than the field
     """Rules to apply: ``nelson1``..``nelson8`` and/or ``we1``..``we4``."""
     spec: SpecLimits | None = None
     """Specification limits for rolling Cp/Cpk/Pp/Ppk."""
@@ -140,14 +140,14 @@ def _num(v: float) -> float | None:
     return v if math.isfinite(v) else None
 
 
-class SpcComponent(Analytics):
+class SpcComponent(Analytics[SpcConfig]):
     """Shewhart chart with Nelson / Western Electric rules and rolling capability."""
 
     name: ClassVar[str] = "spc"
     summary: ClassVar[str] = "SPC: I-MR / X-bar-R charts, Nelson and Western Electric rules, Cp/Cpk"
     Config: ClassVar[type[BaseModel]] = SpcConfig
 
-    def __init__(self, config: SpcConfig, ctx) -> None:
+    def __init__(self, config: SpcConfig, ctx: ComponentContext) -> None:
         super().__init__(config, ctx)
         n = 1 if config.chart == "imr" else config.subgroup_size
         self.c = sanitize_token(config.characteristic or config.inputs.value.point)
@@ -168,7 +168,7 @@ class SpcComponent(Analytics):
             config.time_tolerance,
         )
         self.violations = 0
-        self._published_limits: tuple | None = None
+        self._published_limits: tuple[Any, ...] | None = None
         self._dirty = asyncio.Event()
 
     async def run(self) -> None:
@@ -252,10 +252,10 @@ class SpcComponent(Analytics):
         key = (lim.cl, lim.ucl, lim.lcl)
         if key != self._published_limits or p.index % self.config.limits_every == 0:
             self._published_limits = key
-            for name, v in (("cl", lim.cl), ("ucl", lim.ucl), ("lcl", lim.lcl)):
-                await ctx.publish_kpi(f"{c}_x_{name}", v, ts=ts, window="limits")
-            for name, v in (("cl", lim.r_cl), ("ucl", lim.r_ucl), ("lcl", lim.r_lcl)):
-                await ctx.publish_kpi(f"{c}_{spread_name}_{name}", v, ts=ts, window="limits")
+            for name, level in (("cl", lim.cl), ("ucl", lim.ucl), ("lcl", lim.lcl)):
+                await ctx.publish_kpi(f"{c}_x_{name}", level, ts=ts, window="limits")
+            for name, level in (("cl", lim.r_cl), ("ucl", lim.r_ucl), ("lcl", lim.r_lcl)):
+                await ctx.publish_kpi(f"{c}_{spread_name}_{name}", level, ts=ts, window="limits")
         for chart, v in p.violations:
             self.violations += 1
             await ctx.publish_event(
@@ -312,6 +312,6 @@ class SpcComponent(Analytics):
 
 
 @kit.hookimpl
-def register_components(register) -> None:
+def register_components(register: Any) -> None:
     """Register the spc component."""
     register.add(SpcComponent)

@@ -119,7 +119,7 @@ class RuleState:
     a1: int = 0
     b1: int = 0
     active: dict[str, bool] = field(default_factory=dict)
-    recent: deque = field(default_factory=lambda: deque(maxlen=15))
+    recent: deque[Any] = field(default_factory=lambda: deque(maxlen=15))
 
     def __post_init__(self) -> None:
         unknown = [r for r in self.rules if r not in DESCRIPTION]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 import kit
-from kit.components import Source
+from kit.components import ComponentContext, Source
 from kit_synthetic.model import MachineModel
 
 UNITS = {
@@ -43,7 +43,7 @@ class SyntheticConfig(BaseModel):
     """Stop after this many batches (tests); None runs forever."""
 
 
-class SyntheticMachine(Source):
+class SyntheticMachine(Source[SyntheticConfig]):
     """Realistic machine signals without a device: state cycles running/idle/down, part and
     reject counters, power and energy, temperature, vibration with a developing fault."""
 
@@ -55,7 +55,7 @@ class SyntheticMachine(Source):
     #: Semantic points every batch carries (recipes check their bindings against this).
     provides: ClassVar[frozenset[str]] = frozenset(UNITS)
 
-    def __init__(self, config: SyntheticConfig, ctx) -> None:
+    def __init__(self, config: SyntheticConfig, ctx: ComponentContext) -> None:
         super().__init__(config, ctx)
         self.model = MachineModel(
             seed=config.seed, ideal_cycle_s=config.ideal_cycle_s, fault_onset_s=config.fault_onset_s
@@ -64,7 +64,7 @@ class SyntheticMachine(Source):
 
     async def run(self) -> None:
         """Publish one batch every ``interval_s`` on the component's asset."""
-        cfg: SyntheticConfig = self.config
+        cfg = self.config
         clock = self.ctx.clock
         names = list(self.model.step(0.0))
         extra = [f"channel_{i}" for i in range(cfg.extra_points)]
@@ -84,12 +84,12 @@ class SyntheticMachine(Source):
             next_at += cfg.interval_s
             await clock.sleep(max(0.0, next_at - clock.monotonic()))
 
-    def metrics(self) -> dict:
+    def metrics(self) -> dict[str, Any]:
         """Batches published and the simulated state."""
         return {"batches": self.batches, "state": self.model.state_name}
 
 
 @kit.hookimpl
-def register_components(register) -> None:
+def register_components(register: Any) -> None:
     """Register the synthetic source."""
     register.add(SyntheticMachine)

@@ -1,0 +1,1 @@
+"""Governed anomaly models: signed model files, shadow/promote, drift and rule fallback."""
