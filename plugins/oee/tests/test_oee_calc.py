@@ -225,3 +225,36 @@ def test_planned_stop_and_unknown_states():
     assert r.totals["no_data_s"] == 300 and r.totals["down_s"] == 300
     assert r.totals["pbt_s"] == 1800 - 600  # the planned stop is not planned busy time
     assert [d.duration_s for d in eng.downtime_list()] == [300]  # only the failure is a downtime
+
+
+def test_a_counter_already_counting_starts_at_its_first_increment():
+    """The demo's first minute: counting begins mid-cycle, so the first part completed was
+    mostly made before the engine saw anything. Counting it over the few seconds seen gave
+    effectiveness above 100 %; a fresh engine starts at that part's completion instead."""
+    # Ideal 30 s; the machine really cycles in exactly 30 s. The engine starts at 06:00:20,
+    # 25 s into a cycle (counter at 41): parts complete at 06:00:25, 06:00:55, … and the
+    # first report (06:01:00) sees 40 s of running — the old count, 2 parts, read 150 %.
+    t0 = sc.T0 + 20
+    rows = [(t0 + i * 5.0, "run", 41 + (i + 5) // 6, 0) for i in range(0, 121)]
+    engine = OeeEngine(params(publish_interval_s=60))
+    reports = [o for o in run(engine, rows) if isinstance(o, Report)]
+    assert reports, "no periodic report"
+    for r in reports:
+        assert r.factors.effectiveness is not None and r.factors.effectiveness <= 1.0, r
+    # Independently: parts completed strictly after the first one, as the engine counts them.
+    last_counter = rows[-1][2]
+    assert engine.shift_totals[engine_field("produced_in")] == last_counter - 41 - 1
+    # A counter at zero (reset at the start) counts its first part; a restored engine counts
+    # every increment after its saved reading.
+    zero = OeeEngine(params())
+    run(zero, [(t0, "run", 0, 0), (t0 + 30, "run", 1, 0)])
+    assert zero.shift_totals[engine_field("produced_in")] == 1
+    restored = OeeEngine(params(), json.loads(json.dumps(engine.to_state())))
+    run(restored, [(rows[-1][0] + 30, "run", last_counter + 1, 0)])
+    assert restored.shift_totals[engine_field("produced_in")] == last_counter - 41
+
+
+def engine_field(name: str) -> int:
+    from kit_oee.engine import FIELD_INDEX
+
+    return FIELD_INDEX[name]

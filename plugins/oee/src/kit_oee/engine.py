@@ -147,7 +147,11 @@ class OeeEngine:
         self.downtime_seq = 0
         self.samples = 0
         self.skipped_s = 0.0
+        # Counters whose first increment is not counted (see _count); decided per counter at
+        # its first reading, only in an engine that starts without saved state.
+        self._skip_first: dict[str, bool | None] = {k: None for k in ("produced", "good", "reject")}
         if state:
+            self._skip_first = {}
             self._restore(state)
 
     # -- feeding ------------------------------------------------------------------------
@@ -225,7 +229,20 @@ class OeeEngine:
         inst = self.resolver.shift_at(ts)
         for key, value in (("produced", produced), ("good", good), ("reject", reject)):
             if value is not None:
+                skip = self._skip_first.get(key)
                 delta = self.counters[key].update(float(value))
+                if skip is None and key in self._skip_first:
+                    # First reading of a fresh engine. A counter already above zero was
+                    # counting before this engine could see it: the part that completes next
+                    # was mostly made before counting began, and counting it over the short
+                    # time seen puts effectiveness above 100 % (the demo's first minute).
+                    # Counting starts at that part's completion instead — one part, in the
+                    # conservative direction. A counter at zero was reset at or before the
+                    # start, so its first part is counted.
+                    self._skip_first[key] = float(value) != 0
+                elif skip and delta:
+                    self._skip_first[key] = False
+                    continue
                 if delta:
                     self._add(ts, inst, FIELD_INDEX[f"{key}_in"], delta)
 
