@@ -88,13 +88,14 @@ SETTLE_S = 6.0
 #: Seconds the independent subscriber counts points on the bus.
 COUNT_S = 3.0
 #: Number key → text only that screen shows (its header title), in the order pressed.
+# The title bar reads "Fast-Track Kit · <bus URL> — <screen>": match the screen's part.
 SCREENS = [
-    ("1", "Kit — Overview"),
-    ("2", "Kit — Recipe catalog"),
-    ("3", "Kit — Deployments"),
-    ("4", "Kit — KPIs"),
-    ("5", "Kit — Alarms"),
-    ("6", "Kit — Plugins and trust"),
+    ("1", " — Overview"),
+    ("2", " — Recipe catalog"),
+    ("3", " — Deployments"),
+    ("4", " — KPIs"),
+    ("5", " — Alarms"),
+    ("6", " — Plugins and trust"),
 ]
 
 
