@@ -9,12 +9,20 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from kit.cli.common import run
 from kit.errors import BusError, ConfigError
+
+if TYPE_CHECKING:
+    from kit.hub.config import HubState
+    from kit.hub.status import SourceStatus
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 _DIR = click.option(
     "--dir",
@@ -31,7 +39,7 @@ def hub() -> None:
     """Run a hub that sites join as leaf nodes, or write its configs."""
 
 
-def _state(hub_dir: Path, **topology: object):
+def _state(hub_dir: Path, **topology: Any) -> HubState:
     """Existing state with topology options applied, or a new hub."""
     from kit.hub.config import HubState, HubTLS
 
@@ -66,7 +74,7 @@ def _state(hub_dir: Path, **topology: object):
     return new
 
 
-def _topology_options(f):
+def _topology_options(f: _F) -> _F:
     for opt in reversed(
         [
             click.option("--nodes", type=click.Choice(["1", "3"]), help="1 (trials) or 3 nodes."),
@@ -201,7 +209,7 @@ def add_site_cmd(
     click.echo("site settings (kit.yaml):\n  hub:\n    credentials: " + str(path.resolve()))
 
 
-async def _ensure(state, url: str | None = None) -> list[str]:
+async def _ensure(state: HubState, url: str | None = None) -> list[str]:
     import nats
 
     from kit.hub.config import admin_options
@@ -290,7 +298,7 @@ def fleet_status_cmd(
 
     from kit.hub.config import HubState, admin_options
 
-    opts: dict = {}
+    opts: dict[str, Any] = {}
     if hub_dir is not None:
         state = HubState.load(hub_dir)
         url = url or ",".join(state.client_urls())
@@ -315,7 +323,7 @@ def fleet_status_cmd(
         raise SystemExit(1)
 
 
-async def _status(url: str, opts: dict, site: str | None):
+async def _status(url: str, opts: dict[str, Any], site: str | None) -> list[SourceStatus]:
     import nats
 
     from kit.hub.status import REPLY_PREFIX, fleet_status
@@ -336,7 +344,7 @@ async def _status(url: str, opts: dict, site: str | None):
         await nc.close()
 
 
-def render_status(rows) -> str:
+def render_status(rows: list[SourceStatus]) -> str:
     """The human table of :func:`kit.hub.status.fleet_status` rows."""
     head = f"{'site':<16} {'stream':<11} {'site last':>9} {'hub has':>8} {'lag':>6} {'lag s':>7} {'complete':>9}  notes"
     out = [head]

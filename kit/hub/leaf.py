@@ -46,7 +46,7 @@ def read_credentials(path: Path) -> dict[str, Any]:
         ConfigError: missing or malformed (naming the file).
     """
     try:
-        creds = json.loads(Path(path).read_text())
+        creds: dict[str, Any] = json.loads(Path(path).read_text())
     except OSError as exc:
         raise ConfigError(f"hub.credentials: {path}: {exc.strerror}") from None
     except ValueError as exc:

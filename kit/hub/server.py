@@ -15,6 +15,7 @@ import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import nats
 
@@ -34,7 +35,7 @@ class HubNode:
     client_port: int | None = None
     leaf_port: int | None = None
     log: list[str] = field(default_factory=list)
-    _drain: asyncio.Task | None = None
+    _drain: asyncio.Task[None] | None = None
 
     async def start(self, timeout: float = 20.0) -> None:
         """Start the node and wait for its ready line.
@@ -42,7 +43,9 @@ class HubNode:
         Raises:
             BusError: it exits or does not become ready (with its last log lines).
         """
-        kwargs = {"preexec_fn": _pdeathsig} if sys.platform.startswith("linux") else {}
+        kwargs: dict[str, Any] = (
+            {"preexec_fn": _pdeathsig} if sys.platform.startswith("linux") else {}
+        )
         self.process = await asyncio.create_subprocess_exec(
             str(server_binary()),
             "-c",
@@ -123,7 +126,7 @@ class LocalHub:
         scheme = "tls" if self.state.tls else "nats"
         return [f"{scheme}://{self.state.host}:{n.client_port}" for n in self.nodes]
 
-    def connect_options(self) -> dict:
+    def connect_options(self) -> dict[str, Any]:
         """nats-py options for the admin user (and TLS trust) on this hub."""
         return admin_options(self.state)
 

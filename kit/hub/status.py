@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
@@ -100,7 +100,7 @@ async def _request(nc: Any, subject: str, timeout: float) -> dict[str, Any] | No
     except Exception:  # no responders / timeout: the site or stream is not reachable now
         return None
     try:
-        return json.loads(msg.data)
+        return cast("dict[str, Any]", json.loads(msg.data))
     except ValueError:
         return None
 

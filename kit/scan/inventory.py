@@ -16,13 +16,13 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kit.errors import ConfigError
 
-INVENTORY_VERSION = 1
+INVENTORY_VERSION: Final = 1
 MATCH_THRESHOLD = 0.5
 """A device is identified when its best candidate's confidence is at least this."""
 
@@ -203,4 +203,4 @@ PRIOR = 3.0
 
 def confidence(score: float) -> float:
     """``1 / (1 + 10^(PRIOR − score))``: evidence in log10 likelihood-ratio units → 0–1."""
-    return 1.0 / (1.0 + 10.0 ** min(50.0, PRIOR - score))
+    return 1.0 / (1.0 + cast(float, 10.0 ** min(50.0, PRIOR - score)))

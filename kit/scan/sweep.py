@@ -66,7 +66,7 @@ async def port_open(host: str, port: int, timeout_s: float) -> bool:
     return True
 
 
-def _sort_key(e: Endpoint) -> tuple:
+def _sort_key(e: Endpoint) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]:
     return (ipaddress.ip_address(e.host), e.port)
 
 
