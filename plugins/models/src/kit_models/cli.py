@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -183,7 +184,7 @@ def train_cmd(
         try:
             from kit_models import train
 
-            say = lambda m: progress.put(("progress", m))  # noqa: E731
+            say: Callable[[str], None] = lambda m: progress.put(("progress", m))  # noqa: E731
             if csv_file is not None:
                 say(f"reading {csv_file}")
                 rows, source = train.read_csv(csv_file, pts), f"csv:{csv_file.name}"

@@ -22,6 +22,7 @@ decides as ``plugin_policy`` does for plugins (kit_models.artefact). Endpoints:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
@@ -31,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import kit
 from kit.bindings import Binding
-from kit.components import Analytics
+from kit.components import Analytics, ComponentContext
 from kit.errors import KitError
 from kit.intake import Intake, TimeLimits
 from kit.payloads import SampleBatch
@@ -104,7 +105,7 @@ def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-class ModelScoring(Analytics):
+class ModelScoring(Analytics[ModelScoringConfig]):
     """Scores the live stream with the active (and shadow) model; falls back to ISO zones."""
 
     name: ClassVar[str] = "model_scoring"
@@ -113,7 +114,7 @@ class ModelScoring(Analytics):
     )
     Config: ClassVar[type[BaseModel]] = ModelScoringConfig
 
-    def __init__(self, config: ModelScoringConfig, ctx) -> None:
+    def __init__(self, config: ModelScoringConfig, ctx: ComponentContext) -> None:
         super().__init__(config, ctx)
         self.intake = Intake(
             dict(config.inputs), str(ctx.asset) if ctx.asset else None, config.time_tolerance
@@ -140,6 +141,7 @@ class ModelScoring(Analytics):
         """(Re)load active and shadow versions from the registry, verifying each file."""
         async with self._lock:
             data_dir = self.ctx.data_dir
+            assert data_dir is not None  # a running component always has the site's data_dir
             reg = artefact.registry(data_dir, self.config.model)
             keys = self.ctx.trust_store().keys
             old = self.slots
@@ -158,6 +160,7 @@ class ModelScoring(Analytics):
 
     async def _load(self, role: str, version: int, keys: dict[str, Any]) -> Slot | None:
         name = self.config.model
+        assert self.ctx.data_dir is not None  # a running component always has the site's data_dir
         path = artefact.model_path(self.ctx.data_dir, name, version)
         try:
             doc = artefact.read_doc(path)
@@ -242,7 +245,7 @@ class ModelScoring(Analytics):
         change = slot.alert.update(score > slot.model.threshold)
         if change is None:
             return
-        data = {
+        data: dict[str, Any] = {
             "model": self.config.model,
             "version": slot.version,
             "score": score,
@@ -318,9 +321,10 @@ class ModelScoring(Analytics):
                 signal=self.config.fallback.signal,
             )
         else:
+            assert active is not None  # reason is None only with an active, non-degraded model
             await self._event(
                 "fallback_ended",
-                f"{self.config.model}: model v{active.version} carries alerts again",  # type: ignore[union-attr]
+                f"{self.config.model}: model v{active.version} carries alerts again",
                 ts=ts,
             )
 
@@ -359,6 +363,7 @@ class ModelScoring(Analytics):
     async def decide_version(self, action: str, version: int, who: str) -> dict[str, Any]:
         """Promote or retire ``version`` on a person's word; audited, then reloaded."""
         data_dir = self.ctx.data_dir
+        assert data_dir is not None  # a running component always has the site's data_dir
         fn = artefact.promote if action == "promote" else artefact.retire
         try:
             result = fn(data_dir, self.config.model, version)
@@ -398,7 +403,7 @@ class ModelScoring(Analytics):
         }
 
 
-def _components(runtime) -> list[ModelScoring]:
+def _components(runtime: Any) -> list[ModelScoring]:
     return [
         i.component
         for i in runtime.supervisor.instances.values()
@@ -407,16 +412,16 @@ def _components(runtime) -> list[ModelScoring]:
 
 
 @kit.hookimpl
-def register_components(register) -> None:
+def register_components(register: Any) -> None:
     """Register the model-scoring component."""
     register.add(ModelScoring)
 
 
 @kit.hookimpl
-def register_endpoints(api, runtime) -> None:
+def register_endpoints(api: Any, runtime: Any) -> None:
     """``models.promote``, ``models.retire`` (a person's decision) and ``models.status``."""
 
-    def handler(action: str):
+    def handler(action: str) -> Callable[[Any], Awaitable[dict[str, Any]]]:
         async def call(body: Any) -> dict[str, Any]:
             if not isinstance(body, dict) or not body.get("model") or not body.get("who"):
                 raise KitError("expected {model, version, who}: a person must be named")
@@ -443,7 +448,7 @@ def register_endpoints(api, runtime) -> None:
 
 
 @kit.hookimpl
-def register_commands(cli) -> None:
+def register_commands(cli: Any) -> None:
     """Add ``kit model``."""
     from kit_models.cli import model
 

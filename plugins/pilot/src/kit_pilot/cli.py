@@ -13,6 +13,7 @@ import click
 from kit.cli.common import settings_from
 from kit.display import computed_decimals
 from kit.errors import KitError
+from kit.settings import Settings
 from kit_pilot.goal import parse_baseline, parse_goal
 from kit_pilot.store import Context, Pilot, PilotStore
 
@@ -73,19 +74,19 @@ def pilot() -> None:
 @click.option("--now", "now_text", hidden=True, help="Pretend it is this time (tests, replays).")
 @click.pass_context
 def start_cmd(
-    ctx,
-    name,
-    kpis,
-    baseline,
-    assets,
-    deployments,
-    period,
-    owner,
-    shifts,
-    product_mix,
-    window,
-    tz,
-    now_text,
+    ctx: click.Context,
+    name: str,
+    kpis: tuple[str, ...],
+    baseline: str,
+    assets: tuple[str, ...],
+    deployments: tuple[str, ...],
+    period: str,
+    owner: str | None,
+    shifts: str,
+    product_mix: str | None,
+    window: str | None,
+    tz: str | None,
+    now_text: str | None,
 ) -> None:
     """Start pilot NAME: record its goal, baseline window and the context to hold fixed."""
     from kit_historian.export import check_tz, local_tz_name
@@ -144,7 +145,7 @@ def _fmt_change(v: float | None, unit: str | None) -> str:
     return f"{v:+.{d}f}{' ' + unit if unit else ''}"
 
 
-def site_history_dir(settings) -> Path:
+def site_history_dir(settings: Settings) -> Path:
     """Parquet root of the site-wide historian: its configured ``directory``, else the
     default ``<data_dir>/history`` (also where the default site historian writes)."""
     for spec in settings.components:
@@ -166,7 +167,9 @@ def site_history_dir(settings) -> Path:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--now", "now_text", hidden=True, help="Pretend it is this time (tests, replays).")
 @click.pass_context
-def status_cmd(ctx, name, history_dir, as_json, now_text) -> None:
+def status_cmd(
+    ctx: click.Context, name: str, history_dir: Path | None, as_json: bool, now_text: str | None
+) -> None:
     """Show pilot NAME against its goal: baseline, pilot so far, change with interval, target."""
     from kit_pilot.progress import progress
 
@@ -204,7 +207,7 @@ def status_cmd(ctx, name, history_dir, as_json, now_text) -> None:
 
 @pilot.command("list")
 @click.pass_context
-def list_cmd(ctx) -> None:
+def list_cmd(ctx: click.Context) -> None:
     """List the recorded pilots."""
     store = PilotStore(settings_from(ctx).data_dir)
     for n in store.names():

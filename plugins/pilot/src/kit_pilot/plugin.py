@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import kit
 
 
 @kit.hookimpl
-def register_commands(cli) -> None:
+def register_commands(cli: Any) -> None:
     """Add ``kit pilot``."""
     from kit_pilot.cli import pilot
 

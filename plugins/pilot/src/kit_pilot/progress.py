@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from kit_pilot.samples import window_samples
 from kit_pilot.stats import Comparison, compare
@@ -32,19 +33,19 @@ class KpiProgress:
     completeness: tuple[float | None, float | None]
     windows_seen: list[str]
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
         d = asdict(self)
         d["comparison"] = self.comparison.as_dict()
         return d
 
 
-def progress(pilot: Pilot, history: Path, now: datetime, **stats_kw) -> list[KpiProgress]:
+def progress(pilot: Pilot, history: Path, now: datetime, **stats_kw: Any) -> list[KpiProgress]:
     """Evaluate every goal of ``pilot`` from ``history`` up to ``now`` (or the planned end)."""
     out = []
     end = min(now, pilot.end)
     for g in pilot.goals:
-        kw = dict(shifts=pilot.context.shifts, tz=pilot.tz, window=pilot.window)
+        kw: dict[str, Any] = dict(shifts=pilot.context.shifts, tz=pilot.tz, window=pilot.window)
         if pilot.baseline.source == "import":
             rows = sorted(pilot.baseline.imported.get(g.kpi, []))
             base_vals, base_comp, unit0, seen0 = [v for _, v in rows], None, None, []
@@ -72,6 +73,7 @@ def progress(pilot: Pilot, history: Path, now: datetime, **stats_kw) -> list[Kpi
         target = g.target(c.baseline_mean, unit) if c.baseline_mean is not None else None
         prog, status = None, "too early"
         if c.change is not None and target is not None and target != c.baseline_mean:
+            assert c.baseline_mean is not None  # target is only computed from a baseline mean
             prog = c.change / (target - c.baseline_mean)
             if c.verdict == "not enough data":
                 status = "too early"

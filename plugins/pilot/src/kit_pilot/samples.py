@@ -91,13 +91,13 @@ def window_samples(
     ts = df.select(pl.col("ts").unique().sort())["ts"]
     if ts.len() >= 3:
         cadence = ts.diff().drop_nulls().median()
-        if cadence and cadence > timedelta(0):
+        if isinstance(cadence, timedelta) and cadence > timedelta(0):
             expected = (end - start) / cadence * max(1, len(assets))
             completeness = min(1.0, good.height / expected)
     return WindowSamples(
         per_shift["value"].to_list(),
         per_shift["shift"].to_list(),
         completeness,
-        unit,
+        unit,  # type: ignore[arg-type]  # polars types Series.last() as any Python literal; a str column
         windows_seen,
     )

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 #: Fewer shifts than this in either window: the comparison is reported but flagged.
 MIN_SHIFTS = 10
@@ -50,7 +51,7 @@ class Comparison:
     """``increase``, ``decrease``, ``no significant change`` or ``not enough data``."""
     warnings: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-ready) for stores, reports and evidence packs."""
         return asdict(self)
 
@@ -120,7 +121,7 @@ def compare(
                 f"{name}: data {comp:.0%} complete ({1 - comp:.0%} missing; below "
                 f"{MIN_COMPLETENESS:.0%}): gaps may hide stops or bias the mean"
             )
-    common = dict(confidence=confidence, resamples=resamples, seed=seed)
+    common: dict[str, Any] = dict(confidence=confidence, resamples=resamples, seed=seed)
     if not baseline or not pilot:
         return Comparison(
             mean(baseline) if baseline else None,
