@@ -7,13 +7,13 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 
 from kit.cli.common import settings_from
 from kit.display import computed_decimals
 from kit.errors import KitError
-from kit.settings import Settings
 from kit_pilot.goal import parse_baseline, parse_goal
 from kit_pilot.store import Context, Pilot, PilotStore
 
@@ -145,15 +145,18 @@ def _fmt_change(v: float | None, unit: str | None) -> str:
     return f"{v:+.{d}f}{' ' + unit if unit else ''}"
 
 
-def site_history_dir(settings: Settings) -> Path:
+def site_history_dir(settings: Any) -> Path:
     """Parquet root of the site-wide historian: its configured ``directory``, else the
-    default ``<data_dir>/history`` (also where the default site historian writes)."""
+    default ``<data_dir>/history`` (also where the default site historian writes).
+
+    ``settings``: the site settings from ``kit.cli.common.settings_from`` (typed loosely:
+    ``kit.settings`` is not part of the API plugins may import)."""
     for spec in settings.components:
         if spec.type == "historian" and not spec.config.get("own_asset_only"):
             if spec.config.get("directory"):
                 return Path(spec.config["directory"])
             break
-    return settings.data_dir / "history"
+    return Path(settings.data_dir) / "history"
 
 
 @pilot.command("status")
