@@ -28,6 +28,16 @@ def test_targets_networks_ranges_and_lists():
         parse_targets(["127.0.0.0/28"])[0] == "127.0.0.1"
         and len(parse_targets(["127.0.0.0/28"])) == 14
     )
+    # An IPv6 range stays IPv6 (small integers would otherwise read as IPv4 addresses).
+    assert parse_targets(["::1-::3"]) == ["::1", "::2", "::3"]
+
+
+def test_endpoints_of_both_ip_versions_sort():
+    from kit.scan.inventory import Endpoint
+    from kit.scan.sweep import _sort_key
+
+    eps = [Endpoint.model_construct(host=h, port=p) for h, p in (("::1", 502), ("127.0.0.2", 502))]
+    assert [e.host for e in sorted(eps, key=_sort_key)] == ["127.0.0.2", "::1"]
 
 
 @pytest.mark.parametrize(
@@ -37,6 +47,7 @@ def test_targets_networks_ranges_and_lists():
         ("plc.local", "names are not resolved"),
         ("10.0.0.9-3", "below its start"),
         ("10.0.0.1-x", "neither an address"),
+        ("10.0.0.5-::1", "mixes an IPv4 start with an IPv6 end"),
     ],
 )
 def test_bad_targets_are_clear_errors(spec, words):

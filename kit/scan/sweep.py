@@ -66,8 +66,10 @@ async def port_open(host: str, port: int, timeout_s: float) -> bool:
     return True
 
 
-def _sort_key(e: Endpoint) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]:
-    return (ipaddress.ip_address(e.host), e.port)
+def _sort_key(e: Endpoint) -> tuple[int, int, int]:
+    # Version first: IPv4 and IPv6 addresses do not compare with each other.
+    ip = ipaddress.ip_address(e.host)
+    return (ip.version, int(ip), e.port)
 
 
 async def run_scan(

@@ -27,13 +27,16 @@ def _host_range(spec: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address
         if not last.isdigit() or a.version != 4:
             raise ValueError(f"range end {last!r} is neither an address nor a last octet")
         b = ipaddress.ip_address(str(a).rsplit(".", 1)[0] + "." + last)
-    # A v4 start with a v6 end (or the reverse) raises TypeError here, not ValueError: typeshed
-    # types the comparison as same-version only. Kept as is (typing-only change).
-    if b < a:  # type: ignore[operator]
+    if a.version != b.version:
+        # Comparing them would raise TypeError (a traceback instead of a clear message).
+        raise ValueError(f"range {spec!r} mixes an IPv{a.version} start with an IPv{b.version} end")
+    if int(b) < int(a):
         raise ValueError(f"range end {b} is below its start {a}")
     if int(b) - int(a) >= MAX_HOSTS:
         raise ValueError(f"range of {int(b) - int(a) + 1} hosts (at most {MAX_HOSTS})")
-    return [ipaddress.ip_address(int(a) + i) for i in range(int(b) - int(a) + 1)]
+    # The start's own type: ip_address(small int) would turn ::1-::5 into IPv4 addresses.
+    kind = type(a)
+    return [kind(int(a) + i) for i in range(int(b) - int(a) + 1)]
 
 
 def parse_targets(specs: Iterable[str]) -> list[str]:
