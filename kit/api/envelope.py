@@ -123,14 +123,11 @@ def problem_from_text(text: str) -> Problem:
 
 
 def dotted(loc: tuple[Any, ...] | list[Any]) -> str | None:
-    """``("params", "host")`` → ``params.host``; ``("points", 2)`` → ``points[2]``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or None
+    """``("params", "host")`` → ``params.host``; ``("points", 2)`` → ``points[2]``; None for
+    the body itself (the same notation as YAML problems: :func:`kit.yamlfiles.dotted`)."""
+    from kit.yamlfiles import dotted as yaml_dotted
+
+    return yaml_dotted(loc) if loc else None
 
 
 def problems_from_validation(exc: ValidationError, model: type[BaseModel]) -> list[Problem]:
