@@ -254,9 +254,16 @@ class ControlClient:
             body = body.model_dump(mode="json", by_alias=True, exclude_unset=True)
         try:
             raw = await self.bus.request_json(f"{PREFIX}.{name}", body, timeout or self.timeout)
-        except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
+        except nats.errors.NoRespondersError:
             raise RuntimeNotRunning(
                 f"no kit runtime answered at {self.bus.url}; start one with `kit up`"
+            ) from None
+        except nats.errors.TimeoutError:
+            # Someone may be listening but did not answer in time (a busy runtime): say so
+            # rather than claim nothing runs there.
+            raise RuntimeNotRunning(
+                f"no kit runtime answered at {self.bus.url} within "
+                f"{timeout or self.timeout:g} s ({name}); is `kit up` running and not overloaded?"
             ) from None
         env = parse_envelope(raw)
         if isinstance(env, ErrorReply):
