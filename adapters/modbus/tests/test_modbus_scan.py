@@ -282,7 +282,10 @@ async def test_ctrl_c_stops_cleanly_and_keeps_what_was_found(site, tmp_path):
     assert "scan stopped" in err.decode()
     inv = load_inventory(inventory_path(tmp_path))
     assert inv.complete is False
-    assert inv.hosts_done < inv.hosts_total
+    # Not "hosts_done < hosts_total": the empty hosts answer with a reset in microseconds,
+    # so the sweep may pass every host before the signal lands (seen in a batch run); what
+    # the interruption must keep is what was found, marked incomplete.
+    assert inv.hosts_done <= inv.hosts_total
     assert any(d.status == "identified" for _, d in inv.devices())
 
 
