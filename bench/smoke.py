@@ -13,6 +13,7 @@ ends with one JSON line (per-bench seconds and the total).
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -61,7 +62,17 @@ def run_one(path: Path) -> tuple[float, str | None]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benches, print one line each and a JSON summary; 1 if any failed."""
-    names = sys.argv[1:] if argv is None else argv
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("names", nargs="*", help="benches to run (file names without .py); default all")
+    ap.add_argument(
+        "--quick", action="store_true", help="accepted for symmetry: every bench runs --quick"
+    )
+    names = ap.parse_args(argv).names
+    known = {p.stem for p in benches([])}
+    unknown = sorted(set(names) - known)
+    if unknown:
+        # A typo must not turn into a green run of nothing.
+        ap.error(f"unknown bench(es) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     t_all = time.perf_counter()
     seconds: dict[str, float] = {}
     failed: list[str] = []
