@@ -3,7 +3,6 @@ component, and reading back what the streams stored."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -104,4 +103,3 @@ async def until(predicate, timeout: float = 60.0, what: str = "condition") -> No
     from kit.testing import wait_for
 
     await wait_for(predicate, timeout=timeout, message=what)
-    await asyncio.sleep(0)

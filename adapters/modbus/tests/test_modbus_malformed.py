@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import meter_emulator as me
 import pytest
@@ -166,9 +167,11 @@ async def test_breaker_probe_waits_for_the_line_instead_of_being_wasted(meter):
         while not poller.breaker_open:
             await poller.poll()
         attempts0, probes0 = line.connect_attempts, len(poller.probe_times)
+        deadline = time.monotonic() + 60
         while len(poller.probe_times) < probes0 + 12:
+            assert time.monotonic() < deadline, "the breaker never probed 12 times"
             await poller.poll()
-            await asyncio.sleep(0.005)  # a poll interval
+            await asyncio.sleep(0.005)  # the poll schedule: probes come due by time
         attempts = line.connect_attempts - attempts0
         probes = len(poller.probe_times) - probes0
         assert attempts == probes
@@ -176,8 +179,10 @@ async def test_breaker_probe_waits_for_the_line_instead_of_being_wasted(meter):
         emu.port = port
         await emu.start()
         probes_back = len(poller.probe_times)
+        deadline = time.monotonic() + 60
         while not await poller.poll():
-            await asyncio.sleep(0.005)
+            assert time.monotonic() < deadline, "the device never read again after it returned"
+            await asyncio.sleep(0.005)  # the poll schedule: probes come due by time
         assert len(poller.probe_times) - probes_back == 1
     finally:
         line.close()
