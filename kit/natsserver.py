@@ -116,6 +116,21 @@ def _conf_string(s: str) -> str:
     return json.dumps(s)  # NATS config accepts JSON-style quoted strings
 
 
+async def terminate(proc: asyncio.subprocess.Process | None, timeout: float = 5.0) -> None:
+    """Stop a server process: SIGTERM, then SIGKILL after ``timeout`` (no-op when gone).
+    Shared by the embedded server and the hub's nodes (kit.hub.server)."""
+    if proc is None or proc.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), timeout)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+
+
 @dataclass
 class EmbeddedNats:
     """A nats-server child process owned by the runtime."""
@@ -362,17 +377,7 @@ class EmbeddedNats:
             self._restarted.set()
 
     async def _terminate(self, timeout: float = 5.0) -> None:
-        proc = self.process
-        if proc is None or proc.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), timeout)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
+        await terminate(self.process, timeout)
         if self._log_task:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._log_task, 1.0)  # its last lines go to the file
