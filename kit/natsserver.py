@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kit.backoff import Backoff
 from kit.errors import BusError
 from kit.settings import NatsSettings
 
@@ -334,17 +335,7 @@ class EmbeddedNats:
             log.error("embedded nats-server %s; restarting it", self.last_exit)
             down_since = time.monotonic()
             await on_exit(self.last_exit)
-            delay = backoff_initial_s
-            while not self._stopping:
-                try:
-                    await self.start()
-                    break
-                except BusError as exc:
-                    log.error(
-                        "embedded nats-server did not restart: %s (next try in %.1f s)", exc, delay
-                    )
-                    await asyncio.sleep(delay)  # restart backoff schedule
-                    delay = min(backoff_max_s, delay * 2)
+            await self._start_retrying(Backoff(backoff_initial_s, backoff_max_s), "restart")
             if self._stopping:
                 return
             self.restarts += 1
@@ -360,21 +351,25 @@ class EmbeddedNats:
         self._restarted.clear()
         try:
             await self._terminate()
-            delay = 0.5
-            while True:
-                try:
-                    await self.start()
-                    break
-                except BusError as exc:
-                    log.error(
-                        "embedded nats-server did not start: %s (next try in %.1f s)", exc, delay
-                    )
-                    await asyncio.sleep(delay)  # restart backoff schedule
-                    delay = min(backoff_max_s, delay * 2)
+            await self._start_retrying(Backoff(0.5, backoff_max_s), "start")
             self.planned_restarts += 1
         finally:
             self._restarting = False
             self._restarted.set()
+
+    async def _start_retrying(self, backoff: Backoff, what: str) -> None:
+        """Start the server, retrying on the kit's one backoff schedule until it runs or the
+        runtime stops."""
+        while not self._stopping:
+            try:
+                await self.start()
+                return
+            except BusError as exc:
+                delay = backoff.next_delay()
+                log.error(
+                    "embedded nats-server did not %s: %s (next try in %.1f s)", what, exc, delay
+                )
+                await asyncio.sleep(delay)  # the retry schedule
 
     async def _terminate(self, timeout: float = 5.0) -> None:
         await terminate(self.process, timeout)
