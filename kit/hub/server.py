@@ -155,15 +155,16 @@ class LocalHub:
             servers=self.client_urls, connect_timeout=5, **self.connect_options()
         )
         try:
-            delay = 0.05
+            from kit.backoff import Backoff
+
+            retry = Backoff(0.05, 1.0)
             while True:
                 try:
                     await nc.jetstream(domain="hub").account_info()
                     return
                 except Exception:
                     # Retried until the caller's timeout: leader election has no event to await.
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 1.0)
+                    await retry.wait()
         finally:
             await nc.close()
 
