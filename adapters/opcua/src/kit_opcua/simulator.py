@@ -25,8 +25,6 @@ import contextlib
 import datetime as dt
 import errno
 import logging
-import math
-import random
 import socket
 from typing import Any
 
@@ -38,9 +36,13 @@ from cryptography.hazmat.primitives import serialization
 
 from kit_opcua.connection import to_nodeid
 from kit_opcua.pki import make_certificate, new_key, thumbprint
-from kit_opcua.profile import OpcuaPoint, OpcuaProfile, SimValue
+from kit_opcua.profile import OpcuaProfile
+from kit_opcua.sim_relay import Relay, free_port
+from kit_opcua.sim_values import SimPoint
 
 log = logging.getLogger(__name__)
+
+__all__ = ["OpcuaSimulator", "SimPoint", "free_port"]
 
 _POLICY_TYPES = {
     ("None", "None"): ua.SecurityPolicyType.NoSecurity,
@@ -74,136 +76,6 @@ _VARIANT = {
     "String": ua.VariantType.String,
     "DateTime": ua.VariantType.DateTime,
 }
-_INTS = {"SByte", "Byte", "Int16", "UInt16", "Int32", "UInt32", "Int64", "UInt64"}
-
-
-def free_port(host: str) -> int:
-    """A currently free TCP port on ``host`` (the simulator keeps it across restarts)."""
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
-        s.bind((host, 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class SimPoint:
-    """The value model of one simulated point (pure: ``value_at(t)``)."""
-
-    def __init__(self, point: OpcuaPoint, sim: SimValue | None, seed: int) -> None:
-        self.point = point
-        self.type = point.type or "Double"
-        self.sim = sim or SimValue(
-            kind="toggle" if self.type == "Boolean" else "counter" if self.type in _INTS else "sine"
-        )
-        self.rng = random.Random(seed)
-        self.acc: float = float(self.sim.value) if isinstance(self.sim.value, (int, float)) else 0.0
-        self.last_inc: float | None = None
-
-    def step(self, t: float, current: dict[str, Any] | None = None) -> Any:
-        """The value at simulated time ``t`` seconds (counters/ramps advance once per call).
-
-        ``current``: the other points' values of this update (``while_point`` reads it).
-        """
-        s = self.sim
-        moving = s.while_point is None or bool((current or {}).get(s.while_point))
-        if s.kind == "constant":
-            v: Any = s.value
-        elif s.kind == "counter":
-            due = (
-                s.min_interval_s is None
-                or self.last_inc is None
-                or t - self.last_inc >= s.min_interval_s
-            )
-            if moving and due and self.rng.random() < s.rate:
-                self.acc += s.step
-                self.last_inc = t
-            v = self.acc
-        elif s.kind == "ramp":
-            if moving:
-                self.acc += s.step
-            v = self.acc
-        elif s.kind == "random":
-            v = self.rng.uniform(s.min, s.max)
-        elif s.kind == "toggle":
-            v = int(t / (s.period_s / 2)) % 2 == 0
-        elif s.kind == "cycle":
-            vals = s.values or [0]
-            v = vals[int(t / (s.period_s / len(vals))) % len(vals)]
-        else:  # sine
-            v = s.min + (s.max - s.min) * (0.5 + 0.5 * math.sin(2 * math.pi * t / s.period_s))
-        return self.coerce(v)
-
-    def coerce(self, v: Any) -> Any:
-        """Convert to the point's OPC UA type."""
-        if self.type == "Boolean":
-            return bool(v)
-        if self.type in _INTS:
-            return int(round(float(v or 0)))
-        if self.type in ("Float", "Double"):
-            return float(v or 0.0)
-        if self.type == "String":
-            return str(v)
-        return v
-
-
-class _Relay:
-    """TCP relay in front of the server: lets the simulator delay, mute or cut connections."""
-
-    def __init__(self, host: str, port: int, target: tuple[str, int]) -> None:
-        self.host, self.port, self.target = host, port, target
-        self.delay = 0.0
-        self.silent = False
-        self._server: asyncio.base_events.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._handle, self.host, self.port, reuse_address=True
-        )
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            ur, uw = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.close()
-            return
-        self._writers |= {writer, uw}
-        t1 = asyncio.create_task(self._pipe(reader, uw))
-        t2 = asyncio.create_task(self._pipe(ur, writer))
-        self._tasks |= {t1, t2}
-        await asyncio.wait({t1, t2}, return_when=asyncio.FIRST_COMPLETED)
-        for t in (t1, t2):
-            t.cancel()
-        for w in (writer, uw):
-            self._writers.discard(w)
-            w.close()
-        self._tasks -= {t1, t2}
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while True:
-            data = await reader.read(65536)
-            if not data:
-                return
-            while self.silent:  # a hung device: hold everything until unmuted or cut
-                await asyncio.sleep(0.05)
-            if self.delay:
-                await asyncio.sleep(self.delay)  # injected latency (the fault being simulated)
-            writer.write(data)
-            await writer.drain()
-
-    def drop(self) -> None:
-        for w in list(self._writers):
-            w.close()
-
-    async def stop(self) -> None:
-        self.drop()
-        for t in list(self._tasks):
-            t.cancel()
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await self._server.wait_closed()
-            self._server = None
 
 
 class OpcuaSimulator:
@@ -261,7 +133,7 @@ class OpcuaSimulator:
         self.values: dict[str, Any] = {}
         """Last value served per point (tests compare against it)."""
         self.server: Server | None = None
-        self._relay: _Relay | None = None
+        self._relay: Relay | None = None
         self._nodes: dict[str, ua.NodeId] = {}
         self._task: asyncio.Task[None] | None = None
         self._inner = 0
@@ -350,7 +222,7 @@ class OpcuaSimulator:
                         raise
         else:
             await self.server.start()
-        self._relay = _Relay(self.host, self.port, ("127.0.0.1", self._inner))
+        self._relay = Relay(self.host, self.port, ("127.0.0.1", self._inner))
         await self._relay.start()
         loop = asyncio.get_running_loop()
         if self._t0 is None:
