@@ -22,27 +22,34 @@ HERE = Path(__file__).parent
 TEST_PROFILE = HERE / "profiles" / "kit-test-device.yaml"
 
 
-def _load_emulator():
-    """The independent meter emulator as module ``meter_emulator`` (tests import it by name;
-    pytest's importlib mode does not put this directory on sys.path)."""
+def _load_local(name: str) -> Any:
+    """This directory's helper module ``name`` (tests import it by name; pytest's importlib
+    mode does not put this directory on sys.path)."""
     import importlib.util
     import sys
 
-    if "meter_emulator" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("meter_emulator", HERE / "meter_emulator.py")
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
         assert spec is not None and spec.loader is not None
         mod = importlib.util.module_from_spec(spec)
-        sys.modules["meter_emulator"] = mod
+        sys.modules[name] = mod
         spec.loader.exec_module(mod)
-    return sys.modules["meter_emulator"]
+    return sys.modules[name]
 
 
-_load_emulator()
+_load_local("meter_emulator")  # the independent meter emulator
+_load_local("modbus_profile_helpers")  # write a profile, find its lines, collect problems
 
 
 @pytest.fixture(scope="session")
 def plugin_host():
     return get_plugin_manager()
+
+
+@pytest.fixture(scope="session")
+def host(plugin_host):
+    """The plugin host under the short name the profile tests use."""
+    return plugin_host
 
 
 @pytest.fixture
@@ -129,7 +136,7 @@ async def sim_factory():
 @pytest_asyncio.fixture
 async def meter():
     """``await meter(**options)`` → started independent :class:`meter_emulator.MeterEmulator`."""
-    emu_mod = _load_emulator()
+    emu_mod = _load_local("meter_emulator")
     emus: list = []
 
     async def _make(**options):
@@ -158,7 +165,7 @@ class _SiteProfiles:
 def site_host(tmp_path, temp_plugin, monkeypatch):
     """A plugin host whose library holds the meter emulator's profile ``emu-em24`` (with
     identity registers), used by the runtime and, patched in, by the adapter."""
-    emu_mod = _load_emulator()
+    emu_mod = _load_local("meter_emulator")
     d = tmp_path / "site-profiles"
     d.mkdir()
     (d / "emu-em24.yaml").write_text(emu_mod.profile_yaml(extra=emu_mod.IDENTITY_YAML))

@@ -13,7 +13,6 @@ import pytest
 from kit_modbus.codec import Invalid, PointCodec
 
 from kit.errors import ConfigError
-from kit.plugins import get_plugin_manager
 from kit.profiles import load_profile
 from kit.testing import wait_for
 
@@ -62,11 +61,6 @@ simulation:
     x_status_lo: {generator: constant, value: -3}
 """
 )
-
-
-@pytest.fixture(scope="module")
-def host():
-    return get_plugin_manager()
 
 
 def write(tmp_path: Path, text: str, name: str = "device.yaml") -> tuple[Path, list[str]]:

@@ -10,7 +10,6 @@ from kit_modbus.profile import ModbusProfile
 from kit_modbus.profile_types import TYPES
 
 from kit.builtin import shipped_dir
-from kit.plugins import get_plugin_manager
 from kit.profiles import ProfileLibrary, load_profile
 
 PROFILE_DIR = shipped_dir("hardware_profiles")
@@ -18,11 +17,6 @@ FILES = sorted(PROFILE_DIR.glob("*.yaml"))
 
 # Categories the issue asks for, each with at least this many profiles.
 REQUIRED = {"energy_meter": 7, "drive": 4, "remote_io": 3, "sensor": 1, "controller": 1, "plc": 2}
-
-
-@pytest.fixture(scope="module")
-def host():
-    return get_plugin_manager()
 
 
 @pytest.fixture(scope="module")
