@@ -36,7 +36,9 @@ def needed_points(lr: LoadedRecipe, role: str) -> set[str]:
                         and "point" in rule_ref
                     ):
                         need.add(rule_ref["point"])
-    return need
+    # A point named by a parameter (``${point}``) is only known once the technician chose it:
+    # it cannot rule a profile out (basic-alarms fits any device), and the plan checks it.
+    return {p for p in need if "${" not in p}
 
 
 async def match_recipe(lr: LoadedRecipe, host: Any, runtime: Any | None = None) -> dict[str, Any]:
