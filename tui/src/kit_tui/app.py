@@ -156,6 +156,14 @@ class KitApp(App):
         """Switch to a top-level screen."""
         self.switch_mode(mode)
 
+    def action_do(self, mode: str, action: str) -> None:
+        """Switch to a top-level screen and run one of its actions (command palette entries)."""
+        self.switch_mode(mode)
+        self.call_after_refresh(self._run_screen_action, action)
+
+    async def _run_screen_action(self, action: str) -> None:
+        await self.screen.run_action(action)
+
     def switch_mode(self, mode: str):  # type: ignore[override]
         """Switch mode; a screen shown before is switched to without Textual's 50 ms mask."""
         self._unmasked_switch = mode in self._visited_modes

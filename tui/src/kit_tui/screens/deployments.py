@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import base64
-import json
 from pathlib import Path
 from typing import Any
 
-from rich.markup import escape
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -20,6 +18,7 @@ from kit_tui.data.format import short
 from kit_tui.screens.base import KitScreen
 from kit_tui.screens.dialogs import ConfirmDialog, PromptDialog
 from kit_tui.widgets.banner import Unavailable
+from kit_tui.widgets.fields import field_lines
 from kit_tui.widgets.paramform import convert
 from kit_tui.widgets.tables import row_table
 
@@ -30,12 +29,9 @@ def dep_name(d: dep_api.DeploymentSummary) -> str:
 
 
 def describe(model: Any) -> str:
-    """``key: value`` lines of a deployment or bundle (nested values as compact JSON)."""
+    """``key: value`` lines of a deployment or bundle (nested values indented, not as dicts)."""
     d = model.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return "\n".join(
-        f"[b]{escape(str(k))}[/b]: {escape(str(v) if isinstance(v, (str, int, float)) else json.dumps(v, default=str))}"
-        for k, v in list(d.items())[:30]
-    )
+    return "\n".join(field_lines(d))
 
 
 class DeploymentsScreen(KitScreen):
@@ -45,6 +41,7 @@ class DeploymentsScreen(KitScreen):
     BINDINGS = [
         Binding("u", "uninstall", "Uninstall"),
         Binding("g", "upgrade", "Upgrade"),
+        Binding("c", "change", "Change values"),
         Binding("e", "export", "Export bundle"),
         Binding("b", "bundle_install", "Install bundle"),
     ]
@@ -202,6 +199,24 @@ class DeploymentsScreen(KitScreen):
                 + (f" to {result.to}" if result.to else "")
             )
         self.fetch()
+
+    def action_change(self) -> None:
+        """Change the highlighted deployment's values: the install wizard, pre-filled with the
+        current values, plans the change and upgrades (rolled back if it fails)."""
+        name = self._current()
+        if name is not None:
+            self._change(name)
+
+    @work(group="deployment-actions")
+    async def _change(self, name: str) -> None:
+        from kit_tui.screens.wizard import WizardScreen
+
+        try:
+            dep = await self.call(dep_api.SHOW, dep_api.DeploymentRequest(deployment=name))
+        except Exception as exc:
+            self.notify(self.explain(exc), severity="error", timeout=8)
+            return
+        self.app.push_screen(WizardScreen(dep.recipe_id, upgrade_of=name, values=dep.params))
 
     def action_export(self) -> None:
         """Export the highlighted deployment as a bundle file on the machine the TUI runs on."""

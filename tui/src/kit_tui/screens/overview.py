@@ -1,17 +1,25 @@
 """Overview: every site, line and asset with connection health, data quality and the
-headline KPIs (OEE, kWh today, active alarms), plus the installed deployments.
+headline KPIs (OEE, kWh today, active alarms), plus the installed deployments. On a wide
+terminal the "Today" panel beside the table shows today's OEE and energy trend of the
+highlighted asset and the active alarms (:mod:`kit_tui.screens.overview_side`).
+
+The asset column is cropped to what the terminal leaves beside the other columns, so a
+long site › area › line name never pushes the Alarms column off screen.
 
 Stale or bad data is marked with a symbol and a word, not colour alone.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.events import Resize
 from textual.widgets import DataTable, Static
 
 from kit.api import core as core_api
@@ -24,10 +32,16 @@ from kit_tui.data.format import (
     quality_text,
     value_text,
 )
-from kit_tui.data.store import AssetState, LiveStore
+from kit_tui.data.store import AssetState, LiveStore, window_kind
 from kit_tui.messages import OpenAsset
 from kit_tui.screens.base import KitScreen
+from kit_tui.screens.overview_side import WIDE, TodayPanel, local_midnight, series
 from kit_tui.widgets.tables import row_table
+
+#: The "Today" trends are fetched from the historian at most this often (seconds).
+TODAY_EVERY_S = 60.0
+#: The asset column is never narrower than this (characters).
+MIN_ASSET_W = 12
 
 #: Headline OEE: the OEE plugin's ``oee`` of the current shift, else of its rolling window.
 OEE_KPIS = ("oee",)
@@ -105,11 +119,18 @@ class OverviewScreen(KitScreen):
         self.deployments: list[dep_api.DeploymentSummary] | None = None
         self._layout: tuple[str, ...] = ()
         self._shown: dict[str, list[Any]] = {}
+        self._today_at = 0.0
 
     def compose_body(self) -> ComposeResult:
-        table = row_table("assets", COLUMNS, zebra_stripes=False)
-        yield table
+        with Horizontal(id="overview-main"):
+            yield row_table("assets", COLUMNS, zebra_stripes=False)
+            yield TodayPanel(id="today")
         yield Static("", id="deployments-summary", markup=False)
+
+    def on_resize(self, event: Resize) -> None:
+        self.query_one("#today", TodayPanel).display = event.size.width >= WIDE
+        self._shown = {}  # widths change: every cell is cropped again
+        self.live_update()
 
     def reload(self) -> None:
         self.fetch()
@@ -148,20 +169,9 @@ class OverviewScreen(KitScreen):
             return
         table = found.first(DataTable)
         assets = sorted(store.assets.values(), key=lambda a: a.parts)
-        layout: list[str] = []
-        rows: list[tuple[str, list[Any]]] = []
-        group = None
-        for a in assets:
-            site, area, line, name = a.parts
-            if (site, area, line) != group:
-                group = (site, area, line)
-                key = f"hdr:{site}/{area}/{line}"
-                layout.append(key)
-                rows.append(
-                    (key, [Text(f"{site} › {area} › {line}", style="bold"), "", "", "", "", "", ""])
-                )
-            layout.append(a.path)
-            rows.append((a.path, self._asset_row(a, store)))
+        rows = self._rows(assets, store)
+        self._crop_names(rows)
+        layout = [key for key, _ in rows]
         if tuple(layout) != self._layout:
             cursor = table.cursor_row
             table.clear()
@@ -183,6 +193,96 @@ class OverviewScreen(KitScreen):
                         table.update_cell(key, col, cell, update_width=True)
         self._shown = dict(rows)
         self._update_deployments(store)
+        self._update_today(table, store)
+
+    def _rows(self, assets: list[AssetState], store: LiveStore) -> list[tuple[str, list[Any]]]:
+        """Table rows: a bold header per site › area › line, then its assets."""
+        rows: list[tuple[str, list[Any]]] = []
+        group = None
+        for a in assets:
+            site, area, line, _name = a.parts
+            if (site, area, line) != group:
+                group = (site, area, line)
+                rows.append(
+                    (
+                        f"hdr:{site}/{area}/{line}",
+                        [Text(f"{site} › {area} › {line}", style="bold"), "", "", "", "", "", ""],
+                    )
+                )
+            rows.append((a.path, self._asset_row(a, store)))
+        return rows
+
+    def _crop_names(self, rows: list[tuple[str, list[Any]]]) -> None:
+        """Crop the asset column so every other column fits the table's width."""
+        width = self.query_one("#assets", DataTable).size.width or self.size.width
+        if not width or not rows:
+            return
+        others = sum(
+            max(len(label), *(len(str(cells[i])) for _, cells in rows)) + 2
+            for i, (_key, label) in enumerate(COLUMNS)
+            if i > 0
+        )
+        budget = max(MIN_ASSET_W, width - others - 3)
+        for _key, cells in rows:
+            name = cells[0]
+            if isinstance(name, Text) and name.cell_len > budget:
+                name = name.copy()
+                name.truncate(budget, overflow="ellipsis")
+                cells[0] = name
+
+    def _highlighted(self, table: DataTable) -> str | None:
+        """The asset under the cursor (the first asset when the cursor is on a header)."""
+        keys = [k for k in self._layout if not k.startswith("hdr:")]
+        if not keys:
+            return None
+        if table.row_count:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            if key in keys:
+                return key
+        return keys[0]
+
+    def _update_today(self, table: DataTable, store: LiveStore) -> None:
+        panel = self.query_one("#today", TodayPanel)
+        if not panel.display:
+            return
+        assets = [k for k in self._layout if not k.startswith("hdr:")]
+        if time.monotonic() - self._today_at > TODAY_EVERY_S and assets:
+            self._today_at = time.monotonic()
+            self.fetch_today(assets)
+        panel.show(store, assets, self._highlighted(table), self.alarms)
+
+    @work(exclusive=True, group="overview-today")
+    async def fetch_today(self, assets: list[str]) -> None:
+        """Today's OEE (15-min means) and kWh per hour of each asset from the historian."""
+        panel = self.query_one("#today", TodayPanel)
+        store = self.kit.source.store
+        try:
+            query = plugin_api.spec("history.query")
+        except Exception:  # no historian package here: the panel shows what the TUI received
+            return
+        since = local_midnight().isoformat()
+        for asset in assets:
+            head = headline_oee(store, asset)
+            try:
+                if head:
+                    # One OEE window only (a shift's OEE and the rolling one differ).
+                    body = {"asset": asset, "points": ["oee"], "from": since, "to": "now"}
+                    body |= {"every": "15m", "window": window_kind(head) or None}
+                    panel.oee_today[asset] = series(await self.call(query, body), "oee")
+                if energy_today(store, asset):
+                    body = {"asset": asset, "points": ["energy_kwh"], "from": since, "to": "now"}
+                    body |= {"every": "1h", "agg": "last", "window": "hour"}
+                    panel.kwh_hours[asset] = series(await self.call(query, body), "energy_kwh")
+            except Exception:  # no historian on this runtime, or it cannot answer now
+                return
+        found = self.query("#assets")
+        if found:
+            panel.show(store, assets, self._highlighted(found.first(DataTable)), self.alarms)
+
+    def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        found = self.query("#assets")
+        if found:
+            self._update_today(found.first(DataTable), self.kit.source.store)
 
     def _asset_row(self, a: AssetState, store: LiveStore) -> list[Any]:
         health, hstyle = asset_health(a.path, self.components, store)

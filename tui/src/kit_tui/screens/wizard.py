@@ -1,5 +1,7 @@
 """Install wizard: parameters (generated form, inline validation) → connection test →
-plan → install progress → commissioning report.
+plan → install progress → commissioning report. The same steps change an installed
+deployment's values (``WizardScreen(recipe, upgrade_of=deployment, values=current)``):
+the form starts from the current values and the last step calls ``recipes.upgrade``.
 
 Every step calls the recipes endpoints of the control API (``recipes.show``,
 ``recipes.test_connection``, ``recipes.plan``, ``recipes.install``, ``deployments.show``);
@@ -9,7 +11,6 @@ nothing is created until the user confirms the plan.
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from rich.markup import escape
@@ -23,9 +24,11 @@ from kit.api import Problem
 from kit.api import deployments as dep_api
 from kit.api import recipes as rec_api
 from kit_tui.screens.base import KitScreen
+from kit_tui.screens.wizard_text import plan_details, plan_summary, report_lines
 from kit_tui.widgets.paramform import ParamForm, param_name
 
 STEPS = ("Parameters", "Plan", "Install", "Report")
+UPGRADE_STEPS = ("Values", "Plan", "Upgrade", "Report")
 #: How long the wizard waits for the report beyond the commissioning time (a bounded UI poll).
 REPORT_MARGIN_S = 30.0
 #: Pre-filled commissioning duration (None: the recipe's own, e.g. 60 s). The technician can
@@ -52,33 +55,6 @@ def commissioning_param(recipe: rec_api.RecipeDetail) -> dict[str, Any]:
     }
 
 
-def plan_lines(plan: rec_api.PlanReply) -> list[str]:
-    """A readable outline of a ``recipes.plan`` reply: devices, components, subjects, checks."""
-    lines = [escape(f"deployment {plan.deployment} ({plan.recipe} {plan.version})")]
-    if plan.params:
-        lines.append("[b]Values[/b]")
-        lines += [escape(f"  {k}: {v}") for k, v in plan.params.items()]
-    if plan.connections:
-        lines.append("[b]Devices[/b]")
-        for c in plan.connections:
-            prof = f" profile {c.profile}" if c.profile else ""
-            lines.append(escape(f"  • {c.asset}: {c.adapter}{prof} → {c.path}"))
-    if plan.components:
-        lines.append("[b]Components[/b]")
-        for comp in plan.components:
-            lines.append(
-                escape(f"  • {comp.get('name')} ({comp.get('type')}) on {comp.get('asset')}")
-            )
-    if plan.subjects:
-        lines.append("[b]Subjects[/b]")
-        for kind, subs in plan.subjects.items():
-            lines += [escape(f"  • {kind}: {sub}") for sub in subs]
-    if plan.checks:
-        lines.append("[b]Acceptance checks[/b]")
-        lines += [escape(f"  • {c.get('title', c)}") for c in plan.checks]
-    return lines
-
-
 def field_errors(problems: list[Problem], names: set[str]) -> dict[str, str]:
     """Parameter errors among a runtime error's structured problems, by parameter name.
 
@@ -95,37 +71,33 @@ def field_errors(problems: list[Problem], names: set[str]) -> dict[str, str]:
     return out
 
 
-def report_lines(dep: dep_api.DeploymentDetail) -> tuple[list[str], bool | None, bool]:
-    """``(lines, passed, finished)`` for a deployment's commissioning report."""
-    rep = dep.report
-    if rep is None:  # commissioning still running
-        return [], None, False
-    passed = None if rep.result is None else rep.result == "pass"
-    lines = []
-    for c in rep.checks:
-        mark = "✓ PASS" if c.passed else "✗ FAIL" if c.passed is False else "… running"
-        lines.append(escape(f"  {mark}  {c.title or '?'}" + (f" — {c.detail}" if c.detail else "")))
-    devices = (rep.model_extra or {}).get("devices")
-    if devices:
-        lines.append("[b]Devices[/b]")
-        for role, d in devices.items() if isinstance(devices, dict) else enumerate(devices):
-            lines.append(escape(f"  {role}: {json.dumps(d, default=str)}"))
-    return lines, passed, passed is not None
-
-
 class WizardScreen(KitScreen):
     """Install one recipe step by step."""
 
     BINDINGS = [
         Binding("ctrl+t", "test", "Test connection", show=True, priority=True),
         Binding("ctrl+n", "next", "Next", show=True, priority=True),
+        Binding("ctrl+d", "details", "Plan details", show=True, priority=True),
         Binding("escape", "close", "Cancel", show=True),
     ]
 
-    def __init__(self, recipe_id: str) -> None:
+    def __init__(
+        self,
+        recipe_id: str,
+        *,
+        upgrade_of: str | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__()
         self.recipe_id = recipe_id
-        self.TITLE_TEXT = f"Install {recipe_id}"
+        self.upgrade_of = upgrade_of
+        #: Values the form starts from (an installed deployment's, when changing it).
+        self.initial: dict[str, Any] = dict(values or {})
+        self.TITLE_TEXT = f"Change {upgrade_of}" if upgrade_of else f"Install {recipe_id}"
+        self.steps = UPGRADE_STEPS if upgrade_of else STEPS
+        self.plan: rec_api.PlanReply | None = None
+        self.show_details = False
+        self.tested_text = ""
         self.recipe: rec_api.RecipeDetail | None = None
         self.step = 0
         self.params: dict[str, Any] = {}
@@ -154,7 +126,7 @@ class WizardScreen(KitScreen):
     def _render_steps(self) -> None:
         parts = [
             f"[reverse] {i + 1} {s} [/reverse]" if i == self.step else f" {i + 1} {s} "
-            for i, s in enumerate(STEPS)
+            for i, s in enumerate(self.steps)
         ]
         self.query_one("#wizard-steps", Static).update(f"{self.recipe_id}: " + "›".join(parts))
 
@@ -177,12 +149,13 @@ class WizardScreen(KitScreen):
         self.query_one("#wizard-intro", Static).update(
             f"[b]{escape(r.title)}[/b]  {escape(r.summary or '')}"
         )
-        form = ParamForm([*params, commissioning_param(r)], id="param-form")
+        form = ParamForm([*params, commissioning_param(r)], values=self.initial, id="param-form")
         await self.query_one("#wizard-body").mount(form, before="#wizard-view-box")
         if params:
             form.focus_field(param_name(params[0]))
         self.status(
-            "Fill in the parameters; Ctrl+T tests the device connection, Ctrl+N shows the plan."
+            ("Change the values; " if self.upgrade_of else "Fill in the parameters; ")
+            + "Ctrl+T tests the device connection, Ctrl+N shows the plan."
         )
 
     def _form(self) -> ParamForm | None:
@@ -205,6 +178,11 @@ class WizardScreen(KitScreen):
             return None
         self.check_duration_s = values.pop(COMMISSIONING_FIELD, None)
         return values
+
+    def _changed(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The values that differ from the deployment's (secrets come back masked from the
+        runtime, so an unchanged masked value must never be sent as the new secret)."""
+        return {k: v for k, v in values.items() if self.initial.get(k) != v}
 
     # -- actions -----------------------------------------------------------------------
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -289,8 +267,11 @@ class WizardScreen(KitScreen):
         self.busy = True
         self.status("… planning")
         try:
-            plan = await self.call(
-                rec_api.PLAN, rec_api.PlanRequest(recipe=self.recipe_id, params=self.params)
+            self.plan = await self.call(
+                rec_api.PLAN,
+                rec_api.PlanRequest(
+                    recipe=self.recipe_id, params=self.params, deployment=self.upgrade_of
+                ),
             )
         except Exception as exc:
             self._server_field_errors(exc)
@@ -309,19 +290,36 @@ class WizardScreen(KitScreen):
             if self.tested == self.params
             else "connection will be tested before install"
         )
-        self.query_one("#wizard-view", Static).update(
-            "\n".join(
-                [
-                    "[b]Plan[/b] (nothing is created until you press Next)",
-                    *plan_lines(plan),
-                    "",
-                    tested,
-                ]
-            )
-        )
-        self.query_one("#btn-next", Button).label = "Install ^N"
+        self.tested_text = tested
+        self._show_plan()
+        verb = "Upgrade" if self.upgrade_of else "Install"
+        self.query_one("#btn-next", Button).label = f"{verb} ^N"
         self.query_one("#btn-next", Button).focus()
-        self.status("Ctrl+N installs; Esc cancels.")
+        self.status(f"Ctrl+N: {verb.lower()}; Ctrl+D: details; Esc cancels.")
+
+    def _show_plan(self) -> None:
+        """The plan as sentences, and its parts when details are toggled on."""
+        if self.plan is None:
+            return
+        nothing = "nothing changes" if self.upgrade_of else "nothing is created"
+        lines = [
+            f"[b]Plan[/b] ({nothing} until you press Next)",
+            *plan_summary(self.plan, self.upgrade_of),
+            "",
+            self.tested_text,
+        ]
+        if self.show_details:
+            lines += ["", "[b]Details[/b] (Ctrl+D hides)", *plan_details(self.plan)]
+        else:
+            lines += ["", "[dim]Ctrl+D shows the details: components, subjects, checks.[/dim]"]
+        self.query_one("#wizard-view", Static).update("\n".join(lines))
+
+    def action_details(self) -> None:
+        """Show or hide the plan's details (components, subjects, checks)."""
+        if self.step != 1:
+            return
+        self.show_details = not self.show_details
+        self._show_plan()
 
     @work(exclusive=True, group="wizard")
     async def install(self) -> None:
@@ -336,24 +334,34 @@ class WizardScreen(KitScreen):
             log.append(escape(line))
             view.update("\n".join(log))
 
-        body = rec_api.InstallRequest(recipe=self.recipe_id, params=self.params)
-        if self.check_duration_s is not None:
-            body.check_duration_s = self.check_duration_s
         try:
             if self.tested != self.params:
                 say("… testing the device connection")
                 test = rec_api.PlanRequest(recipe=self.recipe_id, params=self.params)
                 await self.call(rec_api.TEST_CONNECTION, test, timeout=30)
                 log[-1] = "✓ connection test passed"
-            say("… installing (every component starts, or none stays)")
-            result = await self.call(rec_api.INSTALL, body, timeout=120)
+            if self.upgrade_of:
+                result = await self._run_upgrade(say, log)
+                if result is None:
+                    self.busy = False
+                    return
+            else:
+                body = rec_api.InstallRequest(recipe=self.recipe_id, params=self.params)
+                if self.check_duration_s is not None:
+                    body.check_duration_s = self.check_duration_s
+                say("… installing (every component starts, or none stays)")
+                result = await self.call(rec_api.INSTALL, body, timeout=120)
+                log[-1] = escape(f"✓ installed as deployment {result.deployment}")
             self.deployment = result.deployment
-            log[-1] = escape(f"✓ installed as deployment {self.deployment}")
             say("… commissioning: acceptance checks on live data (Esc leaves; they keep running)")
         except Exception as exc:
             say(f"✗ {self.explain(exc)}")
-            say("Nothing was left installed. Esc goes back.")
-            self.status("✗ install failed", error=True)
+            if self.upgrade_of:
+                say(f"{self.upgrade_of} keeps running as it was. Esc goes back.")
+                self.status("✗ upgrade failed", error=True)
+            else:
+                say("Nothing was left installed. Esc goes back.")
+                self.status("✗ install failed", error=True)
             self.busy = False
             return
         loop = asyncio.get_running_loop()
@@ -401,3 +409,21 @@ class WizardScreen(KitScreen):
         )
         self.query_one("#btn-next", Button).label = "Done ^N"
         self.busy = False
+
+    async def _run_upgrade(self, say: Any, log: list[str]) -> rec_api.InstallReply | None:
+        """Call ``recipes.upgrade`` with the changed values (None: nothing changed)."""
+        assert self.upgrade_of is not None
+        body = rec_api.UpgradeRequest(
+            deployment=self.upgrade_of, recipe=self.recipe_id, params=self._changed(self.params)
+        )
+        if self.check_duration_s is not None:
+            body.check_duration_s = self.check_duration_s
+        say("… upgrading (the old components come back if the new ones fail)")
+        result = await self.call(rec_api.UPGRADE, body, timeout=120)
+        if not result.changed:
+            log[-1] = escape(f"{self.upgrade_of} not changed: {result.message or 'same values'}")
+            say("Esc goes back.")
+            self.status("nothing to change — the values are the ones installed")
+            return None
+        log[-1] = escape(f"✓ {self.upgrade_of} upgraded with the new values")
+        return result

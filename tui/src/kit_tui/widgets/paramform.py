@@ -100,11 +100,19 @@ class ParamValidator(Validator):
 class ParamForm(VerticalScroll):
     """Fields for ``params`` (a list of parameter dicts from ``recipes.show``)."""
 
+    # Fields are one row high (an 80×24 terminal shows several at once) but drawn as fields:
+    # a shaded background and a left bar, brighter when focused, red bar when invalid.
     DEFAULT_CSS = """
     ParamForm { height: 1fr; }
-    ParamForm .param-error { color: $error; height: auto; display: none; }
+    ParamForm .param-error { color: $error; height: auto; display: none; margin: 0 0 0 2; }
     ParamForm Input, ParamForm Select { margin: 0 0 0 2; width: 60; max-width: 100%; }
-    ParamForm Input.-invalid { text-style: underline; }
+    ParamForm Input {
+        background: $boost; border-left: outer $primary 40%; padding: 0 1;
+    }
+    ParamForm Input:focus { background: $primary 25%; border-left: outer $accent; }
+    ParamForm Input.-invalid { border-left: outer $error; text-style: underline; }
+    ParamForm Select > SelectCurrent { background: $boost; border-left: outer $primary 40%; }
+    ParamForm Select:focus > SelectCurrent { background: $primary 25%; border-left: outer $accent; }
     """
 
     def __init__(
@@ -149,23 +157,22 @@ class ParamForm(VerticalScroll):
                 )
             else:
                 kind = p.get("type", "text")
-                itype = (
-                    "integer"
-                    if kind in ("integer", "int", "port")
-                    else "number"
-                    if kind in ("number", "float")
-                    else "text"
-                )
+                placeholder = p.get("placeholder") or p.get("example")
+                if kind == "profile" and not placeholder:
+                    # recipes.show found no fitting profile in the library: say so, and
+                    # still take an id typed by hand (the plan then names what is missing).
+                    placeholder = "no profile in the library fits — type a profile id"
+                # Every field is a text input: Textual's integer/number inputs silently drop a
+                # key they do not accept; here the keystroke shows and the field says why it
+                # is wrong ("must be a whole number").
                 yield Input(
                     "" if default is None else str(default),
-                    type=itype,
+                    type="text",
                     id=f"param-{name}",
                     validators=[ParamValidator(p)],
                     validate_on=["changed", "submitted", "blur"],
                     placeholder=str(
-                        p.get("placeholder")
-                        or p.get("example")
-                        or f"‹{kind}{' in ' + p['unit'] if p.get('unit') else ''}›"
+                        placeholder or f"‹{kind}{' in ' + p['unit'] if p.get('unit') else ''}›"
                     ),
                     compact=True,
                 )
