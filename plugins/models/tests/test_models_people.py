@@ -268,3 +268,80 @@ async def test_auto_send_policy_sends_a_high_confidence_work_order_without_a_per
     assert audit[0].data["who"].startswith("policy auto-send")
     await wait_for(lambda: [e for e in events if e.type == "work_order_sent"], message="sent")
     assert [b["id"] for b in receiver.bodies] == [wo["id"]]
+
+
+async def test_tui_labels_an_alert_and_approves_its_work_order(
+    bus, kit_settings, make_runtime, bearing, receiver
+) -> None:
+    from kit_tui.app import KitApp
+    from kit_tui.data.link import RuntimeLink
+    from kit_tui.screens.dialogs import ConfirmDialog, PromptDialog
+    from textual.widgets import DataTable, Input
+
+    hook = {"high_confidence": None, "webhook": {"url": receiver.url}}
+    rt, clock, events, _kpis = await _setup(
+        bus, kit_settings, make_runtime, bearing, [_spec("p1-model", ASSET, hook)]
+    )
+    start = T0 + DAY
+    await _send(
+        bus,
+        clock,
+        bearing,
+        ASSET,
+        bearing.simulate(start, 1.5 * HOUR, seed=3, step_s=20, onset=start, ramp_s=HOUR),
+    )
+    raised = await wait_for(
+        lambda: [e for e in events if e.type == "model_alert_raised"], message="model alert"
+    )
+    aid = raised[0].data["alert_id"]
+
+    app = KitApp(RuntimeLink(rt.url), refresh_s=0.05)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.action_go("models")
+        await wait_for(lambda: app.current_mode == "models", message="models screen")
+        alerts = await wait_for(
+            lambda: (
+                app.screen.query("#model-alerts").first(DataTable)
+                if app.screen.query("#model-alerts")
+                else None
+            ),
+            message="alerts table",
+        )
+        await wait_for(lambda: aid in alerts.rows, timeout=15, message="alert listed")
+        alerts.focus()
+        alerts.move_cursor(row=alerts.get_row_index(aid))
+
+        # l: the technician types the verdict and a note.
+        await pilot.press("l")
+        await wait_for(lambda: isinstance(app.screen, PromptDialog), message="label prompt")
+        app.screen.query_one(Input).focus()
+        await pilot.press(*["space" if c == " " else c for c in "real loose bearing cap"])
+        await pilot.press("enter")
+        labelled = await wait_for(
+            lambda: [e for e in events if e.kind == "audit" and e.type == "model_alert_labelled"],
+            message="label audited",
+        )
+        assert labelled[0].data["who"] == app.operator
+        assert (labelled[0].data["label"], labelled[0].data["note"]) == (
+            "real",
+            "loose bearing cap",
+        )
+        drafted = await wait_for(
+            lambda: [e for e in events if e.type == "work_order_drafted"], message="drafted"
+        )
+        wid = drafted[0].data["id"]
+        orders = app.screen.query_one("#work-orders", DataTable)
+        await wait_for(lambda: wid in orders.rows, timeout=15, message="work order listed")
+        assert receiver.bodies == []  # a draft is not sent
+
+        # a, then y: approved by the operator and sent to the ticket system.
+        orders.focus()
+        orders.move_cursor(row=orders.get_row_index(wid))
+        await pilot.press("a")
+        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), message="confirm")
+        await pilot.press("y")
+        await wait_for(lambda: receiver.bodies, message="work order sent")
+        assert receiver.bodies[0]["id"] == wid and receiver.bodies[0]["approved_by"] == app.operator
+        await wait_for(
+            lambda: str(orders.get_cell(wid, "state")) == "approved", message="approved shown"
+        )

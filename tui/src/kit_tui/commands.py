@@ -14,6 +14,7 @@ ENTRIES = [
     ("KPIs", "OEE, energy, condition monitoring, SPC", "go('kpis')"),
     ("Alarms", "active and recent alarms: acknowledge, shelve", "go('alarms')"),
     ("Plugins and trust", "installed plugins, OPC UA certificates", "go('plugins')"),
+    ("Model alerts and work orders", "label anomaly alerts; approve work orders", "go('models')"),
     ("Help", "keys and screens", "help"),
     ("Quit", "leave the TUI (the runtime keeps running)", "quit"),
 ]
