@@ -52,6 +52,9 @@ ROLE_ENDPOINTS: dict[str, list[str]] = {
         "oee.downtimes",
         "alarms.list",
         "opcua.certs.list",
+        "models.alerts",
+        "models.figures",
+        "workorders.list",
     ],
     "technician": [
         "components.restart",
@@ -65,6 +68,11 @@ ROLE_ENDPOINTS: dict[str, list[str]] = {
         "recipes.test_connection",
         "writes.request",
         "writes.confirm",
+        # People in the loop of governed models (docs/models.md): label alerts, decide work orders.
+        "models.label",
+        "workorders.approve",
+        "workorders.reject",
+        "workorders.close",
     ],
     "admin": [">"],
 }
