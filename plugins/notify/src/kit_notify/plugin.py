@@ -114,6 +114,8 @@ class Notify(Sink[NotifyConfig]):
                     msgs = await psub.fetch(100, timeout=1.0)
                 except TimeoutError:  # nats.errors.TimeoutError or asyncio's, by code path
                     continue
+                if not msgs:
+                    continue
                 woken = await self._accept([m.data for m in msgs])
                 # Saved before the ack: a crash in between re-delivers the events, and the
                 # outbox keys (event id + route) keep them from being queued twice.
