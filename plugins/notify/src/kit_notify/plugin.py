@@ -287,8 +287,11 @@ def find_notifiers(runtime: Any) -> list[Any]:
 
 @kit.hookimpl
 def register_components(register: Any) -> None:
-    """Register the notify sink."""
+    """Register the notify sink and the KPI topics sink."""
+    from kit_notify.kpi_topics import KpiTopics
+
     register.add(Notify)
+    register.add(KpiTopics)
 
 
 @kit.hookimpl
