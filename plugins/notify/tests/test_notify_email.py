@@ -53,6 +53,7 @@ async def test_alarm_email_reaches_a_local_smtp_server(bus, kit_settings, make_r
         port=port_later(),
         authenticator=inbox.authenticator,
         auth_require_tls=False,
+        server_hostname="smtp.test",
     )
     smtp.start()
     try:

@@ -4,6 +4,7 @@ that can do nothing else (abuse checks over NATS and MQTT). One embedded runtime
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import aiomqtt
@@ -51,7 +52,16 @@ async def test_kpis_per_window_reach_a_viewer_account_that_can_do_nothing_else(
             "nats_url": None,
             "data_dir": tmp_path / "site",
             "nats": NatsSettings(port=0, mqtt_port=0),
-            "components": [ComponentSpec(name="mqtt-out", type="kpi-topics", config={})],
+            "components": [
+                ComponentSpec(name="mqtt-out", type="kpi-topics", config={}),
+                ComponentSpec(
+                    name="notify",
+                    type="notify",
+                    config={
+                        "routes": [{"name": "mqtt", "type": "mqtt", "match": {"kinds": ["alarm"]}}]
+                    },
+                ),
+            ],
         }
     )
     rt = await make_runtime(settings)
@@ -139,3 +149,24 @@ async def test_kpis_per_window_reach_a_viewer_account_that_can_do_nothing_else(
 
     again = await retained(port, "nodered", pw, 4)
     assert again[f"{base}/hour"]["value"] == 13.0  # still the kit's value
+
+    # The mqtt notification route publishes on the embedded listener (as the component's own
+    # user); the built-in viewer role (the TUI's, MQTT tools') reads kit/out/notify/#.
+    n = rt.supervisor.instances["notify"].component
+    await wait_for(lambda: n.ready, message="notify consumer attached")
+    viewer_pw = json.loads((settings.data_dir / "nats" / "auth.json").read_text())["users"][
+        "viewer"
+    ]
+    async with aiomqtt.Client(
+        "127.0.0.1", port, username="viewer", password=viewer_pw, identifier="v"
+    ) as c:
+        await c.subscribe("kit/out/notify/#", qos=1)
+        ev = await ComponentContext("alarms", rt.bus, asset=ASSET).publish_event(
+            "alarm", "alarm_raised", severity="high", message="door open"
+        )
+        async with asyncio.timeout(15):
+            m = await anext(c.messages)
+    assert str(m.topic) == f"kit/out/notify/alarm/{ASSET}"
+    body = orjson.loads(bytes(m.payload))  # type: ignore[arg-type]
+    assert body["idempotency_key"] == f"{ev.id}:mqtt" and body["event"]["message"] == "door open"
+    await wait_for(lambda: n.stats["mqtt"].delivered == 1, message="delivery counted")

@@ -152,11 +152,13 @@ class MqttRoute(_Route):
     """Publish each matched event to an MQTT broker (QoS 1)."""
 
     type: Literal["mqtt"]
-    host: str = "127.0.0.1"
-    port: int = Field(1883, ge=1, le=65535)
+    host: str | None = None
+    """Broker; default: the embedded server's MQTT listener, logged in as the component."""
+    port: int | None = Field(None, ge=1, le=65535)
+    """Default 1883 (an external broker) or the embedded listener's port."""
     user: str | None = None
     password_secret: str | None = None
-    topic: str = "kit/notify/{kind}/{asset}"
+    topic: str = "kit/out/notify/{kind}/{asset}"
     """Topic template: ``{route}``, ``{kind}``, ``{type}``, ``{severity}``, ``{asset}``."""
     retain: bool = False
     timeout_s: float = Field(10.0, gt=0, le=300)

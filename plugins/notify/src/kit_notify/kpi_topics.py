@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fnmatch
-import json
 from typing import Any, ClassVar, Literal
 
 import aiomqtt
@@ -29,8 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from kit import codec, subjects
 from kit.backoff import Backoff
 from kit.components import ComponentContext, Sink
-from kit.errors import KitError
 from kit.payloads import KpiValue
+from kit_notify.mqtt import embedded_broker
 from kit_notify.secrets import get_secret
 
 #: Topic root of the kit's MQTT output (NATS subjects ``kit.out.kpi.>``: outside every
@@ -112,25 +111,7 @@ class KpiTopics(Sink[KpiTopicsConfig]):
                 "username": cfg.user,
                 "password": pw,
             }
-        # The embedded server: its MQTT port is advertised in runtime.json; the login is
-        # this component's own bus user, so its manifest's permissions apply over MQTT too.
-        info: dict[str, Any] = {}
-        if self.ctx.data_dir is not None:
-            with contextlib.suppress(OSError, ValueError):
-                info = json.loads((self.ctx.data_dir / "runtime.json").read_text())
-        port = cfg.port or info.get("mqtt_port")
-        if not port:
-            raise KitError(
-                "kpi-topics: the embedded server has no MQTT listener; set nats.mqtt_port "
-                "(e.g. 1883) in the site settings, or give host and port of a broker"
-            )
-        opts = getattr(getattr(self.ctx.bus, "nc", None), "options", {}) or {}
-        return {
-            "hostname": "127.0.0.1",
-            "port": int(port),
-            "username": opts.get("user"),
-            "password": opts.get("password"),
-        }
+        return embedded_broker(self.ctx, cfg.port)
 
     async def run(self) -> None:
         """Subscribe to every KPI, then publish the newest value per topic until cancelled."""

@@ -25,6 +25,7 @@ import kit
 from kit import codec, subjects
 from kit.codec import MalformedMessage
 from kit.components import ComponentContext, Sink
+from kit.errors import KitError
 from kit_notify.config import EmailRoute, MqttRoute, NotifyConfig, WebhookRoute
 from kit_notify.outbox import Delivery, Outbox, RouteStats, TokenBucket, retry_due
 from kit_notify.secrets import get_secret
@@ -246,7 +247,17 @@ class Notify(Sink[NotifyConfig]):
         else:
             from kit_notify.mqtt import publish_event
 
-            await publish_event(route, d.key, d.event, secret)
+            broker = (
+                {
+                    "hostname": route.host,
+                    "port": route.port or 1883,
+                    "username": route.user,
+                    "password": secret,
+                }
+                if route.host
+                else _embedded(self.ctx, route.port)
+            )
+            await publish_event(route, d.key, d.event, broker)
 
     def _note(self, d: Delivery, result: str, detail: str) -> None:
         self.journal.append(
@@ -278,6 +289,15 @@ class Notify(Sink[NotifyConfig]):
             for k in ("delivered", "failed", "retrying", "pending", "dropped", "rate_limited")
         }
         return {**self.counts, **total, "routes": routes}
+
+
+def _embedded(ctx: ComponentContext, port: int | None) -> dict[str, Any]:
+    from kit_notify.mqtt import embedded_broker
+
+    try:
+        return embedded_broker(ctx, port)
+    except KitError as exc:  # no MQTT listener: a configuration error, not worth retrying
+        raise Permanent(str(exc)) from None
 
 
 def find_notifiers(runtime: Any) -> list[Any]:

@@ -11,6 +11,7 @@ a bad address): the worker gives up on those at once and logs why.
 from __future__ import annotations
 
 import smtplib
+import socket
 import ssl
 import urllib.error
 import urllib.request
@@ -143,10 +144,15 @@ def send_email(route: EmailRoute, key: str, event: dict[str, Any], password: str
     tls = ssl.create_default_context()
     try:
         smtp: smtplib.SMTP
+        # EHLO with the plain host name: smtplib's default (socket.getfqdn) waits on DNS,
+        # seconds on a plant network without a resolver.
+        me = socket.gethostname() or "kit"
         if route.security == "tls":
-            smtp = smtplib.SMTP_SSL(route.host, route.port, timeout=route.timeout_s, context=tls)
+            smtp = smtplib.SMTP_SSL(
+                route.host, route.port, me, timeout=route.timeout_s, context=tls
+            )
         else:
-            smtp = smtplib.SMTP(route.host, route.port, timeout=route.timeout_s)
+            smtp = smtplib.SMTP(route.host, route.port, me, timeout=route.timeout_s)
         with smtp:
             if route.security == "starttls":
                 smtp.starttls(context=tls)
