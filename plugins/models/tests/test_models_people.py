@@ -111,7 +111,8 @@ async def _setup(bus, kit_settings, make_runtime, bearing, specs):
     rt = await make_runtime(kit_settings, clock=clock)
     for s in specs:
         comp = await wait_for(lambda s=s: rt.supervisor.instances[s.name].component, message="up")
-        await wait_for(lambda c=comp: c.ctx._subs, message="subscribed")
+        if s.type == "model_scoring":
+            await wait_for(lambda c=comp: c.ctx._subs, message="subscribed")
     return rt, clock, events, kpis
 
 
@@ -345,3 +346,56 @@ async def test_tui_labels_an_alert_and_approves_its_work_order(
         await wait_for(
             lambda: str(orders.get_cell(wid, "state")) == "approved", message="approved shown"
         )
+
+
+async def test_the_notify_sink_delivers_a_work_order_only_once_approved(
+    bus, kit_settings, make_runtime, bearing, receiver
+) -> None:
+    # No webhook of its own: the site's notify sink routes approved work orders to the CMMS.
+    notify = ComponentSpec(
+        name="notify",
+        type="notify",
+        config={
+            "routes": [
+                {
+                    "name": "cmms",
+                    "type": "webhook",
+                    "url": receiver.url,
+                    "match": {"kinds": ["work_order"], "states": ["approved"]},
+                }
+            ]
+        },
+    )
+    rt, clock, events, _kpis = await _setup(
+        bus,
+        kit_settings,
+        make_runtime,
+        bearing,
+        [_spec("p1-model", ASSET, {"high_confidence": None}), notify],
+    )
+    sink = rt.supervisor.instances["notify"].component
+    await wait_for(lambda: sink.ready, message="notify consumer attached")
+    start = T0 + DAY
+    await _send(
+        bus,
+        clock,
+        bearing,
+        ASSET,
+        bearing.simulate(start, 1.5 * HOUR, seed=3, step_s=20, onset=start, ramp_s=HOUR),
+    )
+    raised = await wait_for(
+        lambda: [e for e in events if e.type == "model_alert_raised"], message="model alert"
+    )
+    api = ControlClient(bus)
+    await api.call("models.label", {"id": raised[0].data["alert_id"], "label": "real", "who": "bo"})
+    drafted = await wait_for(
+        lambda: [e for e in events if e.type == "work_order_drafted"], message="drafted"
+    )
+    wid = drafted[0].data["id"]
+    await api.call("workorders.approve", {"id": wid, "who": "cleo"})
+    await wait_for(lambda: sink.stats["cmms"].delivered == 1, message="delivered by the sink")
+    # The draft came first on the same stream and was not matched: one delivery, the approval.
+    assert [b["event"]["type"] for b in receiver.bodies] == ["work_order_approved"]
+    ev = receiver.bodies[0]["event"]
+    assert ev["kind"] == "work_order" and ev["data"]["id"] == wid
+    assert ev["data"]["state"] == "approved" and ev["data"]["approved_by"] == "cleo"
