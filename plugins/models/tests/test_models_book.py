@@ -80,3 +80,35 @@ def test_evidence_plot_checks_and_priority() -> None:
         "high",
         "medium",
     ]
+
+
+def test_work_order_transitions_follow_the_guardrail() -> None:
+    from kit_models import workorders
+
+    wo = {"id": "WO-c-1", "state": "draft", "history": []}
+    rejected = workorders.transition(wo, "reject", "ana", "known overload", 10.0)
+    assert rejected["state"] == "rejected" and rejected["rejected_by"] == "ana"
+    assert rejected["rejected_note"] == "known overload" and wo["state"] == "draft"
+    with pytest.raises(ValueError, match="is rejected"):
+        workorders.transition(rejected, "approve", "bo", "", 11.0)
+    with pytest.raises(ValueError, match="is draft"):
+        workorders.transition(wo, "close", "bo", "", 11.0)  # only an approved order closes
+    closed = workorders.transition(
+        workorders.transition(wo, "approve", "bo", "", 12.0), "close", "bo", "", 20.0
+    )
+    assert [h["state"] for h in closed["history"]] == ["approved", "closed"]
+
+
+async def test_an_unreachable_ticket_system_is_reported_not_raised() -> None:
+    import socket
+
+    from kit_models import workorders
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # released: nothing listens there
+    hook = workorders.Webhook(url=f"http://127.0.0.1:{port}/t", timeout_s=5)
+    ok, detail = await workorders.deliver_webhook(hook, {"id": "WO-c-1", "state": "approved"})
+    assert ok is False and f"127.0.0.1:{port}" in detail
+    with pytest.raises(ValueError, match="http"):
+        workorders.Webhook(url="ftp://x")

@@ -194,6 +194,10 @@ async def test_labels_drive_kpis_and_work_orders_wait_for_approval(
     # Delivery would happen inside the label request that drafted it; the request has
     # returned, so an unapproved work order has had every chance to leak.
     assert receiver.bodies == []
+    shown = await _cli("model", "alerts", "--url", bus.url)
+    assert alert_id in shown.output and "real" in shown.output and "draft" in shown.output
+    as_json = json.loads((await _cli("model", "alerts", "--json", "--url", bus.url)).stdout)
+    assert [(a["id"], a["label"], a["labelled_by"]) for a in as_json] == [(alert_id, "real", "bo")]
     listed = await _cli("workorder", "list", "--state", "draft", "--url", bus.url)
     assert wo["id"] in listed.output and "draft" in listed.output
 
