@@ -243,6 +243,8 @@ async def test_labels_drive_kpis_and_work_orders_wait_for_approval(
     site.write_text(f"site: test\ndata_dir: {kit_settings.data_dir}\n")
     shown = await _cli("--config", str(site), "model", "show", "pump1", "1")
     figures = json.loads(shown.stdout)["figures"]
+    listed = await _cli("--config", str(site), "model", "list")
+    assert "alerts 1 (labelled precision 100 %)" in listed.stdout
     assert figures["real"] == 1 and figures["lead_time_h"] == pytest.approx(lead[-1].value)
 
 

@@ -51,12 +51,15 @@ def model() -> None:
 @model.command("list")
 @click.pass_context
 def list_cmd(ctx: click.Context) -> None:
-    """List stored models, their versions, roles and trust status."""
+    """List stored models, their versions, roles, trust status and labelled precision."""
+    from kit_models.book import AlertBook, version_figures
+
     s = settings_from(ctx)
     keys = _keys(s.data_dir)
     rows = 0
     for name in artefact.names(s.data_dir):
         reg = artefact.registry(s.data_dir, name)
+        book = AlertBook.of(s.data_dir, name)
         for v in artefact.versions(s.data_dir, name):
             doc = artefact.read_doc(artefact.model_path(s.data_dir, name, v))
             role = (
@@ -70,10 +73,13 @@ def list_cmd(ctx: click.Context) -> None:
             )
             st = artefact.verify(doc, keys)
             ev = doc["manifest"].get("evaluation", {})
+            f = version_figures(book, v)
+            prec = "—" if f["precision_pct"] is None else f"{f['precision_pct']:.0f} %"
             click.echo(
                 f"{name:20} v{v:<4} {role:8} {st.status:10} "
                 f"trained {doc['manifest']['training'].get('from')} .. {doc['manifest']['training'].get('to')}  "
-                f"false alerts/week {ev.get('false_alerts_per_week')}"
+                f"false alerts/week {ev.get('false_alerts_per_week')}  "
+                f"alerts {f['alerts']} (labelled precision {prec})"
             )
             rows += 1
     if not rows:
