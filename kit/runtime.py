@@ -185,6 +185,8 @@ class Runtime:
                     "pid": os.getpid(),
                     "site": s.site,
                     "started": self.started_at.isoformat(),
+                    # MQTT tools and the kit-notify MQTT publisher find the listener here.
+                    "mqtt_port": self.embedded.mqtt_port if self.embedded else None,
                 }
             )
         )
@@ -505,6 +507,7 @@ class Runtime:
         api.add(core.PLUGINS, self._ep_plugins)
         api.add(core.RESTART, self._ep_restart)
         api.add(core.PING, self._ep_ping)
+        api.add(core.USERS_RELOAD, self._ep_users_reload)
         recipes_api.add_endpoints(api, self)  # recipes.*, deployments.*, bundles.*
 
     async def _ep_status(self, _body: Any) -> dict[str, Any]:
@@ -569,6 +572,16 @@ class Runtime:
 
     async def _ep_ping(self, _body: Any) -> dict[str, Any]:
         return {"pong": True}
+
+    async def _ep_users_reload(self, _body: Any) -> dict[str, Any]:
+        from kit.errors import KitError
+        from kit.trust.users import load_users
+
+        if self.embedded is None or self.component_buses is None:
+            raise KitError("named bus accounts need the embedded server (nats_url is set)")
+        self.embedded.auth_lines = self.component_buses.auth.conf_lines()
+        self.embedded.reload()
+        return {"users": sorted(load_users(self.settings.data_dir))}
 
     async def _ep_restart(self, body: Any) -> dict[str, Any]:
         name = body.name

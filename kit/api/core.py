@@ -126,6 +126,12 @@ class RestartReply(Reply):
     restarted: str
 
 
+class UsersReloadReply(Reply):
+    """Named bus accounts (``kit users add``) the embedded server now accepts."""
+
+    users: list[str] = Field(default_factory=list)
+
+
 class PingReply(Reply):
     """Answer of ``ping``: the runtime's event loop is serving requests."""
 
@@ -139,3 +145,9 @@ RESTART = endpoint(
     "components.restart", RestartRequest, RestartReply, "Restart one component instance."
 )
 PING = endpoint("ping", Empty, PingReply, "Answers at once (liveness of the event loop).")
+USERS_RELOAD = endpoint(
+    "users.reload",
+    Empty,
+    UsersReloadReply,
+    "Load the named bus accounts (kit users add) into the embedded server.",
+)

@@ -51,6 +51,7 @@ def _register_builtin_commands() -> None:
         scan_cmd,
         sim_cmd,
         trust_cmds,
+        users_cmds,
     )
 
     for mod in (
@@ -64,6 +65,7 @@ def _register_builtin_commands() -> None:
         trust_cmds,
         hub_cmds,
         library_cmds,  # adds `add` to the profile and recipe groups above
+        users_cmds,
     ):
         mod.register(cli)
 

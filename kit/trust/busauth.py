@@ -52,6 +52,9 @@ ROLE_ENDPOINTS: dict[str, list[str]] = {
         "oee.downtimes",
         "alarms.list",
         "opcua.certs.list",
+        "models.alerts",
+        "models.figures",
+        "workorders.list",
     ],
     "technician": [
         "components.restart",
@@ -65,6 +68,11 @@ ROLE_ENDPOINTS: dict[str, list[str]] = {
         "recipes.test_connection",
         "writes.request",
         "writes.confirm",
+        # People in the loop of governed models (docs/models.md): label alerts, decide work orders.
+        "models.label",
+        "workorders.approve",
+        "workorders.reject",
+        "workorders.close",
     ],
     "admin": [">"],
 }
@@ -105,6 +113,8 @@ _READ_SUBS = [
     "kit.kpi",
     "kit.event",
     "kit.health",
+    "kit.out.>",
+    "kit.out",
     "$MQTT.>",
 ]
 
@@ -373,6 +383,9 @@ class BusAuth:
         ]
         users += [(r, self.passwords[r], role_permissions(r)) for r in ROLES]
         users += [(f"c-{n}", pw, perms) for n, (pw, perms) in sorted(self.components.items())]
+        from kit.trust.users import conf_entries
+
+        users += conf_entries(self.data_dir)  # named accounts: kit users add (kit.trust.users)
         lines = ["authorization {", "  users = ["]
         for user, pw, perms in users:
             entry = f"    {{user: {_q(user)}, password: {_q(pw)}"

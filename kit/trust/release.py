@@ -34,6 +34,7 @@ FIRST_PARTY = frozenset(
         "kit-historian",
         "kit-modbus",
         "kit-models",
+        "kit-notify",
         "kit-oee",
         "kit-opcua",
         "kit-pilot",

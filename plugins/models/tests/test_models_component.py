@@ -137,6 +137,19 @@ async def test_shadow_promotion_drift_and_fallback(
         message="fallback alarm",
     )
     assert raised[0].kind == "alarm" and raised[0].data["zone"] == "D"
+    # Hovering around the zone C boundary (2.8 mm/s) within the 5 % hysteresis: the alarm
+    # stays raised instead of clearing and raising again at every crossing.
+    for v in (2.9, 2.7, 2.85, 2.7, 2.9, 1.0):
+        ts += 20
+        clock.at = datetime.fromtimestamp(ts, UTC)
+        await dev.publish_samples([Point(name="vibration_velocity_rms_mm_s", value=v)], ts=clock.at)
+
+    def rule(type_: str) -> list:
+        return [e for e in events if e.type == type_ and e.data.get("component") == "p1-model"]
+
+    # Back in zone B (1.0) clears it; every earlier event of this publisher came before.
+    await wait_for(lambda: rule("fallback_alarm_cleared"), message="rule alarm cleared")
+    assert len(rule("fallback_alarm_raised")) == 1 and len(rule("fallback_alarm_cleared")) == 1
 
     # Promotion needs a named person and is audited; the new active model is not degraded.
     api = ControlClient(bus)

@@ -23,6 +23,7 @@ from kit_tui.screens.alarms import AlarmsScreen
 from kit_tui.screens.catalog import CatalogScreen
 from kit_tui.screens.deployments import DeploymentsScreen
 from kit_tui.screens.kpis import KpiScreen
+from kit_tui.screens.models import ModelsScreen
 from kit_tui.screens.overview import OverviewScreen
 from kit_tui.screens.plugins import PluginsScreen
 
@@ -47,6 +48,7 @@ class KitApp(App):
         "kpis": KpiScreen,
         "alarms": AlarmsScreen,
         "plugins": PluginsScreen,
+        "models": ModelsScreen,
     }
     #: Mode per number key, in the order shown in the footer and help.
     NAV = [

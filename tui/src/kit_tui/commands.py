@@ -50,6 +50,7 @@ ENTRIES = [
         "trust the highlighted OPC UA server certificate",
         "do('plugins', 'trust')",
     ),
+    ("Model alerts and work orders", "label anomaly alerts; approve work orders", "go('models')"),
     ("Help", "keys and screens", "help"),
     ("Quit", "leave the TUI (the runtime keeps running)", "quit"),
 ]

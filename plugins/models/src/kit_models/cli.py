@@ -51,12 +51,15 @@ def model() -> None:
 @model.command("list")
 @click.pass_context
 def list_cmd(ctx: click.Context) -> None:
-    """List stored models, their versions, roles and trust status."""
+    """List stored models, their versions, roles, trust status and labelled precision."""
+    from kit_models.book import AlertBook, version_figures
+
     s = settings_from(ctx)
     keys = _keys(s.data_dir)
     rows = 0
     for name in artefact.names(s.data_dir):
         reg = artefact.registry(s.data_dir, name)
+        book = AlertBook.of(s.data_dir, name)
         for v in artefact.versions(s.data_dir, name):
             doc = artefact.read_doc(artefact.model_path(s.data_dir, name, v))
             role = (
@@ -70,10 +73,13 @@ def list_cmd(ctx: click.Context) -> None:
             )
             st = artefact.verify(doc, keys)
             ev = doc["manifest"].get("evaluation", {})
+            f = version_figures(book, v)
+            prec = "—" if f["precision_pct"] is None else f"{f['precision_pct']:.0f} %"
             click.echo(
                 f"{name:20} v{v:<4} {role:8} {st.status:10} "
                 f"trained {doc['manifest']['training'].get('from')} .. {doc['manifest']['training'].get('to')}  "
-                f"false alerts/week {ev.get('false_alerts_per_week')}"
+                f"false alerts/week {ev.get('false_alerts_per_week')}  "
+                f"alerts {f['alerts']} (labelled precision {prec})"
             )
             rows += 1
     if not rows:
@@ -85,11 +91,18 @@ def list_cmd(ctx: click.Context) -> None:
 @click.argument("version", type=int)
 @click.pass_context
 def show(ctx: click.Context, name: str, version: int) -> None:
-    """Print the manifest and trust status of NAME VERSION."""
+    """Print the manifest, trust status and people's figures (labels, MTTR) of NAME VERSION."""
+    from kit_models.book import AlertBook
+    from kit_models.endpoints import figures
+
     s = settings_from(ctx)
     doc = artefact.read_doc(artefact.model_path(s.data_dir, name, version))
     st = artefact.verify(doc, _keys(s.data_dir))
-    click.echo(json.dumps({"manifest": doc["manifest"], "trust": st.as_dict()}, indent=2))
+    # From the alert book on disk: the same figures the runtime publishes as KPIs.
+    fig = figures(AlertBook.of(s.data_dir, name), version)
+    click.echo(
+        json.dumps({"manifest": doc["manifest"], "trust": st.as_dict(), "figures": fig}, indent=2)
+    )
 
 
 @model.command("verify")
@@ -137,6 +150,12 @@ def verify(ctx: click.Context, name: str | None, version: int | None, file_: Pat
     help="Train from a CSV (ts,point,value[,quality]) instead of the historian.",
 )
 @click.option(
+    "--simulate",
+    "sim_days",
+    type=float,
+    help="Train on DAYS of the built-in simulated motor (healthy; to try the kit).",
+)
+@click.option(
     "--window",
     "window_s",
     type=float,
@@ -166,6 +185,7 @@ def train_cmd(
     end: str,
     history_dir: Path | None,
     csv_file: Path | None,
+    sim_days: float | None,
     window_s: float,
     margin: float,
     key: Path | None,
@@ -173,8 +193,8 @@ def train_cmd(
     """Train a new version of NAME on healthy history; it starts as the shadow model."""
     s = settings_from(ctx)
     pts = _parse_points(points)
-    if csv_file is None and (asset is None or start is None):
-        raise KitError("give --asset and --from (historian) or --csv FILE")
+    if csv_file is None and sim_days is None and (asset is None or start is None):
+        raise KitError("give --asset and --from (historian), --csv FILE or --simulate DAYS")
     version = (artefact.versions(s.data_dir, name) or [0])[-1] + 1
     progress: queue.Queue[tuple[str, Any]] = queue.Queue()
 
@@ -185,7 +205,16 @@ def train_cmd(
             from kit_models import train
 
             say: Callable[[str], None] = lambda m: progress.put(("progress", m))  # noqa: E731
-            if csv_file is not None:
+            if sim_days is not None:
+                from kit_models import simulator
+
+                if set(pts) != set(simulator.POINTS):
+                    raise KitError(f"--simulate makes signals {sorted(simulator.POINTS)}")
+                say(f"simulating {sim_days:g} healthy days of a motor")
+                # A fixed start: the same run every time.
+                rows = simulator.simulate(1_790_000_000.0, sim_days * 86400, seed=1)
+                source = f"simulated motor, {sim_days:g} days"
+            elif csv_file is not None:
                 say(f"reading {csv_file}")
                 rows, source = train.read_csv(csv_file, pts), f"csv:{csv_file.name}"
             else:

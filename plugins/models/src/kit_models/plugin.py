@@ -16,7 +16,9 @@ when the registry names one, a **shadow** version beside it:
 Model files are verified against the site's trust store on every (re)load; ``policy``
 decides as ``plugin_policy`` does for plugins (kit_models.artefact). Endpoints:
 ``models.promote`` / ``models.retire`` ``{model, version, who}`` (audited on
-``kit.event.audit``) and ``models.status``.
+``kit.event.audit``) and ``models.status``; people's labels and work orders
+(``models.alerts``, ``models.label``, ``models.figures``, ``workorders.*``) are in
+kit_models.loop / kit_models.endpoints.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
+from kit_condition.iso20816 import zone
 from kit_condition.plugin import VibrationZones
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -38,6 +41,8 @@ from kit.intake import Intake, TimeLimits
 from kit.payloads import SampleBatch
 from kit_models import artefact
 from kit_models.detector import AlertState, DriftWatch, RobustMahalanobis, WindowFeatures
+from kit_models.loop import PeopleLoop
+from kit_models.workorders import WorkOrderPolicy
 
 ZONE_NAMES = "ABCD"
 
@@ -77,6 +82,8 @@ class ModelScoringConfig(BaseModel):
     """Severity of model alerts."""
     time_tolerance: TimeLimits = Field(default_factory=TimeLimits)
     """Batches stamped further than this from the gateway's clock are quarantined."""
+    work_orders: WorkOrderPolicy = Field(default_factory=WorkOrderPolicy)
+    """When alerts draft work orders and whether a person must approve sending them."""
 
     @model_validator(mode="after")
     def _check(self) -> ModelScoringConfig:
@@ -126,12 +133,15 @@ class ModelScoring(Analytics[ModelScoringConfig]):
         self.zone: str | None = None
         self.fallback_alarm = False
         self._lock = asyncio.Lock()
+        self.loop: PeopleLoop | None = None
+        """Alert book, labels and work orders (made in run: it needs the data directory)."""
 
     # -- loading ---------------------------------------------------------------------------
     async def run(self) -> None:
         """Load the registry's models, subscribe, then idle until cancelled."""
         saved = await self.ctx.load_state() or {}
         self.degraded = saved.get("degraded", {})
+        self.loop = PeopleLoop(self)
         await self.reload()
         for subject in self.intake.subjects():
             await self.ctx.subscribe_samples(subject, self.on_batch)
@@ -154,6 +164,8 @@ class ModelScoring(Analytics[ModelScoringConfig]):
                     self.slots[role] = old[role]  # unchanged: keep its windows and alert state
                     continue
                 slot = await self._load(role, v, keys)
+                if self.loop is not None:
+                    self.loop.slot_changed(role)
                 if slot is not None:
                     self.slots[role] = slot
             await self._update_fallback(None)
@@ -227,6 +239,8 @@ class ModelScoring(Analytics[ModelScoringConfig]):
         when = _dt(ts)
         score = slot.model.score(vec)
         await self.ctx.publish_kpi("model_score", score, ts=when, attrs=attrs)
+        assert self.loop is not None  # made in run() before any subscription
+        self.loop.window(slot, ts, vec)
         psi = slot.drift.add(vec)
         if psi is not None:
             slot.psi = psi
@@ -244,13 +258,24 @@ class ModelScoring(Analytics[ModelScoringConfig]):
                 await self._degrade(slot, worst, psi, ts)
         change = slot.alert.update(score > slot.model.threshold)
         if change is None:
+            if slot.alert.active and str(slot.version) not in self.degraded:
+                await self.loop.confidence(slot, score)
             return
+        if slot.role == "active" and str(slot.version) in self.degraded:
+            return  # a degraded model's alerts are not raised; the rule carries them
+        contributions = slot.model.contributions(vec)
+        alert_id: str | None
+        if change == "raised":
+            alert_id = await self.loop.raised(slot, ts, score, contributions)
+        else:
+            alert_id = self.loop.cleared(slot.role, ts)
         data: dict[str, Any] = {
+            "alert_id": alert_id,
             "model": self.config.model,
             "version": slot.version,
             "score": score,
             "threshold": slot.model.threshold,
-            "contributions": slot.model.contributions(vec),
+            "contributions": contributions,
         }
         if slot.role == "shadow":
             # Recorded for the promotion decision, never an alarm.
@@ -260,8 +285,6 @@ class ModelScoring(Analytics[ModelScoringConfig]):
                 ts=ts,
                 **data,
             )
-        elif str(slot.version) in self.degraded:
-            return  # a degraded model's alerts are not raised; the rule carries them
         else:
             top = max(data["contributions"], key=lambda s: abs(data["contributions"][s]))
             await self.ctx.publish_event(
@@ -273,6 +296,8 @@ class ModelScoring(Analytics[ModelScoringConfig]):
                 f"(score {score:.2f} / {slot.model.threshold:.2f}; most changed: {top})",
                 data={**data, "component": self.ctx.name},
             )
+            if change == "raised":
+                await self.loop.confidence(slot, score)
 
     async def _degrade(self, slot: Slot, worst: str, psi: dict[str, float], ts: float) -> None:
         self.degraded[str(slot.version)] = {"signal": worst, "psi": psi, "ts": ts}
@@ -290,6 +315,8 @@ class ModelScoring(Analytics[ModelScoringConfig]):
         )
         if slot.alert.active:
             slot.alert.active = False
+            assert self.loop is not None  # made in run() before any subscription
+            self.loop.cleared(slot.role, ts)
             await self.ctx.publish_event(
                 "alarm",
                 "model_alert_cleared",
@@ -329,8 +356,9 @@ class ModelScoring(Analytics[ModelScoringConfig]):
             )
 
     async def _rule(self, ts: float, value: float) -> None:
-        ab, bc, cd = self.config.fallback.zones.bounds
-        self.zone = "A" if value < ab else "B" if value < bc else "C" if value < cd else "D"
+        # The condition plugin's zones, with its hysteresis on the way down: a reading
+        # hovering on the C boundary (an overload) must not raise and clear every sample.
+        self.zone = zone(value, self.config.fallback.zones.bounds, self.zone)
         bad = self.zone in "CD"
         if self.fallback_reason is None:
             bad = False  # the model carries alerts; the rule only stands by
@@ -445,14 +473,20 @@ def register_endpoints(api: Any, runtime: Any) -> None:
     api.add("models.promote", handler("promote"))
     api.add("models.retire", handler("retire"))
     api.add("models.status", status)
+    from kit_models.endpoints import add_people_endpoints
+
+    add_people_endpoints(api, lambda: _components(runtime))
 
 
 @kit.hookimpl
 def register_commands(cli: Any) -> None:
-    """Add ``kit model``."""
+    """Add ``kit model`` (with alerts, label, backtest) and ``kit workorder``."""
+    from kit_models import cli_backtest  # noqa: F401  (adds ``kit model backtest``)
     from kit_models.cli import model
+    from kit_models.cli_people import workorder
 
     cli.add_command(model)
+    cli.add_command(workorder)
 
 
 __all__ = ["ModelScoring", "ModelScoringConfig"]

@@ -26,6 +26,12 @@ PLUGIN_ENDPOINTS: dict[str, tuple[str, str, str]] = {
     "opcua.certs.trust": ("kit_opcua.api", "TRUST", "kit-opcua"),
     "opcua.certs.reject": ("kit_opcua.api", "REJECT", "kit-opcua"),
     "history.query": ("kit_historian.api", "QUERY", "kit-historian"),
+    "models.alerts": ("kit_models.api", "ALERTS", "kit-models"),
+    "models.label": ("kit_models.api", "LABEL", "kit-models"),
+    "workorders.list": ("kit_models.api", "WORK_ORDERS", "kit-models"),
+    "workorders.approve": ("kit_models.api", "APPROVE", "kit-models"),
+    "workorders.reject": ("kit_models.api", "REJECT", "kit-models"),
+    "workorders.close": ("kit_models.api", "CLOSE", "kit-models"),
 }
 
 

@@ -1,0 +1,155 @@
+"""Webhook routes on a real bus: filters, the sealed token, retry after the receiver was down,
+and an undelivered message kept across a runtime restart (outbox in the component state)."""
+
+from __future__ import annotations
+
+from kit_notify.secrets import set_secret
+
+from kit.components import ComponentContext
+from kit.settings import ComponentSpec
+from kit.testing import wait_for
+
+ASSET = "test/assembly/line1/press1"
+OTHER = "test/paint/line2/oven"
+
+
+def notify_spec(mes_url: str, alarm_url: str) -> ComponentSpec:
+    return ComponentSpec(
+        name="notify",
+        type="notify",
+        config={
+            "routes": [
+                {
+                    "name": "mes",
+                    "type": "webhook",
+                    "url": mes_url,
+                    "token_secret": "mes_token",
+                    "match": {"kinds": ["work_order"], "states": ["approved"]},
+                },
+                {
+                    "name": "alarms",
+                    "type": "webhook",
+                    "url": alarm_url,
+                    "match": {
+                        "kinds": ["alarm"],
+                        "types": ["alarm_raised"],
+                        "min_priority": "high",
+                        "areas": ["assembly"],
+                    },
+                    "retry": {"initial_s": 0.05, "max_s": 0.2},
+                },
+            ]
+        },
+    )
+
+
+async def test_webhooks_filter_authenticate_retry_and_survive_a_restart(
+    bus, kit_settings, make_runtime, receivers, port_later
+):
+    mes = receivers()
+    down_port = port_later()  # nothing listens here until the receiver starts below
+    set_secret(kit_settings.data_dir, "mes_token", "tok-123")
+    settings = kit_settings.model_copy(
+        update={"components": [notify_spec(mes.url, f"http://127.0.0.1:{down_port}/alarms")]}
+    )
+    rt1 = await make_runtime(settings)
+    n1 = rt1.supervisor.instances["notify"].component
+    await wait_for(lambda: n1.ready, message="events consumer attached")
+
+    models = ComponentContext("models", bus, asset=ASSET)
+    plc = ComponentContext("alarms", bus, asset=ASSET)
+    oven = ComponentContext("alarms", bus, asset=OTHER)
+    approved = await models.publish_event(
+        "work_order", "work_order_approved", data={"state": "approved", "work_order": "WO-7"}
+    )
+    await models.publish_event("work_order", "work_order_proposed", data={"state": "proposed"})
+    await plc.publish_event("alarm", "alarm_raised", severity="medium", data={"priority": "medium"})
+    await oven.publish_event(
+        "alarm", "alarm_raised", severity="critical", data={"priority": "critical"}
+    )
+    await plc.publish_event("alarm", "alarm_cleared", data={"priority": "critical"})
+    raised = await plc.publish_event(
+        "alarm",
+        "alarm_raised",
+        severity="critical",
+        message="pressure high",
+        data={"priority": "critical"},
+    )
+
+    await wait_for(lambda: n1.stats["mes"].delivered == 1, message="work order delivered")
+    assert len(mes.requests) == 1
+    req = mes.requests[0]
+    assert req["headers"]["Authorization"] == "Bearer tok-123"
+    assert req["headers"]["Idempotency-Key"] == f"{approved.id}:mes"
+    assert req["json"]["idempotency_key"] == f"{approved.id}:mes"
+    assert req["json"]["event"]["id"] == approved.id
+    assert req["json"]["event"]["data"] == {"state": "approved", "work_order": "WO-7"}
+
+    # The alarm receiver is down: attempts fail and are retried; the delivery stays pending.
+    await wait_for(lambda: n1.stats["alarms"].attempts_failed >= 2, message="retries")
+    assert n1.metrics()["routes"]["alarms"]["retrying"] == 1
+    assert n1.metrics()["events"] == 6 and n1.metrics()["matched"] == 2
+    await rt1.stop()
+
+    # A restart keeps the undelivered alarm (saved outbox) and resumes retrying it.
+    rt2 = await make_runtime(settings)
+    n2 = rt2.supervisor.instances["notify"].component
+    await wait_for(lambda: n2.counts["restored"] == 1, message="outbox restored")
+    await wait_for(lambda: n2.stats["alarms"].attempts_failed >= 1, message="retrying again")
+    alarms = receivers(port=down_port)
+    await wait_for(lambda: n2.stats["alarms"].delivered == 1, message="alarm delivered")
+    assert [r["json"]["idempotency_key"] for r in alarms.requests] == [f"{raised.id}:alarms"]
+    assert alarms.requests[0]["json"]["event"]["message"] == "pressure high"
+    assert "Authorization" not in alarms.requests[0]["headers"]
+    # Nothing was sent twice: the work order was acknowledged before the restart.
+    assert len(mes.requests) == 1 and n2.stats["mes"].delivered == 0
+    m = n2.metrics()
+    assert (m["delivered"], m["failed"], m["retrying"], m["pending"]) == (1, 0, 0, 0)
+    assert [e["result"] for e in n2.journal][-1] == "delivered"
+
+
+async def test_a_rejected_webhook_is_given_up_at_once(bus, kit_settings, make_runtime, receivers):
+    bad = receivers(status=400)
+    spec = ComponentSpec(
+        name="n400",
+        type="notify",
+        config={
+            "routes": [
+                {
+                    "name": "mes",
+                    "type": "webhook",
+                    "url": bad.url,
+                    "match": {"kinds": ["work_order"]},
+                }
+            ]
+        },
+    )
+    rt = await make_runtime(kit_settings.model_copy(update={"components": [spec]}))
+    n = rt.supervisor.instances["n400"].component
+    await wait_for(lambda: n.ready, message="consumer attached")
+    await ComponentContext("models", bus, asset=ASSET).publish_event("work_order", "x")
+    await wait_for(lambda: n.stats["mes"].failed == 1, message="given up")
+    assert len(bad.requests) == 1 and n.stats["mes"].attempts_failed == 0
+    assert "HTTP 400" in n.stats["mes"].last_error and n.metrics()["pending"] == 0
+
+
+async def test_a_missing_secret_is_a_clear_component_error(kit_settings, make_runtime):
+    spec = ComponentSpec(
+        name="nosecret",
+        type="notify",
+        config={
+            "routes": [
+                {
+                    "name": "mes",
+                    "type": "webhook",
+                    "url": "http://127.0.0.1:9/x",
+                    "token_secret": "nope",
+                }
+            ]
+        },
+    )
+    rt = await make_runtime(kit_settings.model_copy(update={"components": [spec]}))
+    inst = rt.supervisor.instances["nosecret"]
+    await wait_for(lambda: inst.last_error, message="component error")
+    assert "secret 'nope' is not set" in inst.last_error
+    assert "kit notify secret set nope" in inst.last_error
