@@ -61,6 +61,18 @@ def attach_evidence(
     return buf.getvalue()
 
 
+def attach_all(bundle: bytes, packs: list[Path], data_dir: Path) -> bytes:
+    """Attach each pack file (``kit bundle export --evidence``); the site's own key
+    (``<data_dir>/keys/site.key``, if there) counts as trusted for its own packs."""
+    from kit.evidence import load_key
+
+    own_path = Path(data_dir) / "keys" / "site.key"
+    own = load_key(own_path) if own_path.exists() else None
+    for p in packs:
+        bundle = attach_evidence(bundle, p.read_bytes(), data_dir, own)
+    return bundle
+
+
 def evidence_packs(bundle: bytes) -> dict[str, bytes]:
     """The evidence packs a bundle carries, by file name (the bundle is not checked here)."""
     with zipfile.ZipFile(io.BytesIO(bundle)) as z:

@@ -460,3 +460,75 @@ def _empty_bundle() -> bytes:
         z.writestr("manifest.json", json.dumps(man))
         z.writestr("bundle.json", body)
     return buf.getvalue()
+
+
+async def _kit_proc(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
+    """The CLI in a worker thread (its own event loop), beside the runtime in this one."""
+    import asyncio
+
+    r = await asyncio.to_thread(CliRunner().invoke, cli, list(args), env=env)
+    return r.exit_code, r.output, str(r.exception or "")
+
+
+async def test_lighthouse_bundle_carries_the_evidence_end_to_end(
+    kit_settings, make_runtime, tmp_path
+):
+    """A real runtime with a commissioned deployment: the pack fetches it (recipe, plugin
+    versions, commissioning report), the bundle export attaches the pack, show summarises it."""
+    rt = await make_runtime(kit_settings)
+    data = tmp_path / "cli"
+    env = {"KIT_NATS_URL": rt.url, "KIT_DATA_DIR": str(data), "KIT_SITE": "acme"}
+    code, out, err = await _kit_proc(
+        "install",
+        "synthetic-machine-watch",
+        "--set",
+        "interval=0.1",
+        "--set",
+        "machine=Press 7",
+        "--yes",
+        "--check-duration",
+        "1",
+        env=env,
+    )
+    assert code == 0, err
+    dep = "synthetic-machine-watch-press_7"
+    simulate(data / "history", START - timedelta(days=DAYS), 3 * DAYS, 2.0, 0.50, seed=1)
+    simulate(data / "history", START, 3 * DAYS, 1.2, 0.46, seed=2)
+    new_keypair(data / "keys", "site", "Acme")
+    code, out, err = await _kit_proc(
+        "pilot",
+        "start",
+        "press",
+        "--asset",
+        ASSET,
+        "--deployments",
+        dep,
+        "--kpi",
+        "downtime_s:-25%",
+        "--baseline",
+        f"{DAYS}d",
+        "--period",
+        f"{DAYS}d",
+        "--tz",
+        "UTC",
+        "--now",
+        START.isoformat(),
+        env=env,
+    )
+    assert code == 0, err
+    pack = tmp_path / "press.kitevidence"
+    code, out, err = await _kit_proc(
+        "pilot", "pack", "press", "-o", str(pack), "--now", NOW.isoformat(), env=env
+    )
+    assert code == 0 and "goal met" in out and "not included" not in out, (out, err)
+    with zipfile.ZipFile(pack) as z:
+        names = z.namelist()
+    assert "bundle/deployments.kitbundle" in names and f"commissioning/{dep}.json" in names
+    bundle = tmp_path / "lighthouse.kitbundle"
+    code, out, err = await _kit_proc(
+        "bundle", "export", dep, "-o", str(bundle), "--evidence", str(pack), env=env
+    )
+    assert code == 0, err
+    code, out, err = await _kit_proc("bundle", "show", str(bundle), env=env)
+    assert code == 0, err
+    assert "evidence press: goal met" in out and "downtime_s:-25%" in out and "decrease" in out
