@@ -27,6 +27,7 @@ from kit_tui.data.format import (
 from kit_tui.data.store import AssetState, LiveStore
 from kit_tui.messages import OpenAsset
 from kit_tui.screens.base import KitScreen
+from kit_tui.widgets.pilots import PilotPanel
 from kit_tui.widgets.tables import row_table
 
 #: Headline OEE: the OEE plugin's ``oee`` of the current shift, else of its rolling window.
@@ -110,6 +111,7 @@ class OverviewScreen(KitScreen):
         table = row_table("assets", COLUMNS, zebra_stripes=False)
         yield table
         yield Static("", id="deployments-summary", markup=False)
+        yield PilotPanel(id="pilots")
 
     def reload(self) -> None:
         self.fetch()
@@ -132,6 +134,12 @@ class OverviewScreen(KitScreen):
             self.deployments = (await self.call(dep_api.LIST)).deployments
         except Exception:
             self.deployments = None
+        try:  # optional: the pilot plugin's endpoint
+            pilots = (await self.call(plugin_api.spec("pilots.progress"), {})).root
+        except Exception:
+            pilots = None
+        if found := self.query("#pilots"):
+            found.first(PilotPanel).show(pilots)
         self.live_update()
 
     def alarm_count(self, path: str) -> str:
