@@ -13,6 +13,7 @@ never colour alone. Every chart has a ``<title>`` for screen readers.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -25,9 +26,33 @@ BASE, PILOT, TARGET, BAND = "#6b7280", "#1d4ed8", "#15803d", "#e5e7eb"
 
 
 def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+    """Evenly spaced values from ``lo`` to ``hi`` (time axes)."""
     if hi <= lo:
         return [lo]
     return [lo + (hi - lo) * i / (n - 1) for i in range(n)]
+
+
+def _nice_ticks(lo: float, hi: float, n: int = 5) -> tuple[list[float], int]:
+    """Round tick values (steps of 1, 2 or 5 × 10^k) inside ``[lo, hi]`` and the decimals
+    they need — an axis reads "600 s, 1200 s", not "654.820 s"."""
+    if hi <= lo:
+        return [lo], 3
+    raw = (hi - lo) / max(1, n - 1)
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+    first = math.ceil(lo / step) * step
+    ticks = []
+    v = first
+    while v <= hi + step * 1e-9:
+        ticks.append(round(v, 12))
+        v += step
+    return ticks, max(0, -math.floor(math.log10(step)))
+
+
+def _tick_label(v: float, unit: str | None, ratio: bool, decimals: int) -> str:
+    if ratio:
+        return f"{v * 100:.{max(0, decimals - 2)}f} %"
+    return f"{v:.{decimals}f}{' ' + unit if unit else ''}"
 
 
 def _yrange(values: list[float]) -> tuple[float, float]:
@@ -66,10 +91,11 @@ def trend_svg(goal: dict[str, Any]) -> str:
         return MT + (y1 - v) / (y1 - y0) * (H - MT - MB)
 
     out = [_head(title)]
-    for tv in _ticks(y0, y1):
+    yticks, dec = _nice_ticks(y0, y1)
+    for tv in yticks:
         out.append(
             f'<line x1="{ML}" x2="{W - MR}" y1="{y(tv):.1f}" y2="{y(tv):.1f}" stroke="#f3f4f6"/>'
-            f'<text x="{ML - 6}" y="{y(tv) + 4:.1f}" text-anchor="end">{escape(_label(tv, unit, ratio))}</text>'
+            f'<text x="{ML - 6}" y="{y(tv) + 4:.1f}" text-anchor="end">{escape(_tick_label(tv, unit, ratio, dec))}</text>'
         )
     if db.get("n"):
         out.append(
@@ -139,9 +165,11 @@ def distribution_svg(goal: dict[str, Any]) -> str:
         return ML + 30 + (v - x0) / (x1 - x0) * (W - ML - MR - 230)
 
     out = [_head(title, h)]
-    for tv in _ticks(x0, x1):
+    xticks, dec = _nice_ticks(x0, x1)
+    for tv in xticks:
         out.append(
-            f'<text x="{x(tv):.1f}" y="{h - 12}" text-anchor="middle">{escape(_label(tv, unit, ratio))}</text>'
+            f'<line x1="{x(tv):.1f}" x2="{x(tv):.1f}" y1="30" y2="{h - 28}" stroke="#f3f4f6"/>'
+            f'<text x="{x(tv):.1f}" y="{h - 14}" text-anchor="middle">{escape(_tick_label(tv, unit, ratio, dec))}</text>'
         )
     for i, (name, xs, d, col) in enumerate(rows):
         cy = 50 + i * 60
