@@ -90,6 +90,7 @@ def pack_files(
 def identifying(pilot: Pilot, files: dict[str, bytes]) -> dict[str, str]:
     """Site-identifying strings of a pack → their kind (asset, site, owner, deployment, host)."""
     found: dict[str, str] = {}
+    params: list[str] = []
     for a in pilot.assets:
         found[a] = "asset"
         found[a.replace("/", ".")] = "asset"
@@ -106,15 +107,23 @@ def identifying(pilot: Pilot, files: dict[str, bytes]) -> dict[str, str]:
                 for d in json.loads(z.read("bundle.json")).get("deployments", []):
                     found[str(d.get("id"))] = "deployment"
                     for k, v in (d.get("params") or {}).items():
-                        if (
-                            isinstance(v, str)
-                            and v
-                            and re.search(r"host|addr|ip|url|endpoint|server", k)
-                        ):
+                        if isinstance(v, str) and v and _HOST_KEY.search(k):
                             found[v] = "host"
-    for data in files.values():
+                        elif isinstance(v, str) and v:
+                            params.append(v)
+            for n in z.namelist():
+                if n.endswith(".json") and n != "manifest.json":
+                    _hosts(json.loads(z.read(n)), found)
+    for name, data in files.items():
+        if name.endswith(".json") and name not in ("report.json", "results.json"):
+            _hosts(json.loads(data), found)
         for ip in _IP.findall(data.decode("utf-8", "replace")):
             found[ip] = "host"
+    # A parameter whose value names an asset ("Press 7" → …/press_7) is a name too.
+    tokens = {t for k, kind in found.items() if kind == "asset" for t in re.split(r"[/.]", k)}
+    for v in params:
+        if re.sub(r"[^a-z0-9]+", "_", v.lower()).strip("_") in tokens:
+            found[v] = "asset"
     # Never a word the pack's own structure uses (a person called "pilot" must not rename
     # the JSON keys).
     reserved: set[str] = set()
@@ -122,6 +131,29 @@ def identifying(pilot: Pilot, files: dict[str, bytes]) -> dict[str, str]:
         if n in files:
             _keys(json.loads(files[n]), reserved)
     return {k: v for k, v in found.items() if k and len(k) >= 2 and k not in reserved}
+
+
+_HOST_KEY = re.compile(r"host|addr|ip$|url|endpoint|server", re.IGNORECASE)
+#: The kit's asset paths: site/area/line/machine.
+_ASSET = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+){3}$")
+
+
+def _hosts(obj: Any, found: dict[str, str]) -> None:
+    """String values under host-like keys, and asset paths (as keys or values), anywhere in
+    a JSON document (commissioning reports name the devices and assets they reached)."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if _ASSET.match(str(k)):
+                found[str(k)] = "asset"
+            if isinstance(v, str) and v and _HOST_KEY.search(str(k)):
+                found[v] = "host"
+            else:
+                _hosts(v, found)
+    elif isinstance(obj, list):
+        for v in obj:
+            _hosts(v, found)
+    elif isinstance(obj, str) and _ASSET.match(obj):
+        found[obj] = "asset"
 
 
 def _keys(obj: Any, out: set[str]) -> None:
@@ -198,7 +230,10 @@ def _redact_bundle(data: bytes, mapping: dict[str, str]) -> bytes:
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         contents = {n: z.read(n) for n in z.namelist() if n not in ("manifest.sig",)}
     man = json.loads(contents.pop("manifest.json"))
-    new = {n: _replace_all(d.decode("utf-8"), mapping).encode() for n, d in contents.items()}
+    new = {
+        _replace_all(n, mapping): _replace_all(d.decode("utf-8"), mapping).encode()
+        for n, d in contents.items()
+    }
     man = json.loads(_replace_all(json.dumps(man), mapping))
     man["files"] = {n: hashlib.sha256(d).hexdigest() for n, d in sorted(new.items())}
     buf = io.BytesIO()
