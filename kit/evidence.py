@@ -170,8 +170,9 @@ def read_pack(data: bytes, name: str = "pack") -> Pack:
 def check_signature(pack: Pack, data_dir: Path, own_key: Any | None = None) -> str:
     """Verify the pack's signature against the trust store of ``data_dir``.
 
-    ``own_key`` (a private key): its public half counts as trusted too — a site redacting
-    its own pack need not list its own key in its trust store.
+    ``own_key`` (a private or public key; default ``<data_dir>/keys/site.pub`` if present):
+    counts as trusted too — a site checking or redacting its own pack need not list its own
+    key in its trust store.
 
     Returns:
         ``signed by <key id> (<role>, <comment>)``.
@@ -186,11 +187,25 @@ def check_signature(pack: Pack, data_dir: Path, own_key: Any | None = None) -> s
     if pack.signature is None:
         raise EvidenceError("the pack is not signed")
     ts = TrustStore.load(data_dir)
+    own = None
+    if own_key is None:
+        # The site's own key (``kit keys new site``) needs no trust-store entry at its site.
+        pub = Path(data_dir) / "keys" / "site.pub"
+        if pub.exists():
+            from kit.trust.signing import load_public_key
+
+            try:
+                own_key = load_public_key(pub)
+            except SignatureError:
+                own_key = None
     if own_key is not None:
-        kid = key_id_of(own_key)
-        ts.keys.setdefault(kid, own_key.public_key())
-        ts.roles.setdefault(kid, "vendor")
-        ts.comments.setdefault(kid, "this site's own key")
+        public = own_key.public_key() if hasattr(own_key, "public_key") else own_key
+        from kit.trust.signing import key_id
+
+        kid = key_id(public)
+        if kid not in ts.keys:
+            ts.keys[kid] = public
+            own = kid
     try:
         st = verify_bytes(pack.raw_manifest, pack.signature, ts.keys, expect={"purpose": PURPOSE})
     except UntrustedSigner as exc:
@@ -201,6 +216,8 @@ def check_signature(pack: Pack, data_dir: Path, own_key: Any | None = None) -> s
     except SignatureError as exc:
         raise EvidenceError(f"signature refused: {exc}") from None
     kid = st["key_id"]
+    if kid == own:
+        return f"signed by {kid} (this site's own key)"
     who = ts.comments.get(kid) or ""
     return f"signed by {kid} ({ts.roles.get(kid, '?')}{', ' + who if who else ''})"
 

@@ -273,6 +273,8 @@ def test_clock_problems_are_flagged(tmp_path):
 
 
 def test_pack_verifies_at_a_second_site_and_recomputes_the_same(site):
+    r = kit(site["data"], "evidence", "verify", str(site["pack"]))  # at home: its own key
+    assert r.exit_code == 0 and "(this site's own key)" in r.output, r.output
     b = site["tmp"] / "b"
     r = kit(b, "evidence", "verify", str(site["pack"]))
     assert r.exit_code == 1 and "not in the trust store" in r.output  # B does not trust A yet
