@@ -304,7 +304,9 @@ def report_cmd(
     out = out_dir or Path(f"pilot-{name}")
     files = write_outputs(report, out)
     if png:
-        files.append(screenshot(out / "report.html", out / "report.png"))
+        # Chromium captures its window, not the page: tall enough for every goal's section.
+        height = 420 + 1150 * max(1, len(report["goals"]))
+        files.append(screenshot(out / "report.html", out / "report.png", height=height))
     if as_json:
         click.echo(json.dumps(report, default=str))
         return
