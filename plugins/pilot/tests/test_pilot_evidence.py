@@ -556,3 +556,46 @@ def _all_bytes(zipped: bytes) -> bytes:
             d = z.read(n)
             out.append(_all_bytes(d) if d[:2] == b"PK" else d)
     return b"".join(out)
+
+
+def test_pack_with_an_imported_baseline_verifies(tmp_path):
+    data = tmp_path / "d"
+    pil = simulate(data / "history", START, 3 * DAYS, 1.2, 0.46, seed=2)
+    rnd = random.Random(8)
+    rows = [
+        (START - timedelta(days=20) + i * SHIFT, 0.50 * (1 + rnd.gauss(0, 0.03))) for i in range(40)
+    ]
+    csv_file = tmp_path / "before.csv"
+    csv_file.write_text(
+        "shift_start,kpi,value\n"
+        + "".join(f"{t.isoformat()},energy_per_part_kwh,{v!r}\n" for t, v in rows)
+    )
+    r = kit(
+        data,
+        "pilot",
+        "start",
+        "imp",
+        "--asset",
+        ASSET,
+        "--kpi",
+        "energy_per_part_kwh:-5%",
+        "--baseline",
+        f"import:{csv_file}",
+        "--period",
+        f"{DAYS}d",
+        "--tz",
+        "UTC",
+        "--now",
+        START.isoformat(),
+    )
+    assert r.exit_code == 0, r.output
+    new_keypair(data / "keys", "site")
+    pack = tmp_path / "imp.kitevidence"
+    assert (
+        kit(data, "pilot", "pack", "imp", "-o", str(pack), "--now", NOW.isoformat()).exit_code == 0
+    )
+    r = kit(data, "evidence", "verify", str(pack), "--json")
+    assert r.exit_code == 0, r.output
+    g = json.loads(r.output)["recomputed"]["goals"][0]
+    ref = statistics.fmean(pil["energy_per_part_kwh"]) - statistics.fmean(v for _, v in rows)
+    assert g["change"] == pytest.approx(ref, rel=1e-9) and g["verdict"] == "decrease"
