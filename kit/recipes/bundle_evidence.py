@@ -75,12 +75,15 @@ def attach_all(bundle: bytes, packs: list[Path], data_dir: Path) -> bytes:
 
 def evidence_packs(bundle: bytes) -> dict[str, bytes]:
     """The evidence packs a bundle carries, by file name (the bundle is not checked here)."""
-    with zipfile.ZipFile(io.BytesIO(bundle)) as z:
-        return {
-            n: z.read(n)
-            for n in z.namelist()
-            if n.startswith(EVIDENCE_DIR) and n.endswith(".kitevidence")
-        }
+    try:
+        with zipfile.ZipFile(io.BytesIO(bundle)) as z:
+            return {
+                n: z.read(n)
+                for n in z.namelist()
+                if n.startswith(EVIDENCE_DIR) and n.endswith(".kitevidence")
+            }
+    except (zipfile.BadZipFile, OSError):  # not a bundle: open_bundle says so where it matters
+        return {}
 
 
 def _status(p: Pack, data_dir: Path) -> str:
