@@ -29,6 +29,7 @@ MODULES = [
     "kit_historian.api",
     "kit_opcua.api",
     "kit_models.api",
+    "kit_pilot.api",
 ]
 
 

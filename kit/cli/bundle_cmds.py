@@ -57,13 +57,28 @@ def bundle_group() -> None:
     "-o", "--output", required=True, type=click.Path(dir_okay=False), help="Bundle file to write."
 )
 @click.option("--url", help="NATS URL of the runtime's bus.")
+@click.option(
+    "--evidence",
+    "evidence",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Attach a pilot's evidence pack (`kit pilot pack`); only evidence that meets its goal.",
+)
 @click.pass_context
 def bundle_export(
-    ctx: click.Context, deployments: tuple[str, ...], output: str, url: str | None
+    ctx: click.Context,
+    deployments: tuple[str, ...],
+    output: str,
+    url: str | None,
+    evidence: tuple[str, ...] = (),
 ) -> None:
     """Write DEPLOYMENTS (recipes, profiles, values, plugin versions, reports) to one file."""
     res = _call(ctx, dep_api.EXPORT, dep_api.ExportRequest(deployments=list(deployments)), url)
     data = bundles.decode(res.bundle)
+    if evidence:
+        from kit.recipes.bundle_evidence import attach_all
+
+        data = attach_all(data, [Path(e) for e in evidence], settings_from(ctx).data_dir)
     Path(output).write_bytes(data)
     click.echo(
         f"wrote {output} ({len(data)} bytes, {len(deployments)} deployment(s)); "
@@ -81,6 +96,10 @@ def bundle_show(ctx: click.Context, file: str, url: str | None) -> None:
     _show(info)
     for m in info.missing:
         click.echo(f"  MISSING    {m}")
+    from kit.recipes.bundle_evidence import evidence_lines
+
+    for line in evidence_lines(Path(file).read_bytes(), settings_from(ctx).data_dir):
+        click.echo(line)
 
 
 @bundle_group.command("diff")

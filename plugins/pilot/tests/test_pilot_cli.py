@@ -260,3 +260,76 @@ def test_status_reads_the_configured_historian_directory(tmp_path):
         ],
     )
     assert site_history_dir(s) == tmp_path / "h"
+
+
+def test_status_uses_each_shift_windows_final_figure(tmp_path):
+    """KPIs published per shift window (running figures, the final one stamped at the shift's
+    end, as the OEE plugin does) count by their final figure; the rolling window beside them
+    is not mixed in; the shift spanning the baseline's end is counted once, in the baseline."""
+    data = tmp_path / "data"
+    store, buf = Store(data / "history", "kpi"), RowBuffer()
+    rnd = random.Random(5)
+    finals: dict[str, list[float]] = {"base": [], "pilot": []}
+    seq = 0
+    for i in range(-12, 12):
+        t0 = START + i * SHIFT
+        final = (0.60 if i < 0 else 0.70) + rnd.gauss(0, 0.02)
+        finals["base" if i < 0 else "pilot"].append(final)
+        for k in range(1, 9):  # hourly; the running figure climbs to the final one
+            seq += 1
+            buf.add_kpi(
+                KpiValue(
+                    kpi="oee",
+                    asset=ASSET,
+                    value=final * k / 8,
+                    window=f"shift:{t0:%Y%m%d%H}",
+                    ts=t0 + timedelta(hours=k),
+                    source="oee",
+                ),
+                seq,
+            )
+            seq += 1
+            buf.add_kpi(
+                KpiValue(
+                    kpi="oee",
+                    asset=ASSET,
+                    value=0.1,
+                    window="rolling",
+                    ts=t0 + timedelta(hours=k),
+                    source="oee",
+                ),
+                seq,
+            )
+    store.write(buf.frame(), 1, seq)
+    r = kit(
+        data,
+        "pilot",
+        "start",
+        "p",
+        "--asset",
+        ASSET,
+        "--kpi",
+        "oee:+5pp",
+        "--baseline",
+        "4d",
+        "--tz",
+        "UTC",
+        "--now",
+        START.isoformat(),
+    )
+    assert r.exit_code == 0, r.output
+    r = kit(
+        data,
+        "pilot",
+        "status",
+        "p",
+        "--json",
+        "--now",
+        (START + timedelta(days=4, hours=1)).isoformat(),
+    )
+    g = json.loads(r.output)["goals"][0]
+    c = g["comparison"]
+    assert (c["n_baseline"], c["n_pilot"]) == (12, 12)
+    assert c["baseline_mean"] == pytest.approx(statistics.fmean(finals["base"]), rel=1e-12)
+    assert c["pilot_mean"] == pytest.approx(statistics.fmean(finals["pilot"]), rel=1e-12)
+    assert not any("several windows" in w for w in c["warnings"])

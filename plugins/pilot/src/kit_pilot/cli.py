@@ -12,10 +12,50 @@ from typing import Any
 import click
 
 from kit.cli.common import settings_from
-from kit.display import computed_decimals
 from kit.errors import KitError
+from kit_pilot.fmt import fmt, fmt_change
 from kit_pilot.goal import parse_baseline, parse_goal
-from kit_pilot.store import Context, Pilot, PilotStore
+from kit_pilot.store import Context, Money, Pilot, PilotStore
+
+
+def money_options(f: Any) -> Any:
+    """``--tariff``, ``--downtime-cost``, ``--parts-per-shift``, ``--shifts-per-year``, ``--currency``."""
+    for opt in reversed(
+        [
+            click.option("--tariff", type=click.FloatRange(min=0), help="Energy price per kWh."),
+            click.option(
+                "--downtime-cost",
+                type=click.FloatRange(min=0),
+                help="Cost of one hour of lost production.",
+            ),
+            click.option(
+                "--parts-per-shift",
+                type=click.FloatRange(min=0, min_open=True),
+                help="Output of a shift.",
+            ),
+            click.option(
+                "--shifts-per-year",
+                type=click.FloatRange(min=0, min_open=True),
+                help="Default: shifts per day × 250.",
+            ),
+            click.option("--currency", help="Currency code for the money figures (default GBP)."),
+        ]
+    ):
+        f = opt(f)
+    return f
+
+
+def money_from(base: Money, opts: dict[str, Any]) -> Money:
+    """``base`` with the money options that were given."""
+    names = {
+        "tariff": "tariff_per_kwh",
+        "downtime_cost": "downtime_cost_per_h",
+        "parts_per_shift": "parts_per_shift",
+        "shifts_per_year": "shifts_per_year",
+        "currency": "currency",
+    }
+    update = {names[k]: v for k, v in opts.items() if k in names and v is not None}
+    return base.model_copy(update=update)
 
 
 def _split(values: tuple[str, ...]) -> list[str]:
@@ -71,10 +111,12 @@ def pilot() -> None:
 @click.option("--product-mix", help="Product mix to hold fixed (free text, listed in the report).")
 @click.option("--window", help="KPI window to use when a KPI has several (e.g. shift).")
 @click.option("--tz", help="Time zone of the shift times (default: this machine's).")
+@money_options
 @click.option("--now", "now_text", hidden=True, help="Pretend it is this time (tests, replays).")
 @click.pass_context
 def start_cmd(
     ctx: click.Context,
+    /,
     name: str,
     kpis: tuple[str, ...],
     baseline: str,
@@ -87,6 +129,7 @@ def start_cmd(
     window: str | None,
     tz: str | None,
     now_text: str | None,
+    **money: Any,
 ) -> None:
     """Start pilot NAME: record its goal, baseline window and the context to hold fixed."""
     from kit_historian.export import check_tz, local_tz_name
@@ -119,6 +162,7 @@ def start_cmd(
         context=ctx_model,
         tz=check_tz(tz or local_tz_name()),
         created=now,
+        money=money_from(Money(), money),
     )
     path = PilotStore(settings_from(ctx).data_dir).save(p)
     click.echo(
@@ -127,22 +171,8 @@ def start_cmd(
     )
 
 
-def _fmt(v: float | None, unit: str | None) -> str:
-    if v is None:
-        return "—"
-    if unit is None and abs(v) <= 1.5:  # a ratio (OEE and friends): show in %
-        return f"{v * 100:.1f} %"
-    d = computed_decimals(float(v))
-    return f"{v:.{d if d is not None else 0}f}{' ' + unit if unit else ''}"
-
-
-def _fmt_change(v: float | None, unit: str | None) -> str:
-    if v is None:
-        return "—"
-    if unit is None and abs(v) <= 1.5:
-        return f"{v * 100:+.1f} pp"
-    d = computed_decimals(float(abs(v))) or 0
-    return f"{v:+.{d}f}{' ' + unit if unit else ''}"
+_fmt = fmt
+_fmt_change = fmt_change
 
 
 def site_history_dir(settings: Any) -> Path:
@@ -218,3 +248,99 @@ def list_cmd(ctx: click.Context) -> None:
         click.echo(
             f"{n}: {', '.join(g.text() for g in p.goals)} ({p.start:%Y-%m-%d} → {p.end:%Y-%m-%d}, owner {p.owner})"
         )
+
+
+@pilot.command("report")
+@click.argument("name")
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for report.html, report.json and the SVG charts (default: pilot-NAME).",
+)
+@click.option(
+    "--history",
+    "history_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Historian directory (default: the site historian's).",
+)
+@click.option(
+    "--product-mix", help="Product mix that ran in the pilot (compared with the baseline's)."
+)
+@click.option("--png", is_flag=True, help="Also report.png (needs headless Chromium).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the report as JSON instead of a summary."
+)
+@money_options
+@click.option("--now", "now_text", hidden=True, help="Pretend it is this time (tests, replays).")
+@click.pass_context
+def report_cmd(
+    ctx: click.Context,
+    /,
+    name: str,
+    out_dir: Path | None,
+    history_dir: Path | None,
+    product_mix: str | None,
+    png: bool,
+    as_json: bool,
+    now_text: str | None,
+    **money: Any,
+) -> None:
+    """Report pilot NAME: baseline vs pilot with intervals, warnings, money and charts.
+
+    Writes a self-contained report.html, report.json and SVG charts; money options given
+    here override the ones recorded at start (docs/pilots.md).
+    """
+    from kit_pilot.html import screenshot, write_outputs
+    from kit_pilot.pack import make_report
+
+    settings = settings_from(ctx)
+    p = PilotStore(settings.data_dir).load(name)
+    p = p.model_copy(update={"money": money_from(p.money, money)})
+    report = make_report(
+        p, history_dir or site_history_dir(settings), _now(now_text), product_mix=product_mix
+    )
+    out = out_dir or Path(f"pilot-{name}")
+    files = write_outputs(report, out)
+    if png:
+        # Chromium captures its window, not the page: tall enough for every goal's section.
+        height = 420 + 1150 * max(1, len(report["goals"]))
+        files.append(screenshot(out / "report.html", out / "report.png", height=height))
+    if as_json:
+        click.echo(json.dumps(report, default=str))
+        return
+    _print_summary(report)
+    click.echo(f"wrote {', '.join(str(f) for f in files)}")
+
+
+def _print_summary(report: dict[str, Any]) -> None:
+    from kit_pilot.fmt import fmt_money
+
+    cur = report["money"]["currency"]
+    for g in report["goals"]:
+        c, u = g["comparison"], g["unit"]
+        ci = (
+            f" [{fmt_change(c['ci_low'], u)} … {fmt_change(c['ci_high'], u)}]"
+            if c["ci_low"] is not None
+            else ""
+        )
+        comp = g["completeness"]
+        click.echo(
+            f"{g['goal']}: baseline {fmt(c['baseline_mean'], u)} ({c['n_baseline']} shifts), "
+            f"pilot {fmt(c['pilot_mean'], u)} ({c['n_pilot']} shifts), change "
+            f"{fmt_change(c['change'], u)}{ci} → {c['verdict']}; {g['status']}; data "
+            f"{'—' if comp['baseline'] is None else format(comp['baseline'], '.0%')} / "
+            f"{'—' if comp['pilot'] is None else format(comp['pilot'], '.0%')} complete"
+        )
+        v = g["value"]
+        click.echo(
+            f"  value: {fmt_money(v['per_year'], cur)} per year"
+            if v["per_year"] is not None
+            else f"  value: not valued ({v['reason']})"
+        )
+        for w in g["warnings"]:
+            click.echo(f"  warning: {w}")
+    for w in report["warnings"]:
+        click.echo(f"warning: {w}")
+    click.echo("goal met" if report["goal_met"] else "goal not (yet) met")

@@ -1,4 +1,4 @@
-"""The ``pilot`` plugin: adds ``kit pilot`` (no components, no bus access)."""
+"""The ``pilot`` plugin: adds ``kit pilot`` and ``kit evidence`` (no components, no bus access)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,25 @@ import kit
 
 @kit.hookimpl
 def register_commands(cli: Any) -> None:
-    """Add ``kit pilot``."""
+    """Add ``kit pilot`` (with ``kit pilot pack``) and ``kit evidence``."""
     from kit_pilot.cli import pilot
+    from kit_pilot.evidence_cli import evidence, pack_cmd
 
+    pilot.add_command(pack_cmd)
     cli.add_command(pilot)
+    cli.add_command(evidence)
+
+
+@kit.hookimpl
+def register_endpoints(api: Any, runtime: Any) -> None:
+    """``pilots.progress``: every pilot's goals, evaluated from the site history."""
+    import asyncio
+
+    from kit_pilot import api as pilot_api
+    from kit_pilot.overview import all_progress
+
+    async def progress_(body: pilot_api.ProgressRequest) -> list[dict[str, Any]]:
+        # Parquet reads and the bootstrap take a fraction of a second per goal: off the loop.
+        return await asyncio.to_thread(all_progress, runtime.settings, body.now)
+
+    api.add(pilot_api.PROGRESS, progress_)

@@ -33,6 +33,26 @@ class Context(BaseModel):
     notes: str | None = None
 
 
+class Money(BaseModel):
+    """What the site's figures are worth: the inputs of the report's value in money.
+
+    Every field is optional: a KPI whose rule needs a missing input is listed as "not
+    valued" with what to give, never valued with a guess.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    currency: str = "GBP"
+    tariff_per_kwh: float | None = Field(None, ge=0)
+    """Energy price (currency per kWh)."""
+    downtime_cost_per_h: float | None = Field(None, ge=0)
+    """What one hour of lost production costs (contribution margin of the lost output)."""
+    parts_per_shift: float | None = Field(None, gt=0)
+    """Output of a shift, to turn energy per part into energy per shift."""
+    shifts_per_year: float | None = Field(None, gt=0)
+    """Default: shifts per day × 250 working days."""
+
+
 class Pilot(BaseModel):
     """A pilot: its goal, baseline and context (schema ``kit.pilot/1``)."""
 
@@ -54,6 +74,8 @@ class Pilot(BaseModel):
     tz: str = "UTC"
     """Time zone the shift times are in."""
     created: datetime
+    money: Money = Field(default_factory=Money)
+    """Tariff, downtime cost and output for the value in money (``kit pilot start --tariff``…)."""
 
 
 class PilotStore:

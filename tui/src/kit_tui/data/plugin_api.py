@@ -32,6 +32,7 @@ PLUGIN_ENDPOINTS: dict[str, tuple[str, str, str]] = {
     "workorders.approve": ("kit_models.api", "APPROVE", "kit-models"),
     "workorders.reject": ("kit_models.api", "REJECT", "kit-models"),
     "workorders.close": ("kit_models.api", "CLOSE", "kit-models"),
+    "pilots.progress": ("kit_pilot.api", "PROGRESS", "kit-pilot"),
 }
 
 

@@ -36,6 +36,7 @@ from kit_tui.data.store import AssetState, LiveStore, window_kind
 from kit_tui.messages import OpenAsset
 from kit_tui.screens.base import KitScreen
 from kit_tui.screens.overview_side import WIDE, TodayPanel, local_midnight, series
+from kit_tui.widgets.pilots import PilotPanel
 from kit_tui.widgets.tables import row_table
 
 #: The "Today" trends are fetched from the historian at most this often (seconds).
@@ -126,6 +127,7 @@ class OverviewScreen(KitScreen):
             yield row_table("assets", COLUMNS, zebra_stripes=False)
             yield TodayPanel(id="today")
         yield Static("", id="deployments-summary", markup=False)
+        yield PilotPanel(id="pilots")
 
     def on_resize(self, event: Resize) -> None:
         self.query_one("#today", TodayPanel).display = event.size.width >= WIDE
@@ -153,6 +155,12 @@ class OverviewScreen(KitScreen):
             self.deployments = (await self.call(dep_api.LIST)).deployments
         except Exception:
             self.deployments = None
+        try:  # optional: the pilot plugin's endpoint
+            pilots = (await self.call(plugin_api.spec("pilots.progress"), {})).root
+        except Exception:
+            pilots = None
+        if found := self.query("#pilots"):
+            found.first(PilotPanel).show(pilots)
         self.live_update()
 
     def alarm_count(self, path: str) -> str:
