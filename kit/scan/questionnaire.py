@@ -322,11 +322,20 @@ def apply_sets(answers: Answers, sets: Iterable[str]) -> Answers:
 Prompt = Callable[[str], str]
 
 
-def ask(answers: Answers, prompt: Prompt, readiness: bool = True) -> Answers:
+def ask(
+    answers: Answers,
+    prompt: Prompt,
+    on_error: Callable[[str], None] | None = None,
+    readiness: bool = True,
+) -> Answers:
     """Ask every question with ``prompt(text) -> reply``; an empty reply keeps what is
     there (the current answer, or the default as an assumption). Replies are validated one
-    by one: a bad reply is asked again, with the reason."""
+    by one: a bad reply is refused (``on_error(reason)``) and the question asked again."""
     from kit.yamlfiles import validate_data
+
+    def refuse(exc: ConfigError) -> None:
+        if on_error is not None:
+            on_error(str(exc))
 
     current = answers
     for q in SITE_QUESTIONS:
@@ -341,7 +350,7 @@ def ask(answers: Answers, prompt: Prompt, readiness: bool = True) -> Answers:
                 current = apply_sets(current, [f"site.{q.key}={reply}"])
                 break
             except ConfigError as exc:
-                prompt_error(prompt, exc)
+                refuse(exc)
     if readiness:
         for r in READINESS_QUESTIONS:
             have = getattr(current.readiness, r.key)
@@ -359,12 +368,5 @@ def ask(answers: Answers, prompt: Prompt, readiness: bool = True) -> Answers:
                     current = apply_sets(current, [f"readiness.{r.key}={reply.lower()}"])
                     break
                 except ConfigError as exc:
-                    prompt_error(prompt, exc)
+                    refuse(exc)
     return validate_data(Answers, current.model_dump(mode="json"), "answers")
-
-
-def prompt_error(prompt: Prompt, exc: ConfigError) -> None:
-    """Tell the person why a reply was refused (through the same channel as the prompt)."""
-    fn = getattr(prompt, "error", None)
-    if callable(fn):
-        fn(str(exc))
