@@ -110,7 +110,10 @@ def test_readiness_scores_answers_and_measured_evidence(library):
     assert tech["known_profiles"].result == "pass" and "5 of 6" in tech["known_profiles"].evidence
     assert tech["time_sync"].result == "partial" and "-42.0 s" in tech["time_sync"].evidence
     assert tech["secure_opcua"].result == "fail" and "1 of 2" in tech["secure_opcua"].evidence
-    assert tech["segmentation"].result == "fail" and "10.0.0.5:502" in tech["segmentation"].evidence
+    seg = tech["segmentation"]
+    assert seg.result == "fail" and "10.0.0.5:502" in seg.evidence
+    # OPC UA servers offering security None with anonymous login count too.
+    assert "10.0.0.6:4840" in seg.evidence and seg.evidence.startswith("3 controller(s)")
     assert tech["devices_reachable"].result == "pass"
     # Technology points, counted here: answers no 0 + unknown 0; measured 2+2+1+0+0 = 5 of
     # 7 items × 2 → 5 × 5/14 = 1.79 → 2.0 on the half band.

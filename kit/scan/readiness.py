@@ -194,37 +194,38 @@ def _secure(ep: dict[str, Any]) -> bool:
 
 
 def _segmentation(inventory: Inventory, library: Library | None, answers: Answers) -> Item:
-    """Controllers answering plain Modbus TCP (no authentication: anyone who reaches them can
-    write) from the network the scan ran on — fine inside a separated machine network, a
-    gap anywhere else."""
+    """Controllers answering without authentication — plain Modbus TCP (anyone who reaches
+    it can write), or OPC UA offering security None with anonymous login — from the network
+    the scan ran on: fine inside a separated machine network, a gap anywhere else."""
     profiles = library.profiles().profiles if library is not None else {}
     ctrl = []
     for ep, dev in inventory.devices():
-        if ep.protocol != "modbus":
-            continue
-        prof = profiles.get(dev.profile) if dev.profile else None
-        if prof is None or prof.category in CONTROLLER_CATEGORIES:
+        if ep.protocol == "modbus":
+            prof = profiles.get(dev.profile) if dev.profile else None
+            if prof is None or prof.category in CONTROLLER_CATEGORIES:
+                ctrl.append(f"{ep.host}:{ep.port}")
+        elif ep.protocol == "opcua" and any(
+            x.get("security_policy") == "None" and "Anonymous" in x.get("user_tokens", [])
+            for x in ep.info.get("endpoints", [])
+        ):
             ctrl.append(f"{ep.host}:{ep.port}")
+    ctrl = sorted(set(ctrl))
+    what = (
+        f"{len(ctrl)} controller(s) or unidentified device(s) answer without authentication "
+        "(plain Modbus TCP, or OPC UA security None with anonymous login)"
+    )
     separated = answers.level("ot_network_separated")
     if not ctrl:
-        result, why = "pass", "no controller answers plain Modbus TCP from this network"
+        result, why = "pass", "no controller answers without authentication on this network"
     elif separated == "yes":
-        result = "partial"
-        why = (
-            f"{len(ctrl)} controller(s) or unidentified device(s) answer plain Modbus TCP "
-            "(no authentication) here; the site says this is a separated machine network"
-        )
+        result, why = "partial", what + " here; the site says this is a separated machine network"
     else:
-        result = "fail"
-        why = (
-            f"{len(ctrl)} controller(s) or unidentified device(s) answer plain Modbus TCP "
-            "(no authentication) from this network, which is not known to be separated"
-        )
+        result, why = "fail", what + " from this network, which is not known to be separated"
     return _check(
         "segmentation",
         "Controllers reachable only from a separated machine network",
         result,
-        why + (f": {', '.join(sorted(set(ctrl))[:5])}" if ctrl else ""),
+        why + (f": {', '.join(ctrl[:5])}" if ctrl else ""),
         "Keep PLCs and drives in a machine network behind a firewall; allow Modbus/OPC UA "
         "only from the kit's host (docs/scan.md#readiness).",
     )
