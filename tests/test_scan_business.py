@@ -155,3 +155,41 @@ def test_interactive_answers_ask_again_on_a_bad_reply():
     assert sum("Electricity price" in q for q in asked) == 2
     assert got.level("downtime_reasons_recorded") == "yes"
     assert got.level("counts_recorded") == "partly" and got.level("target_set") is None
+
+
+def _kit(args: list[str], data_dir, input: str | None = None):
+    from click.testing import CliRunner
+
+    from kit.cli import cli
+
+    return CliRunner().invoke(
+        cli, args, input=input, env={"KIT_DATA_DIR": str(data_dir), "KIT_CONFIG": None}
+    )
+
+
+def test_kit_scan_questions_interactive_and_flags(tmp_path):
+    # Interactive: Enter keeps the default (an assumption); a bad reply is asked again.
+    replies = ["", "x", "0.27"] + [""] * 9 + ["n"] + [""] * 11
+    got = _kit(["scan", "questions", "--ask"], tmp_path, input="\n".join(replies) + "\n")
+    assert got.exit_code == 0, got.output
+    saved = load_answers(answers_path(tmp_path))
+    assert saved.value("energy_tariff") == 0.27 and saved.assumed("currency")
+    assert saved.level("downtime_reasons_recorded") == "no"
+    assert "defaults used as assumptions: currency" in got.output
+    # Flags merge over what was saved; a bad key is a clear error naming the closest one.
+    got = _kit(["scan", "questions", "--set", "shifts_per_day=3"], tmp_path)
+    assert got.exit_code == 0, got.output
+    saved = load_answers(answers_path(tmp_path))
+    assert saved.value("shifts_per_day") == 3 and saved.value("energy_tariff") == 0.27
+    got = _kit(["scan", "questions", "--set", "shift_per_day=3"], tmp_path)
+    assert got.exit_code == 2 and "shifts_per_day" in got.output
+
+
+def test_kit_scan_subcommands_need_an_inventory_and_targets_still_scan(tmp_path):
+    got = _kit(["scan", "report"], tmp_path)
+    assert got.exit_code == 2 and "no inventory yet" in got.output
+    # Anything that is not a subcommand goes to `kit scan run`: a bad target is its error.
+    got = _kit(["scan", "plc.local"], tmp_path)
+    assert got.exit_code == 2 and "names are not resolved" in got.output
+    got = _kit(["scan", "--help"], tmp_path)
+    assert all(c in got.output for c in ("questions", "opportunities", "readiness", "report"))
