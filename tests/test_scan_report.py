@@ -145,6 +145,13 @@ def test_report_states_scan_version_and_every_assumption(library):
     # The OEE opportunity on the PLC is there with its business case.
     oee = next(o for o in rep.opportunities if o.recipe == "oee-machine")
     assert oee.status == "fits" and oee.case is not None and oee.case.currency == "EUR"
+    # Start here: two different recipes that fit now, the best-ranked of their kind.
+    first = rep.first_steps()
+    assert len(first) == 2 and all(o.status == "fits" for o in first)
+    assert first[0].recipe != first[1].recipe
+    above = rep.opportunities[: rep.start_here[1]]
+    assert {o.recipe for o in above if o.status == "fits"} <= {first[0].recipe}
+    assert f"`{first[1].install_hint()}`" in md
 
 
 def test_html_is_self_contained_and_survives_rendering(library, tmp_path):
@@ -173,12 +180,19 @@ def test_html_is_self_contained_and_survives_rendering(library, tmp_path):
     # The title is escaped, not markup.
     assert "<title>Hall &lt;2&gt; &amp; co</title>" in dom
     # The graphics and tables survived rendering, with the right number of elements.
-    cases = [o for o in rep.opportunities if o.case is not None][:8]
-    assert dom.count("data-opportunity=") == len(cases) > 0
+    # One bar per recipe and status (the same recipe on several devices is one bar "× n").
+    groups = {(o.recipe, o.status) for o in rep.opportunities if o.case is not None}
+    assert dom.count("data-opportunity=") == min(len(groups), 8) > 0
+    n_bars = sum(
+        int(c)
+        for c in re.findall(r'data-opportunity="[^"]+" data-status="\w+" data-count="(\d+)"', dom)
+    )
+    assert n_bars == len([o for o in rep.opportunities if o.case is not None])
     assert dom.count("data-dimension=") == 3
     assert 'id="chart-devices"' in dom and 'data-segment="identified" data-count="5"' in dom
     assert dom.count("<tr><td>") >= len(rep.devices) + len(rep.opportunities)
-    assert 'id="start-here"' in dom and rep.opportunities[0].install_hint() in dom
+    assert 'id="start-here"' in dom
+    assert all(o.install_hint() in dom for o in rep.first_steps())
     assert dom.count("<li data-evidence=") == len(rep.evidence)
     for a in rep.assumptions:
         assert a.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in dom

@@ -192,7 +192,7 @@ def condition_motor(a: Answers) -> BusinessCase:
         "unplanned downtime h/week × working weeks × cost of an hour × reduction",
         caveat=(
             "Counts only the stops this drive causes if it is the machine's main failure "
-            "source; " + EVIDENCE["condition_downtime"].note
+            "source. " + EVIDENCE["condition_downtime"].note
         ),
     )
 

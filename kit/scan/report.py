@@ -79,6 +79,27 @@ class ScanReport(BaseModel):
     """Every site figure a business case used, answered or assumed."""
     evidence: list[Evidence]
     """The evidence entries the business cases cite."""
+    start_here: list[int] = []
+    """Indices into ``opportunities``: what to install first (:func:`start_here`)."""
+
+    def first_steps(self) -> list[Opportunity]:
+        """The opportunities :attr:`start_here` points at."""
+        return [self.opportunities[i] for i in self.start_here]
+
+
+def start_here(opps: list[Opportunity], n: int = 2) -> list[int]:
+    """Up to ``n`` recipes to install first: the best-ranked opportunity of each distinct
+    recipe that fits now (installable today); if none fits, the best one overall (it names
+    the signal to wire first)."""
+    out: list[int] = []
+    seen: set[str] = set()
+    for i, o in enumerate(opps):
+        if o.status == "fits" and o.recipe not in seen:
+            out.append(i)
+            seen.add(o.recipe)
+            if len(out) == n:
+                break
+    return out or ([0] if opps else [])
 
 
 def _now() -> str:
@@ -159,6 +180,7 @@ def build_report(
         assumptions=assumptions,
         site_inputs=list(inputs.values()),
         evidence=list(cited.values()),
+        start_here=start_here(opps),
     )
 
 
@@ -197,17 +219,19 @@ def to_markdown(r: ScanReport) -> str:
         )
     out += ["", "## Start here", ""]
     if r.opportunities:
-        best = r.opportunities[0]
-        case = best.case
-        worth = (
-            f", worth an estimated {money(case.low, case.currency)} – "
-            f"{money(case.high, case.currency)} per asset and year"
-            if case
-            else ""
-        )
-        out.append(
-            f"**{best.title}** ({best.recipe}) on {_where(best)}{worth}: `{best.install_hint()}`."
-        )
+        for best in r.first_steps():
+            case = best.case
+            worth = (
+                f", worth an estimated {money(case.low, case.currency)} – "
+                f"{money(case.high, case.currency)} per asset and year"
+                if case
+                else ""
+            )
+            need = f" — first wire {', '.join(best.missing)}" if best.missing else ""
+            out.append(
+                f"* **{best.title}** ({best.recipe}) on {_where(best)}{worth}{need}: "
+                f"`{best.install_hint()}`"
+            )
     else:
         out.append("No recipe fits the devices found yet (see the devices below).")
     out += ["", "## Opportunities", ""]

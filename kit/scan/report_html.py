@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Final
 
+from kit.scan.opportunities import Opportunity
 from kit.scan.report import ScanReport, scanned_sentence
 from kit.scan.tables import DEVICE_HEADER, OPPORTUNITY_HEADER, money, opportunity_rows
 
@@ -29,7 +30,7 @@ h1{margin:0 0 4px;font-size:28px}h2{margin:28px 0 8px;font-size:21px;border-bott
 h3{font-size:16px;margin:16px 0 6px}.muted{color:#5f6368;font-size:13px}
 .cards{display:flex;gap:12px;margin:16px 0}.card{flex:1;border:1px solid #e3e6ea;border-radius:8px;padding:12px 14px}
 .card b{display:block;font-size:26px}.card span{color:#5f6368;font-size:13px}
-.start{background:#e8f5e9;border-left:6px solid #2e7d32;padding:12px 16px;border-radius:6px;font-size:16px}
+.start{background:#e8f5e9;border-left:6px solid #2e7d32;padding:12px 16px;border-radius:6px;font-size:16px}.start ol{margin:6px 0 0}
 table{border-collapse:collapse;width:100%;font-size:13px;margin:6px 0}th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #eceff1;vertical-align:top}
 th{background:#f1f3f4}code{background:#f1f3f4;padding:1px 4px;border-radius:3px;font-size:12px}
 .gap{color:#c62828}.ok{color:#2e7d32}ul{padding-left:20px}li{margin:3px 0}
@@ -63,9 +64,20 @@ def _nice_max(x: float) -> float:
     return 10 * k
 
 
+def chart_groups(r: ScanReport, top: int = 8) -> list[tuple[Opportunity, int]]:
+    """(best opportunity, how many) per recipe and status, best first: the same recipe on
+    four meters is one bar "× 4", not four equal bars."""
+    groups: dict[tuple[str, str], list[Opportunity]] = {}
+    for o in r.opportunities:
+        if o.case is not None:
+            groups.setdefault((o.recipe, o.status), []).append(o)
+    return [(g[0], len(g)) for g in groups.values()][:top]
+
+
 def opportunity_chart(r: ScanReport, top: int = 8) -> str:
     """Horizontal range bars (low–high per asset and year), best first."""
-    opps = [o for o in r.opportunities if o.case is not None][:top]
+    grouped = chart_groups(r, top)
+    opps = [o for o, _ in grouped]
     if not opps:
         return '<p class="muted" id="chart-opportunities">No business case yet.</p>'
     cur = opps[0].case.currency if opps[0].case else ""
@@ -88,20 +100,22 @@ def opportunity_chart(r: ScanReport, top: int = 8) -> str:
         f'<text x="{left + width}" y="{height - 1}" text-anchor="end" fill="#5f6368">'
         f"{_e(cur)} per asset and year</text>"
     )
-    for i, o in enumerate(opps):
+    for i, (o, count) in enumerate(grouped):
         assert o.case is not None
         y = 10 + i * row
         x0 = left + width * o.case.low / hi
         x1 = left + width * o.case.high / hi
         color = GREEN if o.status == "fits" else AMBER
-        label = f"{o.recipe} #{o.device}" if o.device is not None else o.recipe
+        label = f"{o.recipe} #{o.device}" if count == 1 else f"{o.recipe} × {count} devices"
+        each = " each" if count > 1 else ""
         parts.append(
-            f'<g data-opportunity="{_e(o.recipe)}" data-status="{o.status}">'
+            f'<g data-opportunity="{_e(o.recipe)}" data-status="{o.status}" data-count="{count}">'
             f'<text x="{left - 8}" y="{y + 15}" text-anchor="end">{_e(label)}</text>'
             f'<rect x="{x0:.1f}" y="{y + 3}" width="{max(x1 - x0, 3):.1f}" height="18" rx="4" '
             f'fill="{color}" opacity="0.85"/>'
             f'<text x="{min(x1 + 6, left + width - 2):.1f}" y="{y + 16}" fill="#333">'
-            f"{_e(money(o.case.low, '').strip())} – {_e(money(o.case.high, '').strip())}</text></g>"
+            f"{_e(money(o.case.low, '').strip())} – {_e(money(o.case.high, '').strip())}{each}"
+            "</text></g>"
         )
     parts.append("</svg>")
     legend = (
@@ -197,17 +211,22 @@ def devices_chart(r: ScanReport) -> str:
 def to_html(r: ScanReport) -> str:
     """The report as one HTML document (no scripts, no external references)."""
     s = r.scanned
-    best = r.opportunities[0] if r.opportunities else None
-    worth = ""
-    if best is not None and best.case is not None:
-        worth = (
-            f" — an estimated <b>{_e(money(best.case.low, best.case.currency))} – "
-            f"{_e(money(best.case.high, best.case.currency))}</b> per asset and year"
+    steps = []
+    for best in r.first_steps():
+        worth = ""
+        if best.case is not None:
+            worth = (
+                f" — an estimated <b>{_e(money(best.case.low, best.case.currency))} – "
+                f"{_e(money(best.case.high, best.case.currency))}</b> per asset and year"
+            )
+        need = f"; first wire {_e(', '.join(best.missing))}" if best.missing else ""
+        steps.append(
+            f"<li>Install <b>{_e(best.title)}</b> on device #{_e(best.device)}{worth}{need}. "
+            f"<code>{_e(best.install_hint())}</code></li>"
         )
     start = (
-        f'<div class="start" id="start-here">Start with <b>{_e(best.title)}</b> on device '
-        f"#{_e(best.device)}{worth}. <code>{_e(best.install_hint())}</code></div>"
-        if best is not None
+        f'<div class="start" id="start-here">Start here:<ol>{"".join(steps)}</ol></div>'
+        if steps
         else '<div class="start" id="start-here">No recipe fits the devices found yet.</div>'
     )
     scores = [d.score for d in r.readiness.dimensions if d.score is not None]
