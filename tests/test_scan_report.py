@@ -196,3 +196,25 @@ def test_html_is_self_contained_and_survives_rendering(library, tmp_path):
     assert dom.count("<li data-evidence=") == len(rep.evidence)
     for a in rep.assumptions:
         assert a.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in dom
+
+
+def test_kit_scan_report_writes_owner_only_files(tmp_path):
+    """The report maps the network and its weak spots: written 0600 (threat model T17)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from kit.cli import cli
+    from kit.scan.inventory import inventory_path, save_inventory
+
+    save_inventory(site_inventory(), inventory_path(tmp_path))
+    got = CliRunner().invoke(
+        cli,
+        ["scan", "report", "-o", str(tmp_path / "r"), "--format", "json", "--format", "md"],
+        env={"KIT_DATA_DIR": str(tmp_path), "KIT_CONFIG": None},
+    )
+    assert got.exit_code == 0, got.output
+    files = sorted(p.name for p in (tmp_path / "r").iterdir())
+    assert files == ["scan-report.json", "scan-report.md"]
+    assert all(((tmp_path / "r" / f).stat().st_mode & 0o777) == 0o600 for f in files)
+    assert json.loads((tmp_path / "r" / "scan-report.json").read_text())["scanned"]["devices"] == 6

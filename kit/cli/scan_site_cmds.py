@@ -174,8 +174,24 @@ def report(ctx: click.Context, output: Path | None, formats: tuple[str, ...], ti
             if fmt == "html"
             else rep.model_dump_json(indent=2) + "\n"
         )
-        path.write_text(text, encoding="utf-8")
+        _write_private(path, text)
         click.echo(str(path))
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` readable by the owner only (0600), atomically: the report maps the
+    plant network and its weak spots (docs/security/threat-model.md, T17)."""
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)  # created 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def register(group: click.Group) -> None:
