@@ -218,3 +218,20 @@ def test_kit_scan_report_writes_owner_only_files(tmp_path):
     assert files == ["scan-report.json", "scan-report.md"]
     assert all(((tmp_path / "r" / f).stat().st_mode & 0o777) == 0o600 for f in files)
     assert json.loads((tmp_path / "r" / "scan-report.json").read_text())["scanned"]["devices"] == 6
+
+
+def test_an_empty_scan_judges_only_what_it_saw(library):
+    """Nothing found: reachability fails, the rest cannot be judged (n/a, left out), and
+    the report still renders with its assumptions."""
+    r = assess(Inventory(complete=True, hosts_total=254, hosts_done=254), Answers(), library)
+    tech = {i.key: i.result for i in r.get("technology").items if i.source == "measured"}
+    assert tech == {
+        "devices_reachable": "fail",
+        "known_profiles": "n/a",
+        "time_sync": "n/a",
+        "secure_opcua": "n/a",
+        "segmentation": "n/a",
+    }
+    assert r.get("technology").score == 0 and r.get("process").score is None
+    rep = build_report(Inventory(complete=True), library, Answers())
+    assert rep.opportunities == [] and "No recipe fits" in to_html(rep)

@@ -215,7 +215,9 @@ def _segmentation(inventory: Inventory, library: Library | None, answers: Answer
         "(plain Modbus TCP, or OPC UA security None with anonymous login)"
     )
     separated = answers.level("ot_network_separated")
-    if not ctrl:
+    if not inventory.devices():
+        result, why = "n/a", "no device found: nothing to judge"
+    elif not ctrl:
         result, why = "pass", "no controller answers without authentication on this network"
     elif separated == "yes":
         result, why = "partial", what + " here; the site says this is a separated machine network"
