@@ -189,6 +189,9 @@ def test_html_is_self_contained_and_survives_rendering(library, tmp_path):
     )
     assert n_bars == len([o for o in rep.opportunities if o.case is not None])
     assert dom.count("data-dimension=") == 3
+    # The fit matrix: a dot or ring per (device, recipe) an opportunity places there.
+    cells = {(a.device, o.recipe) for o in rep.opportunities for a in o.assets if a.device}
+    assert dom.count("data-fit=") == len(cells) > 0
     assert 'id="chart-devices"' in dom and 'data-segment="identified" data-count="5"' in dom
     assert dom.count("<tr><td>") >= len(rep.devices) + len(rep.opportunities)
     assert 'id="start-here"' in dom

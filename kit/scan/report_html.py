@@ -125,6 +125,69 @@ def opportunity_chart(r: ScanReport, top: int = 8) -> str:
     return "".join(parts) + legend
 
 
+def fit_matrix(r: ScanReport, max_rows: int = 20) -> str:
+    """Devices × recipes: a green dot where a recipe fits the device now, an amber ring
+    where it needs one more signal, nothing otherwise; unknown devices greyed out."""
+    cells: dict[tuple[str, str], str] = {}
+    for o in r.opportunities:
+        for a in o.assets:
+            if a.device is not None:
+                key = (str(a.device), o.recipe)
+                if cells.get(key) != "fits":
+                    cells[key] = "fits" if not a.missing and o.status == "fits" else "needs_signal"
+    recipes = list(dict.fromkeys(o.recipe for o in r.opportunities))
+    rows = [row for row in r.devices if row[0] != "-"][:max_rows]
+    if not recipes or not rows:
+        return ""
+    left, top, colw, rowh = 330, 96, 112, 24
+    # Room on the right for the last (slanted) recipe name.
+    width, height = left + colw * len(recipes) + 100, top + rowh * len(rows) + 8
+    parts = [
+        f'<svg id="chart-fit" role="img" aria-label="Which recipes fit which devices" '
+        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        'xmlns="http://www.w3.org/2000/svg" font-family="system-ui,sans-serif" font-size="12">'
+    ]
+    for j, rid in enumerate(recipes):
+        x = left + colw * j + colw / 2
+        parts.append(
+            f'<text x="{x:.0f}" y="{top - 10}" transform="rotate(-30 {x:.0f} {top - 10})" '
+            f'fill="#333">{_e(rid)}</text>'
+        )
+    for i, row in enumerate(rows):
+        y = top + rowh * i
+        known = not row[4].startswith(("unknown", "busy", "error"))
+        if i % 2 == 0:
+            parts.append(f'<rect x="0" y="{y}" width="{width}" height="{rowh}" fill="#f7f8f9"/>')
+        what = row[4] if known else row[4].split(" ")[0]
+        parts.append(
+            f'<text x="6" y="{y + 16}" fill="{"#1b1b1b" if known else GREY}">'
+            f"#{_e(row[0])} {_e(row[1])} · {_e(what)}</text>"
+        )
+        for j, rid in enumerate(recipes):
+            st = cells.get((row[0], rid))
+            cx, cy = left + colw * j + colw / 2, y + rowh / 2
+            if st == "fits":
+                parts.append(
+                    f'<circle data-fit="{st}" cx="{cx:.0f}" cy="{cy:.0f}" r="7" fill="{GREEN}"/>'
+                )
+            elif st == "needs_signal":
+                parts.append(
+                    f'<circle data-fit="{st}" cx="{cx:.0f}" cy="{cy:.0f}" r="6" fill="none" '
+                    f'stroke="{AMBER}" stroke-width="3"/>'
+                )
+    parts.append("</svg>")
+    more = len([row for row in r.devices if row[0] != "-"]) - len(rows)
+    note = (
+        f'<p class="muted">… and {more} more device(s) in the table below.</p>' if more > 0 else ""
+    )
+    legend = (
+        f'<p class="muted"><span style="color:{GREEN}">●</span> fits now &nbsp; '
+        f'<span style="color:{AMBER}">○</span> needs one more signal &nbsp; grey: not '
+        "identified, nothing matched</p>"
+    )
+    return "".join(parts) + legend + note
+
+
 def readiness_chart(r: ScanReport) -> str:
     """One 0–5 gauge per dimension (SIRI-style bands)."""
     left, width, row = 130, 420, 44
@@ -250,13 +313,14 @@ def to_html(r: ScanReport) -> str:
         _table(OPPORTUNITY_HEADER, opportunity_rows(r.opportunities), "opportunities")
         if r.opportunities
         else "<p>No opportunity yet.</p>",
-        _cases(r),
+        "<h2>Which recipes fit which devices</h2>" + fit_matrix(r) if r.opportunities else "",
         '<h2>Readiness</h2><div class="row"><div>',
         readiness_chart(r),
         "</div><div>",
         devices_chart(r),
         "</div></div>",
         _readiness_items(r),
+        _cases(r),
         "<h2>Devices found</h2>",
         _table(DEVICE_HEADER, r.devices, "devices") if r.devices else "<p>None found.</p>",
         '<h2>Assumptions</h2><ul id="assumptions">'
@@ -287,7 +351,9 @@ def _cases(r: ScanReport) -> str:
             f"{_e(c.base_label.capitalize())} ≈ {_e(money(c.base, c.currency))} × typical reported "
             f'{_e(c.effect)}. <span class="muted">{_e(c.formula)}. {_e(c.caveat)}</span></li>'
         )
-    return ('<h3>Business cases</h3><ul id="cases">' + "".join(items) + "</ul>") if items else ""
+    if not items:
+        return ""
+    return '<h2>How the values were estimated</h2><ul id="cases">' + "".join(items) + "</ul>"
 
 
 def _readiness_items(r: ScanReport) -> str:
