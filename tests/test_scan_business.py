@@ -193,3 +193,19 @@ def test_kit_scan_subcommands_need_an_inventory_and_targets_still_scan(tmp_path)
     assert got.exit_code == 2 and "names are not resolved" in got.output
     got = _kit(["scan", "--help"], tmp_path)
     assert all(c in got.output for c in ("questions", "opportunities", "readiness", "report"))
+
+
+def test_every_figure_has_a_source_and_is_documented():
+    """The evidence table: a range, a kind and a source URL per figure; every business case
+    cites an entry; docs/scan.md lists every entry."""
+    from pathlib import Path
+
+    from kit.scan.business import VALUE_MODELS
+    from kit.scan.evidence import EVIDENCE
+
+    for e in EVIDENCE.values():
+        assert e.low <= e.high and e.kind and e.source.url.startswith("http"), e.id
+    cited = {eid for fn in VALUE_MODELS.values() for eid in fn(Answers()).evidence}
+    assert cited <= set(EVIDENCE)
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "scan.md").read_text()
+    assert all(f"`{eid}`" in doc for eid in EVIDENCE)
