@@ -26,8 +26,13 @@ class Source(BaseModel):
 
     title: str
     publisher: str
-    year: int
+    year: int | None
+    """None where the page does not say (shown as "n.d."): no year is guessed."""
     url: str
+
+    def dated(self) -> str:
+        """``2026`` or ``n.d.``."""
+        return str(self.year) if self.year is not None else "n.d."
 
 
 class Evidence(BaseModel):
@@ -103,7 +108,7 @@ EVIDENCE: Final[dict[str, Evidence]] = {
             source=Source(
                 title="Increase profitability with OEE monitoring",
                 publisher="harmoni.io",
-                year=2025,
+                year=None,
                 url="https://feeds.harmoni.io/blog/increase-profitability-oee-monitoring",
             ),
             note="Typical ~60 %; plants measuring for the first time often find ~40 %.",
@@ -118,7 +123,7 @@ EVIDENCE: Final[dict[str, Evidence]] = {
             source=Source(
                 title="Case Study – Business process change in an SME Engineering Shop",
                 publisher="ecopare.energy",
-                year=2020,
+                year=None,
                 url="http://www.ecopare.energy/case-studies/case-study-business-process-change-sme-engineering-shop/",
             ),
             note=(
@@ -136,8 +141,8 @@ EVIDENCE: Final[dict[str, Evidence]] = {
             kind="public-sector programme target (buildings)",
             source=Source(
                 title="The Energy Performance Monitoring Plan (City of San Jose Energy Office)",
-                publisher="ACEEE summer study paper, via vdocuments.site",
-                year=1990,
+                publisher="City of San Jose Energy Office (conference paper, copy on vdocuments.site)",
+                year=None,
                 url="https://vdocuments.site/the-energy-performance-monitoring-plan-2020-02-05-the-energy-performance-monitoring.html",
             ),
             note=(
@@ -156,7 +161,7 @@ EVIDENCE: Final[dict[str, Evidence]] = {
                 title="Statistical Process Control case studies (electronics: −25 %; growing "
                 "manufacturer: −50 %)",
                 publisher="flevy.com",
-                year=2024,
+                year=None,
                 url="https://flevy.com/topic/statistical-process-control/case-statistical-process-control-improvement-electronics-manufacturing-firm-metals-industry",
             ),
             note="Published cases are successes; a site without SPC discipline may see less.",

@@ -299,7 +299,7 @@ def to_markdown(r: ScanReport) -> str:
         for e in r.evidence:
             out.append(
                 f"* `{e.id}`: {e.text()}. Source: {e.source.title}, {e.source.publisher} "
-                f"({e.source.year}), <{e.source.url}>. {e.note}"
+                f"({e.source.dated()}), <{e.source.url}>. {e.note}"
             )
     return "\n".join(out) + "\n"
 

@@ -386,7 +386,7 @@ def _evidence(r: ScanReport) -> str:
         return ""
     items = "".join(
         f'<li data-evidence="{_e(e.id)}"><b>{_e(e.text())}</b>. {_e(e.source.title)}, '
-        f"{_e(e.source.publisher)} ({e.source.year}), {_e(e.source.url)}. "
+        f"{_e(e.source.publisher)} ({e.source.dated()}), {_e(e.source.url)}. "
         f'<span class="muted">{_e(e.note)}</span></li>'
         for e in r.evidence
     )
