@@ -149,7 +149,11 @@ def test_interactive_answers_ask_again_on_a_bad_reply():
         asked.append(text)
         return next(replies, "")
 
-    got = ask(Answers(), prompt)
+    refused: list[str] = []
+    got = ask(Answers(), prompt, refused.append)
+    assert refused == ["Input should be a valid number, unable to parse string as a number"] + [
+        "Input should be 'yes', 'partly', 'no' or 'unknown'"
+    ]
     assert got.value("energy_tariff") == 0.4 and got.assumed("currency")
     # The tariff question came twice (the bad reply "abc" was refused).
     assert sum("Electricity price" in q for q in asked) == 2

@@ -295,7 +295,7 @@ def apply_sets(answers: Answers, sets: Iterable[str]) -> Answers:
     Raises:
         ConfigError: unknown key (with the closest one) or a value out of range.
     """
-    from kit.yamlfiles import suggest
+    from kit.yamlfiles import suggest, validate_data
 
     data = answers.model_dump(mode="json")
     site_keys = set(SiteFigures.model_fields)
@@ -314,8 +314,6 @@ def apply_sets(answers: Answers, sets: Iterable[str]) -> Answers:
                 f"--set {key}: unknown question{suggest(name, site_keys | ready_keys)}"
             )
         data[section][name] = raw.strip() or None
-    from kit.yamlfiles import validate_data
-
     return validate_data(Answers, data, "--set")
 
 
@@ -331,11 +329,11 @@ def ask(
     """Ask every question with ``prompt(text) -> reply``; an empty reply keeps what is
     there (the current answer, or the default as an assumption). Replies are validated one
     by one: a bad reply is refused (``on_error(reason)``) and the question asked again."""
-    from kit.yamlfiles import validate_data
 
     def refuse(exc: ConfigError) -> None:
+        # Only the reason ("Input should be a valid number"): the person knows the question.
         if on_error is not None:
-            on_error(str(exc))
+            on_error("; ".join(p.split(": ", 2)[-1] for p in exc.problems) or str(exc))
 
     current = answers
     for q in SITE_QUESTIONS:
@@ -369,4 +367,4 @@ def ask(
                     break
                 except ConfigError as exc:
                     refuse(exc)
-    return validate_data(Answers, current.model_dump(mode="json"), "answers")
+    return current
