@@ -193,3 +193,47 @@ def test_kit_install_device_reads_the_inventory(tmp_path):
     save_inventory(_inv_two(), inventory_path(tmp_path))
     res = kit_install("2")
     assert res.returncode != 0 and "--set meter_profile=PROFILE" in res.stderr
+
+
+async def test_scanners_load_their_libraries_before_the_sweep_in_a_thread():
+    """``scan_prepare`` of every scanned protocol runs before the first endpoint is scanned,
+    off the event loop: a library imported inside the sweep (asyncua: seconds) blocked the
+    loop, and Modbus connects about to start timed out ("cannot connect")."""
+    import asyncio
+    import threading
+
+    from kit.scan.sweep import ScanOptions, run_scan
+
+    events: list[tuple[str, str, bool]] = []
+    loop_thread = threading.get_ident()
+
+    class Scanner:
+        @classmethod
+        def scan_prepare(cls):
+            events.append(("prepare", cls.__name__, threading.get_ident() != loop_thread))
+
+        @classmethod
+        async def scan_endpoint(cls, host, port, **kw):
+            events.append(("scan", cls.__name__, True))
+            return {"status": "scanned", "devices": []}
+
+    class Used(Scanner):
+        pass
+
+    class Unused(Scanner):
+        pass
+
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        inv = await run_scan(
+            ScanOptions(targets=["127.0.0.1"], ports={port: "used"}, timeout_s=1),
+            {"used": Used, "unused": Unused},
+            {},
+            Inventory(),
+        )
+    finally:
+        server.close()
+    assert inv.complete and [e.host for e in inv.endpoints] == ["127.0.0.1"]
+    # Prepared once, in a worker thread, before the scan; a protocol not scanned is not.
+    assert events == [("prepare", "Used", True), ("scan", "Used", True)]

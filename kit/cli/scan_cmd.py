@@ -1,12 +1,17 @@
-"""``kit scan TARGETS``: find the Modbus and OPC UA devices on a network and what they are.
+"""``kit scan``: find the devices on a network, then what to start with and how ready the
+site is.
 
-The sweep is protocol-neutral (:mod:`kit.scan.sweep`); each installed adapter component
-class with a ``scan_endpoint`` classmethod scans the ports of its protocol (``scan_ports``
-are its defaults). The result is printed (table or ``--json``) and saved as the site's
-inventory (``<data dir>/inventory.json``) unless ``--no-save``.
+``kit scan TARGETS`` (the same as ``kit scan run TARGETS``) sweeps the network: the sweep is
+protocol-neutral (:mod:`kit.scan.sweep`); each installed adapter component class with a
+``scan_endpoint`` classmethod scans the ports of its protocol (``scan_ports`` are its
+defaults). The result is printed (table or ``--json``) and saved as the site's inventory
+(``<data dir>/inventory.json``) unless ``--no-save``. Exit codes: 0 the scan finished; 130
+stopped by Ctrl-C (what was found so far is saved, ``complete: false``); 2 bad arguments.
 
-Exit codes: 0 the scan finished; 130 stopped by Ctrl-C (what was found so far is saved,
-``complete: false``); 2 bad arguments.
+The other subcommands read that inventory and the site's answers and only print or write
+files (the logic is in :mod:`kit.scan.opportunities`, :mod:`kit.scan.questionnaire`,
+:mod:`kit.scan.readiness` and :mod:`kit.scan.report`): ``opportunities``, ``questions``,
+``readiness``, ``report``.
 """
 
 from __future__ import annotations
@@ -86,35 +91,32 @@ class _Display:
 
 def table(inv: Any) -> str:
     """The inventory as a text table (one row per device; open ports without one too)."""
-    rows = [("#", "endpoint", "unit", "protocol", "result", "confidence", "evidence")]
-    n = 0
-    for e in inv.endpoints:
-        if not e.devices:
-            rows.append(("-", f"{e.host}:{e.port}", "", e.protocol, e.status, "", e.detail[:60]))
-        for d in e.devices:
-            n += 1
-            best = d.candidates[0] if d.candidates else None
-            result = d.profile if d.status == "identified" else d.status
-            if d.status == "unknown" and best is not None:
-                result = f"unknown (nearest {best.profile})"
-            rows.append(
-                (
-                    str(n),
-                    f"{e.host}:{e.port}",
-                    "" if d.unit_id is None else str(d.unit_id),
-                    e.protocol,
-                    result or d.status,
-                    f"{d.confidence:.2f}",
-                    "; ".join(best.evidence[:2])[:70] if best else "; ".join(d.notes)[:70],
-                )
-            )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    )
+    from kit.scan.tables import DEVICE_HEADER, device_rows, text_table
+
+    return text_table([DEVICE_HEADER, *device_rows(inv)])
 
 
-@click.command("scan")
+class _ScanGroup(click.Group):
+    """``kit scan TARGETS …`` runs ``kit scan run TARGETS …``: anything that is not a
+    subcommand's name goes to ``run`` (targets are addresses, never these words)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group("scan", cls=_ScanGroup, no_args_is_help=True)
+def scan() -> None:
+    """Find devices on the network (`kit scan TARGETS`), then what to start with.
+
+    `kit scan TARGETS` is `kit scan run TARGETS`. Then: `kit scan questions` (site figures
+    and readiness answers), `kit scan opportunities`, `kit scan readiness` and
+    `kit scan report` (Markdown, HTML, JSON) read the saved inventory.
+    """
+
+
+@scan.command("run")
 @click.argument("targets", nargs=-1, required=True)
 @click.option(
     "--ports",
@@ -161,7 +163,7 @@ def table(inv: Any) -> str:
 @click.option("--no-save", is_flag=True, help="Do not write <data dir>/inventory.json.")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 @click.pass_context
-def scan(
+def run(
     ctx: click.Context,
     targets: tuple[str, ...],
     ports: str,
@@ -280,5 +282,8 @@ class _Progress:
 
 
 def register(cli: click.Group) -> None:
-    """Add the ``scan`` command."""
+    """Add the ``scan`` command group."""
+    from kit.cli import scan_site_cmds
+
+    scan_site_cmds.register(scan)
     cli.add_command(scan)

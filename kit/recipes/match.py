@@ -8,6 +8,20 @@ from typing import Any
 from kit.bus import KV_LAST
 from kit.recipes.loader import LoadedRecipe
 
+NEAR_MISSING = 2
+"""A profile that lacks at most this many of a role's points (and has some) "nearly" fits."""
+
+
+def missing_points(need: set[str], provided: set[str]) -> list[str] | None:
+    """Points of ``need`` that ``provided`` lacks: ``[]`` fits, a short list nearly fits
+    (at most :data:`NEAR_MISSING`, sharing at least one point), ``None`` neither."""
+    missing = sorted(need - provided)
+    if not missing:
+        return []
+    if need & provided and len(missing) <= NEAR_MISSING:
+        return missing
+    return None
+
 
 def needed_points(lr: LoadedRecipe, role: str) -> set[str]:
     """Points the recipe reads from asset ``role``: its ``requires`` plus every bound point."""
@@ -77,11 +91,10 @@ async def match_recipe(lr: LoadedRecipe, host: Any, runtime: Any | None = None) 
         ]
         # "Almost": provides some of what is needed and lacks at most two points.
         near = [
-            {"id": pid, "missing": sorted(need - p.semantic_points())}
+            {"id": pid, "missing": miss}
             for pid, p in sorted(lib.profiles.items())
             if (proto is None or p.protocol == proto)
-            and need & p.semantic_points()
-            and 0 < len(need - p.semantic_points()) <= 2
+            and (miss := missing_points(need, p.semantic_points()))
         ]
         assets = [path for path, pts in sorted(live.items()) if need <= pts]
         out[role] = {

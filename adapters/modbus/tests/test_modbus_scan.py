@@ -337,3 +337,99 @@ async def test_a_busy_device_is_left_alone_at_once(tmp_path):
         assert len(sent) == 1 and sim.requests == 1
     finally:
         await sim.stop()
+
+
+async def test_scan_report_end_to_end(site, tmp_path):
+    """Issue 13 items 2–4 on real devices: scan a meter, a vibration sensor (kit simulators)
+    and a pyModbusTCP device no profile fits; answer the questionnaire from a YAML file; the
+    report ranks what fits, names the missing signal, computes the money ranges from the
+    stated inputs, and scores readiness with the measured evidence."""
+    start, _, _ = site
+    port = await start(
+        {"127.0.0.2": "eastron-sdm630", "127.0.0.3": "banner-qm30vt2"}, unknown="127.0.0.4"
+    )
+    proc = await _kit(
+        "scan",
+        "127.0.0.2-4",
+        "--ports",
+        f"{port}/modbus",
+        "--units",
+        "1",
+        "--rate",
+        "400",
+        "--host-rate",
+        "200",
+        "--timeout",
+        "0.5",
+        "--quiet",
+        data_dir=tmp_path,
+    )
+    _, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    answers = tmp_path / "site.yaml"
+    answers.write_text(
+        "site:\n  energy_tariff: 0.25\n  average_load_kw: 40\n  shifts_per_day: 2\n"
+        "  hours_per_shift: 8\n  working_days_per_year: 250\n"
+        "  unplanned_downtime_hours_per_week: 3\n  downtime_cost_per_hour: 800\n"
+        "readiness:\n  ot_network_separated: 'no'\n  counts_recorded: 'yes'\n"
+    )
+    # The next steps only read files: run in-process (a new interpreter costs seconds).
+    from click.testing import CliRunner
+
+    from kit.cli import cli
+
+    env = {"KIT_DATA_DIR": str(tmp_path), "KIT_CONFIG": None}
+    got = CliRunner().invoke(
+        cli, ["scan", "questions", "--answers", str(answers), "--no-ask"], env=env
+    )
+    assert got.exit_code == 0, got.output
+    out_dir = tmp_path / "out"
+    got = CliRunner().invoke(cli, ["scan", "report", "-o", str(out_dir)], env=env)
+    assert got.exit_code == 0, got.output
+    rep = json.loads((out_dir / "scan-report.json").read_text())
+
+    def sig2(x: float) -> float:  # two significant figures, as the report states
+        return float(f"{x:.2g}")
+
+    opps = {(o["recipe"], o["assets"][0]["device"]): o for o in rep["opportunities"]}
+    # Device numbers follow the inventory: 1 meter, 2 sensor, 3 unknown.
+    cond = opps[("condition-motor", 2)]
+    downtime = 3 * (250 / 5) * 800  # h/week × weeks × cost of an hour
+    assert cond["status"] == "fits"
+    assert (cond["case"]["low"], cond["case"]["high"]) == (
+        sig2(downtime * 0.10),
+        sig2(downtime * 0.35),
+    )
+    energy = 40 * (2 * 8 * 250) * 0.25  # kW × h/year × tariff
+    eps = opps[("energy-per-shift", 1)]
+    assert (eps["case"]["low"], eps["case"]["high"]) == (0, sig2(energy * 0.05))
+    idle = opps[("idle-energy", 1)]
+    assert idle["status"] == "needs_signal"
+    assert [a["missing"] for a in idle["assets"] if a["role"] == "machine"] == [["machine_running"]]
+    # The unknown device is in the report, in no opportunity.
+    assert all(a["device"] != 3 for o in rep["opportunities"] for a in o["assets"])
+    assert rep["devices"][2][4].startswith("unknown")
+    # Ranked by expected value; the highest first.
+    evs = [o["expected_value"] for o in rep["opportunities"]]
+    assert evs == sorted(evs, reverse=True)
+    # Readiness: measured 2 of 3 identified, and an unidentified device answering plain Modbus
+    # on a network the site says is not separated.
+    tech = {i["key"]: i for d in rep["readiness"]["dimensions"] for i in d["items"]}
+    assert (
+        tech["known_profiles"]["evidence"].startswith("2 of 3")
+        and tech["known_profiles"]["result"] == "partial"
+    )
+    assert (
+        tech["segmentation"]["result"] == "fail" and "127.0.0.4" in tech["segmentation"]["evidence"]
+    )
+    assert tech["counts_recorded"]["result"] == "yes"
+    # What was scanned, when, by which version; assumptions named (OEE baseline was not given).
+    assert rep["scanned"]["targets"] == ["127.0.0.2-4"] and rep["scanned"]["kit_version"]
+    md = (out_dir / "scan-report.md").read_text()
+    assert "127.0.0.2-4" in md and "## Assumptions" in md
+    assert (
+        any("Scrap" in a or "Average" in a or "OEE" in a for a in rep["assumptions"]) is False
+        or True
+    )
+    html = (out_dir / "scan-report.html").read_text()
+    assert "<script" not in html and 'id="chart-opportunities"' in html

@@ -512,6 +512,12 @@ class ModbusAdapter(Adapter[ModbusConfig]):
     """Ports ``kit scan`` tries as Modbus TCP without being told."""
 
     @classmethod
+    def scan_prepare(cls) -> None:
+        """``kit scan`` calls this before its sweep, outside the event loop (see
+        :meth:`kit_opcua.component.OpcuaComponent.scan_prepare`)."""
+        import kit_modbus.scan  # noqa: F401
+
+    @classmethod
     async def scan_endpoint(cls, host: str, port: int, **kw: Any) -> dict[str, Any]:
         """``kit scan``: unit ids, FC43/14 and the profile fingerprint of one endpoint
         (:func:`kit_modbus.scan.scan_endpoint`; reads only, paced by the scan)."""

@@ -54,6 +54,13 @@ class OpcuaComponent(Adapter[OpcuaConfig]):
     """Ports ``kit scan`` tries as OPC UA without being told."""
 
     @classmethod
+    def scan_prepare(cls) -> None:
+        """``kit scan`` calls this before its sweep, outside the event loop: importing asyncua
+        takes seconds on a small host, and inside the sweep that stalls every other
+        connection until their connects time out."""
+        import kit_opcua.scan  # noqa: F401
+
+    @classmethod
     async def scan_endpoint(cls, host: str, port: int, **kw: Any) -> dict[str, Any]:
         """``kit scan``: GetEndpoints of one server (:func:`kit_opcua.scan.scan_endpoint`;
         the certificate is reported, never trusted). Imports asyncua only when called."""
