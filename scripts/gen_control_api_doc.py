@@ -28,6 +28,7 @@ MODULES = [
     "kit_condition.api",
     "kit_historian.api",
     "kit_opcua.api",
+    "kit_notify.api",
 ]
 
 

@@ -52,6 +52,7 @@ ROLE_ENDPOINTS: dict[str, list[str]] = {
         "oee.downtimes",
         "alarms.list",
         "opcua.certs.list",
+        "notify.log",
     ],
     "technician": [
         "components.restart",
@@ -65,6 +66,7 @@ ROLE_ENDPOINTS: dict[str, list[str]] = {
         "recipes.test_connection",
         "writes.request",
         "writes.confirm",
+        "notify.test",
     ],
     "admin": [">"],
 }

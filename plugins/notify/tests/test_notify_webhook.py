@@ -3,9 +3,13 @@ and an undelivered message kept across a runtime restart (outbox in the componen
 
 from __future__ import annotations
 
+import pytest
+from kit_notify.api import LOG, TEST
 from kit_notify.secrets import set_secret
 
 from kit.components import ComponentContext
+from kit.control import ControlClient
+from kit.errors import KitError
 from kit.settings import ComponentSpec
 from kit.testing import wait_for
 
@@ -108,8 +112,10 @@ async def test_webhooks_filter_authenticate_retry_and_survive_a_restart(
     assert [e["result"] for e in n2.journal][-1] == "delivered"
 
 
-async def test_a_rejected_webhook_is_given_up_at_once(bus, kit_settings, make_runtime, receivers):
-    bad = receivers(status=400)
+async def test_a_rejected_webhook_is_given_up_at_once_and_test_and_log_endpoints(
+    bus, kit_settings, make_runtime, receivers
+):
+    bad, good = receivers(status=400), receivers()
     spec = ComponentSpec(
         name="n400",
         type="notify",
@@ -120,17 +126,37 @@ async def test_a_rejected_webhook_is_given_up_at_once(bus, kit_settings, make_ru
                     "type": "webhook",
                     "url": bad.url,
                     "match": {"kinds": ["work_order"]},
-                }
+                },
+                {"name": "ok", "type": "webhook", "url": good.url, "match": {"kinds": []}},
             ]
         },
     )
     rt = await make_runtime(kit_settings.model_copy(update={"components": [spec]}))
     n = rt.supervisor.instances["n400"].component
     await wait_for(lambda: n.ready, message="consumer attached")
-    await ComponentContext("models", bus, asset=ASSET).publish_event("work_order", "x")
+    wo = await ComponentContext("models", bus, asset=ASSET).publish_event("work_order", "x")
     await wait_for(lambda: n.stats["mes"].failed == 1, message="given up")
     assert len(bad.requests) == 1 and n.stats["mes"].attempts_failed == 0
-    assert "HTTP 400" in n.stats["mes"].last_error and n.metrics()["pending"] == 0
+    assert "HTTP 400" in n.stats["mes"].last_error
+
+    # notify.test sends a test event on one route (filters skipped) and reports the outcome.
+    client = ControlClient(rt.bus)
+    ok = await client.call(TEST, {"route": "ok"})
+    assert ok.result == "delivered" and ok.key.endswith(":ok")
+    test_events = [r for r in good.requests if r["json"]["event"]["type"] == "notify_test"]
+    assert [r["json"]["idempotency_key"] for r in test_events] == [ok.key]
+    assert test_events[0]["json"]["event"]["asset"] == "test/kit/notify/n400"
+    bad_test = await client.call(TEST, {"route": "mes"})
+    assert bad_test.result == "failed" and "HTTP 400" in bad_test.detail
+    with pytest.raises(KitError, match="no running notify component has a route 'nope'"):
+        await client.call(TEST, {"route": "nope"})
+
+    log = await client.call(LOG, {"route": "mes"})
+    assert [(e.key, e.result) for e in log.entries] == [
+        (f"{wo.id}:mes", "failed"),
+        (bad_test.key, "failed"),
+    ]
+    assert log.pending == {"n400/mes": 0, "n400/ok": 0}
 
 
 async def test_a_missing_secret_is_a_clear_component_error(kit_settings, make_runtime):
@@ -153,3 +179,44 @@ async def test_a_missing_secret_is_a_clear_component_error(kit_settings, make_ru
     await wait_for(lambda: inst.last_error, message="component error")
     assert "secret 'nope' is not set" in inst.last_error
     assert "kit notify secret set nope" in inst.last_error
+
+
+async def test_rate_limit_drops_or_defers(bus, kit_settings, make_runtime, receivers):
+    rx = receivers()
+    route = {"type": "webhook", "url": rx.url, "match": {"kinds": ["alarm"]}}
+    spec = ComponentSpec(
+        name="limited",
+        type="notify",
+        config={
+            "routes": [
+                {
+                    **route,
+                    "name": "drop",
+                    "rate_limit": {"count": 2, "per_s": 3600, "over_limit": "drop"},
+                },
+                {**route, "name": "defer", "rate_limit": {"count": 1, "per_s": 3600}},
+            ]
+        },
+    )
+    rt = await make_runtime(kit_settings.model_copy(update={"components": [spec]}))
+    n = rt.supervisor.instances["limited"].component
+    await wait_for(lambda: n.ready, message="consumer attached")
+    plc = ComponentContext("alarms", bus, asset=ASSET)
+    for k in range(5):
+        await plc.publish_event("alarm", "alarm_raised", message=f"a{k}")
+    await wait_for(lambda: n.stats["drop"].dropped == 3, message="three dropped")
+    await wait_for(lambda: n.stats["defer"].rate_limited == 4, message="four deferred")
+    m = n.metrics()["routes"]
+    assert (m["drop"]["delivered"], m["drop"]["rate_limited"], m["drop"]["pending"]) == (2, 3, 0)
+    assert (m["defer"]["delivered"], m["defer"]["dropped"], m["defer"]["pending"]) == (1, 0, 4)
+    # The first events went out, in order; the deferred ones wait in the outbox, not lost.
+    by_route: dict[str, list[str]] = {}
+    for r in rx.requests:
+        by_route.setdefault(r["json"]["route"], []).append(r["json"]["event"]["message"])
+    assert by_route == {"drop": ["a0", "a1"], "defer": ["a0"]}
+    assert sorted(d.event["message"] for d in n.outbox.for_route("defer")) == [
+        "a1",
+        "a2",
+        "a3",
+        "a4",
+    ]

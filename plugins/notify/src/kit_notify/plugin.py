@@ -26,6 +26,7 @@ from kit import codec, subjects
 from kit.codec import MalformedMessage
 from kit.components import ComponentContext, Sink
 from kit.errors import KitError
+from kit.payloads import Event
 from kit_notify.config import EmailRoute, MqttRoute, NotifyConfig, WebhookRoute
 from kit_notify.outbox import Delivery, Outbox, RouteStats, TokenBucket, retry_due
 from kit_notify.secrets import get_secret
@@ -63,6 +64,8 @@ class Notify(Sink[NotifyConfig]):
         self._wake: dict[str, asyncio.Event] = {}
         self._deferred: set[str] = set()
         self._save_lock = asyncio.Lock()
+        self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        """Outcome futures of test messages (notify.test), by delivery key."""
 
     # -- life cycle -------------------------------------------------------------------
     async def run(self) -> None:
@@ -260,18 +263,59 @@ class Notify(Sink[NotifyConfig]):
             await publish_event(route, d.key, d.event, broker)
 
     def _note(self, d: Delivery, result: str, detail: str) -> None:
-        self.journal.append(
-            {
-                "ts": self.ctx.clock.now().isoformat(),
-                "route": d.route,
-                "key": d.key,
-                "event": d.event.get("type", ""),
-                "asset": d.event.get("asset", ""),
-                "result": result,
-                "attempts": d.attempts + (result == "delivered"),
-                "detail": detail,
-            }
+        entry = {
+            "ts": self.ctx.clock.now().isoformat(),
+            "component": self.ctx.name,
+            "route": d.route,
+            "key": d.key,
+            "event": d.event.get("type", ""),
+            "asset": d.event.get("asset", ""),
+            "result": result,
+            "attempts": d.attempts + (result == "delivered"),
+            "detail": detail,
+        }
+        self.journal.append(entry)
+        waiter = self._waiters.pop(d.key, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(entry)
+
+    async def send_test(self, route: str, timeout_s: float = 30.0) -> dict[str, Any]:
+        """Queue a test event on ``route`` (filters skipped) and wait for its first outcome.
+
+        Raises:
+            KitError: no such route, or the component is not running.
+        """
+        if route not in self.routes:
+            raise KitError(f"{self.ctx.name}: no route {route!r}; routes: {', '.join(self.routes)}")
+        if route not in self._wake:
+            raise KitError(f"{self.ctx.name} is not running yet")
+        ev = Event(
+            kind="notify",
+            type="notify_test",
+            asset=str(subjects.AssetPath.of(self.ctx.site, "kit", "notify", self.ctx.name)),
+            ts=self.ctx.clock.now(),
+            source=self.ctx.name,
+            message=f"test message of route {route} ({self.ctx.name})",
+            data={"test": True},
         )
+        now = self._now()
+        d = Delivery(
+            key=f"{ev.id}:{route}",
+            route=route,
+            event=ev.model_dump(mode="json", by_alias=True),
+            created=now,
+            due=now,
+        )
+        waiter = self._waiters[d.key] = asyncio.get_running_loop().create_future()
+        self.outbox.add(d)
+        await self._save()
+        self._wake[route].set()
+        try:
+            entry = await asyncio.wait_for(asyncio.shield(waiter), timeout_s)
+        except TimeoutError:
+            self._waiters.pop(d.key, None)
+            return {"route": route, "key": d.key, "result": "waiting", "detail": ""}
+        return {k: entry[k] for k in ("route", "key", "result", "detail")}
 
     def metrics(self) -> dict[str, Any]:
         """Deliveries by outcome, in total and per route (``retrying``: failed at least once
@@ -312,6 +356,44 @@ def register_components(register: Any) -> None:
 
     register.add(Notify)
     register.add(KpiTopics)
+
+
+def _instances(runtime: Any, name: str | None) -> list[Any]:
+    insts = [i for i in find_notifiers(runtime) if name is None or i.name == name]
+    if not insts:
+        raise KitError(
+            f"no notify component {'named ' + repr(name) + ' ' if name else ''}is configured"
+        )
+    return insts
+
+
+@kit.hookimpl
+def register_endpoints(api: Any, runtime: Any) -> None:
+    """``notify.log`` (viewer) and ``notify.test`` (technician), :mod:`kit_notify.api`."""
+    from kit_notify import api as notify_api
+
+    async def notify_log(req: notify_api.LogRequest) -> dict[str, Any]:
+        entries: list[dict[str, Any]] = []
+        pending: dict[str, int] = {}
+        for inst in _instances(runtime, req.component):
+            comp = inst.component
+            if comp is None:
+                continue
+            entries += [e for e in comp.journal if req.route in (None, e["route"])]
+            for r in comp.routes:
+                pending[f"{inst.name}/{r}"] = len(comp.outbox.for_route(r))
+        entries.sort(key=lambda e: str(e["ts"]))
+        return {"entries": entries[-req.limit :], "pending": pending}
+
+    async def notify_test(req: notify_api.TestRequest) -> dict[str, Any]:
+        for inst in _instances(runtime, req.component):
+            if inst.component is not None and req.route in inst.component.routes:
+                result: dict[str, Any] = await inst.component.send_test(req.route, req.timeout_s)
+                return result
+        raise KitError(f"no running notify component has a route {req.route!r}")
+
+    api.add(notify_api.LOG, notify_log)
+    api.add(notify_api.TEST, notify_test)
 
 
 @kit.hookimpl
