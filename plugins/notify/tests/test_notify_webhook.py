@@ -79,6 +79,9 @@ async def test_webhooks_filter_authenticate_retry_and_survive_a_restart(
         message="pressure high",
         data={"priority": "critical"},
     )
+    raised2 = await plc.publish_event(
+        "alarm", "alarm_raised", severity="high", message="oil hot", data={"priority": "high"}
+    )
 
     await wait_for(lambda: n1.stats["mes"].delivered == 1, message="work order delivered")
     assert len(mes.requests) == 1
@@ -90,25 +93,33 @@ async def test_webhooks_filter_authenticate_retry_and_survive_a_restart(
     assert req["json"]["event"]["data"] == {"state": "approved", "work_order": "WO-7"}
 
     # The alarm receiver is down: attempts fail and are retried; the delivery stays pending.
-    await wait_for(lambda: n1.stats["alarms"].attempts_failed >= 2, message="retries")
-    assert n1.metrics()["routes"]["alarms"]["retrying"] == 1
-    assert n1.metrics()["events"] == 6 and n1.metrics()["matched"] == 2
+    await wait_for(lambda: n1.stats["alarms"].attempts_failed >= 3, message="retries")
+    # Only the oldest delivery is tried while the receiver is down; the next one waits.
+    head, nxt = n1.outbox.for_route("alarms")
+    assert head.key == f"{raised.id}:alarms" and head.attempts == n1.stats["alarms"].attempts_failed
+    assert nxt.attempts == 0 and nxt.due >= head.due
+    m1 = n1.metrics()
+    assert m1["routes"]["alarms"]["retrying"] == 1 and m1["routes"]["alarms"]["pending"] == 2
+    assert m1["events"] == 7 and m1["matched"] == 3
     await rt1.stop()
 
     # A restart keeps the undelivered alarm (saved outbox) and resumes retrying it.
     rt2 = await make_runtime(settings)
     n2 = rt2.supervisor.instances["notify"].component
-    await wait_for(lambda: n2.counts["restored"] == 1, message="outbox restored")
+    await wait_for(lambda: n2.counts["restored"] == 2, message="outbox restored")
     await wait_for(lambda: n2.stats["alarms"].attempts_failed >= 1, message="retrying again")
     alarms = receivers(port=down_port)
-    await wait_for(lambda: n2.stats["alarms"].delivered == 1, message="alarm delivered")
-    assert [r["json"]["idempotency_key"] for r in alarms.requests] == [f"{raised.id}:alarms"]
+    await wait_for(lambda: n2.stats["alarms"].delivered == 2, message="alarms delivered")
+    assert [r["json"]["idempotency_key"] for r in alarms.requests] == [
+        f"{raised.id}:alarms",
+        f"{raised2.id}:alarms",
+    ]
     assert alarms.requests[0]["json"]["event"]["message"] == "pressure high"
     assert "Authorization" not in alarms.requests[0]["headers"]
     # Nothing was sent twice: the work order was acknowledged before the restart.
     assert len(mes.requests) == 1 and n2.stats["mes"].delivered == 0
     m = n2.metrics()
-    assert (m["delivered"], m["failed"], m["retrying"], m["pending"]) == (1, 0, 0, 0)
+    assert (m["delivered"], m["failed"], m["retrying"], m["pending"]) == (2, 0, 0, 0)
     assert [e["result"] for e in n2.journal][-1] == "delivered"
 
 

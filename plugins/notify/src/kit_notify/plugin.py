@@ -217,11 +217,17 @@ class Notify(Sink[NotifyConfig]):
                 self._give_up(st, d, f"still failing after {now - d.created:.0f} s: {exc}")
             else:
                 d.due = retry_due(d, now, route.retry.initial_s, route.retry.max_s)
+                # The receiver is down for the whole route: the other pending deliveries
+                # wait for the same retry instead of each failing now (one attempt per
+                # backoff step, not a burst of connection attempts and state writes).
+                for x in self.outbox.for_route(route.name):
+                    x.due = max(x.due, d.due)
                 self._note(d, "retrying", str(exc))
                 if d.attempts == 1:
                     self.ctx.log.warning(
                         "notify %s: %s not delivered (%s); retrying", route.name, d.key, exc
                     )
+                return  # the outbox holds the same deliveries: nothing new to save
         else:
             st.delivered += 1
             st.last_delivered = self.ctx.clock.now().isoformat()
