@@ -153,6 +153,7 @@ class Notify(Sink[NotifyConfig]):
                 dropped = self.outbox.add(d)
                 if dropped is not None:
                     self.stats[dropped.route].dropped += 1
+                    self._deferred.discard(dropped.key)
                     self._note(dropped, "dropped", "outbox full (max_pending)")
                 woken.add(route.name)
         if woken:
