@@ -24,7 +24,7 @@ from pydantic import BaseModel
 import kit
 from kit import codec, subjects
 from kit.codec import MalformedMessage
-from kit.components import ComponentContext, Sink
+from kit.components import ComponentContext, Sink, save_when_dirty
 from kit.errors import KitError
 from kit.payloads import Event
 from kit_notify.config import EmailRoute, MqttRoute, NotifyConfig, WebhookRoute
@@ -64,6 +64,8 @@ class Notify(Sink[NotifyConfig]):
         self._wake: dict[str, asyncio.Event] = {}
         self._deferred: set[str] = set()
         self._save_lock = asyncio.Lock()
+        self._dirty = asyncio.Event()
+        """Deliveries finished since the last save (saved at most once a second)."""
         self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
         """Outcome futures of test messages (notify.test), by delivery key."""
 
@@ -84,6 +86,9 @@ class Notify(Sink[NotifyConfig]):
         self._wake = {n: asyncio.Event() for n in self.routes}
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._consume())
+            # Finished deliveries leave the saved outbox lazily: a crash before that save
+            # sends them once more (at least once), while new ones are saved before the ack.
+            tg.create_task(save_when_dirty(self._save, self._dirty, self.ctx.clock, 1.0))
             for r in self.config.routes:
                 tg.create_task(self._worker(r))
 
@@ -193,7 +198,7 @@ class Notify(Sink[NotifyConfig]):
                         self.stats[route.name].dropped += 1
                         self.outbox.done(x.key)
                         self._note(x, "dropped", "rate limit")
-                    await self._save()
+                    self._dirty.set()
                     continue
                 for x in due:
                     if x.key not in self._deferred:
@@ -238,7 +243,7 @@ class Notify(Sink[NotifyConfig]):
             self.ctx.log.info(
                 "notify %s: %s delivered (attempt %d)", route.name, d.key, d.attempts + 1
             )
-        await self._save()
+        self._dirty.set()
 
     def _give_up(self, st: RouteStats, d: Delivery, why: str) -> None:
         st.failed += 1
