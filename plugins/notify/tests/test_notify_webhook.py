@@ -124,9 +124,9 @@ async def test_webhooks_filter_authenticate_retry_and_survive_a_restart(
 
 
 async def test_a_rejected_webhook_is_given_up_at_once_and_test_and_log_endpoints(
-    bus, kit_settings, make_runtime, receivers
+    bus, kit_settings, make_runtime, receivers, tls_files
 ):
-    bad, good = receivers(status=400), receivers()
+    bad, good, secure = receivers(status=400), receivers(), receivers(tls=tls_files)
     spec = ComponentSpec(
         name="n400",
         type="notify",
@@ -139,6 +139,21 @@ async def test_a_rejected_webhook_is_given_up_at_once_and_test_and_log_endpoints
                     "match": {"kinds": ["work_order"]},
                 },
                 {"name": "ok", "type": "webhook", "url": good.url, "match": {"kinds": []}},
+                # HTTPS with a site-internal certificate: trusted through tls_ca only.
+                {
+                    "name": "tls",
+                    "type": "webhook",
+                    "url": secure.url,
+                    "match": {"kinds": ["none"]},
+                    "tls_ca": str(tls_files[0]),
+                },
+                {
+                    "name": "untrusted",
+                    "type": "webhook",
+                    "url": secure.url,
+                    "match": {"kinds": ["none"]},
+                    "retry": {"initial_s": 60},
+                },
             ]
         },
     )
@@ -162,12 +177,20 @@ async def test_a_rejected_webhook_is_given_up_at_once_and_test_and_log_endpoints
     with pytest.raises(KitError, match="no running notify component has a route 'nope'"):
         await client.call(TEST, {"route": "nope"})
 
+    tls = await client.call(TEST, {"route": "tls"})
+    assert tls.result == "delivered" and [
+        r["json"]["idempotency_key"] for r in secure.requests
+    ] == [tls.key]
+    untrusted = await client.call(TEST, {"route": "untrusted"})
+    assert untrusted.result == "retrying" and "CERTIFICATE_VERIFY_FAILED" in untrusted.detail
+    assert len(secure.requests) == 1
+
     log = await client.call(LOG, {"route": "mes"})
     assert [(e.key, e.result) for e in log.entries] == [
         (f"{wo.id}:mes", "failed"),
         (bad_test.key, "failed"),
     ]
-    assert log.pending == {"n400/mes": 0, "n400/ok": 0}
+    assert log.pending == {"n400/mes": 0, "n400/ok": 0, "n400/tls": 0, "n400/untrusted": 1}
 
 
 async def test_a_missing_secret_is_a_clear_component_error(kit_settings, make_runtime):

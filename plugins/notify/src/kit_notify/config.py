@@ -140,6 +140,8 @@ class EmailRoute(_Route):
     """Subject template: ``{kind}``, ``{type}``, ``{severity}``, ``{priority}``, ``{asset}``,
     ``{message}``, ``{ts}``."""
     timeout_s: float = Field(20.0, gt=0, le=300)
+    tls_ca: str | None = None
+    """CA bundle (PEM file) for a mail server with a site-internal certificate."""
 
     @model_validator(mode="after")
     def _auth_pair(self) -> EmailRoute:
