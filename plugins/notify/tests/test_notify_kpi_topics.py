@@ -10,8 +10,12 @@ from typing import Any
 import aiomqtt
 import nats
 import orjson
+import pytest
 from click.testing import CliRunner
+from kit_notify.config import MqttRoute
 from kit_notify.kpi_topics import window_class
+from kit_notify.mqtt import publish_event
+from kit_notify.senders import Permanent
 
 from kit.cli import cli as kit_cli
 from kit.components import ComponentContext
@@ -170,3 +174,9 @@ async def test_kpis_per_window_reach_a_viewer_account_that_can_do_nothing_else(
     body = orjson.loads(bytes(m.payload))  # type: ignore[arg-type]
     assert body["idempotency_key"] == f"{ev.id}:mqtt" and body["event"]["message"] == "door open"
     await wait_for(lambda: n.stats["mqtt"].delivered == 1, message="delivery counted")
+
+    # A refused MQTT login is given up at once (fix the account), not retried for a day.
+    route = MqttRoute(name="scada", type="mqtt", host="127.0.0.1", port=port)
+    wrong = {"hostname": "127.0.0.1", "port": port, "username": "nodered", "password": "wrong"}
+    with pytest.raises(Permanent, match="login refused"):
+        await publish_event(route, "k:scada", {"kind": "alarm", "asset": ASSET}, wrong)
