@@ -3,13 +3,17 @@ and an undelivered message kept across a runtime restart (outbox in the componen
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from kit_notify.api import LOG, TEST
 from kit_notify.secrets import set_secret
 
+from kit import codec
 from kit.components import ComponentContext
 from kit.control import ControlClient
 from kit.errors import KitError
+from kit.payloads import Health
 from kit.settings import ComponentSpec
 from kit.testing import wait_for
 
@@ -56,6 +60,14 @@ async def test_webhooks_filter_authenticate_retry_and_survive_a_restart(
     settings = kit_settings.model_copy(
         update={"components": [notify_spec(mes.url, f"http://127.0.0.1:{down_port}/alarms")]}
     )
+    health: list[Health] = []
+
+    async def on_health(msg: Any) -> None:
+        h = codec.decode_health(msg.data)
+        if h.kind == "device":  # the routes' receivers, as kit status shows them
+            health.append(h)
+
+    await bus.nc.subscribe("kit.health.notify", cb=on_health)
     rt1 = await make_runtime(settings)
     n1 = rt1.supervisor.instances["notify"].component
     await wait_for(lambda: n1.ready, message="events consumer attached")
@@ -121,6 +133,11 @@ async def test_webhooks_filter_authenticate_retry_and_survive_a_restart(
     m = n2.metrics()
     assert (m["delivered"], m["failed"], m["retrying"], m["pending"]) == (2, 0, 0, 0)
     assert [e["result"] for e in n2.journal][-1] == "delivered"
+    # kit status saw the failing receiver as a degraded device, and its recovery.
+    await wait_for(lambda: health and health[-1].status == "running", message="running again")
+    degraded = [h for h in health if h.status == "degraded"]
+    assert degraded and degraded[0].detail.startswith("receivers failing: alarms: ")
+    assert "Connection refused" in degraded[0].detail
 
 
 async def test_a_rejected_webhook_is_given_up_at_once_and_test_and_log_endpoints(

@@ -26,7 +26,7 @@ from kit import codec, subjects
 from kit.codec import MalformedMessage
 from kit.components import ComponentContext, Sink, save_when_dirty
 from kit.errors import KitError
-from kit.payloads import Event
+from kit.payloads import Event, HealthStatus
 from kit_notify.config import EmailRoute, MqttRoute, NotifyConfig, WebhookRoute
 from kit_notify.outbox import Delivery, Outbox, RouteStats, TokenBucket, retry_due
 from kit_notify.secrets import get_secret
@@ -67,6 +67,8 @@ class Notify(Sink[NotifyConfig]):
         self._dirty = asyncio.Event()
         """Deliveries finished since the last save (saved at most once a second)."""
         self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._health: tuple[str, str] | None = None
+        """Last published (status, detail) of the routes as seen by ``kit status``."""
         """Outcome futures of test messages (notify.test), by delivery key."""
 
     # -- life cycle -------------------------------------------------------------------
@@ -233,6 +235,7 @@ class Notify(Sink[NotifyConfig]):
                     self.ctx.log.warning(
                         "notify %s: %s not delivered (%s); retrying", route.name, d.key, exc
                     )
+                await self._publish_health()
                 return  # the outbox holds the same deliveries: nothing new to save
         else:
             st.delivered += 1
@@ -244,6 +247,25 @@ class Notify(Sink[NotifyConfig]):
                 "notify %s: %s delivered (attempt %d)", route.name, d.key, d.attempts + 1
             )
         self._dirty.set()
+        await self._publish_health()
+
+    async def _publish_health(self) -> None:
+        """Routes whose receiver is failing show as a degraded device in ``kit status`` and
+        the TUI (like a Modbus device that is down); published when that changes."""
+        failing = [
+            f"{name}: {self.stats[name].last_error}"
+            for name in self.routes
+            if any(d.attempts for d in self.outbox.for_route(name))
+        ]
+        status = HealthStatus.degraded if failing else HealthStatus.running
+        detail = "receivers failing: " + "; ".join(failing) if failing else ""
+        if self._health == (status.value, detail):
+            return
+        self._health = (status.value, detail)
+        try:
+            await self.ctx.publish_health(status, kind="device", detail=detail, **self.metrics())
+        except Exception as exc:  # health is best effort; deliveries go on
+            self.ctx.log.debug("notify health not published: %s", exc)
 
     def _give_up(self, st: RouteStats, d: Delivery, why: str) -> None:
         st.failed += 1
