@@ -27,8 +27,8 @@ MODULES = [
     "kit_oee.api",
     "kit_condition.api",
     "kit_historian.api",
-    "kit_opcua.api",
     "kit_notify.api",
+    "kit_opcua.api",
 ]
 
 
