@@ -43,5 +43,5 @@ def test_named_accounts_are_in_the_server_config(tmp_path) -> None:
     assert '{user: "mes", password: "qqqqqqqqqqqqqqqq"' in conf
     viewer = user_permissions("viewer")
     assert viewer["publish"] == {"deny": [">"]}
-    assert viewer["subscribe"]["allow"] == ["kit.out.kpi.>", "kit.out.kpi", "$MQTT.sub.>"]
+    assert viewer["subscribe"]["allow"] == ["kit.out.kpi.>", "kit.out.kpi"]
     assert user_permissions("technician") == role_permissions("technician")

@@ -38,7 +38,8 @@ async def retained(port: int, user: str, pw: str, want: int) -> dict[str, Any]:
     async with aiomqtt.Client(
         "127.0.0.1", port, username=user, password=pw, identifier=f"t-{user}"
     ) as c:
-        await c.subscribe("kit/out/kpi/#", qos=1)
+        granted = await c.subscribe("kit/out/kpi/#", qos=1)
+        assert [getattr(g, "value", g) for g in granted] == [1]  # QoS 1 granted
         async with asyncio.timeout(15):
             async for m in c.messages:
                 assert m.retain, f"{m.topic} not retained"
@@ -140,6 +141,7 @@ async def test_kpis_per_window_reach_a_viewer_account_that_can_do_nothing_else(
     try:
         await nc.subscribe("kit.data.>")
         await nc.subscribe("kit.event.>")
+        await nc.subscribe("$MQTT.sub.>")  # other MQTT clients' QoS 1 deliveries
         await nc.publish("kit.control.deployments.list", b"{}")
         await nc.publish(
             "$JS.API.STREAM.MSG.GET.KV_KIT_DEPLOYMENTS",
@@ -147,15 +149,27 @@ async def test_kpis_per_window_reach_a_viewer_account_that_can_do_nothing_else(
         )
         await nc.publish("$KV.KIT_STATE.mqtt-out.x", b"{}")
         await nc.flush()
-        await wait_for(lambda: len(errors) >= 5, message="five permission violations")
+        await wait_for(lambda: len(errors) >= 6, message="six permission violations")
     finally:
         await nc.close()
-    assert sum("subscription" in e.lower() for e in errors) == 2, errors
+    assert sum("subscription" in e.lower() for e in errors) == 3, errors
     assert sum("publish" in e.lower() for e in errors) == 3, errors
     assert not any("kit.kpi" in e for e in errors)
 
     again = await retained(port, "nodered", pw, 5)
     assert again[f"{base}/hour"]["value"] == 13.0  # still the kit's value
+
+    # A live value reaches the account at QoS 1 (no $MQTT.> grant needed for that).
+    async with aiomqtt.Client(
+        "127.0.0.1", port, username="nodered", password=pw, identifier="live", clean_session=True
+    ) as c:
+        await c.subscribe(f"{base}/day", qos=1)
+        async with asyncio.timeout(15):
+            first = await anext(c.messages)  # the retained value
+            assert first.retain and orjson.loads(bytes(first.payload))["value"] == 181.0  # type: ignore[arg-type]
+            await energy.publish_kpi("energy_kwh", 190.0, unit="kWh", window="day:2026-12-06")
+            m = await anext(c.messages)
+    assert m.qos == 1 and not m.retain and orjson.loads(bytes(m.payload))["value"] == 190.0  # type: ignore[arg-type]
 
     # The mqtt notification route publishes on the embedded listener (as the component's own
     # user); the built-in viewer role (the TUI's, MQTT tools') reads kit/out/notify/#.
