@@ -55,6 +55,8 @@ def test_config_refuses_credentials_outside_secrets() -> None:
         NotifyConfig(
             routes=[{**base, "url": "https://mes.local/x", "headers": {"Authorization": "x"}}]
         )
+    with pytest.raises(ValidationError, match="[Pp]ort"):
+        NotifyConfig(routes=[{**base, "url": "http://mes.local:99999/x"}])
     with pytest.raises(ValidationError, match="unique"):
         NotifyConfig(
             routes=[{**base, "url": "http://a.local/"}, {**base, "url": "http://b.local/"}]

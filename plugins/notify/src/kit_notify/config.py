@@ -112,6 +112,7 @@ class WebhookRoute(_Route):
             raise ValueError("must be an http:// or https:// URL with a host")
         if u.password:
             raise ValueError("no password in the URL: use token_secret")
+        u.port  # noqa: B018 (raises ValueError for a port out of range or not a number)
         return v
 
     @field_validator("headers")

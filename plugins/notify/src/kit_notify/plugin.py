@@ -213,7 +213,15 @@ class Notify(Sink[NotifyConfig]):
     async def _attempt(self, route: WebhookRoute | EmailRoute | MqttRoute, d: Delivery) -> None:
         st = self.stats[route.name]
         try:
-            await self._send(route, d)
+            try:
+                await self._send(route, d)
+            except (Permanent, Retryable):
+                raise
+            except Exception as exc:
+                # Not foreseen by the sender (a library's own error type): retried like a
+                # network fault, so one odd receiver never crash-loops the other routes.
+                self.ctx.log.exception("notify %s: unexpected error sending %s", route.name, d.key)
+                raise Retryable(f"{type(exc).__name__}: {exc}") from None
         except Permanent as exc:
             self._give_up(st, d, str(exc))
         except Retryable as exc:
@@ -250,8 +258,9 @@ class Notify(Sink[NotifyConfig]):
         await self._publish_health()
 
     async def _publish_health(self) -> None:
-        """Routes whose receiver is failing show as a degraded device in ``kit status`` and
-        the TUI (like a Modbus device that is down); published when that changes."""
+        """Routes whose receiver is failing show as degraded device health of this component
+        (``kit.health.<component>``, like a Modbus device that is down); published when that
+        changes."""
         failing = [
             f"{name}: {self.stats[name].last_error}"
             for name in self.routes
