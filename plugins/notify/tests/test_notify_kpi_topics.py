@@ -103,6 +103,7 @@ async def test_kpis_per_window_reach_a_viewer_account_that_can_do_nothing_else(
     assert "the running runtime has loaded it" in res.output and f":{port}" in res.output
     pw = load_users(settings.data_dir)["nodered"]["password"]
     assert f"password: {pw}" in res.output
+    assert f"mosquitto_sub -h 127.0.0.1 -p {port} -u nodered -P '{pw}'" in res.output
 
     base = f"kit/out/kpi/{ASSET}/energy_kwh"
     got = await retained(port, "nodered", pw, 5)
