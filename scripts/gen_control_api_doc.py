@@ -27,6 +27,7 @@ MODULES = [
     "kit_oee.api",
     "kit_condition.api",
     "kit_historian.api",
+    "kit_notify.api",
     "kit_opcua.api",
     "kit_models.api",
     "kit_pilot.api",

@@ -62,6 +62,11 @@ def users_add(ctx: click.Context, name: str, role: str, password_stdin: bool) ->
         if mqtt
         else "MQTT:     off (set nats.mqtt_port, e.g. 1883, and restart the runtime)"
     )
+    if mqtt and role == "viewer":
+        secret = "<password>" if password_stdin else pw
+        click.echo(
+            f"try:      mosquitto_sub -h {host} -p {mqtt} -u {name} -P '{secret}' -t 'kit/out/kpi/#' -v"
+        )
     click.echo(_reload(ctx))
 
 

@@ -33,9 +33,6 @@ USERS_FILE = "users.json"
 KPI_OUT_SUBJECT = "kit.out.kpi"
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _RESERVED = {"runtime", "admin", "technician", "viewer", "system", "sys"}
-# What an MQTT session needs besides its topics: NATS delivers QoS 1 subscriptions through a
-# JetStream consumer to $MQTT.sub.<id>, and checks the client may subscribe there.
-_MQTT_SESSION_SUBS = ["$MQTT.sub.>"]
 
 
 def users_file(data_dir: Path) -> Path:
@@ -102,7 +99,9 @@ def user_permissions(role: str) -> dict[str, Any]:
     if role == "viewer":
         return {
             "publish": {"deny": [">"]},
-            "subscribe": {"allow": [f"{KPI_OUT_SUBJECT}.>", KPI_OUT_SUBJECT, *_MQTT_SESSION_SUBS]},
+            # Nothing of $MQTT.>: MQTT sessions (QoS 1, retained values) work without it
+            # (tested), and it would show other clients' QoS 1 deliveries over NATS.
+            "subscribe": {"allow": [f"{KPI_OUT_SUBJECT}.>", KPI_OUT_SUBJECT]},
         }
     return role_permissions(role)
 

@@ -283,3 +283,35 @@ def test_query_by_kpi_window(tmp_path):
     shift = query(tmp_path, ASSET, ["oee"], T0, end, window="shift")
     assert shift["value"].to_list() == [0.5, 0.7]
     assert query(tmp_path, ASSET, ["oee"], T0, end).height == 4
+
+
+def test_query_by_window_class_of_real_labels(tmp_path):
+    # The energy and OEE plugins label windows "<class>:<id>"; --window shift means every shift.
+    store, buf = Store(tmp_path, "kpi"), RowBuffer()
+    labels = [
+        "shift:2026-12-06/early",
+        "hour:2026-12-06T05",
+        "shift:2026-12-06/late",
+        "day:2026-12-06",
+    ]
+    for i, w in enumerate(labels):
+        buf.add_kpi(
+            KpiValue(
+                kpi="energy_kwh",
+                asset=ASSET,
+                value=float(i),
+                window=w,
+                ts=T0 + timedelta(seconds=i),
+                source="energy",
+            ),
+            i + 1,
+        )
+    store.write(buf.frame(), 1, 4)
+    end = T0 + timedelta(minutes=1)
+    assert query(tmp_path, ASSET, ["energy_kwh"], T0, end, window="shift")["value"].to_list() == [
+        0.0,
+        2.0,
+    ]
+    one = query(tmp_path, ASSET, ["energy_kwh"], T0, end, window="hour:2026-12-06T05")
+    assert one["value"].to_list() == [1.0]
+    assert query(tmp_path, ASSET, ["energy_kwh"], T0, end, window="shif").height == 0

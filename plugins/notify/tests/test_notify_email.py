@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import ssl
 from email.policy import default as default_policy
 from typing import Any
 
@@ -28,6 +29,7 @@ class Inbox:
         self.messages.append(
             {
                 "from": envelope.mail_from,
+                "tls": session.ssl is not None,
                 "to": list(envelope.rcpt_tos),
                 "msg": email.message_from_bytes(envelope.content, policy=default_policy),
             }
@@ -45,8 +47,12 @@ class Inbox:
         return AuthResult(success=ok, handled=False)
 
 
-async def test_alarm_email_reaches_a_local_smtp_server(bus, kit_settings, make_runtime, port_later):
+async def test_alarm_email_reaches_a_local_smtp_server(
+    bus, kit_settings, make_runtime, port_later, tls_files
+):
     inbox = Inbox()
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(*tls_files)
     smtp = Controller(
         inbox,
         hostname="127.0.0.1",
@@ -54,6 +60,7 @@ async def test_alarm_email_reaches_a_local_smtp_server(bus, kit_settings, make_r
         authenticator=inbox.authenticator,
         auth_require_tls=False,
         server_hostname="smtp.test",
+        tls_context=tls,  # STARTTLS offered (the second route uses it)
     )
     smtp.start()
     try:
@@ -74,7 +81,19 @@ async def test_alarm_email_reaches_a_local_smtp_server(bus, kit_settings, make_r
                         "sender": "kit@plant.local",
                         "to": ["lead@plant.local", "maint@plant.local"],
                         "match": {"types": ["alarm_raised"], "min_priority": "high"},
-                    }
+                    },
+                    {  # STARTTLS to a relay with a site-internal certificate (tls_ca)
+                        "name": "planning",
+                        "type": "email",
+                        "host": "127.0.0.1",
+                        "port": smtp.port,
+                        "security": "starttls",
+                        "tls_ca": str(tls_files[0]),
+                        "sender": "kit@plant.local",
+                        "to": ["planning@plant.local"],
+                        "subject": "work order {type} for {asset}",
+                        "match": {"kinds": ["work_order"], "states": ["approved"]},
+                    },
                 ]
             },
         )
@@ -103,5 +122,14 @@ async def test_alarm_email_reaches_a_local_smtp_server(bus, kit_settings, make_r
         assert msg["X-Kit-Idempotency-Key"] == f"{raised.id}:shift-lead"
         body = msg.get_content()
         assert f"Asset:     {ASSET}" in body and "value: 183.5" in body and raised.id in body
+        assert got["tls"] is False  # security: none (a local relay)
+
+        await ComponentContext("models", bus, asset=ASSET).publish_event(
+            "work_order", "work_order_approved", data={"state": "approved"}
+        )
+        await wait_for(lambda: n.stats["planning"].delivered == 1, message="STARTTLS e-mail")
+        wo = inbox.messages[1]
+        assert wo["tls"] is True and wo["to"] == ["planning@plant.local"]
+        assert wo["msg"]["Subject"] == f"work order work_order_approved for {ASSET}"
     finally:
         smtp.stop()

@@ -10,8 +10,12 @@ from typing import Any
 import aiomqtt
 import nats
 import orjson
+import pytest
 from click.testing import CliRunner
+from kit_notify.config import MqttRoute
 from kit_notify.kpi_topics import window_class
+from kit_notify.mqtt import publish_event
+from kit_notify.senders import Permanent
 
 from kit.cli import cli as kit_cli
 from kit.components import ComponentContext
@@ -34,7 +38,8 @@ async def retained(port: int, user: str, pw: str, want: int) -> dict[str, Any]:
     async with aiomqtt.Client(
         "127.0.0.1", port, username=user, password=pw, identifier=f"t-{user}"
     ) as c:
-        await c.subscribe("kit/out/kpi/#", qos=1)
+        granted = await c.subscribe("kit/out/kpi/#", qos=1)
+        assert [getattr(g, "value", g) for g in granted] == [1]  # QoS 1 granted
         async with asyncio.timeout(15):
             async for m in c.messages:
                 assert m.retain, f"{m.topic} not retained"
@@ -87,7 +92,7 @@ async def test_kpis_per_window_reach_a_viewer_account_that_can_do_nothing_else(
     )
     await energy.publish_kpi("oee", 0.71)
     await wait_for(lambda: out.counts["received"] == 6, message="KPIs received")
-    await wait_for(lambda: not out.latest and out.counts["published"] >= 4, message="published")
+    await wait_for(lambda: not out.latest and out.counts["published"] >= 5, message="published")
 
     # kit users add: a viewer account, loaded by the running runtime (users.reload).
     env = {"KIT_DATA_DIR": str(settings.data_dir)}
@@ -98,10 +103,12 @@ async def test_kpis_per_window_reach_a_viewer_account_that_can_do_nothing_else(
     assert "the running runtime has loaded it" in res.output and f":{port}" in res.output
     pw = load_users(settings.data_dir)["nodered"]["password"]
     assert f"password: {pw}" in res.output
+    assert f"mosquitto_sub -h 127.0.0.1 -p {port} -u nodered -P '{pw}'" in res.output
 
     base = f"kit/out/kpi/{ASSET}/energy_kwh"
-    got = await retained(port, "nodered", pw, 4)
+    got = await retained(port, "nodered", pw, 5)
     assert set(got) == {
+        f"{base}/hour/final",
         f"{base}/hour",
         f"{base}/day",
         f"{base}/shift",
@@ -109,6 +116,8 @@ async def test_kpis_per_window_reach_a_viewer_account_that_can_do_nothing_else(
     }
     assert got[f"{base}/hour"]["value"] == 13.0  # the newest hour, not the closed 04:00 one
     assert got[f"{base}/hour"]["window"] == "hour:2026-12-06T05"
+    # The closed 04:00 hour stays readable beside the running one.
+    assert got[f"{base}/hour/final"]["value"] == 11.0 and got[f"{base}/hour/final"]["final"]
     assert got[f"{base}/day"]["value"] == 181.0 and got[f"{base}/day"]["unit"] == "kWh"
     assert got[f"{base}/shift"]["value"] == 96.25 and got[f"{base}/shift"]["final"] is False
     assert got[f"kit/out/kpi/{ASSET}/oee/now"]["value"] == 0.71
@@ -133,6 +142,7 @@ async def test_kpis_per_window_reach_a_viewer_account_that_can_do_nothing_else(
     try:
         await nc.subscribe("kit.data.>")
         await nc.subscribe("kit.event.>")
+        await nc.subscribe("$MQTT.sub.>")  # other MQTT clients' QoS 1 deliveries
         await nc.publish("kit.control.deployments.list", b"{}")
         await nc.publish(
             "$JS.API.STREAM.MSG.GET.KV_KIT_DEPLOYMENTS",
@@ -140,15 +150,27 @@ async def test_kpis_per_window_reach_a_viewer_account_that_can_do_nothing_else(
         )
         await nc.publish("$KV.KIT_STATE.mqtt-out.x", b"{}")
         await nc.flush()
-        await wait_for(lambda: len(errors) >= 5, message="five permission violations")
+        await wait_for(lambda: len(errors) >= 6, message="six permission violations")
     finally:
         await nc.close()
-    assert sum("subscription" in e.lower() for e in errors) == 2, errors
+    assert sum("subscription" in e.lower() for e in errors) == 3, errors
     assert sum("publish" in e.lower() for e in errors) == 3, errors
     assert not any("kit.kpi" in e for e in errors)
 
-    again = await retained(port, "nodered", pw, 4)
+    again = await retained(port, "nodered", pw, 5)
     assert again[f"{base}/hour"]["value"] == 13.0  # still the kit's value
+
+    # A live value reaches the account at QoS 1 (no $MQTT.> grant needed for that).
+    async with aiomqtt.Client(
+        "127.0.0.1", port, username="nodered", password=pw, identifier="live", clean_session=True
+    ) as c:
+        await c.subscribe(f"{base}/day", qos=1)
+        async with asyncio.timeout(15):
+            first = await anext(c.messages)  # the retained value
+            assert first.retain and orjson.loads(bytes(first.payload))["value"] == 181.0  # type: ignore[arg-type]
+            await energy.publish_kpi("energy_kwh", 190.0, unit="kWh", window="day:2026-12-06")
+            m = await anext(c.messages)
+    assert m.qos == 1 and not m.retain and orjson.loads(bytes(m.payload))["value"] == 190.0  # type: ignore[arg-type]
 
     # The mqtt notification route publishes on the embedded listener (as the component's own
     # user); the built-in viewer role (the TUI's, MQTT tools') reads kit/out/notify/#.
@@ -170,3 +192,9 @@ async def test_kpis_per_window_reach_a_viewer_account_that_can_do_nothing_else(
     body = orjson.loads(bytes(m.payload))  # type: ignore[arg-type]
     assert body["idempotency_key"] == f"{ev.id}:mqtt" and body["event"]["message"] == "door open"
     await wait_for(lambda: n.stats["mqtt"].delivered == 1, message="delivery counted")
+
+    # A refused MQTT login is given up at once (fix the account), not retried for a day.
+    route = MqttRoute(name="scada", type="mqtt", host="127.0.0.1", port=port)
+    wrong = {"hostname": "127.0.0.1", "port": port, "username": "nodered", "password": "wrong"}
+    with pytest.raises(Permanent, match="login refused"):
+        await publish_event(route, "k:scada", {"kind": "alarm", "asset": ASSET}, wrong)

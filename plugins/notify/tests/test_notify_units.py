@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from cryptography.fernet import Fernet
 from kit_notify.config import Match, NotifyConfig
-from kit_notify.outbox import TokenBucket
+from kit_notify.outbox import Delivery, Outbox, TokenBucket
 from kit_notify.secrets import FILE, get_secret
 from pydantic import ValidationError
 
@@ -55,6 +55,8 @@ def test_config_refuses_credentials_outside_secrets() -> None:
         NotifyConfig(
             routes=[{**base, "url": "https://mes.local/x", "headers": {"Authorization": "x"}}]
         )
+    with pytest.raises(ValidationError, match="[Pp]ort"):
+        NotifyConfig(routes=[{**base, "url": "http://mes.local:99999/x"}])
     with pytest.raises(ValidationError, match="unique"):
         NotifyConfig(
             routes=[{**base, "url": "http://a.local/"}, {**base, "url": "http://b.local/"}]
@@ -77,3 +79,15 @@ def test_secret_cli_seals_the_value(tmp_path, monkeypatch) -> None:
     )  # another site's key cannot open it
     with pytest.raises(ConfigError, match="mes_token"):
         get_secret(tmp_path, "mes_token")
+
+
+def test_outbox_keeps_keys_once_and_drops_the_oldest_beyond_its_bound() -> None:
+    box = Outbox(max_pending=2)
+    mk = lambda k: Delivery(key=k, route="r", event={}, created=0.0, due=0.0)  # noqa: E731
+    assert box.add(mk("a")) is None and box.add(mk("a")) is None  # a redelivered event
+    assert box.add(mk("b")) is None
+    dropped = box.add(mk("c"))
+    assert dropped is not None and dropped.key == "a"
+    restored = Outbox(max_pending=2)
+    assert restored.load(box.to_state()) == 2
+    assert [d.key for d in restored.for_route("r")] == ["b", "c"]

@@ -124,7 +124,11 @@ def query(
         .filter(pl.col("point").is_in(points) & (pl.col("ts") >= start) & (pl.col("ts") < end))
     )
     if window is not None:
-        lf = lf.filter(pl.col("window") == window)
+        # A full label (``shift:2026-12-06/early``) or its class (``shift``: every shift):
+        # the plugins' labels carry the window's id after the colon.
+        lf = lf.filter(
+            (pl.col("window") == window) | pl.col("window").str.starts_with(f"{window}:")
+        )
     if not every or interval is None:  # interval is None exactly when every is empty
         return lf.sort("point", "ts").collect()
     good = pl.col("quality") == "good"

@@ -1,4 +1,4 @@
-"""``kit notify``: the secrets notification routes use (sealed with the site key)."""
+"""``kit notify``: route secrets (sealed with the site key), the delivery log, test messages."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import sys
 
 import click
 
-from kit.cli.common import settings_from
+from kit.cli.common import control_call, run, settings_from
 from kit_notify import secrets
 
 
 @click.group()
 def notify() -> None:
-    """Notifications: secrets of e-mail, webhook and MQTT routes (docs/integrations.md)."""
+    """Notifications: route secrets, delivery log, test messages (docs/integrations.md)."""
 
 
 @notify.group("secret")
@@ -54,3 +54,43 @@ def secret_remove(ctx: click.Context, name: str) -> None:
     if not secrets.remove_secret(settings_from(ctx).data_dir, name):
         raise click.ClickException(f"no secret named {name!r}")
     click.echo(f"secret {name} removed")
+
+
+@notify.command("log")
+@click.option("--route", help="Only this route.")
+@click.option("--component", help="notify component (default: every one).")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--url", help="NATS URL of the runtime (default: the local one).")
+@click.pass_context
+def notify_log(
+    ctx: click.Context, route: str | None, component: str | None, limit: int, url: str | None
+) -> None:
+    """Recent deliveries (delivered, retrying, failed, dropped) and what is still pending."""
+    from kit_notify.api import LOG
+
+    body = {"route": route, "component": component, "limit": limit}
+    reply = run(control_call(settings_from(ctx), LOG, body, url=url))
+    for e in reply.entries:
+        detail = f"  {e.detail}" if e.detail else ""
+        click.echo(
+            f"{e.ts}  {e.component}/{e.route}  {e.result:<9}  {e.event}  {e.asset}  "
+            f"attempt {e.attempts}  {e.key}{detail}"
+        )
+    for r, n in sorted(reply.pending.items()):
+        click.echo(f"pending {r}: {n}")
+
+
+@notify.command("test")
+@click.argument("route")
+@click.option("--component", help="notify component holding ROUTE (default: the first).")
+@click.option("--url", help="NATS URL of the runtime (default: the local one).")
+@click.pass_context
+def notify_test(ctx: click.Context, route: str, component: str | None, url: str | None) -> None:
+    """Send a test message on ROUTE now and say whether it arrived."""
+    from kit_notify.api import TEST
+
+    body = {"route": route, "component": component}
+    reply = run(control_call(settings_from(ctx), TEST, body, url=url, timeout=40.0))
+    click.echo(f"{reply.route}: {reply.result}{': ' + reply.detail if reply.detail else ''}")
+    if reply.result != "delivered":
+        raise click.exceptions.Exit(1)

@@ -112,6 +112,7 @@ class WebhookRoute(_Route):
             raise ValueError("must be an http:// or https:// URL with a host")
         if u.password:
             raise ValueError("no password in the URL: use token_secret")
+        u.port  # noqa: B018 (raises ValueError for a port out of range or not a number)
         return v
 
     @field_validator("headers")
@@ -140,6 +141,8 @@ class EmailRoute(_Route):
     """Subject template: ``{kind}``, ``{type}``, ``{severity}``, ``{priority}``, ``{asset}``,
     ``{message}``, ``{ts}``."""
     timeout_s: float = Field(20.0, gt=0, le=300)
+    tls_ca: str | None = None
+    """CA bundle (PEM file) for a mail server with a site-internal certificate."""
 
     @model_validator(mode="after")
     def _auth_pair(self) -> EmailRoute:

@@ -10,6 +10,7 @@ last value at once:
 
 ``<window>`` is the window label's class: ``hour``, ``day``, ``shift``, ``demand``,
 ``rolling`` …, and ``now`` for a KPI without a window (the topic map, docs/integrations.md).
+A value that closes its window (``final: true``) is also kept on ``…/<window>/final``.
 Values are coalesced per topic: if the broker is slower than the KPIs, only the newest value
 of each topic is sent (a last-value feed, not a history; use the historian for that).
 """
@@ -146,7 +147,11 @@ class KpiTopics(Sink[KpiTopicsConfig]):
         topic = topic_of(kv)
         if topic in self.latest:
             self.counts["coalesced"] += 1
-        self.latest[topic] = payload_of(kv)
+        payload = self.latest[topic] = payload_of(kv)
+        if kv.attrs.get("final") is True:
+            # The last closed window stays readable while the next one is running
+            # ("last shift's OEE" beside "this shift's so far").
+            self.latest[f"{topic}/final"] = payload
         self._more.set()
 
     async def _publish_loop(self, broker: dict[str, Any]) -> None:

@@ -48,6 +48,9 @@ def embedded_broker(ctx: ComponentContext, port: int | None = None) -> dict[str,
     }
 
 
+_LOGIN_REFUSED = {4, 5, 134, 135}
+
+
 def topic_for(route: MqttRoute, event: dict[str, Any]) -> str:
     """The route's topic for ``event`` (MQTT topics have no wildcards when publishing)."""
     t = route.topic.format(
@@ -79,8 +82,10 @@ async def publish_event(
                 topic_for(route, event), body, qos=1, retain=route.retain, timeout=route.timeout_s
             )
     except aiomqtt.MqttCodeError as exc:
-        if "authori" in str(exc).lower() or "credential" in str(exc).lower():
-            raise Permanent(f"{where}: {exc}") from None
+        rc = getattr(exc.rc, "value", exc.rc)
+        # Refused login (MQTT 3.1.1 CONNACK 4/5, MQTT 5 reason 134/135): fix the account.
+        if rc in _LOGIN_REFUSED:
+            raise Permanent(f"{where}: login refused: {exc}") from None
         raise Retryable(f"{where}: {exc}") from None
     except (aiomqtt.MqttError, OSError, TimeoutError) as exc:
         raise Retryable(f"{where}: {exc}") from None

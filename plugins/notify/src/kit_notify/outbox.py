@@ -5,7 +5,9 @@ event is acknowledged on the KIT_EVENTS consumer; the outbox is saved in the com
 state (the ``KIT_STATE`` KV bucket, on disk). So a restart, a crash or a power cut between
 "event seen" and "delivered" re-reads the outbox and sends what is still due: nothing
 matched is dropped, and a delivery can at worst be repeated (at-least-once; receivers
-de-duplicate on the idempotency key ``<event id>:<route>``).
+de-duplicate on the idempotency key ``<event id>:<route>``). Finished deliveries leave the
+saved outbox at most a second later (one state write per second in a flood, not one per
+message), so only that second's deliveries can be repeated after a crash.
 """
 
 from __future__ import annotations

@@ -24,8 +24,9 @@ from pydantic import BaseModel
 import kit
 from kit import codec, subjects
 from kit.codec import MalformedMessage
-from kit.components import ComponentContext, Sink
+from kit.components import ComponentContext, Sink, save_when_dirty
 from kit.errors import KitError
+from kit.payloads import Event, HealthStatus
 from kit_notify.config import EmailRoute, MqttRoute, NotifyConfig, WebhookRoute
 from kit_notify.outbox import Delivery, Outbox, RouteStats, TokenBucket, retry_due
 from kit_notify.secrets import get_secret
@@ -63,6 +64,12 @@ class Notify(Sink[NotifyConfig]):
         self._wake: dict[str, asyncio.Event] = {}
         self._deferred: set[str] = set()
         self._save_lock = asyncio.Lock()
+        self._dirty = asyncio.Event()
+        """Deliveries finished since the last save (saved at most once a second)."""
+        self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._health: tuple[str, str] | None = None
+        """Last published (status, detail) of the routes as seen by ``kit status``."""
+        """Outcome futures of test messages (notify.test), by delivery key."""
 
     # -- life cycle -------------------------------------------------------------------
     async def run(self) -> None:
@@ -81,6 +88,9 @@ class Notify(Sink[NotifyConfig]):
         self._wake = {n: asyncio.Event() for n in self.routes}
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._consume())
+            # Finished deliveries leave the saved outbox lazily: a crash before that save
+            # sends them once more (at least once), while new ones are saved before the ack.
+            tg.create_task(save_when_dirty(self._save, self._dirty, self.ctx.clock, 1.0))
             for r in self.config.routes:
                 tg.create_task(self._worker(r))
 
@@ -150,6 +160,7 @@ class Notify(Sink[NotifyConfig]):
                 dropped = self.outbox.add(d)
                 if dropped is not None:
                     self.stats[dropped.route].dropped += 1
+                    self._deferred.discard(dropped.key)
                     self._note(dropped, "dropped", "outbox full (max_pending)")
                 woken.add(route.name)
         if woken:
@@ -189,7 +200,7 @@ class Notify(Sink[NotifyConfig]):
                         self.stats[route.name].dropped += 1
                         self.outbox.done(x.key)
                         self._note(x, "dropped", "rate limit")
-                    await self._save()
+                    self._dirty.set()
                     continue
                 for x in due:
                     if x.key not in self._deferred:
@@ -202,7 +213,15 @@ class Notify(Sink[NotifyConfig]):
     async def _attempt(self, route: WebhookRoute | EmailRoute | MqttRoute, d: Delivery) -> None:
         st = self.stats[route.name]
         try:
-            await self._send(route, d)
+            try:
+                await self._send(route, d)
+            except (Permanent, Retryable):
+                raise
+            except Exception as exc:
+                # Not foreseen by the sender (a library's own error type): retried like a
+                # network fault, so one odd receiver never crash-loops the other routes.
+                self.ctx.log.exception("notify %s: unexpected error sending %s", route.name, d.key)
+                raise Retryable(f"{type(exc).__name__}: {exc}") from None
         except Permanent as exc:
             self._give_up(st, d, str(exc))
         except Retryable as exc:
@@ -214,11 +233,18 @@ class Notify(Sink[NotifyConfig]):
                 self._give_up(st, d, f"still failing after {now - d.created:.0f} s: {exc}")
             else:
                 d.due = retry_due(d, now, route.retry.initial_s, route.retry.max_s)
+                # The receiver is down for the whole route: the other pending deliveries
+                # wait for the same retry instead of each failing now (one attempt per
+                # backoff step, not a burst of connection attempts and state writes).
+                for x in self.outbox.for_route(route.name):
+                    x.due = max(x.due, d.due)
                 self._note(d, "retrying", str(exc))
                 if d.attempts == 1:
                     self.ctx.log.warning(
                         "notify %s: %s not delivered (%s); retrying", route.name, d.key, exc
                     )
+                await self._publish_health()
+                return  # the outbox holds the same deliveries: nothing new to save
         else:
             st.delivered += 1
             st.last_delivered = self.ctx.clock.now().isoformat()
@@ -228,7 +254,27 @@ class Notify(Sink[NotifyConfig]):
             self.ctx.log.info(
                 "notify %s: %s delivered (attempt %d)", route.name, d.key, d.attempts + 1
             )
-        await self._save()
+        self._dirty.set()
+        await self._publish_health()
+
+    async def _publish_health(self) -> None:
+        """Routes whose receiver is failing show as degraded device health of this component
+        (``kit.health.<component>``, like a Modbus device that is down); published when that
+        changes."""
+        failing = [
+            f"{name}: {self.stats[name].last_error}"
+            for name in self.routes
+            if any(d.attempts for d in self.outbox.for_route(name))
+        ]
+        status = HealthStatus.degraded if failing else HealthStatus.running
+        detail = "receivers failing: " + "; ".join(failing) if failing else ""
+        if self._health == (status.value, detail):
+            return
+        self._health = (status.value, detail)
+        try:
+            await self.ctx.publish_health(status, kind="device", detail=detail, **self.metrics())
+        except Exception as exc:  # health is best effort; deliveries go on
+            self.ctx.log.debug("notify health not published: %s", exc)
 
     def _give_up(self, st: RouteStats, d: Delivery, why: str) -> None:
         st.failed += 1
@@ -260,18 +306,59 @@ class Notify(Sink[NotifyConfig]):
             await publish_event(route, d.key, d.event, broker)
 
     def _note(self, d: Delivery, result: str, detail: str) -> None:
-        self.journal.append(
-            {
-                "ts": self.ctx.clock.now().isoformat(),
-                "route": d.route,
-                "key": d.key,
-                "event": d.event.get("type", ""),
-                "asset": d.event.get("asset", ""),
-                "result": result,
-                "attempts": d.attempts + (result == "delivered"),
-                "detail": detail,
-            }
+        entry = {
+            "ts": self.ctx.clock.now().isoformat(),
+            "component": self.ctx.name,
+            "route": d.route,
+            "key": d.key,
+            "event": d.event.get("type", ""),
+            "asset": d.event.get("asset", ""),
+            "result": result,
+            "attempts": d.attempts + (result == "delivered"),
+            "detail": detail,
+        }
+        self.journal.append(entry)
+        waiter = self._waiters.pop(d.key, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(entry)
+
+    async def send_test(self, route: str, timeout_s: float = 30.0) -> dict[str, Any]:
+        """Queue a test event on ``route`` (filters skipped) and wait for its first outcome.
+
+        Raises:
+            KitError: no such route, or the component is not running.
+        """
+        if route not in self.routes:
+            raise KitError(f"{self.ctx.name}: no route {route!r}; routes: {', '.join(self.routes)}")
+        if route not in self._wake:
+            raise KitError(f"{self.ctx.name} is not running yet")
+        ev = Event(
+            kind="notify",
+            type="notify_test",
+            asset=str(subjects.AssetPath.of(self.ctx.site, "kit", "notify", self.ctx.name)),
+            ts=self.ctx.clock.now(),
+            source=self.ctx.name,
+            message=f"test message of route {route} ({self.ctx.name})",
+            data={"test": True},
         )
+        now = self._now()
+        d = Delivery(
+            key=f"{ev.id}:{route}",
+            route=route,
+            event=ev.model_dump(mode="json", by_alias=True),
+            created=now,
+            due=now,
+        )
+        waiter = self._waiters[d.key] = asyncio.get_running_loop().create_future()
+        self.outbox.add(d)
+        await self._save()
+        self._wake[route].set()
+        try:
+            entry = await asyncio.wait_for(asyncio.shield(waiter), timeout_s)
+        except TimeoutError:
+            self._waiters.pop(d.key, None)
+            return {"route": route, "key": d.key, "result": "waiting", "detail": ""}
+        return {k: entry[k] for k in ("route", "key", "result", "detail")}
 
     def metrics(self) -> dict[str, Any]:
         """Deliveries by outcome, in total and per route (``retrying``: failed at least once
@@ -312,6 +399,44 @@ def register_components(register: Any) -> None:
 
     register.add(Notify)
     register.add(KpiTopics)
+
+
+def _instances(runtime: Any, name: str | None) -> list[Any]:
+    insts = [i for i in find_notifiers(runtime) if name is None or i.name == name]
+    if not insts:
+        raise KitError(
+            f"no notify component {'named ' + repr(name) + ' ' if name else ''}is configured"
+        )
+    return insts
+
+
+@kit.hookimpl
+def register_endpoints(api: Any, runtime: Any) -> None:
+    """``notify.log`` (viewer) and ``notify.test`` (technician), :mod:`kit_notify.api`."""
+    from kit_notify import api as notify_api
+
+    async def notify_log(req: notify_api.LogRequest) -> dict[str, Any]:
+        entries: list[dict[str, Any]] = []
+        pending: dict[str, int] = {}
+        for inst in _instances(runtime, req.component):
+            comp = inst.component
+            if comp is None:
+                continue
+            entries += [e for e in comp.journal if req.route in (None, e["route"])]
+            for r in comp.routes:
+                pending[f"{inst.name}/{r}"] = len(comp.outbox.for_route(r))
+        entries.sort(key=lambda e: str(e["ts"]))
+        return {"entries": entries[-req.limit :], "pending": pending}
+
+    async def notify_test(req: notify_api.TestRequest) -> dict[str, Any]:
+        for inst in _instances(runtime, req.component):
+            if inst.component is not None and req.route in inst.component.routes:
+                result: dict[str, Any] = await inst.component.send_test(req.route, req.timeout_s)
+                return result
+        raise KitError(f"no running notify component has a route {req.route!r}")
+
+    api.add(notify_api.LOG, notify_log)
+    api.add(notify_api.TEST, notify_test)
 
 
 @kit.hookimpl

@@ -141,7 +141,7 @@ def send_email(route: EmailRoute, key: str, event: dict[str, Any], password: str
         Permanent: SMTP 5xx (rejected sender or recipients, authentication refused).
     """
     msg = email_message(route, key, event)
-    tls = ssl.create_default_context()
+    tls = ssl.create_default_context(cafile=route.tls_ca)
     try:
         smtp: smtplib.SMTP
         # EHLO with the plain host name: smtplib's default (socket.getfqdn) waits on DNS,
