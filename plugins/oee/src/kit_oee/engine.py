@@ -54,6 +54,11 @@ _STATE_FIELD = {
 #: States that end a stop: production resumed, a planned stop began, or we no longer know.
 _ENDS_STOP = (RUN, PLANNED, UNKNOWN)
 CountMode = Literal["produced_reject", "produced_good", "good_reject", "produced", "good"]
+#: A counter that dropped is read as restarted from 0 only if it could have counted to its new
+#: value since the last reading at this many times the ideal rate (+1 part). Twice the ideal
+#: rate leaves room for an ``ideal_cycle_s`` set somewhat too long; a value above it means the
+#: counter went on from a lower value (parts re-booked), not from 0.
+RESET_RATE_FACTOR = 2.0
 
 
 def _zero() -> list[float]:
@@ -223,6 +228,12 @@ class OeeEngine:
     def _state_valid(self, t: float) -> bool:
         return self.state_ts is not None and t - self.state_ts <= self.p.max_gap_s
 
+    def _fresh_max(self, c: CounterTracker, ts: float) -> float | None:
+        """Most parts a counter restarted from 0 after its last reading can show at ``ts``."""
+        if c.last_ts is None:
+            return None
+        return max(0.0, ts - c.last_ts) / self.p.pru_s * RESET_RATE_FACTOR + 1.0
+
     def _count(
         self, ts: float, produced: float | None, good: float | None, reject: float | None
     ) -> None:
@@ -230,7 +241,9 @@ class OeeEngine:
         for key, value in (("produced", produced), ("good", good), ("reject", reject)):
             if value is not None:
                 skip = self._skip_first.get(key)
-                delta = self.counters[key].update(float(value))
+                c = self.counters[key]
+                delta = c.update(float(value), self._fresh_max(c, ts))
+                c.last_ts = ts
                 if skip is None and key in self._skip_first:
                     # First reading of a fresh engine. A counter already above zero was
                     # counting before this engine could see it: the part that completes next
@@ -240,7 +253,7 @@ class OeeEngine:
                     # conservative direction. A counter at zero was reset at or before the
                     # start, so its first part is counted.
                     self._skip_first[key] = float(value) != 0
-                elif skip and delta:
+                elif skip and delta > 0:
                     self._skip_first[key] = False
                     continue
                 if delta:
@@ -343,10 +356,12 @@ class OeeEngine:
 
     # -- reports ---------------------------------------------------------------------------
     def _counts(self, t: list[float]) -> tuple[float, float, float]:
+        # A correction (negative increment) of a part counted in an earlier window must not
+        # make this one negative.
         p, g, r = (
-            t[FIELD_INDEX["produced_in"]],
-            t[FIELD_INDEX["good_in"]],
-            t[FIELD_INDEX["reject_in"]],
+            max(0.0, t[FIELD_INDEX["produced_in"]]),
+            max(0.0, t[FIELD_INDEX["good_in"]]),
+            max(0.0, t[FIELD_INDEX["reject_in"]]),
         )
         mode = self.p.count_mode
         if mode == "produced_reject":

@@ -25,6 +25,13 @@ from kit_oee.routing import route_table
 
 SAVE_INTERVAL_S = 1.0
 STATE_KEY = "oee"
+#: Why a window's OEE or effectiveness above 100 % is published with quality ``uncertain``.
+IMPLAUSIBLE = (
+    "effectiveness above 100 %: ideal_cycle_s is longer than the machine's real cycle, "
+    "or parts were counted without their production time"
+)
+#: The KPIs that depend on the ideal cycle time (the ones an over-100 % window makes doubtful).
+_RATE_KPIS = frozenset({"oee", "effectiveness"})
 
 
 def _dt(t: float) -> datetime:
@@ -81,7 +88,9 @@ class OeeComponent(Analytics[OeeConfig]):
             "downtimes": 0,
             "windows_skipped": 0,
             "state_discarded": 0,
+            "implausible_reports": 0,
         }
+        self._warned_implausible = False
         self.unknown_codes = {str(c) for c in config.state_codes.unknown}
         self._dirty = asyncio.Event()
         self.ready = False
@@ -187,7 +196,27 @@ class OeeComponent(Analytics[OeeConfig]):
             "window_end": _dt(r.end),
             "ts": _dt(r.ts),
         }
-        flags = {"final": r.final, "effectiveness_over_100": f.effectiveness_over_100}
+        flags: dict[str, Any] = {
+            "final": r.final,
+            "effectiveness_over_100": f.effectiveness_over_100,
+        }
+        # Above 100 % the figures contradict the declared ideal cycle: published (never
+        # capped — it shows the configuration is wrong) but not as a good value.
+        impossible = f.effectiveness_over_100 or (f.oee is not None and f.oee > 1.0 + 1e-9)
+        if impossible:
+            flags["implausible"] = IMPLAUSIBLE
+            self.counts["implausible_reports"] += 1
+            if not self._warned_implausible:
+                self._warned_implausible = True
+                self.ctx.log.warning(
+                    "%s: %s (window %s, %s parts in %.0f s of production, ideal cycle %g s)",
+                    self.ctx.name,
+                    IMPLAUSIBLE,
+                    r.window,
+                    f"{r.produced:g}",
+                    t["apt_s"],
+                    self.params.pru_s,
+                )
         values: list[tuple[str, Any, str | None, dict[str, Any]]] = [
             ("oee", f.oee, None, {**flags, **t}),
             (
@@ -213,7 +242,10 @@ class OeeComponent(Analytics[OeeConfig]):
         for kpi, value, unit, attrs in values:
             if value is None:
                 continue  # undefined (no planned time, no failure yet): absent, not 0
-            await self.ctx.publish_kpi(kpi, value, unit=unit, attrs=attrs, **common)
+            quality = Quality.uncertain if impossible and kpi in _RATE_KPIS else Quality.good
+            await self.ctx.publish_kpi(
+                kpi, value, unit=unit, attrs=attrs, quality=quality, **common
+            )
             self.counts["kpis"] += 1
 
     async def publish_skip(self, s: Skip) -> None:
@@ -263,6 +295,7 @@ class OeeComponent(Analytics[OeeConfig]):
             "out_of_order": self.seq.counters.out_of_order,
             "counter_rollovers": sum(c.rollovers for c in self.engine.counters.values()),
             "counter_resets": sum(c.resets for c in self.engine.counters.values()),
+            "counter_corrections": sum(c.corrections for c in self.engine.counters.values()),
             "shift": self.engine.shift_id,
         }
 
