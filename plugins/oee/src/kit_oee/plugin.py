@@ -20,7 +20,7 @@ from kit.errors import KitError
 from kit.intake import SeqGate, announce_skip, check_saved_time
 from kit.payloads import Quality, SampleBatch
 from kit_oee.config import OeeConfig
-from kit_oee.engine import Downtime, EngineParams, OeeEngine, Report, Skip
+from kit_oee.engine import Downtime, OeeEngine, Report, Skip
 from kit_oee.routing import route_table
 
 SAVE_INTERVAL_S = 1.0
@@ -62,17 +62,7 @@ class OeeComponent(Analytics[OeeConfig]):
 
     def __init__(self, config: OeeConfig, ctx: ComponentContext) -> None:
         super().__init__(config, ctx)
-        self.params = EngineParams(
-            pru_s=config.ideal_cycle_s,
-            count_mode=config.inputs.count_mode,
-            calendar=config.calendar,
-            counter_max=config.counter_max,
-            rolling_window_s=config.rolling_window_s,
-            rolling_bucket_s=config.rolling_bucket_s,
-            publish_interval_s=config.publish_interval_s,
-            max_gap_s=config.max_gap_s,
-            min_downtime_s=config.min_downtime_s,
-        )
+        self.params = config.engine_params()
         self.engine = OeeEngine(self.params)
         self.seq = SeqGate(config.time_tolerance)
         default_asset = str(ctx.asset) if ctx.asset else None
