@@ -161,3 +161,20 @@ def test_demo_machine_read_like_a_loaded_runtime_keeps_oee_at_or_below_100():
     ]
     assert over == [], over[:3]
     assert {r.produced > 0 and r.reject > 0 for r in reports[-2:]} == {True}, reports[-1]
+
+
+def test_a_doubtful_kpi_reads_as_doubtful_in_the_headless_demo():
+    from kit.cli.demo_cmd import kpi_line
+
+    kpi = {
+        "asset": "demo/assembly/line1/press1",
+        "kpi": "oee",
+        "value": 1.25,
+        "window": "rolling",
+        "ts": "2026-12-06T01:02:03.000Z",
+        "quality": "uncertain",
+        "attrs": {"implausible": "effectiveness above 100 %: ideal_cycle_s is longer"},
+    }
+    line = kpi_line(kpi)
+    assert "125.0 % (rolling) UNCERTAIN: effectiveness above 100 %" in line
+    assert kpi_line({**kpi, "quality": "good", "value": 0.8}).endswith("80.0 % (rolling)")
