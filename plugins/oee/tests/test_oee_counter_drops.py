@@ -69,19 +69,20 @@ def test_a_good_part_rebooked_as_reject_is_a_correction_not_a_reset():
         assert f.oee is not None and 0 <= f.oee <= 1.0, (r.window, r.ts - T0, f, r.totals)
         assert f.effectiveness is not None and f.effectiveness <= 1.0, (r.ts - T0, f)
         assert 0 <= r.good <= r.produced <= (r.totals["apt_s"] + PRU) / PRU, r
-    # Independently: every good increment after the first (a fresh engine skips the part in
-    # progress at its start), minus the re-booked part; the reject counter's one increment
-    # is its first, skipped likewise.
+    # Independently: the parts completed since the first poll (the first began at it, so it
+    # is counted), the re-booked one moved from good to reject — 80 s after the start, the
+    # reject counter's first increment is a part made in full view and counted too.
     first, last = reading(times[0])[0], reading(times[-1])[0]
-    assert engine.rolling[FIELD_INDEX["good_in"]] == last - first - 1
-    assert engine.rolling[FIELD_INDEX["reject_in"]] == 0
+    made = int(times[-1] // CYCLE)
+    assert engine.rolling[FIELD_INDEX["good_in"]] == last - first == made - 1
+    assert engine.rolling[FIELD_INDEX["reject_in"]] == 1
     assert engine.counters["good"].corrections == 1
     assert engine.counters["good"].resets == 0
     # The bound survives a restart: a restored engine reads the next drop the same way.
     restored = OeeEngine(demo_params(), json.loads(json.dumps(engine.to_state())))
     restored.feed(T0 + 101, state="run", good=last - 1, reject=302)
     assert restored.counters["good"].corrections == 2
-    assert restored.rolling[FIELD_INDEX["good_in"]] == last - first - 2
+    assert restored.rolling[FIELD_INDEX["good_in"]] == last - first - 1
 
 
 def test_a_real_reset_still_counts_from_zero():
@@ -115,3 +116,20 @@ def test_counter_tracker_without_a_time_bound_tells_a_correction_from_a_reset():
     b = CounterTracker(None, last=100.0)
     assert b.update(60.0, fresh_max=61.0) == 60.0 and b.resets == 1
     assert b.update(50.0, fresh_max=5.0) == -10.0 and b.corrections == 1
+
+
+def test_a_first_increment_long_after_the_start_is_counted():
+    """A fresh engine skips a counter's first increment only when it comes within one ideal
+    cycle of run time: that part was mostly made unseen. The demo's first reject, a minute in,
+    was made in full view; skipping it kept quality at 100 % for the demo's first minutes."""
+    engine = OeeEngine(demo_params(publish_interval_s=10.0))
+    reports = []
+    for k in range(121):  # every 0.5 s for 60 s; a good part completes at 1.0, 3.5, 6.0 s, …
+        t = k * 0.5
+        good = 500 + int((t + 1.5) // 2.5)
+        reports += engine.feed(T0 + t, state="run", good=good, reject=7 if t < 50 else 8)
+    made = int((60 + 1.5) // 2.5)  # good increments seen
+    assert engine.rolling[FIELD_INDEX["good_in"]] == made - 1  # the first, 1 s in: skipped
+    assert engine.rolling[FIELD_INDEX["reject_in"]] == 1  # 50 s in: counted
+    over = [r.factors for r in reports if isinstance(r, Report) and r.factors.oee > 1]
+    assert over == []

@@ -155,6 +155,10 @@ class OeeEngine:
         # Counters whose first increment is not counted (see _count); decided per counter at
         # its first reading, only in an engine that starts without saved state.
         self._skip_first: dict[str, bool | None] = {k: None for k in ("produced", "good", "reject")}
+        # Seconds in state run since this engine started, and its value at each counter's
+        # first reading (only a fresh engine's first increments need it; not saved).
+        self._run_s = 0.0
+        self._run_at_first: dict[str, float] = {}
         if state:
             self._skip_first = {}
             self._restore(state)
@@ -253,9 +257,14 @@ class OeeEngine:
                     # conservative direction. A counter at zero was reset at or before the
                     # start, so its first part is counted.
                     self._skip_first[key] = float(value) != 0
+                    self._run_at_first[key] = self._run_s
                 elif skip and delta > 0:
                     self._skip_first[key] = False
-                    continue
+                    # Only a part completed within one ideal cycle of run time was made partly
+                    # unseen. Later (a reject counter's first reject minutes in), the part was
+                    # made in time the engine saw: counting it cannot exceed 100 %.
+                    if self._run_s - self._run_at_first.get(key, 0.0) < self.p.pru_s:
+                        continue
                 if delta:
                     self._add(ts, inst, FIELD_INDEX[f"{key}_in"], delta)
 
@@ -308,6 +317,7 @@ class OeeEngine:
         vec[0], vec[1] = pot, pbt
         if state == RUN:
             vec[FIELD_INDEX["unplanned_run_s"]] = span - pbt
+            self._run_s += span
         if state in (RUN, SETUP):
             vec[FIELD_INDEX["operating_s"]] = span
         elif state == DOWN:
