@@ -106,3 +106,75 @@ def test_headless_demo_is_believable(tmp_path):
     volts = [v for v in volts if v]
     assert volts, "no meter batch with phase voltages printed"
     assert all(207 <= x <= 253 for v in volts for x in v), volts[:3]
+
+
+def test_demo_machine_read_like_a_loaded_runtime_keeps_oee_at_or_below_100():
+    """The demo's 234.5 % (issue: OEE far above 100 % on a loaded machine). Replays what the
+    demo's OEE component sees — its simulated machine polled every second with the stalls
+    and bunches of a loaded runtime, starting 20 s in (after the recipe is installed) —
+    through the OEE engine configured exactly as the demo installs the oee-machine recipe, for
+    15 simulated minutes without waiting for them. No window may exceed 100 %."""
+    from kit_oee.config import OeeConfig
+    from kit_oee.engine import OeeEngine, Report
+
+    from kit.cli.demo_cmd import DEMO_DEVICES
+    from kit.plugins import get_plugin_manager
+    from kit.profiles import ProfileLibrary
+    from kit.recipes.loader import load_recipe
+    from kit.recipes.plan import build_plan
+
+    profile, recipe, params = next(d for d in DEMO_DEVICES if d[1] == "oee-machine")
+    host = get_plugin_manager()
+    lr = load_recipe(Path(__file__).parents[1] / "recipes" / f"{recipe}.yaml")
+    profiles = ProfileLibrary(host).load()
+    given = {**params, "machine_host": "127.0.0.1", "machine_port": 502}
+    plan = build_plan(lr, host, given, profiles=profiles)
+    assert plan.problems == []
+    cfg = OeeConfig.model_validate(next(c for c in plan.components if c.type == "oee").config)
+    machine = profiles.get(profile).simulation.machine
+    assert machine is not None and machine.ideal_cycle_s >= cfg.ideal_cycle_s
+    sim = machine.samplers()
+    engine = OeeEngine(cfg.engine_params())
+    t0 = 1_796_004_000.0  # any instant: the demo's calendar is one 24-hour shift
+    reports: list[Report] = []
+    t, n = 20.0, 0
+    while t < 920.0:
+        running = sim["machine_running"](t)
+        reports += [
+            o
+            for o in engine.feed(
+                t0 + t,
+                state="run" if running else cfg.stopped_state,
+                good=sim["count_good"](t),
+                reject=sim["count_reject"](t),
+            )
+            if isinstance(o, Report)
+        ]
+        n += 1  # every 13th poll stalls 3.3 s, the two after it come 0.2 s apart
+        t += 3.3 if n % 13 == 0 else (0.2 if n % 13 in (1, 2) else 1.0)
+    assert len(reports) > 100
+    over = [
+        (r.window, round(r.ts - t0), f)
+        for r in reports
+        for f in (r.factors.oee, r.factors.effectiveness)
+        if f is not None and f > 1.0
+    ]
+    assert over == [], over[:3]
+    assert {r.produced > 0 and r.reject > 0 for r in reports[-2:]} == {True}, reports[-1]
+
+
+def test_a_doubtful_kpi_reads_as_doubtful_in_the_headless_demo():
+    from kit.cli.demo_cmd import kpi_line
+
+    kpi = {
+        "asset": "demo/assembly/line1/press1",
+        "kpi": "oee",
+        "value": 1.25,
+        "window": "rolling",
+        "ts": "2026-12-06T01:02:03.000Z",
+        "quality": "uncertain",
+        "attrs": {"implausible": "effectiveness above 100 %: ideal_cycle_s is longer"},
+    }
+    line = kpi_line(kpi)
+    assert "125.0 % (rolling) UNCERTAIN: effectiveness above 100 %" in line
+    assert kpi_line({**kpi, "quality": "good", "value": 0.8}).endswith("80.0 % (rolling)")

@@ -91,7 +91,12 @@ def kpi_line(obj: dict[str, Any]) -> str:
         text = f"{value * 100:.1f} %"  # OEE factors read as percentages on the shop floor
     else:
         text = format_computed(value, unit=unit)
-    return f"{obj['ts'][11:19]} KPI   {obj['asset']:<38} {obj['kpi']:<26} {text} ({obj.get('window') or ''})"
+    line = f"{obj['ts'][11:19]} KPI   {obj['asset']:<38} {obj['kpi']:<26} {text} ({obj.get('window') or ''})"
+    quality = obj.get("quality", "good")
+    if quality != "good":  # a doubtful figure never reads like a plain one
+        why = (obj.get("attrs") or {}).get("implausible")
+        line += f" {quality.upper()}" + (f": {why}" if why else "")
+    return line
 
 
 def data_line(batch: dict[str, Any], limit: int = 4) -> str:

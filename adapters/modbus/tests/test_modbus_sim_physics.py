@@ -201,3 +201,21 @@ def test_energy_counter_integrates_power_over_a_long_jump_and_restarts_with_time
     assert e(600.0) == fresh["energy_active_import_total_kwh"](600.0)
     with pytest.raises(ValueError, match="never cycles faster"):
         MachineModel(slowdown=(0.9, 1.2))
+
+
+def test_machine_part_counters_never_go_down_between_polls():
+    """A part once counted good stays good: the demo's simulated PLC used to turn a counted
+    good part into a reject for a fraction of a second (good 10033 → 10032), which the OEE
+    engine must read as a reset or correction — and once read as a reset, OEE showed 23 450 %.
+    Sampled every 0.1 s (the physics test above polls every 10 s and misses such a blip)."""
+    model = _LIB.get("siemens-s7-mb-server").simulation.machine  # the demo's machine
+    assert model is not None and model.reject_ratio > 0
+    s = model.samplers()
+    drops = []
+    for name in ("count_good", "count_reject", "count_total"):
+        seq = [(k / 10, s[name](k / 10)) for k in range(0, 6000)]
+        drops += [(name, a, b) for a, b in zip(seq, seq[1:]) if b[1] < a[1]]
+    assert drops == [], drops[:3]
+    # Rejects are still made, at the declared ratio of whole parts.
+    made = s["count_good"](600.0) + s["count_reject"](600.0) - model.good_start - model.reject_start
+    assert s["count_reject"](600.0) - model.reject_start == int(made * model.reject_ratio) > 0

@@ -280,3 +280,25 @@ def test_a_reading_a_year_ahead_closes_a_bounded_number_of_windows():
     attributed = sum(r.kwh for r in reports if r.kind == "demand")
     # Every kWh of the jump is either in a closed demand window or unattributed.
     assert attributed + eng.unattributed_kwh == pytest.approx(100.0 - 9.0 + 9.0)
+
+
+def test_a_part_rebooked_on_the_good_counter_keeps_energy_per_part_plausible():
+    """The good-parts counter goes down by one (a good part re-booked as scrap, as the demo's
+    simulated PLC did): a correction of one part, not a reset counting 10 000 new parts —
+    which made energy per part a thousandth of the real one."""
+    cal = ShiftCalendar.model_validate(
+        {"shifts": [{"name": "early", "start": "06:00", "end": "14:00", "weekdays": ["mon"]}]}
+    )
+    eng = EnergyEngine(EnergyParams(calendar=cal, count_max=65535), has_state=False, has_count=True)
+    out, parts = [], 10_000
+    for i in range(5 * 360, 15 * 360 + 1):  # as above, the counter starting at 10 000
+        t = DAY + 10 * i
+        if DAY + 6 * H <= t < DAY + 14 * H and i % 6 == 0:
+            parts += 1
+        rebooked = 1 if t >= DAY + 10 * H + 30 else 0  # from 10:00:30 one part is scrap
+        eng.feed_count(t, parts - rebooked)
+        out += eng.feed_energy(t, 6.0 * (t - DAY) / H)
+    out += eng.feed_energy(DAY + 15 * H + 10, 6.0 * (15 * H + 10) / H)
+    shift = finals(out, "shift")["shift:2026-11-23/early"]
+    assert shift.parts == 8 * 60 - 1
+    assert shift.kwh_per_part == pytest.approx(6.0 * 8 / (8 * 60 - 1))

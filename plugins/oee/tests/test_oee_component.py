@@ -228,3 +228,48 @@ async def test_downtime_events_and_reason_assignment(bus, kit_settings, make_run
         )
     with pytest.raises(Exception, match="no oee component"):
         await client.call("oee.downtimes", {"component": "missing"})
+
+
+async def test_a_window_above_100_percent_is_published_uncertain_with_its_reason(bus):
+    """Effectiveness above 100 % contradicts the declared ideal cycle: the figures are
+    published (they show the configuration is wrong) but never as plain good values."""
+    from dataclasses import replace
+
+    from kit_oee.config import OeeConfig
+    from kit_oee.engine import OeeEngine, Report
+    from kit_oee.plugin import IMPLAUSIBLE, OeeComponent
+
+    from kit.payloads import Quality
+
+    kpis: list = []
+    sub = await collect_kpis(bus, kpis)
+    # Planned cycle 40 s, yet the hand-worked shift makes a part every 30 s.
+    cfg = OeeConfig.model_validate({**spec().config, "ideal_cycle_s": 40.0})
+    comp = OeeComponent(cfg, ComponentContext("oee-press1", bus, asset=ASSET))
+    engine = OeeEngine(comp.params)
+    out = [
+        o for r in sc.samples() for o in engine.feed(r[0], state=r[1], produced=r[2], reject=r[3])
+    ]
+    over = next(o for o in out if isinstance(o, Report) and o.final)
+    assert over.factors.oee is not None and over.factors.oee > 1  # 40 × 686 / 25 200 s
+    # The same data with the real cycle (30 s): its rolling window is plausible.
+    real = OeeEngine(replace(comp.params, pru_s=sc.PRU))
+    for r in sc.samples():
+        real.feed(r[0], state=r[1], produced=r[2], reject=r[3])
+    fine = real.current_reports(real.last_ts)[-1]
+    assert fine.window == "rolling" and fine.factors.oee is not None and fine.factors.oee <= 1
+    await comp.publish_report(over)
+    await comp.publish_report(fine)
+    await wait_for(lambda: len(kpis) >= 14, message="KPIs of both reports")
+    await sub.unsubscribe()
+    by = {(k.window, k.kpi): k for k in kpis}
+    shift = "shift:2026-11-23/early"
+    for name in ("oee", "effectiveness"):
+        assert by[shift, name].quality is Quality.uncertain, name
+        assert by[shift, name].attrs["implausible"] == IMPLAUSIBLE
+    # Figures that do not depend on the ideal cycle stay good; so do plausible windows.
+    assert by[shift, "availability"].quality is Quality.good
+    assert by[shift, "quality"].quality is Quality.good
+    assert by["rolling", "oee"].quality is Quality.good
+    assert "implausible" not in by["rolling", "oee"].attrs
+    assert comp.counts["implausible_reports"] == 1

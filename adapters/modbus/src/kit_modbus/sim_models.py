@@ -382,9 +382,13 @@ class _MachineState:
             return float(m.stop_codes[stops % len(m.stop_codes)])
         if name == "cycle_time_s":
             return self.cycle(t)
-        parts = self.parts_at(t)
-        rejects = math.floor(parts * m.reject_ratio)
-        good = math.floor(parts) - rejects
+        # Whole parts decide good/reject: n − ⌊n·r⌋ never decreases as n grows (r < 1), so
+        # neither counter ever goes down. Rounding the fractional part count instead turned a
+        # counted good part into a reject (good 10033 → 10032), which a consumer must read as
+        # a counter reset.
+        made = math.floor(self.parts_at(t))
+        rejects = math.floor(made * m.reject_ratio)
+        good = made - rejects
         value = {
             "count_good": m.good_start + good,
             "count_reject": m.reject_start + rejects,

@@ -58,15 +58,19 @@ def reliability(
 class CounterTracker:
     """Turns a cumulative counter into increments, handling rollover and resets.
 
-    A counter that goes down is either a *rollover* (it wrapped past ``max_value``; the
-    increment is what it counted up to the maximum plus what it counted after 0) or a
-    *reset* (the PLC restarted or someone zeroed it; the increment is the new value, since
-    it counted from 0). A decrease of more than half the range is read as a rollover,
-    anything smaller as a reset: a reset from near the top of the range is rare, whereas a
-    wrap always shows as a big drop.
+    A counter that goes down is a *rollover* (it wrapped past ``max_value``; the increment
+    is what it counted up to the maximum plus what it counted after 0), a *reset* (the PLC
+    restarted or someone zeroed it; the increment is the new value, since it counted from 0)
+    or a *correction* (parts re-booked, e.g. a good part turned into a reject: the counter
+    went down by a few and goes on from there; the increment is negative). A decrease of
+    more than half the range is a rollover: a wrap always shows as a big drop. Otherwise the
+    new value decides: a reset is possible only if the counter could have counted up to it
+    from 0 since the last reading (``fresh_max``, else half the last reading); above that,
+    the counter did not restart, and reading it as a reset would count its whole value —
+    thousands of parts in a second.
     """
 
-    __slots__ = ("max_value", "last", "rollovers", "resets")
+    __slots__ = ("max_value", "last", "rollovers", "resets", "corrections", "last_ts")
 
     def __init__(
         self,
@@ -74,14 +78,25 @@ class CounterTracker:
         last: float | None = None,
         rollovers: int = 0,
         resets: int = 0,
+        corrections: int = 0,
+        last_ts: float | None = None,
     ) -> None:
         self.max_value = max_value
         self.last = last
         self.rollovers = rollovers
         self.resets = resets
+        self.corrections = corrections
+        self.last_ts = last_ts
+        """Time of the last reading (the engine sets it: it bounds what a reset can count)."""
 
-    def update(self, value: float) -> float:
-        """Feed the next reading; returns the increment since the previous one (0 for the first)."""
+    def update(self, value: float, fresh_max: float | None = None) -> float:
+        """Feed the next reading; returns the increment since the previous one (0 for the first).
+
+        Args:
+            value: the counter's reading.
+            fresh_max: the most a counter restarted from 0 since the previous reading can
+                read now (None: half the previous reading).
+        """
         last = self.last
         self.last = value
         if last is None:
@@ -93,12 +108,19 @@ class CounterTracker:
         if m is not None and last - value > (m + 1) / 2:
             self.rollovers += 1
             return (m + 1 - last) + value
+        # Without a time bound (no ideal cycle known, e.g. energy per part): a counter just
+        # restarted from 0 reads low, so a drop that keeps more than half the value is a
+        # correction (a meter's float register ticking back by its last digit is one too).
+        bound = fresh_max if fresh_max is not None else last / 2
+        if value > bound:
+            self.corrections += 1
+            return delta
         self.resets += 1
         return value
 
     def to_state(self) -> list[Any]:
         """JSON-able state."""
-        return [self.last, self.rollovers, self.resets]
+        return [self.last, self.rollovers, self.resets, self.corrections, self.last_ts]
 
     @classmethod
     def from_state(cls, max_value: float | None, state: list[Any] | None) -> CounterTracker:

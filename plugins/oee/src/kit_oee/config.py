@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kit.bindings import Binding
 from kit.intake import TimeLimits
-from kit_oee.engine import CountMode
+from kit_oee.engine import CountMode, EngineParams
 from kit_oee.shifts import ShiftCalendar
 
 STATES = ("run", "idle", "down", "setup", "planned_stop", "unknown")
@@ -127,6 +127,20 @@ class OeeConfig(BaseModel):
     """A state is trusted for this long after its last sample; beyond, the time is "no data"."""
     min_downtime_s: float = Field(0.0, ge=0)
     """Stops shorter than this are not recorded as downtime events (they still lower availability)."""
+
+    def engine_params(self) -> EngineParams:
+        """What the engine needs of this config (the component and replays use the same)."""
+        return EngineParams(
+            pru_s=self.ideal_cycle_s,
+            count_mode=self.inputs.count_mode,
+            calendar=self.calendar,
+            counter_max=self.counter_max,
+            rolling_window_s=self.rolling_window_s,
+            rolling_bucket_s=self.rolling_bucket_s,
+            publish_interval_s=self.publish_interval_s,
+            max_gap_s=self.max_gap_s,
+            min_downtime_s=self.min_downtime_s,
+        )
 
     @model_validator(mode="after")
     def _window_fits(self) -> OeeConfig:

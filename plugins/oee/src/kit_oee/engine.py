@@ -54,6 +54,11 @@ _STATE_FIELD = {
 #: States that end a stop: production resumed, a planned stop began, or we no longer know.
 _ENDS_STOP = (RUN, PLANNED, UNKNOWN)
 CountMode = Literal["produced_reject", "produced_good", "good_reject", "produced", "good"]
+#: A counter that dropped is read as restarted from 0 only if it could have counted to its new
+#: value since the last reading at this many times the ideal rate (+1 part). Twice the ideal
+#: rate leaves room for an ``ideal_cycle_s`` set somewhat too long; a value above it means the
+#: counter went on from a lower value (parts re-booked), not from 0.
+RESET_RATE_FACTOR = 2.0
 
 
 def _zero() -> list[float]:
@@ -150,6 +155,10 @@ class OeeEngine:
         # Counters whose first increment is not counted (see _count); decided per counter at
         # its first reading, only in an engine that starts without saved state.
         self._skip_first: dict[str, bool | None] = {k: None for k in ("produced", "good", "reject")}
+        # Seconds in state run since this engine started, and its value at each counter's
+        # first reading (only a fresh engine's first increments need it; not saved).
+        self._run_s = 0.0
+        self._run_at_first: dict[str, float] = {}
         if state:
             self._skip_first = {}
             self._restore(state)
@@ -223,6 +232,12 @@ class OeeEngine:
     def _state_valid(self, t: float) -> bool:
         return self.state_ts is not None and t - self.state_ts <= self.p.max_gap_s
 
+    def _fresh_max(self, c: CounterTracker, ts: float) -> float | None:
+        """Most parts a counter restarted from 0 after its last reading can show at ``ts``."""
+        if c.last_ts is None:
+            return None
+        return max(0.0, ts - c.last_ts) / self.p.pru_s * RESET_RATE_FACTOR + 1.0
+
     def _count(
         self, ts: float, produced: float | None, good: float | None, reject: float | None
     ) -> None:
@@ -230,7 +245,9 @@ class OeeEngine:
         for key, value in (("produced", produced), ("good", good), ("reject", reject)):
             if value is not None:
                 skip = self._skip_first.get(key)
-                delta = self.counters[key].update(float(value))
+                c = self.counters[key]
+                delta = c.update(float(value), self._fresh_max(c, ts))
+                c.last_ts = ts
                 if skip is None and key in self._skip_first:
                     # First reading of a fresh engine. A counter already above zero was
                     # counting before this engine could see it: the part that completes next
@@ -240,9 +257,14 @@ class OeeEngine:
                     # conservative direction. A counter at zero was reset at or before the
                     # start, so its first part is counted.
                     self._skip_first[key] = float(value) != 0
-                elif skip and delta:
+                    self._run_at_first[key] = self._run_s
+                elif skip and delta > 0:
                     self._skip_first[key] = False
-                    continue
+                    # Only a part completed within one ideal cycle of run time was made partly
+                    # unseen. Later (a reject counter's first reject minutes in), the part was
+                    # made in time the engine saw: counting it cannot exceed 100 %.
+                    if self._run_s - self._run_at_first.get(key, 0.0) < self.p.pru_s:
+                        continue
                 if delta:
                     self._add(ts, inst, FIELD_INDEX[f"{key}_in"], delta)
 
@@ -295,6 +317,7 @@ class OeeEngine:
         vec[0], vec[1] = pot, pbt
         if state == RUN:
             vec[FIELD_INDEX["unplanned_run_s"]] = span - pbt
+            self._run_s += span
         if state in (RUN, SETUP):
             vec[FIELD_INDEX["operating_s"]] = span
         elif state == DOWN:
@@ -343,10 +366,12 @@ class OeeEngine:
 
     # -- reports ---------------------------------------------------------------------------
     def _counts(self, t: list[float]) -> tuple[float, float, float]:
+        # A correction (negative increment) of a part counted in an earlier window must not
+        # make this one negative.
         p, g, r = (
-            t[FIELD_INDEX["produced_in"]],
-            t[FIELD_INDEX["good_in"]],
-            t[FIELD_INDEX["reject_in"]],
+            max(0.0, t[FIELD_INDEX["produced_in"]]),
+            max(0.0, t[FIELD_INDEX["good_in"]]),
+            max(0.0, t[FIELD_INDEX["reject_in"]]),
         )
         mode = self.p.count_mode
         if mode == "produced_reject":

@@ -20,11 +20,18 @@ from kit.errors import KitError
 from kit.intake import SeqGate, announce_skip, check_saved_time
 from kit.payloads import Quality, SampleBatch
 from kit_oee.config import OeeConfig
-from kit_oee.engine import Downtime, EngineParams, OeeEngine, Report, Skip
+from kit_oee.engine import Downtime, OeeEngine, Report, Skip
 from kit_oee.routing import route_table
 
 SAVE_INTERVAL_S = 1.0
 STATE_KEY = "oee"
+#: Why a window's OEE or effectiveness above 100 % is published with quality ``uncertain``.
+IMPLAUSIBLE = (
+    "effectiveness above 100 %: ideal_cycle_s is longer than the machine's real cycle, "
+    "or parts were counted without their production time"
+)
+#: The KPIs that depend on the ideal cycle time (the ones an over-100 % window makes doubtful).
+_RATE_KPIS = frozenset({"oee", "effectiveness"})
 
 
 def _dt(t: float) -> datetime:
@@ -55,17 +62,7 @@ class OeeComponent(Analytics[OeeConfig]):
 
     def __init__(self, config: OeeConfig, ctx: ComponentContext) -> None:
         super().__init__(config, ctx)
-        self.params = EngineParams(
-            pru_s=config.ideal_cycle_s,
-            count_mode=config.inputs.count_mode,
-            calendar=config.calendar,
-            counter_max=config.counter_max,
-            rolling_window_s=config.rolling_window_s,
-            rolling_bucket_s=config.rolling_bucket_s,
-            publish_interval_s=config.publish_interval_s,
-            max_gap_s=config.max_gap_s,
-            min_downtime_s=config.min_downtime_s,
-        )
+        self.params = config.engine_params()
         self.engine = OeeEngine(self.params)
         self.seq = SeqGate(config.time_tolerance)
         default_asset = str(ctx.asset) if ctx.asset else None
@@ -81,7 +78,9 @@ class OeeComponent(Analytics[OeeConfig]):
             "downtimes": 0,
             "windows_skipped": 0,
             "state_discarded": 0,
+            "implausible_reports": 0,
         }
+        self._warned_implausible = False
         self.unknown_codes = {str(c) for c in config.state_codes.unknown}
         self._dirty = asyncio.Event()
         self.ready = False
@@ -187,7 +186,27 @@ class OeeComponent(Analytics[OeeConfig]):
             "window_end": _dt(r.end),
             "ts": _dt(r.ts),
         }
-        flags = {"final": r.final, "effectiveness_over_100": f.effectiveness_over_100}
+        flags: dict[str, Any] = {
+            "final": r.final,
+            "effectiveness_over_100": f.effectiveness_over_100,
+        }
+        # Above 100 % the figures contradict the declared ideal cycle: published (never
+        # capped — it shows the configuration is wrong) but not as a good value.
+        impossible = f.effectiveness_over_100 or (f.oee is not None and f.oee > 1.0 + 1e-9)
+        if impossible:
+            flags["implausible"] = IMPLAUSIBLE
+            self.counts["implausible_reports"] += 1
+            if not self._warned_implausible:
+                self._warned_implausible = True
+                self.ctx.log.warning(
+                    "%s: %s (window %s, %s parts in %.0f s of production, ideal cycle %g s)",
+                    self.ctx.name,
+                    IMPLAUSIBLE,
+                    r.window,
+                    f"{r.produced:g}",
+                    t["apt_s"],
+                    self.params.pru_s,
+                )
         values: list[tuple[str, Any, str | None, dict[str, Any]]] = [
             ("oee", f.oee, None, {**flags, **t}),
             (
@@ -213,7 +232,10 @@ class OeeComponent(Analytics[OeeConfig]):
         for kpi, value, unit, attrs in values:
             if value is None:
                 continue  # undefined (no planned time, no failure yet): absent, not 0
-            await self.ctx.publish_kpi(kpi, value, unit=unit, attrs=attrs, **common)
+            quality = Quality.uncertain if impossible and kpi in _RATE_KPIS else Quality.good
+            await self.ctx.publish_kpi(
+                kpi, value, unit=unit, attrs=attrs, quality=quality, **common
+            )
             self.counts["kpis"] += 1
 
     async def publish_skip(self, s: Skip) -> None:
@@ -263,6 +285,7 @@ class OeeComponent(Analytics[OeeConfig]):
             "out_of_order": self.seq.counters.out_of_order,
             "counter_rollovers": sum(c.rollovers for c in self.engine.counters.values()),
             "counter_resets": sum(c.resets for c in self.engine.counters.values()),
+            "counter_corrections": sum(c.corrections for c in self.engine.counters.values()),
             "shift": self.engine.shift_id,
         }
 
