@@ -7,8 +7,10 @@ imports, runs end to end against the current code and prints its result line. A 
 is picked up without registering it here, so it must support ``--quick`` from day one.
 
 ``.ci/run`` runs this before the tests. Run: ``uv run python bench/smoke.py [name …]``
-(names without ``.py`` select benches). Prints one line per bench with its duration and
-ends with one JSON line (per-bench seconds and the total).
+(names without ``.py`` select benches; ``--jobs N`` runs N at once, default 2 — the quick
+runs mostly wait on servers and subprocesses, and their figures are not judged here).
+Prints one line per bench with its duration and ends with one JSON line (per-bench seconds
+and the total).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -67,7 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--quick", action="store_true", help="accepted for symmetry: every bench runs --quick"
     )
-    names = ap.parse_args(argv).names
+    ap.add_argument(
+        "--jobs", type=int, default=2, metavar="N", help="benches run at once (default 2)"
+    )
+    args = ap.parse_args(argv)
+    names = args.names
+    if args.jobs < 1:
+        ap.error("--jobs must be at least 1")
     known = {p.stem for p in benches([])}
     unknown = sorted(set(names) - known)
     if unknown:
@@ -76,8 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     t_all = time.perf_counter()
     seconds: dict[str, float] = {}
     failed: list[str] = []
-    for path in benches(names):
-        s, problem = run_one(path)
+    paths = benches(names)
+    # Threads only wait on the bench processes; results are printed in file order.
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        results = list(pool.map(run_one, paths))
+    for path, (s, problem) in zip(paths, results, strict=True):
         seconds[path.stem] = round(s, 1)
         print(f"{path.name:<34} {s:6.1f} s  {'ok' if problem is None else 'FAILED'}", flush=True)
         if problem is not None:

@@ -36,15 +36,25 @@ def _json_str(s: str) -> str:
     return json.dumps(s, ensure_ascii=False)
 
 
+def _in_contract(v: Any) -> Any:
+    """An int outside −2⁶³ … 2⁶⁴−1 as the float the contract makes of it; anything else as is."""
+    if v.__class__ is int and not -(2**63) <= v < 2**64:
+        return float(v)
+    return v
+
+
 def _value_json(v: Any) -> str | None:
     """JSON of one value, or None when it is no usable value (NaN/±Infinity)."""
     if v.__class__ is float and not math.isfinite(v):
         return None
     try:
         return orjson.dumps(v).decode()
-    except TypeError:  # an int beyond 64 bits: Python's text of it is its JSON form
+    except TypeError:
+        # An int beyond 64 bits (−2⁶³ … 2⁶⁴−1 is the contract's integer range): written as
+        # the float every validated path makes of it (docs/bus.md, "Values and precision"),
+        # so the fast and the validated encodings of one batch agree.
         if isinstance(v, int):
-            return str(v)
+            return orjson.dumps(float(v)).decode()
         raise
 
 
@@ -165,7 +175,7 @@ class BatchEncoder:
                 v = None
             entry: dict[str, Any] = {"name": name, "quality": q.value, "gw_ts": gw_ts}
             if v is not None:
-                entry["value"] = v
+                entry["value"] = _in_contract(v)
             if unit is not None:
                 entry["unit"] = unit
             if reason:

@@ -3,6 +3,7 @@
 import math
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -122,3 +123,16 @@ def test_not_good_points_take_the_validated_path():
         and b.points[1].value is None
         and b.points[1].reason == "timeout"
     )
+
+
+@pytest.mark.parametrize("v", [-(2**63) - 1, 2**64, 2**70])
+def test_integers_beyond_64_bits_are_the_same_float_in_every_path(v):
+    """Found by the property above (−2⁶³−1): the JSON carried the int, KIT_LAST kept the int,
+    the validated batch held a float. The contract (docs/bus.md) reads such a number as a float."""
+    enc = BatchEncoder([("x", None)])
+    decoded = codec.decode_batch(enc.encode("s/a/l/m", TS, 1, "src", [v], None))
+    expected = enc.batch("s/a/l/m", TS, 1, "src", [v], None)
+    last = enc.last_values([v], None, TS.isoformat())
+    assert decoded == expected
+    assert decoded.points[0].value == float(v) and isinstance(decoded.points[0].value, float)
+    assert last["x"]["value"] == float(v) and isinstance(last["x"]["value"], float)
