@@ -122,6 +122,9 @@ class HubLinkSettings(_Strict):
     tls_cert: Path | None = None
     """Client certificate for mutual TLS (with ``tls_key``)."""
     tls_key: Path | None = None
+    rollouts: Literal["signed", "unsigned", "never"] = "signed"
+    """Bundle rollouts offered by the hub: ``signed`` takes only bundles signed by a key in
+    this site's trust store, ``unsigned`` also unsigned ones (trials), ``never`` refuses all."""
 
 
 class SupervisorSettings(_Strict):

@@ -263,7 +263,7 @@ def sources_cmd(hub_dir: Path, url: str | None) -> None:
 
 @click.group()
 def fleet() -> None:
-    """The sites of a hub: proof of delivery."""
+    """The sites of a hub: proof of delivery, bundle rollouts."""
 
 
 @fleet.command("status")
@@ -373,5 +373,8 @@ def _n(v: int | None) -> str:
 
 def register(cli: click.Group) -> None:
     """Add ``hub`` and ``fleet`` to the kit CLI."""
+    from kit.cli import fleet_cmds
+
+    fleet_cmds.register(fleet)
     cli.add_command(hub)
     cli.add_command(fleet)

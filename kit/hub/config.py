@@ -9,8 +9,10 @@ send to the site (``subscribe``):
   ``kit.kpi.<site>.>``, ``kit.event.*.<site>.>``), the delivery subjects of the hub's sources
   of this site (``$KIT.fleet.<site>.>``) and replies to the hub's own requests;
 - subscribe: the read-only part of the site's JetStream API the hub needs for sourcing and
-  proof of delivery (``$JS.<site>.API.CONSUMER.CREATE.KIT_*``, ``STREAM.INFO.KIT_*``...) and
-  flow control of those sources. Never ``kit.>``: one site's data never reaches another site.
+  proof of delivery (``$JS.<site>.API.CONSUMER.CREATE.KIT_*``, ``STREAM.INFO.KIT_*``...),
+  flow control of those sources, and the site's bundle rollout offers
+  (``$KIT.rollout.<site>.offer``, :mod:`kit.hub.agent`). Never ``kit.>``: one site's data
+  never reaches another site.
 
 The state file holds passwords (0600, like the site's own ``nats/auth.json``).
 """
@@ -188,7 +190,9 @@ def site_permissions(site: str) -> dict[str, Any]:
             ]
         },
         "subscribe": {
-            "allow": [f"{api}.>", "$JS.FC.>"],
+            # The hub may offer this site bundle rollouts on its own offer subject only
+            # (kit.hub.agent); the site decides by its own policy and trust store.
+            "allow": [f"{api}.>", "$JS.FC.>", f"$KIT.rollout.{site}.offer"],
             "deny": [f"{api}.{call}" for call in DENIED_SITE_API],
         },
         # Replies to the hub's API requests go to its inboxes: allowed only as responses.
