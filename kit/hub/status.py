@@ -14,7 +14,8 @@ For each source of each ``FLEET_*`` stream on the hub:
 
 Lag in seconds is the site's last message time minus the time the hub stored the newest
 message it has from that site (0 when nothing is missing); without the site's view it is the
-time since the hub last heard from the source.
+time since the hub last heard from the source (or, if the hub lost that record, the age of
+the newest message it has from the site): the hub cannot know what it is missing.
 """
 
 from __future__ import annotations
@@ -199,13 +200,17 @@ def _judge(st: SourceStatus, site_info: dict[str, Any] | None, scanned: dict[str
     st.completeness_pct = round(100.0 * st.present / st.expected, 3)
     st.gaps = gaps_in(in_range, first, last)[:MAX_GAPS_SHOWN]
     st.lag_msgs = last - max(in_range) if in_range else st.expected
-    if st.lag_msgs == 0:
+    if st.lag_msgs == 0 and st.site_reachable:
         st.lag_s = 0.0
     elif st.site_reachable and st.site_last_ts and scanned["newest"] is not None:
         site_ts = _parse_ts(st.site_last_ts)
         st.lag_s = max(0.0, (site_ts - scanned["newest"]).total_seconds())
-    else:
+    elif st.active_s is not None:
         st.lag_s = st.active_s
+    elif scanned["newest"] is not None:
+        # The hub's source lost its contact record (e.g. a new stream leader after a hub
+        # node died): the age of the newest message the hub has from the site.
+        st.lag_s = max(0.0, (datetime.now(UTC) - scanned["newest"]).total_seconds())
 
 
 def _parse_ts(text: str) -> datetime:

@@ -1,0 +1,129 @@
+"""The hub's control API and lag alarm: a site goes away, the hub raises a kit alarm event;
+it comes back and catches up, the alarm clears. Real 1-node hub and a real site server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nats
+
+from kit.hub.config import HubState, add_site, site_credentials, write_credentials
+from kit.hub.leaf import apply_link
+from kit.hub.server import LocalHub
+from kit.hub.service import ALARM_STREAM, STATUS_SUBJECT, HubService, LagMonitor
+from kit.hub.sources import ensure_streams, restart_site_sources
+from kit.hub.status import REPLY_PREFIX, SourceStatus
+from kit.hub.watch import reachable
+from kit.natsserver import EmbeddedNats
+from kit.settings import HubLinkSettings, NatsSettings
+from kit.testing import wait_for
+
+
+def test_monitor_raises_once_and_clears():
+    state = HubState(max_lag_msgs=10, max_lag_s=None)
+    mon = LagMonitor(state)
+    row = SourceStatus(site="s1", stream="KIT_KPI", hub_stream="FLEET_KPI", lag_msgs=11)
+    (ev,) = mon.update([row])
+    assert (ev.kind, ev.type, ev.asset) == ("alarm", "alarm_raised", "hub/fleet/s1/kit_kpi")
+    assert "lag 11 messages > 10" in ev.message and ev.data["site"] == "s1"
+    assert mon.update([row]) == []  # still over: no repeat
+    row.lag_msgs = 10  # at the limit is within it
+    (ev,) = mon.update([row])
+    assert ev.type == "alarm_cleared"
+
+
+async def _site(tmp: Path, site: str, creds: Path) -> EmbeddedNats:
+    srv = EmbeddedNats(NatsSettings(port=0), tmp / site)
+    apply_link(srv, site, HubLinkSettings(credentials=creds))
+    await srv.start()
+    return srv
+
+
+async def _send(url: str, site: str, n: int) -> None:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    try:
+        await js.stream_info("KIT_KPI")
+    except Exception:
+        await js.add_stream(name="KIT_KPI", subjects=["kit.kpi.>"])
+    for i in range(n):
+        await js.publish(f"kit.kpi.{site}.a.l.m.oee", str(i).encode())
+    await nc.close()
+
+
+async def test_lag_alarm_raised_and_cleared_and_status_served(tmp_path: Path):
+    state = HubState.create(1, client_port=0, leaf_port=0)
+    state.max_lag_s = 1.0
+    add_site(state, "plant-x")
+    hub = LocalHub(tmp_path / "hub", state)
+    await hub.start()
+    site = None
+    nc = client = None
+    try:
+        creds = write_credentials(
+            tmp_path / "x.json", site_credentials(state, "plant-x", hub.leaf_urls)
+        )
+        site = await _site(tmp_path, "plant-x", creds)
+        await _send(site.url, "plant-x", 5)
+        nc = await nats.connect(hub.client_urls, inbox_prefix=REPLY_PREFIX, **hub.connect_options())
+        await ensure_streams(nc.jetstream(), state)
+        service = HubService(nc, state, interval=0.2)
+        await service.start()
+        client = await nats.connect(
+            hub.client_urls, inbox_prefix=REPLY_PREFIX, **hub.connect_options()
+        )
+
+        async def status() -> dict:
+            msg = await client.request(STATUS_SUBJECT, b"{}", timeout=10)
+            return json.loads(msg.data)
+
+        async def in_sync():
+            st = await status()
+            kpi = [s for s in st["sources"] if s["stream"] == "KIT_KPI"]
+            return (
+                st
+                if kpi and kpi[0]["completeness_pct"] == 100.0 and kpi[0]["lag_msgs"] == 0
+                else None
+            )
+
+        st = await wait_for(in_sync, timeout=60, message="site in sync, via the control API")
+        assert st["alarms"] == [] and st["limits"] == {"max_lag_msgs": None, "max_lag_s": 1.0}
+        assert await service.check_once() == []
+
+        # The site goes away; once the hub has not heard from it for over 1 s: alarm.
+        await site.stop()
+        site = None
+
+        async def raised():
+            return [e for e in await service.check_once() if e.type == "alarm_raised"]
+
+        (ev,) = await wait_for(raised, timeout=60, message="lag alarm")
+        assert ev.data["site"] == "plant-x" and ev.data["stream"] == "KIT_KPI"
+        assert ev.data["lag_s"] > 1.0 and not ev.data["site_reachable"]
+        st = await status()
+        assert any(a.startswith("ALARM plant-x KIT_KPI: lag") for a in st["alarms"])
+        # Kept at the hub as a kit event.
+        stored = await nc.jetstream().get_last_msg(
+            ALARM_STREAM, "kit.event.alarm.hub.fleet.plant-x.kit_kpi"
+        )
+        assert json.loads(stored.data)["type"] == "alarm_raised"
+
+        # It comes back (same data) and catches up: the alarm clears.
+        site = await _site(tmp_path, "plant-x", creds)
+        await _send(site.url, "plant-x", 3)
+        await wait_for(lambda: reachable(nc, "plant-x"), timeout=60, message="link back")
+        await restart_site_sources(nc.jetstream(), state, "plant-x")
+
+        async def cleared():
+            return [e for e in await service.check_once() if e.type == "alarm_cleared"]
+
+        (ev,) = await wait_for(cleared, timeout=60, message="alarm cleared")
+        assert ev.data["lag_msgs"] == 0 and ev.data["site_reachable"]
+    finally:
+        for c in (client, nc):
+            if c is not None:
+                await c.close()
+        if site:
+            await site.stop()
+        await hub.stop()
