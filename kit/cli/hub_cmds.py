@@ -292,9 +292,52 @@ def sources_cmd(hub_dir: Path, url: str | None) -> None:
     click.echo(f"hub streams: {', '.join(names) or 'none (no sites yet)'}")
 
 
-@click.group()
-def fleet() -> None:
-    """The sites of a hub: proof of delivery, bundle rollouts."""
+@click.group(invoke_without_command=True)
+@click.option("--url", help="Hub client URL (may carry user:password) [from --dir].")
+@click.option(
+    "--dir",
+    "hub_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Hub directory: its URL and admin credentials.",
+)
+@click.option(
+    "--tls-ca", type=click.Path(dir_okay=False, path_type=Path), help="CA of the hub's certificate."
+)
+@click.option(
+    "--kpi",
+    "kpis",
+    multiple=True,
+    help="KPI to show per shift (repeatable) [oee, energy_per_part_kwh].",
+)
+@click.option(
+    "--hours", type=click.FloatRange(min=0.1), default=48.0, show_default=True, help="Period."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def fleet(
+    ctx: click.Context,
+    url: str | None,
+    hub_dir: Path | None,
+    tls_ca: Path | None,
+    kpis: tuple[str, ...],
+    hours: float,
+    as_json: bool,
+) -> None:
+    """The sites of a hub side by side (kit and plugin versions, deployments, health, KPIs
+    per shift); `kit fleet status`: proof of delivery; `kit fleet rollout`: bundle rollouts."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from kit.cli.fleet_cmds import hub_connection, hub_target
+    from kit.hub.view import DEFAULT_KPIS, fleet_view, render_view
+
+    target, opts = hub_target(url, hub_dir, tls_ca)
+
+    async def _go() -> dict[str, Any]:
+        async with hub_connection(target, opts) as nc:
+            return await fleet_view(nc, kpis or DEFAULT_KPIS, hours)
+
+    view = run(_go())
+    click.echo(json.dumps(view, indent=2) if as_json else render_view(view))
 
 
 @fleet.command("status")

@@ -15,6 +15,10 @@ carries a rollout id, a bundle and this site's values. The site
 4. reports the outcome as an event ``kit.event.rollout.<site>.kit.rollout.<rollout id>`` in
    its own ``KIT_EVENTS`` stream, which the hub sources like every event: the result
    reaches the hub even if the link drops in between, and is proven by sequence.
+
+The same way the site publishes its *inventory* (kit and plugin versions, deployments,
+component health: ``kit.event.inventory.<site>.kit.runtime.site``) at start, every
+:data:`INVENTORY_EVERY_S` and after a rollout, for the hub's fleet view (``kit fleet``).
 """
 
 from __future__ import annotations
@@ -117,6 +121,7 @@ class RolloutAgent:
             return
         deps = [r["deployment"] for r in res["installed"]]
         await self._report(rollout, "installed", f"installed {', '.join(deps)}", deployments=deps)
+        await publish_inventory(self.runtime)  # the fleet view shows the new deployments
 
     async def _report(self, rollout: str, state: str, message: str, **data: Any) -> None:
         path = result_path(self.site, rollout)
@@ -135,8 +140,71 @@ class RolloutAgent:
         await self.runtime.bus.publish(subjects.event_subject("rollout", path), codec.encode(ev))
 
 
-async def start_agent(runtime: Any) -> RolloutAgent:
-    """Start answering the hub's rollout offers on ``runtime`` (a site with ``hub`` set)."""
+#: Seconds between the site's inventory events (also sent at start and after a rollout).
+INVENTORY_EVERY_S = 300.0
+
+
+def inventory_path(site: str) -> subjects.AssetPath:
+    """Asset path of the site's inventory events (what ``kit fleet`` shows per site)."""
+    return subjects.AssetPath.of(site, "kit", "runtime", "site")
+
+
+async def inventory(runtime: Any) -> dict[str, Any]:
+    """What the hub's fleet view shows of this site: kit and plugin versions, deployments
+    with their status and commissioning result, and the health of every component."""
+    from kit import __version__
+
+    plugins = sorted(
+        {(d, v) for d, v in runtime.host.dists.values() if not d.startswith("(")},
+    )
+    deployments = [
+        {
+            "id": r["id"],
+            "recipe": r["recipe_id"],
+            "version": r["version"],
+            "status": r.get("status"),
+            "result": (r.get("report") or {}).get("result"),
+        }
+        for r in await runtime.recipe_engine.store.all()
+    ]
+    return {
+        "kit_version": __version__,
+        "plugins": [{"distribution": d, "version": v} for d, v in plugins],
+        "deployments": deployments,
+        "components": {n: i.status.value for n, i in runtime.supervisor.instances.items()},
+        "started": runtime.started_at.isoformat() if runtime.started_at else None,
+    }
+
+
+async def publish_inventory(runtime: Any) -> None:
+    """Publish the site's inventory as an event the hub sources (``kit fleet``)."""
+    path = inventory_path(runtime.settings.site)
+    ev = Event(
+        kind="inventory",
+        asset=str(path),
+        ts=utcnow(),
+        source="runtime",
+        type="site_inventory",
+        data=await inventory(runtime),
+    )
+    await runtime.bus.publish(subjects.event_subject("inventory", path), codec.encode(ev))
+
+
+async def _inventory_loop(runtime: Any, every_s: float) -> None:
+    import asyncio
+
+    while True:
+        try:
+            await publish_inventory(runtime)
+        except Exception as exc:  # the next round tries again; the site works regardless
+            log.warning("site inventory for the hub not published: %s", exc)
+        await asyncio.sleep(every_s)  # the publishing period
+
+
+async def start_agent(runtime: Any, inventory_every_s: float = INVENTORY_EVERY_S) -> RolloutAgent:
+    """Start answering the hub's rollout offers on ``runtime`` (a site with ``hub`` set) and
+    publishing its inventory for the hub's fleet view."""
     agent = RolloutAgent(runtime)
     await agent.start()
+    runtime.spawn(_inventory_loop(runtime, inventory_every_s), "hub:inventory")
     return agent

@@ -1,4 +1,5 @@
-"""Bundle rollout from a hub: a signed bundle offered to 3 sites over their leaf links.
+"""Bundle rollout from a hub: a signed bundle offered to 3 sites over their leaf links,
+then the hub's fleet view of the same sites.
 
 Real processes on loopback: a 1-node hub, three site ``Runtime``s joined to it (embedded
 servers as leaf nodes) with the probe test plugin (``conftest.py``: a TCP "device"). Each
@@ -10,15 +11,19 @@ Lives next to the bundle tests for the probe plugin's fixtures.
 from __future__ import annotations
 
 import json
+from importlib import metadata
 from pathlib import Path
 
 import nats
 
+from kit import codec
 from kit.hub.config import HubState, add_site, site_credentials, write_credentials
 from kit.hub.rollout import counts, rollout_status, start_rollout
 from kit.hub.server import LocalHub
 from kit.hub.sources import ensure_streams
 from kit.hub.status import REPLY_PREFIX
+from kit.hub.view import fleet_view, render_view
+from kit.payloads import KpiValue, utcnow
 from kit.recipes import bundle as bundles
 from kit.recipes.loader import load_recipe
 from kit.runtime import Runtime
@@ -122,6 +127,48 @@ async def test_signed_bundle_rolls_out_to_three_sites_one_rolls_back(
             assert sorted(r["id"] for r in recs) == ["d-m1", "d-m2"]
         assert await sites["plant-c"].recipe_engine.store.all() == []
         assert sites["plant-c"].supervisor.instances == {}
+
+        # The fleet view at the hub: each site's kit and plugin versions, deployments and
+        # health (from the inventory the sites publish), and KPIs per shift side by side.
+        shift = "shift:2026-12-07/early"
+        expected = {}
+        for i, s in enumerate(SITES):
+            for kpi, value in (("oee", 0.61 + i / 10), ("energy_per_part_kwh", 1.5 + i)):
+                asset = f"{s}/hall/line1/m1"
+                v = KpiValue(
+                    asset=asset, kpi=kpi, value=value, ts=utcnow(), window=shift, source="t"
+                )
+                await sites[s].bus.publish(f"kit.kpi.{s}.hall.line1.m1.{kpi}", codec.encode(v))
+                expected[(s, kpi)] = value
+            await sites[s].bus.acks.wait_idle()
+
+        async def view_complete():
+            v = await fleet_view(hnc)
+            cards = {c["site"]: c for c in v["sites"]}
+            done = len(v["shifts"]) == 3 and {d["id"] for d in cards["plant-b"]["deployments"]} == {
+                "d-m1",
+                "d-m2",
+            }
+            return v if done else None
+
+        view = await wait_for(view_complete, timeout=60, message="fleet view at the hub")
+        cards = {c["site"]: c for c in view["sites"]}
+        assert sorted(cards) == list(SITES)
+        from kit import __version__
+
+        for s in SITES:
+            assert cards[s]["kit_version"] == __version__ and cards[s]["seen"]
+            assert {
+                "distribution": "kit-synthetic",
+                "version": metadata.version("kit-synthetic"),
+            } in cards[s]["plugins"]
+        assert cards["plant-a"]["health"] == "ok"
+        assert cards["plant-c"]["deployments"] == []
+        got = {(r["site"], k): v for r in view["shifts"] for k, v in r["values"].items()}
+        assert got == expected
+        assert {r["shift"] for r in view["shifts"]} == {"2026-12-07/early"}
+        text = render_view(view)
+        assert "plant-b" in text and "d-m1 1.0.0" in text and "0.710" in text
     finally:
         if hnc is not None:
             await hnc.close()
