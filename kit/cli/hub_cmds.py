@@ -373,6 +373,7 @@ def fleet_status_cmd(
     from kit.hub.config import HubState, admin_options
 
     opts: dict[str, Any] = {}
+    state = None
     if hub_dir is not None:
         state = HubState.load(hub_dir)
         url = url or ",".join(state.client_urls())
@@ -384,6 +385,14 @@ def fleet_status_cmd(
     from kit.hub.status import alarms
 
     rows = run(_status(url, opts, site))
+    if state is not None:  # bytes/s on each leaf link, from the hub nodes' counters
+        from kit.hub.link import link_rates
+
+        rates = run(link_rates(state))
+        for r in rows:
+            if r.site in rates:
+                r.link_in_bytes_s = round(rates[r.site].in_bytes_s, 1)
+                r.link_out_bytes_s = round(rates[r.site].out_bytes_s, 1)
     alarm = alarms(rows, max_lag, max_lag_s)
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
@@ -428,6 +437,11 @@ def render_status(rows: list[SourceStatus]) -> str:
             notes.append("site not reachable (hub's view)")
         if r.gaps:
             notes.append("gaps " + ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in r.gaps))
+        if r.lost:
+            lost = ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in r.lost)
+            notes.append(f"lost at the site before delivery {lost} (site retention)")
+        if r.link_in_bytes_s is not None:
+            notes.append(f"link {r.link_in_bytes_s:.0f} B/s in, {r.link_out_bytes_s:.0f} B/s out")
         if r.duplicates:
             notes.append(f"{r.duplicates} duplicate(s)")
         if r.error:

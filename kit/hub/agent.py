@@ -167,7 +167,21 @@ async def inventory(runtime: Any) -> dict[str, Any]:
         }
         for r in await runtime.recipe_engine.store.all()
     ]
+    retention = []
+    if getattr(runtime, "retention", None) is not None:
+        try:  # how long each stream holds data at its current rate: the longest safe outage
+            storage = await runtime.retention.current()
+            retention = [
+                {
+                    k: (None if e[k] == float("inf") else e[k])  # JSON has no infinity
+                    for k in ("stream", "holds_hours", "retention_hours", "write_rate_bytes_s")
+                }
+                for e in storage["streams"]
+            ]
+        except Exception:  # an estimate is never worth failing the inventory for
+            retention = []
     return {
+        "retention": retention,
         "kit_version": __version__,
         "plugins": [{"distribution": d, "version": v} for d, v in plugins],
         "deployments": deployments,

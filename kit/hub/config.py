@@ -98,6 +98,9 @@ class HubState(BaseModel):
     client_ports: list[int] = Field(default_factory=lambda: [4300])
     cluster_ports: list[int] = Field(default_factory=list)
     leaf_ports: list[int] = Field(default_factory=lambda: [7422])
+    monitor_ports: list[int] = Field(default_factory=list)
+    """HTTP monitoring port of each node, on 127.0.0.1 only (link bytes/s in ``kit fleet
+    status``); empty: no monitoring."""
     admin_password: str = Field(default_factory=lambda: secrets.token_urlsafe(24))
     tls: HubTLS | None = None
     max_store: str = "64GB"
@@ -116,6 +119,7 @@ class HubState(BaseModel):
         cluster_port: int = 6300,
         leaf_port: int = 7422,
         tls: HubTLS | None = None,
+        monitor_port: int = 0,
     ) -> HubState:
         """A new hub of ``nodes`` (1 or 3) on consecutive ports from the given bases.
 
@@ -132,6 +136,7 @@ class HubState(BaseModel):
             client_ports=[client_port + i if client_port else 0 for i in range(nodes)],
             cluster_ports=[cluster_port + i for i in range(nodes)] if nodes > 1 else [],
             leaf_ports=[leaf_port + i if leaf_port else 0 for i in range(nodes)],
+            monitor_ports=[monitor_port + i if monitor_port else 0 for i in range(nodes)],
             tls=tls,
         )
 
@@ -242,6 +247,12 @@ def node_config(state: HubState, index: int, hub_dir: Path) -> str:
         f"port: {cp if cp else -1}",
         f"pid_file: {_q(str(hub_dir / name / 'nats-server.pid'))}",
         "max_payload: 8MB",
+    ]
+    if index < len(state.monitor_ports):
+        # Loopback only: the monitoring endpoint has no authentication.
+        mp = state.monitor_ports[index]
+        lines.append(f'http: "127.0.0.1:{mp if mp else -1}"')
+    lines += [
         "jetstream {",
         f"  store_dir: {_q(str(store))}",
         f"  domain: {HUB_DOMAIN}",

@@ -58,6 +58,11 @@ class SourceStatus:
     lag_s: float | None = None
     duplicates: int = 0
     gaps: list[tuple[int, int]] = field(default_factory=list)
+    lost: list[tuple[int, int]] = field(default_factory=list)
+    """Sequences the site discarded (its retention limits) before the hub had them."""
+    link_in_bytes_s: float | None = None
+    """Bytes/s site → hub on the site's leaf link (``kit.hub.link``; None: not measured)."""
+    link_out_bytes_s: float | None = None
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -194,6 +199,11 @@ def _judge(st: SourceStatus, site_info: dict[str, Any] | None, scanned: dict[str
     if last < first:  # empty site stream
         st.expected, st.present, st.completeness_pct, st.lag_msgs, st.lag_s = 0, 0, 100.0, 0, 0.0
         return
+    below = [s for s in present if s < first]
+    if st.site_reachable and below and max(below) + 1 < first:
+        # The site's limits dropped these while the hub did not have them yet (a long
+        # outage): lost, and named as such — site retention bounds an outage (docs/fleet.md).
+        st.lost = [(max(below) + 1, first - 1)]
     in_range = {s for s in present if first <= s <= last}
     st.present = len(in_range)
     st.expected = last - first + 1
@@ -235,8 +245,14 @@ def alarms(
             why.append(f"lag {r.lag_s:.1f} s > {max_lag_s:g} s")
         if r.gaps:
             why.append(f"{len(r.gaps)} gap(s)")
+        if r.lost:
+            why.append("lost at the site before delivery: " + _ranges(r.lost))
         if r.duplicates:
             why.append(f"{r.duplicates} duplicate(s)")
         if why:
             out.append(f"ALARM {r.site} {r.stream}: " + ", ".join(why))
     return out
+
+
+def _ranges(ranges: list[tuple[int, int]]) -> str:
+    return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in ranges)

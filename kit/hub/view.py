@@ -35,6 +35,8 @@ class SiteCard:
     plugins: list[dict[str, str]] = field(default_factory=list)
     deployments: list[dict[str, Any]] = field(default_factory=list)
     components: dict[str, str] = field(default_factory=dict)
+    retention: list[dict[str, Any]] = field(default_factory=list)
+    """Per site stream: hours its limits hold at the current write rate (kit.retention)."""
 
     @property
     def health(self) -> str:
@@ -85,6 +87,7 @@ async def site_card(js: Any, site: str) -> SiteCard:
     card.plugins = data.get("plugins") or []
     card.deployments = data.get("deployments") or []
     card.components = data.get("components") or {}
+    card.retention = data.get("retention") or []
     return card
 
 
@@ -165,6 +168,19 @@ def render_view(view: dict[str, Any]) -> str:
         for c in view["sites"]:
             vers = ", ".join(f"{p['distribution']} {p['version']}" for p in c["plugins"])
             out.append(f"{c['site']:<16} {vers or '-'}")
+    if any(c["retention"] for c in view["sites"]):
+        out += [
+            "",
+            "SITE RETENTION (hours each stream holds at its current rate: the longest outage without loss)",
+        ]
+        for c in view["sites"]:
+            held = ", ".join(
+                f"{e['stream']} {e['holds_hours']:.0f} h"
+                if e.get("holds_hours") is not None
+                else f"{e['stream']} up to its age limit ({e['retention_hours'] or '∞'} h)"
+                for e in c["retention"]
+            )
+            out.append(f"{c['site']:<16} {held or '-'}")
     kpis = view["kpis"]
     out += ["", "KPIS PER SHIFT"]
     out.append(f"{'shift':<22} {'site':<16} {'asset':<32} " + " ".join(f"{k:>20}" for k in kpis))

@@ -127,3 +127,74 @@ async def test_lag_alarm_raised_and_cleared_and_status_served(tmp_path: Path):
         if site:
             await site.stop()
         await hub.stop()
+
+
+async def test_site_limits_hold_while_the_hub_is_away_and_losses_are_named(tmp_path: Path):
+    """The site's own retention limits apply while its link is down (here: the hub is away);
+    what the site dropped before the hub had it is named as lost, not hidden. Also: bytes/s
+    on the leaf link from the hub nodes' counters."""
+    import asyncio
+
+    from kit.hub.link import link_rates
+    from kit.hub.status import alarms, fleet_status
+
+    state = HubState.create(1, client_port=0, leaf_port=0)
+    add_site(state, "plant-x")
+    hub = LocalHub(tmp_path / "hub", state)
+    await hub.start()
+    assert state.monitor_ports and state.monitor_ports[0] > 0
+    site = snc = nc = None
+    try:
+        creds = write_credentials(
+            tmp_path / "x.json", site_credentials(state, "plant-x", hub.leaf_urls)
+        )
+        site = await _site(tmp_path, "plant-x", creds)
+        snc = await nats.connect(site.url)
+        sjs = snc.jetstream()
+        await sjs.add_stream(name="KIT_KPI", subjects=["kit.kpi.>"], max_msgs=50)
+        nc = await nats.connect(hub.client_urls, inbox_prefix=REPLY_PREFIX, **hub.connect_options())
+        await ensure_streams(nc.jetstream(), state)
+
+        async def publish(start: int, n: int) -> None:
+            for i in range(start, start + n):
+                await sjs.publish("kit.kpi.plant-x.a.l.m.oee", b"x" * 200 + str(i).encode())
+
+        # Bytes/s on the link while the site sends (the sources carry them to the hub).
+        sending = asyncio.get_running_loop().create_task(publish(0, 10))
+        rates = await link_rates(state, window=0.5)
+        await sending
+        assert rates["plant-x"].in_bytes > 0 and rates["plant-x"].out_bytes > 0
+
+        async def kpi_row():
+            return next(r for r in await fleet_status(nc) if r.stream == "KIT_KPI")
+
+        async def complete_to(n):
+            r = await kpi_row()
+            return r if r.site_reachable and r.site_last_seq == n and r.lag_msgs == 0 else None
+
+        await wait_for(lambda: complete_to(10), timeout=60, message="first 10 at the hub")
+
+        # The hub goes away; the site keeps 50 messages at most and receives 90 more.
+        await nc.close()
+        nc = None
+        await hub.stop()
+        await publish(10, 90)
+        info = await sjs.stream_info("KIT_KPI")
+        assert (info.state.first_seq, info.state.last_seq, info.state.messages) == (51, 100, 50)
+
+        hub = LocalHub(tmp_path / "hub", HubState.load(tmp_path / "hub"))
+        await hub.start()
+        nc = await nats.connect(hub.client_urls, inbox_prefix=REPLY_PREFIX, **hub.connect_options())
+        await wait_for(lambda: reachable(nc, "plant-x"), timeout=60, message="link back")
+        await restart_site_sources(nc.jetstream(), hub.state, "plant-x")
+        row = await wait_for(lambda: complete_to(100), timeout=60, message="caught up")
+        assert row.lost == [(11, 50)]  # dropped by the site's limit before the hub had them
+        assert row.completeness_pct == 100.0 and row.gaps == []  # of what the site still has
+        assert any("lost at the site before delivery: 11-50" in a for a in alarms([row]))
+    finally:
+        for c in (snc, nc):
+            if c is not None:
+                await c.close()
+        if site:
+            await site.stop()
+        await hub.stop()
