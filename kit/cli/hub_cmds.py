@@ -204,7 +204,16 @@ def up_cmd(
 @hub.command("add-site")
 @click.argument("site")
 @_DIR
-@click.option("--raw-data", is_flag=True, help="Also copy the site's raw samples (KIT_DATA).")
+@click.option(
+    "--raw-data",
+    type=click.Choice(["all", "sampled", "none"]),
+    is_flag=False,
+    flag_value="all",
+    default="none",
+    show_default=True,
+    help="Raw samples to the hub: all (KIT_DATA), sampled (the site's KIT_DATA_SAMPLED, "
+    "hub.raw_sample_s) or none; --raw-data alone = all.",
+)
 @click.option("--leaf-url", help="Leaf URL(s) the site connects to, comma-separated [the nodes'].")
 @click.option(
     "--out",
@@ -212,7 +221,7 @@ def up_cmd(
     help="Credentials file for the site [DIR/sites/SITE.json].",
 )
 def add_site_cmd(
-    site: str, hub_dir: Path, raw_data: bool, leaf_url: str | None, out: Path | None
+    site: str, hub_dir: Path, raw_data: str, leaf_url: str | None, out: Path | None
 ) -> None:
     """Create SITE's credentials and the hub's sources of its streams."""
     from kit.hub.config import HubState, add_site, site_credentials, write_credentials

@@ -221,4 +221,8 @@ async def start_agent(runtime: Any, inventory_every_s: float = INVENTORY_EVERY_S
     agent = RolloutAgent(runtime)
     await agent.start()
     runtime.spawn(_inventory_loop(runtime, inventory_every_s), "hub:inventory")
+    if runtime.settings.hub.raw_sample_s:  # sampled raw data for the hub (kit.hub.sampler)
+        from kit.hub.sampler import RawSampler
+
+        await RawSampler(runtime, runtime.settings.hub.raw_sample_s).start()
     return agent

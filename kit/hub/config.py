@@ -24,9 +24,9 @@ import os
 import re
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kit.errors import ConfigError
 
@@ -35,7 +35,15 @@ STATE_FILE = "hub.json"
 #: Site ids are subject tokens and JetStream domain names.
 SITE_ID = re.compile(r"^[a-z0-9_-]{1,64}$")
 #: Streams at the site the hub sources, and the hub stream each goes to.
-FLEET_STREAMS = {"KIT_KPI": "FLEET_KPI", "KIT_EVENTS": "FLEET_EVENTS", "KIT_DATA": "FLEET_DATA"}
+FLEET_STREAMS = {
+    "KIT_KPI": "FLEET_KPI",
+    "KIT_EVENTS": "FLEET_EVENTS",
+    "KIT_DATA": "FLEET_DATA",
+    "KIT_DATA_SAMPLED": "FLEET_DATA",
+}
+#: The hub streams, each once.
+HUB_STREAMS = list(dict.fromkeys(FLEET_STREAMS.values()))
+SAMPLED_PREFIX = "kit.sampled"
 
 
 def deliver_prefix(site: str) -> str:
@@ -49,6 +57,7 @@ def site_filter(stream: str, site: str) -> str:
         "KIT_KPI": f"kit.kpi.{site}.>",
         "KIT_EVENTS": f"kit.event.*.{site}.>",
         "KIT_DATA": f"kit.data.{site}.>",
+        "KIT_DATA_SAMPLED": f"{SAMPLED_PREFIX}.{site}.>",
     }[stream]
 
 
@@ -85,8 +94,16 @@ class SiteEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     password: str
-    raw_data: bool = False
-    """Also source ``KIT_DATA`` (raw samples); KPIs and events always go to the hub."""
+    raw_data: Literal["all", "sampled", "none"] = "none"
+    """Raw samples to the hub: ``all`` (the site's ``KIT_DATA``), ``sampled`` (its
+    ``KIT_DATA_SAMPLED``: at most one batch per asset per ``hub.raw_sample_s`` at the site,
+    :mod:`kit.hub.sampler`) or ``none``. KPIs and events always go to the hub."""
+
+    @field_validator("raw_data", mode="before")
+    @classmethod
+    def _from_flag(cls, v: Any) -> Any:
+        # hub.json written before the modes existed said true/false.
+        return {True: "all", False: "none"}.get(v, v) if isinstance(v, bool) else v
 
 
 class HubState(BaseModel):
@@ -342,18 +359,24 @@ def write_configs(state: HubState, hub_dir: Path) -> list[Path]:
     return out
 
 
-def add_site(state: HubState, site: str, raw_data: bool = False) -> SiteEntry:
+def add_site(state: HubState, site: str, raw_data: bool | str = False) -> SiteEntry:
     """Register ``site`` (new password) or update its options (password kept).
 
     Raises:
         ConfigError: invalid site id.
     """
     check_site_id(site)
+    if isinstance(raw_data, bool):
+        raw_data = "all" if raw_data else "none"
+    if raw_data not in ("all", "sampled", "none"):
+        raise ConfigError(f"--raw-data {raw_data!r}: all, sampled or none")
     entry = state.sites.get(site)
     if entry is None:
-        entry = SiteEntry(password=secrets.token_urlsafe(24), raw_data=raw_data)
+        entry = SiteEntry.model_validate(
+            {"password": secrets.token_urlsafe(24), "raw_data": raw_data}
+        )
     else:
-        entry.raw_data = raw_data
+        entry.raw_data = raw_data  # type: ignore[assignment]  # checked above
     state.sites[site] = entry
     return entry
 

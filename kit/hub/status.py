@@ -27,7 +27,7 @@ from typing import Any, cast
 
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from kit.hub.config import FLEET_STREAMS, site_filter
+from kit.hub.config import HUB_STREAMS, site_filter
 
 #: Inbox prefix for requests the hub makes to sites (sites may publish replies under it).
 REPLY_PREFIX = "$KIT.fleet.reply"
@@ -153,7 +153,7 @@ async def fleet_status(
     """
     js = nc.jetstream()
     out: list[SourceStatus] = []
-    for hub_stream in FLEET_STREAMS.values():
+    for hub_stream in HUB_STREAMS:
         info = await _request(nc, f"$JS.API.STREAM.INFO.{hub_stream}", timeout)
         if not info or "config" not in info:
             continue

@@ -19,7 +19,7 @@ from typing import Any
 
 from kit import subjects
 from kit.hub.agent import inventory_path
-from kit.hub.config import FLEET_STREAMS
+from kit.hub.config import HUB_STREAMS
 
 DEFAULT_KPIS = ("oee", "energy_per_part_kwh")
 
@@ -60,7 +60,7 @@ class ShiftRow:
 async def hub_sites(js: Any) -> list[str]:
     """Sites the hub sources (from its ``FLEET_*`` streams' sources)."""
     sites: set[str] = set()
-    for hub_stream in FLEET_STREAMS.values():
+    for hub_stream in HUB_STREAMS:
         try:
             info = await js.stream_info(hub_stream)
         except Exception:  # not created yet (no site sends that stream)

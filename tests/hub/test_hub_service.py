@@ -198,3 +198,74 @@ async def test_site_limits_hold_while_the_hub_is_away_and_losses_are_named(tmp_p
         if site:
             await site.stop()
         await hub.stop()
+
+
+async def test_sampled_raw_data_reaches_the_hub(tmp_path: Path):
+    """``--raw-data sampled``: the hub gets one raw batch per asset per ``raw_sample_s``
+    (by the batches' own timestamps), byte for byte, complete by sequence."""
+    from datetime import datetime
+
+    from kit.hub.status import fleet_status
+    from kit.runtime import Runtime
+    from kit.settings import ComponentSpec, Settings, SupervisorSettings
+
+    state = HubState.create(1, client_port=0, leaf_port=0)
+    add_site(state, "plant-s", raw_data="sampled")
+    hub = LocalHub(tmp_path / "hub", state)
+    await hub.start()
+    rt = nc = None
+    try:
+        creds = write_credentials(
+            tmp_path / "s.json", site_credentials(state, "plant-s", hub.leaf_urls)
+        )
+        rt = Runtime(
+            Settings(
+                site="plant-s",
+                data_dir=tmp_path / "plant-s",
+                nats=NatsSettings(port=0),
+                hub=HubLinkSettings(credentials=creds, raw_sample_s=0.5),
+                supervisor=SupervisorSettings(heartbeat_s=0.5),
+                history=False,
+                components=[
+                    ComponentSpec(
+                        name="m1",
+                        type="synthetic",
+                        asset="plant-s/area/line/m1",
+                        config={"interval_s": 0.05},
+                    )
+                ],
+            )
+        )
+        await rt.start()
+        nc = await nats.connect(hub.client_urls, inbox_prefix=REPLY_PREFIX, **hub.connect_options())
+        await ensure_streams(nc.jetstream(), state)
+
+        async def five_sampled():
+            rows = [r for r in await fleet_status(nc) if r.stream == "KIT_DATA_SAMPLED"]
+            ok = rows and rows[0].site_reachable and rows[0].present >= 5 and rows[0].lag_msgs == 0
+            return rows[0] if ok else None
+
+        row = await wait_for(five_sampled, timeout=60, message="5 sampled batches at the hub")
+        assert row.hub_stream == "FLEET_DATA" and row.duplicates == 0 and row.gaps == []
+        js = nc.jetstream()
+        sub = await js.subscribe(
+            "kit.sampled.plant-s.>", stream="FLEET_DATA", ordered_consumer=True
+        )
+        got = [await sub.next_msg(timeout=5) for _ in range(5)]
+        await sub.unsubscribe()
+        stamps = [datetime.fromisoformat(json.loads(m.data)["ts"]) for m in got]
+        assert all((b - a).total_seconds() >= 0.5 for a, b in zip(stamps, stamps[1:]))
+        # Byte for byte one of the site's raw batches (original timestamps).
+        raw = {
+            (await rt.bus.js.get_msg("KIT_DATA", s)).data
+            for s in range(1, (await rt.bus.js.stream_info("KIT_DATA")).state.last_seq + 1)
+        }
+        assert all(m.data in raw for m in got)
+        # Far fewer than the raw batches: the point of sampling (10x here, by timestamps).
+        assert (await js.stream_info("FLEET_DATA")).state.messages < len(raw) / 4
+    finally:
+        if nc is not None:
+            await nc.close()
+        if rt is not None:
+            await rt.stop()
+        await hub.stop()
