@@ -116,8 +116,12 @@ class HubState(BaseModel):
     cluster_ports: list[int] = Field(default_factory=list)
     leaf_ports: list[int] = Field(default_factory=lambda: [7422])
     monitor_ports: list[int] = Field(default_factory=list)
-    """HTTP monitoring port of each node, on 127.0.0.1 only (link bytes/s in ``kit fleet
-    status``); empty: no monitoring."""
+    """HTTP monitoring port of each node as configured, on 127.0.0.1 only (link bytes/s in
+    ``kit fleet status``); 0: any free port; empty: no monitoring."""
+    monitor_bound: list[int] = Field(default_factory=list)
+    """The monitoring ports the running nodes bound (recorded by ``kit hub up``). Kept apart
+    from the configured ones: a config reload must not change the monitoring port, which
+    nats-server refuses (the whole reload would fail)."""
     admin_password: str = Field(default_factory=lambda: secrets.token_urlsafe(24))
     tls: HubTLS | None = None
     max_store: str = "64GB"

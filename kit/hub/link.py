@@ -1,7 +1,7 @@
 """Bytes per second on each site's leaf link, from the hub nodes' own counters.
 
 Every hub node started by ``kit hub`` serves nats-server's monitoring endpoint on
-127.0.0.1 (``monitor_ports`` in ``hub.json``). Its ``/leafz`` lists each leaf connection
+127.0.0.1 (``monitor_ports``/``monitor_bound`` in ``hub.json``). Its ``/leafz`` lists each leaf connection
 with the remote server's name (``kit-<site>``, :func:`kit.hub.leaf.apply_link`) and the
 bytes received from and sent to it. Two readings ``window`` seconds apart give the rate
 each way; ``kit fleet status`` shows it per site. Only on the hub's machine (the endpoint
@@ -66,7 +66,7 @@ async def read_counters(ports: list[int]) -> dict[str, dict[str, Any]]:
 
 async def link_rates(state: HubState, window: float = 1.0) -> dict[str, LinkRate]:
     """Bytes/s each way per site over ``window`` seconds ({} without monitoring ports)."""
-    ports = [p for p in state.monitor_ports if p]
+    ports = [p for p in (state.monitor_bound or state.monitor_ports) if p]
     if not ports:
         return {}
     t0 = time.monotonic()

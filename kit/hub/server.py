@@ -152,7 +152,7 @@ class LocalHub:
         self.state.client_ports = [n.client_port or 0 for n in self.nodes]
         self.state.leaf_ports = [n.leaf_port or 0 for n in self.nodes]
         if self.state.monitor_ports:
-            self.state.monitor_ports = [n.monitor_port or 0 for n in self.nodes]
+            self.state.monitor_bound = [n.monitor_port or 0 for n in self.nodes]
         self.state.save(self.hub_dir)
 
     async def wait_jetstream(self) -> None:

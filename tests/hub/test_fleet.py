@@ -211,8 +211,13 @@ async def test_outage_then_complete_by_sequence_no_duplicates(tmp_path: Path):
                 for s, k in want
             )
 
-        async def status_when(pred):
-            sts = await fleet_status(hnc)
+        async def status_when(pred, site=None):
+            try:
+                sts = await fleet_status(hnc, site=site)
+            except nats.errors.Error:
+                # "JetStream system temporarily unavailable" while the hub elects new
+                # leaders after the node kill: asked again on the next poll.
+                return None
             return sts if pred(sts) else None
 
         await wait_for(lambda: status_when(complete), timeout=90, message="initial sync")
@@ -246,7 +251,10 @@ async def test_outage_then_complete_by_sequence_no_duplicates(tmp_path: Path):
                 a = Runtime(a.settings)
                 await a.start()
                 restarted = True
-            st = _by(await fleet_status(hnc, site="plant-a"), "plant-a", "KIT_KPI")
+            sts = await wait_for(
+                lambda: status_when(lambda _s: True, "plant-a"), timeout=60, message="status"
+            )
+            st = _by(sts, "plant-a", "KIT_KPI")
             assert not st.site_reachable and st.hub_seq == hub_before  # nothing new from A
             site_last = (await a.bus.js.stream_info("KIT_KPI")).state.last_seq
             lag_log.append((elapsed, site_last - (st.hub_seq or 0), st.active_s))
@@ -319,8 +327,9 @@ async def test_outage_then_complete_by_sequence_no_duplicates(tmp_path: Path):
         a_last = (await a.bus.js.stream_info("KIT_KPI")).state.last_seq
 
         async def a_kpi_complete() -> bool:
-            st = _by(await fleet_status(hnc, site="plant-a"), "plant-a", "KIT_KPI")
-            return st.site_last_seq == a_last and st.lag_msgs == 0
+            sts = await status_when(lambda _s: True, "plant-a")
+            st = _by(sts, "plant-a", "KIT_KPI") if sts else None
+            return st is not None and st.site_last_seq == a_last and st.lag_msgs == 0
 
         await wait_for(a_kpi_complete, timeout=120, message="site A's KPI after the forged one")
         hub_b = await _hub_msgs(hjs, "FLEET_KPI", "kit.kpi.plant-b.>")

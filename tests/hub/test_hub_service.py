@@ -142,7 +142,7 @@ async def test_site_limits_hold_while_the_hub_is_away_and_losses_are_named(tmp_p
     add_site(state, "plant-x")
     hub = LocalHub(tmp_path / "hub", state)
     await hub.start()
-    assert state.monitor_ports and state.monitor_ports[0] > 0
+    assert state.monitor_bound and state.monitor_bound[0] > 0
     site = snc = nc = None
     try:
         creds = write_credentials(
