@@ -64,6 +64,9 @@ async def install(
     ]
     if lacking:
         raise ConfigError("site-specific values are needed; nothing was installed", lacking)
+    # The plans need the bundle's profiles this site lacks: added first, removed again if
+    # anything below fails (all or nothing includes the site library).
+    added = _add_site_profiles(library, info["profiles"], files)
     plans = []
     for d, lr in zip(body["deployments"], recipes):
         params = {k: v for k, v in d["params"].items() if v is not None}
@@ -71,10 +74,10 @@ async def install(
         try:
             engine.plan(lr, params, d["id"])  # a wrong value is refused before anything runs
         except ConfigError as exc:
+            _remove_profiles(library, added)
             head = str(exc).split("\n", 1)[0]
             raise ConfigError(f"{d['id']}: {head}", exc.problems) from None
         plans.append((d, lr, params))
-    added = _add_site_profiles(library, info["profiles"], files)
     results: list[dict[str, Any]] = []
     n = len(plans)
     for i, (d, lr, params) in enumerate(plans, 1):
@@ -83,6 +86,7 @@ async def install(
             res = await engine.install(lr, params, d["id"], check_duration_s=check_duration_s)
         except Exception as exc:
             undone = await _roll_back(engine, results, say)
+            _remove_profiles(library, added)
             from kit.recipes.engine import InstallError
 
             raise InstallError(
@@ -102,6 +106,12 @@ async def install(
             for c in report.get("checks", []):
                 say(f"[{i}/{n}] {res['deployment']}:   {c['result'].upper():4} {c['title']}")
     return {"installed": results, "profiles_added": added}
+
+
+def _remove_profiles(library: Any, ids: list[str]) -> None:
+    """Take the profiles this install added out of the site library again."""
+    for pid in ids:
+        (Path(library.profile_dir) / f"{pid}.yaml").unlink(missing_ok=True)
 
 
 async def _roll_back(engine: Any, results: list[dict[str, Any]], say: Progress) -> list[str]:
