@@ -81,13 +81,16 @@ async def start_rollout(
     timeout: float = 10.0,
 ) -> tuple[str, list[SiteRollout]]:
     """Publish ``bundle`` as a new rollout and offer it to ``sites``; return its id and the
-    answers. ``nc`` is an admin connection to the hub with the fleet reply inbox prefix."""
+    answers. ``nc`` is an admin connection to the hub with the fleet reply inbox prefix.
+
+    A site that is not reachable keeps its values in the record (``pending_values``) and is
+    offered the bundle again when its link returns (:func:`reoffer_pending`)."""
     from kit.recipes import bundle as bundles
 
     rid = new_rollout_id()
     answers: list[SiteRollout] = []
     kv = await _bucket(nc.jetstream())
-    record = {
+    record: dict[str, Any] = {
         "id": rid,
         "created": utcnow().isoformat(),
         "name": name,
@@ -95,21 +98,57 @@ async def start_rollout(
         "bundle": bundles.encode(bundle),
         "sites": {},
     }
+    pending: dict[str, Any] = {}
     for site in sites:
         values = site_values(values_dir, site)
         if isinstance(values, str):  # the hub's own values file is invalid: never sent
             answers.append(SiteRollout(site, "refused", f"values file: {values}"))
             continue
-        offer = {"rollout": rid, "name": name, "bundle": record["bundle"], "values": values}
-        try:
-            msg = await nc.request(offer_subject(site), json.dumps(offer).encode(), timeout)
-            reply = json.loads(msg.data)
-            answers.append(SiteRollout(site, reply_state(reply), str(reply.get("reason", ""))))
-        except Exception as exc:  # no responders / time-out: the site's link is down
-            answers.append(SiteRollout(site, "not reachable", type(exc).__name__))
+        answer = await _offer(nc, site, rid, name, record["bundle"], values, timeout)
+        if answer.state == "not reachable":
+            pending[site] = values  # offered again when its link returns (kit hub up)
+        answers.append(answer)
     record["sites"] = {a.site: asdict(a) for a in answers}
+    record["pending_values"] = pending
     await kv.put(rid, json.dumps(record).encode())
     return rid, answers
+
+
+async def _offer(
+    nc: Any, site: str, rid: str, name: str, bundle: str, values: Any, timeout: float
+) -> SiteRollout:
+    offer = {"rollout": rid, "name": name, "bundle": bundle, "values": values}
+    try:
+        msg = await nc.request(offer_subject(site), json.dumps(offer).encode(), timeout)
+        reply = json.loads(msg.data)
+        return SiteRollout(site, reply_state(reply), str(reply.get("reason", "")))
+    except Exception as exc:  # no responders / time-out: the site's link is down
+        return SiteRollout(site, "not reachable", type(exc).__name__)
+
+
+async def reoffer_pending(nc: Any, site: str, timeout: float = 10.0) -> list[str]:
+    """Offer ``site`` every rollout it was not reachable for (``kit hub up`` calls this when
+    the site's link returns); returns the rollout ids offered."""
+    kv = await _bucket(nc.jetstream())
+    try:
+        keys = await kv.keys()
+    except Exception:  # no rollouts yet
+        return []
+    offered = []
+    for rid in sorted(keys):
+        entry = await kv.get(rid)
+        record = json.loads(entry.value)
+        if site not in (record.get("pending_values") or {}):
+            continue
+        values = record["pending_values"][site]
+        answer = await _offer(nc, site, rid, record["name"], record["bundle"], values, timeout)
+        if answer.state == "not reachable":
+            continue  # still away: the next return of the link tries again
+        record["sites"][site] = asdict(answer)
+        del record["pending_values"][site]
+        await kv.put(rid, json.dumps(record).encode())
+        offered.append(rid)
+    return offered
 
 
 def reply_state(reply: dict[str, Any]) -> str:

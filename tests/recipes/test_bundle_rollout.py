@@ -18,7 +18,7 @@ import nats
 
 from kit import codec
 from kit.hub.config import HubState, add_site, site_credentials, write_credentials
-from kit.hub.rollout import counts, rollout_status, start_rollout
+from kit.hub.rollout import counts, reoffer_pending, rollout_status, start_rollout
 from kit.hub.server import LocalHub
 from kit.hub.sources import ensure_streams
 from kit.hub.status import REPLY_PREFIX
@@ -58,15 +58,17 @@ async def test_signed_bundle_rolls_out_to_three_sites_one_rolls_back(
     hnc = None
     try:
         priv, pub = new_keypair(tmp_path / "keys", "lighthouse")
+        settings = {}
         for s in SITES:
             creds = write_credentials(
                 tmp_path / f"{s}.json", site_credentials(state, s, hub.leaf_urls)
             )
             (tmp_path / s).mkdir()
             trust_key(tmp_path / s, pub, "vendor")  # each site trusts the lighthouse's key
-            rt = Runtime(_settings(tmp_path, s, creds, hub.leaf_urls[0]), host=probe_host)
-            await rt.start()
-            sites[s] = rt
+            settings[s] = _settings(tmp_path, s, creds, hub.leaf_urls[0])
+        for s in ("plant-a", "plant-b"):  # plant-c joins later
+            sites[s] = Runtime(settings[s], host=probe_host)
+            await sites[s].start()
         hnc = await nats.connect(
             hub.client_urls, inbox_prefix=REPLY_PREFIX, **hub.connect_options()
         )
@@ -92,6 +94,13 @@ async def test_signed_bundle_rolls_out_to_three_sites_one_rolls_back(
             doc = {"d-m1": {**good, "meter": "m1"}, "d-m2": {**good, "meter_port": port2}}
             (values / f"{s}.yaml").write_text(json.dumps(doc))  # JSON is YAML
 
+        # plant-c is offline when a first rollout goes out: "not reachable", and offered
+        # again when its link comes up (what `kit hub up`'s watcher does then).
+        early, first = await start_rollout(hnc, signed, ["plant-c"], values)
+        assert [(x.site, x.state) for x in first] == [("plant-c", "not reachable")]
+        sites["plant-c"] = Runtime(settings["plant-c"], host=probe_host)
+        await sites["plant-c"].start()
+
         async def reachable_all() -> bool:
             for s in SITES:
                 try:
@@ -106,14 +115,23 @@ async def test_signed_bundle_rolls_out_to_three_sites_one_rolls_back(
         _, unsigned = await start_rollout(hnc, data, ["plant-a"], values)
         assert unsigned[0].state == "refused" and "unsigned" in unsigned[0].reason
 
+        async def settled(rid):
+            st = await rollout_status(hnc, rid)
+            return (
+                st
+                if all(r.state not in ("offered", "not reachable") for r in st["sites"])
+                else None
+            )
+
+        assert await reoffer_pending(hnc, "plant-c") == [early]
+        st0 = await wait_for(lambda: settled(early), timeout=90, message="plant-c's late result")
+        assert [(r.site, r.state) for r in st0["sites"]] == [("plant-c", "rolled_back")]
+        assert await reoffer_pending(hnc, "plant-c") == []  # offered once, not again
+
         rid, answers = await start_rollout(hnc, signed, list(SITES), values, "cell.kitbundle")
         assert [(x.site, x.state) for x in answers] == [(s, "offered") for s in SITES]
 
-        async def settled():
-            st = await rollout_status(hnc, rid)
-            return st if all(r.state != "offered" for r in st["sites"]) else None
-
-        st = await wait_for(settled, timeout=90, message="every site's result at the hub")
+        st = await wait_for(lambda: settled(rid), timeout=90, message="every site's result")
         rows = {r.site: r for r in st["sites"]}
         assert counts(st["sites"]) == {"installed": 2, "rolled_back": 1}
         assert rows["plant-a"].state == rows["plant-b"].state == "installed"
