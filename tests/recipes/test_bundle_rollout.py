@@ -20,7 +20,7 @@ from kit import codec
 from kit.hub.config import HubState, add_site, site_credentials, write_credentials
 from kit.hub.rollout import counts, reoffer_pending, rollout_status, start_rollout
 from kit.hub.server import LocalHub
-from kit.hub.sources import ensure_streams
+from kit.hub.sources import ensure_streams, restart_site_sources
 from kit.hub.status import REPLY_PREFIX
 from kit.hub.view import fleet_view, render_view
 from kit.payloads import KpiValue, utcnow
@@ -123,6 +123,9 @@ async def test_signed_bundle_rolls_out_to_three_sites_one_rolls_back(
                 else None
             )
 
+        # What `kit hub up`'s watcher does when a site's link comes up: its sources (they
+        # were backing off while it was away), then the rollouts it missed.
+        await restart_site_sources(hnc.jetstream(), state, "plant-c")
         assert await reoffer_pending(hnc, "plant-c") == [early]
         st0 = await wait_for(lambda: settled(early), timeout=90, message="plant-c's late result")
         assert [(r.site, r.state) for r in st0["sites"]] == [("plant-c", "rolled_back")]
