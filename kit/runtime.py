@@ -208,6 +208,10 @@ class Runtime:
             bus = await self.component_buses.connect(spec) if self.component_buses else None
             self._add(spec, cfg, bus=bus)
         await recipes_engine.restore_deployments(self)  # re-create recorded deployments
+        if s.hub is not None:  # answer the hub's bundle rollout offers (docs/fleet.md)
+            from kit.hub.agent import start_agent
+
+            await start_agent(self)
         self._heartbeat = self.spawn(self._beat(), "runtime:heartbeat")
         from kit.retention import RetentionMonitor
 

@@ -122,6 +122,12 @@ class HubLinkSettings(_Strict):
     tls_cert: Path | None = None
     """Client certificate for mutual TLS (with ``tls_key``)."""
     tls_key: Path | None = None
+    raw_sample_s: float | None = Field(None, gt=0)
+    """Keep a sampled copy of the raw data (one batch per asset per this many seconds) in
+    ``KIT_DATA_SAMPLED`` for a hub that takes raw data ``sampled`` (docs/fleet.md)."""
+    rollouts: Literal["signed", "unsigned", "never"] = "signed"
+    """Bundle rollouts offered by the hub: ``signed`` takes only bundles signed by a key in
+    this site's trust store, ``unsigned`` also unsigned ones (trials), ``never`` refuses all."""
 
 
 class SupervisorSettings(_Strict):

@@ -279,7 +279,14 @@ async def test_bundle_carries_site_profiles_to_another_site(
             "bundles.install",
             {
                 "bundle": exported["bundle"],
-                "values": {res["deployment"]: {"meter_host": "127.0.0.1"}},
+                # Host, port and the asset's name are this site's own (blanked on export).
+                "values": {
+                    res["deployment"]: {
+                        "meter_host": "127.0.0.1",
+                        "meter_port": sim.port,
+                        "meter": "feed 1",
+                    }
+                },
                 "check_duration_s": 1,
                 "wait_report": True,
             },

@@ -99,6 +99,9 @@ class BundleInstallRequest(InspectRequest):
     """``{deployment: {parameter: value}}``."""
     check_duration_s: float | None = Field(None, gt=0, le=86_400)
     wait_report: bool = False
+    progress: str | None = Field(None, pattern=r"^_INBOX[A-Za-z0-9_]*\.[A-Za-z0-9_.]+$")
+    """A reply inbox of the caller: one message per install step goes there (the CLI shows
+    them); only inbox subjects are accepted."""
 
 
 class BundleInstallReply(Reply):

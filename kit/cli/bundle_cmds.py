@@ -107,7 +107,10 @@ def bundle_show(ctx: click.Context, file: str, url: str | None) -> None:
 @click.option("--url", help="NATS URL of the runtime's bus.")
 @click.pass_context
 def bundle_diff(ctx: click.Context, file: str, url: str | None) -> None:
-    """Compare a bundle with what this site runs (exit code 1 if anything differs)."""
+    """Compare a bundle with what this site runs (exit code 1 if anything differs).
+
+    Compares recipes, plugin versions and the values that are not site-specific: the same
+    bundle installed at another site with its own hosts, ports and names is "same"."""
     info = _inspect(ctx, file, url)
     differs = False
     for d in info.diff:
@@ -116,7 +119,9 @@ def bundle_diff(ctx: click.Context, file: str, url: str | None) -> None:
             click.echo(f"  {c}")
         differs |= d["state"] != "same"
     for p in info.plugins:
-        if p["state"] != "ok":
+        # Versions are compared; files of the same version differ between installs (an
+        # editable install, a rebuilt wheel) and say nothing about what the site runs.
+        if p["state"] == "missing" or p["state"].startswith("version"):
             differs = True
             click.echo(f"plugin {p['distribution']}: bundle has {p['version']}, here: {p['state']}")
     for m in info.missing:
@@ -157,9 +162,15 @@ def bundle_sign(file: str, key_file: str, signer: str) -> None:
     help="A blanked value (repeatable); missing ones are asked for.",
 )
 @click.option(
+    "--values",
+    "values_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="YAML file of this site's values: {deployment: {parameter: value}} (--set wins).",
+)
+@click.option(
     "--yes",
     is_flag=True,
-    help="Do not ask for confirmation (blanked values must be given with --set).",
+    help="Do not ask (blanked values without a recipe default must be given).",
 )
 @click.option(
     "--check-duration", type=click.FloatRange(min=0.1), help="Seconds of live data for the checks."
@@ -170,6 +181,7 @@ def bundle_install(
     ctx: click.Context,
     file: str,
     sets: tuple[str, ...],
+    values_file: str | None,
     yes: bool,
     check_duration: float | None,
     url: str | None,
@@ -182,7 +194,11 @@ def bundle_install(
             "this site lacks what the bundle needs; nothing was installed:\n"
             + "\n".join(f"  {m}" for m in info.missing)
         )
-    values: dict[str, dict[str, str]] = {}
+    values: dict[str, dict[str, Any]] = {}
+    if values_file:
+        from kit.recipes.bundle_site import load_values
+
+        values = load_values(values_file)
     for pair in sets:
         key, _, value = pair.partition("=")
         dep, _, name = key.partition(".")
@@ -194,33 +210,59 @@ def bundle_install(
         for b in d["blanked"]:
             if b["name"] in values.get(d["id"], {}):
                 continue
+            default = b.get("default")
             if not interactive:
+                if default is not None:
+                    continue  # the recipe's default, never the exporting site's value
                 raise ConfigError(
                     f"{d['id']}: value for {b['name']} ({b['prompt']}) is site-specific; "
-                    f"give it with --set {d['id']}.{b['name']}=…"
+                    f"give it with --set {d['id']}.{b['name']}=… or --values FILE"
                 )
             values.setdefault(d["id"], {})[b["name"]] = click.prompt(
-                f"{d['id']}: {b['prompt']}", hide_input=b["type"] == "secret"
+                f"{d['id']}: {b['prompt']}", default=default, hide_input=b["type"] == "secret"
             )
     if interactive and not click.confirm("Install?", default=True):
         raise KitError("cancelled; nothing was installed")
     data = Path(file).read_bytes()
-    res = _call(
-        ctx,
-        dep_api.INSTALL,
-        dep_api.BundleInstallRequest(
-            bundle=bundles.encode(data),
-            name=file,
-            values=values,
-            wait_report=True,
-            check_duration_s=check_duration,
-        ),
-        url,
-        timeout=(check_duration or 3600) * max(1, len(info.deployments)) + 60,
+    request = dep_api.BundleInstallRequest(
+        bundle=bundles.encode(data),
+        name=file,
+        values=values,
+        wait_report=True,
+        check_duration_s=check_duration,
     )
+    timeout = (check_duration or 3600) * max(1, len(info.deployments)) + 60
+    res = run(_install_with_progress(settings_from(ctx), request, url, timeout))
     for r in res.installed:
         state = "installed" if r.changed else "already installed"
         rep = r.report
         click.echo(
             f"{r.deployment}: {state}" + (f", checks {(rep.result or '?').upper()}" if rep else "")
         )
+
+
+async def _install_with_progress(
+    settings: Any, request: dep_api.BundleInstallRequest, url: str | None, timeout: float
+) -> dep_api.BundleInstallReply:
+    """Install through the control API, printing the runtime's progress lines as they come
+    (per deployment, per check): a long install is never silent."""
+    from kit.cli.common import connected
+    from kit.control import ControlClient
+
+    async with connected(settings, url) as bus:
+        inbox = bus.nc.new_inbox()
+
+        async def show(msg: Any) -> None:
+            click.echo(f"  {msg.data.decode(errors='replace')}")
+
+        sub = await bus.nc.subscribe(inbox, cb=show)
+        await bus.nc.flush()
+        request.progress = inbox
+        try:
+            reply: dep_api.BundleInstallReply = await ControlClient(bus, timeout).call(
+                dep_api.INSTALL, request
+            )
+            await bus.nc.flush()  # progress sent before the reply is shown first
+        finally:
+            await sub.unsubscribe()
+        return reply

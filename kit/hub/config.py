@@ -9,8 +9,10 @@ send to the site (``subscribe``):
   ``kit.kpi.<site>.>``, ``kit.event.*.<site>.>``), the delivery subjects of the hub's sources
   of this site (``$KIT.fleet.<site>.>``) and replies to the hub's own requests;
 - subscribe: the read-only part of the site's JetStream API the hub needs for sourcing and
-  proof of delivery (``$JS.<site>.API.CONSUMER.CREATE.KIT_*``, ``STREAM.INFO.KIT_*``...) and
-  flow control of those sources. Never ``kit.>``: one site's data never reaches another site.
+  proof of delivery (``$JS.<site>.API.CONSUMER.CREATE.KIT_*``, ``STREAM.INFO.KIT_*``...),
+  flow control of those sources, and the site's bundle rollout offers
+  (``$KIT.rollout.<site>.offer``, :mod:`kit.hub.agent`). Never ``kit.>``: one site's data
+  never reaches another site.
 
 The state file holds passwords (0600, like the site's own ``nats/auth.json``).
 """
@@ -22,9 +24,9 @@ import os
 import re
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kit.errors import ConfigError
 
@@ -33,7 +35,15 @@ STATE_FILE = "hub.json"
 #: Site ids are subject tokens and JetStream domain names.
 SITE_ID = re.compile(r"^[a-z0-9_-]{1,64}$")
 #: Streams at the site the hub sources, and the hub stream each goes to.
-FLEET_STREAMS = {"KIT_KPI": "FLEET_KPI", "KIT_EVENTS": "FLEET_EVENTS", "KIT_DATA": "FLEET_DATA"}
+FLEET_STREAMS = {
+    "KIT_KPI": "FLEET_KPI",
+    "KIT_EVENTS": "FLEET_EVENTS",
+    "KIT_DATA": "FLEET_DATA",
+    "KIT_DATA_SAMPLED": "FLEET_DATA",
+}
+#: The hub streams, each once.
+HUB_STREAMS = list(dict.fromkeys(FLEET_STREAMS.values()))
+SAMPLED_PREFIX = "kit.sampled"
 
 
 def deliver_prefix(site: str) -> str:
@@ -47,6 +57,7 @@ def site_filter(stream: str, site: str) -> str:
         "KIT_KPI": f"kit.kpi.{site}.>",
         "KIT_EVENTS": f"kit.event.*.{site}.>",
         "KIT_DATA": f"kit.data.{site}.>",
+        "KIT_DATA_SAMPLED": f"{SAMPLED_PREFIX}.{site}.>",
     }[stream]
 
 
@@ -83,8 +94,16 @@ class SiteEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     password: str
-    raw_data: bool = False
-    """Also source ``KIT_DATA`` (raw samples); KPIs and events always go to the hub."""
+    raw_data: Literal["all", "sampled", "none"] = "none"
+    """Raw samples to the hub: ``all`` (the site's ``KIT_DATA``), ``sampled`` (its
+    ``KIT_DATA_SAMPLED``: at most one batch per asset per ``hub.raw_sample_s`` at the site,
+    :mod:`kit.hub.sampler`) or ``none``. KPIs and events always go to the hub."""
+
+    @field_validator("raw_data", mode="before")
+    @classmethod
+    def _from_flag(cls, v: Any) -> Any:
+        # hub.json written before the modes existed said true/false.
+        return {True: "all", False: "none"}.get(v, v) if isinstance(v, bool) else v
 
 
 class HubState(BaseModel):
@@ -96,10 +115,21 @@ class HubState(BaseModel):
     client_ports: list[int] = Field(default_factory=lambda: [4300])
     cluster_ports: list[int] = Field(default_factory=list)
     leaf_ports: list[int] = Field(default_factory=lambda: [7422])
+    monitor_ports: list[int] = Field(default_factory=list)
+    """HTTP monitoring port of each node as configured, on 127.0.0.1 only (link bytes/s in
+    ``kit fleet status``); 0: any free port; empty: no monitoring."""
+    monitor_bound: list[int] = Field(default_factory=list)
+    """The monitoring ports the running nodes bound (recorded by ``kit hub up``). Kept apart
+    from the configured ones: a config reload must not change the monitoring port, which
+    nats-server refuses (the whole reload would fail)."""
     admin_password: str = Field(default_factory=lambda: secrets.token_urlsafe(24))
     tls: HubTLS | None = None
     max_store: str = "64GB"
     sites: dict[str, SiteEntry] = Field(default_factory=dict)
+    max_lag_msgs: int | None = Field(None, ge=0)
+    """Lag alarm: a source more than this many messages behind (None: no limit)."""
+    max_lag_s: float | None = Field(300.0, ge=0)
+    """Lag alarm: a source more than this many seconds behind (None: no limit)."""
 
     @classmethod
     def create(
@@ -110,6 +140,7 @@ class HubState(BaseModel):
         cluster_port: int = 6300,
         leaf_port: int = 7422,
         tls: HubTLS | None = None,
+        monitor_port: int = 0,
     ) -> HubState:
         """A new hub of ``nodes`` (1 or 3) on consecutive ports from the given bases.
 
@@ -126,6 +157,7 @@ class HubState(BaseModel):
             client_ports=[client_port + i if client_port else 0 for i in range(nodes)],
             cluster_ports=[cluster_port + i for i in range(nodes)] if nodes > 1 else [],
             leaf_ports=[leaf_port + i if leaf_port else 0 for i in range(nodes)],
+            monitor_ports=[monitor_port + i if monitor_port else 0 for i in range(nodes)],
             tls=tls,
         )
 
@@ -188,7 +220,9 @@ def site_permissions(site: str) -> dict[str, Any]:
             ]
         },
         "subscribe": {
-            "allow": [f"{api}.>", "$JS.FC.>"],
+            # The hub may offer this site bundle rollouts on its own offer subject only
+            # (kit.hub.agent); the site decides by its own policy and trust store.
+            "allow": [f"{api}.>", "$JS.FC.>", f"$KIT.rollout.{site}.offer"],
             "deny": [f"{api}.{call}" for call in DENIED_SITE_API],
         },
         # Replies to the hub's API requests go to its inboxes: allowed only as responses.
@@ -234,6 +268,12 @@ def node_config(state: HubState, index: int, hub_dir: Path) -> str:
         f"port: {cp if cp else -1}",
         f"pid_file: {_q(str(hub_dir / name / 'nats-server.pid'))}",
         "max_payload: 8MB",
+    ]
+    if index < len(state.monitor_ports):
+        # Loopback only: the monitoring endpoint has no authentication.
+        mp = state.monitor_ports[index]
+        lines.append(f'http: "127.0.0.1:{mp if mp else -1}"')
+    lines += [
         "jetstream {",
         f"  store_dir: {_q(str(store))}",
         f"  domain: {HUB_DOMAIN}",
@@ -323,18 +363,24 @@ def write_configs(state: HubState, hub_dir: Path) -> list[Path]:
     return out
 
 
-def add_site(state: HubState, site: str, raw_data: bool = False) -> SiteEntry:
+def add_site(state: HubState, site: str, raw_data: bool | str = False) -> SiteEntry:
     """Register ``site`` (new password) or update its options (password kept).
 
     Raises:
         ConfigError: invalid site id.
     """
     check_site_id(site)
+    if isinstance(raw_data, bool):
+        raw_data = "all" if raw_data else "none"
+    if raw_data not in ("all", "sampled", "none"):
+        raise ConfigError(f"--raw-data {raw_data!r}: all, sampled or none")
     entry = state.sites.get(site)
     if entry is None:
-        entry = SiteEntry(password=secrets.token_urlsafe(24), raw_data=raw_data)
+        entry = SiteEntry.model_validate(
+            {"password": secrets.token_urlsafe(24), "raw_data": raw_data}
+        )
     else:
-        entry.raw_data = raw_data
+        entry.raw_data = raw_data  # type: ignore[assignment]  # checked above
     state.sites[site] = entry
     return entry
 

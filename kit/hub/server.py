@@ -24,6 +24,7 @@ from kit.hub.config import HubState, admin_options, write_configs
 from kit.natsserver import _LISTEN, _READY, _pdeathsig, server_binary
 
 _LEAF_LISTEN = re.compile(r"Listening for leafnode connections on (\S+):(\d+)")
+_MONITOR = re.compile(r"Starting http monitor on (\S+):(\d+)")
 
 
 @dataclass
@@ -34,6 +35,7 @@ class HubNode:
     process: asyncio.subprocess.Process | None = None
     client_port: int | None = None
     leaf_port: int | None = None
+    monitor_port: int | None = None
     log: list[str] = field(default_factory=list)
     _drain: asyncio.Task[None] | None = None
 
@@ -80,6 +82,8 @@ class HubNode:
                 self.client_port = int(m.group(2))
             if m := _LEAF_LISTEN.search(line):
                 self.leaf_port = int(m.group(2))
+            if m := _MONITOR.search(line):
+                self.monitor_port = int(m.group(2))
             if _READY in line:
                 return
 
@@ -147,6 +151,8 @@ class LocalHub:
         # and `kit hub add-site` run later must hand sites the real leaf URL.
         self.state.client_ports = [n.client_port or 0 for n in self.nodes]
         self.state.leaf_ports = [n.leaf_port or 0 for n in self.nodes]
+        if self.state.monitor_ports:
+            self.state.monitor_bound = [n.monitor_port or 0 for n in self.nodes]
         self.state.save(self.hub_dir)
 
     async def wait_jetstream(self) -> None:

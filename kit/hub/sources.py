@@ -22,18 +22,25 @@ from nats.js.api import (
 )
 from nats.js.errors import NotFoundError
 
-from kit.hub.config import FLEET_STREAMS, HubState, deliver_prefix, site_filter
+from kit.hub.config import FLEET_STREAMS, HUB_STREAMS, HubState, deliver_prefix, site_filter
 
 #: Default retention of the hub streams (days); a hub is sized for many sites (docs/fleet.md).
 MAX_AGE_DAYS = {"FLEET_KPI": 400, "FLEET_EVENTS": 400, "FLEET_DATA": 30}
 
 
+def site_stream_for(hub_stream: str, raw_data: str) -> str | None:
+    """Which of a site's streams goes into ``hub_stream`` (None: nothing from this site)."""
+    if hub_stream != "FLEET_DATA":
+        return next(k for k, v in FLEET_STREAMS.items() if v == hub_stream)
+    return {"all": "KIT_DATA", "sampled": "KIT_DATA_SAMPLED"}.get(raw_data)
+
+
 def site_sources(state: HubState, hub_stream: str) -> list[StreamSource]:
     """The sources of ``hub_stream`` for every site of ``state`` (sorted by site)."""
-    site_stream = next(k for k, v in FLEET_STREAMS.items() if v == hub_stream)
     out = []
     for site, entry in sorted(state.sites.items()):
-        if site_stream == "KIT_DATA" and not entry.raw_data:
+        site_stream = site_stream_for(hub_stream, entry.raw_data)
+        if site_stream is None:
             continue
         out.append(
             StreamSource(
@@ -70,7 +77,7 @@ async def ensure_streams(js: Any, state: HubState) -> list[str]:
     the others resend.
     """
     names = []
-    for hub_stream in FLEET_STREAMS.values():
+    for hub_stream in HUB_STREAMS:
         cfg = stream_config(state, hub_stream)
         if not cfg.sources:
             continue
@@ -91,7 +98,7 @@ async def restart_site_sources(js: Any, state: HubState, site: str) -> None:
     starts them at once; the hub resumes each after the last site sequence it stored (no
     duplicates: ``tests/hub/test_fleet.py`` checks by sequence).
     """
-    for hub_stream in FLEET_STREAMS.values():
+    for hub_stream in HUB_STREAMS:
         full = stream_config(state, hub_stream)
         mine = [s for s in full.sources or [] if s.external and s.external.api == f"$JS.{site}.API"]
         if not mine:

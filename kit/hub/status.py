@@ -14,7 +14,8 @@ For each source of each ``FLEET_*`` stream on the hub:
 
 Lag in seconds is the site's last message time minus the time the hub stored the newest
 message it has from that site (0 when nothing is missing); without the site's view it is the
-time since the hub last heard from the source.
+time since the hub last heard from the source (or, if the hub lost that record, the age of
+the newest message it has from the site): the hub cannot know what it is missing.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any, cast
 
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from kit.hub.config import FLEET_STREAMS, site_filter
+from kit.hub.config import HUB_STREAMS, site_filter
 
 #: Inbox prefix for requests the hub makes to sites (sites may publish replies under it).
 REPLY_PREFIX = "$KIT.fleet.reply"
@@ -57,6 +58,11 @@ class SourceStatus:
     lag_s: float | None = None
     duplicates: int = 0
     gaps: list[tuple[int, int]] = field(default_factory=list)
+    lost: list[tuple[int, int]] = field(default_factory=list)
+    """Sequences the site discarded (its retention limits) before the hub had them."""
+    link_in_bytes_s: float | None = None
+    """Bytes/s site → hub on the site's leaf link (``kit.hub.link``; None: not measured)."""
+    link_out_bytes_s: float | None = None
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -147,7 +153,7 @@ async def fleet_status(
     """
     js = nc.jetstream()
     out: list[SourceStatus] = []
-    for hub_stream in FLEET_STREAMS.values():
+    for hub_stream in HUB_STREAMS:
         info = await _request(nc, f"$JS.API.STREAM.INFO.{hub_stream}", timeout)
         if not info or "config" not in info:
             continue
@@ -193,19 +199,28 @@ def _judge(st: SourceStatus, site_info: dict[str, Any] | None, scanned: dict[str
     if last < first:  # empty site stream
         st.expected, st.present, st.completeness_pct, st.lag_msgs, st.lag_s = 0, 0, 100.0, 0, 0.0
         return
+    below = [s for s in present if s < first]
+    if st.site_reachable and below and max(below) + 1 < first:
+        # The site's limits dropped these while the hub did not have them yet (a long
+        # outage): lost, and named as such — site retention bounds an outage (docs/fleet.md).
+        st.lost = [(max(below) + 1, first - 1)]
     in_range = {s for s in present if first <= s <= last}
     st.present = len(in_range)
     st.expected = last - first + 1
     st.completeness_pct = round(100.0 * st.present / st.expected, 3)
     st.gaps = gaps_in(in_range, first, last)[:MAX_GAPS_SHOWN]
     st.lag_msgs = last - max(in_range) if in_range else st.expected
-    if st.lag_msgs == 0:
+    if st.lag_msgs == 0 and st.site_reachable:
         st.lag_s = 0.0
     elif st.site_reachable and st.site_last_ts and scanned["newest"] is not None:
         site_ts = _parse_ts(st.site_last_ts)
         st.lag_s = max(0.0, (site_ts - scanned["newest"]).total_seconds())
-    else:
+    elif st.active_s is not None:
         st.lag_s = st.active_s
+    elif scanned["newest"] is not None:
+        # The hub's source lost its contact record (e.g. a new stream leader after a hub
+        # node died): the age of the newest message the hub has from the site.
+        st.lag_s = max(0.0, (datetime.now(UTC) - scanned["newest"]).total_seconds())
 
 
 def _parse_ts(text: str) -> datetime:
@@ -230,8 +245,14 @@ def alarms(
             why.append(f"lag {r.lag_s:.1f} s > {max_lag_s:g} s")
         if r.gaps:
             why.append(f"{len(r.gaps)} gap(s)")
+        if r.lost:
+            why.append("lost at the site before delivery: " + _ranges(r.lost))
         if r.duplicates:
             why.append(f"{r.duplicates} duplicate(s)")
         if why:
             out.append(f"ALARM {r.site} {r.stream}: " + ", ".join(why))
     return out
+
+
+def _ranges(ranges: list[tuple[int, int]]) -> str:
+    return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in ranges)

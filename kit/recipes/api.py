@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from kit.api import Problem, problem_from_text, run_cpu
@@ -228,6 +229,19 @@ def add_endpoints(api: Any, runtime: Any) -> None:
         )
 
     async def bundles_install(b: dep_api.BundleInstallRequest) -> dict[str, Any]:
+        progress = None
+        if b.progress:
+            subject = b.progress
+            nc = runtime.bus.nc
+
+            sent: set[asyncio.Task[None]] = set()
+
+            def progress(line: str) -> None:
+                # Fire and forget (in order): a caller that went away must not stop the install.
+                t = asyncio.get_running_loop().create_task(nc.publish(subject, line.encode()))
+                sent.add(t)
+                t.add_done_callback(sent.discard)
+
         return await bundles.install_bundle(
             engine,
             bundles.decode(b.bundle),
@@ -235,6 +249,7 @@ def add_endpoints(api: Any, runtime: Any) -> None:
             check_duration_s=b.check_duration_s,
             wait_report=b.wait_report,
             name=b.name or "bundle",
+            progress=progress,
         )
 
     for spec, fn in (

@@ -9,9 +9,9 @@ A bundle is a zip file (``*.kitbundle``) holding::
     reports/<deployment>.{json,md}   the commissioning reports
     manifest.sig             (reserved) detached signature of manifest.json — see below
 
-Site-specific values (``host`` and ``secret`` parameters and any marked
-``site_specific: true``) are blanked and listed, so the receiving site is asked for exactly
-those. A file whose hash does not match the manifest, a missing file or an unlisted extra
+Site-specific values (hosts, ports, unit ids, asset/area/line names, secrets: see
+:mod:`kit.recipes.bundle_site`) are blanked and listed, so the receiving site is asked for
+exactly those; the commissioning reports have them scrubbed. A file whose hash does not match the manifest, a missing file or an unlisted extra
 file makes the whole bundle refused.
 
 Signatures: ``manifest.json`` is the signed content. :data:`SIGNATURE_FILE` is the only
@@ -28,17 +28,16 @@ import json
 import zipfile
 import zlib
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from kit import __version__
-from kit.errors import ConfigError, KitError, PluginError
+from kit.errors import ConfigError, KitError
 from kit.payloads import utcnow
+from kit.recipes.bundle_site import blank_entry, scrub, scrub_values, site_parameters
 from kit.recipes.checks import report_markdown
 from kit.recipes.loader import LoadedRecipe, parse_recipe
-from kit.recipes.params import is_site_specific
 
 FORMAT = "kit-bundle/1"
 MANIFEST = "manifest.json"
@@ -143,16 +142,20 @@ async def export_bundle(engine: Any, deployments: list[str]) -> bytes:
         files[recipe_file] = lr.text.encode()
         params: dict[str, Any] = {}
         blanked: list[dict[str, Any]] = []
+        site_specific = site_parameters(lr.recipe)
         for name, value in rec["params"].items():
-            p = lr.recipe.parameters.get(name)
-            if p is not None and is_site_specific(p):
+            if name in site_specific:
                 params[name] = BLANK
-                blanked.append({"name": name, "type": p.type, "prompt": p.prompt})
+                blanked.append(blank_entry(lr.recipe, name, site_specific[name]))
             else:
                 params[name] = value
         if rec.get("report"):
-            files[f"reports/{rec['id']}.json"] = json.dumps(rec["report"], indent=2).encode()
-            files[f"reports/{rec['id']}.md"] = report_markdown(rec).encode()
+            # The reports name the lighthouse's devices and assets: its values are scrubbed.
+            texts = scrub_values([rec["params"].get(b["name"]) for b in blanked])
+            files[f"reports/{rec['id']}.json"] = json.dumps(
+                scrub(rec["report"], texts), indent=2
+            ).encode()
+            files[f"reports/{rec['id']}.md"] = scrub(report_markdown(rec), texts).encode()
         deps.append(
             {
                 "id": rec["id"],
@@ -340,6 +343,12 @@ def _dotted(loc: tuple[Any, ...]) -> str:
     return dotted([p for p in loc])
 
 
+def _text(files: dict[str, bytes], name: str) -> str:
+    from kit.yamlfiles import decode_text
+
+    return decode_text(files[name], name)
+
+
 def bundle_recipes(
     data: bytes, name: str = "bundle", keys: dict[str, Any] | None = None
 ) -> list[LoadedRecipe]:
@@ -422,7 +431,10 @@ def inspect_bundle(
         if rec is None:
             diff.append({"deployment": d["id"], "state": "not installed here"})
             continue
-        blanked = {b["name"] for b in d["blanked"]}
+        # Site values never count, also those an older bundle did not blank yet.
+        blanked = {b["name"] for b in d["blanked"]} | set(
+            site_parameters(parse_recipe(_text(files, d["recipe_file"]), d["recipe_file"]).recipe)
+        )
         changes = []
         if rec["version"] != d["version"]:
             changes.append(f"recipe version {rec['version']} here, {d['version']} in bundle")
@@ -454,92 +466,12 @@ async def install_bundle(
     engine: Any,
     data: bytes,
     values: dict[str, dict[str, Any]] | None = None,
-    *,
-    check_duration_s: float | None = None,
-    wait_report: bool = False,
-    name: str = "bundle",
+    **options: Any,
 ) -> dict[str, Any]:
-    """Install every deployment of a bundle, asking only for its blanked values.
+    """Install every deployment of a bundle, all or nothing (:func:`kit.recipes.bundle_install.install`)."""
+    from kit.recipes.bundle_install import install
 
-    Args:
-        values: ``{deployment: {param: value}}`` for the blanked parameters.
-
-    Raises:
-        BundleError: tampered or invalid bundle.
-        PluginError: a required plugin version or profile is missing here (each named).
-        ConfigError: blanked values not given (each named), or validation problems.
-    """
-    keys = engine.runtime.trust_store().keys
-    library = engine.runtime.library
-    info = inspect_bundle(data, library, await engine.store.all(), name, keys)
-    if info["missing"]:
-        raise _missing_error(info["missing"])
-    _, files, _ = open_bundle(data, name, keys)
-    body = bundle_body(files, name)
-    recipes = bundle_recipes(data, name, keys)  # every recipe checked before anything is installed
-    values = values or {}
-    lacking = [
-        f"{d['id']}: {b['name']} ({b['prompt']})"
-        for d in body["deployments"]
-        for b in d["blanked"]
-        if values.get(d["id"], {}).get(b["name"]) in (None, "")
-    ]
-    if lacking:
-        raise ConfigError("site-specific values are needed; nothing was installed", lacking)
-    added = _add_site_profiles(library, info["profiles"], files)
-    results = []
-    for d, lr in zip(body["deployments"], recipes):
-        params = {k: v for k, v in d["params"].items() if v is not None}
-        params.update(values.get(d["id"], {}))
-        results.append(
-            await engine.install(
-                lr, params, d["id"], check_duration_s=check_duration_s, wait_report=wait_report
-            )
-        )
-    return {"installed": results, "profiles_added": added}
-
-
-def _add_site_profiles(
-    library: Any, rows: list[dict[str, Any]], files: dict[str, bytes]
-) -> list[str]:
-    """Write the bundle's profiles this site lacks into its site library; returns their ids.
-
-    All are validated first (every problem named, nothing written), so a bundle cannot put
-    a broken profile into the library.
-    """
-    import tempfile
-
-    from kit.library import write_site_file
-    from kit.profiles import load_profile
-
-    todo = [r for r in rows if r["state"] == "added to the site library on install"]
-    if todo and library.profile_dir is None:
-        raise ConfigError("this runtime has no data directory to add the bundle's profiles to")
-    problems: list[str] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for r in todo:
-            check = Path(tmp) / r["file"]
-            check.parent.mkdir(parents=True, exist_ok=True)
-            check.write_bytes(files[r["file"]])
-            try:
-                prof = load_profile(check, library.host)
-            except ConfigError as exc:
-                problems.extend(exc.problems or [str(exc)])
-                continue
-            if prof.id != r["id"]:
-                problems.append(f"{r['file']}:1: id: {prof.id!r}, but the bundle lists {r['id']!r}")
-    if problems:
-        raise ConfigError("the bundle's profiles are invalid; nothing was installed", problems)
-    for r in todo:
-        write_site_file(library.profile_dir, r["id"], files[r["file"]])
-    return [r["id"] for r in todo]
-
-
-def _missing_error(missing: list[str]) -> PluginError:
-    return PluginError(
-        "this site lacks what the bundle needs; nothing was installed:\n"
-        + "\n".join(f"  {m}" for m in missing)
-    )
+    return await install(engine, data, values, **options)
 
 
 def encode(data: bytes) -> str:

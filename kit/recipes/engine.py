@@ -352,6 +352,10 @@ class RecipeEngine:
         self._tasks[record["id"]] = task
         return task
 
+    def commissioning_task(self, deployment: str) -> asyncio.Task[dict[str, Any]] | None:
+        """The running (or finished) acceptance checks of ``deployment``, if any."""
+        return self._tasks.get(deployment)
+
     async def uninstall(self, deployment: str) -> dict[str, Any]:
         """Remove every component of a deployment and its record."""
         async with self._lock:

@@ -128,3 +128,27 @@ def test_up_add_site_and_fleet_status(hub_process: Path):
     assert all(not x["site_reachable"] for x in rows)  # no site connected yet
     r = CliRunner().invoke(cli, ["fleet", "status", "--dir", str(d)])
     assert "plant-a" in r.output and "site not reachable" in r.output
+
+
+def test_fleet_view_and_rollout_status_cli(hub_process: Path):
+    d = hub_process
+    r = CliRunner().invoke(cli, ["hub", "add-site", "plant-v", "--dir", str(d)])
+    assert r.exit_code == 0, r.output
+    # No rollout yet: a clear error, not a traceback.
+    r = CliRunner().invoke(cli, ["fleet", "rollout", "status", "--dir", str(d)])
+    assert r.exit_code == 2 and "no rollouts on this hub yet" in r.output
+    # Offering to a site that is not connected: it shows as not reachable, per site.
+    bundle = d / "empty.kitbundle"
+    bundle.write_bytes(b"not even a zip")
+    r = CliRunner().invoke(
+        cli, ["fleet", "rollout", str(bundle), "--sites", "plant-v", "--dir", str(d), "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert [(s["site"], s["state"]) for s in out["sites"]] == [("plant-v", "not reachable")]
+    r = CliRunner().invoke(cli, ["fleet", "rollout", "status", out["rollout"], "--dir", str(d)])
+    assert r.exit_code == 1 and "plant-v" in r.output and "not reachable" in r.output
+    # The fleet view lists the site (it has not reported yet).
+    r = CliRunner().invoke(cli, ["fleet", "--dir", str(d), "--hours", "1"])
+    assert r.exit_code == 0, r.output
+    assert "plant-v" in r.output and "never" in r.output and "KPIS PER SHIFT" in r.output

@@ -60,7 +60,9 @@ class ProbeAdapter(Adapter):
     @classmethod
     async def test_connection(cls, config: ProbeConfig) -> str:
         try:
-            _r, w = await asyncio.wait_for(asyncio.open_connection(config.host, config.port), 2)
+            # 10 s like the engine's own bound: on a loaded CI box 2 s once ran out for a
+            # listening port (a closed one is refused at once either way).
+            _r, w = await asyncio.wait_for(asyncio.open_connection(config.host, config.port), 10)
         except (TimeoutError, OSError) as exc:
             raise AdapterError(
                 f"cannot connect to {config.host}:{config.port}: {exc}; check the IP address "

@@ -65,14 +65,17 @@ async def test_bundle_installs_into_fresh_site_asking_only_blanked_values(
     a = await make_runtime(kit_settings, host=probe_host)
     res = await a.recipe_engine.install(
         load_recipe(recipe_file),
-        {"meter_host": "127.0.0.1", "meter_port": device, "factor": 4},
+        {"meter_host": "127.0.0.1", "meter_port": device, "factor": 4, "meter": "lighthouse_m7"},
+        # Deployment ids travel (they key the values); the default one would carry the name.
+        "meter-energy",
         wait_report=True,
         check_duration_s=0.5,
     )
     dep = res["deployment"]
     exported = await ControlClient(a.bus).call("bundles.export", {"deployments": [dep]})
     data = bundles.decode(exported["bundle"])
-    names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
+    z = zipfile.ZipFile(io.BytesIO(data))
+    names = set(z.namelist())
     assert {
         "manifest.json",
         "bundle.json",
@@ -81,14 +84,27 @@ async def test_bundle_installs_into_fresh_site_asking_only_blanked_values(
         f"reports/{dep}.json",
         f"reports/{dep}.md",
     } <= names
-    body = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("bundle.json"))
-    assert body["deployments"][0]["params"]["meter_host"] is None  # blanked, not leaked
-    assert body["deployments"][0]["params"]["meter_port"] == device
+    body = json.loads(z.read("bundle.json"))
+    params = body["deployments"][0]["params"]
+    # Host, port and the asset's name are the lighthouse's: blanked, not leaked; the
+    # know-how (the factor) travels.
+    assert (params["meter_host"], params["meter_port"], params["meter"]) == (None, None, None)
+    assert params["factor"] == 4
+    # Nor are they anywhere else in the bundle (the reports name the devices and assets).
+    for n in names - {"recipes/probe-energy-1.0.0.yaml", "profiles/probe-meter.yaml"}:
+        text = z.read(n).decode()
+        assert "lighthouse_m7" not in text, n
+        assert "127.0.0.1" not in text, n
+        assert f":{device}" not in text and f'"meter_port": {device}' not in text, n
+    assert "<site-specific>" in z.read(f"reports/{dep}.json").decode()
 
     b = await make_runtime(other_site, host=probe_host)
     client = ControlClient(b.bus, timeout=30)
     info = await client.call("bundles.inspect", {"bundle": exported["bundle"]})
-    assert [x["name"] for x in info["deployments"][0]["blanked"]] == ["meter_host"]
+    blanked = {x["name"]: x for x in info["deployments"][0]["blanked"]}
+    assert sorted(blanked) == ["meter", "meter_host", "meter_port"]
+    # Asked with the recipe's default, never the lighthouse's value.
+    assert blanked["meter_port"]["default"] == 502 and blanked["meter"]["default"] == "meter1"
     assert info["missing"] == [] and info["diff"] == [
         {"deployment": dep, "state": "not installed here"}
     ]
@@ -96,20 +112,86 @@ async def test_bundle_installs_into_fresh_site_asking_only_blanked_values(
         await client.call("bundles.install", {"bundle": exported["bundle"]})
     assert err.value.exit_code == ConfigError.exit_code
     assert f"{dep}: meter_host (IP address of the meter)" in str(err.value)
+    assert "meter_port" not in str(err.value)  # it has a recipe default
     assert b.supervisor.instances == {}
+    lines: list[str] = []
+    inbox = b.bus.nc.new_inbox()
+
+    async def got(msg) -> None:
+        lines.append(msg.data.decode())
+
+    sub = await b.bus.nc.subscribe(inbox, cb=got)
     out = await client.call(
         "bundles.install",
         {
             "bundle": exported["bundle"],
-            "values": {dep: {"meter_host": "127.0.0.1"}},
+            "values": {dep: {"meter_host": "127.0.0.1", "meter_port": device, "meter": "b_m1"}},
             "check_duration_s": 0.5,
             "wait_report": True,
+            "progress": inbox,
         },
     )
     assert out["installed"][0]["changed"] and out["installed"][0]["report"]["result"] == "pass"
-    assert specs(b, dep) == specs(a, dep)
+    # Progress per deployment and per check came while installing.
+    from kit.testing import wait_for
+
+    await wait_for(
+        lambda: sum(" PASS " in line for line in lines) == 4, message="progress of 4 checks"
+    )
+    await sub.unsubscribe()
+    assert any(line.startswith(f"[1/1] {dep}: probe-energy 1.0.0") for line in lines)
+    assert any(line == f"[1/1] {dep}: installed" for line in lines)
+    checks = [line for line in lines if line.startswith(f"[1/1] {dep}:   PASS ")]
+    assert len(checks) == 4
+    assert {i.asset for i in b.supervisor.instances.values()} == {
+        f"{other_site.site}/hall/line1/b_m1"
+    }
+    # Reinstalled elsewhere, with its own host, port and asset name: "same".
     after = await client.call("bundles.inspect", {"bundle": exported["bundle"]})
     assert after["diff"] == [{"deployment": dep, "state": "same", "changes": []}]
+    # A non-site value changed here is a difference.
+    await b.recipe_engine.upgrade(dep, load_recipe(recipe_file), {"factor": 5})
+    changed = await client.call("bundles.inspect", {"bundle": exported["bundle"]})
+    assert changed["diff"][0]["changes"] == ["factor: 5.0 here, 4.0 in bundle"]
+
+
+async def test_bundle_install_is_all_or_nothing(
+    kit_settings, other_site, make_runtime, probe_host, device, closed_port, recipe_file
+):
+    a = await make_runtime(kit_settings, host=probe_host)
+    lr = load_recipe(recipe_file)
+    for name in ("m1", "m2"):
+        await a.recipe_engine.install(
+            lr, {"meter_host": "127.0.0.1", "meter_port": device, "meter": name}, f"d-{name}"
+        )
+    data = await bundles.export_bundle(a.recipe_engine, ["d-m1", "d-m2"])
+    b = await make_runtime(other_site, host=probe_host)
+    good = {"meter_host": "127.0.0.1", "meter_port": device}
+    # A value the recipe refuses: nothing is started at all.
+    with pytest.raises(ConfigError, match="(?s)d-m2: .*meter_port: 70000 is not a port"):
+        await bundles.install_bundle(
+            b.recipe_engine, data, {"d-m1": good, "d-m2": {**good, "meter_port": 70000}}
+        )
+    assert b.supervisor.instances == {}
+    # A device that does not answer at the second deployment: the first, already
+    # installed by this call, is removed again.
+    lines: list[str] = []
+    with pytest.raises(KitError) as err:
+        await bundles.install_bundle(
+            b.recipe_engine,
+            data,
+            {"d-m1": good, "d-m2": {**good, "meter_port": closed_port}},
+            progress=lines.append,
+        )
+    assert "d-m2: connection test failed" in str(err.value)
+    assert "rolled back: d-m1" in str(err.value)
+    assert lines[:2] == [
+        "[1/2] d-m1: probe-energy 1.0.0 — testing connections",
+        "[1/2] d-m1: installed",
+    ]
+    assert "rolled back d-m1" in lines
+    assert b.supervisor.instances == {}
+    assert await b.recipe_engine.store.all() == []
 
 
 async def test_tampered_bundle_is_refused(

@@ -111,6 +111,25 @@ async def test_install_show_export_uninstall_through_the_cli(
     assert rt.supervisor.instances == {}
     code, out, _ = await kit("bundle", "diff", str(bundle), env=env)
     assert code == 1 and f"{dep}: not installed here" in out
+    # Installed again from the bundle with another machine name (blanked: this site's own);
+    # the CLI shows progress per deployment and per check while the runtime works.
+    code, out, err = await kit(
+        "bundle",
+        "install",
+        str(bundle),
+        "--yes",
+        "--set",
+        f"{dep}.machine=Lathe 3",
+        "--check-duration",
+        "0.5",
+        env=env,
+    )
+    assert code == 0, err
+    assert f"[1/1] {dep}: synthetic-machine-watch 1.1.0 — testing connections" in out
+    assert f"[1/1] {dep}:   PASS machine updates at least every 5 s" in out
+    assert f"{dep}: installed, checks PASS" in out
+    code, out, _ = await kit("bundle", "diff", str(bundle), env=env)
+    assert code == 0 and f"{dep}: same" in out  # the machine name is a site value
     code, out, err = await kit(
         "install", "synthetic-machine-watch", "--set", "interval=500", "--yes", env=env
     )

@@ -16,9 +16,27 @@ import kit
     "--url",
     help="NATS URL of the runtime's bus, e.g. nats://10.0.0.5:4222 (default: the local runtime).",
 )
+@click.option(
+    "--hub",
+    metavar="DIR|URL",
+    help="Show the fleet view of a hub instead: its directory (kit hub) or client URL.",
+)
 @click.pass_context
-def tui(ctx: click.Context, url: str | None) -> None:
-    """Open the terminal UI: overview, recipe catalog and install wizard, KPIs, alarms, plugins."""
+def tui(ctx: click.Context, url: str | None, hub: str | None) -> None:
+    """Open the terminal UI: overview, recipe catalog and install wizard, KPIs, alarms, plugins
+    (with --hub: the sites of a hub side by side)."""
+    if hub is not None:
+        from pathlib import Path
+
+        from kit.cli.fleet_cmds import hub_target
+        from kit_tui.screens.fleet import FleetApp, hub_loader
+
+        as_dir = Path(hub)
+        target, opts = hub_target(
+            None if as_dir.is_dir() else hub, as_dir if as_dir.is_dir() else None, None
+        )
+        FleetApp(hub_loader(target, opts)).run()
+        return
     from kit.cli.common import bus_url, settings_from
     from kit.trust.natsclient import cli_options
     from kit_tui.app import KitApp
