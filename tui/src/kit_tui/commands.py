@@ -14,6 +14,7 @@ ENTRIES = [
     ("KPIs", "OEE, energy, condition monitoring, SPC", "go('kpis')"),
     ("Alarms", "active and recent alarms: acknowledge, shelve", "go('alarms')"),
     ("Plugins and trust", "installed plugins, OPC UA certificates", "go('plugins')"),
+    ("Scan your network", "find devices, see what they are, get recipes for them", "go('scan')"),
     ("Help", "keys and screens", "help"),
     ("Quit", "leave the TUI (the runtime keeps running)", "quit"),
 ]

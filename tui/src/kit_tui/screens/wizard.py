@@ -122,9 +122,14 @@ class WizardScreen(KitScreen):
         Binding("escape", "close", "Cancel", show=True),
     ]
 
-    def __init__(self, recipe_id: str) -> None:
+    def __init__(
+        self, recipe_id: str, values: dict[str, Any] | None = None, origin: str = ""
+    ) -> None:
+        """``values`` pre-fill the form (e.g. from the scan inventory, described by ``origin``)."""
         super().__init__()
         self.recipe_id = recipe_id
+        self.prefill = dict(values or {})
+        self.origin = origin
         self.TITLE_TEXT = f"Install {recipe_id}"
         self.recipe: rec_api.RecipeDetail | None = None
         self.step = 0
@@ -174,13 +179,18 @@ class WizardScreen(KitScreen):
             return
         # The form takes parameter definitions as the recipe declares them.
         params = [p.model_dump(mode="json", exclude_none=True) for p in r.parameters]
+        origin = f"\n[i]Pre-filled from the scan: {escape(self.origin)}[/i]" if self.origin else ""
         self.query_one("#wizard-intro", Static).update(
-            f"[b]{escape(r.title)}[/b]  {escape(r.summary or '')}"
+            f"[b]{escape(r.title)}[/b]  {escape(r.summary or '')}{origin}"
         )
-        form = ParamForm([*params, commissioning_param(r)], id="param-form")
+        form = ParamForm([*params, commissioning_param(r)], self.prefill, id="param-form")
         await self.query_one("#wizard-body").mount(form, before="#wizard-view-box")
         if params:
-            form.focus_field(param_name(params[0]))
+            # Pre-filled from the scan: the first field still empty (else the first field).
+            todo = [
+                p for p in params if param_name(p) not in self.prefill and p.get("default") is None
+            ]
+            form.focus_field(param_name((todo if self.prefill and todo else params)[0]))
         self.status(
             "Fill in the parameters; Ctrl+T tests the device connection, Ctrl+N shows the plan."
         )
