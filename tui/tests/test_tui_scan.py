@@ -97,7 +97,7 @@ async def test_empty_runtime_scan_tick_suggest_wizard_install(kit_settings, make
             rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
             for host, profile in METERS.items():
                 row = next(r for r in rows if r[2] == f"{host}:{port}")
-                assert row[4] == profile and float(row[5]) >= 0.5, row
+                assert row[5] == profile and float(row[4]) >= 0.5, row
 
             # Tick the Eastron meter, then suggestions for it.
             table.focus()
@@ -185,7 +185,12 @@ async def test_last_inventory_nothing_found_and_ctrl_c_stops(kit_settings, make_
             scan = app.screen
             table = scan.query_one("#scan-devices", DataTable)
             await wait_for(lambda: table.row_count == 1, message="last inventory shown")
-            assert [str(c) for c in table.get_row_at(0)][2:5] == ["10.9.9.5:502", "3", "abb-b23"]
+            assert [str(c) for c in table.get_row_at(0)][2:] == [
+                "10.9.9.5:502",
+                "3",
+                "0.97",
+                "abb-b23",
+            ]
             assert "scan finished (2026-12-01 08:00 UTC)" in summary(app)
             assert scan.query_one("#scan-targets", Input).value == "10.9.9.0/29"
 

@@ -26,6 +26,7 @@ from kit.api import deployments as dep_api
 from kit.api import scan as scan_api
 from kit.api.core import COMPONENTS
 from kit.scan.inventory import Device, Endpoint, Inventory
+from kit_tui.data.format import short
 from kit_tui.screens.base import KitScreen
 from kit_tui.widgets.tables import row_table
 
@@ -60,14 +61,27 @@ def ranges(nums: list[int]) -> str:
     return ",".join(f"{a}-{b}" if b > a else str(a) for a, b in runs)
 
 
-def result_text(dev: Device) -> Text:
+#: Widest "Best match" cell: with the other columns the table fits 80 columns.
+RESULT_WIDTH = 30
+
+
+def result_text(dev: Device, protocol: str = "modbus") -> Text:
     """The profile cell: the identified profile, or why not (with the nearest as a hint)."""
     if dev.status == "identified" and dev.profile:
-        return Text(dev.profile, style="green")
+        return Text(short(dev.profile, RESULT_WIDTH), style="green")
     best = dev.candidates[0].profile if dev.candidates else None
     if dev.status == "unknown":
-        return Text(f"? unknown (nearest {best})" if best else "? unknown")
+        what = f"? unknown (nearest {best})" if best else f"? unknown {protocol} device"
+        return Text(short(what, RESULT_WIDTH))
     return Text(f"✗ {dev.status}", style="red")
+
+
+def ports_text(ports: dict[int, str]) -> str:
+    """The ports field from an inventory's ports (a protocol's default port needs no name)."""
+    defaults = {502: "modbus", 4840: "opcua"}
+    return ",".join(
+        str(p) if defaults.get(p) == proto else f"{p}/{proto}" for p, proto in ports.items()
+    )
 
 
 def summary_text(st: scan_api.StatusReply, inv: Inventory | None) -> str:
@@ -157,8 +171,8 @@ class ScanScreen(KitScreen):
                 ("n", "#"),
                 ("endpoint", "Endpoint"),
                 ("unit", "Unit"),
-                ("profile", "Best match"),
                 ("confidence", "Conf."),
+                ("profile", "Best match"),
             ),
         )
         with Horizontal(id="scan-buttons"):
@@ -208,9 +222,7 @@ class ScanScreen(KitScreen):
         targets = self.query_one("#scan-targets", Input)
         if not targets.value and inv.targets:
             targets.value = " ".join(inv.targets)
-            self.query_one("#scan-ports", Input).value = ",".join(
-                f"{p}/{proto}" for p, proto in inv.ports.items()
-            )
+            self.query_one("#scan-ports", Input).value = ports_text(inv.ports)
             if inv.limits is not None:
                 self.query_one("#scan-units", Input).value = ranges(inv.limits.units)
                 self.query_one("#scan-rate", Input).value = f"{inv.limits.rate:g}"
@@ -250,10 +262,10 @@ class ScanScreen(KitScreen):
         return [
             Text("[x]", style="bold") if key in self.ticked else Text("[ ]"),
             str(n),
-            f"{ep.host}:{ep.port}" + ("" if ep.protocol == "modbus" else f" {ep.protocol}"),
+            f"{ep.host}:{ep.port}",
             "" if dev.unit_id is None else str(dev.unit_id),
-            result_text(dev),
             f"{dev.confidence:.2f}",
+            result_text(dev, ep.protocol),
         ]
 
     # -- actions ---------------------------------------------------------------------------
