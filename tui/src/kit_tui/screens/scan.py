@@ -35,11 +35,13 @@ POLL_S = 0.25
 
 
 async def runtime_is_empty(source: Any) -> bool:
-    """True when the runtime has no deployment and no component that measures an asset
-    (then the TUI opens on the scan screen). Any failure answers False: never hijack."""
+    """True when the runtime has no deployment and no component that measures an asset, and
+    it serves the scan (then the TUI opens on the scan screen). Any failure answers False:
+    never hijack the start (an older runtime without ``scan.*`` keeps the overview)."""
     try:
         deps = await source.call(dep_api.LIST)
         comps = await source.call(COMPONENTS)
+        await source.call(scan_api.STATUS)
     except Exception:
         return False
     return not deps.deployments and not any(c.asset for c in comps.root)
@@ -281,7 +283,7 @@ class ScanScreen(KitScreen):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         {
             "scan-start": self.action_start,
-            "scan-stop": self.action_stop,
+            "scan-stop": self._stop_if_running,
             "scan-suggest": self.action_suggest,
         }[event.button.id or ""]()
 
@@ -333,9 +335,16 @@ class ScanScreen(KitScreen):
         self.follow()
 
     def action_stop(self) -> None:
-        """Stop the running scan (Ctrl+C); what was found is kept."""
-        if self.status_reply is not None and self.status_reply.running:
+        """Stop the running scan (Ctrl+C); what was found is kept. With no scan running,
+        Ctrl+C does what it does on every screen (Textual's hint how to quit)."""
+        if not self._stop_if_running():
+            self.app.action_help_quit()
+
+    def _stop_if_running(self) -> bool:
+        running = self.status_reply is not None and self.status_reply.running
+        if running:
             self.stop_scan()
+        return running
 
     @work(exclusive=True, group="scan-stop")
     async def stop_scan(self) -> None:
