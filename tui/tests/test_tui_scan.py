@@ -129,7 +129,7 @@ async def test_empty_runtime_scan_tick_suggest_wizard_install(kit_settings, make
             assert app.focused is wiz.query_one("#param-meter", Input)
             await pilot.press(*"compressor")
             commissioning = wiz.query_one(f"#param-{wizard_mod.COMMISSIONING_FIELD}", Input)
-            await replace_text(pilot, commissioning, "2")
+            await replace_text(pilot, commissioning, "1")
             await pilot.press("ctrl+n")
             await wait_for(lambda: wiz.step == 1, timeout=15, message="plan step")
             await pilot.press("ctrl+n")
@@ -231,3 +231,23 @@ def test_scan_is_in_the_command_palette():
     from kit_tui.commands import ENTRIES
 
     assert ("go('scan')") in [action for _t, _h, action in ENTRIES]
+
+
+async def test_catalog_refill_keeps_the_cursor_on_the_users_recipe():
+    """A refetch of the catalog (reconnect, revisit) refills its table; the cursor stays on
+    the recipe the user chose (it jumped to the first row, and Enter installed that one —
+    seen when the front door's start-up work shifted the refetch timing)."""
+    from pathlib import Path
+
+    from kit_tui.data.fixed import FixedSource
+
+    app = KitApp(FixedSource.from_file(Path(__file__).parent / "sample-configs" / "site.json"))
+    async with app.run_test(size=(100, 36)) as pilot:
+        await pilot.press("2")
+        await wait_for(lambda: app.current_mode == "catalog", message="catalog")
+        table = app.screen.query_one("#recipes", DataTable)
+        await wait_for(lambda: table.row_count == 3, message="recipes listed")
+        table.move_cursor(row=2)
+        chosen = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        app.screen._fill()
+        assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key == chosen
