@@ -513,6 +513,9 @@ class Runtime:
         api.add(core.PING, self._ep_ping)
         api.add(core.USERS_RELOAD, self._ep_users_reload)
         recipes_api.add_endpoints(api, self)  # recipes.*, deployments.*, bundles.*
+        from kit.scan.service import add_endpoints as add_scan_endpoints
+
+        self.scan = add_scan_endpoints(api, self)  # scan.* (the TUI's front door)
 
     async def _ep_status(self, _body: Any) -> dict[str, Any]:
         assert self.bus is not None

@@ -23,6 +23,7 @@ MODULES = [
     "kit.api.recipes",
     "kit.api.deployments",
     "kit.api.writes",
+    "kit.api.scan",
     "kit_alarms.api",
     "kit_oee.api",
     "kit_condition.api",

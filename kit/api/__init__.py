@@ -54,6 +54,6 @@ __all__ = [
 
 def load_catalog() -> dict[str, Endpoint[Any, Any]]:
     """Import every core endpoint family so :data:`CATALOG` holds all core endpoints."""
-    from kit.api import core, deployments, recipes, writes  # noqa: F401
+    from kit.api import core, deployments, recipes, scan, writes  # noqa: F401
 
     return CATALOG

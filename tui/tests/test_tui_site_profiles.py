@@ -36,6 +36,8 @@ async def test_wizard_profile_list_includes_a_site_profile(kit_settings, make_ru
         )
         field = app.screen.query_one("#param-meter_profile")
         assert isinstance(field, Select)  # a list to pick from, not a free text field
+        # Setting a value redraws the list's label: wait until the list has composed it.
+        await wait_for(lambda: bool(field.query("SelectCurrent #label")), message="list composed")
         field.value = "acme-em-3000"  # raises if the site profile is not among the choices
         field.value = "eastron-sdm630"  # shipped ones are offered too
         await pilot.pause()

@@ -75,6 +75,13 @@ SCREENS = {
     "alarms": (("5",), lambda app: rows(app, "#alarms") == 4),
     "plugins": (("6",), lambda app: rows(app, "#plugins-table") == 6 and rows(app, "#certs") == 2),
     "help": (("question_mark",), lambda app: app.screen.__class__.__name__ == "HelpScreen"),
+    "scan": (
+        ("7",),
+        lambda app: (
+            rows(app, "#scan-devices") == 5
+            and "scan finished" in str(app.screen.query_one("#scan-summary").render())
+        ),
+    ),
 }
 
 

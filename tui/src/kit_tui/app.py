@@ -26,6 +26,7 @@ from kit_tui.screens.kpis import KpiScreen
 from kit_tui.screens.models import ModelsScreen
 from kit_tui.screens.overview import OverviewScreen
 from kit_tui.screens.plugins import PluginsScreen
+from kit_tui.screens.scan import ScanScreen, runtime_is_empty
 
 #: Seconds between live redraws (coalesced; 4 per second reads as "live" to a person).
 REFRESH_S = 0.25
@@ -49,6 +50,7 @@ class KitApp(App):
         "alarms": AlarmsScreen,
         "plugins": PluginsScreen,
         "models": ModelsScreen,
+        "scan": ScanScreen,
     }
     #: Mode per number key, in the order shown in the footer and help.
     NAV = [
@@ -63,6 +65,7 @@ class KitApp(App):
         *(Binding(k, f"go('{m}')", label, show=True) for k, m, label in NAV),
         Binding("question_mark,f1", "help", "Help", show=True, key_display="?"),
         Binding("q", "quit", "Quit", show=True),
+        Binding("7", "go('scan')", "Scan", show=False),
     ]
 
     link: reactive[LinkState] = reactive(LinkState("connecting"), always_update=True)
@@ -78,6 +81,9 @@ class KitApp(App):
         self._prebuild = [mode for _, mode, _ in self.NAV[1:] for _visit in (1, 2)]
         #: Who acknowledges alarms and assigns reasons (recorded by the runtime).
         self.operator = os.environ.get("KIT_OPERATOR") or _login()
+        #: The front door (scan screen on an empty runtime) is decided once, on first connect,
+        #: and never after the user has moved: it must not pull the screen from under them.
+        self._front_door = "pending"
 
     def on_mount(self) -> None:
         # Which bus this is, always in view (two runtimes side by side look the same).
@@ -130,6 +136,18 @@ class KitApp(App):
 
     def on_link_state_changed(self, message: LinkStateChanged) -> None:
         self.link = message.link
+        if message.link.connected and self._front_door == "pending":
+            self._front_door = "checking"
+            self.open_front_door()
+
+    @work(exclusive=True, group="front-door")
+    async def open_front_door(self) -> None:
+        """On an empty runtime (no deployments, nothing measured) open on "Scan your network"."""
+        empty = await runtime_is_empty(self.source)
+        untouched = self._front_door == "checking" and self.current_mode == "overview"
+        self._front_door = "done"
+        if empty and untouched and len(self.screen_stack) == 1 and self.is_running:
+            self.switch_mode("scan")
 
     def on_live_data_changed(self, _message: LiveDataChanged) -> None:
         try:
@@ -156,10 +174,12 @@ class KitApp(App):
 
     def action_go(self, mode: str) -> None:
         """Switch to a top-level screen."""
+        self._front_door = "done"  # the user chose where to go
         self.switch_mode(mode)
 
     def action_do(self, mode: str, action: str) -> None:
         """Switch to a top-level screen and run one of its actions (command palette entries)."""
+        self._front_door = "done"  # the user chose where to go
         self.switch_mode(mode)
         self.call_after_refresh(self._run_screen_action, action)
 

@@ -51,6 +51,7 @@ ENTRIES = [
         "do('plugins', 'trust')",
     ),
     ("Model alerts and work orders", "label anomaly alerts; approve work orders", "go('models')"),
+    ("Scan your network", "find devices, see what they are, get recipes for them", "go('scan')"),
     ("Help", "keys and screens", "help"),
     ("Quit", "leave the TUI (the runtime keeps running)", "quit"),
 ]

@@ -146,6 +146,8 @@ class CatalogScreen(KitScreen):
 
     def _fill(self) -> None:
         table = self.query_one("#recipes", DataTable)
+        # A refetch (reconnect, revisit) must not move the cursor off the user's recipe.
+        current = self._current()
         table.clear()
         for r in self._visible():
             rid = recipe_id(r)
@@ -155,6 +157,8 @@ class CatalogScreen(KitScreen):
                 short(r.kpi or "", 12),
                 key=rid,
             )
+        if current is not None and recipe_id(current) in table.rows:
+            table.move_cursor(row=table.get_row_index(recipe_id(current)))
         self._show_detail()
 
     def _current(self) -> rec_api.RecipeSummary | None:

@@ -13,6 +13,7 @@ HELP = """\
 
 [b]Everywhere[/b]
   1 Overview   2 Catalog   3 Deployments   4 KPIs   5 Alarms   6 Plugins
+  7 Scan your network (where an empty runtime opens)
   Ctrl+P command palette   ? or F1 this help   r refresh   q quit
   Tab / Shift+Tab move between fields   ↑ ↓ PgUp PgDn move in tables
   Enter open / choose   Esc back / close
@@ -24,6 +25,7 @@ HELP = """\
 [b]KPIs[/b]           ← → switch tab   a assign a reason to a downtime
 [b]Alarms[/b]         a acknowledge   s shelve (asks for minutes)   u unshelve
 [b]Plugins[/b]        t trust certificate   x reject certificate
+[b]Scan[/b]           t targets  Enter scan  ^C stop  Space tick  ^N recipes
 
 [b]Quality marks[/b] (symbol and word, readable without colour)
   ● ok   ? UNCERTAIN   ✗ BAD (reason)   ◌ STALE (stopped updating)   · no data

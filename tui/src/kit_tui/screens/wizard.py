@@ -84,15 +84,20 @@ class WizardScreen(KitScreen):
     def __init__(
         self,
         recipe_id: str,
+        values: dict[str, Any] | None = None,
+        origin: str = "",
         *,
         upgrade_of: str | None = None,
-        values: dict[str, Any] | None = None,
     ) -> None:
+        """``values`` pre-fill the form: from the scan inventory (described by ``origin``), or
+        an installed deployment's current values when ``upgrade_of`` names it (change mode)."""
         super().__init__()
         self.recipe_id = recipe_id
+        self.prefill = dict(values or {})
+        self.origin = origin
         self.upgrade_of = upgrade_of
         #: Values the form starts from (an installed deployment's, when changing it).
-        self.initial: dict[str, Any] = dict(values or {})
+        self.initial: dict[str, Any] = dict(values or {}) if upgrade_of else {}
         self.TITLE_TEXT = f"Change {upgrade_of}" if upgrade_of else f"Install {recipe_id}"
         self.steps = UPGRADE_STEPS if upgrade_of else STEPS
         self.plan: rec_api.PlanReply | None = None
@@ -146,13 +151,18 @@ class WizardScreen(KitScreen):
             return
         # The form takes parameter definitions as the recipe declares them.
         params = [p.model_dump(mode="json", exclude_none=True) for p in r.parameters]
+        origin = f"\n[i]Pre-filled from the scan: {escape(self.origin)}[/i]" if self.origin else ""
         self.query_one("#wizard-intro", Static).update(
-            f"[b]{escape(r.title)}[/b]  {escape(r.summary or '')}"
+            f"[b]{escape(r.title)}[/b]  {escape(r.summary or '')}{origin}"
         )
-        form = ParamForm([*params, commissioning_param(r)], values=self.initial, id="param-form")
+        form = ParamForm([*params, commissioning_param(r)], self.prefill, id="param-form")
         await self.query_one("#wizard-body").mount(form, before="#wizard-view-box")
         if params:
-            form.focus_field(param_name(params[0]))
+            # Pre-filled from the scan: the first field still empty (else the first field).
+            todo = [
+                p for p in params if param_name(p) not in self.prefill and p.get("default") is None
+            ]
+            form.focus_field(param_name((todo if self.prefill and todo else params)[0]))
         self.status(
             ("Change the values; " if self.upgrade_of else "Fill in the parameters; ")
             + "Ctrl+T tests the device connection, Ctrl+N shows the plan."
