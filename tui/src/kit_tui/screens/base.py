@@ -81,6 +81,13 @@ class KitScreen(Screen):
             self._reloaded_at = time.monotonic()
             self.reload()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide (and refuse) actions beyond the user's role (kit_tui.roles; the runtime
+        refuses them too, this only keeps the keys honest)."""
+        from kit_tui.roles import allowed
+
+        return allowed(self.kit.role, action)
+
     def action_reload(self) -> None:
         """Fetch control API data again."""
         self.reload()
