@@ -164,6 +164,13 @@ class KitApp(App):
             return
         self.push_screen(WizardScreen(message.recipe_id))
 
+    def action_trend(self) -> None:
+        """Open a trend of what the current screen points at (its ``trend_series()``)."""
+        from kit_tui.screens.trend import TrendScreen
+
+        series = getattr(self.screen, "trend_series", list)()
+        self.push_screen(TrendScreen(series))
+
     def action_go(self, mode: str) -> None:
         """Switch to a top-level screen."""
         self.switch_mode(mode)

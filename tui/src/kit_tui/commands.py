@@ -14,6 +14,7 @@ ENTRIES = [
     ("KPIs", "OEE, energy, condition monitoring, SPC", "go('kpis')"),
     ("Alarms", "active and recent alarms: acknowledge, shelve", "go('alarms')"),
     ("Plugins and trust", "installed plugins, OPC UA certificates", "go('plugins')"),
+    ("Trend", "a point or KPI over hours or days, from the historian", "trend"),
     ("Help", "keys and screens", "help"),
     ("Quit", "leave the TUI (the runtime keeps running)", "quit"),
 ]

@@ -25,6 +25,7 @@ PLUGIN_ENDPOINTS: dict[str, tuple[str, str, str]] = {
     "opcua.certs.list": ("kit_opcua.api", "LIST", "kit-opcua"),
     "opcua.certs.trust": ("kit_opcua.api", "TRUST", "kit-opcua"),
     "opcua.certs.reject": ("kit_opcua.api", "REJECT", "kit-opcua"),
+    "history.query": ("kit_historian.api", "QUERY", "kit-historian"),
 }
 
 
