@@ -69,7 +69,7 @@ def _loopback(host: str) -> bool:
     type=click.IntRange(1, 200),
     default=10,
     show_default=True,
-    help="Browser tabs open at once (each runs one TUI process, ~60 MB).",
+    help="Browser tabs open at once (each runs one TUI process, ~120 MB).",
 )
 @click.option(
     "--session-hours",
