@@ -68,8 +68,11 @@ class KitScreen(Screen):
             return
         self.live_update()
         # Flipping between screens should not refetch every time; `r` always does.
+        # Not connected yet (a TUI just started, a web session just opened): the banner says
+        # so and _link_changed reloads on connecting; a fetch now would only toast "Not
+        # connected" over the first screen.
         now = time.monotonic()
-        if now - self._reloaded_at >= RELOAD_ON_RESUME_S:
+        if now - self._reloaded_at >= RELOAD_ON_RESUME_S and self.kit.link.connected:
             self._reloaded_at = now
             self.reload()
 
