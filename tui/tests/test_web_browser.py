@@ -79,13 +79,19 @@ async def test_viewer_sees_live_oee_and_cannot_install(site: Site):
 
         # Catalog: no Install key for a viewer, and Enter on a recipe opens no wizard.
         await page.keyboard.press("2")
-        catalog = await wait_screen(page, "— Recipe catalog")
+        await wait_screen(page, "— Recipe catalog")
         await wait_screen(page, "oee-machine")
-        assert "Install" not in catalog.splitlines()[-1]  # the key hints line
         await page.keyboard.press("Enter")
         refused = await wait_screen(page, "Installing needs the admin role")
-        assert "Install oee-machine" not in refused
+        assert "Install oee-machine" not in refused and "— Recipe catalog" in refused
         await _shot(page, "web-viewer-catalog.png")
+
+        # Alarms: no Acknowledge or Shelve key for a viewer (a technician has them, below).
+        await page.keyboard.press("5")
+        await wait_screen(page, "— Alarms")
+        await wait_screen(page, "Active/all")
+        hints = (await screen(page)).splitlines()[-1]
+        assert "Acknowledge" not in hints and "Shelve" not in hints
         await browser.close()
 
     # The runtime refuses the viewer's bus user an action whatever a browser sends: the
