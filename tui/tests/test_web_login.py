@@ -215,3 +215,20 @@ def test_network_address_needs_tls_and_accounts(tmp_path: Path, monkeypatch):
     )
     assert res.exit_code == 0, res.output
     assert Accounts(tmp_path).verify("ada", "admin-pass-123").role == "admin"
+
+
+async def test_removed_account_cannot_open_a_tab(tmp_path: Path):
+    server = _server(tmp_path)
+    async with Running(server) as r, _client() as http:
+        async with http.post(
+            r.url + "/login",
+            data={"username": "tom", "password": "technician-pass-1"},
+            allow_redirects=False,
+        ) as resp:
+            assert resp.status == 303
+        server.accounts.remove("tom")
+        async with http.get(r.url + "/ws") as resp:
+            assert resp.status == 401
+        async with http.get(r.url + "/", allow_redirects=False) as resp:
+            assert resp.status == 302  # the session is gone
+        assert not server.apps

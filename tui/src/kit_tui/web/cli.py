@@ -204,7 +204,8 @@ def users_list(ctx: click.Context) -> None:
 @click.argument("name")
 @click.pass_context
 def users_remove(ctx: click.Context, name: str) -> None:
-    """Remove NAME (its open sessions end when they are closed or expire)."""
+    """Remove NAME (a browser of NAME that is signed in cannot open a new tab; tabs already
+    open end when closed or when the sign-in expires)."""
     from kit.cli.common import settings_from
     from kit_tui.web.accounts import Accounts
 

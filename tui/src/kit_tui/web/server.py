@@ -243,6 +243,11 @@ class KitWebServer(Server):
             raise web.HTTPUnauthorized()
         if not self._same_origin(request):
             raise web.HTTPForbidden(text="cross-origin WebSocket refused")
+        # Removed from the accounts file, or given another role, since signing in: sign in again.
+        current = {a.name: a.role for a in await asyncio.to_thread(self.accounts.list)}
+        if current.get(s.account.name) != s.account.role:
+            self.sessions.pop(request.cookies.get(COOKIE, ""), None)
+            raise web.HTTPUnauthorized()
         if len(self.apps) >= self.max_sessions:
             raise web.HTTPServiceUnavailable(
                 text=f"{self.max_sessions} sessions already open (kit web --max-sessions)"
@@ -251,6 +256,10 @@ class KitWebServer(Server):
         width = to_int(request.query.get("width", "80"), 80)
         height = to_int(request.query.get("height", "24"), 24)
         app: SessionApp | None = None
+        # A session that expires ends its open tabs too (not only new ones).
+        expiry = asyncio.get_running_loop().call_later(
+            max(0.0, s.expires - time.time()), lambda: asyncio.ensure_future(websocket.close())
+        )
         try:
             await websocket.prepare(request)
             s.sockets.add(websocket)
@@ -271,6 +280,7 @@ class KitWebServer(Server):
         except Exception:
             log.exception("kit web: session of %s failed", s.account.name)
         finally:
+            expiry.cancel()
             s.sockets.discard(websocket)
             if app is not None:
                 self.apps.discard(app)
