@@ -70,8 +70,14 @@ class KitApp(App):
 
     link: reactive[LinkState] = reactive(LinkState("connecting"), always_update=True)
 
-    def __init__(self, source: DataSource, *, refresh_s: float = REFRESH_S) -> None:
+    def __init__(
+        self, source: DataSource, *, refresh_s: float = REFRESH_S, role: str | None = None
+    ) -> None:
         super().__init__()
+        from kit_tui.roles import current_role
+
+        #: The role this TUI's bus user has (kit_tui.roles): screens hide what it may not do.
+        self.role = current_role(role)
         self.source = source
         self.refresh_s = refresh_s
         self._seen_version = -1
@@ -90,6 +96,8 @@ class KitApp(App):
         from kit.bus import redact_url
 
         self.title = f"{self.TITLE} · {redact_url(self.source.url)}"
+        if self.role != "admin":  # say why some keys are missing
+            self.title += f" · {self.operator} ({self.role})"
         # On a 16-colour terminal (serial console, old PuTTY, `TERM=xterm`), use the theme
         # made of the terminal's own ANSI colours instead of approximating true colours.
         theme = os.environ.get("KIT_TUI_THEME")
@@ -168,9 +176,20 @@ class KitApp(App):
         self.push_screen(AssetScreen(message.asset))
 
     def on_open_recipe(self, message: OpenRecipe) -> None:
+        from kit_tui.roles import allowed
         from kit_tui.screens.wizard import WizardScreen
 
+        if not allowed(self.role, "install"):  # the runtime would refuse the install anyway
+            self.notify(f"Installing needs the admin role (signed in as {self.role}).")
+            return
         self.push_screen(WizardScreen(message.recipe_id))
+
+    def action_trend(self) -> None:
+        """Open a trend of what the current screen points at (its ``trend_series()``)."""
+        from kit_tui.screens.trend import TrendScreen
+
+        series = getattr(self.screen, "trend_series", list)()
+        self.push_screen(TrendScreen(series))
 
     def action_go(self, mode: str) -> None:
         """Switch to a top-level screen."""

@@ -52,6 +52,7 @@ ENTRIES = [
     ),
     ("Model alerts and work orders", "label anomaly alerts; approve work orders", "go('models')"),
     ("Scan your network", "find devices, see what they are, get recipes for them", "go('scan')"),
+    ("Trend", "a point or KPI over hours or days, from the historian", "trend"),
     ("Help", "keys and screens", "help"),
     ("Quit", "leave the TUI (the runtime keeps running)", "quit"),
 ]

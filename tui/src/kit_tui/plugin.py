@@ -1,6 +1,6 @@
-"""Hook implementations of the TUI plugin: adds ``kit tui`` to the command line.
+"""Hook implementations of the TUI plugin: adds ``kit tui`` and ``kit web`` to the command line.
 
-Textual is imported only inside the command, so ``kit`` and every other command stay
+Textual is imported only inside the commands, so ``kit`` and every other command stay
 free of it (``kit/`` never imports textual; this keeps ``kit status`` fast on a Pi too).
 """
 
@@ -21,8 +21,15 @@ import kit
     metavar="DIR|URL",
     help="Show the fleet view of a hub instead: its directory (kit hub) or client URL.",
 )
+@click.option(
+    "--role",
+    type=click.Choice(["viewer", "technician", "admin"]),
+    envvar="KIT_ROLE",
+    help="Connect as this role's bus user (default: KIT_ROLE, else admin). The runtime "
+    "enforces it; the TUI hides what the role may not do.",
+)
 @click.pass_context
-def tui(ctx: click.Context, url: str | None, hub: str | None) -> None:
+def tui(ctx: click.Context, url: str | None, hub: str | None, role: str | None) -> None:
     """Open the terminal UI: overview, recipe catalog and install wizard, KPIs, alarms, plugins
     (with --hub: the sites of a hub side by side)."""
     if hub is not None:
@@ -44,10 +51,14 @@ def tui(ctx: click.Context, url: str | None, hub: str | None) -> None:
 
     settings = settings_from(ctx)  # --config reaches the credentials lookup explicitly
     target = bus_url(settings, url)
-    KitApp(RuntimeLink(target, connect_options=cli_options(settings, target))).run()
+    link = RuntimeLink(target, connect_options=cli_options(settings, target, role))
+    KitApp(link, role=role).run()
 
 
 @kit.hookimpl
 def register_commands(cli: click.Group) -> None:
-    """Add ``kit tui``."""
+    """Add ``kit tui`` and ``kit web``."""
+    from kit_tui.web.cli import web
+
     cli.add_command(tui)
+    cli.add_command(web)

@@ -35,6 +35,9 @@ class AlarmInfo(Reply):
     component: str | None = None
     asset: str | None = None
     value: float | None = None
+    limit: float | None = None
+    """Absolute limit of a ``hihi``/``hi``/``lo``/``lolo`` rule, in the point's unit (trend
+    screens draw it); None for other rule types."""
     raised_at: str | None = None
     returned_at: str | None = None
     acked_at: str | None = None

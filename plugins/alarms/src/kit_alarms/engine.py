@@ -260,6 +260,8 @@ class AlarmEngine:
                 message=rule.describe(),
                 point=rule.input.point,
             )
+            if rule.type in ("hihi", "hi", "lo", "lolo"):
+                d["limit"] = getattr(rule, "limit", None)  # drawn on trend screens
             out.append(d)
         return out
 

@@ -88,6 +88,7 @@ class AssetScreen(KitScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("x", "toggle_explain", "Explain"),
+        Binding("t", "app.trend", "Trend"),
     ]
 
     def __init__(self, asset: str) -> None:
@@ -161,6 +162,16 @@ class AssetScreen(KitScreen):
 
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self._explain()
+
+    def trend_series(self) -> list[Any]:
+        """The highlighted point, for the trend screen (``t``)."""
+        from kit_tui.screens.trend import Series
+
+        table = self.query_one("#points", DataTable)
+        if table.row_count == 0:
+            return []
+        name = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return [Series(self.asset, name)] if name else []
 
     def action_toggle_explain(self) -> None:
         """Show or hide the explain panel (more rows for the table when hidden)."""

@@ -68,8 +68,11 @@ class KitScreen(Screen):
             return
         self.live_update()
         # Flipping between screens should not refetch every time; `r` always does.
+        # Not connected yet (a TUI just started, a web session just opened): the banner says
+        # so and _link_changed reloads on connecting; a fetch now would only toast "Not
+        # connected" over the first screen.
         now = time.monotonic()
-        if now - self._reloaded_at >= RELOAD_ON_RESUME_S:
+        if now - self._reloaded_at >= RELOAD_ON_RESUME_S and self.kit.link.connected:
             self._reloaded_at = now
             self.reload()
 
@@ -80,6 +83,13 @@ class KitScreen(Screen):
         if link.connected:
             self._reloaded_at = time.monotonic()
             self.reload()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide (and refuse) actions beyond the user's role (kit_tui.roles; the runtime
+        refuses them too, this only keeps the keys honest)."""
+        from kit_tui.roles import allowed
+
+        return allowed(self.kit.role, action)
 
     def action_reload(self) -> None:
         """Fetch control API data again."""

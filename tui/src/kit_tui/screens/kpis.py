@@ -112,6 +112,7 @@ class KpiScreen(KitScreen):
     TITLE_TEXT = "KPIs"
     BINDINGS = [
         Binding("a", "assign_reason", "Assign reason"),
+        Binding("t", "app.trend", "Trend"),
         Binding("left", "tab(-1)", "◀ tab", priority=True),
         Binding("right", "tab(1)", "tab ▶", priority=True),
     ]
@@ -302,6 +303,36 @@ class KpiScreen(KitScreen):
             table.add_row(*r)
         if rows:
             table.move_cursor(row=min(max(cursor, 0), len(rows) - 1))
+
+    def trend_series(self) -> list[Any]:
+        """Series for the trend screen (``t``): the OEE of every asset on the OEE tab, else the
+        KPI of the highlighted row (its window when it is a fixed one such as ``rolling``)."""
+        from kit_tui.screens.trend import Series
+
+        store = self.kit.source.store
+        tab = self.query_one("#kpi-tabs", TabbedContent).active
+        if tab == "tab-oee":
+            assets = sorted({a for (a, n, _w) in store.kpis if n == "oee"})
+            return [Series(a, "oee", "rolling") for a in assets]
+        table_id = {"tab-energy": "#energy-table", "tab-condition": "#condition-table"}.get(tab)
+        if table_id is None:
+            spc = [key for key, k in store.kpis.items() if is_spc(key[1], k)]
+            return [Series(spc[0][0], spc[0][1], "point")] if spc else []
+        rows = [
+            k
+            for k in store.kpis_of()
+            if (
+                is_energy(k.get("kpi", ""))
+                if tab == "tab-energy"
+                else is_condition(k.get("kpi", ""), k)
+            )
+        ]
+        row = self.query_one(table_id, DataTable).cursor_row
+        if not rows or not 0 <= row < len(rows):
+            return []
+        k = rows[row]
+        window = str(k.get("window") or "")
+        return [Series(k["asset"], k["kpi"], window if window and ":" not in window else None)]
 
     def action_tab(self, step: int) -> None:
         """Switch tab left/right."""
