@@ -64,7 +64,7 @@ def alarm_lines(alarms: list[Any] | None, limit: int = MAX_ALARMS) -> list[str]:
         ack = "" if "unack" in state or state == "active" else " (ack)"
         style = "red" if _PRIORITY_ORDER.get(prio, 9) <= 1 else "yellow"
         lines.append(
-            f"[{style}]●[/{style}] {escape(prio):<7}{escape(asset)}  "
+            f"[{style}]●[/{style}] {escape(prio):<9}{escape(asset)}  "
             f"{escape(str(getattr(a, 'alarm', getattr(a, 'id', '')) or ''))}{ack}"
         )
     if len(active) > limit:
