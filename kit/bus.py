@@ -25,6 +25,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
+import kit.natscompat  # noqa: F401  (nats-py fix, see the module)
 from kit import subjects
 from kit.codec import MalformedMessage
 from kit.errors import BusError
