@@ -28,7 +28,7 @@ from kit.components import ComponentContext, Sink
 from kit.errors import KitError
 from kit.settings import default_data_dir
 
-if TYPE_CHECKING:  # storage imports polars (~37 MiB RSS): only when a historian runs
+if TYPE_CHECKING:
     from kit_historian.storage import RetentionReport, RowBuffer, Store
 
 log = logging.getLogger(__name__)
@@ -246,7 +246,7 @@ class Historian(Sink[HistorianConfig]):
     async def _flush(self, store: Store, buf: RowBuffer, last_seq: int, last_msg: Any) -> None:
         if last_seq > store.hwm:
             first = buf.first_seq if buf.first_seq is not None else last_seq
-            await asyncio.to_thread(store.write, buf.frame(), first, last_seq)
+            await asyncio.to_thread(store.write, buf, first, last_seq)
             self.counts["flushes"] += 1
         await (
             last_msg.ack()
@@ -267,12 +267,15 @@ class Historian(Sink[HistorianConfig]):
             return
         self._day = today
         await self.enforce_retention(today)
+        from kit_historian.compact import compact_in_child
+
         for store in self.stores.values():
             if self.config.compact:
                 for day in store.days():
-                    if day < today:
-                        self.counts["compacted_files"] += await asyncio.to_thread(
-                            store.compact, day
+                    # polars merges the files in a child process: the runtime stays small.
+                    if day < today and await asyncio.to_thread(store.needs_compaction, day):
+                        self.counts["compacted_files"] += await compact_in_child(
+                            store.root, store.kind, day
                         )
 
     async def enforce_retention(self, today: Any = None) -> RetentionReport:
@@ -346,9 +349,11 @@ def register_endpoints(api: Any, runtime: Any) -> None:
     """``history.query`` (:class:`kit_historian.api.QueryRequest` →
     :class:`kit_historian.api.QueryReply`)."""
     from kit_historian import api as hist_api
-    from kit_historian.query import parse_time, query, to_json, units
 
     async def history_query(req: hist_api.QueryRequest) -> dict[str, Any]:
+        # Queries need polars (~35 MiB resident): loaded on the first query, not at start.
+        from kit_historian.query import parse_time, query, to_json, units
+
         inst = find_historian(runtime, req.component, req.asset)
         root = inst.config.root_for(inst.name, runtime.settings.data_dir)
         start, end = parse_time(req.from_), parse_time(req.to)
