@@ -304,10 +304,16 @@ async def _measure_running(
         nonlocal points, batches
         batches += 1
         points += msg.data.count(b'"name":')
+
+    async def on_stored(msg) -> None:
+        # What KIT_DATA holds: the live JSON, or kit.store.data.> when the stored form differs
+        # (compact or sampled, docs/bus.md); replayed below to measure long-run disk use.
         if len(samples) < 200:
             samples.append((msg.subject, msg.data))
 
     sub = await nc.subscribe("kit.data.>", cb=on_batch)
+    stream_subjects = (await js.stream_info("KIT_DATA")).config.subjects or ["kit.data.>"]
+    sub_stored = await nc.subscribe(stream_subjects[0], cb=on_stored)
     await nc.flush()
     # A memory stream (retention.data_storage: memory) has no directory: 0 bytes on disk.
     stream_dir = next(
@@ -324,6 +330,7 @@ async def _measure_running(
         rss_srv.append(rss_mib(server_pid))
     elapsed = time.monotonic() - t0
     await sub.unsubscribe()
+    await sub_stored.unsubscribe()
     s1 = await js.stream_info("KIT_DATA")
     disk1 = dir_bytes(stream_dir)
     written = {p: write_bytes(p) - w0[p] for p in w0}
@@ -349,6 +356,7 @@ async def _measure_running(
         "write_bytes_per_hour": sum(written.values()) / elapsed * 3600,
         "seconds": elapsed,
         "_samples": samples,
+        "_points_per_sample": points / max(1, batches),
     }
 
 
@@ -416,7 +424,10 @@ async def main() -> None:
         )
         try:
             store = await measure_storage(
-                kit.pop("_samples"), 4_000_000 if args.quick else 40_000_000
+                kit.pop("_samples"),
+                4_000_000 if args.quick else 40_000_000,
+                kit.pop("_points_per_sample"),
+                [x for x in args.extra if x.startswith("retention.")],
             )
         except Exception as exc:  # e.g. measuring an older kit without these settings
             store = {"error": {"message": str(exc)}}

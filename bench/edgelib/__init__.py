@@ -139,7 +139,12 @@ async def measure_bare(ports: list[int], count: int, settle_s: float, env: dict)
         server.wait(10)
 
 
-async def measure_storage(samples: list[tuple[str, bytes]], target_bytes: int) -> dict:
+async def measure_storage(
+    samples: list[tuple[str, bytes]],
+    target_bytes: int,
+    points_per_batch: float = 0.0,
+    retention: list[str] | None = None,
+) -> dict:
     """Disk bytes per point of real batches replayed into KIT_DATA, S2 on and off.
 
     JetStream compresses a message block when it is full, so a minute of live data (one
@@ -151,7 +156,12 @@ async def measure_storage(samples: list[tuple[str, bytes]], target_bytes: int) -
     from kit.settings import NatsSettings, RetentionSettings
 
     out = {}
-    per_batch_points = [d.count(b'"name":') for _, d in samples]
+    # Compact batches (kit.compact) name no points: count them as the live batches had.
+    per_batch_points = [d.count(b'"name":') or points_per_batch for _, d in samples]
+    extra = {}
+    for item in retention or []:  # "retention.key=value" of the measured run
+        key, _, value = item.partition("=")
+        extra[key.split(".", 1)[1]] = json.loads(value) if value[:1].isdigit() else value
     size = sum(len(d) for _, d in samples)
     rounds = max(1, target_bytes // max(1, size))
     for comp in ("none", "s2"):
@@ -159,7 +169,7 @@ async def measure_storage(samples: list[tuple[str, bytes]], target_bytes: int) -
         srv = EmbeddedNats(NatsSettings(port=0, memory_limit_mib=None), d)
         try:
             bus = await Bus.connect(await srv.start())
-            await bus.provision(RetentionSettings(compression=comp))
+            await bus.provision(RetentionSettings(**{**extra, "compression": comp}))
             n = 0
             for _r in range(rounds):
                 for subject, data in samples:

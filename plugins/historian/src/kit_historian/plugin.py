@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from kit_historian.storage import RetentionReport, RowBuffer, Store
 
 log = logging.getLogger(__name__)
+#: Schemas of compact batches seen (kit.compact), kept across restarts of the historian.
+_SCHEMAS_FILE = "_schemas.json"
 #: Seconds between size checks while running (age is checked at each day change).
 _SIZE_CHECK_S = 300.0
 
@@ -134,6 +136,8 @@ class Historian(Sink[HistorianConfig]):
         self.ready: set[str] = set()
         """Streams whose consumer is attached (tests and status wait for it)."""
         self._day: date | None = None
+        self._schemas: Any = None
+        """kit.compact.SchemaCache of compact batches read (saved in ``_schemas.json``)."""
         self._size_checked = 0.0
 
     async def run(self) -> None:
@@ -161,6 +165,14 @@ class Historian(Sink[HistorianConfig]):
                 "kpi": f"{subjects.KPI_PREFIX}.{tokens}.>",
                 "events": f"{subjects.EVENT_PREFIX}.*.{tokens}",  # kit.event.<kind>.<asset>
             }[kind]
+        if kind == "data":
+            # KIT_DATA captures kit.store.data.> when it keeps a compact or sampled form
+            # (retention.data_encoding / data_persistence, docs/bus.md): read what it holds.
+            info = await self.ctx.bus.js.stream_info(stream)
+            if any(
+                s.startswith(subjects.STORE_DATA_PREFIX + ".") for s in info.config.subjects or []
+            ):
+                subject = subjects.STORE_DATA_PREFIX + subject[len(subjects.DATA_PREFIX) :]
         durable = f"historian-{subjects.sanitize_token(self.ctx.name)}-{kind}"
         consumer = js_api.ConsumerConfig(
             durable_name=durable,
@@ -203,7 +215,7 @@ class Historian(Sink[HistorianConfig]):
                         started = clock.monotonic()
                     try:
                         if kind == "data":
-                            obj = _loads(m.data)
+                            obj = self._decode_data(m.data)
                             if self._republished(obj):
                                 continue
                             self.counts["rows"] += buf.add_raw(obj, seq)
@@ -228,6 +240,32 @@ class Historian(Sink[HistorianConfig]):
                     await asyncio.shield(self._flush(store, buf, last_seq, last_msg))
             with contextlib.suppress(Exception):
                 await psub.unsubscribe()
+
+    def _decode_data(self, data: bytes) -> Any:
+        """A stored batch as its JSON object: the bus's JSON or the compact form."""
+        if data[:1] != b"\x00":
+            return _loads(data)
+        from kit.compact import CompactError, SchemaCache, decode
+
+        if self._schemas is None:
+            self._schemas = SchemaCache()
+            with contextlib.suppress(OSError, ValueError):
+                self._schemas.load(json.loads((self.root / _SCHEMAS_FILE).read_text()))
+        try:
+            n = len(self._schemas)
+            obj = decode(data, self._schemas)
+        except CompactError as exc:
+            raise MalformedMessage(f"SampleBatch: {exc}") from None
+        if len(self._schemas) != n:  # a new schema: keep it for after a restart
+            self._save_schemas()
+        return obj
+
+    def _save_schemas(self) -> None:
+        assert self._schemas is not None
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / (_SCHEMAS_FILE + ".tmp")
+        tmp.write_text(json.dumps(self._schemas.export()))
+        tmp.replace(self.root / _SCHEMAS_FILE)
 
     def _republished(self, obj: Any) -> bool:
         """True for a batch already stored under another stream sequence (same source, asset,
