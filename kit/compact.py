@@ -63,10 +63,10 @@ def _fits(v: Any, t: str) -> bool:
         return c is bool
     if c is int:
         if t == "H":
-            return 0 <= v < 65536
+            return bool(0 <= v < 65536)
         if t == "i":
-            return -(2**31) <= v < 2**31
-        return t == "q" and -(2**63) <= v < 2**63
+            return bool(-(2**31) <= v < 2**31)
+        return bool(t == "q" and -(2**63) <= v < 2**63)
     if c is not float or t not in ("f", "g", "d") or not math.isfinite(v):
         return False
     if t == "d":
@@ -77,7 +77,7 @@ def _fits(v: Any, t: str) -> bool:
         return False
     # "g": a float32 shown with 7 significant digits (the Modbus adapter's rounding), so
     # 229.8765 is stored in 4 bytes although it is no float32 itself.
-    return f == v if t == "f" else _sig7(f) == v
+    return bool(f == v if t == "f" else _sig7(f) == v)
 
 
 _ORDER = ("b", "H", "i", "q", "f", "g", "d")
@@ -223,7 +223,7 @@ class SchemaCache:
         if _schema_id(doc) != sid:
             raise CompactError("schema id does not match its document")
         try:
-            s = orjson.loads(doc)
+            s: dict[str, Any] = orjson.loads(doc)
             types = s["types"]
             s["_struct"] = {t: struct.Struct("<" + _CODES[t]) for t in set(types)}
             s["_full"] = struct.Struct("<" + "".join(_CODES[t] for t in types))

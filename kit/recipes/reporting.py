@@ -39,7 +39,7 @@ def plan_report(
     report = validate(
         ctx, _Report, substitute(dict(raw), values), lambda loc: [*base, "report", *loc]
     )
-    if report is None:
+    if not isinstance(report, ReportSettings):
         return None
     if points is not None:
         for name in report.deadbands:
