@@ -114,14 +114,16 @@ async def test_historian_reads_the_compact_form_across_a_restart(
         config={"directory": str(directory), "flush_interval_s": 0.2, "fetch_pause_s": 0},
     )
     settings = kit_settings.model_copy(update={"components": [hist], "retention": retention})
+    json_site = kit_settings.model_copy(update={"components": [hist]})
     bus = await Bus.connect(nats_server.url)
     producer = ComponentContext("plc", bus, asset="test/hall/l1/m1", storage=retention)
+    json_producer = ComponentContext("plc0", bus, asset="test/hall/l1/m1")
 
-    async def publish(start: int, n: int) -> None:
+    async def publish(start: int, n: int, ctx: ComponentContext = producer) -> None:
         for k in range(start, start + n):
-            await producer.publish_samples(
+            await ctx.publish_samples(
                 [Point(name="temp", value=k + 0.5, unit="°C"), Point(name="n", value=k)],
-                ts=T0 + timedelta(seconds=k),
+                ts=T0 + timedelta(seconds=k + 5),
             )
         await bus.flush()
 
@@ -130,18 +132,23 @@ async def test_historian_reads_the_compact_form_across_a_restart(
         return pl.read_parquet(files) if files else pl.DataFrame({"point": []})
 
     try:
+        # A site that stored JSON so far (the historian's durable consumer exists)...
+        rt = await make_runtime(json_site)
+        await publish(-5, 5, json_producer)
+        await wait_for(lambda: rows().height == 10, message="JSON batches on disk")
+        await rt.stop()
+        # ...switches to the compact form: the stream and the consumer follow.
         rt = await make_runtime(settings)
         await publish(0, 20)  # the first batch carries the schema
-        await wait_for(lambda: rows().height == 40, message="first 20 batches on disk")
+        await wait_for(lambda: rows().height == 50, message="first 20 compact batches on disk")
         await rt.stop()
         await publish(20, 10)  # no schema in these: the historian saved it
         rt = await make_runtime(settings)
-        await wait_for(lambda: rows().height == 60, message="all batches on disk")
+        await wait_for(lambda: rows().height == 70, message="all batches on disk")
         df = rows().sort("stream_seq")
-        assert df.filter(pl.col("point") == "temp")["value"].to_list() == [
-            k + 0.5 for k in range(30)
-        ]
-        assert df.filter(pl.col("point") == "n")["value"].to_list() == [float(k) for k in range(30)]
+        want = list(range(-5, 30))
+        assert df.filter(pl.col("point") == "temp")["value"].to_list() == [k + 0.5 for k in want]
+        assert df.filter(pl.col("point") == "n")["value"].to_list() == [float(k) for k in want]
         assert rt.supervisor.instances["hist"].component.counts["malformed"] == 0
     finally:
         await bus.close()

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import nats.js.api as js_api
+import nats.js.errors as nats_errors
 from pydantic import BaseModel, ConfigDict, Field
 
 import kit
@@ -183,9 +184,18 @@ class Historian(Sink[HistorianConfig]):
             max_ack_pending=-1,
             filter_subject=subject,
         )
-        psub = await self.ctx.bus.js.pull_subscribe(
-            subject, durable=durable, stream=stream, config=consumer
-        )
+        js = self.ctx.bus.js
+        try:
+            have = await js.consumer_info(stream, durable)
+            if have.config.filter_subject != subject:
+                # The stored form changed (json ↔ compact/sampled): pull_subscribe would reuse
+                # the durable with its old filter and see nothing; update the filter in place
+                # (the consumer keeps its position).
+                log.info("historian %s: %s consumer now reads %s", self.ctx.name, kind, subject)
+                await js.add_consumer(stream, config=consumer)
+        except nats_errors.NotFoundError:
+            pass  # created by pull_subscribe below
+        psub = await js.pull_subscribe(subject, durable=durable, stream=stream, config=consumer)
         from kit_historian.storage import RowBuffer
 
         store = self.stores[kind]
