@@ -152,3 +152,13 @@ async def test_historian_reads_the_compact_form_across_a_restart(
         assert rt.supervisor.instances["hist"].component.counts["malformed"] == 0
     finally:
         await bus.close()
+
+
+def test_a_component_may_store_only_its_own_asset() -> None:
+    from kit.trust.busauth import component_permissions, narrow_publishes, streams_of
+
+    pubs = narrow_publishes(["kit.data.>", "kit.kpi.>"], "s/a/l/m1")
+    allow = component_permissions("m1", pubs, [])["publish"]["allow"]
+    assert "kit.store.data.s.a.l.m1" in allow
+    assert not [p for p in allow if p.startswith("kit.store.") and p != "kit.store.data.s.a.l.m1"]
+    assert streams_of("kit.store.data.>") == {"KIT_DATA"}
