@@ -90,11 +90,11 @@ def stream_configs(r: RetentionSettings) -> list[js_api.StreamConfig]:
             else js_api.StoreCompression.NONE,
         )
 
-    in_memory = r.data_storage == "memory"
+    in_memory = r.data_in_memory
     return [
         cfg(
             subjects.STREAM_DATA,
-            f"{subjects.DATA_PREFIX}.>",
+            f"{subjects.STORE_DATA_PREFIX if r.split_data else subjects.DATA_PREFIX}.>",
             r.data_max_age_hours,
             r.data_memory_max_bytes if in_memory else r.data_max_bytes,
             memory=in_memory,

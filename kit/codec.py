@@ -6,7 +6,7 @@ consumers count and skip those (see :class:`kit.bus.MalformedCounter`) instead o
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -35,8 +35,18 @@ def _decode(kind: type[M], data: bytes) -> M:
         ) from None
 
 
-def decode_batch(data: bytes) -> SampleBatch:
-    """Decode a sample batch. Raises MalformedMessage."""
+def decode_batch(data: bytes, schemas: Any = None) -> SampleBatch:
+    """Decode a sample batch: the JSON of the bus, or the compact stored form of
+    :mod:`kit.compact` (read from KIT_DATA) given the reader's ``schemas``
+    (:class:`kit.compact.SchemaCache`). Raises MalformedMessage."""
+    if data[:1] == b"\x00":
+        from kit import compact
+
+        try:
+            obj = compact.decode(data, schemas if schemas is not None else compact.SchemaCache())
+        except compact.CompactError as exc:
+            raise MalformedMessage(f"SampleBatch: {exc}") from None
+        return SampleBatch.model_validate(obj)
     return _decode(SampleBatch, data)
 
 

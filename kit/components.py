@@ -91,9 +91,13 @@ class ComponentContext:
         data_dir: Path | None = None,
         library: Library | None = None,
         report: Any = None,
+        storage: Any = None,
     ) -> None:
         self.report = report
         """kit.settings.ReportSettings: report by exception for this component's batches."""
+        self.storage = storage
+        """kit.settings.RetentionSettings of the site: how KIT_DATA stores this component's
+        batches (``data_encoding``, ``data_persistence``); None: as published (JSON, all)."""
         self.name = name
         self.data_dir = Path(data_dir) if data_dir is not None else None
         """The site's data directory (certificate stores, site files); None outside a runtime."""
@@ -408,6 +412,13 @@ class SampleWriter:
                 [n for n, _ in points], r.deadband, r.deadbands, r.max_interval_s
             )
         self._last_seq = 0
+        self.stored: Any = None
+        """:class:`kit.stored.StoredForm` when KIT_DATA keeps another form than the live JSON."""
+        st = getattr(ctx, "storage", None)
+        if st is not None and st.split_data:
+            from kit.stored import StoredForm
+
+            self.stored = StoredForm(ctx, path, self._prefix, self.points, st)
 
     async def publish(
         self,
@@ -424,6 +435,7 @@ class SampleWriter:
         ctx = self.ctx
         ts = ts or ctx.clock.now()
         encoder = self.encoder
+        sel = None
         if self.rbe is not None:
             sel = self.rbe.select(values, qualities, ctx.clock.monotonic())
             if sel is not None:
@@ -438,7 +450,10 @@ class SampleWriter:
         data = encoder.encode(
             self._asset, ts, seq, ctx.name, values, qualities, epoch=ctx.epoch, point_ts=point_ts
         )
-        await ctx.bus.publish(self.subject, data, msg_id=self._prefix + str(seq))
+        if self.stored is not None:
+            await self.stored.publish(data, seq, ts, values, qualities, point_ts, sel)
+        else:
+            await ctx.bus.publish(self.subject, data, msg_id=self._prefix + str(seq))
         vals = list(values)
         quals = list(qualities) if qualities is not None else None
         pts = list(point_ts) if point_ts is not None else None

@@ -73,7 +73,7 @@ def server_binary() -> Path:
 
 
 def server_env(settings: NatsSettings, base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment of the embedded server: ours, plus ``GOMEMLIMIT`` for a small box.
+    """Environment of the embedded server: ours, plus ``GOMEMLIMIT`` and ``GOGC`` for a small box.
 
     Go grows its heap to twice the live data before collecting; a soft limit keeps the
     server's RSS near what it needs (docs/sizing.md). An operator's own ``GOMEMLIMIT`` wins.
@@ -81,6 +81,8 @@ def server_env(settings: NatsSettings, base: dict[str, str] | None = None) -> di
     env = dict(os.environ if base is None else base)
     if settings.memory_limit_mib is not None and "GOMEMLIMIT" not in env:
         env["GOMEMLIMIT"] = f"{settings.memory_limit_mib}MiB"
+    if settings.gc_percent is not None and "GOGC" not in env:
+        env["GOGC"] = str(settings.gc_percent)
     return env
 
 

@@ -308,6 +308,7 @@ class Runtime:
                 data_dir=self.settings.data_dir,
                 library=self.library,
                 report=spec.report,
+                storage=self.settings.retention,
             )
 
         inst = Instance(

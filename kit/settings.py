@@ -72,6 +72,29 @@ class RetentionSettings(_Strict):
     historian, if configured, still keeps it in Parquet). KPIs and events are always on disk."""
     data_memory_max_bytes: int = Field(32 * 1024**2, gt=0)
     """Size of KIT_DATA when ``data_storage`` is ``memory`` (oldest batches dropped first)."""
+    data_persistence: Literal["kept", "sampled", "historian", "none"] = "kept"
+    """Which raw sample batches KIT_DATA keeps (KPIs and events are always kept): every batch
+    (``kept``); one batch per producer every ``data_sample_s`` (``sampled``); raw data only in
+    the historian's Parquet, KIT_DATA being a RAM ring of ``data_memory_max_bytes`` it reads
+    from (``historian``, same as ``data_storage: memory``); none (``none``: live on the bus
+    only). Analytics always see every batch live (docs/sizing.md)."""
+    data_sample_s: float = Field(60.0, gt=0)
+    """With ``data_persistence: sampled``: seconds between the stored batches of a producer."""
+    data_encoding: Literal["json", "compact"] = "json"
+    """How KIT_DATA stores batches: the bus's JSON (``json``) or the compact binary form of
+    :mod:`kit.compact` (``compact``, ~4 bytes per point). Live subscribers of ``kit.data.>``
+    get JSON either way (docs/bus.md)."""
+
+    @property
+    def split_data(self) -> bool:
+        """True when what KIT_DATA stores differs from the live JSON on ``kit.data.>``: the
+        stream then captures ``kit.store.data.>`` and producers publish both (docs/bus.md)."""
+        return self.data_encoding != "json" or self.data_persistence in ("sampled", "none")
+
+    @property
+    def data_in_memory(self) -> bool:
+        """KIT_DATA is a RAM ring (``data_storage: memory`` or ``data_persistence: historian``)."""
+        return self.data_storage == "memory" or self.data_persistence == "historian"
 
 
 class NatsSettings(_Strict):
@@ -89,6 +112,11 @@ class NatsSettings(_Strict):
     """Soft memory limit of the embedded server in MiB (Go's ``GOMEMLIMIT``): its garbage
     collector works harder near it instead of growing; ``null`` leaves Go's default (docs/sizing.md).
     An explicit ``GOMEMLIMIT`` in the environment wins."""
+    gc_percent: int | None = Field(50, ge=10)
+    """Go's ``GOGC`` for the embedded server: collect when the heap grew by this percentage
+    (Go's default 100). 50 keeps its RSS a few MiB lower for a little more GC CPU, which a
+    server at edge rates has to spare (docs/sizing.md); ``null`` leaves Go's default. An
+    explicit ``GOGC`` in the environment wins."""
 
 
 class NatsClientSettings(_Strict):

@@ -12,6 +12,8 @@ import unicodedata
 from typing import NamedTuple
 
 DATA_PREFIX = "kit.data"
+STORE_DATA_PREFIX = "kit.store.data"
+"""Stored form of sample batches when it differs from the live JSON (docs/bus.md)."""
 KPI_PREFIX = "kit.kpi"
 EVENT_PREFIX = "kit.event"
 HEALTH_PREFIX = "kit.health"
@@ -84,6 +86,12 @@ class AssetPath(NamedTuple):
 def data_subject(path: AssetPath) -> str:
     """``kit.data.<site>.<area>.<line>.<asset>`` — sample batches from adapters."""
     return f"{DATA_PREFIX}.{path.tokens}"
+
+
+def store_subject(path: AssetPath) -> str:
+    """``kit.store.data.<site>.<area>.<line>.<asset>`` — what KIT_DATA keeps of the asset's
+    batches when ``retention.data_encoding`` is ``compact`` or raw data is sampled."""
+    return f"{STORE_DATA_PREFIX}.{path.tokens}"
 
 
 def kpi_subject(path: AssetPath, kpi: str) -> str:

@@ -139,19 +139,39 @@ async def measure_bare(ports: list[int], count: int, settle_s: float, env: dict)
         server.wait(10)
 
 
-async def measure_storage(samples: list[tuple[str, bytes]], target_bytes: int) -> dict:
+#: Size limit of the replay stream: at most ~128 KiB gives the file store's 32 KiB blocks.
+REPLAY_MAX_BYTES = 120_000
+
+
+async def measure_storage(
+    samples: list[tuple[str, bytes]],
+    target_bytes: int,
+    points_per_batch: float = 0.0,
+    retention: list[str] | None = None,
+) -> dict:
     """Disk bytes per point of real batches replayed into KIT_DATA, S2 on and off.
 
     JetStream compresses a message block when it is full, so a minute of live data (one
-    open block) shows no compression; replaying ``target_bytes`` of the batches just
-    recorded fills several blocks and measures what the store holds after hours.
+    open block of several MiB) shows no compression. The replay stores the batches just
+    recorded in a stream limited to ``REPLAY_MAX_BYTES``, which makes the server use its
+    smallest blocks (32 KiB): ``target_bytes`` of batches pass through it, the oldest are
+    discarded, and what remains is what hours of data look like on disk. Small blocks
+    compress a little worse than the server's large ones: a conservative figure, and a
+    fast one. The recorded batches repeat in the replay; 200 of them span more than a block.
     """
     from kit.bus import Bus
     from kit.natsserver import EmbeddedNats
     from kit.settings import NatsSettings, RetentionSettings
 
     out = {}
-    per_batch_points = [d.count(b'"name":') for _, d in samples]
+    # Compact batches (kit.compact) name no points: count them as the live batches had.
+    per_batch_points = [d.count(b'"name":') or points_per_batch for _, d in samples]
+    mean_points = sum(per_batch_points) / max(1, len(per_batch_points))
+    extra = {}
+    for item in retention or []:  # "retention.key=value" of the measured run
+        key, _, value = item.partition("=")
+        extra[key.split(".", 1)[1]] = json.loads(value) if value[:1].isdigit() else value
+    extra["data_max_bytes"] = REPLAY_MAX_BYTES
     size = sum(len(d) for _, d in samples)
     rounds = max(1, target_bytes // max(1, size))
     for comp in ("none", "s2"):
@@ -159,7 +179,7 @@ async def measure_storage(samples: list[tuple[str, bytes]], target_bytes: int) -
         srv = EmbeddedNats(NatsSettings(port=0, memory_limit_mib=None), d)
         try:
             bus = await Bus.connect(await srv.start())
-            await bus.provision(RetentionSettings(compression=comp))
+            await bus.provision(RetentionSettings(**{**extra, "compression": comp}))
             n = 0
             for _r in range(rounds):
                 for subject, data in samples:
@@ -169,10 +189,11 @@ async def measure_storage(samples: list[tuple[str, bytes]], target_bytes: int) -
             info = await bus.js.stream_info("KIT_DATA")
             await bus.close()
             await srv.stop()  # the server compresses/flushes what it holds on the way out
-            pts = rounds * sum(per_batch_points)
+            pts = info.state.messages * mean_points  # what the stream holds after the replay
             disk = dir_bytes(next((d / "nats" / "jetstream").rglob("streams/KIT_DATA")))
             out[comp] = {
                 "points": pts,
+                "replayed_points": rounds * sum(per_batch_points),
                 "stream_bytes_per_point": info.state.bytes / pts,
                 "disk_bytes_per_point": disk / pts,
             }

@@ -218,6 +218,9 @@ class AssetSpec(_Strict):
     """Semantic points the device must provide; any profile providing them fits the recipe."""
     connection: dict[str, Any] = Field(default_factory=dict)
     """Adapter settings (host, port, unit id …), checked against the adapter's config model."""
+    report: dict[str, Any] | None = None
+    """Report by exception for this asset's batches: ``deadband``, ``deadbands`` (per point),
+    ``max_interval_s`` (kit.settings.ReportSettings; ``${param}`` allowed; docs/recipes.md)."""
 
 
 class InputRef(_Strict):

@@ -20,6 +20,7 @@ from kit.profiles import ProfileLibrary
 from kit.recipes.loader import LoadedRecipe
 from kit.recipes.model import InputRef, KpiCheck, ProfileParam, RangeCheck, UpdatesCheck
 from kit.recipes.params import BUILTINS, placeholders, resolve, sample_values, substitute
+from kit.recipes.reporting import plan_report
 from kit.settings import ComponentSpec
 from kit.yamlfiles import problem, suggest
 
@@ -372,7 +373,10 @@ def _plan_asset(
 
         _validate_config(ctx, cls, config, locate)
     plan.assets[role] = AssetPlan(role, spec.adapter, path, name, profile_id, config, points)
-    plan.components.append(ComponentSpec(name=name, type=spec.adapter, asset=path, config=config))
+    report = plan_report(ctx, _validate_config, base, spec.report, values, points)
+    plan.components.append(
+        ComponentSpec(name=name, type=spec.adapter, asset=path, config=config, report=report)
+    )
 
 
 def _is_number(text: str) -> bool:

@@ -31,7 +31,16 @@ class DeploymentStore:
 
     def __init__(self, bus: Bus, data_dir: Path | None = None) -> None:
         self.bus = bus
-        self.key = site_key(data_dir) if data_dir is not None else None
+        self._data_dir = data_dir
+        self._key: Any = None
+
+    @property
+    def key(self) -> Any:
+        """The site key (a ``Fernet``), loaded on first use: a site without deployments
+        never imports ``cryptography`` (~7 MiB resident, docs/sizing.md)."""
+        if self._key is None and self._data_dir is not None:
+            self._key = site_key(self._data_dir)
+        return self._key
 
     async def _kv(self) -> Any:
         return await self.bus.kv(KV_DEPLOYMENTS)

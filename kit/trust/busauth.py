@@ -181,12 +181,16 @@ def component_permissions(
         # Needed when the bucket has no direct get; see threat model (T7).
         "$JS.API.STREAM.MSG.GET.KV_KIT_STATE",
     ]
-    # Last values mirror the data subjects the component may publish.
+    # Last values and the stored form of batches (kit.store.data, docs/bus.md) mirror the
+    # data subjects the component may publish.
     for p in publishes:
         if p == ">" or p.startswith("kit.data."):
-            pubs.append("$KV.KIT_LAST." + (p[len("kit.data.") :] if p != ">" else ">"))
+            rest = p[len("kit.data.") :] if p != ">" else ">"
+            pubs.append("$KV.KIT_LAST." + rest)
+            pubs.append(f"{subjects.STORE_DATA_PREFIX}.{rest}")
         elif p == "kit.>" or p == "kit.data":
             pubs.append("$KV.KIT_LAST.>")
+            pubs.append(f"{subjects.STORE_DATA_PREFIX}.>")
     # Reading a stream through a JetStream consumer (e.g. a historian catching up) is
     # allowed for the streams whose subjects the component may subscribe to. The grant is
     # per stream, not per subject: see the threat model (T7).
@@ -222,6 +226,7 @@ def streams_of(subject: str) -> set[str]:
         return set()
     by_token = {
         "data": subjects.STREAM_DATA,
+        "store": subjects.STREAM_DATA,  # kit.store.data.>: KIT_DATA's stored form
         "kpi": subjects.STREAM_KPI,
         "event": subjects.STREAM_EVENTS,
     }

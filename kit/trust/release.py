@@ -20,8 +20,10 @@ Where the private half lives (docs/security/release-keys.md):
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+if TYPE_CHECKING:  # only the type: keys are built by kit.trust.signing
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from kit.trust.signing import SignatureError, key_id, load_public_key
 

@@ -17,11 +17,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
-
-from cryptography.fernet import Fernet, InvalidToken
+from typing import TYPE_CHECKING, Any
 
 from kit.errors import KitError
+
+if TYPE_CHECKING:  # cryptography costs ~7 MiB resident: imported when a record is sealed
+    from cryptography.fernet import Fernet
 
 KEY_FILE = "secrets.key"
 ENC_FORMAT = "kit-fernet/1"
@@ -44,6 +45,8 @@ def harden_process(data_dir: Path) -> None:
 
 def site_key(data_dir: Path) -> Fernet:
     """The site key of ``data_dir`` (created 0600 on first use, never overwritten)."""
+    from cryptography.fernet import Fernet
+
     p = Path(data_dir) / KEY_FILE
     if not p.exists():
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -87,6 +90,8 @@ def unseal(raw: bytes, key: Fernet | None) -> dict[str, Any]:
         return doc
     if key is None:
         raise SecretsError("the record is encrypted and no site key was given")
+    from cryptography.fernet import InvalidToken
+
     try:
         opened: dict[str, Any] = json.loads(key.decrypt(str(doc.get("token", "")).encode()))
         return opened

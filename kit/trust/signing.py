@@ -20,13 +20,17 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING, Any
 
 from kit.errors import KitError
+
+if TYPE_CHECKING:
+    # cryptography is imported where a key is used (~7 MiB resident): a runtime whose
+    # plugins carry no signature never loads it (docs/sizing.md).
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 SIGNATURE_FILE = "kit_signature.json"
 FORMAT = "kit-signature/1"
@@ -44,12 +48,16 @@ class SignatureError(KitError):
 # -- keys ----------------------------------------------------------------------------------
 def key_id(public: Ed25519PublicKey) -> str:
     """Short id of a public key: the first 8 bytes of SHA-256 of its raw bytes, hex."""
+    from cryptography.hazmat.primitives import serialization
+
     raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
 def public_text(public: Ed25519PublicKey, comment: str = "") -> str:
     """One-line text form of a public key: ``kit-ed25519 <base64> <comment>``."""
+    from cryptography.hazmat.primitives import serialization
+
     raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return f"kit-ed25519 {base64.b64encode(raw).decode()} {comment}".rstrip() + "\n"
 
@@ -60,6 +68,8 @@ def parse_public(text: str) -> Ed25519PublicKey:
     Raises:
         SignatureError: not a kit public key.
     """
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     parts = text.strip().split()
     if len(parts) < 2 or parts[0] != "kit-ed25519":
         raise SignatureError("not a kit public key (expected 'kit-ed25519 <base64> [comment]')")
@@ -75,6 +85,9 @@ def new_keypair(directory: Path, name: str, comment: str = "") -> tuple[Path, Pa
     Raises:
         SignatureError: the key files exist already (never overwrite a private key).
     """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     priv_p, pub_p = directory / f"{name}.key", directory / f"{name}.pub"
@@ -95,6 +108,9 @@ def new_keypair(directory: Path, name: str, comment: str = "") -> tuple[Path, Pa
 
 def load_private_key(path: Path | str) -> Ed25519PrivateKey:
     """Load a private key written by :func:`new_keypair`."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
         key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
     except (OSError, ValueError) as exc:
@@ -156,6 +172,8 @@ def verify_statement(doc: dict[str, Any], keys: dict[str, Ed25519PublicKey]) -> 
         raise SignatureError("the statement does not name the signing key")
     if kid not in keys:
         raise UntrustedSigner(str(kid))
+    from cryptography.exceptions import InvalidSignature
+
     try:
         keys[kid].verify(base64.b64decode(doc.get("signature", "")), canonical(st))
     except (InvalidSignature, ValueError):

@@ -231,15 +231,39 @@ def decide(status: TrustStatus, policy: str) -> tuple[bool, str]:
     return True, ""
 
 
+class _LazyStore:
+    """The site's :class:`TrustStore`, read when the first signature is checked: parsing keys
+    imports ``cryptography`` (~7 MiB resident), which a site of unsigned plugins never needs."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self._data_dir = data_dir
+        self._store: TrustStore | None = None
+
+    def _get(self) -> TrustStore:
+        if self._store is None:
+            self._store = TrustStore.load(self._data_dir)
+        return self._store
+
+    @property
+    def keys(self) -> Any:
+        """:attr:`TrustStore.keys`."""
+        return self._get().keys
+
+    @property
+    def roles(self) -> Any:
+        """:attr:`TrustStore.roles`."""
+        return self._get().roles
+
+
 Verifier = Callable[[metadata.EntryPoint], tuple[bool, TrustStatus, str]]
 
 
 def make_verifier(data_dir: Path, policy: str) -> Verifier:
     """The callback ``get_plugin_manager(verify=…)`` calls for every entry point before loading it."""
-    store = TrustStore.load(data_dir)
+    store = _LazyStore(data_dir)
 
     def _verify(ep: metadata.EntryPoint) -> tuple[bool, TrustStatus, str]:
-        st = check_entry_point(ep, store)
+        st = check_entry_point(ep, store)  # type: ignore[arg-type]
         ok, msg = decide(st, policy)
         return ok, st, msg
 

@@ -49,7 +49,10 @@ async def test_embedded_server_runs_with_a_memory_limit(tmp_path) -> None:
         assert srv.process is not None
         environ = Path(f"/proc/{srv.process.pid}/environ").read_bytes().split(b"\0")
         assert b"GOMEMLIMIT=40MiB" in environ
+        assert b"GOGC=50" in environ  # nats.gc_percent's default
     finally:
         await srv.stop()
+    assert server_env(NatsSettings(), {"GOGC": "200"})["GOGC"] == "200"
+    assert "GOGC" not in server_env(NatsSettings(gc_percent=None), {})
     assert server_env(NatsSettings(), {"GOMEMLIMIT": "1GiB"})["GOMEMLIMIT"] == "1GiB"
     assert "GOMEMLIMIT" not in server_env(NatsSettings(memory_limit_mib=None), {})

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import nats.js.api as js_api
+import nats.js.errors as nats_errors
 from pydantic import BaseModel, ConfigDict, Field
 
 import kit
@@ -28,10 +29,12 @@ from kit.components import ComponentContext, Sink
 from kit.errors import KitError
 from kit.settings import default_data_dir
 
-if TYPE_CHECKING:  # storage imports polars (~37 MiB RSS): only when a historian runs
+if TYPE_CHECKING:
     from kit_historian.storage import RetentionReport, RowBuffer, Store
 
 log = logging.getLogger(__name__)
+#: Schemas of compact batches seen (kit.compact), kept across restarts of the historian.
+_SCHEMAS_FILE = "_schemas.json"
 #: Seconds between size checks while running (age is checked at each day change).
 _SIZE_CHECK_S = 300.0
 
@@ -134,6 +137,8 @@ class Historian(Sink[HistorianConfig]):
         self.ready: set[str] = set()
         """Streams whose consumer is attached (tests and status wait for it)."""
         self._day: date | None = None
+        self._schemas: Any = None
+        """kit.compact.SchemaCache of compact batches read (saved in ``_schemas.json``)."""
         self._size_checked = 0.0
 
     async def run(self) -> None:
@@ -161,6 +166,14 @@ class Historian(Sink[HistorianConfig]):
                 "kpi": f"{subjects.KPI_PREFIX}.{tokens}.>",
                 "events": f"{subjects.EVENT_PREFIX}.*.{tokens}",  # kit.event.<kind>.<asset>
             }[kind]
+        if kind == "data":
+            # KIT_DATA captures kit.store.data.> when it keeps a compact or sampled form
+            # (retention.data_encoding / data_persistence, docs/bus.md): read what it holds.
+            info = await self.ctx.bus.js.stream_info(stream)
+            if any(
+                s.startswith(subjects.STORE_DATA_PREFIX + ".") for s in info.config.subjects or []
+            ):
+                subject = subjects.STORE_DATA_PREFIX + subject[len(subjects.DATA_PREFIX) :]
         durable = f"historian-{subjects.sanitize_token(self.ctx.name)}-{kind}"
         consumer = js_api.ConsumerConfig(
             durable_name=durable,
@@ -171,9 +184,18 @@ class Historian(Sink[HistorianConfig]):
             max_ack_pending=-1,
             filter_subject=subject,
         )
-        psub = await self.ctx.bus.js.pull_subscribe(
-            subject, durable=durable, stream=stream, config=consumer
-        )
+        js = self.ctx.bus.js
+        try:
+            have = await js.consumer_info(stream, durable)
+            if have.config.filter_subject != subject:
+                # The stored form changed (json ↔ compact/sampled): pull_subscribe would reuse
+                # the durable with its old filter and see nothing; update the filter in place
+                # (the consumer keeps its position).
+                log.info("historian %s: %s consumer now reads %s", self.ctx.name, kind, subject)
+                await js.add_consumer(stream, config=consumer)
+        except nats_errors.NotFoundError:
+            pass  # created by pull_subscribe below
+        psub = await js.pull_subscribe(subject, durable=durable, stream=stream, config=consumer)
         from kit_historian.storage import RowBuffer
 
         store = self.stores[kind]
@@ -203,7 +225,7 @@ class Historian(Sink[HistorianConfig]):
                         started = clock.monotonic()
                     try:
                         if kind == "data":
-                            obj = _loads(m.data)
+                            obj = self._decode_data(m.data)
                             if self._republished(obj):
                                 continue
                             self.counts["rows"] += buf.add_raw(obj, seq)
@@ -229,6 +251,32 @@ class Historian(Sink[HistorianConfig]):
             with contextlib.suppress(Exception):
                 await psub.unsubscribe()
 
+    def _decode_data(self, data: bytes) -> Any:
+        """A stored batch as its JSON object: the bus's JSON or the compact form."""
+        if data[:1] != b"\x00":
+            return _loads(data)
+        from kit.compact import CompactError, SchemaCache, decode
+
+        if self._schemas is None:
+            self._schemas = SchemaCache()
+            with contextlib.suppress(OSError, ValueError):
+                self._schemas.load(json.loads((self.root / _SCHEMAS_FILE).read_text()))
+        try:
+            n = len(self._schemas)
+            obj = decode(data, self._schemas)
+        except CompactError as exc:
+            raise MalformedMessage(f"SampleBatch: {exc}") from None
+        if len(self._schemas) != n:  # a new schema: keep it for after a restart
+            self._save_schemas()
+        return obj
+
+    def _save_schemas(self) -> None:
+        assert self._schemas is not None
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / (_SCHEMAS_FILE + ".tmp")
+        tmp.write_text(json.dumps(self._schemas.export()))
+        tmp.replace(self.root / _SCHEMAS_FILE)
+
     def _republished(self, obj: Any) -> bool:
         """True for a batch already stored under another stream sequence (same source, asset,
         seq and time: a producer's retry after the stream's 2-minute duplicate window).
@@ -246,7 +294,7 @@ class Historian(Sink[HistorianConfig]):
     async def _flush(self, store: Store, buf: RowBuffer, last_seq: int, last_msg: Any) -> None:
         if last_seq > store.hwm:
             first = buf.first_seq if buf.first_seq is not None else last_seq
-            await asyncio.to_thread(store.write, buf.frame(), first, last_seq)
+            await asyncio.to_thread(store.write, buf, first, last_seq)
             self.counts["flushes"] += 1
         await (
             last_msg.ack()
@@ -267,12 +315,15 @@ class Historian(Sink[HistorianConfig]):
             return
         self._day = today
         await self.enforce_retention(today)
+        from kit_historian.compact import compact_in_child
+
         for store in self.stores.values():
             if self.config.compact:
                 for day in store.days():
-                    if day < today:
-                        self.counts["compacted_files"] += await asyncio.to_thread(
-                            store.compact, day
+                    # polars merges the files in a child process: the runtime stays small.
+                    if day < today and await asyncio.to_thread(store.needs_compaction, day):
+                        self.counts["compacted_files"] += await compact_in_child(
+                            store.root, store.kind, day
                         )
 
     async def enforce_retention(self, today: Any = None) -> RetentionReport:
@@ -346,9 +397,11 @@ def register_endpoints(api: Any, runtime: Any) -> None:
     """``history.query`` (:class:`kit_historian.api.QueryRequest` →
     :class:`kit_historian.api.QueryReply`)."""
     from kit_historian import api as hist_api
-    from kit_historian.query import parse_time, query, to_json, units
 
     async def history_query(req: hist_api.QueryRequest) -> dict[str, Any]:
+        # Queries need polars (~35 MiB resident): loaded on the first query, not at start.
+        from kit_historian.query import parse_time, query, to_json, units
+
         inst = find_historian(runtime, req.component, req.asset)
         root = inst.config.root_for(inst.name, runtime.settings.data_dir)
         start, end = parse_time(req.from_), parse_time(req.to)

@@ -23,26 +23,44 @@ import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from kit.codec import MalformedMessage
 from kit.payloads import Event, KpiValue, SampleBatch
+from kit_historian.parquet import Kind, write_parquet
 
-#: Column order and types of every Parquet file (data and KPI share one schema).
-SCHEMA: dict[str, Any] = {
-    "ts": pl.Datetime("us", "UTC"),
-    "asset": pl.String,
-    "point": pl.String,
-    "value": pl.Float64,
-    "text": pl.String,
-    "unit": pl.String,
-    "quality": pl.String,
-    "window": pl.String,
-    "source": pl.String,
-    "stream_seq": pl.Int64,
+if TYPE_CHECKING:  # polars (~35 MiB resident) only for queries, exports and compaction
+    import polars as pl
+
+#: Column order and kinds of every Parquet file (data and KPI share one schema); written by
+#: :mod:`kit_historian.parquet`, read by polars as Datetime(us, UTC), String, Float64, Int64.
+COLUMNS: dict[str, Kind] = {
+    "ts": "timestamp_us",
+    "asset": "string",
+    "point": "string",
+    "value": "float64",
+    "text": "string",
+    "unit": "string",
+    "quality": "string",
+    "window": "string",
+    "source": "string",
+    "stream_seq": "int64",
 }
+
+
+def polars_schema() -> dict[str, Any]:
+    """:data:`COLUMNS` as polars dtypes (imports polars)."""
+    import polars as pl
+
+    kinds = {
+        "timestamp_us": pl.Datetime("us", "UTC"),
+        "string": pl.String,
+        "float64": pl.Float64,
+        "int64": pl.Int64,
+    }
+    return {k: kinds[v] for k, v in COLUMNS.items()}
+
+
 KINDS = ("data", "kpi", "events")
 
 
@@ -68,7 +86,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 class RowBuffer:
     """Column lists of rows not yet written; appending is a few list appends per point."""
 
-    cols: dict[str, list[Any]] = field(default_factory=lambda: {k: [] for k in SCHEMA})
+    cols: dict[str, list[Any]] = field(default_factory=lambda: {k: [] for k in COLUMNS})
     first_seq: int | None = None
     last_seq: int | None = None
 
@@ -190,15 +208,29 @@ class RowBuffer:
         return 1
 
     def frame(self) -> pl.DataFrame:
-        """The buffered rows as a DataFrame of :data:`SCHEMA`."""
+        """The buffered rows as a polars DataFrame of :data:`COLUMNS` (imports polars)."""
+        import polars as pl
+
+        schema = polars_schema()
         c = dict(self.cols)
         ts = (
             pl.Series("ts", c.pop("ts"), dtype=pl.Int64)
             .cast(pl.Datetime("us"))
             .dt.replace_time_zone("UTC")
         )
-        df = pl.DataFrame({k: pl.Series(k, v, dtype=SCHEMA[k]) for k, v in c.items()})
+        df = pl.DataFrame({k: pl.Series(k, v, dtype=schema[k]) for k, v in c.items()})
         return df.insert_column(0, ts)
+
+
+_US_PER_DAY = 86_400_000_000
+
+
+def _frame_columns(df: pl.DataFrame) -> dict[str, list[Any]]:
+    """A polars frame of :data:`COLUMNS` as column lists (``ts`` in microseconds)."""
+    import polars as pl
+
+    df = df.with_columns(pl.col("ts").dt.cast_time_unit("us").dt.epoch("us"))
+    return {k: df[k].to_list() for k in COLUMNS}
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -249,32 +281,54 @@ class Store:
             self.hwm = j["hwm"]
         self._journal.unlink(missing_ok=True)
 
-    def write(self, df: pl.DataFrame, first: int, last: int) -> list[Path]:
-        """Commit rows with stream sequences ``first..last`` into their day/asset partitions."""
-        if df.is_empty():
+    def write(self, rows: RowBuffer | pl.DataFrame, first: int, last: int) -> list[Path]:
+        """Commit rows with stream sequences ``first..last`` into their day/asset partitions.
+
+        ``rows``: a :class:`RowBuffer` (the running historian: no polars needed) or a polars
+        DataFrame of the same columns."""
+        cols = rows.cols if isinstance(rows, RowBuffer) else _frame_columns(rows)
+        n = len(cols["ts"])
+        if not n:
             self._apply({"renames": [], "hwm": last})
             return []
-        df = df.with_columns(pl.col("ts").dt.date().alias("_date"))
+        # Group rows by (UTC day, asset) in order of first appearance, each sorted by point
+        # and time: sorted partitions give long runs, so the file's dictionary-encoded text
+        # columns are small and each point's rows are together for the query's filter.
+        groups: dict[tuple[int, str], list[int]] = {}
+        ts_col, asset_col, point_col = cols["ts"], cols["asset"], cols["point"]
+        for i in range(n):
+            groups.setdefault((ts_col[i] // _US_PER_DAY, asset_col[i]), []).append(i)
         renames = []
-        for (day, asset), part in df.partition_by(
-            ["_date", "asset"], as_dict=True, maintain_order=True
-        ).items():
+        for (day_no, asset), idx in groups.items():
+            idx.sort(key=lambda i: (point_col[i], ts_col[i]))
+            day = date(1970, 1, 1) + timedelta(days=day_no)
             rel = Path(f"date={day.isoformat()}") / f"asset={asset}"
             (self.dir / rel).mkdir(mode=0o700, parents=True, exist_ok=True)
             tmp = rel / f".tmp-{first}-{last}.parquet"
-            part.drop("_date").sort("point", "ts").write_parquet(
-                self.dir / tmp, compression="zstd", statistics=True
+            write_parquet(
+                self.dir / tmp,
+                [(k, kind, [cols[k][i] for i in idx]) for k, kind in COLUMNS.items()],
             )
             os.chmod(self.dir / tmp, 0o600)  # production data: owner only, whatever the umask
             renames.append((str(tmp), str(rel / f"part-{first:012d}-{last:012d}.parquet")))
-            self.rows_written += part.height
+            self.rows_written += len(idx)
         _write_json(self._journal, {"renames": renames, "hwm": last})
         self._apply({"renames": renames, "hwm": last})
         self.files_written += len(renames)
         return [self.dir / f for _, f in renames]
 
+    def needs_compaction(self, day: date) -> bool:
+        """True if some asset of ``day`` has more than one part file (no polars needed)."""
+        return any(
+            len(list(adir.glob("part-*.parquet"))) > 1
+            for adir in (self.dir / f"date={day.isoformat()}").glob("asset=*")
+        )
+
     def compact(self, day: date) -> int:
-        """Merge each asset's part files of ``day`` into one file; returns files removed."""
+        """Merge each asset's part files of ``day`` into one file; returns files removed.
+
+        Uses polars: the running historian calls it in a child process
+        (:func:`kit_historian.compact.compact_in_child`) so its own memory stays small."""
         removed = 0
         for adir in sorted((self.dir / f"date={day.isoformat()}").glob("asset=*")):
             parts = sorted(adir.glob("part-*.parquet"))
@@ -284,6 +338,8 @@ class Store:
             lo, hi = min(s[0] for s in seqs), max(s[1] for s in seqs)
             rel = adir.relative_to(self.dir)
             tmp = rel / f".tmp-{lo}-{hi}.parquet"
+            import polars as pl
+
             # Streamed, not loaded: a day of 1 Hz × 1,000 points is ~86 M rows, more than a
             # small gateway's memory. Each part is sorted by point and time already, so row
             # groups keep tight point ranges for query pruning without a global sort.
