@@ -20,7 +20,6 @@ from typing import Any
 import nats
 
 import kit.natscompat  # noqa: F401  (nats-py fix, see the module)
-
 from kit.errors import BusError
 from kit.hub.config import HubState, admin_options, write_configs
 from kit.natsserver import _LISTEN, _READY, _pdeathsig, server_binary
