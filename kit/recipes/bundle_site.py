@@ -62,8 +62,16 @@ def blank_entry(recipe: Any, name: str, why: str) -> dict[str, Any]:
 
 
 def scrub_values(values: list[Any]) -> list[str]:
-    """The texts to scrub out of reports: every blanked value long enough to be unambiguous."""
+    """The texts to scrub out of reports: every blanked value long enough to be unambiguous,
+    and the token it becomes in an asset path ("Press 7" is ``press_7`` in the reports)."""
+    from kit.subjects import sanitize_token
+
     texts = {str(v) for v in values if v is not None and not isinstance(v, bool)}
+    for t in list(texts):
+        try:
+            texts.add(sanitize_token(t))
+        except ValueError:  # nothing of it can be in a path
+            pass
     return sorted((t for t in texts if len(t) >= MIN_SCRUB_LEN), key=len, reverse=True)
 
 
