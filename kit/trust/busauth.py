@@ -49,6 +49,7 @@ ROLE_ENDPOINTS: dict[str, list[str]] = {
         "deployments.show",
         "bundles.inspect",
         "history.query",
+        "history.export",
         "notify.log",
         "oee.downtimes",
         "alarms.list",

@@ -11,8 +11,12 @@ force are drawn and named.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
+import zipfile
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import polars as pl
 from kit_historian.storage import SCHEMA, Store
@@ -20,10 +24,12 @@ from kit_tui.app import KitApp
 from kit_tui.data.link import RuntimeLink
 from kit_tui.messages import OpenAsset
 from kit_tui.screens.asset import AssetScreen
+from kit_tui.screens.dialogs import PromptDialog
 from kit_tui.screens.trend import Series, TrendScreen, bucket_for, parse_range
 from textual.command import CommandList, CommandPalette
+from textual.widgets import Input
 from textual_plotext import PlotextPlot
-from tui_helpers import text
+from tui_helpers import replace_text, text
 
 from kit.payloads import Point, SampleBatch, utcnow
 from kit.settings import ComponentSpec
@@ -81,7 +87,7 @@ def write_week(root) -> None:
     Store(root, "kpi").write(_frame(kpis), 0, 0)
 
 
-async def test_trend_over_a_fake_clocked_week(kit_settings, make_runtime):
+async def test_trend_over_a_fake_clocked_week(kit_settings, make_runtime, tmp_path, monkeypatch):
     write_week(kit_settings.data_dir / "history")
     kit_settings.components = [
         ComponentSpec(
@@ -154,6 +160,30 @@ async def test_trend_over_a_fake_clocked_week(kit_settings, make_runtime):
         await wait_for(lambda: screen.fetches >= 4, timeout=20, message="follow fetch")
         assert screen.range == (T0 - timedelta(days=1), T0)
         await _shot(app, "tui-trend-day.svg")
+
+        # Export what is shown, saved where the TUI runs, in this machine's time zone.
+        monkeypatch.setenv("TZ", "Europe/Berlin")
+        for name in ("day.csv", "day.xlsx"):
+            out = tmp_path / name
+            await pilot.press("e")
+            await wait_for(lambda: isinstance(app.screen, PromptDialog), message="save as")
+            await replace_text(pilot, app.screen.query_one(Input), str(out))
+            await pilot.press("enter")
+            await wait_for(lambda out=out: out.exists(), timeout=30, message=f"{name} saved")
+        rows = list(csv.reader(io.StringIO((tmp_path / "day.csv").read_text(encoding="utf-8"))))
+        head, body = rows[0], rows[1:]
+        assert head[0] == "time (Europe/Berlin)"
+        assert "temperature_c [°C]" in head and "oee [%]" in head
+        assert len(body) == 144  # the day at 10-minute intervals, as drawn
+        first = datetime.fromisoformat(body[0][0])
+        berlin = ZoneInfo("Europe/Berlin")
+        assert first == T0 - timedelta(days=1) and first.utcoffset() == timedelta(hours=1)
+        assert first.utcoffset() == (T0 - timedelta(days=1)).astimezone(berlin).utcoffset()
+        t_col = head.index("temperature_c [°C]")
+        assert {float(r[t_col]) for r in body} == {66.0}
+        with zipfile.ZipFile(tmp_path / "day.xlsx") as z:
+            assert "xl/worksheets/sheet1.xml" in z.namelist()
+        assert "day.xlsx" in screen.exported[-1] and "144 rows" in screen.exported[-1]
         await pilot.press("escape")
 
         # Reachable from an asset's points (the highlighted one) …

@@ -59,6 +59,36 @@ class QueryReply(Reply):
 
 QUERY = endpoint("history.query", QueryRequest, QueryReply, "Stored values of an asset.")
 
+#: An exported file travels in one reply: at most this many bytes before base64.
+MAX_EXPORT_BYTES = 5 * 1024 * 1024
+
+
+class ExportRequest(QueryRequest):
+    """A query written as a file for people: ``csv`` or ``xlsx``, local time, units in headers."""
+
+    format: Literal["csv", "xlsx"] = "csv"
+    tz: str | None = Field(None, max_length=64)
+    """IANA time zone of the sheet (the person's, e.g. ``Europe/Berlin``); default: the
+    runtime machine's."""
+
+
+class ExportReply(Reply):
+    """The file of ``history.export`` (base64), for the caller to save where it runs."""
+
+    filename: str
+    data: str
+    rows: int
+    tz: str
+    truncated: bool = False
+
+
+EXPORT = endpoint(
+    "history.export",
+    ExportRequest,
+    ExportReply,
+    "Stored values of an asset as a CSV or Excel file (local time, units in headers).",
+)
+
 # Names of the first typed version of this module (kept for callers written against it).
 HistoryQueryRequest = QueryRequest
 HistoryQueryReply = QueryReply
@@ -77,4 +107,12 @@ def parse_request(body: Any) -> QueryRequest:
         raise KitError("history.query: " + "; ".join(msgs)) from None
 
 
-__all__ = ["QUERY", "QueryReply", "QueryRequest", "parse_request"]
+__all__ = [
+    "EXPORT",
+    "QUERY",
+    "ExportReply",
+    "ExportRequest",
+    "QueryReply",
+    "QueryRequest",
+    "parse_request",
+]

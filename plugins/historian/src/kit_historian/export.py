@@ -15,7 +15,6 @@ times and the header names the zone; CSV writes ISO 8601 with the offset.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -23,28 +22,12 @@ import polars as pl
 
 from kit.display import MAX_DECIMALS, decimals_of
 from kit.errors import KitError
+from kit.localtime import local_tz_name
+
+__all__ = ["check_tz", "export", "local_tz_name", "wide"]
 
 #: Values sampled per column to find its resolution.
 _SAMPLE = 2000
-
-
-def local_tz_name() -> str:
-    """The machine's IANA time zone (``TZ``, ``/etc/timezone`` or the ``/etc/localtime`` link);
-    ``UTC`` when none can be found."""
-    tz = os.environ.get("TZ", "").lstrip(":")
-    if tz and "/" in tz or tz == "UTC":
-        return tz
-    try:
-        name = Path("/etc/timezone").read_text().strip()
-        if name:
-            return name
-    except OSError:
-        pass
-    try:
-        target = os.readlink("/etc/localtime")
-    except OSError:
-        return "UTC"
-    return target.split("zoneinfo/", 1)[1] if "zoneinfo/" in target else "UTC"
 
 
 def check_tz(name: str) -> str:

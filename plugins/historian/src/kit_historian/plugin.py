@@ -395,7 +395,8 @@ def register_components(register: Any) -> None:
 @kit.hookimpl
 def register_endpoints(api: Any, runtime: Any) -> None:
     """``history.query`` (:class:`kit_historian.api.QueryRequest` →
-    :class:`kit_historian.api.QueryReply`)."""
+    :class:`kit_historian.api.QueryReply`) and ``history.export`` (the same rows as a CSV or
+    Excel file, for callers that save it where they run: the TUI, the web view)."""
     from kit_historian import api as hist_api
 
     async def history_query(req: hist_api.QueryRequest) -> dict[str, Any]:
@@ -423,6 +424,60 @@ def register_endpoints(api: Any, runtime: Any) -> None:
         return await asyncio.to_thread(run)
 
     api.add(hist_api.QUERY, history_query)
+
+    async def history_export(req: hist_api.ExportRequest) -> dict[str, Any]:
+        # The same rows as history.query, written by the CLI's exporter (kit history export),
+        # so a file saved from the TUI or the browser reads exactly like one from the CLI.
+        import base64
+        import tempfile
+        from pathlib import Path
+
+        from kit_historian.export import check_tz, export, local_tz_name
+        from kit_historian.query import parse_time, query, units
+
+        inst = find_historian(runtime, req.component, req.asset)
+        root = inst.config.root_for(inst.name, runtime.settings.data_dir)
+        start, end = parse_time(req.from_), parse_time(req.to)
+        tz = check_tz(req.tz) if req.tz else local_tz_name()
+
+        def run() -> dict[str, Any]:
+            df = query(
+                root,
+                req.asset,
+                req.points,
+                start,
+                end,
+                every=req.every,
+                agg=req.agg,
+                window=req.window,
+            )
+            truncated = df.height > req.limit
+            df = df.head(req.limit)
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / f"export.{req.format}"
+                rows = export(
+                    df, units(root, req.asset, req.points, start, end), tz, req.format, path
+                )
+                data = path.read_bytes()
+            if len(data) > hist_api.MAX_EXPORT_BYTES:
+                raise KitError(
+                    f"history.export: the file would be {len(data) / 1e6:.1f} MB (at most "
+                    f"{hist_api.MAX_EXPORT_BYTES / 1e6:.0f} MB in one reply); narrow the time "
+                    "range, use every (e.g. 1m), or run `kit history export` on the runtime's "
+                    "machine"
+                )
+            name = req.asset.rsplit("/", 1)[-1]
+            return {
+                "filename": f"{name}-{start:%Y%m%d-%H%M}.{req.format}",
+                "data": base64.b64encode(data).decode(),
+                "rows": rows,
+                "tz": tz,
+                "truncated": truncated,
+            }
+
+        return await asyncio.to_thread(run)
+
+    api.add(hist_api.EXPORT, history_export)
 
 
 @kit.hookimpl

@@ -61,6 +61,14 @@ def polars_schema() -> dict[str, Any]:
     return {k: kinds[v] for k, v in COLUMNS.items()}
 
 
+def __getattr__(name: str) -> Any:
+    # ``SCHEMA`` (polars dtypes) was a module constant; it is built on use now, so importing
+    # the storage module does not import polars (the writer path runs without it).
+    if name == "SCHEMA":
+        return polars_schema()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 KINDS = ("data", "kpi", "events")
 
 

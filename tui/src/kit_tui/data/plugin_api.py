@@ -26,6 +26,7 @@ PLUGIN_ENDPOINTS: dict[str, tuple[str, str, str]] = {
     "opcua.certs.trust": ("kit_opcua.api", "TRUST", "kit-opcua"),
     "opcua.certs.reject": ("kit_opcua.api", "REJECT", "kit-opcua"),
     "history.query": ("kit_historian.api", "QUERY", "kit-historian"),
+    "history.export": ("kit_historian.api", "EXPORT", "kit-historian"),
     "models.alerts": ("kit_models.api", "ALERTS", "kit-models"),
     "models.label": ("kit_models.api", "LABEL", "kit-models"),
     "workorders.list": ("kit_models.api", "WORK_ORDERS", "kit-models"),

@@ -9,16 +9,20 @@ last ones in force) are drawn as horizontal lines and named in the legend.
 
 Keys: ``+``/``-`` zoom between 1 h, 8 h, 1 day, 7 days and 30 days; ``←``/``→`` move half a
 range earlier or later; ``end`` follows now again; ``c`` a chosen range; ``a`` adds a
-series, ``d`` drops the last one. The clock is a constructor argument (tests use a fixed
+series, ``d`` drops the last one; ``e`` saves what is shown (series, range, interval) as a
+CSV or Excel file on the machine the TUI runs on (``history.export``: the CLI's exporter,
+in the local time zone of this machine, units in the headers). The clock is a constructor argument (tests use a fixed
 one over a synthetic week of history).
 """
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
@@ -28,6 +32,7 @@ from textual.binding import Binding
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
+from kit.localtime import local_tz_name
 from kit_tui.data import plugin_api
 from kit_tui.screens.base import KitScreen
 from kit_tui.screens.dialogs import PromptDialog
@@ -170,6 +175,7 @@ class TrendScreen(KitScreen):
         Binding("c", "choose_range", "Range"),
         Binding("a", "add_series", "Add series"),
         Binding("d", "drop_series", "Drop series"),
+        Binding("e", "export", "Export"),
     ]
 
     def __init__(
@@ -195,6 +201,8 @@ class TrendScreen(KitScreen):
         self.range: tuple[datetime, datetime] | None = None
         self.fetches = 0
         """Completed fetches (tests wait for the next one)."""
+        self.exported: list[str] = []
+        """What the last export saved (file, rows, time zone)."""
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="trend-head")
@@ -260,6 +268,74 @@ class TrendScreen(KitScreen):
             ),
             answer,
         )
+
+    # --- export -----------------------------------------------------------------------------
+
+    def action_export(self) -> None:
+        """Ask where to save what the trend shows (.csv or .xlsx), then save it."""
+        if not self.series:
+            self.notify("nothing to export: press a to add a series", severity="warning")
+            return
+        start, _end = self.current_range()
+        name = self.series[0].asset.rsplit("/", 1)[-1]
+        default = Path.home() / f"{name}-{start.astimezone():%Y%m%d-%H%M}.csv"
+
+        def answer(text: str | None) -> None:
+            if text:
+                self.export_to(Path(text.strip()).expanduser())
+
+        self.app.push_screen(
+            PromptDialog(
+                "Save as (.csv or .xlsx; this machine's time zone, units in the headers):",
+                value=str(default),
+            ),
+            answer,
+        )
+
+    @work(group="trend-export")
+    async def export_to(self, path: Path) -> None:
+        """Save the shown series (one file per asset) through ``history.export``."""
+        start, end = self.current_range()
+        fmt = "xlsx" if path.suffix.lower() == ".xlsx" else "csv"
+        try:
+            spec = plugin_api.spec("history.export")
+        except Exception as exc:
+            self.notify(self.explain(exc), severity="error", timeout=8)
+            return
+        by_asset: dict[str, list[Series]] = {}
+        for s in self.series:
+            by_asset.setdefault(s.asset, []).append(s)
+        saved = []
+        for asset, series in by_asset.items():
+            target = path
+            if len(by_asset) > 1:
+                target = path.with_name(f"{path.stem}-{asset.rsplit('/', 1)[-1]}{path.suffix}")
+            body: dict[str, Any] = {
+                "asset": asset,
+                "points": [s.point for s in series],
+                "from": _iso(start),
+                "to": _iso(end),
+                "every": self.bucket[1],
+                "agg": "mean",
+                "format": fmt,
+                "tz": local_tz_name(),
+            }
+            windows = {s.window for s in series}
+            if len(windows) == 1 and None not in windows:
+                body["window"] = windows.pop()
+            try:
+                reply = await self.call(spec, body, timeout=60)
+                target.write_bytes(base64.b64decode(reply.data))
+            except OSError as exc:
+                self.notify(f"cannot write {target}: {exc.strerror or exc}", severity="error")
+                return
+            except Exception as exc:
+                self.notify(self.explain(exc), severity="error", timeout=8)
+                return
+            more = " (truncated: narrow the range)" if reply.truncated else ""
+            saved.append(f"{target} — {reply.rows} rows, {reply.tz}{more}")
+        self.exported = saved
+        self.notify("saved " + "; ".join(saved), timeout=10)
 
     # --- series -----------------------------------------------------------------------------
 
