@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pytest
 from kit_tui.app import KitApp
+from kit_tui.data.format import sparkline
 from kit_tui.data.link import RuntimeLink
 from kit_tui.data.store import LiveStore
 from kit_tui.screens.overview import OverviewScreen
@@ -23,7 +24,6 @@ from kit_tui.screens.wizard import WizardScreen
 from kit_tui.screens.wizard_text import plan_summary
 from kit_tui.widgets.fields import field_lines
 from kit_tui.widgets.paramform import ParamForm
-from kit_tui.widgets.spark import BARS, sparkline
 from textual.widgets import DataTable, Input, Label, Select
 from tui_helpers import PROFILE, text
 
@@ -221,8 +221,10 @@ async def test_overview_columns_fit_and_today_panel_when_wide(long_names, make_r
 
 
 def test_sparkline_scales_marks_gaps_and_keeps_the_last_values():
-    assert sparkline([0, 50, 100], 10, 0, 100) == BARS[0] + BARS[4] + BARS[-1]
-    assert sparkline([1, None, 3], 10) == BARS[0] + " " + BARS[-1]
+    bars = "▁▂▃▄▅▆▇█"
+    assert sparkline([0, 50, 100], 10, 0, 100) == bars[0] + bars[3] + bars[-1]
+    assert sparkline([1, None, 3], 10) == bars[0] + " " + bars[-1]
+    assert sparkline([150, -5], 10, 0, 100) == bars[-1] + bars[0]  # clipped to the scale
     assert sparkline(list(range(20)), 5) == sparkline(list(range(15, 20)), 5)
     assert sparkline([], 5) == "" and sparkline([None], 5) == ""
 
@@ -298,3 +300,14 @@ def test_today_panel_lists_urgent_alarms_first_and_ignores_cleared_ones():
     assert "not available" in text_of(alarm_lines(None)[0])
     store = LiveStore()
     assert store.kpi("s/a/l/press1", "oee", windows=("shift",)) is None
+
+
+def test_a_doubtful_kpi_reads_as_doubtful_on_the_overview():
+    """The OEE plugin publishes a window above 100 % as ``uncertain`` (never as plain good);
+    the overview marks it instead of showing it like any other figure."""
+    from kit_tui.screens.overview import doubtful
+
+    shown = doubtful({"kpi": "oee", "value": 1.02, "quality": "uncertain"}, "102.0 %")
+    assert text_of(str(shown)) == "102.0 % ?" and getattr(shown, "style", "") == "yellow"
+    assert doubtful({"kpi": "oee", "value": 0.8, "quality": "good"}, "80.0 %") == "80.0 %"
+    assert doubtful({"kpi": "oee", "value": 0.8}, "80.0 %") == "80.0 %"

@@ -7,6 +7,7 @@ terminal, a monochrome console over a serial line, or for a colour-blind technic
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -101,16 +102,31 @@ def percent_text(value: Any) -> str:
     return f"{pct:.1f} %"
 
 
-def sparkline(values: Iterable[float], width: int = 20) -> str:
-    """A one-line chart of the last ``width`` values with block characters."""
-    vals = list(values)[-width:]
-    if not vals:
+def sparkline(
+    values: Iterable[float | None],
+    width: int = 20,
+    lo: float | None = None,
+    hi: float | None = None,
+) -> str:
+    """The last ``width`` values as block characters, scaled between ``lo`` and ``hi``
+    (default: their own range); a missing value (None, NaN) is a space, so a gap in the data
+    shows as a gap."""
+    vals = list(values)[-width:] if width > 0 else []
+    known = [v for v in vals if v is not None and math.isfinite(v)]
+    if not known:
         return ""
-    lo, hi = min(vals), max(vals)
-    if hi == lo:
-        return _BLOCKS[3] * len(vals)
-    scale = (len(_BLOCKS) - 1) / (hi - lo)
-    return "".join(_BLOCKS[int((v - lo) * scale)] for v in vals)
+    lo = min(known) if lo is None else lo
+    hi = max(known) if hi is None else hi
+    top = len(_BLOCKS) - 1
+    out = []
+    for v in vals:
+        if v is None or not math.isfinite(v):
+            out.append(" ")
+        elif hi <= lo:
+            out.append(_BLOCKS[3])
+        else:
+            out.append(_BLOCKS[min(top, max(0, int((v - lo) * top / (hi - lo))))])
+    return "".join(out)
 
 
 def short(text: Any, width: int) -> str:

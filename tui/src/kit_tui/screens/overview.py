@@ -74,6 +74,14 @@ COLUMNS = (
 )
 
 
+def doubtful(kpi: dict[str, Any] | None, text: str) -> Any:
+    """A KPI published with a quality other than good (e.g. an OEE window above 100 %, which
+    the OEE plugin marks ``uncertain`` with its reason) reads as doubtful: ``?`` in yellow."""
+    if kpi and kpi.get("quality") not in (None, "good"):
+        return Text(f"{text} ?", style="yellow")
+    return text
+
+
 def asset_health(
     path: str, components: list[core_api.ComponentSummary], store: LiveStore
 ) -> tuple[str, str]:
@@ -302,8 +310,8 @@ class OverviewScreen(KitScreen):
             Text(health, style=hstyle),
             Text(qual, style=qstyle),
             age_text(store.age(a.last_ts)),
-            percent_text(oee.get("value")) if oee else "—",
-            value_text(kwh.get("value"), computed=True) if kwh else "—",
+            doubtful(oee, percent_text(oee.get("value"))) if oee else "—",
+            doubtful(kwh, value_text(kwh.get("value"), computed=True)) if kwh else "—",
             self.alarm_count(a.path),
         ]
 

@@ -15,9 +15,8 @@ from typing import Any
 from rich.markup import escape
 from textual.widgets import Static
 
-from kit_tui.data.format import percent_text, value_text
+from kit_tui.data.format import percent_text, sparkline, value_text
 from kit_tui.data.store import LiveStore
-from kit_tui.widgets.spark import sparkline
 
 #: Terminal width from which the panel is shown beside the table.
 WIDE = 110
