@@ -125,7 +125,8 @@ def sparkline(
         elif hi <= lo:
             out.append(_BLOCKS[3])
         else:
-            out.append(_BLOCKS[min(top, max(0, int((v - lo) * top / (hi - lo))))])
+            # + 1e-9: the top value lands on the top block despite float rounding.
+            out.append(_BLOCKS[min(top, max(0, int((v - lo) * top / (hi - lo) + 1e-9)))])
     return "".join(out)
 
 
