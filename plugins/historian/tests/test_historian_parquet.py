@@ -124,13 +124,14 @@ buf = RowBuffer()
 buf.add_raw(batch, 1)
 st = Store({str(tmp_path)!r}, "data")
 st.recover()
-class Api:  # the control API's registry: the endpoint is registered, polars not loaded
+class Api:  # the control API's registry: the endpoints are registered, polars not loaded
+    names = []
     def add(self, endpoint, handler):
-        self.name = endpoint.name
+        self.names.append(endpoint.name)
 api = Api()
 plugin.register_endpoints(api=api, runtime=None)
-print(json.dumps([len(st.write(buf, 1, 1)), api.name, "polars" in sys.modules]))
+print(json.dumps([len(st.write(buf, 1, 1)), api.names, "polars" in sys.modules]))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert json.loads(out.stdout) == [1, "history.query", False]
+    assert json.loads(out.stdout) == [1, ["history.query", "history.export"], False]
     assert pl.read_parquet(next(tmp_path.rglob("*.parquet")))["value"].to_list() == [1.5]

@@ -399,27 +399,32 @@ def register_endpoints(api: Any, runtime: Any) -> None:
     Excel file, for callers that save it where they run: the TUI, the web view)."""
     from kit_historian import api as hist_api
 
-    async def history_query(req: hist_api.QueryRequest) -> dict[str, Any]:
-        # Queries need polars (~35 MiB resident): loaded on the first query, not at start.
-        from kit_historian.query import parse_time, query, to_json, units
+    def rows_of(req: hist_api.QueryRequest) -> tuple[Any, Any]:
+        """The request's rows (polars, loaded on the first query, not at start: ~35 MiB
+        resident) and a function giving the points' units. Runs in a worker thread."""
+        from kit_historian.query import parse_time, query, units
 
         inst = find_historian(runtime, req.component, req.asset)
         root = inst.config.root_for(inst.name, runtime.settings.data_dir)
         start, end = parse_time(req.from_), parse_time(req.to)
+        df = query(
+            root,
+            req.asset,
+            req.points,
+            start,
+            end,
+            every=req.every,
+            agg=req.agg,
+            window=req.window,
+        )
+        return df, lambda: units(root, req.asset, req.points, start, end)
 
+    async def history_query(req: hist_api.QueryRequest) -> dict[str, Any]:
         def run() -> dict[str, Any]:
-            df = query(
-                root,
-                req.asset,
-                req.points,
-                start,
-                end,
-                every=req.every,
-                agg=req.agg,
-                window=req.window,
-            )
-            out = to_json(df, req.limit)
-            return {**out, "units": units(root, req.asset, req.points, start, end)}
+            from kit_historian.query import to_json
+
+            df, units_of = rows_of(req)
+            return {**to_json(df, req.limit), "units": units_of()}
 
         return await asyncio.to_thread(run)
 
@@ -433,31 +438,16 @@ def register_endpoints(api: Any, runtime: Any) -> None:
         from pathlib import Path
 
         from kit_historian.export import check_tz, export, local_tz_name
-        from kit_historian.query import parse_time, query, units
 
-        inst = find_historian(runtime, req.component, req.asset)
-        root = inst.config.root_for(inst.name, runtime.settings.data_dir)
-        start, end = parse_time(req.from_), parse_time(req.to)
         tz = check_tz(req.tz) if req.tz else local_tz_name()
 
         def run() -> dict[str, Any]:
-            df = query(
-                root,
-                req.asset,
-                req.points,
-                start,
-                end,
-                every=req.every,
-                agg=req.agg,
-                window=req.window,
-            )
+            df, units_of = rows_of(req)
             truncated = df.height > req.limit
             df = df.head(req.limit)
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / f"export.{req.format}"
-                rows = export(
-                    df, units(root, req.asset, req.points, start, end), tz, req.format, path
-                )
+                rows = export(df, units_of(), tz, req.format, path)
                 data = path.read_bytes()
             if len(data) > hist_api.MAX_EXPORT_BYTES:
                 raise KitError(
@@ -466,9 +456,12 @@ def register_endpoints(api: Any, runtime: Any) -> None:
                     "range, use every (e.g. 1m), or run `kit history export` on the runtime's "
                     "machine"
                 )
+            stamp = df["ts"].min() if df.height else None
             name = req.asset.rsplit("/", 1)[-1]
             return {
-                "filename": f"{name}-{start:%Y%m%d-%H%M}.{req.format}",
+                "filename": f"{name}-{stamp:%Y%m%d-%H%M}.{req.format}"
+                if stamp
+                else f"{name}.{req.format}",
                 "data": base64.b64encode(data).decode(),
                 "rows": rows,
                 "tz": tz,
