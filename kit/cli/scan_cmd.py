@@ -26,18 +26,9 @@ from typing import Any
 import click
 
 from kit import __version__
+from kit.scan.service import limits_text, scanners
 
 DEFAULT_UNITS = "1-3,247,255"
-
-
-def scanners(host: Any) -> dict[str, type]:
-    """protocol → adapter component class that can scan it (has ``scan_endpoint``)."""
-    out: dict[str, type] = {}
-    for reg in host.components.items.values():
-        proto = getattr(reg.cls, "protocol", None)
-        if proto and hasattr(reg.cls, "scan_endpoint"):
-            out.setdefault(proto, reg.cls)
-    return out
 
 
 def _now() -> str:
@@ -219,12 +210,7 @@ def run(
     display = _Display(quiet)
     if not quiet:
         click.echo(
-            f"scanning {len(opts.targets)} host(s), ports "
-            + ", ".join(f"{p}/{proto}" for p, proto in opts.ports.items())
-            + f"; at most {opts.concurrency} hosts at a time, {opts.rate:g} requests/s in total, "
-            f"{opts.host_rate:g}/s per host, one request in flight per device; "
-            f"timeout {opts.timeout_s:g} s; reads only (Ctrl-C stops and keeps what was found)",
-            err=True,
+            f"scanning {limits_text(opts)} (Ctrl-C stops and keeps what was found)", err=True
         )
     interrupted = False
 
