@@ -99,7 +99,11 @@ def _mask(value: Any, secret: set[str], params: dict[str, Any]) -> Any:
         return {k: _mask(v, secret, params) for k, v in value.items()}
     if isinstance(value, list):
         return [_mask(v, secret, params) for v in value]
-    return "***" if isinstance(value, str) and value in hidden else value
+    if isinstance(value, str):
+        # Also inside longer text: a recipe may put the secret into a URL (user:password@host).
+        for h in sorted((h for h in hidden if h), key=len, reverse=True):
+            value = value.replace(h, "***")
+    return value
 
 
 def component_name(deployment: str, *parts: str) -> str:

@@ -1,0 +1,43 @@
+"""A secret written *inside* a longer setting is still never shown (recipes: "secrets never
+appear in a plan"; SECURITY.md: viewers cannot read deployment secrets).
+
+The attack: a recipe puts its ``secret`` parameter into a URL (``opc.tcp://kit:${password}@…``,
+the way many tools take credentials) instead of a field of its own. The plan shown to the
+technician (``recipes.plan``, ``kit install`` before confirming) must hide it, while the
+component still gets it. The real plugin host with the real OPC UA adapter and its profiles.
+"""
+
+from __future__ import annotations
+
+from kit.plugins import get_plugin_manager
+from kit.recipes.loader import parse_recipe
+from kit.recipes.plan import build_plan
+
+PASSWORD = "pw-inside-a-url-5d1"
+RECIPE = """\
+id: secret-in-url
+version: 1.0.0
+title: t
+summary: s
+kpi: {name: k, moves: m, evidence: e}
+parameters:
+  password: {type: secret, prompt: "Password"}
+assets:
+  machine:
+    adapter: opcua
+    profile: siemens-s7-1500-db
+    path: "${site}/a/l/m1"
+    connection: {endpoint: "opc.tcp://kit:${password}@127.0.0.1:4840"}
+"""
+
+
+def test_a_secret_inside_a_url_is_hidden_in_the_plan():
+    plan = build_plan(
+        parse_recipe(RECIPE, "secret-in-url.yaml"), get_plugin_manager(), {"password": PASSWORD}
+    )
+    assert plan.problems == []
+    endpoint = plan.components[0].config["endpoint"]
+    assert endpoint == f"opc.tcp://kit:{PASSWORD}@127.0.0.1:4840"  # the runtime needs it …
+    shown = repr(plan.describe())
+    assert PASSWORD not in shown, shown  # … nobody is shown it
+    assert "opc.tcp://kit:***@127.0.0.1:4840" in shown
