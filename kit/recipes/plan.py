@@ -69,6 +69,13 @@ class Plan:
         health = [subjects.health_subject(c.name) for c in self.components]
         return {"data": data, "kpi": kpi, "health": health}
 
+    def hide(self, text: str) -> str:
+        """``text`` with every secret parameter's value replaced by ``***`` (for error
+        messages that quote a setting, e.g. an endpoint URL with a password in it)."""
+        secret = {n for n, p in self.recipe.recipe.parameters.items() if p.type == "secret"}
+        hidden: str = _mask(text, secret, self.params)
+        return hidden
+
     def describe(self) -> dict[str, Any]:
         """JSON-able plan for ``recipes.plan`` and ``kit install`` (secrets masked)."""
         secret = {n for n, p in self.recipe.recipe.parameters.items() if p.type == "secret"}

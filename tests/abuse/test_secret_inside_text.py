@@ -3,12 +3,15 @@ appear in a plan"; SECURITY.md: viewers cannot read deployment secrets).
 
 The attack: a recipe puts its ``secret`` parameter into a URL (``opc.tcp://kit:${password}@…``,
 the way many tools take credentials) instead of a field of its own. The plan shown to the
-technician (``recipes.plan``, ``kit install`` before confirming) must hide it, while the
-component still gets it. The real plugin host with the real OPC UA adapter and its profiles.
+technician (``recipes.plan``, ``kit install`` before confirming) and the error of a failed
+connection test must hide it, while the component still gets it. The real plugin host with the real OPC UA adapter and its profiles.
 """
 
 from __future__ import annotations
 
+import pytest
+
+from kit.control import ControlClient, ControlError
 from kit.plugins import get_plugin_manager
 from kit.recipes.loader import parse_recipe
 from kit.recipes.plan import build_plan
@@ -41,3 +44,20 @@ def test_a_secret_inside_a_url_is_hidden_in_the_plan():
     shown = repr(plan.describe())
     assert PASSWORD not in shown, shown  # … nobody is shown it
     assert "opc.tcp://kit:***@127.0.0.1:4840" in shown
+
+
+async def test_a_failed_connection_test_does_not_quote_the_secret(kit_settings, make_runtime):
+    """``recipes.test_connection`` (technician) and ``kit install`` quote the endpoint when the
+    device does not answer; the password inside it must not be quoted."""
+    rt = await make_runtime(kit_settings)
+    with pytest.raises(ControlError) as failed:
+        await ControlClient(rt.bus).call(
+            "recipes.test_connection",
+            {
+                "recipe": {"text": RECIPE.replace("4840", "9"), "filename": "secret-in-url.yaml"},
+                "params": {"password": PASSWORD},
+            },
+        )
+    text = str(failed.value)
+    assert "connection test failed" in text and "127.0.0.1:9" in text
+    assert PASSWORD not in text, text
