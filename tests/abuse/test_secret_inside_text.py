@@ -9,12 +9,16 @@ connection test must hide it, while the component still gets it. The real plugin
 
 from __future__ import annotations
 
+import nats
 import pytest
 
 from kit.control import ControlClient, ControlError
 from kit.plugins import get_plugin_manager
 from kit.recipes.loader import parse_recipe
 from kit.recipes.plan import build_plan
+from kit.settings import ComponentSpec, NatsSettings, Settings, SupervisorSettings
+from kit.testing import wait_for
+from kit.trust.busauth import client_options
 
 PASSWORD = "pw-inside-a-url-5d1"
 RECIPE = """\
@@ -61,3 +65,46 @@ async def test_a_failed_connection_test_does_not_quote_the_secret(kit_settings, 
     text = str(failed.value)
     assert "connection test failed" in text and "127.0.0.1:9" in text
     assert PASSWORD not in text, text
+
+
+async def test_an_endpoint_password_never_reaches_the_viewer(tmp_path, make_runtime):
+    """An OPC UA endpoint with ``user:password@`` in it, its server down: the adapter's errors,
+    health detail and metrics (all viewer-readable) name the endpoint without the password."""
+    data_dir = tmp_path / "data"
+    rt = await make_runtime(
+        Settings(
+            site="t",
+            data_dir=data_dir,
+            nats=NatsSettings(port=0),
+            supervisor=SupervisorSettings(heartbeat_s=0.2, backoff_initial_s=0.05),
+            components=[
+                ComponentSpec(
+                    name="opc",
+                    type="opcua",
+                    asset="t/a/l/m1",
+                    config={
+                        "profile": "siemens-s7-1500-db",
+                        "endpoint": f"opc.tcp://kit:{PASSWORD}@127.0.0.1:9",
+                    },
+                )
+            ],
+        )
+    )
+    viewer = await nats.connect(rt.url, **client_options(data_dir, "viewer"))
+    seen: list[bytes] = []
+
+    async def on_msg(m) -> None:
+        seen.append(m.data)
+
+    await viewer.subscribe("kit.health.>", cb=on_msg)
+    await viewer.subscribe("kit.event.>", cb=on_msg)
+    await viewer.flush()
+    await wait_for(
+        lambda: any(b"cannot reach" in m for m in seen), message="the outage reached the viewer"
+    )
+    reply = await viewer.request("kit.control.components", b"{}", timeout=10)
+    seen.append(reply.data)
+    await viewer.close()
+    assert b"127.0.0.1:9" in reply.data
+    leaked = [m[:300] for m in seen if PASSWORD.encode() in m]
+    assert not leaked, f"the viewer read the endpoint password: {leaked}"
