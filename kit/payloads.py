@@ -15,11 +15,31 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 #: Integers are those of the devices' registers: int64 to uint64. A larger one cannot be a
 #: reading, is not a float for analytics, and no JSON codec of the kit round-trips it.
 Value = float | Annotated[int, Field(ge=-(2**63), lt=2**64)] | bool | str | None
+
+
+def _timestamp_text(v: Any) -> Any:
+    # JSON numbers would be read as seconds since 1970: the wire format is ISO 8601 text, and
+    # a producer sending a number is broken (docs/bus.md; tests/fuzz/test_payload_fuzz.py).
+    if isinstance(v, str | datetime):
+        return v
+    raise ValueError("timestamp must be ISO 8601 text")
+
+
+#: A payload timestamp: ISO 8601 text with a UTC offset on the wire (or a datetime in Python).
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_timestamp_text)]
 
 
 def utcnow() -> datetime:
@@ -74,7 +94,7 @@ class Point(_Model):
     quality: Quality = Quality.good
     reason: str | None = None
     """Why quality is not good: ``timeout``, ``modbus_exception_2``, ``BadNodeIdUnknown``, ``comm_lost`` …"""
-    ts: AwareDatetime | None = None
+    ts: Timestamp | None = None
     """The device's own timestamp (OPC UA SourceTimestamp), when it has one."""
 
     @model_validator(mode="after")
@@ -99,7 +119,7 @@ class SampleBatch(_Model):
     schema_: Literal["kit.samples/1"] = Field("kit.samples/1", alias="schema")
     asset: str
     """Asset path ``site/area/line/asset`` (sanitised tokens)."""
-    ts: AwareDatetime
+    ts: Timestamp
     """Gateway timestamp (UTC) when the batch was read."""
     seq: int = Field(ge=0, lt=2**63)
     """Per-source sequence number, +1 per batch, so consumers detect gaps and duplicates.
@@ -125,7 +145,7 @@ class KpiValue(_Model):
     value: float | int | None = None
     """``null`` (absent on the wire) when the KPI cannot be computed yet."""
     unit: str | None = None
-    ts: AwareDatetime
+    ts: Timestamp
     window_start: AwareDatetime | None = None
     window_end: AwareDatetime | None = None
     window: str | None = None
@@ -150,7 +170,7 @@ class Event(_Model):
     kind: str
     """Subject token: ``alarm``, ``state``, ``audit``, ``spc``, ``downtime`` …"""
     asset: str
-    ts: AwareDatetime
+    ts: Timestamp
     source: str
     category: str = "control_system"
     type: str
@@ -181,7 +201,7 @@ class Health(_Model):
     component: str
     kind: Literal["runtime", "component", "device"] = "component"
     status: HealthStatus
-    ts: AwareDatetime
+    ts: Timestamp
     detail: str = ""
     restarts: int = 0
     last_error: str | None = None

@@ -84,9 +84,27 @@ def _public(rec: dict[str, Any]) -> dict[str, Any]:
         ).recipe.parameters.items()
         if p.type == "secret"
     }
-    out = {k: v for k, v in rec.items() if k != "recipe_text"}
+    # The record also holds the resolved component configurations (the runtime needs the
+    # password there): every occurrence of a secret value is hidden, not only the parameter.
+    hidden = sorted(
+        {str(v) for k, v in rec["params"].items() if k in secret and str(v)}, key=len, reverse=True
+    )
+    out: dict[str, Any] = _hide({k: v for k, v in rec.items() if k != "recipe_text"}, hidden)
     out["params"] = {k: ("***" if k in secret else v) for k, v in rec["params"].items()}
     return out
+
+
+def _hide(value: Any, hidden: list[str]) -> Any:
+    """``value`` with every secret string in it replaced by ``***`` (also inside longer text,
+    e.g. a URL with the password in it)."""
+    if isinstance(value, dict):
+        return {k: _hide(v, hidden) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_hide(v, hidden) for v in value]
+    if isinstance(value, str):
+        for h in hidden:
+            value = value.replace(h, "***")
+    return value
 
 
 def _ref(recipe: Any) -> Any:
@@ -210,7 +228,8 @@ def add_endpoints(api: Any, runtime: Any) -> None:
         rec = await engine.store.get(b.deployment)
         if rec is None:
             raise KitError(f"no deployment {b.deployment!r}; `kit deployments` lists them")
-        return {**_public(rec), "deployment": rec["id"], "markdown": report_markdown(rec)}
+        public = _public(rec)
+        return {**public, "deployment": rec["id"], "markdown": report_markdown(public)}
 
     async def bundles_export(b: dep_api.ExportRequest) -> dict[str, Any]:
         return {"bundle": bundles.encode(await bundles.export_bundle(engine, b.deployments))}

@@ -114,8 +114,11 @@ class RecipeEngine:
                 return role, exc
 
         results = await asyncio.gather(*(one(r) for r in plan.assets))
+        # Error texts quote settings (an endpoint URL may carry the password): hide secrets.
         failed = [
-            f"asset {r!r} ({plan.assets[r].adapter} {_where(plan.assets[r].config)}): {v}"
+            plan.hide(
+                f"asset {r!r} ({plan.assets[r].adapter} {_where(plan.assets[r].config)}): {v}"
+            )
             for r, v in results
             if isinstance(v, Exception)
         ]

@@ -70,6 +70,13 @@ class Plan:
         health = [subjects.health_subject(c.name) for c in self.components]
         return {"data": data, "kpi": kpi, "health": health}
 
+    def hide(self, text: str) -> str:
+        """``text`` with every secret parameter's value replaced by ``***`` (for error
+        messages that quote a setting, e.g. an endpoint URL with a password in it)."""
+        secret = {n for n, p in self.recipe.recipe.parameters.items() if p.type == "secret"}
+        hidden: str = _mask(text, secret, self.params)
+        return hidden
+
     def describe(self) -> dict[str, Any]:
         """JSON-able plan for ``recipes.plan`` and ``kit install`` (secrets masked)."""
         secret = {n for n, p in self.recipe.recipe.parameters.items() if p.type == "secret"}
@@ -100,7 +107,11 @@ def _mask(value: Any, secret: set[str], params: dict[str, Any]) -> Any:
         return {k: _mask(v, secret, params) for k, v in value.items()}
     if isinstance(value, list):
         return [_mask(v, secret, params) for v in value]
-    return "***" if isinstance(value, str) and value in hidden else value
+    if isinstance(value, str):
+        # Also inside longer text: a recipe may put the secret into a URL (user:password@host).
+        for h in sorted((h for h in hidden if h), key=len, reverse=True):
+            value = value.replace(h, "***")
+    return value
 
 
 def component_name(deployment: str, *parts: str) -> str:

@@ -57,6 +57,8 @@ ROLE_ENDPOINTS: dict[str, list[str]] = {
         "models.alerts",
         "models.figures",
         "workorders.list",
+        # Read-only: the TUI overview shows pilot progress to whoever is logged in.
+        "pilots.progress",
     ],
     "technician": [
         "components.restart",

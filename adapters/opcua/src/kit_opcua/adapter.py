@@ -235,7 +235,7 @@ class OpcuaAdapter(OpcuaComponent):
             log.info(
                 "opcua %s: connected again to %s (%s)",
                 self.ctx.name,
-                self.cfg.endpoint,
+                self.cfg.shown_endpoint,
                 self.identity.describe(),
             )
         self.last_error = None
@@ -254,12 +254,12 @@ class OpcuaAdapter(OpcuaComponent):
             )
         await self._health(
             HealthStatus.running if not unresolved else HealthStatus.degraded,
-            f"{self.cfg.endpoint} {self.identity.describe()}",
+            f"{self.cfg.shown_endpoint} {self.identity.describe()}",
         )
         poller = asyncio.create_task(self._poll_loop()) if self._poll else None
         try:
             await self._lost.wait()
-            raise AdapterError(f"{self.cfg.endpoint}: connection lost ({self._lost_reason})")
+            raise AdapterError(f"{self.cfg.shown_endpoint}: connection lost ({self._lost_reason})")
         finally:
             if poller:
                 poller.cancel()
@@ -497,7 +497,7 @@ class OpcuaAdapter(OpcuaComponent):
         intervals = [v["sampling_interval_ms"] for v in self.revised.values()]
         return {
             "state": self.state,
-            "endpoint": self.cfg.endpoint,
+            "endpoint": self.cfg.shown_endpoint,
             "security": f"{self.cfg.security_policy}/{self.cfg.security_mode}",
             "server": self.identity.describe() if self.identity else None,
             "connects": self.connects,
@@ -557,13 +557,13 @@ class OpcuaAdapter(OpcuaComponent):
         ]
         if missing and len(missing) == len(resolved):
             raise AdapterError(
-                f"{cfg.endpoint} ({ident.describe()}): none of the profile's points exist: "
-                f"{', '.join(missing[:5])}; check the profile with `kit browse {cfg.endpoint}`"
+                f"{cfg.shown_endpoint} ({ident.describe()}): none of the profile's points exist: "
+                f"{', '.join(missing[:5])}; check the profile with `kit browse {cfg.shown_endpoint}`"
             )
         problems = missing + bad
         mism = identification_mismatch(profile, ident)
         return (
-            f"{ident.describe()} at {cfg.endpoint}: {len(resolved) - len(problems)}/{len(resolved)} points readable"
+            f"{ident.describe()} at {cfg.shown_endpoint}: {len(resolved) - len(problems)}/{len(resolved)} points readable"
             + (f"; problems: {', '.join(problems[:5])}" if problems else "")
             + (
                 f"; identification differs from profile {profile.id}: {'; '.join(mism)}"

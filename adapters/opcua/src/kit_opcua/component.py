@@ -46,9 +46,10 @@ class OpcuaComponent(Adapter[OpcuaConfig]):
         return super().__new__(_impl() if cls is OpcuaComponent else cls)
 
     @classmethod
-    async def test_connection(cls, config: BaseModel) -> str:
-        """See :meth:`kit_opcua.adapter.OpcuaAdapter.test_connection`."""
-        return await _impl().test_connection(config)
+    async def test_connection(cls, config: BaseModel, library: Any = None) -> str:
+        """See :meth:`kit_opcua.adapter.OpcuaAdapter.test_connection`. ``library`` is passed
+        on: its data directory holds the site's certificate store and profiles."""
+        return await _impl().test_connection(config, library=library)
 
     scan_ports: ClassVar[tuple[int, ...]] = (4840,)
     """Ports ``kit scan`` tries as OPC UA without being told."""

@@ -89,6 +89,16 @@ class OpcuaConfig(BaseModel):
         return self
 
     @property
+    def shown_endpoint(self) -> str:
+        """The endpoint as messages, health and metrics show it: a password written into the
+        URL (``opc.tcp://user:password@host``) is replaced by ``***`` (viewers read health)."""
+        scheme, sep, rest = self.endpoint.partition("://")
+        userinfo, at, hostpart = rest.rpartition("@")
+        if not at or ":" not in userinfo:
+            return self.endpoint
+        return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{hostpart}"
+
+    @property
     def insecure(self) -> bool:
         """True when the site accepted an insecure or deprecated policy."""
         return self.security_policy in INSECURE_POLICIES or self.security_mode == "None"

@@ -99,7 +99,7 @@ async def open_client(
             log.warning(
                 "OPC UA %s: security policy None accepted by site config (allow_insecure): traffic is "
                 "neither signed nor encrypted",
-                cfg.endpoint,
+                cfg.shown_endpoint,
             )
         await client.connect()
     except CertificateRefused:
@@ -114,20 +114,20 @@ async def open_client(
         failure = getattr(client.certificate_validator, "last_failure", None)
         if failure:
             raise CertificateRefused(
-                f"{cfg.endpoint}: server certificate refused: {failure}", failure
+                f"{cfg.shown_endpoint}: server certificate refused: {failure}", failure
             ) from None
         raise AdapterError(
-            f"{cfg.endpoint}: server refused the session: {name}{_hint(name)}"
+            f"{cfg.shown_endpoint}: server refused the session: {name}{_hint(name)}"
         ) from None
     except (TimeoutError, OSError, ConnectionError) as exc:
         await _close_quietly(client)
         raise AdapterError(
-            f"{cfg.endpoint}: cannot reach the OPC UA server ({exc or type(exc).__name__}); check "
+            f"{cfg.shown_endpoint}: cannot reach the OPC UA server ({exc or type(exc).__name__}); check "
             "address, port (usually 4840), that the server is enabled and no firewall blocks it"
         ) from None
     except ua.UaError as exc:
         await _close_quietly(client)
-        raise AdapterError(f"{cfg.endpoint}: {exc}") from None
+        raise AdapterError(f"{cfg.shown_endpoint}: {exc}") from None
     return client
 
 
@@ -151,14 +151,14 @@ async def _secure(client: Client, cfg: OpcuaConfig, pki: Pki) -> None:
     if cfg.insecure:
         log.warning(
             "OPC UA %s: deprecated policy %s accepted by site config (allow_insecure)",
-            cfg.endpoint,
+            cfg.shown_endpoint,
             cfg.security_policy,
         )
     try:
         endpoints = await client.connect_and_get_server_endpoints()
     except (TimeoutError, OSError, ConnectionError) as exc:
         raise AdapterError(
-            f"{cfg.endpoint}: cannot reach the OPC UA server ({exc or type(exc).__name__}); check "
+            f"{cfg.shown_endpoint}: cannot reach the OPC UA server ({exc or type(exc).__name__}); check "
             "address, port (usually 4840), that the server is enabled and no firewall blocks it"
         ) from None
     try:
@@ -171,7 +171,7 @@ async def _secure(client: Client, cfg: OpcuaConfig, pki: Pki) -> None:
             }
         )
         raise AdapterError(
-            f"{cfg.endpoint}: the server offers no endpoint with {cfg.security_policy}/"
+            f"{cfg.shown_endpoint}: the server offers no endpoint with {cfg.security_policy}/"
             f"{cfg.security_mode}; it offers: {', '.join(offered)}"
         ) from None
     der = ep.ServerCertificate
@@ -189,7 +189,7 @@ async def _secure(client: Client, cfg: OpcuaConfig, pki: Pki) -> None:
             "regenerate the server certificate",
         }.get(code, "cannot be used")
         raise CertificateRefused(
-            f"{cfg.endpoint}: server certificate {thumb[:12]}… {what} ({code})", code, thumb
+            f"{cfg.shown_endpoint}: server certificate {thumb[:12]}… {what} ({code})", code, thumb
         ) from None
     await client.set_security(
         policy,

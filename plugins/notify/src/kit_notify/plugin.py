@@ -223,14 +223,15 @@ class Notify(Sink[NotifyConfig]):
                 self.ctx.log.exception("notify %s: unexpected error sending %s", route.name, d.key)
                 raise Retryable(f"{type(exc).__name__}: {exc}") from None
         except Permanent as exc:
-            self._give_up(st, d, str(exc))
+            self._give_up(st, d, self._redact(route.name, exc))
         except Retryable as exc:
+            why = self._redact(route.name, exc)
             d.attempts += 1
-            d.last_error = st.last_error = str(exc)
+            d.last_error = st.last_error = why
             st.attempts_failed += 1
             now = self._now()
             if now - d.created >= route.retry.give_up_after_s:
-                self._give_up(st, d, f"still failing after {now - d.created:.0f} s: {exc}")
+                self._give_up(st, d, f"still failing after {now - d.created:.0f} s: {why}")
             else:
                 d.due = retry_due(d, now, route.retry.initial_s, route.retry.max_s)
                 # The receiver is down for the whole route: the other pending deliveries
@@ -238,10 +239,10 @@ class Notify(Sink[NotifyConfig]):
                 # backoff step, not a burst of connection attempts and state writes).
                 for x in self.outbox.for_route(route.name):
                     x.due = max(x.due, d.due)
-                self._note(d, "retrying", str(exc))
+                self._note(d, "retrying", why)
                 if d.attempts == 1:
                     self.ctx.log.warning(
-                        "notify %s: %s not delivered (%s); retrying", route.name, d.key, exc
+                        "notify %s: %s not delivered (%s); retrying", route.name, d.key, why
                     )
                 await self._publish_health()
                 return  # the outbox holds the same deliveries: nothing new to save
@@ -275,6 +276,13 @@ class Notify(Sink[NotifyConfig]):
             await self.ctx.publish_health(status, kind="device", detail=detail, **self.metrics())
         except Exception as exc:  # health is best effort; deliveries go on
             self.ctx.log.debug("notify health not published: %s", exc)
+
+    def _redact(self, route: str, exc: Exception) -> str:
+        """The error's text without the route's secret: a receiver may echo the token or
+        password back (a 401 reason, an SMTP reply), and errors are shown in health metrics
+        that the viewer role reads."""
+        text, secret = str(exc), self._secrets.get(route)
+        return text.replace(secret, "***") if secret else text
 
     def _give_up(self, st: RouteStats, d: Delivery, why: str) -> None:
         st.failed += 1

@@ -3,7 +3,9 @@ what the TUI's overview shows of each pilot's progress against its goal."""
 
 from __future__ import annotations
 
-from pydantic import RootModel
+from datetime import datetime
+
+from pydantic import RootModel, field_validator
 
 from kit.api import Reply, Request, endpoint
 
@@ -12,6 +14,17 @@ class ProgressRequest(Request):
     """Which time to evaluate at (default: now; tests and replays pass a fixed time)."""
 
     now: str | None = None
+
+    @field_validator("now")
+    @classmethod
+    def _iso(cls, v: str | None) -> str | None:
+        # Checked here so a bad time is an invalid request naming `now`, not an internal error.
+        if v is not None:
+            try:
+                datetime.fromisoformat(v)
+            except ValueError:
+                raise ValueError("not an ISO 8601 time, e.g. 2026-12-06T05:00:00+00:00") from None
+        return v
 
 
 class GoalProgress(Reply):
