@@ -54,6 +54,8 @@ VIEWER = {
     "deployments.show",
     "bundles.inspect",
     "history.query",
+    "history.export",
+    "notify.log",
     "oee.downtimes",
     "alarms.list",
     "opcua.certs.list",
@@ -79,6 +81,7 @@ TECHNICIAN = VIEWER | {
     "workorders.approve",
     "workorders.reject",
     "workorders.close",
+    "notify.test",
 }
 #: Admin only: installing and removing, trust decisions about certificates, out-of-service
 #: alarms, bundles and accounts.
@@ -92,6 +95,10 @@ ADMIN_ONLY = {
     "opcua.certs.reject",
     "alarms.out_of_service",
     "users.reload",
+    "scan.start",
+    "scan.status",
+    "scan.stop",
+    "scan.suggest",
 }
 #: Audited endpoints: a role below admin calls them on ``kit.control.as.<role>.<endpoint>``.
 IDENTIFIED = {"writes.request", "writes.confirm"}
