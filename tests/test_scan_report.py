@@ -7,11 +7,11 @@ adapters/modbus/tests/test_modbus_scan.py (test_scan_report_end_to_end)."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 
 import pytest
 
+from kit import testing_tools
 from kit.library import Library
 from kit.plugins import get_plugin_manager
 from kit.scan.inventory import Candidate, Device, Endpoint, Inventory, Limits
@@ -162,8 +162,7 @@ def test_html_is_self_contained_and_survives_rendering(library, tmp_path):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
     path = tmp_path / "report.html"
     path.write_text(html, encoding="utf-8")
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "headless Chromium is needed (CI installs Debian's chromium)"
+    chromium = testing_tools.chromium()  # Debian's, installed on first use when missing
     dom = subprocess.run(
         [
             chromium,

@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from kit.testing_tools import chromium
+
 TERMINAL_HOOK = r"""
 Object.defineProperty(Object.prototype, '_addonManager', {
   configurable: true,
@@ -39,7 +41,9 @@ window.__kitScreen = () => {
   return out.join('\n');
 };
 """
-CHROMIUM = "/usr/bin/chromium"
+#: Debian's Chromium (Playwright's own browser download is not available); installed on
+#: first use by :func:`kit.testing_tools.chromium` when missing.
+CHROMIUM = chromium()
 PASSWORDS = {"vic": "viewer-pass-1", "tom": "technician-pass-1", "ada": "admin-pass-123"}
 ROLES = {"vic": "viewer", "tom": "technician", "ada": "admin"}
 

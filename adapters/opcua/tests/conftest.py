@@ -126,20 +126,13 @@ def start_node_opcua(pki_dir: Path, bench: int = 0, interval_ms: int = 100, time
 
     from kit_opcua.simulator import free_port
 
+    from kit.testing_tools import interop_modules
+
+    try:  # `uv run pytest` on a fresh clone: npm ci from the lock file on first use
+        modules = interop_modules("node-opcua")
+    except AssertionError as exc:
+        raise RuntimeError(str(exc)) from None
     node = shutil.which("node")
-    modules = REPO / "tests" / "interop" / "node_modules"
-    if node is not None and not (modules / "node-opcua").is_dir() and shutil.which("npm"):
-        # `uv run pytest` on a fresh clone: install the pinned interop server from the lock file.
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=modules.parent,
-            check=False,
-            timeout=600,
-        )
-    if node is None or not (modules / "node-opcua").is_dir():
-        raise RuntimeError(
-            "node-opcua is not installed: install Node.js 18+ and run `npm ci` in tests/interop"
-        )
     port = free_port("127.0.0.1")
     proc = subprocess.Popen(
         [

@@ -19,6 +19,7 @@ from typing import Any
 from kit.components import ComponentContext
 from kit.settings import ComponentSpec, NatsSettings
 from kit.testing import wait_for
+from kit.testing_tools import interop_modules
 from kit.trust.users import add_user
 
 REPO = Path(__file__).resolve().parents[3]
@@ -39,6 +40,7 @@ def _get(url: str) -> dict[str, Any] | None:
 async def test_node_red_runs_the_documented_flow_and_receives_kpis(
     kit_settings, make_runtime, tmp_path, port_later
 ):
+    interop_modules("node-red")  # npm ci from tests/interop's lock file on first use
     node = shutil.which("node")
     assert node and RED.is_file(), "Node.js and node-red are needed: run `npm ci` in tests/interop"
     data_dir = tmp_path / "site"

@@ -26,6 +26,7 @@ from kit_historian.storage import RowBuffer, Store
 
 from kit.cli import cli
 from kit.payloads import KpiValue
+from kit.testing_tools import chromium
 from kit.trust.signing import new_keypair
 from kit.trust.truststore import trust_key
 
@@ -391,7 +392,7 @@ def test_html_report_renders_in_headless_chromium(site):
     assert "<script" not in text and "http://" not in text.replace("http://www.w3.org/2000/svg", "")
     dom = subprocess.run(
         [
-            "chromium",
+            chromium(),  # Debian's, installed on first use when missing
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
