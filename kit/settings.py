@@ -37,6 +37,10 @@ OPERATOR_VARIABLES: dict[str, str] = {
     "KIT_OPERATOR": "name the TUI records for acknowledgements and downtime reasons",
     "KIT_TUI_THEME": "Textual theme of the TUI",
     "KIT_RELEASE_KEY": "project release key file for scripts/sign_first_party.py (releases only)",
+    "KIT_WEB_CERT": "PEM certificate chain kit web serves HTTPS with (same as --cert)",
+    "KIT_WEB_KEY": "PEM private key of KIT_WEB_CERT (same as --key)",
+    "KIT_WEB_SCREENSHOTS": "directory where the browser test saves its screenshots (docs)",
+    "KIT_CHROMIUM": "Chromium binary for PNG reports and the browser tests",
 }
 
 

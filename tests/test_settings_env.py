@@ -26,6 +26,7 @@ BUS_NAMES = {
     bus.KV_LAST,
     bus.KV_CONFIG,
     bus.KV_STATE,
+    "KIT_DATA_SAMPLED",  # the site stream a hub sources sampled raw data from (fleet.md)
 }
 VAR = re.compile(r"\bKIT_[A-Z][A-Z0-9_]*[A-Z0-9]\b")
 EXAMPLE = re.compile(r"`(KIT_[A-Z][A-Z0-9_]*)=([^`\s]+)`")

@@ -24,9 +24,12 @@ def register_endpoints(api: Any, runtime: Any) -> None:
     import asyncio
 
     from kit_pilot import api as pilot_api
-    from kit_pilot.overview import all_progress
 
     async def progress_(body: pilot_api.ProgressRequest) -> list[dict[str, Any]]:
+        # Imported on the first call: the evaluation reads history with polars (~35 MiB
+        # resident), which a runtime must not load at start (tests/footprint).
+        from kit_pilot.overview import all_progress
+
         # Parquet reads and the bootstrap take a fraction of a second per goal: off the loop.
         return await asyncio.to_thread(all_progress, runtime.settings, body.now)
 
