@@ -311,3 +311,55 @@ def test_a_doubtful_kpi_reads_as_doubtful_on_the_overview():
     assert text_of(str(shown)) == "102.0 % ?" and getattr(shown, "style", "") == "yellow"
     assert doubtful({"kpi": "oee", "value": 0.8, "quality": "good"}, "80.0 %") == "80.0 %"
     assert doubtful({"kpi": "oee", "value": 0.8}, "80.0 %") == "80.0 %"
+
+
+async def test_the_wizard_fills_a_device_from_the_last_scan(kit_settings, make_runtime, modbus_sim):
+    """Install from the catalog (not the scan screen): the devices the last scan found are a
+    pick list above the form; choosing one fills host, port, unit id and profile."""
+    from kit.scan.inventory import (
+        Device,
+        Endpoint,
+        Inventory,
+        inventory_path,
+        save_inventory,
+    )
+
+    found = Endpoint(
+        host="127.0.0.1",
+        port=modbus_sim.port,
+        protocol="modbus",
+        status="scanned",
+        devices=[Device(unit_id=1, status="identified", profile=PROFILE, confidence=0.93)],
+    )
+    other = Endpoint(host="127.0.0.9", port=502, protocol="modbus", status="no_answer")
+    save_inventory(
+        Inventory(complete=True, endpoints=[other, found]), inventory_path(kit_settings.data_dir)
+    )
+    rt = await make_runtime(kit_settings)
+    app = KitApp(RuntimeLink(rt.url), refresh_s=0.05)
+    async with app.run_test(size=(100, 36)) as pilot:
+        await pilot.press("2")
+        await wait_for(lambda: app.current_mode == "catalog", message="catalog")
+        recipes = app.screen.query_one("#recipes", DataTable)
+        await wait_for(lambda: "oee-machine" in recipes.rows, timeout=15, message="listed")
+        recipes.focus()
+        recipes.move_cursor(row=recipes.get_row_index("oee-machine"))
+        await pilot.press("enter")
+        await wait_for(
+            lambda: isinstance(app.screen, WizardScreen) and app.screen.query("#scan-device"),
+            timeout=15,
+            message="scanned devices offered",
+        )
+        wiz = app.screen
+        pick = wiz.query_one("#scan-device", Select)
+        pick.focus()
+        await pilot.press("enter", "down", "enter")  # open, first device, choose
+        await wait_for(
+            lambda: wiz.query_one("#param-machine_host", Input).value == "127.0.0.1",
+            timeout=15,
+            message="host filled from the scan",
+        )
+        assert wiz.query_one("#param-machine_port", Input).value == str(modbus_sim.port)
+        assert wiz.query_one("#param-unit_id", Input).value == "1"
+        assert wiz.query_one("#param-machine_profile", Select).value == PROFILE
+        assert "filled from device #1" in text(wiz.query_one("#wizard-status"))

@@ -18,11 +18,12 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Static
+from textual.widgets import Button, Select, Static
 
 from kit.api import Problem
 from kit.api import deployments as dep_api
 from kit.api import recipes as rec_api
+from kit.api import scan as scan_api
 from kit_tui.screens.base import KitScreen
 from kit_tui.screens.wizard_text import plan_details, plan_summary, report_lines
 from kit_tui.widgets.paramform import ParamForm, param_name
@@ -157,6 +158,8 @@ class WizardScreen(KitScreen):
         )
         form = ParamForm([*params, commissioning_param(r)], self.prefill, id="param-form")
         await self.query_one("#wizard-body").mount(form, before="#wizard-view-box")
+        if not self.upgrade_of and not self.prefill:
+            await self._offer_scanned_devices(form)
         if params:
             # Pre-filled from the scan: the first field still empty (else the first field).
             todo = [
@@ -167,6 +170,53 @@ class WizardScreen(KitScreen):
             ("Change the values; " if self.upgrade_of else "Fill in the parameters; ")
             + "Ctrl+T tests the device connection, Ctrl+N shows the plan."
         )
+
+    async def _offer_scanned_devices(self, form: ParamForm) -> None:
+        """A pick list of the devices the last network scan found, above the form: choosing
+        one fills host, port, unit id and profile the way the scan screen's suggestions do
+        (``scan.suggest``). Nothing is shown without a scan (or without the admin role)."""
+        try:
+            status = await self.call(scan_api.STATUS)
+        except Exception:  # no scan endpoints here, or a role without them
+            return
+        inv = status.inventory or {}
+        options = []
+        number = 0
+        for ep in inv.get("endpoints", []):
+            for dev in ep.get("devices", []):
+                number += 1
+                if dev.get("status") == "identified" and dev.get("profile"):
+                    unit = f" unit {dev['unit_id']}" if dev.get("unit_id") is not None else ""
+                    label = f"#{number} {ep['host']}:{ep['port']}{unit} — {dev['profile']}"
+                    options.append((label, number))
+        if not options:
+            return
+        pick: Select[int] = Select(
+            options,
+            prompt="Fill from a scanned device (optional)",
+            id="scan-device",
+            compact=True,
+        )
+        await form.mount(pick, before=0)
+
+    async def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id != "scan-device" or not isinstance(event.value, int):
+            return
+        form = self._form()
+        try:
+            reply = await self.call(
+                scan_api.SUGGEST, scan_api.SuggestRequest(devices=[event.value])
+            )
+        except Exception as exc:
+            self.status(f"✗ {self.explain(exc)}", error=True)
+            return
+        mine = next((s for s in reply.suggestions if s.recipe == self.recipe_id), None)
+        if form is None or mine is None:
+            self.status(f"✗ device #{event.value} does not fit {self.recipe_id}", error=True)
+            return
+        filled = [k for k, v in mine.params.items() if form.set_value(k, v)]
+        missing = f"; still needed: {', '.join(mine.missing)}" if mine.missing else ""
+        self.status(f"✓ filled from device #{event.value}: {', '.join(filled)}{missing}")
 
     def _form(self) -> ParamForm | None:
         forms = self.query(ParamForm)

@@ -219,6 +219,21 @@ class ParamForm(VerticalScroll):
                 values[name] = v
         return values, errors
 
+    def set_value(self, name: str, value: Any) -> bool:
+        """Put ``value`` in field ``name`` (a pick list only takes one of its options);
+        False when the form has no such field or the list does not offer the value."""
+        for w in self.query(f"#param-{name}"):
+            if isinstance(w, Select):
+                try:
+                    w.value = str(value)
+                except Exception:  # InvalidSelectValueError: not one of the options
+                    return False
+                return True
+            if isinstance(w, Input):
+                w.value = "" if value is None else str(value)
+                return True
+        return False
+
     def focus_field(self, name: str) -> None:
         """Move the cursor to field ``name``."""
         for w in self.query(f"#param-{name}"):
