@@ -107,7 +107,9 @@ async def test_outbox_survives_kill_9(tmp_path):
 
     async def all_pending() -> bool:
         m = await _notify_metrics(url, data)
-        return m["pending"] == ALARMS and m["retrying"] == ALARMS
+        # All in the outbox; the route retries its oldest delivery while the receiver is
+        # down, the others wait behind it in order (so at least one has failed).
+        return m["pending"] == ALARMS and m["retrying"] >= 1
 
     await until(all_pending, what="every alarm in the outbox, failing to deliver")
     first.proc.send_signal(signal.SIGKILL)
