@@ -242,16 +242,38 @@ def add_site_cmd(
     running = reload_running(hub_dir, state)
     click.echo(f"credentials for {site}: {path} (give this file to the site, keep it secret)")
     if running:
-        run(_ensure(state))
+        run(_ensure(state, reloaded=True))
         click.echo(f"reloaded {running} running node(s); sources of {site} created")
     else:
         click.echo("hub not running here: sources are created when `kit hub up` starts")
     click.echo("site settings (kit.yaml):\n  hub:\n    credentials: " + str(path.resolve()))
 
 
-async def _ensure(state: HubState, url: str | None = None) -> list[str]:
+#: How long a connection right after a SIGHUP may be refused. nats-server applies a reload
+#: asynchronously and, while it swaps the users and accounts, briefly answers a new
+#: client with 'Authorization Violation' (seen in CI); there is no event that says the
+#: reload is done, so the refusal itself is retried, bounded.
+RELOAD_SETTLE_S = 15.0
+
+
+async def _connect_after_reload(urls: list[str], opts: dict[str, Any], reloaded: bool) -> Any:
+    """Connect as the hub's admin; right after a reload, retry a refusal for a bounded time."""
     import nats
 
+    from kit.backoff import Backoff
+
+    deadline = asyncio.get_running_loop().time() + (RELOAD_SETTLE_S if reloaded else 0.0)
+    retry = Backoff(0.05, 1.0)
+    while True:
+        try:
+            return await nats.connect(urls, connect_timeout=5, allow_reconnect=False, **opts)
+        except Exception as exc:
+            if asyncio.get_running_loop().time() >= deadline:
+                raise BusError(f"cannot reach the hub at {', '.join(urls)}: {exc}") from None
+            await retry.wait()
+
+
+async def _ensure(state: HubState, url: str | None = None, *, reloaded: bool = False) -> list[str]:
     from kit.hub.config import admin_options
     from kit.hub.sources import ensure_streams
 
@@ -261,10 +283,7 @@ async def _ensure(state: HubState, url: str | None = None) -> list[str]:
     if url and "@" in url:
         opts.pop("user")
         opts.pop("password")
-    try:
-        nc = await nats.connect(urls, connect_timeout=5, allow_reconnect=False, **opts)
-    except Exception as exc:
-        raise BusError(f"cannot reach the hub at {', '.join(urls)}: {exc}") from None
+    nc = await _connect_after_reload(urls, opts, reloaded)
     try:
         return await ensure_streams(nc.jetstream(), state)
     finally:
@@ -286,7 +305,7 @@ def remove_site_cmd(site: str, hub_dir: Path) -> None:
     state.save(hub_dir)
     running = reload_running(hub_dir, state)
     if running:
-        run(_ensure(state))
+        run(_ensure(state, reloaded=True))
     click.echo(f"removed {site}; {running} running node(s) reloaded")
 
 
