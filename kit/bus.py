@@ -27,6 +27,7 @@ from nats.js.kv import KeyValue
 
 import kit.natscompat  # noqa: F401  (nats-py fix, see the module)
 from kit import subjects
+from kit.aio import wait_for
 from kit.codec import MalformedMessage
 from kit.errors import BusError
 from kit.settings import RetentionSettings
@@ -566,7 +567,7 @@ class Bus:
         """Wait until every pending publish is acknowledged (bounded by ``timeout``)."""
         try:
             await self.nc.flush(timeout=max(0.1, timeout))  # type: ignore[arg-type]
-            await asyncio.wait_for(self.acks.wait_idle(), timeout)
+            await wait_for(self.acks.wait_idle(), timeout)
         except (TimeoutError, nats.errors.TimeoutError, nats.errors.ConnectionClosedError):
             log.warning("flush timed out with %d publishes unacknowledged", len(self.acks.unacked))
 
@@ -584,6 +585,6 @@ class Bus:
         if self.nc.is_connected:
             await self.flush(timeout=2.0)
         try:
-            await asyncio.wait_for(self.nc.drain(), 3.0)
+            await wait_for(self.nc.drain(), 3.0)
         except Exception:  # drain can fail if the server went away; closing is what matters
             await self.nc.close()

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from typing_extensions import TypeVar
 
 from kit import codec, subjects
+from kit.aio import wait_for
 from kit.bus import KV_LAST, KV_STATE, Bus
 from kit.fastpath import BatchEncoder, QualitySpec
 from kit.payloads import (
@@ -385,7 +386,7 @@ async def save_when_dirty(
         # once waited 300 s here for a KV put that never answered); the periodic saves
         # above have kept the state up to ``interval_s`` before.
         try:
-            await asyncio.wait_for(asyncio.shield(save()), FINAL_SAVE_S)
+            await wait_for(asyncio.shield(save()), FINAL_SAVE_S)
         except TimeoutError:
             logging.getLogger("kit.components").warning(
                 "the last state save did not finish within %s s; the state saved before stands",

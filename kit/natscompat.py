@@ -7,13 +7,25 @@ loop: the connection stops reading, so every later request on it goes unanswered
 request "timed out" after 30 s; ``kit bus tail`` printed the error on exit). A loaded box
 makes flush time-outs, and so this, likely. The fix keeps the protocol's order — one PONG
 answers the oldest PING — and only skips resolving a future nobody waits for any more.
+
+On Python 3.11 nats-py's ``asyncio.wait_for`` also drops a cancellation that lands as a reply
+arrives (see :mod:`kit.aio`): its modules are pointed at :func:`kit.aio.wait_for`.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
+import nats.aio.client
+import nats.aio.subscription
+import nats.aio.transport
+import nats.js.client
+import nats.js.kv
+import nats.js.object_store
 from nats.aio.client import Client
+
+from kit.aio import asyncio_namespace
 
 _APPLIED = False
 
@@ -33,6 +45,17 @@ def apply() -> None:
     global _APPLIED
     if not _APPLIED:
         Client._process_pong = _process_pong  # type: ignore[method-assign]
+        if sys.version_info < (3, 12):
+            ns = asyncio_namespace()
+            for mod in (
+                nats.aio.client,
+                nats.aio.subscription,
+                nats.aio.transport,
+                nats.js.client,
+                nats.js.kv,
+                nats.js.object_store,
+            ):
+                mod.asyncio = ns  # type: ignore[attr-defined]
         _APPLIED = True
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kit.aio import wait_for
 from kit.backoff import Backoff
 from kit.errors import BusError
 from kit.settings import NatsSettings
@@ -127,7 +128,7 @@ async def terminate(proc: asyncio.subprocess.Process | None, timeout: float = 5.
     with contextlib.suppress(ProcessLookupError):
         proc.send_signal(signal.SIGTERM)
     try:
-        await asyncio.wait_for(proc.wait(), timeout)
+        await wait_for(proc.wait(), timeout)
     except TimeoutError:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
@@ -289,7 +290,7 @@ class EmbeddedNats:
         )
         lines: list[str] = []
         try:
-            await asyncio.wait_for(self._await_ready(lines), timeout)
+            await wait_for(self._await_ready(lines), timeout)
         except TimeoutError:
             await self.stop()
             raise BusError(
@@ -331,7 +332,7 @@ class EmbeddedNats:
                 continue
             if self._log_task is not None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await asyncio.wait_for(self._log_task, 1.0)  # the last lines it wrote
+                    await wait_for(self._log_task, 1.0)  # the last lines it wrote
             how = f"killed by signal {-rc}" if rc < 0 else f"exited with code {rc}"
             self.last_exit = how + (": " + " | ".join(self.tail[-3:]) if self.tail else "")
             log.error("embedded nats-server %s; restarting it", self.last_exit)
@@ -377,7 +378,7 @@ class EmbeddedNats:
         await terminate(self.process, timeout)
         if self._log_task:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(self._log_task, 1.0)  # its last lines go to the file
+                await wait_for(self._log_task, 1.0)  # its last lines go to the file
 
     async def _await_ready(self, lines: list[str]) -> None:
         assert self.process and self.process.stderr

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from kit import codec, subjects
+from kit.aio import wait_for
 from kit.backoff import backoff_delay as _delay
 from kit.components import Component, ComponentContext
 from kit.payloads import Health, HealthStatus, utcnow
@@ -204,7 +205,7 @@ class Supervisor:
         if hook is None:
             return
         try:
-            await asyncio.wait_for(
+            await wait_for(
                 hook(inst.last_error or "crash loop"),
                 self.settings.stop_timeout_s,
             )
@@ -299,11 +300,23 @@ class Supervisor:
             return
         inst.task.cancel()
         try:
-            await asyncio.wait_for(asyncio.shield(inst.task), self.settings.stop_timeout_s)
+            await wait_for(asyncio.shield(inst.task), self.settings.stop_timeout_s)
         except (TimeoutError, asyncio.CancelledError):
             pass
         except Exception:
             pass
+        if not inst.task.done():
+            # A library that swallowed the cancellation (Python 3.11's asyncio.wait_for did,
+            # see kit.aio) would leave the old instance running next to its restart: ask again.
+            log.warning(
+                "%s did not stop within %s s; cancelling it again",
+                inst.name,
+                self.settings.stop_timeout_s,
+            )
+            inst.task.cancel()
+            await asyncio.wait({inst.task}, timeout=self.settings.stop_timeout_s)
+            if not inst.task.done():
+                log.error("%s is still running after a second cancel; left behind", inst.name)
         inst.status = HealthStatus.stopped
         await self.publish_health(inst, "stopped")
 

@@ -110,3 +110,53 @@ async def test_failed_component_can_be_restarted_via_control_api(
     await wait_for(lambda: AlwaysCrashes.starts > before, message="restart")
     status = await client.call("status")
     assert [c["name"] for c in status["components"]] == ["bad"]
+
+
+class SwallowsOneCancel(Source):
+    """Ignores its first cancellation, as a library hit by CPython gh-86296 does (kit.aio)."""
+
+    name = "swallows-one-cancel"
+    runs: list["SwallowsOneCancel"] = []
+
+    async def run(self):
+        import asyncio
+
+        type(self).runs.append(self)
+        self.swallowed = False
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.swallowed = True  # carries on as if nothing happened
+        await asyncio.Event().wait()
+
+
+class SwallowPlugin:
+    @kit.hookimpl
+    def register_components(self, register):
+        register.add(SwallowsOneCancel)
+
+
+async def test_a_restart_never_leaves_the_old_instance_running(
+    kit_settings, make_runtime, temp_plugin
+):
+    """A component that swallowed its cancellation used to keep running next to its restart
+    (both saving state); the supervisor asks again after ``stop_timeout_s``."""
+    from kit.control import ControlClient
+
+    SwallowsOneCancel.runs = []
+    settings = kit_settings.model_copy(
+        update={
+            "components": [
+                ComponentSpec(name="stubborn", type="swallows-one-cancel", asset="test/a/l/s")
+            ],
+            "supervisor": kit_settings.supervisor.model_copy(update={"stop_timeout_s": 0.3}),
+        }
+    )
+    rt = await make_runtime(settings, host=temp_plugin(SwallowPlugin()))
+    await wait_for(lambda: len(SwallowsOneCancel.runs) == 1, message="first start")
+    first_task = rt.supervisor.instances["stubborn"].task
+    reply = await ControlClient(rt.bus).call("components.restart", {"name": "stubborn"})
+    assert reply == {"restarted": "stubborn"}
+    await wait_for(lambda: len(SwallowsOneCancel.runs) == 2, message="restart")
+    assert SwallowsOneCancel.runs[0].swallowed
+    assert first_task.done(), "the old instance is still running next to the new one"

@@ -20,6 +20,7 @@ from typing import Any
 import nats
 
 import kit.natscompat  # noqa: F401  (nats-py fix, see the module)
+from kit.aio import wait_for
 from kit.errors import BusError
 from kit.hub.config import HubState, admin_options, write_configs
 from kit.natsserver import _LISTEN, _READY, _pdeathsig, server_binary
@@ -58,7 +59,7 @@ class HubNode:
             **kwargs,
         )
         try:
-            await asyncio.wait_for(self._await_ready(), timeout)
+            await wait_for(self._await_ready(), timeout)
         except TimeoutError:
             await self.stop()
             raise BusError(
@@ -144,7 +145,7 @@ class LocalHub:
         try:
             # Concurrently: in a cluster each node waits for its routes.
             await asyncio.gather(*(n.start(timeout) for n in self.nodes))
-            await asyncio.wait_for(self.wait_jetstream(), timeout)
+            await wait_for(self.wait_jetstream(), timeout)
         except BaseException:
             await self.stop()
             raise

@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from kit import __version__, subjects
+from kit.aio import wait_for
 from kit.errors import AdapterError, ConfigError, KitError
 from kit.payloads import HealthStatus, utcnow
 from kit.recipes.checks import commission
@@ -107,7 +108,7 @@ class RecipeEngine:
             try:
                 cfg = cls.Config.model_validate(a.config)
                 call = test(cfg, **_library_kw(test, self.runtime.library))
-                return role, str(await asyncio.wait_for(call, self.connect_timeout_s))
+                return role, str(await wait_for(call, self.connect_timeout_s))
             except TimeoutError:
                 return role, AdapterError(f"no answer within {self.connect_timeout_s:g} s")
             except Exception as exc:  # adapters raise AdapterError; anything else is reported too

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kit.aio import wait_for
 from kit.scan.inventory import Endpoint, Inventory
 from kit.scan.pace import Pacer
 
@@ -55,7 +56,7 @@ class Progress:
 async def port_open(host: str, port: int, timeout_s: float) -> bool:
     """True when a TCP connection to ``host:port`` succeeds within ``timeout_s`` (then closed)."""
     try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
+        _, writer = await wait_for(asyncio.open_connection(host, port), timeout_s)
     except (OSError, TimeoutError):
         return False
     writer.close()

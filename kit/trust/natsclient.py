@@ -6,6 +6,7 @@ import ssl
 from pathlib import Path
 from typing import Any
 
+from kit.aio import wait_for
 from kit.errors import ConfigError
 from kit.settings import NatsClientSettings, Settings
 
@@ -84,12 +85,12 @@ async def tls_preflight(url: str, opts: dict[str, Any], timeout: float = 5.0) ->
     first = urlparse(url.split(",")[0].strip())
     host, port = first.hostname or "127.0.0.1", first.port or 4222
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        reader, writer = await wait_for(asyncio.open_connection(host, port), timeout)
     except (TimeoutError, OSError):
         return  # unreachable: the client reports that itself
     try:
-        await asyncio.wait_for(reader.readline(), timeout)  # NATS sends INFO before the TLS upgrade
-        await asyncio.wait_for(
+        await wait_for(reader.readline(), timeout)  # NATS sends INFO before the TLS upgrade
+        await wait_for(
             writer.start_tls(ctx, server_hostname=opts.get("tls_hostname") or host), timeout
         )
     except ssl.SSLError as exc:

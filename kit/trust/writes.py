@@ -16,7 +16,6 @@ The same two steps are served on ``kit.cmd.<asset>`` (request/reply, JSON
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import math
 import time
@@ -29,6 +28,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kit import subjects
+from kit.aio import wait_for
 from kit.api.envelope import OkReply, encode_reply
 from kit.bus import KV_DEPLOYMENTS
 from kit.errors import KitError
@@ -295,7 +295,7 @@ class WriteGuard:
         )
         self.history[(asset, p.rule.point)].append(self.clock())
         try:
-            await asyncio.wait_for(inst.component.write(p.rule.point, p.value), 10.0)
+            await wait_for(inst.component.write(p.rule.point, p.value), 10.0)
         except Exception as exc:
             await self._audit(
                 asset,

@@ -15,6 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from kit.aio import wait_for
+
 #: Line coverage of the plugin package the project's tests must reach for gold.
 MIN_PERCENT = 80.0
 TIMEOUT_S = 900.0
@@ -45,7 +47,7 @@ async def measure(project_dir: Path | None, pkg_dir: Path) -> tuple[bool, str, d
             stderr=asyncio.subprocess.STDOUT,
         )
         try:
-            out, _ = await asyncio.wait_for(proc.communicate(), TIMEOUT_S)
+            out, _ = await wait_for(proc.communicate(), TIMEOUT_S)
         except TimeoutError:
             proc.kill()
             return False, f"the project's tests did not finish within {TIMEOUT_S:.0f} s", {}

@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from kit import subjects
+from kit.aio import wait_for
 from kit.settings import ComponentSpec
 from kit.trust.certify.rules import QualityFile
 
@@ -84,7 +85,7 @@ class FaultProxy:
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 2)
+                await wait_for(self._server.wait_closed(), 2)
 
 
 class _Watch:

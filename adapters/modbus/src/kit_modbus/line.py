@@ -32,6 +32,7 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException
 from pymodbus.framer import FramerType
 
+from kit.aio import wait_for
 from kit.backoff import backoff_delay
 from kit.errors import AdapterError, DeviceRejected, DeviceTimeout
 
@@ -158,7 +159,7 @@ class _Conn:
         self.line.connect_attempts += 1
         try:
             # Connecting gets at least 1 s: a loaded host must not look like a dead device.
-            ok = await asyncio.wait_for(self.client.connect(), max(timeout, 1.0))
+            ok = await wait_for(self.client.connect(), max(timeout, 1.0))
         except (TimeoutError, OSError, ModbusException):
             ok = False
         if not ok:
@@ -355,7 +356,7 @@ class Line:
                 client = await conn.ensure(t)
                 client.ctx.comm_params.timeout_connect = t
                 try:
-                    rr = await asyncio.wait_for(
+                    rr = await wait_for(
                         client.read_device_information(
                             read_code=read_code, object_id=0, device_id=unit_id
                         ),

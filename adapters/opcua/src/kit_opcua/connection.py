@@ -8,7 +8,6 @@ channel is opened with it, and again by asyncua at CreateSession through
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from asyncua.crypto import security_policies as sp
 from asyncua.crypto.uacrypto import CertProperties
 from cryptography import x509
 
+from kit.aio import wait_for
 from kit.errors import AdapterError
 from kit_opcua.config import OpcuaConfig
 from kit_opcua.pki import Pki, thumbprint
@@ -209,7 +209,7 @@ def _first_cert(der: bytes) -> bytes:
 
 async def _close_quietly(client: Client) -> None:
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(client.disconnect(), 2)
+        await wait_for(client.disconnect(), 2)
 
 
 async def close(client: Client) -> None:

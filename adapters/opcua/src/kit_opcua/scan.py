@@ -19,7 +19,6 @@ offer only secure endpoints are listed from GetEndpoints alone. Every service ca
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 from collections.abc import Awaitable, Callable, Sequence
@@ -27,6 +26,7 @@ from typing import Any
 
 from asyncua import Client, ua
 
+from kit.aio import wait_for
 from kit.scan.inventory import MATCH_THRESHOLD, confidence
 
 _WEAK = {"None", "Basic128Rsa15", "Basic256"}
@@ -51,7 +51,7 @@ async def scan_endpoint(
     await pace()
     client = Client(url, timeout=max(timeout_s, 1.0))
     try:
-        eps = await asyncio.wait_for(client.connect_and_get_server_endpoints(), timeout_s + 4.0)
+        eps = await wait_for(client.connect_and_get_server_endpoints(), timeout_s + 4.0)
     except (TimeoutError, OSError, ua.UaError) as exc:
         return {"status": "no_answer", "detail": f"no GetEndpoints answer: {exc}"[:300]}
     endpoints = []
@@ -137,7 +137,7 @@ async def _look_inside(
     out: dict[str, Any] = {}
     try:
         await pace()
-        await asyncio.wait_for(client.connect(), timeout_s + 4.0)
+        await wait_for(client.connect(), timeout_s + 4.0)
         try:
             await pace()
             ns = await client.get_namespace_array()

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 import kit
 from kit import codec, subjects
+from kit.aio import wait_for
 from kit.codec import MalformedMessage
 from kit.components import ComponentContext, Sink, save_when_dirty
 from kit.errors import KitError
@@ -362,7 +363,7 @@ class Notify(Sink[NotifyConfig]):
         await self._save()
         self._wake[route].set()
         try:
-            entry = await asyncio.wait_for(asyncio.shield(waiter), timeout_s)
+            entry = await wait_for(asyncio.shield(waiter), timeout_s)
         except TimeoutError:
             self._waiters.pop(d.key, None)
             return {"route": route, "key": d.key, "result": "waiting", "detail": ""}

@@ -33,6 +33,7 @@ from aiohttp import web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
+from kit.aio import wait_for
 from kit_tui.web.accounts import Account, Accounts
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ class SessionApp(AppService):
     async def stop(self) -> None:
         """Ask the TUI to quit; kill it if it has not within ``STOP_TIMEOUT_S``."""
         try:
-            await asyncio.wait_for(super().stop(), STOP_TIMEOUT_S)
+            await wait_for(super().stop(), STOP_TIMEOUT_S)
         except TimeoutError:
             if self._process is not None and self._process.returncode is None:
                 self._process.kill()
