@@ -27,7 +27,11 @@ class StateReader(Analytics):
         n = 0
         while True:
             await self.ctx.save_state({"n": n})
-            await self.ctx.load_state()
+            # Fails within about a request timeout: this test attacks the supervisor's
+            # handling of a crash during an outage. With the default (120 s of retries) a
+            # reader caught inside load_state rides the outage out there instead — fine in
+            # the field, but then the test waited for a crash that never came (a CI flake).
+            await self.ctx.load_state(timeout_s=1)
             n += 1
             self.rounds = n
             await asyncio.sleep(0.02)  # the component's own work cadence
