@@ -165,7 +165,9 @@ def terminal(cfg: Path, bus: str, presses: int, window: float, settle: float) ->
     tmux("new-session", "-d", "-s", SESSION, "-x", "120", "-y", "40", cmd)
     try:
         wait_pane("— Overview", 90)
-        time.sleep(settle)  # the TUI builds its other screens in the background at first
+        # Warm-up period (--settle), a measuring schedule: the TUI builds its other screens
+        # in the background at first and gives no signal when done, so CPU is measured after.
+        time.sleep(settle)
         pid = int(tmux("display-message", "-p", "-t", SESSION, "#{pane_pid}").strip())
         pids = [pid, *descendants(pid)]
         c0 = cpu_s(pids)
@@ -216,7 +218,7 @@ async def browsers(
             t_sign.append(time.perf_counter() - t0)
             pages.append(page)
         res["sign_in_to_live_screen_s"] = [round(t, 2) for t in t_sign]
-        await asyncio.sleep(settle)  # as in the terminal: screens built in the background
+        await asyncio.sleep(settle)  # warm-up period (--settle), as in the terminal
         tree = [web_pid, *descendants(web_pid)]
         tuis = [p for p in tree if p != web_pid]
         c1 = cpu_s(tree)

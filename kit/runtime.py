@@ -2,7 +2,9 @@
 
 ``kit up`` builds one :class:`Runtime` and runs it until SIGINT/SIGTERM. Shutdown is
 bounded: components get ``stop_timeout_s`` to stop, pending publishes are flushed, the
-embedded server is stopped last.
+embedded server is stopped last. The core control endpoints (``status``, ``restart``, ...)
+are in :mod:`kit.runtime_endpoints`, the checks of the configured components in
+:mod:`kit.runtime_specs`.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ import signal
 from datetime import datetime
 from typing import Any
 
-from kit import __version__, codec, subjects
+from kit import __version__, codec, runtime_specs, subjects
 from kit.bus import Bus
 from kit.components import Clock, ComponentContext
 from kit.control import ControlAPI
 from kit.datadir import RUNTIME_FILE, DataDirLock, read_runtime_file, runtime_file
-from kit.errors import ConfigError, PluginError
+from kit.errors import ConfigError
 from kit.library import Library
 from kit.natsserver import EmbeddedNats
 from kit.payloads import Health, HealthStatus, utcnow
@@ -29,19 +31,12 @@ from kit.plugins import PluginHost, get_plugin_manager
 from kit.recipes import api as recipes_api
 from kit.recipes import engine as recipes_engine
 from kit.recipes.engine import RecipeEngine
+from kit.runtime_endpoints import RuntimeEndpoints
 from kit.settings import ComponentSpec, Settings
 from kit.supervisor import Instance, Supervisor
-from kit.yamlfiles import problem, validation_problems
 
 log = logging.getLogger(__name__)
 __all__ = ["RUNTIME_FILE", "Runtime", "read_runtime_file", "runtime_file"]
-
-
-def _version_text(v: Any) -> str:
-    try:
-        return f"nats-server {v.major}.{v.minor}.{v.patch}"
-    except AttributeError:
-        return str(v)
 
 
 class Runtime:
@@ -90,6 +85,8 @@ class Runtime:
         self.retention: Any = None
         """kit.retention.RetentionMonitor: write rate and hours held (status ``storage``)."""
         self._stop_event = asyncio.Event()
+        self.endpoints = RuntimeEndpoints(self)
+        """The core control endpoints (``status``, ``restart``, ...; kit.runtime_endpoints)."""
 
     async def _publish_core(self, subject: str, data: bytes) -> None:
         if self.bus is not None:
@@ -107,7 +104,9 @@ class Runtime:
         from kit.trust.secrets import harden_process
 
         harden_process(s.data_dir)  # umask 077 (nats-server inherits it), data dir 0700
-        specs = self.validate_specs(self._with_default_history(s.components))  # fail early
+        specs = self.validate_specs(  # fail early
+            runtime_specs.with_default_history(s, self.host, s.components)
+        )
         # Before anything touches the server, its pid file or the credentials: a second
         # runtime on this data directory would stop the first one's server.
         self.lock.acquire()
@@ -220,45 +219,9 @@ class Runtime:
             await self.retention.start()
         log.info("runtime up: bus %s, %d component(s)", self.url, len(specs))
 
-    def _with_default_history(self, specs: list[ComponentSpec]) -> list[ComponentSpec]:
-        """``specs`` plus the default site historian (``settings.history``): history by
-        default, so a pilot always has a baseline. Named by type only: kit never imports
-        plugins, and without the historian plugin nothing is added."""
-        if not self.settings.history or "historian" not in self.host.components.items:
-            return specs
-        if any(
-            sp.type == "historian" and not sp.config.get("own_asset_only") for sp in specs
-        ) or any(sp.name == "history" for sp in specs):
-            return specs  # the site configured its own
-        default = ComponentSpec(
-            name="history", type="historian", config={"streams": ["kpi", "events"]}
-        )
-        return [*specs, default]
-
     def validate_specs(self, specs: list[ComponentSpec]) -> list[tuple[ComponentSpec, Any]]:
         """Validate every configured component; raise one ConfigError listing all problems."""
-        filename, root = self.settings.origin()
-        out, problems = [], []
-        names: set[str] = set()
-        for i, spec in enumerate(specs):
-            if spec.name in names:
-                problems.append(
-                    f"{filename}: components[{i}].name: duplicate component name {spec.name!r}"
-                )
-            names.add(spec.name)
-            try:
-                out.append(self.validate_spec(spec, filename, root, ("components", i, "config")))
-            except ConfigError as exc:
-                problems.extend(exc.problems)
-            except PluginError as exc:
-                problems.append(
-                    problem(filename, root, ("components", i, "type"), str(exc))
-                    if root is not None
-                    else f"{filename}: components[{i}].type: {exc}"
-                )
-        if problems:
-            raise ConfigError(f"{filename}: {len(problems)} problem(s) in components", problems)
-        return out
+        return runtime_specs.validate_specs(self.settings, self.host, specs)
 
     def validate_spec(
         self,
@@ -273,18 +236,7 @@ class Runtime:
             PluginError: unknown component type (with installed types and a suggestion).
             ConfigError: the config does not match the type's model.
         """
-        reg = self.host.component(spec.type)
-        from pydantic import ValidationError
-
-        try:
-            return spec, reg.cls.Config.model_validate(spec.config)
-        except ValidationError as exc:
-            problems = validation_problems(
-                filename, root if root is not None else spec.config, exc, prefix, reg.cls.Config
-            )
-            raise ConfigError(
-                f"component {spec.name!r} ({spec.type}): invalid config", problems
-            ) from None
+        return runtime_specs.validate_spec(self.host, spec, filename, root, prefix)
 
     def trust_store(self) -> Any:
         """The site's trust store (``kit keys trust``), read fresh so a new key counts at once."""
@@ -505,97 +457,8 @@ class Runtime:
 
     # -- control API ----------------------------------------------------------------------
     def _add_endpoints(self, api: ControlAPI) -> None:
-        from kit.api import core
-
-        api.add(core.STATUS, self._ep_status)
-        api.add(core.COMPONENTS, self._ep_components)
-        api.add(core.PLUGINS, self._ep_plugins)
-        api.add(core.RESTART, self._ep_restart)
-        api.add(core.PING, self._ep_ping)
-        api.add(core.USERS_RELOAD, self._ep_users_reload)
+        self.endpoints.register(api)  # status, components, plugins, restart, ping, users.reload
         recipes_api.add_endpoints(api, self)  # recipes.*, deployments.*, bundles.*
         from kit.scan.service import add_endpoints as add_scan_endpoints
 
         self.scan = add_scan_endpoints(api, self)  # scan.* (the TUI's front door)
-
-    async def _ep_status(self, _body: Any) -> dict[str, Any]:
-        assert self.bus is not None
-        comps = [i.summary() for i in self.supervisor.instances.values()]
-        return {
-            "version": __version__,
-            "site": self.settings.site,
-            "pid": os.getpid(),
-            "started": self.started_at.isoformat() if self.started_at else None,
-            "bus": {
-                "url": self.url,
-                "embedded": self.embedded is not None,
-                "connected": self.bus.nc.is_connected,
-                "server": _version_text(self.bus.nc.connected_server_version)
-                if self.bus.nc.is_connected
-                else None,
-                "malformed": dict(self.bus.malformed.counts),
-                "publish_failures": self.bus.publish_failures,
-                "duplicates_dropped": dict(self.bus.acks.duplicates),
-                "mqtt_port": self.embedded.mqtt_port if self.embedded else None,
-                **self.bus_report(),
-            },
-            "previous_run_unclean": self.unclean_previous,
-            "components": comps,
-            "broken_plugins": [b.__dict__ for b in self.host.broken],
-            "storage": await self._storage(),
-        }
-
-    async def _storage(self) -> dict[str, Any] | None:
-        # Additive status field (docs/sizing.md): write rate, hours held, bytes per day.
-        if self.retention is None:
-            return None
-        try:
-            current: dict[str, Any] = await self.retention.current()
-            return current
-        except Exception as exc:  # a status reply without the estimate beats no reply
-            return {"error": str(exc)}
-
-    async def _ep_components(self, _body: Any) -> list[dict[str, Any]]:
-        return [i.summary() for i in self.supervisor.instances.values()]
-
-    async def _ep_plugins(self, _body: Any) -> dict[str, Any]:
-        from kit.trust.permissions import plugin_manifest
-
-        plugins = []
-        for p in self.host.info():
-            row: dict[str, Any] = {**p.__dict__, "trust": p.trust or None}
-            try:
-                man = plugin_manifest(self.host, p.name)
-            except Exception:  # an unreadable manifest is reported by `kit plugin verify`
-                man = None
-            if man is not None:
-                row["vendor"] = man.vendor
-                row["manifest"] = {
-                    "publishes": man.publishes,
-                    "subscribes": man.subscribes,
-                    "device_writes": man.device_writes,
-                }
-            plugins.append(row)
-        return {"plugins": plugins, "broken": [b.__dict__ for b in self.host.broken]}
-
-    async def _ep_ping(self, _body: Any) -> dict[str, Any]:
-        return {"pong": True}
-
-    async def _ep_users_reload(self, _body: Any) -> dict[str, Any]:
-        from kit.errors import KitError
-        from kit.trust.users import load_users
-
-        if self.embedded is None or self.component_buses is None:
-            raise KitError("named bus accounts need the embedded server (nats_url is set)")
-        self.embedded.auth_lines = self.component_buses.auth.conf_lines()
-        self.embedded.reload()
-        return {"users": sorted(load_users(self.settings.data_dir))}
-
-    async def _ep_restart(self, body: Any) -> dict[str, Any]:
-        name = body.name
-        if name not in self.supervisor.instances:
-            from kit.errors import KitError
-
-            raise KitError(f"no component named {name!r}")
-        await self.supervisor.restart(name)
-        return {"restarted": name}

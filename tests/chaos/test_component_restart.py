@@ -19,7 +19,7 @@ async def test_component_restart_under_load(tmp_path):
         await until(lambda: inst.component.batches >= 50, what="load")
         first = inst.component
         subject = subjects.data_subject(subjects.AssetPath.parse(ASSET))
-        await rt._ep_restart(core.RestartRequest(name="m1"))
+        await rt.endpoints.restart(core.RestartRequest(name="m1"))
         await until(lambda: inst.component is not first, what="new instance")
         second = inst.component
         await until(lambda: second.batches >= 100, what="new instance producing")
@@ -33,7 +33,7 @@ async def test_component_restart_under_load(tmp_path):
             f"({100 * stored / produced:.2f} %)"
         )
         assert stored == produced, (stored, first.batches, second.batches)
-        st = await rt._ep_status(None)
+        st = await rt.endpoints.status(None)
         assert [c["restarts"] for c in st["components"] if c["name"] == "oee-m1"] == [0]
     finally:
         await rt.stop()

@@ -77,7 +77,7 @@ async def test_disk_full_reported_and_recovered(small_disk):
         t_full = time.monotonic()
         await until(lambda: rt.storage.error is not None, timeout=90, what="storage error seen")
         detect_s = time.monotonic() - t_full
-        st = await rt._ep_status(None)
+        st = await rt.endpoints.status(None)
         assert "no space left on device" in st["bus"]["storage_error"]
         await until(
             lambda: any(h["status"] == "degraded" and "no space" in h["detail"] for h in health),

@@ -59,7 +59,7 @@ async def test_runtime_kill_9_then_restart(tmp_path):
     await rt.start()
     try:
         assert rt.unclean_previous is not None and rt.unclean_previous["pid"] == first.proc.pid
-        st = await rt._ep_status(None)
+        st = await rt.endpoints.status(None)
         assert st["previous_run_unclean"]["pid"] == first.proc.pid
         await until(lambda: rt.events, what="event")
         events = [e["type"] for e in await stored_events(rt.bus)]

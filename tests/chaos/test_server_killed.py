@@ -59,7 +59,7 @@ async def test_server_kill_9_under_load(tmp_path):
         )
         assert gaps(seqs) == [] and len(set(seqs)) == produced, (produced, len(set(seqs)))
         # The runtime says what happened: status, and an event in the EVENTS stream.
-        st = await rt._ep_status(None)
+        st = await rt.endpoints.status(None)
         assert st["bus"]["server_restarts"] == 1
         assert "signal 9" in st["bus"]["server_last_exit"]
         await until(lambda: rt.events, what="restart event")

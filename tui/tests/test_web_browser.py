@@ -75,11 +75,11 @@ async def _control(site: Site, role: str) -> tuple[Bus, ControlClient]:
     return bus, ControlClient(bus)
 
 
-def _shot(page: Any, name: str) -> Any:
+async def _shot(page: Any, name: str) -> None:
+    """Save a screenshot when KIT_WEB_SCREENSHOTS names a directory; else nothing."""
     out = os.environ.get("KIT_WEB_SCREENSHOTS")
-    if not out:
-        return asyncio.sleep(0)
-    return page.screenshot(path=str(Path(out) / name))
+    if out:
+        await page.screenshot(path=str(Path(out) / name))
 
 
 def _oee(text: str) -> str | None:

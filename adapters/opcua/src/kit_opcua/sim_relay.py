@@ -27,10 +27,24 @@ class Relay:
     def __init__(self, host: str, port: int, target: tuple[str, int]) -> None:
         self.host, self.port, self.target = host, port, target
         self.delay = 0.0
-        self.silent = False
+        self._answering = asyncio.Event()
+        """Set while the relay passes messages on; cleared while :attr:`silent`."""
+        self._answering.set()
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def silent(self) -> bool:
+        """True while the relay holds every message (a hung device; connections stay open)."""
+        return not self._answering.is_set()
+
+    @silent.setter
+    def silent(self, silent: bool) -> None:
+        if silent:
+            self._answering.clear()
+        else:
+            self._answering.set()  # held messages go on at once
 
     async def start(self) -> None:
         """Listen on ``host:port`` (the port is kept across simulator restarts)."""
@@ -61,8 +75,8 @@ class Relay:
             data = await reader.read(65536)
             if not data:
                 return
-            while self.silent:  # a hung device: hold everything until unmuted or cut
-                await asyncio.sleep(0.05)
+            # A hung device: hold everything until unmuted (or cut: the pipe is cancelled).
+            await self._answering.wait()
             if self.delay:
                 await asyncio.sleep(self.delay)  # injected latency (the fault being simulated)
             writer.write(data)
