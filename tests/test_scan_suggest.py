@@ -13,7 +13,9 @@ from ruamel.yaml import YAML
 from kit.errors import ConfigError
 from kit.library import Library
 from kit.plugins import get_plugin_manager
+from kit.scan.evidence import EVIDENCE
 from kit.scan.inventory import Device, Endpoint, Inventory
+from kit.scan.questionnaire import Answers, SiteFigures
 from kit.scan.suggest import suggest_recipes
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
@@ -65,9 +67,6 @@ async def test_a_meter_gets_its_recipes_pre_filled_and_a_two_device_recipe_says_
     }
     idle = by_recipe["idle-energy"]
     assert not idle["ready"] and idle["missing"] == ["machine"] and idle["devices"] == {"meter": 1}
-    # Ready suggestions come first.
-    readiness = [s["ready"] for s in got["suggestions"]]
-    assert readiness == sorted(readiness, reverse=True)
     assert got["unmatched"] == []
 
 
@@ -88,3 +87,54 @@ async def test_meter_and_machine_ticked_together_make_idle_energy_ready(runtime)
 async def test_a_device_number_outside_the_inventory_is_a_clear_error(runtime):
     with pytest.raises(ConfigError, match="the inventory has 3 device"):
         await suggest_recipes(runtime, _inv(), [1, 9])
+
+
+def _mid(evidence_id: str, base: float) -> float:
+    """Midpoint of an evidence range (percent) applied to a yearly base."""
+    ev = EVIDENCE[evidence_id]
+    return base * (ev.low + ev.high) / 2 / 100
+
+
+def _worth(a: Answers) -> dict[str, float]:
+    """What each valued recipe is worth per asset and year (midpoint), computed here from the
+    evidence table and the site's figures: the formulas docs/scan.md states."""
+    hours = (
+        a.value("shifts_per_day") * a.value("hours_per_shift") * a.value("working_days_per_year")
+    )
+    energy = a.value("average_load_kw") * hours * a.value("energy_tariff")
+    productive = hours * a.value("oee_baseline_pct") / 100
+    return {
+        "energy-per-shift": _mid("monitoring_only_energy", energy),
+        "idle-energy": _mid("idle_energy_share", energy),
+        "oee-machine": _mid("oee_monitoring_gain", productive * a.value("downtime_cost_per_hour")),
+    }
+
+
+@pytest.mark.parametrize(
+    ("figures", "ticked"),
+    [
+        ({}, [1, 2]),  # the defaults: OEE of the machine is worth most
+        # An energy-hungry site where an hour of standstill costs little: energy first.
+        ({"average_load_kw": 400, "energy_tariff": 0.4, "downtime_cost_per_hour": 5}, [1, 2]),
+        ({}, [1]),  # idle-energy still needs its machine: counted at half
+    ],
+)
+async def test_suggestions_come_ranked_by_business_value(runtime, figures, ticked):
+    answers = Answers(site=SiteFigures(**figures))
+    got = (await suggest_recipes(runtime, _inv(), ticked, answers))["suggestions"]
+    worth = _worth(answers)
+    for s in got:
+        if s["recipe"] in worth and not s["ready"]:
+            worth[s["recipe"]] /= 2  # a missing device: it may never be added
+    valued = [s["recipe"] for s in got if s["value_low"] is not None]
+    assert set(valued) <= set(worth) and len(valued) == len(set(valued))
+    # Highest value first, enablers (no business case) after every valued recipe.
+    assert valued == sorted(valued, key=lambda r: -worth[r])
+    assert [s["recipe"] for s in got[: len(valued)]] == valued
+    assert all(s["value_low"] is None for s in got[len(valued) :])
+    assert len(valued) == (3 if 2 in ticked else 2)
+    # Each carries its value range per asset and year (two significant figures).
+    for s in got[: len(valued)]:
+        mid = (s["value_low"] + s["value_high"]) / 2
+        full = worth[s["recipe"]] * (1 if s["ready"] else 2)
+        assert mid == pytest.approx(full, rel=0.05) and s["currency"] == "EUR"

@@ -81,10 +81,17 @@ class Suggestion(Reply):
     missing: list[str] = Field(default_factory=list)
     """Roles without a ticked device that fits."""
     note: str = ""
+    expected_value: float | None = None
+    """Ranking key (``kit scan opportunities``'s): midpoint of the business case, at half
+    while a role is missing; None for an enabler (no value model)."""
+    value_low: float | None = None
+    """Initial business case per asset and year (:mod:`kit.scan.business`), low end."""
+    value_high: float | None = None
+    currency: str = ""
 
 
 class SuggestReply(Reply):
-    """Recipes for the ticked devices, ready ones first."""
+    """Recipes for the ticked devices, best first as ``kit scan opportunities`` ranks."""
 
     suggestions: list[Suggestion] = Field(default_factory=list)
     unmatched: list[int] = Field(default_factory=list)

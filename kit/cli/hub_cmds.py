@@ -460,7 +460,7 @@ def render_status(rows: list[SourceStatus]) -> str:
     head = f"{'site':<16} {'stream':<11} {'site last':>9} {'hub has':>8} {'lag':>6} {'lag s':>7} {'complete':>9}  notes"
     out = [head]
     for r in rows:
-        notes = []
+        notes = [f"hub stream not readable: {r.hub_stream_error}"] if r.hub_stream_error else []
         if not r.site_reachable:
             notes.append("site not reachable (hub's view)")
         if r.gaps:

@@ -61,6 +61,8 @@ class LagMonitor:
         """Events for every source whose alarm state changed since the last update."""
         out = []
         for r in rows:
+            if r.hub_stream_error:
+                continue  # the hub's figures are unknown now: the alarm keeps its state
             key = (r.site, r.stream)
             why = over_limit(r, self.state)
             if bool(why) == self.active.get(key, False):
@@ -124,7 +126,7 @@ class HubService:
     async def _on_status(self, msg: Any) -> None:
         try:
             body = json.loads(msg.data or b"{}") or {}
-            rows = await fleet_status(self.nc, site=body.get("site"))
+            rows = await fleet_status(self.nc, site=body.get("site"), state=self.state)
             reply: dict[str, Any] = {
                 "sources": [r.as_dict() for r in rows],
                 "alarms": alarms(rows, self.state.max_lag_msgs, self.state.max_lag_s),
@@ -139,7 +141,7 @@ class HubService:
 
     async def check_once(self) -> list[Event]:
         """Judge every source now; publish and return the alarm transitions."""
-        events = self.monitor.update(await fleet_status(self.nc))
+        events = self.monitor.update(await fleet_status(self.nc, state=self.state))
         js = self.nc.jetstream()
         for ev in events:
             log.log(

@@ -16,6 +16,13 @@ Lag in seconds is the site's last message time minus the time the hub stored the
 message it has from that site (0 when nothing is missing); without the site's view it is the
 time since the hub last heard from the source (or, if the hub lost that record, the age of
 the newest message it has from the site): the hub cannot know what it is missing.
+
+A hub stream whose info cannot be read now (a JetStream leader election, a deleted stream)
+never makes its sites' rows vanish: each row it should have is still there with
+``hub_stream_error`` saying why, and the site's own view where the link allows. Which rows
+a hub stream should have comes from the hub's state when given, else from the other hub
+streams (every site is in ``FLEET_KPI`` and ``FLEET_EVENTS``); when even that is unknown,
+one row for the hub stream with site ``*``.
 """
 
 from __future__ import annotations
@@ -27,11 +34,16 @@ from typing import Any, cast
 
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from kit.hub.config import HUB_STREAMS, site_filter
+from kit.hub.config import HUB_STREAMS, HubState, site_filter
+from kit.hub.sources import site_stream_for
 
 #: Inbox prefix for requests the hub makes to sites (sites may publish replies under it).
 REPLY_PREFIX = "$KIT.fleet.reply"
 MAX_GAPS_SHOWN = 20
+#: JetStream API error code of "stream not found".
+STREAM_NOT_FOUND = 10059
+#: Site id of the row of a hub stream whose sites are not known (it could not be read).
+ANY_SITE = "*"
 
 
 @dataclass
@@ -64,6 +76,9 @@ class SourceStatus:
     """Bytes/s site → hub on the site's leaf link (``kit.hub.link``; None: not measured)."""
     link_out_bytes_s: float | None = None
     error: str | None = None
+    """The hub's source reports this error (JSON of the source's ``error``)."""
+    hub_stream_error: str | None = None
+    """The hub stream's info could not be read now: why (the hub's figures are unknown)."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -143,28 +158,89 @@ async def scan_hub(js: Any, hub_stream: str, site: str, site_stream: str) -> dic
     return {"seqs": seqs, "newest": newest}
 
 
+async def _hub_stream_info(
+    nc: Any, hub_stream: str, timeout: float
+) -> tuple[dict[str, Any] | None, str | None, bool]:
+    """``(info, why not, not found)`` of a hub stream: the info, or why it cannot be read."""
+    try:
+        msg = await nc.request(f"$JS.API.STREAM.INFO.{hub_stream}", b"", timeout=timeout)
+    except Exception as exc:  # timeout during a leader election, no responders...
+        return None, f"no answer from the hub's JetStream ({type(exc).__name__}: {exc})", False
+    try:
+        info = json.loads(msg.data)
+    except ValueError:
+        return None, "the hub's answer is not JSON", False
+    if isinstance(info, dict) and "config" in info:
+        return info, None, False
+    err = (info.get("error") if isinstance(info, dict) else None) or {}
+    why = f"{err.get('description') or 'no stream info'} (JetStream error {err.get('err_code')})"
+    return None, why, err.get("err_code") == STREAM_NOT_FOUND
+
+
+def _source_sites(info: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """``(site, source config)`` of every site source in a hub stream's info."""
+    out = []
+    for src in info["config"].get("sources") or []:
+        api = (src.get("external") or {}).get("api", "")
+        if api.startswith("$JS.") and api.endswith(".API"):
+            out.append((api[len("$JS.") : -len(".API")], src))
+    return out
+
+
+def _expected(
+    hub_stream: str, state: HubState | None, known_sites: set[str]
+) -> list[tuple[str, str]] | None:
+    """``(site, site stream)`` a hub stream should source; None when that is not known.
+
+    From the hub's state when given and from the sites the other hub streams source (a
+    running hub's state may predate a site added since): every site sends its KPIs and
+    events; raw data only the sites the state says.
+    """
+    every_site = site_stream_for(hub_stream, "none")
+    if state is None and (every_site is None or not known_sites):
+        return None  # e.g. every hub stream unreadable during a meta leader election
+    pairs: set[tuple[str, str]] = set()
+    if state is not None:
+        for name, entry in state.sites.items():
+            site_stream = site_stream_for(hub_stream, entry.raw_data)
+            if site_stream is not None:
+                pairs.add((name, site_stream))
+    if every_site is not None:
+        pairs |= {(name, every_site) for name in known_sites}
+    return sorted(pairs)
+
+
 async def fleet_status(
-    nc: Any, site: str | None = None, timeout: float = 2.0
+    nc: Any, site: str | None = None, timeout: float = 2.0, state: HubState | None = None
 ) -> list[SourceStatus]:
     """Proof of delivery for every source of every hub stream (or one site's).
 
     ``nc`` is a connection to the hub (domain ``hub``) whose inbox prefix is
     :data:`REPLY_PREFIX`, so the sites' replies are allowed back over their links.
+    ``state`` (the hub's ``hub.json``), when given, says which rows an unreadable hub
+    stream should have (see the module's docstring).
     """
     js = nc.jetstream()
     out: list[SourceStatus] = []
-    for hub_stream in HUB_STREAMS:
-        info = await _request(nc, f"$JS.API.STREAM.INFO.{hub_stream}", timeout)
-        if not info or "config" not in info:
+    infos = {h: await _hub_stream_info(nc, h, timeout) for h in HUB_STREAMS}
+    known_sites = {name for info, _, _ in infos.values() if info for name, _ in _source_sites(info)}
+    for hub_stream, (info, why, not_found) in infos.items():
+        if info is None:
+            out += await _unreadable_rows(
+                nc,
+                hub_stream,
+                why or "",
+                not_found,
+                site,
+                timeout,
+                _expected(hub_stream, state, known_sites),
+            )
             continue
         live = {(s.get("external") or {}).get("api"): s for s in info.get("sources") or []}
-        for src in info["config"].get("sources") or []:
-            api = (src.get("external") or {}).get("api", "")
-            if not api.startswith("$JS.") or not api.endswith(".API"):
-                continue
-            name = api[len("$JS.") : -len(".API")]
+        for name, src in _source_sites(info):
             if site and name != site:
                 continue
+            api = f"$JS.{name}.API"
             st = SourceStatus(site=name, stream=src["name"], hub_stream=hub_stream)
             li = live.get(api) or {}
             st.hub_seq = li.get("seq")
@@ -178,6 +254,42 @@ async def fleet_status(
             _judge(st, site_info, scanned)
             out.append(st)
     return out
+
+
+async def _unreadable_rows(
+    nc: Any,
+    hub_stream: str,
+    why: str,
+    not_found: bool,
+    site: str | None,
+    timeout: float,
+    expected: list[tuple[str, str]] | None,
+) -> list[SourceStatus]:
+    """The rows of a hub stream that cannot be read now, each saying why."""
+    if not_found and not expected:
+        return []  # never created: nothing is sourced there (FLEET_DATA without raw data)
+    if expected is None:  # which sites it has is unknown: one row for the whole stream
+        return [
+            SourceStatus(
+                site=site or ANY_SITE, stream=ANY_SITE, hub_stream=hub_stream, hub_stream_error=why
+            )
+        ]
+    rows = []
+    for name, site_stream in expected:
+        if site and name != site:
+            continue
+        st = SourceStatus(
+            site=name, stream=site_stream, hub_stream=hub_stream, hub_stream_error=why
+        )
+        # The site's own view still tells the technician what there is to deliver.
+        site_info = await _request(nc, f"$JS.{name}.API.STREAM.INFO.{site_stream}", timeout)
+        at_site = (site_info or {}).get("state")
+        if at_site is not None:
+            st.site_reachable = True
+            st.site_first_seq, st.site_last_seq = at_site["first_seq"], at_site["last_seq"]
+            st.site_last_ts = at_site.get("last_ts")
+        rows.append(st)
+    return rows
 
 
 def _judge(st: SourceStatus, site_info: dict[str, Any] | None, scanned: dict[str, Any]) -> None:
@@ -235,10 +347,13 @@ def _parse_ts(text: str) -> datetime:
 def alarms(
     rows: list[SourceStatus], max_lag_msgs: int | None = None, max_lag_s: float | None = None
 ) -> list[str]:
-    """One line per source whose lag exceeds a limit, or with gaps or duplicates."""
+    """One line per source whose lag exceeds a limit, or with gaps or duplicates, or whose
+    hub stream cannot be read now."""
     out = []
     for r in rows:
         why = []
+        if r.hub_stream_error:  # delivery cannot be proven now: a monitoring check says so
+            why.append(f"hub stream {r.hub_stream} not readable: {r.hub_stream_error}")
         if max_lag_msgs is not None and r.lag_msgs is not None and r.lag_msgs > max_lag_msgs:
             why.append(f"lag {r.lag_msgs} messages > {max_lag_msgs}")
         if max_lag_s is not None and r.lag_s is not None and r.lag_s > max_lag_s:

@@ -84,6 +84,21 @@ class Opportunity(BaseModel):
         return f"kit install {self.recipe}"
 
 
+def expected_value(case: BusinessCase | None, fits: bool) -> float | None:
+    """Ranking value of a recipe on a device: the case's midpoint, × NEEDS_SIGNAL_WEIGHT
+    while something is missing; None for an enabler (no value model)."""
+    if case is None:
+        return None
+    return case.mid * (1.0 if fits else NEEDS_SIGNAL_WEIGHT)
+
+
+def rank_key(value: float | None, fits: bool, recipe: str, device: int | None) -> tuple[Any, ...]:
+    """Sort key of the ranking (also ``scan.suggest``'s, so both lists agree): highest
+    expected value first, enablers last; on equal value what fits first, then recipe id and
+    anchor device number."""
+    return (value is None, -(value or 0.0), not fits, recipe, device or 0)
+
+
 def _protocol(host: Any, adapter: str) -> str:
     """The protocol a recipe's adapter speaks (its component's ``protocol``; else its name,
     so an adapter that scans nothing — ``synthetic`` — matches no scanned device)."""
@@ -161,9 +176,7 @@ def rank(
             if n_missing > MAX_MISSING:
                 continue
             status: Literal["fits", "needs_signal"] = "fits" if n_missing == 0 else "needs_signal"
-            ev = None
-            if case is not None:
-                ev = case.mid * (1.0 if status == "fits" else NEEDS_SIGNAL_WEIGHT)
+            ev = expected_value(case, status == "fits")
             out.append(
                 Opportunity(
                     recipe=rid,
@@ -176,15 +189,7 @@ def rank(
                     expected_value=ev,
                 )
             )
-    out.sort(
-        key=lambda o: (
-            o.expected_value is None,
-            -(o.expected_value or 0.0),
-            o.status != "fits",
-            o.recipe,
-            o.device or 0,
-        )
-    )
+    out.sort(key=lambda o: rank_key(o.expected_value, o.status == "fits", o.recipe, o.device))
     return out
 
 

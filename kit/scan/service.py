@@ -226,7 +226,11 @@ def add_endpoints(api: Any, runtime: Any) -> ScanService:
         return await svc.stop()
 
     async def suggest(b: scan_api.SuggestRequest) -> dict[str, Any]:
-        return await suggest_recipes(runtime, svc.current_inventory(), b.devices)
+        from kit.scan.questionnaire import answers_path, load_answers
+
+        # The site's answers value the suggestions as `kit scan opportunities` does.
+        answers = load_answers(answers_path(runtime.settings.data_dir))
+        return await suggest_recipes(runtime, svc.current_inventory(), b.devices, answers)
 
     for spec, fn in (
         (scan_api.START, start),

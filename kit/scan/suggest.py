@@ -2,8 +2,11 @@
 
 :func:`suggest_recipes` is the one call the front door (``scan.suggest``, the TUI) makes;
 it uses :func:`kit.recipes.match.match_recipe` (a recipe's asset role fits a device when the
-device's identified profile is among the role's fitting profiles). A ranking by expected
-value (``kit.scan.opportunities``) can replace its body without changing its callers.
+device's identified profile is among the role's fitting profiles). Suggestions come in the
+order ``kit scan opportunities`` ranks by: the recipe's initial business case
+(:mod:`kit.scan.business`, from the site's answers) at its midpoint, at half while a role
+has no ticked device yet, enablers (no value model) last — the same key
+(:func:`kit.scan.opportunities.rank_key`) — and carry the case's value range.
 
 A recipe with one device role gets one suggestion per fitting device. A recipe with
 several roles (``idle-energy``: a machine and a meter) is suggested once with a fitting
@@ -18,7 +21,10 @@ from types import SimpleNamespace
 from typing import Any
 
 from kit.recipes.match import match_recipe
+from kit.scan.business import case_for
 from kit.scan.inventory import Device, Endpoint, Inventory
+from kit.scan.opportunities import expected_value, rank_key
+from kit.scan.questionnaire import Answers
 
 _PARAM = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
@@ -41,12 +47,17 @@ def role_params(spec: Any, ep: Endpoint, dev: Device) -> dict[str, Any]:
     return out
 
 
-async def suggest_recipes(runtime: Any, inv: Inventory, numbers: list[int]) -> dict[str, Any]:
+async def suggest_recipes(
+    runtime: Any, inv: Inventory, numbers: list[int], answers: Answers | None = None
+) -> dict[str, Any]:
     """Recipes of the site library for inventory devices ``numbers`` (1-based).
 
-    Returns a ``scan.suggest`` reply (:class:`kit.api.scan.SuggestReply`): ready suggestions
-    first, then those missing a role; ``unmatched`` lists ticked devices nothing fits.
+    Returns a ``scan.suggest`` reply (:class:`kit.api.scan.SuggestReply`): suggestions
+    highest expected value first (``answers``: the site questionnaire, defaults when None),
+    each with its value range per asset and year; ``unmatched`` lists ticked devices
+    nothing fits.
     """
+    answers = answers or Answers()
     devices = inv.devices()
     picked = [n for n in dict.fromkeys(numbers) if 1 <= n <= len(devices)]
     bad = [n for n in numbers if not 1 <= n <= len(devices)]
@@ -91,6 +102,7 @@ async def suggest_recipes(runtime: Any, inv: Inventory, numbers: list[int]) -> d
                 params.update(role_params(roles[role], ep, dev))
             missing = [r for r in roles if r not in assign]
             used |= set(assign.values())
+            case = case_for(lr.recipe.id, answers)
             out.append(
                 {
                     "recipe": lr.recipe.id,
@@ -105,7 +117,16 @@ async def suggest_recipes(runtime: Any, inv: Inventory, numbers: list[int]) -> d
                         if missing
                         else ""
                     ),
+                    "expected_value": expected_value(case, not missing),
+                    "value_low": case.low if case else None,
+                    "value_high": case.high if case else None,
+                    "currency": case.currency if case else "",
                 }
             )
-    out.sort(key=lambda s: (not s["ready"], min(s["devices"].values()), s["recipe"]))
+    # The anchor is the device of the recipe's first role that has one, as in the ranking.
+    out.sort(
+        key=lambda s: rank_key(
+            s["expected_value"], s["ready"], s["recipe"], next(iter(s["devices"].values()))
+        )
+    )
     return {"suggestions": out, "unmatched": [n for n in picked if n not in used]}

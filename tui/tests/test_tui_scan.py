@@ -31,6 +31,7 @@ from kit.scan.inventory import (
     load_inventory,
     save_inventory,
 )
+from kit.scan.questionnaire import Answers, SiteFigures, answers_path, save_answers
 from kit.testing import wait_for
 
 METERS = {"127.0.0.2": "eastron-sdm630", "127.0.0.3": "carlo-gavazzi-em24"}
@@ -73,6 +74,9 @@ async def test_empty_runtime_scan_tick_suggest_wizard_install(kit_settings, make
     """The issue's "done when": empty runtime → scan → pick → suggestion → installed."""
     sims, port = await start_meters(METERS)
     try:
+        # The site's questionnaire answers value the suggestions (`kit scan questions`).
+        kit_settings.data_dir.mkdir(parents=True, exist_ok=True)
+        save_answers(Answers(site=SiteFigures(currency="CHF")), answers_path(kit_settings.data_dir))
         rt = await make_runtime(kit_settings)
         app = KitApp(RuntimeLink(rt.url), refresh_s=0.05)
         async with app.run_test(size=(80, 24)) as pilot:
@@ -111,7 +115,13 @@ async def test_empty_runtime_scan_tick_suggest_wizard_install(kit_settings, make
             await wait_for(lambda: suggestions.row_count > 0, message="suggestions listed")
             recipes = [str(suggestions.get_row_at(i)[0]) for i in range(suggestions.row_count)]
             assert "energy-per-shift" in recipes
+            # Valued with the site's answers (its currency), enablers after the valued ones.
+            values = [str(suggestions.get_row_at(i)[1]) for i in range(suggestions.row_count)]
+            assert values[recipes.index("energy-per-shift")].endswith(" CHF"), values
+            enabler = [v == "enabler" for v in values]
+            assert enabler == sorted(enabler), values
             suggestions.move_cursor(row=recipes.index("energy-per-shift"))
+            assert "per asset and year" in text(sug.query_one("#suggest-detail"))
             await pilot.press("enter")
             await wait_for(
                 lambda: isinstance(app.screen, WizardScreen) and app.screen.query(ParamForm),

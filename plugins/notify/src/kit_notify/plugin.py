@@ -68,9 +68,12 @@ class Notify(Sink[NotifyConfig]):
         self._dirty = asyncio.Event()
         """Deliveries finished since the last save (saved at most once a second)."""
         self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        """Outcome futures of test messages (notify.test), by delivery key."""
         self._health: tuple[str, str] | None = None
         """Last published (status, detail) of the routes as seen by ``kit status``."""
-        """Outcome futures of test messages (notify.test), by delivery key."""
+        self._refusing: set[str] = set()
+        """Routes whose last outcome was a give-up (an SMTP 5xx, a refused MQTT login...):
+        their receiver refuses until a delivery gets through again."""
 
     # -- life cycle -------------------------------------------------------------------
     async def run(self) -> None:
@@ -249,6 +252,7 @@ class Notify(Sink[NotifyConfig]):
                 return  # the outbox holds the same deliveries: nothing new to save
         else:
             st.delivered += 1
+            self._refusing.discard(route.name)
             st.last_delivered = self.ctx.clock.now().isoformat()
             self.outbox.done(d.key)
             self._deferred.discard(d.key)
@@ -261,12 +265,13 @@ class Notify(Sink[NotifyConfig]):
 
     async def _publish_health(self) -> None:
         """Routes whose receiver is failing show as degraded device health of this component
-        (``kit.health.<component>``, like a Modbus device that is down); published when that
-        changes."""
+        (``kit.health.<component>``, like a Modbus device that is down): deliveries being
+        retried, or the last one given up (a refusal would repeat: fix the receiver or the
+        route) until one gets through again; published when that changes."""
         failing = [
             f"{name}: {self.stats[name].last_error}"
             for name in self.routes
-            if any(d.attempts for d in self.outbox.for_route(name))
+            if name in self._refusing or any(d.attempts for d in self.outbox.for_route(name))
         ]
         status = HealthStatus.degraded if failing else HealthStatus.running
         detail = "receivers failing: " + "; ".join(failing) if failing else ""
@@ -287,6 +292,7 @@ class Notify(Sink[NotifyConfig]):
 
     def _give_up(self, st: RouteStats, d: Delivery, why: str) -> None:
         st.failed += 1
+        self._refusing.add(d.route)
         st.last_error = d.last_error = why
         self.outbox.done(d.key)
         self._deferred.discard(d.key)

@@ -137,7 +137,8 @@ def send_email(route: EmailRoute, key: str, event: dict[str, Any], password: str
     """Send one e-mail (blocking; run it in a thread).
 
     Raises:
-        Retryable: no connection, timeout, SMTP 4xx (try later).
+        Retryable: no connection, timeout, SMTP 4xx (try later; also a 4xx for a
+            recipient, e.g. greylisting).
         Permanent: SMTP 5xx (rejected sender or recipients, authentication refused).
     """
     msg = email_message(route, key, event)
@@ -165,7 +166,12 @@ def send_email(route: EmailRoute, key: str, event: dict[str, Any], password: str
         text = f"SMTP {exc.smtp_code} {exc.smtp_error!r}"
         raise (Retryable(text) if 400 <= exc.smtp_code < 500 else Permanent(text)) from None
     except smtplib.SMTPRecipientsRefused as exc:
-        raise Permanent(f"recipients refused: {', '.join(sorted(exc.recipients))}") from None
+        text = "recipients refused: " + ", ".join(
+            f"{to} ({code})" for to, (code, _msg) in sorted(exc.recipients.items())
+        )
+        # A 4xx for a recipient is "not now" (greylisting, a full mailbox): try again.
+        temporary = any(400 <= code < 500 for code, _msg in exc.recipients.values())
+        raise (Retryable(text) if temporary else Permanent(text)) from None
     except smtplib.SMTPNotSupportedError as exc:
         raise Permanent(f"SMTP server: {exc}") from None
     except (smtplib.SMTPException, OSError, TimeoutError) as exc:

@@ -1,5 +1,7 @@
-"""Suggested recipes for the devices ticked on the scan screen (``scan.suggest``); Enter
-opens the install wizard with host, port, unit id and profile filled in from the inventory."""
+"""Suggested recipes for the devices ticked on the scan screen (``scan.suggest``), highest
+expected value first as ``kit scan opportunities`` ranks them, with the value range per
+asset and year; Enter opens the install wizard with host, port, unit id and profile filled
+in from the inventory."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from textual.widgets import DataTable, Static
 
 from kit.api import scan as scan_api
 from kit.scan.inventory import Inventory
+from kit.scan.tables import money
 from kit_tui.screens.base import KitScreen
 from kit_tui.widgets.tables import row_table
 
@@ -26,8 +29,25 @@ def device_text(inv: Inventory, n: int) -> str:
     return f"#{n} {ep.host}:{ep.port}{unit}" + (f" ({dev.profile})" if dev.profile else "")
 
 
+def _short(x: float) -> str:
+    """``110k``, ``2.6k``, ``740``: the ranges have two significant figures, the table is
+    80 columns wide."""
+    if abs(x) >= 1_000_000:
+        return f"{x / 1_000_000:.3g}M"
+    if abs(x) >= 1_000:
+        return f"{x / 1_000:.3g}k"
+    return f"{x:.3g}"
+
+
+def value_text(s: scan_api.Suggestion) -> str:
+    """``2.6k–4.3k EUR`` (per asset and year), or ``enabler`` without a business case."""
+    if s.value_low is None or s.value_high is None:
+        return "enabler"
+    return f"{_short(s.value_low)}–{_short(s.value_high)} {s.currency}".strip()
+
+
 class SuggestScreen(KitScreen):
-    """Recipes that fit the ticked devices, ready ones first."""
+    """Recipes that fit the ticked devices, highest expected value first."""
 
     TITLE_TEXT = "Suggested recipes"
     AUTO_FOCUS = "#suggestions"
@@ -46,7 +66,13 @@ class SuggestScreen(KitScreen):
         ticked = ", ".join(device_text(self.inventory, n) for n in self.numbers)
         yield Static(f"Recipes for {ticked}", id="suggest-head", markup=False)
         yield row_table(
-            "suggestions", (("recipe", "Recipe"), ("devices", "Devices"), ("ready", "Ready"))
+            "suggestions",
+            (
+                ("recipe", "Recipe"),
+                ("value", "Value/year"),
+                ("devices", "Devices"),
+                ("ready", "Ready"),
+            ),
         )
         yield Static("loading suggestions…", id="suggest-detail")
 
@@ -71,6 +97,7 @@ class SuggestScreen(KitScreen):
         for i, s in enumerate(self.reply.suggestions):
             table.add_row(
                 s.recipe,
+                value_text(s),
                 ", ".join(f"{role} #{n}" for role, n in s.devices.items()),
                 Text("✓ ready", style="green")
                 if s.ready
@@ -97,6 +124,10 @@ class SuggestScreen(KitScreen):
             )
         else:
             lines += [f"[b]{escape(s.title or s.recipe)}[/b]  {escape(s.recipe)}"]
+            if s.value_low is not None and s.value_high is not None:
+                low = money(s.value_low, "").strip()
+                worth = f"{low} – {money(s.value_high, s.currency)}"
+                lines.append(escape(f"Worth {worth} per asset and year (initial business case)"))
             for role, n in s.devices.items():
                 lines.append(escape(f"  {role}: {device_text(self.inventory, n)}"))
             if s.params:
