@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from kit.cli.common import run
+from kit.cli.fleet_cmds import hub_connection, hub_options, hub_target
 from kit.errors import BusError, ConfigError
 
 if TYPE_CHECKING:
@@ -321,16 +322,7 @@ def sources_cmd(hub_dir: Path, url: str | None) -> None:
 
 
 @click.group(invoke_without_command=True)
-@click.option("--url", help="Hub client URL (may carry user:password) [from --dir].")
-@click.option(
-    "--dir",
-    "hub_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Hub directory: its URL and admin credentials.",
-)
-@click.option(
-    "--tls-ca", type=click.Path(dir_okay=False, path_type=Path), help="CA of the hub's certificate."
-)
+@hub_options
 @click.option(
     "--kpi",
     "kpis",
@@ -355,7 +347,6 @@ def fleet(
     per shift); `kit fleet status`: proof of delivery; `kit fleet rollout`: bundle rollouts."""
     if ctx.invoked_subcommand is not None:
         return
-    from kit.cli.fleet_cmds import hub_connection, hub_target
     from kit.hub.view import DEFAULT_KPIS, fleet_view, render_view
 
     target, opts = hub_target(url, hub_dir, tls_ca)
@@ -435,24 +426,10 @@ def fleet_status_cmd(
 
 
 async def _status(url: str, opts: dict[str, Any], site: str | None) -> list[SourceStatus]:
-    import nats
+    from kit.hub.status import fleet_status
 
-    from kit.hub.status import REPLY_PREFIX, fleet_status
-
-    try:
-        nc = await nats.connect(
-            [u.strip() for u in url.split(",")],
-            inbox_prefix=REPLY_PREFIX,
-            connect_timeout=5,
-            allow_reconnect=False,
-            **opts,
-        )
-    except Exception as exc:
-        raise BusError(f"cannot reach the hub at {url}: {exc}") from None
-    try:
+    async with hub_connection(url, opts) as nc:
         return await fleet_status(nc, site=site)
-    finally:
-        await nc.close()
 
 
 def render_status(rows: list[SourceStatus]) -> str:
