@@ -26,9 +26,8 @@ from typing import Any
 
 import click
 
-from kit import __version__
 from kit.api.scan import DEFAULT_PORTS, DEFAULT_UNITS, StartRequest
-from kit.scan.service import limits_text, scanners
+from kit.scan.service import limits_text, new_inventory, scan_options, scanners
 
 #: The pacing options: flag, the field of the scan endpoint's request that gives the range and
 #: the default (so `kit scan` and the TUI's scan take the same limits), help.
@@ -182,39 +181,24 @@ def run(
     which `kit install RECIPE --device N` uses.
     """
     from kit.cli.common import host_from, library_from, settings_from
-    from kit.scan.inventory import Inventory, Limits, inventory_path, save_inventory
-    from kit.scan.sweep import ScanOptions, run_scan
-    from kit.scan.targets import parse_int_list, parse_ports, parse_targets
+    from kit.scan.inventory import inventory_path, save_inventory
+    from kit.scan.sweep import run_scan
 
     host = host_from(ctx)
     found = scanners(host)
-    known = {p: proto for proto, cls in found.items() for p in getattr(cls, "scan_ports", ())}
-    opts = ScanOptions(
-        targets=parse_targets(targets),
-        ports=parse_ports(ports, known, found),
-        # Unit 0 is broadcast: writes only, no device answers a read there.
-        units=parse_int_list(units, 1, 255, "unit id"),
+    opts = scan_options(
+        found,
+        list(targets),
+        ports,
+        units,
         concurrency=concurrency,
         rate=rate,
-        host_rate=min(host_rate, rate),
+        host_rate=host_rate,
         timeout_s=timeout_s,
-        connect_timeout_s=timeout_s,
     )
     lib = library_from(ctx).profiles()
     profiles = {proto: lib.by_protocol(proto) for proto in found}
-    inv = Inventory(
-        kit_version=__version__,
-        started_at=_now(),
-        targets=list(targets),
-        ports=opts.ports,
-        limits=Limits(
-            concurrency=opts.concurrency,
-            rate=opts.rate,
-            host_rate=opts.host_rate,
-            timeout_s=opts.timeout_s,
-            units=opts.units,
-        ),
-    )
+    inv = new_inventory(opts, list(targets))
     display = _Display(quiet)
     if not quiet:
         click.echo(
