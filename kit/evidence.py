@@ -24,17 +24,17 @@ import hmac
 import io
 import json
 import zipfile
-import zlib
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from kit.errors import ConfigError
+from kit.hashedzip import MANIFEST as MANIFEST
+from kit.hashedzip import ZipKind, file_hashes, open_zip, sha256_hex
 from kit.payloads import utcnow
 
 FORMAT = "kit-evidence/1"
-MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 PURPOSE = "kit-evidence"
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024
@@ -49,8 +49,15 @@ class EvidenceError(ConfigError):
     exit_code = 1
 
 
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+_KIND = ZipKind(
+    what="an evidence pack",
+    noun="pack",
+    format=FORMAT,
+    signature=SIGNATURE,
+    max_unpacked=MAX_UNPACKED_BYTES,
+    sealed_by="signing",
+    error=EvidenceError,
+)
 
 
 def write_pack(files: dict[str, bytes], info: dict[str, Any], key: Any, signer: str = "") -> bytes:
@@ -68,7 +75,7 @@ def write_pack(files: dict[str, bytes], info: dict[str, Any], key: Any, signer: 
         "format": FORMAT,
         "created": utcnow().isoformat(),
         **info,
-        "files": {n: _sha(d) for n, d in sorted(files.items())},
+        "files": file_hashes(files),
     }
     raw = json.dumps(manifest, indent=2, sort_keys=True, default=str).encode()
     sig = sign_bytes(raw, key, {"purpose": PURPOSE, "signer": signer, "kind": info.get("kind")})
@@ -116,55 +123,13 @@ def read_pack(data: bytes, name: str = "pack") -> Pack:
         EvidenceError: not a pack, or files changed, missing or added after signing (each
             named in ``problems``).
     """
-    try:
-        z = zipfile.ZipFile(io.BytesIO(data))
-        if sum(i.file_size for i in z.infolist()) > MAX_UNPACKED_BYTES:
-            raise EvidenceError(
-                f"{name}: refused — unpacks to more than {MAX_UNPACKED_BYTES:,} bytes"
-            )
-        contents = {i.filename: z.read(i) for i in z.infolist() if not i.is_dir()}
-    except (
-        zipfile.BadZipFile,
-        OSError,
-        KeyError,
-        zlib.error,
-        NotImplementedError,
-        RuntimeError,
-    ) as exc:
-        raise EvidenceError(f"{name}: not an evidence pack ({exc})") from None
-    raw = contents.pop(MANIFEST, None)
-    if raw is None:
-        raise EvidenceError(f"{name}: not an evidence pack (no {MANIFEST})")
-    try:
-        manifest = json.loads(raw)
-        listed = dict(manifest["files"])
-    except (ValueError, KeyError, TypeError):
-        raise EvidenceError(f"{name}: {MANIFEST} is unreadable") from None
-    if manifest.get("format") != FORMAT:
-        raise EvidenceError(
-            f"{name}: unsupported format {manifest.get('format')!r} (this kit reads {FORMAT})"
-        )
-    sig_raw = contents.pop(SIGNATURE, None)
-    problems = (
-        [f"{f}: listed in the manifest but missing" for f in listed if f not in contents]
-        + [
-            f"{f}: SHA-256 does not match the manifest (changed after signing)"
-            for f, d in listed.items()
-            if f in contents and _sha(contents[f]) != d
-        ]
-        + [
-            f"{f}: not listed in the manifest (added after signing)"
-            for f in contents
-            if f not in listed
-        ]
-    )
-    if problems:
-        raise EvidenceError(f"{name}: refused — the pack was modified after signing", problems)
+    opened = open_zip(data, name, _KIND)
+    sig_raw = opened.signature
     try:
         sig = json.loads(sig_raw) if sig_raw is not None else None
     except ValueError:
         raise EvidenceError(f"{name}: {SIGNATURE} is not JSON") from None
-    return Pack(manifest, contents, raw, sig)
+    return Pack(opened.manifest, opened.files, opened.raw_manifest, sig)
 
 
 def check_signature(pack: Pack, data_dir: Path, own_key: Any | None = None) -> str:
@@ -282,7 +247,7 @@ def installed_versions(
             {
                 "distribution": name,
                 "version": d.version,
-                "record_sha256": _sha(record.encode()) if record else None,
+                "record_sha256": sha256_hex(record.encode()) if record else None,
             }
         )
     return sorted(out, key=lambda r: r["distribution"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -16,6 +16,7 @@ from kit.errors import KitError, RuntimeNotRunning
 from kit.settings import Settings, load_settings
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 _CONFIG_META = "kit.config"
@@ -51,6 +52,18 @@ def add_config_option(cmd: click.Command) -> None:
         return
     if not any("--config" in getattr(p, "opts", ()) for p in cmd.params):
         cmd.params.append(_config_option())
+
+
+def option_group(*opts: Callable[[Any], Any]) -> Callable[[F], F]:
+    """One decorator that adds ``opts`` (``click.option(...)``) in the order given, as if
+    each were written above the command: for options several commands share."""
+
+    def add(f: F) -> F:
+        for opt in reversed(opts):
+            f = opt(f)
+        return f
+
+    return add
 
 
 class KitGroup(click.Group):

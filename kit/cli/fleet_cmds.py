@@ -8,39 +8,31 @@ from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from kit.cli.common import run
+from kit.cli.common import option_group, run
 from kit.errors import BusError, ConfigError
 
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def hub_options(f: _F) -> _F:
-    """``--url``, ``--dir`` and ``--tls-ca``: how a fleet command reaches the hub."""
-    for opt in reversed(
-        [
-            click.option("--url", help="Hub client URL (may carry user:password) [from --dir]."),
-            click.option(
-                "--dir",
-                "hub_dir",
-                type=click.Path(file_okay=False, path_type=Path),
-                help="Hub directory: its URL and admin credentials.",
-            ),
-            click.option(
-                "--tls-ca",
-                type=click.Path(dir_okay=False, path_type=Path),
-                help="CA of the hub's certificate.",
-            ),
-        ]
-    ):
-        f = opt(f)
-    return f
+#: ``--url``, ``--dir`` and ``--tls-ca``: how a fleet command reaches the hub.
+hub_options = option_group(
+    click.option("--url", help="Hub client URL (may carry user:password) [from --dir]."),
+    click.option(
+        "--dir",
+        "hub_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Hub directory: its URL and admin credentials.",
+    ),
+    click.option(
+        "--tls-ca",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="CA of the hub's certificate.",
+    ),
+)
 
 
 def hub_target(

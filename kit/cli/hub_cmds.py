@@ -9,20 +9,18 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from kit.cli.common import run
+from kit.cli.common import option_group, run
+from kit.cli.fleet_cmds import hub_connection, hub_options, hub_target
 from kit.errors import BusError, ConfigError
 
 if TYPE_CHECKING:
     from kit.hub.config import HubState
     from kit.hub.status import SourceStatus
-
-_F = TypeVar("_F", bound=Callable[..., Any])
 
 _DIR = click.option(
     "--dir",
@@ -74,43 +72,35 @@ def _state(hub_dir: Path, **topology: Any) -> HubState:
     return new
 
 
-def _topology_options(f: _F) -> _F:
-    for opt in reversed(
-        [
-            click.option("--nodes", type=click.Choice(["1", "3"]), help="1 (trials) or 3 nodes."),
-            click.option("--host", help="Listen address of the nodes [127.0.0.1]."),
-            click.option(
-                "--client-port", type=int, help="First client port [4300]; 0 = any (1 node)."
-            ),
-            click.option("--cluster-port", type=int, help="First cluster route port [6300]."),
-            click.option(
-                "--leaf-port", type=int, help="First leafnode port [7422]; 0 = any (1 node)."
-            ),
-            click.option(
-                "--tls-cert",
-                type=click.Path(dir_okay=False, path_type=Path),
-                help="Server certificate (TLS on clients and leaf links).",
-            ),
-            click.option(
-                "--tls-key",
-                type=click.Path(dir_okay=False, path_type=Path),
-                help="Its private key.",
-            ),
-            click.option(
-                "--tls-ca",
-                type=click.Path(dir_okay=False, path_type=Path),
-                help="CA of the hub's certificate (and of clients' with --tls-verify-clients).",
-            ),
-            click.option(
-                "--tls-verify-clients",
-                is_flag=True,
-                default=None,
-                help="Require client certificates from sites and clients (mutual TLS).",
-            ),
-        ]
-    ):
-        f = opt(f)
-    return f
+#: The options that shape a hub (``kit hub config`` and ``kit hub up``).
+_topology_options = option_group(
+    click.option("--nodes", type=click.Choice(["1", "3"]), help="1 (trials) or 3 nodes."),
+    click.option("--host", help="Listen address of the nodes [127.0.0.1]."),
+    click.option("--client-port", type=int, help="First client port [4300]; 0 = any (1 node)."),
+    click.option("--cluster-port", type=int, help="First cluster route port [6300]."),
+    click.option("--leaf-port", type=int, help="First leafnode port [7422]; 0 = any (1 node)."),
+    click.option(
+        "--tls-cert",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Server certificate (TLS on clients and leaf links).",
+    ),
+    click.option(
+        "--tls-key",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Its private key.",
+    ),
+    click.option(
+        "--tls-ca",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="CA of the hub's certificate (and of clients' with --tls-verify-clients).",
+    ),
+    click.option(
+        "--tls-verify-clients",
+        is_flag=True,
+        default=None,
+        help="Require client certificates from sites and clients (mutual TLS).",
+    ),
+)
 
 
 @hub.command("config")
@@ -321,16 +311,7 @@ def sources_cmd(hub_dir: Path, url: str | None) -> None:
 
 
 @click.group(invoke_without_command=True)
-@click.option("--url", help="Hub client URL (may carry user:password) [from --dir].")
-@click.option(
-    "--dir",
-    "hub_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Hub directory: its URL and admin credentials.",
-)
-@click.option(
-    "--tls-ca", type=click.Path(dir_okay=False, path_type=Path), help="CA of the hub's certificate."
-)
+@hub_options
 @click.option(
     "--kpi",
     "kpis",
@@ -355,7 +336,6 @@ def fleet(
     per shift); `kit fleet status`: proof of delivery; `kit fleet rollout`: bundle rollouts."""
     if ctx.invoked_subcommand is not None:
         return
-    from kit.cli.fleet_cmds import hub_connection, hub_target
     from kit.hub.view import DEFAULT_KPIS, fleet_view, render_view
 
     target, opts = hub_target(url, hub_dir, tls_ca)
@@ -435,24 +415,10 @@ def fleet_status_cmd(
 
 
 async def _status(url: str, opts: dict[str, Any], site: str | None) -> list[SourceStatus]:
-    import nats
+    from kit.hub.status import fleet_status
 
-    from kit.hub.status import REPLY_PREFIX, fleet_status
-
-    try:
-        nc = await nats.connect(
-            [u.strip() for u in url.split(",")],
-            inbox_prefix=REPLY_PREFIX,
-            connect_timeout=5,
-            allow_reconnect=False,
-            **opts,
-        )
-    except Exception as exc:
-        raise BusError(f"cannot reach the hub at {url}: {exc}") from None
-    try:
+    async with hub_connection(url, opts) as nc:
         return await fleet_status(nc, site=site)
-    finally:
-        await nc.close()
 
 
 def render_status(rows: list[SourceStatus]) -> str:

@@ -21,14 +21,26 @@ import datetime as dt
 import signal
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import click
 
-from kit import __version__
-from kit.scan.service import limits_text, scanners
+from kit.api.scan import DEFAULT_PORTS, DEFAULT_UNITS, StartRequest
+from kit.scan.service import limits_text, new_inventory, scan_options, scanners
 
-DEFAULT_UNITS = "1-3,247,255"
+#: The pacing options: flag, the field of the scan endpoint's request that gives the range and
+#: the default (so `kit scan` and the TUI's scan take the same limits), help.
+_PACING = (
+    (
+        "--concurrency",
+        "concurrency",
+        "Hosts worked on at once (one connection, one request in flight per device).",
+    ),
+    ("--rate", "rate", "Requests per second for the whole scan."),
+    ("--host-rate", "host_rate", "Requests per second to any one host."),
+    ("--timeout", "timeout_s", "Seconds to wait for a connect or an answer."),
+)
 
 
 def _now() -> str:
@@ -97,6 +109,29 @@ class _ScanGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
+def _pacing_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the ``_PACING`` options to a command, in that order, each with the range (``ge``,
+    ``le``) and default of its :class:`kit.api.scan.StartRequest` field."""
+    for flag, name, help_ in reversed(_PACING):
+        info = StartRequest.model_fields[name]
+        bounds = {
+            k: getattr(m, k)
+            for m in info.metadata
+            for k in ("ge", "le")
+            if getattr(m, k, None) is not None
+        }
+        kind = click.IntRange if info.annotation is int else click.FloatRange
+        f = click.option(
+            flag,
+            name,
+            type=kind(bounds["ge"], bounds["le"]),
+            default=info.default,
+            show_default=True,
+            help=help_,
+        )(f)
+    return f
+
+
 @click.group("scan", cls=_ScanGroup, no_args_is_help=True)
 def scan() -> None:
     """Find devices on the network (`kit scan TARGETS`), then what to start with.
@@ -111,7 +146,7 @@ def scan() -> None:
 @click.argument("targets", nargs=-1, required=True)
 @click.option(
     "--ports",
-    default="502,4840",
+    default=DEFAULT_PORTS,
     show_default=True,
     help="Ports to check; a port that is not a protocol's default names it: 5020/modbus.",
 )
@@ -121,35 +156,7 @@ def scan() -> None:
     show_default=True,
     help="Modbus unit ids tried behind each port (gateways); e.g. 1-247.",
 )
-@click.option(
-    "--concurrency",
-    type=click.IntRange(1, 256),
-    default=16,
-    show_default=True,
-    help="Hosts worked on at once (one connection, one request in flight per device).",
-)
-@click.option(
-    "--rate",
-    type=click.FloatRange(0.1, 1000),
-    default=50.0,
-    show_default=True,
-    help="Requests per second for the whole scan.",
-)
-@click.option(
-    "--host-rate",
-    type=click.FloatRange(0.1, 1000),
-    default=10.0,
-    show_default=True,
-    help="Requests per second to any one host.",
-)
-@click.option(
-    "--timeout",
-    "timeout_s",
-    type=click.FloatRange(0.05, 30),
-    default=1.0,
-    show_default=True,
-    help="Seconds to wait for a connect or an answer.",
-)
+@_pacing_options
 @click.option("--json", "as_json", is_flag=True, help="Print the inventory as JSON.")
 @click.option("--no-save", is_flag=True, help="Do not write <data dir>/inventory.json.")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
@@ -174,39 +181,24 @@ def run(
     which `kit install RECIPE --device N` uses.
     """
     from kit.cli.common import host_from, library_from, settings_from
-    from kit.scan.inventory import Inventory, Limits, inventory_path, save_inventory
-    from kit.scan.sweep import ScanOptions, run_scan
-    from kit.scan.targets import parse_int_list, parse_ports, parse_targets
+    from kit.scan.inventory import inventory_path, save_inventory
+    from kit.scan.sweep import run_scan
 
     host = host_from(ctx)
     found = scanners(host)
-    known = {p: proto for proto, cls in found.items() for p in getattr(cls, "scan_ports", ())}
-    opts = ScanOptions(
-        targets=parse_targets(targets),
-        ports=parse_ports(ports, known, found),
-        # Unit 0 is broadcast: writes only, no device answers a read there.
-        units=parse_int_list(units, 1, 255, "unit id"),
+    opts = scan_options(
+        found,
+        list(targets),
+        ports,
+        units,
         concurrency=concurrency,
         rate=rate,
-        host_rate=min(host_rate, rate),
+        host_rate=host_rate,
         timeout_s=timeout_s,
-        connect_timeout_s=timeout_s,
     )
     lib = library_from(ctx).profiles()
     profiles = {proto: lib.by_protocol(proto) for proto in found}
-    inv = Inventory(
-        kit_version=__version__,
-        started_at=_now(),
-        targets=list(targets),
-        ports=opts.ports,
-        limits=Limits(
-            concurrency=opts.concurrency,
-            rate=opts.rate,
-            host_rate=opts.host_rate,
-            timeout_s=opts.timeout_s,
-            units=opts.units,
-        ),
-    )
+    inv = new_inventory(opts, list(targets))
     display = _Display(quiet)
     if not quiet:
         click.echo(

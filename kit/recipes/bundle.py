@@ -26,7 +26,6 @@ import hashlib
 import io
 import json
 import zipfile
-import zlib
 from importlib import metadata
 from typing import Any
 
@@ -34,13 +33,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from kit import __version__
 from kit.errors import ConfigError, KitError
+from kit.hashedzip import MANIFEST as MANIFEST
+from kit.hashedzip import ZipKind, file_hashes, open_zip, sha256_hex
 from kit.payloads import utcnow
 from kit.recipes.bundle_site import blank_entry, scrub, scrub_values, site_parameters
 from kit.recipes.checks import report_markdown
 from kit.recipes.loader import LoadedRecipe, parse_recipe
 
 FORMAT = "kit-bundle/1"
-MANIFEST = "manifest.json"
 SIGNATURE_FILE = "manifest.sig"
 BLANK = None
 """Value written in place of a blanked site-specific parameter."""
@@ -65,8 +65,17 @@ def dist_fingerprint(distribution: str) -> str | None:
     return hashlib.sha256(text.encode()).hexdigest() if text else None
 
 
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+_KIND = ZipKind(
+    what="a kit bundle",
+    noun="bundle",
+    format=FORMAT,
+    signature=SIGNATURE_FILE,
+    max_unpacked=MAX_UNPACKED_BYTES,
+    sealed_by="export",
+    error=BundleError,
+    format_word="bundle ",
+    limit_hint=" (kit.recipes.bundle.MAX_UNPACKED_BYTES)",
+)
 
 
 def verify_signature(
@@ -194,7 +203,7 @@ async def export_bundle(engine: Any, deployments: list[str]) -> bytes:
         "created": utcnow().isoformat(),
         "kit_version": __version__,
         "site": engine.runtime.settings.site,
-        "files": {n: _sha(d) for n, d in sorted(files.items())},
+        "files": file_hashes(files),
     }
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
@@ -215,50 +224,9 @@ def open_bundle(
     Raises:
         BundleError: not a bundle, or any file added, missing or changed since export.
     """
-    try:
-        z = zipfile.ZipFile(io.BytesIO(data))
-        # Bounded before anything is inflated: a zip bomb is refused, not unpacked.
-        if sum(i.file_size for i in z.infolist()) > MAX_UNPACKED_BYTES:
-            raise BundleError(
-                f"{name}: refused — unpacks to more than {MAX_UNPACKED_BYTES:,} bytes "
-                "(kit.recipes.bundle.MAX_UNPACKED_BYTES)"
-            )
-        contents = {i.filename: z.read(i) for i in z.infolist() if not i.is_dir()}
-    except (
-        zipfile.BadZipFile,
-        OSError,
-        KeyError,
-        zlib.error,
-        NotImplementedError,
-        RuntimeError,
-    ) as exc:
-        raise BundleError(f"{name}: not a kit bundle ({exc})") from None
-    if MANIFEST not in contents:
-        raise BundleError(f"{name}: not a kit bundle (no {MANIFEST})")
-    raw_manifest = contents.pop(MANIFEST)
-    try:
-        manifest = json.loads(raw_manifest)
-        listed = dict(manifest["files"])
-    except (ValueError, KeyError, TypeError):
-        raise BundleError(f"{name}: {MANIFEST} is unreadable") from None
-    if manifest.get("format") != FORMAT:
-        raise BundleError(
-            f"{name}: unsupported bundle format {manifest.get('format')!r} (this kit reads {FORMAT})"
-        )
-    signature = contents.pop(SIGNATURE_FILE, None)
-    problems = []
-    for fname, digest in listed.items():
-        if fname not in contents:
-            problems.append(f"{fname}: listed in the manifest but missing")
-        elif _sha(contents[fname]) != digest:
-            problems.append(f"{fname}: SHA-256 does not match the manifest (changed after export)")
-    for fname in contents:
-        if fname not in listed:
-            problems.append(f"{fname}: not listed in the manifest (added after export)")
-    if problems:
-        raise BundleError(f"{name}: refused — the bundle was modified after export", problems)
-    status = verify_signature(raw_manifest, signature, keys)
-    return manifest, contents, status
+    opened = open_zip(data, name, _KIND)
+    status = verify_signature(opened.raw_manifest, opened.signature, keys)
+    return opened.manifest, opened.files, status
 
 
 class _Blanked(BaseModel):
@@ -419,7 +387,7 @@ def inspect_bundle(
             if here is None
             else (
                 "ok"
-                if _sha(here.read_bytes()) == _sha(files[prof["file"]])
+                if sha256_hex(here.read_bytes()) == sha256_hex(files[prof["file"]])
                 else "differs from this site's copy"
             )
         )

@@ -14,7 +14,6 @@ meets its goal is attached; the receiving site re-checks it with ``kit evidence 
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import zipfile
@@ -22,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from kit.evidence import EvidenceError, Pack, check_signature, read_pack
-from kit.recipes.bundle import MANIFEST, SIGNATURE_FILE, open_bundle
+from kit.hashedzip import sha256_hex
+from kit.recipes.bundle import MANIFEST, open_bundle
 
 EVIDENCE_DIR = "evidence/"
 
@@ -45,14 +45,11 @@ def attach_evidence(
             f"pilot {s.get('pilot')!r}: the evidence does not meet its goal ({goals}); only a "
             "pilot that met its goal goes to scale"
         )
-    open_bundle(bundle, "bundle")  # intact before we touch it (signature status not needed)
-    with zipfile.ZipFile(io.BytesIO(bundle)) as z:
-        contents = {i.filename: z.read(i) for i in z.infolist() if not i.is_dir()}
-    contents.pop(SIGNATURE_FILE, None)
-    manifest = json.loads(contents.pop(MANIFEST))
+    # Intact before we touch it; its old signature is dropped (signature status not needed).
+    manifest, contents, _ = open_bundle(bundle, "bundle")
     name = f"{EVIDENCE_DIR}{s.get('pilot', 'pilot')}.kitevidence"
     contents[name] = pack
-    manifest["files"][name] = hashlib.sha256(pack).hexdigest()
+    manifest["files"][name] = sha256_hex(pack)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as w:
         w.writestr(MANIFEST, json.dumps(manifest, indent=2))

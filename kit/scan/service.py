@@ -56,6 +56,56 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
+def scan_options(
+    found: dict[str, type],
+    targets: list[str],
+    ports: str,
+    units: str,
+    *,
+    concurrency: int,
+    rate: float,
+    host_rate: float,
+    timeout_s: float,
+) -> ScanOptions:
+    """Parse a scan's arguments (``kit scan`` and ``scan.start`` take the same ones).
+
+    ``found`` are the scanners (:func:`scanners`): their ``scan_ports`` name the protocol of
+    a bare port. The per-host rate is at most the total rate.
+
+    Raises:
+        ConfigError: bad targets, ports without a protocol, bad unit ids (nothing sent).
+    """
+    known = {p: proto for proto, cls in found.items() for p in getattr(cls, "scan_ports", ())}
+    return ScanOptions(
+        targets=parse_targets(targets),
+        ports=parse_ports(ports, known, found),
+        # Unit 0 is broadcast: writes only, no device answers a read there.
+        units=parse_int_list(units, 1, 255, "unit id"),
+        concurrency=concurrency,
+        rate=rate,
+        host_rate=min(host_rate, rate),
+        timeout_s=timeout_s,
+        connect_timeout_s=timeout_s,
+    )
+
+
+def new_inventory(opts: ScanOptions, targets: list[str]) -> Inventory:
+    """The empty inventory of a scan starting now with ``opts`` (``targets`` as given)."""
+    return Inventory(
+        kit_version=__version__,
+        started_at=_now(),
+        targets=targets,
+        ports=opts.ports,
+        limits=Limits(
+            concurrency=opts.concurrency,
+            rate=opts.rate,
+            host_rate=opts.host_rate,
+            timeout_s=opts.timeout_s,
+            units=opts.units,
+        ),
+    )
+
+
 class ScanService:
     """Runs at most one scan for a runtime and remembers its state."""
 
@@ -82,18 +132,15 @@ class ScanService:
         Raises:
             ConfigError: bad targets, ports without a protocol, bad unit ids (nothing sent).
         """
-        found = scanners(self.runtime.host)
-        known = {p: proto for proto, cls in found.items() for p in getattr(cls, "scan_ports", ())}
-        return ScanOptions(
-            targets=parse_targets([b.targets]),
-            ports=parse_ports(b.ports, known, found),
-            # Unit 0 is broadcast: writes only, no device answers a read there.
-            units=parse_int_list(b.units, 1, 255, "unit id"),
+        return scan_options(
+            scanners(self.runtime.host),
+            [b.targets],
+            b.ports,
+            b.units,
             concurrency=b.concurrency,
             rate=b.rate,
-            host_rate=min(b.host_rate, b.rate),
+            host_rate=b.host_rate,
             timeout_s=b.timeout_s,
-            connect_timeout_s=b.timeout_s,
         )
 
     async def start(self, b: scan_api.StartRequest) -> dict[str, Any]:
@@ -104,19 +151,7 @@ class ScanService:
         found = scanners(self.runtime.host)
         lib = self.runtime.library.profiles()
         profiles = {proto: lib.by_protocol(proto) for proto in found}
-        self.inventory = Inventory(
-            kit_version=__version__,
-            started_at=_now(),
-            targets=b.targets.replace(",", " ").split(),
-            ports=opts.ports,
-            limits=Limits(
-                concurrency=opts.concurrency,
-                rate=opts.rate,
-                host_rate=opts.host_rate,
-                timeout_s=opts.timeout_s,
-                units=opts.units,
-            ),
-        )
+        self.inventory = new_inventory(opts, b.targets.replace(",", " ").split())
         self.progress = Progress(hosts_total=len(opts.targets))
         self.state, self.error, self.saved_to, self._stopping = "running", None, None, False
         self.limits = limits_text(opts)

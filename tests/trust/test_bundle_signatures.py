@@ -6,13 +6,14 @@ import zipfile
 
 import pytest
 
+from kit.hashedzip import sha256_hex
 from kit.recipes import bundle as bundles
 from kit.trust.signing import key_id, load_private_key, new_keypair
 
 
 def make_bundle() -> bytes:
     files = {"bundle.json": b'{"deployments": [], "plugins": []}', "recipes/x.yaml": b"id: x\n"}
-    manifest = {"format": bundles.FORMAT, "files": {n: bundles._sha(b) for n, b in files.items()}}
+    manifest = {"format": bundles.FORMAT, "files": {n: sha256_hex(b) for n, b in files.items()}}
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as z:
         z.writestr(bundles.MANIFEST, json.dumps(manifest))
@@ -52,7 +53,7 @@ def test_signature_of_another_manifest_is_refused(keys):
     sig = zipfile.ZipFile(io.BytesIO(signed)).read(bundles.SIGNATURE_FILE)
     # A different (but internally consistent) bundle carrying the first one's signature.
     files = {"bundle.json": b'{"deployments": [1], "plugins": []}'}
-    manifest = {"format": bundles.FORMAT, "files": {n: bundles._sha(b) for n, b in files.items()}}
+    manifest = {"format": bundles.FORMAT, "files": {n: sha256_hex(b) for n, b in files.items()}}
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as z:
         z.writestr(bundles.MANIFEST, json.dumps(manifest))

@@ -8,10 +8,26 @@ from pathlib import Path
 import click
 import polars as pl
 
-from kit.cli.common import control_call, run, settings_from
+from kit.cli.common import control_call, option_group, run, settings_from
 from kit.display import DEFAULT_DIGITS
 from kit.errors import KitError
 from kit_historian.query import AGGS, from_json, parse_time, query, units
+
+#: ``--asset`` and ``--points``: what to read (query and export).
+_what_options = option_group(
+    click.option("--asset", required=True, help="Asset path site/area/line/asset."),
+    click.option("--points", required=True, help="Comma-separated point or KPI names."),
+)
+#: ``--dir`` and ``--url``: where to read it from (query and export).
+_source_options = option_group(
+    click.option(
+        "--dir",
+        "directory",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Read this history directory directly instead of asking the running runtime.",
+    ),
+    click.option("--url", help="NATS URL of the runtime (default: the local one)."),
+)
 
 
 @click.group()
@@ -20,8 +36,7 @@ def history() -> None:
 
 
 @history.command("query")
-@click.option("--asset", required=True, help="Asset path site/area/line/asset.")
-@click.option("--points", required=True, help="Comma-separated point or KPI names.")
+@_what_options
 @click.option(
     "--from",
     "start",
@@ -53,13 +68,7 @@ def history() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write to this file (required for parquet).",
 )
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Read this history directory directly instead of asking the running runtime.",
-)
-@click.option("--url", help="NATS URL of the runtime (default: the local one).")
+@_source_options
 @click.pass_context
 def query_cmd(
     ctx: click.Context,
@@ -125,8 +134,7 @@ def fetch(
 
 
 @history.command("export")
-@click.option("--asset", required=True, help="Asset path site/area/line/asset.")
-@click.option("--points", required=True, help="Comma-separated point or KPI names.")
+@_what_options
 @click.option("--from", "start", required=True, help="Start: ISO time, 'now' or relative (-1d).")
 @click.option("--to", "end", default="now", show_default=True, help="End (exclusive).")
 @click.option("--every", help="Aggregate into intervals, e.g. 1m, 15m, 1h.")
@@ -143,13 +151,7 @@ def fetch(
     help="Time zone of the time column, e.g. Europe/London (default: this machine's).",
 )
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Read this history directory directly instead of asking the running runtime.",
-)
-@click.option("--url", help="NATS URL of the runtime (default: the local one).")
+@_source_options
 @click.pass_context
 def export_cmd(
     ctx: click.Context,
