@@ -149,6 +149,73 @@ def _telling(errors: list[BaseException]) -> BaseException | None:
     return errors[-1] if errors else None
 
 
+async def connect_bounded(
+    servers: list[str],
+    *,
+    url: str | None = None,
+    connect_timeout: float = 5.0,
+    error_cb: Callable[[Exception], Awaitable[None]] | None = None,
+    allow_reconnect: bool = False,
+    describe: Callable[[str, BaseException | None, bool], str] | None = None,
+    **options: Any,
+) -> NATS:
+    """Connect with one try per server of the list, then fail with the reason the last try gave.
+
+    nats-py retries a failing *first* connect itself: forever when reconnects are allowed (a
+    wrong URL or password looked like a hang), and even with ``allow_reconnect=False`` each
+    server up to 60 times, 2 s apart (`kit fleet status` with a wrong hub address took 3.5
+    minutes to fail, printing a traceback every 2 s). ``error_cb`` still sees every error;
+    ``describe(url, reason, auth_required)`` words the failure [:func:`connect_failure`].
+
+    Raises:
+        BusError: no server accepted the connection (the reason in words, ``connect_failure``).
+    """
+    first_errors: list[BaseException] = []
+    all_failed = asyncio.Event()
+    connecting = True
+
+    async def _first_err(e: Exception) -> None:
+        if connecting:
+            first_errors.append(e)
+            if len(first_errors) >= len(servers):
+                all_failed.set()
+        if error_cb is not None:
+            await error_cb(e)
+
+    nc = NATS()
+    attempt = asyncio.ensure_future(
+        nc.connect(
+            servers=servers,
+            connect_timeout=connect_timeout,  # type: ignore[arg-type]  # nats-py annotates int, accepts float
+            allow_reconnect=allow_reconnect,
+            error_cb=_first_err,
+            **options,
+        )
+    )
+    failed = asyncio.ensure_future(all_failed.wait())
+    try:
+        await asyncio.wait(
+            {attempt, failed},
+            timeout=connect_timeout * len(servers) + 1.0,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+    finally:
+        failed.cancel()
+    connecting = False
+    if not attempt.done() or attempt.cancelled() or attempt.exception() is not None:
+        reason = attempt.exception() if attempt.done() and not attempt.cancelled() else None
+        attempt.cancel()
+        with contextlib.suppress(BaseException):
+            await attempt
+        with contextlib.suppress(Exception):
+            await nc.close()
+        errors = ([reason] if reason else []) + first_errors
+        auth_required = bool(getattr(nc, "_server_info", {}).get("auth_required"))
+        words = describe or connect_failure
+        raise BusError(words(url or ", ".join(servers), _telling(errors), auth_required)) from None
+    return nc
+
+
 def connect_failure(url: str, exc: BaseException | None, auth_required: bool = False) -> str:
     """A user-facing sentence: why connecting to ``url`` failed and what to do about it.
 
@@ -398,55 +465,19 @@ class Bus:
             if user_disconnected is not None:
                 await user_disconnected()
 
-        # nats-py retries a failing first connect forever when reconnects are allowed (a
-        # wrong URL or password looked like a hang): every server of the list gets one
-        # try, then the connect fails with the reason the last attempt gave.
-        first_errors: list[BaseException] = []
-        all_failed = asyncio.Event()
-        connecting = True
-
-        async def _first_err(e: Exception) -> None:
-            if connecting:
-                first_errors.append(e)
-                if len(first_errors) >= len(servers):
-                    all_failed.set()
-            await _err(e)
-
-        nc = NATS()
-        attempt = asyncio.ensure_future(
-            nc.connect(
-                servers=servers,
-                name=name,
-                connect_timeout=connect_timeout,  # type: ignore[arg-type]  # nats-py annotates int, accepts float
-                allow_reconnect=True,
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=1,
-                error_cb=_first_err,
-                reconnected_cb=_reconnected,
-                disconnected_cb=_disconnected,
-                **options,
-            )
+        nc = await connect_bounded(
+            servers,
+            url=url,
+            connect_timeout=connect_timeout,
+            allow_reconnect=True,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=1,
+            error_cb=_err,
+            reconnected_cb=_reconnected,
+            disconnected_cb=_disconnected,
+            name=name,
+            **options,
         )
-        failed = asyncio.ensure_future(all_failed.wait())
-        try:
-            await asyncio.wait(
-                {attempt, failed},
-                timeout=connect_timeout * len(servers) + 1.0,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-        finally:
-            failed.cancel()
-        connecting = False
-        if not attempt.done() or attempt.cancelled() or attempt.exception() is not None:
-            reason = attempt.exception() if attempt.done() and not attempt.cancelled() else None
-            attempt.cancel()
-            with contextlib.suppress(BaseException):
-                await attempt
-            with contextlib.suppress(Exception):
-                await nc.close()
-            errors = ([reason] if reason else []) + first_errors
-            auth_required = bool(getattr(nc, "_server_info", {}).get("auth_required"))
-            raise BusError(connect_failure(url, _telling(errors), auth_required)) from None
         js = nc.jetstream(publish_async_max_pending=max_pending_acks)
         bus = cls(nc, js, url, max_pending_acks)
         await bus.acks.start()

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from kit.cli.common import option_group, run
-from kit.errors import BusError, ConfigError
+from kit.errors import ConfigError
 
 #: ``--url``, ``--dir`` and ``--tls-ca``: how a fleet command reaches the hub.
 hub_options = option_group(
@@ -56,23 +56,31 @@ def hub_target(
     return url, opts
 
 
+def hub_unreachable(url: str, reason: BaseException | None, auth_required: bool) -> str:
+    """Why the hub could not be reached, in words (for :func:`kit.bus.connect_bounded`)."""
+    from kit.bus import redact_url
+
+    if reason is None or isinstance(reason, TimeoutError):
+        what = "no answer (timed out)"
+    else:
+        what = str(reason).strip() or type(reason).__name__
+    return f"cannot reach the hub at {redact_url(url)}: {what}"
+
+
 @asynccontextmanager
 async def hub_connection(url: str, opts: dict[str, Any]) -> AsyncIterator[Any]:
     """An admin connection to the hub whose replies may come back over sites' leaf links."""
-    import nats
-
+    from kit.bus import connect_bounded
     from kit.hub.status import REPLY_PREFIX
 
-    try:
-        nc = await nats.connect(
-            [u.strip() for u in url.split(",")],
-            inbox_prefix=REPLY_PREFIX,
-            connect_timeout=5,
-            allow_reconnect=False,
-            **opts,
-        )
-    except Exception as exc:
-        raise BusError(f"cannot reach the hub at {url}: {exc}") from None
+    nc = await connect_bounded(
+        [u.strip() for u in url.split(",")],
+        url=url,
+        inbox_prefix=REPLY_PREFIX,
+        connect_timeout=5,
+        describe=hub_unreachable,
+        **opts,
+    )
     try:
         yield nc
     finally:

@@ -248,18 +248,18 @@ RELOAD_SETTLE_S = 15.0
 
 async def _connect_after_reload(urls: list[str], opts: dict[str, Any], reloaded: bool) -> Any:
     """Connect as the hub's admin; right after a reload, retry a refusal for a bounded time."""
-    import nats
-
     from kit.backoff import Backoff
+    from kit.bus import connect_bounded
+    from kit.cli.fleet_cmds import hub_unreachable
 
     deadline = asyncio.get_running_loop().time() + (RELOAD_SETTLE_S if reloaded else 0.0)
     retry = Backoff(0.05, 1.0)
     while True:
         try:
-            return await nats.connect(urls, connect_timeout=5, allow_reconnect=False, **opts)
-        except Exception as exc:
+            return await connect_bounded(urls, connect_timeout=5, describe=hub_unreachable, **opts)
+        except BusError:
             if asyncio.get_running_loop().time() >= deadline:
-                raise BusError(f"cannot reach the hub at {', '.join(urls)}: {exc}") from None
+                raise
             await retry.wait()
 
 
