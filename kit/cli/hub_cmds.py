@@ -376,23 +376,14 @@ def fleet_status_cmd(
 
     Exit code 1 when a source is over --max-lag/--max-lag-s or has gaps or duplicates
     (for cron or a monitoring check)."""
-    import ssl
-
-    from kit.hub.config import HubState, admin_options
-
-    opts: dict[str, Any] = {}
-    state = None
-    if hub_dir is not None:
-        state = HubState.load(hub_dir)
-        url = url or ",".join(state.client_urls())
-        opts = admin_options(state)
-    if tls_ca:
-        opts["tls"] = ssl.create_default_context(cafile=str(tls_ca))
-    if not url:
-        raise ConfigError("give --url of the hub or --dir of a hub directory")
+    from kit.cli.fleet_cmds import hub_target
+    from kit.hub.config import HubState
     from kit.hub.status import alarms
 
-    rows = run(_status(url, opts, site))
+    # One reading of --url/--dir/--tls-ca for every fleet command (a URL's own user wins).
+    url, opts = hub_target(url, hub_dir, tls_ca)
+    state = HubState.load(hub_dir) if hub_dir is not None else None
+    rows = run(_status(url, opts, site, state))
     if state is not None:  # bytes/s on each leaf link, from the hub nodes' counters
         from kit.hub.link import link_rates
 
@@ -414,11 +405,14 @@ def fleet_status_cmd(
         raise SystemExit(1)
 
 
-async def _status(url: str, opts: dict[str, Any], site: str | None) -> list[SourceStatus]:
+async def _status(
+    url: str, opts: dict[str, Any], site: str | None, state: HubState | None = None
+) -> list[SourceStatus]:
     from kit.hub.status import fleet_status
 
     async with hub_connection(url, opts) as nc:
-        return await fleet_status(nc, site=site)
+        # hub.json, when given, names the rows an unreadable hub stream should still have.
+        return await fleet_status(nc, site=site, state=state)
 
 
 def render_status(rows: list[SourceStatus]) -> str:
