@@ -11,38 +11,32 @@ from typing import Any
 
 import click
 
-from kit.cli.common import settings_from
+from kit.cli.common import option_group, settings_from
 from kit.errors import KitError
 from kit_pilot.fmt import fmt, fmt_change
 from kit_pilot.goal import parse_baseline, parse_goal
 from kit_pilot.store import Context, Money, Pilot, PilotStore
 
-
-def money_options(f: Any) -> Any:
-    """``--tariff``, ``--downtime-cost``, ``--parts-per-shift``, ``--shifts-per-year``, ``--currency``."""
-    for opt in reversed(
-        [
-            click.option("--tariff", type=click.FloatRange(min=0), help="Energy price per kWh."),
-            click.option(
-                "--downtime-cost",
-                type=click.FloatRange(min=0),
-                help="Cost of one hour of lost production.",
-            ),
-            click.option(
-                "--parts-per-shift",
-                type=click.FloatRange(min=0, min_open=True),
-                help="Output of a shift.",
-            ),
-            click.option(
-                "--shifts-per-year",
-                type=click.FloatRange(min=0, min_open=True),
-                help="Default: shifts per day × 250.",
-            ),
-            click.option("--currency", help="Currency code for the money figures (default GBP)."),
-        ]
-    ):
-        f = opt(f)
-    return f
+#: ``--tariff``, ``--downtime-cost``, ``--parts-per-shift``, ``--shifts-per-year``, ``--currency``.
+money_options = option_group(
+    click.option("--tariff", type=click.FloatRange(min=0), help="Energy price per kWh."),
+    click.option(
+        "--downtime-cost",
+        type=click.FloatRange(min=0),
+        help="Cost of one hour of lost production.",
+    ),
+    click.option(
+        "--parts-per-shift",
+        type=click.FloatRange(min=0, min_open=True),
+        help="Output of a shift.",
+    ),
+    click.option(
+        "--shifts-per-year",
+        type=click.FloatRange(min=0, min_open=True),
+        help="Default: shifts per day × 250.",
+    ),
+    click.option("--currency", help="Currency code for the money figures (default GBP)."),
+)
 
 
 def money_from(base: Money, opts: dict[str, Any]) -> Money:
