@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import socket
 from pathlib import Path
 
 import nats
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from kit.hub.config import HubState, HubTLS, add_site, site_credentials, write_credentials
 from kit.hub.leaf import apply_link
@@ -22,49 +16,7 @@ from kit.hub.status import REPLY_PREFIX, fleet_status
 from kit.natsserver import EmbeddedNats
 from kit.settings import HubLinkSettings, NatsSettings
 from kit.testing import wait_for
-
-
-def _pki(d: Path) -> dict[str, Path]:
-    """A CA and a server certificate for 127.0.0.1."""
-    now = dt.datetime.now(dt.UTC)
-    ca_key, srv_key = (
-        ec.generate_private_key(ec.SECP256R1()),
-        ec.generate_private_key(ec.SECP256R1()),
-    )
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fleet-test-ca")])
-
-    def cert(name: x509.Name, key, ca: bool) -> x509.Certificate:
-        b = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(ca_name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=1))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        )
-        if not ca:
-            b = b.add_extension(
-                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                critical=False,
-            )
-        return b.sign(ca_key, hashes.SHA256())
-
-    srv_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    files = {"ca": d / "ca.pem", "cert": d / "hub.pem", "key": d / "hub.key"}
-    files["ca"].write_bytes(cert(ca_name, ca_key, True).public_bytes(serialization.Encoding.PEM))
-    files["cert"].write_bytes(
-        cert(srv_name, srv_key, False).public_bytes(serialization.Encoding.PEM)
-    )
-    files["key"].write_bytes(
-        srv_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return files
+from kit.testing_pki import loopback_pki
 
 
 async def _site(tmp: Path, state: HubState, site: str, link: HubLinkSettings) -> EmbeddedNats:
@@ -94,7 +46,7 @@ def _complete(n: int):
 
 
 async def test_leaf_link_over_tls(tmp_path: Path):
-    pki = _pki(tmp_path)
+    pki = loopback_pki(tmp_path, "fleet-test")
     state = HubState.create(
         1, client_port=0, leaf_port=0, tls=HubTLS(cert=pki["cert"], key=pki["key"], ca=pki["ca"])
     )

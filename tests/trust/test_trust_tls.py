@@ -2,67 +2,19 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
-from pathlib import Path
-
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from kit.errors import BusError, ConfigError
 from kit.natsserver import EmbeddedNats
 from kit.settings import NatsClientSettings, NatsSettings, Settings
+from kit.testing_pki import loopback_pki
 from kit.trust.natsclient import external_options
-
-
-def _cert(subject: str, issuer_key, issuer_name, key, ca: bool) -> x509.Certificate:
-    now = dt.datetime.now(dt.UTC)
-    b = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .issuer_name(issuer_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if not ca:
-        b = b.add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-    return b.sign(issuer_key, hashes.SHA256())
-
-
-def make_pki(d: Path) -> dict[str, Path]:
-    ca_key, srv_key = (
-        ec.generate_private_key(ec.SECP256R1()),
-        ec.generate_private_key(ec.SECP256R1()),
-    )
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-ca")])
-    ca = _cert("test-ca", ca_key, ca_name, ca_key, True)
-    srv = _cert("127.0.0.1", ca_key, ca_name, srv_key, False)
-    files = {"ca": d / "ca.pem", "cert": d / "server.pem", "key": d / "server.key"}
-    files["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    files["cert"].write_bytes(srv.public_bytes(serialization.Encoding.PEM))
-    files["key"].write_bytes(
-        srv_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return files
 
 
 @pytest.fixture
 async def external_tls(tmp_path):
     """A separate nats-server with TLS and one user (stands in for a site's central server)."""
-    pki = make_pki(tmp_path)
+    pki = loopback_pki(tmp_path)
     extra = [
         "tls {",
         f'  cert_file: "{pki["cert"]}"',

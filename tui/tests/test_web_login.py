@@ -8,8 +8,6 @@ or the page is only fetched.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import ipaddress
 import ssl
 import stat
 from pathlib import Path
@@ -17,14 +15,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 from click.testing import CliRunner
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from kit_tui.web.accounts import Accounts
 from kit_tui.web.server import COOKIE, MAX_FAILS, KitWebServer, tls_context
 
 from kit.errors import ConfigError
+from kit.testing_pki import self_signed
 
 
 def _accounts(tmp_path: Path) -> Accounts:
@@ -148,38 +143,8 @@ def _client() -> aiohttp.ClientSession:
     return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
 
 
-def _self_signed(d: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    c, k = d / "web.pem", d / "web.key"
-    c.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    k.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return c, k
-
-
 async def test_tls_serves_https_with_secure_cookie(tmp_path: Path):
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path, "web")
     client_ctx = ssl.create_default_context(cafile=str(cert))
     server = _server(tmp_path, ssl_context=tls_context(cert, key))
     async with Running(server) as r, _client() as http:
