@@ -224,8 +224,11 @@ def test_formatting_helpers():
     assert value_text(-12345.25, "W") == "-12,345.25 W"
     assert (
         percent_text(0.772) == "77.2 %"
-        and percent_text(77.2) == "77.2 %"
+        and percent_text(77.2, "%") == "77.2 %"
         and percent_text(None) == "—"
+        # An impossible ratio stays what it is (the screens mark it doubtful); the old guess
+        # read anything above 1.5 as a percentage and showed "2.3 %".
+        and percent_text(2.345) == "234.5 %"
     )
     line = sparkline([0, 1, 2, 3, 4, 5, 6, 7])
     assert line == "▁▂▃▄▅▆▇█"

@@ -132,11 +132,13 @@ async def test_install_wizard_end_to_end(
             lambda: NEW_ASSET in assets.rows and headline_oee(store, NEW_ASSET),
             message="new asset with OEE",
         )
+
+        def oee_text() -> str:
+            kpi = headline_oee(store, NEW_ASSET)
+            return percent_text(kpi["value"], kpi.get("unit"))
+
         await wait_for(
-            lambda: (
-                str(assets.get_cell(NEW_ASSET, "oee"))
-                == percent_text(headline_oee(store, NEW_ASSET)["value"])
-            ),
+            lambda: str(assets.get_cell(NEW_ASSET, "oee")) == oee_text(),
             message="OEE cell shows the published KPI",
         )
         # … and on the KPI screen with its quality factor.

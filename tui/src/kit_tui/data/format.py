@@ -94,11 +94,15 @@ def _grouped(text: str) -> str:
     return f"{sign}{int(whole):,}{dot}{frac}"
 
 
-def percent_text(value: Any) -> str:
-    """A ratio (0..1) or percentage (1..100) as ``87.3 %``."""
+def percent_text(value: Any, unit: str | None = None) -> str:
+    """A KPI ratio (unit none: 0.873) or percentage (unit ``%``: 87.3) as ``87.3 %``.
+
+    Read from the KPI's unit, never guessed from the size: a guess once showed an
+    impossible OEE ratio of 2.345 as "2.3 %" (the OEE plugin marks such a window
+    ``uncertain``; the screens add ``?``)."""
     if not isinstance(value, (int, float)):
         return "—"
-    pct = value * 100 if abs(value) <= 1.5 else value
+    pct = value if unit == "%" else value * 100
     return f"{pct:.1f} %"
 
 

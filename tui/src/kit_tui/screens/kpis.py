@@ -281,9 +281,9 @@ class KpiScreen(KitScreen):
             rows.append(
                 [
                     short(asset, 28),
-                    *(percent_text((vals[c] or {}).get("value")) for c, _ in OEE_FACTORS[:2]),
-                    percent_text((vals["quality"] or {}).get("value")),
-                    Text(percent_text((vals["oee"] or {}).get("value")) + flag, style="bold"),
+                    *(_pct(vals[c]) for c, _ in OEE_FACTORS[:2]),
+                    _pct(vals["quality"]),
+                    Text(_pct(vals["oee"]) + flag, style="bold"),
                     window,
                 ]
             )
@@ -379,3 +379,8 @@ class KpiScreen(KitScreen):
             return
         self.notify(f"reason '{reason}' recorded")
         self.fetch_downtimes()
+
+
+def _pct(kpi: dict[str, Any] | None) -> str:
+    """A ratio KPI (or ``—``) as a percentage, read with its own unit."""
+    return percent_text((kpi or {}).get("value"), (kpi or {}).get("unit"))

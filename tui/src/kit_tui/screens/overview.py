@@ -310,7 +310,7 @@ class OverviewScreen(KitScreen):
             Text(health, style=hstyle),
             Text(qual, style=qstyle),
             age_text(store.age(a.last_ts)),
-            doubtful(oee, percent_text(oee.get("value"))) if oee else "—",
+            doubtful(oee, percent_text(oee.get("value"), oee.get("unit"))) if oee else "—",
             doubtful(kwh, value_text(kwh.get("value"), computed=True)) if kwh else "—",
             self.alarm_count(a.path),
         ]
@@ -330,7 +330,7 @@ class OverviewScreen(KitScreen):
             head = ""
             if asset:
                 if k := headline_oee(store, asset):
-                    head = f" {k['kpi']} {percent_text(k['value'])}"
+                    head = f" {k['kpi']} {percent_text(k['value'], k.get('unit'))}"
                 elif k := energy_today(store, asset):
                     head = f" today {value_text(k['value'], k.get('unit'), computed=True)}"
             parts.append(f"{name} [{d.status}]{head}")

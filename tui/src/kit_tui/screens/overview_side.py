@@ -106,7 +106,7 @@ class TodayPanel(Static):
                 vals = self.oee_today.get(asset) or self._since_start(store, asset)
                 pct = [v * 100 if v is not None else None for v in vals]
                 line = sparkline(pct, width, 0, 100) or "…"
-                value = percent_text(oee.get("value"))
+                value = percent_text(oee.get("value"), oee.get("unit"))
                 lines.append(f"{mark}{name:<{name_w}} OEE {line:<{width}} {value}")
                 name, mark = "", " "
             if kwh:
