@@ -58,7 +58,7 @@ def hub_target(
 
 def hub_unreachable(url: str, reason: BaseException | None, auth_required: bool) -> str:
     """Why the hub could not be reached, in words (for :func:`kit.bus.connect_bounded`)."""
-    from kit.bus import redact_url
+    from kit.busconnect import redact_url
 
     if reason is None or isinstance(reason, TimeoutError):
         what = "no answer (timed out)"
@@ -70,7 +70,7 @@ def hub_unreachable(url: str, reason: BaseException | None, auth_required: bool)
 @asynccontextmanager
 async def hub_connection(url: str, opts: dict[str, Any]) -> AsyncIterator[Any]:
     """An admin connection to the hub whose replies may come back over sites' leaf links."""
-    from kit.bus import connect_bounded
+    from kit.busconnect import connect_bounded
     from kit.hub.status import REPLY_PREFIX
 
     nc = await connect_bounded(

@@ -249,7 +249,7 @@ RELOAD_SETTLE_S = 15.0
 async def _connect_after_reload(urls: list[str], opts: dict[str, Any], reloaded: bool) -> Any:
     """Connect as the hub's admin; right after a reload, retry a refusal for a bounded time."""
     from kit.backoff import Backoff
-    from kit.bus import connect_bounded
+    from kit.busconnect import connect_bounded
     from kit.cli.fleet_cmds import hub_unreachable
 
     deadline = asyncio.get_running_loop().time() + (RELOAD_SETTLE_S if reloaded else 0.0)

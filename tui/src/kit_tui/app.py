@@ -93,7 +93,7 @@ class KitApp(App):
 
     def on_mount(self) -> None:
         # Which bus this is, always in view (two runtimes side by side look the same).
-        from kit.bus import redact_url
+        from kit.busconnect import redact_url
 
         self.title = f"{self.TITLE} · {redact_url(self.source.url)}"
         if self.role != "admin":  # say why some keys are missing
