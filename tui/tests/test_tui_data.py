@@ -312,3 +312,21 @@ def test_fixed_replies_fit_the_endpoint_models():
     for name, reply in fixture["replies"].items():
         spec = catalog.get(name) or plugin_api.spec(name)
         spec.parse_reply(reply)  # raises on any field of the wrong shape
+
+
+def test_today_panel_marks_a_doubtful_kpi_as_the_table_does():
+    """The Today panel showed an OEE published ``uncertain`` (a window above 100 %) like a
+    good one; the overview's table already marked it ``?``."""
+    from kit_tui.screens.overview_side import TodayPanel
+
+    store = LiveStore()
+    store.apply_kpi({**kpi("oee", 2.345, "rolling"), "quality": "uncertain"})
+    store.apply_kpi({**kpi("energy_kwh", 12.5, "day:2026-11-22"), "unit": "kWh"})
+    panel = TodayPanel()
+    panel.show(store, ["s/a/l/m"], None, [])
+    drawn = str(getattr(panel, "content", None) or panel.renderable)
+    rows = drawn.splitlines()[1:]  # below the "Today" heading
+    oee_line = next(line for line in rows if " OEE " in line)
+    kwh_line = next(line for line in rows if " kWh " in line)
+    assert oee_line.endswith("[yellow]234.5 % ?[/yellow]"), oee_line
+    assert "?" not in kwh_line and "12.5" in kwh_line, kwh_line

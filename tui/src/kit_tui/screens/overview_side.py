@@ -106,12 +106,12 @@ class TodayPanel(Static):
                 vals = self.oee_today.get(asset) or self._since_start(store, asset)
                 pct = [v * 100 if v is not None else None for v in vals]
                 line = sparkline(pct, width, 0, 100) or "…"
-                value = percent_text(oee.get("value"), oee.get("unit"))
+                value = _doubtful(oee, percent_text(oee.get("value"), oee.get("unit")))
                 lines.append(f"{mark}{name:<{name_w}} OEE {line:<{width}} {value}")
                 name, mark = "", " "
             if kwh:
                 line = sparkline(self.kwh_hours.get(asset, []), width, 0) or "…"
-                value = value_text(kwh.get("value"), "kWh", computed=True)
+                value = _doubtful(kwh, value_text(kwh.get("value"), "kWh", computed=True))
                 lines.append(f"{mark}{name:<{name_w}} kWh {line:<{width}} {value}")
         if not shown:
             lines.append("[dim]no OEE or energy KPI yet — install a recipe (2: Catalog)[/dim]")
@@ -128,3 +128,11 @@ class TodayPanel(Static):
             if values:
                 return [v for _ts, v, _k in values]
         return []
+
+
+def _doubtful(kpi: dict[str, Any], text: str) -> str:
+    """``text`` marked ``?`` in yellow when the KPI was published with a quality other than
+    good (as the overview's table does: an OEE window above 100 % is ``uncertain``)."""
+    if kpi.get("quality") not in (None, "good"):
+        return f"[yellow]{escape(text)} ?[/yellow]"
+    return escape(text)
