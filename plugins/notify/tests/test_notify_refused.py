@@ -389,3 +389,53 @@ async def test_smtp_4xx_at_a_recipient_is_retried_not_given_up(
         assert "450" in _route_log(log.entries, "grey")[0][1]
     finally:
         smtp.stop()
+
+
+async def test_a_partly_refused_email_counts_delivered_names_the_refused_and_is_not_resent(
+    bus, kit_settings, make_runtime, port_later, caplog
+):
+    """One recipient accepted, one refused for good (550): the alarm reached the accepted one,
+    so it counts as delivered and is never sent again (the accepted recipient would get it
+    twice); the refused address and the server's code are in last_error, the log and
+    ``kit notify log``, and the route shows as failing until a clean delivery."""
+    smtp_handler = RefusingSmtp()
+    smtp = Controller(smtp_handler, hostname="127.0.0.1", port=port_later())
+    smtp.start()
+    route = {
+        "name": "part",
+        "type": "email",
+        "host": "127.0.0.1",
+        "port": smtp.port,
+        "security": "none",
+        "sender": "part@kit.local",
+        "to": ["lead@plant.local", "nobody@plant.local"],
+        "retry": FAST_RETRY,
+    }
+    health: list[Health] = []
+    await bus.nc.subscribe("kit.health.mail", cb=_health_recorder(health))
+    caplog.set_level(logging.INFO, logger="kit.component.mail")
+    try:
+        spec = ComponentSpec(name="mail", type="notify", config={"routes": [route]})
+        rt = await make_runtime(kit_settings.model_copy(update={"components": [spec]}))
+        n = rt.supervisor.instances["mail"].component
+        await wait_for(lambda: n.ready, message="consumer attached")
+        await _raise_alarms(bus, ALARMS)
+        await wait_for(lambda: n.stats["part"].delivered == ALARMS, message="both delivered")
+        st = n.stats["part"]
+        assert st.failed == 0 and st.attempts_failed == 0
+        assert smtp_handler.mails == {"part@kit.local": ALARMS}  # one attempt per alarm
+        assert smtp_handler.accepted == ["part@kit.local"] * ALARMS
+        assert "nobody@plant.local (550)" in st.last_error and "lead@" not in st.last_error
+        assert n.metrics()["routes"]["part"]["pending"] == 0
+        log = await ControlClient(rt.bus).call(LOG, {"component": "mail"})
+        entries = _route_log(log.entries, "part")
+        assert [r for r, _ in entries] == ["delivered"] * ALARMS
+        assert all("nobody@plant.local (550)" in d for _, d in entries)
+        warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert sum("delivered, but recipients refused: nobody@" in w for w in warned) == ALARMS
+        await wait_for(
+            lambda: health and "part: " in health[-1].detail, message="the route shows failing"
+        )
+        assert health[-1].status == "degraded"
+    finally:
+        smtp.stop()

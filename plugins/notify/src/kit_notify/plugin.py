@@ -31,7 +31,7 @@ from kit.payloads import Event, HealthStatus
 from kit_notify.config import EmailRoute, MqttRoute, NotifyConfig, WebhookRoute
 from kit_notify.outbox import Delivery, Outbox, RouteStats, TokenBucket, retry_due
 from kit_notify.secrets import get_secret
-from kit_notify.senders import Permanent, Retryable, post_webhook, send_email
+from kit_notify.senders import PartlyRefused, Permanent, Retryable, post_webhook, send_email
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +219,7 @@ class Notify(Sink[NotifyConfig]):
         try:
             try:
                 await self._send(route, d)
-            except (Permanent, Retryable):
+            except (Permanent, Retryable, PartlyRefused):
                 raise
             except Exception as exc:
                 # Not foreseen by the sender (a library's own error type): retried like a
@@ -228,6 +228,14 @@ class Notify(Sink[NotifyConfig]):
                 raise Retryable(f"{type(exc).__name__}: {exc}") from None
         except Permanent as exc:
             self._give_up(st, d, self._redact(route.name, exc))
+        except PartlyRefused as exc:
+            # Delivered to the others: counted delivered, never sent again (they would get it
+            # twice); the refused recipients are named and the route shows as failing.
+            why = self._redact(route.name, exc)
+            self._delivered(st, d, why)
+            self._refusing.add(route.name)
+            st.last_error = d.last_error = why
+            self.ctx.log.warning("notify %s: %s delivered, but %s", route.name, d.key, why)
         except Retryable as exc:
             why = self._redact(route.name, exc)
             d.attempts += 1
@@ -251,12 +259,8 @@ class Notify(Sink[NotifyConfig]):
                 await self._publish_health()
                 return  # the outbox holds the same deliveries: nothing new to save
         else:
-            st.delivered += 1
             self._refusing.discard(route.name)
-            st.last_delivered = self.ctx.clock.now().isoformat()
-            self.outbox.done(d.key)
-            self._deferred.discard(d.key)
-            self._note(d, "delivered", "")
+            self._delivered(st, d, "")
             self.ctx.log.info(
                 "notify %s: %s delivered (attempt %d)", route.name, d.key, d.attempts + 1
             )
@@ -289,6 +293,13 @@ class Notify(Sink[NotifyConfig]):
         that the viewer role reads."""
         text, secret = str(exc), self._secrets.get(route)
         return text.replace(secret, "***") if secret else text
+
+    def _delivered(self, st: RouteStats, d: Delivery, detail: str) -> None:
+        st.delivered += 1
+        st.last_delivered = self.ctx.clock.now().isoformat()
+        self.outbox.done(d.key)
+        self._deferred.discard(d.key)
+        self._note(d, "delivered", detail)
 
     def _give_up(self, st: RouteStats, d: Delivery, why: str) -> None:
         st.failed += 1

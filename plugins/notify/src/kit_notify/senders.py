@@ -39,6 +39,11 @@ class Permanent(SendError):
     """Will fail again unchanged: give up and log."""
 
 
+class PartlyRefused(SendError):
+    """Delivered, but some recipients were refused for good: not retried (the others would
+    get the message twice); the refused ones are logged and the route shows as failing."""
+
+
 def webhook_body(route: str, key: str, event: dict[str, Any]) -> bytes:
     """The JSON posted: ``{"schema", "route", "idempotency_key", "event"}``."""
     return orjson.dumps(
@@ -139,7 +144,8 @@ def send_email(route: EmailRoute, key: str, event: dict[str, Any], password: str
     Raises:
         Retryable: no connection, timeout, SMTP 4xx (try later; also a 4xx for a
             recipient, e.g. greylisting).
-        Permanent: SMTP 5xx (rejected sender or recipients, authentication refused).
+        Permanent: SMTP 5xx (rejected sender or every recipient, authentication refused).
+        PartlyRefused: sent, but some of the recipients were refused.
     """
     msg = email_message(route, key, event)
     tls = ssl.create_default_context(cafile=route.tls_ca)
@@ -160,8 +166,11 @@ def send_email(route: EmailRoute, key: str, event: dict[str, Any], password: str
             if route.user and password:
                 smtp.login(route.user, password)
             refused = smtp.send_message(msg)
-        if refused:
-            raise Permanent(f"recipients refused: {', '.join(sorted(refused))}")
+        if refused:  # the server took the message for the other recipients
+            raise PartlyRefused(
+                "recipients refused: "
+                + ", ".join(f"{to} ({code})" for to, (code, _msg) in sorted(refused.items()))
+            )
     except smtplib.SMTPResponseException as exc:
         text = f"SMTP {exc.smtp_code} {exc.smtp_error!r}"
         raise (Retryable(text) if 400 <= exc.smtp_code < 500 else Permanent(text)) from None
@@ -179,6 +188,7 @@ def send_email(route: EmailRoute, key: str, event: dict[str, Any], password: str
 
 
 __all__ = [
+    "PartlyRefused",
     "Permanent",
     "Retryable",
     "SendError",
