@@ -68,6 +68,10 @@ async def test_mqtt_viewer_cannot_publish(tmp_path, make_runtime):
         async with asyncio.timeout(10):
             m = await anext(c.messages)
     assert str(m.topic) == "kit/data/t/a/l/m2"
+    # The MQTT reader can see it before this connection's own subscriber has run its
+    # callback (two deliveries, no order between them): wait for the probe, then check that
+    # it is the only message the bus carried — none of the forged ones came before it.
+    await wait_for(lambda: "kit.data.t.a.l.m2" in reached, message="the probe on the bus")
     assert reached == ["kit.data.t.a.l.m2"], reached
     info = await rt.bus.js.stream_info(subjects.STREAM_DATA, subjects_filter="kit.data.t.a.l.m1")
     assert not (info.state.subjects or {}).get("kit.data.t.a.l.m1")
