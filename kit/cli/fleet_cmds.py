@@ -57,7 +57,7 @@ def hub_target(
 
 
 def hub_unreachable(url: str, reason: BaseException | None, auth_required: bool) -> str:
-    """Why the hub could not be reached, in words (for :func:`kit.bus.connect_bounded`)."""
+    """Why the hub could not be reached, in words (for :func:`kit.busconnect.connect_bounded`)."""
     from kit.busconnect import redact_url
 
     if reason is None or isinstance(reason, TimeoutError):

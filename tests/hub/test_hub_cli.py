@@ -157,7 +157,7 @@ def test_fleet_view_and_rollout_status_cli(hub_process: Path):
 def test_an_unreachable_hub_fails_after_one_try(caplog):
     """nats-py retried a refused first connect 60 times 2 s apart even without reconnects:
     `kit fleet status` with a wrong hub address took 3.5 minutes to fail, logging a traceback
-    every 2 s. Now each server of the list gets one try (kit.bus.connect_bounded)."""
+    every 2 s. Now each server of the list gets one try (kit.busconnect.connect_bounded)."""
     import logging
     import socket
 
