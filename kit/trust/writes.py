@@ -16,7 +16,9 @@ The same two steps are served on ``kit.cmd.<asset>`` (request/reply, JSON
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
+import logging
 import math
 import time
 import uuid
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from nats.js.errors import NoKeysError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kit import subjects
@@ -34,6 +37,8 @@ from kit.bus import KV_DEPLOYMENTS
 from kit.errors import KitError
 from kit.trust.audit import Category, audit
 from kit.trust.secrets import site_key, unseal
+
+log = logging.getLogger(__name__)
 
 CONFIRM_WINDOW_S = 120.0
 
@@ -126,10 +131,18 @@ class WriteGuard:
         kv = await self.runtime.bus.kv(KV_DEPLOYMENTS)
         key_ = site_key(self.runtime.settings.data_dir)  # records are encrypted at rest
         out: list[tuple[str, WriteRule]] = []
-        try:
-            keys = await kv.keys()
-        except Exception:  # nats raises NoKeysError on an empty bucket
-            return out
+        keys: list[str] = []
+        for attempt in range(3):
+            try:
+                keys = await kv.keys()
+                break
+            except NoKeysError:  # an empty bucket: no deployment, no write allowed
+                return out
+            except Exception as exc:  # a timeout on a loaded bus: the rules exist, read again
+                log.warning("write rules not readable (%s); attempt %d of 3", exc, attempt + 1)
+                await asyncio.sleep(0.2 * (attempt + 1))  # retry schedule, not synchronisation
+        else:
+            return out  # still unreadable: refused as "not allowed", which it then is
         for key in keys:
             try:
                 entry = await kv.get(key)

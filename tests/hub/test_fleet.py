@@ -264,7 +264,9 @@ async def test_outage_then_complete_by_sequence_no_duplicates(tmp_path: Path):
                 lambda: status_when(has_a_kpi_row, "plant-a"), timeout=60, message="status"
             )
             st = _by(sts, "plant-a", "KIT_KPI")
-            assert not st.site_reachable and st.hub_seq == hub_before  # nothing new from A
+            # Nothing new from A. The hub's own figure may be unknown (None) for a poll while
+            # the killed node's streams elect new leaders: unknown is not new data.
+            assert not st.site_reachable and st.hub_seq in (hub_before, None), st
             site_last = (await a.bus.js.stream_info("KIT_KPI")).state.last_seq
             lag_log.append((elapsed, site_last - (st.hub_seq or 0), st.active_s))
             # Paces the producers (about one round a second), not a synchronisation.

@@ -43,7 +43,7 @@ async def test_kit_write_asks_for_confirmation_and_writes(kit_settings, make_run
     env = {"KIT_NATS_URL": rt.url, "XDG_DATA_HOME": str(tmp_path / "xdg"), "USER": "carla"}
 
     declined = await _invoke(["write", ASSET, "speed_setpoint", "33.5"], env, input="n\n")
-    assert declined.exit_code == 1 and "nothing was written" in declined.output
+    assert declined.exit_code == 1 and "nothing was written" in declined.output, declined.output
     assert REGISTERS == {}
 
     refused = await _invoke(["write", ASSET, "speed_setpoint", "1000", "--yes"], env)
