@@ -16,7 +16,6 @@ The same two steps are served on ``kit.cmd.<asset>`` (request/reply, JSON
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import logging
 import math
@@ -33,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from kit import subjects
 from kit.aio import wait_for
 from kit.api.envelope import OkReply, encode_reply
+from kit.backoff import Backoff
 from kit.bus import KV_DEPLOYMENTS
 from kit.errors import KitError
 from kit.trust.audit import Category, audit
@@ -132,17 +132,18 @@ class WriteGuard:
         key_ = site_key(self.runtime.settings.data_dir)  # records are encrypted at rest
         out: list[tuple[str, WriteRule]] = []
         keys: list[str] = []
-        for attempt in range(3):
+        retry = Backoff(0.2, 1.0)  # the kit's one backoff (kit.backoff): a retry schedule
+        while True:
             try:
                 keys = await kv.keys()
                 break
             except NoKeysError:  # an empty bucket: no deployment, no write allowed
                 return out
             except Exception as exc:  # a timeout on a loaded bus: the rules exist, read again
-                log.warning("write rules not readable (%s); attempt %d of 3", exc, attempt + 1)
-                await asyncio.sleep(0.2 * (attempt + 1))  # retry schedule, not synchronisation
-        else:
-            return out  # still unreadable: refused as "not allowed", which it then is
+                log.warning("write rules not readable (%s); try %d of 3", exc, retry.failures + 1)
+                if retry.failures >= 2:
+                    return out  # still unreadable: refused as "not allowed", which it then is
+                await retry.wait()
         for key in keys:
             try:
                 entry = await kv.get(key)
